@@ -202,3 +202,68 @@ export const RAFT_DEFAULTS = {
   maxSizePerMsg: 1024 * 1024,
   maxInflightMsgs: 256,
 } as const;
+
+/** Where the leader stands with one follower's log. */
+export enum ProgressState {
+  /** Sending one AppendEntries per heartbeat until the follower's match index is found. */
+  Probe = 'probe',
+  /** Pipelining AppendEntries optimistically, bounded by the inflight window. */
+  Replicate = 'replicate',
+  /** A snapshot is being sent; replication pauses until it is reported. */
+  Snapshot = 'snapshot',
+}
+
+export interface MemberProgress {
+  id: RaftId;
+  learner: boolean;
+  match: number;
+  next: number;
+  state: ProgressState;
+  recentActive: boolean;
+  inflight: number;
+}
+
+export interface RaftStatus {
+  id: RaftId;
+  term: number;
+  vote: RaftId;
+  commit: number;
+  applied: number;
+  role: Role;
+  leader: RaftId;
+  confState: ConfState;
+  /** Filled on the leader only. */
+  progress: MemberProgress[];
+  /** Non-zero while a leadership transfer to that member is in progress. */
+  leadTransferee: RaftId;
+}
+
+/**
+ * The pure Raft core as the shell (and the simulation) drives it. Every method is synchronous and
+ * deterministic given the config's random source; output surfaces only through ready().
+ */
+export interface RawNodeApi {
+  tick(): void;
+  campaign(): void;
+  propose(data: Uint8Array): void;
+  proposeConfChange(cc: ConfChange): void;
+  /** Applies a committed ConfChange entry to the membership; returns the new configuration. */
+  applyConfChange(cc: ConfChange): ConfState;
+  step(m: Message): void;
+  readIndex(context: Uint8Array): void;
+  transferLeader(to: RaftId): void;
+  reportUnreachable(id: RaftId): void;
+  reportSnapshot(id: RaftId, ok: boolean): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(rd: Ready): void;
+  status(): RaftStatus;
+}
+
+/** Raised by propose() on a member that cannot accept the proposal (no leader, or a transfer in progress). */
+export class ProposalDroppedError extends Error {
+  constructor(reason: string) {
+    super(`raft proposal dropped: ${reason}`);
+    this.name = 'ProposalDroppedError';
+  }
+}
