@@ -1,0 +1,277 @@
+// gRPC transport between Raft members on the manager port.
+//
+// Outgoing: one Peer per remote member (a long-lived stream with a bounded queue, snapshots on their own
+// call). Incoming: the Raft service, whose calls all pass through the `authorize` hook first, so the
+// membership layer can require a manager certificate once mutual TLS is on. Nothing here interprets
+// messages; it moves them and tells the node about peers it could not reach.
+import * as grpc from '@grpc/grpc-js';
+import { MessageType, type Message, type RaftId } from '../types.js';
+import {
+  decodeMessage,
+  type MessageBatch,
+  type SnapshotChunk,
+  type WireMessageBatch,
+  type WireSnapshotChunk,
+} from './codec.js';
+import { Peer, type RaftClientConstructor } from './peer.js';
+import { raftServiceDefinition } from './proto.js';
+
+/** What the transport delivers to, and reports to, the node that owns it. */
+export interface TransportHandler {
+  /** Messages from one sender, in the order it sent them. */
+  receive(messages: Message[]): void;
+  /** A sender told us its address (it may be a member we have not learned about from the log yet). */
+  peerAddress(id: RaftId, addr: string): void;
+  unreachable(id: RaftId): void;
+  snapshotStatus(id: RaftId, ok: boolean): void;
+}
+
+/** What an authorization check may look at: the peer's address, metadata, TLS auth context. */
+export type IncomingCall = Pick<
+  grpc.ServerReadableStream<unknown, unknown>,
+  'getPeer' | 'metadata' | 'getAuthContext' | 'getPath'
+>;
+
+/** Decides whether the caller of an incoming RPC may use it; `method` is the RPC's name. */
+export type AuthorizeFn = (call: IncomingCall, method: string) => boolean | Promise<boolean>;
+
+export interface RaftTransportOptions {
+  id: RaftId;
+  /** host:port to listen on (port 0 picks a free one); ignored when `server` is given. */
+  listen?: string;
+  /** The address other members dial to reach this one; defaults to the bound listen address. */
+  advertiseAddr?: string;
+  /** A server shared with other manager services; the caller binds and starts it. */
+  server?: grpc.Server;
+  serverCredentials?: grpc.ServerCredentials;
+  channelCredentials?: grpc.ChannelCredentials;
+  authorize?: AuthorizeFn;
+  maxQueuedMessages?: number;
+  maxBatchBytes?: number;
+  snapshotChunkBytes?: number;
+}
+
+export const TRANSPORT_DEFAULTS = {
+  managerPort: 2377,
+  maxQueuedMessages: 4096,
+  maxBatchBytes: 8 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+  /** gRPC's 4 MiB default is below a full batch; allow a little more than the biggest batch. */
+  maxReceiveBytes: 16 * 1024 * 1024,
+} as const;
+
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_send_message_length': TRANSPORT_DEFAULTS.maxReceiveBytes,
+  'grpc.max_receive_message_length': TRANSPORT_DEFAULTS.maxReceiveBytes,
+  // Notice a silently vanished peer (no RST) well before an operator would.
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  // Fail fast while a peer is down rather than after the default 20 s backoff cap.
+  'grpc.max_reconnect_backoff_ms': 1_000,
+  'grpc.initial_reconnect_backoff_ms': 100,
+};
+
+const allowAll: AuthorizeFn = () => true;
+
+export class RaftTransport {
+  private readonly server: grpc.Server;
+  private readonly ownsServer: boolean;
+  private readonly peers = new Map<RaftId, Peer>();
+  private readonly Client: RaftClientConstructor;
+  private readonly authorize: AuthorizeFn;
+  private handler: TransportHandler | undefined;
+  private selfAddr: string;
+  private stopped = false;
+
+  constructor(private readonly opts: RaftTransportOptions) {
+    const service = raftServiceDefinition();
+    this.Client = grpc.makeGenericClientConstructor(service, 'Raft') as unknown as RaftClientConstructor;
+    this.authorize = opts.authorize ?? allowAll;
+    this.selfAddr = opts.advertiseAddr ?? opts.listen ?? '';
+    this.ownsServer = !opts.server;
+    this.server =
+      opts.server ??
+      new grpc.Server({
+        'grpc.max_receive_message_length': TRANSPORT_DEFAULTS.maxReceiveBytes,
+        'grpc.keepalive_permit_without_calls': 1,
+      });
+    this.server.addService(service, {
+      StreamMessages: this.handleStream.bind(this),
+      SendSnapshot: this.handleSnapshot.bind(this),
+    });
+  }
+
+  /** The address peers are told to dial back on. */
+  get address(): string {
+    return this.selfAddr;
+  }
+
+  /** Binds the server (unless shared) and starts delivering to `handler`; returns the bound port. */
+  async start(handler: TransportHandler): Promise<number> {
+    this.handler = handler;
+    if (!this.ownsServer) return 0;
+    const listen = this.opts.listen ?? `0.0.0.0:${TRANSPORT_DEFAULTS.managerPort}`;
+    const creds = this.opts.serverCredentials ?? grpc.ServerCredentials.createInsecure();
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(listen, creds, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const host = listen.slice(0, listen.lastIndexOf(':'));
+    if (!this.opts.advertiseAddr) this.selfAddr = `${host}:${port}`;
+    return port;
+  }
+
+  /** Adds or re-addresses a peer. Re-adding with the same address keeps its open stream. */
+  setPeer(id: RaftId, addr: string): void {
+    if (id === this.opts.id || this.stopped) return;
+    const existing = this.peers.get(id);
+    if (existing?.addr === addr) return;
+    existing?.close();
+    const peer = new Peer(
+      id,
+      addr,
+      this.Client,
+      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+      {
+        selfId: this.opts.id,
+        selfAddr: this.selfAddr,
+        maxQueuedMessages: this.opts.maxQueuedMessages ?? TRANSPORT_DEFAULTS.maxQueuedMessages,
+        maxBatchBytes: this.opts.maxBatchBytes ?? TRANSPORT_DEFAULTS.maxBatchBytes,
+        snapshotChunkBytes: this.opts.snapshotChunkBytes ?? TRANSPORT_DEFAULTS.snapshotChunkBytes,
+      },
+      {
+        unreachable: (peerId) => this.handler?.unreachable(peerId),
+        snapshotStatus: (peerId, ok) => this.handler?.snapshotStatus(peerId, ok),
+      },
+    );
+    this.peers.set(id, peer);
+  }
+
+  removePeer(id: RaftId): void {
+    this.peers.get(id)?.close();
+    this.peers.delete(id);
+  }
+
+  peerAddress(id: RaftId): string | undefined {
+    return this.peers.get(id)?.addr;
+  }
+
+  peerStats(id: RaftId): Peer['stats'] | undefined {
+    return this.peers.get(id)?.stats;
+  }
+
+  /**
+   * Sends the messages of one Ready. Messages for a peer without an address are reported unreachable:
+   * the core then treats the peer as down instead of waiting on it.
+   */
+  send(messages: Message[]): void {
+    if (this.stopped || messages.length === 0) return;
+    let perPeer: Map<RaftId, Message[]> | undefined;
+    for (const m of messages) {
+      const peer = this.peers.get(m.to);
+      if (!peer) {
+        this.handler?.unreachable(m.to);
+        if (m.type === MessageType.Snap) this.handler?.snapshotStatus(m.to, false);
+        continue;
+      }
+      if (m.type === MessageType.Snap) {
+        peer.sendSnapshot(m);
+        continue;
+      }
+      perPeer ??= new Map();
+      const list = perPeer.get(m.to);
+      if (list) list.push(m);
+      else perPeer.set(m.to, [m]);
+    }
+    if (perPeer) for (const [id, list] of perPeer) this.peers.get(id)!.send(list);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const peer of this.peers.values()) peer.close();
+    this.peers.clear();
+    if (this.ownsServer) {
+      await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    }
+  }
+
+  /** Closes every connection at once, for a process that is going away anyway. */
+  forceStop(): void {
+    this.stopped = true;
+    for (const peer of this.peers.values()) peer.close();
+    this.peers.clear();
+    if (this.ownsServer) this.server.forceShutdown();
+  }
+
+  private async authorized(call: IncomingCall, method: string): Promise<boolean> {
+    try {
+      return !this.stopped && (await this.authorize(call, method));
+    } catch {
+      return false;
+    }
+  }
+
+  private handleStream(
+    call: grpc.ServerReadableStream<WireMessageBatch, unknown>,
+    callback: grpc.sendUnaryData<{ received: number }>,
+  ): void {
+    call.pause();
+    let received = 0;
+    void this.authorized(call, 'StreamMessages').then((ok) => {
+      if (!ok) {
+        callback({ code: grpc.status.PERMISSION_DENIED, details: 'raft: caller may not stream messages' });
+        return;
+      }
+      let announced = false;
+      call.on('data', (batch: WireMessageBatch) => {
+        if (!announced && batch.fromAddr) {
+          announced = true;
+          this.handler?.peerAddress(batch.from, batch.fromAddr);
+        }
+        received += batch.messages.length;
+        this.handler?.receive(batch.messages.map(decodeMessage));
+      });
+      call.on('end', () => callback(null, { received }));
+      call.on('error', () => {});
+      call.resume();
+    });
+  }
+
+  private handleSnapshot(
+    call: grpc.ServerReadableStream<WireSnapshotChunk, unknown>,
+    callback: grpc.sendUnaryData<{ accepted: boolean }>,
+  ): void {
+    call.pause();
+    void this.authorized(call, 'SendSnapshot').then((ok) => {
+      if (!ok) {
+        callback({ code: grpc.status.PERMISSION_DENIED, details: 'raft: caller may not send snapshots' });
+        return;
+      }
+      let header: Message | undefined;
+      let fromAddr = '';
+      const parts: Uint8Array[] = [];
+      call.on('data', (chunk: WireSnapshotChunk) => {
+        if (!header && chunk.message) {
+          header = decodeMessage(chunk.message);
+          fromAddr = chunk.fromAddr;
+        }
+        if (chunk.data.length > 0) parts.push(chunk.data);
+      });
+      call.on('end', () => {
+        if (!header?.snapshot) {
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: 'raft: snapshot stream without header' });
+          return;
+        }
+        header.snapshot = { metadata: header.snapshot.metadata, data: Buffer.concat(parts) };
+        if (fromAddr) this.handler?.peerAddress(header.from, fromAddr);
+        this.handler?.receive([header]);
+        callback(null, { accepted: true });
+      });
+      call.on('error', () => {});
+      call.resume();
+    });
+  }
+}
+
+export type { MessageBatch, SnapshotChunk };
