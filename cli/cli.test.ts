@@ -1,0 +1,161 @@
+// The CLI's bad-input paths: each is one clear message on stderr and a specific non-zero exit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { daemonClient, localInfo } from './client.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SWARMLITE_HOST: '', ...env },
+    timeout: 20_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function waitForDaemon(socket: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = daemonClient(`unix://${socket}`);
+    try {
+      await localInfo(client, 500);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      client.close();
+    }
+  }
+}
+
+test('an unknown verb prints usage on stderr and exits 2', () => {
+  const r = cli(['frobnicate']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+  assert.match(r.stderr, /^Usage: swarmlite /m);
+  assert.equal(r.stdout, '');
+});
+
+test('an unknown flag prints the command usage on stderr and exits 2', () => {
+  const r = cli(['info', '--bogus']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown option '--bogus'/);
+  assert.match(r.stderr, /^Usage: swarmlite info /m);
+});
+
+test('an unknown lab verb and a bad --format are usage errors', () => {
+  assert.equal(cli(['lab', 'explode']).code, 2);
+  const r = cli(['info', '--format', 'yaml'], { SWARMLITE_HOST: 'unix:///nonexistent/swarmlite.sock' });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown --format 'yaml'/);
+});
+
+test('no daemon at the socket: one line saying so and how to start it, exit 1', () => {
+  for (const args of [['info'], ['-H', 'unix:///nonexistent/x.sock', 'info']]) {
+    const r = cli(args, { SWARMLITE_HOST: 'unix:///nonexistent/swarmlite.sock' });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /Cannot connect to the swarmlite daemon at unix:\/\/\/nonexistent\/(swarmlite|x)\.sock/,
+    );
+    assert.match(r.stderr, /swarmlite daemon/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+});
+
+test('a malformed host is a usage error', () => {
+  const r = cli(['info'], { SWARMLITE_HOST: 'tcp://1.2.3.4:2375' });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /invalid host/);
+});
+
+test('daemon flags are validated before anything is created', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-cli-'));
+  try {
+    for (const [flag, value, pattern] of [
+      ['--netns-prefix', 'Bad_Prefix', /--netns-prefix 'Bad_Prefix' is invalid/],
+      ['--advertise-addr', '300.1.1.1', /--advertise-addr must be an IPv4 address/],
+      ['--log-level', 'loud', /--log-level must be one of/],
+      ['--data-root', 'relative/dir', /--data-root must be an absolute path/],
+    ] as const) {
+      const args = ['daemon', '--data-root', join(dir, 'data'), '--socket', join(dir, 's.sock'), flag, value];
+      const r = cli(args);
+      assert.equal(r.code, 1, `${flag} ${value}`);
+      assert.match(r.stderr, pattern);
+    }
+    assert.deepEqual(readdirSync(dir), [], 'a refused daemon creates nothing');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a second daemon on a locked data root (or a served socket) is refused; the first keeps serving', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-cli-'));
+  const socket = join(dir, 'a.sock');
+  const first = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'daemon',
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--socket',
+      socket,
+      '--log-level',
+      'warn',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+  t.after(() => {
+    first.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitForDaemon(socket);
+
+  const sameRoot = cli([
+    'daemon',
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec2'),
+    '--socket',
+    join(dir, 'b.sock'),
+  ]);
+  assert.equal(sameRoot.code, 1);
+  assert.match(sameRoot.stderr, /data root .* is in use by another swarmlite daemon \(pid \d+\)/);
+  assert.equal(existsSync(join(dir, 'b.sock')), false);
+
+  const sameSocket = cli([
+    'daemon',
+    '--data-root',
+    join(dir, 'other'),
+    '--exec-root',
+    join(dir, 'exec3'),
+    '--socket',
+    socket,
+  ]);
+  assert.equal(sameSocket.code, 1);
+  assert.match(sameSocket.stderr, /another daemon is already serving/);
+  assert.equal(existsSync(join(dir, 'other')), false, 'nothing created for the refused daemon');
+
+  const info = cli(['info', '--format', 'json'], { SWARMLITE_HOST: `unix://${socket}` });
+  assert.equal(info.code, 0, info.stderr);
+  assert.equal(JSON.parse(info.stdout).pid, first.pid);
+
+  // A clean stop releases the lock and the socket.
+  first.kill('SIGTERM');
+  await new Promise((r) => first.once('exit', r));
+  assert.equal(existsSync(join(dir, 'data', 'swarmlite.lock')), false);
+  assert.equal(existsSync(socket), false);
+});

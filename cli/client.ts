@@ -1,0 +1,76 @@
+// The CLI's connection to a daemon's local API. The daemon is picked like Docker's: -H/--host, then
+// SWARMLITE_HOST, then the default socket; an unreachable daemon is one clear line and exit 1.
+import * as grpc from '@grpc/grpc-js';
+import { UserError } from '../lib/errors.js';
+import { serviceClient, unary } from '../lib/grpc.js';
+import { DEFAULT_SOCKET } from '../daemon/options.js';
+
+export interface InfoResponse {
+  nodeId: string;
+  hostname: string;
+  swarmState: string;
+  version: string;
+  nodeVersion: string;
+  kernel: string;
+  dataRoot: string;
+  execRoot: string;
+  netnsPrefix: string;
+  advertiseAddr: string;
+  pid: number;
+  tools: Record<string, string>;
+}
+
+export interface VersionResponse {
+  version: string;
+  apiVersion: string;
+  nodeVersion: string;
+  os: string;
+  arch: string;
+  kernel: string;
+}
+
+/** Normalizes a host to a grpc target: 'unix:///path', or a bare absolute path. */
+export function resolveHost(flag: string | undefined, env = process.env): string {
+  const raw = flag ?? env.SWARMLITE_HOST ?? `unix://${DEFAULT_SOCKET}`;
+  if (raw.startsWith('unix:///')) return raw;
+  if (raw.startsWith('/')) return `unix://${raw}`;
+  throw new UserError(`invalid host '${raw}': use unix:///path/to/swarmlite.sock`, 2);
+}
+
+export function daemonClient(target: string): grpc.Client {
+  const LocalApi = serviceClient('local.proto', 'swarmlite.local.v1.LocalApi');
+  return new LocalApi(target, grpc.credentials.createInsecure());
+}
+
+/** Translates transport failures into the one line a user needs. */
+export function explainRpcError(target: string, err: unknown): Error {
+  const e = err as Partial<grpc.ServiceError>;
+  if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
+    return new UserError(
+      `Cannot connect to the swarmlite daemon at ${target}. Is the daemon running? ` +
+        `Start it with 'swarmlite daemon' (as root), or point -H/SWARMLITE_HOST at its socket.`,
+    );
+  }
+  return new UserError(`daemon error: ${e.details ?? e.message ?? String(err)}`);
+}
+
+export function localInfo(client: grpc.Client, timeoutMs = 5_000): Promise<InfoResponse> {
+  return unary<object, InfoResponse>(client, 'info', {}, timeoutMs);
+}
+
+export function localVersion(client: grpc.Client, timeoutMs = 5_000): Promise<VersionResponse> {
+  return unary<object, VersionResponse>(client, 'version', {}, timeoutMs);
+}
+
+/** Runs one call against the daemon at `target`, closing the channel afterwards. */
+export async function withDaemon<T>(target: string, fn: (client: grpc.Client) => Promise<T>): Promise<T> {
+  const client = daemonClient(target);
+  try {
+    return await fn(client);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw explainRpcError(target, err);
+  } finally {
+    client.close();
+  }
+}

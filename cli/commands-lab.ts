@@ -1,0 +1,98 @@
+// `swarmlite lab ...`: one-machine clusters of network-namespace hosts (deploy/lab).
+import { Command } from 'commander';
+import { labDown, labExec, labLs, labSignal, labStart, labUp } from '../deploy/lab/lab.js';
+import { UserError } from '../lib/errors.js';
+import { parseFormat, printJson, renderTable } from './format.js';
+
+const DEFAULT_LAB = 'lab';
+
+function parseCount(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new UserError(`--nodes must be a whole number, got '${value}'`, 2);
+  return Number(value);
+}
+
+export function registerLabCommands(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('Build and drive a cluster of network-namespace hosts on this machine')
+    .enablePositionalOptions();
+
+  lab
+    .command('up')
+    .description('Create a lab: a switch, N hosts with their own daemons, the machine attached')
+    .option('--name <name>', 'lab name', DEFAULT_LAB)
+    .option('--nodes <n>', 'number of hosts', '3')
+    .action(async (opts: { name: string; nodes: string }) => {
+      const state = await labUp({
+        name: opts.name,
+        nodes: parseCount(opts.nodes),
+        say: (l) => console.log(l),
+      });
+      console.log(
+        `lab ${state.name} is up. Try: swarmlite lab exec node1 -- swarmlite info   |   swarmlite lab down --name ${state.name}`,
+      );
+    });
+
+  lab
+    .command('down')
+    .description('Remove a lab and everything it made (idempotent)')
+    .option('--name <name>', 'lab name', DEFAULT_LAB)
+    .action(async (opts: { name: string }) => {
+      const found = await labDown(opts.name);
+      console.log(found ? `lab ${opts.name} removed` : `no lab ${opts.name}: nothing to remove`);
+    });
+
+  lab
+    .command('ls')
+    .description('List labs and their hosts')
+    .option('--format <format>', 'table or json')
+    .action((opts: { format?: string }) => {
+      const format = parseFormat(opts.format);
+      const rows = labLs();
+      if (format === 'json') return printJson(rows);
+      console.log(
+        renderTable(
+          ['LAB', 'HOST', 'ADDRESS', 'DAEMON', 'PID', 'SOCKET'],
+          rows.map((r) => [r.lab, r.host, r.address, r.daemon, r.pid ?? '-', r.socket]),
+        ),
+      );
+    });
+
+  lab
+    .command('exec')
+    .description("Run a command inside a host's namespaces, with SWARMLITE_HOST set to its daemon")
+    .usage('[--name LAB] HOST -- COMMAND [ARG...]')
+    .option('--name <name>', 'lab name', DEFAULT_LAB)
+    .argument('<host>', 'node1, node2, ...')
+    .argument('[command...]', 'the command and its arguments')
+    .passThroughOptions()
+    .action((host: string, command: string[], opts: { name: string }) => {
+      // Commander keeps the `--` separator among pass-through operands.
+      process.exitCode = labExec(opts.name, host, command[0] === '--' ? command.slice(1) : command);
+    });
+
+  for (const [verb, signal, what] of [
+    ['kill', 'SIGKILL', "SIGKILL a host's daemon, as a crash would"],
+    ['stop', 'SIGTERM', "Stop a host's daemon cleanly (SIGTERM)"],
+  ] as const) {
+    lab
+      .command(verb)
+      .description(what)
+      .option('--name <name>', 'lab name', DEFAULT_LAB)
+      .argument('<host>', 'node1, node2, ...')
+      .action(async (host: string, opts: { name: string }) => {
+        await labSignal(opts.name, host, signal);
+        console.log(`${host}: daemon ${verb === 'kill' ? 'killed' : 'stopped'}`);
+      });
+  }
+
+  lab
+    .command('start')
+    .description("Start a host's daemon again on the same data root")
+    .option('--name <name>', 'lab name', DEFAULT_LAB)
+    .argument('<host>', 'node1, node2, ...')
+    .action(async (host: string, opts: { name: string }) => {
+      const pid = await labStart(opts.name, host);
+      console.log(`${host}: daemon started (pid ${pid})`);
+    });
+}

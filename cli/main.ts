@@ -1,0 +1,69 @@
+// The `swarmlite` command. Docker's verbs and habits: usage errors exit 2 with the usage on stderr,
+// a failed operation prints one line on stderr and exits 1, and nothing is half-done.
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../lib/errors.js';
+import { packageVersion } from '../lib/repo.js';
+import { registerBasicCommands } from './commands-basic.js';
+import { registerLabCommands } from './commands-lab.js';
+
+export const USAGE_EXIT = 2;
+
+function buildProgram(): Command {
+  const program = new Command('swarmlite')
+    .description('A small Swarm-style container cluster')
+    .version(packageVersion(), '-v, --version', 'print the client version')
+    .option(
+      '-H, --host <socket>',
+      'daemon socket to talk to (default: $SWARMLITE_HOST or /run/swarmlite/swarmlite.sock)',
+    )
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true);
+  registerBasicCommands(program);
+  registerLabCommands(program);
+  return program;
+}
+
+/** Every command reports its own usage on a usage error, so errors carry the command they came from. */
+function tagUsageErrors(cmd: Command): void {
+  cmd.exitOverride((err) => {
+    throw Object.assign(err, { command: cmd });
+  });
+  for (const sub of cmd.commands) tagUsageErrors(sub);
+}
+
+function fullName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  tagUsageErrors(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
+        return 0;
+      const cmd = (err as CommanderError & { command?: Command }).command ?? program;
+      if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync')
+        return err.exitCode;
+      process.stderr.write(
+        `Usage: ${fullName(cmd)} ${cmd.usage()}\nRun '${fullName(cmd)} --help' for more information.\n`,
+      );
+      return USAGE_EXIT;
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`Error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(
+      `swarmlite: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,124 @@
+// The per-host process. This foundation holds the data root, serves the local API and shuts down
+// cleanly; the worker and the manager role hang off start() as they are built.
+import type * as grpc from '@grpc/grpc-js';
+import { mkdirSync } from 'node:fs';
+import { arch, hostname, platform, release } from 'node:os';
+import { findTool } from '../lib/exec.js';
+import { createLogger, type Logger } from '../lib/log.js';
+import { packageVersion } from '../lib/repo.js';
+import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
+import { serveLocalApi, socketIsServed } from './local-api.js';
+import { UserError } from '../lib/errors.js';
+import { lockDataRoot, type DataRootLock } from './lock.js';
+import type { DaemonOptions } from './options.js';
+
+export const API_VERSION = '1';
+
+/** System tools the daemon programs the kernel with; `info` reports which ones are present. */
+export const SYSTEM_TOOLS = ['ip', 'bridge', 'nft', 'nsenter', 'unshare'];
+
+export interface RunningDaemon {
+  identity: NodeIdentity;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+function toolPaths(): Record<string, string> {
+  const tools: Record<string, string> = {};
+  for (const tool of SYSTEM_TOOLS) {
+    try {
+      tools[tool] = findTool(tool);
+    } catch {
+      tools[tool] = '';
+    }
+  }
+  return tools;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const log = createLogger(opts.logLevel, { component: 'daemon' });
+  // Refuse before creating anything: a live socket means another daemon answers there.
+  if (await socketIsServed(opts.socket)) {
+    throw new UserError(
+      `another daemon is already serving ${opts.socket}; stop it first or pick another --socket`,
+    );
+  }
+  mkdirSync(opts.dataRoot, { recursive: true, mode: 0o700 });
+  mkdirSync(opts.execRoot, { recursive: true, mode: 0o700 });
+  const lock: DataRootLock = lockDataRoot(opts.dataRoot);
+  let server: grpc.Server | undefined;
+  try {
+    const identity = loadOrCreateIdentity(opts.dataRoot);
+    const version = packageVersion();
+    server = await serveLocalApi(
+      opts.socket,
+      {
+        version: async () => ({
+          version,
+          apiVersion: API_VERSION,
+          nodeVersion: process.version,
+          os: platform(),
+          arch: arch(),
+          kernel: release(),
+        }),
+        info: async () => ({
+          nodeId: identity.nodeId,
+          hostname: hostname(),
+          swarmState: 'inactive',
+          version,
+          nodeVersion: process.version,
+          kernel: release(),
+          dataRoot: opts.dataRoot,
+          execRoot: opts.execRoot,
+          netnsPrefix: opts.netnsPrefix,
+          advertiseAddr: opts.advertiseAddr,
+          pid: process.pid,
+          tools: toolPaths(),
+        }),
+      },
+      log,
+    );
+    log.info(
+      { socket: opts.socket, dataRoot: opts.dataRoot, nodeId: identity.nodeId, version },
+      'daemon started',
+    );
+    const running = server;
+    let stopping: Promise<void> | undefined;
+    return {
+      identity,
+      log,
+      stop() {
+        stopping ??= (async () => {
+          log.info('daemon stopping');
+          await new Promise<void>((resolve) => running.tryShutdown(() => resolve()));
+          lock.release();
+          log.info('daemon stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    server?.forceShutdown();
+    lock.release();
+    throw err;
+  }
+}
+
+/** Runs the daemon until SIGTERM or SIGINT, then stops it cleanly and exits. */
+export async function runDaemonUntilSignalled(opts: DaemonOptions): Promise<void> {
+  const daemon = await startDaemon(opts);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      daemon.log.info({ signal }, 'signal received');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  const forceExit = setTimeout(() => {
+    daemon.log.error('clean shutdown took longer than 10 s; exiting anyway');
+    process.exit(1);
+  }, 10_000);
+  forceExit.unref();
+  await daemon.stop();
+}

@@ -1,0 +1,55 @@
+// The daemon's settings, their defaults (Docker's layout under swarmlite names) and their validation.
+import { isIPv4 } from 'node:net';
+import { UserError } from '../lib/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../lib/log.js';
+
+export interface DaemonOptions {
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  /** Prefix of every namespace, interface and nftables table this daemon creates. */
+  netnsPrefix: string;
+  /** Underlay address other nodes reach this one at ('' = decided at init/join). */
+  advertiseAddr: string;
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_SOCKET = '/run/swarmlite/swarmlite.sock';
+
+export const DAEMON_DEFAULTS: DaemonOptions = {
+  dataRoot: '/var/lib/swarmlite',
+  execRoot: '/run/swarmlite/exec',
+  socket: DEFAULT_SOCKET,
+  netnsPrefix: 'swl',
+  advertiseAddr: '',
+  logLevel: 'info',
+};
+
+/**
+ * Namespace and table names start with the prefix, so it must be short and shell-safe; lab hosts use
+ * '<lab>-n<i>' (13 bytes at most). Interface names (15 bytes) are shortened by whoever makes them.
+ */
+export const NETNS_PREFIX_PATTERN = /^[a-z][a-z0-9-]{0,12}$/;
+
+export function validateDaemonOptions(o: DaemonOptions): DaemonOptions {
+  if (!o.dataRoot.startsWith('/'))
+    throw new UserError(`--data-root must be an absolute path, got '${o.dataRoot}'`);
+  if (!o.execRoot.startsWith('/'))
+    throw new UserError(`--exec-root must be an absolute path, got '${o.execRoot}'`);
+  if (!o.socket.startsWith('/')) throw new UserError(`--socket must be an absolute path, got '${o.socket}'`);
+  // sun_path holds 108 bytes including the terminating NUL.
+  if (Buffer.byteLength(o.socket) > 107)
+    throw new UserError(`--socket path is longer than 107 bytes: ${o.socket}`);
+  if (!NETNS_PREFIX_PATTERN.test(o.netnsPrefix)) {
+    throw new UserError(
+      `--netns-prefix '${o.netnsPrefix}' is invalid: use 1-13 of a-z, 0-9 and '-', starting with a letter`,
+    );
+  }
+  if (o.advertiseAddr && !isIPv4(o.advertiseAddr)) {
+    throw new UserError(`--advertise-addr must be an IPv4 address, got '${o.advertiseAddr}'`);
+  }
+  if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel)) {
+    throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${o.logLevel}'`);
+  }
+  return o;
+}

@@ -1,0 +1,105 @@
+// Running the system tools swarmlite programs the kernel with (ip, bridge, nft, nsenter, ...).
+// Every call names its tool, so a missing one turns into a MissingToolError that says which Debian
+// package to install, and a failing one into an error that carries the command and its stderr.
+import { execa } from 'execa';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { MissingToolError } from './errors.js';
+
+/** The Debian/Ubuntu package that provides each tool swarmlite uses. */
+export const TOOL_PACKAGES: Record<string, string> = {
+  ip: 'iproute2',
+  bridge: 'iproute2',
+  nft: 'nftables',
+  nsenter: 'util-linux',
+  unshare: 'util-linux',
+  sysctl: 'procps',
+  mount: 'mount',
+  umount: 'mount',
+  tcpdump: 'tcpdump',
+  iperf3: 'iperf3',
+};
+
+export type Tool = keyof typeof TOOL_PACKAGES;
+
+const found = new Map<string, string>();
+
+/** Absolute path of a tool, searching PATH plus the sbin folders a non-login root shell may lack. */
+export function findTool(tool: string): string {
+  const cached = found.get(tool);
+  if (cached) return cached;
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, tool);
+    try {
+      accessSync(candidate, constants.X_OK);
+      found.set(tool, candidate);
+      return candidate;
+    } catch {
+      // not in this folder
+    }
+  }
+  throw new MissingToolError(tool, TOOL_PACKAGES[tool] ?? tool);
+}
+
+/** Fails with one clear error naming every missing tool's package. */
+export function requireTools(tools: string[]): void {
+  const missing: MissingToolError[] = [];
+  for (const tool of tools) {
+    try {
+      findTool(tool);
+    } catch (err) {
+      if (err instanceof MissingToolError) missing.push(err);
+      else throw err;
+    }
+  }
+  if (missing.length === 1) throw missing[0];
+  if (missing.length > 1) {
+    const pkgs = [...new Set(missing.map((m) => m.debianPackage))].join(' ');
+    throw new MissingToolError(missing.map((m) => m.tool).join(', '), pkgs);
+  }
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(
+      `${command} failed${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${stderr.trim() || '(no output)'}`,
+    );
+    this.name = 'CommandError';
+  }
+}
+
+export interface RunOptions {
+  /** Text fed to the command's stdin (e.g. an `nft -f -` ruleset). */
+  input?: string;
+  /** Run inside this named network namespace (`ip netns exec`). */
+  netns?: string;
+  /** Exit codes that count as success besides 0. */
+  okCodes?: number[];
+  timeoutMs?: number;
+}
+
+/** Runs a tool and returns its stdout; throws CommandError on failure. */
+export async function run(tool: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  let file = findTool(tool);
+  let argv = args;
+  if (opts.netns) {
+    argv = ['netns', 'exec', opts.netns, file, ...args];
+    file = findTool('ip');
+  }
+  const result = await execa(file, argv, {
+    input: opts.input,
+    reject: false,
+    timeout: opts.timeoutMs ?? 30_000,
+    stripFinalNewline: false,
+  });
+  const code = result.exitCode;
+  if (code === 0 || (code !== undefined && opts.okCodes?.includes(code))) return result.stdout as string;
+  const shown = [tool, ...args].join(' ');
+  throw new CommandError(opts.netns ? `[netns ${opts.netns}] ${shown}` : shown, code, String(result.stderr));
+}

@@ -1,0 +1,57 @@
+// Process identity: a pid alone can be reused by the kernel, so whenever swarmlite records a process
+// it started (lab daemons, task processes) it records the pid together with the process's start time
+// (field 22 of /proc/PID/stat), and only ever signals a pid whose start time still matches.
+import { readFileSync } from 'node:fs';
+
+export interface ProcessRef {
+  pid: number;
+  startTime: string;
+}
+
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: fields after it start past the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19]; // field 22 overall
+  } catch {
+    return undefined;
+  }
+}
+
+export function processRef(pid: number): ProcessRef | undefined {
+  const startTime = processStartTime(pid);
+  return startTime === undefined ? undefined : { pid, startTime };
+}
+
+/** True while the very process `ref` names is alive (not a zombie, not a reused pid). */
+export function isRunning(ref: ProcessRef): boolean {
+  if (processStartTime(ref.pid) !== ref.startTime) return false;
+  try {
+    const state = readFileSync(`/proc/${ref.pid}/stat`, 'utf8');
+    return state.slice(state.lastIndexOf(')') + 2, state.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Signals the process `ref` names, if it is still that process. Returns whether a signal was sent. */
+export function signalProcess(ref: ProcessRef, signal: NodeJS.Signals): boolean {
+  if (!isRunning(ref)) return false;
+  try {
+    process.kill(ref.pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `ref` has exited, up to timeoutMs; returns whether it did. */
+export async function waitForExit(ref: ProcessRef, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(ref)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !isRunning(ref);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/**/*.test.js) with node's built-in test runner.
+// Unit tests sit beside the code; e2e tests live under test/e2e. Test files run as separate
+// processes, several at once: the e2e tests each build their own uniquely named lab.
+// Usage: node test/run.js [substring filter ...]
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+function collect(dir, out) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) collect(path, out);
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const distDir = process.env.SWARMLITE_DIST ?? 'dist';
+const files = collect(distDir, [])
+  .filter((f) => !f.includes('/node_modules/'))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error('run-tests: no compiled test files matched (did `npm run build` run?)');
+  process.exit(1);
+}
+const concurrency = process.env.SWARMLITE_TEST_CONCURRENCY ?? '3';
+const result = spawnSync(
+  process.execPath,
+  ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
