@@ -1,0 +1,286 @@
+// Durable Raft storage: the log, hard state and log metadata in LMDB, snapshots as files. Implements the
+// core's LogStorage (reads) plus the write side the node shell drives once per Ready.
+//
+// Every write is applied to an in-memory view of the log at once, on the caller's turn, and committed
+// to LMDB later by the group committer; reads are answered from that view (the recent tail from memory,
+// older entries from LMDB). Entries the view holds but LMDB may not yet have are always kept in the
+// tail cache, so a read never falls through to LMDB for data that is not committed there.
+// Durability contract: save(rd, true) resolves only after LMDB has fsync'd the transaction holding it.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
+import {
+  CompactedError,
+  UnavailableError,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type LogStorage,
+  type Snapshot,
+} from '../types.js';
+import { decodeEntry, indexKey, keyIndex } from './codec.js';
+import { CorruptLogError } from './errors.js';
+import { GroupCommitter } from './group-commit.js';
+import { LogTailCache } from './log-cache.js';
+import { recoverOnOpen, type RecoveryReport } from './recovery.js';
+import { planCompact, planCreateSnapshot, planSave, type LogView, type WriteJob } from './plan.js';
+import { keptSnapshotNames, SnapshotFiles } from './snapshot-files.js';
+import { applyWriteOps, type LogDatabases } from './write-ops.js';
+
+export type { RecoveryReport } from './recovery.js';
+
+export interface DiskStorageOptions {
+  /**
+   * Drop a corrupt log tail found on open instead of refusing to open (default false). Never applies to
+   * committed entries. See README.md ("Corruption") for when this is safe.
+   */
+  repairTruncate?: boolean;
+  /** Upper bounds of the in-memory log tail (defaults 4096 entries, 32 MiB). */
+  cacheMaxEntries?: number;
+  cacheMaxBytes?: number;
+}
+
+/** What the shell hands save() for each Ready. */
+export interface SaveRequest {
+  hardState?: HardState;
+  entries: Entry[];
+  snapshot?: Snapshot;
+}
+
+export interface StorageStats {
+  /** save() calls accepted. */
+  saves: number;
+  /** LMDB transactions committed (one per group-commit batch). */
+  batches: number;
+  /** LMDB flushes awaited because a batch held a synced write: one fsync'd commit each. */
+  fsyncs: number;
+  /** Most jobs (saves, snapshots, compactions) committed by one transaction. */
+  largestBatch: number;
+  /** fsync calls made on snapshot files and the snapshot directory. */
+  snapshotFsyncs: number;
+}
+
+const LMDB_FILE = 'raft.mdb';
+const SNAP_DIR = 'snap';
+
+export class DiskStorage implements LogStorage {
+  private readonly committer: GroupCommitter<WriteJob>;
+  private readonly termOf = (i: number): number => this.term(i);
+  private readonly counters = { saves: 0, batches: 0, fsyncs: 0, largestBatch: 0 };
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly root: RootDatabase,
+    private readonly dbs: LogDatabases,
+    private readonly snapFiles: SnapshotFiles,
+    private readonly view: LogView,
+    private readonly cacheLimits: { entries: number; bytes: number },
+    /** What open() found and did: temp files removed, orphan snapshots removed, tail repaired. */
+    readonly recovery: RecoveryReport,
+  ) {
+    this.committer = new GroupCommitter((jobs) => this.commitBatch(jobs));
+  }
+
+  /** Opens (creating) the storage in `dir`, verifying everything stored; see RecoveryReport. */
+  static async open(dir: string, options: DiskStorageOptions = {}): Promise<DiskStorage> {
+    await mkdir(dir, { recursive: true });
+    const limits = { entries: options.cacheMaxEntries ?? 4096, bytes: options.cacheMaxBytes ?? 32 << 20 };
+    const { files, removedTemp } = await SnapshotFiles.open(join(dir, SNAP_DIR));
+    // overlappingSync (lmdb's Linux default, made explicit here): a commit becomes visible first and is
+    // fsync'd right after, outside the write lock; `flushed` resolves once it is on disk. That lets an
+    // unsynced write skip the wait without ever turning off syncing (noSync would risk corruption).
+    const root = openLmdb({ path: join(dir, LMDB_FILE), overlappingSync: true, noSync: false, cache: false });
+    try {
+      const dbs: LogDatabases = {
+        log: root.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' }),
+        state: root.openDB<Buffer, string>('state', { encoding: 'binary' }),
+      };
+      const rec = await recoverOnOpen(root, dbs, files, {
+        repairTruncate: options.repairTruncate ?? false,
+        keepTail: limits.entries,
+      });
+      rec.report.removedTempFiles.unshift(...removedTemp);
+      const cache = new LogTailCache(rec.lastIndex + 1);
+      cache.append(rec.tail);
+      const view: LogView = {
+        hardState: rec.hardState,
+        snapshot: rec.snapshot,
+        offset: rec.meta.offset,
+        lastIndex: rec.lastIndex,
+        cache,
+        persistedLast: rec.lastIndex,
+      };
+      return new DiskStorage(dir, root, dbs, files, view, limits, rec.report);
+    } catch (err) {
+      await root.close();
+      throw err;
+    }
+  }
+
+  // ---- LogStorage (reads) ----
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    const c = this.view.snapshot.metadata.confState;
+    return {
+      hardState: { ...this.view.hardState },
+      confState: { voters: [...c.voters], learners: [...c.learners] },
+    };
+  }
+
+  firstIndex(): number {
+    return this.view.offset.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.view.lastIndex;
+  }
+
+  term(i: number): number {
+    const { offset, lastIndex, cache } = this.view;
+    if (i < offset.index) throw new CompactedError(i);
+    if (i === offset.index) return offset.term;
+    if (i > lastIndex) throw new UnavailableError(i);
+    return (cache.get(i) ?? this.readStored(i)).term;
+  }
+
+  /** Entries [lo, hi) up to maxBytes of payload (data bytes), but at least one when lo < hi. */
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (lo <= this.view.offset.index) throw new CompactedError(lo);
+    if (hi > this.view.lastIndex + 1) throw new UnavailableError(hi - 1);
+    if (lo > hi) throw new RangeError(`entries: lo ${lo} > hi ${hi}`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    const take = (e: Entry): boolean => {
+      bytes += e.data.byteLength;
+      if (out.length > 0 && bytes > maxBytes) return false;
+      out.push(e);
+      return true;
+    };
+    const cacheStart = this.view.cache.start;
+    if (lo < cacheStart) {
+      // Below the tail cache everything is committed in LMDB (see the file comment).
+      const end = Math.min(hi, cacheStart);
+      let expected = lo;
+      for (const { key, value } of this.dbs.log.getRange({ start: indexKey(lo), end: indexKey(end) })) {
+        if (keyIndex(key) !== expected) throw new CorruptLogError(expected, 'entry missing');
+        if (!take(decodeEntry(expected, value))) return out;
+        expected++;
+      }
+      if (expected !== end) throw new CorruptLogError(expected, 'entry missing');
+    }
+    for (let i = Math.max(lo, cacheStart); i < hi; i++) {
+      if (!take(this.view.cache.get(i) as Entry)) return out;
+    }
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    return this.view.snapshot;
+  }
+
+  // ---- writes ----
+
+  /**
+   * Persists one Ready: installs `snapshot` (dropping the whole log it replaces), appends `entries`
+   * (replacing any stored suffix from entries[0].index on) and sets `hardState`, all in one LMDB
+   * transaction. With `sync` the promise resolves only once that transaction is fsync'd. Saves made while
+   * a commit is in flight share the next transaction and fsync. Reads reflect the save immediately.
+   */
+  save(rd: SaveRequest, sync: boolean): Promise<void> {
+    try {
+      this.assertWritable();
+      const job = planSave(this.view, this.termOf, rd, sync);
+      this.counters.saves++;
+      this.trimCache();
+      return this.committer.submit(job);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Records a snapshot of the applied state at `index` (<= the commit index): writes the snapshot file
+   * durably, then points the metadata at it. Does not compact; call compact() for that.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    try {
+      this.assertWritable();
+      const job = planCreateSnapshot(this.view, this.termOf, index, confState, data);
+      const snap = this.view.snapshot;
+      return this.committer.submit(job).then(() => snap);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Drops entries up to and including `index` (which must be covered by the snapshot), keeping the
+   * term of `index` so that firstIndex() becomes index + 1 and term(index) still answers.
+   */
+  compact(index: number): Promise<void> {
+    try {
+      this.assertWritable();
+      const job = planCompact(this.view, this.termOf, index);
+      return this.committer.submit(job);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  stats(): StorageStats {
+    return { ...this.counters, snapshotFsyncs: this.snapFiles.fsyncs };
+  }
+
+  /** Waits for every accepted write to commit, then closes LMDB. Further calls fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.committer.idle();
+    await this.root.flushed;
+    await this.root.close();
+  }
+
+  private assertWritable(): void {
+    if (this.closed) throw new Error('raft storage is closed');
+    const failed = this.committer.failed;
+    if (failed) throw failed;
+  }
+
+  private readStored(i: number): Entry {
+    return decodeEntry(i, this.dbs.log.get(indexKey(i)));
+  }
+
+  private trimCache(): void {
+    this.view.cache.trim(this.cacheLimits.entries, this.cacheLimits.bytes, this.view.persistedLast);
+  }
+
+  private async commitBatch(jobs: readonly WriteJob[]): Promise<void> {
+    const snapshots = jobs.filter((j) => j.snapshotFile !== undefined);
+    // The snapshot file must be durable before the metadata naming it can commit.
+    for (const j of snapshots) await this.snapFiles.write(j.snapshotFile as Snapshot);
+    const ops = jobs.flatMap((j) => j.ops);
+    const sync = jobs.some((j) => j.sync) || snapshots.length > 0;
+    if (ops.length > 0) {
+      // A child transaction aborts as a whole if applying throws, so a batch is never half-written.
+      await this.root.childTransaction(() => applyWriteOps(this.dbs, ops));
+      this.counters.batches++;
+      this.counters.largestBatch = Math.max(this.counters.largestBatch, jobs.length);
+      if (sync) this.counters.fsyncs++;
+    }
+    if (sync) await this.root.flushed;
+    this.root.resetReadTxn();
+    // Everything up to this batch is in LMDB now, except what writes queued behind it will rewrite.
+    const last = jobs[jobs.length - 1].lastIndexAfter;
+    this.view.persistedLast = Math.min(last, ...this.committer.queuedJobs().map((j) => j.lowWater));
+    this.trimCache();
+    if (snapshots.length > 0)
+      await this.pruneSnapshots(snapshots[snapshots.length - 1].snapshotFile as Snapshot);
+  }
+
+  /** Keeps the just-committed snapshot's file and the one before it; drops the rest. */
+  private async pruneSnapshots(committed: Snapshot): Promise<void> {
+    await this.snapFiles.removeAllBut(keptSnapshotNames(await this.snapFiles.list(), committed));
+  }
+}

@@ -1,0 +1,10 @@
+// Durable Raft storage: see README.md.
+export { DiskStorage } from './disk-storage.js';
+export type { DiskStorageOptions, RecoveryReport, SaveRequest, StorageStats } from './disk-storage.js';
+export {
+  CorruptLogError,
+  CorruptSnapshotError,
+  CorruptStateError,
+  SnapshotOutOfDateError,
+  StorageFailedError,
+} from './errors.js';
