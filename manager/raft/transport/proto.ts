@@ -9,13 +9,18 @@ import * as protoLoader from '@grpc/proto-loader';
 
 export const RAFT_PROTO_FILE = 'raft.proto';
 
-/** Finds `proto/<file>` in the nearest ancestor of `startDir` that has it. */
-export function findProtoDir(file: string, startDir = dirname(fileURLToPath(import.meta.url))): string {
+/** Finds `relPath` in the nearest ancestor of `startDir` that has it; returns its absolute path. */
+export function findUp(relPath: string, startDir = dirname(fileURLToPath(import.meta.url))): string {
   for (let dir = startDir; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'proto');
-    if (existsSync(join(candidate, file))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`cannot find proto/${file} above ${startDir}`);
+    const candidate = join(dir, relPath);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`cannot find ${relPath} above ${startDir}`);
   }
+}
+
+/** The repository's proto/ folder (the one holding `file`). */
+export function findProtoDir(file: string): string {
+  return dirname(findUp(join('proto', file)));
 }
 
 /**

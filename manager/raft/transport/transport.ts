@@ -186,18 +186,13 @@ export class RaftTransport {
     if (perPeer) for (const [id, list] of perPeer) this.peers.get(id)!.send(list);
   }
 
+  /**
+   * Closes every stream and, when it owns the server, shuts it down. Incoming streams from other
+   * members never end by themselves, so they are cut rather than waited for: Raft treats whatever was
+   * in flight as lost.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
-    this.stopped = true;
-    for (const peer of this.peers.values()) peer.close();
-    this.peers.clear();
-    if (this.ownsServer) {
-      await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    }
-  }
-
-  /** Closes every connection at once, for a process that is going away anyway. */
-  forceStop(): void {
     this.stopped = true;
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();

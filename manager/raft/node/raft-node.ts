@@ -1,0 +1,499 @@
+// RaftNode: the shell that drives the pure core on the event loop.
+//
+// One loop turns each Ready into effects, in the order Raft's safety needs: persist (fsync when the
+// core says so) BEFORE sending anything that depends on it, then send, then apply committed entries,
+// then advance. While one Ready is being persisted, new proposals and incoming messages keep stepping
+// the core, so the next Ready carries all of them: under load every fsync covers many proposals and
+// concurrent propose() calls never queue behind each other's fsync.
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import {
+  ConfChangeType,
+  EntryType,
+  Role,
+  RAFT_DEFAULTS,
+  type ConfState,
+  type Entry,
+  type Message,
+  type RaftConfig,
+  type RaftId,
+  type RaftStatus,
+  type RawNodeApi,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+} from '../types.js';
+import { RaftTransport, type RaftTransportOptions } from '../transport/transport.js';
+import { bootstrapBatch, decodeConfChange } from './core-binding.js';
+import {
+  decodeMemberContext,
+  decodeProposal,
+  decodeSnapshotData,
+  encodeMemberContext,
+  encodeProposal,
+  encodeSnapshotData,
+  type RequestId,
+} from './envelope.js';
+import { NodeStoppedError, NotLeaderError, RaftTimeoutError } from './errors.js';
+import type { StateMachine } from './state-machine.js';
+import type { NodeStorage } from './storage.js';
+import { Waiters, type ProposalResult } from './waiters.js';
+
+export interface BootstrapMember {
+  id: RaftId;
+  addr: string;
+}
+
+export interface RaftNodeOptions {
+  id: RaftId;
+  storage: NodeStorage;
+  stateMachine: StateMachine;
+  createCore: (config: RaftConfig) => RawNodeApi;
+  /** Transport settings; `id` is filled in. Listen defaults to 0.0.0.0:2377. */
+  transport: Omit<RaftTransportOptions, 'id'>;
+  /**
+   * For a member whose storage is empty: `true` starts a new single-member cluster; a list starts a new
+   * cluster with exactly those voters (each member must be given the same list). Ignored once the log
+   * has anything in it. Absent: the member joins an existing cluster and learns it from the leader.
+   */
+  bootstrap?: boolean | BootstrapMember[];
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  snapshotEveryEntries?: number;
+  snapshotKeepEntries?: number;
+  /** How long propose()/readIndex()/membership changes wait before failing with RaftTimeoutError. */
+  requestTimeoutMs?: number;
+  maxSizePerMsg?: number;
+  maxInflightMsgs?: number;
+}
+
+export interface MemberInfo {
+  id: RaftId;
+  addr: string;
+  learner: boolean;
+  /** Replication progress, on the leader only. */
+  match?: number;
+  next?: number;
+  state?: string;
+  recentActive?: boolean;
+}
+
+export interface NodeStatus extends Omit<RaftStatus, 'progress'> {
+  leaderAddr: string;
+  members: MemberInfo[];
+  snapshotIndex: number;
+}
+
+export class RaftNode extends EventEmitter {
+  private readonly id: RaftId;
+  private readonly storage: NodeStorage;
+  private readonly sm: StateMachine;
+  private readonly core: RawNodeApi;
+  private readonly transport: RaftTransport;
+  private readonly opts: Required<
+    Pick<
+      RaftNodeOptions,
+      'tickMs' | 'electionTicks' | 'snapshotEveryEntries' | 'snapshotKeepEntries' | 'requestTimeoutMs'
+    >
+  >;
+  private readonly addresses = new Map<RaftId, string>();
+  private readonly waiters = new Waiters();
+  /** Random per process: entries proposed by an earlier run of this member never match our waiters. */
+  private readonly epoch = randomInt(1, 2 ** 32 - 1);
+  private seq = 0;
+  private applied: number;
+  private snapshotIndex: number;
+  private soft: SoftState = { leader: 0, role: Role.Follower };
+  private ticker: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private running = false;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  private constructor(opts: RaftNodeOptions, applied: number, snapshotIndex: number) {
+    super();
+    this.id = opts.id;
+    this.storage = opts.storage;
+    this.sm = opts.stateMachine;
+    this.applied = applied;
+    this.snapshotIndex = snapshotIndex;
+    this.opts = {
+      tickMs: opts.tickMs ?? RAFT_DEFAULTS.tickMs,
+      electionTicks: opts.electionTicks ?? RAFT_DEFAULTS.electionTicks,
+      snapshotEveryEntries: opts.snapshotEveryEntries ?? RAFT_DEFAULTS.snapshotEveryEntries,
+      snapshotKeepEntries: opts.snapshotKeepEntries ?? RAFT_DEFAULTS.snapshotKeepEntries,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+    };
+    this.core = opts.createCore({
+      id: opts.id,
+      electionTicks: this.opts.electionTicks,
+      heartbeatTicks: opts.heartbeatTicks ?? RAFT_DEFAULTS.heartbeatTicks,
+      storage: opts.storage,
+      applied,
+      maxSizePerMsg: opts.maxSizePerMsg ?? RAFT_DEFAULTS.maxSizePerMsg,
+      maxInflightMsgs: opts.maxInflightMsgs ?? RAFT_DEFAULTS.maxInflightMsgs,
+      preVote: true,
+      checkQuorum: true,
+      random: Math.random,
+    });
+    this.transport = new RaftTransport({ ...opts.transport, id: opts.id });
+  }
+
+  /**
+   * Opens a member on its storage: bootstraps an empty log if asked, restores the state machine from
+   * the last snapshot (the log after it is replayed through apply), starts the transport and ticking.
+   */
+  static async create(opts: RaftNodeOptions): Promise<RaftNode> {
+    const { storage } = opts;
+    const empty = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
+    if (empty && opts.bootstrap) {
+      const members =
+        opts.bootstrap === true
+          ? [{ id: opts.id, addr: opts.transport.advertiseAddr ?? '' }]
+          : opts.bootstrap;
+      if (!members.some((m) => m.id === opts.id))
+        throw new Error(`bootstrap members must include ${opts.id}`);
+      const addrs: Record<string, string> = {};
+      for (const m of members) addrs[m.id] = m.addr;
+      const data = encodeSnapshotData(addrs, opts.stateMachine.snapshot());
+      await storage.save(
+        bootstrapBatch(
+          members.map((m) => m.id),
+          data,
+        ),
+        true,
+      );
+    }
+    const snap = storage.snapshot();
+    const node = new RaftNode(opts, snap.metadata.index, snap.metadata.index);
+    if (snap.metadata.index > 0) node.restoreSnapshot(snap);
+    await node.start();
+    return node;
+  }
+
+  private async start(): Promise<void> {
+    await this.transport.start({
+      receive: (messages) => this.receive(messages),
+      peerAddress: (id, addr) => {
+        if (!this.addresses.has(id)) this.setAddress(id, addr);
+      },
+      unreachable: (id) => this.onCore(() => this.core.reportUnreachable(id)),
+      snapshotStatus: (id, ok) => this.onCore(() => this.core.reportSnapshot(id, ok)),
+    });
+    this.addresses.set(this.id, this.transport.address);
+    this.ticker = setInterval(() => this.onCore(() => this.core.tick()), this.opts.tickMs);
+    this.kick();
+  }
+
+  /** The address other members dial to reach this one. */
+  get address(): string {
+    return this.transport.address;
+  }
+
+  get raftId(): RaftId {
+    return this.id;
+  }
+
+  get isLeader(): boolean {
+    return this.soft.role === Role.Leader;
+  }
+
+  get leader(): { id: RaftId; addr: string } {
+    return { id: this.soft.leader, addr: this.addresses.get(this.soft.leader) ?? '' };
+  }
+
+  /** Replicates `data`; resolves once it is committed and applied here, with apply's result. */
+  propose(data: Uint8Array): Promise<ProposalResult> {
+    const request = this.newRequest();
+    if (!request.ok) return Promise.reject(request.error);
+    const done = this.waiters.addProposal(request.id.seq, this.opts.requestTimeoutMs);
+    this.submit(request.id.seq, () => this.core.propose(encodeProposal(request.id, data)));
+    return done;
+  }
+
+  /** Resolves when this member has applied everything committed before the call (linearizable read). */
+  readIndex(): Promise<void> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError());
+    if (!this.soft.leader) return Promise.reject(new NotLeaderError(0, ''));
+    const seq = this.nextSeq();
+    const done = this.waiters.addRead(seq, this.opts.requestTimeoutMs);
+    try {
+      this.core.readIndex(this.readContext(seq));
+      this.kick();
+    } catch (err) {
+      this.waiters.failRead(seq, err as Error);
+    }
+    return done;
+  }
+
+  addVoter(id: RaftId, addr: string): Promise<ConfState> {
+    return this.changeMembership(ConfChangeType.AddVoter, id, addr);
+  }
+
+  addLearner(id: RaftId, addr: string): Promise<ConfState> {
+    return this.changeMembership(ConfChangeType.AddLearner, id, addr);
+  }
+
+  removeMember(id: RaftId): Promise<ConfState> {
+    return this.changeMembership(ConfChangeType.RemoveMember, id, this.addresses.get(id) ?? '');
+  }
+
+  /** Hands leadership to `to`; resolves when `to` leads (as seen here). */
+  async transferLeadership(to: RaftId): Promise<void> {
+    if (!this.isLeader) throw new NotLeaderError(this.soft.leader, this.leader.addr);
+    if (to === this.id) return;
+    this.onCore(() => this.core.transferLeader(to));
+    const timeoutMs = 2 * this.opts.electionTicks * this.opts.tickMs;
+    await new Promise<void>((resolve, reject) => {
+      const onLeader = (leader: RaftId): void => {
+        if (leader !== to) return;
+        clearTimeout(timer);
+        this.off('leader', onLeader);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.off('leader', onLeader);
+        reject(new RaftTimeoutError(`leadership transfer to ${to}`, timeoutMs));
+      }, timeoutMs);
+      this.on('leader', onLeader);
+    });
+  }
+
+  status(): NodeStatus {
+    const { progress, ...raft } = this.core.status();
+    const byId = new Map(progress.map((p) => [p.id, p]));
+    const members: MemberInfo[] = [];
+    for (const [learner, ids] of [
+      [false, raft.confState.voters],
+      [true, raft.confState.learners],
+    ] as const) {
+      for (const id of ids) {
+        const p = byId.get(id);
+        members.push({
+          id,
+          addr: this.addresses.get(id) ?? '',
+          learner,
+          ...(p && { match: p.match, next: p.next, state: p.state, recentActive: p.recentActive }),
+        });
+      }
+    }
+    return {
+      ...raft,
+      applied: this.applied,
+      leaderAddr: this.addresses.get(raft.leader) ?? '',
+      members,
+      snapshotIndex: this.snapshotIndex,
+    };
+  }
+
+  /** Stops ticking and networking, fails pending requests, waits for the loop, closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    this.waiters.failAll(new NodeStoppedError());
+    await this.transport.stop();
+    await this.loopDone;
+    await this.storage.close();
+  }
+
+  // ---- requests ----
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    return this.seq;
+  }
+
+  private newRequest(): { ok: true; id: RequestId } | { ok: false; error: Error } {
+    if (this.stopped) return { ok: false, error: new NodeStoppedError() };
+    if (!this.isLeader) return { ok: false, error: new NotLeaderError(this.soft.leader, this.leader.addr) };
+    return { ok: true, id: { proposer: this.id, epoch: this.epoch, seq: this.nextSeq() } };
+  }
+
+  private submit(seq: number, step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      this.waiters.failProposal(seq, err as Error);
+      return;
+    }
+    this.kick();
+  }
+
+  private async changeMembership(type: ConfChangeType, id: RaftId, addr: string): Promise<ConfState> {
+    const request = this.newRequest();
+    if (!request.ok) throw request.error;
+    const done = this.waiters.addProposal(request.id.seq, this.opts.requestTimeoutMs);
+    const context = encodeMemberContext({ addr, request: request.id });
+    this.submit(request.id.seq, () => this.core.proposeConfChange({ type, id, context }));
+    return (await done).result as ConfState;
+  }
+
+  private readContext(seq: number): Uint8Array {
+    const ctx = new Uint8Array(8);
+    const view = new DataView(ctx.buffer);
+    view.setUint32(0, this.epoch);
+    view.setUint32(4, seq);
+    return ctx;
+  }
+
+  private readSeq(ctx: Uint8Array): number | undefined {
+    if (ctx.length !== 8) return undefined;
+    const view = new DataView(ctx.buffer, ctx.byteOffset, 8);
+    return view.getUint32(0) === this.epoch ? view.getUint32(4) : undefined;
+  }
+
+  private isMine(id: RequestId | undefined): id is RequestId {
+    return id !== undefined && id.proposer === this.id && id.epoch === this.epoch;
+  }
+
+  // ---- events into the core ----
+
+  private onCore(fn: () => void): void {
+    if (this.stopped) return;
+    fn();
+    this.kick();
+  }
+
+  private receive(messages: Message[]): void {
+    if (this.stopped) return;
+    for (const m of messages) {
+      if (m.to !== this.id) continue; // misdirected (an address reused by another member)
+      try {
+        this.core.step(m);
+      } catch (err) {
+        this.emit('warning', err);
+      }
+    }
+    this.kick();
+  }
+
+  private setAddress(id: RaftId, addr: string): void {
+    if (!addr) return;
+    this.addresses.set(id, addr);
+    if (id !== this.id) this.transport.setPeer(id, addr);
+  }
+
+  // ---- the Ready loop ----
+
+  /** Schedules the loop on the next turn, so that a burst of events lands in one Ready. */
+  private kick(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.loopDone = this.runLoop();
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (!this.stopped && this.core.hasReady()) await this.handleReady(this.core.ready());
+    } catch (err) {
+      // A failed write leaves this member unable to keep its promises; stop rather than diverge.
+      this.emit('fatal', err);
+      void this.stop();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.updateSoftState(rd.softState);
+    for (const rs of rd.readStates) {
+      const seq = this.readSeq(rs.context);
+      if (seq !== undefined) this.waiters.readConfirmed(seq, rs.index, this.applied);
+    }
+    this.noteAppended(rd.entries);
+    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+      await this.storage.save(
+        { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
+        rd.mustSync,
+      );
+    }
+    if (this.stopped) return;
+    if (rd.snapshot && rd.snapshot.metadata.index > this.applied) this.restoreSnapshot(rd.snapshot);
+    this.transport.send(rd.messages);
+    this.applyCommitted(rd.committedEntries);
+    this.core.advance(rd);
+    this.waiters.appliedUpTo(this.applied);
+    await this.maybeSnapshot();
+  }
+
+  private updateSoftState(s: SoftState): void {
+    const leaderChanged = s.leader !== this.soft.leader;
+    this.soft = { ...s };
+    if (leaderChanged) this.emit('leader', s.leader);
+    this.emit('role', s.role);
+  }
+
+  /** Remembers where our own proposals landed, so an overwritten one fails instead of timing out. */
+  private noteAppended(entries: Entry[]): void {
+    if (this.waiters.pendingProposals === 0) return;
+    for (const e of entries) {
+      const id = e.type === EntryType.Normal ? decodeProposal(e.data).id : this.confChangeRequest(e);
+      if (this.isMine(id)) this.waiters.proposalAppended(id.seq, e.index);
+    }
+  }
+
+  private confChangeRequest(e: Entry): RequestId | undefined {
+    try {
+      return decodeMemberContext(decodeConfChange(e.data).context).request;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private applyCommitted(entries: Entry[]): void {
+    for (const e of entries) {
+      if (e.index <= this.applied) continue; // already covered by a restored snapshot
+      if (e.type === EntryType.ConfChange) {
+        this.applyConfChange(e);
+      } else {
+        const { id, payload } = decodeProposal(e.data);
+        // Entries without our header and without data are new leaders' no-ops: nothing to apply.
+        const result = id || payload.length > 0 ? this.sm.apply({ ...e, data: payload }) : undefined;
+        this.waiters.applied(e.index, this.isMine(id) ? id.seq : undefined, result);
+      }
+      this.applied = e.index;
+    }
+  }
+
+  private applyConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    const ctx = decodeMemberContext(cc.context);
+    const confState = this.core.applyConfChange(cc);
+    if (cc.type === ConfChangeType.RemoveMember) {
+      this.addresses.delete(cc.id);
+      this.transport.removePeer(cc.id);
+      if (cc.id === this.id) this.emit('removed');
+    } else if (ctx.addr) {
+      this.setAddress(cc.id, ctx.addr);
+    }
+    this.waiters.applied(e.index, this.isMine(ctx.request) ? ctx.request.seq : undefined, confState);
+    this.emit('membership', confState);
+  }
+
+  private restoreSnapshot(snap: Snapshot): void {
+    const { members, app } = decodeSnapshotData(snap.data);
+    for (const [id, addr] of members) this.setAddress(id, addr);
+    this.sm.restore(app);
+    this.applied = snap.metadata.index;
+    this.snapshotIndex = snap.metadata.index;
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
+    const index = this.applied;
+    const members: Record<string, string> = {};
+    for (const [id, addr] of this.addresses) members[id] = addr;
+    const confState = this.core.status().confState;
+    await this.storage.createSnapshot(index, confState, encodeSnapshotData(members, this.sm.snapshot()));
+    this.snapshotIndex = index;
+    const compactTo = index - this.opts.snapshotKeepEntries;
+    if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
+  }
+}

@@ -1,0 +1,49 @@
+// Loads the test KV service's contract (kv.proto beside this file's source).
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { findUp, PROTO_LOADER_OPTIONS } from '../../../manager/raft/transport/proto.js';
+
+let cached: grpc.ServiceDefinition | undefined;
+
+export function kvServiceDefinition(): grpc.ServiceDefinition {
+  if (!cached) {
+    const file = findUp(join('test', 'raft', 'kv', 'kv.proto'));
+    cached = protoLoader.loadSync(file, PROTO_LOADER_OPTIONS)[
+      'swarmlite.testkv.Kv'
+    ] as grpc.ServiceDefinition;
+  }
+  return cached;
+}
+
+export interface KvStatus {
+  id: number;
+  term: number;
+  role: string;
+  leader: number;
+  leaderAddr: string;
+  commit: number;
+  applied: number;
+  pid: number;
+}
+
+type Unary<Req, Res> = (
+  req: Req,
+  opts: grpc.CallOptions,
+  cb: grpc.requestCallback<Res>,
+) => grpc.ClientUnaryCall;
+
+export type KvGrpcClient = grpc.Client & {
+  Put: Unary<{ key: string; value: Uint8Array }, { index: number }>;
+  Get: Unary<{ key: string }, { found: boolean; value: Uint8Array }>;
+  Dump: Unary<object, { applied: number; kvs: Array<{ key: string; value: Uint8Array }> }>;
+  Status: Unary<object, KvStatus>;
+};
+
+export function newKvGrpcClient(addr: string): KvGrpcClient {
+  const Client = grpc.makeGenericClientConstructor(kvServiceDefinition(), 'Kv');
+  return new Client(addr, grpc.credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 50,
+    'grpc.max_reconnect_backoff_ms': 300,
+  }) as unknown as KvGrpcClient;
+}
