@@ -33,7 +33,9 @@ export function indexKey(index: number): Buffer {
 
 export function keyIndex(key: Uint8Array): number {
   if (key.byteLength !== 8) throw new CorruptLogError(-1, `log key of ${key.byteLength} bytes`);
-  return readU64(key, 0);
+  const index = readU64(key, 0);
+  if (!Number.isSafeInteger(index)) throw new CorruptLogError(-1, 'log key out of range');
+  return index;
 }
 
 function entryChecksum(index: number, term: number, type: number, data: Uint8Array): number {
@@ -61,6 +63,7 @@ export function decodeEntry(index: number, value: Uint8Array | undefined): Entry
   }
   const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const term = readU64(buf, 4);
+  if (!Number.isSafeInteger(term)) throw new CorruptLogError(index, 'term out of range');
   const type = buf[12];
   // Copy into a plain Uint8Array: LMDB may hand out views of memory it reuses.
   const data = new Uint8Array(buf.subarray(ENTRY_HEADER));
