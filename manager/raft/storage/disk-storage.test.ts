@@ -85,6 +85,7 @@ describe('DiskStorage', () => {
       { entries: [entry(4, 2), entry(6, 2)] }, // not contiguous
       { entries: entries(4, 4, 1) }, // term below the previous entry's
       { entries: [], hardState: { term: 1, vote: 0, commit: 0 } }, // term regression
+      { entries: entries(4, 4, 2), hardState: { term: 2, vote: 1, commit: 5 } }, // commit past the log
     ];
     for (const rd of rejects) await assert.rejects(s.save(rd, true), Error, JSON.stringify(rd.entries));
     assert.equal(s.lastIndex(), 3);

@@ -105,7 +105,14 @@ export function planSave(view: LogView, termOf: TermOf, rd: SaveInput, sync: boo
     const committed = snap ? 0 : Math.max(view.hardState.commit, view.snapshot.metadata.index);
     checkAppend(ents, baseLast, baseTermOf, committed);
   }
-  if (rd.hardState) checkHardState(view.hardState, rd.hardState);
+  if (rd.hardState) {
+    checkHardState(view.hardState, rd.hardState);
+    // A member only learns a commit index its log reaches; a stored one past the log could not be reopened.
+    const newLast = ents.length > 0 ? ents[ents.length - 1].index : baseLast;
+    if (rd.hardState.commit > newLast) {
+      throw new Error(`raft storage: commit index ${rd.hardState.commit} is past the log's end ${newLast}`);
+    }
+  }
   const entryOps: WriteOp[] = ents.map((e) => ({
     kind: 'putEntry',
     key: indexKey(e.index),
