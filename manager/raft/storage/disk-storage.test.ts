@@ -8,7 +8,7 @@ import { SnapshotOutOfDateError, StorageFailedError } from './errors.js';
 import { entries, entry, payload, tempDir } from './testing/fixtures.js';
 
 const CONF = { voters: [1, 2, 3], learners: [4] };
-const SIZE = 32; // payload bytes of fixture entries
+const SIZE = 32 + 16; // bytes a fixture entry counts for: payload + framing
 
 function terms(ents: Entry[]): number[][] {
   return ents.map((e) => [e.index, e.term]);

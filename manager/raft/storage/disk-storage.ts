@@ -62,6 +62,8 @@ export interface StorageStats {
 }
 
 const LMDB_FILE = 'raft.mdb';
+/** Per-entry framing the core adds when it sizes messages (core/util entrySize); kept in step with it. */
+const ENTRY_FRAMING_BYTES = 16;
 const SNAP_DIR = 'snap';
 
 export class DiskStorage implements LogStorage {
@@ -145,7 +147,7 @@ export class DiskStorage implements LogStorage {
     return (cache.get(i) ?? this.readStored(i)).term;
   }
 
-  /** Entries [lo, hi) up to maxBytes of payload (data bytes), but at least one when lo < hi. */
+  /** Entries [lo, hi) up to maxBytes (counted as the core does: payload + 16), but at least one. */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     if (lo <= this.view.offset.index) throw new CompactedError(lo);
     if (hi > this.view.lastIndex + 1) throw new UnavailableError(hi - 1);
@@ -153,7 +155,7 @@ export class DiskStorage implements LogStorage {
     const out: Entry[] = [];
     let bytes = 0;
     const take = (e: Entry): boolean => {
-      bytes += e.data.byteLength;
+      bytes += e.data.byteLength + ENTRY_FRAMING_BYTES;
       if (out.length > 0 && bytes > maxBytes) return false;
       out.push(e);
       return true;
