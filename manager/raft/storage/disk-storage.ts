@@ -33,7 +33,7 @@ export type { RecoveryReport } from './recovery.js';
 export interface DiskStorageOptions {
   /**
    * Drop a corrupt log tail found on open instead of refusing to open (default false). Never applies to
-   * committed entries. See README.md ("Corruption") for when this is safe.
+   * committed entries. See README.md ("Recovery and corruption") for when that is safe.
    */
   repairTruncate?: boolean;
   /** Upper bounds of the in-memory log tail (defaults 4096 entries, 32 MiB). */
@@ -106,6 +106,7 @@ export class DiskStorage implements LogStorage {
       rec.report.removedTempFiles.unshift(...removedTemp);
       const cache = new LogTailCache(rec.lastIndex + 1);
       cache.append(rec.tail);
+      cache.trim(limits.entries, limits.bytes, rec.lastIndex);
       const view: LogView = {
         hardState: rec.hardState,
         snapshot: rec.snapshot,
