@@ -2,14 +2,17 @@
 //
 // One loop turns each Ready into effects, in the order Raft's safety needs: persist (fsync when the
 // core says so) BEFORE sending anything that depends on it, then send, then apply committed entries,
-// then advance. While one Ready is being persisted, new proposals and incoming messages keep stepping
-// the core, so the next Ready carries all of them: under load every fsync covers many proposals and
-// concurrent propose() calls never queue behind each other's fsync.
+// then advance (handleReady documents the two places where waiting is provably unnecessary). While
+// one Ready is being persisted, new proposals and incoming messages keep stepping the core, so the
+// next Ready carries all of them: under load every fsync covers many proposals and concurrent
+// propose() calls never queue behind each other's fsync.
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import {
   ConfChangeType,
   EntryType,
+  MessageType,
   Role,
   RAFT_DEFAULTS,
   type ConfState,
@@ -38,6 +41,8 @@ import { NodeStoppedError, NotLeaderError, RaftTimeoutError } from './errors.js'
 import type { StateMachine } from './state-machine.js';
 import type { NodeStorage } from './storage.js';
 import { Waiters, type ProposalResult } from './waiters.js';
+
+const EMPTY = new Uint8Array(0);
 
 export interface BootstrapMember {
   id: RaftId;
@@ -85,7 +90,26 @@ export interface NodeStatus extends Omit<RaftStatus, 'progress'> {
   snapshotIndex: number;
 }
 
+/** Counters of the Ready loop, for benchmarks and diagnosis. */
+export interface NodeMetrics {
+  readies: number;
+  syncedWrites: number;
+  /** Total time spent waiting for synced writes, in ms. */
+  syncedWriteMs: number;
+  entriesWritten: number;
+  messagesSent: number;
+  entriesApplied: number;
+}
+
 export class RaftNode extends EventEmitter {
+  private readonly counters: NodeMetrics = {
+    readies: 0,
+    syncedWrites: 0,
+    syncedWriteMs: 0,
+    entriesWritten: 0,
+    messagesSent: 0,
+    entriesApplied: 0,
+  };
   private readonly id: RaftId;
   private readonly storage: NodeStorage;
   private readonly sm: StateMachine;
@@ -105,7 +129,11 @@ export class RaftNode extends EventEmitter {
   private applied: number;
   private snapshotIndex: number;
   private soft: SoftState = { leader: 0, role: Role.Follower };
+  /** Term and vote as last written to storage; a Ready changing them must be durable before sending. */
+  private persistedTerm: number;
+  private persistedVote: RaftId;
   private ticker: NodeJS.Timeout | undefined;
+  private queuedProposals: Array<{ seq: number; data: Uint8Array }> = [];
   private scheduled = false;
   private running = false;
   private stopped = false;
@@ -118,6 +146,9 @@ export class RaftNode extends EventEmitter {
     this.sm = opts.stateMachine;
     this.applied = applied;
     this.snapshotIndex = snapshotIndex;
+    const { hardState } = opts.storage.initialState();
+    this.persistedTerm = hardState.term;
+    this.persistedVote = hardState.vote;
     this.opts = {
       tickMs: opts.tickMs ?? RAFT_DEFAULTS.tickMs,
       electionTicks: opts.electionTicks ?? RAFT_DEFAULTS.electionTicks,
@@ -203,12 +234,17 @@ export class RaftNode extends EventEmitter {
     return { id: this.soft.leader, addr: this.addresses.get(this.soft.leader) ?? '' };
   }
 
-  /** Replicates `data`; resolves once it is committed and applied here, with apply's result. */
+  /**
+   * Replicates `data`; resolves once it is committed and applied here, with apply's result.
+   * Proposals made in the same turn of the event loop (or while a write is in flight) reach the core as
+   * one multi-entry proposal: one append and one AppendEntries per follower for all of them.
+   */
   propose(data: Uint8Array): Promise<ProposalResult> {
     const request = this.newRequest();
     if (!request.ok) return Promise.reject(request.error);
     const done = this.waiters.addProposal(request.id.seq, this.opts.requestTimeoutMs);
-    this.submit(request.id.seq, () => this.core.propose(encodeProposal(request.id, data)));
+    this.queuedProposals.push({ seq: request.id.seq, data: encodeProposal(request.id, data) });
+    this.kick();
     return done;
   }
 
@@ -287,11 +323,16 @@ export class RaftNode extends EventEmitter {
     };
   }
 
+  metrics(): NodeMetrics {
+    return { ...this.counters };
+  }
+
   /** Stops ticking and networking, fails pending requests, waits for the loop, closes storage. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
+    this.queuedProposals = [];
     this.waiters.failAll(new NodeStoppedError());
     await this.transport.stop();
     await this.loopDone;
@@ -391,36 +432,104 @@ export class RaftNode extends EventEmitter {
     if (this.running) return;
     this.running = true;
     try {
-      while (!this.stopped && this.core.hasReady()) await this.handleReady(this.core.ready());
+      while (!this.stopped) {
+        this.stepQueuedProposals();
+        if (!this.core.hasReady()) break;
+        await this.handleReady(this.core.ready());
+      }
     } catch (err) {
-      // A failed write leaves this member unable to keep its promises; stop rather than diverge.
-      this.emit('fatal', err);
-      void this.stop();
+      this.fail(err);
     } finally {
       this.running = false;
     }
   }
 
+  private stepQueuedProposals(): void {
+    if (this.queuedProposals.length === 0) return;
+    const batch = this.queuedProposals;
+    this.queuedProposals = [];
+    try {
+      this.core.step({
+        type: MessageType.Propose,
+        from: this.id,
+        to: this.id,
+        term: 0,
+        logTerm: 0,
+        index: 0,
+        entries: batch.map((p) => ({ term: 0, index: 0, type: EntryType.Normal, data: p.data })),
+        commit: 0,
+        reject: false,
+        rejectHint: 0,
+        context: EMPTY,
+      });
+    } catch (err) {
+      for (const p of batch) this.waiters.failProposal(p.seq, err as Error);
+    }
+  }
+
   private async handleReady(rd: Ready): Promise<void> {
+    this.counters.readies++;
+    this.counters.messagesSent += rd.messages.length;
+    this.counters.entriesApplied += rd.committedEntries.length;
     if (rd.softState) this.updateSoftState(rd.softState);
     for (const rs of rd.readStates) {
       const seq = this.readSeq(rs.context);
       if (seq !== undefined) this.waiters.readConfirmed(seq, rs.index, this.applied);
     }
     this.noteAppended(rd.entries);
-    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
-      await this.storage.save(
-        { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
-        rd.mustSync,
-      );
-    }
+    // Raft thesis §10.2.1 (and etcd/raft's contract): a leader may send its AppendEntries while its own
+    // copy of those entries is still being written, because it counts itself toward a commit only
+    // through this loop, which applies nothing before the write below completes. What must be durable
+    // before any message leaves is a new term or vote, so a Ready that changes them waits as usual;
+    // followers always wait (their responses promise the entries are on disk).
+    const sendEarly = this.soft.role === Role.Leader && !rd.snapshot && !this.changesTermOrVote(rd);
+    if (sendEarly) this.transport.send(rd.messages);
+    await this.persist(rd);
     if (this.stopped) return;
     if (rd.snapshot && rd.snapshot.metadata.index > this.applied) this.restoreSnapshot(rd.snapshot);
-    this.transport.send(rd.messages);
+    if (!sendEarly) this.transport.send(rd.messages);
     this.applyCommitted(rd.committedEntries);
     this.core.advance(rd);
     this.waiters.appliedUpTo(this.applied);
     await this.maybeSnapshot();
+  }
+
+  private changesTermOrVote(rd: Ready): boolean {
+    const hs = rd.hardState;
+    return hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote);
+  }
+
+  /**
+   * Writes the Ready's state. A write that need not be synced (only the commit index moved: it can be
+   * re-learned from the leader) is not waited for; storage keeps writes in order, reads see it at once,
+   * and the next synced write covers it. A failure is fatal either way.
+   */
+  private async persist(rd: Ready): Promise<void> {
+    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
+    if (rd.hardState) {
+      this.persistedTerm = rd.hardState.term;
+      this.persistedVote = rd.hardState.vote;
+    }
+    const write = this.storage.save(
+      { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
+      rd.mustSync,
+    );
+    this.counters.entriesWritten += rd.entries.length;
+    if (rd.mustSync || rd.snapshot) {
+      const started = performance.now();
+      await write;
+      this.counters.syncedWrites++;
+      this.counters.syncedWriteMs += performance.now() - started;
+    } else {
+      write.catch((err: unknown) => this.fail(err));
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.stopped) return;
+    // A failed write leaves this member unable to keep its promises; stop rather than diverge.
+    this.emit('fatal', err);
+    void this.stop();
   }
 
   private updateSoftState(s: SoftState): void {

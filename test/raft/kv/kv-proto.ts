@@ -25,6 +25,7 @@ export interface KvStatus {
   commit: number;
   applied: number;
   pid: number;
+  metrics: string;
 }
 
 type Unary<Req, Res> = (

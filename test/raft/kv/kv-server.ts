@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     },
     Status(_call: Call<unknown>, cb: grpc.sendUnaryData<unknown>) {
       const s = node.status();
-      cb(null, { ...s, leaderAddr: s.leaderAddr, pid: process.pid });
+      cb(null, { ...s, pid: process.pid, metrics: JSON.stringify(node.metrics()) });
     },
   });
   await new Promise<number>((resolve, reject) =>

@@ -1,0 +1,47 @@
+// The load generator both systems are measured with: `concurrency` workers, each issuing its share of
+// writes one after another through the same client object (one gRPC channel, HTTP/2 multiplexed), with
+// every request's latency recorded.
+export interface LoadResult {
+  writes: number;
+  seconds: number;
+  writesPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export type PutFn = (key: string, value: Uint8Array) => Promise<void>;
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+export async function runLoad(
+  put: PutFn,
+  opts: { concurrency: number; writes: number; valueSize: number; prefix: string },
+) {
+  const value = new Uint8Array(opts.valueSize).fill(0x61);
+  const latencies = new Float64Array(opts.writes);
+  let issued = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async (_, w) => {
+      for (;;) {
+        const i = issued++;
+        if (i >= opts.writes) return;
+        const t0 = process.hrtime.bigint();
+        await put(`${opts.prefix}/${w}/${i}`, value);
+        latencies[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  latencies.sort();
+  const result: LoadResult = {
+    writes: opts.writes,
+    seconds,
+    writesPerSec: opts.writes / seconds,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+  };
+  return result;
+}
