@@ -14,7 +14,14 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { base36, base36Width } from './base36.js';
-import { CertificateError, NAME_PATTERN, ROLE_OU, ROOT_CA_COMMON_NAME, type NodeRole } from './identity.js';
+import {
+  CertificateError,
+  NAME_PATTERN,
+  ROLE_OU,
+  clusterIdOfCA,
+  ROOT_CA_COMMON_NAME,
+  type NodeRole,
+} from './identity.js';
 import { ECDSA_P256, x509 } from './x509.js';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -185,6 +192,10 @@ export async function signNodeCertificate(
   if (!unit) throw new CertificateError(`invalid role "${String(opts.role)}"`);
   const publicKey = await verifiedCsrPublicKey(csrPem);
   checkCaKeyMatches(ca);
+  const caClusterId = clusterIdOfCA(ca.certPem);
+  if (opts.clusterId !== caClusterId) {
+    throw new CertificateError(`this CA belongs to cluster ${caClusterId}, not ${opts.clusterId}`);
+  }
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKeys = await importKeyPair(ca.keyPem);
   const now = opts.now ?? new Date();
