@@ -32,7 +32,8 @@ export function canonicalStringify(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (!isPlainObject(value)) return value;
-  const out: JsonObject = {};
+  // No prototype: a "__proto__" key (legal in JSON) must stay a plain key, not reach Object.prototype.
+  const out = Object.create(null) as JsonObject;
   for (const key of Object.keys(value).sort()) {
     if (value[key] !== undefined) out[key] = sortKeys(value[key]);
   }

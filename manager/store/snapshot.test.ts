@@ -157,3 +157,19 @@ for (const s of badSnapshots) {
     assert.deepEqual(events.drain(), []);
   });
 }
+
+test('a "__proto__" label survives apply, snapshot and restore as a plain key', async () => {
+  const { store } = newTestStore();
+  const labels = JSON.parse('{"__proto__":"x","zone":"a"}') as Record<string, string>;
+  await store.update((tx) =>
+    tx.create('node', sampleNode('n1', { spec: { role: 'worker', availability: 'active', labels } })),
+  );
+  const other = newTestStore().store;
+  other.restore(store.snapshot());
+  const restored = other.view((tx) => tx.get('node', 'n1'))!.spec.labels;
+  assert.deepEqual(Object.entries(restored).sort(), [
+    ['__proto__', 'x'],
+    ['zone', 'a'],
+  ]);
+  assert.deepEqual(other.snapshot(), store.snapshot());
+});

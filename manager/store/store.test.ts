@@ -5,6 +5,8 @@ import { InMemoryLog } from './in-memory-log.js';
 import { swarmSchema } from './indexes.js';
 import type { SwarmObjects } from './objects.js';
 import { Store, type Proposer } from './store.js';
+import type { StateMachine } from '../raft/node/state-machine.js';
+import { EntryType } from '../raft/types.js';
 import { CapturingLogger, newStore, newTestStore, sampleNode } from './test-fixtures.js';
 
 test('update() resolves once applied, with the commit index and the callback value', async () => {
@@ -184,4 +186,25 @@ test('update() stamps the proposer clock; apply never reads a clock', async () =
   const replica = newTestStore().store;
   for (const e of log.entries) replica.applyCommitted(e.data, e.index);
   assert.deepEqual(replica.snapshot(), store.snapshot());
+});
+
+test("the store is the Raft node's state machine: apply(entry), snapshot(), restore()", () => {
+  const { store } = newTestStore();
+  // Type-level: a Store can be handed to RaftNode as its StateMachine without an adapter.
+  const sm: StateMachine = store;
+  const data = new TextEncoder().encode(
+    JSON.stringify({
+      v: 1,
+      requestId: 'r',
+      at: '2026-11-22T05:00:00.000Z',
+      actions: [{ kind: 'node', op: 'create', object: sampleNode('n1') }],
+    }),
+  );
+  assert.deepEqual(sm.apply({ term: 2, index: 3, type: EntryType.Normal, data }), { ok: true, index: 3 });
+  const other = newTestStore().store;
+  (other as StateMachine).restore(sm.snapshot());
+  assert.equal(
+    other.view((tx) => tx.get('node', 'n1')?.meta.version),
+    3,
+  );
 });
