@@ -183,17 +183,23 @@ test('a renewed server certificate is served to new connections without a restar
   await withManager(async (m) => {
     const next = await issueDirect(m.ca, m.cluster.clusterId, 'manager1b', 'manager');
     m.tls.update({ caCertPem: m.cluster.caCertPem, certPem: next.certPem, keyPem: next.keyPem });
-    const Ca = caServiceClient();
-    const client = new Ca(
-      m.addr,
-      clientCredentials({ caCertPem: m.cluster.caCertPem, expectedServerNodeId: 'manager1b' }),
-      { ...MANAGER_CHANNEL_OPTIONS, ...TEST_CHANNEL_OPTIONS },
-    );
-    try {
-      const res = await unary<object, { certPem: string }>(client, 'GetRootCACertificate', {});
-      assert.equal(res.certPem, m.cluster.caCertPem);
-    } finally {
-      client.close();
-    }
+    const rootFrom = async (expectedServerNodeId: string): Promise<string> => {
+      const Ca = caServiceClient();
+      const client = new Ca(
+        m.addr,
+        clientCredentials({ caCertPem: m.cluster.caCertPem, expectedServerNodeId }),
+        {
+          ...MANAGER_CHANNEL_OPTIONS,
+          ...TEST_CHANNEL_OPTIONS,
+        },
+      );
+      try {
+        return (await unary<object, { certPem: string }>(client, 'GetRootCACertificate', {})).certPem;
+      } finally {
+        client.close();
+      }
+    };
+    assert.equal(await rootFrom('manager1b'), m.cluster.caCertPem);
+    await assert.rejects(rootFrom('manager1'), /the server is manager manager1b, not manager1/);
   });
 });
