@@ -133,6 +133,8 @@ export class RaftNode extends EventEmitter {
   private persistedTerm: number;
   private persistedVote: RaftId;
   private ticker: NodeJS.Timeout | undefined;
+  private snapshotting = false;
+  private snapshotDone: Promise<void> = Promise.resolve();
   private queuedProposals: Array<{ seq: number; data: Uint8Array }> = [];
   private scheduled = false;
   private running = false;
@@ -336,6 +338,7 @@ export class RaftNode extends EventEmitter {
     this.waiters.failAll(new NodeStoppedError());
     await this.transport.stop();
     await this.loopDone;
+    await this.snapshotDone;
     await this.storage.close();
   }
 
@@ -491,7 +494,7 @@ export class RaftNode extends EventEmitter {
     this.applyCommitted(rd.committedEntries);
     this.core.advance(rd);
     this.waiters.appliedUpTo(this.applied);
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private changesTermOrVote(rd: Ready): boolean {
@@ -594,15 +597,31 @@ export class RaftNode extends EventEmitter {
     this.snapshotIndex = snap.metadata.index;
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    if (this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
+  /**
+   * Snapshots the state machine every `snapshotEveryEntries` applied entries. The state is serialized
+   * here, at a known applied index; writing it out (file, fsync, metadata) and compacting the log then
+   * proceed in the background, ordered by storage behind the writes already submitted, so the Ready
+   * loop does not stall on a large snapshot.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
     const index = this.applied;
     const members: Record<string, string> = {};
     for (const [id, addr] of this.addresses) members[id] = addr;
     const confState = this.core.status().confState;
-    await this.storage.createSnapshot(index, confState, encodeSnapshotData(members, this.sm.snapshot()));
-    this.snapshotIndex = index;
-    const compactTo = index - this.opts.snapshotKeepEntries;
-    if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
+    const data = encodeSnapshotData(members, this.sm.snapshot());
+    this.snapshotting = true;
+    this.snapshotDone = (async () => {
+      try {
+        await this.storage.createSnapshot(index, confState, data);
+        this.snapshotIndex = Math.max(this.snapshotIndex, index);
+        const compactTo = index - this.opts.snapshotKeepEntries;
+        if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
+      } catch (err) {
+        this.fail(err);
+      } finally {
+        this.snapshotting = false;
+      }
+    })();
   }
 }
