@@ -186,8 +186,9 @@ export async function signNodeCertificate(
 ): Promise<string> {
   checkName('node id', opts.nodeId);
   checkName('cluster id', opts.clusterId);
-  if (!(opts.validityMs > 0))
+  if (!(opts.validityMs > 0)) {
     throw new CertificateError(`invalid certificate validity ${opts.validityMs} ms`);
+  }
   const unit = ROLE_OU[opts.role];
   if (!unit) throw new CertificateError(`invalid role "${String(opts.role)}"`);
   const publicKey = await verifiedCsrPublicKey(csrPem);

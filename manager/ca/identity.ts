@@ -45,8 +45,9 @@ function parse(cert: string | Uint8Array, what: string): NativeCertificate {
 let cachedRoot: { pem: string; cert: NativeCertificate } | undefined;
 
 function parseRoot(caCertPem: string): NativeCertificate {
-  if (cachedRoot?.pem !== caCertPem)
+  if (cachedRoot?.pem !== caCertPem) {
     cachedRoot = { pem: caCertPem, cert: parse(caCertPem, 'CA certificate') };
+  }
   return cachedRoot.cert;
 }
 
@@ -62,8 +63,9 @@ function single(cert: NativeCertificate, attribute: string, what: string): strin
   if (values.length !== 1) {
     throw new CertificateError(`${what} must have exactly one subject ${attribute}, found ${values.length}`);
   }
-  if (!NAME_PATTERN.test(values[0]))
+  if (!NAME_PATTERN.test(values[0])) {
     throw new CertificateError(`${what} has an invalid subject ${attribute}`);
+  }
   return values[0];
 }
 

@@ -140,11 +140,12 @@ export function createCaService(deps: CaServiceDeps): grpc.UntypedServiceImpleme
       );
     }
     const node = deps.lookupNode(caller.nodeId);
-    if (!node)
+    if (!node) {
       throw new GrpcError(
         grpc.status.PERMISSION_DENIED,
         `node ${caller.nodeId} is not a member of the swarm`,
       );
+    }
     const certPem = await sign(cluster, req.csrPem, caller.nodeId, node.role, now());
     return { nodeId: caller.nodeId, certPem, role: node.role, managerAddrs: deps.managerAddrs?.() ?? [] };
   }
