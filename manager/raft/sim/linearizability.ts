@@ -9,6 +9,11 @@
 // two search states with the same SET of linearized operations and the same model state have identical
 // futures, so each (set, state) pair is explored at most once.
 //
+// Ops that never returned (pending) are what makes this blow up in practice; three additions keep them in
+// check, each argued where it is implemented: the search only builds linearizations in which every
+// pending op is needed by the op right after it (sequential model), unobservable pending ops are dropped
+// up front, and the memo treats a node that spent fewer pending ops as dominating (memo cache).
+//
 // Operations on different keys commute and never observe each other, so linearizability is local per key
 // (Herlihy & Wing): each key's sub-history is checked on its own, which keeps the bitsets and the
 // concurrency window small.
@@ -133,96 +138,131 @@ function compileModel(ops: readonly KvOp[]): Model {
   return { steps, valueCount: names.length, valueName: (id) => names[id] };
 }
 
-// ---- event list -------------------------------------------------------------------------------------
+// ---- event lists ------------------------------------------------------------------------------------
 
 interface Event {
   op: number; // index into the key's ops
   isCall: boolean;
-  match: Event | null; // for a call: its return event
+  match: Event | null; // for a completed op's call: its return event
   prev: Event | null;
   next: Event | null;
 }
 
-/** Builds the time-ordered event list behind a sentinel head. At equal times calls sort first (concurrent). */
-function buildEvents(ops: readonly KvOp[]): Event {
+/**
+ * Builds two lists behind sentinel heads: the calls and returns of completed ops in time order (at equal
+ * times calls sort first, i.e. count as concurrent), and the calls of pending ops in call order. Pending
+ * ops have no return to order anything, and keeping them apart lets the search try them last.
+ */
+function buildEvents(ops: readonly KvOp[]): { head: Event; pendingHead: Event } {
   const raw: { time: number; isCall: boolean; op: number }[] = [];
   ops.forEach((op, i) => {
     raw.push({ time: op.call, isCall: true, op: i });
-    raw.push({ time: op.ret, isCall: false, op: i });
+    if (op.ret !== Infinity) raw.push({ time: op.ret, isCall: false, op: i });
   });
   raw.sort((a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall) || a.op - b.op);
   const head: Event = { op: -1, isCall: false, match: null, prev: null, next: null };
+  const pendingHead: Event = { op: -1, isCall: false, match: null, prev: null, next: null };
   const callOf = new Map<number, Event>();
   let tail = head;
+  let pendingTail = pendingHead;
   for (const r of raw) {
-    const ev: Event = { op: r.op, isCall: r.isCall, match: null, prev: tail, next: null };
-    tail.next = ev;
-    tail = ev;
+    const pending = ops[r.op].ret === Infinity;
+    const last = pending ? pendingTail : tail;
+    const ev: Event = { op: r.op, isCall: r.isCall, match: null, prev: last, next: null };
+    last.next = ev;
+    if (pending) pendingTail = ev;
+    else tail = ev;
     if (r.isCall) callOf.set(r.op, ev);
     else callOf.get(r.op)!.match = ev;
   }
-  return head;
+  return { head, pendingHead };
 }
 
-/** Unlinks a call and its return (the op is linearized); they keep their own links for `unlift`. */
+function unlink(ev: Event): void {
+  ev.prev!.next = ev.next;
+  if (ev.next) ev.next.prev = ev.prev;
+}
+
+function relink(ev: Event): void {
+  ev.prev!.next = ev;
+  if (ev.next) ev.next.prev = ev;
+}
+
+/** Removes a linearized op's call (and return); the events keep their own links for `unlift`. */
 function lift(call: Event): void {
-  call.prev!.next = call.next;
-  if (call.next) call.next.prev = call.prev;
-  const ret = call.match!;
-  ret.prev!.next = ret.next;
-  if (ret.next) ret.next.prev = ret.prev;
+  unlink(call);
+  if (call.match) unlink(call.match);
 }
 
 /** Undoes `lift` in reverse order, so the saved neighbour links are valid again. */
 function unlift(call: Event): void {
-  const ret = call.match!;
-  ret.prev!.next = ret;
-  if (ret.next) ret.next.prev = ret;
-  call.prev!.next = call;
-  if (call.next) call.next.prev = call;
+  if (call.match) relink(call.match);
+  relink(call);
 }
 
-// ---- memo cache of (linearized set, model state) ----------------------------------------------------
+// ---- memo cache ---------------------------------------------------------------------------------------
 
 /**
- * The set of linearized ops as a bitset plus an incrementally maintained Zobrist hash (XOR of a random
- * word per member), so that adding/removing an op and hashing the set are O(1).
+ * A set of ops as a bitset plus an incrementally maintained Zobrist hash (XOR of a random word per
+ * member), so that adding/removing an op and hashing the set are O(1).
  */
 class OpSet {
   readonly words: Uint32Array;
+  private readonly zobrist: Uint32Array;
   hash = 0;
-  constructor(
-    size: number,
-    private readonly zobrist: Uint32Array,
-  ) {
+  constructor(size: number) {
     this.words = new Uint32Array((size + 31) >>> 5);
+    this.zobrist = zobristTable(size);
   }
-  toggle(op: number): void {
-    this.words[op >>> 5] ^= 1 << (op & 31);
-    this.hash ^= this.zobrist[op];
+  toggle(i: number): void {
+    this.words[i >>> 5] ^= 1 << (i & 31);
+    this.hash ^= this.zobrist[i];
   }
 }
 
-class SeenCache {
-  private readonly buckets = new Map<number, { words: Uint32Array; state: number }[]>();
-  size = 0;
+interface Seen {
+  done: Uint32Array;
+  state: number;
+  used: Uint32Array;
+}
 
-  /** Records (set, state key); returns false if it was already present (that branch is already explored). */
-  add(set: OpSet, state: number): boolean {
-    const key = (set.hash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
+/**
+ * Lowe's memo, extended with dominance for pending ops. A node of the search is (completed ops linearized,
+ * pending ops used, model state). Two nodes with the same completed set and state have the same open calls
+ * and constraints, and the one that used FEWER pending ops can do everything the other can. So a node is
+ * skipped when a node with the same completed set and state and a subset of its pending ops was visited.
+ * (Visited suffices: the DFS explores every child of a visited node, and the dominating node reaches the
+ * same futures itself, by simply leaving the extra pending ops out.)
+ */
+class SeenCache {
+  private readonly buckets = new Map<number, Seen[]>();
+
+  /** Records the node; returns false if a visited node dominates it (its subtree needs no search). */
+  add(done: OpSet, used: OpSet, state: number): boolean {
+    const key = (done.hash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
     let bucket = this.buckets.get(key);
     if (bucket === undefined) this.buckets.set(key, (bucket = []));
-    for (const seen of bucket) {
-      if (seen.state === state && sameWords(seen.words, set.words)) return false;
+    let dominated = 0; // entries the new node dominates are dropped: they can no longer prune anything new
+    for (let i = 0; i < bucket.length; i++) {
+      const seen = bucket[i];
+      const same = seen.state === state && sameWords(seen.done, done.words);
+      if (same && isSubset(seen.used, used.words)) return false;
+      if (same && isSubset(used.words, seen.used)) dominated++;
+      else if (dominated > 0) bucket[i - dominated] = seen;
     }
-    bucket.push({ words: set.words.slice(), state });
-    this.size++;
+    bucket.length -= dominated;
+    bucket.push({ done: done.words.slice(), state, used: used.words.slice() });
     return true;
   }
 }
 
 function sameWords(a: Uint32Array, b: Uint32Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isSubset(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if ((a[i] & ~b[i]) !== 0) return false;
   return true;
 }
 
@@ -245,8 +285,6 @@ function zobristTable(size: number): Uint32Array {
  * Drops pending puts/cas whose written value nothing can observe: no get reading it, no cas expecting it
  * and no failed cas (which any other value explains) returns after the op's call. By the rewrites above,
  * such an op is followed in any linearization by a put, a no-op or the end, so it can always be deleted.
- * Besides shrinking the search, this stops unobservable pending calls from lingering at the head of the
- * event list, where every step of the search would try them again.
  */
 function withoutUnobservablePending(ops: readonly KvOp[]): KvOp[] {
   const lastObserved = new Map<string, number>(); // value -> latest ret of an op that can observe it
@@ -266,78 +304,106 @@ function withoutUnobservablePending(ops: readonly KvOp[]): KvOp[] {
   );
 }
 
+interface Frame {
+  call: Event;
+  stateBefore: number;
+  beforePendingBefore: number;
+  frontier: Event; // the first return in the list when this op was linearized
+}
+
+interface DeadEnd {
+  prefix: number[];
+  state: number;
+  blocked: number;
+}
+
 function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
   const ops = withoutUnobservablePending(allOps);
   const { steps, valueCount, valueName } = compileModel(ops);
-  const head = buildEvents(ops);
-  const linearized = new OpSet(ops.length, zobristTable(ops.length));
-  const cache = new SeenCache();
+  const { head, pendingHead } = buildEvents(ops);
   const pending = ops.map((op) => op.ret === Infinity);
-  const stack: { call: Event; stateBefore: number; beforePendingBefore: number }[] = [];
+  // Completed and pending ops are numbered separately: `done` is hashed, `used` is compared by subset.
+  const slot: number[] = [];
+  let completedLeft = 0;
+  let pendingCount = 0;
+  for (const p of pending) slot.push(p ? pendingCount++ : completedLeft++);
+  const done = new OpSet(completedLeft);
+  const used = new OpSet(pendingCount);
+  const cache = new SeenCache();
+  const stack: Frame[] = [];
   let state = ABSENT;
   let beforePending = NOT_AFTER_PENDING; // see the sequential model above
-  // Pending ops can always be linearized last (or never), so the search is done once every op that
-  // returned is linearized; pending returns sort after all completed ones (time Infinity).
-  let completedLeft = pending.filter((p) => !p).length;
-  // The deepest dead end seen, kept to explain a failure.
-  let best: { prefix: number[]; state: number; blocked: number } | null = null;
+  let best: DeadEnd | null = null; // the deepest dead end seen, kept to explain a failure
 
-  let ev = head.next;
+  // Candidates at a node: the completed calls before the first return in the list (the frontier), then
+  // the pending calls made no later than that return. Pending ops go last so that the branches using
+  // fewer of them are visited first and dominate the others in the cache.
+  let cursor: Event | null = head.next;
+  let frontier = head;
   while (completedLeft > 0) {
-    if (ev === null) throw new Error('linearizability: event list exhausted with completed ops left');
-    if (ev.isCall) {
-      const call = ev;
-      let next = steps[call.op](state, beforePending);
-      const nextBeforePending = pending[call.op] ? state : NOT_AFTER_PENDING;
-      // Look ahead before linearizing a pending op: unless some open call needs its effect next, the
-      // branch dies one step later anyway, and would only have cost a cache entry. Pending ops linger at
-      // the head of the list, so without this every node of the search would grow such a dead branch.
-      if (next !== REJECTED && pending[call.op] && !someOpenCallAccepts(head, call, next, state, steps)) {
-        next = REJECTED;
+    let candidate: Event | null = null;
+    if (cursor !== null && !pending[cursor.op]) {
+      if (!cursor.isCall) {
+        frontier = cursor;
+        cursor = pendingHead.next;
+        continue;
       }
-      linearized.toggle(call.op);
-      if (next !== REJECTED && cache.add(linearized, next * (valueCount + 1) + nextBeforePending + 1)) {
-        stack.push({ call, stateBefore: state, beforePendingBefore: beforePending });
-        state = next;
-        beforePending = nextBeforePending;
-        lift(call);
-        if (!pending[call.op]) completedLeft--;
-        ev = head.next; // restart from the earliest open event: any open call may go next
-      } else {
-        linearized.toggle(call.op); // rejected, or this (set, state, beforePending) was already explored
-        ev = call.next;
+      candidate = cursor;
+    } else if (cursor !== null && ops[cursor.op].call <= ops[frontier.op].ret) {
+      candidate = cursor;
+    }
+
+    if (candidate === null) {
+      // No candidate left: the frontier op had to take effect before it returned and cannot. Backtrack.
+      if (best === null || stack.length > best.prefix.length) {
+        best = { prefix: stack.map((f) => f.call.op), state, blocked: frontier.op };
       }
+      const top = stack.pop();
+      if (top === undefined) return { ok: false, reason: explain(key, allOps.length, ops, best, valueName) };
+      const op = top.call.op;
+      unlift(top.call);
+      (pending[op] ? used : done).toggle(slot[op]);
+      if (!pending[op]) completedLeft++;
+      state = top.stateBefore;
+      beforePending = top.beforePendingBefore;
+      frontier = top.frontier;
+      cursor = top.call.next;
       continue;
     }
-    // A return whose call is still in the list: that op had to take effect before now and could not.
-    if (best === null || stack.length > best.prefix.length) {
-      best = { prefix: stack.map((s) => s.call.op), state, blocked: ev.op };
+
+    const op = candidate.op;
+    let next = steps[op](state, beforePending);
+    const nextBeforePending = pending[op] ? state : NOT_AFTER_PENDING;
+    // Look ahead before linearizing a pending op: unless an open call needs its effect next, the branch
+    // dies one step later anyway and would only have cost a cache entry.
+    if (next !== REJECTED && pending[op] && !someCandidateAccepts(candidate, next, state)) next = REJECTED;
+    const set = pending[op] ? used : done;
+    set.toggle(slot[op]);
+    if (next !== REJECTED && cache.add(done, used, next * (valueCount + 1) + nextBeforePending + 1)) {
+      stack.push({ call: candidate, stateBefore: state, beforePendingBefore: beforePending, frontier });
+      lift(candidate);
+      if (!pending[op]) completedLeft--;
+      state = next;
+      beforePending = nextBeforePending;
+      cursor = head.next;
+    } else {
+      set.toggle(slot[op]); // rejected, or dominated by a node already visited
+      cursor = candidate.next;
     }
-    const top = stack.pop();
-    if (top === undefined) return { ok: false, reason: explain(key, ops, best, valueName) };
-    const op = top.call.op;
-    unlift(top.call);
-    linearized.toggle(op);
-    state = top.stateBefore;
-    beforePending = top.beforePendingBefore;
-    if (!pending[op]) completedLeft++;
-    ev = top.call.next;
   }
   return { ok: true };
-}
 
-/** Whether a call other than `except`, open at the head of the list, could be linearized from `state`. */
-function someOpenCallAccepts(
-  head: Event,
-  except: Event,
-  state: number,
-  beforePending: number,
-  steps: Step[],
-): boolean {
-  for (let e = head.next; e !== null && e.isCall; e = e.next) {
-    if (e !== except && steps[e.op](state, beforePending) !== REJECTED) return true;
+  /** Whether a candidate other than `except` could be linearized next from `s` (same frontier). */
+  function someCandidateAccepts(except: Event, s: number, before: number): boolean {
+    for (let e = head.next; e !== null && e.isCall; e = e.next) {
+      if (steps[e.op](s, before) !== REJECTED) return true;
+    }
+    const limit = ops[frontier.op].ret;
+    for (let e = pendingHead.next; e !== null && ops[e.op].call <= limit; e = e.next) {
+      if (e !== except && steps[e.op](s, before) !== REJECTED) return true;
+    }
+    return false;
   }
-  return false;
 }
 
 // ---- reporting --------------------------------------------------------------------------------------
@@ -346,8 +412,9 @@ const PREFIX_TAIL = 6;
 
 function explain(
   key: string,
+  opCount: number,
   ops: readonly KvOp[],
-  best: { prefix: number[]; state: number; blocked: number },
+  best: DeadEnd,
   valueName: (id: number) => string,
 ): string {
   const { prefix, state, blocked } = best;
@@ -362,7 +429,7 @@ function explain(
     .slice(0, PREFIX_TAIL)
     .map(describe);
   return (
-    `key ${JSON.stringify(key)}: history of ${ops.length} ops is not linearizable. ` +
+    `key ${JSON.stringify(key)}: history of ${opCount} ops is not linearizable. ` +
     `Longest linearizable prefix (${prefix.length} ops): ${prefixText}; value after it: ${valueName(state)}. ` +
     `Then ${describe(blockedOp)} cannot take effect before it returned` +
     (rivals.length > 0 ? `, whichever of the concurrent ops ${rivals.join(', ')} go first.` : '.')
