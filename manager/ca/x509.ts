@@ -1,6 +1,7 @@
-// The one place that loads @peculiar/x509: the Reflect shim must be evaluated first (ES modules run
-// their imports in order), and the library must be pointed at Node's WebCrypto before any use.
-import './reflect-shim.js';
+// The one place that loads @peculiar/x509: tsyringe (which it uses) needs the Reflect metadata API, so
+// its polyfill is imported first (ES modules run their imports in order), and the library is pointed
+// at Node's WebCrypto before any use.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 
