@@ -45,6 +45,8 @@ export interface RaftTransportOptions {
   server?: grpc.Server;
   serverCredentials?: grpc.ServerCredentials;
   channelCredentials?: grpc.ChannelCredentials;
+  /** Extra client channel options (e.g. the TLS server name managers are dialled with). */
+  channelOptions?: grpc.ChannelOptions;
   authorize?: AuthorizeFn;
   maxQueuedMessages?: number;
   maxBatchBytes?: number;
@@ -61,6 +63,8 @@ export const TRANSPORT_DEFAULTS = {
 } as const;
 
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  // Channelz keeps per-call statistics nobody here reads; it costs CPU on every message.
+  'grpc.enable_channelz': 0,
   'grpc.max_send_message_length': TRANSPORT_DEFAULTS.maxReceiveBytes,
   'grpc.max_receive_message_length': TRANSPORT_DEFAULTS.maxReceiveBytes,
   // Notice a silently vanished peer (no RST) well before an operator would.
@@ -94,6 +98,7 @@ export class RaftTransport {
       new grpc.Server({
         'grpc.max_receive_message_length': TRANSPORT_DEFAULTS.maxReceiveBytes,
         'grpc.keepalive_permit_without_calls': 1,
+        'grpc.enable_channelz': 0,
       });
     this.server.addService(service, {
       StreamMessages: this.handleStream.bind(this),
@@ -131,7 +136,7 @@ export class RaftTransport {
       addr,
       this.Client,
       this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
-      CHANNEL_OPTIONS,
+      { ...CHANNEL_OPTIONS, ...this.opts.channelOptions },
       {
         selfId: this.opts.id,
         selfAddr: this.selfAddr,
