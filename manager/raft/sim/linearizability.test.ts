@@ -224,6 +224,30 @@ const cases: Case[] = [
     ok: true,
   },
   {
+    name: 'two pending writes of values nobody reads explain two failed cas',
+    history: [
+      put(1, 'x', 'a', 0, 1),
+      put(2, 'x', 'u1', 2, NEVER),
+      put(3, 'x', 'u2', 2, NEVER),
+      cas(4, 'x', 'a', 'b', false, 3, 4),
+      put(1, 'x', 'a', 5, 6),
+      cas(4, 'x', 'a', 'b', false, 7, 8),
+    ],
+    ok: true,
+  },
+  {
+    name: 'one pending write of a value nobody reads cannot explain two failed cas',
+    history: [
+      put(1, 'x', 'a', 0, 1),
+      put(2, 'x', 'u1', 2, NEVER),
+      cas(4, 'x', 'a', 'b', false, 3, 4),
+      put(1, 'x', 'a', 5, 6),
+      cas(4, 'x', 'a', 'b', false, 7, 8),
+    ],
+    ok: false,
+    reasonHas: ['c4 cas("a" -> "b") -> false [7, 8]'],
+  },
+  {
     name: 'pending gets are dropped whatever they carry',
     history: [get(1, 'x', 'garbage', 0, NEVER), get(2, 'x', null, 1, 2)],
     ok: true,
@@ -455,7 +479,7 @@ describe('checkLinearizable: randomized', () => {
 
   it('agrees with the oracle on arbitrary tiny histories over two values', () => {
     // Not generated from an execution: random ops with random outputs, about half of them violations.
-    // Two values and many pending ops make the search's pruning rules matter.
+    // Few values (and "c", which nobody reads) and many pending ops make the search's pruning rules matter.
     const rnd = prng(42);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd(xs.length))];
     let violations = 0;
@@ -468,10 +492,10 @@ describe('checkLinearizable: randomized', () => {
         const ret = rnd(1) < 0.4 ? NEVER : call + Math.floor(rnd(8));
         const kind = pick(['get', 'put', 'cas'] as const);
         if (kind === 'get') history.push(get(c, 'x', pick(['a', 'b', null]), call, ret));
-        else if (kind === 'put') history.push(put(c, 'x', pick(['a', 'b']), call, ret));
+        else if (kind === 'put') history.push(put(c, 'x', pick(['a', 'b', 'c']), call, ret));
         else {
           const output = ret === NEVER ? undefined : rnd(1) < 0.5;
-          history.push(cas(c, 'x', pick(['a', 'b', undefined]), pick(['a', 'b']), output, call, ret));
+          history.push(cas(c, 'x', pick(['a', 'b', undefined]), pick(['a', 'b', 'c']), output, call, ret));
         }
       }
       const expected = bruteForceLinearizable(history);

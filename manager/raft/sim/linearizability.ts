@@ -85,10 +85,16 @@ function validate(op: KvOp): void {
 // (A put next overwrites it, and any other failed cas accepts the earlier state just as well.)
 // The search only looks for linearizations of that shape, so each step also sees `beforePending`: the
 // state before the previous op if that op was pending, else NOT_AFTER_PENDING. It is part of the memo key.
+//
+// Values that no get reads and no cas expects are indistinguishable to every op, so they share one model
+// state, UNREAD. Pending puts of such values are then interchangeable except for their call times, and
+// an exchange argument shows that the ones used can be taken in call order; checkKey enforces that order.
+// Without it, every failed cas that needs "some other value" would branch over all of them.
 
-// Model states are interned: 0 is "key absent", 1.. are the distinct strings seen in this key's history.
+// Model states are interned: 0 is "key absent", 1 any unread value, 2.. the values some op reads.
 // Every operation then becomes a tiny function on small integers, and a cache entry compares in O(1).
 const ABSENT = 0;
+const UNREAD = 1;
 const REJECTED = -1;
 const NOT_AFTER_PENDING = -1;
 
@@ -97,21 +103,23 @@ type Step = (state: number, beforePending: number) => number;
 
 interface Model {
   steps: Step[];
+  /** Pending puts of an unread value (interchangeable, see above). */
+  unreadPendingPut: boolean[];
   valueCount: number;
-  valueName: (id: number) => string;
 }
 
 function compileModel(ops: readonly KvOp[]): Model {
+  const read = new Set<string>();
+  for (const op of ops) {
+    if (op.kind === 'get' && typeof op.output === 'string') read.add(op.output);
+    if (op.kind === 'cas' && op.expected !== undefined) read.add(op.expected);
+  }
   const ids = new Map<string, number>();
-  const names: string[] = ['(absent)'];
   const intern = (v: string | null | undefined): number => {
     if (v === null || v === undefined) return ABSENT;
+    if (!read.has(v)) return UNREAD;
     let id = ids.get(v);
-    if (id === undefined) {
-      id = names.length;
-      ids.set(v, id);
-      names.push(JSON.stringify(v));
-    }
+    if (id === undefined) ids.set(v, (id = ids.size + 2));
     return id;
   };
   const steps = ops.map((op): Step => {
@@ -123,8 +131,8 @@ function compileModel(ops: readonly KvOp[]): Model {
         return (_s, b) => (b !== NOT_AFTER_PENDING ? REJECTED : written);
       }
       case 'get': {
-        const read = intern(op.output as string | null);
-        return (s) => (s === read ? s : REJECTED);
+        const seen = intern(op.output as string | null);
+        return (s) => (s === seen ? s : REJECTED);
       }
       case 'cas': {
         const expected = intern(op.expected);
@@ -135,7 +143,8 @@ function compileModel(ops: readonly KvOp[]): Model {
       }
     }
   });
-  return { steps, valueCount: names.length, valueName: (id) => names[id] };
+  const unreadPendingPut = ops.map((op) => op.kind === 'put' && op.ret === Infinity && !read.has(op.value!));
+  return { steps, unreadPendingPut, valueCount: ids.size + 2 };
 }
 
 // ---- event lists ------------------------------------------------------------------------------------
@@ -313,13 +322,12 @@ interface Frame {
 
 interface DeadEnd {
   prefix: number[];
-  state: number;
   blocked: number;
 }
 
 function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
   const ops = withoutUnobservablePending(allOps);
-  const { steps, valueCount, valueName } = compileModel(ops);
+  const { steps, unreadPendingPut, valueCount } = compileModel(ops);
   const { head, pendingHead } = buildEvents(ops);
   const pending = ops.map((op) => op.ret === Infinity);
   // Completed and pending ops are numbered separately: `done` is hashed, `used` is compared by subset.
@@ -327,6 +335,12 @@ function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
   let completedLeft = 0;
   let pendingCount = 0;
   for (const p of pending) slot.push(p ? pendingCount++ : completedLeft++);
+  // Unread pending puts are taken in call order (the pending list's order): only rank `unreadUsed` may go.
+  const unreadRank = ops.map(() => -1);
+  let rank = 0;
+  for (let e = pendingHead.next; e !== null; e = e.next)
+    if (unreadPendingPut[e.op]) unreadRank[e.op] = rank++;
+  let unreadUsed = 0;
   const done = new OpSet(completedLeft);
   const used = new OpSet(pendingCount);
   const cache = new SeenCache();
@@ -356,14 +370,15 @@ function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
     if (candidate === null) {
       // No candidate left: the frontier op had to take effect before it returned and cannot. Backtrack.
       if (best === null || stack.length > best.prefix.length) {
-        best = { prefix: stack.map((f) => f.call.op), state, blocked: frontier.op };
+        best = { prefix: stack.map((f) => f.call.op), blocked: frontier.op };
       }
       const top = stack.pop();
-      if (top === undefined) return { ok: false, reason: explain(key, allOps.length, ops, best, valueName) };
+      if (top === undefined) return { ok: false, reason: explain(key, allOps.length, ops, best) };
       const op = top.call.op;
       unlift(top.call);
       (pending[op] ? used : done).toggle(slot[op]);
       if (!pending[op]) completedLeft++;
+      if (unreadRank[op] >= 0) unreadUsed--;
       state = top.stateBefore;
       beforePending = top.beforePendingBefore;
       frontier = top.frontier;
@@ -372,7 +387,8 @@ function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
     }
 
     const op = candidate.op;
-    let next = steps[op](state, beforePending);
+    const unread = unreadRank[op] >= 0;
+    let next = unread && unreadRank[op] !== unreadUsed ? REJECTED : steps[op](state, beforePending);
     const nextBeforePending = pending[op] ? state : NOT_AFTER_PENDING;
     // Look ahead before linearizing a pending op: unless an open call needs its effect next, the branch
     // dies one step later anyway and would only have cost a cache entry.
@@ -383,6 +399,7 @@ function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
       stack.push({ call: candidate, stateBefore: state, beforePendingBefore: beforePending, frontier });
       lift(candidate);
       if (!pending[op]) completedLeft--;
+      if (unread) unreadUsed++;
       state = next;
       beforePending = nextBeforePending;
       cursor = head.next;
@@ -410,14 +427,8 @@ function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
 
 const PREFIX_TAIL = 6;
 
-function explain(
-  key: string,
-  opCount: number,
-  ops: readonly KvOp[],
-  best: DeadEnd,
-  valueName: (id: number) => string,
-): string {
-  const { prefix, state, blocked } = best;
+function explain(key: string, opCount: number, ops: readonly KvOp[], best: DeadEnd): string {
+  const { prefix, blocked } = best;
   const shown = prefix.slice(-PREFIX_TAIL).map((i) => describe(ops[i]));
   const elided = prefix.length > PREFIX_TAIL ? `... ${prefix.length - PREFIX_TAIL} earlier, ` : '';
   const prefixText = prefix.length === 0 ? 'empty' : `${elided}${shown.join(', ')}`;
@@ -430,10 +441,21 @@ function explain(
     .map(describe);
   return (
     `key ${JSON.stringify(key)}: history of ${opCount} ops is not linearizable. ` +
-    `Longest linearizable prefix (${prefix.length} ops): ${prefixText}; value after it: ${valueName(state)}. ` +
+    `Longest linearizable prefix (${prefix.length} ops): ${prefixText}; value after it: ${valueAfter(prefix.map((i) => ops[i]))}. ` +
     `Then ${describe(blockedOp)} cannot take effect before it returned` +
     (rivals.length > 0 ? `, whichever of the concurrent ops ${rivals.join(', ')} go first.` : '.')
   );
+}
+
+/** Replays a linearized prefix on the concrete store (the model merges values nobody reads). */
+function valueAfter(prefix: readonly KvOp[]): string {
+  let value: string | undefined;
+  for (const op of prefix) {
+    // A pending cas is only linearized when it swaps (see the sequential model).
+    const swaps = op.kind === 'cas' && (op.output === true || op.ret === Infinity);
+    if (op.kind === 'put' || swaps) value = op.value;
+  }
+  return value === undefined ? '(absent)' : JSON.stringify(value);
 }
 
 function describe(op: KvOp): string {
