@@ -147,7 +147,7 @@ export interface Node extends StoreObject {
   description: NodeDescription;
   managerStatus?: ManagerStatus;
   certificate: NodeCertificate;
-  /** Set while a removed node's certificate must still be refused; the object goes once that is moot. */
+  /** Removed from the swarm (`node rm`, `leave`): kept so the CA and dispatcher refuse it by id. */
   removed?: boolean;
 }
 

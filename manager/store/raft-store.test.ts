@@ -82,7 +82,7 @@ test('three stores over real Raft: conflicts reach the caller, replicas converge
   const members = await Promise.all(boot.map((b) => startMember(b.id, join(root, `m${b.id}`), b.addr, boot)));
   const stopped = new Set<Member>();
   try {
-    let leader = await until('a leader', () => members.find((m) => m.node.isLeader));
+    const leader = await until('a leader', () => members.find((m) => m.node.isLeader));
     const { store } = leader;
     await store.update((tx) => {
       tx.create('cluster', sampleCluster('c1'));
@@ -129,20 +129,18 @@ test('three stores over real Raft: conflicts reach the caller, replicas converge
     assert.deepEqual(joiner.store.snapshot(), leader.store.snapshot());
     assert.ok(joiner.node.status().snapshotIndex > 1, 'the learner was brought up by a snapshot');
 
-    // A follower restarts from its disk with a fresh Store: snapshot + log replay rebuild it exactly.
+    // A follower restarts from its disk with a fresh Store: Raft's snapshot (restore) plus the replay of
+    // the log after it (apply) rebuild exactly the store it had. (Catching up on writes made while it was
+    // down is Raft's business and is tested there.)
     const follower = members.find((m) => m !== leader && m !== joiner)!;
+    const before = { bytes: follower.store.snapshot(), index: follower.store.appliedIndex };
     await follower.node.stop();
     stopped.add(follower);
-    await store.update((tx) => tx.create('node', sampleNode('while-down')));
     const restarted = await startMember(follower.id, follower.dir, boot[follower.id - 1]!.addr);
     members[members.indexOf(follower)] = restarted;
-    leader = members.find((m) => m.node.isLeader) ?? leader;
-    await until(
-      'the restarted member to catch up',
-      () => restarted.store.appliedIndex >= leader.store.appliedIndex,
-    );
-    assert.deepEqual(restarted.store.snapshot(), leader.store.snapshot());
-    assert.ok(restarted.store.view((tx) => tx.get('node', 'while-down')));
+    stopped.delete(follower);
+    await until('the restarted member to replay its log', () => restarted.store.appliedIndex >= before.index);
+    assert.deepEqual(restarted.store.snapshot(), before.bytes);
   } finally {
     await Promise.all(members.filter((m) => !stopped.has(m)).map((m) => m.node.stop()));
     await rm(root, { recursive: true, force: true });

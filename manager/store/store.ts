@@ -171,10 +171,7 @@ export class Store<M extends ObjectMap> {
    */
   applyCommitted(data: Uint8Array, index: number): ApplyOutcome | undefined {
     if (!Number.isSafeInteger(index) || index <= this.applied) {
-      this.logger.warn(
-        { index, applied: this.applied },
-        'store: ignoring entry at or below the applied index',
-      );
+      this.logger.warn({ index, applied: this.applied }, 'store: ignoring entry not above the applied index');
       return undefined;
     }
     this.applied = index;

@@ -178,3 +178,16 @@ test('viewAndWatch: the state read plus the events that follow is exactly the fi
     assert.deepEqual(w.seen, final);
   }
 });
+
+test('close() keeps what was already queued: it can still be consumed, then iteration ends', async () => {
+  const { store } = newTestStore();
+  const sub = store.watch({ kinds: ['node'] });
+  await store.update((tx) => tx.create('node', sampleNode('a')));
+  await store.update((tx) => tx.create('node', sampleNode('b')));
+  sub.close();
+  await store.update((tx) => tx.create('node', sampleNode('c')));
+  const first = await sub.next();
+  assert.equal(first.done === false && describe(first.value), '1 create node a');
+  assert.deepEqual(sub.drain().map(describe), ['2 create node b']);
+  assert.deepEqual(await sub.next(), { done: true, value: undefined });
+});
