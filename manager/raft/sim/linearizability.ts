@@ -338,8 +338,9 @@ function checkKey(key: string, allOps: readonly KvOp[]): LinearizabilityResult {
   // Unread pending puts are taken in call order (the pending list's order): only rank `unreadUsed` may go.
   const unreadRank = ops.map(() => -1);
   let rank = 0;
-  for (let e = pendingHead.next; e !== null; e = e.next)
+  for (let e = pendingHead.next; e !== null; e = e.next) {
     if (unreadPendingPut[e.op]) unreadRank[e.op] = rank++;
+  }
   let unreadUsed = 0;
   const done = new OpSet(completedLeft);
   const used = new OpSet(pendingCount);
