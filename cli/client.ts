@@ -18,6 +18,14 @@ export interface InfoResponse {
   advertiseAddr: string;
   pid: number;
   tools: Record<string, string>;
+  clusterId: string;
+  role: string;
+  isLeader: boolean;
+  leaderAddr: string;
+  managerAddrs: string[];
+  nodes: number;
+  managers: number;
+  raftStatus: string;
 }
 
 export interface VersionResponse {
@@ -51,7 +59,7 @@ export function explainRpcError(target: string, err: unknown): Error {
         `Start it with 'swarmlite daemon' (as root), or point -H/SWARMLITE_HOST at its socket.`,
     );
   }
-  return new UserError(`daemon error: ${e.details ?? e.message ?? String(err)}`);
+  return new UserError(e.details ?? e.message ?? String(err));
 }
 
 export function localInfo(client: grpc.Client, timeoutMs = 5_000): Promise<InfoResponse> {

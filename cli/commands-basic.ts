@@ -64,6 +64,21 @@ export function registerBasicCommands(program: Command): void {
           ` Node ID:        ${info.nodeId}`,
           ` Hostname:       ${info.hostname}`,
           ` Swarm:          ${info.swarmState}`,
+          ...(info.clusterId
+            ? [
+                `  Cluster ID:    ${info.clusterId}`,
+                `  Role:          ${info.role}`,
+                `  Managers:      ${info.managerAddrs.join(', ')}`,
+                ...(info.role === 'manager'
+                  ? [
+                      `  Is leader:     ${info.isLeader}`,
+                      `  Leader:        ${info.leaderAddr || '(none)'}`,
+                      `  Nodes:         ${info.nodes} (${info.managers} managers)`,
+                      `  Raft:          ${info.raftStatus}`,
+                    ]
+                  : []),
+              ]
+            : []),
           ` Version:        ${info.version}`,
           ` Node.js:        ${info.nodeVersion}`,
           ` Kernel:         ${info.kernel}`,

@@ -5,6 +5,8 @@ import { UserError } from '../lib/errors.js';
 import { packageVersion } from '../lib/repo.js';
 import { registerBasicCommands } from './commands-basic.js';
 import { registerLabCommands } from './commands-lab.js';
+import { registerNodeCommands } from './commands-node.js';
+import { registerSwarmCommands } from './commands-swarm.js';
 
 export const USAGE_EXIT = 2;
 
@@ -19,6 +21,8 @@ function buildProgram(): Command {
     .enablePositionalOptions()
     .showSuggestionAfterError(true);
   registerBasicCommands(program);
+  registerSwarmCommands(program);
+  registerNodeCommands(program);
   registerLabCommands(program);
   return program;
 }

@@ -8,6 +8,17 @@ import { createLogger, type Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/repo.js';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
+import { SwarmNode, type InitRequest, type JoinRequest } from './swarm.js';
+
+/** Control-API calls the local API passes on to the swarm's leader (see proto/local.proto). */
+const CONTROL_METHODS = [
+  'ListNodes',
+  'GetNode',
+  'UpdateNode',
+  'RemoveNode',
+  'GetJoinTokens',
+  'RotateJoinToken',
+];
 import { UserError } from '../lib/errors.js';
 import { lockDataRoot, type DataRootLock } from './lock.js';
 import type { DaemonOptions } from './options.js';
@@ -47,13 +58,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   mkdirSync(opts.execRoot, { recursive: true, mode: 0o700 });
   const lock: DataRootLock = lockDataRoot(opts.dataRoot);
   let server: grpc.Server | undefined;
+  let swarm: SwarmNode | undefined;
   try {
     const identity = loadOrCreateIdentity(opts.dataRoot);
     const version = packageVersion();
+    const node = new SwarmNode(opts, log);
+    swarm = node;
+    await node.resume();
     server = await serveLocalApi(
       opts.socket,
       {
-        version: async () => ({
+        Version: async () => ({
           version,
           apiVersion: API_VERSION,
           nodeVersion: process.version,
@@ -61,10 +76,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           arch: arch(),
           kernel: release(),
         }),
-        info: async () => ({
+        Info: async () => ({
           nodeId: identity.nodeId,
           hostname: hostname(),
-          swarmState: 'inactive',
+          ...node.info(),
           version,
           nodeVersion: process.version,
           kernel: release(),
@@ -75,6 +90,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           pid: process.pid,
           tools: toolPaths(),
         }),
+        Init: async (req) => node.init(req as unknown as InitRequest),
+        Join: async (req) => node.join(req as unknown as JoinRequest),
+        Leave: async (req) => {
+          await node.leave(req.force === true);
+          return {};
+        },
+        ...Object.fromEntries(
+          CONTROL_METHODS.map((m) => [
+            m,
+            async (req: Record<string, unknown>) => (await node.control(m, req)) as object,
+          ]),
+        ),
       },
       log,
     );
@@ -91,6 +118,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         stopping ??= (async () => {
           log.info('daemon stopping');
           await new Promise<void>((resolve) => running.tryShutdown(() => resolve()));
+          await swarm?.stop();
           lock.release();
           log.info('daemon stopped');
         })();
@@ -99,6 +127,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     };
   } catch (err) {
     server?.forceShutdown();
+    await swarm?.stop().catch(() => {});
     lock.release();
     throw err;
   }

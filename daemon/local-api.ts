@@ -11,23 +11,38 @@ import type { Logger } from '../lib/log.js';
 
 export type UnaryHandler<Req, Res> = (request: Req) => Promise<Res>;
 
-export interface LocalApiHandlers {
-  version: UnaryHandler<object, object>;
-  info: UnaryHandler<object, object>;
+/** Handlers by RPC name as in proto/local.proto (e.g. 'Info', 'ListNodes'). */
+export type LocalApiHandlers = Record<string, UnaryHandler<Record<string, unknown>, object>>;
+
+/** A user-facing refusal keeps its message; a gRPC error from a manager keeps its code and details. */
+function toStatus(err: unknown): grpc.ServiceError {
+  const e = err as Partial<grpc.ServiceError>;
+  const message = e.details ?? (err instanceof Error ? err.message : String(err));
+  const code =
+    err instanceof UserError
+      ? grpc.status.FAILED_PRECONDITION
+      : typeof e.code === 'number'
+        ? e.code
+        : grpc.status.UNKNOWN;
+  // UNAVAILABLE would read as "no daemon" to the CLI: a manager being away is a failed precondition here.
+  const mapped = code === grpc.status.UNAVAILABLE ? grpc.status.FAILED_PRECONDITION : code;
+  return Object.assign(new Error(message), { code: mapped, details: message, metadata: new grpc.Metadata() });
 }
 
-function wrap<Req, Res>(
+function wrap(
   log: Logger,
   name: string,
-  handler: UnaryHandler<Req, Res>,
-): grpc.handleUnaryCall<Req, Res> {
+  handler: UnaryHandler<Record<string, unknown>, object>,
+): grpc.handleUnaryCall<unknown, object> {
   return (call, callback) => {
-    handler(call.request).then(
+    handler(call.request as Record<string, unknown>).then(
       (res) => callback(null, res),
       (err: unknown) => {
-        log.warn({ rpc: name, err }, 'local API call failed');
-        const message = err instanceof Error ? err.message : String(err);
-        callback({ code: grpc.status.UNKNOWN, details: message, name: 'Error', message });
+        log.info(
+          { rpc: name, err: err instanceof Error ? err.message : String(err) },
+          'local API call refused',
+        );
+        callback(toStatus(err));
       },
     );
   };
@@ -74,10 +89,13 @@ export async function serveLocalApi(
   await clearStaleSocket(socket);
   const server = new grpc.Server();
   const service = serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service;
-  server.addService(service, {
-    version: wrap(log, 'Version', handlers.version),
-    info: wrap(log, 'Info', handlers.info),
-  });
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const name of Object.keys(service)) {
+    const handler = handlers[name];
+    if (!handler) throw new Error(`local API: no handler for ${name}`);
+    impl[name] = wrap(log, name, handler);
+  }
+  server.addService(service, impl);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),

@@ -1,0 +1,481 @@
+// This daemon's part in a swarm: init, join and leave; the manager role when it has one; the
+// dispatcher session every node keeps; and the role switches a promotion or demotion asks for.
+import * as grpc from '@grpc/grpc-js';
+import { randomInt } from 'node:crypto';
+import { arch, hostname, platform, cpus, totalmem } from 'node:os';
+import { UserError, errorMessage } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import type { Logger } from '../lib/log.js';
+import { packageVersion } from '../lib/repo.js';
+import {
+  caDigest,
+  createCsr,
+  createRootCA,
+  generateNodeKey,
+  signNodeCertificate,
+} from '../manager/ca/certs.js';
+import {
+  clientCredentials,
+  MANAGER_CHANNEL_OPTIONS,
+  TlsMaterialProvider,
+} from '../manager/ca/credentials.js';
+import { renewNodeCertificate, requestNodeCertificate } from '../manager/ca/client.js';
+import { newJoinToken } from '../manager/ca/tokens.js';
+import { clusterIdOfCA } from '../manager/ca/identity.js';
+import { rmSync } from 'node:fs';
+import { LEADER_ADDR_METADATA, callLeader } from '../manager/leadership.js';
+import { Manager, newNodeObject } from '../manager/manager.js';
+import { defaultClusterSpec } from '../manager/store/index.js';
+import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
+import type { DaemonOptions } from './options.js';
+import { chooseAdvertiseIp, splitHostPort } from './swarm-addr.js';
+import {
+  clearSwarmState,
+  loadCertificates,
+  loadSwarmState,
+  raftDataDir,
+  saveCertificates,
+  saveSwarmState,
+  type NodeCertificates,
+  type SwarmState,
+} from './swarm-state.js';
+
+export const NOT_A_MANAGER =
+  "this node is not a swarm manager: run this on a manager, or use 'swarmlite init' / 'swarmlite join' to make this node part of a swarm";
+const NOT_IN_SWARM = "this node is not part of a swarm: use 'swarmlite init' or 'swarmlite join' first";
+
+export interface InitRequest {
+  advertiseAddr: string;
+  listenAddr: string;
+  forceNewCluster: boolean;
+  defaultAddrPool: string[];
+  defaultAddrPoolMaskLength: number;
+  dispatcherHeartbeatMs: number;
+}
+
+export interface JoinRequest {
+  token: string;
+  remoteAddr: string;
+  advertiseAddr: string;
+  listenAddr: string;
+}
+
+// Raft ids travel as uint32 in the Raft node's proposal header: keep them in range.
+const newRaftId = () => randomInt(1, 2 ** 32 - 1);
+
+function describeHost() {
+  return {
+    hostname: hostname(),
+    os: platform(),
+    arch: arch(),
+    nanoCpus: cpus().length * 1e9,
+    memoryBytes: totalmem(),
+    engineVersion: packageVersion(),
+  };
+}
+
+export class SwarmNode {
+  private state: SwarmState | undefined;
+  private certs: NodeCertificates | undefined;
+  private tls: TlsMaterialProvider | undefined;
+  private manager: Manager | undefined;
+  private session: DispatcherSession | undefined;
+  /** One membership operation at a time (init/join/leave/role switch). */
+  private busy: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly opts: DaemonOptions,
+    private readonly log: Logger,
+  ) {}
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(fn, fn);
+    this.busy = run.catch(() => {});
+    return run;
+  }
+
+  /** On daemon start: carry on in the swarm this node was part of. */
+  async resume(): Promise<void> {
+    const state = loadSwarmState(this.opts.dataRoot);
+    const certs = loadCertificates(this.opts.dataRoot);
+    if (!state) return;
+    if (!certs)
+      throw new UserError(`swarm state exists in ${this.opts.dataRoot} but its certificates are missing`);
+    this.state = state;
+    this.certs = certs;
+    this.tls = new TlsMaterialProvider(certs);
+    if (state.role === 'manager') await this.startManager('restart');
+    this.startSession();
+    this.log.info({ nodeId: state.nodeId, role: state.role }, 'rejoined the swarm from saved state');
+  }
+
+  get nodeId(): string | undefined {
+    return this.state?.nodeId;
+  }
+
+  info() {
+    const s = this.state;
+    if (!s) return { swarmState: 'inactive' };
+    const m = this.manager;
+    const base = {
+      swarmState: this.session?.current || m?.isLeader() ? 'active' : 'pending',
+      clusterId: s.clusterId,
+      nodeId: s.nodeId,
+      role: s.role,
+      managerAddrs: this.session?.knownManagers() ?? s.managers,
+    };
+    if (!m) return base;
+    const status = m.raft.status();
+    const nodes = m.store.view((tx) => tx.list('node')).filter((n) => !n.removed);
+    return {
+      ...base,
+      isLeader: m.isLeader(),
+      leaderAddr: m.leaderAddr(),
+      nodes: nodes.length,
+      managers: nodes.filter((n) => n.role === 'manager').length,
+      raftStatus: `${status.role} term ${status.term} commit ${status.commit} applied ${status.applied}`,
+    };
+  }
+
+  // ------------------------------------------------------------------------------------ init/join
+
+  init(
+    req: InitRequest,
+  ): Promise<{ nodeId: string; workerToken: string; managerToken: string; managerAddr: string }> {
+    return this.serially(async () => {
+      if (this.state) {
+        throw new UserError("this node is already part of a swarm: use 'swarmlite leave' first to leave it");
+      }
+      const { port: listenPort } = splitHostPort(req.listenAddr);
+      const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
+      const advertiseAddr = req.advertiseAddr.includes(':') ? req.advertiseAddr : `${ip}:${listenPort}`;
+      const clusterId = newId();
+      const nodeId = newId();
+      const ca = await createRootCA(clusterId);
+      const { keyPem } = generateNodeKey();
+      const certPem = await signNodeCertificate(ca, await createCsr(keyPem), {
+        nodeId,
+        role: 'manager',
+        clusterId,
+        validityMs: defaultClusterSpec().caConfig.nodeCertValidityMs,
+      });
+      const certs = { caCertPem: ca.certPem, certPem, keyPem };
+      const state: SwarmState = {
+        clusterId,
+        nodeId,
+        role: 'manager',
+        listenAddr: req.listenAddr,
+        advertiseAddr,
+        raftId: newRaftId(),
+        managers: [advertiseAddr],
+      };
+      this.adopt(state, certs);
+      try {
+        await this.startManager('bootstrap');
+        const spec = defaultClusterSpec();
+        if (req.dispatcherHeartbeatMs) spec.dispatcher.heartbeatPeriodMs = req.dispatcherHeartbeatMs;
+        if (req.defaultAddrPool.length) spec.defaultAddrPool = [...req.defaultAddrPool];
+        if (req.defaultAddrPoolMaskLength) spec.subnetSize = req.defaultAddrPoolMaskLength;
+        const tokens = { worker: newJoinToken(ca.certPem), manager: newJoinToken(ca.certPem) };
+        const self = newNodeObject(nodeId, 'manager', hostname(), advertiseAddr);
+        await this.manager!.initializeCluster(
+          {
+            id: clusterId,
+            spec,
+            rootCA: { certPem: ca.certPem, keyPem: ca.keyPem, digest: caDigest(ca.certPem) },
+            joinTokens: tokens,
+          },
+          {
+            ...self,
+            role: 'manager',
+            status: { state: 'ready', message: '', addr: ip },
+            managerStatus: {
+              raftId: state.raftId,
+              addr: advertiseAddr,
+              reachability: 'reachable',
+              leader: true,
+            },
+          },
+        );
+        this.persist();
+        this.startSession();
+        this.log.info({ clusterId, nodeId, advertiseAddr }, 'swarm initialized');
+        return {
+          nodeId,
+          workerToken: tokens.worker,
+          managerToken: tokens.manager,
+          managerAddr: advertiseAddr,
+        };
+      } catch (err) {
+        await this.reset();
+        throw err;
+      }
+    });
+  }
+
+  join(req: JoinRequest): Promise<{ nodeId: string; role: string }> {
+    return this.serially(async () => {
+      if (this.state) {
+        throw new UserError("this node is already part of a swarm: use 'swarmlite leave' first to leave it");
+      }
+      const { port: listenPort } = splitHostPort(req.listenAddr);
+      const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
+      const managerAddr = req.advertiseAddr.includes(':') ? req.advertiseAddr : `${ip}:${listenPort}`;
+      const issued = await this.requestCertificate(req, managerAddr);
+      const state: SwarmState = {
+        clusterId: '',
+        nodeId: issued.nodeId,
+        role: issued.role,
+        listenAddr: req.listenAddr,
+        advertiseAddr: issued.role === 'manager' ? managerAddr : ip,
+        raftId: issued.role === 'manager' ? newRaftId() : 0,
+        managers: issued.managerAddrs.length ? issued.managerAddrs : [req.remoteAddr],
+      };
+      state.clusterId = clusterIdOfCA(issued.caCertPem);
+      this.adopt(state, { caCertPem: issued.caCertPem, certPem: issued.certPem, keyPem: issued.keyPem });
+      try {
+        if (issued.role === 'manager') await this.becomeManager();
+        this.persist();
+        this.startSession();
+        this.log.info({ nodeId: issued.nodeId, role: issued.role }, 'joined the swarm');
+        return { nodeId: issued.nodeId, role: issued.role };
+      } catch (err) {
+        await this.reset();
+        throw err;
+      }
+    });
+  }
+
+  /** Asks the manager named in the join command for a certificate, following it to the leader. */
+  private async requestCertificate(req: JoinRequest, managerAddr: string) {
+    let addr = req.remoteAddr;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await requestNodeCertificate({
+          addr,
+          token: req.token,
+          hostname: hostname(),
+          advertiseAddr: managerAddr,
+        });
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        const leader = e.metadata?.get(LEADER_ADDR_METADATA)[0];
+        if (e.code === grpc.status.FAILED_PRECONDITION && typeof leader === 'string' && attempt < 3) {
+          addr = leader;
+          continue;
+        }
+        if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
+          throw new UserError(`cannot reach a manager at ${addr}: ${e.details ?? e.message}`);
+        }
+        throw new UserError(`join refused by ${addr}: ${e.details ?? errorMessage(err)}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ leave
+
+  leave(force: boolean): Promise<void> {
+    return this.serially(async () => {
+      const s = this.state;
+      if (!s) throw new UserError(NOT_IN_SWARM);
+      if (s.role === 'manager' && !force) {
+        const managers = this.manager
+          ? this.manager.raft.status().members.filter((m) => !m.learner).length
+          : 1;
+        throw new UserError(
+          `this node is a manager of the swarm (one of ${managers}); leaving removes it from the Raft membership` +
+            (managers <= 2 ? ' and the remaining managers lose their quorum' : '') +
+            `. Demote it first ('swarmlite node demote'), or use --force.`,
+        );
+      }
+      if (s.role === 'manager' && this.manager) {
+        const others = this.manager.raft.status().members.filter((m) => m.id !== s.raftId);
+        if (others.length > 0) {
+          await this.callLeader('LeaveRaft', { nodeId: s.nodeId }).catch((err) =>
+            this.log.warn(
+              { err: errorMessage(err) },
+              'could not leave the Raft membership cleanly; leaving anyway',
+            ),
+          );
+        }
+      }
+      await this.reset();
+      this.log.info('left the swarm');
+    });
+  }
+
+  /** Stops everything swarm-related and forgets the swarm (certificates, Raft log, state). */
+  private async reset(): Promise<void> {
+    this.session?.stop();
+    this.session = undefined;
+    await this.manager?.stop().catch(() => {});
+    this.manager = undefined;
+    this.state = undefined;
+    this.certs = undefined;
+    this.tls = undefined;
+    clearSwarmState(this.opts.dataRoot);
+  }
+
+  async stop(): Promise<void> {
+    this.session?.stop();
+    await this.manager?.stop();
+  }
+
+  // ------------------------------------------------------------------------------------ control
+
+  /** A control-API call from the local CLI: only on a manager, executed on the leader. */
+  async control(method: string, request: Record<string, unknown>): Promise<unknown> {
+    if (!this.state) throw new UserError(NOT_A_MANAGER);
+    if (!this.manager) throw new UserError(NOT_A_MANAGER);
+    if (this.manager.isLeader()) return this.manager.controlLocal(method, request);
+    return this.callLeader(method, request);
+  }
+
+  private callLeader(method: string, request: object): Promise<unknown> {
+    const leader = this.manager?.leaderAddr();
+    const managers = [
+      ...(leader ? [leader] : []),
+      ...(this.session?.knownManagers() ?? this.state!.managers),
+    ];
+    return callLeader({
+      protoFile: 'control.proto',
+      service: 'swarmlite.control.v1.Control',
+      method,
+      request,
+      managers: [...new Set(managers)],
+      credentials: this.credentials(),
+    });
+  }
+
+  private credentials(): grpc.ChannelCredentials {
+    const c = this.tls!.current;
+    return clientCredentials({ caCertPem: c.caCertPem, certPem: c.certPem, keyPem: c.keyPem });
+  }
+
+  // ------------------------------------------------------------------------------------ roles
+
+  private adopt(state: SwarmState, certs: NodeCertificates): void {
+    this.state = state;
+    this.certs = certs;
+    this.tls = new TlsMaterialProvider(certs);
+  }
+
+  private persist(): void {
+    saveCertificates(this.opts.dataRoot, this.certs!);
+    saveSwarmState(this.opts.dataRoot, this.state!);
+  }
+
+  private async startManager(mode: 'bootstrap' | 'join' | 'restart'): Promise<void> {
+    const s = this.state!;
+    this.manager = await Manager.start({
+      dataRoot: this.opts.dataRoot,
+      nodeId: s.nodeId,
+      clusterId: s.clusterId,
+      raftId: s.raftId,
+      listenAddr: s.listenAddr,
+      advertiseAddr: s.advertiseAddr,
+      tls: this.tls!,
+      mode,
+      log: this.log,
+    });
+  }
+
+  /** Starts an empty Raft member and asks the leader to add it (learner, then voter once caught up). */
+  private async becomeManager(): Promise<void> {
+    const s = this.state!;
+    await this.startManager('join');
+    await this.callLeader('JoinRaft', { nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const st = this.manager!.raft.status();
+      const me = st.members.find((m) => m.id === s.raftId);
+      if (me && !me.learner && st.leader) break;
+      if (Date.now() > deadline)
+        throw new UserError('timed out waiting to become a Raft voter (is the leader reachable?)');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private startSession(): void {
+    const s = this.state!;
+    const managers = s.role === 'manager' ? [s.advertiseAddr, ...s.managers] : s.managers;
+    const session = new DispatcherSession({
+      managers: [...new Set(managers)],
+      credentials: () => this.credentials(),
+      channelOptions: MANAGER_CHANNEL_OPTIONS,
+      description: describeHost(),
+      addr: splitHostPort(s.advertiseAddr.includes(':') ? s.advertiseAddr : `${s.advertiseAddr}:0`).host,
+      log: this.log,
+    });
+    session.on('message', (msg: SessionMessage) => this.onSessionMessage(msg));
+    session.on('removed', () => {
+      this.log.error('this node was removed from the swarm');
+      void this.serially(() => this.reset());
+    });
+    this.session = session;
+    session.start();
+  }
+
+  private onSessionMessage(msg: SessionMessage): void {
+    const s = this.state;
+    if (!s) return;
+    const managers = msg.managers.map((m) => m.addr);
+    if (managers.length && managers.join() !== s.managers.join()) {
+      s.managers = managers;
+      saveSwarmState(this.opts.dataRoot, s);
+    }
+    const node = msg.node;
+    if (!node) return;
+    if (s.role === 'worker' && node.spec.role === 'manager')
+      void this.serially(() => this.switchRole('manager'));
+    if (s.role === 'manager' && node.role === 'worker' && node.spec.role === 'worker') {
+      void this.serially(() => this.switchRole('worker'));
+    }
+  }
+
+  /** Promotion or demotion reached this node: renew the certificate for the new role and act on it. */
+  private async switchRole(role: 'manager' | 'worker'): Promise<void> {
+    const s = this.state;
+    if (!s || s.role === role) return;
+    this.log.info({ role }, 'switching role');
+    const renewed = await this.renewAtLeader();
+    if (renewed.role !== role) return; // the store changed its mind meanwhile; the next message decides
+    this.certs = { caCertPem: renewed.caCertPem, certPem: renewed.certPem, keyPem: renewed.keyPem };
+    this.tls!.update(this.certs);
+    if (role === 'manager') {
+      const { port } = splitHostPort(s.listenAddr);
+      s.role = 'manager';
+      s.raftId = newRaftId();
+      s.advertiseAddr = s.advertiseAddr.includes(':') ? s.advertiseAddr : `${s.advertiseAddr}:${port}`;
+      rmSync(raftDataDir(this.opts.dataRoot), { recursive: true, force: true }); // a fresh member
+      await this.becomeManager();
+    } else {
+      await this.manager?.stop();
+      this.manager = undefined;
+      s.role = 'worker';
+      s.raftId = 0;
+    }
+    this.persist();
+  }
+
+  private async renewAtLeader() {
+    const managers = this.session?.knownManagers() ?? this.state!.managers;
+    let lastError: unknown;
+    for (const addr of managers) {
+      try {
+        return await renewNodeCertificate({ addr, ...this.tls!.current });
+      } catch (err) {
+        lastError = err;
+        const leader = (err as grpc.ServiceError).metadata?.get(LEADER_ADDR_METADATA)[0];
+        if (typeof leader === 'string') {
+          try {
+            return await renewNodeCertificate({ addr: leader, ...this.tls!.current });
+          } catch (err2) {
+            lastError = err2;
+          }
+        }
+      }
+    }
+    throw lastError ?? new Error('no manager to renew the certificate with');
+  }
+}

@@ -1,0 +1,35 @@
+// Store objects → their wire form (proto/objects.proto). The CA key and join tokens never leave
+// through these: they travel only in the Raft log among managers.
+import type { Cluster, Node } from '../store/index.js';
+
+export function nodeToWire(n: Node) {
+  return {
+    id: n.id,
+    meta: { version: n.meta.version, createdAt: n.meta.createdAt, updatedAt: n.meta.updatedAt },
+    spec: { role: n.spec.role, availability: n.spec.availability, labels: { ...n.spec.labels } },
+    role: n.role,
+    status: { state: n.status.state, message: n.status.message, addr: n.status.addr },
+    description: {
+      hostname: n.description.hostname,
+      os: n.description.platform.os,
+      arch: n.description.platform.arch,
+      nanoCpus: n.description.resources.nanoCpus,
+      memoryBytes: n.description.resources.memoryBytes,
+      engineVersion: n.description.engineVersion,
+    },
+    managerStatus: n.managerStatus ? { ...n.managerStatus } : null,
+  };
+}
+
+export function clusterToWire(c: Cluster) {
+  return {
+    id: c.id,
+    meta: { version: c.meta.version, createdAt: c.meta.createdAt, updatedAt: c.meta.updatedAt },
+    name: c.spec.name,
+    heartbeatPeriodMs: c.spec.dispatcher.heartbeatPeriodMs,
+    nodeCertValidityMs: c.spec.caConfig.nodeCertValidityMs,
+    defaultAddrPool: [...c.spec.defaultAddrPool],
+    subnetSize: c.spec.subnetSize,
+    caDigest: c.rootCA.digest,
+  };
+}

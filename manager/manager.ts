@@ -1,0 +1,290 @@
+// The manager role of a daemon: one gRPC server on the manager port (mutual TLS) carrying Raft, the
+// CA, the control API and the dispatcher; the Raft node whose state machine is the store; and the
+// controllers that run while this manager leads.
+import * as grpc from '@grpc/grpc-js';
+import { hostname } from 'node:os';
+import { newId } from '../lib/ids.js';
+import type { Logger } from '../lib/log.js';
+import { raftDataDir } from '../daemon/swarm-state.js';
+import { GrpcError, requireCaller } from './ca/authz.js';
+import {
+  clientCredentials,
+  managerServerCredentials,
+  MANAGER_CHANNEL_OPTIONS,
+  type TlsMaterialProvider,
+} from './ca/credentials.js';
+import { caServiceDefinition, createCaService } from './ca/service.js';
+import { controlHandlers, managerAddrs, type Caller, type ControlContext } from './controlapi/control.js';
+import { Dispatcher } from './dispatcher/dispatcher.js';
+import { leaderOnlyUnary, type LeaderInfo } from './leadership.js';
+import { openRaftNode } from './raft/node/open.js';
+import type { RaftNode } from './raft/node/raft-node.js';
+import { Role } from './raft/types.js';
+import { RoleReconciler } from './roles.js';
+import { serviceClient } from '../lib/grpc.js';
+import { Store, swarmSchema, type Cluster, type Node, type SwarmObjects } from './store/index.js';
+
+export interface ManagerConfig {
+  dataRoot: string;
+  nodeId: string;
+  clusterId: string;
+  raftId: number;
+  /** host:port to bind. */
+  listenAddr: string;
+  /** host:port the other managers and the nodes dial. */
+  advertiseAddr: string;
+  tls: TlsMaterialProvider;
+  /** bootstrap: a new single-member cluster; join: an empty member the leader will add; restart: from disk. */
+  mode: 'bootstrap' | 'join' | 'restart';
+  log: Logger;
+}
+
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  'grpc.keepalive_permit_without_calls': 1,
+};
+
+export class Manager implements LeaderInfo {
+  readonly store: Store<SwarmObjects>;
+  private raftNode: RaftNode | undefined;
+  private readonly server = new grpc.Server(SERVER_OPTIONS);
+  private dispatcher!: Dispatcher;
+  private roles!: RoleReconciler;
+  private leading = false;
+  private control!: ReturnType<typeof controlHandlers>;
+
+  private constructor(private readonly cfg: ManagerConfig) {
+    this.store = new Store({
+      schema: swarmSchema,
+      proposer: { propose: (data) => this.raft.propose(data) },
+      logger: cfg.log.child({ component: 'store' }),
+    });
+  }
+
+  get raft(): RaftNode {
+    if (!this.raftNode) throw new Error('manager: Raft is not started');
+    return this.raftNode;
+  }
+
+  isLeader(): boolean {
+    return !!this.raftNode?.isLeader;
+  }
+
+  leaderAddr(): string {
+    return this.raftNode?.leader.addr ?? '';
+  }
+
+  private caCertPem = () => this.cfg.tls.current.caCertPem;
+  /** Only a tombstone refuses a certificate: a joining member must accept the leader before it knows it. */
+  private isRemoved = (nodeId: string) => this.store.view((tx) => tx.get('node', nodeId))?.removed === true;
+
+  static async start(cfg: ManagerConfig): Promise<Manager> {
+    const m = new Manager(cfg);
+    await m.startServices();
+    return m;
+  }
+
+  private async startServices(): Promise<void> {
+    const { cfg } = this;
+    const log = cfg.log.child({ component: 'manager' });
+    this.raftNode = await openRaftNode({
+      id: cfg.raftId,
+      dataDir: raftDataDir(cfg.dataRoot),
+      stateMachine: this.store,
+      transport: {
+        server: this.server,
+        advertiseAddr: cfg.advertiseAddr,
+        // Raft peers authenticate as managers of this swarm, both ways. (A renewed certificate reaches
+        // these channels when the member restarts; certificates live 90 days and renew at half-life.)
+        channelCredentials: clientCredentials(cfg.tls.current),
+        channelOptions: MANAGER_CHANNEL_OPTIONS,
+        authorize: (call) => {
+          try {
+            requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      },
+      bootstrap: cfg.mode === 'bootstrap' ? true : undefined,
+    });
+    const ctx: ControlContext = {
+      store: this.store,
+      raft: this.raft,
+      clusterId: cfg.clusterId,
+      caCertPem: this.caCertPem,
+      isRemoved: this.isRemoved,
+    };
+    this.control = controlHandlers(ctx);
+    this.dispatcher = new Dispatcher({
+      store: this.store,
+      leader: this,
+      caCertPem: this.caCertPem,
+      isRemoved: this.isRemoved,
+      heartbeatPeriodMs: () =>
+        this.store.view((tx) => tx.get('cluster', cfg.clusterId))?.spec.dispatcher.heartbeatPeriodMs ?? 1_000,
+      log,
+    });
+    this.roles = new RoleReconciler(this.store, this.raft, log);
+    this.addServices(ctx);
+    await new Promise<void>((resolve, reject) =>
+      this.server.bindAsync(cfg.listenAddr, managerServerCredentials(cfg.tls), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    this.raft.on('role', (role: Role) => this.onRole(role));
+    this.onRole(this.raft.status().role);
+    log.info(
+      { listen: cfg.listenAddr, advertise: cfg.advertiseAddr, raftId: cfg.raftId, mode: cfg.mode },
+      'manager started',
+    );
+  }
+
+  private addServices(ctx: ControlContext): void {
+    const ca = createCaService({
+      getCluster: () => {
+        const c = this.cluster();
+        return {
+          clusterId: c.id,
+          caCertPem: c.rootCA.certPem,
+          caKeyPem: c.rootCA.keyPem,
+          workerToken: c.joinTokens.worker,
+          managerToken: c.joinTokens.manager,
+          nodeCertValidityMs: c.spec.caConfig.nodeCertValidityMs,
+        };
+      },
+      registerNode: async (req) => {
+        await this.store.update((tx) =>
+          tx.create('node', newNodeObject(req.nodeId, req.role, req.hostname, req.addr)),
+        );
+      },
+      // Renewals get the desired role: that is how a promotion or demotion reaches the node.
+      lookupNode: (id) => {
+        const n = this.store.view((tx) => tx.get('node', id));
+        return n ? { role: n.spec.role, removed: n.removed === true } : undefined;
+      },
+      newNodeId: newId,
+      managerAddrs: () => managerAddrs(ctx),
+    });
+    this.server.addService(caServiceDefinition(), {
+      ...ca,
+      IssueNodeCertificate: leaderOnlyUnary(
+        this,
+        ca.IssueNodeCertificate as grpc.handleUnaryCall<unknown, unknown>,
+      ),
+    });
+    const controlImpl: grpc.UntypedServiceImplementation = {};
+    for (const [name, handler] of Object.entries(this.control)) {
+      controlImpl[name] = leaderOnlyUnary(this, (call, callback) => {
+        let caller: Caller;
+        try {
+          caller = requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
+        } catch (err) {
+          return callback(err as grpc.ServiceError);
+        }
+        handler(call.request as Record<string, unknown>, caller).then(
+          (res) => callback(null, res),
+          (err) => callback(toServiceError(err)),
+        );
+      });
+    }
+    this.server.addService(
+      serviceClient('control.proto', 'swarmlite.control.v1.Control').service,
+      controlImpl,
+    );
+    this.server.addService(
+      serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher').service,
+      this.dispatcher.handlers(),
+    );
+  }
+
+  /** Runs a control call here (when leading); used by the local API to skip a network hop. */
+  async controlLocal(method: string, request: Record<string, unknown>): Promise<unknown> {
+    const handler = this.control[method];
+    if (!handler) throw new Error(`no control method ${method}`);
+    // A local caller is this node itself, a manager: its certificate was checked when it was issued.
+    return handler(request, { nodeId: this.cfg.nodeId, role: 'manager' });
+  }
+
+  private cluster(): Cluster {
+    const c = this.store.view((tx) => tx.get('cluster', this.cfg.clusterId));
+    if (!c) throw new GrpcError(grpc.status.UNAVAILABLE, 'this manager has not caught up with the swarm yet');
+    return c;
+  }
+
+  private onRole(role: Role): void {
+    const leading = role === Role.Leader;
+    if (leading === this.leading) return;
+    this.leading = leading;
+    this.cfg.log.info(
+      { leading },
+      leading ? 'this manager is now the leader' : 'this manager is no longer the leader',
+    );
+    if (leading) {
+      this.dispatcher.startLeading();
+      this.roles.start();
+    } else {
+      this.dispatcher.stopLeading();
+      this.roles.stop();
+    }
+  }
+
+  /** Creates the cluster and this node's objects right after bootstrapping a new swarm. */
+  async initializeCluster(cluster: Omit<Cluster, 'meta'>, self: Omit<Node, 'meta'>): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!this.isLeader()) {
+      if (Date.now() > deadline) throw new Error('the new single-member Raft cluster elected no leader');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await this.store.update((tx) => {
+      tx.create('cluster', cluster);
+      tx.create('node', self);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.dispatcher?.stopLeading();
+    this.roles?.stop();
+    await this.raftNode?.stop();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2_000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function toServiceError(err: unknown): grpc.ServiceError {
+  if ((err as grpc.ServiceError).code !== undefined && (err as grpc.ServiceError).details !== undefined) {
+    return err as grpc.ServiceError;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new GrpcError(grpc.status.UNKNOWN, message);
+}
+
+export function newNodeObject(
+  id: string,
+  role: Node['role'],
+  host: string,
+  addr: string,
+): Omit<Node, 'meta'> {
+  return {
+    id,
+    spec: { role, availability: 'active', labels: {} },
+    role: role === 'manager' ? 'worker' : role, // a manager's role becomes manager once it is a Raft voter
+    status: { state: 'unknown', message: '', addr },
+    description: {
+      hostname: host || hostname(),
+      platform: { os: process.platform, arch: process.arch },
+      resources: { nanoCpus: 0, memoryBytes: 0 },
+      engineVersion: '',
+    },
+    certificate: { role, certPem: '', status: 'issued' },
+  };
+}

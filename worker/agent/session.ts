@@ -1,0 +1,183 @@
+// The node's session with the leader's dispatcher: register, learn the managers and the heartbeat
+// period, beat, and on any failure move on to the next manager. Only the leader runs a dispatcher;
+// a follower answers FAILED_PRECONDITION naming the leader, which is where the session goes next.
+import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import { serviceClient, unary } from '../../lib/grpc.js';
+import type { Logger } from '../../lib/log.js';
+
+export interface SessionNodeDescription {
+  hostname: string;
+  os: string;
+  arch: string;
+  nanoCpus: number;
+  memoryBytes: number;
+  engineVersion: string;
+}
+
+export interface SessionManager {
+  addr: string;
+  nodeId: string;
+  leader: boolean;
+}
+
+export interface SessionMessage {
+  sessionId: string;
+  heartbeatPeriodMs: number;
+  managers: SessionManager[];
+  node: { id: string; role: string; spec: { role: string; availability: string } } | null;
+}
+
+export interface SessionOptions {
+  /** Managers to try, in order (the node's persisted list, refreshed from each session message). */
+  managers: string[];
+  credentials: () => grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
+  description: SessionNodeDescription;
+  addr: string;
+  log: Logger;
+}
+
+/** Metadata key a follower's dispatcher uses to point at the leader. */
+export const LEADER_ADDR_METADATA = 'swarmlite-leader-addr';
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 2_000;
+
+/**
+ * Emits 'message' (SessionMessage) for every update, 'connected' (manager addr) when a session is
+ * established, 'disconnected' when it is lost, and 'removed' when the swarm has removed this node.
+ */
+export class DispatcherSession extends EventEmitter {
+  private managers: string[];
+  private next = 0;
+  private stopped = false;
+  private client: grpc.Client | undefined;
+  private stream: grpc.ClientReadableStream<SessionMessage> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MIN_MS;
+  private preferred: string | undefined;
+  current: string | undefined;
+
+  constructor(private readonly opts: SessionOptions) {
+    super();
+    this.managers = [...opts.managers];
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.teardown();
+  }
+
+  knownManagers(): string[] {
+    return [...this.managers];
+  }
+
+  private pickManager(): string | undefined {
+    if (this.preferred) {
+      const addr = this.preferred;
+      this.preferred = undefined;
+      return addr;
+    }
+    if (this.managers.length === 0) return undefined;
+    const addr = this.managers[this.next % this.managers.length];
+    this.next++;
+    return addr;
+  }
+
+  private teardown(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.stream?.cancel();
+    this.stream = undefined;
+    this.client?.close();
+    this.client = undefined;
+    if (this.current) this.emit('disconnected', this.current);
+    this.current = undefined;
+  }
+
+  private retryLater(): void {
+    this.teardown();
+    if (this.stopped) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    setTimeout(() => this.connect(), delay).unref();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const addr = this.pickManager();
+    if (!addr) {
+      this.opts.log.error('no manager address known: cannot reach the swarm');
+      return this.retryLater();
+    }
+    const Dispatcher = serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher');
+    const client = new Dispatcher(addr, this.opts.credentials(), {
+      ...this.opts.channelOptions,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+    });
+    this.client = client;
+    const stream = (
+      client as unknown as { session(req: object): grpc.ClientReadableStream<SessionMessage> }
+    ).session({
+      description: this.opts.description,
+      addr: this.opts.addr,
+    });
+    this.stream = stream;
+    let sessionId = '';
+    stream.on('data', (msg: SessionMessage) => {
+      if (!sessionId) {
+        this.current = addr;
+        this.retryMs = RETRY_MIN_MS;
+        this.emit('connected', addr);
+      }
+      sessionId = msg.sessionId;
+      if (msg.managers.length > 0) {
+        // The leader first: that is where the session belongs after a reconnect.
+        this.managers = [...msg.managers]
+          .sort((a, b) => Number(b.leader) - Number(a.leader))
+          .map((m) => m.addr);
+        this.next = 0;
+      }
+      this.armHeartbeat(client, () => sessionId, Number(msg.heartbeatPeriodMs) || 1_000);
+      this.emit('message', msg);
+    });
+    stream.on('error', (err: grpc.ServiceError) => {
+      if (this.stream !== stream) return;
+      const leader = err.metadata?.get(LEADER_ADDR_METADATA)[0];
+      if (err.code === grpc.status.PERMISSION_DENIED && /removed/.test(err.details ?? '')) {
+        this.opts.log.error({ manager: addr }, err.details);
+        this.stop();
+        this.emit('removed');
+        return;
+      }
+      if (err.code === grpc.status.FAILED_PRECONDITION && typeof leader === 'string' && leader) {
+        this.preferred = leader;
+        this.retryMs = RETRY_MIN_MS;
+      } else {
+        this.opts.log.debug({ manager: addr, err: err.details ?? err.message }, 'dispatcher session lost');
+      }
+      this.retryLater();
+    });
+    stream.on('end', () => {
+      if (this.stream === stream) this.retryLater();
+    });
+  }
+
+  private armHeartbeat(client: grpc.Client, sessionId: () => string, periodMs: number): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      unary(client, 'heartbeat', { sessionId: sessionId() }, periodMs * 2).catch((err: grpc.ServiceError) => {
+        if (this.client !== client) return;
+        this.opts.log.debug({ err: err.details ?? err.message }, 'heartbeat failed; re-registering');
+        this.retryLater();
+      });
+    }, periodMs);
+    this.heartbeat.unref();
+  }
+}
