@@ -102,6 +102,15 @@ test('an async transaction callback is refused and nothing is proposed', async (
     store.update(async (tx) => tx.create('node', sampleNode('n1'))),
     /must be synchronous/,
   );
+  // Its later use of the closed transaction fails quietly instead of as an unhandled rejection.
+  await assert.rejects(
+    store.update(async (tx) => {
+      await Promise.resolve();
+      tx.create('node', sampleNode('n2'));
+    }),
+    /must be synchronous/,
+  );
+  await new Promise((r) => setImmediate(r));
   assert.equal(log.entries.length, 0);
 });
 

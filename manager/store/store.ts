@@ -112,7 +112,9 @@ export class Store<M extends ObjectMap> {
       tx.close();
     }
     if (isThenable(value)) {
-      // Reads after an await would see later commits while writes still carry the old versions.
+      // Reads after an await would see later commits while writes still carry the old versions. Its
+      // own failure (it may touch the closed tx) must not surface as an unhandled rejection.
+      (value as PromiseLike<unknown>).then(undefined, () => undefined);
       throw new TypeError('store.update: the transaction callback must be synchronous');
     }
     const actions = tx.actions();
