@@ -100,7 +100,10 @@ export class EtcdCluster {
 
   kvClient(addr: string): EtcdKvClient {
     const Kv = this.pkg.KV as grpc.ServiceClientConstructor;
-    return new Kv(addr, grpc.credentials.createInsecure()) as unknown as EtcdKvClient;
+    // The same channel options as the swarmlite client (test/raft/kv/kv-proto.ts).
+    return new Kv(addr, grpc.credentials.createInsecure(), {
+      'grpc.enable_channelz': 0,
+    }) as unknown as EtcdKvClient;
   }
 
   /** The client address of the current leader (waits for one to be elected). */

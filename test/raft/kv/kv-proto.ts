@@ -46,5 +46,6 @@ export function newKvGrpcClient(addr: string): KvGrpcClient {
   return new Client(addr, grpc.credentials.createInsecure(), {
     'grpc.initial_reconnect_backoff_ms': 50,
     'grpc.max_reconnect_backoff_ms': 300,
+    'grpc.enable_channelz': 0,
   }) as unknown as KvGrpcClient;
 }

@@ -58,7 +58,10 @@ function notLeader(node: RaftNode): NotLeaderError {
 
 async function main(): Promise<void> {
   const sm = new KvStateMachine();
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.enable_channelz': 0,
+  });
   const node = await openRaftNode({
     id,
     dataDir: values.data!,
