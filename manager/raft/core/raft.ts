@@ -1,0 +1,490 @@
+// The Raft state machine: terms, roles, elections, and the dispatch of every message. Role-specific
+// handling lives in leader.ts and follower.ts; replication in replication.ts. Everything is synchronous
+// and deterministic: outputs accumulate in `msgs` and `readStates` and leave through the RawNode's Ready.
+
+import {
+  type ConfChange,
+  ConfChangeType,
+  type ConfState,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Message,
+  MessageType,
+  NONE,
+  ProposalDroppedError,
+  type RaftConfig,
+  type RaftId,
+  type ReadState,
+  Role,
+  type Snapshot,
+  type SoftState,
+} from '../types.js';
+import { decodeConfChange } from './confchange.js';
+import { stepCandidate, stepFollower } from './follower.js';
+import { stepLeader } from './leader.js';
+import { RaftLog } from './log.js';
+import { VoteResult } from './quorum.js';
+import { ReadOnly } from './readonly.js';
+import { bcastAppend, maybeSendAppend } from './replication.js';
+import { ProgressTracker } from './tracker.js';
+import { CAMPAIGN_TRANSFER, isTransferCampaign, newMessage, voteResponseType } from './util.js';
+
+enum CampaignKind {
+  PreElection,
+  Election,
+  Transfer,
+}
+
+export class Raft {
+  readonly id: RaftId;
+  term = 0;
+  vote: RaftId = NONE;
+  lead: RaftId = NONE;
+  role: Role = Role.Follower;
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+  readOnly = new ReadOnly();
+  /** Outgoing messages and answered reads, drained by RawNode.ready(). */
+  msgs: Message[] = [];
+  readStates: ReadState[] = [];
+  /** Reads received before this leader committed an entry of its term; answered once it has. */
+  pendingReadIndexMessages: Message[] = [];
+  /** Index of the last conf change proposed (leader); another may be proposed once it is applied. */
+  pendingConfIndex = 0;
+  leadTransferee: RaftId = NONE;
+
+  readonly maxMsgSize: number;
+  readonly maxInflight: number;
+  readonly checkQuorum: boolean;
+  readonly preVote: boolean;
+  readonly heartbeatTimeout: number;
+  readonly electionTimeout: number;
+  private readonly random: () => number;
+  /** Ticks since the last election timeout reset (follower: since it heard from the leader). */
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  /** Drawn from [electionTimeout, 2 * electionTimeout) at every reset, so split votes resolve. */
+  randomizedElectionTimeout = 0;
+
+  constructor(c: RaftConfig) {
+    if (c.id === NONE) throw new Error('raft: id must not be 0');
+    if (c.heartbeatTicks <= 0 || c.electionTicks <= c.heartbeatTicks) {
+      throw new Error('raft: electionTicks must be greater than heartbeatTicks > 0');
+    }
+    this.id = c.id;
+    this.log = new RaftLog(c.storage);
+    this.maxMsgSize = c.maxSizePerMsg;
+    this.maxInflight = c.maxInflightMsgs;
+    this.checkQuorum = c.checkQuorum;
+    this.preVote = c.preVote;
+    this.heartbeatTimeout = c.heartbeatTicks;
+    this.electionTimeout = c.electionTicks;
+    this.random = c.random;
+    this.tracker = new ProgressTracker(c.maxInflightMsgs);
+
+    const { hardState, confState } = c.storage.initialState();
+    this.tracker.reset(confState, this.log.lastIndex() + 1);
+    if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState);
+    if (c.applied > 0) this.log.appliedTo(c.applied);
+    this.becomeFollower(this.term, NONE);
+  }
+
+  private loadState(hs: HardState): void {
+    if (hs.commit < this.log.committed || hs.commit > this.log.lastIndex()) {
+      throw new Error(
+        `raft: hard state commit ${hs.commit} is out of range [${this.log.committed}, ${this.log.lastIndex()}]`,
+      );
+    }
+    this.log.committed = hs.commit;
+    this.term = hs.term;
+    this.vote = hs.vote;
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.lead, role: this.role };
+  }
+
+  /** A voter in its own configuration that has no pending snapshot may campaign. */
+  promotable(): boolean {
+    return this.tracker.isVoter(this.id) && this.log.unstable.snapshot === undefined;
+  }
+
+  send(m: Message): void {
+    m.from = this.id;
+    const isVote = [MessageType.Vote, MessageType.PreVote, MessageType.VoteResp, MessageType.PreVoteResp];
+    if (isVote.includes(m.type)) {
+      // Vote traffic carries an explicit term: a PreVote names the term the candidate would use.
+      if (m.term === 0) throw new Error(`raft: ${MessageType[m.type]} must carry a term`);
+    } else if (m.type !== MessageType.Propose && m.type !== MessageType.ReadIndex) {
+      // Forwarded proposals and reads keep term 0: the receiver treats them as local requests.
+      m.term = this.term;
+    }
+    this.msgs.push(m);
+  }
+
+  // ---- role transitions ----
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.leadTransferee = NONE;
+    this.tracker.resetVotes();
+    const next = this.log.lastIndex() + 1;
+    for (const [id, pr] of this.tracker.progress) {
+      const learner = pr.learner;
+      pr.match = 0;
+      pr.next = next;
+      pr.becomeProbe();
+      pr.next = next;
+      pr.learner = learner;
+      pr.recentActive = false;
+      if (id === this.id) pr.match = this.log.lastIndex();
+    }
+    this.pendingConfIndex = 0;
+    this.readOnly = new ReadOnly();
+    this.pendingReadIndexMessages = [];
+  }
+
+  resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.electionTimeout + Math.floor(this.random() * this.electionTimeout);
+  }
+
+  becomeFollower(term: number, lead: RaftId): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = Role.Follower;
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === Role.Leader) throw new Error('raft: invalid transition leader -> pre-candidate');
+    // A pre-candidate keeps its term and vote: the pre-vote round changes nothing durable.
+    this.tracker.resetVotes();
+    this.lead = NONE;
+    this.role = Role.PreCandidate;
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === Role.Leader) throw new Error('raft: invalid transition leader -> candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = Role.Candidate;
+  }
+
+  private becomeLeader(): void {
+    if (this.role === Role.Follower) throw new Error('raft: invalid transition follower -> leader');
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = Role.Leader;
+    const self = this.tracker.progress.get(this.id);
+    if (self) {
+      self.becomeReplicate();
+      self.recentActive = true;
+    }
+    // Conf changes in the uncommitted tail may be pending; do not allow another until they apply.
+    this.pendingConfIndex = this.log.lastIndex();
+    // The no-op entry of the new term: committing it commits everything before it (§5.4.2, §8).
+    this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) }]);
+  }
+
+  // ---- ticks ----
+
+  tick(): void {
+    if (this.role === Role.Leader) this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.step(newMessage(MessageType.Hup, { from: this.id }));
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTimeout) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum) this.step(newMessage(MessageType.CheckQuorum, { from: this.id }));
+      // A transfer that did not finish within an election timeout is abandoned.
+      if (this.role === Role.Leader && this.leadTransferee !== NONE) this.leadTransferee = NONE;
+    }
+    if (this.role !== Role.Leader) return;
+    if (this.heartbeatElapsed >= this.heartbeatTimeout) {
+      this.heartbeatElapsed = 0;
+      this.step(newMessage(MessageType.Beat, { from: this.id }));
+    }
+  }
+
+  // ---- elections ----
+
+  /** Committed conf changes not yet applied: the configuration we would campaign in is stale. */
+  private hasUnappliedConfChanges(): boolean {
+    if (this.log.committed <= this.log.applied) return false;
+    return this.log.nextCommittedEntries().some((e) => e.type === EntryType.ConfChange);
+  }
+
+  private hup(kind: CampaignKind): void {
+    if (this.role === Role.Leader) return;
+    if (!this.promotable()) return;
+    if (this.hasUnappliedConfChanges()) return;
+    this.campaign(kind);
+  }
+
+  private campaign(kind: CampaignKind): void {
+    let term: number;
+    let voteType: MessageType;
+    if (kind === CampaignKind.PreElection) {
+      this.becomePreCandidate();
+      voteType = MessageType.PreVote;
+      term = this.term + 1; // the term we would use; not adopted until pre-vote succeeds
+    } else {
+      this.becomeCandidate();
+      voteType = MessageType.Vote;
+      term = this.term;
+    }
+    if (this.poll(this.id, voteResponseType(voteType), true) === VoteResult.Won) {
+      // A single-voter cluster wins at once.
+      if (kind === CampaignKind.PreElection) this.campaign(CampaignKind.Election);
+      else this.becomeLeader();
+      return;
+    }
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    for (const id of [...this.tracker.voters].sort((a, b) => a - b)) {
+      if (id === this.id) continue;
+      this.send(
+        newMessage(voteType, {
+          to: id,
+          term,
+          index: lastIndex,
+          logTerm: lastTerm,
+          context: kind === CampaignKind.Transfer ? CAMPAIGN_TRANSFER : new Uint8Array(0),
+        }),
+      );
+    }
+  }
+
+  /** Records a vote response and returns the election's outcome so far. */
+  poll(id: RaftId, _type: MessageType, granted: boolean): VoteResult {
+    this.tracker.recordVote(id, granted);
+    return this.tracker.tallyVotes().result;
+  }
+
+  /** Called by candidates on a vote response of their own round. */
+  handleVoteResult(result: VoteResult): void {
+    if (result === VoteResult.Won) {
+      if (this.role === Role.PreCandidate) this.campaign(CampaignKind.Election);
+      else {
+        this.becomeLeader();
+        bcastAppend(this);
+      }
+    } else if (result === VoteResult.Lost) {
+      // The pre-vote or vote failed: go back to following (the term may have moved meanwhile).
+      this.becomeFollower(this.term, NONE);
+    }
+  }
+
+  campaignForTransfer(): void {
+    this.hup(CampaignKind.Transfer);
+  }
+
+  // ---- the step function ----
+
+  step(m: Message): void {
+    if (m.term === 0) {
+      // local message
+    } else if (m.term > this.term) {
+      if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+        const force = isTransferCampaign(m.context);
+        const inLease = this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTimeout;
+        if (!force && inLease) {
+          // We heard from a leader within the minimum election timeout: it is alive, so do not let a
+          // partitioned or removed member depose it (the lease CheckQuorum makes safe to assume).
+          return;
+        }
+      }
+      if (m.type === MessageType.PreVote) {
+        // A pre-vote request never changes our term.
+      } else if (m.type === MessageType.PreVoteResp && !m.reject) {
+        // The granted pre-vote names the term we would campaign in; the election itself adopts it.
+      } else if (
+        m.type === MessageType.App ||
+        m.type === MessageType.Heartbeat ||
+        m.type === MessageType.Snap
+      ) {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term < this.term) {
+      if (
+        (this.checkQuorum || this.preVote) &&
+        (m.type === MessageType.Heartbeat || m.type === MessageType.App)
+      ) {
+        // A stale leader (e.g. healed from a partition) must learn our term, or with CheckQuorum and
+        // PreVote nobody would ever send it a higher term and it would go on disrupting us.
+        this.send(newMessage(MessageType.AppResp, { to: m.from }));
+      } else if (m.type === MessageType.PreVote) {
+        this.send(newMessage(MessageType.PreVoteResp, { to: m.from, term: this.term, reject: true }));
+      }
+      return;
+    }
+
+    switch (m.type) {
+      case MessageType.Hup:
+        this.hup(this.preVote ? CampaignKind.PreElection : CampaignKind.Election);
+        return;
+      case MessageType.Vote:
+      case MessageType.PreVote:
+        this.handleVoteRequest(m);
+        return;
+    }
+    switch (this.role) {
+      case Role.Leader:
+        stepLeader(this, m);
+        return;
+      case Role.Candidate:
+      case Role.PreCandidate:
+        stepCandidate(this, m);
+        return;
+      case Role.Follower:
+        stepFollower(this, m);
+        return;
+    }
+  }
+
+  private handleVoteRequest(m: Message): void {
+    // We can vote for whoever we already voted for (a retried request), or anyone if we have not voted
+    // and know no leader in this term; a pre-vote for a future term is always answerable.
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (m.type === MessageType.PreVote && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      this.send(newMessage(voteResponseType(m.type), { to: m.from, term: m.term }));
+      if (m.type === MessageType.Vote) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send(newMessage(voteResponseType(m.type), { to: m.from, term: this.term, reject: true }));
+    }
+  }
+
+  // ---- log ----
+
+  /** Leader: appends entries of the current term to its own log and counts itself as matching. */
+  appendEntries(es: Entry[]): void {
+    let li = this.log.lastIndex();
+    const stamped = es.map((e) => ({ ...e, term: this.term, index: ++li }));
+    li = this.log.append(stamped);
+    this.tracker.progress.get(this.id)?.maybeUpdate(li);
+    this.maybeCommit();
+  }
+
+  /** Leader: advances commit to what a quorum stores (current-term entries only). */
+  maybeCommit(): boolean {
+    const committed = this.log.maybeCommit(this.tracker.committed(), this.term);
+    if (committed && this.committedEntryInCurrentTerm()) releasePendingReads(this);
+    return committed;
+  }
+
+  committedEntryInCurrentTerm(): boolean {
+    return this.log.termOrZero(this.log.committed) === this.term;
+  }
+
+  /** Follower: installs a snapshot if it is newer than the log; returns whether it was installed. */
+  restore(s: Snapshot): boolean {
+    if (s.metadata.index <= this.log.committed) return false;
+    if (this.role !== Role.Follower) {
+      throw new Error('raft: a non-follower was asked to restore a snapshot');
+    }
+    if (this.log.matchTerm(s.metadata.index, s.metadata.term)) {
+      // We hold that entry: the snapshot only tells us it is committed.
+      this.log.commitTo(s.metadata.index);
+      return false;
+    }
+    this.log.restore(s);
+    // A snapshot may predate our own addition; then later log entries add us. Either way the snapshot's
+    // membership is the one its state describes.
+    this.tracker.reset(s.metadata.confState, this.log.lastIndex() + 1);
+    return true;
+  }
+
+  // ---- membership ----
+
+  applyConfChange(cc: ConfChange): ConfState {
+    const next = this.log.lastIndex() + 1;
+    switch (cc.type) {
+      case ConfChangeType.AddVoter:
+        this.tracker.addVoter(cc.id, next);
+        break;
+      case ConfChangeType.AddLearner:
+        // Adding a current voter as a learner would be a demotion: not a single-server change; ignored.
+        if (!this.tracker.isVoter(cc.id)) this.tracker.addLearner(cc.id, next);
+        break;
+      case ConfChangeType.RemoveMember:
+        this.tracker.remove(cc.id);
+        break;
+    }
+    const cs = this.tracker.confState();
+    if (this.role !== Role.Leader) return cs;
+    if (!this.tracker.isVoter(this.id)) {
+      // The leader was removed: step down; the remaining voters elect a leader among themselves.
+      this.becomeFollower(this.term, NONE);
+      return cs;
+    }
+    if (this.leadTransferee !== NONE && !this.tracker.isVoter(this.leadTransferee))
+      this.leadTransferee = NONE;
+    // A smaller quorum may commit more; a new member needs its first probe.
+    if (this.maybeCommit()) bcastAppend(this);
+    else for (const id of this.tracker.progress.keys()) if (id !== this.id) maybeSendAppend(this, id, false);
+    return cs;
+  }
+
+  /** Whether the leader may accept this proposal batch; conf changes must come one at a time. */
+  checkProposal(entries: Entry[], local: boolean): Entry[] | undefined {
+    const drop = (reason: string): undefined => {
+      if (local) throw new ProposalDroppedError(reason);
+      return undefined;
+    };
+    if (!this.tracker.progress.has(this.id)) return drop('this member was removed from the cluster');
+    if (this.leadTransferee !== NONE)
+      return drop(`leadership is being transferred to ${this.leadTransferee}`);
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange) continue;
+      if (this.pendingConfIndex > this.log.applied) {
+        return drop(`configuration change at ${this.pendingConfIndex} is not applied yet`);
+      }
+      const cc = decodeConfChange(e.data);
+      if (
+        cc.type === ConfChangeType.RemoveMember &&
+        this.tracker.voters.size === 1 &&
+        this.tracker.isVoter(cc.id)
+      ) {
+        return drop('cannot remove the last voter');
+      }
+    }
+    return entries;
+  }
+}
+
+/** Answers reads that waited for the leader's first commit in its term. */
+function releasePendingReads(r: Raft): void {
+  const pending = r.pendingReadIndexMessages;
+  r.pendingReadIndexMessages = [];
+  for (const m of pending) stepLeader(r, m);
+}

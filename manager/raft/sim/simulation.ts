@@ -1,0 +1,546 @@
+// Deterministic simulation of a Raft cluster: RawNodes (the real core) wrapped in simulated shells
+// (node.ts), a lossy, reordering, duplicating, partitionable network (network.ts), crashes with and
+// without loss of in-flight writes, membership changes, leadership transfers, log compaction and
+// snapshot installs, and a client workload — all driven by one seeded PRNG on a virtual clock, so a
+// seed replays exactly. Safety is asserted after every event (invariants.ts); at the end the cluster is
+// healed, must converge (liveness), and the client history must be linearizable.
+
+import { decodeConfChange } from '../core/confchange.js';
+import { bootstrapStorage } from '../core/bootstrap.js';
+import { RawNode } from '../core/rawnode.js';
+import { contextKey } from '../core/util.js';
+import {
+  ConfChangeType,
+  type Entry,
+  EntryType,
+  type Message,
+  MessageType,
+  ProposalDroppedError,
+  type RaftId,
+  type Ready,
+  Role,
+} from '../types.js';
+import { EventQueue } from './events.js';
+import { SafetyChecker, SafetyViolation } from './invariants.js';
+import { decodeCommand, encodeCommand, type KvOutput } from './kv.js';
+import { checkLinearizable } from './linearizability.js';
+import { Network } from './network.js';
+import { SimNode } from './node.js';
+import { Prng } from './prng.js';
+import { type ClientRequest, Workload } from './workload.js';
+
+export interface SimOptions {
+  seed: number;
+  /** Virtual milliseconds of faults and traffic, then of healed quiet time. */
+  durationMs?: number;
+  quiesceMs?: number;
+  /** Receives a line per notable event (for debugging a seed). */
+  trace?: (line: string) => void;
+}
+
+export interface SimResult {
+  seed: number;
+  voters: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  events: number;
+  leadersElected: number;
+  committed: number;
+  opsCompleted: number;
+  opsPending: number;
+  crashes: number;
+  snapshotsInstalled: number;
+  confChangesApplied: number;
+}
+
+const TICK_MS = 10;
+const ELECTION_TICKS = 10;
+const CLIENT_TIMEOUT_MS = 400;
+const MAX_NODES = 7;
+
+export class Simulation {
+  private readonly rng: Prng;
+  private readonly clock = new EventQueue();
+  private readonly net: Network;
+  private readonly nodes = new Map<RaftId, SimNode>();
+  private readonly safety = new SafetyChecker();
+  private readonly workload: Workload;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly voters: number;
+  private readonly fsyncMax: number;
+  private readonly snapEvery: number;
+  private readonly faultEvery: number;
+  private readonly trace: (line: string) => void;
+  private faultsOn = true;
+  private clientsOn = true;
+  private nextId = 1;
+  private readonly everMember = new Set<RaftId>();
+  /** Members whose removal some member applied (so it is committed). */
+  private readonly removed = new Set<RaftId>();
+  private stats = { events: 0, crashes: 0, snapshotsInstalled: 0, confChangesApplied: 0 };
+
+  constructor(private readonly opts: SimOptions) {
+    this.rng = new Prng(opts.seed);
+    this.trace = opts.trace ?? (() => {});
+    const r = this.rng;
+    this.voters = r.pick([3, 3, 5]);
+    this.preVote = r.chance(0.8);
+    this.checkQuorum = r.chance(0.8);
+    this.fsyncMax = r.pick([0, 2, 8]);
+    this.snapEvery = r.pick([4, 15, 60]);
+    this.faultEvery = r.pick([15, 40, 100, 250]);
+    this.net = new Network(
+      this.clock,
+      r.fork(),
+      {
+        dropRate: r.pick([0, 0.02, 0.1, 0.25]),
+        duplicateRate: r.pick([0, 0.03, 0.15]),
+        minDelay: 1,
+        maxDelay: r.pick([3, 12, 35]),
+      },
+      (m) => this.deliver(m),
+      (m, ok) => this.snapshotOutcome(m, ok),
+    );
+    this.workload = new Workload(r.fork());
+  }
+
+  run(): SimResult {
+    const duration = this.opts.durationMs ?? this.rng.pick([1000, 2000, 5000]);
+    const quiesce = this.opts.quiesceMs ?? 5000;
+    const initial: RaftId[] = [];
+    for (let i = 0; i < this.voters; i++) initial.push(this.nextId++);
+    for (const id of initial) {
+      const n = this.addNode(id);
+      bootstrapStorage(n.storage, initial);
+      this.everMember.add(id);
+      this.start(n);
+    }
+    // A spare member, not yet in the cluster, to be added by a conf change.
+    this.start(this.addNode(this.nextId++));
+    for (let c = 0; c < 3; c++)
+      this.clock.schedule(this.rng.int(0, 50), () => this.clientLoop(this.workload.newClientId()));
+    this.scheduleFault();
+
+    const check = () => {
+      this.stats.events++;
+      this.checkSafety();
+    };
+    this.clock.runUntil(duration, check);
+    // Heal everything and let the cluster settle.
+    this.faultsOn = false;
+    this.clientsOn = false;
+    this.net.heal();
+    this.net.profile = { ...this.net.profile, dropRate: 0, duplicateRate: 0 };
+    this.retireRemovedMembers();
+    for (const n of this.nodes.values()) if (!n.alive && !n.retired) this.restart(n);
+    // Liveness: once healed, a leader must emerge and every member catch up. Elections are random, so
+    // allow several election rounds; stop as soon as the cluster has converged.
+    let converged: string | undefined = 'not checked';
+    for (let t = duration; t < duration + quiesce && converged !== undefined; t += 100) {
+      this.clock.runUntil(t + 100, check);
+      this.retireRemovedMembers();
+      converged = this.convergenceProblem();
+    }
+    if (converged !== undefined) throw new Error(`liveness: ${converged}\n${this.describeNodes()}`);
+    const lin = checkLinearizable(this.workload.history);
+    if (!lin.ok) throw new SafetyViolation(`linearizability: ${lin.reason}`);
+
+    const history = this.workload.history;
+    return {
+      seed: this.opts.seed,
+      voters: this.voters,
+      preVote: this.preVote,
+      checkQuorum: this.checkQuorum,
+      events: this.stats.events,
+      leadersElected: this.safety.leadersElected,
+      committed: Math.max(...[...this.nodes.values()].map((n) => n.kv.applied)),
+      opsCompleted: history.filter((o) => o.ret !== Infinity).length,
+      opsPending: history.filter((o) => o.ret === Infinity).length,
+      crashes: this.stats.crashes,
+      snapshotsInstalled: this.stats.snapshotsInstalled,
+      confChangesApplied: this.stats.confChangesApplied,
+    };
+  }
+
+  // ---- members ----
+
+  private addNode(id: RaftId): SimNode {
+    const n = new SimNode(id);
+    this.nodes.set(id, n);
+    const phase = this.rng.int(0, TICK_MS - 1);
+    const tick = () => {
+      if (n.retired) return;
+      if (n.raw) {
+        n.raw.tick();
+        this.pump(n);
+      }
+      this.clock.schedule(TICK_MS, tick);
+    };
+    this.clock.schedule(phase, tick);
+    return n;
+  }
+
+  private start(n: SimNode): void {
+    const applied = n.recoverStateMachine();
+    const random = this.rng.fork();
+    n.raw = new RawNode({
+      id: n.id,
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: 1,
+      storage: n.storage,
+      applied,
+      maxSizePerMsg: this.rng.pick([64, 1024, 1024 * 1024]),
+      maxInflightMsgs: this.rng.pick([1, 4, 256]),
+      preVote: this.preVote,
+      checkQuorum: this.checkQuorum,
+      random: () => random.next(),
+    });
+  }
+
+  private crash(n: SimNode): void {
+    const landed = this.rng.chance(0.5);
+    this.trace(`${this.clock.now} crash ${n.id} (in-flight write ${landed ? 'kept' : 'lost'})`);
+    n.crash(landed);
+    this.stats.crashes++;
+    this.clock.schedule(this.rng.int(20, 400), () => {
+      if (this.faultsOn && !n.alive && !n.retired) this.restart(n);
+    });
+  }
+
+  private restart(n: SimNode): void {
+    this.trace(`${this.clock.now} restart ${n.id}`);
+    this.start(n);
+    this.pump(n);
+  }
+
+  /** A member that applied its own removal shuts down (its id is never reused). */
+  private retire(n: SimNode): void {
+    this.trace(`${this.clock.now} retire ${n.id}`);
+    n.crash(false);
+    n.retired = true;
+  }
+
+  /**
+   * The operator stops members whose removal committed (ids are never reused, so that is final). A
+   * removed member that never learned of its removal would otherwise campaign forever; without
+   * PreVote and CheckQuorum that disrupts the cluster, which is Raft's known limitation, not a bug.
+   */
+  private retireRemovedMembers(): void {
+    for (const id of this.removed) {
+      const n = this.nodes.get(id);
+      if (n && !n.retired) this.retire(n);
+    }
+  }
+
+  // ---- the shell loop ----
+
+  /** Takes a Ready if the member has one and no write is in flight; the write completes later. */
+  private pump(n: SimNode): void {
+    const raw = n.raw;
+    if (!raw || n.inflightReady || !raw.hasReady()) return;
+    const rd = raw.ready();
+    if (rd.entries.length > 0) {
+      this.safety.recordWrite(n.id, rd.entries, raw.raft.log.termOrZero(rd.entries[0].index - 1));
+    }
+    n.inflightReady = rd;
+    const inc = n.incarnation;
+    this.clock.schedule(this.rng.int(0, this.fsyncMax), () => this.persisted(n, inc, rd));
+  }
+
+  private persisted(n: SimNode, incarnation: number, rd: Ready): void {
+    if (n.incarnation !== incarnation) return; // crashed meanwhile
+    n.persist(rd);
+    n.inflightReady = undefined;
+    for (const m of rd.messages) this.net.send(m);
+    if (rd.snapshot) {
+      n.recoverStateMachine();
+      this.stats.snapshotsInstalled++;
+      this.safety.recordState(n.id, n.kv.applied, n.kv.hash);
+      this.safety.noteSnapshotApplied(n.kv.applied);
+    }
+    for (const e of rd.committedEntries) {
+      this.apply(n, e);
+      if (!n.raw) return; // retired by its own removal
+    }
+    for (const rs of rd.readStates) {
+      const pending = n.waitingReads.get(contextKey(rs.context));
+      if (pending) pending.index = rs.index;
+    }
+    n.raw!.advance(rd);
+    this.serveReads(n);
+    this.maybeCompact(n);
+    this.pump(n);
+  }
+
+  private apply(n: SimNode, e: Entry): void {
+    n.kv.advance(e.index, e.data);
+    if (e.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(e.data);
+      n.kv.confState = n.raw!.applyConfChange(cc);
+      this.stats.confChangesApplied++;
+      this.safety.recordApply(n.id, e, n.kv.hash);
+      if (cc.type === ConfChangeType.RemoveMember) {
+        this.removed.add(cc.id);
+        if (cc.id === n.id) this.retire(n);
+      }
+      return;
+    }
+    this.safety.recordApply(n.id, e, n.kv.hash);
+    if (e.data.byteLength === 0) return; // a leader's no-op
+    const cmd = decodeCommand(e.data);
+    const out = n.kv.execute(cmd);
+    const waiting = n.waitingProposals.get(cmd.req);
+    if (waiting) {
+      n.waitingProposals.delete(cmd.req);
+      this.answer(waiting, out);
+    }
+  }
+
+  private serveReads(n: SimNode): void {
+    for (const [key, pending] of n.waitingReads) {
+      if (pending.index === undefined || n.kv.applied < pending.index) continue;
+      n.waitingReads.delete(key);
+      this.answer(pending.request, n.kv.get(pending.request.op.key));
+    }
+  }
+
+  private maybeCompact(n: SimNode): void {
+    const snapIndex = n.storage.snapshot().metadata.index;
+    if (n.kv.applied - snapIndex < this.snapEvery) return;
+    n.storage.createSnapshot(n.kv.applied, n.kv.confState, n.kv.serialize());
+    const keep = this.rng.int(0, 5);
+    const to = n.kv.applied - keep;
+    if (to >= n.storage.firstIndex()) n.storage.compact(to);
+  }
+
+  private deliver(m: Message): boolean {
+    const n = this.nodes.get(m.to);
+    if (!n || !n.raw) return false;
+    if (m.type !== MessageType.Heartbeat && m.type !== MessageType.HeartbeatResp) {
+      this.trace(`${this.clock.now} deliver ${describeMessage(m)}`);
+    }
+    n.raw.step(m);
+    this.pump(n);
+    return true;
+  }
+
+  private snapshotOutcome(m: Message, ok: boolean): void {
+    const sender = this.nodes.get(m.from);
+    if (!sender?.raw) return;
+    sender.raw.reportSnapshot(m.to, ok);
+    if (!ok && this.rng.chance(0.5)) sender.raw.reportUnreachable(m.to);
+    this.pump(sender);
+  }
+
+  // ---- clients ----
+
+  private clientLoop(clientId: number): void {
+    if (!this.clientsOn) return;
+    const { req, op } = this.workload.nextOp(clientId, this.clock.now);
+    const candidates = [...this.nodes.values()].filter((n) => !n.retired);
+    // Mostly ask the member that believes it leads, as real clients converge on the leader.
+    const leader = candidates.find((n) => n.raw?.raft.role === Role.Leader);
+    const target = leader && this.rng.chance(0.7) ? leader : this.rng.pick(candidates);
+    let nextClient = clientId;
+    const request: ClientRequest = {
+      req,
+      op,
+      finished: false,
+      onDone: () => this.clock.schedule(this.rng.int(0, 20), () => this.clientLoop(nextClient)),
+    };
+    const raw = target.raw;
+    if (!raw) {
+      // Connection refused: the operation never started.
+      this.clock.schedule(this.rng.int(5, 20), () => this.clientLoop(clientId));
+      return;
+    }
+    this.workload.record(op);
+    try {
+      this.trace(
+        `${this.clock.now} client ${clientId} req ${req} ${op.kind} ${op.key} ${op.value ?? ''} via ${target.id}`,
+      );
+      if (op.kind === 'get' && this.rng.chance(0.7)) {
+        const ctx = new TextEncoder().encode(`read-${req}`);
+        target.waitingReads.set(contextKey(ctx), { request });
+        raw.readIndex(ctx);
+      } else {
+        target.waitingProposals.set(req, request);
+        raw.propose(
+          encodeCommand({ req, kind: op.kind, key: op.key, value: op.value, expected: op.expected }),
+        );
+      }
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      // Refused before reaching any log: it certainly did not happen.
+      target.waitingProposals.delete(req);
+      this.workload.forget(op);
+      this.clock.schedule(this.rng.int(5, 20), () => this.clientLoop(clientId));
+      return;
+    }
+    this.pump(target);
+    this.clock.schedule(CLIENT_TIMEOUT_MS, () => {
+      if (request.finished) return;
+      request.finished = true; // gave up: the op stays pending forever; a new client carries on
+      nextClient = this.workload.newClientId();
+      this.clientLoop(nextClient);
+    });
+  }
+
+  private answer(request: ClientRequest, out: KvOutput): void {
+    if (request.finished) return;
+    request.finished = true;
+    request.op.ret = this.clock.now;
+    this.trace(`${this.clock.now} answer req ${request.req} -> ${String(out)}`);
+    if (request.op.kind !== 'put') request.op.output = out;
+    request.onDone();
+  }
+
+  // ---- faults ----
+
+  private scheduleFault(): void {
+    this.clock.schedule(this.rng.int(1, 2 * this.faultEvery), () => {
+      if (!this.faultsOn) return;
+      this.injectFault();
+      this.scheduleFault();
+    });
+  }
+
+  private injectFault(): void {
+    const live = [...this.nodes.values()].filter((n) => n.alive);
+    const leader = live.find((n) => n.raw!.raft.role === Role.Leader);
+    const all = [...this.nodes.values()].filter((n) => !n.retired).map((n) => n.id);
+    const roll = this.rng.next();
+    if (roll < 0.25) {
+      if (live.length > 0) this.crash(leader && this.rng.chance(0.5) ? leader : this.rng.pick(live));
+    } else if (roll < 0.35) {
+      if (leader) {
+        // Cut the leader off with whatever it has not replicated yet; the rest elect a new leader.
+        this.net.heal();
+        this.net.partition(
+          [leader.id],
+          all.filter((id) => id !== leader.id),
+        );
+        this.trace(`${this.clock.now} isolate leader ${leader.id}`);
+        this.clock.schedule(this.rng.int(30, 400), () => this.net.heal());
+      }
+    } else if (roll < 0.5) {
+      const shuffled = [...all].sort(() => this.rng.next() - 0.5);
+      const cut = this.rng.int(1, Math.max(1, shuffled.length - 1));
+      this.net.heal();
+      this.net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+      this.trace(`${this.clock.now} partition ${shuffled.slice(0, cut)} | ${shuffled.slice(cut)}`);
+      this.clock.schedule(this.rng.int(50, 600), () => this.net.heal());
+    } else if (roll < 0.6) {
+      if (all.length >= 2) {
+        const a = this.rng.pick(all);
+        const b = this.rng.pick(all.filter((x) => x !== a));
+        this.net.blockOneWay(a, b);
+        this.trace(`${this.clock.now} block ${a}>${b}`);
+        this.clock.schedule(this.rng.int(50, 600), () => this.net.heal());
+      }
+    } else if (roll < 0.8) {
+      if (leader) this.changeMembership(leader);
+    } else if (roll < 0.9) {
+      if (leader) {
+        const voters = leader.raw!.raft.tracker.confState().voters.filter((id) => id !== leader.id);
+        if (voters.length > 0) {
+          const to = this.rng.pick(voters);
+          this.trace(`${this.clock.now} transfer ${leader.id} -> ${to}`);
+          leader.raw!.transferLeader(to);
+          this.pump(leader);
+        }
+      }
+    } else if (live.length > 0) {
+      // A member campaigns out of turn (as after a local timer glitch).
+      const n = this.rng.pick(live);
+      n.raw!.campaign();
+      this.pump(n);
+    }
+  }
+
+  private changeMembership(leader: SimNode): void {
+    const cs = leader.raw!.raft.tracker.confState();
+    const members = new Set([...cs.voters, ...cs.learners]);
+    const spares = [...this.nodes.values()].filter(
+      (n) => !n.retired && !members.has(n.id) && !this.everMember.has(n.id),
+    );
+    const roll = this.rng.next();
+    let type: ConfChangeType;
+    let id: RaftId;
+    if (roll < 0.35 && cs.learners.length > 0) {
+      type = ConfChangeType.AddVoter; // promotion
+      id = this.rng.pick(cs.learners);
+    } else if (roll < 0.7 && cs.voters.length + cs.learners.length < 6) {
+      let spare = spares[0];
+      if (!spare) {
+        if (this.nodes.size >= MAX_NODES) return;
+        spare = this.addNode(this.nextId++);
+        this.start(spare);
+      }
+      type = this.rng.chance(0.6) ? ConfChangeType.AddLearner : ConfChangeType.AddVoter;
+      id = spare.id;
+    } else {
+      const removable = [...cs.learners, ...(cs.voters.length > 3 || this.rng.chance(0.3) ? cs.voters : [])];
+      if (removable.length === 0 || cs.voters.length <= 2) return;
+      type = ConfChangeType.RemoveMember;
+      id = this.rng.pick(removable);
+    }
+    try {
+      leader.raw!.proposeConfChange({ type, id, context: new Uint8Array(0) });
+      this.everMember.add(id);
+      this.trace(`${this.clock.now} propose ${ConfChangeType[type]} ${id} via ${leader.id}`);
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+    }
+    this.pump(leader);
+  }
+
+  // ---- checks ----
+
+  private checkSafety(): void {
+    for (const n of this.nodes.values()) {
+      if (!n.raw) continue;
+      const r = n.raw.raft;
+      this.safety.observe(n.id, r.role === Role.Leader, r.term, r.log);
+    }
+  }
+
+  /** Why the healed cluster has not converged yet, or undefined once it has. */
+  private convergenceProblem(): string | undefined {
+    const leaders = [...this.nodes.values()].filter((n) => n.raw?.raft.role === Role.Leader);
+    if (leaders.length === 0) return 'no leader after the cluster healed';
+    const leader = leaders.reduce((a, b) => (b.raw!.raft.term > a.raw!.raft.term ? b : a));
+    const r = leader.raw!.raft;
+    if (!r.committedEntryInCurrentTerm()) return `leader ${leader.id} has not committed in its term`;
+    const cs = r.tracker.confState();
+    for (const id of [...cs.voters, ...cs.learners]) {
+      const n = this.nodes.get(id)!;
+      if (!n.raw) return `member ${id} is down after the cluster healed`;
+      if (n.kv.applied !== r.log.committed) {
+        return `member ${id} applied ${n.kv.applied}, leader ${leader.id} committed ${r.log.committed}`;
+      }
+    }
+    return undefined;
+  }
+
+  private describeNodes(): string {
+    return [...this.nodes.values()]
+      .map((n) => {
+        if (!n.raw) return `  ${n.id}: ${n.retired ? 'retired' : 'down'}`;
+        const st = n.raw.status();
+        const log = n.raw.raft.log;
+        return `  ${n.id}: ${st.role} term ${st.term} vote ${st.vote} lead ${st.leader} commit ${st.commit} applied ${st.applied} last ${log.lastIndex()}/${log.lastTerm()} first ${log.firstIndex()} voters ${st.confState.voters} learners ${st.confState.learners} elapsed ${n.raw.raft.electionElapsed}/${n.raw.raft.randomizedElectionTimeout}`;
+      })
+      .join('\n');
+  }
+}
+
+export function runSimulation(opts: SimOptions): SimResult {
+  return new Simulation(opts).run();
+}
+
+/** For error messages: the type names of a message list. */
+export function describeMessage(m: Message): string {
+  return `${m.from}->${m.to} ${MessageType[m.type]} t${m.term} i${m.index}/${m.logTerm} c${m.commit} n${m.entries.length}${m.reject ? ' reject' : ''}`;
+}
