@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 // Raft write benchmark: a three-member swarmlite KV cluster against a three-member etcd cluster, both
-// on loopback, both fsyncing every commit, driven by the same Node gRPC client code (unary Put on one
-// HTTP/2 channel to the leader) at 1 and 64 concurrent clients. Prints writes/s, p50 and p99 latency.
+// on loopback, both fsyncing every commit, driven by the same Node client code at 1 and 64 concurrent
+// clients, in two client styles: unary gRPC Put (one HTTP/2 channel) and etcd's HTTP/JSON gateway
+// shape (POST /v3/kv/put over keep-alive HTTP/1.1). Writes go to the leader. Prints writes/s, p50 and
+// p99 latency, and the ratios.
 //
 //   node dist/bench/raft/raft-vs-etcd.js [--writes 5000,20000] [--concurrency 1,64] [--value-size 256]
-//                                        [--systems swarmlite,etcd]
+//                                        [--systems swarmlite,etcd] [--clients grpc,http]
 import { parseArgs } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
 import { KvCluster } from '../../test/raft/kv/cluster.js';
-import { newKvGrpcClient } from '../../test/raft/kv/kv-proto.js';
 import { KvClient } from '../../test/raft/kv/kv-client.js';
+import { newKvGrpcClient } from '../../test/raft/kv/kv-proto.js';
+import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './clients.js';
 import { EtcdCluster, etcdVersion } from './etcd-cluster.js';
-import { runLoad, type LoadResult, type PutFn } from './load.js';
+import { runLoad, type LoadResult } from './load.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,64' },
     'value-size': { type: 'string', default: '256' },
     systems: { type: 'string', default: 'swarmlite,etcd' },
+    clients: { type: 'string', default: 'grpc,http' },
     warmup: { type: 'string', default: '500' },
   },
 });
@@ -27,123 +30,132 @@ const writes = values.writes.split(',').map(Number);
 const valueSize = Number(values['value-size']);
 const warmup = Number(values.warmup);
 const systems = values.systems.split(',');
+const styles = values.clients.split(',') as ClientStyle[];
 
-function unaryPut(client: grpc.Client, method: 'Put', keyAsBytes: boolean): PutFn {
-  const fn = (client as unknown as Record<string, (r: unknown, cb: (e: Error | null) => void) => void>)[
-    method
-  ]!;
-  return (key, value) =>
-    new Promise((resolve, reject) =>
-      fn.call(client, { key: keyAsBytes ? Buffer.from(key) : key, value }, (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+interface Row {
+  system: string;
+  style: ClientStyle;
+  concurrency: number;
+  result: LoadResult;
 }
 
-async function measure(name: string, put: PutFn): Promise<Map<number, LoadResult>> {
-  const results = new Map<number, LoadResult>();
-  await runLoad(put, { concurrency: 16, writes: warmup, valueSize, prefix: `${name}-warmup` });
-  for (const [i, concurrency] of concurrencies.entries()) {
-    const n = writes[i] ?? writes.at(-1)!;
-    const r = await runLoad(put, { concurrency, writes: n, valueSize, prefix: `${name}-c${concurrency}` });
-    console.error(
-      `${name} c=${concurrency}: ${n} writes in ${r.seconds.toFixed(2)} s, ${r.writesPerSec.toFixed(0)}/s, ` +
-        `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`,
-    );
-    results.set(concurrency, r);
+/** Runs every client style and concurrency against one cluster; `connect` opens a client to its leader. */
+async function measure(
+  system: string,
+  connect: (style: ClientStyle, concurrency: number) => Promise<BenchClient>,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const style of styles) {
+    for (const [i, concurrency] of concurrencies.entries()) {
+      const client = await connect(style, concurrency);
+      try {
+        const prefix = `${system}-${style}-c${concurrency}`;
+        await runLoad(client.put, { concurrency, writes: warmup, valueSize, prefix: `${prefix}-warmup` });
+        const n = writes[i] ?? writes.at(-1)!;
+        const result = await runLoad(client.put, { concurrency, writes: n, valueSize, prefix });
+        console.error(
+          `${system} ${style} c=${concurrency}: ${n} writes in ${result.seconds.toFixed(2)} s, ` +
+            `${result.writesPerSec.toFixed(0)}/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`,
+        );
+        rows.push({ system, style, concurrency, result });
+      } finally {
+        client.close();
+      }
+    }
   }
-  return results;
+  return rows;
 }
 
-async function benchSwarmlite(): Promise<Map<number, LoadResult>> {
-  const cluster = await KvCluster.start(3);
+async function swarmliteLeader(cluster: KvCluster): Promise<{ addr: string; httpAddr: string }> {
+  const admin = new KvClient(cluster.addrs);
   try {
-    const admin = new KvClient(cluster.addrs);
-    let leader = '';
-    for (let tries = 0; !leader && tries < 100; tries++) {
-      for (const addr of cluster.addrs) {
-        const st = await admin.status(addr).catch(() => undefined);
-        if (st?.role === 'leader') leader = addr;
+    for (let tries = 0; tries < 100; tries++) {
+      for (const m of cluster.members) {
+        const st = await admin.status(m.addr).catch(() => undefined);
+        if (st?.role === 'leader') return { addr: m.addr, httpAddr: m.httpAddr! };
       }
-      if (!leader) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100));
     }
-    admin.close();
-    if (!leader) throw new Error('swarmlite: no leader elected');
-    const client = newKvGrpcClient(leader);
-    try {
-      return await measure('swarmlite', unaryPut(client, 'Put', false));
-    } finally {
-      client.close();
-      const probe = new KvClient(cluster.addrs);
-      for (const addr of cluster.addrs) {
-        const st = await probe.status(addr).catch(() => undefined);
-        if (st) console.error(`swarmlite member ${st.id} (${st.role}): ${st.metrics}`);
-      }
-      probe.close();
-    }
+    throw new Error('swarmlite: no leader elected');
   } finally {
+    admin.close();
+  }
+}
+
+async function benchSwarmlite(): Promise<Row[]> {
+  const cluster = await KvCluster.start(3, { http: true });
+  try {
+    return await measure('swarmlite', async (style, concurrency) => {
+      const leader = await swarmliteLeader(cluster);
+      return style === 'grpc'
+        ? grpcClient(newKvGrpcClient(leader.addr), false)
+        : httpClient(leader.httpAddr, concurrency);
+    });
+  } finally {
+    const probe = new KvClient(cluster.addrs);
+    for (const addr of cluster.addrs) {
+      const st = await probe.status(addr).catch(() => undefined);
+      if (st) console.error(`swarmlite member ${st.id} (${st.role}): ${st.metrics}`);
+    }
+    probe.close();
     await cluster.destroy();
   }
 }
 
-async function benchEtcd(): Promise<Map<number, LoadResult>> {
+async function benchEtcd(): Promise<Row[]> {
   const cluster = await EtcdCluster.start(3);
   try {
-    const client = cluster.kvClient(await cluster.leaderAddr());
-    try {
-      return await measure('etcd', unaryPut(client, 'Put', true));
-    } finally {
-      client.close();
-    }
+    return await measure('etcd', async (style, concurrency) => {
+      const leader = await cluster.leaderAddr();
+      return style === 'grpc' ? grpcClient(cluster.kvClient(leader), true) : httpClient(leader, concurrency);
+    });
   } finally {
     await cluster.stop();
   }
 }
 
-function table(results: Map<string, Map<number, LoadResult>>): string {
-  const rows = [['system', 'clients', 'writes', 'writes/s', 'p50 ms', 'p99 ms']];
-  for (const [system, byC] of results) {
-    for (const [c, r] of byC) {
-      rows.push([
-        system,
-        String(c),
-        String(r.writes),
-        r.writesPerSec.toFixed(0),
-        r.p50Ms.toFixed(2),
-        r.p99Ms.toFixed(2),
-      ]);
-    }
+function table(rows: Row[]): string {
+  const out = [['system', 'client', 'conc', 'writes', 'writes/s', 'p50 ms', 'p99 ms']];
+  for (const r of rows) {
+    out.push([
+      r.system,
+      r.style,
+      String(r.concurrency),
+      String(r.result.writes),
+      r.result.writesPerSec.toFixed(0),
+      r.result.p50Ms.toFixed(2),
+      r.result.p99Ms.toFixed(2),
+    ]);
   }
-  const sw = results.get('swarmlite');
-  const et = results.get('etcd');
-  if (sw && et) {
+  for (const style of styles) {
     for (const c of concurrencies) {
-      const a = sw.get(c);
-      const b = et.get(c);
+      const a = rows.find((r) => r.system === 'swarmlite' && r.style === style && r.concurrency === c);
+      const b = rows.find((r) => r.system === 'etcd' && r.style === style && r.concurrency === c);
       if (!a || !b) continue;
-      rows.push([
+      out.push([
         'swarmlite/etcd',
+        style,
         String(c),
         '',
-        (a.writesPerSec / b.writesPerSec).toFixed(2) + 'x',
-        (a.p50Ms / b.p50Ms).toFixed(2) + 'x',
-        (a.p99Ms / b.p99Ms).toFixed(2) + 'x',
+        `${(a.result.writesPerSec / b.result.writesPerSec).toFixed(2)}x`,
+        `${(a.result.p50Ms / b.result.p50Ms).toFixed(2)}x`,
+        `${(a.result.p99Ms / b.result.p99Ms).toFixed(2)}x`,
       ]);
     }
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
+  const widths = out[0]!.map((_, i) => Math.max(...out.map((r) => r[i]!.length)));
+  return out
     .map((r) => r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
     .join('\n');
 }
 
 async function main(): Promise<void> {
-  const results = new Map<string, Map<number, LoadResult>>();
-  if (systems.includes('swarmlite')) results.set('swarmlite', await benchSwarmlite());
-  if (systems.includes('etcd')) results.set('etcd', await benchEtcd());
-  console.log(`3 members on loopback, ${valueSize}-byte values, fsync on, unary gRPC Put to the leader`);
+  const rows: Row[] = [];
+  if (systems.includes('swarmlite')) rows.push(...(await benchSwarmlite()));
+  if (systems.includes('etcd')) rows.push(...(await benchEtcd()));
+  console.log(`3 members on 127.0.0.1, ${valueSize}-byte values, fsync on, writes to the leader`);
   if (systems.includes('etcd')) console.log(`etcd: ${etcdVersion()}`);
-  console.log(table(results));
+  console.log(table(rows));
 }
 
 main().catch((err: unknown) => {

@@ -17,6 +17,7 @@ import {
   RAFT_DEFAULTS,
   type ConfState,
   type Entry,
+  type HardState,
   type Message,
   type RaftConfig,
   type RaftId,
@@ -132,6 +133,8 @@ export class RaftNode extends EventEmitter {
   /** Term and vote as last written to storage; a Ready changing them must be durable before sending. */
   private persistedTerm: number;
   private persistedVote: RaftId;
+  /** A commit-index-only hard state not yet written (see persist). */
+  private deferredHardState: HardState | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private snapshotting = false;
   private snapshotDone: Promise<void> = Promise.resolve();
@@ -215,7 +218,10 @@ export class RaftNode extends EventEmitter {
       snapshotStatus: (id, ok) => this.onCore(() => this.core.reportSnapshot(id, ok)),
     });
     this.addresses.set(this.id, this.transport.address);
-    this.ticker = setInterval(() => this.onCore(() => this.core.tick()), this.opts.tickMs);
+    this.ticker = setInterval(() => {
+      void this.flushDeferredHardState().catch(() => {});
+      this.onCore(() => this.core.tick());
+    }, this.opts.tickMs);
     this.kick();
   }
 
@@ -339,6 +345,7 @@ export class RaftNode extends EventEmitter {
     await this.transport.stop();
     await this.loopDone;
     await this.snapshotDone;
+    await this.flushDeferredHardState().catch(() => {});
     await this.storage.close();
   }
 
@@ -503,20 +510,28 @@ export class RaftNode extends EventEmitter {
   }
 
   /**
-   * Writes the Ready's state. A write that need not be synced (only the commit index moved: it can be
-   * re-learned from the leader) is not waited for; storage keeps writes in order, reads see it at once,
-   * and the next synced write covers it. A failure is fatal either way.
+   * Writes the Ready's state; resolves once it is as durable as the core asked.
+   *
+   * A Ready whose only change is the commit index is not written by itself: the commit index is
+   * volatile in Raft (a restarted member re-learns it from the leader), so it rides along with the
+   * next write, or is written at the next tick, or before a snapshot (storage wants the snapshot
+   * index committed). Under load that saves one storage transaction per commit on every member, and
+   * the synced writes on the critical path no longer queue behind it.
    */
   private async persist(rd: Ready): Promise<void> {
-    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
-    if (rd.hardState) {
-      this.persistedTerm = rd.hardState.term;
-      this.persistedVote = rd.hardState.vote;
+    const commitOnly = rd.hardState !== undefined && !rd.mustSync && rd.entries.length === 0 && !rd.snapshot;
+    if (commitOnly) {
+      this.deferredHardState = rd.hardState;
+      return;
     }
-    const write = this.storage.save(
-      { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
-      rd.mustSync,
-    );
+    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
+    const hardState = rd.hardState ?? this.deferredHardState;
+    this.deferredHardState = undefined;
+    if (hardState) {
+      this.persistedTerm = hardState.term;
+      this.persistedVote = hardState.vote;
+    }
+    const write = this.storage.save({ hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
     this.counters.entriesWritten += rd.entries.length;
     if (rd.mustSync || rd.snapshot) {
       const started = performance.now();
@@ -526,6 +541,16 @@ export class RaftNode extends EventEmitter {
     } else {
       write.catch((err: unknown) => this.fail(err));
     }
+  }
+
+  /** Writes a deferred commit index now (unsynced; storage orders it before any later write). */
+  private flushDeferredHardState(): Promise<void> {
+    const hardState = this.deferredHardState;
+    if (!hardState) return Promise.resolve();
+    this.deferredHardState = undefined;
+    const write = this.storage.save({ hardState, entries: [] }, false);
+    write.catch((err: unknown) => this.fail(err));
+    return write;
   }
 
   private fail(err: unknown): void {
@@ -610,6 +635,7 @@ export class RaftNode extends EventEmitter {
     for (const [id, addr] of this.addresses) members[id] = addr;
     const confState = this.core.status().confState;
     const data = encodeSnapshotData(members, this.sm.snapshot());
+    void this.flushDeferredHardState().catch(() => {});
     this.snapshotting = true;
     this.snapshotDone = (async () => {
       try {

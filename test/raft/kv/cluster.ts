@@ -13,6 +13,8 @@ const SERVER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'kv-server.j
 export interface KvMember {
   id: number;
   addr: string;
+  /** The HTTP write endpoint (kv-http.ts), when the cluster was started with `http`. */
+  httpAddr?: string;
   dataDir: string;
   proc: ChildProcess | undefined;
   /** stderr of every run of this member, for diagnosing a failure. */
@@ -48,13 +50,18 @@ export class KvCluster {
     this.members = members;
   }
 
-  static async start(size: number, opts: { extraArgs?: string[]; host?: string } = {}): Promise<KvCluster> {
+  static async start(
+    size: number,
+    opts: { extraArgs?: string[]; host?: string; http?: boolean } = {},
+  ): Promise<KvCluster> {
     const root = await mkdtemp(join(tmpdir(), 'swarmlite-kv-'));
     const host = opts.host ?? '127.0.0.1';
     const ports = await freePorts(size, host);
+    const httpPorts = opts.http ? await freePorts(size, host) : [];
     const members = ports.map((port, i) => ({
       id: i + 1,
       addr: `${host}:${port}`,
+      ...(opts.http && { httpAddr: `${host}:${httpPorts[i]}` }),
       dataDir: join(root, `member-${i + 1}`),
       proc: undefined,
       log: [],
@@ -82,6 +89,7 @@ export class KvCluster {
     const peers = this.members.map((p) => `${p.id}=${p.addr}`).join(',');
     const args = ['--enable-source-maps', SERVER_SCRIPT, '--id', String(m.id), '--listen', m.addr];
     args.push('--peers', peers, '--data', m.dataDir, ...this.extraArgs);
+    if (m.httpAddr) args.push('--http', m.httpAddr);
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     m.proc = proc;
     proc.stderr!.setEncoding('utf8').on('data', (s: string) => m.log.push(s));

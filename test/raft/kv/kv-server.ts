@@ -3,7 +3,7 @@
 // client API (kv.proto). Used by the kill-leader test and the Raft benchmark.
 //
 //   node dist/test/raft/kv/kv-server.js --id 1 --listen 127.0.0.1:23001 \
-//     --peers 1=127.0.0.1:23001,2=127.0.0.1:23002,3=127.0.0.1:23003 --data /tmp/kv1
+//     --peers 1=127.0.0.1:23001,2=127.0.0.1:23002,3=127.0.0.1:23003 --data /tmp/kv1 [--http 127.0.0.1:24001]
 //
 // With an empty data dir the member bootstraps a new cluster of exactly --peers (every member gets
 // the same list); without --peers it waits to be added to an existing cluster. Prints one JSON line
@@ -14,6 +14,7 @@ import { openRaftNode } from '../../../manager/raft/node/open.js';
 import { NotLeaderError, RaftTimeoutError } from '../../../manager/raft/node/errors.js';
 import { ProposalDroppedError } from '../../../manager/raft/types.js';
 import type { RaftNode } from '../../../manager/raft/node/raft-node.js';
+import { startKvHttp } from './kv-http.js';
 import { kvServiceDefinition } from './kv-proto.js';
 import { encodePut, KvStateMachine } from './kv-state-machine.js';
 
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     'tick-ms': { type: 'string' },
     'snapshot-every': { type: 'string' },
+    http: { type: 'string' },
   },
 });
 if (!values.id || !values.listen || !values.data) {
@@ -109,10 +111,12 @@ async function main(): Promise<void> {
       err ? reject(err) : resolve(port),
     ),
   );
+  const http = values.http ? await startKvHttp(node, values.http) : undefined;
   console.log(JSON.stringify({ ready: true, id, pid: process.pid, addr: listen }));
   const shutdown = (): void => {
     void node.stop().finally(() => {
       server.forceShutdown();
+      http?.close();
       process.exit(0);
     });
   };
