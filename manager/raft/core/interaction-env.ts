@@ -4,6 +4,7 @@
 
 import {
   ConfChangeType,
+  type Entry,
   EntryType,
   type Message,
   ProposalDroppedError,
@@ -29,6 +30,8 @@ interface EnvNode {
   options: NodeOptions;
   /** Data of applied normal entries, in order (the test's state machine). */
   applied: string[];
+  /** Every entry this member ever applied, across restarts (for safety checks). */
+  appliedEntries: Entry[];
   confState: { voters: RaftId[]; learners: RaftId[] };
 }
 
@@ -173,6 +176,7 @@ export class InteractionEnv {
         raw: this.newRawNode(id, storage, options),
         options,
         applied: [],
+        appliedEntries: [],
         confState: storage.initialState().confState,
       };
       this.nodes.set(id, n);
@@ -233,6 +237,7 @@ export class InteractionEnv {
       n.applied.push(`<snapshot ${rd.snapshot.metadata.index}>`);
     }
     for (const e of rd.committedEntries) {
+      n.appliedEntries.push(e);
       if (e.type === EntryType.ConfChange) {
         const cc = decodeConfChange(e.data);
         n.confState = n.raw.applyConfChange(cc);
@@ -314,4 +319,38 @@ export class InteractionEnv {
   pendingMessages(): Message[] {
     return this.queue;
   }
+
+  /** Runs one command line (as written in a test file). */
+  runLine(line: string): string[] {
+    return this.run(parseCommand(line));
+  }
+
+  rawNode(id: RaftId): RawNode {
+    return this.node(id).raw;
+  }
+
+  /** Every applied normal entry's data, in order, since the node last (re)started. */
+  appliedData(id: RaftId): string[] {
+    return this.node(id).applied;
+  }
+
+  appliedEntries(id: RaftId): Entry[] {
+    return this.node(id).appliedEntries;
+  }
+
+  nodeIds(): RaftId[] {
+    return [...this.nodes.keys()];
+  }
+}
+
+export function parseCommand(line: string): Command {
+  const [name, ...rest] = line.trim().split(/\s+/);
+  const args: string[] = [];
+  const kv = new Map<string, string>();
+  for (const word of rest) {
+    const eq = word.indexOf('=');
+    if (eq > 0) kv.set(word.slice(0, eq), word.slice(eq + 1));
+    else args.push(word);
+  }
+  return { name, args, kv };
 }

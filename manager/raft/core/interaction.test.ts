@@ -15,7 +15,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Command, InteractionEnv } from './interaction-env.js';
+import { InteractionEnv, parseCommand } from './interaction-env.js';
 
 function testdataDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -58,18 +58,6 @@ function parse(text: string): { blocks: Block[]; trailer: string[] } {
     i = j;
   }
   return { blocks, trailer: preamble };
-}
-
-function parseCommand(line: string): Command {
-  const [name, ...rest] = line.trim().split(/\s+/);
-  const args: string[] = [];
-  const kv = new Map<string, string>();
-  for (const word of rest) {
-    const eq = word.indexOf('=');
-    if (eq > 0) kv.set(word.slice(0, eq), word.slice(eq + 1));
-    else args.push(word);
-  }
-  return { name, args, kv };
 }
 
 const dir = testdataDir();

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MessageType, ProposalDroppedError, Role } from '../types.js';
+import { bootstrapStorage } from './bootstrap.js';
+import { MemoryStorage } from './memory-storage.js';
+import { RawNode } from './rawnode.js';
+import { newMessage } from './util.js';
+
+function singleNode(): { node: RawNode; storage: MemoryStorage } {
+  const storage = new MemoryStorage();
+  bootstrapStorage(storage, [1]);
+  const node = new RawNode({
+    id: 1,
+    electionTicks: 10,
+    heartbeatTicks: 1,
+    storage,
+    applied: 1,
+    maxSizePerMsg: 1 << 20,
+    maxInflightMsgs: 256,
+    preVote: true,
+    checkQuorum: true,
+    random: () => 0.5,
+  });
+  return { node, storage };
+}
+
+test('rawnode: a single voter elects itself after a randomized timeout and commits alone', () => {
+  const { node, storage } = singleNode();
+  assert.throws(() => node.propose(new Uint8Array([1])), ProposalDroppedError);
+  for (let i = 0; i < 14; i++) node.tick();
+  assert.equal(node.status().role, Role.Follower, 'timeout is 10 + floor(0.5 * 10) = 15 ticks');
+  node.tick();
+  assert.equal(node.status().role, Role.Leader);
+  node.propose(new TextEncoder().encode('a'));
+  const rd = node.ready();
+  assert.equal(rd.mustSync, true);
+  assert.deepEqual(
+    rd.entries.map((e) => e.index),
+    [2, 3],
+  );
+  assert.deepEqual(
+    rd.committedEntries.map((e) => e.index),
+    [2, 3],
+  );
+  assert.throws(() => node.ready(), /before advance/);
+  storage.append(rd.entries);
+  storage.setHardState(rd.hardState!);
+  node.advance(rd);
+  assert.equal(node.hasReady(), false);
+  assert.equal(node.status().applied, 3);
+});
+
+test('rawnode: stepping between ready() and advance() keeps both halves consistent', () => {
+  const { node, storage } = singleNode();
+  node.campaign();
+  const rd1 = node.ready();
+  node.propose(new TextEncoder().encode('during'));
+  storage.append(rd1.entries);
+  storage.setHardState(rd1.hardState!);
+  node.advance(rd1);
+  const rd2 = node.ready();
+  assert.deepEqual(
+    rd2.entries.map((e) => e.index),
+    [3],
+    'only the entry appended after the first Ready',
+  );
+  assert.deepEqual(
+    rd2.committedEntries.map((e) => e.index),
+    [3],
+  );
+});
+
+test('rawnode: local-only message types are refused from the network', () => {
+  const { node } = singleNode();
+  assert.throws(
+    () => node.step(newMessage(MessageType.Hup, { from: 2, to: 1 })),
+    /cannot come from the network/,
+  );
+});
