@@ -6,7 +6,7 @@
 // p99 latency, and the ratios.
 //
 //   node dist/bench/raft/raft-vs-etcd.js [--writes 5000,20000] [--concurrency 1,64] [--value-size 256]
-//                                        [--systems swarmlite,etcd] [--clients grpc,http]
+//                                        [--systems swarmlite,etcd] [--clients grpc,http] [--snapshot-every N]
 import { parseArgs } from 'node:util';
 import { KvCluster } from '../../test/raft/kv/cluster.js';
 import { KvClient } from '../../test/raft/kv/kv-client.js';
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'swarmlite,etcd' },
     clients: { type: 'string', default: 'grpc,http' },
     warmup: { type: 'string', default: '500' },
+    // swarmlite's snapshot interval (entries); etcd keeps its default (--snapshot-count 100000).
+    'snapshot-every': { type: 'string' },
   },
 });
 const concurrencies = values.concurrency.split(',').map(Number);
@@ -83,7 +85,8 @@ async function swarmliteLeader(cluster: KvCluster): Promise<{ addr: string; http
 }
 
 async function benchSwarmlite(): Promise<Row[]> {
-  const cluster = await KvCluster.start(3, { http: true });
+  const extraArgs = values['snapshot-every'] ? ['--snapshot-every', values['snapshot-every']] : [];
+  const cluster = await KvCluster.start(3, { http: true, extraArgs });
   try {
     return await measure('swarmlite', async (style, concurrency) => {
       const leader = await swarmliteLeader(cluster);

@@ -44,6 +44,8 @@ import type { NodeStorage } from './storage.js';
 import { Waiters, type ProposalResult } from './waiters.js';
 
 const EMPTY = new Uint8Array(0);
+/** Entries dropped per compaction step (one step per tick). */
+const COMPACT_CHUNK = 1000;
 
 export interface BootstrapMember {
   id: RaftId;
@@ -138,6 +140,10 @@ export class RaftNode extends EventEmitter {
   private ticker: NodeJS.Timeout | undefined;
   private snapshotting = false;
   private snapshotDone: Promise<void> = Promise.resolve();
+  /** Log entries up to here are covered by a snapshot and may be dropped (see compactStep). */
+  private compactTarget = 0;
+  private compacting = false;
+  private compactDone: Promise<void> = Promise.resolve();
   private queuedProposals: Array<{ seq: number; data: Uint8Array }> = [];
   private scheduled = false;
   private running = false;
@@ -220,6 +226,7 @@ export class RaftNode extends EventEmitter {
     this.addresses.set(this.id, this.transport.address);
     this.ticker = setInterval(() => {
       void this.flushDeferredHardState().catch(() => {});
+      this.compactStep();
       this.onCore(() => this.core.tick());
     }, this.opts.tickMs);
     this.kick();
@@ -345,6 +352,7 @@ export class RaftNode extends EventEmitter {
     await this.transport.stop();
     await this.loopDone;
     await this.snapshotDone;
+    await this.compactDone;
     await this.flushDeferredHardState().catch(() => {});
     await this.storage.close();
   }
@@ -623,10 +631,28 @@ export class RaftNode extends EventEmitter {
   }
 
   /**
+   * Drops at most COMPACT_CHUNK entries below the compaction target; called every tick. Deleting
+   * thousands of entries is one long storage transaction that every later write would queue behind,
+   * so it is spread over ticks instead.
+   */
+  private compactStep(): void {
+    if (this.compacting || this.stopped) return;
+    const first = this.storage.firstIndex();
+    if (this.compactTarget < first) return;
+    const to = Math.min(this.compactTarget, first - 1 + COMPACT_CHUNK);
+    this.compacting = true;
+    this.compactDone = Promise.resolve(this.storage.compact(to))
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.compacting = false;
+      });
+  }
+
+  /**
    * Snapshots the state machine every `snapshotEveryEntries` applied entries. The state is serialized
-   * here, at a known applied index; writing it out (file, fsync, metadata) and compacting the log then
-   * proceed in the background, ordered by storage behind the writes already submitted, so the Ready
-   * loop does not stall on a large snapshot.
+   * here, at a known applied index; writing it out (file, fsync, metadata) proceeds in the background,
+   * ordered by storage behind the writes already submitted, so the Ready loop does not stall on a large
+   * snapshot. Compaction then follows in steps (compactStep).
    */
   private maybeSnapshot(): void {
     if (this.snapshotting || this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
@@ -641,8 +667,7 @@ export class RaftNode extends EventEmitter {
       try {
         await this.storage.createSnapshot(index, confState, data);
         this.snapshotIndex = Math.max(this.snapshotIndex, index);
-        const compactTo = index - this.opts.snapshotKeepEntries;
-        if (compactTo > this.storage.firstIndex()) await this.storage.compact(compactTo);
+        this.compactTarget = Math.max(this.compactTarget, index - this.opts.snapshotKeepEntries);
       } catch (err) {
         this.fail(err);
       } finally {
