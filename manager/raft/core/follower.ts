@@ -1,6 +1,6 @@
 // Follower and (pre-)candidate message handling, and the follower's side of replication.
 
-import { type Message, MessageType, NONE, ProposalDroppedError, Role } from '../types.js';
+import { type Message, MessageType, NONE, ProposalDroppedError, Role, type Snapshot } from '../types.js';
 import type { Raft } from './raft.js';
 import { newMessage, voteResponseType } from './util.js';
 
@@ -71,7 +71,7 @@ export function stepCandidate(r: Raft, m: Message): void {
       r.readStates.push({ index: m.index, context: m.context });
       return;
     case myResponse:
-      r.handleVoteResult(r.poll(m.from, m.type, !m.reject));
+      r.handleVoteResult(r.poll(m.from, !m.reject));
       return;
   }
 }
@@ -109,9 +109,25 @@ function handleHeartbeat(r: Raft, m: Message): void {
 function handleSnapshot(r: Raft, m: Message): void {
   const s = m.snapshot;
   if (!s) return;
-  if (r.restore(s)) {
+  if (restoreSnapshot(r, s)) {
     r.send(newMessage(MessageType.AppResp, { to: m.from, index: r.log.lastIndex() }));
   } else {
     r.send(newMessage(MessageType.AppResp, { to: m.from, index: r.log.committed }));
   }
+}
+
+/** Installs a snapshot if it is newer than the log; returns whether it was installed. */
+function restoreSnapshot(r: Raft, s: Snapshot): boolean {
+  if (s.metadata.index <= r.log.committed) return false;
+  if (r.role !== Role.Follower) throw new Error('raft: a non-follower was asked to restore a snapshot');
+  if (r.log.matchTerm(s.metadata.index, s.metadata.term)) {
+    // We hold that entry: the snapshot only tells us it is committed.
+    r.log.commitTo(s.metadata.index);
+    return false;
+  }
+  r.log.restore(s);
+  // The snapshot's membership is the one its state describes. It may predate our own addition (the
+  // leader sends the snapshot it has); entries after it then add us.
+  r.tracker.reset(s.metadata.confState, r.log.lastIndex() + 1);
+  return true;
 }

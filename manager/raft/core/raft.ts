@@ -4,7 +4,6 @@
 
 import {
   type ConfChange,
-  ConfChangeType,
   type ConfState,
   type Entry,
   EntryType,
@@ -12,21 +11,19 @@ import {
   type Message,
   MessageType,
   NONE,
-  ProposalDroppedError,
   type RaftConfig,
   type RaftId,
   type ReadState,
   Role,
-  type Snapshot,
   type SoftState,
 } from '../types.js';
-import { decodeConfChange } from './confchange.js';
+import { applyConfChange, checkProposal } from './membership.js';
 import { stepCandidate, stepFollower } from './follower.js';
 import { stepLeader } from './leader.js';
 import { RaftLog } from './log.js';
 import { VoteResult } from './quorum.js';
 import { ReadOnly } from './readonly.js';
-import { bcastAppend, maybeSendAppend } from './replication.js';
+import { bcastAppend } from './replication.js';
 import { ProgressTracker } from './tracker.js';
 import { CAMPAIGN_TRANSFER, isTransferCampaign, newMessage, voteResponseType } from './util.js';
 
@@ -140,16 +137,13 @@ export class Raft {
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = NONE;
     this.tracker.resetVotes();
-    const next = this.log.lastIndex() + 1;
+    // Every follower starts over in probe state at our last index + 1; we match ourselves.
+    const last = this.log.lastIndex();
     for (const [id, pr] of this.tracker.progress) {
-      const learner = pr.learner;
-      pr.match = 0;
-      pr.next = next;
+      pr.match = id === this.id ? last : 0;
       pr.becomeProbe();
-      pr.next = next;
-      pr.learner = learner;
+      pr.next = last + 1;
       pr.recentActive = false;
-      if (id === this.id) pr.match = this.log.lastIndex();
     }
     this.pendingConfIndex = 0;
     this.readOnly = new ReadOnly();
@@ -255,7 +249,7 @@ export class Raft {
       voteType = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, voteResponseType(voteType), true) === VoteResult.Won) {
+    if (this.poll(this.id, true) === VoteResult.Won) {
       // A single-voter cluster wins at once.
       if (kind === CampaignKind.PreElection) this.campaign(CampaignKind.Election);
       else this.becomeLeader();
@@ -278,7 +272,7 @@ export class Raft {
   }
 
   /** Records a vote response and returns the election's outcome so far. */
-  poll(id: RaftId, _type: MessageType, granted: boolean): VoteResult {
+  poll(id: RaftId, granted: boolean): VoteResult {
     this.tracker.recordVote(id, granted);
     return this.tracker.tallyVotes().result;
   }
@@ -406,79 +400,14 @@ export class Raft {
     return this.log.termOrZero(this.log.committed) === this.term;
   }
 
-  /** Follower: installs a snapshot if it is newer than the log; returns whether it was installed. */
-  restore(s: Snapshot): boolean {
-    if (s.metadata.index <= this.log.committed) return false;
-    if (this.role !== Role.Follower) {
-      throw new Error('raft: a non-follower was asked to restore a snapshot');
-    }
-    if (this.log.matchTerm(s.metadata.index, s.metadata.term)) {
-      // We hold that entry: the snapshot only tells us it is committed.
-      this.log.commitTo(s.metadata.index);
-      return false;
-    }
-    this.log.restore(s);
-    // A snapshot may predate our own addition; then later log entries add us. Either way the snapshot's
-    // membership is the one its state describes.
-    this.tracker.reset(s.metadata.confState, this.log.lastIndex() + 1);
-    return true;
-  }
-
-  // ---- membership ----
+  // ---- membership (membership.ts) ----
 
   applyConfChange(cc: ConfChange): ConfState {
-    const next = this.log.lastIndex() + 1;
-    switch (cc.type) {
-      case ConfChangeType.AddVoter:
-        this.tracker.addVoter(cc.id, next);
-        break;
-      case ConfChangeType.AddLearner:
-        // Adding a current voter as a learner would be a demotion: not a single-server change; ignored.
-        if (!this.tracker.isVoter(cc.id)) this.tracker.addLearner(cc.id, next);
-        break;
-      case ConfChangeType.RemoveMember:
-        this.tracker.remove(cc.id);
-        break;
-    }
-    const cs = this.tracker.confState();
-    if (this.role !== Role.Leader) return cs;
-    if (!this.tracker.isVoter(this.id)) {
-      // The leader was removed: step down; the remaining voters elect a leader among themselves.
-      this.becomeFollower(this.term, NONE);
-      return cs;
-    }
-    if (this.leadTransferee !== NONE && !this.tracker.isVoter(this.leadTransferee))
-      this.leadTransferee = NONE;
-    // A smaller quorum may commit more; a new member needs its first probe.
-    if (this.maybeCommit()) bcastAppend(this);
-    else for (const id of this.tracker.progress.keys()) if (id !== this.id) maybeSendAppend(this, id, false);
-    return cs;
+    return applyConfChange(this, cc);
   }
 
-  /** Whether the leader may accept this proposal batch; conf changes must come one at a time. */
   checkProposal(entries: Entry[], local: boolean): Entry[] | undefined {
-    const drop = (reason: string): undefined => {
-      if (local) throw new ProposalDroppedError(reason);
-      return undefined;
-    };
-    if (!this.tracker.progress.has(this.id)) return drop('this member was removed from the cluster');
-    if (this.leadTransferee !== NONE)
-      return drop(`leadership is being transferred to ${this.leadTransferee}`);
-    for (const e of entries) {
-      if (e.type !== EntryType.ConfChange) continue;
-      if (this.pendingConfIndex > this.log.applied) {
-        return drop(`configuration change at ${this.pendingConfIndex} is not applied yet`);
-      }
-      const cc = decodeConfChange(e.data);
-      if (
-        cc.type === ConfChangeType.RemoveMember &&
-        this.tracker.voters.size === 1 &&
-        this.tracker.isVoter(cc.id)
-      ) {
-        return drop('cannot remove the last voter');
-      }
-    }
-    return entries;
+    return checkProposal(this, entries, local);
   }
 }
 

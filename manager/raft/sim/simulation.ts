@@ -9,6 +9,7 @@ import { decodeConfChange } from '../core/confchange.js';
 import { bootstrapStorage } from '../core/bootstrap.js';
 import { RawNode } from '../core/rawnode.js';
 import { contextKey } from '../core/util.js';
+import { describeMessage } from '../core/describe.js';
 import {
   ConfChangeType,
   type Entry,
@@ -28,6 +29,7 @@ import { Network } from './network.js';
 import { SimNode } from './node.js';
 import { Prng } from './prng.js';
 import { type ClientRequest, Workload } from './workload.js';
+import { injectFault } from './faults.js';
 
 export interface SimOptions {
   seed: number;
@@ -56,13 +58,12 @@ export interface SimResult {
 const TICK_MS = 10;
 const ELECTION_TICKS = 10;
 const CLIENT_TIMEOUT_MS = 400;
-const MAX_NODES = 7;
 
 export class Simulation {
-  private readonly rng: Prng;
-  private readonly clock = new EventQueue();
-  private readonly net: Network;
-  private readonly nodes = new Map<RaftId, SimNode>();
+  readonly rng: Prng;
+  readonly clock = new EventQueue();
+  readonly net: Network;
+  readonly nodes = new Map<RaftId, SimNode>();
   private readonly safety = new SafetyChecker();
   private readonly workload: Workload;
   private readonly preVote: boolean;
@@ -71,11 +72,11 @@ export class Simulation {
   private readonly fsyncMax: number;
   private readonly snapEvery: number;
   private readonly faultEvery: number;
-  private readonly trace: (line: string) => void;
+  readonly trace: (line: string) => void;
   private faultsOn = true;
   private clientsOn = true;
-  private nextId = 1;
-  private readonly everMember = new Set<RaftId>();
+  nextId = 1;
+  readonly everMember = new Set<RaftId>();
   /** Members whose removal some member applied (so it is committed). */
   private readonly removed = new Set<RaftId>();
   private stats = { events: 0, crashes: 0, snapshotsInstalled: 0, confChangesApplied: 0 };
@@ -165,7 +166,7 @@ export class Simulation {
 
   // ---- members ----
 
-  private addNode(id: RaftId): SimNode {
+  addNode(id: RaftId): SimNode {
     const n = new SimNode(id);
     this.nodes.set(id, n);
     const phase = this.rng.int(0, TICK_MS - 1);
@@ -181,7 +182,7 @@ export class Simulation {
     return n;
   }
 
-  private start(n: SimNode): void {
+  start(n: SimNode): void {
     const applied = n.recoverStateMachine();
     const random = this.rng.fork();
     n.raw = new RawNode({
@@ -198,7 +199,7 @@ export class Simulation {
     });
   }
 
-  private crash(n: SimNode): void {
+  crash(n: SimNode): void {
     const landed = this.rng.chance(0.5);
     this.trace(`${this.clock.now} crash ${n.id} (in-flight write ${landed ? 'kept' : 'lost'})`);
     n.crash(landed);
@@ -236,7 +237,7 @@ export class Simulation {
   // ---- the shell loop ----
 
   /** Takes a Ready if the member has one and no write is in flight; the write completes later. */
-  private pump(n: SimNode): void {
+  pump(n: SimNode): void {
     const raw = n.raw;
     if (!raw || n.inflightReady || !raw.hasReady()) return;
     const rd = raw.ready();
@@ -401,99 +402,9 @@ export class Simulation {
   private scheduleFault(): void {
     this.clock.schedule(this.rng.int(1, 2 * this.faultEvery), () => {
       if (!this.faultsOn) return;
-      this.injectFault();
+      injectFault(this);
       this.scheduleFault();
     });
-  }
-
-  private injectFault(): void {
-    const live = [...this.nodes.values()].filter((n) => n.alive);
-    const leader = live.find((n) => n.raw!.raft.role === Role.Leader);
-    const all = [...this.nodes.values()].filter((n) => !n.retired).map((n) => n.id);
-    const roll = this.rng.next();
-    if (roll < 0.25) {
-      if (live.length > 0) this.crash(leader && this.rng.chance(0.5) ? leader : this.rng.pick(live));
-    } else if (roll < 0.35) {
-      if (leader) {
-        // Cut the leader off with whatever it has not replicated yet; the rest elect a new leader.
-        this.net.heal();
-        this.net.partition(
-          [leader.id],
-          all.filter((id) => id !== leader.id),
-        );
-        this.trace(`${this.clock.now} isolate leader ${leader.id}`);
-        this.clock.schedule(this.rng.int(30, 400), () => this.net.heal());
-      }
-    } else if (roll < 0.5) {
-      const shuffled = [...all].sort(() => this.rng.next() - 0.5);
-      const cut = this.rng.int(1, Math.max(1, shuffled.length - 1));
-      this.net.heal();
-      this.net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
-      this.trace(`${this.clock.now} partition ${shuffled.slice(0, cut)} | ${shuffled.slice(cut)}`);
-      this.clock.schedule(this.rng.int(50, 600), () => this.net.heal());
-    } else if (roll < 0.6) {
-      if (all.length >= 2) {
-        const a = this.rng.pick(all);
-        const b = this.rng.pick(all.filter((x) => x !== a));
-        this.net.blockOneWay(a, b);
-        this.trace(`${this.clock.now} block ${a}>${b}`);
-        this.clock.schedule(this.rng.int(50, 600), () => this.net.heal());
-      }
-    } else if (roll < 0.8) {
-      if (leader) this.changeMembership(leader);
-    } else if (roll < 0.9) {
-      if (leader) {
-        const voters = leader.raw!.raft.tracker.confState().voters.filter((id) => id !== leader.id);
-        if (voters.length > 0) {
-          const to = this.rng.pick(voters);
-          this.trace(`${this.clock.now} transfer ${leader.id} -> ${to}`);
-          leader.raw!.transferLeader(to);
-          this.pump(leader);
-        }
-      }
-    } else if (live.length > 0) {
-      // A member campaigns out of turn (as after a local timer glitch).
-      const n = this.rng.pick(live);
-      n.raw!.campaign();
-      this.pump(n);
-    }
-  }
-
-  private changeMembership(leader: SimNode): void {
-    const cs = leader.raw!.raft.tracker.confState();
-    const members = new Set([...cs.voters, ...cs.learners]);
-    const spares = [...this.nodes.values()].filter(
-      (n) => !n.retired && !members.has(n.id) && !this.everMember.has(n.id),
-    );
-    const roll = this.rng.next();
-    let type: ConfChangeType;
-    let id: RaftId;
-    if (roll < 0.35 && cs.learners.length > 0) {
-      type = ConfChangeType.AddVoter; // promotion
-      id = this.rng.pick(cs.learners);
-    } else if (roll < 0.7 && cs.voters.length + cs.learners.length < 6) {
-      let spare = spares[0];
-      if (!spare) {
-        if (this.nodes.size >= MAX_NODES) return;
-        spare = this.addNode(this.nextId++);
-        this.start(spare);
-      }
-      type = this.rng.chance(0.6) ? ConfChangeType.AddLearner : ConfChangeType.AddVoter;
-      id = spare.id;
-    } else {
-      const removable = [...cs.learners, ...(cs.voters.length > 3 || this.rng.chance(0.3) ? cs.voters : [])];
-      if (removable.length === 0 || cs.voters.length <= 2) return;
-      type = ConfChangeType.RemoveMember;
-      id = this.rng.pick(removable);
-    }
-    try {
-      leader.raw!.proposeConfChange({ type, id, context: new Uint8Array(0) });
-      this.everMember.add(id);
-      this.trace(`${this.clock.now} propose ${ConfChangeType[type]} ${id} via ${leader.id}`);
-    } catch (e) {
-      if (!(e instanceof ProposalDroppedError)) throw e;
-    }
-    this.pump(leader);
   }
 
   // ---- checks ----
@@ -538,9 +449,4 @@ export class Simulation {
 
 export function runSimulation(opts: SimOptions): SimResult {
   return new Simulation(opts).run();
-}
-
-/** For error messages: the type names of a message list. */
-export function describeMessage(m: Message): string {
-  return `${m.from}->${m.to} ${MessageType[m.type]} t${m.term} i${m.index}/${m.logTerm} c${m.commit} n${m.entries.length}${m.reject ? ' reject' : ''}`;
 }
