@@ -1,7 +1,7 @@
 // Fault injection for the simulation: crashes (the leader often), partitions (random splits, an
 // isolated leader, one-way links), membership changes through the leader (add learner, promote, add
 // voter, remove — the leader itself included), leadership transfers, and members campaigning out of
-// turn. Healing is scheduled with each partition.
+// turn, and stalls (a paused process). Healing is scheduled with each partition.
 
 import { ConfChangeType, ProposalDroppedError, type RaftId, Role } from '../types.js';
 import type { SimNode } from './node.js';
@@ -42,8 +42,13 @@ export function injectFault(sim: Simulation): void {
       sim.trace(`${sim.clock.now} block ${a}>${b}`);
       sim.clock.schedule(sim.rng.int(50, 600), () => sim.net.heal());
     }
-  } else if (roll < 0.8) {
+  } else if (roll < 0.7) {
     if (leader) changeMembership(sim, leader);
+  } else if (roll < 0.8) {
+    // Stall a member (the leader, usually) for up to several election timeouts: a paused leader
+    // wakes up believing it still leads and must not serve stale reads or commit anything.
+    const victim = leader && sim.rng.chance(0.7) ? leader : live.length > 0 ? sim.rng.pick(live) : undefined;
+    if (victim) sim.pause(victim, sim.rng.int(20, 500));
   } else if (roll < 0.9) {
     if (leader) {
       const voters = leader.raw!.raft.tracker.confState().voters.filter((id) => id !== leader.id);

@@ -6,7 +6,9 @@
 //   Log Matching         every entry a member writes is recorded under (index, term) with its bytes and
 //                        the term of the entry before it; any other member writing the same (index, term)
 //                        must agree on both, which by induction makes the prefixes identical.
-//   Leader Completeness  a member that has just become leader holds every entry applied anywhere so far.
+//   Leader Completeness  a member that has just become leader of term T holds every entry committed by
+//                        a leader of a term before T (an election for T can finish late, after a
+//                        leader of a later term committed more, so only earlier terms' commits count).
 //   State Machine Safety every member applies the same entry at each index, and its state (a rolling
 //                        hash of the applied prefix) agrees, including states installed from snapshots.
 
@@ -37,7 +39,11 @@ export class SafetyChecker {
   /** Applied entries by index (index 0 unused), and the state hash after applying each index. */
   private readonly applied: (LedgerEntry | undefined)[] = [];
   private readonly stateHash = new Map<number, number>();
-  private maxApplied = 0;
+  /** commitTerm[i]: the lowest term whose leader was seen with commit index >= i. */
+  private readonly commitTerm: number[] = [];
+  private readonly leaderCommitSeen = new Map<number, number>();
+  /** The term of the entry at each committed index, as the committing leader held it. */
+  private readonly committedEntryTerm: number[] = [];
   leadersElected = 0;
 
   /** Called after every event with each live member's role, term and log. */
@@ -52,20 +58,41 @@ export class SafetyChecker {
       throw new SafetyViolation(`election safety: members ${known} and ${id} both led term ${term}`);
     }
     this.checkAppendOnly(id, term, log);
+    this.recordLeaderCommit(term, log);
+  }
+
+  private recordLeaderCommit(term: number, log: RaftLog): void {
+    const seen = this.leaderCommitSeen.get(term) ?? 0;
+    for (let i = seen + 1; i <= log.committed; i++) {
+      if (this.commitTerm[i] === undefined || this.commitTerm[i] > term) this.commitTerm[i] = term;
+      const entryTerm = log.termOrZero(i);
+      if (entryTerm !== 0) {
+        const known = this.committedEntryTerm[i];
+        if (known !== undefined && known !== entryTerm) {
+          throw new SafetyViolation(
+            `state machine safety: index ${i} committed with terms ${known} and ${entryTerm}`,
+          );
+        }
+        this.committedEntryTerm[i] = entryTerm;
+      }
+    }
+    if (log.committed > seen) this.leaderCommitSeen.set(term, log.committed);
   }
 
   private checkLeaderCompleteness(id: number, term: number, log: RaftLog): void {
     const first = log.firstIndex();
-    if (log.lastIndex() < this.maxApplied) {
-      throw new SafetyViolation(
-        `leader completeness: leader ${id} of term ${term} ends at ${log.lastIndex()} but ${this.maxApplied} was applied`,
-      );
-    }
-    for (let i = Math.max(first, 1); i <= this.maxApplied; i++) {
-      const e = this.applied[i];
-      if (e && log.termOrZero(i) !== e.term) {
+    for (let i = 1; i < this.commitTerm.length; i++) {
+      const t = this.commitTerm[i];
+      if (t === undefined || t >= term) continue;
+      const committedTerm = this.committedEntryTerm[i];
+      if (i > log.lastIndex()) {
         throw new SafetyViolation(
-          `leader completeness: leader ${id} of term ${term} has term ${log.termOrZero(i)} at ${i}, committed term ${e.term}`,
+          `leader completeness: leader ${id} of term ${term} ends at ${log.lastIndex()} but ${i} was committed in term ${t}`,
+        );
+      }
+      if (i >= first && committedTerm !== undefined && log.termOrZero(i) !== committedTerm) {
+        throw new SafetyViolation(
+          `leader completeness: leader ${id} of term ${term} has term ${log.termOrZero(i)} at ${i}, committed entry has term ${committedTerm}`,
         );
       }
     }
@@ -120,7 +147,6 @@ export class SafetyChecker {
         `state machine safety: member ${id} applied ${e.index}/${e.term}, another member applied ${e.index}/${seen.term}`,
       );
     }
-    this.maxApplied = Math.max(this.maxApplied, e.index);
     this.recordState(id, e.index, hash);
   }
 
@@ -133,9 +159,5 @@ export class SafetyChecker {
         `state machine safety: member ${id} state at ${index} differs from another member's`,
       );
     }
-  }
-
-  noteSnapshotApplied(index: number): void {
-    this.maxApplied = Math.max(this.maxApplied, index);
   }
 }

@@ -170,13 +170,15 @@ export class Simulation {
     const n = new SimNode(id);
     this.nodes.set(id, n);
     const phase = this.rng.int(0, TICK_MS - 1);
+    // Each member's clock runs at its own rate (±20%): timeouts race differently on every member.
+    const period = TICK_MS + this.rng.int(-2, 2);
     const tick = () => {
       if (n.retired) return;
-      if (n.raw) {
+      if (n.raw && !this.paused(n)) {
         n.raw.tick();
         this.pump(n);
       }
-      this.clock.schedule(TICK_MS, tick);
+      this.clock.schedule(period, tick);
     };
     this.clock.schedule(phase, tick);
     return n;
@@ -234,6 +236,16 @@ export class Simulation {
     }
   }
 
+  /** A stalled process (GC pause, VM freeze): it neither ticks nor reads nor writes until it resumes. */
+  pause(n: SimNode, ms: number): void {
+    this.trace(`${this.clock.now} pause ${n.id} for ${ms} ms`);
+    n.pausedUntil = this.clock.now + ms;
+  }
+
+  private paused(n: SimNode): boolean {
+    return this.clock.now < n.pausedUntil;
+  }
+
   // ---- the shell loop ----
 
   /** Takes a Ready if the member has one and no write is in flight; the write completes later. */
@@ -251,6 +263,10 @@ export class Simulation {
 
   private persisted(n: SimNode, incarnation: number, rd: Ready): void {
     if (n.incarnation !== incarnation) return; // crashed meanwhile
+    if (this.paused(n)) {
+      this.clock.schedule(n.pausedUntil - this.clock.now, () => this.persisted(n, incarnation, rd));
+      return;
+    }
     n.persist(rd);
     n.inflightReady = undefined;
     for (const m of rd.messages) this.net.send(m);
@@ -258,7 +274,6 @@ export class Simulation {
       n.recoverStateMachine();
       this.stats.snapshotsInstalled++;
       this.safety.recordState(n.id, n.kv.applied, n.kv.hash);
-      this.safety.noteSnapshotApplied(n.kv.applied);
     }
     for (const e of rd.committedEntries) {
       this.apply(n, e);
@@ -318,6 +333,14 @@ export class Simulation {
   private deliver(m: Message): boolean {
     const n = this.nodes.get(m.to);
     if (!n || !n.raw) return false;
+    if (this.paused(n)) {
+      // A stalled process reads its socket later; the message waits in the kernel's buffer.
+      const inc = n.incarnation;
+      this.clock.schedule(n.pausedUntil - this.clock.now, () => {
+        if (n.incarnation === inc) this.deliver(m);
+      });
+      return true;
+    }
     if (m.type !== MessageType.Heartbeat && m.type !== MessageType.HeartbeatResp) {
       this.trace(`${this.clock.now} deliver ${describeMessage(m)}`);
     }
