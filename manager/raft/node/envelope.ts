@@ -5,9 +5,12 @@
 //   the header; the epoch keeps entries proposed before a restart from resolving callers after it.
 // - A ConfChange's context is JSON holding the member's address (so every member learns how to reach
 //   it from the log alone) and the same request id.
+// - A ReadIndex context holds the epoch and a sequence number, for the same reason.
 // - A snapshot holds the member addresses next to the application's state: a member restored from a
 //   snapshot has no log to learn them from.
-import type { RaftId } from '../types.js';
+import { randomInt } from 'node:crypto';
+import { decodeConfChange } from '../core/index.js';
+import { EntryType, type Entry, type RaftId } from '../types.js';
 
 export const PROPOSAL_HEADER_BYTES = 16;
 const HEADER_MAGIC = 0x534c5250; // 'SLRP'
@@ -82,4 +85,60 @@ export function decodeSnapshotData(data: Uint8Array): { members: Map<RaftId, str
   for (const [id, addr] of Object.entries(JSON.parse(json) as Record<string, string>))
     members.set(Number(id), addr);
   return { members, app: data.subarray(4 + len) };
+}
+
+/**
+ * Names this process's requests so it can find them in the log (proposals, conf changes) and in
+ * ReadIndex answers. The epoch is random per process: requests of an earlier run of this member never
+ * match a caller waiting in this one.
+ */
+export class RequestIds {
+  readonly epoch = randomInt(1, 2 ** 32 - 1);
+  private seq = 0;
+
+  constructor(readonly self: RaftId) {}
+
+  nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    return this.seq;
+  }
+
+  next(): RequestId {
+    return { proposer: this.self, epoch: this.epoch, seq: this.nextSeq() };
+  }
+
+  isMine(id: RequestId | undefined): id is RequestId {
+    return id !== undefined && id.proposer === this.self && id.epoch === this.epoch;
+  }
+
+  /** The sequence number of our request carried by a log entry, if it is one of ours. */
+  ownSeq(e: Entry): number | undefined {
+    let id: RequestId | undefined;
+    if (e.type === EntryType.Normal) {
+      id = decodeProposal(e.data).id;
+    } else {
+      try {
+        id = decodeMemberContext(decodeConfChange(e.data).context).request;
+      } catch {
+        id = undefined; // not a conf change we can read: not ours
+      }
+    }
+    return this.isMine(id) ? id.seq : undefined;
+  }
+
+  /** A ReadIndex request's context: the epoch and the request's sequence number. */
+  readContext(seq: number): Uint8Array {
+    const ctx = new Uint8Array(8);
+    const view = new DataView(ctx.buffer);
+    view.setUint32(0, this.epoch);
+    view.setUint32(4, seq);
+    return ctx;
+  }
+
+  /** The sequence number of one of our own ReadIndex requests, else undefined. */
+  readSeq(ctx: Uint8Array): number | undefined {
+    if (ctx.length !== 8) return undefined;
+    const view = new DataView(ctx.buffer, ctx.byteOffset, 8);
+    return view.getUint32(0) === this.epoch ? view.getUint32(4) : undefined;
+  }
 }

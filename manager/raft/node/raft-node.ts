@@ -7,28 +7,22 @@
 // next Ready carries all of them: under load every fsync covers many proposals and concurrent
 // propose() calls never queue behind each other's fsync.
 import { EventEmitter } from 'node:events';
-import { randomInt } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import {
   ConfChangeType,
   EntryType,
-  MessageType,
   Role,
   RAFT_DEFAULTS,
   type ConfState,
   type Entry,
-  type HardState,
   type Message,
-  type RaftConfig,
   type RaftId,
-  type RaftStatus,
   type RawNodeApi,
   type Ready,
   type Snapshot,
   type SoftState,
 } from '../types.js';
-import { RaftTransport, type RaftTransportOptions } from '../transport/transport.js';
-import { bootstrapBatch, decodeConfChange } from './core-binding.js';
+import { RaftTransport } from '../transport/transport.js';
+import { bootstrapBatch, decodeConfChange, proposeMessage } from './core-binding.js';
 import {
   decodeMemberContext,
   decodeProposal,
@@ -36,73 +30,18 @@ import {
   encodeMemberContext,
   encodeProposal,
   encodeSnapshotData,
+  RequestIds,
   type RequestId,
 } from './envelope.js';
 import { NodeStoppedError, NotLeaderError, RaftTimeoutError } from './errors.js';
+import { LogMaintenance } from './log-maintenance.js';
+import { describeMembers, type NodeMetrics, type NodeStatus, type RaftNodeOptions } from './options.js';
+import { ReadyWriter } from './ready-writer.js';
+
+export type { BootstrapMember, MemberInfo, NodeMetrics, NodeStatus, RaftNodeOptions } from './options.js';
 import type { StateMachine } from './state-machine.js';
 import type { NodeStorage } from './storage.js';
 import { Waiters, type ProposalResult } from './waiters.js';
-
-const EMPTY = new Uint8Array(0);
-/** Entries dropped per compaction step (one step per tick). */
-const COMPACT_CHUNK = 1000;
-
-export interface BootstrapMember {
-  id: RaftId;
-  addr: string;
-}
-
-export interface RaftNodeOptions {
-  id: RaftId;
-  storage: NodeStorage;
-  stateMachine: StateMachine;
-  createCore: (config: RaftConfig) => RawNodeApi;
-  /** Transport settings; `id` is filled in. Listen defaults to 0.0.0.0:2377. */
-  transport: Omit<RaftTransportOptions, 'id'>;
-  /**
-   * For a member whose storage is empty: `true` starts a new single-member cluster; a list starts a new
-   * cluster with exactly those voters (each member must be given the same list). Ignored once the log
-   * has anything in it. Absent: the member joins an existing cluster and learns it from the leader.
-   */
-  bootstrap?: boolean | BootstrapMember[];
-  tickMs?: number;
-  electionTicks?: number;
-  heartbeatTicks?: number;
-  snapshotEveryEntries?: number;
-  snapshotKeepEntries?: number;
-  /** How long propose()/readIndex()/membership changes wait before failing with RaftTimeoutError. */
-  requestTimeoutMs?: number;
-  maxSizePerMsg?: number;
-  maxInflightMsgs?: number;
-}
-
-export interface MemberInfo {
-  id: RaftId;
-  addr: string;
-  learner: boolean;
-  /** Replication progress, on the leader only. */
-  match?: number;
-  next?: number;
-  state?: string;
-  recentActive?: boolean;
-}
-
-export interface NodeStatus extends Omit<RaftStatus, 'progress'> {
-  leaderAddr: string;
-  members: MemberInfo[];
-  snapshotIndex: number;
-}
-
-/** Counters of the Ready loop, for benchmarks and diagnosis. */
-export interface NodeMetrics {
-  readies: number;
-  syncedWrites: number;
-  /** Total time spent waiting for synced writes, in ms. */
-  syncedWriteMs: number;
-  entriesWritten: number;
-  messagesSent: number;
-  entriesApplied: number;
-}
 
 export class RaftNode extends EventEmitter {
   private readonly counters: NodeMetrics = {
@@ -126,24 +65,12 @@ export class RaftNode extends EventEmitter {
   >;
   private readonly addresses = new Map<RaftId, string>();
   private readonly waiters = new Waiters();
-  /** Random per process: entries proposed by an earlier run of this member never match our waiters. */
-  private readonly epoch = randomInt(1, 2 ** 32 - 1);
-  private seq = 0;
+  private readonly ids: RequestIds;
+  private readonly writer: ReadyWriter;
+  private readonly maintenance: LogMaintenance;
   private applied: number;
-  private snapshotIndex: number;
   private soft: SoftState = { leader: 0, role: Role.Follower };
-  /** Term and vote as last written to storage; a Ready changing them must be durable before sending. */
-  private persistedTerm: number;
-  private persistedVote: RaftId;
-  /** A commit-index-only hard state not yet written (see persist). */
-  private deferredHardState: HardState | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  private snapshotting = false;
-  private snapshotDone: Promise<void> = Promise.resolve();
-  /** Log entries up to here are covered by a snapshot and may be dropped (see compactStep). */
-  private compactTarget = 0;
-  private compacting = false;
-  private compactDone: Promise<void> = Promise.resolve();
   private queuedProposals: Array<{ seq: number; data: Uint8Array }> = [];
   private scheduled = false;
   private running = false;
@@ -153,13 +80,10 @@ export class RaftNode extends EventEmitter {
   private constructor(opts: RaftNodeOptions, applied: number, snapshotIndex: number) {
     super();
     this.id = opts.id;
+    this.ids = new RequestIds(opts.id);
     this.storage = opts.storage;
     this.sm = opts.stateMachine;
     this.applied = applied;
-    this.snapshotIndex = snapshotIndex;
-    const { hardState } = opts.storage.initialState();
-    this.persistedTerm = hardState.term;
-    this.persistedVote = hardState.vote;
     this.opts = {
       tickMs: opts.tickMs ?? RAFT_DEFAULTS.tickMs,
       electionTicks: opts.electionTicks ?? RAFT_DEFAULTS.electionTicks,
@@ -180,6 +104,9 @@ export class RaftNode extends EventEmitter {
       random: Math.random,
     });
     this.transport = new RaftTransport({ ...opts.transport, id: opts.id });
+    const fail = (err: unknown): void => this.fail(err);
+    this.writer = new ReadyWriter(opts.storage, this.counters, fail);
+    this.maintenance = new LogMaintenance(opts.storage, snapshotIndex, this.opts.snapshotKeepEntries, fail);
   }
 
   /**
@@ -196,16 +123,7 @@ export class RaftNode extends EventEmitter {
           : opts.bootstrap;
       if (!members.some((m) => m.id === opts.id))
         throw new Error(`bootstrap members must include ${opts.id}`);
-      const addrs: Record<string, string> = {};
-      for (const m of members) addrs[m.id] = m.addr;
-      const data = encodeSnapshotData(addrs, opts.stateMachine.snapshot());
-      await storage.save(
-        bootstrapBatch(
-          members.map((m) => m.id),
-          data,
-        ),
-        true,
-      );
+      await storage.save(bootstrapBatch(members, opts.stateMachine.snapshot()), true);
     }
     const snap = storage.snapshot();
     const node = new RaftNode(opts, snap.metadata.index, snap.metadata.index);
@@ -225,8 +143,8 @@ export class RaftNode extends EventEmitter {
     });
     this.addresses.set(this.id, this.transport.address);
     this.ticker = setInterval(() => {
-      void this.flushDeferredHardState().catch(() => {});
-      this.compactStep();
+      void this.writer.flushDeferred().catch(() => {});
+      this.maintenance.compactStep();
       this.onCore(() => this.core.tick());
     }, this.opts.tickMs);
     this.kick();
@@ -267,10 +185,10 @@ export class RaftNode extends EventEmitter {
   readIndex(): Promise<void> {
     if (this.stopped) return Promise.reject(new NodeStoppedError());
     if (!this.soft.leader) return Promise.reject(new NotLeaderError(0, ''));
-    const seq = this.nextSeq();
+    const seq = this.ids.nextSeq();
     const done = this.waiters.addRead(seq, this.opts.requestTimeoutMs);
     try {
-      this.core.readIndex(this.readContext(seq));
+      this.core.readIndex(this.ids.readContext(seq));
       this.kick();
     } catch (err) {
       this.waiters.failRead(seq, err as Error);
@@ -313,28 +231,12 @@ export class RaftNode extends EventEmitter {
 
   status(): NodeStatus {
     const { progress, ...raft } = this.core.status();
-    const byId = new Map(progress.map((p) => [p.id, p]));
-    const members: MemberInfo[] = [];
-    for (const [learner, ids] of [
-      [false, raft.confState.voters],
-      [true, raft.confState.learners],
-    ] as const) {
-      for (const id of ids) {
-        const p = byId.get(id);
-        members.push({
-          id,
-          addr: this.addresses.get(id) ?? '',
-          learner,
-          ...(p && { match: p.match, next: p.next, state: p.state, recentActive: p.recentActive }),
-        });
-      }
-    }
     return {
       ...raft,
       applied: this.applied,
       leaderAddr: this.addresses.get(raft.leader) ?? '',
-      members,
-      snapshotIndex: this.snapshotIndex,
+      members: describeMembers(raft.confState, progress, this.addresses),
+      snapshotIndex: this.maintenance.snapshotIndex,
     };
   }
 
@@ -351,23 +253,17 @@ export class RaftNode extends EventEmitter {
     this.waiters.failAll(new NodeStoppedError());
     await this.transport.stop();
     await this.loopDone;
-    await this.snapshotDone;
-    await this.compactDone;
-    await this.flushDeferredHardState().catch(() => {});
+    await this.maintenance.idle();
+    await this.writer.flushDeferred().catch(() => {});
     await this.storage.close();
   }
 
   // ---- requests ----
 
-  private nextSeq(): number {
-    this.seq = (this.seq + 1) >>> 0 || 1;
-    return this.seq;
-  }
-
   private newRequest(): { ok: true; id: RequestId } | { ok: false; error: Error } {
     if (this.stopped) return { ok: false, error: new NodeStoppedError() };
     if (!this.isLeader) return { ok: false, error: new NotLeaderError(this.soft.leader, this.leader.addr) };
-    return { ok: true, id: { proposer: this.id, epoch: this.epoch, seq: this.nextSeq() } };
+    return { ok: true, id: this.ids.next() };
   }
 
   private submit(seq: number, step: () => void): void {
@@ -387,24 +283,6 @@ export class RaftNode extends EventEmitter {
     const context = encodeMemberContext({ addr, request: request.id });
     this.submit(request.id.seq, () => this.core.proposeConfChange({ type, id, context }));
     return (await done).result as ConfState;
-  }
-
-  private readContext(seq: number): Uint8Array {
-    const ctx = new Uint8Array(8);
-    const view = new DataView(ctx.buffer);
-    view.setUint32(0, this.epoch);
-    view.setUint32(4, seq);
-    return ctx;
-  }
-
-  private readSeq(ctx: Uint8Array): number | undefined {
-    if (ctx.length !== 8) return undefined;
-    const view = new DataView(ctx.buffer, ctx.byteOffset, 8);
-    return view.getUint32(0) === this.epoch ? view.getUint32(4) : undefined;
-  }
-
-  private isMine(id: RequestId | undefined): id is RequestId {
-    return id !== undefined && id.proposer === this.id && id.epoch === this.epoch;
   }
 
   // ---- events into the core ----
@@ -467,19 +345,12 @@ export class RaftNode extends EventEmitter {
     const batch = this.queuedProposals;
     this.queuedProposals = [];
     try {
-      this.core.step({
-        type: MessageType.Propose,
-        from: this.id,
-        to: this.id,
-        term: 0,
-        logTerm: 0,
-        index: 0,
-        entries: batch.map((p) => ({ term: 0, index: 0, type: EntryType.Normal, data: p.data })),
-        commit: 0,
-        reject: false,
-        rejectHint: 0,
-        context: EMPTY,
-      });
+      this.core.step(
+        proposeMessage(
+          this.id,
+          batch.map((p) => p.data),
+        ),
+      );
     } catch (err) {
       for (const p of batch) this.waiters.failProposal(p.seq, err as Error);
     }
@@ -491,7 +362,7 @@ export class RaftNode extends EventEmitter {
     this.counters.entriesApplied += rd.committedEntries.length;
     if (rd.softState) this.updateSoftState(rd.softState);
     for (const rs of rd.readStates) {
-      const seq = this.readSeq(rs.context);
+      const seq = this.ids.readSeq(rs.context);
       if (seq !== undefined) this.waiters.readConfirmed(seq, rs.index, this.applied);
     }
     this.noteAppended(rd.entries);
@@ -500,9 +371,9 @@ export class RaftNode extends EventEmitter {
     // through this loop, which applies nothing before the write below completes. What must be durable
     // before any message leaves is a new term or vote, so a Ready that changes them waits as usual;
     // followers always wait (their responses promise the entries are on disk).
-    const sendEarly = this.soft.role === Role.Leader && !rd.snapshot && !this.changesTermOrVote(rd);
+    const sendEarly = this.soft.role === Role.Leader && !rd.snapshot && !this.writer.changesTermOrVote(rd);
     if (sendEarly) this.transport.send(rd.messages);
-    await this.persist(rd);
+    await this.writer.write(rd);
     if (this.stopped) return;
     if (rd.snapshot && rd.snapshot.metadata.index > this.applied) this.restoreSnapshot(rd.snapshot);
     if (!sendEarly) this.transport.send(rd.messages);
@@ -510,55 +381,6 @@ export class RaftNode extends EventEmitter {
     this.core.advance(rd);
     this.waiters.appliedUpTo(this.applied);
     this.maybeSnapshot();
-  }
-
-  private changesTermOrVote(rd: Ready): boolean {
-    const hs = rd.hardState;
-    return hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote);
-  }
-
-  /**
-   * Writes the Ready's state; resolves once it is as durable as the core asked.
-   *
-   * A Ready whose only change is the commit index is not written by itself: the commit index is
-   * volatile in Raft (a restarted member re-learns it from the leader), so it rides along with the
-   * next write, or is written at the next tick, or before a snapshot (storage wants the snapshot
-   * index committed). Under load that saves one storage transaction per commit on every member, and
-   * the synced writes on the critical path no longer queue behind it.
-   */
-  private async persist(rd: Ready): Promise<void> {
-    const commitOnly = rd.hardState !== undefined && !rd.mustSync && rd.entries.length === 0 && !rd.snapshot;
-    if (commitOnly) {
-      this.deferredHardState = rd.hardState;
-      return;
-    }
-    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
-    const hardState = rd.hardState ?? this.deferredHardState;
-    this.deferredHardState = undefined;
-    if (hardState) {
-      this.persistedTerm = hardState.term;
-      this.persistedVote = hardState.vote;
-    }
-    const write = this.storage.save({ hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
-    this.counters.entriesWritten += rd.entries.length;
-    if (rd.mustSync || rd.snapshot) {
-      const started = performance.now();
-      await write;
-      this.counters.syncedWrites++;
-      this.counters.syncedWriteMs += performance.now() - started;
-    } else {
-      write.catch((err: unknown) => this.fail(err));
-    }
-  }
-
-  /** Writes a deferred commit index now (unsynced; storage orders it before any later write). */
-  private flushDeferredHardState(): Promise<void> {
-    const hardState = this.deferredHardState;
-    if (!hardState) return Promise.resolve();
-    this.deferredHardState = undefined;
-    const write = this.storage.save({ hardState, entries: [] }, false);
-    write.catch((err: unknown) => this.fail(err));
-    return write;
   }
 
   private fail(err: unknown): void {
@@ -579,16 +401,8 @@ export class RaftNode extends EventEmitter {
   private noteAppended(entries: Entry[]): void {
     if (this.waiters.pendingProposals === 0) return;
     for (const e of entries) {
-      const id = e.type === EntryType.Normal ? decodeProposal(e.data).id : this.confChangeRequest(e);
-      if (this.isMine(id)) this.waiters.proposalAppended(id.seq, e.index);
-    }
-  }
-
-  private confChangeRequest(e: Entry): RequestId | undefined {
-    try {
-      return decodeMemberContext(decodeConfChange(e.data).context).request;
-    } catch {
-      return undefined;
+      const seq = this.ids.ownSeq(e);
+      if (seq !== undefined) this.waiters.proposalAppended(seq, e.index);
     }
   }
 
@@ -601,7 +415,7 @@ export class RaftNode extends EventEmitter {
         const { id, payload } = decodeProposal(e.data);
         // Entries without our header and without data are new leaders' no-ops: nothing to apply.
         const result = id || payload.length > 0 ? this.sm.apply({ ...e, data: payload }) : undefined;
-        this.waiters.applied(e.index, this.isMine(id) ? id.seq : undefined, result);
+        this.waiters.applied(e.index, this.ids.isMine(id) ? id.seq : undefined, result);
       }
       this.applied = e.index;
     }
@@ -618,7 +432,7 @@ export class RaftNode extends EventEmitter {
     } else if (ctx.addr) {
       this.setAddress(cc.id, ctx.addr);
     }
-    this.waiters.applied(e.index, this.isMine(ctx.request) ? ctx.request.seq : undefined, confState);
+    this.waiters.applied(e.index, this.ids.isMine(ctx.request) ? ctx.request.seq : undefined, confState);
     this.emit('membership', confState);
   }
 
@@ -627,52 +441,18 @@ export class RaftNode extends EventEmitter {
     for (const [id, addr] of members) this.setAddress(id, addr);
     this.sm.restore(app);
     this.applied = snap.metadata.index;
-    this.snapshotIndex = snap.metadata.index;
+    this.maintenance.snapshotIndex = Math.max(this.maintenance.snapshotIndex, snap.metadata.index);
   }
 
-  /**
-   * Drops at most COMPACT_CHUNK entries below the compaction target; called every tick. Deleting
-   * thousands of entries is one long storage transaction that every later write would queue behind,
-   * so it is spread over ticks instead.
-   */
-  private compactStep(): void {
-    if (this.compacting || this.stopped) return;
-    const first = this.storage.firstIndex();
-    if (this.compactTarget < first) return;
-    const to = Math.min(this.compactTarget, first - 1 + COMPACT_CHUNK);
-    this.compacting = true;
-    this.compactDone = Promise.resolve(this.storage.compact(to))
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        this.compacting = false;
-      });
-  }
-
-  /**
-   * Snapshots the state machine every `snapshotEveryEntries` applied entries. The state is serialized
-   * here, at a known applied index; writing it out (file, fsync, metadata) proceeds in the background,
-   * ordered by storage behind the writes already submitted, so the Ready loop does not stall on a large
-   * snapshot. Compaction then follows in steps (compactStep).
-   */
+  /** Snapshots the state machine every `snapshotEveryEntries` applied entries (see LogMaintenance). */
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.applied - this.snapshotIndex < this.opts.snapshotEveryEntries) return;
-    const index = this.applied;
+    const due = this.applied - this.maintenance.snapshotIndex >= this.opts.snapshotEveryEntries;
+    if (!due || this.maintenance.busy) return;
     const members: Record<string, string> = {};
     for (const [id, addr] of this.addresses) members[id] = addr;
-    const confState = this.core.status().confState;
     const data = encodeSnapshotData(members, this.sm.snapshot());
-    void this.flushDeferredHardState().catch(() => {});
-    this.snapshotting = true;
-    this.snapshotDone = (async () => {
-      try {
-        await this.storage.createSnapshot(index, confState, data);
-        this.snapshotIndex = Math.max(this.snapshotIndex, index);
-        this.compactTarget = Math.max(this.compactTarget, index - this.opts.snapshotKeepEntries);
-      } catch (err) {
-        this.fail(err);
-      } finally {
-        this.snapshotting = false;
-      }
-    })();
+    // Storage refuses a snapshot past its commit index: write a deferred one first.
+    void this.writer.flushDeferred().catch(() => {});
+    this.maintenance.snapshot(this.applied, this.core.status().confState, data);
   }
 }
