@@ -125,7 +125,8 @@ export class Peer {
     const snap = m.snapshot;
     let reported = false;
     const report = (ok: boolean): void => {
-      if (reported || this.closed) return;
+      // Reported even after close(): the core must not stay waiting on a snapshot forever.
+      if (reported) return;
       reported = true;
       this.events.snapshotStatus(this.id, ok);
     };
