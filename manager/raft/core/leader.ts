@@ -91,9 +91,9 @@ function handleAppendRejection(r: Raft, m: Message): void {
 function handleAppendSuccess(r: Raft, m: Message): void {
   const pr = r.tracker.progress.get(m.from)!;
   const wasPaused = pr.isPaused();
-  if (!pr.maybeUpdate(m.index)) {
-    return;
-  }
+  // A probe answered at the match we already knew still proves the follower is in sync.
+  const resynced = pr.state === ProgressState.Probe && pr.match === m.index;
+  if (!pr.maybeUpdate(m.index) && !resynced) return;
   switch (pr.state) {
     case ProgressState.Probe:
       pr.becomeReplicate();

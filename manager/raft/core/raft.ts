@@ -112,7 +112,8 @@ export class Raft {
   }
 
   send(m: Message): void {
-    m.from = this.id;
+    // A forwarded TransferLeader keeps its `from`: it names the transferee, not the sender.
+    if (m.from === NONE) m.from = this.id;
     const isVote = [MessageType.Vote, MessageType.PreVote, MessageType.VoteResp, MessageType.PreVoteResp];
     if (isVote.includes(m.type)) {
       // Vote traffic carries an explicit term: a PreVote names the term the candidate would use.
