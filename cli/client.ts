@@ -53,7 +53,10 @@ export function daemonClient(target: string): grpc.Client {
 /** Translates transport failures into the one line a user needs. */
 export function explainRpcError(target: string, err: unknown): Error {
   const e = err as Partial<grpc.ServiceError>;
-  if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
+  if (e.code === grpc.status.DEADLINE_EXCEEDED) {
+    return new UserError(`the swarmlite daemon at ${target} did not answer in time`);
+  }
+  if (e.code === grpc.status.UNAVAILABLE) {
     return new UserError(
       `Cannot connect to the swarmlite daemon at ${target}. Is the daemon running? ` +
         `Start it with 'swarmlite daemon' (as root), or point -H/SWARMLITE_HOST at its socket.`,

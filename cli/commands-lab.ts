@@ -6,8 +6,8 @@ import { parseFormat, printJson, renderTable } from './format.js';
 
 const DEFAULT_LAB = 'lab';
 
-function parseCount(value: string): number {
-  if (!/^[0-9]+$/.test(value)) throw new UserError(`--nodes must be a whole number, got '${value}'`, 2);
+function parseCount(value: string, flag: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new UserError(`${flag} must be a whole number, got '${value}'`, 2);
   return Number(value);
 }
 
@@ -22,10 +22,12 @@ export function registerLabCommands(program: Command): void {
     .description('Create a lab: a switch, N hosts with their own daemons, the machine attached')
     .option('--name <name>', 'lab name', DEFAULT_LAB)
     .option('--nodes <n>', 'number of hosts', '3')
-    .action(async (opts: { name: string; nodes: string }) => {
+    .option('--managers <m>', 'managers among them (node1 ... nodeM); 0: no swarm', '1')
+    .action(async (opts: { name: string; nodes: string; managers: string }) => {
       const state = await labUp({
         name: opts.name,
-        nodes: parseCount(opts.nodes),
+        nodes: parseCount(opts.nodes, '--nodes'),
+        managers: parseCount(opts.managers, '--managers'),
         say: (l) => console.log(l),
       });
       console.log(

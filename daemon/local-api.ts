@@ -24,8 +24,12 @@ function toStatus(err: unknown): grpc.ServiceError {
       : typeof e.code === 'number'
         ? e.code
         : grpc.status.UNKNOWN;
-  // UNAVAILABLE would read as "no daemon" to the CLI: a manager being away is a failed precondition here.
-  const mapped = code === grpc.status.UNAVAILABLE ? grpc.status.FAILED_PRECONDITION : code;
+  // UNAVAILABLE/DEADLINE_EXCEEDED would read as "no daemon" to the CLI: a manager being away is a
+  // failed precondition here.
+  const mapped =
+    code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED
+      ? grpc.status.FAILED_PRECONDITION
+      : code;
   return Object.assign(new Error(message), { code: mapped, details: message, metadata: new grpc.Metadata() });
 }
 

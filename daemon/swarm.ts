@@ -25,6 +25,7 @@ import { clusterIdOfCA } from '../manager/ca/identity.js';
 import { rmSync } from 'node:fs';
 import { LEADER_ADDR_METADATA, callLeader } from '../manager/leadership.js';
 import { Manager, newNodeObject } from '../manager/manager.js';
+import { forceNewCluster } from '../manager/recovery.js';
 import { defaultClusterSpec } from '../manager/store/index.js';
 import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
 import type { DaemonOptions } from './options.js';
@@ -142,6 +143,7 @@ export class SwarmNode {
   init(
     req: InitRequest,
   ): Promise<{ nodeId: string; workerToken: string; managerToken: string; managerAddr: string }> {
+    if (req.forceNewCluster) return this.serially(() => this.recoverQuorum());
     return this.serially(async () => {
       if (this.state) {
         throw new UserError("this node is already part of a swarm: use 'swarmlite leave' first to leave it");
@@ -211,6 +213,41 @@ export class SwarmNode {
         throw err;
       }
     });
+  }
+
+  /** Quorum lost: restart this manager's Raft as the only member, keeping the swarm's state. */
+  private async recoverQuorum() {
+    const s = this.state;
+    if (!s || s.role !== 'manager') {
+      throw new UserError(
+        '--force-new-cluster recovers a swarm from one of its managers: this node is not one',
+      );
+    }
+    this.session?.stop();
+    this.session = undefined;
+    await this.manager?.stop();
+    this.manager = undefined;
+    const forced = await forceNewCluster(raftDataDir(this.opts.dataRoot), s.raftId, s.advertiseAddr);
+    this.log.warn(
+      { index: forced.index, dropped: forced.dropped },
+      'forced a new single-manager cluster from local state',
+    );
+    s.managers = [s.advertiseAddr];
+    this.persist();
+    await this.startManager('restart');
+    const deadline = Date.now() + 15_000;
+    while (!this.manager!.isLeader()) {
+      if (Date.now() > deadline) throw new UserError('the forced cluster elected no leader');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.startSession();
+    const tokens = this.manager!.store.view((tx) => tx.get('cluster', s.clusterId))!.joinTokens;
+    return {
+      nodeId: s.nodeId,
+      workerToken: tokens.worker,
+      managerToken: tokens.manager,
+      managerAddr: s.advertiseAddr,
+    };
   }
 
   join(req: JoinRequest): Promise<{ nodeId: string; role: string }> {
@@ -327,8 +364,34 @@ export class SwarmNode {
   async control(method: string, request: Record<string, unknown>): Promise<unknown> {
     if (!this.state) throw new UserError(NOT_A_MANAGER);
     if (!this.manager) throw new UserError(NOT_A_MANAGER);
-    if (this.manager.isLeader()) return this.manager.controlLocal(method, request);
-    return this.callLeader(method, request);
+    const manager = this.manager;
+    await this.awaitLeader(manager);
+    if (manager.isLeader()) return manager.controlLocal(method, request);
+    try {
+      return await this.callLeader(method, request);
+    } catch (err) {
+      const code = (err as grpc.ServiceError).code;
+      if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw err;
+      // The leader we knew is gone: wait for an election to name another, then try once more there.
+      await this.awaitLeader(manager, manager.leaderAddr());
+      if (manager.isLeader()) return manager.controlLocal(method, request);
+      return this.callLeader(method, request);
+    }
+  }
+
+  /** An election takes a second or two; longer means the managers cannot form a quorum. */
+  private async awaitLeader(manager: Manager, unreachable = ''): Promise<void> {
+    const deadline = Date.now() + 3_000;
+    const reachableLeader = () =>
+      manager.leaderAddr() && manager.leaderAddr() !== unreachable && manager.raft.status().role !== 'pre-candidate';
+    while (!reachableLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!reachableLeader()) {
+      const members = manager.raft.status().members.filter((m) => !m.learner).length;
+      throw new UserError(
+        `the swarm has no leader: this manager cannot reach a quorum of the ${members} managers. ` +
+          `If they are gone for good, run 'swarmlite init --force-new-cluster' on a surviving manager.`,
+      );
+    }
   }
 
   private callLeader(method: string, request: object): Promise<unknown> {

@@ -57,6 +57,19 @@ export class RoleReconciler {
         await this.demote(node);
         continue;
       }
+      if (!member && node.role === 'manager') {
+        // Its Raft member is gone (force-new-cluster dropped it, or it was removed behind our back):
+        // it is no manager any more. Its daemon sees the new role in its session and steps down.
+        this.log.warn(
+          { node: node.id, raftId: ms.raftId },
+          'manager has no Raft membership: making it a worker',
+        );
+        await this.setNode(node.id, (n) => {
+          const { managerStatus: _gone, ...rest } = n;
+          return { ...rest, role: 'worker', spec: { ...n.spec, role: 'worker' } } as Node;
+        });
+        continue;
+      }
       if (
         member?.learner &&
         (member.match ?? 0) > 0 &&

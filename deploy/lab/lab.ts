@@ -16,6 +16,7 @@ import {
   stopDaemon,
   unmountIfMounted,
 } from './hosts.js';
+import { formSwarm } from './swarm.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {
   claimLabDir,
@@ -36,6 +37,8 @@ export const LAB_TOOLS = ['ip', 'bridge', 'nsenter', 'unshare', 'mount', 'umount
 export interface LabUpOptions {
   name: string;
   nodes: number;
+  /** Managers among the hosts (node1 ... nodeM); 0 leaves the hosts out of any swarm. */
+  managers: number;
   /** Progress lines for the user (the CLI prints them; tests pass a no-op). */
   say?: (line: string) => void;
 }
@@ -66,6 +69,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const say = opts.say ?? (() => {});
   const name = validateLabName(opts.name);
   const nodes = validateNodeCount(opts.nodes);
+  if (!Number.isInteger(opts.managers) || opts.managers < 0 || opts.managers > nodes) {
+    throw new UserError(
+      `--managers must be a whole number from 0 to --nodes (${nodes}), got '${opts.managers}'`,
+    );
+  }
   requireRoot();
   requireTools(LAB_TOOLS);
   claimLabDir(name);
@@ -76,7 +84,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       name,
       subnetIndex: k,
       nodes,
-      managers: 0,
+      managers: opts.managers,
       createdAt: new Date().toISOString(),
       hosts: planHosts(name, k, nodes),
     };
@@ -100,7 +108,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     for (const host of state.hosts) {
       say(`  ${host.hostname}  ${host.address}  daemon pid ${host.daemon?.pid}  ${host.socket}`);
     }
-    // The control-plane issue slots its step in here: init on node1, join the others.
+    if (opts.managers > 0) {
+      say(`  swarm: init on node1, ${opts.managers - 1} more manager(s), ${nodes - opts.managers} worker(s)`);
+      await formSwarm(state.hosts, opts.managers);
+    }
     return state;
   } catch (err) {
     await labDown(name).catch(() => {});

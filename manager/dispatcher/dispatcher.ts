@@ -58,9 +58,14 @@ export class Dispatcher {
     if (this.leading) return;
     this.leading = true;
     this.tracker = new HeartbeatTracker({ ...HEARTBEAT_DEFAULTS, periodMs: this.deps.heartbeatPeriodMs() });
+    // Nodes had sessions with the old leader, whose last beats this leader never saw: each gets a
+    // shorter grace (two periods) to reconnect here. Live nodes reconnect within a retry or two, and
+    // a node that died with the old leader is down within an election plus two periods.
     const now = this.now();
+    const grace = this.tracker.periodMs * (HEARTBEAT_DEFAULTS.graceMultiplier - 1);
     for (const node of this.deps.store.view((tx) => tx.list('node'))) {
-      if (!node.removed && node.status.state !== 'down') this.tracker.open(node.id, 'awaiting-session', now);
+      if (!node.removed && node.status.state !== 'down')
+        this.tracker.open(node.id, 'awaiting-session', now, grace);
     }
     this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.tracker.periodMs / 4));
     this.expiryTimer.unref();

@@ -25,3 +25,10 @@ test('a superseded session cannot keep a node alive or close its successor', () 
   assert.equal(hb.isLive('a'), false);
   assert.equal(hb.beat('a', 'new', 300), false, 'a closed session must re-register');
 });
+
+test('a new leader can give nodes a shorter first grace', () => {
+  const hb = new HeartbeatTracker({ periodMs: 1000, graceMultiplier: 3 });
+  hb.open('a', 'awaiting-session', 0, 2000);
+  assert.deepEqual(hb.takeExpired(1999), []);
+  assert.deepEqual(hb.takeExpired(2000), ['a']);
+});

@@ -25,9 +25,15 @@ export class HeartbeatTracker {
     return now + this.config.periodMs * this.config.graceMultiplier;
   }
 
-  /** A session opened (or re-opened: the newest session of a node replaces any older one). */
-  open(nodeId: string, sessionId: string, now: number): void {
-    this.deadlines.set(nodeId, { sessionId, deadline: this.deadlineFrom(now) });
+  /**
+   * A session opened (or re-opened: the newest session of a node replaces any older one). `graceMs`
+   * overrides the first deadline (a new leader expecting nodes that beat to its predecessor).
+   */
+  open(nodeId: string, sessionId: string, now: number, graceMs?: number): void {
+    this.deadlines.set(nodeId, {
+      sessionId,
+      deadline: graceMs === undefined ? this.deadlineFrom(now) : now + graceMs,
+    });
   }
 
   /** Records a beat; false when the session is unknown or superseded (the node must re-register). */

@@ -1,9 +1,11 @@
 // Labs for e2e tests: built by the same code as `swarmlite lab up`, each with a name unique to the
 // test, so test files run concurrently without colliding, and torn down when the test ends, pass or fail.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import { enterHost, hostEnv } from '../../deploy/lab/hosts.js';
 import { labDown, labUp } from '../../deploy/lab/lab.js';
-import type { LabState } from '../../deploy/lab/state.js';
+import type { LabHostState, LabState } from '../../deploy/lab/state.js';
 
 /** 'e' + 7 random base-36 characters: a valid lab name no other test run will pick. */
 export function uniqueLabName(): string {
@@ -11,11 +13,71 @@ export function uniqueLabName(): string {
   return 'e' + n.toString(36).padStart(7, '0').slice(-7);
 }
 
-export async function createTestLab(t: TestContext, nodes: number): Promise<LabState> {
+/** A lab of `nodes` hosts; with `managers` > 0 they form a swarm (node1 ... nodeM managers). */
+export async function createTestLab(t: TestContext, nodes: number, managers = 0): Promise<LabState> {
   const name = uniqueLabName();
   // Registered first, so even a failure half-way through up() is cleaned.
   t.after(() => labDown(name));
-  return labUp({ name, nodes });
+  return labUp({ name, nodes, managers });
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command inside a lab host (as `swarmlite lab exec` does) and collects its output. */
+export function runIn(host: LabHostState, argv: string[], timeoutMs = 60_000): Promise<CommandResult> {
+  const full = enterHost(host, argv);
+  return new Promise((resolve, reject) => {
+    const child = spawn(full[0]!, full.slice(1), { env: hostEnv(host), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, stdout, stderr });
+    });
+  });
+}
+
+/** `swarmlite ARGS` on a host; fails the test with its stderr unless it exits 0 (or `expectCode`). */
+export async function swl(host: LabHostState, args: string[], expectCode = 0): Promise<CommandResult> {
+  const r = await runIn(host, ['swarmlite', ...args]);
+  if (r.code !== expectCode) {
+    throw new Error(
+      `swarmlite ${args.join(' ')} on ${host.hostname}: exit ${r.code}, expected ${expectCode}\n${r.stderr}${r.stdout}`,
+    );
+  }
+  return r;
+}
+
+/** Polls `check` every 50 ms until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
