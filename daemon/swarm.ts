@@ -383,7 +383,9 @@ export class SwarmNode {
   private async awaitLeader(manager: Manager, unreachable = ''): Promise<void> {
     const deadline = Date.now() + 3_000;
     const reachableLeader = () =>
-      manager.leaderAddr() && manager.leaderAddr() !== unreachable && manager.raft.status().role !== 'pre-candidate';
+      manager.leaderAddr() &&
+      manager.leaderAddr() !== unreachable &&
+      manager.raft.status().role !== 'pre-candidate';
     while (!reachableLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (!reachableLeader()) {
       const members = manager.raft.status().members.filter((m) => !m.learner).length;
