@@ -261,17 +261,25 @@ test('verifyNodeCertificate names what is wrong', async () => {
   );
 });
 
-test('needsRenewal turns true half-way through the lifetime (backdate included)', async () => {
+test('needsRenewal turns true half-way through the lifetime, counted from issuance', async () => {
   const now = new Date('2026-06-01T00:00:00Z');
   const ca = await createRootCA('c1', { now });
   const { certPem } = await issue(ca, { validityMs: 10 * HOUR_MS, now });
-  // notBefore = now - 1h, notAfter = now + 10h: 11h lifetime, half-way at now + 4.5h.
+  // Issued at now (notBefore backdated to now - 1h), notAfter = now + 10h: half-way at now + 5h.
   const at = (hours: number) => new Date(now.getTime() + hours * HOUR_MS);
-  assert.equal(renewalTime(certPem).getTime(), at(4.5).getTime());
-  assert.equal(needsRenewal(certPem, at(4.4)), false);
-  assert.equal(needsRenewal(certPem, at(4.5)), true);
+  assert.equal(renewalTime(certPem).getTime(), at(5).getTime());
+  assert.equal(needsRenewal(certPem, at(4.9)), false);
+  assert.equal(needsRenewal(certPem, at(5)), true);
   assert.equal(needsRenewal(certPem, at(20)), true);
-  assert.equal(needsRenewal(certPem, at(7.7), 0.8), false);
-  assert.equal(needsRenewal(certPem, at(7.8), 0.8), true);
+  assert.equal(needsRenewal(certPem, at(7.9), 0.8), false);
+  assert.equal(needsRenewal(certPem, at(8), 0.8), true);
   assert.throws(() => needsRenewal(certPem, now, 1), RangeError);
+});
+
+test('a short-lived certificate is not due for renewal the moment it is issued', async () => {
+  const now = new Date('2026-06-01T00:00:00Z');
+  const ca = await createRootCA('c1', { now });
+  const { certPem } = await issue(ca, { validityMs: 60_000, now });
+  assert.equal(needsRenewal(certPem, now), false);
+  assert.equal(renewalTime(certPem).getTime(), now.getTime() + 30_000);
 });

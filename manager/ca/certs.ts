@@ -15,6 +15,7 @@ import {
 } from 'node:crypto';
 import { base36, base36Width } from './base36.js';
 import {
+  CERT_BACKDATE_MS,
   CertificateError,
   NAME_PATTERN,
   ROLE_OU,
@@ -30,11 +31,7 @@ const DAY_MS = 24 * HOUR_MS;
 export const ROOT_CA_VALIDITY_MS = 20 * 365 * DAY_MS;
 /** SwarmKit's default node certificate lifetime. */
 export const DEFAULT_NODE_CERT_VALIDITY_MS = 90 * DAY_MS;
-/**
- * notBefore is set this far in the past so a node whose clock is a little behind the CA's can use a
- * fresh certificate at once (SwarmKit and cfssl backdate by one hour too).
- */
-export const CERT_BACKDATE_MS = HOUR_MS;
+export { CERT_BACKDATE_MS };
 
 /** Length of caDigest(): any sha256 fits in 50 base-36 digits. */
 export const CA_DIGEST_LENGTH = base36Width(256);

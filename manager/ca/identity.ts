@@ -154,14 +154,23 @@ export function verifyNodeCertificate(
  * down, partition) still has half its lifetime to succeed. Callers that renew many nodes at once may
  * pass a per-node fraction in [0.5, 0.8) to spread the load, as SwarmKit does.
  */
+/**
+ * notBefore is set this far in the past so a node whose clock is a little behind the CA's can use a
+ * fresh certificate at once (SwarmKit and cfssl backdate by one hour too).
+ */
+export const CERT_BACKDATE_MS = 60 * 60 * 1000;
+
 export const RENEWAL_FRACTION = 0.5;
 
 /** When `certPem` should be renewed: `fraction` of the way from notBefore to notAfter. */
 export function renewalTime(certPem: string, fraction = RENEWAL_FRACTION): Date {
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`renewal fraction ${fraction} is not in (0, 1)`);
   const { notBefore, notAfter } = validity(parse(certPem, 'node certificate'));
-  const lifetime = notAfter.getTime() - notBefore.getTime();
-  return new Date(notBefore.getTime() + Math.floor(lifetime * fraction));
+  // Measured from issuance: notBefore is backdated (CERT_BACKDATE_MS), which would otherwise pull the
+  // renewal of a short-lived certificate to the moment it is issued.
+  const issued = Math.min(notBefore.getTime() + CERT_BACKDATE_MS, notAfter.getTime());
+  const lifetime = notAfter.getTime() - issued;
+  return new Date(issued + Math.floor(lifetime * fraction));
 }
 
 /** True once `now` has reached the certificate's renewal time (see RENEWAL_FRACTION). */
