@@ -77,3 +77,16 @@ test('rawnode: local-only message types are refused from the network', () => {
     /cannot come from the network/,
   );
 });
+
+test('rawnode: a forwarded proposal that bounces back to its proposer is dropped, not thrown', () => {
+  // 1 forwarded its proposal to a leader that has since become a follower of 1's old leader-less
+  // view; the message comes back to 1 over the network. Only a local propose() may throw.
+  const { node } = singleNode();
+  const bounced = newMessage(MessageType.Propose, {
+    from: 1,
+    to: 1,
+    entries: [{ term: 0, index: 0, type: 0, data: new Uint8Array([1]) }],
+  });
+  assert.doesNotThrow(() => node.step(bounced));
+  assert.equal(node.hasReady(), false);
+});

@@ -9,6 +9,7 @@ import {
   type HardState,
   type Message,
   MessageType,
+  ProposalDroppedError,
   type RaftConfig,
   type RaftId,
   type RaftStatus,
@@ -73,7 +74,14 @@ export class RawNode implements RawNodeApi {
     ];
     if (localOnly.includes(m.type))
       throw new Error(`raft: ${MessageType[m.type]} cannot come from the network`);
-    this.raft.step(m);
+    try {
+      this.raft.step(m);
+    } catch (e) {
+      // A forwarded proposal that cannot be accepted here is dropped silently, as a lost message would
+      // be: its proposer learns the outcome only by seeing the entry applied (or by timing out).
+      if (e instanceof ProposalDroppedError && m.type === MessageType.Propose) return;
+      throw e;
+    }
   }
 
   readIndex(context: Uint8Array): void {
