@@ -1,6 +1,7 @@
 // `init`, `join`, `join-token`, `leave`: this node's membership of a swarm, with Docker's wording.
 import type { Command } from 'commander';
 import { isIPv4 } from 'node:net';
+import { parseDuration } from '../lib/duration.js';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
 import { resolveHost, withDaemon } from './client.js';
@@ -38,7 +39,8 @@ export function registerSwarmCommands(program: Command): void {
     )
     .option('--default-addr-pool <cidr...>', 'address pools for overlay subnets (default 10.0.0.0/8)')
     .option('--default-addr-pool-mask-length <n>', 'subnet size carved from the pools', '24')
-    .option('--dispatcher-heartbeat <ms>', 'heartbeat period workers are told to use', '1000')
+    .option('--dispatcher-heartbeat <duration>', 'heartbeat period nodes are told to use', '1s')
+    .option('--cert-expiry <duration>', 'validity of node certificates (renewed at half-life)', '2160h')
     .action(async (opts, cmd: Command) => {
       const listen = parseAddrPort(opts.listenAddr, '--listen-addr');
       const advertise = opts.advertiseAddr
@@ -51,12 +53,17 @@ export function registerSwarmCommands(program: Command): void {
           2,
         );
       }
-      const heartbeat = Number(opts.dispatcherHeartbeat);
-      if (!Number.isInteger(heartbeat) || heartbeat < 100 || heartbeat > 60_000) {
+      const heartbeat = parseDuration(opts.dispatcherHeartbeat);
+      if (heartbeat === undefined || heartbeat < 100 || heartbeat > 60_000) {
         throw new UserError(
-          `--dispatcher-heartbeat must be 100..60000 ms, got '${opts.dispatcherHeartbeat}'`,
+          `--dispatcher-heartbeat must be a duration from 100ms to 1m, got '${opts.dispatcherHeartbeat}'`,
           2,
         );
+      }
+      // Docker's minimum is 1h; a lab may want to watch renewals happen, so seconds are allowed.
+      const certExpiry = parseDuration(opts.certExpiry);
+      if (certExpiry === undefined || certExpiry < 20_000) {
+        throw new UserError(`--cert-expiry must be a duration of at least 20s, got '${opts.certExpiry}'`, 2);
       }
       const res = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
         unary<object, { nodeId: string; workerToken: string; managerAddr: string }>(
@@ -69,6 +76,7 @@ export function registerSwarmCommands(program: Command): void {
             defaultAddrPool: opts.defaultAddrPool ?? [],
             defaultAddrPoolMaskLength: mask,
             dispatcherHeartbeatMs: heartbeat,
+            nodeCertExpiryMs: certExpiry,
           },
           60_000,
         ),

@@ -21,7 +21,7 @@ import {
 } from '../manager/ca/credentials.js';
 import { renewNodeCertificate, requestNodeCertificate } from '../manager/ca/client.js';
 import { newJoinToken } from '../manager/ca/tokens.js';
-import { clusterIdOfCA } from '../manager/ca/identity.js';
+import { clusterIdOfCA, needsRenewal, renewalTime } from '../manager/ca/identity.js';
 import { rmSync } from 'node:fs';
 import { LEADER_ADDR_METADATA, callLeader } from '../manager/leadership.js';
 import { Manager, newNodeObject } from '../manager/manager.js';
@@ -52,6 +52,7 @@ export interface InitRequest {
   defaultAddrPool: string[];
   defaultAddrPoolMaskLength: number;
   dispatcherHeartbeatMs: number;
+  nodeCertExpiryMs: number;
 }
 
 export interface JoinRequest {
@@ -81,6 +82,7 @@ export class SwarmNode {
   private tls: TlsMaterialProvider | undefined;
   private manager: Manager | undefined;
   private session: DispatcherSession | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   /** One membership operation at a time (init/join/leave/role switch). */
   private busy: Promise<unknown> = Promise.resolve();
 
@@ -159,7 +161,7 @@ export class SwarmNode {
         nodeId,
         role: 'manager',
         clusterId,
-        validityMs: defaultClusterSpec().caConfig.nodeCertValidityMs,
+        validityMs: req.nodeCertExpiryMs || defaultClusterSpec().caConfig.nodeCertValidityMs,
       });
       const certs = { caCertPem: ca.certPem, certPem, keyPem };
       const state: SwarmState = {
@@ -176,6 +178,7 @@ export class SwarmNode {
         await this.startManager('bootstrap');
         const spec = defaultClusterSpec();
         if (req.dispatcherHeartbeatMs) spec.dispatcher.heartbeatPeriodMs = req.dispatcherHeartbeatMs;
+        if (req.nodeCertExpiryMs) spec.caConfig.nodeCertValidityMs = req.nodeCertExpiryMs;
         if (req.defaultAddrPool.length) spec.defaultAddrPool = [...req.defaultAddrPool];
         if (req.defaultAddrPoolMaskLength) spec.subnetSize = req.defaultAddrPoolMaskLength;
         const tokens = { worker: newJoinToken(ca.certPem), manager: newJoinToken(ca.certPem) };
@@ -343,6 +346,7 @@ export class SwarmNode {
 
   /** Stops everything swarm-related and forgets the swarm (certificates, Raft log, state). */
   private async reset(): Promise<void> {
+    clearTimeout(this.renewTimer);
     this.session?.stop();
     this.session = undefined;
     await this.manager?.stop().catch(() => {});
@@ -354,6 +358,7 @@ export class SwarmNode {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.renewTimer);
     this.session?.stop();
     await this.manager?.stop();
   }
@@ -365,27 +370,26 @@ export class SwarmNode {
     if (!this.state) throw new UserError(NOT_A_MANAGER);
     if (!this.manager) throw new UserError(NOT_A_MANAGER);
     const manager = this.manager;
-    await this.awaitLeader(manager);
-    if (manager.isLeader()) return manager.controlLocal(method, request);
-    try {
-      return await this.callLeader(method, request);
-    } catch (err) {
-      const code = (err as grpc.ServiceError).code;
-      if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw err;
-      // The leader we knew is gone: wait for an election to name another, then try once more there.
-      await this.awaitLeader(manager, manager.leaderAddr());
+    for (let attempt = 1; ; attempt++) {
+      await this.awaitLeader(manager);
       if (manager.isLeader()) return manager.controlLocal(method, request);
-      return this.callLeader(method, request);
+      try {
+        return await this.callLeader(method, request);
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        if (e.code !== grpc.status.UNAVAILABLE && e.code !== grpc.status.DEADLINE_EXCEEDED) throw err;
+        // The leader we knew may be gone: give the election a moment, then ask whoever leads.
+        if (attempt === 3)
+          throw new UserError(`the swarm's leader did not answer: ${e.details ?? e.message}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
     }
   }
 
   /** An election takes a second or two; longer means the managers cannot form a quorum. */
-  private async awaitLeader(manager: Manager, unreachable = ''): Promise<void> {
+  private async awaitLeader(manager: Manager): Promise<void> {
     const deadline = Date.now() + 3_000;
-    const reachableLeader = () =>
-      manager.leaderAddr() &&
-      manager.leaderAddr() !== unreachable &&
-      manager.raft.status().role !== 'pre-candidate';
+    const reachableLeader = () => manager.leaderAddr() && manager.raft.status().role !== 'pre-candidate';
     while (!reachableLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (!reachableLeader()) {
       const members = manager.raft.status().members.filter((m) => !m.learner).length;
@@ -462,6 +466,7 @@ export class SwarmNode {
   }
 
   private startSession(): void {
+    this.scheduleRenewal();
     const s = this.state!;
     const managers = s.role === 'manager' ? [s.advertiseAddr, ...s.managers] : s.managers;
     const session = new DispatcherSession({
@@ -498,6 +503,45 @@ export class SwarmNode {
     }
   }
 
+  /**
+   * Renews this node's certificate at its renewal point (half-life, from the CA's rule), retrying
+   * every few seconds while no manager answers. Waits are capped so a long one survives clock jumps.
+   */
+  private scheduleRenewal(): void {
+    clearTimeout(this.renewTimer);
+    const certPem = this.tls?.current.certPem;
+    if (!certPem) return;
+    const due = renewalTime(certPem).getTime() - Date.now();
+    this.renewTimer = setTimeout(
+      () => {
+        if (!needsRenewal(this.tls?.current.certPem ?? certPem)) return this.scheduleRenewal();
+        void this.serially(async () => {
+          if (!this.state) return;
+          try {
+            const renewed = await this.renewAtLeader();
+            this.installCertificate(renewed);
+            this.persist();
+            this.log.info({ role: renewed.role }, 'node certificate renewed');
+          } catch (err) {
+            this.log.warn({ err: errorMessage(err) }, 'certificate renewal failed; retrying');
+          }
+        }).finally(() => {
+          if (!this.state) return;
+          if (needsRenewal(this.tls!.current.certPem))
+            this.renewTimer = setTimeout(() => this.scheduleRenewal(), 5_000);
+          else this.scheduleRenewal();
+        });
+      },
+      Math.min(Math.max(due, 0), 3_600_000),
+    );
+    this.renewTimer.unref();
+  }
+
+  private installCertificate(c: { caCertPem: string; certPem: string; keyPem: string }): void {
+    this.certs = { caCertPem: c.caCertPem, certPem: c.certPem, keyPem: c.keyPem };
+    this.tls!.update(this.certs);
+  }
+
   /** Promotion or demotion reached this node: renew the certificate for the new role and act on it. */
   private async switchRole(role: 'manager' | 'worker'): Promise<void> {
     const s = this.state;
@@ -505,8 +549,7 @@ export class SwarmNode {
     this.log.info({ role }, 'switching role');
     const renewed = await this.renewAtLeader();
     if (renewed.role !== role) return; // the store changed its mind meanwhile; the next message decides
-    this.certs = { caCertPem: renewed.caCertPem, certPem: renewed.certPem, keyPem: renewed.keyPem };
-    this.tls!.update(this.certs);
+    this.installCertificate(renewed);
     if (role === 'manager') {
       const { port } = splitHostPort(s.listenAddr);
       s.role = 'manager';

@@ -225,7 +225,8 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
         const n = one(ns, h);
         return n.status.state === 'down' && !n.managerStatus;
       });
-      return gone && one(ns, 'node1').managerStatus?.leader ? ns : undefined;
+      const workersBack = ['node4', 'node5'].every((h) => one(ns, h).status.state === 'ready');
+      return gone && workersBack && one(ns, 'node1').managerStatus?.leader ? ns : undefined;
     });
     assert.deepEqual(one(nodes, 'node4').spec.labels, labelsBefore);
     assert.equal(one(nodes, 'node4').status.state, 'ready');

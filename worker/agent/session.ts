@@ -42,7 +42,9 @@ export interface SessionOptions {
 export const LEADER_ADDR_METADATA = 'swarmlite-leader-addr';
 
 const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 2_000;
+// Short: after a leader change every node must find the new leader within the dispatcher's grace
+// (two heartbeat periods), and a refused connection to a dead manager costs next to nothing.
+const RETRY_MAX_MS = 500;
 
 /**
  * Emits 'message' (SessionMessage) for every update, 'connected' (manager addr) when a session is
