@@ -43,6 +43,16 @@ function assertHealthy(nodes: NodeView[], hosts: LabHostState[], managers: strin
   );
 }
 
+/** TLS credentials made from a host's own certificate files. */
+function credentialsOf(h: LabHostState): grpc.ChannelCredentials {
+  const certDir = join(h.dataRoot, 'certificates');
+  return clientCredentials({
+    caCertPem: readFileSync(join(certDir, 'swarm-root-ca.crt'), 'utf8'),
+    certPem: readFileSync(join(certDir, 'swarm-node.crt'), 'utf8'),
+    keyPem: readFileSync(join(certDir, 'swarm-node.key'), 'utf8'),
+  });
+}
+
 async function leaderHost(hosts: LabHostState[]): Promise<LabHostState | undefined> {
   for (const h of hosts) {
     const i = await info(h).catch(() => undefined);
@@ -136,12 +146,7 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
   });
 
   await t.test('a worker certificate is refused by the control API', async () => {
-    const certDir = join(n5.dataRoot, 'certificates');
-    const creds = clientCredentials({
-      caCertPem: readFileSync(join(certDir, 'swarm-root-ca.crt'), 'utf8'),
-      certPem: readFileSync(join(certDir, 'swarm-node.crt'), 'utf8'),
-      keyPem: readFileSync(join(certDir, 'swarm-node.key'), 'utf8'),
-    });
+    const creds = credentialsOf(n5);
     const Control = serviceClient('control.proto', 'swarmlite.control.v1.Control');
     for (const m of [n1, n2, n3]) {
       const client = new Control(`${m.address}:2377`, creds, MANAGER_CHANNEL_OPTIONS);
@@ -166,6 +171,7 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
     const newToken = (await swl(n1, ['join-token', '-q', 'worker'])).stdout.trim();
     assert.notEqual(newToken, oldToken);
     const oldId = (await info(n5)).nodeId;
+    const oldCreds = credentialsOf(n5);
     await swl(n5, ['leave']);
     assert.equal((await info(n5)).swarmState, 'inactive');
     const refused = await swl(n5, ['join', '--token', oldToken, `${n1.address}:2377`], 1);
@@ -183,6 +189,19 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
     // rm: the departed entry goes; a live node needs --force; a manager must be demoted first.
     await swl(n1, ['node', 'rm', oldId]);
     assert.equal(byHost(await nodesOf(n1), 'node5').length, 1);
+    // The removed node's certificate (kept aside before it left) is refused from now on.
+    const leader = (await leaderHost([n1, n2, n3]))!;
+    const Dispatcher = serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher');
+    const client = new Dispatcher(`${leader.address}:2377`, oldCreds, MANAGER_CHANNEL_OPTIONS);
+    try {
+      await assert.rejects(unary(client, 'heartbeat', { sessionId: 'x' }), (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.PERMISSION_DENIED, err.message);
+        assert.match(err.details, /removed/);
+        return true;
+      });
+    } finally {
+      client.close();
+    }
     assert.match((await swl(n1, ['node', 'rm', 'node4'], 1)).stderr, /not down and can't be removed/);
     assert.match((await swl(n1, ['node', 'rm', 'node2'], 1)).stderr, /demote it first/);
     assert.match((await swl(n3, ['leave'], 1)).stderr, /is a manager of the swarm/);
