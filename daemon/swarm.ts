@@ -373,15 +373,23 @@ export class SwarmNode {
     for (let attempt = 1; ; attempt++) {
       await this.awaitLeader(manager);
       if (manager.isLeader()) return manager.controlLocal(method, request);
+      const asked = manager.leaderAddr();
       try {
         return await this.callLeader(method, request);
       } catch (err) {
         const e = err as grpc.ServiceError;
         if (e.code !== grpc.status.UNAVAILABLE && e.code !== grpc.status.DEADLINE_EXCEEDED) throw err;
-        // The leader we knew may be gone: give the election a moment, then ask whoever leads.
         if (attempt === 3)
-          throw new UserError(`the swarm's leader did not answer: ${e.details ?? e.message}`);
-        await new Promise((r) => setTimeout(r, 300));
+          throw new UserError(`the swarm's leader at ${asked} did not answer: ${e.details ?? e.message}`);
+        // The leader we asked may be gone: followers notice within an election timeout (1-2 s).
+        const until = Date.now() + 3_000;
+        while (
+          manager.leaderAddr() === asked &&
+          manager.raft.status().role === 'follower' &&
+          Date.now() < until
+        ) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
     }
   }
