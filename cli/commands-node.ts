@@ -1,26 +1,13 @@
 // `swarmlite node ...`: the swarm's nodes, as `docker node` shows and changes them.
 import type { Command } from 'commander';
+import type { WireNode } from '../manager/controlapi/convert.js';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
 import { resolveHost, withDaemon } from './client.js';
 import { parseFormat, printJson, renderTable } from './format.js';
 
-export interface NodeView {
-  id: string;
-  meta: { version: number; createdAt: string; updatedAt: string };
-  spec: { role: string; availability: string; labels: Record<string, string> };
-  role: string;
-  status: { state: string; message: string; addr: string };
-  description: {
-    hostname: string;
-    os: string;
-    arch: string;
-    nanoCpus: number;
-    memoryBytes: number;
-    engineVersion: string;
-  };
-  managerStatus: { raftId: number; addr: string; reachability: string; leader: boolean } | null;
-}
+/** What `node ls/inspect` receive: the control API's wire form of a node. */
+export type NodeView = WireNode;
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const title = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);

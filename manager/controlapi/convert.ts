@@ -2,6 +2,10 @@
 // through these: they travel only in the Raft log among managers.
 import type { Cluster, Node } from '../store/index.js';
 
+/** A node as the wire carries it (proto/objects.proto Node), for the CLI and the dispatcher session. */
+export type WireNode = ReturnType<typeof nodeToWire>;
+export type WireNodeDescription = WireNode['description'];
+
 export function nodeToWire(n: Node) {
   return {
     id: n.id,

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { GrpcError, requireCaller } from '../ca/authz.js';
 import { notLeaderError, type LeaderInfo } from '../leadership.js';
-import { nodeToWire } from '../controlapi/convert.js';
+import { nodeToWire, type WireNodeDescription } from '../controlapi/convert.js';
 import type { Logger } from '../../lib/log.js';
 import type { Node, Store, SwarmObjects } from '../store/index.js';
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
@@ -29,14 +29,7 @@ interface LiveSession {
 }
 
 interface SessionRequest {
-  description?: {
-    hostname: string;
-    os: string;
-    arch: string;
-    nanoCpus: number;
-    memoryBytes: number;
-    engineVersion: string;
-  };
+  description?: WireNodeDescription;
   addr?: string;
 }
 

@@ -6,36 +6,18 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemonClient, localInfo } from '../../cli/client.js';
 import { labDown } from '../../deploy/lab/lab.js';
+import { linkExists, namespacesWithPrefix } from '../../deploy/lab/network.js';
 import { labNames } from '../../deploy/lab/names.js';
 import { labDir, labRoot, subnetsOf } from '../../deploy/lab/state.js';
 import { isRunning, type ProcessRef } from '../../lib/process.js';
 import { createTestLab, isRoot, uniqueLabName } from './harness.js';
 
-const netnsList = () =>
-  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter(Boolean);
-
-const linkExists = (name: string) => {
-  try {
-    execFileSync('ip', ['link', 'show', 'dev', name], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 const pingFrom = (netns: string, address: string) =>
   execFileSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '2', address], { encoding: 'utf8' });
 
 async function assertNothingLeft(name: string, pids: ProcessRef[], hostVeth: string): Promise<void> {
-  assert.deepEqual(
-    netnsList().filter((ns) => ns.startsWith(`${name}-`)),
-    [],
-    'no namespace of the lab may remain',
-  );
-  assert.equal(linkExists(hostVeth), false, `link ${hostVeth} must be gone`);
+  assert.deepEqual(await namespacesWithPrefix(`${name}-`), [], 'no namespace of the lab may remain');
+  assert.equal(await linkExists(hostVeth), false, `link ${hostVeth} must be gone`);
   for (const ref of pids) assert.equal(isRunning(ref), false, `daemon pid ${ref.pid} must be gone`);
   assert.equal(existsSync(labDir(name)), false, 'the lab folder must be gone');
   assert.deepEqual(subnetsOf(name), [], 'the subnet reservation must be released');

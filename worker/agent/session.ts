@@ -4,16 +4,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import { serviceClient, unary } from '../../lib/grpc.js';
+import type { WireNodeDescription } from '../../manager/controlapi/convert.js';
 import type { Logger } from '../../lib/log.js';
 
-export interface SessionNodeDescription {
-  hostname: string;
-  os: string;
-  arch: string;
-  nanoCpus: number;
-  memoryBytes: number;
-  engineVersion: string;
-}
+/** What a node tells the dispatcher about itself. */
+export type SessionNodeDescription = WireNodeDescription;
 
 export interface SessionManager {
   addr: string;
