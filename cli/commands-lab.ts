@@ -48,14 +48,22 @@ export function registerLabCommands(program: Command): void {
     .command('ls')
     .description('List labs and their hosts')
     .option('--format <format>', 'table or json')
-    .action((opts: { format?: string }) => {
+    .action(async (opts: { format?: string }) => {
       const format = parseFormat(opts.format);
-      const rows = labLs();
+      const rows = await labLs();
       if (format === 'json') return printJson(rows);
       console.log(
         renderTable(
-          ['LAB', 'HOST', 'ADDRESS', 'DAEMON', 'PID', 'SOCKET'],
-          rows.map((r) => [r.lab, r.host, r.address, r.daemon, r.pid ?? '-', r.socket]),
+          ['LAB', 'HOST', 'ADDRESS', 'ROLE', 'DAEMON', 'PID', 'SOCKET'],
+          rows.map((r) => [
+            r.lab,
+            r.host,
+            r.address,
+            r.role ? r.role + (r.leader ? ' (leader)' : '') : '-',
+            r.daemon,
+            r.pid ?? '-',
+            r.socket,
+          ]),
         ),
       );
     });

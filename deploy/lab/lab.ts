@@ -17,6 +17,7 @@ import {
   unmountIfMounted,
 } from './hosts.js';
 import { formSwarm } from './swarm.js';
+import { localInfo, withDaemon } from '../../cli/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {
   claimLabDir,
@@ -150,15 +151,23 @@ export interface LabHostView {
   socket: string;
   daemon: 'running' | 'stopped';
   pid: number | null;
+  /** manager, worker, or '' when the host is in no swarm (or its daemon is not answering). */
+  role: string;
+  leader: boolean;
 }
 
-export function labLs(): LabHostView[] {
-  const rows: LabHostView[] = [];
-  for (const lab of listLabNames()) {
-    const state = readLabState(lab);
-    for (const host of state?.hosts ?? []) {
+/** Every lab's hosts; the role comes from each running daemon (asked concurrently, briefly). */
+export async function labLs(): Promise<LabHostView[]> {
+  const hosts = listLabNames().flatMap((lab) =>
+    (readLabState(lab)?.hosts ?? []).map((host) => ({ lab, host })),
+  );
+  return Promise.all(
+    hosts.map(async ({ lab, host }) => {
       const running = daemonRunning(host);
-      rows.push({
+      const info = running
+        ? await withDaemon(`unix://${host.socket}`, (c) => localInfo(c, 1_000)).catch(() => undefined)
+        : undefined;
+      return {
         lab,
         host: host.hostname,
         address: host.address,
@@ -166,10 +175,11 @@ export function labLs(): LabHostView[] {
         socket: host.socket,
         daemon: running ? 'running' : 'stopped',
         pid: running ? (readDaemonRef(host)?.pid ?? null) : null,
-      });
-    }
-  }
-  return rows;
+        role: info?.role ?? '',
+        leader: info?.isLeader ?? false,
+      } satisfies LabHostView;
+    }),
+  );
 }
 
 function findHost(lab: string, hostName: string): LabHostState {
