@@ -13,6 +13,7 @@ import {
   type RaftConfig,
   type RaftId,
   type RaftStatus,
+  Role,
   type RawNodeApi,
   type Ready,
   type SoftState,
@@ -164,7 +165,7 @@ export class RawNode implements RawNodeApi {
   status(): RaftStatus {
     const r = this.raft;
     const progress =
-      r.role === 'leader'
+      r.role === Role.Leader
         ? [...r.tracker.progress.entries()]
             .sort(([a], [b]) => a - b)
             .map(([id, pr]) => ({

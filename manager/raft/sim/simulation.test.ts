@@ -1,6 +1,6 @@
 // Runs the deterministic Raft simulation over many seeds. Every seed asserts the safety properties
 // after every event, convergence once healed, and linearizability of the client history.
-//   SWARMLITE_SIM_SEEDS=N        how many seeds (default 4000: about 30 s on an idle 2-core machine)
+//   SWARMLITE_SIM_SEEDS=N        how many seeds (default 4000: about 45 s on an idle 2-core machine)
 //   SWARMLITE_SIM_FIRST_SEED=S   where to start (default 1)
 //   SWARMLITE_SIM_SEED=S         replay exactly one seed, printing its trace
 

@@ -56,7 +56,6 @@ export interface SimResult {
 }
 
 const TICK_MS = 10;
-const ELECTION_TICKS = 10;
 const CLIENT_TIMEOUT_MS = 400;
 
 export class Simulation {
@@ -72,6 +71,9 @@ export class Simulation {
   private readonly fsyncMax: number;
   private readonly snapEvery: number;
   private readonly faultEvery: number;
+  /** Timing of this run's members, in ticks: ratios vary so timeouts race in different ways. */
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
   readonly trace: (line: string) => void;
   private faultsOn = true;
   private clientsOn = true;
@@ -91,6 +93,8 @@ export class Simulation {
     this.fsyncMax = r.pick([0, 2, 8]);
     this.snapEvery = r.pick([4, 15, 60]);
     this.faultEvery = r.pick([15, 40, 100, 250]);
+    this.electionTicks = r.pick([5, 10, 10, 20]);
+    this.heartbeatTicks = r.pick([1, 1, 2, 3]);
     this.net = new Network(
       this.clock,
       r.fork(),
@@ -189,8 +193,8 @@ export class Simulation {
     const random = this.rng.fork();
     n.raw = new RawNode({
       id: n.id,
-      electionTicks: ELECTION_TICKS,
-      heartbeatTicks: 1,
+      electionTicks: this.electionTicks,
+      heartbeatTicks: this.heartbeatTicks,
       storage: n.storage,
       applied,
       maxSizePerMsg: this.rng.pick([64, 1024, 1024 * 1024]),
