@@ -11,7 +11,7 @@ import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { unary, serviceClient } from '../../lib/grpc.js';
 import { clientCredentials, MANAGER_CHANNEL_OPTIONS } from '../../manager/ca/credentials.js';
-import { createTestLab, isRoot, swl, waitFor } from './harness.js';
+import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
 
 const info = (h: LabHostState): Promise<InfoResponse> =>
   withDaemon(`unix://${h.socket}`, (c) => localInfo(c, 2_000));
@@ -235,7 +235,11 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
     const labelsBefore = one(await nodesOf(n1), 'node4').spec.labels;
     await labSignal(lab.name, 'node2', 'SIGKILL');
     await labSignal(lab.name, 'node3', 'SIGKILL');
-    const stuck = await swl(survivor, ['node', 'ls'], 1);
+    // A leader notices within an election timeout (CheckQuorum); then no manager can serve.
+    const stuck = await waitFor('the survivor to report the lost quorum', 10_000, async () => {
+      const r = await runIn(survivor, ['swarmlite', 'node', 'ls']);
+      return r.code === 1 ? r : undefined;
+    });
     assert.match(stuck.stderr, /no leader|quorum/);
     await swl(survivor, ['init', '--force-new-cluster']);
     const nodes = await waitFor('the survivor leading a swarm with its old state', 15_000, async () => {
