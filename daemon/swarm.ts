@@ -2,34 +2,26 @@
 // dispatcher session every node keeps; and the role switches a promotion or demotion asks for.
 import * as grpc from '@grpc/grpc-js';
 import { randomInt } from 'node:crypto';
-import { arch, hostname, platform, cpus, totalmem } from 'node:os';
+import { rmSync } from 'node:fs';
+import { arch, cpus, hostname, platform, totalmem } from 'node:os';
 import { UserError, errorMessage } from '../lib/errors.js';
-import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/repo.js';
-import {
-  caDigest,
-  createCsr,
-  createRootCA,
-  generateNodeKey,
-  signNodeCertificate,
-} from '../manager/ca/certs.js';
 import {
   clientCredentials,
   MANAGER_CHANNEL_OPTIONS,
   TlsMaterialProvider,
 } from '../manager/ca/credentials.js';
-import { renewNodeCertificate, requestNodeCertificate } from '../manager/ca/client.js';
-import { newJoinToken } from '../manager/ca/tokens.js';
-import { clusterIdOfCA, needsRenewal, renewalTime } from '../manager/ca/identity.js';
-import { rmSync } from 'node:fs';
-import { LEADER_ADDR_METADATA, callLeader } from '../manager/leadership.js';
-import { Manager, newNodeObject } from '../manager/manager.js';
+import { clusterIdOfCA } from '../manager/ca/identity.js';
+import { CertificateRenewer } from './cert-renewal.js';
+import { callLeader } from '../manager/leadership.js';
+import { routeControl } from '../manager/control-router.js';
+import { Manager } from '../manager/manager.js';
 import { forceNewCluster } from '../manager/recovery.js';
-import { defaultClusterSpec } from '../manager/store/index.js';
 import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
 import type { DaemonOptions } from './options.js';
 import { chooseAdvertiseIp, splitHostPort } from './swarm-addr.js';
+import { createSwarm, renewCertificateAtLeader, requestCertificateAtLeader } from './swarm-pki.js';
 import {
   clearSwarmState,
   loadCertificates,
@@ -82,7 +74,18 @@ export class SwarmNode {
   private tls: TlsMaterialProvider | undefined;
   private manager: Manager | undefined;
   private session: DispatcherSession | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
+  private readonly renewer = new CertificateRenewer(
+    () => this.tls?.current.certPem,
+    () =>
+      this.serially(async () => {
+        if (!this.state) return;
+        const renewed = await this.renewAtLeader();
+        this.installCertificate(renewed);
+        this.persist();
+        this.log.info({ role: renewed.role }, 'node certificate renewed');
+      }),
+    (err) => this.log.warn({ err: errorMessage(err) }, 'certificate renewal failed; retrying'),
+  );
   /** One membership operation at a time (init/join/leave/role switch). */
   private busy: Promise<unknown> = Promise.resolve();
 
@@ -153,55 +156,23 @@ export class SwarmNode {
       const { port: listenPort } = splitHostPort(req.listenAddr);
       const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
       const advertiseAddr = req.advertiseAddr.includes(':') ? req.advertiseAddr : `${ip}:${listenPort}`;
-      const clusterId = newId();
-      const nodeId = newId();
-      const ca = await createRootCA(clusterId);
-      const { keyPem } = generateNodeKey();
-      const certPem = await signNodeCertificate(ca, await createCsr(keyPem), {
-        nodeId,
-        role: 'manager',
-        clusterId,
-        validityMs: req.nodeCertExpiryMs || defaultClusterSpec().caConfig.nodeCertValidityMs,
-      });
-      const certs = { caCertPem: ca.certPem, certPem, keyPem };
+      const raftId = newRaftId();
+      const swarm = await createSwarm({ ...req, advertiseIp: ip, managerAddr: advertiseAddr, raftId });
+      const { clusterId, nodeId } = swarm;
       const state: SwarmState = {
         clusterId,
         nodeId,
         role: 'manager',
         listenAddr: req.listenAddr,
         advertiseAddr,
-        raftId: newRaftId(),
+        raftId,
         managers: [advertiseAddr],
       };
-      this.adopt(state, certs);
+      this.adopt(state, swarm.certs);
       try {
         await this.startManager('bootstrap');
-        const spec = defaultClusterSpec();
-        if (req.dispatcherHeartbeatMs) spec.dispatcher.heartbeatPeriodMs = req.dispatcherHeartbeatMs;
-        if (req.nodeCertExpiryMs) spec.caConfig.nodeCertValidityMs = req.nodeCertExpiryMs;
-        if (req.defaultAddrPool.length) spec.defaultAddrPool = [...req.defaultAddrPool];
-        if (req.defaultAddrPoolMaskLength) spec.subnetSize = req.defaultAddrPoolMaskLength;
-        const tokens = { worker: newJoinToken(ca.certPem), manager: newJoinToken(ca.certPem) };
-        const self = newNodeObject(nodeId, 'manager', hostname(), advertiseAddr);
-        await this.manager!.initializeCluster(
-          {
-            id: clusterId,
-            spec,
-            rootCA: { certPem: ca.certPem, keyPem: ca.keyPem, digest: caDigest(ca.certPem) },
-            joinTokens: tokens,
-          },
-          {
-            ...self,
-            role: 'manager',
-            status: { state: 'ready', message: '', addr: ip },
-            managerStatus: {
-              raftId: state.raftId,
-              addr: advertiseAddr,
-              reachability: 'reachable',
-              leader: true,
-            },
-          },
-        );
+        await this.manager!.initializeCluster(swarm.cluster, swarm.self);
+        const tokens = swarm.cluster.joinTokens;
         this.persist();
         this.startSession();
         this.log.info({ clusterId, nodeId, advertiseAddr }, 'swarm initialized');
@@ -261,7 +232,11 @@ export class SwarmNode {
       const { port: listenPort } = splitHostPort(req.listenAddr);
       const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
       const managerAddr = req.advertiseAddr.includes(':') ? req.advertiseAddr : `${ip}:${listenPort}`;
-      const issued = await this.requestCertificate(req, managerAddr);
+      const issued = await requestCertificateAtLeader({
+        remoteAddr: req.remoteAddr,
+        token: req.token,
+        advertiseAddr: managerAddr,
+      });
       const state: SwarmState = {
         clusterId: '',
         nodeId: issued.nodeId,
@@ -284,32 +259,6 @@ export class SwarmNode {
         throw err;
       }
     });
-  }
-
-  /** Asks the manager named in the join command for a certificate, following it to the leader. */
-  private async requestCertificate(req: JoinRequest, managerAddr: string) {
-    let addr = req.remoteAddr;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await requestNodeCertificate({
-          addr,
-          token: req.token,
-          hostname: hostname(),
-          advertiseAddr: managerAddr,
-        });
-      } catch (err) {
-        const e = err as grpc.ServiceError;
-        const leader = e.metadata?.get(LEADER_ADDR_METADATA)[0];
-        if (e.code === grpc.status.FAILED_PRECONDITION && typeof leader === 'string' && attempt < 3) {
-          addr = leader;
-          continue;
-        }
-        if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
-          throw new UserError(`cannot reach a manager at ${addr}: ${e.details ?? e.message}`);
-        }
-        throw new UserError(`join refused by ${addr}: ${e.details ?? errorMessage(err)}`);
-      }
-    }
   }
 
   // ------------------------------------------------------------------------------------ leave
@@ -346,7 +295,7 @@ export class SwarmNode {
 
   /** Stops everything swarm-related and forgets the swarm (certificates, Raft log, state). */
   private async reset(): Promise<void> {
-    clearTimeout(this.renewTimer);
+    this.renewer.stop();
     this.session?.stop();
     this.session = undefined;
     await this.manager?.stop().catch(() => {});
@@ -358,7 +307,7 @@ export class SwarmNode {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.renewTimer);
+    this.renewer.stop();
     this.session?.stop();
     await this.manager?.stop();
   }
@@ -367,59 +316,22 @@ export class SwarmNode {
 
   /** A control-API call from the local CLI: only on a manager, executed on the leader. */
   async control(method: string, request: Record<string, unknown>): Promise<unknown> {
-    if (!this.state) throw new UserError(NOT_A_MANAGER);
-    if (!this.manager) throw new UserError(NOT_A_MANAGER);
-    const manager = this.manager;
-    for (let attempt = 1; ; attempt++) {
-      await this.awaitLeader(manager);
-      if (manager.isLeader()) return manager.controlLocal(method, request);
-      const asked = manager.leaderAddr();
-      try {
-        return await this.callLeader(method, request);
-      } catch (err) {
-        const e = err as grpc.ServiceError;
-        if (e.code !== grpc.status.UNAVAILABLE && e.code !== grpc.status.DEADLINE_EXCEEDED) throw err;
-        if (attempt === 3)
-          throw new UserError(`the swarm's leader at ${asked} did not answer: ${e.details ?? e.message}`);
-        // The leader we asked may be gone: followers notice within an election timeout (1-2 s).
-        const until = Date.now() + 3_000;
-        while (
-          manager.leaderAddr() === asked &&
-          manager.raft.status().role === 'follower' &&
-          Date.now() < until
-        ) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    }
-  }
-
-  /** An election takes a second or two; longer means the managers cannot form a quorum. */
-  private async awaitLeader(manager: Manager): Promise<void> {
-    const deadline = Date.now() + 3_000;
-    const reachableLeader = () => manager.leaderAddr() && manager.raft.status().role !== 'pre-candidate';
-    while (!reachableLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (!reachableLeader()) {
-      const members = manager.raft.status().members.filter((m) => !m.learner).length;
-      throw new UserError(
-        `the swarm has no leader: this manager cannot reach a quorum of the ${members} managers. ` +
-          `If they are gone for good, run 'swarmlite init --force-new-cluster' on a surviving manager.`,
-      );
-    }
+    if (!this.state || !this.manager) throw new UserError(NOT_A_MANAGER);
+    return routeControl(this.manager, method, request, {
+      managers: this.session?.knownManagers() ?? this.state.managers,
+      credentials: this.credentials(),
+    });
   }
 
   private callLeader(method: string, request: object): Promise<unknown> {
     const leader = this.manager?.leaderAddr();
-    const managers = [
-      ...(leader ? [leader] : []),
-      ...(this.session?.knownManagers() ?? this.state!.managers),
-    ];
+    const known = this.session?.knownManagers() ?? this.state!.managers;
     return callLeader({
       protoFile: 'control.proto',
       service: 'swarmlite.control.v1.Control',
       method,
       request,
-      managers: [...new Set(managers)],
+      managers: [...new Set([...(leader ? [leader] : []), ...known])],
       credentials: this.credentials(),
     });
   }
@@ -474,7 +386,7 @@ export class SwarmNode {
   }
 
   private startSession(): void {
-    this.scheduleRenewal();
+    this.renewer.start();
     const s = this.state!;
     const managers = s.role === 'manager' ? [s.advertiseAddr, ...s.managers] : s.managers;
     const session = new DispatcherSession({
@@ -511,40 +423,6 @@ export class SwarmNode {
     }
   }
 
-  /**
-   * Renews this node's certificate at its renewal point (half-life, from the CA's rule), retrying
-   * every few seconds while no manager answers. Waits are capped so a long one survives clock jumps.
-   */
-  private scheduleRenewal(): void {
-    clearTimeout(this.renewTimer);
-    const certPem = this.tls?.current.certPem;
-    if (!certPem) return;
-    const due = renewalTime(certPem).getTime() - Date.now();
-    this.renewTimer = setTimeout(
-      () => {
-        if (!needsRenewal(this.tls?.current.certPem ?? certPem)) return this.scheduleRenewal();
-        void this.serially(async () => {
-          if (!this.state) return;
-          try {
-            const renewed = await this.renewAtLeader();
-            this.installCertificate(renewed);
-            this.persist();
-            this.log.info({ role: renewed.role }, 'node certificate renewed');
-          } catch (err) {
-            this.log.warn({ err: errorMessage(err) }, 'certificate renewal failed; retrying');
-          }
-        }).finally(() => {
-          if (!this.state) return;
-          if (needsRenewal(this.tls!.current.certPem))
-            this.renewTimer = setTimeout(() => this.scheduleRenewal(), 5_000);
-          else this.scheduleRenewal();
-        });
-      },
-      Math.min(Math.max(due, 0), 3_600_000),
-    );
-    this.renewTimer.unref();
-  }
-
   private installCertificate(c: { caCertPem: string; certPem: string; keyPem: string }): void {
     this.certs = { caCertPem: c.caCertPem, certPem: c.certPem, keyPem: c.keyPem };
     this.tls!.update(this.certs);
@@ -574,24 +452,7 @@ export class SwarmNode {
     this.persist();
   }
 
-  private async renewAtLeader() {
-    const managers = this.session?.knownManagers() ?? this.state!.managers;
-    let lastError: unknown;
-    for (const addr of managers) {
-      try {
-        return await renewNodeCertificate({ addr, ...this.tls!.current });
-      } catch (err) {
-        lastError = err;
-        const leader = (err as grpc.ServiceError).metadata?.get(LEADER_ADDR_METADATA)[0];
-        if (typeof leader === 'string') {
-          try {
-            return await renewNodeCertificate({ addr: leader, ...this.tls!.current });
-          } catch (err2) {
-            lastError = err2;
-          }
-        }
-      }
-    }
-    throw lastError ?? new Error('no manager to renew the certificate with');
+  private renewAtLeader() {
+    return renewCertificateAtLeader(this.session?.knownManagers() ?? this.state!.managers, this.tls!.current);
   }
 }

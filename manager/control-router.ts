@@ -1,0 +1,65 @@
+// Running a control-API call from a manager's local API: here when this manager leads, otherwise at
+// the leader over the manager port. Elections take a second or two, so a missing or silent leader is
+// waited for briefly; a swarm that stays leaderless has lost its quorum, and the error says so.
+import * as grpc from '@grpc/grpc-js';
+import { UserError } from '../lib/errors.js';
+import { callLeader } from './leadership.js';
+import type { Manager } from './manager.js';
+
+const ELECTION_WAIT_MS = 3_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface RouteOptions {
+  /** Managers to try after the leader this manager knows of. */
+  managers: string[];
+  credentials: grpc.ChannelCredentials;
+}
+
+export async function routeControl(
+  manager: Manager,
+  method: string,
+  request: Record<string, unknown>,
+  opts: RouteOptions,
+): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    await awaitLeader(manager);
+    if (manager.isLeader()) return manager.controlLocal(method, request);
+    const asked = manager.leaderAddr();
+    try {
+      return await callLeader({
+        protoFile: 'control.proto',
+        service: 'swarmlite.control.v1.Control',
+        method,
+        request,
+        managers: [...new Set([asked, ...opts.managers])],
+        credentials: opts.credentials,
+      });
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      if (e.code !== grpc.status.UNAVAILABLE && e.code !== grpc.status.DEADLINE_EXCEEDED) throw err;
+      if (attempt === 3)
+        throw new UserError(`the swarm's leader at ${asked} did not answer: ${e.details ?? e.message}`);
+      // The leader we asked may be gone: followers notice within an election timeout.
+      const until = Date.now() + ELECTION_WAIT_MS;
+      while (
+        manager.leaderAddr() === asked &&
+        manager.raft.status().role === 'follower' &&
+        Date.now() < until
+      ) {
+        await sleep(50);
+      }
+    }
+  }
+}
+
+async function awaitLeader(manager: Manager): Promise<void> {
+  const deadline = Date.now() + ELECTION_WAIT_MS;
+  const known = () => manager.leaderAddr() && manager.raft.status().role !== 'pre-candidate';
+  while (!known() && Date.now() < deadline) await sleep(50);
+  if (known()) return;
+  const managers = manager.raft.status().members.filter((m) => !m.learner).length;
+  throw new UserError(
+    `the swarm has no leader: this manager cannot reach a quorum of the ${managers} managers. ` +
+      `If they are gone for good, run 'swarmlite init --force-new-cluster' on a surviving manager.`,
+  );
+}
