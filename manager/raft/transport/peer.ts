@@ -35,26 +35,101 @@ export type RaftClientConstructor = new (
   options?: grpc.ChannelOptions,
 ) => grpc.Client;
 
+/**
+ * One client channel and the calls running on it. After a credentials change the old channel is
+ * retired: new calls go to a new channel, and the old one is closed once its last call has ended, so a
+ * snapshot in flight on it is not cut short.
+ */
+class Channel {
+  readonly client: RaftClient;
+  private calls = 0;
+  private retired = false;
+  private closed = false;
+
+  constructor(
+    Client: RaftClientConstructor,
+    addr: string,
+    credentials: grpc.ChannelCredentials,
+    options: grpc.ChannelOptions,
+  ) {
+    this.client = new Client(addr, credentials, options) as RaftClient;
+  }
+
+  /** Counts a call on this channel; the returned function, called once when it ends, releases it. */
+  track(): () => void {
+    this.calls++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.calls--;
+      this.closeIfIdle();
+    };
+  }
+
+  retire(): void {
+    this.retired = true;
+    this.closeIfIdle();
+  }
+
+  /** Closes the channel now; calls already under way finish (grpc-js), calls not yet started fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+  }
+
+  private closeIfIdle(): void {
+    if (this.retired && this.calls === 0) this.close();
+  }
+}
+
 export class Peer {
-  private client: RaftClient;
+  private channel: Channel;
   private stream: grpc.ClientWritableStream<MessageBatch> | undefined;
   private queue: Message[] = [];
   /** True while the stream's buffer is full and a 'drain' is awaited. */
   private blocked = false;
   private closed = false;
   /** Counters for status and tests. */
-  readonly stats = { sentMessages: 0, sentBatches: 0, dropped: 0, streamFailures: 0, snapshotsSent: 0 };
+  readonly stats = {
+    sentMessages: 0,
+    sentBatches: 0,
+    dropped: 0,
+    streamFailures: 0,
+    snapshotsSent: 0,
+    credentialChanges: 0,
+  };
 
   constructor(
     readonly id: RaftId,
     readonly addr: string,
-    Client: RaftClientConstructor,
+    private readonly Client: RaftClientConstructor,
     credentials: grpc.ChannelCredentials,
-    channelOptions: grpc.ChannelOptions,
+    private readonly channelOptions: grpc.ChannelOptions,
     private readonly opts: PeerOptions,
     private readonly events: PeerEvents,
   ) {
-    this.client = new Client(addr, credentials, channelOptions) as RaftClient;
+    this.channel = new Channel(Client, addr, credentials, channelOptions);
+  }
+
+  /**
+   * Makes every later call use `credentials` (a renewed certificate). The open stream was set up with
+   * the old ones: it is ended gracefully (what was written on it is still delivered) and the next send
+   * opens a stream on a new channel; queued messages wait for that stream, none is dropped. Messages
+   * on the old and new streams may interleave at the receiver; Raft tolerates reordering.
+   */
+  setCredentials(credentials: grpc.ChannelCredentials): void {
+    if (this.closed) return;
+    this.stats.credentialChanges++;
+    const old = this.channel;
+    this.channel = new Channel(this.Client, this.addr, credentials, this.channelOptions);
+    const stream = this.stream;
+    this.stream = undefined;
+    this.blocked = false;
+    stream?.end();
+    old.retire();
+    this.flush();
   }
 
   send(messages: Message[]): void {
@@ -71,13 +146,17 @@ export class Peer {
   }
 
   private openStream(): grpc.ClientWritableStream<MessageBatch> {
-    const stream = this.client.StreamMessages((err) => {
-      // The call ended: the peer went away, restarted, or we closed it. Whatever was written but not
-      // yet received is lost; Raft retransmits. A failure is reported so the leader stops pipelining.
-      if (this.stream === stream) {
-        this.stream = undefined;
-        this.blocked = false;
-      }
+    const release = this.channel.track();
+    const stream = this.channel.client.StreamMessages((err) => {
+      release();
+      // A stream replaced by close() or a credentials change ended on purpose: whatever it still
+      // carried is Raft's to repair, and the peer is not to blame.
+      if (this.stream !== stream) return;
+      // The call ended: the peer went away, restarted, or refused us. Whatever was written but not yet
+      // received is lost; Raft retransmits. A failure is reported so the leader stops pipelining and
+      // probes instead; the next send opens a new stream.
+      this.stream = undefined;
+      this.blocked = false;
       if (err && !this.closed) {
         this.stats.streamFailures++;
         this.queue.length = 0;
@@ -130,7 +209,11 @@ export class Peer {
       reported = true;
       this.events.snapshotStatus(this.id, ok);
     };
-    const call = this.client.SendSnapshot((err, res) => report(!err && res?.accepted === true));
+    const release = this.channel.track();
+    const call = this.channel.client.SendSnapshot((err, res) => {
+      release();
+      report(!err && res?.accepted === true);
+    });
     call.on('error', () => report(false));
     const header: Message = { ...m, snapshot: { metadata: snap.metadata, data: new Uint8Array(0) } };
     const size = this.opts.snapshotChunkBytes;
@@ -156,8 +239,9 @@ export class Peer {
   close(): void {
     this.closed = true;
     this.queue = [];
-    this.stream?.end();
+    const stream = this.stream;
     this.stream = undefined;
-    this.client.close();
+    stream?.end();
+    this.channel.close();
   }
 }

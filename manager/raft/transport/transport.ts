@@ -85,6 +85,11 @@ export class RaftTransport {
   private readonly authorize: AuthorizeFn;
   private handler: TransportHandler | undefined;
   private selfAddr: string;
+  private channelCredentials: grpc.ChannelCredentials;
+  /** The address the owned server is bound on (host:port with the real port), for drain(). */
+  private boundAddr: string | undefined;
+  /** Ends each incoming call that is still open; see stop(). */
+  private readonly incoming = new Set<() => void>();
   private stopped = false;
 
   constructor(private readonly opts: RaftTransportOptions) {
@@ -92,6 +97,7 @@ export class RaftTransport {
     this.Client = grpc.makeGenericClientConstructor(service, 'Raft') as unknown as RaftClientConstructor;
     this.authorize = opts.authorize ?? allowAll;
     this.selfAddr = opts.advertiseAddr ?? opts.listen ?? '';
+    this.channelCredentials = opts.channelCredentials ?? grpc.credentials.createInsecure();
     this.ownsServer = !opts.server;
     this.server =
       opts.server ??
@@ -121,7 +127,8 @@ export class RaftTransport {
       this.server.bindAsync(listen, creds, (err, p) => (err ? reject(err) : resolve(p))),
     );
     const host = listen.slice(0, listen.lastIndexOf(':'));
-    if (!this.opts.advertiseAddr) this.selfAddr = `${host}:${port}`;
+    this.boundAddr = `${host}:${port}`;
+    if (!this.opts.advertiseAddr) this.selfAddr = this.boundAddr;
     return port;
   }
 
@@ -135,7 +142,7 @@ export class RaftTransport {
       id,
       addr,
       this.Client,
-      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
+      this.channelCredentials,
       { ...CHANNEL_OPTIONS, ...this.opts.channelOptions },
       {
         selfId: this.opts.id,
@@ -150,6 +157,17 @@ export class RaftTransport {
       },
     );
     this.peers.set(id, peer);
+  }
+
+  /**
+   * Replaces the credentials the transport dials peers with (a renewed certificate). Every later
+   * connection uses them: each peer moves to a new channel, ending its current stream gracefully, and
+   * keeps its queued messages; peers added later get them too.
+   */
+  setChannelCredentials(credentials: grpc.ChannelCredentials): void {
+    this.channelCredentials = credentials;
+    if (this.stopped) return;
+    for (const peer of this.peers.values()) peer.setCredentials(credentials);
   }
 
   removePeer(id: RaftId): void {
@@ -195,13 +213,50 @@ export class RaftTransport {
    * Closes every stream and, when it owns the server, shuts it down. Incoming streams from other
    * members never end by themselves, so they are cut rather than waited for: Raft treats whatever was
    * in flight as lost.
+   *
+   * Cutting must reach the connections, not only the listener. grpc-js (1.14) tracks a server's open
+   * HTTP/2 sessions for forceShutdown() only when channelz is enabled, which this server disables for
+   * speed; forceShutdown() alone then leaves every established connection open, still answering
+   * keepalive pings and swallowing writes. A sender's stream to a stopped member would stay "healthy"
+   * forever: never reported unreachable, never reconnected to the member restarted on the same port.
+   * So every incoming call is first ended with UNAVAILABLE (which also lets the owner of a shared
+   * server shut it down gracefully at once), then drain() closes the sessions of the bound port, which
+   * it finds without channelz.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
-    if (this.ownsServer) this.server.forceShutdown();
+    for (const end of [...this.incoming]) end();
+    if (!this.ownsServer) return;
+    if (this.boundAddr) this.server.drain(this.boundAddr, 0);
+    this.server.forceShutdown();
+  }
+
+  /**
+   * Registers an incoming call so stop() can end it: `end` sends UNAVAILABLE unless the call has
+   * finished already. Returns the function that finishes the call with its own outcome.
+   */
+  private trackIncoming<T>(
+    call: grpc.ServerReadableStream<unknown, unknown>,
+    callback: grpc.sendUnaryData<T>,
+  ): grpc.sendUnaryData<T> {
+    let done = false;
+    const finish: grpc.sendUnaryData<T> = (err, value) => {
+      if (done) return;
+      done = true;
+      this.incoming.delete(cut);
+      callback(err, value);
+    };
+    const cut = (): void => finish({ code: grpc.status.UNAVAILABLE, details: 'raft: member stopping' }, null);
+    this.incoming.add(cut);
+    // A call the client cancelled or that failed is over: nothing to end later.
+    call.on('cancelled', () => {
+      done = true;
+      this.incoming.delete(cut);
+    });
+    return finish;
   }
 
   private async authorized(call: IncomingCall, method: string): Promise<boolean> {
@@ -223,8 +278,10 @@ export class RaftTransport {
         callback({ code: grpc.status.PERMISSION_DENIED, details: 'raft: caller may not stream messages' });
         return;
       }
+      const finish = this.trackIncoming(call, callback);
       let announced = false;
       call.on('data', (batch: WireMessageBatch) => {
+        if (this.stopped) return;
         if (!announced && batch.fromAddr) {
           announced = true;
           this.handler?.peerAddress(batch.from, batch.fromAddr);
@@ -232,7 +289,7 @@ export class RaftTransport {
         received += batch.messages.length;
         this.handler?.receive(batch.messages.map(decodeMessage));
       });
-      call.on('end', () => callback(null, { received }));
+      call.on('end', () => finish(null, { received }));
       call.on('error', () => {});
       call.resume();
     });
@@ -248,6 +305,7 @@ export class RaftTransport {
         callback({ code: grpc.status.PERMISSION_DENIED, details: 'raft: caller may not send snapshots' });
         return;
       }
+      const finish = this.trackIncoming(call, callback);
       let header: Message | undefined;
       let fromAddr = '';
       const parts: Uint8Array[] = [];
@@ -260,13 +318,14 @@ export class RaftTransport {
       });
       call.on('end', () => {
         if (!header?.snapshot) {
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: 'raft: snapshot stream without header' });
+          finish({ code: grpc.status.INVALID_ARGUMENT, details: 'raft: snapshot stream without header' });
           return;
         }
         header.snapshot = { metadata: header.snapshot.metadata, data: Buffer.concat(parts) };
         if (fromAddr) this.handler?.peerAddress(header.from, fromAddr);
+        if (this.stopped) return; // already answered UNAVAILABLE by stop()
         this.handler?.receive([header]);
-        callback(null, { accepted: true });
+        finish(null, { accepted: true });
       });
       call.on('error', () => {});
       call.resume();
