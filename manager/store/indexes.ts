@@ -15,56 +15,22 @@ import {
 } from './objects.js';
 import type { Schema, TableSpec } from './tables.js';
 import { isPlainObject } from './json.js';
-
-type Check = (v: unknown) => string | undefined;
-
-const string: Check = (v) => (typeof v === 'string' ? undefined : 'must be a string');
-const nonEmptyString: Check = (v) =>
-  typeof v === 'string' && v !== '' ? undefined : 'must be a non-empty string';
-const boolean: Check = (v) => (typeof v === 'boolean' ? undefined : 'must be a boolean');
-const object: Check = (v) => (isPlainObject(v) ? undefined : 'must be an object');
-const nonNegativeNumber: Check = (v) =>
-  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : 'must be a non-negative number';
-
-function integer(min: number, max: number): Check {
-  return (v) =>
-    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
-      ? undefined
-      : `must be an integer in [${min}, ${max}]`;
-}
-
-function oneOf(values: readonly string[]): Check {
-  return (v) =>
-    typeof v === 'string' && values.includes(v) ? undefined : `must be one of ${values.join('|')}`;
-}
-
-function optional(check: Check): Check {
-  return (v) => (v === undefined ? undefined : check(v));
-}
-
-const stringArray: Check = (v) =>
-  Array.isArray(v) && v.every((s) => typeof s === 'string') ? undefined : 'must be an array of strings';
-
-const stringRecord: Check = (v) =>
-  isPlainObject(v) && Object.values(v).every((s) => typeof s === 'string')
-    ? undefined
-    : 'must be an object of strings';
-
-const positiveInt = integer(1, Number.MAX_SAFE_INTEGER);
-
-/**
- * Checks `rules` in order ([dotted path, check]); returns the first failure as "path: problem". A
- * parent is listed before its children so a missing parent is reported as such rather than crashing.
- */
-function checkFields(obj: Record<string, unknown>, rules: readonly [string, Check][]): string | undefined {
-  for (const [path, check] of rules) {
-    let v: unknown = obj;
-    for (const part of path.split('.')) v = isPlainObject(v) ? v[part] : undefined;
-    const problem = check(v);
-    if (problem) return `${path}: ${problem}`;
-  }
-  return undefined;
-}
+import {
+  boolean,
+  checkFields,
+  integer,
+  nonEmptyString,
+  nonNegativeNumber,
+  object,
+  oneOf,
+  optional,
+  positiveInt,
+  string,
+  stringArray,
+  stringRecord,
+  type Check,
+} from './checks.js';
+import { networkTable, serviceTable, taskTable } from './tables-services.js';
 
 const clusterRules: readonly [string, Check][] = [
   ['spec', object],
@@ -155,4 +121,7 @@ export const nodeTable: TableSpec<Node> = {
 export const swarmSchema: Schema<SwarmObjects> = {
   cluster: clusterTable,
   node: nodeTable,
+  network: networkTable,
+  service: serviceTable,
+  task: taskTable,
 };

@@ -4,6 +4,9 @@
 // `spec` is what users and controllers ask for; the other fields are observed or derived state.
 // Adding a kind (network, service, task, ...) means: its type here, an entry in SwarmObjects, and its
 // TableSpec (indexes, validation) in indexes.ts. Nothing else in the store is kind-specific.
+import type { Network, Service, Task } from './objects-services.js';
+
+export * from './objects-services.js';
 
 /** Bookkeeping the store owns; callers never set it (apply stamps it). */
 export interface Meta {
@@ -157,4 +160,7 @@ export interface Node extends StoreObject {
 export type SwarmObjects = {
   cluster: Cluster;
   node: Node;
+  network: Network;
+  service: Service;
+  task: Task;
 };
