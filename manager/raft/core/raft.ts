@@ -321,6 +321,13 @@ export class Raft {
         m.type === MessageType.Snap
       ) {
         this.becomeFollower(m.term, m.from);
+      } else if (m.type === MessageType.Vote && !this.log.isUpToDate(m.index, m.logTerm)) {
+        // Figure 2: only hearing from a leader or granting a vote resets the election timer. Adopting
+        // the term of a candidate we are going to refuse must not, or an out-of-date member that keeps
+        // campaigning (without PreVote) holds off forever the members that could win.
+        const elapsed = this.electionElapsed;
+        this.becomeFollower(m.term, NONE);
+        this.electionElapsed = elapsed;
       } else {
         this.becomeFollower(m.term, NONE);
       }
