@@ -1,8 +1,10 @@
 // What the node adds around the application's bytes so it can track its own requests through the log.
 //
-// - A proposal is prefixed with a 16-byte header naming the proposing member, a random per-process
+// - A proposal is prefixed with a 20-byte header naming the proposing member, a random per-process
 //   epoch and a sequence number. When the entry is applied, the proposer finds its waiting caller by
 //   the header; the epoch keeps entries proposed before a restart from resolving callers after it.
+//   The proposer takes 8 bytes: a RaftId is any positive safe integer (types.ts), and an id cut to 32
+//   bits would never match its proposer again, leaving every propose() to time out.
 // - A ConfChange's context is JSON holding the member's address (so every member learns how to reach
 //   it from the log alone) and the same request id.
 // - A ReadIndex context holds the epoch and a sequence number, for the same reason.
@@ -12,8 +14,9 @@ import { randomInt } from 'node:crypto';
 import { decodeConfChange } from '../core/index.js';
 import { EntryType, type Entry, type RaftId } from '../types.js';
 
-export const PROPOSAL_HEADER_BYTES = 16;
-const HEADER_MAGIC = 0x534c5250; // 'SLRP'
+/** Layout: magic u32 | proposer u64 | epoch u32 | seq u32, all big-endian. */
+export const PROPOSAL_HEADER_BYTES = 20;
+const HEADER_MAGIC = 0x534c5032; // 'SLP2': the first (and only) format with a 64-bit proposer
 
 export interface RequestId {
   proposer: RaftId;
@@ -22,12 +25,15 @@ export interface RequestId {
 }
 
 export function encodeProposal(id: RequestId, payload: Uint8Array): Uint8Array {
+  if (!Number.isSafeInteger(id.proposer) || id.proposer <= 0) {
+    throw new RangeError(`proposal header: proposer ${id.proposer} is not a positive safe integer`);
+  }
   const out = new Uint8Array(PROPOSAL_HEADER_BYTES + payload.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, HEADER_MAGIC);
-  view.setUint32(4, id.proposer);
-  view.setUint32(8, id.epoch);
-  view.setUint32(12, id.seq);
+  view.setBigUint64(4, BigInt(id.proposer));
+  view.setUint32(12, id.epoch);
+  view.setUint32(16, id.seq);
   out.set(payload, PROPOSAL_HEADER_BYTES);
   return out;
 }
@@ -37,8 +43,11 @@ export function decodeProposal(data: Uint8Array): { id: RequestId | undefined; p
   if (data.length < PROPOSAL_HEADER_BYTES) return { id: undefined, payload: data };
   const view = new DataView(data.buffer, data.byteOffset, PROPOSAL_HEADER_BYTES);
   if (view.getUint32(0) !== HEADER_MAGIC) return { id: undefined, payload: data };
+  const proposer = view.getBigUint64(4);
+  // Beyond 2^53 it cannot be one of our ids; treat it as data someone else framed.
+  if (proposer > BigInt(Number.MAX_SAFE_INTEGER)) return { id: undefined, payload: data };
   return {
-    id: { proposer: view.getUint32(4), epoch: view.getUint32(8), seq: view.getUint32(12) },
+    id: { proposer: Number(proposer), epoch: view.getUint32(12), seq: view.getUint32(16) },
     payload: data.subarray(PROPOSAL_HEADER_BYTES),
   };
 }

@@ -1,6 +1,7 @@
 // The node shell on the real transport (loopback gRPC) with in-memory storage: elections, proposals,
 // redirects, reads, membership changes, snapshots and catch-up of a member that joins late.
 import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MemoryStorage } from '../core/index.js';
@@ -59,9 +60,15 @@ interface Member {
   storage: MemNodeStorage;
 }
 
-async function startMember(id: RaftId, bootstrap: BootstrapMember[] | undefined, snapshotEvery = 10_000) {
-  const sm = new ListMachine();
-  const storage = new MemNodeStorage();
+/** Starts member `id`; pass `reopen` to restart it on the storage and state machine of a stopped run. */
+async function startMember(
+  id: RaftId,
+  bootstrap: BootstrapMember[] | undefined,
+  snapshotEvery = 10_000,
+  reopen?: { storage: MemNodeStorage; sm: ListMachine },
+) {
+  const sm = reopen?.sm ?? new ListMachine();
+  const storage = reopen?.storage ?? new MemNodeStorage();
   const port = bootstrap?.find((m) => m.id === id)?.addr.split(':')[1] ?? '0';
   const node = await RaftNode.create({
     id,
@@ -110,7 +117,7 @@ async function threeMembers(snapshotEvery?: number) {
   const boot = ports.map((p, i) => ({ id: i + 1, addr: `127.0.0.1:${p}` }));
   const members = await Promise.all(boot.map((b) => startMember(b.id, boot, snapshotEvery)));
   const leader = await until('a leader', () => members.find((m) => m.node.isLeader));
-  return { members, leader, stop: () => Promise.all(members.map((m) => m.node.stop())) };
+  return { boot, members, leader, stop: () => Promise.all(members.map((m) => m.node.stop())) };
 }
 
 test('proposals commit everywhere, followers redirect to the leader, reads see writes', async () => {
@@ -185,5 +192,68 @@ test('membership: a member joins empty, catches up from a snapshot, then is remo
   } finally {
     await stop();
     await joiner?.node.stop();
+  }
+});
+
+test('a follower stopped cleanly and reopened on the same address hears from the leader again', async () => {
+  const { boot, members, leader, stop } = await threeMembers(20);
+  try {
+    for (let i = 0; i < 30; i++) await leader.node.propose(Buffer.from(`v${i}`));
+    const idx = members.findIndex((m) => m !== leader);
+    const follower = members[idx]!;
+    await until('the follower to apply', () => follower.sm.items.length === 30);
+    await follower.node.stop();
+    await leader.node.propose(Buffer.from('while-down'));
+    // The leader must notice the stream to the stopped member failed and stop pipelining to it.
+    await until(
+      'the leader to probe the stopped member',
+      () => leader.node.status().members.find((m) => m.id === follower.id)?.state === 'probe',
+      3000,
+    );
+    const reopened = await startMember(follower.id, boot, 20, follower);
+    members[idx] = reopened;
+    await until(
+      'the reopened member to follow the leader',
+      () => reopened.node.leader.id === leader.id,
+      3000,
+    );
+    await until('the reopened member to catch up', () => reopened.sm.items.at(-1) === 'while-down', 3000);
+    await leader.node.propose(Buffer.from('after-restart'));
+    await until(
+      'the reopened member to apply new entries',
+      () => reopened.sm.items.at(-1) === 'after-restart',
+    );
+    assert.deepEqual(reopened.sm.items, leader.sm.items);
+  } finally {
+    await stop();
+  }
+});
+
+test('a member whose id needs more than 32 bits gets the results of its proposals', async () => {
+  const [port] = await freePorts(1);
+  const id = 2 ** 40 + 3;
+  const member = await startMember(id, [{ id, addr: `127.0.0.1:${port}` }]);
+  try {
+    await until('the member to lead', () => member.node.isLeader);
+    const r = await member.node.propose(Buffer.from('wide'));
+    assert.equal(r.result, 1);
+    assert.deepEqual(member.sm.items, ['wide']);
+  } finally {
+    await member.node.stop();
+  }
+});
+
+test('new channel credentials reach the peers without a restart; replication carries on', async () => {
+  const { members, leader, stop } = await threeMembers();
+  try {
+    await leader.node.propose(Buffer.from('before'));
+    for (const m of members) m.node.updateChannelCredentials(grpc.credentials.createInsecure());
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => leader.node.propose(Buffer.from(`after${i}`))),
+    );
+    assert.equal(results.length, 20);
+    for (const m of members) await until(`member ${m.id} to apply`, () => m.sm.items.length === 21);
+  } finally {
+    await stop();
   }
 });

@@ -7,6 +7,7 @@
 // next Ready carries all of them: under load every fsync covers many proposals and concurrent
 // propose() calls never queue behind each other's fsync.
 import { EventEmitter } from 'node:events';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import {
   ConfChangeType,
   EntryType,
@@ -115,6 +116,9 @@ export class RaftNode extends EventEmitter {
    */
   static async create(opts: RaftNodeOptions): Promise<RaftNode> {
     const { storage } = opts;
+    if (!Number.isSafeInteger(opts.id) || opts.id <= 0) {
+      throw new RangeError(`raft id must be a positive safe integer, not ${opts.id}`);
+    }
     const empty = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
     if (empty && opts.bootstrap) {
       const members =
@@ -242,6 +246,15 @@ export class RaftNode extends EventEmitter {
 
   metrics(): NodeMetrics {
     return { ...this.counters };
+  }
+
+  /**
+   * Dials the other members with `credentials` from now on (a renewed TLS certificate), without a
+   * restart: each peer's stream moves to a new channel; queued messages are kept (see RaftTransport).
+   */
+  updateChannelCredentials(credentials: ChannelCredentials): void {
+    if (this.stopped) return;
+    this.transport.setChannelCredentials(credentials);
   }
 
   /** Stops ticking and networking, fails pending requests, waits for the loop, closes storage. */
