@@ -261,7 +261,9 @@ export class RaftTransport {
 
   private async authorized(call: IncomingCall, method: string): Promise<boolean> {
     try {
-      return !this.stopped && (await this.authorize(call, method));
+      // Checked again after the (possibly asynchronous) decision: a call admitted after stop() would
+      // never be ended by it.
+      return !this.stopped && (await this.authorize(call, method)) && !this.stopped;
     } catch {
       return false;
     }
@@ -310,6 +312,7 @@ export class RaftTransport {
       let fromAddr = '';
       const parts: Uint8Array[] = [];
       call.on('data', (chunk: WireSnapshotChunk) => {
+        if (this.stopped) return;
         if (!header && chunk.message) {
           header = decodeMessage(chunk.message);
           fromAddr = chunk.fromAddr;
@@ -317,13 +320,13 @@ export class RaftTransport {
         if (chunk.data.length > 0) parts.push(chunk.data);
       });
       call.on('end', () => {
+        if (this.stopped) return; // already answered UNAVAILABLE by stop()
         if (!header?.snapshot) {
           finish({ code: grpc.status.INVALID_ARGUMENT, details: 'raft: snapshot stream without header' });
           return;
         }
         header.snapshot = { metadata: header.snapshot.metadata, data: Buffer.concat(parts) };
         if (fromAddr) this.handler?.peerAddress(header.from, fromAddr);
-        if (this.stopped) return; // already answered UNAVAILABLE by stop()
         this.handler?.receive([header]);
         finish(null, { accepted: true });
       });
