@@ -54,8 +54,8 @@ export interface JoinRequest {
   listenAddr: string;
 }
 
-// Raft ids travel as uint32 in the Raft node's proposal header: keep them in range.
-const newRaftId = () => randomInt(1, 2 ** 32 - 1);
+/** Raft member ids: random, so a re-joining manager never reuses a retired one. */
+const newRaftId = () => randomInt(1, 2 ** 47);
 
 function describeHost() {
   return {
@@ -426,6 +426,7 @@ export class SwarmNode {
   private installCertificate(c: { caCertPem: string; certPem: string; keyPem: string }): void {
     this.certs = { caCertPem: c.caCertPem, certPem: c.certPem, keyPem: c.keyPem };
     this.tls!.update(this.certs);
+    this.manager?.certificateRenewed();
   }
 
   /** Promotion or demotion reached this node: renew the certificate for the new role and act on it. */

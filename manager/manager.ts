@@ -94,8 +94,8 @@ export class Manager implements LeaderInfo {
       transport: {
         server: this.server,
         advertiseAddr: cfg.advertiseAddr,
-        // Raft peers authenticate as managers of this swarm, both ways. (A renewed certificate reaches
-        // these channels when the member restarts; certificates live 90 days and renew at half-life.)
+        // Raft peers authenticate as managers of this swarm, both ways; renewals arrive through
+        // certificateRenewed().
         channelCredentials: clientCredentials(cfg.tls.current),
         channelOptions: MANAGER_CHANNEL_OPTIONS,
         authorize: (call) => {
@@ -197,6 +197,11 @@ export class Manager implements LeaderInfo {
       serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher').service,
       this.dispatcher.handlers(),
     );
+  }
+
+  /** The TLS provider already serves the new certificate; Raft's client channels switch to it too. */
+  certificateRenewed(): void {
+    this.raftNode?.updateChannelCredentials(clientCredentials(this.cfg.tls.current));
   }
 
   /** Runs a control call here (when leading); used by the local API to skip a network hop. */
