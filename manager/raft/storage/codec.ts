@@ -46,12 +46,20 @@ function entryChecksum(index: number, term: number, type: number, data: Uint8Arr
   return crc32(data, crc32(head));
 }
 
+/** CRC32(index | term | type | data) of an encoded value, whose bytes after the crc are term | type | data. */
+function encodedChecksum(index: number, value: Buffer): number {
+  const indexBytes = Buffer.allocUnsafe(8);
+  writeU64(indexBytes, 0, index);
+  return crc32(value.subarray(4), crc32(indexBytes));
+}
+
 export function encodeEntry(e: Entry): Buffer {
   const value = Buffer.allocUnsafe(ENTRY_HEADER + e.data.byteLength);
-  value.writeUInt32BE(entryChecksum(e.index, e.term, e.type, e.data), 0);
   writeU64(value, 4, e.term);
   value[12] = e.type;
   value.set(e.data, ENTRY_HEADER);
+  // One CRC pass over the record as laid out (the same sum entryChecksum gives), not a copy of its head.
+  value.writeUInt32BE(encodedChecksum(e.index, value), 0);
   return value;
 }
 

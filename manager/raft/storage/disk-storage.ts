@@ -24,7 +24,14 @@ import { CorruptLogError } from './errors.js';
 import { GroupCommitter } from './group-commit.js';
 import { LogTailCache } from './log-cache.js';
 import { recoverOnOpen, type RecoveryReport } from './recovery.js';
-import { planCompact, planCreateSnapshot, planSave, type LogView, type WriteJob } from './plan.js';
+import {
+  planCompact,
+  planCreateSnapshot,
+  planDropChunk,
+  planSave,
+  type LogView,
+  type WriteJob,
+} from './plan.js';
 import { keptSnapshotNames, SnapshotFiles } from './snapshot-files.js';
 import { applyWriteOps, type LogDatabases } from './write-ops.js';
 
@@ -71,6 +78,8 @@ export class DiskStorage implements LogStorage {
   private readonly termOf = (i: number): number => this.term(i);
   private readonly counters = { saves: 0, batches: 0, fsyncs: 0, largestBatch: 0 };
   private closed = false;
+  /** The loop submitting compaction chunks one at a time, while it runs. */
+  private dropping: Promise<void> | undefined;
 
   private constructor(
     readonly dir: string,
@@ -114,6 +123,8 @@ export class DiskStorage implements LogStorage {
         lastIndex: rec.lastIndex,
         cache,
         persistedLast: rec.lastIndex,
+        queuedMeta: rec.meta,
+        pendingDrops: [],
       };
       return new DiskStorage(dir, root, dbs, files, view, limits, rec.report);
     } catch (err) {
@@ -220,15 +231,34 @@ export class DiskStorage implements LogStorage {
 
   /**
    * Drops entries up to and including `index` (which must be covered by the snapshot), keeping the
-   * term of `index` so that firstIndex() becomes index + 1 and term(index) still answers.
+   * term of `index` so that firstIndex() becomes index + 1 and term(index) still answers. Reads reflect
+   * it at once; on disk the entries go in chunks, each its own transaction submitted only after the
+   * previous one committed, so saves made meanwhile are never held behind the whole deletion.
+   * Resolves when every chunk has committed.
    */
   compact(index: number): Promise<void> {
     try {
       this.assertWritable();
-      const job = planCompact(this.view, this.termOf, index);
-      return this.committer.submit(job);
+      planCompact(this.view, this.termOf, index);
+      this.dropping ??= this.dropChunks();
+      return this.dropping;
     } catch (err) {
       return Promise.reject(err);
+    }
+  }
+
+  private async dropChunks(): Promise<void> {
+    try {
+      // After close() the rest is left on disk: the stored offset is consistent at every chunk, and a
+      // reopened log merely starts earlier than this one said.
+      while (!this.closed) {
+        const job = planDropChunk(this.view);
+        if (!job) break;
+        await this.committer.submit(job);
+      }
+    } finally {
+      // Runs on the same turn as the last empty check above, so a compact() arriving later starts anew.
+      this.dropping = undefined;
     }
   }
 
@@ -240,6 +270,7 @@ export class DiskStorage implements LogStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.dropping?.catch(() => undefined); // its failure is the committer's, reported to its callers
     await this.committer.idle();
     await this.root.flushed;
     await this.root.close();

@@ -10,7 +10,15 @@ import {
   type HardState,
   type Snapshot,
 } from '../types.js';
-import { encodeEntry, encodeHardState, encodeMeta, HARD_STATE_KEY, indexKey, META_KEY } from './codec.js';
+import {
+  encodeEntry,
+  encodeHardState,
+  encodeMeta,
+  HARD_STATE_KEY,
+  indexKey,
+  META_KEY,
+  type LogMeta,
+} from './codec.js';
 import { SnapshotOutOfDateError } from './errors.js';
 import type { LogTailCache } from './log-cache.js';
 import type { WriteOp } from './write-ops.js';
@@ -26,7 +34,22 @@ export interface LogView {
   cache: LogTailCache;
   /** Every entry of the view up to here is committed, unchanged, in LMDB. */
   persistedLast: number;
+  /**
+   * The metadata as LMDB will hold it once every queued job has committed. It trails the view while a
+   * compaction is still deleting entries chunk by chunk: the stored offset only moves with its chunk,
+   * so the metadata never claims a compaction point with entries still stored below it.
+   */
+  queuedMeta: LogMeta;
+  /** Compaction points still to be written, ascending: each one chunk of deletions (see planCompact). */
+  pendingDrops: { index: number; term: number }[];
 }
+
+/**
+ * Most entries one compaction transaction deletes. Deleting costs a few microseconds per key, and a
+ * transaction holds every save batched with it, so a 10,000-entry compaction done at once would stall
+ * the log for tens of milliseconds; in chunks, saves queued meanwhile commit in between.
+ */
+export const COMPACT_CHUNK_ENTRIES = 512;
 
 export interface WriteJob {
   ops: WriteOp[];
@@ -47,12 +70,12 @@ export interface SaveInput {
 type TermOf = (index: number) => number;
 
 function metaOp(view: LogView): WriteOp {
-  const { index, term, confState } = view.snapshot.metadata;
-  return {
-    kind: 'putState',
-    key: META_KEY,
-    value: encodeMeta({ snapshot: { index, term, confState }, offset: view.offset }),
-  };
+  return { kind: 'putState', key: META_KEY, value: encodeMeta(view.queuedMeta) };
+}
+
+function snapshotMeta(snap: Snapshot): LogMeta['snapshot'] {
+  const { index, term, confState } = snap.metadata;
+  return { index, term, confState };
 }
 
 function copyConfState(c: ConfState): ConfState {
@@ -130,6 +153,9 @@ export function planSave(view: LogView, termOf: TermOf, rd: SaveInput, sync: boo
     view.offset = offset;
     view.lastIndex = offset.index;
     view.cache.reset(offset.index + 1);
+    // The install deletes the whole stored log, so chunks of an earlier compaction have nothing left to do.
+    view.queuedMeta = { snapshot: snapshotMeta(view.snapshot), offset };
+    view.pendingDrops = [];
     lowWater = offset.index;
     ops.push({ kind: 'truncateFrom', index: 0 }, metaOp(view));
   }
@@ -171,6 +197,7 @@ export function planCreateSnapshot(
   }
   const term = termOf(index);
   view.snapshot = { metadata: { index, term, confState: copyConfState(confState) }, data };
+  view.queuedMeta = { snapshot: snapshotMeta(view.snapshot), offset: view.queuedMeta.offset };
   return {
     ops: [metaOp(view)],
     sync: true,
@@ -180,7 +207,12 @@ export function planCreateSnapshot(
   };
 }
 
-export function planCompact(view: LogView, termOf: TermOf, index: number): WriteJob {
+/**
+ * Compacts the view through `index` at once and queues the deletions on disk as chunks of at most
+ * COMPACT_CHUNK_ENTRIES (planDropChunk turns each into a job). The terms of the chunk boundaries are
+ * taken now, while the view still holds them: each chunk records its boundary as the stored offset.
+ */
+export function planCompact(view: LogView, termOf: TermOf, index: number): void {
   if (index <= view.offset.index) throw new CompactedError(index);
   if (index > view.snapshot.metadata.index) {
     // Entries past the snapshot are needed to rebuild state after a restart; no snapshot holds them.
@@ -188,11 +220,23 @@ export function planCompact(view: LogView, termOf: TermOf, index: number): Write
       `raft storage: cannot compact to ${index}, past the snapshot at ${view.snapshot.metadata.index}`,
     );
   }
+  for (let b = view.offset.index + COMPACT_CHUNK_ENTRIES; ; b += COMPACT_CHUNK_ENTRIES) {
+    const at = Math.min(b, index);
+    view.pendingDrops.push({ index: at, term: termOf(at) });
+    if (at === index) break;
+  }
   view.offset = { index, term: termOf(index) };
   view.cache.dropBefore(index + 1);
+}
+
+/** The job deleting the next pending chunk, or undefined when none is left. */
+export function planDropChunk(view: LogView): WriteJob | undefined {
+  const next = view.pendingDrops.shift();
+  if (!next) return undefined;
+  view.queuedMeta = { snapshot: view.queuedMeta.snapshot, offset: next };
   // Losing a compaction in a crash only leaves more log behind, so it need not wait for an fsync.
   return {
-    ops: [{ kind: 'dropThrough', index }, metaOp(view)],
+    ops: [{ kind: 'dropThrough', index: next.index }, metaOp(view)],
     sync: false,
     lowWater: Infinity,
     lastIndexAfter: view.lastIndex,
