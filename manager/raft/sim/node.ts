@@ -29,6 +29,8 @@ export class SimNode {
   /** Client requests this member accepted and will answer when it applies them (lost on crash). */
   readonly waitingProposals = new Map<number, ClientRequest>();
   readonly waitingReads = new Map<string, PendingRead>();
+  /** The last term in which this member was seen leading. */
+  ledTerm = 0;
   /** Virtual time until which the process is stalled. */
   pausedUntil = 0;
   /** Permanently stopped (removed from the cluster and shut down). */

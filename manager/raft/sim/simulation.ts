@@ -74,6 +74,8 @@ export class Simulation {
   /** Timing of this run's members, in ticks: ratios vary so timeouts race in different ways. */
   private readonly electionTicks: number;
   private readonly heartbeatTicks: number;
+  /** How often a freshly elected leader is struck down right away. */
+  private readonly newLeaderFaultRate: number;
   readonly trace: (line: string) => void;
   private faultsOn = true;
   private clientsOn = true;
@@ -95,6 +97,7 @@ export class Simulation {
     this.faultEvery = r.pick([15, 40, 100, 250]);
     this.electionTicks = r.pick([5, 10, 10, 20]);
     this.heartbeatTicks = r.pick([1, 1, 2, 3]);
+    this.newLeaderFaultRate = r.pick([0, 0.2, 0.5]);
     this.net = new Network(
       this.clock,
       r.fork(),
@@ -441,7 +444,30 @@ export class Simulation {
       if (!n.raw) continue;
       const r = n.raw.raft;
       this.safety.observe(n.id, r.role === Role.Leader, r.term, r.log);
+      if (r.role === Role.Leader && n.ledTerm !== r.term) {
+        n.ledTerm = r.term;
+        if (this.faultsOn && this.rng.chance(this.newLeaderFaultRate)) this.strikeNewLeader(n);
+      }
     }
+  }
+
+  /**
+   * Fails a leader moments after its election, while its no-op and whatever it inherited are only
+   * partly replicated: the window in which commitment rules matter most (Figure 8 of the paper).
+   */
+  private strikeNewLeader(n: SimNode): void {
+    const inc = n.incarnation;
+    this.clock.schedule(this.rng.int(0, 15), () => {
+      if (!this.faultsOn || n.incarnation !== inc || !n.alive) return;
+      if (this.rng.chance(0.5)) this.crash(n);
+      else {
+        const others = [...this.nodes.keys()].filter((id) => id !== n.id);
+        this.net.heal();
+        this.net.partition([n.id], others);
+        this.trace(`${this.clock.now} isolate new leader ${n.id}`);
+        this.clock.schedule(this.rng.int(30, 300), () => this.net.heal());
+      }
+    });
   }
 
   /** Why the healed cluster has not converged yet, or undefined once it has. */
