@@ -1,7 +1,8 @@
 // Deterministic simulation of a Raft cluster: RawNodes (the real core) wrapped in simulated shells
 // (node.ts), a lossy, reordering, duplicating, partitionable network (network.ts), crashes with and
-// without loss of in-flight writes, membership changes, leadership transfers, log compaction and
-// snapshot installs, and a client workload — all driven by one seeded PRNG on a virtual clock, so a
+// without loss of in-flight writes, stalled processes, members whose clocks run at different rates,
+// newly elected leaders struck down at once, membership changes, leadership transfers, log compaction
+// and snapshot installs (faults.ts), and a client workload (workload.ts) — all driven by one seeded PRNG on a virtual clock, so a
 // seed replays exactly. Safety is asserted after every event (invariants.ts); at the end the cluster is
 // healed, must converge (liveness), and the client history must be linearizable.
 
