@@ -2,13 +2,11 @@
 // least loaded node, which makes that node heavier, and nothing else in the heap moves.
 
 export class MinHeap<T> {
-  private readonly items: T[];
-
+  /** Takes ownership of `items` (it becomes the heap's storage). */
   constructor(
-    items: Iterable<T>,
+    private readonly items: T[],
     private readonly less: (a: T, b: T) => boolean,
   ) {
-    this.items = [...items];
     // Floyd's bottom-up build: O(n) rather than n pushes.
     for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }

@@ -3,14 +3,16 @@
 //  1. Count what every node already holds (tasks placed and not terminal).
 //  2. Pre-assigned tasks (the global orchestrator names the node) are checked against their node only.
 //  3. The others are grouped by (service, reservations, constraints, host ports): identical tasks see the
-//     same static verdicts, so ready/availability/constraints run once per group per node.
+//     same verdicts. The static filters (ready, availability, constraints) run once per node for each
+//     distinct constraint list, whatever the number of tasks or services sharing it.
 //  4. Each group's eligible nodes go into a min-heap ordered by the spread rule (fewest tasks of this
 //     service, then fewest tasks, then node id). Each task goes to the top node that passes the dynamic
 //     filters (resources, host ports); the node's counters grow and it sifts down. A node that fails a
 //     dynamic filter leaves the heap for the rest of the group: within a pass, nodes only fill up.
 //
-// Cost: O(groups × nodes + tasks × log nodes). Pure: no clock, no randomness, no I/O; the result depends
-// only on the inputs' content, not on the order of `pendingTasks`.
+// Cost: O(constraint lists × nodes + groups × nodes (heap builds) + tasks × log nodes). Pure: no clock,
+// no randomness, no I/O; the result depends only on the inputs' content, not on the order of
+// `pendingTasks`.
 import type { Node, Task } from '../store/objects.js';
 import { parseConstraints, type Constraint, type ConstraintError } from './constraints.js';
 import {
@@ -56,15 +58,21 @@ export function scheduleBatch(state: SchedulingState, pendingTasks: readonly Tas
   for (const task of pending) {
     if (task.nodeId !== '') schedulePinned(task, infos, constraintsOf, result);
   }
-  for (const group of groupsOf(
-    pending.filter((t) => t.nodeId === ''),
-    constraintsOf,
-  )) {
+  // Static verdicts depend on the node and the constraints only, so groups with the same constraints
+  // (most often none) share one eligibility scan.
+  const eligibleByConstraints = new Map<string, NodeInfo[]>();
+  const unpinned = pending.filter((t) => t.nodeId === '');
+  for (const group of groupsOf(unpinned, constraintsOf)) {
     if ('error' in group) {
       for (const t of group.tasks) result.unschedulable.set(t.id, group.error.message);
-    } else {
-      scheduleGroup(group.req, group.tasks, infos, result);
+      continue;
     }
+    let eligible = eligibleByConstraints.get(group.constraintsKey);
+    if (eligible === undefined) {
+      eligible = [...infos.values()].filter((info) => !firstRejection(info, group.req, STATIC_FILTERS));
+      eligibleByConstraints.set(group.constraintsKey, eligible);
+    }
+    scheduleGroup(group.req, group.tasks, eligible, infos, result);
   }
   return result;
 }
@@ -121,26 +129,27 @@ function schedulePinned(
   result.assignments.set(task.id, info.node.id);
 }
 
-type Group = { tasks: Task[] } & ({ req: Requirements } | { error: ConstraintError });
+type Group = { tasks: Task[]; constraintsKey: string } & ({ req: Requirements } | { error: ConstraintError });
 
 /** Groups in order of their first task, tasks within a group in (slot, id) order. */
 function groupsOf(tasks: readonly Task[], constraintsOf: ConstraintsOf): Group[] {
   const groups = new Map<string, Group>();
   for (const task of tasks) {
     const demand = demandOf(task);
+    const constraintsKey = JSON.stringify(task.spec.placement?.constraints ?? []);
     const key = JSON.stringify([
       demand.serviceId,
       demand.reservations.nanoCpus,
       demand.reservations.memoryBytes,
       demand.hostPorts,
-      task.spec.placement?.constraints ?? [],
+      constraintsKey,
     ]);
     let group = groups.get(key);
     if (!group) {
       const constraints = constraintsOf(task);
       group = Array.isArray(constraints)
-        ? { tasks: [], req: { ...demand, constraints } }
-        : { tasks: [], error: constraints };
+        ? { tasks: [], constraintsKey, req: { ...demand, constraints } }
+        : { tasks: [], constraintsKey, error: constraints };
       groups.set(key, group);
     }
     group.tasks.push(task);
@@ -148,33 +157,36 @@ function groupsOf(tasks: readonly Task[], constraintsOf: ConstraintsOf): Group[]
   return [...groups.values()];
 }
 
+/** `eligible`: the nodes that pass the static filters for this group's constraints. */
 function scheduleGroup(
   req: Requirements,
   tasks: readonly Task[],
+  eligible: readonly NodeInfo[],
   infos: ReadonlyMap<string, NodeInfo>,
   result: BatchResult,
 ): void {
-  const eligible: NodeInfo[] = [];
-  for (const info of infos.values()) if (!firstRejection(info, req, STATIC_FILTERS)) eligible.push(info);
-
-  const service = req.serviceId;
-  const heap = new MinHeap(eligible, (a, b) => {
-    const bySvc = serviceTaskCount(a, service) - serviceTaskCount(b, service);
-    if (bySvc !== 0) return bySvc < 0;
-    if (a.taskCount !== b.taskCount) return a.taskCount < b.taskCount;
-    return a.node.id < b.node.id;
-  });
+  // Each entry carries the node's count of this group's service: one map lookup per node instead of
+  // two per comparison. Only this group places tasks of the service while it runs, so it stays exact.
+  const heap = new MinHeap(
+    eligible.map((info) => ({ info, ofService: serviceTaskCount(info, req.serviceId) })),
+    (a, b) => {
+      if (a.ofService !== b.ofService) return a.ofService < b.ofService;
+      if (a.info.taskCount !== b.info.taskCount) return a.info.taskCount < b.info.taskCount;
+      return a.info.node.id < b.info.node.id;
+    },
+  );
 
   let next = 0;
   while (next < tasks.length) {
     const top = heap.peek();
     if (top === undefined) break;
-    if (firstRejection(top, req, DYNAMIC_FILTERS)) {
+    if (firstRejection(top.info, req, DYNAMIC_FILTERS)) {
       heap.pop(); // full, or its port is taken: it stays so for the rest of this pass
       continue;
     }
-    addTask(top, req);
-    result.assignments.set(tasks[next++]!.id, top.node.id);
+    addTask(top.info, req);
+    top.ofService++;
+    result.assignments.set(tasks[next++]!.id, top.info.node.id);
     heap.topIncreased();
   }
   if (next === tasks.length) return;
