@@ -8,7 +8,7 @@ import { entries, payload, tempDir } from './testing/fixtures.js';
 const CONF = { voters: [1, 2, 3], learners: [] };
 const N = 4 * COMPACT_CHUNK_ENTRIES + 100;
 
-describe('DiskStorage chunked compaction', () => {
+describe('DiskStorage compaction and snapshots off the commit path', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let s: DiskStorage;
@@ -52,8 +52,11 @@ describe('DiskStorage chunked compaction', () => {
       true,
     );
     const snap = s.createSnapshot(N + 5, CONF, Buffer.from('later state'));
-    const second = s.compact(N + 1);
-    await Promise.all([first, snap, second]);
+    // Until its metadata is queued, a restart would not find the new snapshot: compacting past the
+    // old one must wait.
+    await assert.rejects(s.compact(N + 1), /past the snapshot/);
+    await snap;
+    await Promise.all([first, s.compact(N + 1)]);
     assert.equal(s.firstIndex(), N + 2);
 
     await s.close();
@@ -61,6 +64,20 @@ describe('DiskStorage chunked compaction', () => {
     assert.equal(s.firstIndex(), N + 2);
     assert.equal(s.snapshot().metadata.index, N + 5);
     assert.equal(s.lastIndex(), N + 10);
+  });
+
+  it('keeps committing saves while a snapshot file is written', async () => {
+    const order: string[] = [];
+    const big = new Uint8Array(16 << 20).fill(7);
+    const snap = s.createSnapshot(N - 10, CONF, big).then(() => order.push('snapshot'));
+    assert.equal(s.snapshot().metadata.index, N - 10, 'reads see the snapshot at once');
+    const saved = s.save({ entries: entries(N + 1, N + 1, 1, 16) }, true).then(() => order.push('save'));
+    await Promise.all([snap, saved]);
+    assert.deepEqual(order, ['save', 'snapshot']);
+    await s.close();
+    s = await DiskStorage.open(dir);
+    assert.equal(s.snapshot().metadata.index, N - 10);
+    assert.equal(s.snapshot().data.byteLength, big.byteLength);
   });
 
   it('leaves a consistent, longer log when closed mid-way', async () => {

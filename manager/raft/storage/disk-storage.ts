@@ -29,10 +29,11 @@ import {
   planCreateSnapshot,
   planDropChunk,
   planSave,
+  planSnapshotMeta,
   type LogView,
   type WriteJob,
 } from './plan.js';
-import { keptSnapshotNames, SnapshotFiles } from './snapshot-files.js';
+import { keptSnapshotNames, snapshotFileName, SnapshotFiles } from './snapshot-files.js';
 import { applyWriteOps, type LogDatabases } from './write-ops.js';
 
 export type { RecoveryReport } from './recovery.js';
@@ -80,6 +81,14 @@ export class DiskStorage implements LogStorage {
   private closed = false;
   /** The loop submitting compaction chunks one at a time, while it runs. */
   private dropping: Promise<void> | undefined;
+  /** createSnapshot file writes in progress, awaited by close(). */
+  private readonly snapshotWrites = new Set<Promise<void>>();
+  /** Snapshot files written or being written whose metadata has not committed: never pruned. */
+  private readonly unnamedFiles = new Set<string>();
+  /** The snapshot the committed metadata names; pruning keeps its file and the one before. */
+  private namedSnapshot: Snapshot;
+  /** Pruning runs after commits, off the commit path, one at a time. */
+  private pruning: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -92,6 +101,7 @@ export class DiskStorage implements LogStorage {
     readonly recovery: RecoveryReport,
   ) {
     this.committer = new GroupCommitter((jobs) => this.commitBatch(jobs));
+    this.namedSnapshot = view.snapshot;
   }
 
   /** Opens (creating) the storage in `dir`, verifying everything stored; see RecoveryReport. */
@@ -216,14 +226,22 @@ export class DiskStorage implements LogStorage {
 
   /**
    * Records a snapshot of the applied state at `index` (<= the commit index): writes the snapshot file
-   * durably, then points the metadata at it. Does not compact; call compact() for that.
+   * durably, then points the metadata at it; resolves once that is durable. Reads return the snapshot at
+   * once. The file is written outside the commit queue, so saves keep committing meanwhile. Does not
+   * compact; call compact() for that.
    */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
     try {
       this.assertWritable();
-      const job = planCreateSnapshot(this.view, this.termOf, index, confState, data);
-      const snap = this.view.snapshot;
-      return this.committer.submit(job).then(() => snap);
+      const snap = planCreateSnapshot(this.view, this.termOf, index, confState, data);
+      const name = snapshotFileName(snap.metadata.term, index);
+      this.unnamedFiles.add(name);
+      const written: Promise<void> = this.writeSnapshot(snap).finally(() => {
+        this.unnamedFiles.delete(name);
+        this.snapshotWrites.delete(written);
+      });
+      this.snapshotWrites.add(written);
+      return written.then(() => snap);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -245,6 +263,19 @@ export class DiskStorage implements LogStorage {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  private async writeSnapshot(snap: Snapshot): Promise<void> {
+    try {
+      await this.snapFiles.write(snap);
+    } catch (err) {
+      // The view already serves this snapshot: memory is ahead of disk, as after any failed write.
+      this.committer.fail(err);
+      throw this.committer.failed;
+    }
+    const job = planSnapshotMeta(this.view, snap);
+    if (job) await this.committer.submit(job);
+    else this.prune(); // superseded while written: its file is not needed
   }
 
   private async dropChunks(): Promise<void> {
@@ -270,8 +301,11 @@ export class DiskStorage implements LogStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.dropping?.catch(() => undefined); // its failure is the committer's, reported to its callers
+    // Their failures are the committer's, already reported to their callers.
+    await Promise.allSettled(this.snapshotWrites);
+    await this.dropping?.catch(() => undefined);
     await this.committer.idle();
+    await this.pruning;
     await this.root.flushed;
     await this.root.close();
   }
@@ -291,11 +325,27 @@ export class DiskStorage implements LogStorage {
   }
 
   private async commitBatch(jobs: readonly WriteJob[]): Promise<void> {
-    const snapshots = jobs.filter((j) => j.snapshotFile !== undefined);
-    // The snapshot file must be durable before the metadata naming it can commit.
-    for (const j of snapshots) await this.snapFiles.write(j.snapshotFile as Snapshot);
+    // Received snapshots (installs) are written here, in order with the saves around them; the file
+    // must be durable before the metadata naming it can commit, and is not pruned until then.
+    const installs = jobs.flatMap((j) => (j.snapshotFile ? [j.snapshotFile] : []));
+    const installNames = installs.map((s) => snapshotFileName(s.metadata.term, s.metadata.index));
+    for (const name of installNames) this.unnamedFiles.add(name);
+    try {
+      for (const snap of installs) await this.snapFiles.write(snap);
+      await this.commitOps(jobs, installs.length > 0);
+    } finally {
+      for (const name of installNames) this.unnamedFiles.delete(name);
+    }
+    const named = jobs.findLast((j) => j.namesSnapshot !== undefined)?.namesSnapshot;
+    if (named) {
+      this.namedSnapshot = named;
+      this.prune();
+    }
+  }
+
+  private async commitOps(jobs: readonly WriteJob[], installs: boolean): Promise<void> {
     const ops = jobs.flatMap((j) => j.ops);
-    const sync = jobs.some((j) => j.sync) || snapshots.length > 0;
+    const sync = installs || jobs.some((j) => j.sync);
     if (ops.length > 0) {
       // A child transaction aborts as a whole if applying throws, so a batch is never half-written.
       await this.root.childTransaction(() => applyWriteOps(this.dbs, ops));
@@ -309,12 +359,21 @@ export class DiskStorage implements LogStorage {
     const last = jobs[jobs.length - 1].lastIndexAfter;
     this.view.persistedLast = Math.min(last, ...this.committer.queuedJobs().map((j) => j.lowWater));
     this.trimCache();
-    if (snapshots.length > 0)
-      await this.pruneSnapshots(snapshots[snapshots.length - 1].snapshotFile as Snapshot);
   }
 
-  /** Keeps the just-committed snapshot's file and the one before it; drops the rest. */
-  private async pruneSnapshots(committed: Snapshot): Promise<void> {
-    await this.snapFiles.removeAllBut(keptSnapshotNames(await this.snapFiles.list(), committed));
+  /**
+   * Queues a pass keeping the named snapshot's file, the one before it and every file whose metadata
+   * is still to commit, deleting the rest. A failure stops the storage like any failed write.
+   */
+  private prune(): void {
+    this.pruning = this.pruning.then(async () => {
+      try {
+        const keep = keptSnapshotNames(await this.snapFiles.list(), this.namedSnapshot);
+        for (const name of this.unnamedFiles) keep.add(name);
+        await this.snapFiles.removeAllBut(keep);
+      } catch (err) {
+        this.committer.fail(err);
+      }
+    });
   }
 }

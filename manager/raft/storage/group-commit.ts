@@ -26,6 +26,11 @@ export class GroupCommitter<J> {
     return this.failure;
   }
 
+  /** Makes the committer refuse every queued and later job: a write done outside it failed. */
+  fail(err: unknown): void {
+    this.failure ??= err instanceof StorageFailedError ? err : new StorageFailedError(err);
+  }
+
   submit(job: J): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {

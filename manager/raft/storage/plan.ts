@@ -56,6 +56,8 @@ export interface WriteJob {
   sync: boolean;
   /** A snapshot file to write (durably) before the transaction that names it in the metadata. */
   snapshotFile?: Snapshot;
+  /** The snapshot the metadata names once this job commits (older files may then be pruned). */
+  namesSnapshot?: Snapshot;
   /** Entries of the view above this index are not in LMDB until this job commits (Infinity: none). */
   lowWater: number;
   lastIndexAfter: number;
@@ -177,18 +179,23 @@ export function planSave(view: LogView, termOf: TermOf, rd: SaveInput, sync: boo
     ops,
     sync,
     snapshotFile: snap ? view.snapshot : undefined,
+    namesSnapshot: snap ? view.snapshot : undefined,
     lowWater,
     lastIndexAfter: view.lastIndex,
   };
 }
 
+/**
+ * Validates a snapshot of the applied state at `index` and makes it the view's snapshot. Its file is
+ * written next, outside the commit queue; planSnapshotMeta then queues the metadata naming it.
+ */
 export function planCreateSnapshot(
   view: LogView,
   termOf: TermOf,
   index: number,
   confState: ConfState,
   data: Uint8Array,
-): WriteJob {
+): Snapshot {
   if (index <= view.snapshot.metadata.index)
     throw new SnapshotOutOfDateError(index, view.snapshot.metadata.index);
   if (index > view.lastIndex) throw new UnavailableError(index);
@@ -197,11 +204,20 @@ export function planCreateSnapshot(
   }
   const term = termOf(index);
   view.snapshot = { metadata: { index, term, confState: copyConfState(confState) }, data };
-  view.queuedMeta = { snapshot: snapshotMeta(view.snapshot), offset: view.queuedMeta.offset };
+  return view.snapshot;
+}
+
+/**
+ * The job pointing the metadata at `snap`, whose file is durable by now; undefined when a newer
+ * snapshot was queued meanwhile (a received one installed while the file was written).
+ */
+export function planSnapshotMeta(view: LogView, snap: Snapshot): WriteJob | undefined {
+  if (snap.metadata.index <= view.queuedMeta.snapshot.index) return undefined;
+  view.queuedMeta = { snapshot: snapshotMeta(snap), offset: view.queuedMeta.offset };
   return {
     ops: [metaOp(view)],
     sync: true,
-    snapshotFile: view.snapshot,
+    namesSnapshot: snap,
     lowWater: Infinity,
     lastIndexAfter: view.lastIndex,
   };
@@ -214,11 +230,12 @@ export function planCreateSnapshot(
  */
 export function planCompact(view: LogView, termOf: TermOf, index: number): void {
   if (index <= view.offset.index) throw new CompactedError(index);
-  if (index > view.snapshot.metadata.index) {
-    // Entries past the snapshot are needed to rebuild state after a restart; no snapshot holds them.
-    throw new Error(
-      `raft storage: cannot compact to ${index}, past the snapshot at ${view.snapshot.metadata.index}`,
-    );
+  // Entries past the snapshot are needed to rebuild state after a restart; no snapshot holds them. The
+  // snapshot counted is the one whose metadata is queued: one whose file is still being written is not
+  // yet a snapshot a restart would find.
+  const covered = view.queuedMeta.snapshot.index;
+  if (index > covered) {
+    throw new Error(`raft storage: cannot compact to ${index}, past the snapshot at ${covered}`);
   }
   for (let b = view.offset.index + COMPACT_CHUNK_ENTRIES; ; b += COMPACT_CHUNK_ENTRIES) {
     const at = Math.min(b, index);
