@@ -13,7 +13,7 @@ const count = Number(process.env.SWARMLITE_SIM_SEEDS ?? 4000);
 const first = Number(process.env.SWARMLITE_SIM_FIRST_SEED ?? 1);
 
 function replayCommand(seed: number): string {
-  return `SWARMLITE_SIM_SEED=${seed} SWARMLITE_DIST=${process.env.SWARMLITE_DIST ?? 'dist'} node scripts/run-tests.js manager/raft/sim/simulation`;
+  return `SWARMLITE_SIM_SEED=${seed} SWARMLITE_DIST=${process.env.SWARMLITE_DIST ?? 'dist'} node test/run.js manager/raft/sim/simulation`;
 }
 
 if (single !== undefined) {
