@@ -23,7 +23,7 @@ const files = collect(distDir, [])
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
-  console.error('run-tests: no compiled test files matched (did `npm run build` run?)');
+  console.error('test/run.js: no compiled test files matched (did `npm run build` run?)');
   process.exit(1);
 }
 const concurrency = process.env.SWARMLITE_TEST_CONCURRENCY ?? '3';
