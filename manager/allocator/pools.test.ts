@@ -4,7 +4,15 @@ import { describe, it } from 'node:test';
 import { IPv4, IPv4CidrRange } from 'ip-num';
 import { AddressPool } from './address-pool.js';
 import { Bitmap } from './bitmap.js';
-import { containsCidr, formatAddress, overlaps, parseAddress, parseCidr, type Cidr } from './ipv4.js';
+import {
+  containsCidr,
+  formatAddress,
+  overlaps,
+  parseAddress,
+  parseAddressWithPrefix,
+  parseCidr,
+  type Cidr,
+} from './ipv4.js';
 
 const cidr = (text: string) => parseCidr(text) as Cidr;
 const addr = (text: string) => parseAddress(text) as number;
@@ -13,6 +21,29 @@ describe('ipv4', () => {
   it('formats addresses exactly as ip-num does', () => {
     for (const n of [0, 1, 255, 256, 167772161, 2 ** 31, 2 ** 31 + 12345, 2 ** 32 - 1]) {
       assert.equal(formatAddress(n), IPv4.fromNumber(BigInt(n)).toString());
+    }
+  });
+
+  it('parses recorded addresses exactly as ip-num does, and nothing it rejects', () => {
+    const texts = ['10.0.1.5/24', '0.0.0.0/0', '255.255.255.255/32', '10.255.0.3/16', '192.168.9.1/24'];
+    for (const text of texts) {
+      const [ip, prefix] = text.split('/');
+      assert.deepEqual(parseAddressWithPrefix(text), {
+        addr: Number(new IPv4(ip).value),
+        prefix: Number(prefix),
+      });
+    }
+    for (const bad of [
+      '10.0.1.5',
+      '10.0.1.256/24',
+      '10.0.1.05/24',
+      '10.0.1.5/33',
+      '10.0.1.5/024',
+      '10.0.1/24',
+      'x/24',
+      ' 10.0.1.5/24',
+    ]) {
+      assert.equal(typeof parseAddressWithPrefix(bad), 'string', bad);
     }
   });
 
