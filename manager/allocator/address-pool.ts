@@ -48,8 +48,8 @@ export class AddressPool {
   }
 
   release(addr: number): void {
-    if (containsAddress(this.range, addr) && addr !== this.gateway)
-      this.bitmap.clear(addr - this.range.first);
+    const reserved = addr === this.subnet.first || addr === this.subnet.last || addr === this.gateway;
+    if (containsAddress(this.range, addr) && !reserved) this.bitmap.clear(addr - this.range.first);
   }
 
   /** "10.0.1.5/24". */

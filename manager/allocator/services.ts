@@ -25,16 +25,22 @@ function allocationOf(service: ServiceState): ServiceAllocation {
   };
 }
 
-/** The networks a service's VIPs (and its tasks' addresses) live on: its own, plus ingress if it publishes. */
-export function serviceNetworks(state: AllocatorState, spec: Service['spec']): AllocResult<NetworkState[]> {
-  const ids = [...new Set(spec.task.networks.map((n) => n.target))];
+/**
+ * The networks a service's VIPs and its tasks' addresses live on: the attachments' targets, plus ingress
+ * when it publishes in ingress mode.
+ */
+export function attachedNetworks(
+  state: AllocatorState,
+  targets: readonly string[],
+  ports: readonly PortConfig[],
+): AllocResult<NetworkState[]> {
   const networks: NetworkState[] = [];
-  for (const id of ids) {
+  for (const id of targets) {
     const network = state.networks.get(id);
     if (!network) return fail('missing', `network ${id} is not allocated`);
-    networks.push(network);
+    if (!networks.includes(network)) networks.push(network);
   }
-  if (hasIngressPorts(spec.endpoint.ports)) {
+  if (hasIngressPorts(ports)) {
     const ingress = state.ingressNetwork();
     if (!ingress)
       return fail('missing', 'ports are published in ingress mode but there is no ingress network');
@@ -113,7 +119,11 @@ export function allocateService(
   const { spec } = service;
   const invalid = validatePortSpecs(spec.endpoint.ports, spec.endpoint.mode);
   if (invalid) return fail('invalid', invalid);
-  const networks = serviceNetworks(state, spec);
+  const networks = attachedNetworks(
+    state,
+    spec.task.networks.map((n) => n.target),
+    spec.endpoint.ports,
+  );
   if (!networks.ok) return networks;
   const prev = state.services.get(service.id);
   const ports = choosePorts(state, service, prev);

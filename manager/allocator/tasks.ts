@@ -2,8 +2,8 @@
 // service publishes ports in ingress mode). Addresses come from the same pools as VIPs.
 import type { NetworkAttachment, Service, Task } from '../store/objects-services.js';
 import { exhausted, fail, ok, type AllocResult } from './result.js';
-import { claimRecorded, hasIngressPorts } from './services.js';
-import { AllocatorState, type HeldAddress, type NetworkState, type TaskState } from './state.js';
+import { attachedNetworks, claimRecorded } from './services.js';
+import { AllocatorState, type HeldAddress, type TaskState } from './state.js';
 
 type TaskInput = Pick<Task, 'id' | 'spec'>;
 type ServiceInput = Pick<Service, 'spec'>;
@@ -14,26 +14,6 @@ function attachmentsOf(task: TaskState): NetworkAttachment[] {
     addresses: [a.pool.format(a.addr)],
     aliases: [...(task.aliases.get(a.networkId) ?? [])],
   }));
-}
-
-function taskNetworks(
-  state: AllocatorState,
-  task: TaskInput,
-  service: ServiceInput | undefined,
-): AllocResult<NetworkState[]> {
-  const networks: NetworkState[] = [];
-  for (const attachment of task.spec.networks) {
-    const network = state.networks.get(attachment.target);
-    if (!network) return fail('missing', `network ${attachment.target} is not allocated`);
-    if (!networks.includes(network)) networks.push(network);
-  }
-  if (service && hasIngressPorts(service.spec.endpoint.ports)) {
-    const ingress = state.ingressNetwork();
-    if (!ingress)
-      return fail('missing', 'ports are published in ingress mode but there is no ingress network');
-    if (!networks.includes(ingress)) networks.push(ingress);
-  }
-  return ok(networks);
 }
 
 function aliasesOf(task: TaskInput): Map<string, string[]> {
@@ -52,7 +32,8 @@ export function allocateTask(
 ): AllocResult<NetworkAttachment[]> {
   const known = state.tasks.get(task.id);
   if (known) return ok(attachmentsOf(known));
-  const networks = taskNetworks(state, task, service);
+  const targets = task.spec.networks.map((n) => n.target);
+  const networks = attachedNetworks(state, targets, service?.spec.endpoint.ports ?? []);
   if (!networks.ok) return networks;
   const addresses: HeldAddress[] = [];
   for (const network of networks.value) {
