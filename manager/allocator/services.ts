@@ -198,9 +198,17 @@ export function restoreService(state: AllocatorState, service: Service): AllocRe
   }
   for (const p of endpoint.ports)
     if (p.publishMode === 'ingress') state.ports.claim(p.protocol, p.publishedPort, service.id);
-  // The recorded ports line up with the spec's (allocateService keeps the order), which is what lets a
-  // later update keep a dynamic port.
-  const specPorts = service.spec.endpoint.ports.map((p) => ({ ...p }));
+  // allocateService records ports in the spec's order, so recorded port i came from spec port i: a
+  // dynamic one if that asked for 0. When the spec changed since (its allocation still pending), only
+  // entries that still match count as dynamic; the rest are kept as explicit, which is always safe.
+  const specPorts = endpoint.ports.map((recorded, i) => {
+    const asked = service.spec.endpoint.ports[i];
+    const same =
+      asked?.protocol === recorded.protocol &&
+      asked.targetPort === recorded.targetPort &&
+      asked.publishMode === recorded.publishMode;
+    return same ? { ...asked } : { ...recorded };
+  });
   state.services.set(service.id, {
     id: service.id,
     name: service.spec.name,
