@@ -102,6 +102,14 @@ describe('allocateNetwork: VNIs', () => {
     assert.equal(vni('e'), 4100);
   });
 
+  it('gives 4096 back to an ingress network made again', () => {
+    const state = new AllocatorState();
+    value(allocateNetwork(state, ingress()));
+    value(releaseNetwork(state, 'ingress-id'));
+    assert.equal(value(allocateNetwork(state, network('a'))).vni, 4097);
+    assert.equal(value(allocateNetwork(state, network('i2', 'ingress', { ingress: true }))).vni, 4096);
+  });
+
   it('refuses a second ingress network', () => {
     const state = new AllocatorState();
     value(allocateNetwork(state, ingress()));

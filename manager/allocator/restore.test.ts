@@ -81,7 +81,7 @@ describe('allocatorStateFrom', () => {
     assert.deepEqual(JSON.stringify(answers[9]).match(/"publishedPort":\d+/g), ['"publishedPort":30000']);
   });
 
-  it('is idempotent: rebuilding twice, or rebuilding a rebuilt state, holds the same', () => {
+  it('is idempotent: two rebuilds from the same objects answer alike', () => {
     const live = liveCluster();
     const a = allocatorStateFrom(live).state;
     const b = allocatorStateFrom(live).state;
@@ -114,6 +114,17 @@ describe('allocatorStateFrom', () => {
     assert.match(problems[2], /task z-dup: address 10.0.0.4\/24: address is already held on network appnet/);
     assert.equal(state.tasks.has('z-dup'), false);
     assert.equal(state.tasks.has('t0'), true, 'the first claimant (by id) keeps it');
+  });
+
+  it('keeps a dynamic port across a rebuild only where the spec still asks for it', () => {
+    const live = liveCluster();
+    const web = live.services[0]; // ports [5000, 0->30000]; its spec now changed, not yet re-allocated
+    web.spec = { ...web.spec, endpoint: { mode: 'vip', ports: [port(0, 80), port(0, 81)] } };
+    const { state } = allocatorStateFrom(live);
+    const ports = value(allocateService(state, web)).ports.map((p) => p.publishedPort);
+    // 30000 (dynamic range, target 81) stays; 5000 was explicit, so target 80 gets a new dynamic port.
+    assert.deepEqual(ports, [30001, 30000]);
+    assert.deepEqual(value(allocateService(live.state, web)).ports, value(allocateService(state, web)).ports);
   });
 
   it('leaves unallocated objects for the allocator, and uses the cluster pool when it carves', () => {

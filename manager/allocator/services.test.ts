@@ -58,6 +58,16 @@ describe('allocateService: published ports', () => {
     assert.equal(state.services.has('api'), false);
   });
 
+  it('lets a service re-check its own ports on update', () => {
+    const state = clusterWithIngress();
+    published(state, 'web', [port(5000)]);
+    assert.equal(checkServicePorts(state, service('web', 'web', { ports: [port(5000, 8080)] })).ok, true);
+    assert.equal(
+      failure(checkServicePorts(state, service('web', 'web', { ports: [port(5000, 0)] }))).kind,
+      'invalid',
+    );
+  });
+
   it('keeps tcp and udp independent', () => {
     const state = clusterWithIngress();
     assert.deepEqual(published(state, 'dns-tcp', [port(53, 53, 'tcp')]), ['53/tcp']);

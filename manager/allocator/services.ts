@@ -59,8 +59,14 @@ function choosePorts(
   prev: ServiceState | undefined,
 ): AllocResult<PortConfig[]> {
   const chosen = new Set<string>();
+  // A dynamic request keeps a port of the same protocol and target the service already holds in the
+  // dynamic range. This depends only on what is recorded (Service.endpoint) and the new spec, so a
+  // rebuilt allocator decides exactly as the live one.
   const reusable = (prev?.ports ?? []).filter(
-    (p, i) => prev?.specPorts[i]?.publishedPort === 0 && p.publishMode === 'ingress',
+    (p) =>
+      p.publishMode === 'ingress' &&
+      p.publishedPort >= DYNAMIC_PORT_MIN &&
+      p.publishedPort <= DYNAMIC_PORT_MAX,
   );
   // Explicit ports first, so that a dynamic one never takes a number an explicit one asks for.
   for (const p of service.spec.endpoint.ports) {
@@ -154,7 +160,6 @@ export function allocateService(
   const held: ServiceState = {
     id: service.id,
     name: spec.name,
-    specPorts: spec.endpoint.ports.map((p) => ({ ...p })),
     ports: ports.value,
     vips,
   };
@@ -198,21 +203,9 @@ export function restoreService(state: AllocatorState, service: Service): AllocRe
   }
   for (const p of endpoint.ports)
     if (p.publishMode === 'ingress') state.ports.claim(p.protocol, p.publishedPort, service.id);
-  // allocateService records ports in the spec's order, so recorded port i came from spec port i: a
-  // dynamic one if that asked for 0. When the spec changed since (its allocation still pending), only
-  // entries that still match count as dynamic; the rest are kept as explicit, which is always safe.
-  const specPorts = endpoint.ports.map((recorded, i) => {
-    const asked = service.spec.endpoint.ports[i];
-    const same =
-      asked?.protocol === recorded.protocol &&
-      asked.targetPort === recorded.targetPort &&
-      asked.publishMode === recorded.publishMode;
-    return same ? { ...asked } : { ...recorded };
-  });
   state.services.set(service.id, {
     id: service.id,
     name: service.spec.name,
-    specPorts,
     ports: endpoint.ports.map((p) => ({ ...p })),
     vips,
   });

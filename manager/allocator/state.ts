@@ -36,8 +36,6 @@ export interface HeldAddress {
 export interface ServiceState {
   id: string;
   name: string;
-  /** The spec's ports, kept to recognise on update which dynamic ports can stay. */
-  specPorts: PortConfig[];
   ports: PortConfig[];
   vips: HeldAddress[];
 }
