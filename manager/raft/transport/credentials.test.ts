@@ -11,37 +11,8 @@ import {
   MANAGER_CHANNEL_OPTIONS,
 } from '../../ca/credentials.js';
 import { issueDirect } from '../../ca/test-harness.js';
-import { MessageType, type Message, type RaftId } from '../types.js';
-import { RaftTransport, type IncomingCall, type TransportHandler } from './transport.js';
-
-class Recorder implements TransportHandler {
-  received: Message[] = [];
-  unreachables: RaftId[] = [];
-  receive(messages: Message[]): void {
-    this.received.push(...messages);
-  }
-  peerAddress(): void {}
-  unreachable(id: RaftId): void {
-    this.unreachables.push(id);
-  }
-  snapshotStatus(): void {}
-}
-
-function app(index: number): Message {
-  return {
-    type: MessageType.App,
-    from: 1,
-    to: 2,
-    term: 1,
-    logTerm: 1,
-    index,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: new Uint8Array(0),
-  };
-}
+import { RaftTransport, type IncomingCall } from './transport.js';
+import { app, Recorder } from './test-fixtures.js';
 
 async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -4,37 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { MessageType, type Message, type RaftId } from '../types.js';
-import { RaftTransport, type TransportHandler } from './transport.js';
-
-class Recorder implements TransportHandler {
-  received: Message[] = [];
-  unreachables: RaftId[] = [];
-  receive(messages: Message[]): void {
-    this.received.push(...messages);
-  }
-  peerAddress(): void {}
-  unreachable(id: RaftId): void {
-    this.unreachables.push(id);
-  }
-  snapshotStatus(): void {}
-}
-
-function app(index: number): Message {
-  return {
-    type: MessageType.App,
-    from: 1,
-    to: 2,
-    term: 1,
-    logTerm: 1,
-    index,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: new Uint8Array(0),
-  };
-}
+import { RaftTransport } from './transport.js';
+import { app, Recorder } from './test-fixtures.js';
 
 /** Sends a message every 20 ms (as a leader's heartbeats would) until `cond` holds. */
 async function sendUntil(t: RaftTransport, what: string, cond: () => boolean, timeoutMs = 3000) {
