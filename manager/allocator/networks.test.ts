@@ -73,6 +73,9 @@ describe('allocateNetwork: subnets', () => {
       ),
     );
     assert.equal(r.kind, 'invalid');
+    const bridge = network('b');
+    bridge.spec.driver = 'bridge' as 'overlay';
+    assert.equal(failure(allocateNetwork(new AllocatorState(), bridge)).kind, 'invalid');
   });
 
   it('reports an unusable cluster pool configuration when it must carve', () => {

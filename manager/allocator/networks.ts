@@ -9,6 +9,7 @@ import {
   checkIpamConfig,
   checkNetworkIpam,
   DEFAULT_INGRESS_SUBNET,
+  validateNetworkSpec,
   type CheckedIpam,
 } from './subnets.js';
 
@@ -43,8 +44,6 @@ function forbiddenSubnets(state: AllocatorState, spec: Network['spec']): { subne
 
 function chooseVni(state: AllocatorState, network: NetworkInput): AllocResult<number> {
   if (network.spec.ingress) {
-    const existing = state.ingressNetwork();
-    if (existing) return fail('conflict', `an ingress network already exists: ${existing.name}`);
     return state.vnis.has(INGRESS_VNI)
       ? fail('conflict', `VNI ${INGRESS_VNI} is already in use`)
       : ok(INGRESS_VNI);
@@ -56,6 +55,10 @@ function chooseVni(state: AllocatorState, network: NetworkInput): AllocResult<nu
 
 function chooseSubnets(state: AllocatorState, network: NetworkInput): AllocResult<CheckedIpam[]> {
   const { spec } = network;
+  const invalid = validateNetworkSpec(spec);
+  if (invalid) return fail('invalid', invalid);
+  const existing = spec.ingress ? state.ingressNetwork() : undefined;
+  if (existing) return fail('conflict', `an ingress network already exists: ${existing.name}`);
   const checked = checkNetworkIpam(spec);
   if (typeof checked === 'string') return fail('invalid', checked);
   const forbidden = forbiddenSubnets(state, spec);
@@ -123,12 +126,10 @@ export function allocateNetwork(
 ): AllocResult<NetworkAllocation> {
   const known = state.networks.get(network.id);
   if (known) return ok(allocationOf(known));
-  if (network.spec.driver !== 'overlay')
-    return fail('invalid', `unsupported network driver "${String(network.spec.driver)}"`);
-  const vni = chooseVni(state, network);
-  if (!vni.ok) return vni;
   const subnets = chooseSubnets(state, network);
   if (!subnets.ok) return subnets;
+  const vni = chooseVni(state, network);
+  if (!vni.ok) return vni;
   return ok(allocationOf(adopt(state, network, vni.value, subnets.value)));
 }
 
@@ -138,10 +139,10 @@ export function allocateNetwork(
  */
 export function checkNetwork(state: AllocatorState, network: NetworkInput): AllocResult<void> {
   if (state.networks.has(network.id)) return ok(undefined);
-  const vni = chooseVni(state, network);
-  if (!vni.ok) return vni;
   const subnets = chooseSubnets(state, network);
-  return subnets.ok ? ok(undefined) : subnets;
+  if (!subnets.ok) return subnets;
+  const vni = chooseVni(state, network);
+  return vni.ok ? ok(undefined) : vni;
 }
 
 /** Frees a network's subnets and VNI; refused while a service VIP or a task address is still on it. */
