@@ -1,6 +1,7 @@
 // Labs for e2e tests: built by the same code as `swarmlite lab up`, each with a name unique to the
 // test, so test files run concurrently without colliding, and torn down when the test ends, pass or fail.
 import { spawn } from 'node:child_process';
+import { eventually } from '../support.js';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { enterHost, hostEnv } from '../../deploy/lab/hosts.js';
@@ -58,26 +59,7 @@ export async function swl(host: LabHostState, args: string[], expectCode = 0): P
   return r;
 }
 
-/** Polls `check` every 50 ms until it returns a value (not undefined) or `timeoutMs` passes. */
-export async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Polls `check` every 50 ms until it returns a value or `timeoutMs` passes (see test/support.ts). */
+export function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  return eventually(what, check, timeoutMs, 50);
 }

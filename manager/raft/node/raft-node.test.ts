@@ -1,6 +1,7 @@
 // The node shell on the real transport (loopback gRPC) with in-memory storage: elections, proposals,
 // redirects, reads, membership changes, snapshots and catch-up of a member that joins late.
 import { test } from 'node:test';
+import { eventually as until, freePorts } from '../../../test/support.js';
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -83,33 +84,6 @@ async function startMember(
     requestTimeoutMs: 3000,
   });
   return { id, node, sm, storage };
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const { createServer } = await import('node:net');
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<import('node:net').Server>((r) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => r(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function threeMembers(snapshotEvery?: number) {

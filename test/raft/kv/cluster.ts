@@ -2,11 +2,13 @@
 // Every process is tracked by pid and stopped by pid; data dirs live under one temp dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../../support.js';
+
+export { freePorts };
 
 const SERVER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'kv-server.js');
 
@@ -22,22 +24,6 @@ export interface KvMember {
 }
 
 /** Ports that were free a moment ago (bound to port 0, then released). */
-export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, host, () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 export class KvCluster {
   readonly members: KvMember[];
