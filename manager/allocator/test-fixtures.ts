@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { IpamConfig, Network, PortConfig, Service, Task } from '../store/objects-services.js';
 import type { AllocFailure, AllocResult } from './result.js';
+import { defaultTaskSpec, defaultUpdateConfig } from '../store/defaults-services.js';
 
 const meta = { version: 1, createdAt: '2026-11-22T05:00:00.000Z', updatedAt: '2026-11-22T05:00:00.000Z' };
 
@@ -44,15 +45,7 @@ export function service(
   name = id,
   opts: { networks?: string[]; ports?: PortConfig[]; endpointMode?: 'vip' | 'dnsrr' } = {},
 ): Service {
-  const limits = { nanoCpus: 0, memoryBytes: 0 };
-  const update = {
-    parallelism: 1,
-    delayMs: 0,
-    order: 'stop-first',
-    failureAction: 'pause',
-    monitorMs: 0,
-    maxFailureRatio: 0,
-  } as const;
+  const update = defaultUpdateConfig();
   return {
     id,
     meta,
@@ -60,19 +53,8 @@ export function service(
       name,
       labels: {},
       task: {
-        image: 'host',
-        command: [],
-        args: [],
-        env: [],
-        workdir: '',
-        user: '',
-        hostname: '',
-        dns: { nameservers: [], search: [], options: [] },
-        resources: { limits, reservations: limits },
-        restartPolicy: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
-        placement: { constraints: [] },
+        ...defaultTaskSpec('host'),
         networks: (opts.networks ?? []).map((target) => ({ target, aliases: [] })),
-        stopGracePeriodMs: 0,
       },
       mode: { replicated: { replicas: 1 } },
       update,

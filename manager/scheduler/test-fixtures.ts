@@ -9,6 +9,7 @@ import type {
   Task,
   TaskState,
 } from '../store/objects.js';
+import { defaultTaskSpec } from '../store/defaults-services.js';
 
 export const GiB = 1024 ** 3;
 export const CPU = 1e9; // nanoCPUs in one CPU
@@ -64,22 +65,12 @@ export function task(id: string, serviceId: string, o: TaskOptions = {}): Task {
     slot: o.slot ?? 1,
     nodeId: o.nodeId ?? '',
     spec: {
-      image: 'host',
-      command: ['swarmlite', 'whoami'],
-      args: [],
-      env: [],
-      workdir: '',
-      user: '',
-      hostname: '',
-      dns: { nameservers: [], search: [], options: [] },
+      ...defaultTaskSpec('host', ['swarmlite', 'whoami']),
       resources: {
         limits: { nanoCpus: 0, memoryBytes: 0 },
         reservations: { nanoCpus: (o.cpus ?? 0) * CPU, memoryBytes: o.memoryBytes ?? 0 },
       },
-      restartPolicy: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 },
       placement: { constraints: o.constraints ?? [] },
-      networks: [],
-      stopGracePeriodMs: 10_000,
     },
     specVersion: 1,
     serviceName: serviceId,

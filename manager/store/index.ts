@@ -21,3 +21,4 @@ export { InMemoryLog } from './in-memory-log.js';
 export type { DeliveryMode, Replica } from './in-memory-log.js';
 export * from './objects.js';
 export * from './errors.js';
+export * from './defaults-services.js';

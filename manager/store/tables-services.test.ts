@@ -4,31 +4,10 @@ import { newTestStore } from './test-fixtures.js';
 import { InvalidObjectError, NameConflictError } from './errors.js';
 import type { NewObject } from './objects.js';
 import type { Network, Service, Task, TaskSpec } from './objects-services.js';
+import { defaultTaskSpec, defaultUpdateConfig } from './defaults-services.js';
 
-const taskSpec = (): TaskSpec => ({
-  image: 'host',
-  command: ['swarmlite', 'whoami'],
-  args: [],
-  env: [],
-  workdir: '',
-  user: '',
-  hostname: '',
-  dns: { nameservers: [], search: [], options: [] },
-  resources: { limits: { nanoCpus: 0, memoryBytes: 0 }, reservations: { nanoCpus: 0, memoryBytes: 0 } },
-  restartPolicy: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 },
-  placement: { constraints: [] },
-  networks: [],
-  stopGracePeriodMs: 10_000,
-});
-
-const update = {
-  parallelism: 1,
-  delayMs: 0,
-  order: 'stop-first',
-  failureAction: 'pause',
-  monitorMs: 5000,
-  maxFailureRatio: 0,
-} as const;
+const taskSpec = (): TaskSpec => defaultTaskSpec('host', ['swarmlite', 'whoami']);
+const update = defaultUpdateConfig();
 
 const network = (id: string, name: string, vni: number): NewObject<Network> => ({
   id,
