@@ -6,7 +6,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemonClient, localInfo } from '../../cli/client.js';
 import { labDown } from '../../deploy/lab/lab.js';
-import { linkExists, namespacesWithPrefix } from '../../deploy/lab/network.js';
+import {
+  attachMachine,
+  createHostNetwork,
+  createSwitch,
+  linkExists,
+  namespacesWithPrefix,
+} from '../../deploy/lab/network.js';
 import { labNames } from '../../deploy/lab/names.js';
 import { labDir, labRoot, subnetsOf } from '../../deploy/lab/state.js';
 import { isRunning, type ProcessRef } from '../../lib/process.js';
@@ -71,7 +77,8 @@ test(
 
 test('down cleans up after an up that crashed half-way', { skip: !isRoot && 'needs root' }, async (t) => {
   // Recreate what `up` leaves when it dies after the network and before any state or daemon:
-  // the folder and subnet reservation, the switch, one host, and the machine's veth.
+  // the folder and subnet reservation, the switch, the machine's veth and one host, made by the
+  // same functions `up` uses.
   const name = uniqueLabName();
   t.after(() => labDown(name));
   mkdirSync(join(labRoot(), 'subnets'), { recursive: true });
@@ -86,22 +93,9 @@ test('down cleans up after an up that crashed half-way', { skip: !isRoot && 'nee
   }
   mkdirSync(labDir(name), { recursive: true });
   const names = labNames(name, k);
-  execFileSync('ip', ['netns', 'add', names.switchNetns]);
-  execFileSync('ip', ['netns', 'add', names.host(1).netns]);
-  execFileSync('ip', [
-    '-n',
-    names.switchNetns,
-    'link',
-    'add',
-    'machine',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    names.hostVeth,
-    'netns',
-    '1',
-  ]);
+  await createSwitch(names);
+  await attachMachine(names);
+  await createHostNetwork(names, 1);
 
   assert.equal(await labDown(name), true);
   await assertNothingLeft(name, [], names.hostVeth);
