@@ -24,6 +24,8 @@ function rng(seed: number): () => number {
 
 interface Scenario {
   seed: number;
+  /** Global: one slot per node (a, b, c), `replicas` is then 3. */
+  global?: boolean;
   replicas: number;
   order: UpdateOrder;
   parallelism: number;
@@ -59,8 +61,8 @@ function progress(
     if (!isOccupant(t)) {
       store.setStatus(t.id, 'shutdown', now);
     } else if (t.status.state === 'pending') {
-      if (ready.length > 0)
-        store.setStatus(t.id, 'assigned', now, ready[Math.floor(rand() * ready.length)]!.id);
+      const pick = t.nodeId || ready[Math.floor(rand() * ready.length)]?.id;
+      if (pick) store.setStatus(t.id, 'assigned', now, pick);
     } else if (t.status.state === 'running') {
       if (t.spec.image === badImage || rand() < failRate) store.setStatus(t.id, 'failed', now);
     } else if (t.desiredState === 'running' || t.status.state !== 'assigned') {
@@ -69,7 +71,11 @@ function progress(
   }
 }
 
-function checkInvariants(store: SimStore, s: Scenario, where: string): void {
+/**
+ * `returning`: global nodes back from down whose old task is still stopping; their slot waits for it
+ * (like a stop-first gap) without being the update's doing.
+ */
+function checkInvariants(store: SimStore, s: Scenario, where: string, returning: Set<string>): void {
   const slots = new Map<string, Task[]>();
   for (const t of store.list()) slots.set(slotKey(t), [...(slots.get(slotKey(t)) ?? []), t]);
   let covered = 0;
@@ -87,25 +93,35 @@ function checkInvariants(store: SimStore, s: Scenario, where: string): void {
     } else {
       assert.ok(alive.length <= 1, `two live tasks in a slot: ${msg}`);
     }
-    assert.ok(Number(key) >= 1 && Number(key) <= s.replicas, `slot out of range: ${msg}`);
+    if (!s.global) assert.ok(Number(key) >= 1 && Number(key) <= s.replicas, `slot out of range: ${msg}`);
+    // A global slot whose node is down is shut down, not replaced: it is no slot any more.
+    if (s.global && store.nodes.get(key)?.status.state !== 'ready') continue;
+    if (returning.has(key)) {
+      if (!tasks.some(isOccupant)) continue;
+      returning.delete(key);
+    }
     if (tasks.some(isOccupant)) occupied++;
     if (tasks.some((t) => isOccupant(t) || isDraining(t, store.nodes))) covered++;
   }
+  const slotCount = s.global
+    ? [...store.nodes.values()].filter((n) => n.status.state === 'ready' && !returning.has(n.id)).length
+    : s.replicas;
   // Stop-first empties at most one batch of slots at a time (a stopped task that was dead or never
   // scheduled leaves its slot uncovered until the next pass refills it); start-first never does.
   const config = activeUpdateConfig(store.svc);
   const gap = config.order === 'stop-first' ? config.parallelism || s.replicas : 0;
-  assert.ok(covered <= s.replicas, `${where}: ${covered} slots for ${s.replicas} replicas`);
-  assert.ok(covered >= s.replicas - gap, `${where}: ${s.replicas - covered} slots lost`);
-  assert.ok(occupied >= s.replicas - gap, `${where}: ${s.replicas - occupied} slots without a task`);
+  assert.ok(covered <= slotCount, `${where}: ${covered} slots for ${slotCount} replicas`);
+  assert.ok(covered >= slotCount - gap, `${where}: ${slotCount - covered} slots lost`);
+  assert.ok(occupied >= slotCount - gap, `${where}: ${slotCount - occupied} slots without a task`);
 }
 
 function run(s: Scenario): { steps: number; failovers: number; finalState: string } {
   const rand = rng(s.seed);
   const nodes = new Map<string, Node>(['a', 'b', 'c'].map((id) => [id, node(id)]));
   const update = { order: s.order, parallelism: s.parallelism, delayMs: s.delayMs, monitorMs: 2_000 };
+  const replicas = s.global ? ('global' as const) : s.replicas;
   const v1 = service('web', {
-    replicas: s.replicas,
+    replicas,
     image: 'img:1',
     update,
     rollback: { ...update, parallelism: 0 },
@@ -114,22 +130,27 @@ function run(s: Scenario): { steps: number; failovers: number; finalState: strin
   const newId = counterIds('t'); // ids are random in production: never reused by a new leader
   let now = T0;
   let failovers = 0;
+  let badCreated = 0; // tasks of the new image: bounded when it always fails (the update reacts)
+  const returning = new Set<string>();
   let phase: 'rollout' | 'update' = 'rollout';
   for (let step = 1; step <= 3_000; step++) {
     progress(store, rand, now, phase === 'update' ? s.failRate : 0, s.badImage ? 'img:2' : '');
     if (step === 40 && phase === 'update') store.nodes.set('c', node('c', { state: 'down' }));
+    if (step === 40 && phase === 'update' && s.global) returning.add('c');
     if (step === 90) store.nodes.set('c', node('c'));
     let plan = planService(store.svc, store.list(), store.nodes, { now, newId });
     if (rand() < 0.15) {
       failovers++; // the leader died before its batch committed: the next one re-plans from the store
     } else {
       store.apply(plan, now);
-      if (phase === 'update') checkInvariants(store, s, `step ${step}`);
+      badCreated += plan.create.filter((t) => t.spec.image === 'img:2').length;
+      if (phase === 'update') checkInvariants(store, s, `step ${step}`, returning);
       if (rand() < 0.15) {
         failovers++; // a new leader re-plans right after the commit, on the very same state
         plan = planService(store.svc, store.list(), store.nodes, { now, newId });
         store.apply(plan, now);
-        if (phase === 'update') checkInvariants(store, s, `step ${step} (new leader)`);
+        badCreated += plan.create.filter((t) => t.spec.image === 'img:2').length;
+        if (phase === 'update') checkInvariants(store, s, `step ${step} (new leader)`, returning);
       }
     }
     now += 100 + Math.floor(rand() * 900);
@@ -138,7 +159,7 @@ function run(s: Scenario): { steps: number; failovers: number; finalState: strin
     if (phase === 'rollout' && settled && step > 5) {
       phase = 'update';
       const spec = serviceSpec('web', {
-        replicas: s.replicas,
+        replicas,
         image: 'img:2',
         update,
         rollback: { ...update, parallelism: 0 },
@@ -160,7 +181,9 @@ function run(s: Scenario): { steps: number; failovers: number; finalState: strin
         alive.map((t) => t.spec.image),
         alive.map(() => image),
       );
-      assert.deepEqual(new Set(alive.map((t) => t.slot)).size, s.replicas);
+      assert.deepEqual(new Set(alive.map(slotKey)).size, s.replicas);
+      // An always-failing image must be rolled back after a few failures, not restarted for ever.
+      if (s.badImage) assert.ok(badCreated <= 3 * s.replicas, `${badCreated} tasks of the bad image`);
       return { steps: step, failovers, finalState: state };
     }
   }
@@ -177,10 +200,28 @@ const scenarios: Omit<Scenario, 'seed'>[] = [
   { replicas: 5, order: 'start-first', parallelism: 2, delayMs: 0, failRate: 0.02, badImage: false },
   { replicas: 4, order: 'stop-first', parallelism: 1, delayMs: 0, failRate: 0, badImage: true },
   { replicas: 4, order: 'start-first', parallelism: 1, delayMs: 0, failRate: 0, badImage: true },
+  {
+    global: true,
+    replicas: 3,
+    order: 'stop-first',
+    parallelism: 1,
+    delayMs: 500,
+    failRate: 0.02,
+    badImage: false,
+  },
+  {
+    global: true,
+    replicas: 3,
+    order: 'start-first',
+    parallelism: 2,
+    delayMs: 0,
+    failRate: 0,
+    badImage: true,
+  },
 ];
 
 for (const sc of scenarios) {
-  const name = `${sc.order} x${sc.replicas} par ${sc.parallelism} delay ${sc.delayMs}${sc.failRate ? ' with failures' : ''}${sc.badImage ? ' bad image → rollback' : ''}`;
+  const name = `${sc.global ? 'global ' : ''}${sc.order} x${sc.replicas} par ${sc.parallelism} delay ${sc.delayMs}${sc.failRate ? ' with failures' : ''}${sc.badImage ? ' bad image → rollback' : ''}`;
   test(`failover property: ${name}, 20 seeds`, () => {
     let steps = 0;
     let failovers = 0;

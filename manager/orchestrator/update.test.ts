@@ -115,14 +115,19 @@ test('update: a failure within the monitor window pauses the update (failure act
   assert.deepEqual(plan.setDesired, []);
 });
 
-test('update: a failure after the monitor window, or below maxFailureRatio, does not stop it', () => {
-  const late = updating({ monitorMs: 2_000 });
-  const [, o2, o3] = olds(late);
-  const failedLate = task('n1', late, { slot: 1, state: 'failed', createdAt: S(1), statusAt: S(10) });
-  assert.deepEqual(desired(planUpdate(late, [failedLate, o2!, o3!], nodes, ctxAt(S(11)))), {
-    o2: 'shutdown',
-  });
+test('update: a failure that took longer than monitorMs still counts; one from before the update does not', () => {
+  const svc = updating({ monitorMs: 2_000 });
+  const [, o2, o3] = olds(svc);
+  const slowCrash = task('n1', svc, { slot: 1, state: 'failed', createdAt: S(1), statusAt: S(10) });
+  const crashed = planUpdate(svc, [slowCrash, o2!, o3!], nodes, ctxAt(S(11)));
+  assert.equal(crashed.service?.updateStatus?.state, 'paused');
+  const before = task('n1', svc, { slot: 1, state: 'failed', createdAt: S(-1), statusAt: S(0) });
+  assert.equal(planUpdate(svc, [before, o2!, o3!], nodes, ctxAt(S(1))).service, undefined);
+});
+
+test('update: failures at or below maxFailureRatio do not stop it', () => {
   const tolerant = updating({ maxFailureRatio: 0.5 });
+  const [, o2, o3] = olds(tolerant);
   const failed = task('n1', tolerant, { slot: 1, state: 'failed', createdAt: S(1), statusAt: S(2) });
   assert.deepEqual(desired(planUpdate(tolerant, [failed, o2!, o3!], nodes, ctxAt(S(3)))), { o2: 'shutdown' });
 });

@@ -85,15 +85,21 @@ function slotsOf(service: Service, tasks: readonly Task[], nodes: ReadonlyMap<st
   return views.sort((a, b) => (order(a.key) < order(b.key) ? -1 : 1));
 }
 
-/** Updated tasks that failed within the monitor window of their creation (rejected ones always count). */
-function failedUpdates(service: Service, tasks: readonly Task[], config: UpdateConfig): Task[] {
+/**
+ * The tasks this update made that failed or were rejected. SwarmKit counts a failure within monitorMs
+ * of the task starting to run; the store keeps only a task's latest status time, so once failed, when
+ * it started is lost. Instead every updated task is watched until the update completes, which itself
+ * waits monitorMs after the last one started: the last batch gets exactly the window, earlier batches
+ * a longer one (stricter than SwarmKit, never looser). A window counted from creation would miss a
+ * task that took longer than monitorMs to start and then crashed at once.
+ */
+function failedUpdates(service: Service, tasks: readonly Task[]): Task[] {
   const startedAt = ms(service.updateStatus!.startedAt);
   return tasks.filter(
     (t) =>
       t.specVersion === service.specVersion &&
       ms(t.meta.createdAt) >= startedAt &&
-      (t.status.state === 'rejected' ||
-        (t.status.state === 'failed' && ms(t.status.timestamp) - ms(t.meta.createdAt) <= config.monitorMs)),
+      (t.status.state === 'rejected' || t.status.state === 'failed'),
   );
 }
 
@@ -212,7 +218,7 @@ function failureAction(
   ctx: PlanContext,
 ): boolean {
   const config = activeUpdateConfig(service);
-  const failed = failedUpdates(service, tasks, config);
+  const failed = failedUpdates(service, tasks);
   if (failed.length === 0 || failed.length / Math.max(slotCount, 1) <= config.maxFailureRatio) return false;
   if (config.failureAction === 'continue') return false;
   const why = `update failed: task ${failed[0]!.id} ${failed[0]!.status.state} (${failed.length}/${slotCount} failed)`;
