@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reconcileReplicated } from './replicated.js';
-import { RESTART_HOLD_STATE } from './tasks.js';
+import { RESTART_HOLD_STATE, taskDisplayName } from './tasks.js';
 import { T0, ctxAt, node, nodeMap, service, task } from './test-fixtures.js';
 
 const nodes = nodeMap(node('a'), node('b'), node('c'));
@@ -147,4 +147,9 @@ test('replicated: two alive tasks of one version in a slot: the most advanced st
     task('t2', svc, { slot: 1, state: 'running' }),
   ];
   assert.deepEqual(desired(reconcileReplicated(svc, tasks, nodes, ctxAt(T0))), { t1: 'shutdown' });
+});
+
+test('task display names: <service>.<slot>, or <service>.<node> for a global task', () => {
+  assert.equal(taskDisplayName({ serviceName: 'web', slot: 3, nodeId: 'n1' }), 'web.3');
+  assert.equal(taskDisplayName({ serviceName: 'mon', slot: 0, nodeId: 'n1' }), 'mon.n1');
 });

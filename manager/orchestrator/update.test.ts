@@ -217,3 +217,37 @@ test('update: global services update node by node', () => {
     [[0, 'a']],
   );
 });
+
+test('update: a global slot on a paused or down node is left alone (no new task where none may go)', () => {
+  const svc = service('mon', {
+    replicas: 'global',
+    image: 'img:2',
+    specVersion: 2,
+    updateStatus: status('updating'),
+  });
+  const tasks = ['a', 'b'].map((n) => oldTask(`o${n}`, svc, { slot: 0, nodeId: n }));
+  const startFirst = {
+    ...svc,
+    spec: { ...svc.spec, update: { ...svc.spec.update, order: 'start-first' as const, parallelism: 0 } },
+  };
+  const plan = planUpdate(
+    startFirst,
+    tasks,
+    nodeMap(node('a', { availability: 'pause' }), node('b')),
+    ctxAt(S(1)),
+  );
+  assert.deepEqual(
+    plan.create.map((t) => t.nodeId),
+    ['b'],
+  );
+  const ba = task('nb', svc, { slot: 0, nodeId: 'b', createdAt: S(1), statusAt: S(2) });
+  const done = planUpdate(
+    svc,
+    [tasks[0]!, ba],
+    nodeMap(node('a', { state: 'down' }), node('b')),
+    ctxAt(S(60)),
+  );
+  assert.equal(done.service?.updateStatus?.state, 'completed');
+  const gone = planUpdate(svc, [tasks[0]!, ba], nodeMap(node('b')), ctxAt(S(60)));
+  assert.equal(gone.service?.updateStatus?.state, 'completed');
+});

@@ -8,6 +8,7 @@
 // refill it), "done" otherwise. A batch starts only when nothing is in flight.
 import { isDeepStrictEqual } from 'node:util';
 import type { Node, Service, ServiceSpec, Task, UpdateConfig, UpdateStatus } from '../store/objects.js';
+import { acceptsNewTasks } from './global.js';
 import { PlanBuilder, type Plan } from './plan.js';
 import type { PlanContext } from './restart.js';
 import {
@@ -20,7 +21,6 @@ import {
   iso,
   ms,
   newTask,
-  nodeKeepsTasks,
 } from './tasks.js';
 
 /** A task matches the service when made from this spec version, or from an identical spec (rollback). */
@@ -73,7 +73,10 @@ function slotsOf(service: Service, tasks: readonly Task[], nodes: ReadonlyMap<st
     const occupants = slotTasks.filter(isOccupant);
     const draining = slotTasks.some((t) => isDraining(t, nodes));
     if (occupants.length === 0 && !draining) continue;
-    if (slotTasks[0]!.slot === 0 && !nodeKeepsTasks(nodes.get(key))) continue; // global: node leaving
+    // Global: a leaving node's tasks are the reconcile's; a paused node gets no new task, so its slot
+    // waits, untouched, until the node is active again (then a new update pass picks it up).
+    const node = nodes.get(key);
+    if (slotTasks[0]!.slot === 0 && (node === undefined || !acceptsNewTasks(node))) continue;
     views.push({
       key,
       outdated: occupants.filter((t) => !isUpToDate(t, service)),
