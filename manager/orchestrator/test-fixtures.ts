@@ -16,6 +16,7 @@ import type {
 import type { Plan } from './plan.js';
 import type { PlanContext } from './restart.js';
 import { iso } from './tasks.js';
+import { defaultTaskSpec } from '../store/defaults-services.js';
 
 export const T0 = Date.parse('2026-11-22T00:00:00.000Z');
 
@@ -54,19 +55,8 @@ export function serviceSpec(name: string, o: ServiceOptions = {}): ServiceSpec {
     name,
     labels: {},
     task: {
-      image: o.image ?? 'img:1',
-      command: [],
-      args: [],
-      env: [],
-      workdir: '',
-      user: '',
-      hostname: '',
-      dns: { nameservers: [], search: [], options: [] },
-      resources: { limits: { nanoCpus: 0, memoryBytes: 0 }, reservations: { nanoCpus: 0, memoryBytes: 0 } },
+      ...defaultTaskSpec(o.image ?? 'img:1'),
       restartPolicy: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0, ...o.restart },
-      placement: { constraints: [] },
-      networks: [],
-      stopGracePeriodMs: 10_000,
     },
     mode: o.replicas === 'global' ? { global: {} } : { replicated: { replicas: o.replicas ?? 3 } },
     update: updateConfig(o.update),
