@@ -11,6 +11,9 @@ import type { Logger } from '../../lib/log.js';
 import type { Node, Store, SwarmObjects } from '../store/index.js';
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
 
+/** Heartbeat periods a new leader waits for nodes that were connected to its predecessor. */
+export const NEW_LEADER_GRACE_PERIODS = 1.5;
+
 export interface DispatcherDeps {
   store: Store<SwarmObjects>;
   leader: LeaderInfo;
@@ -46,16 +49,17 @@ export class Dispatcher {
     this.tracker = new HeartbeatTracker({ ...HEARTBEAT_DEFAULTS, periodMs: deps.heartbeatPeriodMs() });
   }
 
-  /** Called when this manager becomes leader: every known node gets one grace period to (re)connect. */
+  /** Called when this manager becomes leader: every known node gets a grace period to (re)connect. */
   startLeading(): void {
     if (this.leading) return;
     this.leading = true;
     this.tracker = new HeartbeatTracker({ ...HEARTBEAT_DEFAULTS, periodMs: this.deps.heartbeatPeriodMs() });
     // Nodes had sessions with the old leader, whose last beats this leader never saw: each gets a
-    // shorter grace (two periods) to reconnect here. Live nodes reconnect within a retry or two, and
-    // a node that died with the old leader is down within an election plus two periods.
+    // short grace to reconnect here. Live nodes retry every 500 ms at most and are sent on to the
+    // leader by any follower, so they are back well within it; a node that died with the old leader
+    // is down an election plus the grace after its death (about 2 + 1.5 s with the defaults).
     const now = this.now();
-    const grace = this.tracker.periodMs * (HEARTBEAT_DEFAULTS.graceMultiplier - 1);
+    const grace = this.tracker.periodMs * NEW_LEADER_GRACE_PERIODS;
     for (const node of this.deps.store.view((tx) => tx.list('node'))) {
       if (!node.removed && node.status.state !== 'down')
         this.tracker.open(node.id, 'awaiting-session', now, grace);
