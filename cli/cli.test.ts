@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,4 +158,58 @@ test('a second daemon on a locked data root (or a served socket) is refused; the
   await new Promise((r) => first.once('exit', r));
   assert.equal(existsSync(join(dir, 'data', 'swarmlite.lock')), false);
   assert.equal(existsSync(socket), false);
+});
+
+test('a broken swarm state does not stop the daemon: info says why, leave --force resets it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-cli-'));
+  const socket = join(dir, 'a.sock');
+  // A swarm state whose certificates are gone (e.g. deleted by hand).
+  mkdirSync(join(dir, 'data', 'swarm'), { recursive: true });
+  writeFileSync(
+    join(dir, 'data', 'swarm', 'state.json'),
+    JSON.stringify({
+      clusterId: 'c',
+      nodeId: 'n',
+      role: 'worker',
+      listenAddr: '0.0.0.0:2377',
+      advertiseAddr: '127.0.0.1',
+      raftId: 0,
+      managers: [],
+    }),
+  );
+  const daemon = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'daemon',
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--socket',
+      socket,
+      '--log-level',
+      'fatal',
+    ],
+    { stdio: 'ignore' },
+  );
+  t.after(() => {
+    daemon.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitForDaemon(socket);
+  const env = { SWARMLITE_HOST: `unix://${socket}` };
+  const info = JSON.parse(cli(['info', '--format', 'json'], env).stdout);
+  assert.equal(info.swarmState, 'error');
+  assert.match(info.swarmError, /certificates .* missing or torn/);
+  assert.match(
+    cli(['join', '--token', `SWMTKN-1-${'a'.repeat(50)}-${'b'.repeat(25)}`, '127.0.0.1'], env).stderr,
+    /broken/,
+  );
+  const refused = cli(['leave'], env);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /leave --force/);
+  assert.equal(cli(['leave', '--force'], env).code, 0);
+  assert.equal(JSON.parse(cli(['info', '--format', 'json'], env).stdout).swarmState, 'inactive');
+  assert.equal(existsSync(join(dir, 'data', 'swarm')), false);
 });

@@ -26,6 +26,7 @@ export interface InfoResponse {
   nodes: number;
   managers: number;
   raftStatus: string;
+  swarmError: string;
 }
 
 export interface VersionResponse {

@@ -63,7 +63,7 @@ export function registerBasicCommands(program: Command): void {
           `Server:`,
           ` Node ID:        ${info.nodeId}`,
           ` Hostname:       ${info.hostname}`,
-          ` Swarm:          ${info.swarmState}`,
+          ` Swarm:          ${info.swarmState}${info.swarmError ? ` (${info.swarmError})` : ''}`,
           ...(info.clusterId
             ? [
                 `  Cluster ID:    ${info.clusterId}`,

@@ -1,15 +1,17 @@
 // This node's membership of a swarm, kept in the data root so a restarted daemon rejoins as it was:
 // the cluster and node ids, its role, the managers it knows, and its certificate files (named as
 // Docker names them). The private key is written 0600 and never leaves the node.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import {
+  closeSync,
+  existsSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
-  openSync,
-  fsyncSync,
-  closeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.js';
@@ -83,31 +85,68 @@ export function saveSwarmState(dataRoot: string, state: SwarmState): void {
   writeDurably(stateFile(dataRoot), JSON.stringify(state, null, 2) + '\n');
 }
 
-export function loadCertificates(dataRoot: string): NodeCertificates | undefined {
+/** A key and certificate that belong together (a renewal makes a new key each time). */
+function isPair(c: NodeCertificates): boolean {
   try {
-    const read = (f: string) => readFileSync(join(certDir(dataRoot), f), 'utf8');
-    return {
+    return new X509Certificate(c.certPem).checkPrivateKey(createPrivateKey(c.keyPem));
+  } catch {
+    return false;
+  }
+}
+
+function readCertDir(dir: string): NodeCertificates | undefined {
+  try {
+    const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+    const c = {
       caCertPem: read(CERT_FILES.caCertPem),
       certPem: read(CERT_FILES.certPem),
       keyPem: read(CERT_FILES.keyPem),
     };
+    return isPair(c) ? c : undefined;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
 }
 
+/**
+ * The node's certificates. A save swaps whole folders (see saveCertificates), so after a crash the
+ * current folder, or else the fully written new one, or else the previous one holds a matching set.
+ */
+export function loadCertificates(dataRoot: string): NodeCertificates | undefined {
+  const dir = certDir(dataRoot);
+  return readCertDir(dir) ?? readCertDir(`${dir}.new`) ?? readCertDir(`${dir}.old`);
+}
+
+/** Writes the three files into a new folder, then swaps it in: a crash never leaves a key without its certificate. */
 export function saveCertificates(dataRoot: string, certs: NodeCertificates): void {
-  mkdirSync(certDir(dataRoot), { recursive: true, mode: 0o700 });
-  writeDurably(join(certDir(dataRoot), CERT_FILES.keyPem), certs.keyPem, 0o600);
-  writeDurably(join(certDir(dataRoot), CERT_FILES.caCertPem), certs.caCertPem, 0o644);
-  writeDurably(join(certDir(dataRoot), CERT_FILES.certPem), certs.certPem, 0o644);
+  const dir = certDir(dataRoot);
+  rmSync(`${dir}.new`, { recursive: true, force: true });
+  mkdirSync(`${dir}.new`, { recursive: true, mode: 0o700 });
+  writeDurably(join(`${dir}.new`, CERT_FILES.keyPem), certs.keyPem, 0o600);
+  writeDurably(join(`${dir}.new`, CERT_FILES.caCertPem), certs.caCertPem, 0o644);
+  writeDurably(join(`${dir}.new`, CERT_FILES.certPem), certs.certPem, 0o644);
+  rmSync(`${dir}.old`, { recursive: true, force: true });
+  if (existsSync(dir)) renameSync(dir, `${dir}.old`);
+  renameSync(`${dir}.new`, dir);
+  fsyncDir(dataRoot);
+  rmSync(`${dir}.old`, { recursive: true, force: true });
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Forgets the swarm: state, certificates and the Raft log (leave). */
 export function clearSwarmState(dataRoot: string): void {
   rmSync(swarmDir(dataRoot), { recursive: true, force: true });
-  rmSync(certDir(dataRoot), { recursive: true, force: true });
+  for (const suffix of ['', '.new', '.old'])
+    rmSync(certDir(dataRoot) + suffix, { recursive: true, force: true });
   rmSync(join(dataRoot, 'raft'), { recursive: true, force: true });
 }
 

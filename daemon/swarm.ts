@@ -35,6 +35,7 @@ import {
 
 export const NOT_A_MANAGER =
   "this node is not a swarm manager: run this on a manager, or use 'swarmlite init' / 'swarmlite join' to make this node part of a swarm";
+const ALREADY_IN_SWARM = "this node is already part of a swarm: use 'swarmlite leave' first to leave it";
 const NOT_IN_SWARM = "this node is not part of a swarm: use 'swarmlite init' or 'swarmlite join' first";
 
 export interface InitRequest {
@@ -86,6 +87,8 @@ export class SwarmNode {
       }),
     (err) => this.log.warn({ err: errorMessage(err) }, 'certificate renewal failed; retrying'),
   );
+  /** Why the saved swarm state could not be resumed; only `leave --force` is accepted then. */
+  private broken: string | undefined;
   /** One membership operation at a time (init/join/leave/role switch). */
   private busy: Promise<unknown> = Promise.resolve();
 
@@ -101,18 +104,49 @@ export class SwarmNode {
   }
 
   /** On daemon start: carry on in the swarm this node was part of. */
+  /**
+   * On daemon start: carry on in the swarm this node was part of. A swarm state that cannot be used
+   * (unreadable, certificates missing, Raft log corrupt) does not stop the daemon: it reports the
+   * problem in `info` and accepts `leave --force`, so the node can be reset without hand-editing files.
+   */
   async resume(): Promise<void> {
-    const state = loadSwarmState(this.opts.dataRoot);
-    const certs = loadCertificates(this.opts.dataRoot);
-    if (!state) return;
-    if (!certs)
-      throw new UserError(`swarm state exists in ${this.opts.dataRoot} but its certificates are missing`);
-    this.state = state;
-    this.certs = certs;
-    this.tls = new TlsMaterialProvider(certs);
-    if (state.role === 'manager') await this.startManager('restart');
-    this.startSession();
-    this.log.info({ nodeId: state.nodeId, role: state.role }, 'rejoined the swarm from saved state');
+    try {
+      const state = loadSwarmState(this.opts.dataRoot);
+      if (!state) return;
+      const certs = loadCertificates(this.opts.dataRoot);
+      if (!certs) throw new UserError(`the swarm certificates in ${this.opts.dataRoot} are missing or torn`);
+      this.state = state;
+      this.certs = certs;
+      this.tls = new TlsMaterialProvider(certs);
+      if (state.role === 'manager') await this.startManager('restart');
+      this.startSession();
+      this.log.info({ nodeId: state.nodeId, role: state.role }, 'rejoined the swarm from saved state');
+      if (state.role === 'manager') void this.ensureRaftMembership();
+    } catch (err) {
+      this.broken = errorMessage(err);
+      this.session?.stop();
+      this.session = undefined;
+      await this.manager?.stop().catch(() => {});
+      this.manager = undefined;
+      this.state = undefined;
+      this.log.error({ err: this.broken }, "cannot resume this node's swarm membership");
+    }
+  }
+
+  /**
+   * A manager that crashed between saving its state and the leader adding it to Raft restarts as an
+   * empty member nobody talks to: ask the leader again (JoinRaft is idempotent for the same id).
+   */
+  private async ensureRaftMembership(): Promise<void> {
+    const s = this.state;
+    const m = this.manager;
+    if (!s || !m) return;
+    await new Promise((r) => setTimeout(r, 3_000).unref());
+    if (this.manager !== m || m.raft.status().members.some((x) => x.id === s.raftId)) return;
+    this.log.warn('this manager is in no Raft membership: asking the leader to add it');
+    await this.callLeader('JoinRaft', { nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr }).catch(
+      (err) => this.log.error({ err: errorMessage(err) }, 'could not rejoin the Raft membership'),
+    );
   }
 
   get nodeId(): string | undefined {
@@ -121,6 +155,7 @@ export class SwarmNode {
 
   info() {
     const s = this.state;
+    if (this.broken) return { swarmState: 'error', swarmError: this.broken };
     if (!s) return { swarmState: 'inactive' };
     const m = this.manager;
     const base = {
@@ -150,8 +185,12 @@ export class SwarmNode {
   ): Promise<{ nodeId: string; workerToken: string; managerToken: string; managerAddr: string }> {
     if (req.forceNewCluster) return this.serially(() => this.recoverQuorum());
     return this.serially(async () => {
-      if (this.state) {
-        throw new UserError("this node is already part of a swarm: use 'swarmlite leave' first to leave it");
+      if (this.state || this.broken) {
+        throw new UserError(
+          this.broken
+            ? `this node's swarm state is broken (${this.broken}): use 'swarmlite leave --force' first`
+            : ALREADY_IN_SWARM,
+        );
       }
       const { port: listenPort } = splitHostPort(req.listenAddr);
       const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
@@ -226,8 +265,12 @@ export class SwarmNode {
 
   join(req: JoinRequest): Promise<{ nodeId: string; role: string }> {
     return this.serially(async () => {
-      if (this.state) {
-        throw new UserError("this node is already part of a swarm: use 'swarmlite leave' first to leave it");
+      if (this.state || this.broken) {
+        throw new UserError(
+          this.broken
+            ? `this node's swarm state is broken (${this.broken}): use 'swarmlite leave --force' first`
+            : ALREADY_IN_SWARM,
+        );
       }
       const { port: listenPort } = splitHostPort(req.listenAddr);
       const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
@@ -265,6 +308,15 @@ export class SwarmNode {
 
   leave(force: boolean): Promise<void> {
     return this.serially(async () => {
+      if (this.broken) {
+        if (!force)
+          throw new UserError(
+            `this node's swarm state is broken (${this.broken}): use 'swarmlite leave --force' to reset it`,
+          );
+        this.broken = undefined;
+        await this.reset();
+        return;
+      }
       const s = this.state;
       if (!s) throw new UserError(NOT_IN_SWARM);
       if (s.role === 'manager' && !force) {

@@ -77,10 +77,26 @@ export class Manager implements LeaderInfo {
   private caCertPem = () => this.cfg.tls.current.caCertPem;
   /** Only a tombstone refuses a certificate: a joining member must accept the leader before it knows it. */
   private isRemoved = (nodeId: string) => this.store.view((tx) => tx.get('node', nodeId))?.removed === true;
+  /**
+   * A manager certificate outlives a demotion until it is renewed, so manager-only RPCs also ask the
+   * store: a node that is a worker both in fact and in intent is refused. (A node being promoted has
+   * only the desired role; one being demoted keeps the observed role until Raft lets it go.)
+   */
+  private notAManager = (nodeId: string, unknownIsManager: boolean) => {
+    const n = this.store.view((tx) => tx.get('node', nodeId));
+    if (!n) return !unknownIsManager;
+    return n.removed === true || (n.role !== 'manager' && n.spec.role !== 'manager');
+  };
 
   static async start(cfg: ManagerConfig): Promise<Manager> {
     const m = new Manager(cfg);
-    await m.startServices();
+    try {
+      await m.startServices();
+    } catch (err) {
+      // E.g. the manager port is taken: nothing of this manager may keep running (or hold LMDB open).
+      await m.stop().catch(() => {});
+      throw err;
+    }
     return m;
   }
 
@@ -100,8 +116,12 @@ export class Manager implements LeaderInfo {
         channelOptions: MANAGER_CHANNEL_OPTIONS,
         authorize: (call) => {
           try {
-            requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
-            return true;
+            // A member that is still catching up may not know the leader's node yet: unknown is allowed.
+            const caller = requireCaller(call, this.caCertPem(), {
+              roles: ['manager'],
+              isRemoved: this.isRemoved,
+            });
+            return !this.notAManager(caller.nodeId, true);
           } catch {
             return false;
           }
@@ -180,6 +200,12 @@ export class Manager implements LeaderInfo {
         let caller: Caller;
         try {
           caller = requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
+          if (this.notAManager(caller.nodeId, false)) {
+            throw new GrpcError(
+              grpc.status.PERMISSION_DENIED,
+              `node ${caller.nodeId} is no longer a manager`,
+            );
+          }
         } catch (err) {
           return callback(err as grpc.ServiceError);
         }

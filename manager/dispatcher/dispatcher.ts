@@ -137,14 +137,17 @@ export class Dispatcher {
   }
 
   private async expire(): Promise<void> {
+    if (!this.leading || !this.deps.leader.isLeader()) return;
     const expired = this.tracker.takeExpired(this.now());
-    if (expired.length === 0 || !this.deps.leader.isLeader()) return;
+    if (expired.length === 0) return;
     for (const nodeId of expired) this.sessions.get(nodeId)?.call.end();
     for (const nodeId of expired) this.sessions.delete(nodeId);
     this.deps.log.info({ nodes: expired }, 'heartbeats missed: marking nodes down');
-    await this.setState(expired, 'down', 'heartbeat failure').catch((err) =>
-      this.deps.log.warn({ err }, 'could not mark nodes down; will retry on the next expiry'),
-    );
+    await this.setState(expired, 'down', 'heartbeat failure').catch((err) => {
+      this.deps.log.warn({ err }, 'could not mark nodes down; retrying on the next expiry check');
+      // Back into the tracker, already expired, so the next check tries again.
+      for (const nodeId of expired) this.tracker.open(nodeId, 'expired', this.now(), 0);
+    });
   }
 
   private async setState(
@@ -208,15 +211,20 @@ export class Dispatcher {
           engineVersion: d.engineVersion,
         };
       }
-      await this.setState([caller.nodeId], 'ready', '', extra);
-      this.sessions.get(caller.nodeId)?.call.end(); // a newer session replaces an older one
       const live: LiveSession = { nodeId: caller.nodeId, sessionId, call, lastSent: '' };
-      this.sessions.set(caller.nodeId, live);
-      this.tracker.open(caller.nodeId, sessionId, this.now());
+      let cancelled = false;
       call.on('cancelled', () => {
+        cancelled = true;
         if (this.sessions.get(caller.nodeId) === live) this.sessions.delete(caller.nodeId);
         // The heartbeat deadline, not the stream, decides when the node is down: a reconnect may be quick.
       });
+      await this.setState([caller.nodeId], 'ready', '', extra);
+      // Leadership or the caller may have gone while the write was in flight.
+      if (cancelled) return;
+      if (!this.leading) throw notLeaderError(this.deps.leader);
+      this.sessions.get(caller.nodeId)?.call.end(); // a newer session replaces an older one
+      this.sessions.set(caller.nodeId, live);
+      this.tracker.open(caller.nodeId, sessionId, this.now());
       this.send(live);
     } catch (err) {
       call.emit(

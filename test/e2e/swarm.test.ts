@@ -137,12 +137,30 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
       return n.role === 'manager' && n.managerStatus?.reachability === 'reachable' ? n : undefined;
     });
     assert.equal((await info(n4)).role, 'manager');
+    const managerCreds = credentialsOf(n4);
     await swl(n2, ['node', 'demote', 'node4']);
     await waitFor('node4 a worker again', 20_000, async () => {
       const n = one(await nodesOf(n1), 'node4');
       const i = await info(n4);
       return n.role === 'worker' && !n.managerStatus && i.role === 'worker' ? n : undefined;
     });
+    // Its manager certificate is still valid for months, but a demoted node lost its powers.
+    const leader = (await leaderHost([n1, n2, n3]))!;
+    const Control = serviceClient('control.proto', 'swarmlite.control.v1.Control');
+    const client = new Control(`${leader.address}:2377`, managerCreds, MANAGER_CHANNEL_OPTIONS);
+    try {
+      await assert.rejects(
+        unary(client, 'updateNode', { ref: 'node4', role: 'manager' }),
+        (err: grpc.ServiceError) => {
+          assert.equal(err.code, grpc.status.PERMISSION_DENIED, err.message);
+          assert.match(err.details, /no longer a manager/);
+          return true;
+        },
+      );
+    } finally {
+      client.close();
+    }
+    assert.equal(one(await nodesOf(n1), 'node4').spec.role, 'worker');
   });
 
   await t.test('a worker certificate is refused by the control API', async () => {
