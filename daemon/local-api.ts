@@ -88,8 +88,9 @@ export async function serveLocalApi(
   handlers: LocalApiHandlers,
   log: Logger,
 ): Promise<grpc.Server> {
-  mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
-  chmodSync(dirname(socket), 0o700);
+  // A folder made here is private; an existing one (/run, /tmp, ...) is left as it is: the socket
+  // file's own mode keeps it root-only.
+  if (mkdirSync(dirname(socket), { recursive: true, mode: 0o700 })) chmodSync(dirname(socket), 0o700);
   await clearStaleSocket(socket);
   const server = new grpc.Server();
   const service = serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service;

@@ -3,7 +3,7 @@
 // Node has no flock(2), so the lock is a file created atomically with link(2) and holding the owner's
 // pid and start time. A lock whose owner is gone (crash, kill -9) is stale and taken over; the start
 // time guards against the pid having been reused by an unrelated process since.
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { isRunning, processRef, type ProcessRef } from '../lib/process.js';
@@ -24,6 +24,11 @@ function readOwner(path: string): ProcessRef | undefined {
     return undefined;
   }
 }
+
+const inUse = (dataRoot: string, pid: number) =>
+  new UserError(
+    `data root ${dataRoot} is in use by another swarmlite daemon (pid ${pid}); stop it first or pick another --data-root`,
+  );
 
 export function lockDataRoot(dataRoot: string): DataRootLock {
   const path = join(dataRoot, LOCK_FILE);
@@ -47,17 +52,26 @@ export function lockDataRoot(dataRoot: string): DataRootLock {
       }
       const owner = readOwner(path);
       if (owner && isRunning(owner)) {
-        throw new UserError(
-          `data root ${dataRoot} is in use by another swarmlite daemon (pid ${owner.pid}); ` +
-            `stop it first or pick another --data-root`,
-        );
+        throw inUse(dataRoot, owner.pid);
       }
-      // Stale: its owner is gone. Remove it and try again.
+      // Stale: its owner is gone. Move it aside atomically and look at what was moved: another
+      // starter may have replaced the stale lock with its own live one in the meantime.
+      const aside = `${path}.${process.pid}.stale`;
       try {
-        unlinkSync(path);
+        renameSync(path, aside);
       } catch {
-        // another starter removed it first; retry the link
+        continue; // someone else moved it first: try the link again
       }
+      const moved = readOwner(aside);
+      if (moved && isRunning(moved)) {
+        try {
+          linkSync(aside, path); // put the live lock back
+        } finally {
+          unlinkSync(aside);
+        }
+        throw inUse(dataRoot, moved.pid);
+      }
+      unlinkSync(aside);
     }
     throw new UserError(`could not lock data root ${dataRoot}: another daemon keeps racing for it`);
   } finally {

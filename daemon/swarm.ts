@@ -87,6 +87,8 @@ export class SwarmNode {
       }),
     (err) => this.log.warn({ err: errorMessage(err) }, 'certificate renewal failed; retrying'),
   );
+  /** The dispatcher's latest word about this node (a failed role switch looks at it again). */
+  private lastMessage: SessionMessage | undefined;
   /** Why the saved swarm state could not be resumed; only `leave --force` is accepted then. */
   private broken: string | undefined;
   /** One membership operation at a time (init/join/leave/role switch). */
@@ -292,12 +294,15 @@ export class SwarmNode {
       state.clusterId = clusterIdOfCA(issued.caCertPem);
       this.adopt(state, { caCertPem: issued.caCertPem, certPem: issued.certPem, keyPem: issued.keyPem });
       try {
-        if (issued.role === 'manager') await this.becomeManager();
+        // Saved before the leader adds a manager to Raft: a crash from here on restarts as this node
+        // (and asks to be added again), never as a stranger that left a dead voter behind.
         this.persist();
+        if (issued.role === 'manager') await this.becomeManager();
         this.startSession();
         this.log.info({ nodeId: issued.nodeId, role: issued.role }, 'joined the swarm');
         return { nodeId: issued.nodeId, role: issued.role };
       } catch (err) {
+        if (issued.role === 'manager') await this.leaveRaftQuietly();
         await this.reset();
         throw err;
       }
@@ -422,6 +427,15 @@ export class SwarmNode {
   }
 
   /** Starts an empty Raft member and asks the leader to add it (learner, then voter once caught up). */
+  /** Best effort: take this node out of the Raft membership after a failed join or promotion. */
+  private async leaveRaftQuietly(): Promise<void> {
+    const s = this.state;
+    if (!s || !this.tls) return;
+    await this.callLeader('LeaveRaft', { nodeId: s.nodeId }).catch((err) =>
+      this.log.warn({ err: errorMessage(err) }, 'could not take this node out of the Raft membership'),
+    );
+  }
+
   private async becomeManager(): Promise<void> {
     const s = this.state!;
     await this.startManager('join');
@@ -458,7 +472,12 @@ export class SwarmNode {
     session.start();
   }
 
+  private retryRoleLater(): void {
+    setTimeout(() => this.lastMessage && this.onSessionMessage(this.lastMessage), 5_000).unref();
+  }
+
   private onSessionMessage(msg: SessionMessage): void {
+    this.lastMessage = msg;
     const s = this.state;
     if (!s) return;
     const managers = msg.managers.map((m) => m.addr);
@@ -468,11 +487,13 @@ export class SwarmNode {
     }
     const node = msg.node;
     if (!node) return;
-    if (s.role === 'worker' && node.spec.role === 'manager')
-      void this.serially(() => this.switchRole('manager'));
-    if (s.role === 'manager' && node.role === 'worker' && node.spec.role === 'worker') {
-      void this.serially(() => this.switchRole('worker'));
-    }
+    const switchTo = (role: 'manager' | 'worker') =>
+      void this.serially(() => this.switchRole(role)).catch((err) => {
+        this.log.warn({ err: errorMessage(err), role }, 'role switch failed; retrying');
+        this.retryRoleLater();
+      });
+    if (s.role === 'worker' && node.spec.role === 'manager') switchTo('manager');
+    if (s.role === 'manager' && node.role === 'worker' && node.spec.role === 'worker') switchTo('worker');
   }
 
   private installCertificate(c: { caCertPem: string; certPem: string; keyPem: string }): void {
@@ -490,12 +511,24 @@ export class SwarmNode {
     if (renewed.role !== role) return; // the store changed its mind meanwhile; the next message decides
     this.installCertificate(renewed);
     if (role === 'manager') {
+      const before = { ...s };
       const { port } = splitHostPort(s.listenAddr);
       s.role = 'manager';
       s.raftId = newRaftId();
       s.advertiseAddr = s.advertiseAddr.includes(':') ? s.advertiseAddr : `${s.advertiseAddr}:${port}`;
       rmSync(raftDataDir(this.opts.dataRoot), { recursive: true, force: true }); // a fresh member
-      await this.becomeManager();
+      this.persist();
+      try {
+        await this.becomeManager();
+      } catch (err) {
+        // Back to a plain worker; the session's next look at this node tries the promotion again.
+        await this.leaveRaftQuietly();
+        await this.manager?.stop().catch(() => {});
+        this.manager = undefined;
+        Object.assign(s, before);
+        this.persist();
+        throw err;
+      }
     } else {
       await this.manager?.stop();
       this.manager = undefined;

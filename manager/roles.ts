@@ -12,9 +12,13 @@ import type { Node, Store, SwarmObjects } from './store/index.js';
 /** A learner within this many entries of the leader's commit index is caught up. */
 const CAUGHT_UP_SLACK = 10;
 
+/** How long a manager's Raft member must be missing before the node is made a worker. */
+const MEMBER_GRACE_MS = 5_000;
+
 export class RoleReconciler {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private readonly missingSince = new Map<string, number>();
 
   constructor(
     private readonly store: Store<SwarmObjects>,
@@ -49,6 +53,9 @@ export class RoleReconciler {
     const status = this.raft.status();
     const members = new Map(status.members.map((m) => [m.id, m]));
     const nodes = this.store.view((tx) => tx.list('node'));
+    for (const key of this.missingSince.keys()) {
+      if (members.has(Number(key.split('/')[1]))) this.missingSince.delete(key);
+    }
     for (const node of nodes) {
       const ms = node.managerStatus;
       if (!ms) continue;
@@ -57,7 +64,7 @@ export class RoleReconciler {
         await this.demote(node);
         continue;
       }
-      if (!member && node.role === 'manager') {
+      if (!member && node.role === 'manager' && this.missingLongEnough(node.id, ms.raftId)) {
         // Its Raft member is gone (force-new-cluster dropped it, or it was removed behind our back):
         // it is no manager any more. Its daemon sees the new role in its session and steps down.
         this.log.warn(
@@ -84,6 +91,18 @@ export class RoleReconciler {
       }
     }
     await this.refreshFlags();
+  }
+
+  /**
+   * A manager's member may be missing for a moment while it rejoins under a new Raft id (JoinRaft
+   * retires the old member before adding the new one): only a member missing for MEMBER_GRACE_MS
+   * means the node really lost its membership.
+   */
+  private missingLongEnough(nodeId: string, raftId: number): boolean {
+    const key = `${nodeId}/${raftId}`;
+    const since = this.missingSince.get(key) ?? Date.now();
+    this.missingSince.set(key, since);
+    return Date.now() - since >= MEMBER_GRACE_MS;
   }
 
   private async demote(node: Node): Promise<void> {

@@ -66,6 +66,12 @@ function planHosts(name: string, k: number, nodes: number): LabHostState[] {
   });
 }
 
+/** Waits for every promise, then throws the first failure. */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const say = opts.say ?? (() => {});
   const name = validateLabName(opts.name);
@@ -94,13 +100,14 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     await createSwitch(names);
     await attachMachine(names);
     await prepareUtsFolder(join(labDir(name), 'uts'));
-    await Promise.all(
+    // allSettled: on a failure, cleanup must not race with steps still running for other hosts.
+    await settleAll(
       state.hosts.map(async (host) => {
         await createHostNetwork(names, host.index);
         await createUtsNamespace(host);
       }),
     );
-    await Promise.all(
+    await settleAll(
       state.hosts.map(async (host) => {
         host.daemon = await startDaemon(host);
       }),

@@ -34,7 +34,8 @@ export function managerViews(ctx: ControlContext): ManagerView[] {
   return ctx.store.view((tx) =>
     tx
       .list('node')
-      .filter((n) => n.managerStatus && n.role === 'manager')
+      // Managers that will stay: a demotion already asked for no longer counts toward the quorum.
+      .filter((n) => n.managerStatus && n.role === 'manager' && n.spec.role === 'manager' && !n.removed)
       .map((n) => ({
         nodeId: n.id,
         reachable:
@@ -60,6 +61,63 @@ export function managerAddrs(ctx: ControlContext): string[] {
 }
 
 export function controlHandlers(ctx: ControlContext): Record<string, Handler> {
+  // Role changes are checked against the quorum and then written: one at a time on this leader, so
+  // two concurrent demotions cannot both pass a check that each alone would pass.
+  let roleChanges: Promise<unknown> = Promise.resolve();
+  const serializeRoleChange = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = roleChanges.then(fn, fn);
+    roleChanges = run.catch(() => {});
+    return run;
+  };
+
+  async function updateNode(req: Record<string, unknown>) {
+    const role = String(req.role ?? '');
+    const availability = String(req.availability ?? '');
+    if (role && !(NODE_ROLES as readonly string[]).includes(role)) {
+      throw new GrpcError(grpc.status.INVALID_ARGUMENT, `invalid role '${role}': use manager or worker`);
+    }
+    if (availability && !(NODE_AVAILABILITIES as readonly string[]).includes(availability)) {
+      throw new GrpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `invalid availability '${availability}': use active, pause or drain`,
+      );
+    }
+    const target = ctx.store.view((tx) => findNode(tx, String(req.ref ?? '')));
+    if (role === 'worker' && target.spec.role === 'manager') {
+      const verdict = checkManagerRemoval(managerViews(ctx), target.id, req.force === true);
+      if (!verdict.ok)
+        throw new GrpcError(grpc.status.FAILED_PRECONDITION, `cannot demote: ${verdict.reason}`);
+    }
+    const labelAdd = (req.labelAdd ?? {}) as Record<string, string>;
+    const labelRm = (req.labelRm ?? []) as string[];
+    const { value } = await ctx.store.update((tx) => {
+      const current = tx.get('node', target.id);
+      if (!current) throw new GrpcError(grpc.status.NOT_FOUND, `node ${target.id} not found`);
+      const version = Number(req.version ?? 0);
+      if (version && version !== current.meta.version) {
+        throw new GrpcError(
+          grpc.status.ABORTED,
+          `node ${target.id} changed since version ${version}: read it again`,
+        );
+      }
+      for (const key of labelRm) {
+        if (!(key in current.spec.labels)) {
+          throw new GrpcError(grpc.status.INVALID_ARGUMENT, `node ${target.id} has no label '${key}'`);
+        }
+      }
+      const labels = { ...current.spec.labels, ...labelAdd };
+      for (const key of labelRm) delete labels[key];
+      const spec = {
+        ...current.spec,
+        role: (role || current.spec.role) as Node['spec']['role'],
+        availability: (availability || current.spec.availability) as Node['spec']['availability'],
+        labels,
+      };
+      return tx.update('node', { ...current, spec });
+    });
+    return { node: nodeToWire(value) };
+  }
+
   return {
     async ListNodes(req) {
       const role = String(req.role ?? '');
@@ -73,52 +131,8 @@ export function controlHandlers(ctx: ControlContext): Record<string, Handler> {
       return { node: nodeToWire(ctx.store.view((tx) => findNode(tx, String(req.ref ?? '')))) };
     },
 
-    async UpdateNode(req) {
-      const role = String(req.role ?? '');
-      const availability = String(req.availability ?? '');
-      if (role && !(NODE_ROLES as readonly string[]).includes(role)) {
-        throw new GrpcError(grpc.status.INVALID_ARGUMENT, `invalid role '${role}': use manager or worker`);
-      }
-      if (availability && !(NODE_AVAILABILITIES as readonly string[]).includes(availability)) {
-        throw new GrpcError(
-          grpc.status.INVALID_ARGUMENT,
-          `invalid availability '${availability}': use active, pause or drain`,
-        );
-      }
-      const target = ctx.store.view((tx) => findNode(tx, String(req.ref ?? '')));
-      if (role === 'worker' && target.spec.role === 'manager') {
-        const verdict = checkManagerRemoval(managerViews(ctx), target.id, req.force === true);
-        if (!verdict.ok)
-          throw new GrpcError(grpc.status.FAILED_PRECONDITION, `cannot demote: ${verdict.reason}`);
-      }
-      const labelAdd = (req.labelAdd ?? {}) as Record<string, string>;
-      const labelRm = (req.labelRm ?? []) as string[];
-      const { value } = await ctx.store.update((tx) => {
-        const current = tx.get('node', target.id);
-        if (!current) throw new GrpcError(grpc.status.NOT_FOUND, `node ${target.id} not found`);
-        const version = Number(req.version ?? 0);
-        if (version && version !== current.meta.version) {
-          throw new GrpcError(
-            grpc.status.ABORTED,
-            `node ${target.id} changed since version ${version}: read it again`,
-          );
-        }
-        for (const key of labelRm) {
-          if (!(key in current.spec.labels)) {
-            throw new GrpcError(grpc.status.INVALID_ARGUMENT, `node ${target.id} has no label '${key}'`);
-          }
-        }
-        const labels = { ...current.spec.labels, ...labelAdd };
-        for (const key of labelRm) delete labels[key];
-        const spec = {
-          ...current.spec,
-          role: (role || current.spec.role) as Node['spec']['role'],
-          availability: (availability || current.spec.availability) as Node['spec']['availability'],
-          labels,
-        };
-        return tx.update('node', { ...current, spec });
-      });
-      return { node: nodeToWire(value) };
+    UpdateNode(req) {
+      return req.role ? serializeRoleChange(() => updateNode(req)) : updateNode(req);
     },
 
     async RemoveNode(req) {
