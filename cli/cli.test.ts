@@ -19,6 +19,20 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A daemon on `dir`/data with its socket at `socket`, as a child of the test. */
+function spawnDaemon(dir: string, socket: string, logLevel: string) {
+  const args = [
+    'daemon',
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '--socket',
+    socket,
+  ];
+  return spawn(process.execPath, [MAIN, ...args, '--log-level', logLevel], { stdio: 'ignore' });
+}
+
 async function waitForDaemon(socket: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -99,24 +113,7 @@ test('daemon flags are validated before anything is created', () => {
 test('a second daemon on a locked data root (or a served socket) is refused; the first keeps serving', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'swl-cli-'));
   const socket = join(dir, 'a.sock');
-  const first = spawn(
-    process.execPath,
-    [
-      MAIN,
-      'daemon',
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--socket',
-      socket,
-      '--log-level',
-      'warn',
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
+  const first = spawnDaemon(dir, socket, 'warn');
   t.after(() => {
     first.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -177,22 +174,7 @@ test('a broken swarm state does not stop the daemon: info says why, leave --forc
       managers: [],
     }),
   );
-  const daemon = spawn(
-    process.execPath,
-    [
-      MAIN,
-      'daemon',
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--socket',
-      socket,
-      '--log-level',
-      'fatal',
-    ],
-    { stdio: 'ignore' },
-  );
+  const daemon = spawnDaemon(dir, socket, 'fatal');
   t.after(() => {
     daemon.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

@@ -187,16 +187,8 @@ export class SwarmNode {
   ): Promise<{ nodeId: string; workerToken: string; managerToken: string; managerAddr: string }> {
     if (req.forceNewCluster) return this.serially(() => this.recoverQuorum());
     return this.serially(async () => {
-      if (this.state || this.broken) {
-        throw new UserError(
-          this.broken
-            ? `this node's swarm state is broken (${this.broken}): use 'swarmlite leave --force' first`
-            : ALREADY_IN_SWARM,
-        );
-      }
-      const { port: listenPort } = splitHostPort(req.listenAddr);
-      const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
-      const advertiseAddr = req.advertiseAddr.includes(':') ? req.advertiseAddr : `${ip}:${listenPort}`;
+      this.assertOutsideSwarm();
+      const { ip, managerAddr: advertiseAddr } = this.addresses(req);
       const raftId = newRaftId();
       const swarm = await createSwarm({ ...req, advertiseIp: ip, managerAddr: advertiseAddr, raftId });
       const { clusterId, nodeId } = swarm;
@@ -265,18 +257,26 @@ export class SwarmNode {
     };
   }
 
+  private assertOutsideSwarm(): void {
+    if (this.broken) {
+      throw new UserError(
+        `this node's swarm state is broken (${this.broken}): use 'swarmlite leave --force' first`,
+      );
+    }
+    if (this.state) throw new UserError(ALREADY_IN_SWARM);
+  }
+
+  /** The IP this node advertises, and host:port other managers reach its manager port at. */
+  private addresses(req: { advertiseAddr: string; listenAddr: string }): { ip: string; managerAddr: string } {
+    const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
+    const { port } = splitHostPort(req.listenAddr);
+    return { ip, managerAddr: req.advertiseAddr.includes(':') ? req.advertiseAddr : `${ip}:${port}` };
+  }
+
   join(req: JoinRequest): Promise<{ nodeId: string; role: string }> {
     return this.serially(async () => {
-      if (this.state || this.broken) {
-        throw new UserError(
-          this.broken
-            ? `this node's swarm state is broken (${this.broken}): use 'swarmlite leave --force' first`
-            : ALREADY_IN_SWARM,
-        );
-      }
-      const { port: listenPort } = splitHostPort(req.listenAddr);
-      const ip = chooseAdvertiseIp(req.advertiseAddr, this.opts.advertiseAddr);
-      const managerAddr = req.advertiseAddr.includes(':') ? req.advertiseAddr : `${ip}:${listenPort}`;
+      this.assertOutsideSwarm();
+      const { ip, managerAddr } = this.addresses(req);
       const issued = await requestCertificateAtLeader({
         remoteAddr: req.remoteAddr,
         token: req.token,
