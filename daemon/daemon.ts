@@ -9,6 +9,7 @@ import { packageVersion } from '../lib/repo.js';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
 import { SwarmNode, type InitRequest, type JoinRequest } from './swarm.js';
+import { UserError } from '../lib/errors.js';
 
 /** Control-API calls the local API passes on to the swarm's leader (see proto/local.proto). */
 const CONTROL_METHODS = [
@@ -18,8 +19,20 @@ const CONTROL_METHODS = [
   'RemoveNode',
   'GetJoinTokens',
   'RotateJoinToken',
+  'CreateNetwork',
+  'GetNetwork',
+  'ListNetworks',
+  'RemoveNetwork',
+  'PruneNetworks',
+  'CreateService',
+  'GetService',
+  'ListServices',
+  'UpdateService',
+  'RollbackService',
+  'RemoveService',
+  'ListTasks',
+  'GetTask',
 ];
-import { UserError } from '../lib/errors.js';
 import { lockDataRoot, type DataRootLock } from './lock.js';
 import type { DaemonOptions } from './options.js';
 
