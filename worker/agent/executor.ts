@@ -1,0 +1,89 @@
+// Where the agent and a task runtime meet. The agent owns the task state machine (what state a task
+// is in, what to report, when to stop); an executor owns the processes, namespaces, cgroups and logs.
+// The real executor is worker/exec; the simulated one (worker/agent/simulated-executor.ts) stands in
+// for it in control-plane tests and benchmarks, where thousands of tasks must not be processes.
+import type { TaskSpec } from '../../manager/store/objects-services.js';
+
+/** What a runtime needs to run one task. Templates in the spec are already expanded by the agent. */
+export interface TaskLaunch {
+  taskId: string;
+  /** Docker's full task name, `<service>.<slot>.<taskId>` (global: `<service>.<nodeId>.<taskId>`). */
+  name: string;
+  serviceId: string;
+  serviceName: string;
+  slot: number;
+  spec: TaskSpec;
+}
+
+/** How a task's main process ended. */
+export interface TaskExit {
+  exitCode: number;
+  /** Set when a signal ended it (e.g. 'SIGKILL'). */
+  signal?: string;
+  /** The kernel's OOM killer ended it (cgroup memory limit). */
+  oomKilled: boolean;
+}
+
+/** A task the runtime still knows about after a daemon restart. */
+export interface RuntimeTaskRecord {
+  taskId: string;
+  /** running: its process is alive; exited: it ended (exit known); prepared: made but never started. */
+  state: 'prepared' | 'running' | 'exited';
+  exit?: TaskExit;
+  pid?: number;
+}
+
+export interface LogOptions {
+  /** Lines from the end to start with; undefined = all. */
+  tail?: number;
+  follow: boolean;
+  /** Ends a follow when aborted. */
+  signal?: AbortSignal;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds when known. */
+  time: string;
+  line: string;
+}
+
+export interface ExecOptions {
+  tty: boolean;
+  /** The runtime reads stdin only when given. */
+  stdin?: NodeJS.ReadableStream;
+}
+
+/** A command running inside a task's namespaces (`swarmlite exec`). */
+export interface ExecHandle {
+  stdout: NodeJS.ReadableStream;
+  stderr: NodeJS.ReadableStream;
+  /** Resolves with the command's exit code (128 + signal number when a signal ended it). */
+  exit: Promise<number>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Every method is idempotent per task id and throws an Error whose message is fit for `service ps`
+ * (e.g. `unknown image "nginx": only the built-in image "host" is available`) when it cannot proceed.
+ */
+export interface Executor {
+  /** Creates the task's sandbox (namespaces, cgroup, log files) without starting anything. */
+  prepare(task: TaskLaunch): Promise<void>;
+  /** Starts the task's process in its sandbox. */
+  start(taskId: string): Promise<{ pid: number }>;
+  /** Resolves when the started (or adopted) process ends. */
+  wait(taskId: string): Promise<TaskExit>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. No-op if not running. */
+  stop(taskId: string, graceMs: number): Promise<void>;
+  /** Removes everything the task left: process tree, namespaces, mounts, cgroup, state (logs: retention). */
+  remove(taskId: string): Promise<void>;
+  /** Tasks found from an earlier run of the daemon, to adopt or clean up. */
+  list(): Promise<RuntimeTaskRecord[]>;
+  /** The task's log lines (stdout and stderr, in order). */
+  logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** Runs a command inside a running task's namespaces. */
+  exec(taskId: string, argv: string[], opts: ExecOptions): Promise<ExecHandle>;
+  /** The netns path of the task (`/run/netns/<name>`): the overlay driver plugs it into networks. */
+  netnsPath(taskId: string): string;
+}
