@@ -21,6 +21,10 @@ import { openRaftNode } from './raft/node/open.js';
 import type { RaftNode } from './raft/node/raft-node.js';
 import { Role } from './raft/types.js';
 import { RoleReconciler } from './roles.js';
+import { AllocatorController } from './allocator/controller.js';
+import { SchedulerController } from './scheduler/controller.js';
+import { OrchestratorController } from './orchestrator/controller.js';
+import { ingressNetwork } from './allocator/ingress.js';
 import { serviceClient } from '../lib/grpc.js';
 import { Store, swarmSchema, type Cluster, type Node, type SwarmObjects } from './store/index.js';
 
@@ -50,6 +54,9 @@ export class Manager implements LeaderInfo {
   private readonly server = new grpc.Server(SERVER_OPTIONS);
   private dispatcher!: Dispatcher;
   private roles!: RoleReconciler;
+  /** Leader-only reconcilers of services, tasks and their resources (DESIGN.md §3). */
+  private allocator!: AllocatorController;
+  private controllers: { start(): void; stop(): void }[] = [];
   private leading = false;
   private control!: ReturnType<typeof controlHandlers>;
 
@@ -147,6 +154,13 @@ export class Manager implements LeaderInfo {
       log,
     });
     this.roles = new RoleReconciler(this.store, this.raft, log);
+    this.allocator = new AllocatorController({ store: this.store, clusterId: cfg.clusterId, log });
+    this.controllers = [
+      this.roles,
+      this.allocator,
+      new OrchestratorController({ store: this.store, log }),
+      new SchedulerController({ store: this.store, log }),
+    ];
     this.addServices(ctx);
     await new Promise<void>((resolve, reject) =>
       this.server.bindAsync(cfg.listenAddr, managerServerCredentials(cfg.tls), (err) =>
@@ -254,10 +268,10 @@ export class Manager implements LeaderInfo {
     );
     if (leading) {
       this.dispatcher.startLeading();
-      this.roles.start();
+      for (const c of this.controllers) c.start();
     } else {
       this.dispatcher.stopLeading();
-      this.roles.stop();
+      for (const c of this.controllers) c.stop();
     }
   }
 
@@ -271,12 +285,14 @@ export class Manager implements LeaderInfo {
     await this.store.update((tx) => {
       tx.create('cluster', cluster);
       tx.create('node', self);
+      // The routing mesh's network exists from the start, as in Docker (the allocator gives it its range).
+      tx.create('network', ingressNetwork(newId()));
     });
   }
 
   async stop(): Promise<void> {
     this.dispatcher?.stopLeading();
-    this.roles?.stop();
+    for (const c of this.controllers) c.stop();
     await this.raftNode?.stop();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -8,8 +8,10 @@ import { GrpcError, requireCaller } from '../ca/authz.js';
 import { notLeaderError, type LeaderInfo } from '../leadership.js';
 import { nodeToWire, type WireNodeDescription } from '../controlapi/convert.js';
 import type { Logger } from '../../lib/log.js';
-import type { Node, Store, SwarmObjects } from '../store/index.js';
+import type { Node, Store, SwarmObjects, Task, TaskStatus } from '../store/index.js';
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
+import { NodeAssignments } from './assignments.js';
+import { checkReport, StatusBatcher, type StatusReport } from './task-status.js';
 
 /** Heartbeat periods a new leader waits for nodes that were connected to its predecessor. */
 export const NEW_LEADER_GRACE_PERIODS = 1.5;
@@ -31,6 +33,13 @@ interface LiveSession {
   lastSent: string;
 }
 
+interface AssignmentStream {
+  sessionId: string;
+  call: grpc.ServerWritableStream<unknown, unknown>;
+  assignments: NodeAssignments;
+  flushQueued: boolean;
+}
+
 interface SessionRequest {
   description?: WireNodeDescription;
   addr?: string;
@@ -39,6 +48,8 @@ interface SessionRequest {
 export class Dispatcher {
   private tracker: HeartbeatTracker;
   private readonly sessions = new Map<string, LiveSession>();
+  private readonly assignmentStreams = new Map<string, AssignmentStream>();
+  private readonly statusBatcher: StatusBatcher;
   private expiryTimer: NodeJS.Timeout | undefined;
   private watchStop: (() => void) | undefined;
   private leading = false;
@@ -46,6 +57,7 @@ export class Dispatcher {
 
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
+    this.statusBatcher = new StatusBatcher(deps.store);
     this.tracker = new HeartbeatTracker({ ...HEARTBEAT_DEFAULTS, periodMs: deps.heartbeatPeriodMs() });
   }
 
@@ -66,7 +78,7 @@ export class Dispatcher {
     }
     this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.tracker.periodMs / 4));
     this.expiryTimer.unref();
-    const sub = this.deps.store.watch({ kinds: ['node', 'cluster'] });
+    const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task'] });
     let stopped = false;
     this.watchStop = () => {
       stopped = true;
@@ -74,13 +86,18 @@ export class Dispatcher {
     };
     void (async () => {
       try {
-        for await (const _event of sub) {
+        for await (const event of sub) {
           if (stopped) break;
-          this.pushUpdates();
+          if (event.type === 'object' && event.kind === 'task')
+            this.routeTask(event.object as Task, event.oldObject as Task | undefined, event.op === 'delete');
+          else if (event.type === 'restored') this.resyncAssignments();
+          else this.pushUpdates();
         }
       } catch (err) {
         if (!stopped)
           this.deps.log.warn({ err }, 'dispatcher store watch ended; sessions will resync on reconnect');
+        // Without the watch, assignments would go stale: workers reconnect and get full sets again.
+        if (!stopped) this.resyncAssignments();
       }
     })();
   }
@@ -93,6 +110,103 @@ export class Dispatcher {
     this.watchStop?.();
     for (const s of this.sessions.values()) s.call.emit('error', notLeaderError(this.deps.leader));
     this.sessions.clear();
+    for (const a of this.assignmentStreams.values()) a.call.emit('error', notLeaderError(this.deps.leader));
+    this.assignmentStreams.clear();
+  }
+
+  // ------------------------------------------------------------------------------- assignments
+
+  private routeTask(task: Task, old: Task | undefined, deleted: boolean): void {
+    for (const nodeId of new Set([task.nodeId, old?.nodeId ?? ''])) {
+      const stream = nodeId ? this.assignmentStreams.get(nodeId) : undefined;
+      if (stream && stream.assignments.note(task, deleted)) this.queueFlush(stream);
+    }
+  }
+
+  private queueFlush(stream: AssignmentStream): void {
+    if (stream.flushQueued) return;
+    stream.flushQueued = true;
+    // Everything one commit changed goes out as one message.
+    setImmediate(() => {
+      stream.flushQueued = false;
+      if (this.assignmentStreams.get(stream.assignments.nodeId) !== stream) return;
+      const changes = stream.assignments.take();
+      if (!changes) return;
+      stream.call.write({
+        full: changes.full,
+        // The wire Task mirrors the store's shape field for field (proto/objects.proto).
+        tasks: changes.tasks,
+        removed: changes.removed,
+      });
+    });
+  }
+
+  /** The store was replaced (snapshot) or the watch lost: every node starts over with a full set. */
+  private resyncAssignments(): void {
+    for (const a of this.assignmentStreams.values()) a.call.end();
+    this.assignmentStreams.clear();
+  }
+
+  private assignmentsStream(call: grpc.ServerWritableStream<{ sessionId: string }, unknown>): void {
+    try {
+      if (!this.leading) throw notLeaderError(this.deps.leader);
+      const caller = requireCaller(call, this.deps.caCertPem(), {
+        roles: ['manager', 'worker'],
+        isRemoved: this.deps.isRemoved,
+      });
+      const session = this.sessions.get(caller.nodeId);
+      if (!session || session.sessionId !== call.request.sessionId) {
+        throw new GrpcError(grpc.status.NOT_FOUND, 'session is unknown or superseded: open a new one');
+      }
+      const tasks = this.deps.store.view((tx) => tx.find('task', 'node', caller.nodeId));
+      const stream: AssignmentStream = {
+        sessionId: session.sessionId,
+        call,
+        assignments: new NodeAssignments(caller.nodeId, tasks),
+        flushQueued: false,
+      };
+      this.assignmentStreams.get(caller.nodeId)?.call.end();
+      this.assignmentStreams.set(caller.nodeId, stream);
+      call.on('cancelled', () => {
+        if (this.assignmentStreams.get(caller.nodeId) === stream)
+          this.assignmentStreams.delete(caller.nodeId);
+      });
+      this.queueFlush(stream);
+    } catch (err) {
+      call.emit('error', err);
+    }
+  }
+
+  private updateTaskStatus(
+    call: grpc.ServerUnaryCall<
+      { sessionId: string; updates: { taskId: string; status: TaskStatus }[] },
+      unknown
+    >,
+    callback: grpc.sendUnaryData<unknown>,
+  ): void {
+    try {
+      if (!this.leading) throw notLeaderError(this.deps.leader);
+      const caller = requireCaller(call, this.deps.caCertPem(), {
+        roles: ['manager', 'worker'],
+        isRemoved: this.deps.isRemoved,
+      });
+      if (this.sessions.get(caller.nodeId)?.sessionId !== call.request.sessionId) {
+        throw new GrpcError(grpc.status.NOT_FOUND, 'session is unknown or superseded: open a new one');
+      }
+      const reports: StatusReport[] = [];
+      for (const u of call.request.updates ?? []) {
+        const problem = checkReport(u.status);
+        if (problem) throw new GrpcError(grpc.status.INVALID_ARGUMENT, `task ${u.taskId}: ${problem}`);
+        reports.push({ nodeId: caller.nodeId, taskId: String(u.taskId), status: u.status });
+      }
+      this.statusBatcher.submit(reports).then(
+        () => callback(null, {}),
+        (err: unknown) =>
+          callback(new GrpcError(grpc.status.UNAVAILABLE, `status not recorded: ${String(err)}`)),
+      );
+    } catch (err) {
+      callback(err as grpc.ServiceError);
+    }
   }
 
   private managers(): { addr: string; nodeId: string; leader: boolean }[] {
@@ -140,8 +254,12 @@ export class Dispatcher {
     if (!this.leading || !this.deps.leader.isLeader()) return;
     const expired = this.tracker.takeExpired(this.now());
     if (expired.length === 0) return;
-    for (const nodeId of expired) this.sessions.get(nodeId)?.call.end();
-    for (const nodeId of expired) this.sessions.delete(nodeId);
+    for (const nodeId of expired) {
+      this.sessions.get(nodeId)?.call.end();
+      this.sessions.delete(nodeId);
+      this.assignmentStreams.get(nodeId)?.call.end();
+      this.assignmentStreams.delete(nodeId);
+    }
     this.deps.log.info({ nodes: expired }, 'heartbeats missed: marking nodes down');
     await this.setState(expired, 'down', 'heartbeat failure').catch((err) => {
       this.deps.log.warn({ err }, 'could not mark nodes down; retrying on the next expiry check');
@@ -172,6 +290,15 @@ export class Dispatcher {
   handlers(): grpc.UntypedServiceImplementation {
     return {
       Session: (call: grpc.ServerWritableStream<SessionRequest, unknown>) => void this.session(call),
+      Assignments: (call: grpc.ServerWritableStream<{ sessionId: string }, unknown>) =>
+        this.assignmentsStream(call),
+      UpdateTaskStatus: (
+        call: grpc.ServerUnaryCall<
+          { sessionId: string; updates: { taskId: string; status: TaskStatus }[] },
+          unknown
+        >,
+        callback: grpc.sendUnaryData<unknown>,
+      ) => this.updateTaskStatus(call, callback),
       Heartbeat: (
         call: grpc.ServerUnaryCall<{ sessionId: string }, unknown>,
         callback: grpc.sendUnaryData<unknown>,

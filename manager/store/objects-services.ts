@@ -171,6 +171,25 @@ export function taskStateRank(state: TaskState): number {
 
 export const isTerminalTaskState = (s: TaskState) => taskStateRank(s) > taskStateRank('running');
 
+/**
+ * A task told to stop before any node took it (scaled away while waiting for an address or a node):
+ * no worker will ever report on it, so the manager records the end itself and the reaper can delete it.
+ */
+export function retiredBeforePlacement(task: Task, now: string): Task | undefined {
+  if (taskStateRank(task.desiredState) <= taskStateRank('running')) return undefined;
+  if (taskStateRank(task.status.state) >= taskStateRank('assigned')) return undefined;
+  return {
+    ...task,
+    status: {
+      ...task.status,
+      state: 'shutdown',
+      timestamp: now,
+      message: 'shut down before it was scheduled',
+      err: '',
+    },
+  };
+}
+
 export interface TaskStatus {
   state: TaskState;
   timestamp: string;

@@ -6,6 +6,19 @@ import { EventEmitter } from 'node:events';
 import { serviceClient, unary } from '../../lib/grpc.js';
 import type { WireNodeDescription } from '../../manager/controlapi/convert.js';
 import type { Logger } from '../../lib/log.js';
+import type { Task, TaskStatus } from '../../manager/store/objects-services.js';
+
+/** The dispatcher's assignment message (proto/dispatcher.proto): tasks as the store has them. */
+export interface AssignmentsMessage {
+  full: boolean;
+  tasks: Task[];
+  removed: string[];
+}
+
+export interface TaskStatusUpdate {
+  taskId: string;
+  status: TaskStatus;
+}
 
 /** What a node tells the dispatcher about itself. */
 export type SessionNodeDescription = WireNodeDescription;
@@ -42,8 +55,9 @@ const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 500;
 
 /**
- * Emits 'message' (SessionMessage) for every update, 'connected' (manager addr) when a session is
- * established, 'disconnected' when it is lost, and 'removed' when the swarm has removed this node.
+ * Emits 'message' (SessionMessage) for every update, 'assignments' (AssignmentsMessage: a full set after
+ * every new session, then changes), 'connected' (manager addr) when a session is established,
+ * 'disconnected' when it is lost, and 'removed' when the swarm has removed this node.
  */
 export class DispatcherSession extends EventEmitter {
   private managers: string[];
@@ -51,6 +65,8 @@ export class DispatcherSession extends EventEmitter {
   private stopped = false;
   private client: grpc.Client | undefined;
   private stream: grpc.ClientReadableStream<SessionMessage> | undefined;
+  private assignments: grpc.ClientReadableStream<AssignmentsMessage> | undefined;
+  private sessionId = '';
   private heartbeat: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
   private preferred: string | undefined;
@@ -91,6 +107,9 @@ export class DispatcherSession extends EventEmitter {
     this.heartbeat = undefined;
     this.stream?.cancel();
     this.stream = undefined;
+    this.assignments?.cancel();
+    this.assignments = undefined;
+    this.sessionId = '';
     this.client?.close();
     this.client = undefined;
     if (this.current) this.emit('disconnected', this.current);
@@ -133,7 +152,9 @@ export class DispatcherSession extends EventEmitter {
         this.retryMs = RETRY_MIN_MS;
         this.emit('connected', addr);
       }
+      if (msg.sessionId !== sessionId) this.openAssignments(client, msg.sessionId);
       sessionId = msg.sessionId;
+      this.sessionId = sessionId;
       if (msg.managers.length > 0) {
         // The leader first: that is where the session belongs after a reconnect.
         this.managers = [...msg.managers]
@@ -164,6 +185,29 @@ export class DispatcherSession extends EventEmitter {
     stream.on('end', () => {
       if (this.stream === stream) this.retryLater();
     });
+  }
+
+  /** Sends task status reports on the current session; rejects when there is none (the caller retries). */
+  async reportStatus(updates: TaskStatusUpdate[]): Promise<void> {
+    const client = this.client;
+    if (!client || !this.sessionId) throw new Error('no dispatcher session');
+    await unary(client, 'updateTaskStatus', { sessionId: this.sessionId, updates }, 10_000);
+  }
+
+  private openAssignments(client: grpc.Client, sessionId: string): void {
+    this.assignments?.cancel();
+    const stream = (
+      client as unknown as { assignments(req: object): grpc.ClientReadableStream<AssignmentsMessage> }
+    ).assignments({ sessionId });
+    this.assignments = stream;
+    stream.on('data', (msg: AssignmentsMessage) => this.emit('assignments', msg));
+    const lost = (err?: grpc.ServiceError) => {
+      if (this.assignments !== stream) return;
+      this.opts.log.debug({ err: err?.details }, 'assignments stream lost; re-registering');
+      this.retryLater();
+    };
+    stream.on('error', lost);
+    stream.on('end', () => lost());
   }
 
   private armHeartbeat(client: grpc.Client, sessionId: () => string, periodMs: number): void {

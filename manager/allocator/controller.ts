@@ -1,0 +1,220 @@
+// The allocator controller (leader only): the thin shell around the pure allocator. It rebuilds the
+// allocation state from the store when leadership starts, then on store events gives new networks their
+// subnets and VNI, services their ports and VIPs (again after every spec change), and new tasks their
+// addresses, moving them new → pending for the scheduler. A task that cannot get an address stays
+// `new` with the allocator's reason in status.err (`service ps` shows it) and is retried whenever
+// something is released. Terminal and deleted tasks give their addresses back.
+import type { Logger } from '../../lib/log.js';
+import { chunks, ReconcileLoop, TASKS_PER_BATCH } from '../reconcile-loop.js';
+import {
+  isTerminalTaskState,
+  retiredBeforePlacement,
+  type Network,
+  type Service,
+  type Store,
+  type StoreEvent,
+  type SwarmObjects,
+  type Task,
+} from '../store/index.js';
+import {
+  allocateNetwork,
+  allocateService,
+  allocateTask,
+  allocatorStateFrom,
+  releaseNetwork,
+  releaseService,
+  releaseTask,
+  type AllocatorState,
+} from './index.js';
+
+export interface AllocatorControllerDeps {
+  store: Store<SwarmObjects>;
+  clusterId: string;
+  log: Logger;
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export class AllocatorController {
+  private state: AllocatorState | undefined;
+  /** Service id → the specVersion whose endpoint is allocated and written (this leadership). */
+  private readonly allocatedSpec = new Map<string, number>();
+  /** Networks deleted from the store while tasks still held addresses on them. */
+  private readonly networksToRelease = new Set<string>();
+  /** A pass failed after allocating in memory what it could not write: rebuild from the store first. */
+  private stale = false;
+  private readonly loop: ReconcileLoop;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: AllocatorControllerDeps) {
+    this.log = deps.log.child({ controller: 'allocator' });
+    this.loop = new ReconcileLoop({
+      name: 'allocator',
+      store: deps.store,
+      kinds: ['network', 'service', 'task'],
+      onEvent: (e) => this.onEvent(e),
+      pass: (full) => this.pass(full),
+      log: this.log,
+    });
+  }
+
+  /** The live allocation state, for the control API's conflict checks (read only). */
+  allocation(): AllocatorState {
+    if (!this.state) this.rebuild();
+    return this.state!;
+  }
+
+  start(): void {
+    this.rebuild();
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.loop.stop();
+    this.state = undefined;
+    this.allocatedSpec.clear();
+    this.networksToRelease.clear();
+  }
+
+  private rebuild(): void {
+    const objects = this.deps.store.view((tx) => ({
+      cluster: tx.get('cluster', this.deps.clusterId),
+      networks: tx.list('network'),
+      services: tx.list('service'),
+      tasks: tx.list('task'),
+    }));
+    const { state, problems } = allocatorStateFrom(objects);
+    for (const problem of problems)
+      this.log.warn({ problem }, 'allocation recorded in the store was not restored');
+    this.state = state;
+    this.allocatedSpec.clear();
+  }
+
+  private onEvent(e: StoreEvent<SwarmObjects>): boolean {
+    if (e.type !== 'object' || !this.state) return e.type === 'restored';
+    if (e.kind === 'task') {
+      const task = e.object as Task;
+      if (e.op === 'delete' || isTerminalTaskState(task.status.state)) {
+        const held = this.state.tasks.has(task.id);
+        releaseTask(this.state, task.id);
+        return held; // freed addresses may unblock a task waiting in `new`
+      }
+      return task.status.state === 'new';
+    }
+    if (e.kind === 'service' && e.op === 'delete') {
+      releaseService(this.state, e.object.id);
+      this.allocatedSpec.delete(e.object.id);
+      return true;
+    }
+    if (e.kind === 'network' && e.op === 'delete') {
+      this.networksToRelease.add(e.object.id);
+      return true;
+    }
+    return true;
+  }
+
+  private async pass(full: boolean): Promise<void> {
+    if (full || this.stale) this.rebuild();
+    this.stale = false;
+    try {
+      await this.allocate(this.state!);
+    } catch (err) {
+      this.stale = true;
+      throw err;
+    }
+  }
+
+  private async allocate(state: AllocatorState): Promise<void> {
+    for (const id of this.networksToRelease) {
+      if (releaseNetwork(state, id).ok) this.networksToRelease.delete(id);
+    }
+    const { networks, services, tasks } = this.deps.store.view((tx) => ({
+      networks: tx.list('network').filter((n) => n.vni === 0),
+      services: tx.list('service'),
+      tasks: tx.find('task', 'state', 'new'),
+    }));
+    await this.allocateNetworks(state, networks);
+    const ready = await this.allocateServices(state, services);
+    await this.allocateTasks(state, tasks, ready);
+  }
+
+  private async allocateNetworks(state: AllocatorState, networks: Network[]): Promise<void> {
+    const updates: Network[] = [];
+    for (const n of networks) {
+      const r = allocateNetwork(state, n);
+      if (r.ok) updates.push({ ...n, ipam: r.value.ipam, vni: r.value.vni });
+      else this.log.warn({ network: n.spec.name, reason: r.reason.message }, 'network not allocated');
+    }
+    if (updates.length === 0) return;
+    await this.deps.store.update((tx) => {
+      for (const n of updates) tx.update('network', n);
+    });
+  }
+
+  /** Allocates services whose spec changed; returns the services whose endpoint is current, by id. */
+  private async allocateServices(state: AllocatorState, services: Service[]): Promise<Map<string, Service>> {
+    const ready = new Map<string, Service>();
+    const updates: Service[] = [];
+    for (const s of services) {
+      if (this.allocatedSpec.get(s.id) === s.specVersion) {
+        ready.set(s.id, s);
+        continue;
+      }
+      const r = allocateService(state, s);
+      if (!r.ok) {
+        this.log.warn({ service: s.spec.name, reason: r.reason.message }, 'service endpoint not allocated');
+        continue;
+      }
+      if (sameJson(r.value, s.endpoint)) {
+        this.allocatedSpec.set(s.id, s.specVersion);
+        ready.set(s.id, s);
+      } else {
+        updates.push({ ...s, endpoint: r.value });
+      }
+    }
+    if (updates.length > 0) {
+      const { value } = await this.deps.store.update((tx) => updates.map((s) => tx.update('service', s)));
+      for (const s of value) {
+        this.allocatedSpec.set(s.id, s.specVersion);
+        ready.set(s.id, s);
+      }
+    }
+    return ready;
+  }
+
+  private async allocateTasks(state: AllocatorState, tasks: Task[], services: Map<string, Service>) {
+    const updates: Task[] = [];
+    const now = new Date().toISOString();
+    for (const t of tasks) {
+      const retired = retiredBeforePlacement(t, now);
+      if (retired) {
+        updates.push(retired);
+        continue;
+      }
+      const service = services.get(t.serviceId);
+      if (!service) continue; // its service's endpoint is not allocated yet
+      const r = allocateTask(state, t, service);
+      if (r.ok) {
+        updates.push({
+          ...t,
+          networks: r.value,
+          endpoint: structuredClone(service.endpoint),
+          status: {
+            ...t.status,
+            state: 'pending',
+            timestamp: now,
+            message: 'pending task scheduling',
+            err: '',
+          },
+        });
+      } else if (t.status.err !== r.reason.message) {
+        updates.push({ ...t, status: { ...t.status, err: r.reason.message } });
+      }
+    }
+    for (const batch of chunks(updates, TASKS_PER_BATCH)) {
+      await this.deps.store.update((tx) => {
+        for (const t of batch) tx.update('task', t);
+      });
+    }
+  }
+}

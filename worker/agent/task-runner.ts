@@ -1,0 +1,206 @@
+// One task on this node, driven forward through accepted → preparing → starting → running →
+// complete/failed (or shutdown when the manager says so), never backward (SwarmKit's task controller).
+// The runner only decides and reports; the executor does the work. Desired-state changes from the
+// manager wake it at any step; removal from the node's assignments stops and cleans everything.
+import type { Logger } from '../../lib/log.js';
+import {
+  isTerminalTaskState,
+  taskStateRank,
+  type Task,
+  type TaskState,
+  type TaskStatus,
+} from '../../manager/store/objects-services.js';
+import type { Executor, TaskExit, TaskLaunch } from './executor.js';
+import { expandTaskSpec, type TemplateContext } from './templates.js';
+
+export interface TaskRunnerDeps {
+  executor: Executor;
+  report(taskId: string, status: TaskStatus): void;
+  node: { id: string; hostname: string };
+  log: Logger;
+}
+
+/** What the runtime has of the task: nothing yet, a sandbox, a live process, or an ended one. */
+export type RuntimePhase = 'none' | 'prepared' | 'started' | 'exited';
+
+/** Docker's full task name: `<service>.<slot>.<task id>`, `<service>.<node id>.<task id>` when global. */
+export const fullTaskName = (t: Pick<Task, 'serviceName' | 'slot' | 'nodeId' | 'id'>) =>
+  `${t.serviceName}.${t.slot === 0 ? t.nodeId : t.slot}.${t.id}`;
+
+export function exitStatus(exit: TaskExit): { state: TaskState; message: string; err: string } {
+  if (exit.exitCode === 0 && !exit.oomKilled) return { state: 'complete', message: 'finished', err: '' };
+  const detail = exit.oomKilled
+    ? ': OOM killed (memory limit reached)'
+    : exit.signal
+      ? `: killed by ${exit.signal}`
+      : '';
+  return { state: 'failed', message: 'started', err: `task: non-zero exit (${exit.exitCode})${detail}` };
+}
+
+export class TaskRunner {
+  private task: Task;
+  /** The last state reported for the task (starting from what the manager knows). */
+  private reported: TaskState;
+  private phase: RuntimePhase;
+  private exit: Promise<TaskExit> | undefined;
+  private knownExit: TaskExit | undefined;
+  private pid: number | undefined;
+  private removed = false;
+  private wake: () => void = () => {};
+  readonly finished: Promise<void>;
+
+  constructor(
+    task: Task,
+    private readonly deps: TaskRunnerDeps,
+    adopted?: { phase: RuntimePhase; exit?: TaskExit; pid?: number },
+  ) {
+    this.task = task;
+    this.reported = task.status.state;
+    this.phase = adopted?.phase ?? 'none';
+    this.knownExit = adopted?.exit;
+    this.pid = adopted?.pid;
+    if (this.phase === 'started') this.exit = this.waitForExit();
+    this.finished = this.run();
+  }
+
+  get id(): string {
+    return this.task.id;
+  }
+
+  /** A newer version of the task from the manager (desired state, spec). */
+  update(task: Task): void {
+    this.task = task;
+    this.wake();
+  }
+
+  /** The task left this node's assignments: stop it and remove everything it left. */
+  remove(): Promise<void> {
+    this.removed = true;
+    this.wake();
+    return this.finished;
+  }
+
+  private changed(): Promise<'changed'> {
+    return new Promise((resolve) => (this.wake = () => resolve('changed')));
+  }
+
+  private report(state: TaskState, message: string, extra: Partial<TaskStatus> = {}): void {
+    if (taskStateRank(state) <= taskStateRank(this.reported)) return;
+    this.reported = state;
+    const status: TaskStatus = {
+      state,
+      timestamp: new Date().toISOString(),
+      message,
+      err: extra.err ?? '',
+      ...(extra.exitCode !== undefined ? { exitCode: extra.exitCode } : {}),
+      ...(this.pid !== undefined ? { pid: this.pid } : {}),
+    };
+    this.deps.report(this.task.id, status);
+  }
+
+  /** The process's end; a runtime that loses track of it counts as a failure, not a crash of the runner. */
+  private waitForExit(): Promise<TaskExit> {
+    return this.deps.executor.wait(this.task.id).catch((err: unknown) => {
+      this.deps.log.warn({ task: this.task.id, err }, 'lost track of the task process');
+      return { exitCode: 255, signal: undefined, oomKilled: false };
+    });
+  }
+
+  private launch(): TaskLaunch {
+    const t = this.task;
+    const name = fullTaskName(t);
+    const ctx: TemplateContext = {
+      node: this.deps.node,
+      service: { id: t.serviceId, name: t.serviceName },
+      task: { id: t.id, name, slot: t.slot },
+    };
+    return {
+      taskId: t.id,
+      name,
+      serviceId: t.serviceId,
+      serviceName: t.serviceName,
+      slot: t.slot,
+      spec: expandTaskSpec(t.spec, ctx),
+    };
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (!this.removed) await this.step();
+    } catch (err) {
+      this.deps.log.error({ task: this.task.id, err }, 'task runner failed');
+    }
+    await this.cleanup();
+  }
+
+  /** One decision: do the next thing the task needs, or wait for a change. */
+  private async step(): Promise<void> {
+    const { executor } = this.deps;
+    const id = this.task.id;
+    if (isTerminalTaskState(this.reported)) {
+      await this.changed();
+      return;
+    }
+    if (taskStateRank(this.task.desiredState) > taskStateRank('running')) {
+      if (this.phase === 'started') {
+        await executor.stop(id, this.task.spec.stopGracePeriodMs).catch((err: unknown) => {
+          this.deps.log.warn({ task: id, err }, 'stopping the task failed');
+        });
+        this.phase = 'exited';
+      }
+      this.report('shutdown', 'shutdown');
+      return;
+    }
+    if (this.phase === 'none' && taskStateRank(this.reported) >= taskStateRank('starting')) {
+      // The manager believes it started, but this node has no trace of it (state lost): say so.
+      this.report('failed', 'lost', { err: 'task lost: the node no longer has its process' });
+      return;
+    }
+    if (taskStateRank(this.reported) < taskStateRank('accepted')) this.report('accepted', 'accepted');
+    if (this.phase === 'none') {
+      this.report('preparing', 'preparing');
+      try {
+        await executor.prepare(this.launch());
+        this.phase = 'prepared';
+      } catch (err) {
+        this.report('rejected', 'preparing', { err: (err as Error).message });
+      }
+      return;
+    }
+    if (this.phase === 'prepared') {
+      this.report('starting', 'starting');
+      try {
+        this.pid = (await executor.start(id)).pid;
+        this.phase = 'started';
+        this.exit = this.waitForExit();
+      } catch (err) {
+        this.report('failed', 'starting', { err: (err as Error).message });
+      }
+      return;
+    }
+    if (this.phase === 'exited' || this.knownExit) {
+      const exit = this.knownExit ?? (await this.exit!);
+      this.phase = 'exited';
+      const s = exitStatus(exit);
+      this.report(s.state, s.message, { err: s.err, exitCode: exit.exitCode });
+      return;
+    }
+    this.report('running', 'started');
+    const outcome = await Promise.race([this.exit!, this.changed()]);
+    if (outcome !== 'changed') {
+      this.knownExit = outcome;
+      this.phase = 'exited';
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    const { executor } = this.deps;
+    const id = this.task.id;
+    try {
+      if (this.phase === 'started') await executor.stop(id, this.task.spec.stopGracePeriodMs);
+      await executor.remove(id);
+    } catch (err) {
+      this.deps.log.warn({ task: id, err }, 'cleaning up the task failed');
+    }
+  }
+}
