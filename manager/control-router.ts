@@ -3,6 +3,10 @@
 // waited for briefly; a swarm that stays leaderless has lost its quorum, and the error says so.
 import * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
+import { serviceClient } from '../lib/grpc.js';
+import { MANAGER_CHANNEL_OPTIONS } from './ca/credentials.js';
+import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
+import type { ExecRequest, LogsRequest, Sink } from './controlapi/streams.js';
 import { callLeader } from './leadership.js';
 import type { Manager } from './manager.js';
 
@@ -62,4 +66,63 @@ async function awaitLeader(manager: Manager): Promise<void> {
     `the swarm has no leader: this manager cannot reach a quorum of the ${managers} managers. ` +
       `If they are gone for good, run 'swarmlite init --force-new-cluster' on a surviving manager.`,
   );
+}
+
+// ------------------------------------------------------------------------ streaming control calls
+
+type ControlStreamClient = grpc.Client & {
+  serviceLogs(req: object): grpc.ClientReadableStream<LogMessage>;
+  exec(): grpc.ClientDuplexStream<object, ExecOutput>;
+};
+
+function leaderClient(manager: Manager, credentials: grpc.ChannelCredentials): ControlStreamClient {
+  const addr = manager.leaderAddr();
+  if (!addr) throw new UserError('the swarm has no leader right now (no quorum?)');
+  const Control = serviceClient('control.proto', 'swarmlite.control.v1.Control');
+  return new Control(addr, credentials, MANAGER_CHANNEL_OPTIONS) as unknown as ControlStreamClient;
+}
+
+/** `service logs` from the local API: read here when leading, else relayed from the leader. */
+export function routeLogs(
+  manager: Manager,
+  req: LogsRequest,
+  sink: Sink<LogMessage>,
+  credentials: grpc.ChannelCredentials,
+): () => void {
+  if (manager.isLeader()) return manager.serviceLogs(req, sink);
+  const client = leaderClient(manager, credentials);
+  const stream = client.serviceLogs(req);
+  stream.on('data', (m: LogMessage) => sink.write(m));
+  stream.on('end', () => {
+    client.close();
+    sink.end();
+  });
+  stream.on('error', (err: grpc.ServiceError) => {
+    client.close();
+    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(err.details ?? err.message));
+  });
+  return () => stream.cancel();
+}
+
+/** `exec` from the local API: run here when leading, else through the leader's Exec stream. */
+export function routeExec(
+  manager: Manager,
+  req: ExecRequest,
+  sink: Sink<ExecOutput>,
+  credentials: grpc.ChannelCredentials,
+): { input(i: ExecInput): void; cancel(): void } {
+  if (manager.isLeader()) return manager.exec(req, sink);
+  const client = leaderClient(manager, credentials);
+  const stream = client.exec();
+  stream.write(req);
+  stream.on('data', (out: ExecOutput) => sink.write(out));
+  stream.on('end', () => {
+    client.close();
+    sink.end();
+  });
+  stream.on('error', (err: grpc.ServiceError) => {
+    client.close();
+    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(err.details ?? err.message));
+  });
+  return { input: (input) => stream.write({ input }), cancel: () => stream.cancel() };
 }

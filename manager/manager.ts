@@ -16,7 +16,7 @@ import {
 import { caServiceDefinition, createCaService } from './ca/service.js';
 import { controlHandlers, managerAddrs, type Caller, type ControlContext } from './controlapi/control.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
-import { leaderOnlyUnary, type LeaderInfo } from './leadership.js';
+import { leaderOnlyUnary, notLeaderError, type LeaderInfo } from './leadership.js';
 import { openRaftNode } from './raft/node/open.js';
 import type { RaftNode } from './raft/node/raft-node.js';
 import { Role } from './raft/types.js';
@@ -25,6 +25,16 @@ import { AllocatorController } from './allocator/controller.js';
 import { SchedulerController } from './scheduler/controller.js';
 import { OrchestratorController } from './orchestrator/controller.js';
 import { ingressNetwork } from './allocator/ingress.js';
+import {
+  startExec,
+  streamLogs,
+  type ExecRequest,
+  type LogsRequest,
+  type Sink,
+  type StreamDeps,
+} from './controlapi/streams.js';
+import { findTask, tasksFor } from './controlapi/lookup.js';
+import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
 import { serviceClient } from '../lib/grpc.js';
 import { Store, swarmSchema, type Cluster, type Node, type SwarmObjects } from './store/index.js';
 
@@ -209,6 +219,7 @@ export class Manager implements LeaderInfo {
       ),
     });
     const controlImpl: grpc.UntypedServiceImplementation = {};
+    Object.assign(controlImpl, this.streamHandlers());
     for (const [name, handler] of Object.entries(this.control)) {
       controlImpl[name] = leaderOnlyUnary(this, (call, callback) => {
         let caller: Caller;
@@ -242,6 +253,68 @@ export class Manager implements LeaderInfo {
   /** The TLS provider already serves the new certificate; Raft's client channels switch to it too. */
   certificateRenewed(): void {
     this.raftNode?.updateChannelCredentials(clientCredentials(this.cfg.tls.current));
+  }
+
+  private streamDeps(): StreamDeps {
+    return {
+      relay: this.dispatcher.relay,
+      tasksFor: (refs) => this.store.view((tx) => tasksFor(tx, refs)),
+      findTask: (ref) => this.store.view((tx) => findTask(tx, ref)),
+    };
+  }
+
+  /** `service logs` on the leader; returns the cancel function. */
+  serviceLogs(req: LogsRequest, sink: Sink<LogMessage>): () => void {
+    if (!this.isLeader()) throw notLeaderError(this);
+    return streamLogs(this.streamDeps(), req, sink);
+  }
+
+  /** `exec` on the leader. */
+  exec(req: ExecRequest, sink: Sink<ExecOutput>): { input(i: ExecInput): void; cancel(): void } {
+    if (!this.isLeader()) throw notLeaderError(this);
+    return startExec(this.streamDeps(), req, sink);
+  }
+
+  /** The Control service's streaming calls, for other managers relaying their CLI's requests. */
+  private streamHandlers(): grpc.UntypedServiceImplementation {
+    const authorize = (call: Parameters<typeof requireCaller>[0]) => {
+      const caller = requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
+      if (this.notAManager(caller.nodeId, false)) {
+        throw new GrpcError(grpc.status.PERMISSION_DENIED, `node ${caller.nodeId} is no longer a manager`);
+      }
+    };
+    const sinkOf = <T>(
+      call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>,
+    ): Sink<T> => ({
+      write: (m) => call.write(m),
+      end: () => call.end(),
+      fail: (err) => call.emit('error', toServiceError(err)),
+    });
+    return {
+      ServiceLogs: (call: grpc.ServerWritableStream<LogsRequest, LogMessage>) => {
+        try {
+          authorize(call);
+          const cancel = this.serviceLogs(call.request, sinkOf(call));
+          call.on('cancelled', cancel);
+        } catch (err) {
+          call.emit('error', toServiceError(err));
+        }
+      },
+      Exec: (call: grpc.ServerDuplexStream<ExecRequest & { input?: ExecInput | null }, ExecOutput>) => {
+        let session: { input(i: ExecInput): void; cancel(): void } | undefined;
+        call.on('data', (msg) => {
+          try {
+            if (!session) {
+              authorize(call);
+              session = this.exec(msg, sinkOf(call));
+              call.on('cancelled', () => session?.cancel());
+            } else if (msg.input) session.input(msg.input);
+          } catch (err) {
+            call.emit('error', toServiceError(err));
+          }
+        });
+      },
+    };
   }
 
   /** Runs a control call here (when leading); used by the local API to skip a network hop. */

@@ -12,6 +12,7 @@ import type { Node, Store, SwarmObjects, Task, TaskStatus } from '../store/index
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
 import { NodeAssignments } from './assignments.js';
 import { checkReport, StatusBatcher, type StatusReport } from './task-status.js';
+import { NodeWorkRelay } from './node-work.js';
 
 /** Heartbeat periods a new leader waits for nodes that were connected to its predecessor. */
 export const NEW_LEADER_GRACE_PERIODS = 1.5;
@@ -50,6 +51,8 @@ export class Dispatcher {
   private readonly sessions = new Map<string, LiveSession>();
   private readonly assignmentStreams = new Map<string, AssignmentStream>();
   private readonly statusBatcher: StatusBatcher;
+  /** Log reads and exec sessions relayed to nodes (the control API's streaming calls use it). */
+  readonly relay = new NodeWorkRelay();
   private expiryTimer: NodeJS.Timeout | undefined;
   private watchStop: (() => void) | undefined;
   private leading = false;
@@ -112,6 +115,20 @@ export class Dispatcher {
     this.sessions.clear();
     for (const a of this.assignmentStreams.values()) a.call.emit('error', notLeaderError(this.deps.leader));
     this.assignmentStreams.clear();
+    this.relay.closeAll(notLeaderError(this.deps.leader));
+  }
+
+  /** The caller's node id, when its certificate is valid and `sessionId` is its live session. */
+  private sessionCaller(call: Parameters<typeof requireCaller>[0], sessionId: string | undefined): string {
+    if (!this.leading) throw notLeaderError(this.deps.leader);
+    const caller = requireCaller(call, this.deps.caCertPem(), {
+      roles: ['manager', 'worker'],
+      isRemoved: this.deps.isRemoved,
+    });
+    if (sessionId !== undefined && this.sessions.get(caller.nodeId)?.sessionId !== sessionId) {
+      throw new GrpcError(grpc.status.NOT_FOUND, 'session is unknown or superseded: open a new one');
+    }
+    return caller.nodeId;
   }
 
   // ------------------------------------------------------------------------------- assignments
@@ -292,6 +309,30 @@ export class Dispatcher {
       Session: (call: grpc.ServerWritableStream<SessionRequest, unknown>) => void this.session(call),
       Assignments: (call: grpc.ServerWritableStream<{ sessionId: string }, unknown>) =>
         this.assignmentsStream(call),
+      Subscriptions: (call: grpc.ServerWritableStream<{ sessionId: string }, unknown>) => {
+        try {
+          this.relay.attachNode(this.sessionCaller(call, call.request.sessionId), call);
+        } catch (err) {
+          call.emit('error', err);
+        }
+      },
+      PublishLogs: (
+        call: Parameters<NodeWorkRelay['publishLogs']>[1],
+        callback: grpc.sendUnaryData<unknown>,
+      ) => {
+        try {
+          this.relay.publishLogs(this.sessionCaller(call, undefined), call, callback);
+        } catch (err) {
+          callback(err as grpc.ServiceError);
+        }
+      },
+      ExecAttach: (call: Parameters<NodeWorkRelay['execAttach']>[1]) => {
+        try {
+          this.relay.execAttach(this.sessionCaller(call, undefined), call);
+        } catch (err) {
+          call.emit('error', err);
+        }
+      },
       UpdateTaskStatus: (
         call: grpc.ServerUnaryCall<
           { sessionId: string; updates: { taskId: string; status: TaskStatus }[] },

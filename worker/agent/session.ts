@@ -15,6 +15,20 @@ export interface AssignmentsMessage {
   removed: string[];
 }
 
+/** A manager's request for logs or an exec session (proto/dispatcher.proto Subscription). */
+export interface NodeWorkRequest {
+  id: string;
+  close: boolean;
+  logs?: { taskIds: string[]; follow: boolean; tail: number } | null;
+  exec?: { taskId: string; argv: string[]; tty: boolean; stdin: boolean } | null;
+}
+
+export interface ExecInputMessage {
+  stdin?: Buffer;
+  stdinEof?: boolean;
+  signal?: string;
+}
+
 export interface TaskStatusUpdate {
   taskId: string;
   status: TaskStatus;
@@ -66,6 +80,7 @@ export class DispatcherSession extends EventEmitter {
   private client: grpc.Client | undefined;
   private stream: grpc.ClientReadableStream<SessionMessage> | undefined;
   private assignments: grpc.ClientReadableStream<AssignmentsMessage> | undefined;
+  private subscriptions: grpc.ClientReadableStream<NodeWorkRequest> | undefined;
   private sessionId = '';
   private heartbeat: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
@@ -109,6 +124,8 @@ export class DispatcherSession extends EventEmitter {
     this.stream = undefined;
     this.assignments?.cancel();
     this.assignments = undefined;
+    this.subscriptions?.cancel();
+    this.subscriptions = undefined;
     this.sessionId = '';
     this.client?.close();
     this.client = undefined;
@@ -152,7 +169,10 @@ export class DispatcherSession extends EventEmitter {
         this.retryMs = RETRY_MIN_MS;
         this.emit('connected', addr);
       }
-      if (msg.sessionId !== sessionId) this.openAssignments(client, msg.sessionId);
+      if (msg.sessionId !== sessionId) {
+        this.openAssignments(client, msg.sessionId);
+        this.openSubscriptions(client, msg.sessionId);
+      }
       sessionId = msg.sessionId;
       this.sessionId = sessionId;
       if (msg.managers.length > 0) {
@@ -192,6 +212,32 @@ export class DispatcherSession extends EventEmitter {
     const client = this.client;
     if (!client || !this.sessionId) throw new Error('no dispatcher session');
     await unary(client, 'updateTaskStatus', { sessionId: this.sessionId, updates }, 10_000);
+  }
+
+  /** A stream to answer a log request on (PublishLogs); undefined without a session. */
+  publishLogs(): grpc.ClientWritableStream<unknown> | undefined {
+    const client = this.client as unknown as
+      | { publishLogs(cb: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<unknown> }
+      | undefined;
+    return client?.publishLogs(() => {});
+  }
+
+  /** The node's side of an exec session (ExecAttach); undefined without a session. */
+  execAttach(): grpc.ClientDuplexStream<unknown, ExecInputMessage> | undefined {
+    const client = this.client as unknown as
+      { execAttach(): grpc.ClientDuplexStream<unknown, ExecInputMessage> } | undefined;
+    return client?.execAttach();
+  }
+
+  private openSubscriptions(client: grpc.Client, sessionId: string): void {
+    this.subscriptions?.cancel();
+    const stream = (
+      client as unknown as { subscriptions(req: object): grpc.ClientReadableStream<NodeWorkRequest> }
+    ).subscriptions({ sessionId });
+    this.subscriptions = stream;
+    stream.on('data', (msg: NodeWorkRequest) => this.emit('work', msg));
+    // Losing it loses only log/exec requests in flight; the session's own checks notice a dead manager.
+    stream.on('error', () => {});
   }
 
   private openAssignments(client: grpc.Client, sessionId: string): void {
