@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultTaskSpec, type Task, type TaskState, type TaskStatus } from '../store/index.js';
+import { applyReport, checkReport } from './task-status.js';
+
+function task(state: TaskState, nodeId = 'n1'): Task {
+  return {
+    id: 't1',
+    meta: { version: 3, createdAt: '', updatedAt: '' },
+    serviceId: 's1',
+    slot: 1,
+    nodeId,
+    spec: defaultTaskSpec('host', ['true']),
+    specVersion: 1,
+    serviceName: 'web',
+    desiredState: 'running',
+    status: { state, timestamp: 'T0', message: '', err: '' },
+    networks: [],
+    endpoint: { ports: [], virtualIps: [] },
+  };
+}
+
+const status = (state: TaskState, over: Partial<TaskStatus> = {}): TaskStatus => ({
+  state,
+  timestamp: 'T1',
+  message: state,
+  err: '',
+  ...over,
+});
+
+test('reports are checked: known states only, and only the states a worker owns', () => {
+  assert.equal(checkReport(undefined), 'status.state is required');
+  assert.equal(checkReport({ state: 'exploded' as TaskState }), "unknown task state 'exploded'");
+  assert.equal(checkReport({ state: 'assigned' }), "a worker cannot report 'assigned'");
+  assert.equal(checkReport({ state: 'running' }), undefined);
+});
+
+test('a report moves the task forward and carries exit code and pid', () => {
+  const out = applyReport(task('assigned'), {
+    nodeId: 'n1',
+    taskId: 't1',
+    status: status('failed', { exitCode: 3, pid: 42, err: 'task: non-zero exit (3)' }),
+  })!;
+  assert.equal(out.status.state, 'failed');
+  assert.equal(out.status.exitCode, 3);
+  assert.equal(out.status.pid, 42);
+  assert.equal(out.meta.version, 3, 'written against the version read');
+});
+
+test('never backward, never for another node, never a no-op', () => {
+  assert.equal(
+    applyReport(task('failed'), { nodeId: 'n1', taskId: 't1', status: status('running') }),
+    undefined,
+  );
+  assert.equal(
+    applyReport(task('assigned', 'n2'), { nodeId: 'n1', taskId: 't1', status: status('running') }),
+    undefined,
+  );
+  assert.equal(applyReport(undefined, { nodeId: 'n1', taskId: 't1', status: status('running') }), undefined);
+  const same = task('running');
+  same.status.message = 'running';
+  assert.equal(applyReport(same, { nodeId: 'n1', taskId: 't1', status: status('running') }), undefined);
+});

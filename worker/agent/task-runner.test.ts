@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger } from '../../lib/log.js';
+import { defaultTaskSpec, type Task, type TaskState, type TaskStatus } from '../../manager/store/index.js';
+import { eventually } from '../../test/support.js';
+import { SimulatedExecutor } from './simulated-executor.js';
+import { exitStatus, TaskRunner } from './task-runner.js';
+
+function task(env: string[] = [], desiredState: TaskState = 'running'): Task {
+  return {
+    id: 't1',
+    meta: { version: 1, createdAt: '', updatedAt: '' },
+    serviceId: 's1',
+    slot: 2,
+    nodeId: 'n1',
+    spec: { ...defaultTaskSpec('host', ['sleep', '1']), env, hostname: '{{.Node.Hostname}}-{{.Task.Slot}}' },
+    specVersion: 1,
+    serviceName: 'web',
+    desiredState,
+    status: { state: 'assigned', timestamp: '', message: '', err: '' },
+    networks: [],
+    endpoint: { ports: [], virtualIps: [] },
+  };
+}
+
+function runner(t: Task, executor = new SimulatedExecutor()) {
+  const reports: TaskStatus[] = [];
+  const r = new TaskRunner(t, {
+    executor,
+    node: { id: 'n1', hostname: 'node1' },
+    log: createLogger('silent'),
+    report: (_id, s) => reports.push(s),
+  });
+  const states = () => reports.map((s) => s.state);
+  return { r, reports, states, executor };
+}
+
+test('a task walks accepted → preparing → starting → running, then shutdown when told, never back', async () => {
+  const { r, states, executor } = runner(task());
+  await eventually('running', () => states().at(-1) === 'running');
+  assert.deepEqual(states(), ['accepted', 'preparing', 'starting', 'running']);
+  assert.deepEqual(executor.running(), ['t1']);
+  r.update({ ...task(), desiredState: 'shutdown' });
+  await eventually('shutdown', () => states().at(-1) === 'shutdown');
+  assert.deepEqual(executor.running(), []);
+  r.update({ ...task(), desiredState: 'running' }); // a stale desired state cannot revive it
+  await new Promise((res) => setTimeout(res, 50));
+  assert.equal(states().at(-1), 'shutdown');
+  await r.remove();
+});
+
+test('an exit is reported as complete or failed with its code', async () => {
+  const ok = runner(task(['SIM_EXIT_AFTER_MS=5', 'SIM_EXIT_CODE=0']));
+  await eventually('complete', () => ok.states().at(-1) === 'complete');
+  const bad = runner(task(['SIM_EXIT_AFTER_MS=5', 'SIM_EXIT_CODE=3']));
+  await eventually('failed', () => bad.states().at(-1) === 'failed');
+  const last = bad.reports.at(-1)!;
+  assert.equal(last.exitCode, 3);
+  assert.equal(last.err, 'task: non-zero exit (3)');
+  await ok.r.remove();
+  await bad.r.remove();
+});
+
+test('a prepare failure rejects the task with the executor message', async () => {
+  const { r, reports, states } = runner(task(['SIM_REJECT=unknown image "nginx"']));
+  await eventually('rejected', () => states().at(-1) === 'rejected');
+  assert.equal(reports.at(-1)!.err, 'unknown image "nginx"');
+  await r.remove();
+});
+
+test('a task told to shut down before it started never starts', async () => {
+  const { r, states, executor } = runner(task([], 'shutdown'));
+  await eventually('shutdown', () => states().at(-1) === 'shutdown');
+  assert.deepEqual(states(), ['shutdown']);
+  assert.deepEqual(executor.running(), []);
+  await r.remove();
+});
+
+test('a started task the runtime lost (no trace after a restart) is reported failed, not restarted', async () => {
+  const t = { ...task(), status: { state: 'running' as const, timestamp: '', message: '', err: '' } };
+  const { r, reports } = runner(t);
+  await eventually('failed', () => reports.at(-1)?.state === 'failed');
+  assert.match(reports.at(-1)!.err, /task lost/);
+  await r.remove();
+});
+
+test('exit statuses read like Docker', () => {
+  assert.deepEqual(exitStatus({ exitCode: 0, oomKilled: false }), {
+    state: 'complete',
+    message: 'finished',
+    err: '',
+  });
+  assert.equal(
+    exitStatus({ exitCode: 137, oomKilled: true }).err,
+    'task: non-zero exit (137): OOM killed (memory limit reached)',
+  );
+  assert.equal(
+    exitStatus({ exitCode: 143, signal: 'SIGTERM', oomKilled: false }).err,
+    'task: non-zero exit (143): killed by SIGTERM',
+  );
+});
