@@ -7,6 +7,7 @@ import { registerBasicCommands } from './commands-basic.js';
 import { registerLabCommands } from './commands-lab.js';
 import { registerNodeCommands } from './commands-node.js';
 import { registerSwarmCommands } from './commands-swarm.js';
+import { registerWhoamiCommand } from './commands-whoami.js';
 
 export const USAGE_EXIT = 2;
 
@@ -24,6 +25,7 @@ function buildProgram(): Command {
   registerSwarmCommands(program);
   registerNodeCommands(program);
   registerLabCommands(program);
+  registerWhoamiCommand(program);
   return program;
 }
 
