@@ -1,0 +1,58 @@
+// Networks, services and tasks → their wire form (proto/objects.proto). The messages mirror the store
+// objects field for field, so this is mostly a copy; the one reshaping is the service mode, a tagged
+// object in the store and a oneof on the wire. The result is what proto-loader hands a client
+// (absent messages null, a oneof as its one member set plus its name in `mode`), so in-process callers see the wire shape too.
+import type { Network, Service, ServiceSpec, Task } from '../store/index.js';
+
+const metaToWire = (m: { version: number; createdAt: string; updatedAt: string }) => ({
+  version: m.version,
+  createdAt: m.createdAt,
+  updatedAt: m.updatedAt,
+});
+
+export function networkToWire(n: Network) {
+  return {
+    id: n.id,
+    meta: metaToWire(n.meta),
+    spec: structuredClone(n.spec),
+    ipam: structuredClone(n.ipam),
+    vni: n.vni,
+  };
+}
+
+export function serviceSpecToWire(spec: ServiceSpec) {
+  const { mode, ...rest } = structuredClone(spec);
+  // As proto-loader decodes a oneof: the member set, and `mode` naming it; the other member absent.
+  return 'global' in mode
+    ? { ...rest, global: {}, mode: 'global' as const }
+    : { ...rest, replicated: { replicas: mode.replicated.replicas }, mode: 'replicated' as const };
+}
+
+export function serviceToWire(s: Service) {
+  return {
+    id: s.id,
+    meta: metaToWire(s.meta),
+    spec: serviceSpecToWire(s.spec),
+    previousSpec: s.previousSpec ? serviceSpecToWire(s.previousSpec) : null,
+    specVersion: s.specVersion,
+    endpoint: structuredClone(s.endpoint),
+    updateStatus: s.updateStatus ? { ...s.updateStatus } : null,
+  };
+}
+
+export function taskToWire(t: Task) {
+  return {
+    id: t.id,
+    meta: metaToWire(t.meta),
+    serviceId: t.serviceId,
+    slot: t.slot,
+    nodeId: t.nodeId,
+    spec: structuredClone(t.spec),
+    specVersion: t.specVersion,
+    serviceName: t.serviceName,
+    desiredState: t.desiredState,
+    status: { ...t.status },
+    networks: structuredClone(t.networks),
+    endpoint: structuredClone(t.endpoint),
+  };
+}

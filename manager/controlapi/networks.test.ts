@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { assertRefused, fixture, wireSpec } from './service-test-fixtures.js';
+
+const S = grpc.status;
+const overlay = (name: string, extra: Record<string, unknown> = {}) => ({
+  spec: { name, driver: 'overlay', ...extra },
+});
+
+test('network create: stored with an empty allocation, found by id, name and id prefix', async () => {
+  const f = await fixture();
+  const { network } = await f.call(
+    'CreateNetwork',
+    overlay('appnet', { attachable: true, labels: { team: 'a' } }),
+  );
+  assert.equal(network.spec.name, 'appnet');
+  assert.deepEqual(network.ipam, []);
+  assert.equal(network.vni, 0);
+  assert.equal(network.spec.attachable, true);
+  assert.deepEqual(network.spec.labels, { team: 'a' });
+  assert.ok(network.meta.version > 0);
+  // The driver may be left out: overlay is the only one.
+  const { network: other } = await f.call('CreateNetwork', { spec: { name: 'other' } });
+  assert.equal(other.spec.driver, 'overlay');
+
+  for (const ref of [network.id, 'appnet', network.id.slice(0, 4)]) {
+    assert.equal((await f.call('GetNetwork', { ref })).network.id, network.id, ref);
+  }
+  const { networks } = await f.call('ListNetworks', {});
+  assert.deepEqual(
+    networks.map((n: { spec: { name: string } }) => n.spec.name),
+    ['appnet', 'ingress', 'other'],
+  );
+});
+
+test('network create: every invalid spec is INVALID_ARGUMENT and changes nothing', async () => {
+  const f = await fixture();
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ spec: null }, /network spec is required/],
+    [overlay(''), /network name is required/],
+    [overlay('-bad'), /invalid network name "-bad"/],
+    [overlay('a'.repeat(64)), /longer than 63/],
+    [overlay('n', { driver: 'bridge' }), /unsupported network driver "bridge"/],
+    [overlay('n', { ingress: true }), /ingress network is created with the swarm/],
+    [overlay('n', { ipam: [{ subnet: '10.9.1.5/24' }] }), /did you mean 10\.9\.1\.0\/24/],
+    [overlay('n', { ipam: [{ subnet: '10.9.1.0/24' }, { subnet: '10.9.0.0/16' }] }), /overlap/],
+    [overlay('n', { options: { mtu: 'big' } }), /invalid mtu option "big"/],
+    // Malformed shapes: a clear error naming the field, never a TypeError.
+    [{ spec: 'appnet' }, /spec must be a message/],
+    [overlay('n', { ipam: [7] }), /ipam\[0\] must be a message/],
+    [overlay('n', { ipam: { subnet: '10.0.0.0/24' } }), /ipam must be a list/],
+    [overlay('n', { labels: { a: 1 } }), /labels must be a map of strings/],
+    [overlay('n', { attachable: 'yes' }), /attachable must be true or false/],
+  ];
+  for (const [req, message] of cases)
+    await assertRefused(f, 'CreateNetwork', req, S.INVALID_ARGUMENT, message);
+});
+
+test('network create: a taken name is ALREADY_EXISTS, whatever its case', async () => {
+  const f = await fixture();
+  await f.call('CreateNetwork', overlay('appnet'));
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('appnet'),
+    S.ALREADY_EXISTS,
+    /network appnet already exists/,
+  );
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('AppNet'),
+    S.ALREADY_EXISTS,
+    /network appnet already exists/,
+  );
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('ingress'),
+    S.ALREADY_EXISTS,
+    /network ingress already exists/,
+  );
+});
+
+test('network create: an overlapping subnet is FAILED_PRECONDITION and changes nothing', async () => {
+  const f = await fixture();
+  await f.call('CreateNetwork', overlay('appnet', { ipam: [{ subnet: '10.20.0.0/16' }] }));
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('dbnet', { ipam: [{ subnet: '10.20.5.0/24' }] }),
+    S.FAILED_PRECONDITION,
+    /subnet 10\.20\.5\.0\/24 overlaps subnet 10\.20\.0\.0\/16 of network appnet/,
+  );
+  // The routing mesh's range (allocated to ingress by the allocator).
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('dbnet', { ipam: [{ subnet: '10.255.1.0/24' }] }),
+    S.FAILED_PRECONDITION,
+    /overlaps subnet 10\.255\.0\.0\/16 of network ingress/,
+  );
+});
+
+test('network create: overlap with a network the allocator has not allocated yet is still refused', async () => {
+  const f = await fixture({ allocation: 'stale' });
+  await f.call('CreateNetwork', overlay('appnet', { ipam: [{ subnet: '10.20.0.0/16' }] }));
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('dbnet', { ipam: [{ subnet: '10.20.0.0/24' }] }),
+    S.FAILED_PRECONDITION,
+    /overlaps subnet 10\.20\.0\.0\/16 of network appnet/,
+  );
+});
+
+test('network rm: refused while a service uses it or for ingress; removed otherwise', async () => {
+  const f = await fixture();
+  await f.call('CreateNetwork', overlay('appnet'));
+  await f.call('CreateService', {
+    spec: wireSpec('web', { task: { image: 'host', networks: [{ target: 'appnet' }] } }),
+  });
+  await f.call('CreateService', {
+    spec: wireSpec('api', { task: { image: 'host', networks: [{ target: 'appnet' }] } }),
+  });
+  await assertRefused(
+    f,
+    'RemoveNetwork',
+    { ref: 'appnet' },
+    S.FAILED_PRECONDITION,
+    /^network appnet is in use by services api, web$/,
+  );
+  await assertRefused(
+    f,
+    'RemoveNetwork',
+    { ref: 'ingress' },
+    S.FAILED_PRECONDITION,
+    /ingress network .* cannot be removed/,
+  );
+  await assertRefused(f, 'RemoveNetwork', { ref: 'nope' }, S.NOT_FOUND, /network nope not found/);
+  await assertRefused(
+    f,
+    'RemoveNetwork',
+    {},
+    S.INVALID_ARGUMENT,
+    /network id, id prefix or name is required/,
+  );
+
+  await f.call('RemoveService', { ref: 'api' });
+  await assertRefused(
+    f,
+    'RemoveNetwork',
+    { ref: 'appnet' },
+    S.FAILED_PRECONDITION,
+    /^network appnet is in use by service web$/,
+  );
+  await f.call('RemoveService', { ref: 'web' });
+  assert.deepEqual(await f.call('RemoveNetwork', { ref: 'appnet' }), {});
+  assert.equal(
+    f.store.view((tx) => tx.find('network', 'name', 'appnet').length),
+    0,
+  );
+});
+
+test('network prune: removes every unused network but ingress, and names them', async () => {
+  const f = await fixture();
+  for (const name of ['zeta', 'appnet', 'used']) await f.call('CreateNetwork', overlay(name));
+  await f.call('CreateService', {
+    spec: wireSpec('web', { task: { image: 'host', networks: [{ target: 'used' }] } }),
+  });
+  assert.deepEqual(await f.call('PruneNetworks', {}), { removed: ['appnet', 'zeta'] });
+  const left = f.store.view((tx) => tx.list('network').map((n) => n.spec.name)).sort();
+  assert.deepEqual(left, ['ingress', 'used']);
+  assert.deepEqual(await f.call('PruneNetworks', {}), { removed: [] });
+});

@@ -1,0 +1,94 @@
+// What the network, service and task calls need from the manager, and the error mapping they share.
+import * as grpc from '@grpc/grpc-js';
+import { GrpcError } from '../ca/authz.js';
+import type { AllocFailure, AllocResult, AllocatorState } from '../allocator/index.js';
+import {
+  InvalidObjectError,
+  NameConflictError,
+  NotFoundError,
+  SequenceConflictError,
+  type Store,
+  type SwarmObjects,
+  type WriteTx,
+} from '../store/index.js';
+import type { Caller } from './control.js';
+
+/** A control API call, as controlHandlers' are: the decoded request and who made it. */
+export type Handler = (req: Record<string, unknown>, caller: Caller) => Promise<unknown>;
+
+/**
+ * The part of ControlContext these calls use, plus the leader's live allocator state. A full
+ * ControlContext with `allocation` added satisfies it.
+ */
+export interface ServiceControlContext {
+  store: Store<SwarmObjects>;
+  /**
+   * The allocator controller's state on this leader. Read only here: the handlers ask the pure checks
+   * (checkNetwork, checkServicePorts) whether a spec would allocate, and never hold anything in it.
+   */
+  allocation(): AllocatorState;
+  /** Milliseconds since the epoch; Date.now unless a test fixes it (rollback's startedAt). */
+  now?: () => number;
+  /** New object ids; lib/ids.ts newId unless a test fixes them. */
+  newId?: () => string;
+}
+
+/** gRPC code for an allocator verdict: bad input, a clash with another object, or a pool run dry. */
+const ALLOC_CODES: Record<AllocFailure['kind'], grpc.status> = {
+  invalid: grpc.status.INVALID_ARGUMENT,
+  conflict: grpc.status.FAILED_PRECONDITION,
+  missing: grpc.status.FAILED_PRECONDITION,
+  'in-use': grpc.status.FAILED_PRECONDITION,
+  exhausted: grpc.status.RESOURCE_EXHAUSTED,
+};
+
+export function requireAllocatable(result: AllocResult<unknown>): void {
+  if (!result.ok) throw new GrpcError(ALLOC_CODES[result.reason.kind], result.reason.message);
+}
+
+/**
+ * Runs a write transaction and turns the store's apply-time refusals into gRPC statuses. Checks in the
+ * transaction usually refuse first with a clearer message; these cover what changed between the
+ * check and the commit (another manager's write, a name taken meanwhile).
+ */
+export async function write<T>(store: Store<SwarmObjects>, fn: (tx: WriteTx<SwarmObjects>) => T): Promise<T> {
+  try {
+    return (await store.update(fn)).value;
+  } catch (err) {
+    if (err instanceof NameConflictError) throw new GrpcError(grpc.status.ALREADY_EXISTS, err.message);
+    if (err instanceof SequenceConflictError) {
+      throw new GrpcError(grpc.status.ABORTED, `${err.message}: read it again and retry`);
+    }
+    if (err instanceof NotFoundError) throw new GrpcError(grpc.status.NOT_FOUND, err.message);
+    if (err instanceof InvalidObjectError) throw new GrpcError(grpc.status.INVALID_ARGUMENT, err.message);
+    throw err;
+  }
+}
+
+/**
+ * An object as committed (a transaction's return value is the staged object, without the version and
+ * times apply stamps). NOT_FOUND if a later write removed it already.
+ */
+export function committed<K extends 'network' | 'service'>(
+  store: Store<SwarmObjects>,
+  kind: K,
+  id: string,
+): SwarmObjects[K] {
+  const object = store.view((tx) => tx.get(kind, id));
+  if (!object) throw new GrpcError(grpc.status.NOT_FOUND, `${kind} ${id} was removed meanwhile`);
+  return object;
+}
+
+/**
+ * One write at a time on this leader. The handlers check names, ports and subnets against the store
+ * inside their transaction; serialized, each check sees every earlier call's committed result, so two
+ * concurrent creates cannot both pass a check that each alone would pass.
+ */
+export function serializer(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>) => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => {});
+    return run;
+  };
+}

@@ -1,0 +1,191 @@
+// `service create | ls | inspect | update | scale | rollback | rm`. The API writes only the service; the
+// orchestrators make and retire its tasks, the allocator fills its endpoint. Every spec is validated
+// here and checked against the allocator's state, so a bad or conflicting spec is one clear error and
+// nothing is written.
+import { isDeepStrictEqual } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { GrpcError } from '../ca/authz.js';
+import { checkServicePorts } from '../allocator/index.js';
+import { rollbackPatch } from '../orchestrator/index.js';
+import { matchesConstraints, parseConstraints } from '../scheduler/index.js';
+import { newId } from '../../lib/ids.js';
+import type { Node, NewObject, Service, ServiceSpec, SwarmObjects, Task, WriteTx } from '../store/index.js';
+import { serviceToWire } from './convert-services.js';
+import { findService } from './lookup-services.js';
+import {
+  committed,
+  requireAllocatable,
+  write,
+  type Handler,
+  type ServiceControlContext,
+} from './service-context.js';
+import { checkPortsFree, resolveNetworks, validateService } from './service-validation.js';
+import { invalid } from './wire-reader.js';
+import { serviceSpecFromWire } from './wire-specs.js';
+
+type Serialize = <T>(fn: () => Promise<T>) => Promise<T>;
+
+const modeName = (spec: ServiceSpec) => ('global' in spec.mode ? 'global' : 'replicated');
+
+/** The checks every spec written passes, against the store and the allocator; returns it resolved. */
+function admit(
+  ctx: ServiceControlContext,
+  tx: WriteTx<SwarmObjects>,
+  id: string,
+  spec: ServiceSpec,
+): ServiceSpec {
+  const resolved = resolveNetworks(tx, spec);
+  checkPortsFree(tx, id, resolved);
+  requireAllocatable(checkServicePorts(ctx.allocation(), { id, spec: resolved }));
+  return resolved;
+}
+
+function currentAt(tx: WriteTx<SwarmObjects>, id: string, version: number): Service {
+  const current = tx.get('service', id);
+  if (!current) throw new GrpcError(grpc.status.NOT_FOUND, `service ${id} not found`);
+  if (version && version !== current.meta.version) {
+    throw new GrpcError(
+      grpc.status.ABORTED,
+      `service ${current.spec.name} changed since version ${version}: read it again`,
+    );
+  }
+  return current;
+}
+
+/** Nodes a global service runs on: ready, active, matching its constraints (as the global orchestrator). */
+function globalTargets(service: Service, nodes: readonly Node[]): number {
+  const constraints = parseConstraints(service.spec.task.placement.constraints);
+  if (!Array.isArray(constraints)) return 0;
+  return nodes.filter(
+    (n) =>
+      !n.removed &&
+      n.status.state === 'ready' &&
+      n.spec.availability === 'active' &&
+      matchesConstraints(n, constraints),
+  ).length;
+}
+
+function listEntry(service: Service, tasks: readonly Task[], nodes: readonly Node[]) {
+  const running = tasks.filter((t) => t.status.state === 'running' && t.desiredState === 'running').length;
+  const desired =
+    'global' in service.spec.mode ? globalTargets(service, nodes) : service.spec.mode.replicated.replicas;
+  return { service: serviceToWire(service), running, desired };
+}
+
+export function serviceCallHandlers(
+  ctx: ServiceControlContext,
+  serialize: Serialize,
+): Record<string, Handler> {
+  const now = ctx.now ?? Date.now;
+  return {
+    async CreateService(req) {
+      const spec = serviceSpecFromWire(req.spec);
+      validateService(spec);
+      const id = (ctx.newId ?? newId)();
+      return serialize(async () => {
+        const created = await write(ctx.store, (tx) => {
+          const taken = tx.find('service', 'name', spec.name)[0];
+          if (taken)
+            throw new GrpcError(grpc.status.ALREADY_EXISTS, `service ${taken.spec.name} already exists`);
+          const service: NewObject<Service> = {
+            id,
+            spec: admit(ctx, tx, id, spec),
+            specVersion: 1,
+            endpoint: { ports: [], virtualIps: [] },
+          };
+          return tx.create('service', service);
+        });
+        return { service: serviceToWire(committed(ctx.store, 'service', created.id)) };
+      });
+    },
+
+    async GetService(req) {
+      return { service: serviceToWire(ctx.store.view((tx) => findService(tx, String(req.ref ?? '')))) };
+    },
+
+    async ListServices() {
+      const entries = ctx.store.view((tx) => {
+        const nodes = tx.list('node');
+        return tx.list('service').map((s) => listEntry(s, tx.find('task', 'service', s.id), nodes));
+      });
+      return { services: entries.sort((a, b) => a.service.spec.name.localeCompare(b.service.spec.name)) };
+    },
+
+    async UpdateService(req) {
+      if (req.spec === null || req.spec === undefined)
+        throw invalid('UpdateService needs the complete new spec');
+      const spec = serviceSpecFromWire(req.spec);
+      validateService(spec);
+      const ref = String(req.ref ?? '');
+      const version = Number(req.version ?? 0);
+      const force = req.force === true;
+      return serialize(async () => {
+        const updated = await write(ctx.store, (tx) => {
+          const current = currentAt(tx, findService(tx, ref).id, version);
+          if (spec.name !== current.spec.name) {
+            throw invalid(`service ${current.spec.name} cannot be renamed (to ${spec.name})`);
+          }
+          if (modeName(spec) !== modeName(current.spec)) {
+            throw invalid(
+              `service ${current.spec.name} is ${modeName(current.spec)}: its mode cannot change to ${modeName(spec)}`,
+            );
+          }
+          const next = admit(ctx, tx, current.id, spec);
+          const changed = !isDeepStrictEqual(next, current.spec);
+          if (!changed && !force) return current;
+          // SwarmKit clears the update status on every update: the orchestrator starts a fresh
+          // 'updating' from the outdated slots (so a paused update resumes, a running one restarts its
+          // failure count), and a change that outdates no task (a scale) leaves no status at all.
+          const { updateStatus: _cleared, ...rest } = current;
+          return tx.update('service', {
+            ...rest,
+            spec: next,
+            // A forced redeploy of the same spec keeps the real previous spec for `service rollback`.
+            previousSpec: changed ? current.spec : current.previousSpec,
+            specVersion: current.specVersion + 1,
+          } as Service);
+        });
+        return { service: serviceToWire(committed(ctx.store, 'service', updated.id)) };
+      });
+    },
+
+    async RollbackService(req) {
+      const ref = String(req.ref ?? '');
+      return serialize(async () => {
+        const rolledBack = await write(ctx.store, (tx) => {
+          const current = findService(tx, ref);
+          const patch = rollbackPatch(current, now(), 'manually requested rollback');
+          if (!patch) {
+            throw new GrpcError(
+              grpc.status.FAILED_PRECONDITION,
+              `service ${current.spec.name} has no previous spec to roll back to`,
+            );
+          }
+          // The previous spec passed these checks when it was written, but its networks may have been
+          // removed and its ports taken since.
+          for (const n of patch.spec.task.networks) {
+            if (!tx.get('network', n.target)) {
+              throw new GrpcError(
+                grpc.status.FAILED_PRECONDITION,
+                `cannot roll back service ${current.spec.name}: network ${n.target} of its previous spec was removed`,
+              );
+            }
+          }
+          admit(ctx, tx, current.id, patch.spec);
+          return tx.update('service', { ...current, ...patch });
+        });
+        return { service: serviceToWire(committed(ctx.store, 'service', rolledBack.id)) };
+      });
+    },
+
+    async RemoveService(req) {
+      const ref = String(req.ref ?? '');
+      // Only the service goes: the orchestrator's reaper (reapOrphans) shuts its tasks down and deletes
+      // them, since only it knows which workers can still report.
+      return serialize(async () => {
+        await write(ctx.store, (tx) => tx.delete('service', findService(tx, ref)));
+        return {};
+      });
+    },
+  };
+}
