@@ -1,11 +1,12 @@
 // The scheduler's pure pipeline at the issue's scale: 1,000 nodes with varied labels, resources and
 // availability, 2,000 tasks of other services already running, and one 10,000-replica service with a
 // constraint and reservations. Prints the time scheduleBatch takes and the process RSS next to the issue's
-// goals (the issue measures through a real 3-manager cluster; this is the scheduler's share of it).
-//   node dist/bench/scheduler.js
-import { scheduleBatch } from '../manager/scheduler/index.js';
-import { GiB, node, perNode, replicas, task } from '../manager/scheduler/test-fixtures.js';
-import type { Node, Task } from '../manager/store/objects.js';
+// goals. This is the scheduler's share of the issue's figure; cluster.ts measures the whole of it through
+// a real 3-manager cluster (and runs this same function as its reference).
+//   node dist/bench/scheduler/pure.js
+import { scheduleBatch } from '../../manager/scheduler/index.js';
+import { GiB, node, perNode, replicas, task } from '../../manager/scheduler/test-fixtures.js';
+import type { Node, Task } from '../../manager/store/objects.js';
 
 const NODES = 1_000;
 const REPLICAS = 10_000;

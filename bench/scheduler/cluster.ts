@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// The services issue's scheduler benchmark through the real control plane: three manager processes
+// (member.ts: RaftNode on LMDB + store, controllers on the leader), 1,000 node objects, and one
+// 10,000-replica service created with a store write. Prints the time from the create until every task
+// is assigned (and, with --agents, running on 1,000 loopback agents with the simulated executor), the
+// leader's peak RSS and the followers' catch-up, next to the issue's goals and next to the pure
+// scheduleBatch over the same nodes and tasks measured in the same leader process.
+//
+//   node dist/bench/scheduler/cluster.js [--nodes 1000] [--replicas 10000] [--agents] [--cpu-prof DIR]
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { NodeMetrics } from '../../manager/raft/node/raft-node.js';
+import { freePorts } from '../../test/support.js';
+import { MemberClient } from './ipc.js';
+import type { Phases, Reference } from './workload.js';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '1000' },
+    replicas: { type: 'string', default: '10000' },
+    agents: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const NODES = Number(values.nodes);
+const REPLICAS = Number(values.replicas);
+const MEMBER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'member.js');
+const MiB = 1024 ** 2;
+const GOAL_MS = 2_000;
+const GOAL_RSS = 1024 * MiB;
+
+interface Status {
+  id: number;
+  leader: boolean;
+  applied: number;
+  maxRssBytes: number;
+  rssBytes: number;
+  raft: NodeMetrics;
+}
+
+interface Member {
+  id: number;
+  proc: ChildProcess;
+  client: MemberClient;
+}
+
+async function startMembers(root: string): Promise<Member[]> {
+  const ports = await freePorts(3);
+  const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(',');
+  const profArgs = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
+  return Promise.all(
+    ports.map(async (port, i) => {
+      const id = i + 1;
+      const args = ['--id', String(id), '--listen', `127.0.0.1:${port}`, '--peers', peers];
+      args.push('--data', join(root, `member-${id}`));
+      const proc = fork(MEMBER_SCRIPT, args, { execArgv: ['--enable-source-maps', ...profArgs] });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`member ${id} did not start`)), 20_000);
+        proc.once('exit', (code) => reject(new Error(`member ${id} exited with ${code}`)));
+        proc.on('message', (m: { ready?: boolean }) => {
+          if (!m.ready) return;
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return { id, proc, client: new MemberClient(proc) };
+    }),
+  );
+}
+
+/** SIGTERM by pid (members stop Raft and exit, writing any CPU profile); SIGKILL after 5 s. */
+async function stopMembers(members: Member[]): Promise<void> {
+  await Promise.all(
+    members.map(async ({ proc }) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      process.kill(proc.pid!, 'SIGTERM');
+      const timer = setTimeout(() => proc.pid && process.kill(proc.pid, 'SIGKILL'), 5_000);
+      await gone;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+const status = (m: Member) => m.client.call<Status>('status');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function findLeader(members: Member[]): Promise<Member> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    for (const m of members) if ((await status(m)).leader) return m;
+    await sleep(50);
+  }
+  throw new Error('no leader elected');
+}
+
+/** ms until every follower has applied `index`, polled from the moment this is called. */
+async function followersCatchUp(followers: Member[], index: number): Promise<number> {
+  const start = performance.now();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const applied = await Promise.all(followers.map(async (f) => (await status(f)).applied));
+    if (applied.every((a) => a >= index)) return performance.now() - start;
+    if (Date.now() > deadline) throw new Error(`followers stuck at ${applied.join(', ')} < ${index}`);
+    await sleep(10);
+  }
+}
+
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+const mib = (x: number) => `${(x / MiB).toFixed(0)} MiB`;
+const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+function report(
+  run: { created: { index: number; commitMs: number }; phases: Phases },
+  catchUpMs: number,
+  ref: Reference,
+  leader: Status,
+  followers: Status[],
+  setupMs: number,
+): void {
+  const p = run.phases;
+  const w = (s: string) => s.padEnd(44);
+  console.log(
+    `scheduler through the control plane: ${NODES} nodes, one ${REPLICAS}-replica service, ` +
+      `3 managers on 127.0.0.1 (Raft on LMDB, fsync on), controllers on leader ${leader.id}`,
+  );
+  console.log(`  setup (cluster, ingress, ${NODES} nodes${values.agents ? ', agents' : ''}): ${ms(setupMs)}`);
+  console.log(`${w('  service create committed')}${ms(run.created.commitMs)} (index ${run.created.index})`);
+  console.log(`${w('  all tasks created (orchestrator)')}${ms(p.createdMs)}`);
+  console.log(`${w('  all tasks pending (allocator)')}${ms(p.pendingMs)}`);
+  const assigned = p.assignedMs;
+  console.log(
+    `${w('  all tasks assigned (scheduler)')}${ms(assigned)}   goal < ${ms(GOAL_MS)}: ${verdict(assigned < GOAL_MS)}`,
+  );
+  console.log(`${w('    ... of which after the create committed')}${ms(assigned - run.created.commitMs)}`);
+  if (p.runningMs !== undefined)
+    console.log(`${w('  all tasks running (1 agent per node)')}${ms(p.runningMs)}`);
+  console.log(
+    `${w('  followers applied it all')}+${ms(catchUpMs)} after the leader (index ${p.assignedIndex})`,
+  );
+  console.log(
+    `${w('  tasks per node')}min ${p.tasksPerNode.min}, max ${p.tasksPerNode.max} on ${p.nodesUsed} nodes`,
+  );
+  console.log(
+    `${w('  leader peak RSS')}${mib(p.maxRssBytes)}   goal < ${mib(GOAL_RSS)}: ${verdict(p.maxRssBytes < GOAL_RSS)}`,
+  );
+  console.log(`${w('  followers peak RSS')}${followers.map((f) => mib(f.maxRssBytes)).join(', ')}`);
+  const r = leader.raft;
+  console.log(
+    `${w('  leader Raft')}${r.syncedWrites} synced writes (${ms(r.syncedWriteMs)} waiting on fsync), ` +
+      `${r.entriesWritten} entries`,
+  );
+  console.log(
+    `reference, same leader process: pure scheduleBatch over the same ${ref.nodes} nodes and ${ref.tasks} tasks`,
+  );
+  console.log(`${w('  one pass')}median ${ms(ref.medianMs)}, best ${ms(ref.bestMs)} (placed ${ref.placed})`);
+  console.log(
+    `${w('  control plane / pure scheduler')}${(assigned / ref.medianMs).toFixed(1)}x ` +
+      `(Raft commits, store apply and watches, allocator and orchestrator passes, debounce)`,
+  );
+  console.log(
+    `caveats: ${cpus().length} CPUs shared by the 3 managers and this driver (and any other load on the ` +
+      `machine); LMDB fsync on whatever /tmp is; one run, no warm-up of the control plane. Read the ratio ` +
+      `more than the absolute figures.`,
+  );
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'swarmlite-bench-sched-'));
+  let members: Member[] = [];
+  try {
+    members = await startMembers(root);
+    const leader = await findLeader(members);
+    const followers = members.filter((m) => m !== leader);
+    const setupStart = performance.now();
+    const { index } = await leader.client.call<{ index: number }>('init', { nodes: NODES });
+    if (values.agents) await leader.client.call('agents');
+    await followersCatchUp(followers, index);
+    // Let the controllers' passes over the new nodes finish: the measurement starts from quiet.
+    await sleep(500);
+    const setupMs = performance.now() - setupStart;
+    const run = await leader.client.call<{ created: { index: number; commitMs: number }; phases: Phases }>(
+      'run',
+      { replicas: REPLICAS, agents: values.agents },
+    );
+    const catchUpMs = await followersCatchUp(followers, run.phases.assignedIndex);
+    const [leaderStatus, ...followerStatus] = await Promise.all([leader, ...followers].map(status));
+    const ref = await leader.client.call<Reference>('reference');
+    report(run, catchUpMs, ref, leaderStatus!, followerStatus, setupMs);
+  } finally {
+    await stopMembers(members);
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
