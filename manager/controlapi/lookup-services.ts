@@ -2,6 +2,8 @@
 // case-insensitively, as in SwarmKit), then a unique id prefix.
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
+import { taskHoldsAddresses } from '../allocator/index.js';
+import { taskDisplayName } from '../orchestrator/index.js';
 import type { Network, ReadTx, Service, SwarmObjects } from '../store/index.js';
 import { lookupService } from './lookup.js';
 
@@ -41,4 +43,26 @@ export function servicesUsing(tx: ReadTx<SwarmObjects>, networkId: string): stri
     .filter((s) => s.spec.task.networks.some((n) => n.target === networkId))
     .map((s) => s.spec.name)
     .sort();
+}
+
+/**
+ * Tasks still holding an address on the network (not terminal), by display name. A removed service's
+ * tasks keep theirs until they stop; Docker likewise refuses to remove a network with live endpoints.
+ */
+export function tasksOn(tx: ReadTx<SwarmObjects>, networkId: string): string[] {
+  return tx
+    .list('task')
+    .filter((t) => taskHoldsAddresses(t) && t.networks.some((a) => a.networkId === networkId))
+    .map(taskDisplayName)
+    .sort();
+}
+
+/** Every network a service names or a live task is attached to (what prune must keep). */
+export function networksInUse(tx: ReadTx<SwarmObjects>): Set<string> {
+  const used = new Set<string>();
+  for (const s of tx.list('service')) for (const n of s.spec.task.networks) used.add(n.target);
+  for (const t of tx.list('task')) {
+    if (taskHoldsAddresses(t)) for (const a of t.networks) used.add(a.networkId);
+  }
+  return used;
 }

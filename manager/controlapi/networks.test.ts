@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { assertRefused, fixture, wireSpec } from './service-test-fixtures.js';
+import { addTask, assertRefused, fixture, wireSpec } from './service-test-fixtures.js';
 
 const S = grpc.status;
 const overlay = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -173,4 +173,35 @@ test('network prune: removes every unused network but ingress, and names them', 
   const left = f.store.view((tx) => tx.list('network').map((n) => n.spec.name)).sort();
   assert.deepEqual(left, ['ingress', 'used']);
   assert.deepEqual(await f.call('PruneNetworks', {}), { removed: [] });
+});
+
+test("network rm and prune: a removed service's tasks still attached keep the network until they stop", async () => {
+  const f = await fixture();
+  const { network } = await f.call('CreateNetwork', overlay('appnet'));
+  await f.call('CreateService', {
+    spec: wireSpec('web', { task: { image: 'host', networks: [{ target: 'appnet' }] } }),
+  });
+  const web = f.store.view((tx) => tx.find('service', 'name', 'web')[0]!);
+  await addTask(f.store, web, 't1', { slot: 1, nodeId: 'node-a', desired: 'shutdown' });
+  await f.store.update((tx) => {
+    const t = tx.get('task', 't1')!;
+    tx.update('task', {
+      ...t,
+      networks: [{ networkId: network.id, addresses: ['10.0.0.3/24'], aliases: [] }],
+    });
+  });
+  await f.call('RemoveService', { ref: 'web' });
+  await assertRefused(
+    f,
+    'RemoveNetwork',
+    { ref: 'appnet' },
+    S.FAILED_PRECONDITION,
+    /^network appnet is in use by task web\.1 \(stopping/,
+  );
+  assert.deepEqual(await f.call('PruneNetworks', {}), { removed: [] });
+  await f.store.update((tx) => {
+    const t = tx.get('task', 't1')!;
+    tx.update('task', { ...t, status: { ...t.status, state: 'shutdown' } });
+  });
+  assert.deepEqual(await f.call('PruneNetworks', {}), { removed: ['appnet'] });
 });

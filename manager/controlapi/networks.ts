@@ -6,9 +6,9 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
 import { checkNetwork } from '../allocator/index.js';
 import { newId } from '../../lib/ids.js';
-import type { Network, NewObject } from '../store/index.js';
+import type { Network, NewObject, ReadTx, SwarmObjects } from '../store/index.js';
 import { networkToWire } from './convert-services.js';
-import { findNetwork, servicesUsing } from './lookup-services.js';
+import { findNetwork, networksInUse, servicesUsing, tasksOn } from './lookup-services.js';
 import {
   committed,
   requireAllocatable,
@@ -21,9 +21,19 @@ import { networkSpecFromWire } from './wire-specs.js';
 
 type Serialize = <T>(fn: () => Promise<T>) => Promise<T>;
 
-function inUseMessage(network: Network, services: string[]): string {
-  const list = services.join(', ');
-  return `network ${network.spec.name} is in use by service${services.length > 1 ? 's' : ''} ${list}`;
+/** Why the network cannot go, or undefined: services naming it, else tasks still attached to it. */
+function inUse(tx: ReadTx<SwarmObjects>, network: Network): string | undefined {
+  const plural = (n: number) => (n > 1 ? 's' : '');
+  const services = servicesUsing(tx, network.id);
+  if (services.length > 0) {
+    return `network ${network.spec.name} is in use by service${plural(services.length)} ${services.join(', ')}`;
+  }
+  const tasks = tasksOn(tx, network.id);
+  if (tasks.length > 0) {
+    const shown = tasks.slice(0, 5).join(', ') + (tasks.length > 5 ? ', ...' : '');
+    return `network ${network.spec.name} is in use by task${plural(tasks.length)} ${shown} (stopping; retry once they are gone)`;
+  }
+  return undefined;
 }
 
 export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize): Record<string, Handler> {
@@ -65,9 +75,8 @@ export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize
               `network ${network.spec.name} is the swarm's ingress network (the routing mesh): it cannot be removed`,
             );
           }
-          const users = servicesUsing(tx, network.id);
-          if (users.length > 0)
-            throw new GrpcError(grpc.status.FAILED_PRECONDITION, inUseMessage(network, users));
+          const why = inUse(tx, network);
+          if (why) throw new GrpcError(grpc.status.FAILED_PRECONDITION, why);
           tx.delete('network', network);
         });
         return {};
@@ -78,8 +87,9 @@ export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize
       return serialize(async () => {
         const removed = await write(ctx.store, (tx) => {
           const names: string[] = [];
+          const used = networksInUse(tx);
           for (const network of tx.list('network')) {
-            if (network.spec.ingress || servicesUsing(tx, network.id).length > 0) continue;
+            if (network.spec.ingress || used.has(network.id)) continue;
             tx.delete('network', network);
             names.push(network.spec.name);
           }

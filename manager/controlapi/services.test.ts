@@ -277,6 +277,7 @@ test('service update: stale version, rename, mode change and bad specs are refus
       /is replicated: its mode cannot change to global/,
     ],
     [{ ref: 'web' }, S.INVALID_ARGUMENT, /needs the complete new spec/],
+    [{ ref: 'web', version: 'latest', spec }, S.INVALID_ARGUMENT, /version must be a whole number/],
     [{ ref: 'nope', spec }, S.NOT_FOUND, /service nope not found/],
     [
       { ref: 'web', spec: { ...spec, endpoint: { ports: [{ targetPort: 80, publishedPort: 9000 }] } } },

@@ -20,7 +20,7 @@ import {
   type ServiceControlContext,
 } from './service-context.js';
 import { checkPortsFree, resolveNetworks, validateService } from './service-validation.js';
-import { invalid } from './wire-reader.js';
+import { invalid, readInteger } from './wire-reader.js';
 import { serviceSpecFromWire } from './wire-specs.js';
 
 type Serialize = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -117,7 +117,7 @@ export function serviceCallHandlers(
       const spec = serviceSpecFromWire(req.spec);
       validateService(spec);
       const ref = String(req.ref ?? '');
-      const version = Number(req.version ?? 0);
+      const version = readInteger(req.version, 'version', 0);
       const force = req.force === true;
       return serialize(async () => {
         const updated = await write(ctx.store, (tx) => {
