@@ -5,7 +5,9 @@ import { UserError } from '../lib/errors.js';
 import { packageVersion } from '../lib/repo.js';
 import { registerBasicCommands } from './commands-basic.js';
 import { registerLabCommands } from './commands-lab.js';
+import { registerNetworkCommands } from './commands-network.js';
 import { registerNodeCommands } from './commands-node.js';
+import { registerServiceCommands } from './commands-service.js';
 import { registerSwarmCommands } from './commands-swarm.js';
 import { registerWhoamiCommand } from './commands-whoami.js';
 
@@ -24,6 +26,8 @@ function buildProgram(): Command {
   registerBasicCommands(program);
   registerSwarmCommands(program);
   registerNodeCommands(program);
+  registerServiceCommands(program);
+  registerNetworkCommands(program);
   registerLabCommands(program);
   registerWhoamiCommand(program);
   return program;

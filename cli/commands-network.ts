@@ -1,0 +1,188 @@
+// `swarmlite network ...`: the swarm's overlay networks, as `docker network` manages swarm-scoped ones.
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { UserError } from '../lib/errors.js';
+import { unary } from '../lib/grpc.js';
+import type { IpamConfig, NetworkSpec } from '../manager/store/objects-services.js';
+import { resolveHost, withDaemon } from './client.js';
+import { parseFormat, printJson, renderTable } from './format.js';
+import { collect, parseLabel, parseLabels } from './service-flags.js';
+import { shortId, type WireNetwork } from './service-wire.js';
+
+const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
+const usage = (message: string) => new UserError(message, 2);
+
+export interface NetworkCreateOptions {
+  driver: string;
+  subnet?: string[];
+  gateway?: string[];
+  ipRange?: string[];
+  attachable?: boolean;
+  internal?: boolean;
+  opt?: string[];
+  label?: string[];
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+function checkCidr(flag: string, value: string): string {
+  const [addr, bits, extra] = value.split('/');
+  if (extra !== undefined || !addr || !IPV4.test(addr) || !/^\d+$/.test(bits ?? '') || Number(bits) > 32)
+    throw usage(`invalid ${flag} '${value}': use an IPv4 CIDR like 10.1.0.0/24`);
+  return value;
+}
+
+/**
+ * `network create` flags → the spec. Gateways and IP ranges pair with the subnets in the order given,
+ * as Docker pairs them; one without a subnet to go with is refused.
+ */
+export function buildNetworkSpec(name: string, o: NetworkCreateOptions): NetworkSpec {
+  if (o.driver !== 'overlay')
+    throw usage(`unsupported driver '${o.driver}': swarmlite networks use the overlay driver only`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+    throw usage(`invalid network name '${name}': use letters, digits, '_', '.' and '-'`);
+  const subnets = (o.subnet ?? []).map((s) => checkCidr('--subnet', s));
+  const gateways = o.gateway ?? [];
+  const ranges = (o.ipRange ?? []).map((r) => checkCidr('--ip-range', r));
+  if (gateways.length > subnets.length || ranges.length > subnets.length)
+    throw usage('every --gateway and --ip-range needs a --subnet to go with (they pair in order)');
+  for (const g of gateways) if (!IPV4.test(g)) throw usage(`invalid --gateway '${g}': use an IPv4 address`);
+  const ipam: IpamConfig[] = subnets.map((subnet, i) => ({
+    subnet,
+    gateway: gateways[i] ?? '',
+    ipRange: ranges[i] ?? '',
+  }));
+  const options = Object.fromEntries((o.opt ?? []).map((kv) => parseLabel('--opt', kv)));
+  if (options.mtu !== undefined && !/^\d+$/.test(options.mtu))
+    throw usage(`invalid --opt mtu=${options.mtu}: the MTU is a whole number of bytes`);
+  return {
+    name,
+    driver: 'overlay',
+    ipam,
+    attachable: !!o.attachable,
+    internal: !!o.internal,
+    ingress: false,
+    options,
+    labels: parseLabels('--label', o.label),
+  };
+}
+
+export function renderNetworkTable(networks: WireNetwork[], quiet: boolean): string {
+  const sorted = [...networks].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+  if (quiet) return sorted.map((n) => shortId(n.id)).join('\n');
+  return renderTable(
+    ['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'],
+    sorted.map((n) => [shortId(n.id), n.spec.name, n.spec.driver, 'swarm']),
+  );
+}
+
+/** Runs `fn` for each ref, printing failures as Docker does and carrying on; exit 1 if any failed. */
+export async function forEachRef(refs: string[], fn: (ref: string) => Promise<void>): Promise<void> {
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+  if (failed) process.exitCode = 1;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerNetworkCommands(program: Command): void {
+  const network = program.command('network').description("Manage the swarm's overlay networks");
+
+  network
+    .command('create')
+    .description('Create an overlay network')
+    .argument('<name>')
+    .option('-d, --driver <driver>', 'network driver (overlay only)', 'overlay')
+    .option('--subnet <cidr>', 'subnet (repeatable)', collect)
+    .option('--gateway <ip>', 'gateway for the subnet in the same position (repeatable)', collect)
+    .option('--ip-range <cidr>', 'task addresses from this range of the subnet (repeatable)', collect)
+    .option('--attachable', 'let standalone tasks attach')
+    .option('--internal', 'no access to the outside')
+    .option('-o, --opt <key=value>', 'driver option, e.g. mtu=1400 (repeatable)', collect)
+    .option('--label <key=value>', 'network label (repeatable)', collect)
+    .action(async (name: string, opts: NetworkCreateOptions, cmd: Command) => {
+      const spec = buildNetworkSpec(name, opts);
+      const { network: created } = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
+        unary<object, { network: WireNetwork }>(c, 'createNetwork', { spec }, 60_000),
+      );
+      console.log(created.id);
+    });
+
+  network
+    .command('ls')
+    .alias('list')
+    .description('List networks')
+    .option('-q, --quiet', 'only IDs')
+    .option('--format <format>', 'table or json')
+    .action(async (opts: { quiet?: boolean; format?: string }, cmd: Command) => {
+      const format = parseFormat(opts.format);
+      const { networks } = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
+        unary<object, { networks: WireNetwork[] }>(c, 'listNetworks', {}),
+      );
+      if (format === 'json') return printJson(networks);
+      console.log(renderNetworkTable(networks, !!opts.quiet));
+    });
+
+  network
+    .command('inspect')
+    .description('Show networks in detail (JSON)')
+    .argument('<network...>', 'name, id or id prefix')
+    .action(async (refs: string[], _opts, cmd: Command) => {
+      const target = resolveHost(globalsOf(cmd).host);
+      const out: WireNetwork[] = [];
+      for (const ref of refs) {
+        const { network: n } = await withDaemon(target, (c) =>
+          unary<object, { network: WireNetwork }>(c, 'getNetwork', { ref }),
+        );
+        out.push(n);
+      }
+      printJson(out);
+    });
+
+  network
+    .command('rm')
+    .alias('remove')
+    .description('Remove networks')
+    .argument('<network...>', 'name, id or id prefix')
+    .action(async (refs: string[], _opts, cmd: Command) => {
+      const target = resolveHost(globalsOf(cmd).host);
+      await forEachRef(refs, async (ref) => {
+        await withDaemon(target, (c) => unary<object, object>(c, 'removeNetwork', { ref }, 60_000));
+        console.log(ref);
+      });
+    });
+
+  network
+    .command('prune')
+    .description('Remove every network no service uses')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(async (opts: { force?: boolean }, cmd: Command) => {
+      const target = resolveHost(globalsOf(cmd).host);
+      if (
+        !opts.force &&
+        !(await confirm(
+          'WARNING! This will remove all custom networks not used by at least one service.\n' +
+            'Are you sure you want to continue? [y/N] ',
+        ))
+      )
+        return;
+      const { removed } = await withDaemon(target, (c) =>
+        unary<object, { removed: string[] }>(c, 'pruneNetworks', {}, 60_000),
+      );
+      if (removed.length > 0) console.log(['Deleted Networks:', ...removed].join('\n'));
+    });
+}

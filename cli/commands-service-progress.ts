@@ -1,0 +1,61 @@
+// The thin shell around service-progress.ts: polls the service and its tasks about five times a
+// second, draws each frame, and ends when the model says converged (exit 0) or failed (one line,
+// exit 1). Everything worth testing lives in the pure model.
+import type * as grpc from '@grpc/grpc-js';
+import { UserError } from '../lib/errors.js';
+import { unary } from '../lib/grpc.js';
+import { progressStep, renderFrame, type Goal, type ProgressMemory } from './service-progress.js';
+import {
+  isGlobal,
+  type NodeName,
+  type ServiceListEntry,
+  type WireService,
+  type WireTask,
+} from './service-wire.js';
+
+export const POLL_INTERVAL_MS = 200;
+/** Global services follow nodes joining and leaving: hostnames are re-read this often. */
+const NODE_REFRESH_MS = 2_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function followProgress(
+  client: grpc.Client,
+  ref: string,
+  goal: Goal,
+  opts: { quiet: boolean; baseline: WireService['updateStatus']; out?: NodeJS.WriteStream },
+): Promise<void> {
+  const out = opts.out ?? process.stdout;
+  const tty = out.isTTY === true;
+  let memory: ProgressMemory = new Map();
+  let previous: string[] = [];
+  const printed = new Set<string>();
+  let nodes: NodeName[] = [];
+  let nodesReadAt = -Infinity;
+  for (;;) {
+    const { service } = await unary<object, { service: WireService }>(client, 'getService', { ref });
+    const { tasks } = await unary<object, { tasks: WireTask[] }>(client, 'listTasks', {
+      service: service.id,
+    });
+    let globalDesired = 0;
+    if (isGlobal(service.spec)) {
+      const { services } = await unary<object, { services: ServiceListEntry[] }>(client, 'listServices', {});
+      globalDesired = services.find((e) => e.service.id === service.id)?.desired ?? 0;
+    }
+    if (Date.now() - nodesReadAt >= NODE_REFRESH_MS && (isGlobal(service.spec) || nodes.length === 0)) {
+      nodes = (await unary<object, { nodes: NodeName[] }>(client, 'listNodes', {})).nodes;
+      nodesReadAt = Date.now();
+    }
+    const view = progressStep(
+      memory,
+      { service, tasks, nodes, globalDesired, baseline: opts.baseline, now: Date.now() },
+      goal,
+    );
+    memory = view.memory;
+    if (!opts.quiet) out.write(renderFrame(previous, view.lines, tty, printed));
+    previous = view.lines;
+    if (view.verdict.kind === 'converged') return;
+    if (view.verdict.kind === 'failed') throw new UserError(view.verdict.message);
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
