@@ -12,6 +12,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   bridge: 'iproute2',
   nft: 'nftables',
   nsenter: 'util-linux',
+  setpriv: 'util-linux',
   unshare: 'util-linux',
   sysctl: 'procps',
   mount: 'mount',

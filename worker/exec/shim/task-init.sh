@@ -1,0 +1,47 @@
+#!/bin/sh
+# task-init.sh STATE_DIR HOSTNAME ARGV...
+# PID 1 of a task's PID namespace, already in the task's network, mount, UTS and IPC namespaces and
+# cgroups (see task-start.sh). It finishes the sandbox (private /tmp, hostname), runs the task's
+# command as its child through the task's entry script (fd 9: env, workdir, user), forwards
+# termination signals to it (PID 1 gets no default signal actions, so without a forwarder `docker
+# stop`-style SIGTERM would be lost on commands that do not handle it), reaps orphans, and records
+# the command's exit status in STATE_DIR/exit for whoever asks, even a restarted daemon.
+state=$1
+hostname=$2
+shift 2
+
+# Opened before /tmp is replaced: the state folder may live under the host's /tmp.
+exec 6>"$state/exit" 7>"$state/started" || exit 125
+
+fail() {
+	echo "swarmlite: $*" >&2
+	echo 125 >&6
+	exit 125
+}
+
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || fail "cannot mount a private /tmp"
+printf '%s' "$hostname" >/proc/sys/kernel/hostname || fail "cannot set the hostname"
+
+child=
+forward() {
+	[ -n "$child" ] && kill "-$1" "$child" 2>/dev/null
+}
+for sig in TERM INT HUP QUIT USR1 USR2; do
+	# shellcheck disable=SC2064 # the signal name is meant to be expanded now
+	trap "forward $sig" "$sig"
+done
+
+sh /dev/fd/9 "$@" </dev/null >&4 2>&5 4>&- 5>&- 6>&- 7>&- &
+child=$!
+echo "$child" >&7
+exec 4>&- 5>&- 7>&- 9<&-
+
+# `wait` returns early (status > 128) when a trapped signal arrives; the child is then still ours to
+# wait for (alive or a zombie), which `kill -0` tells. Any other return is the child's real status.
+while :; do
+	wait "$child"
+	status=$?
+	kill -0 "$child" 2>/dev/null || break
+done
+echo "$status" >&6
+exit "$status"
