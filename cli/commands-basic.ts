@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { arch, platform } from 'node:os';
 import { runDaemonUntilSignalled } from '../daemon/daemon.js';
-import { DAEMON_DEFAULTS, validateDaemonOptions } from '../daemon/options.js';
+import { DAEMON_DEFAULTS, validateDaemonOptions, type ExecutorKind } from '../daemon/options.js';
 import type { LogLevel } from '../lib/log.js';
 import { packageVersion } from '../lib/repo.js';
 import { explainRpcError, localInfo, localVersion, resolveHost, withDaemon, daemonClient } from './client.js';
@@ -105,6 +105,11 @@ export function registerBasicCommands(program: Command): void {
     )
     .option('--advertise-addr <ip>', 'address other nodes reach this one at', DAEMON_DEFAULTS.advertiseAddr)
     .option('--log-level <level>', 'trace, debug, info, warn, error', DAEMON_DEFAULTS.logLevel)
+    .option(
+      '--executor <kind>',
+      'runtime, or simulated (tasks without processes, for tests)',
+      DAEMON_DEFAULTS.executor,
+    )
     .action(
       async (opts: {
         dataRoot: string;
@@ -113,9 +118,14 @@ export function registerBasicCommands(program: Command): void {
         netnsPrefix: string;
         advertiseAddr: string;
         logLevel: string;
+        executor: string;
       }) => {
         await runDaemonUntilSignalled(
-          validateDaemonOptions({ ...opts, logLevel: opts.logLevel as LogLevel }),
+          validateDaemonOptions({
+            ...opts,
+            logLevel: opts.logLevel as LogLevel,
+            executor: opts.executor as ExecutorKind,
+          }),
         );
       },
     );

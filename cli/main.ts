@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { packageVersion } from '../lib/repo.js';
 import { registerBasicCommands } from './commands-basic.js';
+import { registerExec } from './commands-exec.js';
 import { registerLabCommands } from './commands-lab.js';
 import { registerNetworkCommands } from './commands-network.js';
 import { registerNodeCommands } from './commands-node.js';
@@ -28,6 +29,7 @@ function buildProgram(): Command {
   registerNodeCommands(program);
   registerServiceCommands(program);
   registerNetworkCommands(program);
+  registerExec(program);
   registerLabCommands(program);
   registerWhoamiCommand(program);
   return program;

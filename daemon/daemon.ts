@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/repo.js';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
+import { localStreams } from './local-streams.js';
 import { SwarmNode, type InitRequest, type JoinRequest } from './swarm.js';
 import { UserError } from '../lib/errors.js';
 
@@ -117,6 +118,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         ),
       },
       log,
+      localStreams(node),
     );
     log.info(
       { socket: opts.socket, dataRoot: opts.dataRoot, nodeId: identity.nodeId, version },
@@ -130,7 +132,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       stop() {
         stopping ??= (async () => {
           log.info('daemon stopping');
-          await new Promise<void>((resolve) => running.tryShutdown(() => resolve()));
+          // Followed logs and exec sessions never end by themselves: give them a moment, then cut them.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              running.forceShutdown();
+              resolve();
+            }, 2_000);
+            running.tryShutdown(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
           await swarm?.stop();
           lock.release();
           log.info('daemon stopped');

@@ -14,8 +14,11 @@ export type UnaryHandler<Req, Res> = (request: Req) => Promise<Res>;
 /** Handlers by RPC name as in proto/local.proto (e.g. 'Info', 'ListNodes'). */
 export type LocalApiHandlers = Record<string, UnaryHandler<Record<string, unknown>, object>>;
 
+/** Streaming RPCs (service logs, exec) take the raw call; they report failures on it themselves. */
+export type LocalApiStreams = Record<string, (call: grpc.ServerWritableStream<unknown, unknown>) => void>;
+
 /** A user-facing refusal keeps its message; a gRPC error from a manager keeps its code and details. */
-function toStatus(err: unknown): grpc.ServiceError {
+export function toStatus(err: unknown): grpc.ServiceError {
   const e = err as Partial<grpc.ServiceError>;
   const message = e.details ?? (err instanceof Error ? err.message : String(err));
   const code =
@@ -87,6 +90,7 @@ export async function serveLocalApi(
   socket: string,
   handlers: LocalApiHandlers,
   log: Logger,
+  streams: LocalApiStreams = {},
 ): Promise<grpc.Server> {
   // A folder made here is private; an existing one (/run, /tmp, ...) is left as it is: the socket
   // file's own mode keeps it root-only.
@@ -95,7 +99,13 @@ export async function serveLocalApi(
   const server = new grpc.Server();
   const service = serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service;
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const name of Object.keys(service)) {
+  for (const [name, method] of Object.entries(service)) {
+    if (method.requestStream || method.responseStream) {
+      const stream = streams[name];
+      if (!stream) throw new Error(`local API: no stream handler for ${name}`);
+      impl[name] = stream;
+      continue;
+    }
     const handler = handlers[name];
     if (!handler) throw new Error(`local API: no handler for ${name}`);
     impl[name] = wrap(log, name, handler);

@@ -12,7 +12,12 @@ export interface DaemonOptions {
   /** Underlay address other nodes reach this one at ('' = decided at init/join). */
   advertiseAddr: string;
   logLevel: LogLevel;
+  /** What runs tasks: the real runtime, or the simulated one control-plane tests and benchmarks use. */
+  executor: ExecutorKind;
 }
+
+export const EXECUTOR_KINDS = ['runtime', 'simulated'] as const;
+export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
 
 export const DEFAULT_SOCKET = '/run/swarmlite/swarmlite.sock';
 
@@ -23,6 +28,7 @@ export const DAEMON_DEFAULTS: DaemonOptions = {
   netnsPrefix: 'swl',
   advertiseAddr: '',
   logLevel: 'info',
+  executor: 'runtime',
 };
 
 /**
@@ -50,6 +56,9 @@ export function validateDaemonOptions(o: DaemonOptions): DaemonOptions {
   }
   if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel)) {
     throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${o.logLevel}'`);
+  }
+  if (!(EXECUTOR_KINDS as readonly string[]).includes(o.executor)) {
+    throw new UserError(`--executor must be one of ${EXECUTOR_KINDS.join(', ')}, got '${o.executor}'`);
   }
   return o;
 }

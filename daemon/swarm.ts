@@ -15,10 +15,16 @@ import {
 import { clusterIdOfCA } from '../manager/ca/identity.js';
 import { CertificateRenewer } from './cert-renewal.js';
 import { callLeader } from '../manager/leadership.js';
-import { routeControl } from '../manager/control-router.js';
+import { routeControl, routeExec, routeLogs } from '../manager/control-router.js';
+import type { ExecRequest, LogsRequest, Sink } from '../manager/controlapi/streams.js';
+import type { ExecInput, ExecOutput, LogMessage } from '../manager/dispatcher/node-work.js';
 import { Manager } from '../manager/manager.js';
 import { forceNewCluster } from '../manager/recovery.js';
 import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
+import { Agent } from '../worker/agent/agent.js';
+import { NodeWorkServer } from '../worker/agent/node-work.js';
+import type { Executor } from '../worker/agent/executor.js';
+import { createExecutor } from './executor.js';
 import type { DaemonOptions } from './options.js';
 import { chooseAdvertiseIp, splitHostPort } from './swarm-addr.js';
 import { createSwarm, renewCertificateAtLeader, requestCertificateAtLeader } from './swarm-pki.js';
@@ -75,6 +81,9 @@ export class SwarmNode {
   private tls: TlsMaterialProvider | undefined;
   private manager: Manager | undefined;
   private session: DispatcherSession | undefined;
+  /** Runs the tasks assigned to this node; lives as long as the node is in a swarm. */
+  private agent: Agent | undefined;
+  private nodeWork: NodeWorkServer | undefined;
   private readonly renewer = new CertificateRenewer(
     () => this.tls?.current.certPem,
     () =>
@@ -94,10 +103,18 @@ export class SwarmNode {
   /** One membership operation at a time (init/join/leave/role switch). */
   private busy: Promise<unknown> = Promise.resolve();
 
+  private executorInstance: Executor | undefined;
+
   constructor(
     private readonly opts: DaemonOptions,
     private readonly log: Logger,
   ) {}
+
+  /** Made on first use: a daemon outside any swarm runs no tasks. */
+  private get executor(): Executor {
+    this.executorInstance ??= createExecutor(this.opts, this.log.child({ component: 'executor' }));
+    return this.executorInstance;
+  }
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.busy.then(fn, fn);
@@ -355,6 +372,10 @@ export class SwarmNode {
     this.renewer.stop();
     this.session?.stop();
     this.session = undefined;
+    // Leaving the swarm ends its tasks here too (Docker removes a leaving node's service containers).
+    await this.agent?.removeAll().catch((err: unknown) => this.log.warn({ err }, 'task cleanup failed'));
+    this.agent = undefined;
+    this.nodeWork?.detach();
     await this.manager?.stop().catch(() => {});
     this.manager = undefined;
     this.state = undefined;
@@ -365,6 +386,9 @@ export class SwarmNode {
 
   async stop(): Promise<void> {
     this.renewer.stop();
+    // Tasks keep running while the daemon is down; the next start adopts them.
+    this.agent?.detach();
+    this.nodeWork?.detach();
     this.session?.stop();
     await this.manager?.stop();
   }
@@ -378,6 +402,18 @@ export class SwarmNode {
       managers: this.session?.knownManagers() ?? this.state.managers,
       credentials: this.credentials(),
     });
+  }
+
+  /** `service logs` from the local CLI: through the leader, from every node holding one of the tasks. */
+  serviceLogs(req: LogsRequest, sink: Sink<LogMessage>): () => void {
+    if (!this.state || !this.manager) throw new UserError(NOT_A_MANAGER);
+    return routeLogs(this.manager, req, sink, this.credentials());
+  }
+
+  /** `exec` from the local CLI: through the leader, on the node running the task. */
+  exec(req: ExecRequest, sink: Sink<ExecOutput>): { input(i: ExecInput): void; cancel(): void } {
+    if (!this.state || !this.manager) throw new UserError(NOT_A_MANAGER);
+    return routeExec(this.manager, req, sink, this.credentials());
   }
 
   private callLeader(method: string, request: object): Promise<unknown> {
@@ -454,6 +490,11 @@ export class SwarmNode {
   private startSession(): void {
     this.renewer.start();
     const s = this.state!;
+    this.agent ??= new Agent({
+      executor: this.executor,
+      node: { id: s.nodeId, hostname: hostname() },
+      log: this.log.child({ component: 'agent' }),
+    });
     const managers = s.role === 'manager' ? [s.advertiseAddr, ...s.managers] : s.managers;
     const session = new DispatcherSession({
       managers: [...new Set(managers)],
@@ -469,6 +510,9 @@ export class SwarmNode {
       void this.serially(() => this.reset());
     });
     this.session = session;
+    this.agent.attach(session);
+    this.nodeWork ??= new NodeWorkServer(this.executor, this.log.child({ component: 'node-work' }));
+    this.nodeWork.attach(session);
     session.start();
   }
 

@@ -34,6 +34,7 @@ import {
   type StreamDeps,
 } from './controlapi/streams.js';
 import { findTask, tasksFor } from './controlapi/lookup.js';
+import { serviceHandlers } from './controlapi/service-handlers.js';
 import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
 import { serviceClient } from '../lib/grpc.js';
 import { Store, swarmSchema, type Cluster, type Node, type SwarmObjects } from './store/index.js';
@@ -153,7 +154,12 @@ export class Manager implements LeaderInfo {
       caCertPem: this.caCertPem,
       isRemoved: this.isRemoved,
     };
-    this.control = controlHandlers(ctx);
+    // Network and service calls read the allocator controller's live state for conflict checks.
+    this.allocator = new AllocatorController({ store: this.store, clusterId: cfg.clusterId, log });
+    this.control = {
+      ...controlHandlers(ctx),
+      ...serviceHandlers({ store: this.store, allocation: () => this.allocator.allocation() }),
+    };
     this.dispatcher = new Dispatcher({
       store: this.store,
       leader: this,
@@ -164,7 +170,6 @@ export class Manager implements LeaderInfo {
       log,
     });
     this.roles = new RoleReconciler(this.store, this.raft, log);
-    this.allocator = new AllocatorController({ store: this.store, clusterId: cfg.clusterId, log });
     this.controllers = [
       this.roles,
       this.allocator,

@@ -93,6 +93,7 @@ export async function startDaemon(host: LabHostState, timeoutMs = 15_000): Promi
     host.prefix,
     '--advertise-addr',
     host.address,
+    ...(host.daemonArgs ?? []),
   ]);
   // nsenter execs the daemon in place, so this pid is the daemon's own.
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });

@@ -40,6 +40,8 @@ export interface LabUpOptions {
   nodes: number;
   /** Managers among the hosts (node1 ... nodeM); 0 leaves the hosts out of any swarm. */
   managers: number;
+  /** Extra flags for every host's daemon (tests: `--executor simulated`). */
+  daemonArgs?: string[];
   /** Progress lines for the user (the CLI prints them; tests pass a no-op). */
   say?: (line: string) => void;
 }
@@ -93,7 +95,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       nodes,
       managers: opts.managers,
       createdAt: new Date().toISOString(),
-      hosts: planHosts(name, k, nodes),
+      hosts: planHosts(name, k, nodes).map((h) => ({ ...h, daemonArgs: opts.daemonArgs ?? [] })),
     };
     writeLabState(state);
     say(`lab ${name}: underlay ${names.subnet}, switch namespace ${names.switchNetns}`);

@@ -20,6 +20,8 @@ export interface LabHostState extends LabHostNames {
   /** Bind-mounted UTS namespace that carries the host's hostname. */
   utsFile: string;
   daemon?: ProcessRef;
+  /** Extra daemon flags this lab starts the host with (e.g. `--executor simulated`). */
+  daemonArgs?: string[];
 }
 
 export interface LabState {

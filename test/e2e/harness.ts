@@ -15,11 +15,16 @@ export function uniqueLabName(): string {
 }
 
 /** A lab of `nodes` hosts; with `managers` > 0 they form a swarm (node1 ... nodeM managers). */
-export async function createTestLab(t: TestContext, nodes: number, managers = 0): Promise<LabState> {
+export async function createTestLab(
+  t: TestContext,
+  nodes: number,
+  managers = 0,
+  daemonArgs: string[] = [],
+): Promise<LabState> {
   const name = uniqueLabName();
   // Registered first, so even a failure half-way through up() is cleaned.
   t.after(() => labDown(name));
-  return labUp({ name, nodes, managers });
+  return labUp({ name, nodes, managers, daemonArgs });
 }
 
 export const isRoot = process.getuid?.() === 0;

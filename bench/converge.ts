@@ -1,0 +1,138 @@
+// How fast a service converges on a real cluster with the real runtime: a 5-host lab (1 manager,
+// 4 workers), `service create --replicas 100` until all 100 run, then `scale 100 → 0` until every task
+// has stopped and its process is gone. The reference, measured in the same run, is the floor the
+// runtime sets: the same 100 sandboxes started and stopped straight through the executor on one host,
+// with no manager, Raft, scheduling or sessions in between.
+//   npm run bench:converge          (root; makes and removes its own lab)
+import { labDown, labUp } from '../deploy/lab/lab.js';
+import { withDaemon } from '../cli/client.js';
+import { unary } from '../lib/grpc.js';
+import { createLogger } from '../lib/log.js';
+import type { LabHostState } from '../deploy/lab/state.js';
+import type { Task } from '../manager/store/index.js';
+import { defaultTaskSpec } from '../manager/store/index.js';
+import { isRunning, processRef } from '../lib/process.js';
+import { createExecutor } from '../daemon/executor.js';
+import { DAEMON_DEFAULTS } from '../daemon/options.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const REPLICAS = 100;
+const NODES = 5;
+const LAB = `bcv${process.pid % 10_000}`;
+
+const api = <T>(h: LabHostState, method: string, req: object = {}) =>
+  withDaemon(`unix://${h.socket}`, (c) => unary<object, T>(c, method, req, 30_000));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The executor alone: 100 sandboxes prepared, started, stopped and removed on this host. */
+async function reference(): Promise<{ upMs: number; downMs: number }> {
+  const root = mkdtempSync(join(tmpdir(), 'swl-bench-converge-'));
+  const executor = createExecutor(
+    {
+      ...DAEMON_DEFAULTS,
+      dataRoot: root,
+      execRoot: join(root, 'exec'),
+      netnsPrefix: `${LAB}r-`,
+      executor: 'runtime',
+    },
+    createLogger('silent'),
+  );
+  const ids = Array.from({ length: REPLICAS }, (_, i) => `bench${String(i).padStart(21, '0')}`);
+  try {
+    const t0 = performance.now();
+    await Promise.all(
+      ids.map(async (taskId, i) => {
+        await executor.prepare({
+          taskId,
+          name: `ref.${i + 1}.${taskId}`,
+          serviceId: 'ref',
+          serviceName: 'ref',
+          slot: i + 1,
+          spec: defaultTaskSpec('host', ['sleep', 'infinity']),
+        });
+        await executor.start(taskId);
+      }),
+    );
+    const upMs = performance.now() - t0;
+    const t1 = performance.now();
+    await Promise.all(
+      ids.map(async (taskId) => {
+        await executor.stop(taskId, 10_000);
+        await executor.remove(taskId);
+      }),
+    );
+    return { upMs, downMs: performance.now() - t1 };
+  } finally {
+    await Promise.all(ids.map((id) => executor.remove(id).catch(() => {})));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function cluster(): Promise<{ upMs: number; downMs: number }> {
+  const lab = await labUp({ name: LAB, nodes: NODES, managers: 1 });
+  const manager = lab.hosts[0]!;
+  const tasks = async () => (await api<{ tasks: Task[] }>(manager, 'listTasks', { service: 'bench' })).tasks;
+  const t0 = performance.now();
+  await api(manager, 'createService', {
+    spec: {
+      name: 'bench',
+      task: { image: 'host', command: ['sleep', 'infinity'] },
+      replicated: { replicas: REPLICAS },
+    },
+  });
+  await until(
+    '100 running',
+    async () => (await tasks()).filter((t) => t.status.state === 'running').length === REPLICAS,
+  );
+  const upMs = performance.now() - t0;
+  const pids = (await tasks()).map((t) => t.status.pid).filter((p): p is number => typeof p === 'number');
+  const refs = pids.map((p) => processRef(p)).filter((r) => r !== undefined);
+  const svc = (
+    await api<{ service: { meta: { version: number }; spec: object } }>(manager, 'getService', {
+      ref: 'bench',
+    })
+  ).service;
+  const t1 = performance.now();
+  await api(manager, 'updateService', {
+    ref: 'bench',
+    version: svc.meta.version,
+    spec: { ...svc.spec, replicated: { replicas: 0 } },
+  });
+  await until('all stopped and their processes gone', async () => {
+    const live = (await tasks()).filter((t) => t.status.state === 'running');
+    return live.length === 0 && refs.every((r) => !isRunning(r));
+  });
+  return { upMs, downMs: performance.now() - t1 };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench/converge needs root (namespaces, cgroups)');
+  console.log(
+    `converge: ${REPLICAS} replicas of 'host sleep infinity' on a ${NODES}-host lab (1 manager, ${NODES - 1} workers)`,
+  );
+  const ref = await reference();
+  let run: { upMs: number; downMs: number };
+  try {
+    run = await cluster();
+  } finally {
+    await labDown(LAB);
+  }
+  const row = (what: string, ms: number, refMs: number) =>
+    console.log(
+      `  ${what.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(6)} s   executor alone ${(refMs / 1000).toFixed(2).padStart(6)} s   ratio ${(ms / refMs).toFixed(2)}   goal < 3 s: ${ms < 3000 ? 'met' : 'MISSED'}`,
+    );
+  row(`create → ${REPLICAS} running`, run.upMs, ref.upMs);
+  row(`scale ${REPLICAS} → 0, all gone`, run.downMs, ref.downMs);
+}
+
+await main();

@@ -1,0 +1,21 @@
+// The daemon's task executor: the real runtime (worker/exec), or the simulated one for control-plane
+// tests and benchmarks (`--executor simulated`).
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../lib/log.js';
+import { swarmliteBin } from '../lib/repo.js';
+import type { Executor } from '../worker/agent/executor.js';
+import { SimulatedExecutor } from '../worker/agent/simulated-executor.js';
+import { TaskRuntime } from '../worker/exec/runtime.js';
+import type { DaemonOptions } from './options.js';
+
+export function createExecutor(opts: DaemonOptions, _log: Logger): Executor {
+  if (opts.executor === 'simulated') return new SimulatedExecutor();
+  return new TaskRuntime({
+    // Under the data root, not the exec root: a restarted daemon must find its tasks to adopt them.
+    root: join(opts.dataRoot, 'tasks'),
+    prefix: opts.netnsPrefix,
+    nodeHostname: hostname(),
+    swarmliteBinDir: dirname(swarmliteBin()),
+  });
+}
