@@ -6,10 +6,13 @@
 // leader's peak RSS and the followers' catch-up, next to the issue's goals and next to the pure
 // scheduleBatch over the same nodes and tasks measured in the same leader process.
 //
-//   node dist/bench/scheduler/cluster.js [--nodes 1000] [--replicas 10000] [--agents] [--cpu-prof DIR]
+//   node dist/bench/scheduler/cluster.js [--nodes 1000] [--replicas 10000] [--agents] [--runs 3]
+//                                        [--cpu-prof DIR]
+// Each run is a fresh cluster; the full report is the median run's (by time to all assigned). With
+// --cpu-prof every member writes a V8 profile to DIR and the median leader's is summarized.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +20,7 @@ import { parseArgs } from 'node:util';
 import type { NodeMetrics } from '../../manager/raft/node/raft-node.js';
 import { freePorts } from '../../test/support.js';
 import { MemberClient } from './ipc.js';
+import { breakdown } from './profile.js';
 import type { Phases, Reference } from './workload.js';
 
 const { values } = parseArgs({
@@ -24,11 +28,13 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '1000' },
     replicas: { type: 'string', default: '10000' },
     agents: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3' },
     'cpu-prof': { type: 'string' },
   },
 });
 const NODES = Number(values.nodes);
 const REPLICAS = Number(values.replicas);
+const RUNS = Number(values.runs);
 const MEMBER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'member.js');
 const MiB = 1024 ** 2;
 const GOAL_MS = 2_000;
@@ -36,6 +42,7 @@ const GOAL_RSS = 1024 * MiB;
 
 interface Status {
   id: number;
+  pid: number;
   leader: boolean;
   applied: number;
   maxRssBytes: number;
@@ -163,14 +170,31 @@ function report(
     `${w('  control plane / pure scheduler')}${(assigned / ref.medianMs).toFixed(1)}x ` +
       `(Raft commits, store apply and watches, allocator and orchestrator passes, debounce)`,
   );
-  console.log(
-    `caveats: ${cpus().length} CPUs shared by the 3 managers and this driver (and any other load on the ` +
-      `machine); LMDB fsync on whatever /tmp is; one run, no warm-up of the control plane. Read the ratio ` +
-      `more than the absolute figures.`,
-  );
 }
 
-async function main(): Promise<void> {
+/** The leader's CPU during the measurement, by category (its profile is written when it exits). */
+async function printProfile(dir: string, pid: number, windowUs: [number, number]): Promise<void> {
+  const name = (await readdir(dir)).find((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+  if (!name) return console.log(`no CPU profile of the leader (pid ${pid}) in ${dir}`);
+  const { totalMs, rows } = await breakdown(join(dir, name), ...windowUs);
+  console.log(`leader CPU during the measurement (${ms(totalMs)} of samples; ${join(dir, name)}):`);
+  for (const r of rows)
+    console.log(
+      `  ${ms(r.ms).padStart(8)}  ${((100 * r.ms) / totalMs).toFixed(0).padStart(3)}%  ${r.category}`,
+    );
+}
+
+interface Outcome {
+  run: { created: { index: number; commitMs: number }; phases: Phases };
+  catchUpMs: number;
+  ref: Reference;
+  leader: Status;
+  followers: Status[];
+  setupMs: number;
+}
+
+/** One fresh cluster (new processes, new LMDB dirs), one service; everything is removed afterwards. */
+async function oneRun(): Promise<Outcome> {
   const root = await mkdtemp(join(tmpdir(), 'swarmlite-bench-sched-'));
   let members: Member[] = [];
   try {
@@ -184,18 +208,45 @@ async function main(): Promise<void> {
     // Let the controllers' passes over the new nodes finish: the measurement starts from quiet.
     await sleep(500);
     const setupMs = performance.now() - setupStart;
-    const run = await leader.client.call<{ created: { index: number; commitMs: number }; phases: Phases }>(
-      'run',
-      { replicas: REPLICAS, agents: values.agents },
-    );
+    const run = await leader.client.call<Outcome['run']>('run', {
+      replicas: REPLICAS,
+      agents: values.agents,
+    });
     const catchUpMs = await followersCatchUp(followers, run.phases.assignedIndex);
     const [leaderStatus, ...followerStatus] = await Promise.all([leader, ...followers].map(status));
     const ref = await leader.client.call<Reference>('reference');
-    report(run, catchUpMs, ref, leaderStatus!, followerStatus, setupMs);
+    return { run, catchUpMs, ref, leader: leaderStatus!, followers: followerStatus, setupMs };
   } finally {
     await stopMembers(members);
     await rm(root, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  const outcomes: Outcome[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const o = await oneRun();
+    const p = o.run.phases;
+    console.log(
+      `run ${i + 1}/${RUNS}: created ${ms(p.createdMs)}, pending ${ms(p.pendingMs)}, assigned ${ms(p.assignedMs)}` +
+        (p.runningMs === undefined ? '' : `, running ${ms(p.runningMs)}`) +
+        `; leader peak RSS ${mib(p.maxRssBytes)}; pure scheduleBatch ${ms(o.ref.medianMs)}`,
+    );
+    outcomes.push(o);
+  }
+  outcomes.sort((a, b) => a.run.phases.assignedMs - b.run.phases.assignedMs);
+  const median = outcomes[Math.floor(outcomes.length / 2)]!;
+  console.log(`median run (by time to all assigned):`);
+  report(median.run, median.catchUpMs, median.ref, median.leader, median.followers, median.setupMs);
+  console.log(
+    `caveats: ${cpus().length} CPUs shared by the 3 managers and this driver, and by whatever else runs ` +
+      `(load average ${loadBefore[0]!.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after); LMDB fsync on ` +
+      `whatever /tmp is; followers on the same CPUs as the leader (a real swarm gives each its own). ` +
+      `Read the ratio and the median more than any one figure.`,
+  );
+  const dir = values['cpu-prof'];
+  if (dir) await printProfile(dir, median.leader.pid, median.run.phases.windowUs);
 }
 
 main().catch((err: unknown) => {

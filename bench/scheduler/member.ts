@@ -84,6 +84,7 @@ async function main(): Promise<void> {
   const handlers: Handlers = {
     status: () => ({
       id,
+      pid: process.pid,
       leader: node.isLeader,
       applied: store.appliedIndex,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -20,6 +20,8 @@ const MiB = 1024 ** 2;
 const CPU = 1e9;
 const NODES_PER_BATCH = 250;
 
+const hrtimeUs = () => Number(process.hrtime.bigint() / 1000n);
+
 export const nodeId = (i: number) => `node-${String(i).padStart(4, '0')}`;
 
 /** A ready, active node; sizes and labels vary deterministically so every run sees the same cluster. */
@@ -87,6 +89,8 @@ export interface Phases {
   runningMs?: number;
   /** The leader's applied index when every task was assigned (what followers must reach). */
   assignedIndex: number;
+  /** The measurement on the process clock (µs), which is also the CPU profile's clock. */
+  windowUs: [number, number];
   /** The process's peak RSS when every task was assigned (or running). */
   maxRssBytes: number;
   nodesUsed: number;
@@ -104,6 +108,7 @@ export function watchService(
   untilRunning: boolean,
 ): Promise<Phases> {
   const start = performance.now();
+  const startUs = hrtimeUs();
   const milestones: TaskState[] = untilRunning
     ? ['new', 'pending', 'assigned', 'running']
     : ['new', 'pending', 'assigned'];
@@ -139,6 +144,7 @@ export function watchService(
       assignedMs: at[2]!,
       ...(untilRunning && { runningMs: at[3]! }),
       assignedIndex,
+      windowUs: [startUs, hrtimeUs()],
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       nodesUsed: counts.length,
       tasksPerNode: { min: Math.min(...counts), max: Math.max(...counts) },
