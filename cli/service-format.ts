@@ -111,7 +111,7 @@ export function renderTaskTable(
       title(t.desiredState),
       `${title(t.status.state)} ${humanDuration(now - Date.parse(t.status.timestamp))} ago`,
       taskError(t.status.err, opts.noTrunc),
-      t.endpoint.ports
+      (t.endpoint?.ports ?? [])
         .filter((p) => p.publishMode === 'host')
         .map(formatPort)
         .join(', '),

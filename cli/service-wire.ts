@@ -12,9 +12,10 @@ import type {
 } from '../manager/store/objects-services.js';
 import type { Meta } from '../manager/store/objects.js';
 
+/** The oneof member not chosen arrives absent (null from in-process callers). */
 export type WireServiceSpec = Omit<ServiceSpec, 'mode'> & {
-  replicated: { replicas: number } | null;
-  global: Record<string, never> | null;
+  replicated?: { replicas: number } | null;
+  global?: Record<string, never> | null;
   mode?: 'replicated' | 'global';
 };
 
