@@ -1,0 +1,173 @@
+// The overlay driver's shell: plain data in (OverlayDesiredState), kernel state out. Each sync reads
+// the kernel, plans the difference (plan.ts, pure) and runs the steps through ip/bridge/nft/sysctl,
+// one serialized queue per network sandbox plus one for the node-level gateway bridge, so kernel
+// changes for one network never interleave while different networks proceed in parallel.
+//
+// Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
+// a restarted daemon (a new driver) converge without duplicates or stale entries.
+import type { Logger } from '../../lib/log.js';
+import { CommandError, findTool, run } from '../../lib/exec.js';
+import { errorMessage } from '../../lib/errors.js';
+import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
+import { sandboxesWanted, type PlanContext } from './desired.js';
+import { sandboxName, SANDBOX_VXLAN } from './names.js';
+import { listSandboxes, observeNode, observeSandbox, parseLinks, type LinkInfo } from './observe.js';
+import { planGateway, planSandbox } from './plan.js';
+import type { Command, OverlayDesiredState, Step } from './types.js';
+
+export interface OverlayDriverOptions {
+  /** The daemon's netns prefix: the start of every name the driver creates. */
+  prefix: string;
+  /**
+   * The named namespace that stands for "the node" (lab hosts and tests); undefined: the daemon's own.
+   */
+  nodeNetns?: string;
+  log?: Logger;
+}
+
+export interface StepFailure {
+  /** The queue: a sandbox name, or 'gateway'. */
+  scope: string;
+  why: string;
+  error: string;
+}
+
+export interface SyncReport {
+  /** Steps run (successful or not). */
+  steps: number;
+  failures: StepFailure[];
+}
+
+/** What `network inspect --verbose` shows of one network on this node. */
+export interface OverlayNetworkView {
+  sandbox: string;
+  exists: boolean;
+  devices: LinkInfo[];
+  /** `ip neigh show dev vxlan0` in the sandbox, as printed. */
+  neighbors: string;
+  /** `bridge fdb show dev vxlan0` in the sandbox, as printed. */
+  fdb: string;
+}
+
+const GATEWAY_SCOPE = 'gateway';
+const ABSENT = /Cannot find device|does not exist|No such (file|device|process)|Cannot find|not found/i;
+
+export class OverlayDriver {
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Serializes steps that use a shared temporary name in the node's namespace. */
+  private nodeLock: Promise<unknown> = Promise.resolve();
+  private readonly ctx: PlanContext;
+
+  constructor(private readonly opts: OverlayDriverOptions) {
+    this.ctx = {
+      prefix: opts.prefix,
+      nodeNetnsPath: opts.nodeNetns ? `/run/netns/${opts.nodeNetns}` : `/proc/${process.pid}/ns/net`,
+    };
+  }
+
+  /** Makes the kernel match `desired`; failures are reported (and retried by the next sync), not thrown. */
+  async sync(desired: OverlayDesiredState): Promise<SyncReport> {
+    const wanted = sandboxesWanted(this.opts.prefix, desired);
+    const existing = await listSandboxes(this.exec, this.opts.prefix);
+    const scopes = new Set([...wanted.keys(), ...existing.map((s) => s.netns)]);
+    const node = await observeNode(this.exec, this.opts.prefix, desired.vtep);
+    const reports = await Promise.all([
+      ...[...scopes].sort().map((scope) =>
+        this.enqueue(scope, async () => {
+          // Looked at again inside the queue: an earlier sync may have changed it meanwhile.
+          const now = (await listSandboxes(this.exec, this.opts.prefix)).find((s) => s.netns === scope);
+          const observed = now && (await observeSandbox(this.exec, now.netns, now.vni));
+          return this.runSteps(scope, planSandbox(this.ctx, desired, scope, observed, node.underlayMtu));
+        }),
+      ),
+      this.enqueue(GATEWAY_SCOPE, async () => {
+        const fresh = await observeNode(this.exec, this.opts.prefix, desired.vtep);
+        return this.runSteps(
+          GATEWAY_SCOPE,
+          planGateway(this.ctx, desired, fresh.gateway, fresh.strayTempVxlans),
+        );
+      }),
+    ]);
+    return {
+      steps: reports.reduce((n, r) => n + r.steps, 0),
+      failures: reports.flatMap((r) => r.failures),
+    };
+  }
+
+  /** Removes everything of this prefix the driver makes: sandboxes, gateway bridge, legs, nft table. */
+  async removeAll(): Promise<SyncReport> {
+    return this.sync({ vtep: '', networks: [], tasks: [], peers: [] });
+  }
+
+  /** What this node actually programmed for the network with this VNI. */
+  async inspect(vni: number): Promise<OverlayNetworkView> {
+    const name = sandboxName(this.opts.prefix, vni);
+    return this.enqueue(name, async () => {
+      const exists = (await listSandboxes(this.exec, this.opts.prefix)).some((s) => s.netns === name);
+      if (!exists) return { sandbox: name, exists, devices: [], neighbors: '', fdb: '' };
+      const sb = inSandbox(name);
+      const devices = parseLinks(await this.exec(ip(sb, '-d', '-j', 'addr', 'show')));
+      const hasVxlan = devices.some((d) => d.ifName === SANDBOX_VXLAN);
+      return {
+        sandbox: name,
+        exists,
+        devices,
+        neighbors: hasVxlan ? await this.exec(ip(sb, 'neigh', 'show', 'dev', SANDBOX_VXLAN)) : '',
+        fdb: hasVxlan ? await this.exec(bridge(sb, 'fdb', 'show', 'dev', SANDBOX_VXLAN)) : '',
+      };
+    });
+  }
+
+  private readonly exec = async (cmd: Command): Promise<string> => {
+    const [tool, ...args] = argvOf(cmd, this.opts.nodeNetns, findTool);
+    return run(tool, args, { input: cmd.input });
+  };
+
+  private enqueue<T>(scope: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(scope) ?? Promise.resolve();
+    const next = prev.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(scope, settled);
+    // Forget an idle queue so a node that saw many networks does not keep a chain per network.
+    void settled.then(() => {
+      if (this.queues.get(scope) === settled) this.queues.delete(scope);
+    });
+    return next;
+  }
+
+  private async withNodeLock<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.nodeLock.then(work, work);
+    this.nodeLock = next.catch(() => undefined);
+    return next;
+  }
+
+  private async runSteps(scope: string, steps: Step[]): Promise<SyncReport> {
+    const failures: StepFailure[] = [];
+    let ran = 0;
+    for (const step of steps) {
+      ran++;
+      try {
+        if (step.nodeExclusive) await this.withNodeLock(() => this.runCommands(step));
+        else await this.runCommands(step);
+      } catch (err) {
+        failures.push({ scope, why: step.why, error: errorMessage(err) });
+        this.opts.log?.warn({ scope, step: step.why, err: errorMessage(err) }, 'overlay step failed');
+        if (step.required) break;
+      }
+    }
+    return { steps: ran, failures };
+  }
+
+  private async runCommands(step: Step): Promise<void> {
+    this.opts.log?.debug({ step: step.why }, 'overlay step');
+    for (const cmd of step.commands) {
+      this.opts.log?.trace({ cmd: describeCommand(cmd, this.opts.nodeNetns) }, 'overlay command');
+      try {
+        await this.exec(cmd);
+      } catch (err) {
+        if (cmd.okIfAbsent && err instanceof CommandError && ABSENT.test(err.stderr)) continue;
+        throw err;
+      }
+    }
+  }
+}

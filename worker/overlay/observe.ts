@@ -1,0 +1,193 @@
+// Reading back what the kernel has, as the planner's observed state: `ip -j`, `bridge -j` and
+// `nft -j` output parsed into plain data. The parsers are pure (tested on captured output); the
+// readers take a function that runs a command, so they run wherever the driver runs its steps.
+import { ip, bridge, inSandbox, NODE } from './commands.js';
+import {
+  gatewayBridgeName,
+  gatewayTableName,
+  isTempVxlanName,
+  parseLegLabel,
+  parseSandboxName,
+  SANDBOX_BRIDGE,
+  SANDBOX_VXLAN,
+} from './names.js';
+import type {
+  Command,
+  ObservedBridge,
+  ObservedGateway,
+  ObservedLeg,
+  ObservedSandbox,
+  ObservedVxlan,
+  OverlayObservedState,
+} from './types.js';
+
+export type CommandRunner = (cmd: Command) => Promise<string>;
+
+/** One interface as `ip -d -j addr show` describes it (the fields the driver reads). */
+export interface LinkInfo {
+  ifName: string;
+  kind?: string;
+  alias?: string;
+  master?: string;
+  up: boolean;
+  mtu: number;
+  /** 'a.b.c.d/len' */
+  addresses: string[];
+  vxlan?: { vni: number; local: string; port: number; learning: boolean; proxy: boolean };
+}
+
+interface RawLink {
+  ifname: string;
+  flags?: string[];
+  mtu: number;
+  master?: string;
+  ifalias?: string;
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { id?: number; local?: string; port?: number; learning?: boolean; proxy?: boolean };
+  };
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+const parseJson = <T>(text: string): T[] => (text.trim() ? (JSON.parse(text) as T[]) : []);
+
+export function parseLinks(json: string): LinkInfo[] {
+  return parseJson<RawLink>(json).map((l) => {
+    const data = l.linkinfo?.info_data;
+    const kind = l.linkinfo?.info_kind;
+    return {
+      ifName: l.ifname,
+      kind,
+      alias: l.ifalias,
+      master: l.master,
+      up: (l.flags ?? []).includes('UP'),
+      mtu: l.mtu,
+      addresses: (l.addr_info ?? [])
+        .filter((a) => a.family === 'inet')
+        .map((a) => `${a.local}/${a.prefixlen}`),
+      vxlan:
+        kind === 'vxlan' && data
+          ? {
+              vni: data.id ?? 0,
+              local: data.local ?? '',
+              port: data.port ?? 0,
+              learning: data.learning ?? true,
+              proxy: data.proxy ?? false,
+            }
+          : undefined,
+    };
+  });
+}
+
+export function parseNeighbors(json: string): { ip: string; mac: string }[] {
+  return parseJson<{ dst: string; lladdr?: string; state?: string[] }>(json)
+    .filter((n) => n.lladdr && (n.state ?? []).includes('PERMANENT'))
+    .map((n) => ({ ip: n.dst, mac: (n.lladdr ?? '').toLowerCase() }));
+}
+
+/** FDB entries of the vxlan device itself that send a MAC to a remote VTEP (not the bridge's). */
+export function parseFdb(json: string): { mac: string; dst: string }[] {
+  return parseJson<{ mac: string; dst?: string; flags?: string[] }>(json)
+    .filter((f) => f.dst && (f.flags ?? []).includes('self'))
+    .map((f) => ({ mac: f.mac.toLowerCase(), dst: f.dst ?? '' }));
+}
+
+/** Names from `ip -j netns list` (empty output when there is none). */
+export function parseNetnsList(json: string): string[] {
+  return parseJson<{ name: string }>(json).map((n) => n.name);
+}
+
+export function parseNftTables(json: string): { family: string; name: string }[] {
+  const parsed = json.trim()
+    ? (JSON.parse(json) as { nftables?: { table?: { family: string; name: string } }[] })
+    : {};
+  return (parsed.nftables ?? []).flatMap((e) =>
+    e.table ? [{ family: e.table.family, name: e.table.name }] : [],
+  );
+}
+
+const bridgeOf = (l: LinkInfo): ObservedBridge => ({ addresses: l.addresses, mtu: l.mtu, up: l.up });
+const legOf = (l: LinkInfo): ObservedLeg => ({
+  ifName: l.ifName,
+  label: parseLegLabel(l.alias),
+  master: l.master,
+  up: l.up,
+});
+
+/** This prefix's sandbox namespaces, with their VNIs. */
+export async function listSandboxes(
+  exec: CommandRunner,
+  prefix: string,
+): Promise<{ netns: string; vni: number }[]> {
+  const names = parseNetnsList(await exec(ip(NODE, '-j', 'netns', 'list')));
+  return names.flatMap((netns) => {
+    const vni = parseSandboxName(prefix, netns);
+    return vni === undefined ? [] : [{ netns, vni }];
+  });
+}
+
+export async function observeSandbox(
+  exec: CommandRunner,
+  netns: string,
+  vni: number,
+): Promise<ObservedSandbox> {
+  const sb = inSandbox(netns);
+  const links = parseLinks(await exec(ip(sb, '-d', '-j', 'addr', 'show')));
+  const br = links.find((l) => l.ifName === SANDBOX_BRIDGE && l.kind === 'bridge');
+  const vx = links.find((l) => l.ifName === SANDBOX_VXLAN && l.vxlan);
+  const vxlan: ObservedVxlan | undefined = vx?.vxlan && {
+    ...vx.vxlan,
+    mtu: vx.mtu,
+    master: vx.master,
+    up: vx.up,
+  };
+  return {
+    netns,
+    vni,
+    bridge: br && bridgeOf(br),
+    vxlan,
+    legs: links.filter((l) => l.kind === 'veth').map(legOf),
+    neighbors: vx
+      ? parseNeighbors(await exec(ip(sb, '-j', 'neigh', 'show', 'dev', SANDBOX_VXLAN, 'nud', 'permanent')))
+      : [],
+    fdb: vx ? parseFdb(await exec(bridge(sb, '-j', 'fdb', 'show', 'dev', SANDBOX_VXLAN))) : [],
+  };
+}
+
+/** The node namespace's part: gateway bridge, its legs and table, leftovers, the underlay MTU. */
+export async function observeNode(
+  exec: CommandRunner,
+  prefix: string,
+  vtep: string,
+): Promise<Pick<OverlayObservedState, 'gateway' | 'strayTempVxlans' | 'underlayMtu'>> {
+  const links = parseLinks(await exec(ip(NODE, '-d', '-j', 'addr', 'show')));
+  const own = links.filter((l) => l.ifName.startsWith(`${prefix}_`));
+  const brName = gatewayBridgeName(prefix);
+  const br = own.find((l) => l.ifName === brName && l.kind === 'bridge');
+  const tables = parseNftTables(await exec({ tool: 'nft', where: NODE, args: ['-j', 'list', 'tables'] }));
+  const gateway: ObservedGateway = {
+    bridge: br && bridgeOf(br),
+    nftTable: tables.some((t) => t.family === 'inet' && t.name === gatewayTableName(prefix)),
+    legs: own.filter((l) => l.kind === 'veth' && parseLegLabel(l.alias)).map(legOf),
+    takenNames: own.map((l) => l.ifName),
+  };
+  return {
+    gateway,
+    strayTempVxlans: own
+      .filter((l) => l.kind === 'vxlan' && isTempVxlanName(prefix, l.ifName))
+      .map((l) => l.ifName),
+    underlayMtu: links.find((l) => l.addresses.some((a) => a.split('/')[0] === vtep))?.mtu,
+  };
+}
+
+export async function observeAll(
+  exec: CommandRunner,
+  prefix: string,
+  vtep: string,
+): Promise<OverlayObservedState> {
+  const sandboxes = [];
+  for (const { netns, vni } of await listSandboxes(exec, prefix)) {
+    sandboxes.push(await observeSandbox(exec, netns, vni));
+  }
+  return { ...(await observeNode(exec, prefix, vtep)), sandboxes };
+}
