@@ -148,7 +148,7 @@ function report(
   if (p.runningMs !== undefined)
     console.log(`${w('  all tasks running (1 agent per node)')}${ms(p.runningMs)}`);
   console.log(
-    `${w('  followers applied it all')}+${ms(catchUpMs)} after the leader (index ${p.assignedIndex})`,
+    `${w('  last follower had every task assigned')}${catchUpMs >= 0 ? '+' : ''}${ms(catchUpMs)} after the leader (index ${p.assignedIndex})`,
   );
   console.log(
     `${w('  tasks per node')}min ${p.tasksPerNode.min}, max ${p.tasksPerNode.max} on ${p.nodesUsed} nodes`,
@@ -208,11 +208,17 @@ async function oneRun(): Promise<Outcome> {
     // Let the controllers' passes over the new nodes finish: the measurement starts from quiet.
     await sleep(500);
     const setupMs = performance.now() - setupStart;
+    // Followers time the same service from their own applies; status() round trips make sure their
+    // watches are in place (IPC messages are handled in order) before the leader creates the service.
+    const observed = followers.map((f) => f.client.call<Phases>('observe', { replicas: REPLICAS }));
+    for (const o of observed) o.catch(() => {}); // awaited below; a failed run must not leave them unhandled
+    await Promise.all(followers.map(status));
     const run = await leader.client.call<Outcome['run']>('run', {
       replicas: REPLICAS,
       agents: values.agents,
     });
-    const catchUpMs = await followersCatchUp(followers, run.phases.assignedIndex);
+    const lastFollower = Math.max(...(await Promise.all(observed)).map((p) => p.assignedAtEpochMs));
+    const catchUpMs = lastFollower - run.phases.assignedAtEpochMs;
     const [leaderStatus, ...followerStatus] = await Promise.all([leader, ...followers].map(status));
     const ref = await leader.client.call<Reference>('reference');
     return { run, catchUpMs, ref, leader: leaderStatus!, followers: followerStatus, setupMs };

@@ -105,6 +105,8 @@ async function main(): Promise<void> {
       const created = await createService(store, 'bench', a.replicas);
       return { created, phases: await watch };
     },
+    // A follower sees the same events as it applies the leader's entries: when did it have it all?
+    observe: (a: { replicas: number }) => watchService(store, 'svc-bench', a.replicas, false),
     reference: () => referencePass(store, 'svc-bench'),
   };
   serve(handlers);

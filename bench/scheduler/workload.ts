@@ -87,8 +87,10 @@ export interface Phases {
   pendingMs: number;
   assignedMs: number;
   runningMs?: number;
-  /** The leader's applied index when every task was assigned (what followers must reach). */
+  /** The applied index when every task was assigned. */
   assignedIndex: number;
+  /** When every task was assigned, as epoch ms (comparable across processes on one machine). */
+  assignedAtEpochMs: number;
   /** The measurement on the process clock (µs), which is also the CPU profile's clock. */
   windowUs: [number, number];
   /** The process's peak RSS when every task was assigned (or running). */
@@ -115,6 +117,7 @@ export function watchService(
   const reached = milestones.map(() => new Set<string>());
   const at: number[] = [];
   let assignedIndex = 0;
+  let assignedAtEpochMs = 0;
   const perNode = new Map<string, number>();
   const sub = store.watch(
     { kinds: ['task'], predicate: (e) => (e.object as Task).serviceId === serviceId },
@@ -131,7 +134,10 @@ export function watchService(
         if (state === 'assigned') perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
         if (reached[i]!.size === replicas && at[i] === undefined) {
           at[i] = performance.now() - start;
-          if (state === 'assigned') assignedIndex = store.appliedIndex;
+          if (state === 'assigned') {
+            assignedIndex = store.appliedIndex;
+            assignedAtEpochMs = performance.timeOrigin + performance.now();
+          }
         }
       });
       if (at.length === milestones.length && at.every((x) => x !== undefined)) break;
@@ -144,6 +150,7 @@ export function watchService(
       assignedMs: at[2]!,
       ...(untilRunning && { runningMs: at[3]! }),
       assignedIndex,
+      assignedAtEpochMs,
       windowUs: [startUs, hrtimeUs()],
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       nodesUsed: counts.length,
