@@ -76,12 +76,12 @@ export function renderNetworkTable(networks: WireNetwork[], quiet: boolean): str
   );
 }
 
-/** Runs `fn` for each ref, printing failures as Docker does and carrying on; exit 1 if any failed. */
-export async function forEachRef(refs: string[], fn: (ref: string) => Promise<void>): Promise<void> {
+/** Runs `fn` for each item, printing failures as Docker does and carrying on; exit 1 if any failed. */
+export async function forEachRef<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
   let failed = false;
-  for (const ref of refs) {
+  for (const item of items) {
     try {
-      await fn(ref);
+      await fn(item);
     } catch (err) {
       failed = true;
       process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -32,30 +32,48 @@ export async function followProgress(
   const printed = new Set<string>();
   let nodes: NodeName[] = [];
   let nodesReadAt = -Infinity;
-  for (;;) {
-    const { service } = await unary<object, { service: WireService }>(client, 'getService', { ref });
-    const { tasks } = await unary<object, { tasks: WireTask[] }>(client, 'listTasks', {
-      service: service.id,
-    });
-    let globalDesired = 0;
-    if (isGlobal(service.spec)) {
-      const { services } = await unary<object, { services: ServiceListEntry[] }>(client, 'listServices', {});
-      globalDesired = services.find((e) => e.service.id === service.id)?.desired ?? 0;
+  // ^C stops watching, not the change: the leader carries on, as Docker says.
+  let interrupted = false;
+  const onInterrupt = () => (interrupted = true);
+  process.once('SIGINT', onInterrupt);
+  try {
+    for (;;) {
+      const { service } = await unary<object, { service: WireService }>(client, 'getService', { ref });
+      const { tasks } = await unary<object, { tasks: WireTask[] }>(client, 'listTasks', {
+        service: service.id,
+      });
+      let globalDesired = 0;
+      if (isGlobal(service.spec)) {
+        const { services } = await unary<object, { services: ServiceListEntry[] }>(
+          client,
+          'listServices',
+          {},
+        );
+        globalDesired = services.find((e) => e.service.id === service.id)?.desired ?? 0;
+      }
+      if (Date.now() - nodesReadAt >= NODE_REFRESH_MS && (isGlobal(service.spec) || nodes.length === 0)) {
+        nodes = (await unary<object, { nodes: NodeName[] }>(client, 'listNodes', {})).nodes;
+        nodesReadAt = Date.now();
+      }
+      const view = progressStep(
+        memory,
+        { service, tasks, nodes, globalDesired, baseline: opts.baseline, now: Date.now() },
+        goal,
+      );
+      memory = view.memory;
+      if (!opts.quiet) out.write(renderFrame(previous, view.lines, tty, printed));
+      previous = view.lines;
+      if (view.verdict.kind === 'converged') return;
+      if (view.verdict.kind === 'failed') throw new UserError(view.verdict.message);
+      if (interrupted) {
+        out.write(
+          `Operation continuing in background.\nUse 'swarmlite service ps ${ref}' to check progress.\n`,
+        );
+        return;
+      }
+      await sleep(POLL_INTERVAL_MS);
     }
-    if (Date.now() - nodesReadAt >= NODE_REFRESH_MS && (isGlobal(service.spec) || nodes.length === 0)) {
-      nodes = (await unary<object, { nodes: NodeName[] }>(client, 'listNodes', {})).nodes;
-      nodesReadAt = Date.now();
-    }
-    const view = progressStep(
-      memory,
-      { service, tasks, nodes, globalDesired, baseline: opts.baseline, now: Date.now() },
-      goal,
-    );
-    memory = view.memory;
-    if (!opts.quiet) out.write(renderFrame(previous, view.lines, tty, printed));
-    previous = view.lines;
-    if (view.verdict.kind === 'converged') return;
-    if (view.verdict.kind === 'failed') throw new UserError(view.verdict.message);
-    await sleep(POLL_INTERVAL_MS);
+  } finally {
+    process.off('SIGINT', onInterrupt);
   }
 }

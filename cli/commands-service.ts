@@ -158,27 +158,23 @@ function registerScaleAndRollback(service: Command): void {
       const pairs = parseScaleArgs(args);
       const target = resolveHost(globalsOf(cmd).host);
       const scaled: { id: string; baseline: WireService['updateStatus'] }[] = [];
-      await forEachRef(
-        pairs.map(([name]) => name),
-        async (name) => {
-          const replicas = pairs.find(([n]) => n === name)![1];
-          await withDaemon(target, async (c) => {
-            const { service: s } = await unary<object, { service: WireService }>(c, 'getService', {
-              ref: name,
-            });
-            if (isGlobal(s.spec)) throw new UserError(`${name}: scale can only be used with replicated mode`);
-            const spec = { ...s.spec, replicated: { replicas }, global: null, mode: 'replicated' };
-            const { service: updated } = await unary<object, { service: WireService }>(
-              c,
-              'updateService',
-              { ref: s.id, version: s.meta.version, spec, force: false },
-              WRITE_TIMEOUT_MS,
-            );
-            scaled.push({ id: updated.id, baseline: updated.updateStatus });
-            console.log(`${name} scaled to ${replicas}`);
+      await forEachRef(pairs, async ([name, replicas]) => {
+        await withDaemon(target, async (c) => {
+          const { service: s } = await unary<object, { service: WireService }>(c, 'getService', {
+            ref: name,
           });
-        },
-      );
+          if (isGlobal(s.spec)) throw new UserError(`${name}: scale can only be used with replicated mode`);
+          const spec = { ...s.spec, replicated: { replicas }, global: null, mode: 'replicated' };
+          const { service: updated } = await unary<object, { service: WireService }>(
+            c,
+            'updateService',
+            { ref: s.id, version: s.meta.version, spec, force: false },
+            WRITE_TIMEOUT_MS,
+          );
+          scaled.push({ id: updated.id, baseline: updated.updateStatus });
+          console.log(`${name} scaled to ${replicas}`);
+        });
+      });
       if (opts.detach) return;
       for (const { id, baseline } of scaled) {
         await withDaemon(target, (c) => followProgress(c, id, 'converge', { quiet: false, baseline }));

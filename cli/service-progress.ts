@@ -153,15 +153,18 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
     const task = slot.tasks.find((t) => current(t) && wantsRunning(t));
     const newest = slot.tasks.find(current);
     if (task?.status.state === 'running') done++;
+    // Shown: the task meant to run, else the slot's last one (ended, its replacement not made yet).
+    const shown = task ?? newest;
+    if (shown?.status.err) lines.push(`${slot.label}: ${shown.status.err}`);
+    else {
+      const state = shown?.status.state ?? 'new';
+      lines.push(`${slot.label}: ${state.padEnd(LONGEST_STATE)} ${stateBar(state)}`.trimEnd());
+    }
     if (task && task.status.err && taskStateRank(task.status.state) < taskStateRank('assigned')) {
       const since = memory.get(task.id) ?? now;
       nextMemory.set(task.id, since);
-      lines.push(`${slot.label}: ${task.status.err}`);
       if (now - since >= STUCK_PENDING_MS) failure ??= `${slot.label}: ${task.status.err}`;
-      continue;
     }
-    const state = task?.status.state ?? 'new';
-    lines.push(`${slot.label}: ${state.padEnd(LONGEST_STATE)} ${stateBar(state)}`.trimEnd());
     if (!task && newest && ENDED.includes(newest.status.state)) {
       const reason = noRestartReason(service, slot.tasks.filter(current), newest, now);
       if (reason) failure ??= `${slot.label}: ${reason}`;

@@ -1,0 +1,193 @@
+// The service commands end to end against a scripted stand-in for the daemon's local API (on a unix
+// socket in a temp dir): requests as the leader would receive them, the progress display as a user
+// would see it (no TTY), and the exit codes. The real control API is tested on its own side.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serviceClient } from '../lib/grpc.js';
+import type { TaskState } from '../manager/store/objects-services.js';
+import { iso, nodes, T0, wireService, wireTask } from './service-fixtures.js';
+import type { WireService, WireServiceSpec } from './service-wire.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+type Handler = (req: Record<string, unknown>) => object;
+
+/** A LocalApi serving `handlers`; any other call is UNIMPLEMENTED. */
+async function fakeDaemon(handlers: Record<string, Handler>) {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-cli-svc-'));
+  const socket = join(dir, 'd.sock');
+  const server = new grpc.Server();
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [name, fn] of Object.entries(handlers)) {
+    impl[name] = (
+      call: grpc.ServerUnaryCall<Record<string, unknown>, object>,
+      cb: grpc.sendUnaryData<object>,
+    ) => {
+      try {
+        cb(null, fn(call.request));
+      } catch (err) {
+        cb({ code: grpc.status.NOT_FOUND, details: (err as Error).message });
+      }
+    };
+  }
+  server.addService(serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service, impl);
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+  return {
+    host: `unix://${socket}`,
+    close() {
+      server.forceShutdown();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function cli(host: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [MAIN, '-H', host, ...args],
+      { encoding: 'utf8', timeout: 30_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Tasks walk new → … → running, one state per poll, as a healthy cluster would report them. */
+const WALK: TaskState[] = ['new', 'pending', 'assigned', 'accepted', 'preparing', 'starting', 'running'];
+
+test('service create: sends the spec, shows per-slot progress until converged, exit 0', async (t) => {
+  let created: WireServiceSpec | undefined;
+  let polls = 0;
+  let service: WireService | undefined;
+  const daemon = await fakeDaemon({
+    createService: (req) => {
+      created = req.spec as WireServiceSpec;
+      service = wireService({ id: 'svcnew000000000000000000a', spec: created });
+      return { service };
+    },
+    getService: () => ({ service }),
+    listTasks: () => {
+      const state = WALK[Math.min(polls++, WALK.length - 1)]!;
+      return { tasks: [1, 2].map((slot) => wireTask(service!, { slot, state, id: `task${slot}` })) };
+    },
+    listNodes: () => ({ nodes }),
+  });
+  t.after(() => daemon.close());
+  const r = await cli(daemon.host, [
+    'service',
+    'create',
+    '--name',
+    'web',
+    '--replicas',
+    '2',
+    'host',
+    'sh',
+    '-c',
+    'echo hi',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(created?.task.command, ['sh', '-c', 'echo hi']);
+  assert.deepEqual(created?.replicated, { replicas: 2 });
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines[0], 'svcnew000000000000000000a');
+  assert.equal(lines[1], 'overall progress: 0 out of 2 tasks');
+  assert.ok(lines.includes(`1/2: running   [${'='.repeat(50)}>]`), r.stdout);
+  assert.ok(lines.includes('overall progress: 2 out of 2 tasks'));
+  assert.equal(lines.at(-1), 'verify: Service converged');
+  assert.equal(new Set(lines).size, lines.length, 'without a TTY each line is printed once');
+});
+
+test('service update that cannot converge: the paused update message, exit 1', async (t) => {
+  const before = wireService({ id: 'svcweb000000000000000000a' });
+  let sent: Record<string, unknown> | undefined;
+  let after: WireService | undefined;
+  const daemon = await fakeDaemon({
+    getService: () => ({ service: after ?? before }),
+    updateService: (req) => {
+      sent = req;
+      after = { ...before, spec: req.spec as WireServiceSpec, specVersion: 2 };
+      return { service: after };
+    },
+    listTasks: () => {
+      after = {
+        ...after!,
+        updateStatus: {
+          state: 'paused',
+          startedAt: iso(T0),
+          completedAt: '',
+          message: 'task 1 failed to start',
+        },
+      };
+      return { tasks: [wireTask(before, { slot: 1 })] };
+    },
+    listNodes: () => ({ nodes }),
+  });
+  t.after(() => daemon.close());
+  const r = await cli(daemon.host, [
+    'service',
+    'update',
+    '--image',
+    'img:2',
+    '--env-add',
+    'A=1',
+    '--force',
+    'web',
+  ]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'Error: update paused: task 1 failed to start\n');
+  assert.equal(sent?.ref, 'svcweb000000000000000000a');
+  assert.equal(sent?.version, before.meta.version);
+  assert.equal(sent?.force, true);
+  assert.equal((sent?.spec as WireServiceSpec).task.image, 'img:2');
+  assert.deepEqual((sent?.spec as WireServiceSpec).task.env, ['A=1']);
+});
+
+test('service scale refuses a global service; rm carries on past a missing one, exit 1', async (t) => {
+  const global = wireService({ id: 'glob', spec: { ...wireService().spec, replicated: null, global: {} } });
+  const removed: string[] = [];
+  const daemon = await fakeDaemon({
+    getService: () => ({ service: global }),
+    removeService: (req) => {
+      if (req.ref === 'nope') throw new Error('no such service: nope');
+      removed.push(req.ref as string);
+      return {};
+    },
+  });
+  t.after(() => daemon.close());
+  const scale = await cli(daemon.host, ['service', 'scale', 'agent=3']);
+  assert.equal(scale.code, 1);
+  assert.match(scale.stderr, /agent: scale can only be used with replicated mode/);
+  const rm = await cli(daemon.host, ['service', 'rm', 'a', 'nope', 'b']);
+  assert.equal(rm.code, 1);
+  assert.equal(rm.stdout, 'a\nb\n');
+  assert.equal(rm.stderr, 'Error: no such service: nope\n');
+  assert.deepEqual(removed, ['a', 'b']);
+});
+
+test('service ls and network prune print docker shapes from the daemon answers', async (t) => {
+  const daemon = await fakeDaemon({
+    listServices: () => ({
+      services: [{ service: wireService({ id: 'abcdefabcdefabcdef' }), running: 1, desired: 3 }],
+    }),
+    pruneNetworks: () => ({ removed: ['front', 'back'] }),
+  });
+  t.after(() => daemon.close());
+  const ls = await cli(daemon.host, ['service', 'ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.equal(
+    ls.stdout,
+    'ID             NAME   MODE         REPLICAS   IMAGE   PORTS\nabcdefabcdef   web    replicated   1/3        host\n',
+  );
+  const prune = await cli(daemon.host, ['network', 'prune', '-f']);
+  assert.equal(prune.stdout, 'Deleted Networks:\nfront\nback\n');
+});
