@@ -203,6 +203,9 @@ export interface ReadLogsOptions {
   pollMs?: number;
 }
 
+/** How long a followed line waits for the other stream's lines stamped before it. */
+const HOLD_MS = 100;
+
 const toLine = (r: LogRecord): LogLine => ({ stream: r.stream, time: r.time, line: r.line });
 
 /** Both streams of a task, merged by time: the tail first, then (when following) new lines as they come. */
@@ -224,9 +227,9 @@ export async function* readTaskLogs(
       const [a, b] = await Promise.all(cursors.map((c) => drain(c)));
       for (const r of opts.tail === 0 ? [] : mergeByTime(a!, b!).slice(-opts.tail)) yield toLine(r);
     }
-    // Streamed merge: the smaller head goes first while both streams have lines; when one stream
-    // has nothing more right now, the other goes ahead (following, lines can then be at most one
-    // poll out of order, as with any two independent writers).
+    // Streamed merge: the smaller head goes first while both streams have lines. When one stream
+    // has nothing more right now, the other goes ahead; following, only with lines older than
+    // HOLD_MS, since the quiet stream's writer may still be writing a line stamped before them.
     const heads: LogRecord[][] = [[], []];
     for (;;) {
       for (let k = 0; k < 2; k++) if (heads[k]!.length === 0) heads[k] = await cursors[k]!.read();
@@ -237,13 +240,17 @@ export async function* readTaskLogs(
         while (i < a.length && j < b.length) yield toLine(a[i]!.micros <= b[j]!.micros ? a[i++]! : b[j++]!);
         heads[0] = a.slice(i);
         heads[1] = b.slice(j);
-      } else if (a.length || b.length) {
-        for (const r of (a.length ? a : b).splice(0)) yield toLine(r);
-      } else {
-        if (!opts.follow || opts.signal?.aborted || opts.gone()) return;
-        await sleep(opts.pollMs ?? 200, opts.signal);
-        if (opts.signal?.aborted) return;
+        continue;
       }
+      const side = a.length ? a : b;
+      const settled = opts.follow ? (Date.now() - HOLD_MS) * 1000 : Infinity;
+      let n = 0;
+      while (n < side.length && side[n]!.micros <= settled) yield toLine(side[n++]!);
+      side.splice(0, n);
+      if (n > 0) continue;
+      if (side.length === 0 && (!opts.follow || opts.signal?.aborted || opts.gone())) return;
+      await sleep(side.length ? HOLD_MS / 2 : (opts.pollMs ?? 200), opts.signal);
+      if (opts.signal?.aborted) return;
     }
   } finally {
     await Promise.all(cursors.map((c) => c.close()));

@@ -117,6 +117,6 @@ export function taskPhase(facts: {
   if (facts.exitRecorded) return 'exited';
   if (facts.initAlive) return 'running';
   if (facts.initBegan) return 'exited'; // killed before it could record anything
-  if (facts.launched && facts.outerAlive) return 'starting';
+  if (facts.launched) return facts.outerAlive ? 'starting' : 'exited'; // exited: the launcher failed
   return 'prepared';
 }

@@ -35,5 +35,5 @@ while IFS= read -r -n "$chunk" line || [[ -n $line ]]; do
 	record="$EPOCHREALTIME $line"
 	printf '%s\n' "$record"
 	((size += ${#record} + 1))
-	((size >= max)) && rotate
+	if ((size >= max)); then rotate; fi
 done

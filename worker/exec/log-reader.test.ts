@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { LogLine } from '../agent/executor.js';
+import { packageRoot } from '../../lib/repo.js';
+import { mergeByTime, parseRecord, readTaskLogs, type LogRecord } from './log-reader.js';
+
+const LOGGER = join(packageRoot(), 'worker', 'exec', 'shim', 'task-log.sh');
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-logs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const rec = (sec: number, usec: number, text: string) => `${sec}.${String(usec).padStart(6, '0')} ${text}\n`;
+
+async function collect(it: AsyncIterable<LogLine>): Promise<LogLine[]> {
+  const out: LogLine[] = [];
+  for await (const l of it) out.push(l);
+  return out;
+}
+
+/** Feeds `input` through the real writer (task-log.sh) and waits for it to finish. */
+function writeThroughLogger(file: string, input: string, maxBytes: number, keep: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [LOGGER, file, String(maxBytes), String(keep)], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`task-log.sh exited ${code}`))));
+    child.stdin.end(input);
+  });
+}
+
+test('records: epoch microseconds to RFC 3339 with nanoseconds; the text is kept byte for byte', () => {
+  const r = parseRecord('1795334747.776439 hello  world ', 'stderr');
+  assert.deepEqual(r, {
+    stream: 'stderr',
+    micros: 1795334747776439,
+    time: '2026-11-22T08:05:47.776439000Z',
+    line: 'hello  world ',
+  });
+  assert.equal(parseRecord('1795334747.776439 ', 'stdout')?.line, '');
+  assert.equal(parseRecord('garbage', 'stdout'), undefined);
+});
+
+test('merge by time keeps each stream in order and interleaves them', () => {
+  const mk = (stream: LogRecord['stream'], micros: number): LogRecord => ({
+    stream,
+    micros,
+    time: '',
+    line: String(micros),
+  });
+  const merged = mergeByTime(
+    [mk('stdout', 1), mk('stdout', 5), mk('stdout', 5)],
+    [mk('stderr', 2), mk('stderr', 5), mk('stderr', 9)],
+  );
+  assert.deepEqual(
+    merged.map((r) => `${r.stream[3]}${r.micros}`),
+    ['o1', 'e2', 'o5', 'o5', 'e5', 'e9'],
+  );
+});
+
+test('all lines, merged across streams and across rotated files, oldest first', async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'stdout.log');
+  const err = join(dir, 'stderr.log');
+  writeFileSync(`${out}.2`, rec(100, 1, 'o1') + rec(100, 3, 'o2'));
+  writeFileSync(`${out}.1`, rec(100, 5, 'o3'));
+  writeFileSync(out, rec(100, 7, 'o4') + '100.000008 half a li'); // a line still being written
+  writeFileSync(`${err}.1`, rec(100, 2, 'e1'));
+  writeFileSync(err, rec(100, 6, 'e2'));
+  const lines = await collect(
+    readTaskLogs({ stdout: out, stderr: err }, 3, { follow: false, gone: () => false }),
+  );
+  assert.deepEqual(
+    lines.map((l) => `${l.stream}:${l.line}`),
+    ['stdout:o1', 'stderr:e1', 'stdout:o2', 'stdout:o3', 'stderr:e2', 'stdout:o4'],
+  );
+  const tail = await collect(
+    readTaskLogs({ stdout: out, stderr: err }, 3, { tail: 4, follow: false, gone: () => false }),
+  );
+  assert.deepEqual(
+    tail.map((l) => l.line),
+    ['o2', 'o3', 'e2', 'o4'],
+  );
+  const none = await collect(
+    readTaskLogs({ stdout: out, stderr: err }, 3, { tail: 0, follow: false, gone: () => false }),
+  );
+  assert.deepEqual(none, []);
+  const empty = await collect(
+    readTaskLogs({ stdout: join(dir, 'x'), stderr: join(dir, 'y') }, 3, { follow: false, gone: () => false }),
+  );
+  assert.deepEqual(empty, []);
+});
+
+test('the writer rotates at the size limit, keeps N files, loses and duplicates nothing it kept', async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'stdout.log');
+  const input = Array.from({ length: 300 }, (_, i) => `line ${i} ${'x'.repeat(20)}`).join('\n') + '\n';
+  await writeThroughLogger(out, input, 2048, 3);
+  const files = readdirSync(dir).sort();
+  assert.deepEqual(files, ['stdout.log', 'stdout.log.1', 'stdout.log.2']);
+  for (const f of files.slice(1))
+    assert.ok(statSync(join(dir, f)).size >= 2048 && statSync(join(dir, f)).size < 2048 + 100);
+  const lines = await collect(
+    readTaskLogs({ stdout: out, stderr: join(dir, 'none') }, 3, { follow: false, gone: () => false }),
+  );
+  // The kept lines are the last ones, contiguous and in order.
+  const first = Number(lines[0]!.line.split(' ')[1]);
+  assert.ok(first > 0 && lines.length < 300);
+  assert.deepEqual(
+    lines.map((l) => l.line),
+    Array.from({ length: 300 - first }, (_, i) => `line ${first + i} ${'x'.repeat(20)}`),
+  );
+  const times = lines.map((l) => l.time);
+  assert.deepEqual([...times].sort(), times);
+  // tail reaches back across the rotated files.
+  const tail = await collect(
+    readTaskLogs({ stdout: out, stderr: join(dir, 'none') }, 3, {
+      tail: 150,
+      follow: false,
+      gone: () => false,
+    }),
+  );
+  assert.deepEqual(
+    tail.map((l) => l.line),
+    lines.slice(-150).map((l) => l.line),
+  );
+});
+
+test('the writer cuts endless lines into 16 KiB records and keeps a last line without newline', async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'stdout.log');
+  await writeThroughLogger(out, 'a'.repeat(16384) + '\n' + 'b'.repeat(20000) + '\n\ntail', 1 << 20, 1);
+  const lines = await collect(
+    readTaskLogs({ stdout: out, stderr: join(dir, 'none') }, 1, { follow: false, gone: () => false }),
+  );
+  assert.deepEqual(
+    lines.map((l) => `${l.line[0] ?? ''}${l.line.length}`),
+    ['a16384', 'b16384', 'b3616', '0', 't4'],
+  );
+});
+
+test('follow: new lines as they come, through rotations, until aborted', async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'stdout.log');
+  const err = join(dir, 'stderr.log');
+  writeFileSync(out, rec(1, 1, 'old'));
+  const abort = new AbortController();
+  const seen: string[] = [];
+  const reading = (async () => {
+    for await (const l of readTaskLogs({ stdout: out, stderr: err }, 3, {
+      tail: 1,
+      follow: true,
+      signal: abort.signal,
+      gone: () => false,
+      pollMs: 20,
+    }))
+      seen.push(l.line);
+  })();
+  const until = async (n: number) => {
+    for (let i = 0; i < 200 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(seen.length, n, `saw ${JSON.stringify(seen)}`);
+  };
+  await until(1);
+  appendFileSync(out, rec(2, 0, 'n1'));
+  appendFileSync(err, rec(2, 1, 'e1'));
+  await until(3);
+  // Rotate as task-log.sh does (rename, new file), twice before the reader looks again.
+  appendFileSync(out, rec(3, 0, 'before rotation'));
+  renameSync(out, `${out}.1`);
+  writeFileSync(out, rec(3, 1, 'first file after'));
+  renameSync(`${out}.1`, `${out}.2`);
+  renameSync(out, `${out}.1`);
+  writeFileSync(out, rec(3, 2, 'second file after'));
+  await until(6);
+  abort.abort();
+  await reading;
+  assert.deepEqual(seen, ['old', 'n1', 'e1', 'before rotation', 'first file after', 'second file after']);
+});
+
+test('follow ends when the task is gone', async (t) => {
+  const dir = tempDir(t);
+  let gone = false;
+  const reading = collect(
+    readTaskLogs({ stdout: join(dir, 'o'), stderr: join(dir, 'e') }, 3, {
+      follow: true,
+      gone: () => gone,
+      pollMs: 10,
+    }),
+  );
+  setTimeout(() => (gone = true), 50);
+  assert.deepEqual(await reading, []);
+});

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { exitFromStatus, taskPhase } from './task-files.js';
+
+test('exit status: codes as recorded, 128+N read back as signal N, no record = init SIGKILLed', () => {
+  assert.deepEqual(exitFromStatus('0\n', false), { exitCode: 0, oomKilled: false });
+  assert.deepEqual(exitFromStatus('3', false), { exitCode: 3, oomKilled: false });
+  assert.deepEqual(exitFromStatus('143\n', false), { exitCode: 143, signal: 'SIGTERM', oomKilled: false });
+  assert.deepEqual(exitFromStatus('137', true), { exitCode: 137, signal: 'SIGKILL', oomKilled: true });
+  assert.deepEqual(exitFromStatus('200', false), { exitCode: 200, oomKilled: false }); // no signal 72
+  assert.deepEqual(exitFromStatus('', false), { exitCode: 137, signal: 'SIGKILL', oomKilled: false });
+  assert.deepEqual(exitFromStatus(undefined, true), { exitCode: 137, signal: 'SIGKILL', oomKilled: true });
+});
+
+test('phase from the facts a restarted daemon can see', () => {
+  const f = { launched: true, initBegan: true, exitRecorded: false, initAlive: false, outerAlive: false };
+  assert.equal(taskPhase({ ...f, launched: false, initBegan: false }), 'prepared');
+  assert.equal(taskPhase({ ...f, initBegan: false, outerAlive: true }), 'starting');
+  assert.equal(taskPhase({ ...f, initAlive: true, outerAlive: true }), 'running');
+  assert.equal(taskPhase({ ...f, exitRecorded: true, initAlive: true }), 'exited'); // init on its way out
+  assert.equal(taskPhase(f), 'exited'); // init killed before recording
+  assert.equal(taskPhase({ ...f, initBegan: false }), 'exited'); // launcher failed
+});

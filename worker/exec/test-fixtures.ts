@@ -1,0 +1,107 @@
+// Shared pieces of the runtime's integration tests: a runtime with its own prefix and root that
+// is cleaned up after the test whatever happens, task specs for the `host` image, and a census of
+// everything a prefix can leave on the machine (netns, cgroup folders, mounts, processes).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LogLine, LogOptions, TaskLaunch } from '../agent/executor.js';
+import type { TaskSpec } from '../../manager/store/objects-services.js';
+import { findTool } from '../../lib/exec.js';
+import { newId } from '../../lib/ids.js';
+import { TaskRuntime, type TaskRuntimeOptions } from './runtime.js';
+
+export interface TestContextLike {
+  after(fn: () => unknown): void;
+}
+
+export function testRuntime(t: TestContextLike, opts: Partial<TaskRuntimeOptions> = {}) {
+  const prefix = `tx${Math.random().toString(36).slice(2, 8)}`;
+  const root = mkdtempSync(join(tmpdir(), `swl-${prefix}-`));
+  const make = () =>
+    new TaskRuntime({
+      root,
+      prefix,
+      nodeHostname: 'testnode',
+      swarmliteBinDir: '/opt/swl-test/bin',
+      pollMs: 20,
+      ...opts,
+    });
+  const rt = make();
+  t.after(async () => {
+    for (const r of await rt.list().catch(() => [])) await rt.remove(r.taskId).catch(() => undefined);
+    for (const ns of netnsWithPrefix(prefix)) execFileSync(findTool('ip'), ['netns', 'del', ns]);
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { rt, prefix, root, make };
+}
+
+export function hostSpec(argv: string[], over: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    image: 'host',
+    command: argv.slice(0, 1),
+    args: argv.slice(1),
+    env: [],
+    workdir: '',
+    user: '',
+    hostname: '',
+    dns: { nameservers: [], search: [], options: [] },
+    resources: { limits: { memoryBytes: 0, nanoCpus: 0 }, reservations: { memoryBytes: 0, nanoCpus: 0 } },
+    restartPolicy: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
+    placement: { constraints: [] },
+    networks: [],
+    stopGracePeriodMs: 10_000,
+    ...over,
+  } as TaskSpec;
+}
+
+export function launchOf(spec: TaskSpec, taskId = newId()): TaskLaunch {
+  return { taskId, name: `svc.1.${taskId}`, serviceId: 'svcid', serviceName: 'svc', slot: 1, spec };
+}
+
+/** Prepares and starts a task; returns its id and init pid. */
+export async function runTask(rt: TaskRuntime, spec: TaskSpec): Promise<{ id: string; pid: number }> {
+  const launch = launchOf(spec);
+  await rt.prepare(launch);
+  const { pid } = await rt.start(launch.taskId);
+  return { id: launch.taskId, pid };
+}
+
+export async function collectLogs(
+  rt: TaskRuntime,
+  id: string,
+  opts: Partial<LogOptions> = {},
+): Promise<LogLine[]> {
+  const out: LogLine[] = [];
+  for await (const l of rt.logs(id, { follow: false, ...opts })) out.push(l);
+  return out;
+}
+
+export function netnsWithPrefix(prefix: string): string[] {
+  return readdirSync('/run/netns', { withFileTypes: true })
+    .map((d) => d.name)
+    .filter((n) => n.startsWith(prefix));
+}
+
+/** Everything the prefix still holds on this machine, as readable strings; [] when clean. */
+export function leftovers(prefix: string, root: string, pids: number[] = []): string[] {
+  const found = netnsWithPrefix(prefix).map((n) => `netns ${n}`);
+  for (const ctrl of ['memory', 'cpu', 'pids', 'unified', '']) {
+    const dir = join('/sys/fs/cgroup', ctrl, 'swarmlite', prefix);
+    if (existsSync(dir)) found.push(`cgroup ${dir}`);
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
+    if (line.includes(prefix)) found.push(`mount ${line}`);
+  for (const name of existsSync(root) ? readdirSync(root) : [])
+    if (!name.startsWith('.shim-')) found.push(`state ${join(root, name)}`);
+  for (const pid of pids) {
+    const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+    if (stat && !/^\d+ \(.*\) Z/.test(stat)) found.push(`process ${pid}: ${stat.slice(0, 60)}`);
+  }
+  return found;
+}
+
+/** The namespace inode a process is in, e.g. nsInode(pid, 'net') -> 'net:[4026532177]'. */
+export function nsInode(pid: number | 'self', ns: string): string {
+  return readlinkSync(`/proc/${pid}/ns/${ns}`);
+}
