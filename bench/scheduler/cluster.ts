@@ -96,6 +96,16 @@ async function stopMembers(members: Member[]): Promise<void> {
 
 const status = (m: Member) => m.client.call<Status>('status');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const RUN_TIMEOUT_MS = 120_000;
+
+/** A run that hangs (a member stuck, a watch that never completes) fails instead of blocking. */
+function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${RUN_TIMEOUT_MS} ms`)), RUN_TIMEOUT_MS);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 async function findLeader(members: Member[]): Promise<Member> {
   const deadline = Date.now() + 20_000;
@@ -118,18 +128,20 @@ async function followersCatchUp(followers: Member[], index: number): Promise<num
   }
 }
 
+interface Outcome {
+  run: { created: { index: number; commitMs: number }; phases: Phases };
+  catchUpMs: number;
+  ref: Reference;
+  leader: Status;
+  followers: Status[];
+  setupMs: number;
+}
+
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 const mib = (x: number) => `${(x / MiB).toFixed(0)} MiB`;
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-function report(
-  run: { created: { index: number; commitMs: number }; phases: Phases },
-  catchUpMs: number,
-  ref: Reference,
-  leader: Status,
-  followers: Status[],
-  setupMs: number,
-): void {
+function report({ run, catchUpMs, ref, leader, followers, setupMs }: Outcome): void {
   const p = run.phases;
   const w = (s: string) => s.padEnd(44);
   console.log(
@@ -184,15 +196,6 @@ async function printProfile(dir: string, pid: number, windowUs: [number, number]
     );
 }
 
-interface Outcome {
-  run: { created: { index: number; commitMs: number }; phases: Phases };
-  catchUpMs: number;
-  ref: Reference;
-  leader: Status;
-  followers: Status[];
-  setupMs: number;
-}
-
 /** One fresh cluster (new processes, new LMDB dirs), one service; everything is removed afterwards. */
 async function oneRun(): Promise<Outcome> {
   const root = await mkdtemp(join(tmpdir(), 'swarmlite-bench-sched-'));
@@ -213,11 +216,13 @@ async function oneRun(): Promise<Outcome> {
     const observed = followers.map((f) => f.client.call<Phases>('observe', { replicas: REPLICAS }));
     for (const o of observed) o.catch(() => {}); // awaited below; a failed run must not leave them unhandled
     await Promise.all(followers.map(status));
-    const run = await leader.client.call<Outcome['run']>('run', {
-      replicas: REPLICAS,
-      agents: values.agents,
-    });
-    const lastFollower = Math.max(...(await Promise.all(observed)).map((p) => p.assignedAtEpochMs));
+    const run = await within(
+      leader.client.call<Outcome['run']>('run', { replicas: REPLICAS, agents: values.agents }),
+      'the leader',
+    );
+    const lastFollower = Math.max(
+      ...(await within(Promise.all(observed), 'the followers')).map((p) => p.assignedAtEpochMs),
+    );
     const catchUpMs = lastFollower - run.phases.assignedAtEpochMs;
     const [leaderStatus, ...followerStatus] = await Promise.all([leader, ...followers].map(status));
     const ref = await leader.client.call<Reference>('reference');
@@ -244,7 +249,7 @@ async function main(): Promise<void> {
   outcomes.sort((a, b) => a.run.phases.assignedMs - b.run.phases.assignedMs);
   const median = outcomes[Math.floor(outcomes.length / 2)]!;
   console.log(`median run (by time to all assigned):`);
-  report(median.run, median.catchUpMs, median.ref, median.leader, median.followers, median.setupMs);
+  report(median);
   console.log(
     `caveats: ${cpus().length} CPUs shared by the 3 managers and this driver, and by whatever else runs ` +
       `(load average ${loadBefore[0]!.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after); LMDB fsync on ` +
