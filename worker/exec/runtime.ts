@@ -3,19 +3,16 @@
 // task lives in <root>/<taskId>/ (task-files.ts) and in names derived from the prefix and task id
 // (netns, cgroup folders), so a restarted daemon finds, adopts or cleans up exactly what it made.
 // How a task is launched: worker/exec/README.md and the scripts in worker/exec/shim/.
-import { spawn } from 'node:child_process';
 import {
-  closeSync,
+  accessSync,
+  constants,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
-  accessSync,
-  constants,
 } from 'node:fs';
 import { join } from 'node:path';
 import type {
@@ -29,7 +26,8 @@ import type {
   TaskLaunch,
 } from '../agent/executor.js';
 import { findTool, requireTools, run } from '../../lib/exec.js';
-import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
+import { isRunning, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
+import { findInit, launchTask, loggerRefs } from './task-launch.js';
 import { detectLayout, TaskCgroup, type CgroupLayout } from './cgroups.js';
 import { startExec } from './exec-command.js';
 import { readTaskLogs } from './log-reader.js';
@@ -39,7 +37,6 @@ import {
   TaskFiles,
   taskPhase,
   writeJsonAtomic,
-  type ProcessRecord,
   type TaskPhase,
   type TaskRecord,
 } from './task-files.js';
@@ -188,97 +185,19 @@ export class TaskRuntime implements Executor {
   }
 
   private async launch(taskId: string, files: TaskFiles, record: TaskRecord): Promise<{ pid: number }> {
-    const shims = (this.shimCache ??= installShims(this.root));
-    const cgroup = this.cgroup(taskId);
-    for (const f of [files.exit, files.started, files.loggers, files.runtimeErr]) rmSync(f, { force: true });
-    const errFd = openSync(files.runtimeErr, 'a', 0o600);
-    let spawnError: Error | undefined;
-    let child;
-    try {
-      // Detached: a session of its own and no pipe to the daemon, so a dying daemon leaves it be.
-      child = spawn(
-        findTool('bash'),
-        [
-          shims.start,
-          files.dir,
-          this.netnsPath(taskId),
-          record.plan.hostname,
-          String(this.logMaxBytes),
-          String(this.logMaxFiles),
-          findTool('nsenter'),
-          findTool('unshare'),
-          ...cgroup.procsFiles,
-          '--',
-          ...record.plan.argv,
-        ],
-        { detached: true, stdio: ['ignore', errFd, errFd], env: { PATH: SYSTEM_PATH, LC_ALL: 'C' } },
-      );
-    } finally {
-      closeSync(errFd);
-    }
-    child.on('error', (err) => (spawnError = err));
-    child.unref();
-    const outer = child.pid === undefined ? undefined : processRef(child.pid);
-
-    const deadline = Date.now() + this.startTimeoutMs;
-    for (;;) {
-      const exitText = files.readText(files.exit)?.trim();
-      const startedText = files.readText(files.started)?.trim();
-      if (startedText || exitText) {
-        // Init wrote the command's pid once it ran it; an exit without it is init's own setup failing.
-        if (!startedText) throw new Error(`task ${taskId} failed to start: ${this.runtimeError(files)}`);
-        const init = this.findInit(cgroup);
-        const proc: ProcessRecord = {
-          outer: outer ?? { pid: child.pid ?? 0, startTime: '' },
-          ...(init ? { init } : {}),
-          loggers: this.loggerRefs(files),
-          startedAt: new Date().toISOString(),
-        };
-        writeJsonAtomic(files.process, proc);
-        return { pid: init?.pid ?? proc.outer.pid };
-      }
-      if (spawnError || !outer || !isRunning(outer)) {
-        await sleep(20); // init may have written its files just as the launcher ended
-        if (files.readText(files.started)?.trim() || files.readText(files.exit)?.trim()) continue;
-        throw new Error(`task ${taskId} failed to start: ${spawnError?.message ?? this.runtimeError(files)}`);
-      }
-      if (Date.now() > deadline) {
-        await cgroup.killAll();
-        throw new Error(
-          `task ${taskId} failed to start: its init did not come up within ${this.startTimeoutMs} ms`,
-        );
-      }
-      await sleep(5);
-    }
-  }
-
-  private runtimeError(files: TaskFiles): string {
-    const text = files.readText(files.runtimeErr)?.trim();
-    return text ? text.split('\n').slice(-3).join('; ') : 'the launcher exited without saying why';
-  }
-
-  /** The writers' pids from task-start.sh, checked against their command lines (pids get reused). */
-  private loggerRefs(files: TaskFiles): ProcessRef[] {
-    const pids = (files.readText(files.loggers) ?? '').split(/\s+/).filter(Boolean).map(Number);
-    const refs: ProcessRef[] = [];
-    for (const pid of pids) {
-      const cmdline = readProcFile(pid, 'cmdline');
-      const ref = processRef(pid);
-      if (ref && cmdline?.includes(files.logs)) refs.push(ref);
-    }
-    return refs;
-  }
-
-  /** PID 1 of the task's PID namespace: the cgroup member whose innermost pid is 1. */
-  private findInit(cgroup: TaskCgroup): ProcessRef | undefined {
-    for (const pid of cgroup.pids()) {
-      const nspid = /^NSpid:\s+(.+)$/m
-        .exec(readProcFile(pid, 'status') ?? '')?.[1]
-        ?.trim()
-        .split(/\s+/);
-      if (nspid && nspid.length >= 2 && nspid[nspid.length - 1] === '1') return processRef(pid);
-    }
-    return undefined;
+    const proc = await launchTask({
+      taskId,
+      files,
+      plan: record.plan,
+      netnsPath: this.netnsPath(taskId),
+      cgroup: this.cgroup(taskId),
+      shims: (this.shimCache ??= installShims(this.root)),
+      logMaxBytes: this.logMaxBytes,
+      logMaxFiles: this.logMaxFiles,
+      timeoutMs: this.startTimeoutMs,
+      systemPath: SYSTEM_PATH,
+    });
+    return { pid: proc.init?.pid ?? proc.outer.pid };
   }
 
   /** Where the task is, from its folder, its processes and its cgroup (works for adopted tasks). */
@@ -288,7 +207,7 @@ export class TaskRuntime implements Executor {
     const proc = files.readProcess();
     const exitText = files.readText(files.exit);
     const exitRecorded = Boolean(exitText?.trim());
-    const init = proc?.init ?? (exitRecorded ? undefined : this.findInit(cgroup));
+    const init = proc?.init ?? (exitRecorded ? undefined : findInit(cgroup));
     const initAlive = init ? isRunning(init) : false;
     const launched = proc !== undefined || existsSync(files.loggers);
     const outerAlive = proc ? isRunning(proc.outer) : cgroup.pids().length > 0;
@@ -347,7 +266,7 @@ export class TaskRuntime implements Executor {
     if (!(await cgroup.killAll()))
       throw new Error(`cannot remove task ${taskId}: processes survived SIGKILL for 5 s`);
     // The writers end once the task's last process is gone; none may outlive its files.
-    for (const ref of proc?.loggers ?? this.loggerRefs(files)) {
+    for (const ref of proc?.loggers ?? loggerRefs(files)) {
       if (!(await waitForExit(ref, 2000))) {
         signalProcess(ref, 'SIGKILL');
         await waitForExit(ref, 1000);
@@ -416,14 +335,6 @@ function isExecutable(path: string): boolean {
     return statSync(path).isFile();
   } catch {
     return false;
-  }
-}
-
-function readProcFile(pid: number, name: string): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
-  } catch {
-    return undefined;
   }
 }
 

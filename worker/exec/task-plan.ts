@@ -72,7 +72,7 @@ export function planTask(launch: TaskLaunch, ctx: PlanContext): TaskPlan {
   const userEnv = new Map<string, string>();
   for (const entry of spec.env) {
     const eq = entry.indexOf('=');
-    if (eq <= 0 || !ENV_KEY.test(entry.slice(0, eq)) || entry.includes('\0'))
+    if (eq <= 0 || !ENV_KEY.test(entry.slice(0, eq)))
       throw new Error(`invalid environment variable "${entry}": use KEY=VALUE`);
     userEnv.set(entry.slice(0, eq), entry);
   }
@@ -102,6 +102,11 @@ export function planTask(launch: TaskLaunch, ctx: PlanContext): TaskPlan {
   ]);
   for (const [key, entry] of userEnv) if (key !== 'PATH') env.set(key, entry);
   if (!env.has('HOME')) env.set('HOME', `HOME=${home}`);
+  const bad = [...env.values()].find((e) => e.includes('\0'));
+  if (bad)
+    throw new Error(
+      `invalid environment variable "${bad.slice(0, bad.indexOf('='))}": values cannot contain NUL bytes`,
+    );
 
   checkExecutable(argv[0]!, path, workdir, ctx);
 

@@ -1,0 +1,127 @@
+// Starting a prepared task: task-start.sh is spawned detached (its own session, stdio to a file, no
+// pipe to the daemon), and start() waits until the task's init reports that it ran the command, or
+// the launch fails with what the launcher or init said. The processes found are recorded in
+// process.json; the facts they are found from (cgroup membership, NSpid, the writers' command
+// lines) stay true after a daemon restart, so the same helpers serve adoption.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { findTool } from '../../lib/exec.js';
+import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
+import type { TaskCgroup } from './cgroups.js';
+import type { ShimPaths } from './shims.js';
+import { writeJsonAtomic, type ProcessRecord, type TaskFiles } from './task-files.js';
+import type { TaskPlan } from './task-plan.js';
+
+export interface LaunchRequest {
+  taskId: string;
+  files: TaskFiles;
+  plan: TaskPlan;
+  netnsPath: string;
+  cgroup: TaskCgroup;
+  shims: ShimPaths;
+  logMaxBytes: number;
+  logMaxFiles: number;
+  timeoutMs: number;
+  /** PATH of the launcher and the tools it runs (not the task's). */
+  systemPath: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
+  const { taskId, files, cgroup } = req;
+  for (const f of [files.exit, files.started, files.loggers, files.runtimeErr]) rmSync(f, { force: true });
+  const errFd = openSync(files.runtimeErr, 'a', 0o600);
+  let spawnError: Error | undefined;
+  let child;
+  try {
+    child = spawn(
+      findTool('bash'),
+      [
+        req.shims.start,
+        files.dir,
+        req.netnsPath,
+        req.plan.hostname,
+        String(req.logMaxBytes),
+        String(req.logMaxFiles),
+        findTool('nsenter'),
+        findTool('unshare'),
+        ...cgroup.procsFiles,
+        '--',
+        ...req.plan.argv,
+      ],
+      { detached: true, stdio: ['ignore', errFd, errFd], env: { PATH: req.systemPath, LC_ALL: 'C' } },
+    );
+  } finally {
+    closeSync(errFd);
+  }
+  child.on('error', (err) => (spawnError = err));
+  child.unref();
+  const outer = child.pid === undefined ? undefined : processRef(child.pid);
+
+  const deadline = Date.now() + req.timeoutMs;
+  for (;;) {
+    const exitText = files.readText(files.exit)?.trim();
+    const startedText = files.readText(files.started)?.trim();
+    if (startedText || exitText) {
+      // Init writes the command's pid once it ran it; an exit without it is init's own setup failing.
+      if (!startedText) throw new Error(`task ${taskId} failed to start: ${launchError(files)}`);
+      const init = findInit(cgroup); // absent when the command already ended
+      const proc: ProcessRecord = {
+        outer: outer ?? { pid: child.pid ?? 0, startTime: '' },
+        ...(init ? { init } : {}),
+        loggers: loggerRefs(files),
+        startedAt: new Date().toISOString(),
+      };
+      writeJsonAtomic(files.process, proc);
+      return proc;
+    }
+    if (spawnError || !outer || !isRunning(outer)) {
+      await sleep(20); // init may have written its files just as the launcher ended
+      if (files.readText(files.started)?.trim() || files.readText(files.exit)?.trim()) continue;
+      throw new Error(`task ${taskId} failed to start: ${spawnError?.message ?? launchError(files)}`);
+    }
+    if (Date.now() > deadline) {
+      await cgroup.killAll();
+      throw new Error(`task ${taskId} failed to start: its init did not come up within ${req.timeoutMs} ms`);
+    }
+    await sleep(5);
+  }
+}
+
+function launchError(files: TaskFiles): string {
+  const text = files.readText(files.runtimeErr)?.trim();
+  return text ? text.split('\n').slice(-3).join('; ') : 'the launcher exited without saying why';
+}
+
+/** The writers' pids from task-start.sh, checked against their command lines (pids get reused). */
+export function loggerRefs(files: TaskFiles): ProcessRef[] {
+  const pids = (files.readText(files.loggers) ?? '').split(/\s+/).filter(Boolean).map(Number);
+  const refs: ProcessRef[] = [];
+  for (const pid of pids) {
+    const cmdline = readProcFile(pid, 'cmdline');
+    const ref = processRef(pid);
+    if (ref && cmdline?.includes(files.logs)) refs.push(ref);
+  }
+  return refs;
+}
+
+/** PID 1 of the task's PID namespace: the cgroup member whose innermost pid is 1. */
+export function findInit(cgroup: TaskCgroup): ProcessRef | undefined {
+  for (const pid of cgroup.pids()) {
+    const nspid = /^NSpid:\s+(.+)$/m
+      .exec(readProcFile(pid, 'status') ?? '')?.[1]
+      ?.trim()
+      .split(/\s+/);
+    if (nspid && nspid.length >= 2 && nspid[nspid.length - 1] === '1') return processRef(pid);
+  }
+  return undefined;
+}
+
+function readProcFile(pid: number, name: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
