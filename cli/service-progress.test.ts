@@ -204,6 +204,12 @@ test('rollback: done at rollback_completed; a paused rollback fails', () => {
   const waiting = step(s, tasks, { goal: 'rollback', baseline });
   assert.equal(waiting.lines[0], 'rollback: rolling back update: 3 out of 3 tasks');
   assert.deepEqual(waiting.verdict, { kind: 'waiting' });
+  // The old tasks the rollback returns to were told to stop: a slot waiting for its new task says so.
+  const stopped = [wireTask(s, { slot: 1, desired: 'shutdown', state: 'shutdown' }), ...tasks.slice(1)];
+  assert.equal(
+    step(s, stopped, { goal: 'rollback', baseline }).lines[1],
+    `1/3: new       ${stateBar('new')}`,
+  );
   const done = { ...s, updateStatus: status('rollback_completed', 'rollback completed') };
   assert.deepEqual(step(done, tasks, { goal: 'rollback', baseline }).verdict, { kind: 'converged' });
   const paused = { ...s, updateStatus: status('rollback_paused', 'task failed again') };

@@ -153,8 +153,9 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
     const task = slot.tasks.find((t) => current(t) && wantsRunning(t));
     const newest = slot.tasks.find(current);
     if (task?.status.state === 'running') done++;
-    // Shown: the task meant to run, else the slot's last one (ended, its replacement not made yet).
-    const shown = task ?? newest;
+    // Shown: the task meant to run, else the slot's last one if it ended by itself (its replacement
+    // is not made yet); a task told to stop (an update's old one) says nothing about the slot's progress.
+    const shown = task ?? (newest && ENDED.includes(newest.status.state) ? newest : undefined);
     if (shown?.status.err) lines.push(`${slot.label}: ${shown.status.err}`);
     else {
       const state = shown?.status.state ?? 'new';
