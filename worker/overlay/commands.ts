@@ -3,6 +3,7 @@
 import type { Command, Where } from './types.js';
 
 export const NODE: Where = { ns: 'node' };
+export const NETNS_NAMES: Where = { ns: 'netns-names' };
 export const inSandbox = (name: string): Where => ({ ns: 'sandbox', name });
 export const inTask = (path: string): Where => ({ ns: 'task', path });
 

@@ -1,7 +1,7 @@
 // Reading back what the kernel has, as the planner's observed state: `ip -j`, `bridge -j` and
 // `nft -j` output parsed into plain data. The parsers are pure (tested on captured output); the
 // readers take a function that runs a command, so they run wherever the driver runs its steps.
-import { ip, bridge, inSandbox, NODE } from './commands.js';
+import { ip, bridge, inSandbox, NETNS_NAMES, NODE } from './commands.js';
 import {
   gatewayBridgeName,
   gatewayTableName,
@@ -119,7 +119,7 @@ export async function listSandboxes(
   exec: CommandRunner,
   prefix: string,
 ): Promise<{ netns: string; vni: number }[]> {
-  const names = parseNetnsList(await exec(ip(NODE, '-j', 'netns', 'list')));
+  const names = parseNetnsList(await exec(ip(NETNS_NAMES, '-j', 'netns', 'list')));
   return names.flatMap((netns) => {
     const vni = parseSandboxName(prefix, netns);
     return vni === undefined ? [] : [{ netns, vni }];

@@ -1,7 +1,7 @@
 // One network's sandbox on this node: the namespace, br0 with the subnets' gateways, vxlan0, the local
 // tasks' veth legs and the remote peers' static neighbor and FDB entries (DESIGN.md §5).
 import { containsAddress, parseAddress, parseCidr } from '../../manager/allocator/ipv4.js';
-import { bridge, inSandbox, inTask, ip, ipDel, NODE } from './commands.js';
+import { bridge, inSandbox, inTask, ip, ipDel, NETNS_NAMES, NODE } from './commands.js';
 import {
   networkMtu,
   sandboxesWanted,
@@ -42,7 +42,7 @@ export function planSandbox(
     steps.push({
       why: `create the sandbox of network ${network.id} (VNI ${network.vni})`,
       required: true,
-      commands: [ip(NODE, 'netns', 'add', name), ip(sb, 'link', 'set', 'lo', 'up')],
+      commands: [ip(NETNS_NAMES, 'netns', 'add', name), ip(sb, 'link', 'set', 'lo', 'up')],
     });
   }
   steps.push(...bridgeSteps(name, network, mtu, observed));
@@ -60,9 +60,14 @@ function removeSandbox(observed: ObservedSandbox): Step[] {
   return [
     {
       why: `no local task is on VNI ${observed.vni} any more: remove its sandbox`,
-      // vxlan0 goes first: should anything still hold the namespace open, deleting its name would
-      // leave the device (and its VNI, in the node's namespace) alive.
-      commands: [ipDel(sb, 'link', 'del', VX), ip(NODE, 'netns', 'del', observed.netns)],
+      // Devices go one by one before the name: the kernel tears a namespace down asynchronously (and
+      // not at all while something still holds it), and until then the vxlan device would keep its
+      // VNI taken in the node's namespace and the tasks would keep their legs.
+      commands: [
+        ipDel(sb, 'link', 'del', VX),
+        ...observed.legs.map((l) => ipDel(sb, 'link', 'del', l.ifName)),
+        ip(NETNS_NAMES, 'netns', 'del', observed.netns),
+      ],
     },
   ];
 }
@@ -215,7 +220,14 @@ function peerSteps(
     if (wantMacs.get(f.mac) !== f.dst) {
       steps.push({
         why: `${f.mac} is no longer at ${f.dst}`,
-        commands: [{ ...bridge(sb, 'fdb', 'del', f.mac, 'dev', VX, 'dst', f.dst, 'self'), okIfAbsent: true }],
+        commands: [
+          { ...bridge(sb, 'fdb', 'del', f.mac, 'dev', VX, 'dst', f.dst, 'self'), okIfAbsent: true },
+          // Gone from the overlay altogether: br0 also learned the MAC on its vxlan0 port; forget it
+          // now rather than in 5 minutes, in case the address comes back on a local task.
+          ...(wantMacs.has(f.mac)
+            ? []
+            : [{ ...bridge(sb, 'fdb', 'del', f.mac, 'dev', VX, 'master'), okIfAbsent: true }]),
+        ],
       });
     }
   }

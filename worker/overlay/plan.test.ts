@@ -155,6 +155,7 @@ test('a peer leaves: its neighbor entry, then its FDB entry, are removed', () =>
   assert.deepEqual(networkLines(planAll(ctx, desired({ peers: [] }), converged())), [
     'ip -n swl_ov-4097 neigh del 10.0.1.4 dev vxlan0',
     'bridge -n swl_ov-4097 fdb del 02:42:0a:00:01:04 dev vxlan0 dst 198.18.0.12 self',
+    'bridge -n swl_ov-4097 fdb del 02:42:0a:00:01:04 dev vxlan0 master',
   ]);
 });
 
@@ -212,7 +213,11 @@ test('a second task on the node gets its own leg and the next gateway-bridge add
 test('the last local task leaves: the sandbox (vxlan0 first) and the gateway bridge go', () => {
   const o = converged();
   const plan = planAll(ctx, desired({ tasks: [] }), o);
-  assert.deepEqual(networkLines(plan), ['ip -n swl_ov-4097 link del vxlan0', 'ip netns del swl_ov-4097']);
+  assert.deepEqual(networkLines(plan), [
+    'ip -n swl_ov-4097 link del vxlan0',
+    `ip -n swl_ov-4097 link del ${sandboxLegName('t1')}`,
+    'ip netns del swl_ov-4097',
+  ]);
   assert.deepEqual(lines(plan.gateway), [
     `ip link del ${o.gateway.legs[0].ifName}`,
     'ip link del swl_gwbridge',
@@ -285,7 +290,7 @@ test('MTU: the underlay minus 50 bytes, or the network option', () => {
 
 test('a sandbox of a network this node no longer knows is removed', () => {
   const o = converged();
-  o.sandboxes.push({ ...convergedSandbox(), netns: 'swl_ov-5000', vni: 5000 });
+  o.sandboxes.push({ ...convergedSandbox(), netns: 'swl_ov-5000', vni: 5000, legs: [] });
   const plan = planAll(ctx, desired(), o);
   assert.deepEqual(networkLines(plan, 'swl_ov-5000'), [
     'ip -n swl_ov-5000 link del vxlan0',

@@ -135,8 +135,13 @@ export interface OverlayObservedState {
 
 // ------------------------------------------------------------------------------------------- steps
 
-/** Where a command runs: the node's namespace, a sandbox (by name), or a task (by path). */
-export type Where = { ns: 'node' } | { ns: 'sandbox'; name: string } | { ns: 'task'; path: string };
+/**
+ * Where a command runs: the node's namespace, a sandbox (by name), a task (by path), or nowhere in
+ * particular: `ip netns add/del/list` manage names under /run/netns, which must be run without entering
+ * a namespace (`ip -n` enters a private mount namespace too, where a new name's bind mount would be lost).
+ */
+export type Where =
+  { ns: 'node' } | { ns: 'sandbox'; name: string } | { ns: 'task'; path: string } | { ns: 'netns-names' };
 
 export interface Command {
   tool: 'ip' | 'bridge' | 'nft' | 'sysctl';
