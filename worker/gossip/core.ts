@@ -233,7 +233,7 @@ export class GossipCore {
       );
   }
 
-  /** Whether a graceful leave has been gossiped at least once. */
+  /** Whether a graceful leave has been gossiped its full retransmit count. */
   leaveSent(): boolean {
     return this.swim.leaveSent();
   }

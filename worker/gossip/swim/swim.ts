@@ -82,7 +82,7 @@ export class Swim {
     this.queue.enqueue(this.selfId, this.leaveMessage(), jsonSize(this.leaveMessage()));
   }
 
-  /** True once the leave notice has been piggybacked at least once (or there is nobody to tell). */
+  /** True once the leave notice used up its retransmit count (or there is nobody to tell). */
   leaveSent(): boolean {
     return !this.queue.has(this.selfId) || this.liveMembers().length === 0;
   }
