@@ -16,6 +16,12 @@ const NET_A: OverlayNetwork = {
   subnets: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }],
   internal: false,
 };
+const NET_C_INTERNAL: OverlayNetwork = {
+  id: 'netC',
+  vni: 4099,
+  subnets: [{ subnet: '10.0.3.0/24', gateway: '10.0.3.1' }],
+  internal: true,
+};
 const NET_B: OverlayNetwork = {
   id: 'netB',
   vni: 4098,
@@ -147,7 +153,7 @@ test(
       assert.equal((JSON.parse(eth0) as { mtu: number }[])[0].mtu, 1450);
       assert.ok(await u.ping(u.taskNetns('t1'), '10.0.1.4', ['-M', 'do', '-s', '1422']), '1450-byte packet');
       assert.ok(
-        !(await u.ping(u.taskNetns('t1'), '10.0.1.4', ['-M', 'do', '-s', '1423'])),
+        await u.unreachable(u.taskNetns('t1'), '10.0.1.4', ['-M', 'do', '-s', '1423']),
         '1451-byte packet',
       );
     });
@@ -186,18 +192,78 @@ test(
       await syncBoth([NET_A, NET_B]);
       assert.ok(await u.ping(u.taskNetns('t4'), '10.0.1.3'), 't4 → t1 on netA');
       assert.ok(await u.ping(u.taskNetns('t4'), '10.0.2.3'), 't4 → t3 on netB');
-      assert.ok(!(await u.ping(u.taskNetns('t3'), '10.0.1.3')), 't3 (netB) must not reach t1 (netA)');
-      assert.ok(!(await u.ping(u.taskNetns('t1'), '10.0.2.3')), 't1 (netA) must not reach t3 (netB)');
+      assert.ok(await u.unreachable(u.taskNetns('t3'), '10.0.1.3'), 't3 (netB) must not reach t1 (netA)');
+      assert.ok(await u.unreachable(u.taskNetns('t1'), '10.0.2.3'), 't1 (netA) must not reach t3 (netB)');
       // Nor through the gateway bridge, where both have a leg on the same host: its ports are isolated.
       const t3gw = await run('ip', ['-n', u.taskNetns('t3'), '-j', 'addr', 'show', 'gw0']);
       const t3gwAddr = (
         JSON.parse(t3gw) as { addr_info: { family: string; local: string }[] }[]
       )[0].addr_info.find((a) => a.family === 'inet')?.local;
       assert.ok(t3gwAddr);
-      assert.ok(!(await u.ping(u.taskNetns('t1'), t3gwAddr)), 't1 must not reach t3 over the gateway bridge');
+      assert.ok(
+        await u.unreachable(u.taskNetns('t1'), t3gwAddr),
+        't1 must not reach t3 over the gateway bridge',
+      );
       const eths = await linksIn(u.taskNetns('t4'));
       for (const name of ['eth0', 'eth1', 'gw0']) assert.ok(eths.includes(name), `t4 has ${name}`);
+      assert.ok(await u.ping(u.taskNetns('t4'), '10.0.1.4'), 't4 → t2, both on h2: through br0 only');
     });
+
+    await t.test('an internal network: its tasks talk, but get no gateway leg and no way out', async () => {
+      const t5: PlacedTask = {
+        taskId: 'task5',
+        host: h1,
+        netnsPath: await u.addTask('t5'),
+        attachments: [{ networkId: 'netC', address: '10.0.3.3/24' }],
+      };
+      const t6: PlacedTask = {
+        taskId: 'task6',
+        host: h2,
+        netnsPath: await u.addTask('t6'),
+        attachments: [{ networkId: 'netC', address: '10.0.3.4/24' }],
+      };
+      const before = tasks;
+      tasks = [...before, t5, t6];
+      await syncBoth([NET_A, NET_B, NET_C_INTERNAL]);
+      assert.ok(await u.ping(u.taskNetns('t5'), '10.0.3.4'), 't5 → t6 on the internal network');
+      assert.deepEqual(await linksIn(u.taskNetns('t5')), ['lo', 'eth0']);
+      assert.equal((await run('ip', ['-n', u.taskNetns('t5'), 'route', 'show', 'default'])).trim(), '');
+      assert.ok(
+        await u.unreachable(u.taskNetns('t5'), outside.address),
+        'no egress from an internal network',
+      );
+      // The network leaves this node again with its tasks; the others are untouched.
+      tasks = before;
+      await syncBoth([NET_A, NET_B]);
+      assert.ok(!(await netnsNames()).includes(`${p1}_ov-4099`));
+      assert.ok(await u.ping(u.taskNetns('t4'), '10.0.1.3'), 'netA still works');
+    });
+
+    await t.test(
+      'concurrent syncs do not collide: the changes for a network run once, in order',
+      async () => {
+        const t7: PlacedTask = {
+          taskId: 'task7',
+          host: h1,
+          netnsPath: await u.addTask('t7'),
+          attachments: [{ networkId: 'netA', address: '10.0.1.7/24' }],
+        };
+        tasks = [...tasks, t7];
+        const reports = await Promise.all(
+          [1, 2, 3].map(() => d1.sync(desiredFor(h1, tasks, [NET_A, NET_B]))),
+        );
+        assert.deepEqual(
+          reports.map((r) => r.failures),
+          [[], [], []],
+        );
+        // Each sync queues all of its networks at once, so one of them finds the work and the others,
+        // queued behind it, find nothing left to do.
+        const steps = reports.map((r) => r.steps).sort((a, b) => a - b);
+        assert.deepEqual(steps.slice(0, 2), [0, 0]);
+        assert.ok(steps[2] > 0);
+        assert.ok(await u.ping(u.taskNetns('t7'), '10.0.1.3'), 't7 → t1, both on h1');
+      },
+    );
 
     await t.test('a peer that leaves loses its neighbor and FDB entries; ping stops', async () => {
       const before = await d1.inspect(4097);
@@ -212,7 +278,7 @@ test(
       assert.doesNotMatch(after.neighbors, /10\.0\.1\.4 /);
       assert.doesNotMatch(after.fdb, /02:42:0a:00:01:04/);
       assert.match(after.neighbors, /10\.0\.1\.5 lladdr 02:42:0a:00:01:05 PERMANENT/);
-      assert.ok(!(await u.ping(u.taskNetns('t1'), '10.0.1.4')), 'no entry, no path');
+      assert.ok(await u.unreachable(u.taskNetns('t1'), '10.0.1.4'), 'no entry, no path');
     });
 
     await t.test(
@@ -251,11 +317,11 @@ test(
           h1.netns,
           'link',
           'add',
-          `${p1}_vx4099`,
+          `${p1}_vx4100`,
           'type',
           'vxlan',
           'id',
-          '4099',
+          '4100',
           'dstport',
           '4789',
           'local',
@@ -273,7 +339,7 @@ test(
           ['10.0.1.4', '10.0.1.5'],
         );
         assert.equal(view.fdb.split('\n').filter((l) => l.includes(' dst ')).length, 2);
-        assert.ok(!(await linksIn(h1.netns)).includes(`${p1}_vx4099`));
+        assert.ok(!(await linksIn(h1.netns)).includes(`${p1}_vx4100`));
         assert.ok(await u.ping(u.taskNetns('t1'), '10.0.1.4'), 't2 is back');
         assert.deepEqual(
           view.devices.map((d) => d.ifName).sort(),

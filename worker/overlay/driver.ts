@@ -65,7 +65,11 @@ export class OverlayDriver {
     };
   }
 
-  /** Makes the kernel match `desired`; failures are reported (and retried by the next sync), not thrown. */
+  /**
+   * Makes the kernel match `desired`. A failed step is reported (and retried by the next sync) while the
+   * other queues go on; only a desired state that does not parse, or a node namespace that cannot be
+   * read at all, throws.
+   */
   async sync(desired: OverlayDesiredState): Promise<SyncReport> {
     const wanted = sandboxesWanted(this.opts.prefix, desired);
     const existing = await listSandboxes(this.exec, this.opts.prefix);
@@ -73,20 +77,21 @@ export class OverlayDriver {
     const node = await observeNode(this.exec, this.opts.prefix, desired.vtep);
     const reports = await Promise.all([
       ...[...scopes].sort().map((scope) =>
-        this.enqueue(scope, async () => {
-          // Looked at again inside the queue: an earlier sync may have changed it meanwhile.
-          const now = (await listSandboxes(this.exec, this.opts.prefix)).find((s) => s.netns === scope);
-          const observed = now && (await observeSandbox(this.exec, now.netns, now.vni));
-          return this.runSteps(scope, planSandbox(this.ctx, desired, scope, observed, node.underlayMtu));
+        this.enqueue(scope, () =>
+          this.reconcile(scope, async () => {
+            // Looked at again inside the queue: an earlier sync may have changed it meanwhile.
+            const now = (await listSandboxes(this.exec, this.opts.prefix)).find((s) => s.netns === scope);
+            const observed = now && (await observeSandbox(this.exec, now.netns, now.vni));
+            return planSandbox(this.ctx, desired, scope, observed, node.underlayMtu);
+          }),
+        ),
+      ),
+      this.enqueue(GATEWAY_SCOPE, () =>
+        this.reconcile(GATEWAY_SCOPE, async () => {
+          const fresh = await observeNode(this.exec, this.opts.prefix, desired.vtep);
+          return planGateway(this.ctx, desired, fresh.gateway, fresh.strayTempVxlans);
         }),
       ),
-      this.enqueue(GATEWAY_SCOPE, async () => {
-        const fresh = await observeNode(this.exec, this.opts.prefix, desired.vtep);
-        return this.runSteps(
-          GATEWAY_SCOPE,
-          planGateway(this.ctx, desired, fresh.gateway, fresh.strayTempVxlans),
-        );
-      }),
     ]);
     return {
       steps: reports.reduce((n, r) => n + r.steps, 0),
@@ -139,6 +144,21 @@ export class OverlayDriver {
     const next = this.nodeLock.then(work, work);
     this.nodeLock = next.catch(() => undefined);
     return next;
+  }
+
+  /** Observe and plan (reading or planning can fail too: reported like a failed step), then run. */
+  private async reconcile(scope: string, plan: () => Promise<Step[]>): Promise<SyncReport> {
+    let steps: Step[];
+    try {
+      steps = await plan();
+    } catch (err) {
+      this.opts.log?.warn({ scope, err: errorMessage(err) }, 'overlay observe/plan failed');
+      return {
+        steps: 0,
+        failures: [{ scope, why: 'read the kernel state and plan', error: errorMessage(err) }],
+      };
+    }
+    return this.runSteps(scope, steps);
   }
 
   private async runSteps(scope: string, steps: Step[]): Promise<SyncReport> {

@@ -86,6 +86,11 @@ export class TestUnderlay {
     return r.code === 0;
   }
 
+  /** A ping that gets no answer within 0.3 s (answers inside one machine take well under 1 ms). */
+  async unreachable(netns: string, target: string, extra: string[] = []): Promise<boolean> {
+    return !(await this.ping(netns, target, ['-W', '0.3', ...extra]));
+  }
+
   /** Stops this run's processes and deletes every namespace it (or a driver under its tag) made. */
   async destroy(): Promise<void> {
     for (const child of this.children) {
