@@ -95,6 +95,8 @@ export function registerServiceLogs(service: Command): void {
               err.code === grpc.status.CANCELLED ? resolve() : reject(explainRpcError(target, err)),
             );
           });
+        } catch (err) {
+          throw err instanceof UserError ? err : explainRpcError(target, err);
         } finally {
           client.close();
         }

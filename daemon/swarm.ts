@@ -15,7 +15,7 @@ import {
 import { clusterIdOfCA } from '../manager/ca/identity.js';
 import { CertificateRenewer } from './cert-renewal.js';
 import { callLeader } from '../manager/leadership.js';
-import { routeControl, routeExec, routeLogs } from '../manager/control-router.js';
+import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/control-router.js';
 import type { ExecRequest, LogsRequest, Sink } from '../manager/controlapi/streams.js';
 import type { ExecInput, ExecOutput, LogMessage } from '../manager/dispatcher/node-work.js';
 import { Manager } from '../manager/manager.js';
@@ -412,8 +412,12 @@ export class SwarmNode {
 
   /** `exec` from the local CLI: through the leader, on the node running the task. */
   exec(req: ExecRequest, sink: Sink<ExecOutput>): { input(i: ExecInput): void; cancel(): void } {
-    if (!this.state || !this.manager) throw new UserError(NOT_A_MANAGER);
-    return routeExec(this.manager, req, sink, this.credentials());
+    if (!this.state) throw new UserError(NOT_IN_SWARM);
+    if (this.manager) return routeExec(this.manager, req, sink, this.credentials());
+    // A worker goes through its dispatcher session: the leader finds the node that runs the task.
+    const stream = this.session?.exec();
+    if (!stream) throw new UserError('this node is not connected to a manager right now; try again shortly');
+    return pipeExec(stream as grpc.ClientDuplexStream<object, ExecOutput>, req, sink);
   }
 
   private callLeader(method: string, request: object): Promise<unknown> {

@@ -113,15 +113,24 @@ export function routeExec(
 ): { input(i: ExecInput): void; cancel(): void } {
   if (manager.isLeader()) return manager.exec(req, sink);
   const client = leaderClient(manager, credentials);
-  const stream = client.exec();
+  return pipeExec(client.exec(), req, sink, () => client.close());
+}
+
+/** Drives a client-side exec stream (control API or dispatcher) on behalf of a local sink. */
+export function pipeExec(
+  stream: grpc.ClientDuplexStream<object, ExecOutput>,
+  req: ExecRequest,
+  sink: Sink<ExecOutput>,
+  done: () => void = () => {},
+): { input(i: ExecInput): void; cancel(): void } {
   stream.write(req);
   stream.on('data', (out: ExecOutput) => sink.write(out));
   stream.on('end', () => {
-    client.close();
+    done();
     sink.end();
   });
   stream.on('error', (err: grpc.ServiceError) => {
-    client.close();
+    done();
     if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(err.details ?? err.message));
   });
   return { input: (input) => stream.write({ input }), cancel: () => stream.cancel() };

@@ -26,6 +26,7 @@ import { SchedulerController } from './scheduler/controller.js';
 import { OrchestratorController } from './orchestrator/controller.js';
 import { ingressNetwork } from './allocator/ingress.js';
 import {
+  serveExecCall,
   startExec,
   streamLogs,
   type ExecRequest,
@@ -165,6 +166,7 @@ export class Manager implements LeaderInfo {
       leader: this,
       caCertPem: this.caCertPem,
       isRemoved: this.isRemoved,
+      exec: (req, sink) => this.exec(req, sink),
       heartbeatPeriodMs: () =>
         this.store.view((tx) => tx.get('cluster', cfg.clusterId))?.spec.dispatcher.heartbeatPeriodMs ?? 1_000,
       log,
@@ -305,20 +307,13 @@ export class Manager implements LeaderInfo {
           call.emit('error', toServiceError(err));
         }
       },
-      Exec: (call: grpc.ServerDuplexStream<ExecRequest & { input?: ExecInput | null }, ExecOutput>) => {
-        let session: { input(i: ExecInput): void; cancel(): void } | undefined;
-        call.on('data', (msg) => {
-          try {
-            if (!session) {
-              authorize(call);
-              session = this.exec(msg, sinkOf(call));
-              call.on('cancelled', () => session?.cancel());
-            } else if (msg.input) session.input(msg.input);
-          } catch (err) {
-            call.emit('error', toServiceError(err));
-          }
-        });
-      },
+      Exec: (call: grpc.ServerDuplexStream<ExecRequest & { input?: ExecInput | null }, ExecOutput>) =>
+        serveExecCall(
+          call,
+          (req, sink) => this.exec(req, sink),
+          toServiceError,
+          () => authorize(call),
+        ),
     };
   }
 

@@ -115,3 +115,38 @@ export function startExec(
     },
   };
 }
+
+export interface ExecSession {
+  input(i: ExecInput): void;
+  cancel(): void;
+}
+
+type ExecCall = grpc.ServerDuplexStream<ExecRequest & { input?: ExecInput | null }, ExecOutput>;
+
+/**
+ * Serves an exec stream: the first message opens the session (after `authorize`), later ones carry
+ * stdin and signals. Shared by the control API (managers), the dispatcher (any node) and the local API.
+ */
+export function serveExecCall(
+  call: ExecCall,
+  open: (req: ExecRequest, sink: Sink<ExecOutput>) => ExecSession,
+  toError: (err: unknown) => Error,
+  authorize: () => void = () => {},
+): void {
+  let session: ExecSession | undefined;
+  call.on('cancelled', () => session?.cancel());
+  call.on('data', (msg) => {
+    try {
+      if (!session) {
+        authorize();
+        session = open(msg, {
+          write: (m) => call.write(m),
+          end: () => call.end(),
+          fail: (err) => call.emit('error', toError(err)),
+        });
+      } else if (msg.input) session.input(msg.input);
+    } catch (err) {
+      call.emit('error', toError(err));
+    }
+  });
+}

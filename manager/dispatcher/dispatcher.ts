@@ -12,7 +12,8 @@ import type { Node, Store, SwarmObjects, Task, TaskStatus } from '../store/index
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
 import { NodeAssignments } from './assignments.js';
 import { checkReport, StatusBatcher, type StatusReport } from './task-status.js';
-import { NodeWorkRelay } from './node-work.js';
+import { NodeWorkRelay, type ExecOutput } from './node-work.js';
+import { serveExecCall, type ExecRequest, type ExecSession, type Sink } from '../controlapi/streams.js';
 
 /** Heartbeat periods a new leader waits for nodes that were connected to its predecessor. */
 export const NEW_LEADER_GRACE_PERIODS = 1.5;
@@ -23,6 +24,8 @@ export interface DispatcherDeps {
   caCertPem: () => string;
   isRemoved: (nodeId: string) => boolean;
   heartbeatPeriodMs: () => number;
+  /** Opens an exec session on the leader (the Manager's exec). */
+  exec: (req: ExecRequest, sink: Sink<ExecOutput>) => ExecSession;
   log: Logger;
   now?: () => number;
 }
@@ -333,6 +336,13 @@ export class Dispatcher {
           call.emit('error', err);
         }
       },
+      Exec: (call: Parameters<typeof serveExecCall>[0]) =>
+        serveExecCall(
+          call,
+          (req, sink) => this.deps.exec(req, sink),
+          (err) => (err instanceof GrpcError ? err : new GrpcError(grpc.status.UNKNOWN, String(err))),
+          () => void this.sessionCaller(call, undefined),
+        ),
       UpdateTaskStatus: (
         call: grpc.ServerUnaryCall<
           { sessionId: string; updates: { taskId: string; status: TaskStatus }[] },

@@ -229,6 +229,12 @@ export class DispatcherSession extends EventEmitter {
     return client?.execAttach();
   }
 
+  /** An exec session through the leader's dispatcher (a worker's `swarmlite exec`). */
+  exec(): grpc.ClientDuplexStream<object, unknown> | undefined {
+    const client = this.client as unknown as { exec(): grpc.ClientDuplexStream<object, unknown> } | undefined;
+    return this.sessionId ? client?.exec() : undefined;
+  }
+
   private openSubscriptions(client: grpc.Client, sessionId: string): void {
     this.subscriptions?.cancel();
     const stream = (
