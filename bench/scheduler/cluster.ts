@@ -131,6 +131,8 @@ async function followersCatchUp(followers: Member[], index: number): Promise<num
 interface Outcome {
   run: { created: { index: number; commitMs: number }; phases: Phases };
   catchUpMs: number;
+  /** The followers' CPU time from the create until they had every task assigned. */
+  followersCpuMs: number[];
   ref: Reference;
   leader: Status;
   followers: Status[];
@@ -141,7 +143,7 @@ const ms = (x: number) => `${x.toFixed(0)} ms`;
 const mib = (x: number) => `${(x / MiB).toFixed(0)} MiB`;
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-function report({ run, catchUpMs, ref, leader, followers, setupMs }: Outcome): void {
+function report({ run, catchUpMs, followersCpuMs, ref, leader, followers, setupMs }: Outcome): void {
   const p = run.phases;
   const w = (s: string) => s.padEnd(44);
   console.log(
@@ -157,6 +159,10 @@ function report({ run, catchUpMs, ref, leader, followers, setupMs }: Outcome): v
     `${w('  all tasks assigned (scheduler)')}${ms(assigned)}   goal < ${ms(GOAL_MS)}: ${verdict(assigned < GOAL_MS)}`,
   );
   console.log(`${w('    ... of which after the create committed')}${ms(assigned - run.created.commitMs)}`);
+  console.log(
+    `${w('    leader CPU until then (all threads)')}${ms(p.cpuToAssignedMs)}` +
+      (followersCpuMs.length ? `; followers ${followersCpuMs.map(ms).join(', ')}` : ''),
+  );
   if (p.runningMs !== undefined)
     console.log(`${w('  all tasks running (1 agent per node)')}${ms(p.runningMs)}`);
   console.log(
@@ -220,13 +226,13 @@ async function oneRun(): Promise<Outcome> {
       leader.client.call<Outcome['run']>('run', { replicas: REPLICAS, agents: values.agents }),
       'the leader',
     );
-    const lastFollower = Math.max(
-      ...(await within(Promise.all(observed), 'the followers')).map((p) => p.assignedAtEpochMs),
-    );
+    const seen = await within(Promise.all(observed), 'the followers');
+    const lastFollower = Math.max(...seen.map((p) => p.assignedAtEpochMs));
+    const followersCpuMs = seen.map((p) => p.cpuToAssignedMs);
     const catchUpMs = lastFollower - run.phases.assignedAtEpochMs;
     const [leaderStatus, ...followerStatus] = await Promise.all([leader, ...followers].map(status));
     const ref = await leader.client.call<Reference>('reference');
-    return { run, catchUpMs, ref, leader: leaderStatus!, followers: followerStatus, setupMs };
+    return { run, catchUpMs, followersCpuMs, ref, leader: leaderStatus!, followers: followerStatus, setupMs };
   } finally {
     await stopMembers(members);
     await rm(root, { recursive: true, force: true });
@@ -242,7 +248,8 @@ async function main(): Promise<void> {
     console.log(
       `run ${i + 1}/${RUNS}: created ${ms(p.createdMs)}, pending ${ms(p.pendingMs)}, assigned ${ms(p.assignedMs)}` +
         (p.runningMs === undefined ? '' : `, running ${ms(p.runningMs)}`) +
-        `; leader peak RSS ${mib(p.maxRssBytes)}; pure scheduleBatch ${ms(o.ref.medianMs)}`,
+        `; leader CPU ${ms(p.cpuToAssignedMs)}; leader peak RSS ${mib(p.maxRssBytes)}` +
+        `; pure scheduleBatch ${ms(o.ref.medianMs)}`,
     );
     outcomes.push(o);
   }
@@ -254,7 +261,7 @@ async function main(): Promise<void> {
     `caveats: ${cpus().length} CPUs shared by the 3 managers and this driver, and by whatever else runs ` +
       `(load average ${loadBefore[0]!.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after); LMDB fsync on ` +
       `whatever /tmp is; followers on the same CPUs as the leader (a real swarm gives each its own). ` +
-      `Read the ratio and the median more than any one figure.`,
+      `On a loaded machine the leader's CPU time until all assigned is the steadier figure: with a core of its own, the wall time would approach it.`,
   );
   const dir = values['cpu-prof'];
   if (dir) await printProfile(dir, median.leader.pid, median.run.phases.windowUs);

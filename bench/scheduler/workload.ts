@@ -91,6 +91,8 @@ export interface Phases {
   assignedIndex: number;
   /** When every task was assigned, as epoch ms (comparable across processes on one machine). */
   assignedAtEpochMs: number;
+  /** CPU time (user + system, all threads) this process spent from the start until every task assigned. */
+  cpuToAssignedMs: number;
   /** The measurement on the process clock (µs), which is also the CPU profile's clock. */
   windowUs: [number, number];
   /** The process's peak RSS when every task was assigned (or running). */
@@ -111,6 +113,8 @@ export function watchService(
 ): Promise<Phases> {
   const start = performance.now();
   const startUs = hrtimeUs();
+  const cpuStart = process.cpuUsage();
+  let cpuToAssignedMs = 0;
   const milestones: TaskState[] = untilRunning
     ? ['new', 'pending', 'assigned', 'running']
     : ['new', 'pending', 'assigned'];
@@ -137,6 +141,8 @@ export function watchService(
           if (state === 'assigned') {
             assignedIndex = store.appliedIndex;
             assignedAtEpochMs = performance.timeOrigin + performance.now();
+            const cpu = process.cpuUsage(cpuStart);
+            cpuToAssignedMs = (cpu.user + cpu.system) / 1000;
           }
         }
       });
@@ -151,6 +157,7 @@ export function watchService(
       ...(untilRunning && { runningMs: at[3]! }),
       assignedIndex,
       assignedAtEpochMs,
+      cpuToAssignedMs,
       windowUs: [startUs, hrtimeUs()],
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       nodesUsed: counts.length,
