@@ -106,7 +106,11 @@ test(
       await syncClean(d1, desiredFor(h1, tasks, networks));
       await syncClean(d2, desiredFor(h2, tasks, networks));
     };
+    const fresh = Date.now();
     await syncBoth([NET_A]);
+    t.diagnostic(
+      `first sync of two fresh nodes (sandbox, gateway bridge, one task, one peer each): ${Date.now() - fresh} ms`,
+    );
 
     await t.test('ping and TCP across hosts, carried as VXLAN with the network VNI on UDP 4789', async () => {
       const capture = u.spawnIn(h2.netns, [
@@ -273,7 +277,12 @@ test(
         new RegExp(`02:42:0a:00:01:04 dst ${h2.address.replace(/\./g, '\\.')} .*self permanent`),
       );
       // t2 is gone from gossip (node h1's view); h1 reprograms.
+      const leave = Date.now();
       await syncClean(d1, desiredFor(h1, tasks, [NET_A, NET_B], peersOf(tasks.filter((x) => x !== t2))));
+      t.diagnostic(`sync removing one peer (2 networks observed): ${Date.now() - leave} ms`);
+      const noop = Date.now();
+      await syncClean(d1, desiredFor(h1, tasks, [NET_A, NET_B], peersOf(tasks.filter((x) => x !== t2))));
+      t.diagnostic(`sync with nothing to do (2 networks observed): ${Date.now() - noop} ms`);
       const after = await d1.inspect(4097);
       assert.doesNotMatch(after.neighbors, /10\.0\.1\.4 /);
       assert.doesNotMatch(after.fdb, /02:42:0a:00:01:04/);

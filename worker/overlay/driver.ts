@@ -11,7 +11,14 @@ import { errorMessage } from '../../lib/errors.js';
 import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
 import { sandboxesWanted, type PlanContext } from './desired.js';
 import { sandboxName, SANDBOX_VXLAN } from './names.js';
-import { listSandboxes, observeNode, observeSandbox, parseLinks, type LinkInfo } from './observe.js';
+import {
+  listSandboxes,
+  observeNode,
+  observeSandbox,
+  observeUnderlayMtu,
+  parseLinks,
+  type LinkInfo,
+} from './observe.js';
 import { planGateway, planSandbox } from './plan.js';
 import type { Command, OverlayDesiredState, Step } from './types.js';
 
@@ -74,7 +81,7 @@ export class OverlayDriver {
     const wanted = sandboxesWanted(this.opts.prefix, desired);
     const existing = await listSandboxes(this.exec, this.opts.prefix);
     const scopes = new Set([...wanted.keys(), ...existing.map((s) => s.netns)]);
-    const node = await observeNode(this.exec, this.opts.prefix, desired.vtep);
+    const underlayMtu = await observeUnderlayMtu(this.exec, desired.vtep);
     const reports = await Promise.all([
       ...[...scopes].sort().map((scope) =>
         this.enqueue(scope, () =>
@@ -82,7 +89,7 @@ export class OverlayDriver {
             // Looked at again inside the queue: an earlier sync may have changed it meanwhile.
             const now = (await listSandboxes(this.exec, this.opts.prefix)).find((s) => s.netns === scope);
             const observed = now && (await observeSandbox(this.exec, now.netns, now.vni));
-            return planSandbox(this.ctx, desired, scope, observed, node.underlayMtu);
+            return planSandbox(this.ctx, desired, scope, observed, underlayMtu);
           }),
         ),
       ),

@@ -154,6 +154,14 @@ export async function observeSandbox(
   };
 }
 
+/** MTU of the node's interface that holds the VTEP address (undefined: no such interface). */
+export async function observeUnderlayMtu(exec: CommandRunner, vtep: string): Promise<number | undefined> {
+  return underlayMtuOf(parseLinks(await exec(ip(NODE, '-j', 'addr', 'show'))), vtep);
+}
+
+const underlayMtuOf = (links: LinkInfo[], vtep: string): number | undefined =>
+  links.find((l) => l.addresses.some((a) => a.split('/')[0] === vtep))?.mtu;
+
 /** The node namespace's part: gateway bridge, its legs and table, leftovers, the underlay MTU. */
 export async function observeNode(
   exec: CommandRunner,
@@ -176,7 +184,7 @@ export async function observeNode(
     strayTempVxlans: own
       .filter((l) => l.kind === 'vxlan' && isTempVxlanName(prefix, l.ifName))
       .map((l) => l.ifName),
-    underlayMtu: links.find((l) => l.addresses.some((a) => a.split('/')[0] === vtep))?.mtu,
+    underlayMtu: underlayMtuOf(links, vtep),
   };
 }
 
