@@ -61,6 +61,10 @@ for (const seed of SEEDS.slice(0, 3)) {
     // Confirmations shrink the timeout: with 49 probers it must get well below the maximum.
     assert.ok(t <= min + 6_000, `confirmations did not shorten the suspicion (${t} ms)`);
     assert.ok(sim.membershipConverged(), describeDisagreement(sim));
+    // Lifeguard: the indirect helpers' nacks tell probers their own links are fine, so the
+    // failed probes of n7 leave (almost) everyone's health score at 0.
+    const healthy = sim.up().filter((n) => n.core.awareness() === 0).length;
+    assert.ok(healthy >= 45, `only ${healthy} of 49 nodes kept a zero health score`);
   });
 
   test(`a node wrongly suspected through packet loss refutes and stays alive (seed ${seed})`, () => {
@@ -77,6 +81,7 @@ for (const seed of SEEDS.slice(0, 3)) {
       () => sim.up().some((n) => view(sim, n.id, 'n5')?.state === 'suspect'),
       30_000,
     );
+    assert.ok(sim.get('n5').core.awareness() > 0, 'the cut-off node did not notice it is the sick one');
     sim.linkLoss.clear();
     const t = sim.runUntil('n5 alive everywhere', () => sim.membershipConverged(), 30_000);
     const inc = sim.get('n5').core.incarnation();
@@ -90,7 +95,7 @@ for (const seed of SEEDS.slice(0, 3)) {
         !n.events.some((e) => e.kind === 'member' && e.id === 'n5' && e.type === 'dead'),
         `${n.id} declared n5 dead`,
       );
-      if (n.id !== 'n5') assert.equal(view(sim, n.id, 'n5')?.incarnation, inc);
+      if (n.id !== 'n5') assert.ok(view(sim, n.id, 'n5')!.incarnation > before, `${n.id} holds a stale n5`);
     }
   });
 }
@@ -159,5 +164,21 @@ test('a graceful leave is seen as "left", not a failure (seed 4)', () => {
         (e) => e.kind === 'member' && e.id === 'n9' && (e.type === 'suspect' || e.type === 'dead'),
       ),
     );
+  }
+});
+
+test('10% loss and 1-50 ms delays for two minutes: suspicions come and go, nobody is declared dead (seeds 1-2)', () => {
+  for (const seed of [1, 2]) {
+    const sim = SimCluster.started(seed, 20, 0.1, { maxDelayMs: 50 });
+    sim.runUntil('membership convergence', () => sim.membershipConverged(), 120_000);
+    sim.run(120_000);
+    const events = sim.up().flatMap((n) => n.events);
+    const suspicions = events.filter((e) => e.kind === 'member' && e.type === 'suspect').length;
+    const deaths = events.filter((e) => e.kind === 'member' && e.type === 'dead').length;
+    console.log(
+      `  seed ${seed}: 10% loss, 120 s: ${suspicions} suspicions raised and refuted, ${deaths} false deaths`,
+    );
+    assert.equal(deaths, 0);
+    assert.ok(sim.membershipConverged(), describeDisagreement(sim));
   }
 });

@@ -116,7 +116,9 @@ export class Swim {
         this.relays.set(seq, {
           origin: fromAddr,
           originSeq: msg.seq,
-          deadline: now + this.awareness.scale(this.cfg.probeTimeoutMs),
+          // Nack at 80% of a probe timeout: the requester sent this at its own ack timeout and
+          // judges at its period's end (1 s vs 500 ms), so a nack must beat that by a round trip.
+          deadline: now + this.awareness.scale(0.8 * this.cfg.probeTimeoutMs),
         });
         this.fx.send(msg.targetAddr, [{ t: 'ping', seq, target: msg.target }]);
         return;

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GossipEvent } from '../core.js';
-import { SimCluster } from '../sim.js';
+import { Keyring } from '../codec.js';
+import { SimCluster, type SimOptions } from '../sim.js';
 
 type TableGossipEvent = Extract<GossipEvent, { kind: 'table' }>;
 
@@ -12,8 +13,14 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `n${from + i}`);
 
 /** A converged cluster of n nodes where network A = nodes [0,aEnd) and B = [bStart, bEnd). */
-function withNetworks(seed: number, n: number, a: string[], b: string[], loss = 0.01): SimCluster {
-  const sim = SimCluster.started(seed, n, loss);
+function withNetworks(
+  seed: number,
+  n: number,
+  a: string[],
+  b: string[],
+  opts: Partial<SimOptions> = {},
+): SimCluster {
+  const sim = SimCluster.started(seed, n, 0.01, opts);
   sim.runUntil('membership', () => sim.membershipConverged(), 120_000);
   for (const id of a) sim.get(id).core.joinNetwork('A', sim.now);
   for (const id of b) sim.get(id).core.joinNetwork('B', sim.now);
@@ -188,4 +195,21 @@ test('concurrent writers of one key agree on one winner everywhere (seed 8)', ()
   sim.run(5_000);
   const values = new Set(a.map((id) => holds(sim, id, 'A', 'shared')));
   assert.equal(values.size, 1, `nodes disagree: ${[...values].join(', ')}`);
+});
+
+test('every datagram and sync through the real codec, encrypted: same convergence (seed 9)', () => {
+  const a = ids(0, 8);
+  const sim = withNetworks(9, 10, a, [], { keyring: new Keyring([Buffer.alloc(32, 7)]) });
+  for (const id of a) sim.get(id).core.setEntry('overlay-peers', 'A', id, b64(id), sim.now);
+  sim.runUntil(
+    'spread',
+    () => a.every((id) => sim.get(id).core.entries(undefined, 'A').length === 8),
+    10_000,
+  );
+  sim.kill('n1');
+  sim.runUntil(
+    'n1 gone',
+    () => a.every((id) => id === 'n1' || holds(sim, id, 'A', 'n1') === undefined),
+    60_000,
+  );
 });
