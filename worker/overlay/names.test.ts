@@ -12,7 +12,7 @@ import {
   sandboxName,
   tempVxlanName,
 } from './names.js';
-import { parseFdb, parseLinks, parseNeighbors, parseNetnsList, parseNftTables } from './observe.js';
+import { parseFdb, parseLinks, parseNeighbors, parseNetnsList, parseGatewayTable } from './observe.js';
 
 test('MAC from IP: 02:42 and the address bytes, as Docker does', () => {
   assert.equal(macFromIp('10.0.1.4'), '02:42:0a:00:01:04');
@@ -98,9 +98,14 @@ test('parsers read iproute2 and nft JSON as captured on this kernel', () => {
     'other',
   ]);
   assert.deepEqual(
-    parseNftTables(
-      '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"table": {"family": "inet", "name": "swl_gw", "handle": 1}}]}',
+    parseGatewayTable(
+      '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"table": {"family": "inet", "name": "x_gw"}}, ' +
+        '{"chain": {"family": "inet", "table": "x_gw", "name": "postrouting", "type": "nat"}}, ' +
+        '{"rule": {"family": "inet", "table": "x_gw", "chain": "postrouting", "handle": 2, "expr": [' +
+        '{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, ' +
+        '"right": {"prefix": {"addr": "172.18.0.0", "len": 16}}}}, ' +
+        '{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "x_gwbridge"}}, {"masquerade": null}]}}]}',
     ),
-    [{ family: 'inet', name: 'swl_gw' }],
+    { chains: ['postrouting'], masqueradeSource: '172.18.0.0/16' },
   );
 });

@@ -1,6 +1,7 @@
 // Reading back what the kernel has, as the planner's observed state: `ip -j`, `bridge -j` and
 // `nft -j` output parsed into plain data. The parsers are pure (tested on captured output); the
 // readers take a function that runs a command, so they run wherever the driver runs its steps.
+import { CommandError } from '../../lib/exec.js';
 import { ip, bridge, inSandbox, NETNS_NAMES, NODE } from './commands.js';
 import {
   gatewayBridgeName,
@@ -15,6 +16,7 @@ import type {
   Command,
   ObservedBridge,
   ObservedGateway,
+  ObservedGatewayTable,
   ObservedLeg,
   ObservedSandbox,
   ObservedVxlan,
@@ -97,13 +99,21 @@ export function parseNetnsList(json: string): string[] {
   return parseJson<{ name: string }>(json).map((n) => n.name);
 }
 
-export function parseNftTables(json: string): { family: string; name: string }[] {
-  const parsed = json.trim()
-    ? (JSON.parse(json) as { nftables?: { table?: { family: string; name: string } }[] })
-    : {};
-  return (parsed.nftables ?? []).flatMap((e) =>
-    e.table ? [{ family: e.table.family, name: e.table.name }] : [],
-  );
+interface NftObject {
+  chain?: { name: string };
+  rule?: { chain: string; expr?: { match?: { right?: { prefix?: { addr: string; len: number } } } }[] };
+}
+
+/** What `nft -j list table inet <prefix>_gw` says about the gateway table: its chains and NAT source. */
+export function parseGatewayTable(json: string): ObservedGatewayTable {
+  const objects = (JSON.parse(json) as { nftables?: NftObject[] }).nftables ?? [];
+  const chains = objects.flatMap((o) => (o.chain ? [o.chain.name] : []));
+  const prefix = objects
+    .filter((o) => o.rule?.chain === 'postrouting')
+    .flatMap((o) => o.rule?.expr ?? [])
+    .map((e) => e.match?.right?.prefix)
+    .find((p) => p !== undefined);
+  return { chains, masqueradeSource: prefix && `${prefix.addr}/${prefix.len}` };
 }
 
 const bridgeOf = (l: LinkInfo): ObservedBridge => ({ addresses: l.addresses, mtu: l.mtu, up: l.up });
@@ -172,10 +182,16 @@ export async function observeNode(
   const own = links.filter((l) => l.ifName.startsWith(`${prefix}_`));
   const brName = gatewayBridgeName(prefix);
   const br = own.find((l) => l.ifName === brName && l.kind === 'bridge');
-  const tables = parseNftTables(await exec({ tool: 'nft', where: NODE, args: ['-j', 'list', 'tables'] }));
+  let nftTable: ObservedGatewayTable | undefined;
+  try {
+    const args = ['-j', 'list', 'table', 'inet', gatewayTableName(prefix)];
+    nftTable = parseGatewayTable(await exec({ tool: 'nft', where: NODE, args }));
+  } catch (err) {
+    if (!(err instanceof CommandError && /No such file or directory/.test(err.stderr))) throw err;
+  }
   const gateway: ObservedGateway = {
     bridge: br && bridgeOf(br),
-    nftTable: tables.some((t) => t.family === 'inet' && t.name === gatewayTableName(prefix)),
+    nftTable,
     legs: own.filter((l) => l.kind === 'veth' && parseLegLabel(l.alias)).map(legOf),
     takenNames: own.map((l) => l.ifName),
   };

@@ -114,7 +114,11 @@ export function planGateway(
     ];
     if (commands.length) steps.push({ why: `fix ${br}`, required: true, commands });
   }
-  if (!observed.nftTable) {
+  const table = observed.nftTable;
+  const tableRight =
+    table?.masqueradeSource === gw.subnet &&
+    ['postrouting', 'forward'].every((c) => table.chains.includes(c));
+  if (!tableRight) {
     steps.push({
       why: `masquerade ${gw.subnet} leaving the node; only replies and DNATed flows enter ${br}`,
       required: true,

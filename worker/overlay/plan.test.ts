@@ -29,7 +29,7 @@ function desired(over: Partial<OverlayDesiredState> = {}): OverlayDesiredState {
 const EMPTY: OverlayObservedState = {
   underlayMtu: 1500,
   sandboxes: [],
-  gateway: { nftTable: false, legs: [], takenNames: [] },
+  gateway: { legs: [], takenNames: [] },
   strayTempVxlans: [],
 };
 
@@ -41,7 +41,7 @@ function converged(): OverlayObservedState {
     sandboxes: [convergedSandbox()],
     gateway: {
       bridge: { addresses: ['172.18.0.1/16'], mtu: 1500, up: true },
-      nftTable: true,
+      nftTable: { chains: ['postrouting', 'forward'], masqueradeSource: '172.18.0.0/16' },
       legs: [
         {
           ifName: gwLeg,
@@ -309,4 +309,14 @@ test('a long lab prefix: names stay within 15 bytes and start with the prefix', 
     assert.ok(Buffer.byteLength(n) <= 15, n);
     assert.ok(n.startsWith('lababcde-n100_'), n);
   }
+});
+
+test('a gateway table masquerading another subnet (or missing a chain) is replaced whole', () => {
+  const o = converged();
+  o.gateway.nftTable = { chains: ['postrouting', 'forward'], masqueradeSource: '172.19.0.0/16' };
+  const got = lines(planAll(ctx, desired(), o).gateway);
+  assert.equal(got.length, 1);
+  assert.match(got[0], /^nft -f - <<'EOF'\ntable inet swl_gw \{\}\ndelete table inet swl_gw\n/);
+  o.gateway.nftTable = { chains: ['postrouting'], masqueradeSource: '172.18.0.0/16' };
+  assert.equal(lines(planAll(ctx, desired(), o).gateway).length, 1);
 });

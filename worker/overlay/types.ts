@@ -115,9 +115,16 @@ export interface ObservedSandbox {
   fdb: { mac: string; dst: string }[];
 }
 
+export interface ObservedGatewayTable {
+  chains: string[];
+  /** The source prefix the postrouting chain masquerades, e.g. '172.18.0.0/16'. */
+  masqueradeSource?: string;
+}
+
 export interface ObservedGateway {
   bridge?: ObservedBridge;
-  nftTable: boolean;
+  /** `table inet <prefix>_gw`, when it exists. */
+  nftTable?: ObservedGatewayTable;
   /** Host-side ends of tasks' gateway legs (this driver's alias). */
   legs: ObservedLeg[];
   /** Every `<prefix>_` interface name in the node's namespace, ours or not: new legs avoid them. */
