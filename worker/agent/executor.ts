@@ -76,7 +76,12 @@ export interface Executor {
   wait(taskId: string): Promise<TaskExit>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. No-op if not running. */
   stop(taskId: string, graceMs: number): Promise<void>;
-  /** Removes everything the task left: process tree, namespaces, mounts, cgroup, state (logs: retention). */
+  /**
+   * The task ended for good: frees its sandbox (process tree, namespaces, mounts, cgroup) but keeps its
+   * logs and exit record, as Docker keeps a stopped container's, until remove().
+   */
+  release(taskId: string): Promise<void>;
+  /** Removes everything the task left: process tree, namespaces, mounts, cgroup, state and logs. */
   remove(taskId: string): Promise<void>;
   /** Tasks found from an earlier run of the daemon, to adopt or clean up. */
   list(): Promise<RuntimeTaskRecord[]>;

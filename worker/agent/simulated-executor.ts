@@ -80,6 +80,11 @@ export class SimulatedExecutor implements Executor {
     });
   }
 
+  async release(taskId: string): Promise<void> {
+    const t = this.tasks.get(taskId);
+    if (t) this.finish(t, { exitCode: 137, signal: 'SIGKILL', oomKilled: false });
+  }
+
   async remove(taskId: string): Promise<void> {
     const t = this.tasks.get(taskId);
     if (t) this.finish(t, { exitCode: 137, signal: 'SIGKILL', oomKilled: false });

@@ -46,6 +46,7 @@ export class TaskRunner {
   private knownExit: TaskExit | undefined;
   private pid: number | undefined;
   private removed = false;
+  private released = false;
   private wake: () => void = () => {};
   readonly finished: Promise<void>;
 
@@ -138,6 +139,17 @@ export class TaskRunner {
     const { executor } = this.deps;
     const id = this.task.id;
     if (isTerminalTaskState(this.reported)) {
+      if (!this.released) {
+        // Done for good (states never go back): free the sandbox now, keep the logs for `service logs`.
+        this.released = true;
+        if (this.phase === 'started')
+          await executor.stop(id, this.task.spec.stopGracePeriodMs).catch(() => {});
+        if (this.phase !== 'none')
+          await executor.release(id).catch((err: unknown) => {
+            this.deps.log.warn({ task: id, err }, 'releasing the task sandbox failed');
+          });
+        return;
+      }
       await this.changed();
       return;
     }

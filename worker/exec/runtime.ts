@@ -147,7 +147,7 @@ export class TaskRuntime implements Executor {
       });
       const cgroup = this.cgroup(launch.taskId);
       // Leftovers of a prepare that a crash cut short carry this task's names: clear them first.
-      await this.cleanup(launch.taskId);
+      await this.cleanup(launch.taskId, false);
       try {
         mkdirSync(files.logs, { recursive: true, mode: 0o700 });
         writeFileSync(
@@ -162,7 +162,7 @@ export class TaskRuntime implements Executor {
         const record: TaskRecord = { plan, netns, cgroupDirs: cgroup.dirs };
         writeJsonAtomic(files.task, record); // last: a task.json means a complete sandbox
       } catch (err) {
-        await this.cleanup(launch.taskId).catch(() => undefined);
+        await this.cleanup(launch.taskId, false).catch(() => undefined);
         throw new Error(
           `cannot prepare task ${launch.taskId}: ${err instanceof Error ? err.message : String(err)}`,
         );
@@ -254,11 +254,19 @@ export class TaskRuntime implements Executor {
 
   async remove(taskId: string): Promise<void> {
     this.files(taskId);
-    return this.serialized(taskId, () => this.cleanup(taskId));
+    return this.serialized(taskId, () => this.cleanup(taskId, false));
   }
 
-  /** Everything of the task, in the reverse order of prepare: processes, netns, cgroup, folder. */
-  private async cleanup(taskId: string): Promise<void> {
+  async release(taskId: string): Promise<void> {
+    this.files(taskId);
+    return this.serialized(taskId, () => this.cleanup(taskId, true));
+  }
+
+  /**
+   * Everything of the task, in the reverse order of prepare: processes, netns, cgroup, and (unless the
+   * task is only released) its folder with the logs.
+   */
+  private async cleanup(taskId: string, keepFiles: boolean): Promise<void> {
     const files = this.files(taskId);
     const cgroup = this.cgroup(taskId);
     const proc = files.readProcess();
@@ -276,7 +284,7 @@ export class TaskRuntime implements Executor {
     if (existsSync(`/run/netns/${netns}`)) await run('ip', ['netns', 'del', netns]);
     await cgroup.remove();
     // Logs go with the task: `service rm` leaves nothing behind on the node.
-    rmSync(files.dir, { recursive: true, force: true });
+    if (!keepFiles) rmSync(files.dir, { recursive: true, force: true });
   }
 
   async list(): Promise<RuntimeTaskRecord[]> {
