@@ -27,5 +27,18 @@ swarmlite lab exec node1 -- ping -c 1 -W 2 "$2" | tail -n 2 | head -n 1
 swarmlite lab exec node1 -- ping -c 1 -W 2 "$3" | tail -n 2 | head -n 1
 ping -c 1 -W 2 "$1" | tail -n 2 | head -n 1
 echo
-echo "The lab is up. Explore it with 'node bin/swarmlite.js lab exec node1 -- swarmlite node ls';"
+echo "== node1: swarmlite service create --name web --replicas 6 host swarmlite whoami --port 80"
+swarmlite lab exec node1 -- swarmlite service create --name web --replicas 6 \
+  --hostname '{{.Node.Hostname}}-{{.Task.Slot}}' host swarmlite whoami --port 80
+echo
+echo "== node1: swarmlite service ps web (two replicas per host, each in its own namespaces)"
+swarmlite lab exec node1 -- swarmlite service ps web
+echo
+echo "== node3 (a worker): swarmlite exec web.1 -- curl -s http://127.0.0.1/ (whoami answers inside its task)"
+swarmlite lab exec node3 -- swarmlite exec web.1 -- curl -s http://127.0.0.1/ \
+  | sed -n '1,4p'
+echo
+echo "The lab is up, with the 'web' service running. Explore it:"
+echo "  node bin/swarmlite.js lab exec node1 -- swarmlite service ps web"
+echo "  node bin/swarmlite.js lab exec node1 -- swarmlite service logs web"
 echo "remove it with 'node bin/swarmlite.js lab down'."
