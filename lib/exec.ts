@@ -18,6 +18,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   mount: 'mount',
   umount: 'mount',
   tcpdump: 'tcpdump',
+  ping: 'iputils-ping',
   iperf3: 'iperf3',
 };
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { run } from '../../lib/exec.js';
+import { requireTools, run } from '../../lib/exec.js';
 import { OverlayDriver } from './driver.js';
 import { TestUnderlay, type TestHost } from './test-underlay.js';
 import type { LocalTask, OverlayDesiredState, OverlayNetwork, RemotePeer } from './types.js';
@@ -78,6 +78,7 @@ test(
   'overlay driver: tasks on two hosts talk over VXLAN, networks are isolated, restarts converge',
   { skip: !isRoot && 'needs root' },
   async (t) => {
+    requireTools(['ip', 'bridge', 'nft', 'nsenter', 'sysctl', 'tcpdump', 'ping']);
     const u = new TestUnderlay();
     t.after(() => u.destroy());
     await u.createSwitch();

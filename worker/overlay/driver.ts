@@ -6,7 +6,7 @@
 // Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
 // a restarted daemon (a new driver) converge without duplicates or stale entries.
 import type { Logger } from '../../lib/log.js';
-import { CommandError, findTool, run } from '../../lib/exec.js';
+import { CommandError, findTool, requireTools, run } from '../../lib/exec.js';
 import { errorMessage } from '../../lib/errors.js';
 import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
 import { sandboxesWanted, type PlanContext } from './desired.js';
@@ -65,7 +65,9 @@ export class OverlayDriver {
   private nodeLock: Promise<unknown> = Promise.resolve();
   private readonly ctx: PlanContext;
 
+  /** Throws a MissingToolError naming the packages to install if a tool the driver runs is missing. */
   constructor(private readonly opts: OverlayDriverOptions) {
+    requireTools(['ip', 'bridge', 'nft', 'nsenter', 'sysctl']);
     this.ctx = {
       prefix: opts.prefix,
       nodeNetnsPath: opts.nodeNetns ? `/run/netns/${opts.nodeNetns}` : `/proc/${process.pid}/ns/net`,
