@@ -261,7 +261,7 @@ async function main(): Promise<void> {
     `caveats: ${cpus().length} CPUs shared by the 3 managers and this driver, and by whatever else runs ` +
       `(load average ${loadBefore[0]!.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after); LMDB fsync on ` +
       `whatever /tmp is; followers on the same CPUs as the leader (a real swarm gives each its own). ` +
-      `On a loaded machine the leader's CPU time until all assigned is the steadier figure: with a core of its own, the wall time would approach it.`,
+      `On a loaded machine, compare the leader's CPU time until all assigned across runs: load disturbs it least.`,
   );
   const dir = values['cpu-prof'];
   if (dir) await printProfile(dir, median.leader.pid, median.run.phases.windowUs);
