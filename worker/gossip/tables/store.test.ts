@@ -34,10 +34,11 @@ test('store events: create, update, delete; tombstones are silent, kept, then re
   const s = new EntryStore(1000);
   assert.equal(s.apply(rec({ ltime: 1 }), 0).event?.type, 'create');
   assert.equal(s.apply(rec({ ltime: 2, value: 'dw==' }), 0).event?.type, 'update');
-  const del = s.apply(rec({ ltime: 3, deleted: true, value: '' }), 10);
+  assert.deepEqual(s.apply(rec({ ltime: 3, value: 'dw==' }), 0), { applied: true }, 'same value: no event');
+  const del = s.apply(rec({ ltime: 4, deleted: true, value: '' }), 10);
   assert.equal(del.event?.type, 'delete');
   assert.equal(del.event?.value, 'dw==', 'a delete reports the last value');
-  assert.deepEqual(s.apply(rec({ ltime: 2 }), 20), { applied: false });
+  assert.deepEqual(s.apply(rec({ ltime: 3 }), 20), { applied: false });
   // A tombstone for an entry never seen is stored (it will beat a late create) but raises nothing.
   const ghost = s.apply(rec({ key: 'g', ltime: 7, deleted: true }), 20);
   assert.equal(ghost.applied, true);

@@ -56,6 +56,8 @@ export class EntryStore {
     if (rec.deleted) {
       return { applied: true, event: wasLive ? { type: 'delete', ...base, value: cur.value } : undefined };
     }
+    // A re-assertion (same value, newer ltime) changes nothing a consumer could program.
+    if (wasLive && cur.value === rec.value) return { applied: true };
     return { applied: true, event: { type: wasLive ? 'update' : 'create', ...base, value: rec.value } };
   }
 
