@@ -82,13 +82,19 @@ test('parsers read iproute2 and nft JSON as captured on this kernel', () => {
   });
   assert.equal(links[1].alias, 'hello world');
   assert.deepEqual(
-    parseNeighbors('[{"dst":"10.0.9.5","lladdr":"02:42:0A:00:09:05","state":["PERMANENT"]}]'),
+    parseNeighbors(
+      '[{"dst":"10.0.9.5","dev":"vxlan0","lladdr":"02:42:0A:00:09:05","state":["PERMANENT"]},' +
+        '{"dst":"10.0.1.9","dev":"br0","lladdr":"02:42:0a:00:01:09","state":["PERMANENT"]}]',
+      'vxlan0',
+    ),
     [{ ip: '10.0.9.5', mac: '02:42:0a:00:09:05' }],
   );
   assert.deepEqual(
     parseFdb(
-      '[{"mac":"b6:9f:a4:8d:b8:f1","flags":[],"master":"br0","state":"permanent"},' +
-        '{"mac":"02:42:0a:00:09:05","dst":"198.19.222.2","flags":["self"],"state":"permanent"}]',
+      '[{"mac":"33:33:00:00:00:01","ifname":"br0","flags":["self"],"state":"permanent"},' +
+        '{"mac":"b6:9f:a4:8d:b8:f1","ifname":"vxlan0","flags":[],"master":"br0","state":"permanent"},' +
+        '{"mac":"02:42:0a:00:09:05","ifname":"vxlan0","dst":"198.19.222.2","flags":["self"],"state":"permanent"}]',
+      'vxlan0',
     ),
     [{ mac: '02:42:0a:00:09:05', dst: '198.19.222.2' }],
   );

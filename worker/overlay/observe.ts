@@ -81,16 +81,16 @@ export function parseLinks(json: string): LinkInfo[] {
   });
 }
 
-export function parseNeighbors(json: string): { ip: string; mac: string }[] {
-  return parseJson<{ dst: string; lladdr?: string; state?: string[] }>(json)
-    .filter((n) => n.lladdr && (n.state ?? []).includes('PERMANENT'))
+export function parseNeighbors(json: string, dev: string): { ip: string; mac: string }[] {
+  return parseJson<{ dst: string; dev?: string; lladdr?: string; state?: string[] }>(json)
+    .filter((n) => n.dev === dev && n.lladdr && (n.state ?? []).includes('PERMANENT'))
     .map((n) => ({ ip: n.dst, mac: (n.lladdr ?? '').toLowerCase() }));
 }
 
 /** FDB entries of the vxlan device itself that send a MAC to a remote VTEP (not the bridge's). */
-export function parseFdb(json: string): { mac: string; dst: string }[] {
-  return parseJson<{ mac: string; dst?: string; flags?: string[] }>(json)
-    .filter((f) => f.dst && (f.flags ?? []).includes('self'))
+export function parseFdb(json: string, dev: string): { mac: string; dst: string }[] {
+  return parseJson<{ mac: string; ifname?: string; dst?: string; flags?: string[] }>(json)
+    .filter((f) => f.ifname === dev && f.dst && (f.flags ?? []).includes('self'))
     .map((f) => ({ mac: f.mac.toLowerCase(), dst: f.dst ?? '' }));
 }
 
@@ -142,7 +142,14 @@ export async function observeSandbox(
   vni: number,
 ): Promise<ObservedSandbox> {
   const sb = inSandbox(netns);
-  const links = parseLinks(await exec(ip(sb, '-d', '-j', 'addr', 'show')));
+  // Three reads at once (a sync's latency is mostly process starts); neighbor and FDB tables are
+  // read for the whole sandbox and filtered to vxlan0, so they do not depend on it existing.
+  const [linksJson, neighJson, fdbJson] = await Promise.all([
+    exec(ip(sb, '-d', '-j', 'addr', 'show')),
+    exec(ip(sb, '-j', 'neigh', 'show', 'nud', 'permanent')),
+    exec(bridge(sb, '-j', 'fdb', 'show')),
+  ]);
+  const links = parseLinks(linksJson);
   const br = links.find((l) => l.ifName === SANDBOX_BRIDGE && l.kind === 'bridge');
   const vx = links.find((l) => l.ifName === SANDBOX_VXLAN && l.vxlan);
   const vxlan: ObservedVxlan | undefined = vx?.vxlan && {
@@ -157,10 +164,8 @@ export async function observeSandbox(
     bridge: br && bridgeOf(br),
     vxlan,
     legs: links.filter((l) => l.kind === 'veth').map(legOf),
-    neighbors: vx
-      ? parseNeighbors(await exec(ip(sb, '-j', 'neigh', 'show', 'dev', SANDBOX_VXLAN, 'nud', 'permanent')))
-      : [],
-    fdb: vx ? parseFdb(await exec(bridge(sb, '-j', 'fdb', 'show', 'dev', SANDBOX_VXLAN))) : [],
+    neighbors: vx ? parseNeighbors(neighJson, SANDBOX_VXLAN) : [],
+    fdb: vx ? parseFdb(fdbJson, SANDBOX_VXLAN) : [],
   };
 }
 
@@ -172,23 +177,32 @@ export async function observeUnderlayMtu(exec: CommandRunner, vtep: string): Pro
 const underlayMtuOf = (links: LinkInfo[], vtep: string): number | undefined =>
   links.find((l) => l.addresses.some((a) => a.split('/')[0] === vtep))?.mtu;
 
+async function observeGatewayTable(
+  exec: CommandRunner,
+  prefix: string,
+): Promise<ObservedGatewayTable | undefined> {
+  try {
+    const args = ['-j', 'list', 'table', 'inet', gatewayTableName(prefix)];
+    return parseGatewayTable(await exec({ tool: 'nft', where: NODE, args }));
+  } catch (err) {
+    if (err instanceof CommandError && /No such file or directory/.test(err.stderr)) return undefined;
+    throw err;
+  }
+}
+
 /** The node namespace's part: gateway bridge, its legs and table, leftovers, the underlay MTU. */
 export async function observeNode(
   exec: CommandRunner,
   prefix: string,
   vtep: string,
 ): Promise<Pick<OverlayObservedState, 'gateway' | 'strayTempVxlans' | 'underlayMtu'>> {
-  const links = parseLinks(await exec(ip(NODE, '-d', '-j', 'addr', 'show')));
+  const [links, nftTable] = await Promise.all([
+    exec(ip(NODE, '-d', '-j', 'addr', 'show')).then(parseLinks),
+    observeGatewayTable(exec, prefix),
+  ]);
   const own = links.filter((l) => l.ifName.startsWith(`${prefix}_`));
   const brName = gatewayBridgeName(prefix);
   const br = own.find((l) => l.ifName === brName && l.kind === 'bridge');
-  let nftTable: ObservedGatewayTable | undefined;
-  try {
-    const args = ['-j', 'list', 'table', 'inet', gatewayTableName(prefix)];
-    nftTable = parseGatewayTable(await exec({ tool: 'nft', where: NODE, args }));
-  } catch (err) {
-    if (!(err instanceof CommandError && /No such file or directory/.test(err.stderr))) throw err;
-  }
   const gateway: ObservedGateway = {
     bridge: br && bridgeOf(br),
     nftTable,
