@@ -30,3 +30,13 @@ test('an item with the same key replaces the older one and starts afresh', () =>
   assert.deepEqual(q.take(100, 1), ['alive']);
   assert.equal(q.length, 0);
 });
+
+test('an oversized item is skipped by piggybacking but may go alone in a dedicated packet', () => {
+  const q = new TransmitQueue<string>();
+  q.enqueue('big', 'BIG', 5000);
+  q.enqueue('small', 'small', 10);
+  assert.deepEqual(q.take(100, 1), ['small']);
+  assert.deepEqual(q.take(100, 1), []);
+  assert.deepEqual(q.take(100, 1, 1, true), ['BIG']);
+  assert.equal(q.length, 0);
+});

@@ -36,7 +36,7 @@ export class TransmitQueue<M> {
    * Takes messages whose sizes fit in `budget` bytes, counting one transmission each and forgetting
    * those sent `limit` times. `overhead` is added per message (framing in the packet).
    */
-  take(budget: number, limit: number, overhead = 1): M[] {
+  take(budget: number, limit: number, overhead = 1, allowOversize = false): M[] {
     if (this.items.size === 0 || budget <= 0) return [];
     const ordered = [...this.items.entries()].sort(
       ([, a], [, b]) => a.transmits - b.transmits || b.order - a.order,
@@ -44,11 +44,15 @@ export class TransmitQueue<M> {
     const out: M[] = [];
     let used = 0;
     for (const [key, q] of ordered) {
-      if (used + q.size + overhead > budget) continue;
+      // An item larger than a whole packet may go alone in a dedicated packet (allowOversize),
+      // or it would never leave the queue.
+      const alone = allowOversize && out.length === 0 && q.size + overhead > budget;
+      if (used + q.size + overhead > budget && !alone) continue;
       used += q.size + overhead;
       out.push(q.msg);
       q.transmits++;
       if (q.transmits >= limit) this.items.delete(key);
+      if (alone) break;
     }
     return out;
   }

@@ -20,6 +20,9 @@ import {
   type TablesEffects,
 } from './types.js';
 
+/** 32 KiB of base64 (24 KiB of bytes): one entry always fits a datagram with room to spare. */
+export const MAX_VALUE_BASE64 = 32 * 1024;
+
 export interface TablesEnv {
   /** SWIM believes `node` alive (or only suspect). */
   isAlive(node: string): boolean;
@@ -99,6 +102,9 @@ export class Tables {
   }
 
   setEntry(table: string, network: string, key: string, value: string, now: number): void {
+    // Entries travel in single UDP datagrams (< 64 KiB); table rows are small (an IP, a MAC, a VTEP).
+    if (value.length > MAX_VALUE_BASE64)
+      throw new Error(`table value too large (${value.length} base64 chars)`);
     this.write({ table, network, key, value, owner: this.selfId, ltime: 0, deleted: false }, now);
   }
 
@@ -244,7 +250,7 @@ export class Tables {
       const peers = this.peersOf(network);
       const limit = retransmitLimit(this.cfg.retransmitMult, peers.length + 1);
       for (const peer of this.rng.sample(peers, this.cfg.gossipNodes)) {
-        const msgs = queue.take(this.cfg.packetBudget, limit);
+        const msgs = queue.take(this.cfg.packetBudget, limit, 1, true);
         if (msgs.length === 0) break;
         this.fx.send(peer, msgs);
       }
