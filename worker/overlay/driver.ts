@@ -5,6 +5,7 @@
 //
 // Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
 // a restarted daemon (a new driver) converge without duplicates or stale entries.
+import { NETNS_PREFIX_PATTERN } from '../../daemon/options.js';
 import type { Logger } from '../../lib/log.js';
 import { CommandError, findTool, requireTools, run } from '../../lib/exec.js';
 import { errorMessage } from '../../lib/errors.js';
@@ -68,6 +69,9 @@ export class OverlayDriver {
   /** Throws a MissingToolError naming the packages to install if a tool the driver runs is missing. */
   constructor(private readonly opts: OverlayDriverOptions) {
     requireTools(['ip', 'bridge', 'nft', 'nsenter', 'sysctl']);
+    // Ownership of names rests on the prefix having no '_' (names.ts).
+    if (!NETNS_PREFIX_PATTERN.test(opts.prefix))
+      throw new RangeError(`invalid netns prefix '${opts.prefix}'`);
     this.ctx = {
       prefix: opts.prefix,
       nodeNetnsPath: opts.nodeNetns ? `/run/netns/${opts.nodeNetns}` : `/proc/${process.pid}/ns/net`,
