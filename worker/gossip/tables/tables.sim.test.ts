@@ -197,7 +197,7 @@ test('concurrent writers of one key agree on one winner everywhere (seed 8)', ()
   assert.equal(values.size, 1, `nodes disagree: ${[...values].join(', ')}`);
 });
 
-test('every datagram and sync through the real codec, encrypted: same convergence (seed 9)', () => {
+test('every datagram and sync through the real codec, encrypted: entries, a 4 KiB value, a death (seed 9)', () => {
   const a = ids(0, 8);
   const sim = withNetworks(9, 10, a, [], { keyring: new Keyring([Buffer.alloc(32, 7)]) });
   for (const id of a) sim.get(id).core.setEntry('overlay-peers', 'A', id, b64(id), sim.now);
@@ -206,6 +206,10 @@ test('every datagram and sync through the real codec, encrypted: same convergenc
     () => a.every((id) => sim.get(id).core.entries(undefined, 'A').length === 8),
     10_000,
   );
+  // A value bigger than a packet budget goes in a datagram of its own (not only by bulk sync).
+  const big = Buffer.alloc(4096, 0xab).toString('base64');
+  sim.get('n2').core.setEntry('endpoints', 'A', 'big', big, sim.now);
+  sim.runUntil('big entry by gossip', () => a.every((id) => holds(sim, id, 'A', 'big') === big), 5_000);
   sim.kill('n1');
   sim.runUntil(
     'n1 gone',
