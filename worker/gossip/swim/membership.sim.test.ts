@@ -185,3 +185,35 @@ test('10% loss and 1-50 ms delays for two minutes: suspicions come and go, nobod
     assert.ok(sim.membershipConverged(), describeDisagreement(sim));
   }
 });
+
+test('Lifeguard local health: a node on a 50% lossy link wrongly suspects healthy nodes far less (seed 1)', () => {
+  const run = (awarenessMax: number) => {
+    const sim = SimCluster.started(1, 20, 0.01, { swim: { awarenessMax } });
+    sim.runUntil('membership convergence', () => sim.membershipConverged(), 120_000);
+    for (const id of sim.nodes.keys()) {
+      if (id === 'n5') continue;
+      sim.linkLoss.set(`${id}>n5`, 0.5);
+      sim.linkLoss.set(`n5>${id}`, 0.5);
+    }
+    let maxScore = 0;
+    for (let s = 0; s < 120; s++) {
+      sim.run(1_000);
+      maxScore = Math.max(maxScore, sim.get('n5').core.awareness());
+    }
+    const about = (type: string) =>
+      sim
+        .up()
+        .flatMap((n) => n.events.filter((e) => e.kind === 'member' && e.type === type && e.id !== 'n5'));
+    return { suspicions: about('suspect').length, deaths: about('dead').length, maxScore };
+  };
+  const withLha = run(8);
+  const without = run(1); // score capped at 0: timeouts never stretch
+  console.log(
+    `  n5 at 50% loss for 120 s: ${withLha.suspicions} suspicion events about healthy nodes with local health ` +
+      `(n5's score reached ${withLha.maxScore}), ${without.suspicions} without; false deaths ${withLha.deaths}/${without.deaths}`,
+  );
+  assert.ok(withLha.maxScore > 0);
+  assert.equal(without.maxScore, 0);
+  assert.equal(withLha.deaths, 0);
+  assert.ok(withLha.suspicions * 2 < without.suspicions);
+});
