@@ -81,14 +81,22 @@ export class TestUnderlay {
     return child;
   }
 
+  /** Whether `target` answers a ping; up to three tries, as a loaded machine may delay one past 1 s. */
   async ping(netns: string, target: string, extra: string[] = []): Promise<boolean> {
-    const r = await this.execIn(netns, ['ping', '-n', '-c', '1', '-W', '1', ...extra, target]);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await this.pingOnce(netns, target, ['-W', '1', ...extra])) return true;
+    }
+    return false;
+  }
+
+  private async pingOnce(netns: string, target: string, extra: string[]): Promise<boolean> {
+    const r = await this.execIn(netns, ['ping', '-n', '-c', '1', ...extra, target]);
     return r.code === 0;
   }
 
   /** A ping that gets no answer within 0.3 s (answers inside one machine take well under 1 ms). */
   async unreachable(netns: string, target: string, extra: string[] = []): Promise<boolean> {
-    return !(await this.ping(netns, target, ['-W', '0.3', ...extra]));
+    return !(await this.pingOnce(netns, target, ['-W', '0.3', ...extra]));
   }
 
   /** Stops this run's processes and deletes every namespace it (or a driver under its tag) made. */
