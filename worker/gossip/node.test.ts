@@ -21,7 +21,7 @@ async function sendUdp(port: number, buf: Buffer): Promise<void> {
   s.close();
 }
 
-test('four encrypted nodes on 127.0.0.1 converge, share an entry within its network, and shrug off bad packets', async () => {
+test('four encrypted nodes on 127.0.0.1 converge, share an entry within its network, shrug off bad packets, rotate keys', async () => {
   const ports = await freePorts(4);
   for (let i = 0; i < 4; i++) {
     nodes.push(
@@ -78,6 +78,13 @@ test('four encrypted nodes on 127.0.0.1 converge, share an entry within its netw
   sock.destroy();
   assert.equal(n0.members().find((m) => m.id === 'node2')?.state, 'alive', 'the forged death was ignored');
 
+  // Key rotation as managers do it: add the new key everywhere, switch primaries, remove the old.
+  const k2 = randomBytes(32);
+  for (const n of nodes) n.keyring.add(k2);
+  for (const n of nodes) n.keyring.usePrimary(k2);
+  for (const n of nodes) n.keyring.remove(key);
+  const authDrops = n0.stats().dropped.auth;
+
   // Still working: a delete spreads, and a graceful leave takes the leaver's entries away.
   n1.setEntry('overlay-peers', 'appnet', '10.0.1.3', Buffer.from('x'));
   await eventually('second entry', () => n2.entries().length === 2, 5_000);
@@ -95,6 +102,7 @@ test('four encrypted nodes on 127.0.0.1 converge, share an entry within its netw
   assert.deepEqual(outsider, [], 'a node outside appnet saw appnet entries');
   assert.deepEqual(n3.entries(), []);
   const s = n0.stats();
+  assert.equal(s.dropped.auth, authDrops, 'the key rotation lost packets');
   assert.ok(s.packetsIn > 0 && s.packetsOut > 0 && s.syncsIn >= 1);
   console.log(
     `  4 nodes converged in ${converged} ms; an entry reached its network in ${spread} ms; n0 stats ${JSON.stringify(s)}`,

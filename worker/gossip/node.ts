@@ -53,15 +53,18 @@ export interface GossipTableEvent extends TableEntry {
   type: TableEventType;
 }
 
-export type ShellDropReason = DropReason | 'sync-too-long' | 'sync-timeout' | 'sync-closed' | 'sync-error';
+/** Why an input was dropped: the codec's reasons, plus a TCP sync frame over the size limit. */
+export type ShellDropReason = DropReason | 'sync-too-long';
 
 export interface GossipStats {
   packetsIn: number;
   packetsOut: number;
   syncsIn: number;
   syncsOut: number;
-  /** Datagrams and sync frames dropped, by reason (bad crypto, bad shape, stream failures). */
+  /** Datagrams and sync frames dropped, by reason (bad crypto, bad shape, oversized). */
   dropped: Partial<Record<ShellDropReason, number>>;
+  /** Sync exchanges that failed at the transport: refused, reset, closed early, timed out. */
+  syncFailures: number;
   sendErrors: number;
 }
 
@@ -86,6 +89,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     syncsIn: 0,
     syncsOut: 0,
     dropped: {},
+    syncFailures: 0,
     sendErrors: 0,
   };
 
@@ -239,6 +243,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
   }
 
+  private streamFailed(err: unknown): void {
+    if (err instanceof FrameError && err.reason === 'too-long') this.drop('sync-too-long');
+    else this.counters.syncFailures++;
+  }
+
   private onDatagram(buf: Buffer): void {
     const d = decodePacket(buf, this.keyring);
     if (!d.ok) return this.drop(d.reason);
@@ -261,7 +270,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       this.counters.syncsOut++;
       this.step((t) => this.core.handleSyncReply(d.value, t));
     } catch (err) {
-      this.drop(streamReason(err));
+      this.streamFailed(err);
     } finally {
       this.openSockets.delete(sock);
       sock.destroy();
@@ -282,7 +291,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       this.step((t) => (reply = this.core.handleSync(d.value, t)));
       if (reply) await new Promise<void>((r) => sock.end(frame(encodeSync(reply!, this.keyring)), () => r()));
     } catch (err) {
-      this.drop(streamReason(err));
+      this.streamFailed(err);
     } finally {
       this.openSockets.delete(sock);
       sock.destroy();
@@ -292,11 +301,6 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
 
 function now(): number {
   return performance.now();
-}
-
-function streamReason(err: unknown): ShellDropReason {
-  if (err instanceof FrameError) return `sync-${err.reason}`;
-  return 'sync-error';
 }
 
 /** "host:port" (IPv4 or a name; IPv6 as "[addr]:port"). */
