@@ -272,5 +272,6 @@ export class GossipCore {
   private onMemberEvent(ev: MemberEvent): void {
     this.out.events.push({ kind: 'member', ...ev });
     if (ev.type === 'dead' || ev.type === 'leave') this.tables.nodeGone(ev.id, this.now);
+    else if (ev.type === 'join') this.tables.nodeBack(ev.id, this.now);
   }
 }

@@ -115,6 +115,15 @@ export class SimCluster {
     this.get(id).up = false;
   }
 
+  /** A paused process (SIGSTOP, a long GC pause): hears nothing, keeps its state for resume(). */
+  pause(id: string): void {
+    this.get(id).up = false;
+  }
+
+  resume(id: string): void {
+    this.get(id).up = true;
+  }
+
   /** A fresh process on the same address: empty state, joins through `seeds`. */
   restart(id: string, seeds: string[]): void {
     const n = this.get(id);

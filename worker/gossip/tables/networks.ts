@@ -74,6 +74,24 @@ export class NetworkMembership {
     return left;
   }
 
+  /**
+   * SWIM says `node` is alive again (it refuted its death): its attachments count again. If it
+   * restarted instead and is no longer in a network, it retracts the attachment itself (owner
+   * authority). Returns the networks it is back in.
+   */
+  unmarkGone(node: string, now: number): string[] {
+    const back: string[] = [];
+    for (const [net, m] of this.byNetwork) {
+      const a = m.get(node);
+      if (a && a.joined && a.gone) {
+        a.gone = false;
+        a.since = now;
+        back.push(net);
+      }
+    }
+    return back;
+  }
+
   /** Forgets "left" and "gone" records older than `reapMs`. */
   reap(now: number, reapMs: number): void {
     for (const [net, m] of this.byNetwork) {

@@ -217,3 +217,21 @@ test('every datagram and sync through the real codec, encrypted: entries, a 4 Ki
     60_000,
   );
 });
+
+test('a paused node (SIGSTOP) is declared dead, then resumes: membership and entries come back (seed 10)', () => {
+  const a = ids(0, 10);
+  const sim = withNetworks(10, 12, a, []);
+  sim.get('n3').core.setEntry('overlay-peers', 'A', 'task', b64('v'), sim.now);
+  sim.runUntil('spread', () => a.every((id) => holds(sim, id, 'A', 'task') !== undefined), 10_000);
+  sim.pause('n3');
+  sim.runUntil('n3 dead', () => sim.up().every((n) => sim.view(n.id, 'n3')?.state === 'dead'), 60_000);
+  assert.equal(holds(sim, 'n1', 'A', 'task'), undefined);
+  sim.run(20_000);
+  sim.resume('n3');
+  const t = sim.runUntil(
+    'n3 and its entry back',
+    () => sim.membershipConverged() && a.every((id) => holds(sim, id, 'A', 'task') === b64('v')),
+    60_000,
+  );
+  console.log(`  paused n3 back with its entry on every member ${t} ms after it resumed`);
+});

@@ -190,6 +190,16 @@ export class Tables {
   }
 
   /**
+   * SWIM says `node` came back from dead (it refuted, perhaps without ever hearing of its death).
+   * We tombstoned its entries; a bulk sync with it carries those tombstones to it, it defends its
+   * live entries with newer ltimes (owner authority), and they spread back through gossip.
+   */
+  nodeBack(node: string, now: number): void {
+    const shared = this.nets.unmarkGone(node, now).filter((n) => this.own.has(n));
+    if (shared.length > 0) this.fx.bulkSync(node, shared);
+  }
+
+  /**
    * This node was declared dead (and refuted): every other node tombstoned our entries and marked
    * us out of our networks. Re-assert both with newer Lamport times.
    */
