@@ -115,3 +115,12 @@ test('key rotation: add new, switch primary, remove old; each step keeps the clu
   assert.deepEqual(decodePacket(encodePacket(packet, oldRing), ring), { ok: false, reason: 'auth' });
   assert.throws(() => ring.add(randomBytes(16)), /32 bytes/);
 });
+
+test('replace installs a key list from the managers: primary first, others dropped', () => {
+  const ring = new Keyring([k1]);
+  ring.replace([k2, k1]);
+  assert.deepEqual(ring.keys(), [k2, k1]);
+  ring.replace([k2]);
+  assert.deepEqual(ring.keys(), [k2]);
+  assert.throws(() => ring.replace([]), /cannot be emptied/);
+});

@@ -75,6 +75,19 @@ export class Keyring {
     if (i > 0) this.ring.splice(i, 1);
   }
 
+  /**
+   * Installs exactly `keys`, the first as primary, in the order that never leaves the ring without
+   * a usable key: add the new ones, switch the primary, then drop the others. This is what a node
+   * does with each key list the managers send (they rotate by sending [new, old], later [new]).
+   */
+  replace(keys: Uint8Array[]): void {
+    if (keys.length === 0)
+      throw new Error('a gossip key list cannot be emptied (encryption cannot be turned off live)');
+    for (const k of keys) this.add(k);
+    this.usePrimary(keys[0]);
+    for (const k of this.keys()) if (!keys.some((w) => k.equals(w))) this.remove(k);
+  }
+
   private indexOf(key: Uint8Array): number {
     return this.ring.findIndex((k) => k.equals(key));
   }

@@ -204,6 +204,11 @@ export class GossipCore {
     return this.swim.members();
   }
 
+  /** This node as peers should see it. */
+  local(): { id: string; addr: string; incarnation: number } {
+    return { id: this.id, addr: this.addr, incarnation: this.swim.table.incarnation };
+  }
+
   incarnation(): number {
     return this.swim.table.incarnation;
   }

@@ -173,6 +173,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.step((t) => this.core.deleteEntry(table, network, key, t));
   }
 
+  /** This node: id, advertised address, current incarnation. */
+  local(): { id: string; addr: string; incarnation: number } {
+    return this.core.local();
+  }
+
   /** Other members as this node sees them (alive, suspect, dead or left). */
   members(): Member[] {
     return this.core.members();
