@@ -255,6 +255,8 @@ test('service update: new spec, previous spec kept, version bumped, update statu
   const forced = await f.call('UpdateService', { ref: 'web', spec: updated.spec, force: true });
   assert.equal(forced.service.specVersion, 3);
   assert.equal(forced.service.previousSpec.task.image, 'host');
+  // ... and every task is outdated: the task spec's counter moved (the orchestrator compares specs).
+  assert.equal(forced.service.spec.task.forceUpdate, updated.spec.task.forceUpdate + 1);
 });
 
 test('service update: stale version, rename, mode change and bad specs are refused and change nothing', async () => {

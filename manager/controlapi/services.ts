@@ -130,9 +130,19 @@ export function serviceCallHandlers(
               `service ${current.spec.name} is ${modeName(current.spec)}: its mode cannot change to ${modeName(spec)}`,
             );
           }
-          const next = admit(ctx, tx, current.id, spec);
-          const changed = !isDeepStrictEqual(next, current.spec);
+          const admitted = admit(ctx, tx, current.id, spec);
+          const changed = !isDeepStrictEqual(admitted, current.spec);
           if (!changed && !force) return current;
+          // --force outdates every task: the counter is part of the task spec the orchestrator compares.
+          const next = force
+            ? {
+                ...admitted,
+                task: {
+                  ...admitted.task,
+                  forceUpdate: Math.max(admitted.task.forceUpdate, current.spec.task.forceUpdate) + 1,
+                },
+              }
+            : admitted;
           // SwarmKit clears the update status on every update: the orchestrator starts a fresh
           // 'updating' from the outdated slots (so a paused update resumes, a running one restarts its
           // failure count), and a change that outdates no task (a scale) leaves no status at all.

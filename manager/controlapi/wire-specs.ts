@@ -128,6 +128,7 @@ function taskSpecFromWire(v: unknown): TaskSpec {
     })),
     // 0 is what an unset int64 decodes to, and no one means "kill at once": Docker's 10 s.
     stopGracePeriodMs: readInteger(m.stopGracePeriodMs, 'task.stopGracePeriodMs', 0) || d.stopGracePeriodMs,
+    forceUpdate: readInteger(m.forceUpdate, 'task.forceUpdate', 0),
   };
 }
 

@@ -37,5 +37,6 @@ export function defaultTaskSpec(image: string, command: string[] = []): TaskSpec
     placement: { constraints: [] },
     networks: [],
     stopGracePeriodMs: 10_000,
+    forceUpdate: 0,
   };
 }

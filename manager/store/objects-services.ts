@@ -91,6 +91,11 @@ export interface TaskSpec {
   placement: { constraints: string[] };
   networks: NetworkAttachmentConfig[];
   stopGracePeriodMs: number;
+  /**
+   * Bumped by `service update --force`: tasks made before it are outdated even though nothing else
+   * changed, so the rolling update redeploys them (SwarmKit's ForceUpdate).
+   */
+  forceUpdate: number;
 }
 
 export const PUBLISH_MODES = ['ingress', 'host'] as const;

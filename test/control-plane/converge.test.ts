@@ -263,3 +263,25 @@ test('exhausted addresses leave tasks pending with the reason, and they start on
     10_000,
   );
 });
+
+test('a forced update (the task spec counter bumped) redeploys every task', async (t) => {
+  const c = await cluster(t);
+  const spec = serviceSpec('web', 3);
+  spec.update = { ...spec.update, parallelism: 0, monitorMs: 100 };
+  const svc = await c.createService(spec);
+  await eventually('3 running', () => c.running(svc.id).length === 3, 10_000);
+  const before = new Set(c.running(svc.id).map((x) => x.id));
+  await updateService(c, svc.id, (x) => ({
+    ...x,
+    specVersion: x.specVersion + 1,
+    spec: { ...x.spec, task: { ...x.spec.task, forceUpdate: x.spec.task.forceUpdate + 1 } },
+  }));
+  await eventually(
+    'three new tasks running',
+    () => {
+      const r = c.running(svc.id);
+      return r.length === 3 && r.every((x) => !before.has(x.id));
+    },
+    10_000,
+  );
+});
