@@ -8,6 +8,7 @@ import {
   renderFrame,
   stateBar,
   STUCK_PENDING_MS,
+  STABLE_SINCE,
   type Goal,
   type ProgressInput,
   type ProgressMemory,
@@ -21,8 +22,9 @@ function step(
   tasks: WireTask[],
   o: Partial<ProgressInput> & { memory?: ProgressMemory; goal?: Goal } = {},
 ) {
+  // Unless a test says otherwise, whatever converged did so long ago (the stability wait is its own test).
   return progressStep(
-    o.memory ?? new Map(),
+    o.memory ?? new Map([[STABLE_SINCE, T0 - 60_000]]),
     { service, tasks, nodes, globalDesired: 0, baseline: null, now: T0, ...o },
     o.goal ?? 'converge',
   );
@@ -226,4 +228,22 @@ test('frames: redrawn in place on a terminal, only new lines elsewhere', () => {
   assert.equal(renderFrame(['a', 'c'], ['a', 'c'], false, printed), '');
   assert.equal(renderFrame([], ['a'], true, new Set()), '\x1b[2Ka\n\x1b[J');
   assert.equal(renderFrame(['a', 'b'], ['x'], true, new Set()), '\x1b[2A\x1b[2Kx\n\x1b[J');
+});
+
+test('converged tasks must stay up for the monitor period before the display says so', () => {
+  const s = wireService();
+  const tasks = [1, 2, 3].map((slot) => wireTask(s, { slot }));
+  const first = step(s, tasks, { memory: new Map() });
+  assert.deepEqual(first.verdict, { kind: 'waiting' });
+  assert.equal(first.lines.at(-1), 'verify: Waiting 5 seconds to verify that tasks are stable...');
+  const later = step(s, tasks, { memory: first.memory, now: T0 + 5_000 });
+  assert.deepEqual(later.verdict, { kind: 'converged' });
+  assert.equal(later.lines.at(-1), 'verify: Service converged');
+  // A task dying within the window restarts the wait.
+  const broken = step(s, [tasks[0]!, tasks[1]!, wireTask(s, { slot: 3, state: 'failed' })], {
+    memory: first.memory,
+    now: T0 + 3_000,
+  });
+  assert.notDeepEqual(broken.verdict, { kind: 'converged' });
+  assert.equal(broken.memory.get(STABLE_SINCE), undefined);
 });

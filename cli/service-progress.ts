@@ -35,6 +35,14 @@ export function stateBar(state: string): string {
 
 export type Goal = 'converge' | 'rollback';
 
+/** Memory key: when every slot was first seen converged (tasks ids never start with a NUL). */
+export const STABLE_SINCE = '\0stable-since';
+
+/** How long converged tasks must stay up before the display says so: the update monitor, as Docker. */
+export const stabilityMs = (service: WireService) =>
+  Math.min(service.spec.update?.monitorMs ?? DEFAULT_STABILITY_MS, DEFAULT_STABILITY_MS);
+const DEFAULT_STABILITY_MS = 5_000;
+
 export type Verdict = { kind: 'waiting' } | { kind: 'converged' } | { kind: 'failed'; message: string };
 
 export interface ProgressInput {
@@ -186,8 +194,18 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
       wantsRunning(t) && (!current(t) || (!isGlobal(service.spec) && (t.slot < 1 || t.slot > slots.length))),
   );
   if (done === desired && strays.length === 0 && updateDone(status, goal)) {
-    lines.push('verify: Service converged');
-    return { lines, verdict: { kind: 'converged' }, memory: nextMemory };
+    // Docker's last step: the tasks must stay up for the monitor period, so a task that dies right
+    // after it started (a crash, an OOM kill) is not reported as a converged service.
+    const since = memory.get(STABLE_SINCE) ?? now;
+    const waitMs = stabilityMs(service);
+    if (now - since >= waitMs) {
+      lines.push('verify: Service converged');
+      return { lines, verdict: { kind: 'converged' }, memory: nextMemory };
+    }
+    nextMemory.set(STABLE_SINCE, since);
+    lines.push(
+      `verify: Waiting ${Math.ceil((waitMs - (now - since)) / 1000)} seconds to verify that tasks are stable...`,
+    );
   }
   return { lines, verdict: { kind: 'waiting' }, memory: nextMemory };
 }
