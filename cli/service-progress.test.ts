@@ -247,3 +247,16 @@ test('converged tasks must stay up for the monitor period before the display say
   assert.notDeepEqual(broken.verdict, { kind: 'converged' });
   assert.equal(broken.memory.get(STABLE_SINCE), undefined);
 });
+
+test('a task that died and will not be restarted (still desired running) fails the display', () => {
+  const s = wireService();
+  s.spec.task.restartPolicy = { ...s.spec.task.restartPolicy, condition: 'none' };
+  const dead = wireTask(s, {
+    slot: 1,
+    state: 'failed',
+    err: 'task: non-zero exit (137): OOM killed (memory limit reached)',
+  });
+  const v = step(s, [dead, wireTask(s, { slot: 2 }), wireTask(s, { slot: 3 })]);
+  assert.equal(v.verdict.kind, 'failed');
+  assert.match((v.verdict as { message: string }).message, /OOM killed.*restart condition is none/);
+});

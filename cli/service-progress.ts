@@ -174,7 +174,9 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
       nextMemory.set(task.id, since);
       if (now - since >= STUCK_PENDING_MS) failure ??= `${slot.label}: ${task.status.err}`;
     }
-    if (!task && newest && ENDED.includes(newest.status.state)) {
+    // A dead task the policy will not replace keeps its slot, still desired running (the orchestrator's
+    // occupant), so the slot's newest task decides, whether or not it is still meant to run.
+    if ((!task || ENDED.includes(task.status.state)) && newest && ENDED.includes(newest.status.state)) {
       const reason = noRestartReason(service, slot.tasks.filter(current), newest, now);
       if (reason) failure ??= `${slot.label}: ${reason}`;
     }
