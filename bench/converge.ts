@@ -8,6 +8,7 @@ import { labDown, labUp } from '../deploy/lab/lab.js';
 import { withDaemon } from '../cli/client.js';
 import { unary } from '../lib/grpc.js';
 import { createLogger } from '../lib/log.js';
+import { newId } from '../lib/ids.js';
 import type { LabHostState } from '../deploy/lab/state.js';
 import type { Task } from '../manager/store/index.js';
 import { defaultTaskSpec } from '../manager/store/index.js';
@@ -47,7 +48,7 @@ async function reference(): Promise<{ upMs: number; downMs: number }> {
     },
     createLogger('silent'),
   );
-  const ids = Array.from({ length: REPLICAS }, (_, i) => `bench${String(i).padStart(21, '0')}`);
+  const ids = Array.from({ length: REPLICAS }, () => newId());
   try {
     const t0 = performance.now();
     await Promise.all(

@@ -11,11 +11,16 @@ import type { DaemonOptions } from './options.js';
 
 export function createExecutor(opts: DaemonOptions, _log: Logger): Executor {
   if (opts.executor === 'simulated') return new SimulatedExecutor();
+  return taskRuntime(opts.dataRoot, opts.netnsPrefix, hostname());
+}
+
+/** The runtime of a daemon's data root and prefix (also what `lab down` clears after the daemon). */
+export function taskRuntime(dataRoot: string, prefix: string, nodeHostname: string): TaskRuntime {
   return new TaskRuntime({
     // Under the data root, not the exec root: a restarted daemon must find its tasks to adopt them.
-    root: join(opts.dataRoot, 'tasks'),
-    prefix: opts.netnsPrefix,
-    nodeHostname: hostname(),
+    root: join(dataRoot, 'tasks'),
+    prefix,
+    nodeHostname,
     swarmliteBinDir: dirname(swarmliteBin()),
   });
 }

@@ -17,6 +17,7 @@ import {
   unmountIfMounted,
 } from './hosts.js';
 import { formSwarm } from './swarm.js';
+import { taskRuntime } from '../../daemon/executor.js';
 import { localInfo, withDaemon } from '../../cli/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {
@@ -143,6 +144,13 @@ export async function labDown(nameArg: string): Promise<boolean> {
     if (await stopDaemon(host, 'SIGTERM')) found = true;
   }
   const before = found;
+  // Tasks outlive their daemon by design (it adopts them when it comes back); a lab going away
+  // takes them along: processes, namespaces, cgroups, files.
+  for (const host of state?.hosts ?? []) {
+    await taskRuntime(host.dataRoot, host.prefix, host.hostname)
+      .removeEverything()
+      .catch((err: unknown) => console.error(`lab down: tasks of ${host.hostname}: ${String(err)}`));
+  }
   await destroyNetwork(name, names.hostVeth);
   const utsDir = join(labDir(name), 'uts');
   for (const host of state?.hosts ?? []) await unmountIfMounted(host.utsFile);

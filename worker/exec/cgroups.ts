@@ -207,3 +207,18 @@ export class TaskCgroup {
     }
   }
 }
+
+/**
+ * Removes the `swarmlite/<prefix>` folders once no task folder is left in them (rmdir refuses a folder
+ * that still has children, so another daemon's or a live task's cgroup is never touched).
+ */
+export function removePrefixFolders(layout: CgroupLayout, prefix: string): void {
+  for (const mount of Object.values(layout.mounts)) {
+    const dir = join(mount, 'swarmlite', prefix);
+    try {
+      if (existsSync(dir)) rmdirSync(dir);
+    } catch {
+      // ENOTEMPTY/EBUSY: something of this prefix is still there; it stays, and so does its folder.
+    }
+  }
+}

@@ -28,7 +28,7 @@ import type {
 import { findTool, requireTools, run } from '../../lib/exec.js';
 import { isRunning, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import { findInit, launchTask, loggerRefs } from './task-launch.js';
-import { detectLayout, TaskCgroup, type CgroupLayout } from './cgroups.js';
+import { detectLayout, removePrefixFolders, TaskCgroup, type CgroupLayout } from './cgroups.js';
 import { startExec } from './exec-command.js';
 import { readTaskLogs } from './log-reader.js';
 import { installShims, type ShimPaths } from './shims.js';
@@ -117,8 +117,12 @@ export class TaskRuntime implements Executor {
   }
 
   private cgroup(taskId: string): TaskCgroup {
+    return new TaskCgroup(this.layout(), this.prefix, taskId);
+  }
+
+  private layout(): CgroupLayout {
     this.layoutCache ??= detectLayout(readFileSync('/proc/self/mounts', 'utf8'));
-    return new TaskCgroup(this.layoutCache, this.prefix, taskId);
+    return this.layoutCache;
   }
 
   /** prepare/start/stop/remove of one task run one at a time, in call order. */
@@ -285,6 +289,15 @@ export class TaskRuntime implements Executor {
     await cgroup.remove();
     // Logs go with the task: `service rm` leaves nothing behind on the node.
     if (!keepFiles) rmSync(files.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Every task this runtime's root holds, stopped and removed, then the prefix's cgroup folders: what
+   * `lab down` and `leave` need after the daemon that owned them is gone.
+   */
+  async removeEverything(): Promise<void> {
+    for (const r of await this.list()) await this.remove(r.taskId);
+    removePrefixFolders(this.layout(), this.prefix);
   }
 
   async list(): Promise<RuntimeTaskRecord[]> {
