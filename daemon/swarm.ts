@@ -23,6 +23,7 @@ import { forceNewCluster } from '../manager/recovery.js';
 import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { NodeWorkServer } from '../worker/agent/node-work.js';
+import { NetworkPlane } from './network-plane.js';
 import type { Executor } from '../worker/agent/executor.js';
 import { createExecutor } from './executor.js';
 import type { DaemonOptions } from './options.js';
@@ -84,6 +85,8 @@ export class SwarmNode {
   /** Runs the tasks assigned to this node; lives as long as the node is in a swarm. */
   private agent: Agent | undefined;
   private nodeWork: NodeWorkServer | undefined;
+  /** Gossip and overlays (real runtime only). */
+  private network: NetworkPlane | undefined;
   private readonly renewer = new CertificateRenewer(
     () => this.tls?.current.certPem,
     () =>
@@ -376,6 +379,8 @@ export class SwarmNode {
     await this.agent?.removeAll().catch((err: unknown) => this.log.warn({ err }, 'task cleanup failed'));
     this.agent = undefined;
     this.nodeWork?.detach();
+    await this.network?.leave();
+    this.network = undefined;
     await this.manager?.stop().catch(() => {});
     this.manager = undefined;
     this.state = undefined;
@@ -389,6 +394,7 @@ export class SwarmNode {
     // Tasks keep running while the daemon is down; the next start adopts them.
     this.agent?.detach();
     this.nodeWork?.detach();
+    await this.network?.stop();
     this.session?.stop();
     await this.manager?.stop();
   }
@@ -494,8 +500,19 @@ export class SwarmNode {
   private startSession(): void {
     this.renewer.start();
     const s = this.state!;
+    const vtep = splitHostPort(s.advertiseAddr.includes(':') ? s.advertiseAddr : `${s.advertiseAddr}:0`).host;
+    // Overlays need real namespaces: a simulated executor's tasks have none to plug in.
+    if (this.opts.executor === 'runtime') {
+      this.network ??= new NetworkPlane({
+        nodeId: s.nodeId,
+        vtep,
+        prefix: this.opts.netnsPrefix,
+        log: this.log.child({ component: 'network' }),
+      });
+    }
     this.agent ??= new Agent({
       executor: this.executor,
+      ...(this.network ? { network: this.network.attacher() } : {}),
       node: { id: s.nodeId, hostname: hostname() },
       log: this.log.child({ component: 'agent' }),
     });
@@ -505,10 +522,13 @@ export class SwarmNode {
       credentials: () => this.credentials(),
       channelOptions: MANAGER_CHANNEL_OPTIONS,
       description: describeHost(),
-      addr: splitHostPort(s.advertiseAddr.includes(':') ? s.advertiseAddr : `${s.advertiseAddr}:0`).host,
+      addr: vtep,
       log: this.log,
     });
-    session.on('message', (msg: SessionMessage) => this.onSessionMessage(msg));
+    session.on('message', (msg: SessionMessage) => {
+      this.network?.onSessionMessage(msg);
+      this.onSessionMessage(msg);
+    });
     session.on('removed', () => {
       this.log.error('this node was removed from the swarm');
       void this.serially(() => this.reset());

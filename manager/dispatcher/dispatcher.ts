@@ -152,11 +152,16 @@ export class Dispatcher {
       if (this.assignmentStreams.get(stream.assignments.nodeId) !== stream) return;
       const changes = stream.assignments.take();
       if (!changes) return;
+      const networkIds = new Set(changes.tasks.flatMap((t) => t.networks.map((n) => n.networkId)));
+      const networks = this.deps.store.view((tx) =>
+        [...networkIds].flatMap((id) => tx.get('network', id) ?? []),
+      );
       stream.call.write({
         full: changes.full,
-        // The wire Task mirrors the store's shape field for field (proto/objects.proto).
+        // The wire Task and Network mirror the store's shapes field for field (proto/objects.proto).
         tasks: changes.tasks,
         removed: changes.removed,
+        networks,
       });
     });
   }
@@ -245,7 +250,17 @@ export class Dispatcher {
       heartbeatPeriodMs: this.tracker.periodMs,
       managers: this.managers(),
       node: nodeToWire(node),
+      networkKeys: this.networkKeys(),
     };
+  }
+
+  /** The gossip keys, primary (highest Lamport time) first. */
+  private networkKeys(): Buffer[] {
+    const c = this.deps.store.view((tx) => tx.list('cluster')[0]);
+    return (c?.encryptionKeys ?? [])
+      .filter((k) => k.subsystem === 'gossip')
+      .sort((a, b) => b.lamportTime - a.lamportTime)
+      .map((k) => Buffer.from(k.key, 'base64'));
   }
 
   private send(s: LiveSession): void {
@@ -260,7 +275,12 @@ export class Dispatcher {
     }
     const msg = this.message(s, node);
     // Only what a node acts on is compared: volatile fields (versions, timestamps) would resend constantly.
-    const key = JSON.stringify([msg.managers, node.spec, node.role]);
+    const key = JSON.stringify([
+      msg.managers,
+      node.spec,
+      node.role,
+      msg.networkKeys.map((k) => k.toString('hex')),
+    ]);
     if (key === s.lastSent) return;
     s.lastSent = key;
     s.call.write(msg);

@@ -3,10 +3,10 @@
 // still assigned are adopted (a live process is waited on again, an ended one reported), everything
 // else is stopped and removed once the first full assignment set says it is not ours any more.
 import type { Logger } from '../../lib/log.js';
-import type { Task, TaskStatus } from '../../manager/store/objects-services.js';
+import type { Network, Task, TaskStatus } from '../../manager/store/objects-services.js';
 import type { Executor, RuntimeTaskRecord } from './executor.js';
 import type { AssignmentsMessage, TaskStatusUpdate } from './session.js';
-import { TaskRunner, type RuntimePhase } from './task-runner.js';
+import { TaskRunner, type NetworkAttacher, type RuntimePhase } from './task-runner.js';
 
 /** What the agent needs of its session: assignment events and a way to report (DispatcherSession). */
 export interface AgentSession {
@@ -17,6 +17,8 @@ export interface AgentSession {
 
 export interface AgentOptions {
   executor: Executor;
+  /** The overlay network plane; absent under the simulated executor (no namespaces to plug). */
+  network?: NetworkAttacher & { setNetworks(networks: readonly Network[]): void };
   node: { id: string; hostname: string };
   log: Logger;
   /** How long status reports gather before they are sent (one RPC per batch). */
@@ -91,6 +93,7 @@ export class Agent {
 
   private async apply(msg: AssignmentsMessage): Promise<void> {
     const leftovers = await this.leftovers;
+    if (msg.networks) this.opts.network?.setNetworks(msg.networks);
     if (msg.full) {
       const assigned = new Set(msg.tasks.map((t) => t.id));
       for (const [id, runner] of this.runners) {
@@ -129,6 +132,7 @@ export class Agent {
         task,
         {
           executor: this.opts.executor,
+          ...(this.opts.network ? { network: this.opts.network } : {}),
           node: this.opts.node,
           log: this.opts.log,
           report: (taskId, status) => this.report(taskId, status),

@@ -6,13 +6,15 @@ import { EventEmitter } from 'node:events';
 import { serviceClient, unary } from '../../lib/grpc.js';
 import type { WireNodeDescription } from '../../manager/controlapi/convert.js';
 import type { Logger } from '../../lib/log.js';
-import type { Task, TaskStatus } from '../../manager/store/objects-services.js';
+import type { Network, Task, TaskStatus } from '../../manager/store/objects-services.js';
 
 /** The dispatcher's assignment message (proto/dispatcher.proto): tasks as the store has them. */
 export interface AssignmentsMessage {
   full: boolean;
   tasks: Task[];
   removed: string[];
+  /** The networks those tasks attach to (absent in the in-process loopback sessions). */
+  networks?: Network[];
 }
 
 /** A manager's request for logs or an exec session (proto/dispatcher.proto Subscription). */
@@ -48,6 +50,8 @@ export interface SessionMessage {
   heartbeatPeriodMs: number;
   managers: SessionManager[];
   node: { id: string; role: string; spec: { role: string; availability: string } } | null;
+  /** Gossip encryption keys, primary first. */
+  networkKeys?: Buffer[];
 }
 
 export interface SessionOptions {

@@ -13,8 +13,15 @@ import {
 import type { Executor, TaskExit, TaskLaunch } from './executor.js';
 import { expandTaskSpec, type TemplateContext } from './templates.js';
 
+/** Plugs tasks into their overlay networks (worker/overlay/agent.ts); absent without a network plane. */
+export interface NetworkAttacher {
+  attach(task: Task, netnsPath: string): Promise<void>;
+  detach(taskId: string): Promise<void>;
+}
+
 export interface TaskRunnerDeps {
   executor: Executor;
+  network?: NetworkAttacher;
   report(taskId: string, status: TaskStatus): void;
   node: { id: string; hostname: string };
   log: Logger;
@@ -47,6 +54,7 @@ export class TaskRunner {
   private pid: number | undefined;
   private removed = false;
   private released = false;
+  private attached = false;
   private wake: () => void = () => {};
   readonly finished: Promise<void>;
 
@@ -144,6 +152,9 @@ export class TaskRunner {
         this.released = true;
         if (this.phase === 'started')
           await executor.stop(id, this.task.spec.stopGracePeriodMs).catch(() => {});
+        await this.deps.network?.detach(id).catch((err: unknown) => {
+          this.deps.log.warn({ task: id, err }, 'detaching the task from its networks failed');
+        });
         if (this.phase !== 'none')
           await executor.release(id).catch((err: unknown) => {
             this.deps.log.warn({ task: id, err }, 'releasing the task sandbox failed');
@@ -182,6 +193,9 @@ export class TaskRunner {
     if (this.phase === 'prepared') {
       this.report('starting', 'starting');
       try {
+        // Its network legs exist before its process does, as Docker connects networks before start.
+        await this.deps.network?.attach(this.task, executor.netnsPath(id));
+        this.attached = true;
         this.pid = (await executor.start(id)).pid;
         this.phase = 'started';
         this.exit = this.waitForExit();
@@ -197,6 +211,13 @@ export class TaskRunner {
       this.report(s.state, s.message, { err: s.err, exitCode: exit.exitCode });
       return;
     }
+    if (!this.attached) {
+      // Adopted after a daemon restart: the network plane learns of it again (its legs are still there).
+      this.attached = true;
+      await this.deps.network?.attach(this.task, executor.netnsPath(id)).catch((err: unknown) => {
+        this.deps.log.warn({ task: id, err }, 'reattaching an adopted task to its networks failed');
+      });
+    }
     this.report('running', 'started');
     const outcome = await Promise.race([this.exit!, this.changed()]);
     if (outcome !== 'changed') {
@@ -210,6 +231,7 @@ export class TaskRunner {
     const id = this.task.id;
     try {
       if (this.phase === 'started') await executor.stop(id, this.task.spec.stopGracePeriodMs);
+      await this.deps.network?.detach(id);
       await executor.remove(id);
     } catch (err) {
       this.deps.log.warn({ task: id, err }, 'cleaning up the task failed');

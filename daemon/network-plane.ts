@@ -1,0 +1,138 @@
+// This node's data-plane wiring: gossip on 7946 (started once the managers have handed over the swarm's
+// gossip keys through the dispatcher session), the overlay driver, and the overlay agent between them.
+// The task runners reach it through `attacher()`, which waits for the plane to be up before plugging a
+// task in.
+import type { Logger } from '../lib/log.js';
+import type { Network, Task } from '../manager/store/objects-services.js';
+import type { NetworkAttacher } from '../worker/agent/task-runner.js';
+import type { SessionMessage } from '../worker/agent/session.js';
+import { GossipNode } from '../worker/gossip/node.js';
+import { OverlayAgent } from '../worker/overlay/agent.js';
+import { OverlayDriver } from '../worker/overlay/driver.js';
+
+export const GOSSIP_PORT = 7946;
+const START_WAIT_MS = 15_000;
+
+export interface NetworkPlaneOptions {
+  nodeId: string;
+  /** This node's underlay address: gossip binds and advertises it, VXLAN uses it as the VTEP. */
+  vtep: string;
+  prefix: string;
+  log: Logger;
+}
+
+export class NetworkPlane {
+  private gossip: GossipNode | undefined;
+  private overlay: OverlayAgent | undefined;
+  private starting: Promise<void> | undefined;
+  private ready!: () => void;
+  private readonly up = new Promise<void>((r) => (this.ready = r));
+  private readonly pendingNetworks: Network[] = [];
+  private readonly seeds = new Set<string>();
+
+  constructor(private readonly opts: NetworkPlaneOptions) {}
+
+  /** Every session message: start gossip with the keys, follow key rotations and new managers. */
+  onSessionMessage(msg: SessionMessage): void {
+    const keys = (msg.networkKeys ?? []).map((k) => new Uint8Array(k));
+    if (keys.length === 0) return;
+    const seeds = msg.managers
+      .map((m) => m.addr.split(':')[0]!)
+      .filter((host) => host && host !== this.opts.vtep)
+      .map((host) => `${host}:${GOSSIP_PORT}`);
+    if (!this.gossip) {
+      this.starting ??= this.start(keys, seeds).catch((err: unknown) => {
+        this.starting = undefined;
+        this.opts.log.error({ err }, 'gossip could not start; overlay networks are unavailable on this node');
+      });
+      return;
+    }
+    this.gossip.keyring.replace(keys);
+    const fresh = seeds.filter((s) => !this.seeds.has(s));
+    if (fresh.length > 0) {
+      for (const s of fresh) this.seeds.add(s);
+      this.gossip.join(fresh);
+    }
+  }
+
+  private async start(keys: Uint8Array[], seeds: string[]): Promise<void> {
+    const gossip = await GossipNode.start({
+      id: this.opts.nodeId,
+      bindAddr: this.opts.vtep,
+      port: GOSSIP_PORT,
+      advertiseAddr: this.opts.vtep,
+      keys,
+    });
+    this.gossip = gossip;
+    for (const s of seeds) this.seeds.add(s);
+    if (seeds.length > 0) gossip.join(seeds);
+    const driver = new OverlayDriver({
+      prefix: this.opts.prefix,
+      log: this.opts.log.child({ component: 'overlay' }),
+    });
+    this.overlay = new OverlayAgent({
+      driver,
+      gossip,
+      vtep: this.opts.vtep,
+      log: this.opts.log.child({ component: 'overlay' }),
+    });
+    this.overlay.setNetworks(this.pendingNetworks.splice(0));
+    this.opts.log.info({ addr: `${this.opts.vtep}:${GOSSIP_PORT}`, seeds }, 'gossip started');
+    this.ready();
+  }
+
+  private async overlayUp(): Promise<OverlayAgent> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error('the network plane is not up (no gossip keys from the managers yet)')),
+        START_WAIT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.up, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.overlay!;
+  }
+
+  /** What the task runners call. */
+  attacher(): NetworkAttacher & { setNetworks(networks: readonly Network[]): void } {
+    return {
+      setNetworks: (networks) => {
+        if (this.overlay) this.overlay.setNetworks(networks);
+        else this.pendingNetworks.push(...networks);
+      },
+      attach: async (task: Task, netnsPath: string) => {
+        if (task.networks.length === 0) return;
+        await (await this.overlayUp()).attach(task, netnsPath);
+      },
+      detach: async (taskId: string) => {
+        await this.overlay?.detach(taskId);
+      },
+    };
+  }
+
+  /** For `network inspect --verbose` and tests. */
+  status() {
+    return {
+      gossip: this.gossip ? { members: this.gossip.members(), stats: this.gossip.stats() } : undefined,
+      desired: this.overlay?.desired(),
+    };
+  }
+
+  /** The daemon stops: gossip goes quiet; the kernel state stays for the tasks that keep running. */
+  async stop(): Promise<void> {
+    await this.gossip?.close().catch(() => {});
+  }
+
+  /** The node leaves the swarm: overlays removed, a graceful gossip leave. */
+  async leave(): Promise<void> {
+    await this.overlay
+      ?.removeAll()
+      .catch((err: unknown) => this.opts.log.warn({ err }, 'overlay cleanup failed'));
+    await this.gossip?.leave().catch(() => {});
+    await this.gossip?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,141 @@
+// The node's network plane: joins the overlay networks its tasks use, announces each local task's
+// address in the `overlay-peers` gossip table of that network (IP → this node's VTEP), and keeps the
+// kernel in step through the driver (sandboxes, VXLAN, veths, neighbor and FDB entries) whenever a
+// local task comes or goes or the table changes. The driver is stateless and converges from what the
+// kernel has, so every change is simply one more sync of the whole desired state.
+import type { Logger } from '../../lib/log.js';
+import type { Network, Task } from '../../manager/store/objects-services.js';
+import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
+import type { OverlayDriver } from './driver.js';
+import type { LocalTask, OverlayDesiredState, RemotePeer } from './types.js';
+
+export const PEERS_TABLE = 'overlay-peers';
+
+/** What a node announces for one of its tasks on one network. */
+interface PeerRecord {
+  ip: string;
+  vtep: string;
+}
+
+const ipOf = (cidr: string) => cidr.split('/')[0]!;
+
+export interface OverlayAgentOptions {
+  driver: OverlayDriver;
+  gossip: GossipNode;
+  /** This node's underlay address: its VTEP and what it announces. */
+  vtep: string;
+  log: Logger;
+}
+
+export class OverlayAgent {
+  private readonly networks = new Map<string, Network>();
+  private readonly tasks = new Map<string, LocalTask>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  private readonly onTable = (e: GossipTableEvent) => {
+    if (e.table === PEERS_TABLE && e.owner !== this.opts.gossip.local().id) void this.sync().catch(() => {});
+  };
+
+  constructor(private readonly opts: OverlayAgentOptions) {
+    opts.gossip.on('table', this.onTable);
+  }
+
+  /** Network objects as the assignments carry them (VNI, subnets, options). */
+  setNetworks(networks: readonly Network[]): void {
+    for (const n of networks) this.networks.set(n.id, n);
+  }
+
+  /** Plugs a task into its networks; resolves once the kernel has its legs (before the task starts). */
+  async attach(task: Task, netnsPath: string): Promise<void> {
+    const attachments = task.networks
+      .filter((a) => this.networks.has(a.networkId) && a.addresses[0])
+      .map((a) => ({ networkId: a.networkId, address: a.addresses[0]! }));
+    if (attachments.length === 0) return;
+    this.tasks.set(task.id, { taskId: task.id, netnsPath, attachments });
+    for (const a of attachments) {
+      this.opts.gossip.joinNetwork(a.networkId);
+      const record: PeerRecord = { ip: ipOf(a.address), vtep: this.opts.vtep };
+      this.opts.gossip.setEntry(PEERS_TABLE, a.networkId, record.ip, Buffer.from(JSON.stringify(record)));
+    }
+    await this.sync();
+  }
+
+  /** The task is gone: its announcements are withdrawn and its legs removed. */
+  async detach(taskId: string): Promise<void> {
+    const task = this.tasks.get(taskId);
+    if (!task) return;
+    this.tasks.delete(taskId);
+    for (const a of task.attachments) {
+      try {
+        this.opts.gossip.deleteEntry(PEERS_TABLE, a.networkId, ipOf(a.address));
+      } catch (err) {
+        this.opts.log.debug({ err, task: taskId }, 'overlay entry already gone');
+      }
+      const stillUsed = [...this.tasks.values()].some((t) =>
+        t.attachments.some((x) => x.networkId === a.networkId),
+      );
+      if (!stillUsed) this.opts.gossip.leaveNetwork(a.networkId);
+    }
+    await this.sync();
+  }
+
+  /** Everything this node made for overlays goes (the node left the swarm). */
+  async removeAll(): Promise<void> {
+    this.opts.gossip.off('table', this.onTable);
+    this.tasks.clear();
+    await this.running?.catch(() => {});
+    await this.opts.driver.removeAll();
+  }
+
+  /** What the kernel should have now. */
+  desired(): OverlayDesiredState {
+    const used = new Set([...this.tasks.values()].flatMap((t) => t.attachments.map((a) => a.networkId)));
+    const self = this.opts.gossip.local().id;
+    const peers: RemotePeer[] = [];
+    for (const networkId of used) {
+      for (const e of this.opts.gossip.entries(PEERS_TABLE, networkId)) {
+        if (e.owner === self) continue;
+        try {
+          const r = JSON.parse(e.value.toString()) as PeerRecord;
+          if (typeof r.ip === 'string' && typeof r.vtep === 'string')
+            peers.push({ networkId, ip: r.ip, vtep: r.vtep });
+        } catch {
+          this.opts.log.warn({ network: networkId, key: e.key }, 'ignoring a malformed overlay peer entry');
+        }
+      }
+    }
+    return {
+      vtep: this.opts.vtep,
+      networks: [...used].map((id) => {
+        const n = this.networks.get(id)!;
+        const mtu = Number(n.spec.options.mtu);
+        return {
+          id,
+          vni: n.vni,
+          subnets: n.ipam.map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
+          ...(Number.isInteger(mtu) && mtu > 0 ? { mtu } : {}),
+          internal: n.spec.internal,
+        };
+      }),
+      tasks: [...this.tasks.values()],
+      peers,
+    };
+  }
+
+  /** One sync at a time; changes during a sync cause exactly one more. */
+  sync(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        const result = await this.opts.driver.sync(this.desired());
+        for (const f of result.failures)
+          this.opts.log.warn(f, 'overlay change failed; retried on the next sync');
+      } while (this.again);
+    })().finally(() => (this.running = undefined));
+    return this.running;
+  }
+}
