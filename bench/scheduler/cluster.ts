@@ -56,28 +56,32 @@ interface Member {
   client: MemberClient;
 }
 
-async function startMembers(root: string): Promise<Member[]> {
+/**
+ * Forks the three members into `members` as each is forked (so the caller stops every one of them, even
+ * when another fails to start), then waits until all serve.
+ */
+async function startMembers(root: string, members: Member[]): Promise<void> {
   const ports = await freePorts(3);
   const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(',');
   const profArgs = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
-  return Promise.all(
-    ports.map(async (port, i) => {
-      const id = i + 1;
-      const args = ['--id', String(id), '--listen', `127.0.0.1:${port}`, '--peers', peers];
-      args.push('--data', join(root, `member-${id}`));
-      const proc = fork(MEMBER_SCRIPT, args, { execArgv: ['--enable-source-maps', ...profArgs] });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`member ${id} did not start`)), 20_000);
-        proc.once('exit', (code) => reject(new Error(`member ${id} exited with ${code}`)));
-        proc.on('message', (m: { ready?: boolean }) => {
-          if (!m.ready) return;
-          clearTimeout(timer);
-          resolve();
-        });
+  const ready = ports.map((port, i) => {
+    const id = i + 1;
+    const args = ['--id', String(id), '--listen', `127.0.0.1:${port}`, '--peers', peers];
+    args.push('--data', join(root, `member-${id}`));
+    const proc = fork(MEMBER_SCRIPT, args, { execArgv: ['--enable-source-maps', ...profArgs] });
+    members.push({ id, proc, client: new MemberClient(proc) });
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`member ${id} did not start`)), 20_000);
+      proc.once('exit', (code) => reject(new Error(`member ${id} exited with ${code}`)));
+      proc.on('message', (m: { ready?: boolean }) => {
+        if (!m.ready) return;
+        clearTimeout(timer);
+        resolve();
       });
-      return { id, proc, client: new MemberClient(proc) };
-    }),
-  );
+    });
+  });
+  for (const r of ready) r.catch(() => {}); // the first failure is thrown below; the rest are expected
+  await Promise.all(ready);
 }
 
 /** SIGTERM by pid (members stop Raft and exit, writing any CPU profile); SIGKILL after 5 s. */
@@ -205,9 +209,9 @@ async function printProfile(dir: string, pid: number, windowUs: [number, number]
 /** One fresh cluster (new processes, new LMDB dirs), one service; everything is removed afterwards. */
 async function oneRun(): Promise<Outcome> {
   const root = await mkdtemp(join(tmpdir(), 'swarmlite-bench-sched-'));
-  let members: Member[] = [];
+  const members: Member[] = [];
   try {
-    members = await startMembers(root);
+    await startMembers(root, members);
     const leader = await findLeader(members);
     const followers = members.filter((m) => m !== leader);
     const setupStart = performance.now();
