@@ -18,6 +18,7 @@ import {
 } from './hosts.js';
 import { formSwarm } from './swarm.js';
 import { taskRuntime } from '../../daemon/executor.js';
+import { OverlayDriver } from '../../worker/overlay/driver.js';
 import { localInfo, withDaemon } from '../../cli/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {
@@ -150,6 +151,9 @@ export async function labDown(nameArg: string): Promise<boolean> {
     await taskRuntime(host.dataRoot, host.prefix, host.hostname)
       .removeEverything()
       .catch((err: unknown) => console.error(`lab down: tasks of ${host.hostname}: ${String(err)}`));
+    // Overlay sandboxes are named namespaces of their own: they outlive the host's namespace.
+    const overlays = await new OverlayDriver({ prefix: host.prefix, nodeNetns: host.netns }).removeAll();
+    for (const f of overlays.failures) console.error(`lab down: overlays of ${host.hostname}: ${f.error}`);
   }
   await destroyNetwork(name, names.hostVeth);
   const utsDir = join(labDir(name), 'uts');
