@@ -47,9 +47,18 @@ export function checkFields(
 ): string | undefined {
   for (const [path, check] of rules) {
     let v: unknown = obj;
-    for (const part of path.split('.')) v = isPlainObject(v) ? v[part] : undefined;
+    for (const part of pathParts(path)) v = isPlainObject(v) ? v[part] : undefined;
     const problem = check(v);
     if (problem) return `${path}: ${problem}`;
   }
   return undefined;
+}
+
+// Rule paths are a fixed set of literals: split each once, not on every object apply validates.
+const splitPaths = new Map<string, readonly string[]>();
+
+function pathParts(path: string): readonly string[] {
+  let parts = splitPaths.get(path);
+  if (!parts) splitPaths.set(path, (parts = path.split('.')));
+  return parts;
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExistsError, NotFoundError, SequenceConflictError, TransactionClosedError } from './errors.js';
+import { Table } from './tables.js';
 import type { ReadTx } from './tx.js';
 import type { SwarmObjects } from './objects.js';
 import { newTestStore, sampleCluster, sampleManager, sampleNode } from './test-fixtures.js';
@@ -185,4 +186,32 @@ test('a transaction used after its callback returned throws', async () => {
   let leakedWrite: ReadTx<SwarmObjects> | undefined;
   await store.update((tx) => (leakedWrite = tx));
   assert.throws(() => leakedWrite!.list('node'), TransactionClosedError);
+});
+
+test('a replaced object moves only the index keys that changed, and keeps the ones it shares', () => {
+  type Tagged = {
+    id: string;
+    meta: { version: number; createdAt: string; updatedAt: string };
+    tags: string[];
+  };
+  const table = new Table<Tagged>('tagged', {
+    indexes: [{ name: 'tag', keys: (o) => o.tags }],
+    validate: () => undefined,
+  });
+  const tagged = (id: string, tags: string[]): Tagged => ({
+    id,
+    meta: { version: 1, createdAt: '', updatedAt: '' },
+    tags,
+  });
+  const under = (tag: string) => ids(table.find('tag', tag));
+  table.put(tagged('a', ['x', 'y']));
+  table.put(tagged('b', ['y']));
+  table.put(tagged('a', ['x', 'y'])); // same keys: nothing moves
+  assert.deepEqual([under('x'), under('y')], [['a'], ['a', 'b']]);
+  table.put(tagged('a', ['y', 'z'])); // x left, y shared with b stays, z new
+  assert.deepEqual([under('x'), under('y'), under('z')], [[], ['a', 'b'], ['a']]);
+  table.put(tagged('a', ['z', 'y'])); // same keys in another order: still indexed under both
+  assert.deepEqual([under('y'), under('z')], [['a', 'b'], ['a']]);
+  table.remove('a');
+  assert.deepEqual([under('y'), under('z')], [['b'], []]);
 });

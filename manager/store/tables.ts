@@ -113,12 +113,21 @@ export class Table<T extends StoreObject> {
     return matchIdPrefix(this.rows.values(), prefix);
   }
 
-  /** Inserts or replaces; returns the object it replaced. */
+  /**
+   * Inserts or replaces; returns the object it replaced. An index whose keys did not change is left
+   * alone: most updates (a task's status, a node's heartbeat) move one or two of a kind's indexes.
+   */
   put(obj: T): T | undefined {
-    const previous = this.remove(obj.id);
+    const previous = this.rows.get(obj.id);
     this.rows.set(obj.id, obj);
     for (const index of this.indexes.values()) {
-      for (const key of indexKeys(index.spec, obj)) {
+      const keys = indexKeys(index.spec, obj);
+      if (previous) {
+        const oldKeys = indexKeys(index.spec, previous);
+        if (sameKeys(oldKeys, keys)) continue;
+        unindex(index, obj.id, oldKeys);
+      }
+      for (const key of keys) {
         let ids = index.entries.get(key);
         if (!ids) index.entries.set(key, (ids = new Set()));
         ids.add(obj.id);
@@ -131,14 +140,7 @@ export class Table<T extends StoreObject> {
     const obj = this.rows.get(id);
     if (!obj) return undefined;
     this.rows.delete(id);
-    for (const index of this.indexes.values()) {
-      for (const key of indexKeys(index.spec, obj)) {
-        const ids = index.entries.get(key);
-        if (!ids) continue;
-        ids.delete(id);
-        if (ids.size === 0) index.entries.delete(key);
-      }
-    }
+    for (const index of this.indexes.values()) unindex(index, id, indexKeys(index.spec, obj));
     return obj;
   }
 
@@ -160,6 +162,21 @@ export class Table<T extends StoreObject> {
     this.rows.clear();
     for (const index of this.indexes.values()) index.entries.clear();
   }
+}
+
+function unindex<T>(index: Index<T>, id: string, keys: readonly string[]): void {
+  for (const key of keys) {
+    const ids = index.entries.get(key);
+    if (!ids) continue;
+    ids.delete(id);
+    if (ids.size === 0) index.entries.delete(key);
+  }
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The store's tables, one per kind of the schema. */
