@@ -1,0 +1,268 @@
+// Overlay networks on a 3-host lab: tasks on different hosts reach each other over their network
+// (ICMP and TCP), the underlay carries VXLAN on 4789 with the network's VNI, networks are isolated from
+// each other, and a removed task's or a departed node's neighbor entries leave every other node fast.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import type { LabHostState } from '../../deploy/lab/state.js';
+import { run } from '../../lib/exec.js';
+import { labSignal, labStart } from '../../deploy/lab/lab.js';
+import type { Network, Task } from '../../manager/store/index.js';
+import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
+
+const psJson = async (h: LabHostState, service: string): Promise<Task[]> =>
+  JSON.parse((await swl(h, ['service', 'ps', service, '--format', 'json'])).stdout) as Task[];
+const running = (ts: Task[]) =>
+  ts.filter((t) => t.status.state === 'running' && t.desiredState === 'running');
+const ipOn = (t: Task, networkId: string) =>
+  t.networks.find((n) => n.networkId === networkId)?.addresses[0]?.split('/')[0];
+
+/** The neighbor entries (IPs) a host programmed for a network's remote peers. */
+async function neighbors(h: LabHostState, vni: number): Promise<string[]> {
+  const out = await run('ip', [
+    'netns',
+    'exec',
+    `${h.prefix}_ov-${vni}`,
+    'ip',
+    'neigh',
+    'show',
+    'dev',
+    'vxlan0',
+  ]).catch(() => '');
+  return out
+    .split('\n')
+    .map((l: string) => l.split(' ')[0]!)
+    .filter(Boolean);
+}
+
+test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t) => {
+  const lab = await createTestLab(t, 3, 1);
+  const [n1, n2] = lab.hosts as [LabHostState, LabHostState, LabHostState];
+  const network = async (name: string) => {
+    await swl(n1, ['network', 'create', '-d', 'overlay', name]);
+    return waitFor(`${name} allocated`, 10_000, async () => {
+      const [n] = JSON.parse((await swl(n1, ['network', 'inspect', name])).stdout) as Network[];
+      return n && n.vni > 0 ? n : undefined;
+    });
+  };
+  const appnet = await network('appnet');
+  const othernet = await network('othernet');
+  const whoami = ['host', 'swarmlite', 'whoami', '--port', '80'];
+  await swl(n1, ['service', 'create', '--name', 'web', '--replicas', '3', '--network', 'appnet', ...whoami]);
+  await swl(n1, ['service', 'create', '--name', 'other', '--network', 'othernet', ...whoami]);
+  await swl(n1, [
+    'service',
+    'create',
+    '--name',
+    'both',
+    '--network',
+    'appnet',
+    '--network',
+    'othernet',
+    ...whoami,
+  ]);
+  const web = running(await psJson(n1, 'web'));
+  assert.equal(new Set(web.map((x) => x.nodeId)).size, 3, 'one web task per host');
+
+  await t.test('every task reaches every other over appnet (ping and TCP), across hosts', async () => {
+    for (const from of web) {
+      for (const to of web) {
+        if (from.id === to.id) continue;
+        const ip = ipOn(to, appnet.id)!;
+        const ping = await runIn(n1, [
+          'swarmlite',
+          'exec',
+          `web.${from.slot}`,
+          '--',
+          'ping',
+          '-c',
+          '1',
+          '-W',
+          '2',
+          ip,
+        ]);
+        assert.equal(ping.code, 0, `web.${from.slot} → ${ip}: ${ping.stdout}${ping.stderr}`);
+        const http = await swl(n2, [
+          'exec',
+          `web.${from.slot}`,
+          '--',
+          'curl',
+          '-s',
+          '--max-time',
+          '3',
+          `http://${ip}/`,
+        ]);
+        assert.match(http.stdout, new RegExp(`Name: web\\.${to.slot}\\.`));
+      }
+    }
+  });
+
+  await t.test("the underlay carries VXLAN on 4789 with appnet's VNI", async () => {
+    const sw = `${lab.name}-switch`;
+    const dump = spawn(
+      'ip',
+      ['netns', 'exec', sw, 'tcpdump', '-i', 'br0', '-nn', '-c', '4', '-l', 'udp port 4789'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    dump.stdout.on('data', (d: Buffer) => (out += d));
+    const done = new Promise<void>((r) => dump.on('close', () => r()));
+    t.after(() => dump.kill('SIGKILL'));
+    await new Promise((r) => setTimeout(r, 500)); // tcpdump is listening
+    const target = ipOn(
+      web.find((x) => x.nodeId !== web[0]!.nodeId)!,
+      appnet.id,
+    )!;
+    await runIn(n1, [
+      'swarmlite',
+      'exec',
+      `web.${web[0]!.slot}`,
+      '--',
+      'ping',
+      '-c',
+      '4',
+      '-i',
+      '0.2',
+      target,
+    ]);
+    await Promise.race([done, new Promise((r) => setTimeout(r, 5_000))]);
+    dump.kill('SIGKILL');
+    assert.match(out, new RegExp(`VXLAN.*vni ${appnet.vni}`), out);
+  });
+
+  await t.test('networks are isolated; a task on both reaches both', async () => {
+    const [other] = running(await psJson(n1, 'other'));
+    const [both] = running(await psJson(n1, 'both'));
+    const webIp = ipOn(web[0]!, appnet.id)!;
+    const otherIp = ipOn(other!, othernet.id)!;
+    const blocked = await runIn(n1, [
+      'swarmlite',
+      'exec',
+      'other.1',
+      '--',
+      'ping',
+      '-c',
+      '1',
+      '-W',
+      '1',
+      webIp,
+    ]);
+    assert.notEqual(blocked.code, 0, 'othernet cannot reach appnet');
+    const toWeb = await runIn(n1, ['swarmlite', 'exec', 'both.1', '--', 'ping', '-c', '1', '-W', '2', webIp]);
+    const toOther = await runIn(n1, [
+      'swarmlite',
+      'exec',
+      'both.1',
+      '--',
+      'ping',
+      '-c',
+      '1',
+      '-W',
+      '2',
+      otherIp,
+    ]);
+    assert.equal(toWeb.code, 0, `both → appnet: ${toWeb.stdout}`);
+    assert.equal(toOther.code, 0, `both → othernet: ${toOther.stdout}`);
+    assert.equal(both!.networks.length, 2);
+  });
+
+  await t.test(
+    'a restarted daemon converges its sandbox: no duplicate, no stale entry, traffic flows',
+    async () => {
+      const [node2] = JSON.parse((await swl(n1, ['node', 'inspect', 'node2'])).stdout) as { id: string }[];
+      const remoteIps = web.filter((x) => x.nodeId !== node2!.id).map((x) => ipOn(x, appnet.id)!);
+      const both = running(await psJson(n1, 'both'))[0]!;
+      if (both.nodeId !== node2!.id) remoteIps.push(ipOn(both, appnet.id)!);
+      await labSignal(lab.name, n2.hostname, 'SIGKILL');
+      await labStart(lab.name, n2.hostname);
+      await waitFor('node2 ready again', 20_000, async () => {
+        const [n] = JSON.parse((await swl(n1, ['node', 'inspect', 'node2'])).stdout) as {
+          status: { state: string };
+        }[];
+        return n!.status.state === 'ready' ? true : undefined;
+      });
+      const entries = await waitFor("node2's sandbox has exactly the remote peers", 10_000, async () => {
+        const n = await neighbors(n2, appnet.vni);
+        return n.length === remoteIps.length && remoteIps.every((ip) => n.includes(ip)) ? n : undefined;
+      });
+      assert.equal(new Set(entries).size, entries.length, 'no duplicate entry');
+      const local = web.find((x) => x.nodeId === node2!.id)!;
+      for (const ip of remoteIps) {
+        const ping = await runIn(n1, [
+          'swarmlite',
+          'exec',
+          `web.${local.slot}`,
+          '--',
+          'ping',
+          '-c',
+          '1',
+          '-W',
+          '2',
+          ip,
+        ]);
+        assert.equal(ping.code, 0, `after the restart: web.${local.slot} → ${ip}`);
+      }
+    },
+  );
+
+  await t.test(
+    "a removed task's and a departed node's entries leave every other node within 2 s",
+    async () => {
+      const hostOf = async (nodeId: string) => {
+        for (const h of lab.hosts) {
+          const [node] = JSON.parse((await swl(n1, ['node', 'inspect', h.hostname])).stdout) as {
+            id: string;
+          }[];
+          if (node!.id === nodeId) return h;
+        }
+        throw new Error(`no host for ${nodeId}`);
+      };
+      // Scale 3 → 2: slot 3's task goes; its IP must vanish from the other hosts' sandboxes.
+      const gone = web.find((x) => x.slot === 3)!;
+      const goneIp = ipOn(gone, appnet.id)!;
+      const goneHost = await hostOf(gone.nodeId);
+      const watchers = lab.hosts.filter((h) => h !== goneHost);
+      for (const h of watchers)
+        assert.ok((await neighbors(h, appnet.vni)).includes(goneIp), `${h.hostname} knows ${goneIp}`);
+      await swl(n1, ['service', 'scale', '-d', 'web=2']);
+      await waitFor('the task reported stopped', 15_000, async () => {
+        const ts = await psJson(n1, 'web');
+        return ts.find((x) => x.id === gone.id)?.status.state === 'shutdown' ? true : undefined;
+      });
+      const stoppedAt = Date.now();
+      await waitFor(`${goneIp} gone from every other host`, 5_000, async () => {
+        for (const h of watchers) if ((await neighbors(h, appnet.vni)).includes(goneIp)) return undefined;
+        return true;
+      });
+      const taskMs = Date.now() - stoppedAt;
+      t.diagnostic(`removed task's entries gone ${taskMs} ms after it stopped`);
+      assert.ok(taskMs < 2_000, `task entries gone in ${taskMs} ms`);
+
+      // A worker with a web task leaves: every entry it announced goes from the other hosts.
+      let leaver: LabHostState | undefined;
+      const leaverIps: string[] = [];
+      for (const x of running(await psJson(n1, 'web'))) {
+        const h = await hostOf(x.nodeId);
+        if (h === n1 || (leaver && h !== leaver)) continue;
+        leaver = h;
+        leaverIps.push(ipOn(x, appnet.id)!);
+      }
+      assert.ok(leaver, 'a worker runs a web task');
+      const stay = lab.hosts.filter((h) => h !== leaver);
+      const leftAt = Date.now();
+      await swl(leaver, ['leave']);
+      await waitFor(`${leaver.hostname}'s entries gone from the others`, 5_000, async () => {
+        for (const h of stay) {
+          const n = await neighbors(h, appnet.vni);
+          if (leaverIps.some((ip) => n.includes(ip))) return undefined;
+        }
+        return true;
+      });
+      const nodeMs = Date.now() - leftAt;
+      t.diagnostic(`departed node's entries gone ${nodeMs} ms after leave`);
+      assert.ok(nodeMs < 2_000 + 1_000, `node entries gone in ${nodeMs} ms (leave itself included)`);
+    },
+  );
+});
