@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeBatch } from './actions.js';
+import { decodeBatch, encodeBatchOf, peekRequestId } from './actions.js';
 import { MalformedEntryError } from './errors.js';
 import { swarmSchema } from './indexes.js';
 import type { SwarmObjects } from './objects.js';
@@ -121,4 +121,19 @@ test('a proposal that reaches the log malformed fails its update() with Malforme
     store.view((tx) => tx.get('node', 'n1')),
     undefined,
   );
+});
+
+test('peekRequestId reads the id from the bytes encodeBatchOf writes, and gives up on anything else', () => {
+  const at = '2026-11-22T05:00:00.000Z';
+  const of = (requestId: string) => encodeBatchOf({ v: 1, requestId, at }, []);
+  assert.equal(peekRequestId(of('0f3a')), '0f3a');
+  assert.equal(peekRequestId(of('zé✓')), 'zé✓');
+  // An id JSON escapes is not read (the caller then decodes the entry): never a wrong id.
+  assert.equal(peekRequestId(of('a"b')), undefined);
+  assert.equal(peekRequestId(of('a\\b')), undefined);
+  assert.equal(peekRequestId(of('')), undefined);
+  assert.equal(peekRequestId(envelope([], { requestId: 'r' })), 'r');
+  assert.equal(peekRequestId(text(JSON.stringify({ requestId: 'r', v: 1, at, actions: [] }))), undefined);
+  assert.equal(peekRequestId(text('{"v":1,"requestId":"unterminated')), undefined);
+  assert.equal(peekRequestId(new Uint8Array()), undefined);
 });

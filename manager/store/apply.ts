@@ -4,7 +4,7 @@
 // manager that applies the same log ends with the same state, and the proposing manager can tell its
 // caller what happened. A batch is all or nothing: actions are applied in order with an undo log, the
 // unique indexes are checked on the result, and any failure rolls the whole batch back.
-import { decodeBatch, type Action } from './actions.js';
+import { checkBatch, decodeBatch, type Action, type Batch } from './actions.js';
 import type { ApplyError } from './errors.js';
 import { deepFreeze } from './json.js';
 import type { Meta, StoreObject } from './objects.js';
@@ -37,13 +37,33 @@ interface Undo {
   previous: StoreObject | undefined;
 }
 
+/**
+ * A batch as its proposer staged it, with the bytes it proposed: `batch` is what JSON.parse of `data`
+ * gives (the objects are parsed from the very text that went into the bytes; the envelope fields and
+ * versions are strings and integers, which JSON carries exactly), already frozen.
+ */
+export interface ProposedBatch {
+  data: Uint8Array;
+  batch: Batch;
+}
+
+/**
+ * Applies the entry `data` at `index`. Given `proposed`, the batch this manager proposed, and bytes
+ * equal to it, the staged batch stands in for JSON.parse(data): the proposing manager skips parsing
+ * and re-freezing its own objects, and every check (format, kinds, ids, versions, validation, unique
+ * names) still runs on it. Any other bytes are decoded; so the outcome is the same either way.
+ */
 export function applyEntry<M extends ObjectMap>(
   tables: Tables<M>,
   kinds: ReadonlySet<string>,
   data: Uint8Array,
   index: number,
+  proposed?: ProposedBatch,
 ): ApplyResult<M> {
-  const decoded = decodeBatch(data, kinds);
+  const decoded =
+    proposed !== undefined && sameBytes(proposed.data, data)
+      ? checkBatch(proposed.batch, kinds)
+      : decodeBatch(data, kinds);
   if (!decoded.ok) {
     const outcome: ApplyOutcome = {
       ok: false,
@@ -150,4 +170,9 @@ function rollback(undo: readonly Undo[]): void {
 
 function reject(code: ApplyError['code'], message: string): never {
   throw new Rejection({ code, message });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return Buffer.compare(a, b) === 0;
 }

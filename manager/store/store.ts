@@ -9,8 +9,8 @@
 // promise resolves (which it does only after the entry was applied here). So the store needs nothing of
 // the proposer but "resolve after local apply", and works the same over a fake log and over Raft.
 import { randomBytes } from 'node:crypto';
-import { BATCH_FORMAT_VERSION, encodeBatch } from './actions.js';
-import { applyEntry, type ApplyOutcome } from './apply.js';
+import { BATCH_FORMAT_VERSION, encodeBatchOf, peekRequestId } from './actions.js';
+import { applyEntry, type ApplyOutcome, type ProposedBatch } from './apply.js';
 import { errorFromApply, ProposalTooLargeError, UnknownOutcomeError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { createTables, type KindOf, type ObjectMap, type Schema, type Table, type Tables } from './tables.js';
@@ -64,6 +64,8 @@ export class Store<M extends ObjectMap> {
   private readonly watchers = new Watchers<M>();
   /** Outcomes awaited by local update() calls, by request id; undefined until applied. */
   private readonly pending = new Map<string, ApplyOutcome | undefined>();
+  /** This store's batches in flight, by request id, as staged: apply uses them if the bytes commit as sent. */
+  private readonly proposed = new Map<string, ProposedBatch>();
   private readonly proposer: Proposer;
   private readonly logger: StoreLogger;
   private readonly now: () => string;
@@ -117,16 +119,18 @@ export class Store<M extends ObjectMap> {
       (value as PromiseLike<unknown>).then(undefined, () => undefined);
       throw new TypeError('store.update: the transaction callback must be synchronous');
     }
-    const actions = tx.actions();
+    const { actions, json } = tx.actions();
     if (actions.length === 0) return { index: this.applied, value };
     const requestId = this.newRequestId();
-    const data = encodeBatch({ v: BATCH_FORMAT_VERSION, requestId, at, actions });
+    const envelope = { v: BATCH_FORMAT_VERSION, requestId, at } as const;
+    const data = encodeBatchOf(envelope, json);
     if (data.length > this.maxProposalBytes) {
       throw new ProposalTooLargeError(
         `store batch of ${actions.length} actions is ${data.length} bytes, over the ${this.maxProposalBytes} byte limit`,
       );
     }
     this.pending.set(requestId, undefined);
+    this.proposed.set(requestId, { data, batch: { ...envelope, actions } });
     let proposeFailed = false;
     let proposeError: unknown;
     try {
@@ -134,6 +138,8 @@ export class Store<M extends ObjectMap> {
     } catch (err) {
       proposeFailed = true;
       proposeError = err;
+    } finally {
+      this.proposed.delete(requestId);
     }
     const outcome = this.pending.get(requestId);
     this.pending.delete(requestId);
@@ -179,7 +185,7 @@ export class Store<M extends ObjectMap> {
     this.applied = index;
     // A new leader's empty no-op entry, if the proposer passes it on: nothing to apply.
     if (data.length === 0) return { ok: true, index };
-    const result = applyEntry(this.tables, this.kinds, data, index);
+    const result = applyEntry(this.tables, this.kinds, data, index, this.ownProposal(data));
     const { requestId, outcome } = result;
     if (requestId !== undefined && this.pending.has(requestId) && this.pending.get(requestId) === undefined) {
       this.pending.set(requestId, outcome);
@@ -196,6 +202,13 @@ export class Store<M extends ObjectMap> {
       this.watchers.publish([...events, { type: 'commit', index }]);
     }
     return outcome;
+  }
+
+  /** The batch this store proposed that `data` may be; apply uses it only if the bytes are identical. */
+  private ownProposal(data: Uint8Array): ProposedBatch | undefined {
+    if (this.proposed.size === 0) return undefined;
+    const requestId = peekRequestId(data);
+    return requestId === undefined ? undefined : this.proposed.get(requestId);
   }
 
   /** The Raft state-machine hook: entries arrive committed, in log order. */

@@ -4,7 +4,7 @@
 // object ends up as at most one action: create+update is one create, update+update one update that
 // still carries the version first read, create+delete nothing at all. Checks made here (exists, not
 // found, stale version) only fail early; apply repeats them authoritatively at commit.
-import type { Action, Op } from './actions.js';
+import { encodeAction, type Action, type Op } from './actions.js';
 import {
   ExistsError,
   InvalidObjectError,
@@ -12,7 +12,7 @@ import {
   SequenceConflictError,
   TransactionClosedError,
 } from './errors.js';
-import { deepFreeze, jsonClone, type JsonObject } from './json.js';
+import { deepFreeze, isPlainObject, type JsonObject } from './json.js';
 import type { NewObject, StoreObject } from './objects.js';
 import {
   indexKeys,
@@ -87,6 +87,16 @@ interface Staged {
   object: StoreObject;
   /** The committed version the write depends on (0 for a create). */
   expectedVersion: number;
+  /** For a create or update: the object without meta as the batch carries it, frozen... */
+  fields?: JsonObject;
+  /** ...and as JSON text, which `fields` was parsed from. */
+  json?: string;
+}
+
+/** A transaction's actions, and each one's JSON text for the batch (see encodeBatchOf). */
+export interface StagedActions {
+  actions: Action[];
+  json: string[];
 }
 
 export class WriteTransaction<M extends ObjectMap> extends ReadTransaction<M> implements WriteTx<M> {
@@ -140,9 +150,9 @@ export class WriteTransaction<M extends ObjectMap> extends ReadTransaction<M> im
       // Apply would need a delete and a create for one object in one batch; nothing needs that.
       throw new ExistsError(`${kind} ${id} was deleted in this transaction and cannot be re-created in it`);
     }
-    const staged = this.freeze(object, { version: 0, createdAt: this.at, updatedAt: this.at });
-    this.staged.set(key, { kind, op: 'create', object: staged, expectedVersion: 0 });
-    return staged as M[K];
+    const staged = this.copy(kind, object, { version: 0, createdAt: this.at, updatedAt: this.at });
+    this.staged.set(key, { kind, op: 'create', expectedVersion: 0, ...staged });
+    return staged.object as M[K];
   }
 
   update<K extends KindOf<M>>(kind: K, object: M[K]): M[K] {
@@ -157,14 +167,14 @@ export class WriteTransaction<M extends ObjectMap> extends ReadTransaction<M> im
     }
     const key = stagedKey(kind, id);
     const created = this.staged.get(key)?.op === 'create';
-    const staged = this.freeze(object, { ...current.meta, updatedAt: this.at });
+    const staged = this.copy(kind, object, { ...current.meta, updatedAt: this.at });
     this.staged.set(key, {
       kind,
       op: created ? 'create' : 'update',
-      object: staged,
       expectedVersion: created ? 0 : current.meta.version,
+      ...staged,
     });
-    return staged as M[K];
+    return staged.object as M[K];
   }
 
   delete<K extends KindOf<M>>(kind: K, target: string | M[K]): void {
@@ -184,22 +194,42 @@ export class WriteTransaction<M extends ObjectMap> extends ReadTransaction<M> im
     this.staged.set(key, { kind, op: 'delete', object: current, expectedVersion: current.meta.version });
   }
 
-  /** The batch to propose, in order of first touch. */
-  actions(): Action[] {
-    return [...this.staged.values()].map((s): Action => {
-      if (s.op === 'delete')
-        return { kind: s.kind, op: 'delete', id: s.object.id, expectedVersion: s.expectedVersion };
-      const { meta: _meta, ...object } = s.object as unknown as JsonObject;
-      return s.op === 'create'
-        ? { kind: s.kind, op: 'create', object }
-        : { kind: s.kind, op: 'update', object, expectedVersion: s.expectedVersion };
-    });
+  /** The batch to propose, in order of first touch, with each action's JSON text. */
+  actions(): StagedActions {
+    const out: StagedActions = { actions: [], json: [] };
+    for (const s of this.staged.values()) {
+      const action: Action =
+        s.op === 'delete'
+          ? { kind: s.kind, op: 'delete', id: s.object.id, expectedVersion: s.expectedVersion }
+          : s.op === 'create'
+            ? { kind: s.kind, op: 'create', object: s.fields! }
+            : { kind: s.kind, op: 'update', object: s.fields!, expectedVersion: s.expectedVersion };
+      out.actions.push(action);
+      out.json.push(encodeAction(action, s.json));
+    }
+    return out;
   }
 
-  /** A private frozen copy of the caller's object, as the transaction reads it until commit. */
-  private freeze(object: object, meta: StoreObject['meta']): StoreObject {
-    const { meta: _ignored, ...fields } = jsonClone(object) as JsonObject;
-    return deepFreeze({ id: fields.id as string, meta, ...fields });
+  /**
+   * A private frozen copy of the caller's object, as the transaction reads it until commit. The object
+   * is turned into JSON once, here: that text goes into the batch as it is, and the copy is parsed from
+   * it, so what the transaction reads is exactly what every manager will decode from the entry (what
+   * JSON cannot carry, such as undefined fields, is gone already), and the proposing store may apply
+   * the copy itself when that very entry commits (see apply.ts).
+   */
+  private copy(
+    kind: string,
+    object: object,
+    meta: StoreObject['meta'],
+  ): { object: StoreObject; fields: JsonObject; json: string } {
+    const { meta: _ignored, ...rest } = object as JsonObject;
+    const json = JSON.stringify(rest) as string | undefined;
+    const parsed: unknown = json === undefined ? undefined : JSON.parse(json);
+    if (json === undefined || !isPlainObject(parsed)) {
+      throw new InvalidObjectError(`${kind} object does not serialize to a JSON object`);
+    }
+    const fields = deepFreeze(parsed);
+    return { object: deepFreeze({ id: fields.id as string, meta, ...fields }), fields, json };
   }
 }
 
