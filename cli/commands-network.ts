@@ -99,6 +99,13 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/** This node's part of a network (proto/local.proto NetworkLocalResponse). */
+interface NetworkLocalView {
+  endpoints: { taskId: string; name: string; address: string; mac: string }[];
+  peers: { nodeId: string; addr: string }[];
+  programmedJson: string;
+}
+
 export function registerNetworkCommands(program: Command): void {
   const network = program.command('network').description("Manage the swarm's overlay networks");
 
@@ -141,14 +148,35 @@ export function registerNetworkCommands(program: Command): void {
     .command('inspect')
     .description('Show networks in detail (JSON)')
     .argument('<network...>', 'name, id or id prefix')
-    .action(async (refs: string[], _opts, cmd: Command) => {
+    .option('-v, --verbose', 'add what this node programmed (sandbox, devices, neighbor and FDB entries)')
+    .action(async (refs: string[], opts: { verbose?: boolean }, cmd: Command) => {
       const target = resolveHost(globalsOf(cmd).host);
-      const out: WireNetwork[] = [];
+      const out: object[] = [];
       for (const ref of refs) {
         const { network: n } = await withDaemon(target, (c) =>
           unary<object, { network: WireNetwork }>(c, 'getNetwork', { ref }),
         );
-        out.push(n);
+        // As Docker's: the manager's view, plus this node's endpoints and the peers on the network.
+        const local = await withDaemon(target, (c) =>
+          unary<object, NetworkLocalView>(c, 'networkLocal', {
+            networkId: n.id,
+            vni: n.vni,
+            verbose: opts.verbose === true,
+          }),
+        );
+        out.push({
+          ...n,
+          containers: Object.fromEntries(
+            local.endpoints.map((e) => [
+              e.taskId,
+              { name: e.name, ipv4Address: e.address, macAddress: e.mac },
+            ]),
+          ),
+          peers: local.peers.map((p) => ({ name: p.nodeId, ip: p.addr })),
+          ...(opts.verbose
+            ? { programmed: local.programmedJson ? JSON.parse(local.programmedJson) : null }
+            : {}),
+        });
       }
       printJson(out);
     });

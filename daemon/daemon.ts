@@ -104,6 +104,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           pid: process.pid,
           tools: toolPaths(),
         }),
+        NetworkLocal: async (req) => node.networkLocal(req),
         Init: async (req) => node.init(req as unknown as InitRequest),
         Join: async (req) => node.join(req as unknown as JoinRequest),
         Leave: async (req) => {

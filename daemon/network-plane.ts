@@ -114,7 +114,13 @@ export class NetworkPlane {
     };
   }
 
-  /** For `network inspect --verbose` and tests. */
+  /** `network inspect` on this node (empty when this node has no task on the network). */
+  async view(networkId: string, vni: number, verbose: boolean) {
+    if (!this.overlay) return { endpoints: [], peers: [], programmedJson: '' };
+    return this.overlay.view(networkId, vni, verbose);
+  }
+
+  /** For tests. */
   status() {
     return {
       gossip: this.gossip ? { members: this.gossip.members(), stats: this.gossip.stats() } : undefined,

@@ -410,6 +410,12 @@ export class SwarmNode {
     });
   }
 
+  /** What this node holds of a network (its endpoints, peers, kernel state): `network inspect`. */
+  async networkLocal(req: { networkId?: string; vni?: number; verbose?: boolean }) {
+    if (!this.network) return { endpoints: [], peers: [], programmedJson: '' };
+    return this.network.view(String(req.networkId ?? ''), Number(req.vni ?? 0), req.verbose === true);
+  }
+
   /** `service logs` from the local CLI: through the leader, from every node holding one of the tasks. */
   serviceLogs(req: LogsRequest, sink: Sink<LogMessage>): () => void {
     if (!this.state || !this.manager) throw new UserError(NOT_A_MANAGER);

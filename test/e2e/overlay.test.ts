@@ -97,6 +97,31 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
     }
   });
 
+  await t.test('network inspect shows local endpoints and peers; --verbose what was programmed', async () => {
+    const [view] = JSON.parse((await swl(n1, ['network', 'inspect', '-v', 'appnet'])).stdout) as {
+      containers: Record<string, { ipv4Address: string }>;
+      peers: { ip: string }[];
+      programmed: { sandbox: string; neighbors: string; fdb: string };
+    }[];
+    const [node1] = JSON.parse((await swl(n1, ['node', 'inspect', 'node1'])).stdout) as { id: string }[];
+    const local = running(await psJson(n1, 'web')).filter((x) => x.nodeId === node1!.id);
+    for (const x of local)
+      assert.equal(
+        view!.containers[x.id]?.ipv4Address,
+        x.networks.find((a) => a.networkId === appnet.id)!.addresses[0],
+      );
+    assert.ok(
+      view!.peers.some((p) => p.ip === n2.address),
+      'node2 is a peer on appnet',
+    );
+    assert.equal(view!.programmed.sandbox, `${n1.prefix}_ov-${appnet.vni}`);
+    for (const x of web.filter((w) => w.nodeId !== node1!.id)) {
+      const ip = ipOn(x, appnet.id)!;
+      assert.match(view!.programmed.neighbors, new RegExp(`^${ip.replace(/\./g, '\\.')} lladdr`, 'm'));
+    }
+    assert.match(view!.programmed.fdb, new RegExp(`dst ${n2.address.replace(/\./g, '\\.')}`));
+  });
+
   await t.test("the underlay carries VXLAN on 4789 with appnet's VNI", async () => {
     const sw = `${lab.name}-switch`;
     const dump = spawn(

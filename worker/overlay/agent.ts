@@ -8,6 +8,7 @@ import type { Network, Task } from '../../manager/store/objects-services.js';
 import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
 import type { OverlayDriver } from './driver.js';
 import type { LocalTask, OverlayDesiredState, RemotePeer } from './types.js';
+import { macFromIp } from './names.js';
 
 export const PEERS_TABLE = 'overlay-peers';
 
@@ -30,6 +31,7 @@ export interface OverlayAgentOptions {
 export class OverlayAgent {
   private readonly networks = new Map<string, Network>();
   private readonly tasks = new Map<string, LocalTask>();
+  private readonly names = new Map<string, string>();
   private running: Promise<void> | undefined;
   private again = false;
   private readonly onTable = (e: GossipTableEvent) => {
@@ -52,6 +54,7 @@ export class OverlayAgent {
       .map((a) => ({ networkId: a.networkId, address: a.addresses[0]! }));
     if (attachments.length === 0) return;
     this.tasks.set(task.id, { taskId: task.id, netnsPath, attachments });
+    this.names.set(task.id, `${task.serviceName}.${task.slot || task.nodeId}.${task.id}`);
     for (const a of attachments) {
       this.opts.gossip.joinNetwork(a.networkId);
       const record: PeerRecord = { ip: ipOf(a.address), vtep: this.opts.vtep };
@@ -65,6 +68,7 @@ export class OverlayAgent {
     const task = this.tasks.get(taskId);
     if (!task) return;
     this.tasks.delete(taskId);
+    this.names.delete(taskId);
     for (const a of task.attachments) {
       try {
         this.opts.gossip.deleteEntry(PEERS_TABLE, a.networkId, ipOf(a.address));
@@ -77,6 +81,26 @@ export class OverlayAgent {
       if (!stillUsed) this.opts.gossip.leaveNetwork(a.networkId);
     }
     await this.sync();
+  }
+
+  /** `network inspect` on this node: local endpoints, the peers on the network, what was programmed. */
+  async view(networkId: string, vni: number, verbose: boolean) {
+    const endpoints = [...this.tasks.values()].flatMap((t) =>
+      t.attachments
+        .filter((a) => a.networkId === networkId)
+        .map((a) => ({
+          taskId: t.taskId,
+          name: this.names.get(t.taskId) ?? t.taskId,
+          address: a.address,
+          mac: macFromIp(ipOf(a.address)),
+        })),
+    );
+    const addrOf = new Map(this.opts.gossip.members().map((m) => [m.id, m.addr]));
+    const peers = this.opts.gossip
+      .networkPeers(networkId)
+      .map((nodeId) => ({ nodeId, addr: (addrOf.get(nodeId) ?? '').split(':')[0]! }));
+    const programmed = verbose && vni > 0 ? await this.opts.driver.inspect(vni) : undefined;
+    return { endpoints, peers, programmedJson: programmed ? JSON.stringify(programmed) : '' };
   }
 
   /** Everything this node made for overlays goes (the node left the swarm). */
