@@ -93,6 +93,8 @@ test('the proposer applies its staged objects: equal to what a follower decodes,
     leader.view((tx) => tx.find('task', 'node', 'w1')).map((t) => t.id),
     ['t1'],
   );
+  // The unchanged spec was neither serialized nor parsed again: the stored task still holds the first copy.
+  assert.equal(leader.view((tx) => tx.get('task', 't1'))!.spec, staged!.spec);
 });
 
 test('a proposal committed with other bytes is decoded: the proposer applies what was committed', async () => {

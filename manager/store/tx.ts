@@ -12,7 +12,7 @@ import {
   SequenceConflictError,
   TransactionClosedError,
 } from './errors.js';
-import { deepFreeze, isPlainObject, type JsonObject } from './json.js';
+import { deepFreeze, frozenJsonCopy, type JsonObject } from './json.js';
 import type { NewObject, StoreObject } from './objects.js';
 import {
   indexKeys,
@@ -223,12 +223,9 @@ export class WriteTransaction<M extends ObjectMap> extends ReadTransaction<M> im
     meta: StoreObject['meta'],
   ): { object: StoreObject; fields: JsonObject; json: string } {
     const { meta: _ignored, ...rest } = object as JsonObject;
-    const json = JSON.stringify(rest) as string | undefined;
-    const parsed: unknown = json === undefined ? undefined : JSON.parse(json);
-    if (json === undefined || !isPlainObject(parsed)) {
-      throw new InvalidObjectError(`${kind} object does not serialize to a JSON object`);
-    }
-    const fields = deepFreeze(parsed);
+    const copy = frozenJsonCopy(rest);
+    if (!copy) throw new InvalidObjectError(`${kind} object does not serialize to a JSON object`);
+    const { fields, json } = copy;
     return { object: deepFreeze({ id: fields.id as string, meta, ...fields }), fields, json };
   }
 }
