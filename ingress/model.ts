@@ -1,0 +1,313 @@
+// The routing mesh's ruleset model: plain inputs in, `nft -f` text out. Pure, no I/O.
+//
+// Shaped like kube-proxy's nftables mode: a verdict map from a frontend (published protocol and
+// port, or a VIP) to a per-service chain; that chain spreads new connections over the live backends
+// with `numgen random` and a per-backend chain that DNATs. Only a connection's first packet
+// traverses nat chains; conntrack carries the choice for the rest, which is also why established
+// connections to a removed backend keep flowing (drain) while new ones never reach it.
+//
+// A frontend with no live backend is in the `no-backend` set instead, and a filter chain rejects it
+// (TCP reset, ICMP port unreachable for UDP) so clients fail at once instead of waiting for a
+// timeout. Reject is not allowed in nat chains, hence the separate filter hooks.
+//
+// Output is deterministic: frontends and backends are sorted and chain names derive from ids, so
+// the same inputs render byte-identical text (golden tests, and a cheap "unchanged" check).
+import { formatAddress, parseAddress } from '../manager/allocator/ipv4.js';
+import { assertIdentifierPart, tableName } from './names.js';
+import type { Backend, Protocol, PublishedPort, RenderedTable, ServiceVip } from './types.js';
+
+/**
+ * The packet mark bit meaning "masquerade me on the way out" (kube-proxy's 0x4000 idea, another bit
+ * so both could coexist). Set in a service chain, tested and cleared in postrouting.
+ */
+export const MASQUERADE_MARK = 0x00800000;
+const MARK = `0x${MASQUERADE_MARK.toString(16).padStart(8, '0')}`;
+
+/** nft's own number for the `dstnat` priority; this nft rejects the keyword in some hooks. */
+const NAT_PRIORITY_DST = -100;
+const NAT_PRIORITY_SRC = 100;
+
+interface Target {
+  address: number;
+  port?: number;
+}
+
+interface Frontend {
+  /** Sort key and map element key, e.g. `tcp . 5000` or `10.0.1.2`. */
+  key: string;
+  sortKey: string;
+  chain: string;
+  comment: string;
+  /** Published ports only: nft maps a port in `dnat` only after a transport protocol match. */
+  protocol?: Protocol;
+  targets: Target[];
+}
+
+/** What differs between the kinds of table: how a frontend is matched, in which hooks. */
+interface TableShape {
+  keyType: string;
+  /** The map lookup expression. */
+  selector: string;
+  /** nat hooks that look up frontends, with the guard placed before the lookup. */
+  natHooks: { hook: 'prerouting' | 'output'; guard: string }[];
+  /** filter hooks that reject no-backend frontends, with their guard. */
+  rejectHooks: { hook: 'input' | 'output'; guard: string }[];
+  masquerade: boolean;
+}
+
+// Published ports answer on every local address of the namespace (`fib daddr type local`), for
+// traffic arriving (prerouting) and the namespace's own (output). Loopback is left out: DNAT of
+// 127.0.0.0/8 to another host needs route_localnet, which we do not turn on.
+const PUBLISHED_MATCH = 'fib daddr type local';
+const NOT_LOOPBACK = 'ip daddr != 127.0.0.0/8';
+const PUBLISHED_SHAPE = (masquerade: boolean): TableShape => ({
+  keyType: 'inet_proto . inet_service',
+  selector: 'meta l4proto . th dport',
+  natHooks: [
+    { hook: 'prerouting', guard: PUBLISHED_MATCH },
+    { hook: 'output', guard: `${NOT_LOOPBACK} ${PUBLISHED_MATCH}` },
+  ],
+  // Input only sees local destinations already; output needs the same guard as its nat chain.
+  rejectHooks: [
+    { hook: 'input', guard: '' },
+    { hook: 'output', guard: `${NOT_LOOPBACK} ${PUBLISHED_MATCH}` },
+  ],
+  masquerade,
+});
+
+// VIPs are balanced in the namespace of the task that connects (DESIGN.md §5), so only its own
+// traffic (output) is looked up. The reply comes straight back from the backend to the task's own
+// address, so no masquerade is needed, including when the task is balanced to itself.
+const VIP_SHAPE: TableShape = {
+  keyType: 'ipv4_addr',
+  selector: 'ip daddr',
+  natHooks: [{ hook: 'output', guard: '' }],
+  rejectHooks: [{ hook: 'output', guard: '' }],
+  masquerade: false,
+};
+
+function address(what: string, text: string): number {
+  const parsed = parseAddress(text);
+  if (typeof parsed === 'string') throw new RangeError(`${what}: ${parsed}`);
+  return parsed;
+}
+
+function port(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65535)
+    throw new RangeError(`${what}: bad port ${value}`);
+  return value;
+}
+
+function protocol(what: string, value: string): Protocol {
+  if (value !== 'tcp' && value !== 'udp') throw new RangeError(`${what}: bad protocol '${value}'`);
+  return value;
+}
+
+/** Distinct backend addresses of one service on one network, ascending. */
+function backendAddresses(backends: Backend[], serviceId: string, networkId: string): number[] {
+  const found = new Set<number>();
+  for (const b of backends) {
+    if (b.serviceId === serviceId && b.networkId === networkId)
+      found.add(address(`backend of ${serviceId}`, b.address));
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function targetText(t: Target): string {
+  return t.port === undefined ? formatAddress(t.address) : `${formatAddress(t.address)}:${t.port}`;
+}
+
+function chainBlock(name: string, lines: string[], header?: string): string[] {
+  return [`\tchain ${name} {`, ...(header ? [`\t\t${header}`] : []), ...lines.map((l) => `\t\t${l}`), '\t}'];
+}
+
+function elements(items: string[]): string[] {
+  if (items.length === 0) return [];
+  return [
+    '\t\telements = {',
+    ...items.map((item, i) => `\t\t\t${item}${i < items.length - 1 ? ',' : ''}`),
+    '\t\t}',
+  ];
+}
+
+function withGuard(guard: string, rule: string): string {
+  return guard ? `${guard} ${rule}` : rule;
+}
+
+/** Renders one table of the given shape: the replace preamble, maps, hook chains, service chains. */
+function renderTable(name: string, shape: TableShape, frontends: Frontend[]): RenderedTable {
+  const sorted = [...frontends].sort((a, b) => compare(a.sortKey, b.sortKey));
+  const live = sorted.filter((f) => f.targets.length > 0);
+  const dead = sorted.filter((f) => f.targets.length === 0);
+  const out: string[] = [
+    // Atomic replace: `add` makes sure the table exists so that `delete` cannot fail, then the new
+    // table is defined; nft -f sends all three as one netlink batch, committed all or nothing.
+    `add table ip ${name}`,
+    `delete table ip ${name}`,
+    `table ip ${name} {`,
+    '\t# frontends with at least one live backend -> their service chain',
+    '\tmap frontends {',
+    `\t\ttype ${shape.keyType} : verdict`,
+    ...elements(live.map((f) => `${f.key} : goto ${f.chain}`)),
+    '\t}',
+    '',
+    '\t# frontends with no live backend: rejected at once, never silently dropped',
+    '\tset no-backend {',
+    `\t\ttype ${shape.keyType}`,
+    ...elements(dead.map((f) => f.key)),
+    '\t}',
+  ];
+  for (const { hook, guard } of shape.natHooks) {
+    out.push(
+      '',
+      ...chainBlock(
+        `nat-${hook}`,
+        [withGuard(guard, `${shape.selector} vmap @frontends`)],
+        `type nat hook ${hook} priority ${NAT_PRIORITY_DST}; policy accept;`,
+      ),
+    );
+  }
+  if (shape.masquerade) {
+    out.push(
+      '',
+      ...chainBlock(
+        'nat-postrouting',
+        [`meta mark & ${MARK} == ${MARK} meta mark set meta mark ^ ${MARK} masquerade`],
+        `type nat hook postrouting priority ${NAT_PRIORITY_SRC}; policy accept;`,
+      ),
+    );
+  }
+  for (const { hook, guard } of shape.rejectHooks) {
+    out.push(
+      '',
+      ...chainBlock(
+        `reject-${hook}`,
+        [withGuard(guard, `${shape.selector} @no-backend goto reject-service`)],
+        `type filter hook ${hook} priority 0; policy accept;`,
+      ),
+    );
+  }
+  out.push('', ...chainBlock('reject-service', ['meta l4proto tcp reject with tcp reset', 'reject']));
+  for (const f of live) {
+    const picks = f.targets.map((_, i) => `${f.chain}-b${i}`);
+    const spread =
+      picks.length === 1
+        ? `goto ${picks[0]}`
+        : `numgen random mod ${picks.length} vmap { ${picks.map((c, i) => `${i} : goto ${c}`).join(', ')} }`;
+    const lines = shape.masquerade ? [`meta mark set meta mark | ${MARK}`, spread] : [spread];
+    out.push('', `\t# ${f.comment}`, ...chainBlock(f.chain, lines));
+    const dnat = f.protocol ? `meta l4proto ${f.protocol} dnat to` : 'dnat to';
+    f.targets.forEach((t, i) => out.push(...chainBlock(picks[i], [`${dnat} ${targetText(t)}`])));
+  }
+  out.push('}', '');
+  return { name, text: out.join('\n') };
+}
+
+export interface IngressTableInput {
+  prefix: string;
+  /** The network whose task addresses serve published ports (the `ingress` overlay). */
+  ingressNetworkId: string;
+  published: PublishedPort[];
+  backends: Backend[];
+}
+
+function publishedFrontends(
+  published: PublishedPort[],
+  targetsOf: (p: PublishedPort) => Target[],
+): Frontend[] {
+  const seen = new Map<string, string>();
+  return published.map((p) => {
+    const proto = protocol(`published port of ${p.serviceId}`, p.protocol);
+    const pub = port(`published port of ${p.serviceId}`, p.publishedPort);
+    assertIdentifierPart('service id', p.serviceId);
+    const key = `${proto} . ${pub}`;
+    const owner = seen.get(key);
+    if (owner !== undefined)
+      throw new RangeError(`${proto} port ${pub} is published by both ${owner} and ${p.serviceId}`);
+    seen.set(key, p.serviceId);
+    return {
+      key,
+      sortKey: `${proto}:${String(pub).padStart(5, '0')}`,
+      chain: `pub-${proto}-${pub}`,
+      comment: `${proto} ${pub} -> service ${p.serviceId} port ${p.targetPort}`,
+      protocol: proto,
+      targets: targetsOf(p),
+    };
+  });
+}
+
+/**
+ * `<prefix>_ingress`: published ports balanced over the service's live tasks on the ingress
+ * network, marked for masquerade so replies come back through this namespace. It goes in the
+ * ingress sandbox (the full mesh, with `renderPublishTable` in the node's namespace), or straight
+ * in a namespace that routes to the tasks (`mode=host` with local tasks, or one-node setups).
+ */
+export function renderIngressTable(input: IngressTableInput): RenderedTable {
+  const frontends = publishedFrontends(input.published, (p) =>
+    backendAddresses(input.backends, p.serviceId, input.ingressNetworkId).map((a) => ({
+      address: a,
+      port: port(`target port of ${p.serviceId}`, p.targetPort),
+    })),
+  );
+  return renderTable(tableName(input.prefix, 'ingress'), PUBLISHED_SHAPE(true), frontends);
+}
+
+export interface PublishTableInput {
+  prefix: string;
+  published: PublishedPort[];
+  /** The ingress sandbox's address on the gateway bridge (e.g. 172.18.0.2). */
+  sandboxAddress: string;
+}
+
+/**
+ * `<prefix>_publish`, in the node's namespace: every published port DNATed, port unchanged, to the
+ * ingress sandbox, which balances it. No masquerade: the sandbox routes replies back via the
+ * gateway bridge, i.e. through this namespace, which undoes the DNAT. A published port with no
+ * backend is rejected by the sandbox's table, so this one never has a no-backend entry.
+ */
+export function renderPublishTable(input: PublishTableInput): RenderedTable {
+  const sandbox = address('ingress sandbox address', input.sandboxAddress);
+  const frontends = publishedFrontends(input.published, (p) => [{ address: sandbox, port: p.publishedPort }]);
+  return renderTable(tableName(input.prefix, 'publish'), PUBLISHED_SHAPE(false), frontends);
+}
+
+export interface VipTableInput {
+  prefix: string;
+  /** The networks the task whose namespace receives this table is attached to. */
+  networkIds: string[];
+  vips: ServiceVip[];
+  backends: Backend[];
+}
+
+/**
+ * `<prefix>_vips`, in a task's namespace: the VIP of every service on the task's networks, balanced
+ * over that service's live tasks on the same network. As in Docker, a VIP stands for its tasks on
+ * every port and protocol, so frontends are addresses and DNAT keeps the port.
+ */
+export function renderVipTable(input: VipTableInput): RenderedTable {
+  const networks = new Set(input.networkIds);
+  const seen = new Map<number, string>();
+  const frontends: Frontend[] = [];
+  for (const vip of input.vips) {
+    if (!networks.has(vip.networkId)) continue;
+    assertIdentifierPart('service id', vip.serviceId);
+    assertIdentifierPart('network id', vip.networkId);
+    const addr = address(`VIP of ${vip.serviceId}`, vip.address);
+    const owner = seen.get(addr);
+    if (owner !== undefined)
+      throw new RangeError(`VIP ${vip.address} belongs to both ${owner} and ${vip.serviceId}`);
+    seen.set(addr, vip.serviceId);
+    frontends.push({
+      key: formatAddress(addr),
+      sortKey: String(addr).padStart(10, '0'),
+      chain: `svc-${vip.serviceId}-${vip.networkId}`,
+      comment: `VIP ${formatAddress(addr)} -> service ${vip.serviceId} on network ${vip.networkId}`,
+      targets: backendAddresses(input.backends, vip.serviceId, vip.networkId).map((a) => ({ address: a })),
+    });
+  }
+  return renderTable(tableName(input.prefix, 'vips'), VIP_SHAPE, frontends);
+}
