@@ -59,7 +59,6 @@ test('service create: every invalid spec is refused with its code and changes no
   const task = (extra: Record<string, unknown>) => ({ task: { image: 'host', ...extra } });
   const cases: [Record<string, unknown>, number, RegExp][] = [
     [{ spec: null }, S.INVALID_ARGUMENT, /service spec is required/],
-    [wireSpec(''), S.INVALID_ARGUMENT, /service name is required/],
     [wireSpec('web!'), S.INVALID_ARGUMENT, /invalid service name "web!"/],
     [wireSpec('x'.repeat(64)), S.INVALID_ARGUMENT, /longer than 63/],
     [{ name: 'api', task: { image: '' } }, S.INVALID_ARGUMENT, /service api needs an image/],
@@ -405,4 +404,10 @@ test('service inspect: by id, unique id prefix and name', async () => {
     assert.equal((await f.call('GetService', { ref })).service.id, service.id, ref);
   }
   await assertRefused(f, 'GetService', { ref: 'zzz' }, S.NOT_FOUND, /service zzz not found/);
+});
+
+test('service create without a name gets a generated one, as Docker does', async () => {
+  const f = await fixture();
+  const { service } = await f.call('CreateService', { spec: { task: { image: 'host', command: ['true'] } } });
+  assert.match(service.spec.name, /^[a-z]+_[a-z]+\d?$/);
 });

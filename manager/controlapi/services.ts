@@ -2,6 +2,7 @@
 // orchestrators make and retire its tasks, the allocator fills its endpoint. Every spec is validated
 // here and checked against the allocator's state, so a bad or conflicting spec is one clear error and
 // nothing is written.
+import { generateServiceName } from './names.js';
 import { isDeepStrictEqual } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
@@ -79,7 +80,16 @@ export function serviceCallHandlers(
   const now = ctx.now ?? Date.now;
   return {
     async CreateService(req) {
-      const spec = serviceSpecFromWire(req.spec);
+      const wanted = serviceSpecFromWire(req.spec);
+      // No --name: Docker makes one up (an adjective and a scientist).
+      const spec = wanted.name
+        ? wanted
+        : {
+            ...wanted,
+            name: generateServiceName((n) =>
+              ctx.store.view((tx) => tx.find('service', 'name', n).length > 0),
+            ),
+          };
       validateService(spec);
       const id = (ctx.newId ?? newId)();
       return serialize(async () => {
