@@ -1,25 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultTaskSpec, type Task, type TaskState } from '../store/index.js';
+import { sampleTask } from '../store/test-fixtures.js';
 import { NodeAssignments } from './assignments.js';
 
-function task(id: string, nodeId: string, state: TaskState, over: Partial<Task> = {}): Task {
-  return {
-    id,
-    meta: { version: 1, createdAt: '', updatedAt: '' },
-    serviceId: 's1',
-    slot: 1,
-    nodeId,
-    spec: defaultTaskSpec('host', ['true']),
-    specVersion: 1,
-    serviceName: 'web',
-    desiredState: 'running',
-    status: { state, timestamp: '', message: '', err: '' },
-    networks: [],
-    endpoint: { ports: [], virtualIps: [] },
-    ...over,
-  };
-}
+const task = sampleTask;
 
 test('the first take is the full set of tasks assigned to the node, then only changes', () => {
   const a = new NodeAssignments('n1', [

@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultTaskSpec, type Task, type TaskState, type TaskStatus } from '../store/index.js';
+import { sampleTask } from '../store/test-fixtures.js';
+import type { Task, TaskState, TaskStatus } from '../store/index.js';
 import { applyReport, checkReport } from './task-status.js';
 
-function task(state: TaskState, nodeId = 'n1'): Task {
-  return {
-    id: 't1',
-    meta: { version: 3, createdAt: '', updatedAt: '' },
-    serviceId: 's1',
-    slot: 1,
-    nodeId,
-    spec: defaultTaskSpec('host', ['true']),
-    specVersion: 1,
-    serviceName: 'web',
-    desiredState: 'running',
-    status: { state, timestamp: 'T0', message: '', err: '' },
-    networks: [],
-    endpoint: { ports: [], virtualIps: [] },
-  };
-}
+const task = (state: TaskState, nodeId = 'n1'): Task =>
+  sampleTask('t1', nodeId, state, { meta: { version: 3, createdAt: '', updatedAt: '' } });
 
 const status = (state: TaskState, over: Partial<TaskStatus> = {}): TaskStatus => ({
   state,

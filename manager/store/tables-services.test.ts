@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newTestStore } from './test-fixtures.js';
+import { newTestStore, sampleNetwork } from './test-fixtures.js';
 import { InvalidObjectError, NameConflictError } from './errors.js';
 import type { NewObject } from './objects.js';
 import type { Network, Service, Task, TaskSpec } from './objects-services.js';
@@ -9,21 +9,8 @@ import { defaultTaskSpec, defaultUpdateConfig } from './defaults-services.js';
 const taskSpec = (): TaskSpec => defaultTaskSpec('host', ['swarmlite', 'whoami']);
 const update = defaultUpdateConfig();
 
-const network = (id: string, name: string, vni: number): NewObject<Network> => ({
-  id,
-  spec: {
-    name,
-    driver: 'overlay',
-    ipam: [],
-    attachable: false,
-    internal: false,
-    ingress: false,
-    options: {},
-    labels: {},
-  },
-  ipam: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1', ipRange: '' }],
-  vni,
-});
+const network = (id: string, name: string, vni: number): NewObject<Network> =>
+  sampleNetwork(id, name, { vni, allocated: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1', ipRange: '' }] });
 
 const service = (id: string, name: string, replicas = 2): NewObject<Service> => ({
   id,

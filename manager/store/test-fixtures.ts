@@ -11,6 +11,8 @@ import {
   type SwarmObjects,
 } from './objects.js';
 import { Store, type StoreLogger } from './store.js';
+import type { IpamConfig, Network, Task, TaskState } from './objects-services.js';
+import { defaultTaskSpec } from './defaults-services.js';
 
 export interface LogLine {
   level: 'error' | 'warn' | 'debug';
@@ -107,4 +109,46 @@ export function batchBytes(
 /** The create action for a sample object. */
 export function createAction(kind: keyof SwarmObjects, object: object): Action {
   return { kind, op: 'create', object: JSON.parse(JSON.stringify(object)) as Record<string, unknown> };
+}
+
+/** An overlay network as the control API creates it; `ipam`/`vni` as the allocator would fill them. */
+export function sampleNetwork(
+  id: string,
+  name: string,
+  o: { vni?: number; subnets?: string[]; allocated?: IpamConfig[] } = {},
+): NewObject<Network> {
+  return {
+    id,
+    spec: {
+      name,
+      driver: 'overlay',
+      ipam: (o.subnets ?? []).map((subnet) => ({ subnet, gateway: '', ipRange: '' })),
+      attachable: false,
+      internal: false,
+      ingress: false,
+      options: {},
+      labels: {},
+    },
+    ipam: o.allocated ?? [],
+    vni: o.vni ?? 0,
+  };
+}
+
+/** A task of service `s1` (slot 1) on `nodeId`, in `state`, for tests that need one task object. */
+export function sampleTask(id: string, nodeId: string, state: TaskState, over: Partial<Task> = {}): Task {
+  return {
+    id,
+    meta: { version: 1, createdAt: '', updatedAt: '' },
+    serviceId: 's1',
+    slot: 1,
+    nodeId,
+    spec: defaultTaskSpec('host', ['true']),
+    specVersion: 1,
+    serviceName: 'web',
+    desiredState: 'running',
+    status: { state, timestamp: '', message: '', err: '' },
+    networks: [],
+    endpoint: { ports: [], virtualIps: [] },
+    ...over,
+  };
 }

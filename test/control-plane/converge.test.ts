@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { InMemoryLog, Store, swarmSchema, type Service } from '../../manager/store/index.js';
 import { eventually } from '../support.js';
+import { sampleNetwork } from '../../manager/store/test-fixtures.js';
 import { LoopbackCluster, serviceSpec } from './loopback.js';
 
 async function cluster(t: TestContext, nodes = 3): Promise<LoopbackCluster> {
@@ -34,23 +35,7 @@ async function updateService(c: LoopbackCluster, id: string, edit: (s: Service) 
 
 test('a replicated service converges, spreads, scales up and down, and is removed', async (t) => {
   const c = await cluster(t);
-  await c.store.update((tx) =>
-    tx.create('network', {
-      id: 'net1',
-      spec: {
-        name: 'appnet',
-        driver: 'overlay',
-        ipam: [],
-        attachable: false,
-        internal: false,
-        ingress: false,
-        options: {},
-        labels: {},
-      },
-      ipam: [],
-      vni: 0,
-    }),
-  );
+  await c.store.update((tx) => tx.create('network', sampleNetwork('net1', 'appnet')));
   const spec = serviceSpec('web', 6);
   spec.task.networks = [{ target: 'net1', aliases: [] }];
   spec.endpoint.ports = [{ protocol: 'tcp', targetPort: 80, publishedPort: 5000, publishMode: 'ingress' }];
@@ -223,21 +208,7 @@ test('a rolling update replaces every task; a failing one rolls back automatical
 test('exhausted addresses leave tasks pending with the reason, and they start once addresses are freed', async (t) => {
   const c = await cluster(t);
   await c.store.update((tx) =>
-    tx.create('network', {
-      id: 'tiny',
-      spec: {
-        name: 'tiny',
-        driver: 'overlay',
-        ipam: [{ subnet: '10.9.0.0/29', gateway: '', ipRange: '' }],
-        attachable: false,
-        internal: false,
-        ingress: false,
-        options: {},
-        labels: {},
-      },
-      ipam: [],
-      vni: 0,
-    }),
+    tx.create('network', sampleNetwork('tiny', 'tiny', { subnets: ['10.9.0.0/29'] })),
   );
   // A /29 has 5 usable addresses after the gateway: one VIP and four tasks.
   const spec = serviceSpec('big', 6);

@@ -17,6 +17,10 @@ const running = (ts: Task[]) =>
 const ipOn = (t: Task, networkId: string) =>
   t.networks.find((n) => n.networkId === networkId)?.addresses[0]?.split('/')[0];
 
+/** One ping from inside a task (through `swarmlite exec` on `via`). */
+const pingFrom = (via: LabHostState, task: string, ip: string, waitS = 2) =>
+  runIn(via, ['swarmlite', 'exec', task, '--', 'ping', '-c', '1', '-W', String(waitS), ip]);
+
 /** The neighbor entries (IPs) a host programmed for a network's remote peers. */
 async function neighbors(h: LabHostState, vni: number): Promise<string[]> {
   const out = await run('ip', [
@@ -69,18 +73,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
       for (const to of web) {
         if (from.id === to.id) continue;
         const ip = ipOn(to, appnet.id)!;
-        const ping = await runIn(n1, [
-          'swarmlite',
-          'exec',
-          `web.${from.slot}`,
-          '--',
-          'ping',
-          '-c',
-          '1',
-          '-W',
-          '2',
-          ip,
-        ]);
+        const ping = await pingFrom(n1, `web.${from.slot}`, ip);
         assert.equal(ping.code, 0, `web.${from.slot} → ${ip}: ${ping.stdout}${ping.stderr}`);
         const http = await swl(n2, [
           'exec',
@@ -162,32 +155,10 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
     const [both] = running(await psJson(n1, 'both'));
     const webIp = ipOn(web[0]!, appnet.id)!;
     const otherIp = ipOn(other!, othernet.id)!;
-    const blocked = await runIn(n1, [
-      'swarmlite',
-      'exec',
-      'other.1',
-      '--',
-      'ping',
-      '-c',
-      '1',
-      '-W',
-      '1',
-      webIp,
-    ]);
+    const blocked = await pingFrom(n1, 'other.1', webIp, 1);
     assert.notEqual(blocked.code, 0, 'othernet cannot reach appnet');
-    const toWeb = await runIn(n1, ['swarmlite', 'exec', 'both.1', '--', 'ping', '-c', '1', '-W', '2', webIp]);
-    const toOther = await runIn(n1, [
-      'swarmlite',
-      'exec',
-      'both.1',
-      '--',
-      'ping',
-      '-c',
-      '1',
-      '-W',
-      '2',
-      otherIp,
-    ]);
+    const toWeb = await pingFrom(n1, 'both.1', webIp);
+    const toOther = await pingFrom(n1, 'both.1', otherIp, 2);
     assert.equal(toWeb.code, 0, `both → appnet: ${toWeb.stdout}`);
     assert.equal(toOther.code, 0, `both → othernet: ${toOther.stdout}`);
     assert.equal(both!.networks.length, 2);
@@ -215,18 +186,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
       assert.equal(new Set(entries).size, entries.length, 'no duplicate entry');
       const local = web.find((x) => x.nodeId === node2!.id)!;
       for (const ip of remoteIps) {
-        const ping = await runIn(n1, [
-          'swarmlite',
-          'exec',
-          `web.${local.slot}`,
-          '--',
-          'ping',
-          '-c',
-          '1',
-          '-W',
-          '2',
-          ip,
-        ]);
+        const ping = await pingFrom(n1, `web.${local.slot}`, ip);
         assert.equal(ping.code, 0, `after the restart: web.${local.slot} → ${ip}`);
       }
     },
