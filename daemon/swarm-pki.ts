@@ -1,11 +1,11 @@
 // The certificate side of joining and running a swarm, as functions of their inputs: making a new
 // swarm's CA and first manager certificate, and getting a certificate from the CA through whichever
 // manager leads (the CA writes to the store, so only the leader issues; followers point at it).
-import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import { UserError, errorMessage } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
+import { newGossipKey } from '../manager/keymanager.js';
 import {
   caDigest,
   createCsr,
@@ -71,14 +71,7 @@ export async function createSwarm(s: NewSwarmSettings): Promise<NewSwarm> {
       rootCA: { certPem: ca.certPem, keyPem: ca.keyPem, digest: caDigest(ca.certPem) },
       joinTokens: { worker: newJoinToken(ca.certPem), manager: newJoinToken(ca.certPem) },
       // Gossip (7946) is encrypted with keys only the swarm's nodes get, through their sessions.
-      encryptionKeys: [
-        {
-          subsystem: 'gossip',
-          algorithm: 'aes-256-gcm',
-          key: randomBytes(32).toString('base64'),
-          lamportTime: 1,
-        },
-      ],
+      encryptionKeys: [newGossipKey(1)],
     },
     self: {
       ...base,

@@ -25,6 +25,7 @@ import { AllocatorController } from './allocator/controller.js';
 import { SchedulerController } from './scheduler/controller.js';
 import { OrchestratorController } from './orchestrator/controller.js';
 import { ingressNetwork } from './allocator/ingress.js';
+import { KeyManager } from './keymanager.js';
 import {
   serveExecCall,
   startExec,
@@ -177,6 +178,7 @@ export class Manager implements LeaderInfo {
       this.allocator,
       new OrchestratorController({ store: this.store, log }),
       new SchedulerController({ store: this.store, log }),
+      new KeyManager({ store: this.store, clusterId: cfg.clusterId, log }),
     ];
     this.addServices(ctx);
     await new Promise<void>((resolve, reject) =>
