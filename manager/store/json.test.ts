@@ -26,7 +26,8 @@ test('frozenJsonCopy: the text JSON.stringify gives and a deep-frozen JSON.parse
     { id: 'b', gone: undefined, fn: () => 1, sym: Symbol('s'), arr: [undefined, () => 1, 1] },
     { id: 'c', zero: -0, inf: Infinity, nan: NaN, nested: { z: -0 } },
     { id: 'd', when: new Date(0), inner: { when: new Date(0) } },
-    { id: 'e', b: 1, 2: 'two', 1: 'one' },
+    { id: 'e', b: 1, 2: 'two', 1: 'one', big: 1e21, tiny: 5e-324 },
+    { id: 'f2', toString: 'shadowed', constructor: { name: 'x' }, hasOwnProperty: 1 },
     { id: 'f', text: 'lone \ud800 surrogate, "quotes", \\ and \n' },
     { id: 'g', keyed: { toJSON: (key: string) => `called with ${key}` } },
     withProtoKey,
@@ -42,7 +43,12 @@ test('frozenJsonCopy: the text JSON.stringify gives and a deep-frozen JSON.parse
 });
 
 test('frozenJsonCopy reuses the fields of an earlier copy instead of serializing and parsing them again', () => {
-  const first = assertExactCopy({ id: 't', spec: { image: 'img', env: ['A=1'] }, status: { state: 'new' } });
+  // Values are remembered from 128 characters of JSON on; a task's spec is several hundred.
+  const spec = {
+    image: 'registry.example/team/app:1.2.3',
+    env: Array.from({ length: 8 }, (_, i) => `VAR_${i}=value`),
+  };
+  const first = assertExactCopy({ id: 't', spec, status: { state: 'new' } });
   const second = assertExactCopy({ ...first, status: { state: 'assigned' }, nodeId: 'n1' });
   assert.equal(second.spec, first.spec);
   assert.notEqual(second.status, first.status);
@@ -50,7 +56,7 @@ test('frozenJsonCopy reuses the fields of an earlier copy instead of serializing
   const moved = assertExactCopy({ id: 'u', template: first.spec, list: [first.spec] });
   assert.equal(moved.template, first.spec);
   // A value equal to an earlier copy but not that copy is serialized as usual.
-  const lookalike = assertExactCopy({ id: 'v', spec: { image: 'img', env: ['A=1'] } });
+  const lookalike = assertExactCopy({ id: 'v', spec: structuredClone(spec) });
   assert.notEqual(lookalike.spec, first.spec);
 });
 

@@ -24,11 +24,21 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /**
- * The exact JSON text of every value frozenJsonCopy parsed: each is deep-frozen and is JSON.parse of
- * its text, and JSON.stringify gives that text back (JSON.stringify ∘ JSON.parse is the identity on
+ * The exact JSON text of values frozenJsonCopy parsed: each is deep-frozen and is JSON.parse of its
+ * text, and JSON.stringify gives that text back (JSON.stringify ∘ JSON.parse is the identity on
  * JSON.stringify's output). Weak: an entry lives as long as its object (typically in the store).
  */
 const textOf = new WeakMap<object, string>();
+
+/**
+ * Only values at least this long are remembered: a small one (a status, an empty list) costs more to
+ * track (a weak entry the GC must visit) than to serialize again. A task's spec is several hundred.
+ */
+const REMEMBER_MIN_CHARS = 128;
+
+/** Quoted keys: objects of one kind share a handful of field names. Bounded against odd callers. */
+const quotedKeys = new Map<string, string>();
+const MAX_QUOTED_KEYS = 1024;
 
 export interface FrozenJsonCopy {
   /** Exactly JSON.stringify(object). */
@@ -48,36 +58,61 @@ export interface FrozenJsonCopy {
 export function frozenJsonCopy(object: JsonObject): FrozenJsonCopy | undefined {
   // A toJSON anywhere at the top would be called with a key JSON.stringify(value) does not pass.
   if (hasToJson(object)) return wholeCopy(object);
-  const parts: string[] = [];
-  const entries: [string, unknown][] = [];
+  let json = '';
+  const fields: JsonObject = {};
   for (const key of Object.keys(object)) {
     const value = object[key];
-    let text = typeof value === 'object' && value !== null ? textOf.get(value) : undefined;
-    let copy = value;
-    if (text === undefined) {
-      if (hasToJson(value)) return wholeCopy(object);
+    let text: string | undefined;
+    let copy: unknown = value;
+    if (typeof value === 'object' && value !== null) {
+      text = textOf.get(value);
+      if (text === undefined) {
+        if (hasToJson(value)) return wholeCopy(object);
+        text = JSON.stringify(value);
+        copy = deepFreeze(JSON.parse(text) as unknown);
+        if (text.length >= REMEMBER_MIN_CHARS) textOf.set(copy as object, text);
+      }
+    } else {
       text = JSON.stringify(value) as string | undefined;
       if (text === undefined) continue; // undefined, a function or a symbol: JSON leaves the key out
-      copy = parseFrozen(text);
+      // Strings, booleans and finite numbers other than -0 come back from JSON unchanged.
+      const unchanged =
+        typeof value === 'string' ||
+        typeof value === 'boolean' ||
+        (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0));
+      if (!unchanged) copy = JSON.parse(text) as unknown;
     }
-    parts.push(`${JSON.stringify(key)}:${text}`);
-    entries.push([key, copy]);
+    json += `${json === '' ? '' : ','}${quoteKey(key)}:${text}`;
+    // A key the object inherits ("__proto__", "toString") must become an own data property, as
+    // JSON.parse makes it, not call a setter or shadow by assignment rules.
+    if (key in fields) {
+      Object.defineProperty(fields, key, {
+        value: copy,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      fields[key] = copy;
+    }
   }
-  // fromEntries defines properties, so a "__proto__" key stays a plain key, as JSON.parse keeps it.
-  return { json: `{${parts.join(',')}}`, fields: Object.freeze(Object.fromEntries(entries)) };
+  return { json: `{${json}}`, fields: Object.freeze(fields) };
+}
+
+function quoteKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, quoted);
+  }
+  return quoted;
 }
 
 function wholeCopy(object: JsonObject): FrozenJsonCopy | undefined {
   const json = JSON.stringify(object) as string | undefined;
   if (json === undefined) return undefined;
-  const fields = parseFrozen(json);
+  const fields = deepFreeze(JSON.parse(json) as unknown);
   return isPlainObject(fields) ? { json, fields } : undefined;
-}
-
-function parseFrozen(text: string): unknown {
-  const value = deepFreeze(JSON.parse(text) as unknown);
-  if (typeof value === 'object' && value !== null) textOf.set(value, text);
-  return value;
 }
 
 function hasToJson(value: unknown): boolean {

@@ -40,7 +40,11 @@ function sampleTask(id: string, nodeId = ''): Omit<Task, 'meta'> {
     serviceId: 'svc',
     slot: 1,
     nodeId,
-    spec: { image: 'img:1', env: ['A=1'], resources: { reservations: { nanoCpus: 1e8 } } },
+    spec: {
+      image: 'registry.example/team/web:1.2.3',
+      env: ['MODE=production', 'LOG_LEVEL=info', 'PORT=8080'],
+      resources: { reservations: { nanoCpus: 1e8, memoryBytes: 134217728 } },
+    },
     specVersion: 1,
     serviceName: 'web',
     desiredState: 'running',
