@@ -1,0 +1,156 @@
+// The mesh on a real kernel (root): a client, a "node" namespace holding the published-port table,
+// three task namespaces behind a bridge with whoami servers, and a VIP table inside one task.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireTools, run } from '../lib/exec.js';
+import { MeshApplier, type Namespace } from './apply.js';
+import { renderIngressTable, renderVipTable } from './model.js';
+import { tableName } from './names.js';
+import {
+  BACKEND_PORT,
+  CONNECT_PROBE,
+  HTTP_CLIENT,
+  MeshTestNet,
+  TASK_SUBNET,
+  UDP_CLIENT,
+} from './test-net.js';
+import type { Backend, PublishedPort } from './types.js';
+
+const isRoot = process.getuid?.() === 0;
+const PUBLISHED: PublishedPort[] = [
+  { protocol: 'tcp', publishedPort: 5000, targetPort: BACKEND_PORT, serviceId: 'web' },
+  { protocol: 'udp', publishedPort: 5000, targetPort: BACKEND_PORT, serviceId: 'web' },
+];
+const VIP = `${TASK_SUBNET}.100`;
+
+type Counts = Record<string, number>;
+
+test(
+  'routing mesh on nftables: balancing, removal, reject, VIPs, ownership',
+  { skip: !isRoot && 'needs root' },
+  async (t) => {
+    requireTools(['ip', 'nft', 'sysctl', 'nsenter']);
+    const net = new MeshTestNet();
+    t.after(() => net.destroy());
+    await net.build(3);
+    const prefix = net.tag;
+    const applier = new MeshApplier({ prefix, minIntervalMs: 50 });
+    const node: Namespace = { kind: 'named', name: net.node };
+    const backendsOf = (names: string[]): Backend[] =>
+      net.tasks
+        .filter((task) => names.includes(task.name))
+        .map((task) => ({ serviceId: 'web', networkId: 'ingress', address: task.address }));
+    const applyIngress = (names: string[]) =>
+      applier.apply(
+        renderIngressTable({
+          prefix,
+          ingressNetworkId: 'ingress',
+          published: PUBLISHED,
+          backends: backendsOf(names),
+        }),
+        node,
+      );
+    const load = (count = 300) =>
+      net.runScript<Counts>(net.client, HTTP_CLIENT, [net.nodeAddress, '5000', String(count)]);
+
+    // Tables of other owners in the same namespace, which nothing below may touch.
+    await run('nft', ['-f', '-'], {
+      netns: net.node,
+      input: `table ip ${prefix}_gw {}\ntable inet ${prefix}x_other {}\n`,
+    });
+
+    await t.test('300 connections spread over all three backends', async () => {
+      await applyIngress(['task1', 'task2', 'task3']);
+      const counts = await load();
+      assert.deepEqual(Object.keys(counts).sort(), ['task1', 'task2', 'task3'], JSON.stringify(counts));
+      // Uniform random over 3: mean 100, sd ~8.2; 60 is ~5 sd below.
+      for (const n of Object.values(counts)) assert.ok(n >= 60, JSON.stringify(counts));
+    });
+
+    await t.test('UDP through the published port reaches every backend', async () => {
+      const counts = await net.runScript<Counts>(net.client, UDP_CLIENT, [net.nodeAddress, '5000', '60']);
+      assert.deepEqual(Object.keys(counts).sort(), ['task1', 'task2', 'task3'], JSON.stringify(counts));
+    });
+
+    await t.test('a removed backend gets no new connection', async () => {
+      await applyIngress(['task1', 'task2']);
+      const counts = await load();
+      assert.deepEqual(Object.keys(counts).sort(), ['task1', 'task2'], JSON.stringify(counts));
+      assert.equal((counts.task1 ?? 0) + (counts.task2 ?? 0), 300);
+    });
+
+    await t.test('no backend: refused at once, not a hang', async () => {
+      await applyIngress([]);
+      const probe = await net.runScript<{ outcome: string; ms: number }>(net.client, CONNECT_PROBE, [
+        net.nodeAddress,
+        '5000',
+      ]);
+      assert.equal(probe.outcome, 'ECONNREFUSED');
+      assert.ok(probe.ms < 100, `refused after ${probe.ms} ms`);
+      // and back again
+      await applyIngress(['task3']);
+      assert.deepEqual(await load(20), { task3: 20 });
+    });
+
+    await t.test('a refused transaction leaves the previous table in place', async () => {
+      const name = tableName(prefix, 'ingress');
+      const broken = {
+        name,
+        text: `add table ip ${name}\ndelete table ip ${name}\ntable ip ${name} { chain c { bogus } }\n`,
+      };
+      await assert.rejects(applier.apply(broken, node));
+      assert.deepEqual(await load(10), { task3: 10 });
+    });
+
+    await t.test('bursts of syncs coalesce and the newest wins', async () => {
+      const before = applier.applies;
+      const syncs = [['task1'], ['task2'], ['task3'], ['task1', 'task2'], ['task2', 'task3']].map((names) =>
+        applyIngress(names),
+      );
+      await Promise.all(syncs);
+      assert.ok(applier.applies - before <= 2, `${applier.applies - before} applies for 5 syncs`);
+      const counts = await load(60);
+      assert.deepEqual(Object.keys(counts).sort(), ['task2', 'task3'], JSON.stringify(counts));
+    });
+
+    await t.test('a VIP inside a task namespace balances over every task, itself included', async () => {
+      const task1 = net.tasks[0];
+      const inTask1: Namespace = { kind: 'path', path: `/run/netns/${task1.netns}` };
+      const table = renderVipTable({
+        prefix,
+        networkIds: ['appnet'],
+        vips: [
+          { serviceId: 'web', networkId: 'appnet', address: VIP },
+          { serviceId: 'idle', networkId: 'appnet', address: `${TASK_SUBNET}.101` },
+        ],
+        backends: net.tasks.map((task) => ({ serviceId: 'web', networkId: 'appnet', address: task.address })),
+      });
+      await applier.apply(table, inTask1);
+      const counts = await net.runScript<Counts>(task1.netns, HTTP_CLIENT, [
+        VIP,
+        String(BACKEND_PORT),
+        '300',
+      ]);
+      assert.deepEqual(Object.keys(counts).sort(), ['task1', 'task2', 'task3'], JSON.stringify(counts));
+      for (const n of Object.values(counts)) assert.ok(n >= 60, JSON.stringify(counts));
+      const probe = await net.runScript<{ outcome: string; ms: number }>(task1.netns, CONNECT_PROBE, [
+        `${TASK_SUBNET}.101`,
+        '80',
+      ]);
+      assert.equal(probe.outcome, 'ECONNREFUSED');
+      assert.ok(probe.ms < 100, `refused after ${probe.ms} ms`);
+      assert.deepEqual(await applier.removeAll(inTask1), [tableName(prefix, 'vips')]);
+    });
+
+    await t.test('inspect reads the table back; removeAll takes only the mesh tables', async () => {
+      const doc = await applier.inspect(tableName(prefix, 'ingress'), node);
+      assert.ok(doc?.some((item) => JSON.stringify(item).includes('"frontends"')));
+      assert.deepEqual(await applier.removeAll(node), [tableName(prefix, 'ingress')]);
+      assert.equal(await applier.inspect(tableName(prefix, 'ingress'), node), undefined);
+      const left = await run('nft', ['list', 'tables'], { netns: net.node });
+      assert.match(left, new RegExp(`table ip ${prefix}_gw`));
+      assert.match(left, new RegExp(`table inet ${prefix}x_other`));
+      assert.deepEqual(await applier.removeAll(node), []);
+    });
+  },
+);
