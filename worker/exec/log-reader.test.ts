@@ -160,6 +160,8 @@ test('follow: new lines as they come, through rotations, until aborted', async (
   const err = join(dir, 'stderr.log');
   writeFileSync(out, rec(1, 1, 'old'));
   const abort = new AbortController();
+  // A failed expectation must not leave the follow loop polling (the test process would never end).
+  t.after(() => abort.abort());
   const seen: string[] = [];
   const reading = (async () => {
     for await (const l of readTaskLogs({ stdout: out, stderr: err }, 3, {
@@ -172,7 +174,8 @@ test('follow: new lines as they come, through rotations, until aborted', async (
       seen.push(l.line);
   })();
   const until = async (n: number) => {
-    for (let i = 0; i < 200 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    // Generous: a loaded CI machine may take seconds to schedule the reader.
+    for (let i = 0; i < 1000 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(seen.length, n, `saw ${JSON.stringify(seen)}`);
   };
   await until(1);
