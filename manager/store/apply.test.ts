@@ -58,6 +58,12 @@ test('a meta sent by the writer is ignored: apply owns it', () => {
     store.view((tx) => tx.get('node', 'n1')?.meta),
     { version: 2, createdAt: AT, updatedAt: AT },
   );
+  // Stored the same way as without a forged meta: id, meta, then the writer's fields in order.
+  const { meta: _forged, ...plain } = forged;
+  store.applyCommitted(batchBytes([{ kind: 'node', op: 'create', object: { ...plain, id: 'n2' } }]), 3);
+  const keys = store.view((tx) => ['n1', 'n2'].map((id) => Object.keys(tx.get('node', id)!)));
+  assert.deepEqual(keys[0], keys[1]);
+  assert.deepEqual(keys[0].slice(0, 2), ['id', 'meta']);
 });
 
 // Starting state for the rejection table: n1 at version 1, n2 at version 2, cluster "prod" at 3.

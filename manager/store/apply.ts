@@ -141,8 +141,15 @@ function applyAction(
 
 /** The stored form: the action's object with the store's meta, validated, then frozen for good. */
 function stamp(table: AnyTable, raw: Record<string, unknown>, meta: Meta): StoreObject {
-  const { meta: _ignored, ...fields } = raw;
-  const object = { id: fields.id as string, meta, ...fields };
+  // Entries carry no meta, and then one copy does (id first, then meta, then the rest in order); a
+  // writer's meta is dropped first, or the spread would put it back.
+  let object: StoreObject & Record<string, unknown>;
+  if (Object.hasOwn(raw, 'meta')) {
+    const { meta: _ignored, ...fields } = raw;
+    object = { id: fields.id as string, meta, ...fields };
+  } else {
+    object = { id: raw.id as string, meta, ...raw };
+  }
   const problem = table.spec.validate(object);
   if (problem) reject('invalid-object', `invalid ${table.kind} ${object.id}: ${problem}`);
   return deepFreeze(object);
