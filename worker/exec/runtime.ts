@@ -14,7 +14,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type {
   Executor,
   ExecHandle,
@@ -200,6 +200,7 @@ export class TaskRuntime implements Executor {
       logMaxFiles: this.logMaxFiles,
       timeoutMs: this.startTimeoutMs,
       systemPath: SYSTEM_PATH,
+      swarmliteRoot: dirname(this.opts.swarmliteBinDir),
     });
     return { pid: proc.init?.pid ?? proc.outer.pid };
   }

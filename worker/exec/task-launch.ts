@@ -24,6 +24,11 @@ export interface LaunchRequest {
   timeoutMs: number;
   /** PATH of the launcher and the tools it runs (not the task's). */
   systemPath: string;
+  /**
+   * The swarmlite installation the task's PATH leads with. The launch chain starts in it, so the
+   * task's init can keep it visible when it lives under /tmp, which the task gets a private one of.
+   */
+  swarmliteRoot: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +55,12 @@ export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
         '--',
         ...req.plan.argv,
       ],
-      { detached: true, stdio: ['ignore', errFd, errFd], env: { PATH: req.systemPath, LC_ALL: 'C' } },
+      {
+        detached: true,
+        stdio: ['ignore', errFd, errFd],
+        cwd: req.swarmliteRoot,
+        env: { PATH: req.systemPath, LC_ALL: 'C', SWARMLITE_ROOT: req.swarmliteRoot },
+      },
     );
   } finally {
     closeSync(errFd);

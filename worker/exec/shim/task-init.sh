@@ -20,6 +20,17 @@ fail() {
 }
 
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || fail "cannot mount a private /tmp"
+# The swarmlite install leads the task's PATH; when it lives under the host's /tmp (a checkout there)
+# the new /tmp hides it. The launch chain started in it, so this process's working directory still is
+# that directory: bind it back at its path.
+case ${SWARMLITE_ROOT:-} in
+/tmp/*)
+	mkdir -p "$SWARMLITE_ROOT" && mount --bind . "$SWARMLITE_ROOT" ||
+		fail "cannot keep $SWARMLITE_ROOT visible in the task"
+	;;
+esac
+unset SWARMLITE_ROOT
+cd /
 printf '%s' "$hostname" >/proc/sys/kernel/hostname || fail "cannot set the hostname"
 
 child=
