@@ -50,9 +50,10 @@ export function matchIdPrefix<T extends StoreObject>(objects: Iterable<T>, prefi
   return { status: 'ambiguous', ids: matches.map((o) => o.id).sort() };
 }
 
-export function indexKeys<T>(spec: IndexSpec<T>, obj: T): string[] {
+/** The object's normalized keys in the index; read-only (it may be the array `keys()` returned). */
+export function indexKeys<T>(spec: IndexSpec<T>, obj: T): readonly string[] {
   const keys = spec.keys(obj);
-  return spec.caseInsensitive ? keys.map((k) => k.toLowerCase()) : [...keys];
+  return spec.caseInsensitive ? keys.map((k) => k.toLowerCase()) : keys;
 }
 
 /** Index keys are strings; numbers (a raftId) are looked up by their decimal form. */
