@@ -4,7 +4,7 @@
 // process.json; the facts they are found from (cgroup membership, NSpid, the writers' command
 // lines) stay true after a daemon restart, so the same helpers serve adoption.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
 import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
 import type { TaskCgroup } from './cgroups.js';
@@ -58,7 +58,8 @@ export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
       {
         detached: true,
         stdio: ['ignore', errFd, errFd],
-        cwd: req.swarmliteRoot,
+        // A root that does not exist (tests give a made-up one) has nothing to keep visible.
+        cwd: existsSync(req.swarmliteRoot) ? req.swarmliteRoot : '/',
         env: { PATH: req.systemPath, LC_ALL: 'C', SWARMLITE_ROOT: req.swarmliteRoot },
       },
     );
