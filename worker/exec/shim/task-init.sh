@@ -25,7 +25,8 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || fail "cannot mount a priv
 # that directory: bind it back at its path.
 case ${SWARMLITE_ROOT:-} in
 /tmp/*)
-	mkdir -p "$SWARMLITE_ROOT" && mount --bind . "$SWARMLITE_ROOT" ||
+	# -c: mount(8) would canonicalize "." to the path, which now names the new, empty /tmp.
+	mkdir -p "$SWARMLITE_ROOT" && mount -c --bind . "$SWARMLITE_ROOT" ||
 		fail "cannot keep $SWARMLITE_ROOT visible in the task"
 	;;
 esac
