@@ -192,7 +192,13 @@ test('follow: new lines as they come, through rotations, until aborted', async (
   await until(6);
   abort.abort();
   await reading;
-  assert.deepEqual(seen, ['old', 'n1', 'e1', 'before rotation', 'first file after', 'second file after']);
+  // Each stream in its order; across streams a follow is best effort (it waits a moment for the
+  // other stream, which a loaded machine may not read in time), as with Docker's two writers.
+  assert.deepEqual(
+    seen.filter((l) => l !== 'e1'),
+    ['old', 'n1', 'before rotation', 'first file after', 'second file after'],
+  );
+  assert.ok(seen.includes('e1'));
 });
 
 test('follow ends when the task is gone', async (t) => {
