@@ -212,10 +212,10 @@ export class WriteTransaction<M extends ObjectMap> extends ReadTransaction<M> im
 
   /**
    * A private frozen copy of the caller's object, as the transaction reads it until commit. The object
-   * is turned into JSON once, here: that text goes into the batch as it is, and the copy is parsed from
-   * it, so what the transaction reads is exactly what every manager will decode from the entry (what
-   * JSON cannot carry, such as undefined fields, is gone already), and the proposing store may apply
-   * the copy itself when that very entry commits (see apply.ts).
+   * is turned into JSON once, here: that text goes into the batch as it is, and the copy is exactly
+   * what parsing it gives (see frozenJsonCopy), so what the transaction reads is what every manager
+   * will decode from the entry (what JSON cannot carry, such as undefined fields, is gone already), and
+   * the proposing store may apply the copy itself when that very entry commits (see apply.ts).
    */
   private copy(
     kind: string,
