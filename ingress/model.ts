@@ -2,7 +2,7 @@
 //
 // Shaped like kube-proxy's nftables mode: a verdict map from a frontend (published protocol and
 // port, or a VIP) to a per-service chain; that chain spreads new connections over the live backends
-// with `numgen random` and a per-backend chain that DNATs. Only a connection's first packet
+// with one DNAT to `numgen random mod N map { i : backend }`. Only a connection's first packet
 // traverses nat chains; conntrack carries the choice for the rest, which is also why established
 // connections to a removed backend keep flowing (drain) while new ones never reach it.
 //
@@ -103,22 +103,28 @@ function protocol(what: string, value: string): Protocol {
   return value;
 }
 
-/** Distinct backend addresses of one service on one network, ascending. */
-function backendAddresses(backends: Backend[], serviceId: string, networkId: string): number[] {
-  const found = new Set<number>();
+/** Distinct backend addresses per (service, network), ascending; built once per render. */
+function indexBackends(backends: Backend[]): (serviceId: string, networkId: string) => number[] {
+  const index = new Map<string, Set<number>>();
   for (const b of backends) {
-    if (b.serviceId === serviceId && b.networkId === networkId)
-      found.add(address(`backend of ${serviceId}`, b.address));
+    const key = `${b.serviceId}\u0000${b.networkId}`;
+    let found = index.get(key);
+    if (!found) index.set(key, (found = new Set()));
+    found.add(address(`backend of ${b.serviceId}`, b.address));
   }
-  return [...found].sort((a, b) => a - b);
+  return (serviceId, networkId) =>
+    [...(index.get(`${serviceId}\u0000${networkId}`) ?? [])].sort((x, y) => x - y);
 }
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function targetText(t: Target): string {
-  return t.port === undefined ? formatAddress(t.address) : `${formatAddress(t.address)}:${t.port}`;
+/** `10.0.0.5:80` in a plain dnat, `10.0.0.5 . 80` as a map value. */
+function targetText(t: Target, portSeparator: ':' | ' . '): string {
+  return t.port === undefined
+    ? formatAddress(t.address)
+    : `${formatAddress(t.address)}${portSeparator}${t.port}`;
 }
 
 function chainBlock(name: string, lines: string[], header?: string): string[] {
@@ -193,15 +199,19 @@ function renderTable(name: string, shape: TableShape, frontends: Frontend[]): Re
   }
   out.push('', ...chainBlock('reject-service', ['meta l4proto tcp reject with tcp reset', 'reject']));
   for (const f of live) {
-    const picks = f.targets.map((_, i) => `${f.chain}-b${i}`);
+    // One DNAT whose target numgen picks from an anonymous map: one rule per service, no chain per
+    // backend. nft maps a port only after a transport protocol match, and `ip to ... map` with
+    // `addr . port` values needs the family spelled out.
+    const proto = f.protocol ? `meta l4proto ${f.protocol} ` : '';
+    const family = f.targets.some((t) => t.port !== undefined) ? 'ip ' : '';
     const spread =
-      picks.length === 1
-        ? `goto ${picks[0]}`
-        : `numgen random mod ${picks.length} vmap { ${picks.map((c, i) => `${i} : goto ${c}`).join(', ')} }`;
+      f.targets.length === 1
+        ? `${proto}dnat to ${targetText(f.targets[0], ':')}`
+        : `${proto}dnat ${family}to numgen random mod ${f.targets.length} map { ${f.targets
+            .map((t, i) => `${i} : ${targetText(t, ' . ')}`)
+            .join(', ')} }`;
     const lines = shape.masquerade ? [`meta mark set meta mark | ${MARK}`, spread] : [spread];
     out.push('', `\t# ${f.comment}`, ...chainBlock(f.chain, lines));
-    const dnat = f.protocol ? `meta l4proto ${f.protocol} dnat to` : 'dnat to';
-    f.targets.forEach((t, i) => out.push(...chainBlock(picks[i], [`${dnat} ${targetText(t)}`])));
   }
   out.push('}', '');
   return { name, text: out.join('\n') };
@@ -247,8 +257,9 @@ function publishedFrontends(
  * in a namespace that routes to the tasks (`mode=host` with local tasks, or one-node setups).
  */
 export function renderIngressTable(input: IngressTableInput): RenderedTable {
+  const backendsOf = indexBackends(input.backends);
   const frontends = publishedFrontends(input.published, (p) =>
-    backendAddresses(input.backends, p.serviceId, input.ingressNetworkId).map((a) => ({
+    backendsOf(p.serviceId, input.ingressNetworkId).map((a) => ({
       address: a,
       port: port(`target port of ${p.serviceId}`, p.targetPort),
     })),
@@ -292,6 +303,7 @@ export function renderVipTable(input: VipTableInput): RenderedTable {
   const networks = new Set(input.networkIds);
   const seen = new Map<number, string>();
   const frontends: Frontend[] = [];
+  const backendsOf = indexBackends(input.backends);
   for (const vip of input.vips) {
     if (!networks.has(vip.networkId)) continue;
     assertIdentifierPart('service id', vip.serviceId);
@@ -306,7 +318,7 @@ export function renderVipTable(input: VipTableInput): RenderedTable {
       sortKey: String(addr).padStart(10, '0'),
       chain: `svc-${vip.serviceId}-${vip.networkId}`,
       comment: `VIP ${formatAddress(addr)} -> service ${vip.serviceId} on network ${vip.networkId}`,
-      targets: backendAddresses(input.backends, vip.serviceId, vip.networkId).map((a) => ({ address: a })),
+      targets: backendsOf(vip.serviceId, vip.networkId).map((a) => ({ address: a })),
     });
   }
   return renderTable(tableName(input.prefix, 'vips'), VIP_SHAPE, frontends);
