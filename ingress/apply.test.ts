@@ -24,6 +24,13 @@ const PUBLISHED: PublishedPort[] = [
 const VIP = `${TASK_SUBNET}.100`;
 
 type Counts = Record<string, number>;
+
+/** Connects, says so, and keeps the connection open until killed. */
+const HOLD_OPEN = `
+const [host, port] = process.argv.slice(1);
+const s = require('node:net').connect({ host, port: Number(port) }, () => console.log('connected'));
+s.on('error', (e) => { console.error(e.message); process.exit(1); });
+`;
 type Probe = { outcome: string; ms: number };
 
 /**
@@ -109,6 +116,28 @@ test(
       };
       await assert.rejects(applier.apply(broken, node));
       assert.deepEqual(await load(10), { task3: 10 });
+    });
+
+    await t.test("a published port's idle timeout is the one its connections get in conntrack", async () => {
+      const published = PUBLISHED.map((p) => ({ ...p, idleTimeoutSeconds: 600 }));
+      await applier.apply(
+        renderIngressTable({
+          prefix,
+          ingressNetworkId: 'ingress',
+          published,
+          backends: backendsOf(['task1']),
+        }),
+        node,
+      );
+      const holder = net.spawnIn(net.client, ['-e', HOLD_OPEN, net.nodeAddress, '5000']);
+      await new Promise((resolve) => holder.stdout?.once('data', resolve));
+      const table = await run('cat', ['/proc/net/nf_conntrack'], { netns: net.node });
+      holder.kill('SIGKILL');
+      const entry = table.split('\n').find((l) => / ESTABLISHED /.test(l) && /dport=5000 /.test(l));
+      assert.ok(entry, table);
+      // ipv4 2 tcp 6 <seconds left> ESTABLISHED ...: the kernel default would be 432000 (5 days).
+      const left = Number(entry.trim().split(/\s+/)[4]);
+      assert.ok(left > 500 && left <= 600, entry);
     });
 
     await t.test('bursts of syncs coalesce and the newest wins', async () => {

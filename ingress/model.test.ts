@@ -104,6 +104,33 @@ test('golden: the node forwards published ports to its ingress sandbox', () => {
   );
 });
 
+test('golden: idle timeouts of their own for some published ports', () => {
+  golden(
+    'ingress-idle-timeouts',
+    renderIngressTable({
+      prefix: 'swl',
+      ingressNetworkId: 'ingress',
+      published: [
+        { ...WEB_5000, idleTimeoutSeconds: 7200 },
+        { protocol: 'tcp', publishedPort: 5432, targetPort: 5432, serviceId: 'db', idleTimeoutSeconds: 7200 },
+        { protocol: 'udp', publishedPort: 4500, targetPort: 4500, serviceId: 'vpn', idleTimeoutSeconds: 600 },
+        { protocol: 'tcp', publishedPort: 8080, targetPort: 80, serviceId: 'api' },
+      ],
+      backends: [...ingressBackends('web', 5), ...ingressBackends('db', 6), ...ingressBackends('vpn', 7)],
+    }),
+  );
+  assert.throws(
+    () =>
+      renderIngressTable({
+        prefix: 'swl',
+        ingressNetworkId: 'ingress',
+        published: [{ ...WEB_5000, idleTimeoutSeconds: 0 }],
+        backends: [],
+      }),
+    /idle timeout of tcp 5000/,
+  );
+});
+
 test('output does not depend on input order, and duplicate backends count once', () => {
   const published: PublishedPort[] = [
     WEB_5000,

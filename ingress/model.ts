@@ -40,6 +40,8 @@ interface Frontend {
   comment: string;
   /** Published ports only: nft maps a port in `dnat` only after a transport protocol match. */
   protocol?: Protocol;
+  /** Published ports only: a conntrack idle timeout of its own. */
+  idleTimeoutSeconds?: number;
   targets: Target[];
 }
 
@@ -50,6 +52,8 @@ interface TableShape {
   selector: string;
   /** nat hooks that look up frontends, with the guard placed before the lookup. */
   natHooks: { hook: 'prerouting' | 'output'; guard: string }[];
+  /** filter hooks (before NAT) that give new connections their idle timeout, with their guard. */
+  timeoutHooks: { hook: 'prerouting' | 'output'; guard: string }[];
   /** filter hooks that reject no-backend frontends, with their guard. */
   rejectHooks: { hook: 'input' | 'output'; guard: string }[];
   masquerade: boolean;
@@ -64,6 +68,10 @@ const PUBLISHED_SHAPE = (masquerade: boolean): TableShape => ({
   keyType: 'inet_proto . inet_service',
   selector: 'meta l4proto . th dport',
   natHooks: [
+    { hook: 'prerouting', guard: PUBLISHED_MATCH },
+    { hook: 'output', guard: `${NOT_LOOPBACK} ${PUBLISHED_MATCH}` },
+  ],
+  timeoutHooks: [
     { hook: 'prerouting', guard: PUBLISHED_MATCH },
     { hook: 'output', guard: `${NOT_LOOPBACK} ${PUBLISHED_MATCH}` },
   ],
@@ -82,6 +90,7 @@ const VIP_SHAPE: TableShape = {
   keyType: 'ipv4_addr',
   selector: 'ip daddr',
   natHooks: [{ hook: 'output', guard: '' }],
+  timeoutHooks: [],
   rejectHooks: [{ hook: 'output', guard: '' }],
   masquerade: false,
 };
@@ -96,6 +105,15 @@ function port(what: string, value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > 65535)
     throw new RangeError(`${what}: bad port ${value}`);
   return value;
+}
+
+function idleTimeout(p: PublishedPort): number {
+  const s = p.idleTimeoutSeconds!;
+  // The kernel keeps timeouts in jiffies, a signed 32-bit count (24.8 days at HZ 1000): 24 days at most.
+  if (!Number.isInteger(s) || s < 1 || s > 2_073_600) {
+    throw new RangeError(`idle timeout of ${p.protocol} ${p.publishedPort}: ${s} is not 1-2073600 seconds`);
+  }
+  return s;
 }
 
 function protocol(what: string, value: string): Protocol {
@@ -145,6 +163,50 @@ function withGuard(guard: string, rule: string): string {
 }
 
 /** Renders one table of the given shape: the replace preamble, maps, hook chains, service chains. */
+/** `ct timeout` state whose expiry an idle connection of each protocol waits for. */
+const IDLE_STATE: Record<Protocol, string> = { tcp: 'established', udp: 'replied' };
+/** Conntrack runs at -200 and NAT at -100: a new connection's timeout is set in between. */
+const TIMEOUT_PRIORITY = -150;
+
+function timeoutName(protocol: Protocol, seconds: number): string {
+  return `idle-${protocol}-${seconds}s`;
+}
+
+/** Shared `ct timeout` objects, one per (protocol, seconds), and the chains that attach them. */
+function renderIdleTimeouts(shape: TableShape, frontends: Frontend[]): string[] {
+  const timed = frontends.filter((f) => f.protocol && f.idleTimeoutSeconds !== undefined);
+  if (timed.length === 0) return [];
+  const out: string[] = [];
+  const objects = [...new Set(timed.map((f) => `${f.protocol!}:${f.idleTimeoutSeconds!}`))].sort();
+  for (const obj of objects) {
+    const [proto, seconds] = obj.split(':') as [Protocol, string];
+    out.push(
+      '',
+      `\tct timeout ${timeoutName(proto, Number(seconds))} {`,
+      `\t\tprotocol ${proto}; l3proto ip`,
+      `\t\tpolicy = { ${IDLE_STATE[proto]}: ${seconds} }`,
+      '\t}',
+    );
+  }
+  for (const { hook, guard } of shape.timeoutHooks) {
+    const rules = timed.map((f) =>
+      withGuard(
+        `ct state new ${guard}`.trim(),
+        `meta l4proto ${f.protocol!} th dport ${f.key.split(' . ')[1]} ct timeout set "${timeoutName(f.protocol!, f.idleTimeoutSeconds!)}"`,
+      ),
+    );
+    out.push(
+      '',
+      ...chainBlock(
+        `idle-timeouts-${hook}`,
+        rules,
+        `type filter hook ${hook} priority ${TIMEOUT_PRIORITY}; policy accept;`,
+      ),
+    );
+  }
+  return out;
+}
+
 function renderTable(name: string, shape: TableShape, frontends: Frontend[]): RenderedTable {
   const sorted = [...frontends].sort((a, b) => compare(a.sortKey, b.sortKey));
   const live = sorted.filter((f) => f.targets.length > 0);
@@ -167,6 +229,7 @@ function renderTable(name: string, shape: TableShape, frontends: Frontend[]): Re
     ...elements(dead.map((f) => f.key)),
     '\t}',
   ];
+  out.push(...renderIdleTimeouts(shape, sorted));
   for (const { hook, guard } of shape.natHooks) {
     out.push(
       '',
@@ -245,6 +308,7 @@ function publishedFrontends(
       chain: `pub-${proto}-${pub}`,
       comment: `${proto} ${pub} -> service ${p.serviceId} port ${p.targetPort}`,
       protocol: proto,
+      ...(p.idleTimeoutSeconds === undefined ? {} : { idleTimeoutSeconds: idleTimeout(p) }),
       targets: targetsOf(p),
     };
   });

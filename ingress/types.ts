@@ -10,6 +10,12 @@ export interface PublishedPort {
   /** The port the tasks listen on. */
   targetPort: number;
   serviceId: string;
+  /**
+   * How long conntrack keeps an idle connection of this port (TCP established, UDP replied), where
+   * the kernel default (5 days for TCP, 2 min for UDP streams) does not suit. Docker's IPVS mesh has
+   * a fixed 900 s, a known pain for long-lived quiet connections.
+   */
+  idleTimeoutSeconds?: number;
 }
 
 /** A service's virtual IP on one network. */
