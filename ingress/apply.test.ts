@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireTools, run } from '../lib/exec.js';
 import { MeshApplier, type Namespace } from './apply.js';
-import { renderIngressTable, renderVipTable } from './model.js';
+import { renderIngressTable, renderPublishTable, renderVipTable } from './model.js';
 import { tableName } from './names.js';
 import {
   BACKEND_PORT,
@@ -176,6 +176,49 @@ test(
       assert.ok(probe.ms < 100, `refused after ${probe.ms} ms`);
       assert.deepEqual(await applier.removeAll(inTask1), [tableName(prefix, 'vips')]);
     });
+
+    await t.test(
+      'the full mesh: node → ingress sandbox → every task; no task: reset through both hops',
+      async () => {
+        const sandbox = await net.addSandbox();
+        const inSandbox: Namespace = { kind: 'named', name: sandbox.netns };
+        // The node must not balance by itself any more: only its publish table is left there.
+        await applier.remove(tableName(prefix, 'ingress'), node);
+        await applier.apply(
+          renderPublishTable({ prefix, published: PUBLISHED, sandboxAddress: sandbox.address }),
+          node,
+        );
+        await applier.apply(
+          renderIngressTable({
+            prefix,
+            ingressNetworkId: 'ingress',
+            published: PUBLISHED,
+            backends: backendsOf(['task1', 'task2', 'task3']),
+          }),
+          inSandbox,
+        );
+        const counts = await load(150);
+        assert.deepEqual(Object.keys(counts).sort(), ['task1', 'task2', 'task3'], JSON.stringify(counts));
+        for (const n of Object.values(counts)) assert.ok(n >= 25, JSON.stringify(counts));
+        const tracked = await run('cat', ['/proc/net/nf_conntrack'], { netns: sandbox.netns });
+        // Original tuple to the sandbox's port 5000; reply tuple from a task's 8080 to the sandbox
+        // itself: DNATed to a task and masqueraded there.
+        const crossed =
+          /dst=172\.30\.0\.2 sport=\d+ dport=5000 src=10\.201\.0\.\d+ dst=172\.30\.0\.2 sport=8080 /;
+        assert.ok(crossed.test(tracked), 'the connections were balanced and masqueraded in the sandbox');
+        await applier.apply(
+          renderIngressTable({ prefix, ingressNetworkId: 'ingress', published: PUBLISHED, backends: [] }),
+          inSandbox,
+        );
+        const probe = await probeConnect(net, net.client, net.nodeAddress, '5000');
+        assert.equal(probe.outcome, 'ECONNREFUSED', JSON.stringify(probe));
+        assert.ok(probe.ms < 100, `refused after ${probe.ms} ms`);
+        assert.deepEqual(await applier.removeAll(inSandbox), [tableName(prefix, 'ingress')]);
+        // the node's table goes back to balancing itself for the last subtest
+        assert.deepEqual(await applier.removeAll(node), [tableName(prefix, 'publish')]);
+        await applyIngress(['task1']);
+      },
+    );
 
     await t.test('inspect reads the table back; removeAll takes only the mesh tables', async () => {
       const doc = await applier.inspect(tableName(prefix, 'ingress'), node);

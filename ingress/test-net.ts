@@ -175,6 +175,37 @@ export class MeshTestNet {
     return JSON.parse(out.trim()) as T;
   }
 
+  /**
+   * An "ingress sandbox" namespace hanging off the node like the real one hangs off the gateway
+   * bridge (node 172.30.0.1, sandbox 172.30.0.2, its default route via the node); it reaches the tasks
+   * through the node, standing in for the ingress overlay. Forwarding on, as the sandbox routes.
+   */
+  async addSandbox(): Promise<{ netns: string; address: string }> {
+    const sandbox = { netns: `${this.tag}-sbx`, address: '172.30.0.2' };
+    await this.addNetns(sandbox.netns);
+    await run('ip', [
+      '-n',
+      this.node,
+      'link',
+      'add',
+      'sbx',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      sandbox.netns,
+    ]);
+    await run('ip', ['-n', this.node, 'addr', 'add', '172.30.0.1/24', 'dev', 'sbx']);
+    await run('ip', ['-n', this.node, 'link', 'set', 'sbx', 'up']);
+    await run('ip', ['-n', sandbox.netns, 'addr', 'add', `${sandbox.address}/24`, 'dev', 'eth0']);
+    await run('ip', ['-n', sandbox.netns, 'link', 'set', 'eth0', 'up']);
+    await run('ip', ['-n', sandbox.netns, 'route', 'add', 'default', 'via', '172.30.0.1']);
+    await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'], { netns: sandbox.netns });
+    return sandbox;
+  }
+
   async destroy(): Promise<void> {
     for (const child of this.children) {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
