@@ -109,6 +109,22 @@ test("a task's VIP is balanced over the service's tasks on that network, any por
   assert.deepEqual(walk(vips, fromTask('10.0.1.9')), { masquerade: false });
 });
 
+test('a port with an idle timeout gets its ct timeout object, from outside and from the node; others none', () => {
+  const timed = renderIngressTable({
+    prefix: 'swl',
+    ingressNetworkId: 'ingress',
+    published: PUBLISHED.map((p) => (p.protocol === 'udp' ? { ...p, idleTimeoutSeconds: 600 } : p)),
+    backends: BACKENDS,
+  }).text;
+  assert.deepEqual(walk(timed, toNode({ protocol: 'udp' })), {
+    ctTimeout: 'idle-udp-600s',
+    dnat: ['10.255.0.9:53'],
+    masquerade: true,
+  });
+  assert.equal(walk(timed, toNode({ protocol: 'udp', origin: 'local' })).ctTimeout, 'idle-udp-600s');
+  assert.deepEqual(walk(timed, toNode({})), { dnat: ['10.255.0.5:80', '10.255.0.6:80'], masquerade: true });
+});
+
 test('the walker refuses statements it does not know', () => {
   const odd = ingress.replace('meta mark set meta mark | 0x00800000', 'counter');
   assert.throws(() => walk(odd, toNode({})), /unknown statement 'counter'/);

@@ -21,6 +21,8 @@ export interface WalkResult {
   dnat?: string[];
   masquerade: boolean;
   rejected?: 'tcp-reset' | 'icmp-port-unreachable';
+  /** The `ct timeout` object attached to the connection, if any. */
+  ctTimeout?: string;
 }
 
 interface Chain {
@@ -101,6 +103,12 @@ function matches(rule: string, s: State): string | undefined {
     } else if ((m = /^meta l4proto (tcp|udp) /.exec(rest))) {
       if (s.packet.protocol !== m[1]) return undefined;
       rest = rest.slice(m[0].length);
+    } else if (rest.startsWith('ct state new ')) {
+      // Sample packets are always a connection's first packet.
+      rest = rest.slice('ct state new '.length);
+    } else if ((m = /^th dport (\d+) /.exec(rest))) {
+      if (s.dport !== Number(m[1])) return undefined;
+      rest = rest.slice(m[0].length);
     } else if ((m = /^meta mark & (0x[0-9a-f]+) == (0x[0-9a-f]+) /.exec(rest))) {
       if ((s.mark & Number(m[1])) !== Number(m[2])) return undefined;
       rest = rest.slice(m[0].length);
@@ -146,6 +154,8 @@ function runChain(p: Parsed, name: string, s: State, depth = 0): Outcome {
     } else if ((m = /^dnat (?:ip )?to (.+)$/.exec(action))) {
       dnat(m[1], s);
       return 'stop';
+    } else if ((m = /^ct timeout set "(\S+)"$/.exec(action))) {
+      s.result.ctTimeout = m[1];
     } else if (action === 'reject with tcp reset') {
       s.result.rejected = 'tcp-reset';
       return 'stop';
@@ -159,9 +169,14 @@ function runChain(p: Parsed, name: string, s: State, depth = 0): Outcome {
   return 'continue';
 }
 
-function hookChains(p: Parsed, type: string, hook: string): string[] {
+function hookChains(
+  p: Parsed,
+  type: string,
+  hook: string,
+  at: (prio: number) => boolean = () => true,
+): string[] {
   return [...p.chains]
-    .filter(([, c]) => c.type === type && c.hook === hook)
+    .filter(([, c]) => c.type === type && c.hook === hook && at(c.priority!))
     .sort(([, a], [, b]) => a.priority! - b.priority!)
     .map(([name]) => name);
 }
@@ -177,12 +192,16 @@ export function walk(text: string, packet: SamplePacket): WalkResult {
     result: { masquerade: false },
   };
   const first = packet.origin === 'incoming' ? 'prerouting' : 'output';
+  const NAT = -100;
+  // Filter chains hooked before NAT (the idle timeouts) see the packet first.
+  for (const c of hookChains(p, 'filter', first, (prio) => prio < NAT)) runChain(p, c, s);
   for (const c of hookChains(p, 'nat', first)) runChain(p, c, s);
   // After DNAT the destination is local again only if it was and the DNAT kept it (never here).
   const local = packet.localDestination && s.result.dnat === undefined;
   const filterHook = packet.origin === 'local' ? 'output' : local ? 'input' : 'forward';
   const view: State = { ...s, packet: { ...packet, localDestination: local } };
-  for (const c of hookChains(p, 'filter', filterHook)) {
+  const afterNat = (prio: number) => filterHook !== 'output' || prio >= NAT;
+  for (const c of hookChains(p, 'filter', filterHook, afterNat)) {
     if (runChain(p, c, view) === 'stop' && view.result.rejected) return view.result;
   }
   if (!local) for (const c of hookChains(p, 'nat', 'postrouting')) runChain(p, c, s);
