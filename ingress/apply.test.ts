@@ -220,6 +220,16 @@ test(
       },
     );
 
+    await t.test('a table deleted behind its back is written again after forget()', async () => {
+      await applyIngress(['task2']);
+      await run('nft', ['delete', 'table', 'ip', tableName(prefix, 'ingress')], { netns: net.node });
+      await applyIngress(['task2']); // remembered as applied: skipped
+      assert.equal(await applier.inspect(tableName(prefix, 'ingress'), node), undefined);
+      applier.forget(node);
+      await applyIngress(['task2']);
+      assert.deepEqual(await load(10), { task2: 10 });
+    });
+
     await t.test('inspect reads the table back; removeAll takes only the mesh tables', async () => {
       const doc = await applier.inspect(tableName(prefix, 'ingress'), node);
       assert.ok(doc?.some((item) => JSON.stringify(item).includes('"frontends"')));

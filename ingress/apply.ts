@@ -134,9 +134,26 @@ export class MeshApplier {
   /** Deletes one mesh table from `ns` if present. */
   async remove(name: string, ns: Namespace = OWN_NAMESPACE): Promise<void> {
     this.assertOwned(name);
+    // An apply of this table still running would otherwise land after the delete and revive it.
+    const key = `${nsKey(ns)}|${name}`;
+    for (let slot = this.slots.get(key); slot?.running; slot = this.slots.get(key)) {
+      await slot.running;
+    }
     // Same trick as apply: `add` first so the delete succeeds whether or not the table exists.
     await nft(ns, ['-f', '-'], `add table ip ${name}\ndelete table ip ${name}\n`);
-    this.slots.delete(`${nsKey(ns)}|${name}`);
+    this.slots.delete(key);
+  }
+
+  /**
+   * Drops what this applier remembers about `ns` (or every namespace): call it when a task's
+   * namespace is gone, and before a periodic full resync, so that a table someone else deleted or
+   * changed is written again instead of skipped as unchanged.
+   */
+  forget(ns?: Namespace): void {
+    const head = ns === undefined ? '' : `${nsKey(ns)}|`;
+    for (const [key, slot] of this.slots) {
+      if (key.startsWith(head) && !slot.running) this.slots.delete(key);
+    }
   }
 
   /** Deletes every mesh table of this prefix in `ns`, and nothing else; returns their names. */
