@@ -24,6 +24,8 @@ export interface NetworkPlaneOptions {
 export class NetworkPlane {
   private gossip: GossipNode | undefined;
   private overlay: OverlayAgent | undefined;
+  /** The overlays of a node that left gossip, kept until its tasks are gone and `removeAll` runs. */
+  private leaving: OverlayAgent | undefined;
   private starting: Promise<void> | undefined;
   private ready!: () => void;
   private readonly up = new Promise<void>((r) => (this.ready = r));
@@ -94,7 +96,8 @@ export class NetworkPlane {
     } finally {
       clearTimeout(timer);
     }
-    return this.overlay!;
+    if (!this.overlay) throw new Error('this node is leaving the swarm');
+    return this.overlay;
   }
 
   /** What the task runners call. */
@@ -133,12 +136,23 @@ export class NetworkPlane {
     await this.gossip?.close().catch(() => {});
   }
 
-  /** The node leaves the swarm: overlays removed, a graceful gossip leave. */
+  /**
+   * The node leaves the swarm, first of all in gossip: a graceful leave makes every other node drop all
+   * of this node's entries at once, instead of one by one as its tasks stop. From here on, detaching a
+   * task is a no-op: `removeAll` takes every leg and sandbox down once the tasks are gone.
+   */
   async leave(): Promise<void> {
-    await this.overlay
-      ?.removeAll()
-      .catch((err: unknown) => this.opts.log.warn({ err }, 'overlay cleanup failed'));
+    this.leaving = this.overlay;
+    this.overlay = undefined;
     await this.gossip?.leave().catch(() => {});
     await this.gossip?.close().catch(() => {});
+    this.gossip = undefined;
+  }
+
+  /** After `leave` and the tasks' removal: every sandbox, leg and table the overlays made goes. */
+  async removeAll(): Promise<void> {
+    const overlay = this.leaving ?? this.overlay;
+    this.leaving = this.overlay = undefined;
+    await overlay?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'overlay cleanup failed'));
   }
 }

@@ -375,11 +375,13 @@ export class SwarmNode {
     this.renewer.stop();
     this.session?.stop();
     this.session = undefined;
-    // Leaving the swarm ends its tasks here too (Docker removes a leaving node's service containers).
+    // Gossip first, so the other nodes drop this node's endpoints at once; then the tasks (Docker
+    // removes a leaving node's service containers too), then what the overlays made for them.
+    await this.network?.leave();
     await this.agent?.removeAll().catch((err: unknown) => this.log.warn({ err }, 'task cleanup failed'));
     this.agent = undefined;
     this.nodeWork?.detach();
-    await this.network?.leave();
+    await this.network?.removeAll();
     this.network = undefined;
     await this.manager?.stop().catch(() => {});
     this.manager = undefined;

@@ -10,6 +10,7 @@ import {
   isTerminalTaskState,
   retiredBeforePlacement,
   type Network,
+  type Node,
   type Service,
   type Store,
   type StoreEvent,
@@ -18,10 +19,12 @@ import {
 } from '../store/index.js';
 import {
   allocateNetwork,
+  allocateNodeIngress,
   allocateService,
   allocateTask,
   allocatorStateFrom,
   releaseNetwork,
+  releaseNodeIngress,
   releaseService,
   releaseTask,
   type AllocatorState,
@@ -51,7 +54,7 @@ export class AllocatorController {
     this.loop = new ReconcileLoop({
       name: 'allocator',
       store: deps.store,
-      kinds: ['network', 'service', 'task'],
+      kinds: ['network', 'service', 'task', 'node'],
       onEvent: (e) => this.onEvent(e),
       pass: (full) => this.pass(full),
       log: this.log,
@@ -82,6 +85,7 @@ export class AllocatorController {
       networks: tx.list('network'),
       services: tx.list('service'),
       tasks: tx.list('task'),
+      nodes: tx.list('node'),
     }));
     const { state, problems } = allocatorStateFrom(objects);
     for (const problem of problems)
@@ -100,6 +104,14 @@ export class AllocatorController {
         return held; // freed addresses may unblock a task waiting in `new`
       }
       return task.status.state === 'new';
+    }
+    if (e.kind === 'node') {
+      const node = e.object as Node;
+      if (e.op === 'delete' || node.removed) {
+        releaseNodeIngress(this.state, node.id);
+        return false;
+      }
+      return !node.ingressAddress;
     }
     if (e.kind === 'service' && e.op === 'delete') {
       releaseService(this.state, e.object.id);
@@ -128,12 +140,14 @@ export class AllocatorController {
     for (const id of this.networksToRelease) {
       if (releaseNetwork(state, id).ok) this.networksToRelease.delete(id);
     }
-    const { networks, services, tasks } = this.deps.store.view((tx) => ({
+    const { networks, services, tasks, nodes } = this.deps.store.view((tx) => ({
       networks: tx.list('network').filter((n) => n.vni === 0),
       services: tx.list('service'),
       tasks: tx.find('task', 'state', 'new'),
+      nodes: tx.list('node').filter((n) => !n.removed && !n.ingressAddress),
     }));
     await this.allocateNetworks(state, networks);
+    await this.allocateNodes(state, nodes);
     const ready = await this.allocateServices(state, services);
     await this.allocateTasks(state, tasks, ready);
   }
@@ -148,6 +162,26 @@ export class AllocatorController {
     if (updates.length === 0) return;
     await this.deps.store.update((tx) => {
       for (const n of updates) tx.update('network', n);
+    });
+  }
+
+  /** Every node's ingress sandbox address, once the ingress network has its subnet. */
+  private async allocateNodes(state: AllocatorState, nodes: Node[]): Promise<void> {
+    const updates: { id: string; addr: string }[] = [];
+    for (const n of nodes) {
+      const r = allocateNodeIngress(state, n);
+      if (r.ok) updates.push({ id: n.id, addr: r.value });
+      else if (r.reason.kind !== 'missing')
+        this.log.warn({ node: n.id, reason: r.reason.message }, 'node ingress address not allocated');
+    }
+    if (updates.length === 0) return;
+    // Nodes are written often (heartbeats, roles): re-read each in the transaction and only fill the field.
+    await this.deps.store.update((tx) => {
+      for (const u of updates) {
+        const current = tx.get('node', u.id);
+        if (current && !current.removed && !current.ingressAddress)
+          tx.update('node', { ...current, ingressAddress: u.addr });
+      }
     });
   }
 

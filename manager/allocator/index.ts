@@ -15,6 +15,7 @@ export {
   type ServiceAllocation,
 } from './services.js';
 export { allocateTask, releaseTask, restoreTask } from './tasks.js';
+export { allocateNodeIngress, releaseNodeIngress, restoreNodeIngress } from './nodes.js';
 export {
   allocatorStateFrom,
   taskHoldsAddresses,

@@ -2,9 +2,10 @@
 // objects record every allocation (Network.ipam/vni, Service.endpoint, Task.networks), so the rebuilt
 // state holds exactly what they hold and, allocation being lowest-free, answers exactly as the old
 // leader's would have.
-import type { Cluster, Network, Service, Task } from '../store/objects.js';
+import type { Cluster, Network, Node, Service, Task } from '../store/objects.js';
 import { isTerminalTaskState } from '../store/objects-services.js';
 import { restoreNetwork } from './networks.js';
+import { restoreNodeIngress } from './nodes.js';
 import { restoreService } from './services.js';
 import { AllocatorState } from './state.js';
 import { restoreTask } from './tasks.js';
@@ -14,6 +15,7 @@ export interface AllocatorObjects {
   networks: readonly Network[];
   services: readonly Service[];
   tasks: readonly Task[];
+  nodes?: readonly Pick<Node, 'id' | 'removed' | 'ingressAddress'>[];
 }
 
 export interface RestoredAllocator {
@@ -45,6 +47,7 @@ export function allocatorStateFrom(objects: AllocatorObjects): RestoredAllocator
   for (const n of networks) note(restoreNetwork(state, n));
   for (const s of byId(objects.services)) note(restoreService(state, s));
   for (const t of byId(objects.tasks)) if (taskHoldsAddresses(t)) note(restoreTask(state, t));
+  for (const n of byId(objects.nodes ?? [])) note(restoreNodeIngress(state, n));
   if (typeof state.addressPools === 'string') problems.push(state.addressPools);
   return { state, problems };
 }

@@ -53,6 +53,8 @@ export class AllocatorState {
   readonly vnis = new Set<number>();
   readonly services = new Map<string, ServiceState>();
   readonly tasks = new Map<string, TaskState>();
+  /** Node id → its ingress sandbox's address on the ingress network. */
+  readonly nodes = new Map<string, HeldAddress>();
   readonly ports = new PublishedPorts();
 
   constructor(cluster?: Pick<ClusterSpec, 'defaultAddrPool' | 'subnetSize'>) {

@@ -8,7 +8,7 @@ import { GrpcError, requireCaller } from '../ca/authz.js';
 import { notLeaderError, type LeaderInfo } from '../leadership.js';
 import { nodeToWire, type WireNodeDescription } from '../controlapi/convert.js';
 import type { Logger } from '../../lib/log.js';
-import type { Node, Store, SwarmObjects, Task, TaskStatus } from '../store/index.js';
+import type { Network, Node, Store, SwarmObjects, Task, TaskStatus } from '../store/index.js';
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
 import { NodeAssignments } from './assignments.js';
 import { checkReport, StatusBatcher, type StatusReport } from './task-status.js';
@@ -84,7 +84,7 @@ export class Dispatcher {
     }
     this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.tracker.periodMs / 4));
     this.expiryTimer.unref();
-    const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task'] });
+    const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task', 'network'] });
     let stopped = false;
     this.watchStop = () => {
       stopped = true;
@@ -251,7 +251,14 @@ export class Dispatcher {
       managers: this.managers(),
       node: nodeToWire(node),
       networkKeys: this.networkKeys(),
+      ingressNetwork: this.ingressNetwork() ?? null,
+      ingressAddress: node.ingressAddress ?? '',
     };
+  }
+
+  /** The ingress network once allocated (every node builds its ingress sandbox on it). */
+  private ingressNetwork(): Network | undefined {
+    return this.deps.store.view((tx) => tx.list('network').find((n) => n.spec.ingress && n.vni > 0));
   }
 
   /** The gossip keys, primary (highest Lamport time) first. */
@@ -280,6 +287,8 @@ export class Dispatcher {
       node.spec,
       node.role,
       msg.networkKeys.map((k) => k.toString('hex')),
+      msg.ingressAddress,
+      msg.ingressNetwork && [msg.ingressNetwork.id, msg.ingressNetwork.vni, msg.ingressNetwork.ipam],
     ]);
     if (key === s.lastSent) return;
     s.lastSent = key;

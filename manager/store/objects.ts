@@ -152,6 +152,8 @@ export interface Node extends StoreObject {
   certificate: NodeCertificate;
   /** Removed from the swarm (`node rm`, `leave`): kept so the CA and dispatcher refuse it by id. */
   removed?: boolean;
+  /** Its ingress sandbox's address on the ingress network (CIDR), filled by the allocator. */
+  ingressAddress?: string;
 }
 
 // ------------------------------------------------------------------------------------------ Kinds

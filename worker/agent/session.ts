@@ -52,6 +52,9 @@ export interface SessionMessage {
   node: { id: string; role: string; spec: { role: string; availability: string } } | null;
   /** Gossip encryption keys, primary first. */
   networkKeys?: Buffer[];
+  /** The ingress network and this node's address on it (CIDR), once allocated. */
+  ingressNetwork?: Network | null;
+  ingressAddress?: string;
 }
 
 export interface SessionOptions {
