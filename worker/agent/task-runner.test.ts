@@ -99,3 +99,35 @@ test('exit statuses read like Docker', () => {
     'task: non-zero exit (143): killed by SIGTERM',
   );
 });
+
+test('endpoints: announced once running, withdrawn before the stop; an exit withdraws them too', async () => {
+  const events: string[] = [];
+  const executor = new (class extends SimulatedExecutor {
+    override netnsPath(id: string) {
+      return `/run/netns/${id}`;
+    }
+  })();
+  const network = {
+    attach: async () => {},
+    detach: async () => void events.push('detach'),
+    announce: (t: Task) => void events.push(`announce ${t.id}`),
+    withdraw: (id: string) => void events.push(`withdraw ${id} running=${executor.running().includes(id)}`),
+  };
+  const reports: TaskStatus[] = [];
+  const deps = { executor, network, node: { id: 'n1', hostname: 'node1' }, log: createLogger('silent') };
+  const r = new TaskRunner(task(), { ...deps, report: (_id, s) => reports.push(s) });
+  await eventually('running', () => reports.at(-1)?.state === 'running');
+  await eventually('announced', () => events.length === 1);
+  r.update(task()); // a wake-up while running does not announce again
+  r.update({ ...task(), desiredState: 'shutdown' });
+  await eventually('shutdown', () => reports.at(-1)?.state === 'shutdown');
+  await r.remove();
+  assert.deepEqual(events.slice(0, 3), ['announce t1', 'withdraw t1 running=true', 'detach']);
+  assert.ok(events.slice(3).every((e) => e === 'detach'), 'nothing but (idempotent) detaches after that');
+
+  events.length = 0;
+  const exits = new TaskRunner(task(['SIM_EXIT_AFTER_MS=30']), { ...deps, report: () => {} });
+  await eventually('exit withdrawn', () => events.includes('withdraw t1 running=false'));
+  assert.equal(events[0], 'announce t1');
+  await exits.remove();
+});

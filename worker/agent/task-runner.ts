@@ -17,6 +17,10 @@ import { expandTaskSpec, type TemplateContext } from './templates.js';
 export interface NetworkAttacher {
   attach(task: Task, netnsPath: string): Promise<void>;
   detach(taskId: string): Promise<void>;
+  /** The task runs: its endpoints go into DNS and the load balancers of every node on its networks. */
+  announce?(task: Task, netnsPath: string): void;
+  /** The task stops serving: its endpoints leave them, before its process is told to stop. */
+  withdraw?(taskId: string): void;
 }
 
 export interface TaskRunnerDeps {
@@ -55,6 +59,7 @@ export class TaskRunner {
   private removed = false;
   private released = false;
   private attached = false;
+  private announced = false;
   private wake: () => void = () => {};
   readonly finished: Promise<void>;
 
@@ -87,6 +92,13 @@ export class TaskRunner {
     this.removed = true;
     this.wake();
     return this.finished;
+  }
+
+  /** Out of DNS and every load balancer first, so no new connection reaches a stopping task. */
+  private withdraw(): void {
+    if (!this.announced) return;
+    this.announced = false;
+    this.deps.network?.withdraw?.(this.task.id);
   }
 
   private changed(): Promise<'changed'> {
@@ -150,6 +162,7 @@ export class TaskRunner {
       if (!this.released) {
         // Done for good (states never go back): free the sandbox now, keep the logs for `service logs`.
         this.released = true;
+        this.withdraw();
         if (this.phase === 'started')
           await executor.stop(id, this.task.spec.stopGracePeriodMs).catch(() => {});
         await this.deps.network?.detach(id).catch((err: unknown) => {
@@ -165,6 +178,7 @@ export class TaskRunner {
       return;
     }
     if (taskStateRank(this.task.desiredState) > taskStateRank('running')) {
+      this.withdraw();
       if (this.phase === 'started') {
         await executor.stop(id, this.task.spec.stopGracePeriodMs).catch((err: unknown) => {
           this.deps.log.warn({ task: id, err }, 'stopping the task failed');
@@ -205,6 +219,7 @@ export class TaskRunner {
       return;
     }
     if (this.phase === 'exited' || this.knownExit) {
+      this.withdraw();
       const exit = this.knownExit ?? (await this.exit!);
       this.phase = 'exited';
       const s = exitStatus(exit);
@@ -219,6 +234,10 @@ export class TaskRunner {
       });
     }
     this.report('running', 'started');
+    if (!this.announced) {
+      this.announced = true;
+      this.deps.network?.announce?.(this.task, executor.netnsPath(id));
+    }
     const outcome = await Promise.race([this.exit!, this.changed()]);
     if (outcome !== 'changed') {
       this.knownExit = outcome;
@@ -230,6 +249,7 @@ export class TaskRunner {
     const { executor } = this.deps;
     const id = this.task.id;
     try {
+      this.withdraw();
       if (this.phase === 'started') await executor.stop(id, this.task.spec.stopGracePeriodMs);
       await this.deps.network?.detach(id);
       await executor.remove(id);

@@ -144,11 +144,19 @@ function legSteps(
   };
   const steps: Step[] = [];
   const kept = new Map<string, string>(); // taskId → address
+  const pinned = new Map(tasks.flatMap((t) => (t.gatewayAddress ? [[t.gatewayAddress, t.taskId]] : [])));
+  for (const t of tasks) {
+    if (t.gatewayAddress && !inSubnet(t.gatewayAddress))
+      throw new RangeError(`gateway address ${t.gatewayAddress} of ${t.taskId} is not in ${gw.subnet}`);
+  }
   for (const leg of observed.legs) {
     const label = leg.label;
+    const task = label && tasks.find((t) => t.taskId === label.taskId);
     const ok =
       label &&
-      tasks.some((t) => t.taskId === label.taskId) &&
+      task &&
+      (task.gatewayAddress ?? label.address) === label.address &&
+      (pinned.get(label.address) ?? label.taskId) === label.taskId &&
       !kept.has(label.taskId) &&
       label.taskIf === TASK_GATEWAY_IF &&
       inSubnet(label.address) &&
@@ -165,15 +173,21 @@ function legSteps(
     });
   }
 
-  const used = new Set([gw.gateway, ...[...kept.values()].map((a) => a.split('/')[0])]);
+  const used = new Set([
+    gw.gateway,
+    ...[...kept.values(), ...pinned.keys()].map((a) => a.split('/')[0]),
+  ]);
   let next = cidr.first + 1;
   const taken = new Set(observed.takenNames);
   for (const task of tasks) {
     if (kept.has(task.taskId)) continue;
-    while (next < cidr.last && used.has(formatAddress(next))) next++;
-    if (next >= cidr.last) throw new RangeError(`gateway bridge subnet ${gw.subnet} is full`);
-    const address = `${formatAddress(next)}/${cidr.prefix}`;
-    used.add(formatAddress(next));
+    let address = task.gatewayAddress;
+    if (!address) {
+      while (next < cidr.last && used.has(formatAddress(next))) next++;
+      if (next >= cidr.last) throw new RangeError(`gateway bridge subnet ${gw.subnet} is full`);
+      address = `${formatAddress(next)}/${cidr.prefix}`;
+      used.add(formatAddress(next));
+    }
     const leg = gatewayLegName(ctx.prefix, task.taskId, taken);
     taken.add(leg);
     const t = inTask(task.netnsPath);

@@ -210,6 +210,22 @@ test('a second task on the node gets its own leg and the next gateway-bridge add
   assert.ok(lines(plan.gateway).includes('nsenter --net=/run/netns/t2 ip addr add 172.18.0.3/16 dev gw0'));
 });
 
+test('a pinned gateway address (the ingress sandbox) is taken from whoever holds it', () => {
+  const d = desired();
+  d.tasks.push({
+    taskId: 'sbox',
+    netnsPath: '/run/netns/sbox',
+    attachments: [{ networkId: 'net1', address: '10.0.1.9/24' }],
+    gatewayAddress: '172.18.0.2/16',
+  });
+  const gw = lines(planAll(ctx, d, converged()).gateway);
+  assert.ok(gw.includes(`ip link del ${gatewayLegName('swl', 't1', new Set())}`), "t1's leg held .2: it goes");
+  assert.ok(gw.includes('nsenter --net=/run/netns/sbox ip addr add 172.18.0.2/16 dev gw0'));
+  assert.ok(gw.includes('nsenter --net=/run/netns/t1 ip addr add 172.18.0.3/16 dev gw0'), 't1 moves to .3');
+  d.tasks[1]!.gatewayAddress = '192.168.0.2/16';
+  assert.throws(() => planAll(ctx, d, converged()), /not in 172\.18\.0\.0\/16/);
+});
+
 test('the last local task leaves: the sandbox (vxlan0 first) and the gateway bridge go', () => {
   const o = converged();
   const plan = planAll(ctx, desired({ tasks: [] }), o);

@@ -34,6 +34,11 @@ export interface LocalTask {
   netnsPath: string;
   /** In the order the service names its networks: the first becomes eth0, the next eth1, ... */
   attachments: TaskAttachment[];
+  /**
+   * A fixed address for its gateway-bridge leg (CIDR in the bridge's subnet), for the ingress sandbox,
+   * which the node's published-port DNAT targets; tasks take the lowest free one.
+   */
+  gatewayAddress?: string;
 }
 
 /** A task on another node, as the `overlay-peers` gossip table announces it. */

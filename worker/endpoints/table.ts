@@ -1,0 +1,131 @@
+// The node's side of the `endpoints` gossip table: it announces its own running tasks and reads
+// everyone's, per network, for the embedded DNS and the load balancers. The overlay agent has already
+// joined a task's networks in gossip by the time the task runs (its legs exist before its process), so
+// announcing never races the join; a withdrawal comes before the task's legs or networks go.
+import type { Logger } from '../../lib/log.js';
+import type { Task } from '../../manager/store/objects-services.js';
+import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
+import { fullTaskName } from '../agent/task-runner.js';
+import {
+  decodeEndpoint,
+  encodeEndpoint,
+  ENDPOINTS_TABLE,
+  type EndpointRecord,
+  type EndpointSource,
+} from './records.js';
+
+const ipOf = (cidr: string) => cidr.split('/')[0]!;
+
+/** What a running task announces: one record per network it has an address on. Pure. */
+export function endpointRecords(task: Task): { networkId: string; record: EndpointRecord }[] {
+  return task.networks
+    .filter((a) => a.addresses[0])
+    .map((a) => {
+      const vip = task.endpoint.virtualIps.find((v) => v.networkId === a.networkId);
+      return {
+        networkId: a.networkId,
+        record: {
+          serviceId: task.serviceId,
+          serviceName: task.serviceName,
+          taskId: task.id,
+          taskName: fullTaskName(task),
+          nodeId: task.nodeId,
+          ip: ipOf(a.addresses[0]!),
+          vip: vip ? ipOf(vip.addr) : '',
+          endpointMode: vip ? 'vip' : 'dnsrr',
+          aliases: [...a.aliases],
+          ports: task.endpoint.ports.map((p) => ({ ...p })),
+        },
+      };
+    });
+}
+
+export class EndpointTable implements EndpointSource {
+  /** Decoded records per network, dropped on every change of that network and rebuilt on read. */
+  private readonly cache = new Map<string, readonly EndpointRecord[]>();
+  private readonly listeners = new Set<(networkId: string) => void>();
+  /** Task id → the networks it was announced on. */
+  private readonly announced = new Map<string, string[]>();
+  private readonly onTable = (e: GossipTableEvent) => {
+    if (e.table === ENDPOINTS_TABLE) this.changed(e.network);
+  };
+
+  constructor(
+    private readonly gossip: GossipNode,
+    private readonly log: Logger,
+  ) {
+    gossip.on('table', this.onTable);
+  }
+
+  /** The task runs: every node on its networks may now resolve it and send it connections. */
+  announce(task: Task): void {
+    const records = endpointRecords(task);
+    const networks: string[] = [];
+    for (const { networkId, record } of records) {
+      try {
+        this.gossip.setEntry(ENDPOINTS_TABLE, networkId, task.id, encodeEndpoint(record));
+        networks.push(networkId);
+      } catch (err) {
+        // Not joined: the task has no leg on that network on this node (the overlay refused it).
+        this.log.warn({ err, task: task.id, network: networkId }, 'endpoint not announced');
+      }
+      this.changed(networkId);
+    }
+    this.announced.set(task.id, networks);
+  }
+
+  /** The task stops serving (told to stop, or exited): withdrawn at once, before anything else. */
+  withdraw(taskId: string): void {
+    const networks = this.announced.get(taskId);
+    if (!networks) return;
+    this.announced.delete(taskId);
+    for (const networkId of networks) {
+      try {
+        this.gossip.deleteEntry(ENDPOINTS_TABLE, networkId, taskId);
+      } catch (err) {
+        this.log.debug({ err, task: taskId, network: networkId }, 'endpoint already gone');
+      }
+      this.changed(networkId);
+    }
+  }
+
+  records(networkId: string): readonly EndpointRecord[] {
+    let records = this.cache.get(networkId);
+    if (records) return records;
+    const decoded: EndpointRecord[] = [];
+    for (const e of this.gossip.entries(ENDPOINTS_TABLE, networkId)) {
+      const r = decodeEndpoint(e.value);
+      if (r && r.taskId === e.key) decoded.push(r);
+      else this.log.warn({ network: networkId, key: e.key, owner: e.owner }, 'ignoring a malformed endpoint');
+    }
+    records = decoded.sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+    this.cache.set(networkId, records);
+    return records;
+  }
+
+  onChange(listener: (networkId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Gossip joined or left a network: what this node sees of it changed wholesale. */
+  networkChanged(networkId: string): void {
+    this.changed(networkId);
+  }
+
+  close(): void {
+    this.gossip.off('table', this.onTable);
+    this.listeners.clear();
+  }
+
+  private changed(networkId: string): void {
+    this.cache.delete(networkId);
+    for (const l of this.listeners) {
+      try {
+        l(networkId);
+      } catch (err) {
+        this.log.error({ err, network: networkId }, 'endpoint listener failed');
+      }
+    }
+  }
+}
