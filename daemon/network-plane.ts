@@ -1,11 +1,14 @@
 // This node's data-plane wiring: gossip on 7946 (started once the managers have handed over the swarm's
-// gossip keys through the dispatcher session), the overlay driver, and the overlay agent between them.
-// The task runners reach it through `attacher()`, which waits for the plane to be up before plugging a
-// task in.
+// gossip keys through the dispatcher session), the overlay driver, and the overlay agent between them;
+// the endpoints table on top of gossip, and the routing mesh (ingress sandbox, published ports, VIPs)
+// fed by it. The task runners reach it through `attacher()`, which waits for the plane to be up before
+// plugging a task in.
 import type { Logger } from '../lib/log.js';
 import type { Network, Task } from '../manager/store/objects-services.js';
 import type { NetworkAttacher } from '../worker/agent/task-runner.js';
 import type { SessionMessage } from '../worker/agent/session.js';
+import { MeshAgent } from '../ingress/agent.js';
+import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent } from '../worker/overlay/agent.js';
 import { OverlayDriver } from '../worker/overlay/driver.js';
@@ -24,6 +27,11 @@ export interface NetworkPlaneOptions {
 export class NetworkPlane {
   private gossip: GossipNode | undefined;
   private overlay: OverlayAgent | undefined;
+  private endpoints: EndpointTable | undefined;
+  private mesh: MeshAgent | undefined;
+  /** The ingress network and this node's address on it, as the last session message said. */
+  private ingress: { network: Network; address: string; key: string } | undefined;
+  private meshRetry: NodeJS.Timeout | undefined;
   /** The overlays of a node that left gossip, kept until its tasks are gone and `removeAll` runs. */
   private leaving: OverlayAgent | undefined;
   private starting: Promise<void> | undefined;
@@ -36,6 +44,13 @@ export class NetworkPlane {
 
   /** Every session message: start gossip with the keys, follow key rotations and new managers. */
   onSessionMessage(msg: SessionMessage): void {
+    if (msg.ingressNetwork && msg.ingressAddress) {
+      const key = JSON.stringify([msg.ingressNetwork.id, msg.ingressNetwork.ipam, msg.ingressAddress]);
+      if (key !== this.ingress?.key) {
+        this.ingress = { network: msg.ingressNetwork, address: msg.ingressAddress, key };
+        if (this.mesh) this.buildSandbox();
+      }
+    }
     const keys = (msg.networkKeys ?? []).map((k) => new Uint8Array(k));
     if (keys.length === 0) return;
     const seeds = msg.managers
@@ -79,8 +94,31 @@ export class NetworkPlane {
       log: this.opts.log.child({ component: 'overlay' }),
     });
     this.overlay.setNetworks(this.pendingNetworks.splice(0));
+    this.endpoints = new EndpointTable(gossip, this.opts.log.child({ component: 'endpoints' }));
+    this.mesh = new MeshAgent({
+      prefix: this.opts.prefix,
+      endpoints: this.endpoints,
+      overlay: this.overlay,
+      log: this.opts.log.child({ component: 'mesh' }),
+    });
+    if (this.ingress) this.buildSandbox();
     this.opts.log.info({ addr: `${this.opts.vtep}:${GOSSIP_PORT}`, seeds }, 'gossip started');
     this.ready();
+  }
+
+  /** The ingress sandbox, retried every second until it is built (the routing mesh needs it). */
+  private buildSandbox(): void {
+    clearTimeout(this.meshRetry);
+    const { mesh, ingress } = this;
+    if (!mesh || !ingress) return;
+    mesh.setIngress(ingress.network, ingress.address).then(
+      () => this.opts.log.info({ address: ingress.address }, 'ingress sandbox ready'),
+      (err: unknown) => {
+        this.opts.log.warn({ err }, 'ingress sandbox not built; retrying');
+        if (this.mesh === mesh && this.ingress === ingress)
+          this.meshRetry = setTimeout(() => this.buildSandbox(), 1_000).unref();
+      },
+    );
   }
 
   private async overlayUp(): Promise<OverlayAgent> {
@@ -110,8 +148,17 @@ export class NetworkPlane {
       attach: async (task: Task, netnsPath: string) => {
         if (task.networks.length === 0) return;
         await (await this.overlayUp()).attach(task, netnsPath);
+        this.mesh?.addTask(
+          task.id,
+          netnsPath,
+          task.networks.map((n) => n.networkId),
+        );
       },
+      announce: (task: Task) => this.endpoints?.announce(task),
+      withdraw: (taskId: string) => this.endpoints?.withdraw(taskId),
       detach: async (taskId: string) => {
+        this.endpoints?.withdraw(taskId);
+        this.mesh?.removeTask(taskId);
         await this.overlay?.detach(taskId);
       },
     };
@@ -133,6 +180,9 @@ export class NetworkPlane {
 
   /** The daemon stops: gossip goes quiet; the kernel state stays for the tasks that keep running. */
   async stop(): Promise<void> {
+    clearTimeout(this.meshRetry);
+    this.mesh?.stop();
+    this.endpoints?.close();
     await this.gossip?.close().catch(() => {});
   }
 
@@ -144,6 +194,9 @@ export class NetworkPlane {
   async leave(): Promise<void> {
     this.leaving = this.overlay;
     this.overlay = undefined;
+    clearTimeout(this.meshRetry);
+    this.mesh?.stop();
+    this.endpoints?.close();
     await this.gossip?.leave().catch(() => {});
     await this.gossip?.close().catch(() => {});
     this.gossip = undefined;
@@ -154,5 +207,7 @@ export class NetworkPlane {
     const overlay = this.leaving ?? this.overlay;
     this.leaving = this.overlay = undefined;
     await overlay?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'overlay cleanup failed'));
+    await this.mesh?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'mesh cleanup failed'));
+    this.mesh = undefined;
   }
 }

@@ -78,6 +78,10 @@ export function decodeEndpoint(value: Uint8Array): EndpointRecord | undefined {
       targetPort: p.targetPort,
       publishedPort: p.publishedPort,
       publishMode: p.publishMode,
+      ...(p.preserveClientAddress === true ? { preserveClientAddress: true } : {}),
+      ...(Number.isInteger(p.idleTimeoutSeconds) && p.idleTimeoutSeconds! > 0
+        ? { idleTimeoutSeconds: p.idleTimeoutSeconds }
+        : {}),
     })),
   };
 }

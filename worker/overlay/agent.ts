@@ -53,8 +53,20 @@ export class OverlayAgent {
       .filter((a) => this.networks.has(a.networkId) && a.addresses[0])
       .map((a) => ({ networkId: a.networkId, address: a.addresses[0]! }));
     if (attachments.length === 0) return;
-    this.tasks.set(task.id, { taskId: task.id, netnsPath, attachments });
-    this.names.set(task.id, `${task.serviceName}.${task.slot || task.nodeId}.${task.id}`);
+    const name = `${task.serviceName}.${task.slot || task.nodeId}.${task.id}`;
+    await this.attachLocal({ taskId: task.id, netnsPath, attachments }, name);
+  }
+
+  /**
+   * Plugs in any local namespace as a task: the tasks, and the node's ingress sandbox (which also pins
+   * its gateway-bridge address). Its addresses are announced to the network's other nodes.
+   */
+  async attachLocal(local: LocalTask, name: string): Promise<void> {
+    const { attachments } = local;
+    for (const a of attachments)
+      if (!this.networks.has(a.networkId)) throw new Error(`network ${a.networkId} is not known here`);
+    this.tasks.set(local.taskId, local);
+    this.names.set(local.taskId, name);
     for (const a of attachments) {
       this.opts.gossip.joinNetwork(a.networkId);
       const record: PeerRecord = { ip: ipOf(a.address), vtep: this.opts.vtep };

@@ -1,0 +1,173 @@
+// The node's routing mesh and service VIPs, kept in step with the gossiped endpoints (DESIGN.md §5):
+//   - the ingress sandbox `<prefix>_ingress_sbox`: one leg on the `ingress` overlay (the node's own
+//     address from the allocator), one on the gateway bridge at a fixed address, forwarding between them;
+//   - `<prefix>_publish` in the node's namespace: every published port DNATed into that sandbox;
+//   - `<prefix>_ingress` in the sandbox: each port balanced over every running task of its service,
+//     cluster-wide, by their ingress addresses;
+//   - `<prefix>_vips` in each local task's namespace: the VIPs of the services on its networks.
+// Every change of the endpoints (a task starting or stopping anywhere) re-renders what it touches; the
+// applier skips unchanged text and replaces a changed table in one transaction.
+import { run } from '../lib/exec.js';
+import type { Logger } from '../lib/log.js';
+import type { Network } from '../manager/store/objects-services.js';
+import type { EndpointSource } from '../worker/endpoints/records.js';
+import type { OverlayAgent } from '../worker/overlay/agent.js';
+import { MeshApplier, OWN_NAMESPACE, type Namespace } from './apply.js';
+import { ingressInputs, vipInputs } from './inputs.js';
+import { renderIngressTable, renderPublishTable, renderVipTable } from './model.js';
+
+/** The sandbox's fixed leg on the gateway bridge (DESIGN §5): what every published port is DNATed to. */
+export const SANDBOX_GATEWAY_ADDRESS = '172.18.0.2/16';
+const SANDBOX_ID = 'ingress-sbox';
+
+export const ingressSandboxName = (prefix: string) => `${prefix}_ingress_sbox`;
+
+export interface MeshAgentOptions {
+  prefix: string;
+  endpoints: EndpointSource;
+  overlay: OverlayAgent;
+  log: Logger;
+}
+
+interface LocalTask {
+  netnsPath: string;
+  networkIds: string[];
+}
+
+export class MeshAgent {
+  private readonly applier: MeshApplier;
+  private readonly tasks = new Map<string, LocalTask>();
+  private ingress: { network: Network; address: string } | undefined;
+  private sandboxReady = false;
+  private dirty = new Set<string>();
+  private scheduled = false;
+  private readonly unsubscribe: () => void;
+  private closed = false;
+
+  constructor(private readonly opts: MeshAgentOptions) {
+    this.applier = new MeshApplier({ prefix: opts.prefix, minIntervalMs: 50 });
+    this.unsubscribe = opts.endpoints.onChange((networkId) => this.touch(networkId));
+  }
+
+  private get sandboxNs(): Namespace {
+    return { kind: 'named', name: ingressSandboxName(this.opts.prefix) };
+  }
+
+  /**
+   * The ingress network and this node's address on it, from the managers: builds (or, after a daemon
+   * restart, re-adopts) the sandbox and plugs it into the overlay.
+   */
+  async setIngress(network: Network, address: string): Promise<void> {
+    const same = this.ingress?.network.id === network.id && this.ingress.address === address;
+    this.ingress = { network, address };
+    if (same && this.sandboxReady) return;
+    const name = ingressSandboxName(this.opts.prefix);
+    const existing = (await run('ip', ['netns', 'list'])).split('\n').some((l) => l.split(' ')[0] === name);
+    if (!existing) await run('ip', ['netns', 'add', name]);
+    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    // It routes between its gateway-bridge leg (published traffic in) and its overlay leg (to tasks).
+    await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'], { netns: name });
+    this.opts.overlay.setNetworks([network]);
+    await this.opts.overlay.attachLocal(
+      {
+        taskId: SANDBOX_ID,
+        netnsPath: `/run/netns/${name}`,
+        attachments: [{ networkId: network.id, address }],
+        gatewayAddress: SANDBOX_GATEWAY_ADDRESS,
+      },
+      name,
+    );
+    this.sandboxReady = true;
+    this.touch(network.id);
+  }
+
+  /** A local task's namespace gets the VIPs of its networks (before it starts, as Docker does). */
+  addTask(taskId: string, netnsPath: string, networkIds: string[]): void {
+    this.tasks.set(taskId, { netnsPath, networkIds: [...networkIds] });
+    for (const n of networkIds) this.touch(n);
+  }
+
+  /** The task is gone; so is its namespace, with its table. */
+  removeTask(taskId: string): void {
+    const t = this.tasks.get(taskId);
+    if (!t) return;
+    this.tasks.delete(taskId);
+    this.applier.forget({ kind: 'path', path: t.netnsPath });
+  }
+
+  private touch(networkId: string): void {
+    if (this.closed) return;
+    this.dirty.add(networkId);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Every change of one gossip round (or one burst of task events) renders once.
+    setImmediate(() => {
+      this.scheduled = false;
+      const dirty = this.dirty;
+      this.dirty = new Set();
+      this.sync(dirty).catch((err: unknown) => this.opts.log.warn({ err }, 'routing mesh sync failed'));
+    });
+  }
+
+  private async sync(networks: Set<string>): Promise<void> {
+    const { prefix, endpoints } = this.opts;
+    const work: Promise<void>[] = [];
+    const ingress = this.ingress;
+    if (ingress && this.sandboxReady && networks.has(ingress.network.id)) {
+      const mesh = ingressInputs(ingress.network.id, endpoints.records(ingress.network.id));
+      const sandboxAddress = SANDBOX_GATEWAY_ADDRESS.split('/')[0]!;
+      work.push(
+        this.applier.apply(
+          renderPublishTable({ prefix, published: mesh.published, sandboxAddress }),
+          OWN_NAMESPACE,
+        ),
+        this.applier.apply(
+          renderIngressTable({ prefix, ingressNetworkId: ingress.network.id, ...mesh }),
+          this.sandboxNs,
+        ),
+      );
+    }
+    for (const [taskId, t] of this.tasks) {
+      if (!t.networkIds.some((n) => networks.has(n))) continue;
+      const inputs = vipInputs(
+        t.networkIds.map((networkId) => ({ networkId, records: endpoints.records(networkId) })),
+      );
+      const table = renderVipTable({ prefix, networkIds: t.networkIds, ...inputs });
+      work.push(
+        this.applier.apply(table, { kind: 'path', path: t.netnsPath }).catch((err: unknown) => {
+          // The task may be gone already (its namespace with it): its removal forgets it.
+          if (this.tasks.has(taskId)) throw err;
+        }),
+      );
+    }
+    const failed = (await Promise.allSettled(work)).filter((r) => r.status === 'rejected');
+    for (const f of failed)
+      this.opts.log.warn({ err: (f as PromiseRejectedResult).reason }, 'mesh table not applied');
+  }
+
+  /** For `network inspect ingress --verbose` and tests: the tables as the kernel has them. */
+  async inspect(): Promise<{ publish: unknown; ingress: unknown }> {
+    const { prefix } = this.opts;
+    return {
+      publish: await this.applier.inspect(`${prefix}_publish`, OWN_NAMESPACE),
+      ingress: this.sandboxReady
+        ? await this.applier.inspect(`${prefix}_ingress`, this.sandboxNs)
+        : undefined,
+    };
+  }
+
+  /** The daemon stops: the kernel keeps serving as it is; the next daemon re-renders from gossip. */
+  stop(): void {
+    this.closed = true;
+    this.unsubscribe();
+  }
+
+  /** The node leaves the swarm: its tables and sandbox go (the overlay removes the sandbox's legs). */
+  async removeAll(): Promise<void> {
+    this.stop();
+    await this.applier.removeAll(OWN_NAMESPACE).catch(() => []);
+    const name = ingressSandboxName(this.opts.prefix);
+    await run('ip', ['netns', 'del', name]).catch(() => '');
+    this.sandboxReady = false;
+  }
+}

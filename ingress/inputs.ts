@@ -1,0 +1,61 @@
+// From the gossiped endpoints (worker/endpoints) to the ruleset model's plain inputs. Pure.
+import type { EndpointRecord } from '../worker/endpoints/records.js';
+import type { Backend, PublishedPort, ServiceVip } from './types.js';
+
+export interface MeshInputs {
+  published: PublishedPort[];
+  backends: Backend[];
+}
+
+/**
+ * The routing mesh of one node: every ingress-mode port published by a service that has a running task
+ * on the ingress network, balanced over those tasks' ingress addresses. A port claimed by two services
+ * (one releasing it, the other taking it, while their tasks turn over) goes to the lower service id on
+ * every node, so all nodes agree until the old tasks are gone.
+ */
+export function ingressInputs(ingressNetworkId: string, records: readonly EndpointRecord[]): MeshInputs {
+  const byPort = new Map<string, PublishedPort>();
+  const backends: Backend[] = [];
+  for (const r of records) {
+    backends.push({ serviceId: r.serviceId, networkId: ingressNetworkId, address: r.ip });
+    for (const p of r.ports) {
+      if (p.publishMode !== 'ingress' || p.publishedPort === 0) continue;
+      const key = `${p.protocol}/${p.publishedPort}`;
+      const held = byPort.get(key);
+      if (held && held.serviceId <= r.serviceId) continue;
+      byPort.set(key, {
+        protocol: p.protocol,
+        publishedPort: p.publishedPort,
+        targetPort: p.targetPort,
+        serviceId: r.serviceId,
+        ...(p.idleTimeoutSeconds ? { idleTimeoutSeconds: p.idleTimeoutSeconds } : {}),
+        ...(p.preserveClientAddress ? { preserveClientAddress: true } : {}),
+      });
+    }
+  }
+  return { published: [...byPort.values()], backends };
+}
+
+export interface VipInputs {
+  vips: ServiceVip[];
+  backends: Backend[];
+}
+
+/** The VIPs a task on these networks balances, and the running tasks behind them, per network. */
+export function vipInputs(
+  networks: readonly { networkId: string; records: readonly EndpointRecord[] }[],
+): VipInputs {
+  const vips: ServiceVip[] = [];
+  const backends: Backend[] = [];
+  for (const { networkId, records } of networks) {
+    const seen = new Set<string>();
+    for (const r of records) {
+      if (r.endpointMode !== 'vip' || !r.vip) continue;
+      backends.push({ serviceId: r.serviceId, networkId, address: r.ip });
+      if (seen.has(r.serviceId)) continue;
+      seen.add(r.serviceId);
+      vips.push({ serviceId: r.serviceId, networkId, address: r.vip });
+    }
+  }
+  return { vips, backends };
+}
