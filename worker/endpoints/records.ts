@@ -33,7 +33,8 @@ export const encodeEndpoint = (r: EndpointRecord): Buffer => Buffer.from(JSON.st
 function isPort(p: unknown): p is PortConfig {
   if (typeof p !== 'object' || p === null) return false;
   const o = p as Record<string, unknown>;
-  const port = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min && (v as number) <= 65535;
+  const port = (v: unknown, min: number) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= 65535;
   return (
     (o.protocol === 'tcp' || o.protocol === 'udp') &&
     port(o.targetPort, 1) &&
