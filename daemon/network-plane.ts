@@ -148,14 +148,16 @@ export class NetworkPlane {
       attach: async (task: Task, netnsPath: string) => {
         if (task.networks.length === 0) return;
         await (await this.overlayUp()).attach(task, netnsPath);
-        this.mesh?.addTask(
-          task.id,
-          netnsPath,
-          task.networks.map((n) => n.networkId),
-        );
+        await this.mesh?.addTask(task, netnsPath);
       },
-      announce: (task: Task) => this.endpoints?.announce(task),
-      withdraw: (taskId: string) => this.endpoints?.withdraw(taskId),
+      announce: (task: Task) => {
+        this.endpoints?.announce(task);
+        this.mesh?.serving(task.id, true);
+      },
+      withdraw: (taskId: string) => {
+        this.endpoints?.withdraw(taskId);
+        this.mesh?.serving(taskId, false);
+      },
       detach: async (taskId: string) => {
         this.endpoints?.withdraw(taskId);
         this.mesh?.removeTask(taskId);

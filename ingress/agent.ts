@@ -4,16 +4,18 @@
 //   - `<prefix>_publish` in the node's namespace: every published port DNATed into that sandbox;
 //   - `<prefix>_ingress` in the sandbox: each port balanced over every running task of its service,
 //     cluster-wide, by their ingress addresses;
-//   - `<prefix>_vips` in each local task's namespace: the VIPs of the services on its networks.
+//   - `<prefix>_vips` in each local task's namespace: the VIPs of the services on its networks;
+//   - `mode=host` ports: `<prefix>_ingress` in the node's namespace, straight to the local running tasks
+//     by their gateway-bridge legs, without SNAT (the task sees the client, as with Docker's host mode).
 // Every change of the endpoints (a task starting or stopping anywhere) re-renders what it touches; the
 // applier skips unchanged text and replaces a changed table in one transaction.
-import { run } from '../lib/exec.js';
+import { findTool, run } from '../lib/exec.js';
 import type { Logger } from '../lib/log.js';
-import type { Network } from '../manager/store/objects-services.js';
+import type { Network, PortConfig, Task } from '../manager/store/objects-services.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import type { OverlayAgent } from '../worker/overlay/agent.js';
 import { MeshApplier, OWN_NAMESPACE, type Namespace } from './apply.js';
-import { ingressInputs, vipInputs } from './inputs.js';
+import { hostModeInputs, ingressInputs, vipInputs } from './inputs.js';
 import { renderIngressTable, renderPublishTable, renderVipTable } from './model.js';
 
 /** The sandbox's fixed leg on the gateway bridge (DESIGN §5): what every published port is DNATed to. */
@@ -30,9 +32,18 @@ export interface MeshAgentOptions {
 }
 
 interface LocalTask {
+  serviceId: string;
   netnsPath: string;
   networkIds: string[];
+  /** Its service's mode=host ports, published here while it runs. */
+  hostPorts: PortConfig[];
+  /** Its gateway-bridge address (what host-mode ports DNAT to), read once its legs exist. */
+  gatewayIp?: string;
+  serving: boolean;
 }
+
+/** A pseudo network id: host-mode backends are addressed on the gateway bridge, not an overlay. */
+const HOST_MODE = 'host-mode';
 
 export class MeshAgent {
   private readonly applier: MeshApplier;
@@ -81,10 +92,39 @@ export class MeshAgent {
     this.touch(network.id);
   }
 
-  /** A local task's namespace gets the VIPs of its networks (before it starts, as Docker does). */
-  addTask(taskId: string, netnsPath: string, networkIds: string[]): void {
-    this.tasks.set(taskId, { netnsPath, networkIds: [...networkIds] });
+  /**
+   * A local task's namespace gets the VIPs of its networks (after its legs exist, before it starts, as
+   * Docker does); its host-mode ports are published once it serves.
+   */
+  async addTask(task: Task, netnsPath: string): Promise<void> {
+    const hostPorts = task.endpoint.ports.filter((p) => p.publishMode === 'host' && p.publishedPort > 0);
+    const networkIds = task.networks.map((n) => n.networkId);
+    const local: LocalTask = {
+      serviceId: task.serviceId,
+      netnsPath,
+      networkIds,
+      hostPorts,
+      serving: this.tasks.get(task.id)?.serving ?? false,
+    };
+    this.tasks.set(task.id, local);
+    if (hostPorts.length > 0) {
+      local.gatewayIp = await gatewayLegAddress(netnsPath);
+      if (!local.gatewayIp)
+        this.opts.log.warn(
+          { task: task.id },
+          'host-mode ports need a non-internal network: the task has no gateway leg',
+        );
+      this.touch(HOST_MODE);
+    }
     for (const n of networkIds) this.touch(n);
+  }
+
+  /** The task runs (announced) or stops serving (withdrawn): its host-mode ports follow. */
+  serving(taskId: string, up: boolean): void {
+    const t = this.tasks.get(taskId);
+    if (!t || t.serving === up) return;
+    t.serving = up;
+    if (t.hostPorts.length > 0) this.touch(HOST_MODE);
   }
 
   /** The task is gone; so is its namespace, with its table. */
@@ -93,6 +133,7 @@ export class MeshAgent {
     if (!t) return;
     this.tasks.delete(taskId);
     this.applier.forget({ kind: 'path', path: t.netnsPath });
+    if (t.hostPorts.length > 0) this.touch(HOST_MODE);
   }
 
   private touch(networkId: string): void {
@@ -127,6 +168,20 @@ export class MeshAgent {
         ),
       );
     }
+    if (networks.has(HOST_MODE)) {
+      const local = [...this.tasks.values()].flatMap((t) =>
+        t.serving && t.gatewayIp
+          ? [{ serviceId: t.serviceId, address: t.gatewayIp, ports: t.hostPorts }]
+          : [],
+      );
+      const inputs = hostModeInputs(HOST_MODE, local);
+      work.push(
+        this.applier.apply(
+          renderIngressTable({ prefix, ingressNetworkId: HOST_MODE, ...inputs }),
+          OWN_NAMESPACE,
+        ),
+      );
+    }
     for (const [taskId, t] of this.tasks) {
       if (!t.networkIds.some((n) => networks.has(n))) continue;
       const inputs = vipInputs(
@@ -157,6 +212,7 @@ export class MeshAgent {
   }
 
   /** The daemon stops: the kernel keeps serving as it is; the next daemon re-renders from gossip. */
+  // (Its tasks are adopted and added again, which re-renders host-mode ports and VIP tables.)
   stop(): void {
     this.closed = true;
     this.unsubscribe();
@@ -169,5 +225,25 @@ export class MeshAgent {
     const name = ingressSandboxName(this.opts.prefix);
     await run('ip', ['netns', 'del', name]).catch(() => '');
     this.sandboxReady = false;
+  }
+}
+
+/** The address of a task's gateway-bridge leg (gw0), read inside its namespace. */
+async function gatewayLegAddress(netnsPath: string): Promise<string | undefined> {
+  const out = await run('nsenter', [
+    `--net=${netnsPath}`,
+    findTool('ip'),
+    '-j',
+    '-4',
+    'addr',
+    'show',
+    'dev',
+    'gw0',
+  ]).catch(() => '[]');
+  try {
+    const links = JSON.parse(out) as { addr_info?: { local?: string }[] }[];
+    return links[0]?.addr_info?.[0]?.local;
+  } catch {
+    return undefined;
   }
 }

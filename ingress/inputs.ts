@@ -1,4 +1,5 @@
 // From the gossiped endpoints (worker/endpoints) to the ruleset model's plain inputs. Pure.
+import type { PortConfig } from '../manager/store/objects-services.js';
 import type { EndpointRecord } from '../worker/endpoints/records.js';
 import type { Backend, PublishedPort, ServiceVip } from './types.js';
 
@@ -58,4 +59,36 @@ export function vipInputs(
     }
   }
   return { vips, backends };
+}
+
+/**
+ * `mode=host` on one node: each host-mode port of a service with a task running here, straight to those
+ * tasks (by `networkId`'s addresses: their gateway-bridge legs). The client address is kept: replies
+ * leave through the task's default route, i.e. back through this node, which undoes the DNAT. Two
+ * services on one host port (the scheduler prevents it) resolve as for ingress ports.
+ */
+export function hostModeInputs(
+  networkId: string,
+  local: readonly { serviceId: string; address: string; ports: readonly PortConfig[] }[],
+): MeshInputs {
+  const byPort = new Map<string, PublishedPort>();
+  const backends: Backend[] = [];
+  for (const t of local) {
+    backends.push({ serviceId: t.serviceId, networkId, address: t.address });
+    for (const p of t.ports) {
+      if (p.publishMode !== 'host' || p.publishedPort === 0) continue;
+      const key = `${p.protocol}/${p.publishedPort}`;
+      const held = byPort.get(key);
+      if (held && held.serviceId <= t.serviceId) continue;
+      byPort.set(key, {
+        protocol: p.protocol,
+        publishedPort: p.publishedPort,
+        targetPort: p.targetPort,
+        serviceId: t.serviceId,
+        preserveClientAddress: true,
+        ...(p.idleTimeoutSeconds ? { idleTimeoutSeconds: p.idleTimeoutSeconds } : {}),
+      });
+    }
+  }
+  return { published: [...byPort.values()], backends };
 }

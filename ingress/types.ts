@@ -16,6 +16,8 @@ export interface PublishedPort {
    * a fixed 900 s, a known pain for long-lived quiet connections.
    */
   idleTimeoutSeconds?: number;
+  /** Keep the client's source address: no masquerade, replies routed back through this node. */
+  preserveClientAddress?: boolean;
 }
 
 /** A service's virtual IP on one network. */
