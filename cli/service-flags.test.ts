@@ -62,6 +62,61 @@ test('--publish long form, with host mode', () => {
   });
 });
 
+test('--publish long form: client-address and idle-timeout, in any order', () => {
+  assert.deepEqual(parsePublish('published=5000,target=80,client-address=preserve,idle-timeout=1h'), {
+    protocol: 'tcp',
+    targetPort: 80,
+    publishedPort: 5000,
+    publishMode: 'ingress',
+    preserveClientAddress: true,
+    idleTimeoutSeconds: 3600,
+  });
+  assert.deepEqual(parsePublish('idle-timeout=90s,target=53,protocol=udp'), {
+    protocol: 'udp',
+    targetPort: 53,
+    publishedPort: 0,
+    publishMode: 'ingress',
+    idleTimeoutSeconds: 90,
+  });
+  // masquerade is the default: stating it stores nothing, and it may follow a preserve.
+  assert.deepEqual(parsePublish('target=80,client-address=masquerade'), parsePublish('target=80'));
+  assert.deepEqual(
+    parsePublish('target=80,client-address=preserve,client-address=masquerade'),
+    parsePublish('target=80'),
+  );
+  assert.equal(parsePublish('target=80,mode=host,client-address=masquerade').publishMode, 'host');
+  // Host mode has idle timeouts too (its table is the same renderer's).
+  assert.equal(parsePublish('target=80,mode=host,idle-timeout=10m').idleTimeoutSeconds, 600);
+  assert.equal(parsePublish('target=80,idle-timeout=1s').idleTimeoutSeconds, 1);
+  assert.equal(parsePublish('target=80,idle-timeout=576h').idleTimeoutSeconds, 2_073_600);
+  assert.equal(parsePublish('target=80,idle-timeout=1m30s', '--publish-add').idleTimeoutSeconds, 90);
+});
+
+test('--publish refuses bad client-address and idle-timeout values with one line', () => {
+  assertUsage(
+    () => parsePublish('target=80,client-address=real'),
+    /client-address must be preserve or masquerade/,
+  );
+  assertUsage(
+    () => parsePublish('target=80,client-address='),
+    /client-address must be preserve or masquerade/,
+  );
+  assertUsage(
+    () => parsePublish('target=80,client-address=preserve,mode=host'),
+    /client-address=preserve is for ingress mode/,
+  );
+  assertUsage(
+    () => parsePublish('mode=host,target=80,client-address=preserve', '--publish-add'),
+    /invalid --publish-add .*client-address=preserve is for ingress mode/,
+  );
+  for (const bad of ['0s', '500ms', '1.5s', '577h', '3600', 'soon', '-1s', '']) {
+    assertUsage(
+      () => parsePublish(`target=80,idle-timeout=${bad}`),
+      /idle-timeout must be whole seconds from 1s to 576h/,
+    );
+  }
+});
+
 test('--publish refuses bad specs with one line naming the problem', () => {
   assertUsage(() => parsePublish('abc'), /--publish 'abc': 'abc' is not a port number/);
   assertUsage(() => parsePublish('5000:70000'), /port 70000 is out of range/);

@@ -2,7 +2,7 @@
 // UserError with exit 2 (a usage error) naming the flag, so nothing reaches the daemon half-checked.
 import { UserError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
-import type { PortConfig } from '../manager/store/objects-services.js';
+import { IDLE_TIMEOUT_MAX_SECONDS, type PortConfig } from '../manager/store/objects-services.js';
 import { ConstraintError, parseConstraints } from '../manager/scheduler/constraints.js';
 
 const usage = (message: string) => new UserError(message, 2);
@@ -24,8 +24,32 @@ function parseProtocol(flag: string, spec: string, text: string): PortConfig['pr
 }
 
 /**
+ * `client-address=`: `masquerade` is the default because it works for every task as it is (replies
+ * go back to whichever node masqueraded them) and is what Docker does; `preserve` shows the task the
+ * client's address at the cost of policy routing in every task and replies pinned to the ingress
+ * node (ingress/README.md).
+ */
+function parseClientAddress(flag: string, spec: string, text: string): boolean {
+  if (text === 'preserve') return true;
+  if (text === 'masquerade') return false;
+  throw usage(`invalid ${flag} '${spec}': client-address must be preserve or masquerade`);
+}
+
+/** `idle-timeout=`: a Go duration of whole seconds, 1s to 24 days (the kernel's conntrack limit). */
+function parseIdleTimeout(flag: string, spec: string, text: string): number {
+  const ms = parseDuration(text);
+  const seconds = ms === undefined ? NaN : ms / 1000;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > IDLE_TIMEOUT_MAX_SECONDS)
+    throw usage(
+      `invalid ${flag} '${spec}': idle-timeout must be whole seconds from 1s to ${IDLE_TIMEOUT_MAX_SECONDS / 3600}h (24 days), like 900s or 2h`,
+    );
+  return seconds;
+}
+
+/**
  * `-p/--publish`: short `[PUBLISHED:]TARGET[/PROTOCOL]` (`80` alone leaves the published port to the
- * allocator) or long `published=5000,target=80,protocol=udp,mode=host`.
+ * allocator) or long `published=5000,target=80,protocol=udp,mode=host`, plus the routing mesh's
+ * per-port `client-address=preserve|masquerade` and `idle-timeout=<duration>`.
  */
 export function parsePublish(value: string, flag = '--publish'): PortConfig {
   const port: PortConfig = { protocol: 'tcp', targetPort: 0, publishedPort: 0, publishMode: 'ingress' };
@@ -41,9 +65,18 @@ export function parsePublish(value: string, flag = '--publish'): PortConfig {
         if (v !== 'ingress' && v !== 'host')
           throw usage(`invalid ${flag} '${value}': mode must be ingress or host`);
         port.publishMode = v;
-      } else throw usage(`invalid ${flag} '${value}': unknown field '${key}'`);
+      } else if (key === 'client-address') {
+        if (parseClientAddress(flag, value, v)) port.preserveClientAddress = true;
+        else delete port.preserveClientAddress;
+      } else if (key === 'idle-timeout') port.idleTimeoutSeconds = parseIdleTimeout(flag, value, v);
+      else throw usage(`invalid ${flag} '${value}': unknown field '${key}'`);
     }
     if (port.targetPort === 0) throw usage(`invalid ${flag} '${value}': target= is required`);
+    // Checked after the loop so that the order of the keys does not matter.
+    if (port.preserveClientAddress && port.publishMode === 'host')
+      throw usage(
+        `invalid ${flag} '${value}': client-address=preserve is for ingress mode; mode=host already shows tasks the client address`,
+      );
     return port;
   }
   const m = /^(?:([^:/]*):)?([^:/]*)(?:\/(.*))?$/.exec(value);

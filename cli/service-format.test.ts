@@ -134,7 +134,7 @@ test('service inspect --pretty: the docker-like block', () => {
         name: 'web',
         replicas: '2',
         network: ['n1'],
-        publish: ['5000:80'],
+        publish: ['5000:80', 'published=6000,target=81,client-address=preserve,idle-timeout=1h'],
         limitMemory: '512m',
         reserveCpu: '0.5',
         env: ['A=1'],
@@ -181,6 +181,12 @@ test('service inspect --pretty: the docker-like block', () => {
       '  Protocol = tcp',
       '  TargetPort = 80',
       '  PublishMode = ingress',
+      ' PublishedPort = 6000',
+      '  Protocol = tcp',
+      '  TargetPort = 81',
+      '  PublishMode = ingress',
+      '  ClientAddress = preserve',
+      '  IdleTimeout = 1h0m0s',
     ].join('\n'),
   );
 });

@@ -197,6 +197,9 @@ export function renderServicePretty(s: WireService, networkNames: Map<string, st
         `  Protocol = ${p.protocol}`,
         `  TargetPort = ${p.targetPort}`,
         `  PublishMode = ${p.publishMode}`,
+        // The mesh options only where set (the wire sends false and 0 for unset).
+        ...(p.preserveClientAddress ? ['  ClientAddress = preserve'] : []),
+        ...(p.idleTimeoutSeconds ? [`  IdleTimeout = ${formatDuration(p.idleTimeoutSeconds * 1000)}`] : []),
       );
   }
   return lines.join('\n');

@@ -11,9 +11,20 @@ const method = (name: string) =>
   (serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service as unknown as Record<string, Codec>)[
     name
   ]!;
-/** The oneof member not chosen: null as the CLI builds it, absent as proto-loader decodes it. */
-const decoded = <T extends { replicated?: unknown; global?: unknown }>(spec: T) =>
-  Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== null));
+type Port = { preserveClientAddress?: boolean; idleTimeoutSeconds?: number };
+/**
+ * The oneof member not chosen: null as the CLI builds it, absent as proto-loader decodes it; a port's
+ * unset mesh options arrive as proto3's defaults (false, 0).
+ */
+const decoded = <T extends { replicated?: unknown; global?: unknown; endpoint: { ports: Port[] } }>(
+  spec: T,
+) => ({
+  ...Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== null)),
+  endpoint: {
+    ...spec.endpoint,
+    ports: spec.endpoint.ports.map((p) => ({ preserveClientAddress: false, idleTimeoutSeconds: 0, ...p })),
+  },
+});
 const roundTrip = (name: string, req: object) => {
   const m = method(name);
   return m.requestDeserialize(m.requestSerialize(req));
@@ -26,7 +37,7 @@ test('a created spec crosses the wire unchanged (replicated and global)', () => 
     {
       name: 'web',
       replicas: '3',
-      publish: ['5000:80/udp'],
+      publish: ['5000:80/udp', 'published=443,target=8443,client-address=preserve,idle-timeout=2h'],
       network: ['front'],
       env: ['A=1'],
       constraint: ['node.role==worker'],

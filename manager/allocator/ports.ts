@@ -2,7 +2,7 @@
 // routing mesh), so a (protocol, port) pair belongs to at most one service; dynamic ones (publishedPort 0)
 // come lowest-free from 30000-32767. Host-mode ports bind only on the nodes running a task: the
 // scheduler checks them per node, the allocator leaves them alone.
-import { PUBLISH_MODES, type PortConfig } from '../store/objects-services.js';
+import { IDLE_TIMEOUT_MAX_SECONDS, PUBLISH_MODES, type PortConfig } from '../store/objects-services.js';
 
 export const DYNAMIC_PORT_MIN = 30000;
 export const DYNAMIC_PORT_MAX = 32767;
@@ -34,11 +34,30 @@ export function validatePortSpecs(
       // The routing mesh balances through the service's VIP, which dnsrr services do not have.
       return `port ${portName(p)} is published in ingress mode, which a dnsrr service cannot use (use mode=host)`;
     }
+    const options = validatePortOptions(p);
+    if (options) return options;
     if (p.publishedPort === 0) continue;
     // Within one service the same published port twice conflicts whatever the mode (same node for host).
     if (seen.has(portName(p))) return `port ${portName(p)} is published more than once`;
     seen.add(portName(p));
   }
+  return undefined;
+}
+
+/**
+ * The per-port mesh options: client address preservation (ingress mode only: a host-mode port is
+ * served by the task's own node without NAT, so the task sees the client anyway) and the conntrack
+ * idle timeout, whole seconds within what the kernel can hold (ingress/model.ts renders the same).
+ */
+function validatePortOptions(p: PortConfig): string | undefined {
+  const preserve = p.preserveClientAddress;
+  if (preserve !== undefined && typeof preserve !== 'boolean')
+    return `port ${portName(p)}: preserveClientAddress must be true or false`;
+  if (preserve && p.publishMode !== 'ingress')
+    return `port ${portName(p)} is published in ${p.publishMode} mode, where the client address is already the task's to see: client address preservation is for ingress mode`;
+  const idle = p.idleTimeoutSeconds;
+  if (idle !== undefined && !(Number.isInteger(idle) && idle >= 1 && idle <= IDLE_TIMEOUT_MAX_SECONDS))
+    return `port ${portName(p)}: idle timeout ${String(idle)} is not a whole number of seconds between 1 and ${IDLE_TIMEOUT_MAX_SECONDS} (24 days)`;
   return undefined;
 }
 

@@ -35,6 +35,53 @@ describe('validatePortSpecs', () => {
     ['bad mode', [{ ...port(1), publishMode: 'mesh' as 'host' }], 'vip', /publish mode "mesh"/],
     ['ingress with dnsrr', [port(5000)], 'dnsrr', /dnsrr service cannot use/],
     ['host with dnsrr', [port(5000, 80, 'tcp', 'host')], 'dnsrr', undefined],
+    ['client address preserved', [{ ...port(5000), preserveClientAddress: true }], 'vip', undefined],
+    [
+      'masquerade stated',
+      [{ ...port(5000, 80, 'tcp', 'host'), preserveClientAddress: false }],
+      'vip',
+      undefined,
+    ],
+    [
+      'client address preserved in host mode',
+      [{ ...port(5000, 80, 'tcp', 'host'), preserveClientAddress: true }],
+      'vip',
+      /port 5000\/tcp is published in host mode.*client address preservation is for ingress mode/,
+    ],
+    [
+      'preserve not a boolean',
+      [{ ...port(5000), preserveClientAddress: 'yes' as unknown as boolean }],
+      'vip',
+      /preserveClientAddress must be true or false/,
+    ],
+    [
+      'idle timeout bounds',
+      [
+        { ...port(1), idleTimeoutSeconds: 1 },
+        { ...port(2), idleTimeoutSeconds: 2_073_600 },
+      ],
+      'vip',
+      undefined,
+    ],
+    [
+      'idle timeout on host mode',
+      [{ ...port(1, 80, 'udp', 'host'), idleTimeoutSeconds: 60 }],
+      'vip',
+      undefined,
+    ],
+    [
+      'idle timeout 0',
+      [{ ...port(5000), idleTimeoutSeconds: 0 }],
+      'vip',
+      /port 5000\/tcp: idle timeout 0 is not/,
+    ],
+    [
+      'idle timeout too long',
+      [{ ...port(5000), idleTimeoutSeconds: 2_073_601 }],
+      'vip',
+      /between 1 and 2073600/,
+    ],
+    ['idle timeout fractional', [{ ...port(5000), idleTimeoutSeconds: 1.5 }], 'vip', /idle timeout 1.5/],
   ];
   for (const [name, ports, mode, want] of cases) {
     it(name, () => {
@@ -55,6 +102,33 @@ describe('allocateService: published ports', () => {
       failure(checkServicePorts(state, service('api', 'api', { ports: [port(5000, 8080)] }))),
       r,
     );
+    assert.equal(state.services.has('api'), false);
+  });
+
+  it("copies each port's mesh options to the endpoint, dynamic ports included, and follows updates", () => {
+    const state = clusterWithIngress();
+    const asked = [
+      { ...port(5000), preserveClientAddress: true, idleTimeoutSeconds: 7200 },
+      { ...port(0, 53, 'udp'), idleTimeoutSeconds: 60 },
+      port(0, 81),
+    ];
+    const first = value(allocateService(state, service('web', 'web', { ports: asked })));
+    assert.deepEqual(first.ports, [
+      { ...asked[0]!, publishedPort: 5000 },
+      { ...asked[1]!, publishedPort: 30000 },
+      { ...asked[2]!, publishedPort: 30000 },
+    ]);
+    // An update that changes only the options keeps the numbers and carries the new options.
+    const changed = [{ ...port(5000), idleTimeoutSeconds: 60 }, port(0, 53, 'udp'), port(0, 81)];
+    const again = value(allocateService(state, service('web', 'web', { ports: changed })));
+    assert.deepEqual(again.ports, [
+      { ...changed[0]!, publishedPort: 5000 },
+      { ...changed[1]!, publishedPort: 30000 },
+      { ...changed[2]!, publishedPort: 30000 },
+    ]);
+    // and a bad option is refused before anything is held
+    const bad = [{ ...port(6000, 80, 'tcp', 'host'), preserveClientAddress: true }];
+    assert.equal(failure(allocateService(state, service('api', 'api', { ports: bad }))).kind, 'invalid');
     assert.equal(state.services.has('api'), false);
   });
 

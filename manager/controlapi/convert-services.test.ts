@@ -66,7 +66,15 @@ function fullSpec(mode: ServiceSpec['mode']): ServiceSpec {
       mode: 'vip',
       ports: [
         { protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'ingress' },
-        { protocol: 'udp', targetPort: 53, publishedPort: 0, publishMode: 'host' },
+        { protocol: 'udp', targetPort: 53, publishedPort: 0, publishMode: 'host', idleTimeoutSeconds: 600 },
+        {
+          protocol: 'tcp',
+          targetPort: 443,
+          publishedPort: 443,
+          publishMode: 'ingress',
+          preserveClientAddress: true,
+          idleTimeoutSeconds: 2_073_600,
+        },
       ],
     },
   };

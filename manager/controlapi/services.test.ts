@@ -43,6 +43,28 @@ test('service create: defaults filled, networks resolved to ids, version 1, empt
     mode: 'vip',
     ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'ingress' }],
   });
+  // The per-port mesh options are stored when asked for; false and 0 (proto3's unset) are not.
+  await f.call('CreateService', {
+    spec: wireSpec('edge', {
+      endpoint: {
+        ports: [
+          { targetPort: 80, publishedPort: 8081, preserveClientAddress: true, idleTimeoutSeconds: 3600 },
+          { targetPort: 81, publishedPort: 8082, preserveClientAddress: false, idleTimeoutSeconds: 0 },
+        ],
+      },
+    }),
+  });
+  assert.deepEqual(storedService(f, 'edge').spec.endpoint.ports, [
+    {
+      protocol: 'tcp',
+      targetPort: 80,
+      publishedPort: 8081,
+      publishMode: 'ingress',
+      preserveClientAddress: true,
+      idleTimeoutSeconds: 3600,
+    },
+    { protocol: 'tcp', targetPort: 81, publishedPort: 8082, publishMode: 'ingress' },
+  ]);
   // No mode at all: one replica, as Docker.
   await f.call('CreateService', { spec: wireSpec('one') });
   assert.deepEqual(storedService(f, 'one').spec.mode, { replicated: { replicas: 1 } });
@@ -153,6 +175,33 @@ test('service create: every invalid spec is refused with its code and changes no
       wireSpec('api', { endpoint: { mode: 'dnsrr', ports: [{ targetPort: 80, publishedPort: 81 }] } }),
       S.INVALID_ARGUMENT,
       /dnsrr service cannot use/,
+    ],
+    // Bad per-port mesh options.
+    [
+      wireSpec('api', {
+        endpoint: {
+          ports: [{ targetPort: 80, publishedPort: 81, publishMode: 'host', preserveClientAddress: true }],
+        },
+      }),
+      S.INVALID_ARGUMENT,
+      /port 81\/tcp is published in host mode.*client address preservation is for ingress mode/,
+    ],
+    [
+      wireSpec('api', { endpoint: { ports: [{ targetPort: 80, preserveClientAddress: 'yes' }] } }),
+      S.INVALID_ARGUMENT,
+      /endpoint\.ports\[0\]\.preserveClientAddress must be true or false/,
+    ],
+    [
+      wireSpec('api', {
+        endpoint: { ports: [{ targetPort: 80, publishedPort: 81, idleTimeoutSeconds: 2_073_601 }] },
+      }),
+      S.INVALID_ARGUMENT,
+      /port 81\/tcp: idle timeout 2073601 is not a whole number of seconds between 1 and 2073600/,
+    ],
+    [
+      wireSpec('api', { endpoint: { ports: [{ targetPort: 80, idleTimeoutSeconds: -5 }] } }),
+      S.INVALID_ARGUMENT,
+      /endpoint\.ports\[0\]\.idleTimeoutSeconds must be a whole number/,
     ],
     // A port another service publishes.
     [

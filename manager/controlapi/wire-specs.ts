@@ -133,12 +133,20 @@ function taskSpecFromWire(v: unknown): TaskSpec {
 }
 
 function portFromWire(m: WireObject, path: string): PortConfig {
+  // Range is validatePortSpecs's (1 s .. 24 days); here only the shape.
+  const idle = readInteger(m.idleTimeoutSeconds, `${path}.idleTimeoutSeconds`, 0);
   return {
     protocol: readChoice(m.protocol, `${path}.protocol`, ['tcp', 'udp'] as const, 'tcp'),
     // Ranges are validatePortSpecs's, whose messages name the port.
     targetPort: readInteger(m.targetPort, `${path}.targetPort`, 0),
     publishedPort: readInteger(m.publishedPort, `${path}.publishedPort`, 0),
     publishMode: readChoice(m.publishMode, `${path}.publishMode`, PUBLISH_MODES, 'ingress'),
+    // proto3 sends false and 0 for unset: the store keeps only options actually asked for, so specs
+    // without them stay as they were (and compare equal to older ones).
+    ...(readBoolean(m.preserveClientAddress, `${path}.preserveClientAddress`)
+      ? { preserveClientAddress: true }
+      : {}),
+    ...(idle ? { idleTimeoutSeconds: idle } : {}),
   };
 }
 

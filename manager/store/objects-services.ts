@@ -107,7 +107,24 @@ export interface PortConfig {
   /** 0 = dynamic (allocated from 30000-32767 for ingress mode). */
   publishedPort: number;
   publishMode: PublishMode;
+  /**
+   * Ingress mode only: the tasks see the client's own address instead of the ingress sandbox's
+   * (Docker's mesh always hides it, moby#25526). Costs per-task policy routing, and replies are
+   * pinned to the node that took the connection (ingress/README.md). Absent = masquerade.
+   */
+  preserveClientAddress?: boolean;
+  /**
+   * Conntrack idle timeout of this port's connections, in seconds (1..IDLE_TIMEOUT_MAX_SECONDS).
+   * Absent = the kernel's defaults. On the wire 0 / false mean absent (proto3 has no unset scalars).
+   */
+  idleTimeoutSeconds?: number;
 }
+
+/**
+ * The longest idle timeout a port may ask for: the kernel keeps conntrack timeouts in jiffies, a
+ * signed 32-bit count (24.8 days at HZ 1000), so 24 days. ingress/model.ts renders up to this.
+ */
+export const IDLE_TIMEOUT_MAX_SECONDS = 24 * 24 * 3600;
 
 export interface EndpointSpec {
   mode: 'vip' | 'dnsrr';
