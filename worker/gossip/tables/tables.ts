@@ -148,6 +148,13 @@ export class Tables {
       const msg: TableMessage = { t: 'net', ...a };
       this.clusterQueue.enqueue(`${a.node}\u0000${a.network}`, msg, jsonSize(msg));
     }
+    if (change === 'joined' && this.own.has(a.network)) {
+      // Both sides may have written entries while neither knew of the other (joining at the same
+      // time): gossip from before the join did not reach it, and its initial sync may have gone to a
+      // peer that was as new as itself. One two-way bulk sync closes that gap at once, instead of at the
+      // next periodic sync (30 s). Joins are rare, so this costs one TCP exchange per peer per network.
+      this.fx.bulkSync(a.node, [a.network]);
+    }
     if (change === 'left') {
       const gone = (e: EntryRecord) => e.owner === a.node && e.network === a.network;
       for (const ev of this.store.tombstoneWhere(gone, now)) this.fx.event(ev);

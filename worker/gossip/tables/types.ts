@@ -18,7 +18,7 @@ export interface TablesConfig {
 export const defaultTablesConfig: TablesConfig = {
   gossipIntervalMs: 200,
   gossipNodes: 3,
-  retransmitMult: 4,
+  retransmitMult: 6,
   bulkSyncIntervalMs: 30_000,
   reapMs: 30 * 60_000,
   packetBudget: 1400,
