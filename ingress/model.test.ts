@@ -131,6 +131,31 @@ test('golden: idle timeouts of their own for some published ports', () => {
   );
 });
 
+test('golden: a port that keeps the client address is DNATed without the masquerade mark', () => {
+  const table = renderIngressTable({
+    prefix: 'swl',
+    ingressNetworkId: 'ingress',
+    published: [
+      { ...WEB_5000, preserveClientAddress: true },
+      { protocol: 'tcp', publishedPort: 8080, targetPort: 80, serviceId: 'web' },
+      { protocol: 'udp', publishedPort: 5353, targetPort: 53, serviceId: 'dns', preserveClientAddress: true },
+    ],
+    backends: [...ingressBackends('web', 5, 6), ...ingressBackends('dns', 9)],
+  });
+  golden('ingress-preserve-client', table);
+  // Exactly the masqueraded port's chain sets the mark.
+  assert.equal(table.text.match(/meta mark set meta mark \| 0x00800000/g)?.length, 1);
+  // `false` is the default, rendered as if absent.
+  const plain = (preserveClientAddress?: boolean) =>
+    renderIngressTable({
+      prefix: 'swl',
+      ingressNetworkId: 'ingress',
+      published: [{ ...WEB_5000, ...(preserveClientAddress === undefined ? {} : { preserveClientAddress }) }],
+      backends: ingressBackends('web', 5),
+    }).text;
+  assert.equal(plain(false), plain());
+});
+
 test('output does not depend on input order, and duplicate backends count once', () => {
   const published: PublishedPort[] = [
     WEB_5000,
@@ -202,6 +227,7 @@ test('bad inputs are refused, not rendered', () => {
 test('ownership is by exact table name', () => {
   assert.ok(ownsTable('swl', 'swl_ingress'));
   assert.ok(ownsTable('swl', 'swl_vips'));
+  assert.ok(ownsTable('swl', 'swl_return'));
   assert.ok(!ownsTable('swl', 'swl_gw'), "the overlay driver's table is not the mesh's");
   assert.ok(!ownsTable('swl', 'swl2_ingress'));
   assert.ok(!ownsTable('sw', 'swl_ingress'));

@@ -13,6 +13,7 @@
 // Output is deterministic: frontends and backends are sorted and chain names derive from ids, so
 // the same inputs render byte-identical text (golden tests, and a cheap "unchanged" check).
 import { formatAddress, parseAddress } from '../manager/allocator/ipv4.js';
+import { IDLE_TIMEOUT_MAX_SECONDS } from '../manager/store/objects-services.js';
 import { assertIdentifierPart, tableName } from './names.js';
 import type { Backend, Protocol, PublishedPort, RenderedTable, ServiceVip } from './types.js';
 
@@ -42,6 +43,8 @@ interface Frontend {
   protocol?: Protocol;
   /** Published ports only: a conntrack idle timeout of its own. */
   idleTimeoutSeconds?: number;
+  /** Published ports only: DNAT without the masquerade mark, so the backend sees the client. */
+  preserveClientAddress?: boolean;
   targets: Target[];
 }
 
@@ -110,8 +113,10 @@ function port(what: string, value: number): number {
 function idleTimeout(p: PublishedPort): number {
   const s = p.idleTimeoutSeconds!;
   // The kernel keeps timeouts in jiffies, a signed 32-bit count (24.8 days at HZ 1000): 24 days at most.
-  if (!Number.isInteger(s) || s < 1 || s > 2_073_600) {
-    throw new RangeError(`idle timeout of ${p.protocol} ${p.publishedPort}: ${s} is not 1-2073600 seconds`);
+  if (!Number.isInteger(s) || s < 1 || s > IDLE_TIMEOUT_MAX_SECONDS) {
+    throw new RangeError(
+      `idle timeout of ${p.protocol} ${p.publishedPort}: ${s} is not 1-${IDLE_TIMEOUT_MAX_SECONDS} seconds`,
+    );
   }
   return s;
 }
@@ -273,7 +278,8 @@ function renderTable(name: string, shape: TableShape, frontends: Frontend[]): Re
         : `${proto}dnat ${family}to numgen random mod ${f.targets.length} map { ${f.targets
             .map((t, i) => `${i} : ${targetText(t, ' . ')}`)
             .join(', ')} }`;
-    const lines = shape.masquerade ? [`meta mark set meta mark | ${MARK}`, spread] : [spread];
+    const masquerade = shape.masquerade && !f.preserveClientAddress;
+    const lines = masquerade ? [`meta mark set meta mark | ${MARK}`, spread] : [spread];
     out.push('', `\t# ${f.comment}`, ...chainBlock(f.chain, lines));
   }
   out.push('}', '');
@@ -306,9 +312,10 @@ function publishedFrontends(
       key,
       sortKey: `${proto}:${String(pub).padStart(5, '0')}`,
       chain: `pub-${proto}-${pub}`,
-      comment: `${proto} ${pub} -> service ${p.serviceId} port ${p.targetPort}`,
+      comment: `${proto} ${pub} -> service ${p.serviceId} port ${p.targetPort}${p.preserveClientAddress ? ', client address kept' : ''}`,
       protocol: proto,
       ...(p.idleTimeoutSeconds === undefined ? {} : { idleTimeoutSeconds: idleTimeout(p) }),
+      ...(p.preserveClientAddress ? { preserveClientAddress: true } : {}),
       targets: targetsOf(p),
     };
   });
@@ -316,7 +323,9 @@ function publishedFrontends(
 
 /**
  * `<prefix>_ingress`: published ports balanced over the service's live tasks on the ingress
- * network, marked for masquerade so replies come back through this namespace. It goes in the
+ * network, marked for masquerade so replies come back through this namespace — except ports with
+ * `preserveClientAddress`, only DNATed: their tasks see the client, and the return path in each
+ * task (return-path.ts) routes the replies back here instead. It goes in the
  * ingress sandbox (the full mesh, with `renderPublishTable` in the node's namespace), or straight
  * in a namespace that routes to the tasks (`mode=host` with local tasks, or one-node setups).
  */

@@ -6,7 +6,7 @@
 // `swl2_ingress`.
 
 /** The kinds of table the mesh writes, each in its own namespace (see README.md). */
-export const TABLE_KINDS = ['ingress', 'publish', 'vips'] as const;
+export const TABLE_KINDS = ['ingress', 'publish', 'return', 'vips'] as const;
 export type TableKind = (typeof TABLE_KINDS)[number];
 
 const PREFIX = /^[a-z][a-z0-9-]{0,12}$/;
@@ -19,7 +19,7 @@ export function assertPrefix(prefix: string): void {
   }
 }
 
-/** `<prefix>_ingress`, `<prefix>_publish` or `<prefix>_vips`. */
+/** `<prefix>_ingress`, `<prefix>_publish`, `<prefix>_return` or `<prefix>_vips`. */
 export function tableName(prefix: string, kind: TableKind): string {
   assertPrefix(prefix);
   return `${prefix}_${kind}`;

@@ -16,7 +16,11 @@ export interface PublishedPort {
    * a fixed 900 s, a known pain for long-lived quiet connections.
    */
   idleTimeoutSeconds?: number;
-  /** Keep the client's source address: no masquerade, replies routed back through this node. */
+  /**
+   * Keep the client's source address: DNAT without masquerade. The replies must come back through
+   * the namespace that DNATed: in host mode they do (the task's default route is this node); in the
+   * ingress sandbox they do only with the return path in each task (return-path.ts).
+   */
   preserveClientAddress?: boolean;
 }
 

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderIngressTable, renderPublishTable, renderVipTable } from './model.js';
-import { walk, type SamplePacket } from './walk.js';
+import { renderReturnTable, returnMark } from './return-path.js';
+import { walk, walkReturn, type SamplePacket } from './walk.js';
 import type { Backend, PublishedPort } from './types.js';
 
 const PUBLISHED: PublishedPort[] = [
@@ -123,6 +124,44 @@ test('a port with an idle timeout gets its ct timeout object, from outside and f
   });
   assert.equal(walk(timed, toNode({ protocol: 'udp', origin: 'local' })).ctTimeout, 'idle-udp-600s');
   assert.deepEqual(walk(timed, toNode({})), { dnat: ['10.255.0.5:80', '10.255.0.6:80'], masquerade: true });
+});
+
+test('a port that keeps the client address: DNATed, the task sees the client; the others still masquerade', () => {
+  const mixed = renderIngressTable({
+    prefix: 'swl',
+    ingressNetworkId: 'ingress',
+    published: PUBLISHED.map((p) => (p.protocol === 'tcp' ? { ...p, preserveClientAddress: true } : p)),
+    backends: BACKENDS,
+  }).text;
+  const client = '198.18.7.9';
+  assert.deepEqual(walk(mixed, toNode({ saddr: client })), {
+    dnat: ['10.255.0.5:80', '10.255.0.6:80'],
+    masquerade: false,
+    source: client,
+  });
+  assert.deepEqual(walk(mixed, toNode({ protocol: 'udp', saddr: client })), {
+    dnat: ['10.255.0.9:53'],
+    masquerade: true,
+    source: 'masqueraded',
+  });
+  assert.equal(walk(ingress, toNode({ saddr: client })).source, 'masqueraded', 'the default');
+  // The node's publish table never masqueraded: the sandbox sees the client either way.
+  const publish = renderPublishTable({ prefix: 'swl', published: PUBLISHED, sandboxAddress: '172.18.0.2' });
+  assert.equal(walk(publish.text, toNode({ saddr: client })).source, client);
+});
+
+test("a task's return table marks connections by the sending sandbox, and its replies carry the mark", () => {
+  const table = renderReturnTable({ prefix: 'swl', sandboxes: [{ ip: '10.255.0.2' }, { ip: '10.255.1.7' }] });
+  assert.deepEqual(walkReturn(table.text, { ethSaddr: '02:42:0a:ff:00:02' }), {
+    ctMark: returnMark('10.255.0.2'),
+    replyMark: 0x10002,
+  });
+  assert.deepEqual(walkReturn(table.text, { ethSaddr: '02:42:0a:ff:01:07' }), {
+    ctMark: 0x10107,
+    replyMark: 0x10107,
+  });
+  // A frame from anyone else (another task, the gateway bridge) is left alone, and so are its replies.
+  assert.deepEqual(walkReturn(table.text, { ethSaddr: '02:42:0a:ff:00:09' }), { ctMark: 0, replyMark: 0 });
 });
 
 test('the walker refuses statements it does not know', () => {

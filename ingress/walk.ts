@@ -14,6 +14,8 @@ export interface SamplePacket {
   dport: number;
   /** Whether daddr is one of this namespace's addresses (what `fib daddr type local` asks). */
   localDestination: boolean;
+  /** The client's address, when the test cares which source the backend will see. */
+  saddr?: string;
 }
 
 export interface WalkResult {
@@ -23,6 +25,8 @@ export interface WalkResult {
   rejected?: 'tcp-reset' | 'icmp-port-unreachable';
   /** The `ct timeout` object attached to the connection, if any. */
   ctTimeout?: string;
+  /** Only when the packet had a saddr: the source the backend sees (`masqueraded` or saddr kept). */
+  source?: string;
 }
 
 interface Chain {
@@ -55,7 +59,12 @@ export function parseTable(text: string): Parsed {
   const blocks = /\t(map|set|chain) (\S+) \{\n([\s\S]*?)\n\t\}/g;
   for (const [, kind, name, inner] of body.matchAll(blocks)) {
     if (kind === 'map') {
-      parsed.maps.set(name, new Map(elementsOf(inner).map((e) => e.split(' : goto ') as [string, string])));
+      // `key : goto chain` (verdict maps) or `key : value` (data maps); keys never hold ' : '.
+      const pair = (e: string) => {
+        const i = e.indexOf(' : ');
+        return [e.slice(0, i), e.slice(i + 3).replace(/^goto /, '')] as [string, string];
+      };
+      parsed.maps.set(name, new Map(elementsOf(inner).map(pair)));
     } else if (kind === 'set') {
       parsed.sets.set(name, new Set(elementsOf(inner)));
     } else {
@@ -205,5 +214,39 @@ export function walk(text: string, packet: SamplePacket): WalkResult {
     if (runChain(p, c, view) === 'stop' && view.result.rejected) return view.result;
   }
   if (!local) for (const c of hookChains(p, 'nat', 'postrouting')) runChain(p, c, s);
+  if (packet.saddr !== undefined) s.result.source = s.result.masquerade ? 'masqueraded' : packet.saddr;
   return s.result;
+}
+
+export interface ReturnWalk {
+  /** The ct mark a new connection gets from the frame's source MAC (0: none). */
+  ctMark: number;
+  /** The packet mark its replies leave with, after the route chain (0: none, main table). */
+  replyMark: number;
+}
+
+/**
+ * Follows a new connection through a `<prefix>_return` table: the frame from `ethSaddr` through the
+ * prerouting filter chains, then one of its replies through the output route chains. Throws on any
+ * statement return-path.ts does not emit.
+ */
+export function walkReturn(text: string, frame: { ethSaddr: string }): ReturnWalk {
+  const p = parseTable(text);
+  const out: ReturnWalk = { ctMark: 0, replyMark: 0 };
+  for (const name of hookChains(p, 'filter', 'prerouting')) {
+    for (const rule of p.chains.get(name)!.rules) {
+      const m = /^ct state new ct mark set ether saddr map @(\S+)$/.exec(rule);
+      if (!m) throw new Error(`walker: unknown statement '${rule}' in ${name}`);
+      const mark = p.maps.get(m[1])?.get(frame.ethSaddr);
+      if (mark !== undefined) out.ctMark = Number(mark);
+    }
+  }
+  for (const name of hookChains(p, 'route', 'output')) {
+    for (const rule of p.chains.get(name)!.rules) {
+      const m = /^ct mark & (0x[0-9a-f]+) == (0x[0-9a-f]+) meta mark set ct mark$/.exec(rule);
+      if (!m) throw new Error(`walker: unknown statement '${rule}' in ${name}`);
+      if ((out.ctMark & Number(m[1])) >>> 0 === Number(m[2])) out.replyMark = out.ctMark;
+    }
+  }
+  return out;
 }
