@@ -73,22 +73,77 @@ const ask = () => new Promise((resolve) => {
 })();
 `;
 
-export class MeshTestNet {
+/**
+ * Namespaces and processes of one test run, all named after one random tag: `destroy()` stops the
+ * processes it started (by pid) and deletes the namespaces it made, and nothing else.
+ */
+export class NetnsLab {
   readonly tag = `igt${randomBytes(2).toString('hex')}`;
   readonly underlay = `198.19.${randomInt(100, 151)}`;
+  private readonly namespaces: string[] = [];
+  private readonly children: ChildProcess[] = [];
+
+  protected async addNetns(name: string): Promise<void> {
+    await run('ip', ['netns', 'add', name]);
+    this.namespaces.push(name);
+    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** Starts `node <args>` inside a namespace; destroy() stops it by its pid. */
+  spawnIn(netns: string, nodeArgs: string[]): ChildProcess {
+    const child = spawn(findTool('ip'), ['netns', 'exec', netns, process.execPath, ...nodeArgs], {
+      stdio: 'pipe',
+    });
+    this.children.push(child);
+    return child;
+  }
+
+  /** Starts a long-running script and waits for its first line of output (its "ready"). */
+  protected startReady(netns: string, script: string, args: string[]): Promise<void> {
+    const child = this.spawnIn(netns, ['-e', script, ...args]);
+    return new Promise((resolve, reject) => {
+      child.stdout?.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`script in ${netns} exited (${code})`)));
+    });
+  }
+
+  /** Runs a node script in a namespace to completion and parses the JSON line it prints. */
+  async runScript<T>(netns: string, script: string, args: string[], timeoutMs = 60_000): Promise<T> {
+    const child = this.spawnIn(netns, ['-e', script, ...args]);
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`script in ${netns} exited ${code}: ${err}`);
+    return JSON.parse(out.trim()) as T;
+  }
+
+  async destroy(): Promise<void> {
+    for (const child of this.children) {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        // `ip netns exec` execs node, so this pid is the node process itself.
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const name of this.namespaces.reverse()) {
+      await run('ip', ['netns', 'del', name]).catch(() => undefined);
+    }
+  }
+}
+
+export class MeshTestNet extends NetnsLab {
   readonly client = `${this.tag}-client`;
   readonly node = `${this.tag}-node`;
   /** The node's underlay address, where published ports answer. */
   readonly nodeAddress = `${this.underlay}.1`;
   readonly tasks: { netns: string; address: string; name: string }[] = [];
-  private readonly namespaces: string[] = [];
-  private readonly children: ChildProcess[] = [];
-
-  private async addNetns(name: string): Promise<void> {
-    await run('ip', ['netns', 'add', name]);
-    this.namespaces.push(name);
-    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  }
 
   /** Client ⟷ node on the underlay, node ⟷ `taskCount` tasks on a bridge, a server in each task. */
   async build(taskCount: number): Promise<void> {
@@ -145,34 +200,7 @@ export class MeshTestNet {
   }
 
   private startServer(netns: string, name: string): Promise<void> {
-    const child = this.spawnIn(netns, ['-e', SERVER, name]);
-    return new Promise((resolve, reject) => {
-      child.stdout?.once('data', () => resolve());
-      child.once('exit', (code) => reject(new Error(`server ${name} exited (${code})`)));
-    });
-  }
-
-  /** Starts `node <args>` inside a namespace; destroy() stops it by its pid. */
-  spawnIn(netns: string, nodeArgs: string[]): ChildProcess {
-    const child = spawn(findTool('ip'), ['netns', 'exec', netns, process.execPath, ...nodeArgs], {
-      stdio: 'pipe',
-    });
-    this.children.push(child);
-    return child;
-  }
-
-  /** Runs a node script in a namespace to completion and parses the JSON line it prints. */
-  async runScript<T>(netns: string, script: string, args: string[], timeoutMs = 60_000): Promise<T> {
-    const child = this.spawnIn(netns, ['-e', script, ...args]);
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    clearTimeout(timer);
-    if (code !== 0) throw new Error(`script in ${netns} exited ${code}: ${err}`);
-    return JSON.parse(out.trim()) as T;
+    return this.startReady(netns, SERVER, [name]);
   }
 
   /**
@@ -204,21 +232,5 @@ export class MeshTestNet {
     await run('ip', ['-n', sandbox.netns, 'route', 'add', 'default', 'via', '172.30.0.1']);
     await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'], { netns: sandbox.netns });
     return sandbox;
-  }
-
-  async destroy(): Promise<void> {
-    for (const child of this.children) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        // `ip netns exec` execs node, so this pid is the node process itself.
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    for (const name of this.namespaces.reverse()) {
-      await run('ip', ['netns', 'del', name]).catch(() => undefined);
-    }
   }
 }
