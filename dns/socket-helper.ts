@@ -3,7 +3,8 @@
 // over the IPC channel it was started with, and exits. The sockets stay in the task's namespace,
 // owned by the daemon from then on; this process lives for a few milliseconds.
 //   argv: [address] [port]   (defaults 127.0.0.11 53)
-import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:net';
 
 const address = process.argv[2] ?? '127.0.0.11';
@@ -22,22 +23,54 @@ const fail = (what: string, err: NodeJS.ErrnoException) => {
   setTimeout(() => process.exit(1), 1000).unref();
 };
 
+/**
+ * Binding 127.0.0.11 succeeds even where lo is down (the address is local by route), yet nothing
+ * would reach the socket: a datagram sent to it from this namespace proves that queries will.
+ */
+function probe(udp: Socket, done: (err?: string) => void): void {
+  const nonce = randomBytes(8);
+  const sender = createSocket('udp4');
+  const finish = (err?: string) => {
+    clearTimeout(timer);
+    udp.removeListener('message', onMessage);
+    sender.close();
+    done(err);
+  };
+  const onMessage = (m: Buffer) => m.equals(nonce) && finish();
+  const timer = setTimeout(() => finish('nothing sent to it arrives'), 1000);
+  udp.on('message', onMessage);
+  sender.on('error', (err) => finish(err.message));
+  sender.send(
+    nonce,
+    port,
+    address,
+    (err) => err && finish(`${(err as NodeJS.ErrnoException).code ?? err.message}`),
+  );
+}
+
 const udp = createSocket({ type: 'udp4', reuseAddr: false });
 udp.once('error', (err) => fail('udp', err));
-udp.bind({ address, port, exclusive: true }, () => {
-  udp.removeAllListeners('error');
-  const tcp = createServer();
-  tcp.once('error', (err) => fail('tcp', err));
-  tcp.listen({ host: address, port, exclusive: true, backlog: 128 }, () => {
-    tcp.removeAllListeners('error');
-    // One handle per message; Node waits for the daemon's acknowledgement of each before the next.
-    send('udp', udp, {}, (err) => {
-      if (err) return fail('udp', err);
-      send('tcp', tcp, {}, (err2) => {
-        if (err2) return fail('tcp', err2);
-        process.disconnect?.();
-        process.exit(0);
+udp.bind({ address, port, exclusive: true }, () =>
+  probe(udp, (err) => {
+    if (err) {
+      const text = `${address}:${port} is not reachable in this namespace (${err}): is lo up? (ip link set lo up)`;
+      send({ error: text }, undefined, {}, () => process.exit(1));
+      return;
+    }
+    udp.removeAllListeners('error');
+    const tcp = createServer();
+    tcp.once('error', (err) => fail('tcp', err));
+    tcp.listen({ host: address, port, exclusive: true, backlog: 128 }, () => {
+      tcp.removeAllListeners('error');
+      // One handle per message; Node waits for the daemon's acknowledgement of each before the next.
+      send('udp', udp, {}, (err) => {
+        if (err) return fail('udp', err);
+        send('tcp', tcp, {}, (err2) => {
+          if (err2) return fail('tcp', err2);
+          process.disconnect?.();
+          process.exit(0);
+        });
       });
     });
-  });
-});
+  }),
+);

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 type Op =
   | { op: 'ask'; packet: string; timeoutMs: number; port?: number }
   | { op: 'blast'; packets: string[] }
-  | { op: 'tcp'; chunks: string[]; gapMs: number; timeoutMs: number }
+  | { op: 'tcp'; chunks: string[]; gapMs: number; timeoutMs: number; expect?: number }
   | { op: 'connections'; count: number; holdMs: number };
 
 const HOST = process.argv[2] ?? '127.0.0.11';
@@ -33,15 +33,19 @@ async function blast(packets: Buffer[]): Promise<{ sent: number }> {
   let sent = 0;
   for (const p of packets) {
     await new Promise<void>((r) => s.send(p, PORT, HOST, () => r()));
-    if (++sent % 200 === 0) await sleep(1); // let the resolver keep up: this tests survival, not load
+    // Paced so the socket's receive buffer never overflows: this tests survival, not load.
+    if (++sent % 10 === 0) await sleep(1);
   }
   await sleep(50);
   s.close();
   return { sent };
 }
 
-/** Writes the chunks (gapMs apart), collects framed answers until the server closes or timeoutMs. */
-function tcp(chunks: Buffer[], gapMs: number, timeoutMs: number) {
+/**
+ * Writes the chunks (gapMs apart), collects framed answers until the server closes, `expect` answers
+ * came, or timeoutMs.
+ */
+function tcp(chunks: Buffer[], gapMs: number, timeoutMs: number, expect = Infinity) {
   return new Promise<{ answers: string[]; closedByServer: boolean; ms: number }>((resolve) => {
     const t0 = Date.now();
     const answers: string[] = [];
@@ -69,6 +73,7 @@ function tcp(chunks: Buffer[], gapMs: number, timeoutMs: number) {
         answers.push(buf.subarray(2, 2 + buf.readUInt16BE(0)).toString('base64'));
         buf = buf.subarray(2 + buf.readUInt16BE(0));
       }
+      if (answers.length >= expect) finish(false);
     });
     sock.on('error', () => finish(true));
     sock.on('close', () => finish(true));
@@ -99,7 +104,7 @@ process.stdin.on('end', async () => {
     let out: unknown;
     if (op.op === 'ask') out = await ask(b(op.packet), op.timeoutMs);
     else if (op.op === 'blast') out = await blast(op.packets.map(b));
-    else if (op.op === 'tcp') out = await tcp(op.chunks.map(b), op.gapMs, op.timeoutMs);
+    else if (op.op === 'tcp') out = await tcp(op.chunks.map(b), op.gapMs, op.timeoutMs, op.expect);
     else out = await connections(op.count, op.holdMs);
     process.stdout.write(JSON.stringify(out) + '\n');
   }

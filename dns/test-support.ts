@@ -32,7 +32,7 @@ const CLIENT = fileURLToPath(new URL('./test-client.js', import.meta.url));
 export type ClientOp =
   | { op: 'ask'; packet: string; timeoutMs: number }
   | { op: 'blast'; packets: string[] }
-  | { op: 'tcp'; chunks: string[]; gapMs: number; timeoutMs: number }
+  | { op: 'tcp'; chunks: string[]; gapMs: number; timeoutMs: number; expect?: number }
   | { op: 'connections'; count: number; holdMs: number };
 
 /** Runs test-client.ts inside the namespace with these operations; one result per operation. */
