@@ -41,6 +41,7 @@ import {
   type TaskRecord,
 } from './task-files.js';
 import { planTask, renderEntryScript, validateTaskId } from './task-plan.js';
+import { resolvConf } from '../../dns/resolv-conf.js';
 
 export interface TaskRuntimeOptions {
   /** Folder of the task folders (e.g. <dataRoot>/tasks). */
@@ -149,6 +150,7 @@ export class TaskRuntime implements Executor {
         isExecutable,
         isDirectory: (p) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false,
       });
+      const resolv = resolvConf(launch.spec.dns); // refuses bad --dns-search/--dns-option here
       const cgroup = this.cgroup(launch.taskId);
       // Leftovers of a prepare that a crash cut short carry this task's names: clear them first.
       await this.cleanup(launch.taskId, false);
@@ -159,6 +161,8 @@ export class TaskRuntime implements Executor {
           renderEntryScript(plan, { env: findTool('env'), setpriv: findTool('setpriv') }),
           { mode: 0o600 },
         );
+        // Readable by every user of the task: it is bound over /etc/resolv.conf with these permissions.
+        writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
         const netns = this.netnsName(launch.taskId);
         await run('ip', ['netns', 'add', netns]);
         await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);

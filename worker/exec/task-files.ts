@@ -37,6 +37,10 @@ export class TaskFiles {
   get entry() {
     return join(this.dir, 'entry.sh');
   }
+  /** The task's /etc/resolv.conf (bind-mounted over it by task-init.sh): the embedded DNS first. */
+  get resolvConf() {
+    return join(this.dir, 'resolv.conf');
+  }
   /** The command's exit status, written by task-init.sh (empty until then). */
   get exit() {
     return join(this.dir, 'exit');

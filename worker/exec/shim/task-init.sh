@@ -19,6 +19,12 @@ fail() {
 	exit 125
 }
 
+# The task's resolv.conf (the embedded DNS at 127.0.0.11) over the host's, in this mount namespace
+# only; bound before /tmp is replaced, as the state folder may live under /tmp. Tasks prepared
+# before swarmlite wrote one keep the host's.
+if [ -e "$state/resolv.conf" ]; then
+	mount --bind "$state/resolv.conf" /etc/resolv.conf || fail "cannot bind the task's resolv.conf over /etc/resolv.conf"
+fi
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || fail "cannot mount a private /tmp"
 # The swarmlite install leads the task's PATH; when it lives under the host's /tmp (a checkout there)
 # the new /tmp hides it. The launch chain started in it, so this process's working directory still is
