@@ -186,6 +186,33 @@ test('update --*-add/--*-rm: removals, then additions replacing same keys', () =
   assert.deepEqual(after.labels, { keep: '1', new: '1' });
 });
 
+test('update --publish-add with the mesh options replaces the port of the same target and protocol', () => {
+  const before = buildCreateSpec('host', [], { publish: ['5000:80', '53:53/udp'] }, {});
+  const after = applyUpdateOptions(
+    before,
+    { publishAdd: ['published=5000,target=80,client-address=preserve,idle-timeout=30m'] },
+    {},
+  );
+  assert.deepEqual(after.endpoint.ports, [
+    before.endpoint.ports[1],
+    {
+      protocol: 'tcp',
+      targetPort: 80,
+      publishedPort: 5000,
+      publishMode: 'ingress',
+      preserveClientAddress: true,
+      idleTimeoutSeconds: 1800,
+    },
+  ]);
+  // and back to the default by adding it again without them
+  const reverted = applyUpdateOptions(after, { publishAdd: ['published=5000,target=80'] }, {});
+  assert.equal(reverted.endpoint.ports[1]!.preserveClientAddress, undefined);
+  assert.throws(
+    () => checkUpdateOptions({ publishAdd: ['target=80,mode=host,client-address=preserve'] }, {}),
+    isUsage(/--publish-add .*client-address=preserve is for ingress mode/),
+  );
+});
+
 test('update --args replaces the command line; --replicas on a global service is refused', () => {
   assert.deepEqual(applyUpdateOptions(base(), { args: `sh -c 'echo hi'` }, {}).task.command, [
     'sh',
