@@ -8,6 +8,7 @@ import type { Network, Task } from '../manager/store/objects-services.js';
 import type { NetworkAttacher } from '../worker/agent/task-runner.js';
 import type { SessionMessage } from '../worker/agent/session.js';
 import { MeshAgent } from '../ingress/agent.js';
+import type { EndpointRecord } from '../worker/endpoints/records.js';
 import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent } from '../worker/overlay/agent.js';
@@ -169,7 +170,17 @@ export class NetworkPlane {
   /** `network inspect` on this node (empty when this node has no task on the network). */
   async view(networkId: string, vni: number, verbose: boolean) {
     if (!this.overlay) return { endpoints: [], peers: [], programmedJson: '' };
-    return this.overlay.view(networkId, vni, verbose);
+    const view = await this.overlay.view(networkId, vni, verbose);
+    if (!verbose) return view;
+    // Docker's `network inspect -v` "Services": what this node's DNS and load balancers are built from;
+    // on the ingress network also the routing mesh's tables as the kernel has them.
+    const programmed = (view.programmedJson ? JSON.parse(view.programmedJson) : {}) as Record<
+      string,
+      unknown
+    >;
+    programmed.services = servicesView(this.endpoints?.records(networkId) ?? []);
+    if (this.ingress?.network.id === networkId && this.mesh) programmed.mesh = await this.mesh.inspect();
+    return { ...view, programmedJson: JSON.stringify(programmed) };
   }
 
   /** For tests. */
@@ -212,4 +223,18 @@ export class NetworkPlane {
     await this.mesh?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'mesh cleanup failed'));
     this.mesh = undefined;
   }
+}
+
+/** Endpoint records grouped by service, in the shape of Docker's verbose network inspect. */
+function servicesView(records: readonly EndpointRecord[]) {
+  const services: Record<string, { vip: string; ports: string[]; tasks: object[] }> = {};
+  for (const r of records) {
+    const s = (services[r.serviceName] ??= {
+      vip: r.vip,
+      ports: r.ports.map((p) => `${p.publishedPort}->${p.targetPort}/${p.protocol} (${p.publishMode})`),
+      tasks: [],
+    });
+    s.tasks.push({ name: r.taskName, endpointIp: r.ip, node: r.nodeId, aliases: r.aliases });
+  }
+  return services;
 }
