@@ -22,6 +22,7 @@ export const UDP_EDNS_LIMIT = 1232;
 export const TCP_LIMIT = 65535;
 
 export interface ParsedQuery {
+  kind: 'query';
   id: number;
   rd: boolean;
   /** End of the question (name, type, class) in the packet; it starts at byte 12. */
@@ -37,32 +38,35 @@ export interface ParsedQuery {
 }
 
 export type QueryRead =
-  | { kind: 'query'; query: ParsedQuery }
+  | ParsedQuery
   /** Readable header, unusable message: answer with this rcode (FORMERR, NOTIMP). */
   | { kind: 'error'; id: number; rd: boolean; rcode: Rcode }
   /** Not even a header, or a response: never answered (answering responses invites loops). */
   | { kind: 'drop' };
 
+const DROP: QueryRead = Object.freeze({ kind: 'drop' });
+
+/** Called for every query: one object for a good one, nothing else allocated but the key. */
 export function readQuery(msg: Buffer): QueryRead {
-  if (msg.length < HEADER_BYTES) return { kind: 'drop' };
+  if (msg.length < HEADER_BYTES) return DROP;
   const id = msg.readUInt16BE(0);
   const flags = msg.readUInt16BE(2);
-  if (flags & FLAG_QR) return { kind: 'drop' };
+  if (flags & FLAG_QR) return DROP;
   const rd = (flags & FLAG_RD) !== 0;
   if (((flags >> 11) & 0xf) !== 0) return { kind: 'error', id, rd, rcode: RCODE.NOTIMP };
-  const formerr = { kind: 'error', id, rd, rcode: RCODE.FORMERR } as const;
-  if (msg.readUInt16BE(4) !== 1) return formerr;
+  const formerr = () => ({ kind: 'error', id, rd, rcode: RCODE.FORMERR }) as const;
+  if (msg.readUInt16BE(4) !== 1) return formerr();
   let off = HEADER_BYTES;
   for (;;) {
-    if (off >= msg.length) return formerr;
+    if (off >= msg.length) return formerr();
     const len = msg[off]!;
     if (len === 0) break;
-    if (len > 63) return formerr; // a compression pointer or a reserved label type: not in a question
+    if (len > 63) return formerr(); // a compression pointer or a reserved label type: not in a question
     off += len + 1;
-    if (off - HEADER_BYTES > 255) return formerr;
+    if (off - HEADER_BYTES > 255) return formerr();
   }
   off += 1;
-  if (off + 4 > msg.length) return formerr;
+  if (off + 4 > msg.length) return formerr();
   // Label lengths are at most 63, below 'A', so lower-casing the latin1 text only touches letters.
   const key = msg.toString('latin1', HEADER_BYTES, off).toLowerCase();
   const type = msg.readUInt16BE(off);
@@ -70,22 +74,22 @@ export function readQuery(msg: Buffer): QueryRead {
   const questionEnd = off + 4;
   const others = msg.readUInt16BE(6) | msg.readUInt16BE(8) | msg.readUInt16BE(10);
   if (others === 0) {
-    if (questionEnd !== msg.length) return formerr;
-    return { kind: 'query', query: { id, rd, questionEnd, key, type, class: klass, plain: true } };
+    if (questionEnd !== msg.length) return formerr();
+    return { kind: 'query', id, rd, questionEnd, key, type, class: klass, plain: true };
   }
   let decoded: packet.DecodedPacket;
   try {
     decoded = packet.decode(msg);
   } catch {
-    return formerr;
+    return formerr();
   }
-  if (packet.decode.bytes !== msg.length) return formerr;
+  if (packet.decode.bytes !== msg.length) return formerr();
   const opts = (decoded.additionals ?? []).filter((a) => a.type === 'OPT');
-  if (opts.length > 1) return formerr; // RFC 6891 §6.1.1
-  const query: ParsedQuery = { id, rd, questionEnd, key, type, class: klass, plain: false };
+  if (opts.length > 1) return formerr(); // RFC 6891 §6.1.1
+  const query: ParsedQuery = { kind: 'query', id, rd, questionEnd, key, type, class: klass, plain: false };
   if (opts.length === 1)
     query.ednsUdpSize = Math.max(UDP_PLAIN_LIMIT, (opts[0] as packet.OptAnswer).udpPayloadSize);
-  return { kind: 'query', query };
+  return query;
 }
 
 /**

@@ -11,7 +11,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import { View } from './answers.js';
 import { Forwarder } from './forwarder.js';
-import { errorResponse, HEADER_BYTES, RCODE, readQuery, sizeLimit } from './messages.js';
+import { errorResponse, HEADER_BYTES, RCODE, readQuery, sizeLimit, type ParsedQuery } from './messages.js';
 import { buildNetworkIndex, EMPTY_INDEX, ownedNames, type NetworkIndex } from './name-index.js';
 import { parseUpstream, upstreamsFromResolvConf, type Upstream } from './resolv-conf.js';
 import { frame, FrameDecoder } from './tcp-framing.js';
@@ -226,9 +226,12 @@ export class EmbeddedDns {
     };
     for (const n of task.networkIds) if (!this.indexes.has(n)) this.markDirty(n);
     this.tasks.set(task.taskId, t);
+    // The hot path: no closure unless the query is forwarded; send errors go to the 'error' listener.
     udp.on('message', (msg, rinfo) => {
-      const out = this.handle(t, msg, 'udp', (late) => udp.send(late, rinfo.port, rinfo.address, ignore));
-      if (out && out !== FORWARDED) udp.send(out, rinfo.port, rinfo.address, ignore);
+      const out = this.handle(t, msg, 'udp');
+      if (Buffer.isBuffer(out)) udp.send(out, rinfo.port, rinfo.address);
+      else if (isQuery(out))
+        this.forward(t, msg, out, 'udp', (late) => udp.send(late, rinfo.port, rinfo.address));
     });
     udp.on('error', (err) =>
       this.log.warn({ taskId: task.taskId, err: err.message }, 'dns: udp socket error'),
@@ -271,27 +274,40 @@ export class EmbeddedDns {
       for (const msg of messages) {
         clearTimeout(idle);
         idle = setTimeout(() => sock.destroy(), this.tcpIdleMs);
-        const out = this.handle(t, msg, 'tcp', (late) => {
-          write(late);
-          if (--outstanding < TCP_PIPELINE && sock.isPaused()) sock.resume();
-        });
-        if (out === FORWARDED) {
+        const out = this.handle(t, msg, 'tcp');
+        if (Buffer.isBuffer(out)) write(out);
+        else if (isQuery(out)) {
           if (++outstanding >= TCP_PIPELINE) sock.pause();
-        } else if (out) write(out);
+          this.forward(t, msg, out, 'tcp', (late) => {
+            write(late);
+            if (--outstanding < TCP_PIPELINE && sock.isPaused()) sock.resume();
+          });
+        }
       }
     });
   }
 
-  /**
-   * The answer to one message when it is known at once; FORWARDED when it will come through `later`;
-   * undefined when there is none (dropped).
-   */
-  private handle(
+  private forward(
     t: ServedTask,
     msg: Buffer,
+    q: ParsedQuery,
     transport: 'udp' | 'tcp',
-    later: (out: Buffer) => void,
-  ): Buffer | typeof FORWARDED | undefined {
+    reply: (out: Buffer) => void,
+  ) {
+    try {
+      this.forwarder.forward(msg, q, t.upstreams, sizeLimit(q, transport), reply);
+    } catch (err) {
+      this.log.error({ taskId: t.task.taskId, err: errorMessage(err) }, 'dns: forwarding failed');
+      this.counters.servfail++;
+      reply(errorResponse(q.id, q.rd, RCODE.SERVFAIL, msg.subarray(HEADER_BYTES, q.questionEnd)));
+    }
+  }
+
+  /**
+   * The answer to one message when this node knows it; the parsed query when it is to be forwarded;
+   * undefined when it is dropped unanswered.
+   */
+  private handle(t: ServedTask, msg: Buffer, transport: 'udp' | 'tcp'): Buffer | ParsedQuery | undefined {
     this.counters.queries++;
     try {
       const read = readQuery(msg);
@@ -303,14 +319,10 @@ export class EmbeddedDns {
         this.counters.formerr++;
         return errorResponse(read.id, read.rd, read.rcode);
       }
-      const q = read.query;
-      const out = this.viewOf(t).answer(msg, q, transport);
-      if (out) {
-        this.counters.answered++;
-        return out;
-      }
-      this.forwarder.forward(msg, q, t.upstreams, sizeLimit(q, transport), later);
-      return FORWARDED;
+      const out = this.viewOf(t).answer(msg, read, transport);
+      if (!out) return read;
+      this.counters.answered++;
+      return out;
     } catch (err) {
       // A bug, not a client's fault: the client still gets an answer and the daemon keeps serving.
       this.log.error({ taskId: t.task.taskId, err: errorMessage(err) }, 'dns: query failed');
@@ -322,7 +334,8 @@ export class EmbeddedDns {
 }
 
 const ignore = () => undefined;
-const FORWARDED = Symbol('forwarded');
+const isQuery = (x: Buffer | ParsedQuery | undefined): x is ParsedQuery =>
+  x !== undefined && !Buffer.isBuffer(x);
 
 function hostResolvers(log: Logger): string[] {
   try {
