@@ -16,6 +16,7 @@ import type { EndpointSource } from '../worker/endpoints/records.js';
 import type { OverlayAgent } from '../worker/overlay/agent.js';
 import { MeshApplier, OWN_NAMESPACE, type Namespace } from './apply.js';
 import { hostModeInputs, ingressInputs, vipInputs } from './inputs.js';
+import { applyReturnPath } from './return-apply.js';
 import { renderIngressTable, renderPublishTable, renderVipTable } from './model.js';
 
 /** The sandbox's fixed leg on the gateway bridge (DESIGN §5): what every published port is DNATed to. */
@@ -39,11 +40,15 @@ interface LocalTask {
   hostPorts: PortConfig[];
   /** Its gateway-bridge address (what host-mode ports DNAT to), read once its legs exist. */
   gatewayIp?: string;
+  /** Its interface on the ingress network, when its service keeps client addresses (return path). */
+  returnDevice?: string;
   serving: boolean;
 }
 
 /** A pseudo network id: host-mode backends are addressed on the gateway bridge, not an overlay. */
 const HOST_MODE = 'host-mode';
+/** Pseudo network ids for "the ingress sandboxes changed": return paths are re-synced. */
+const SANDBOXES = 'ingress-sandboxes';
 
 export class MeshAgent {
   private readonly applier: MeshApplier;
@@ -57,7 +62,14 @@ export class MeshAgent {
 
   constructor(private readonly opts: MeshAgentOptions) {
     this.applier = new MeshApplier({ prefix: opts.prefix, minIntervalMs: 50 });
-    this.unsubscribe = opts.endpoints.onChange((networkId) => this.touch(networkId));
+    const offEndpoints = opts.endpoints.onChange((networkId) => this.touch(networkId));
+    const offPeers = opts.overlay.onPeersChange((networkId) => {
+      if (networkId === this.ingress?.network.id) this.touch(SANDBOXES);
+    });
+    this.unsubscribe = () => {
+      offEndpoints();
+      offPeers();
+    };
   }
 
   private get sandboxNs(): Namespace {
@@ -87,6 +99,7 @@ export class MeshAgent {
         gatewayAddress: SANDBOX_GATEWAY_ADDRESS,
       },
       name,
+      { sandbox: true },
     );
     this.sandboxReady = true;
     this.touch(network.id);
@@ -99,12 +112,16 @@ export class MeshAgent {
   async addTask(task: Task, netnsPath: string): Promise<void> {
     const hostPorts = task.endpoint.ports.filter((p) => p.publishMode === 'host' && p.publishedPort > 0);
     const networkIds = task.networks.map((n) => n.networkId);
+    // The overlay names a task's legs eth0, eth1, ... in the order of its attachments.
+    const ingressIndex = networkIds.indexOf(this.ingress?.network.id ?? '');
+    const preserves = task.endpoint.ports.some((p) => p.publishMode === 'ingress' && p.preserveClientAddress);
     const local: LocalTask = {
       serviceId: task.serviceId,
       netnsPath,
       networkIds,
       hostPorts,
       serving: this.tasks.get(task.id)?.serving ?? false,
+      ...(preserves && ingressIndex >= 0 ? { returnDevice: `eth${ingressIndex}` } : {}),
     };
     this.tasks.set(task.id, local);
     if (hostPorts.length > 0) {
@@ -116,6 +133,7 @@ export class MeshAgent {
         );
       this.touch(HOST_MODE);
     }
+    if (local.returnDevice) this.touch(SANDBOXES);
     for (const n of networkIds) this.touch(n);
   }
 
@@ -181,6 +199,23 @@ export class MeshAgent {
           OWN_NAMESPACE,
         ),
       );
+    }
+    if (networks.has(SANDBOXES) && ingress) {
+      // Preserved client addresses: each such task routes a connection's replies back through the
+      // sandbox that sent it, so it needs every node's sandbox (and again whenever one comes or goes).
+      const sandboxes = this.opts.overlay.sandboxes(ingress.network.id).map((ip) => ({ ip }));
+      for (const [taskId, t] of this.tasks) {
+        if (!t.returnDevice) continue;
+        const ns: Namespace = { kind: 'path', path: t.netnsPath };
+        work.push(
+          applyReturnPath(this.applier, ns, { prefix, sandboxes, device: t.returnDevice }).then(
+            () => {},
+            (err: unknown) => {
+              if (this.tasks.has(taskId)) throw err;
+            },
+          ),
+        );
+      }
     }
     for (const [taskId, t] of this.tasks) {
       if (!t.networkIds.some((n) => networks.has(n))) continue;

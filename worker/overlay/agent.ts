@@ -16,6 +16,8 @@ export const PEERS_TABLE = 'overlay-peers';
 interface PeerRecord {
   ip: string;
   vtep: string;
+  /** The address is a node's ingress sandbox (the routing mesh's source of preserved connections). */
+  sandbox?: true;
 }
 
 const ipOf = (cidr: string) => cidr.split('/')[0]!;
@@ -34,8 +36,11 @@ export class OverlayAgent {
   private readonly names = new Map<string, string>();
   private running: Promise<void> | undefined;
   private again = false;
+  private readonly peerListeners = new Set<(networkId: string) => void>();
   private readonly onTable = (e: GossipTableEvent) => {
-    if (e.table === PEERS_TABLE && e.owner !== this.opts.gossip.local().id) void this.sync().catch(() => {});
+    if (e.table !== PEERS_TABLE) return;
+    for (const l of this.peerListeners) l(e.network);
+    if (e.owner !== this.opts.gossip.local().id) void this.sync().catch(() => {});
   };
 
   constructor(private readonly opts: OverlayAgentOptions) {
@@ -61,7 +66,7 @@ export class OverlayAgent {
    * Plugs in any local namespace as a task: the tasks, and the node's ingress sandbox (which also pins
    * its gateway-bridge address). Its addresses are announced to the network's other nodes.
    */
-  async attachLocal(local: LocalTask, name: string): Promise<void> {
+  async attachLocal(local: LocalTask, name: string, opts: { sandbox?: boolean } = {}): Promise<void> {
     const { attachments } = local;
     for (const a of attachments)
       if (!this.networks.has(a.networkId)) throw new Error(`network ${a.networkId} is not known here`);
@@ -69,7 +74,11 @@ export class OverlayAgent {
     this.names.set(local.taskId, name);
     for (const a of attachments) {
       this.opts.gossip.joinNetwork(a.networkId);
-      const record: PeerRecord = { ip: ipOf(a.address), vtep: this.opts.vtep };
+      const record: PeerRecord = {
+        ip: ipOf(a.address),
+        vtep: this.opts.vtep,
+        ...(opts.sandbox ? { sandbox: true } : {}),
+      };
       this.opts.gossip.setEntry(PEERS_TABLE, a.networkId, record.ip, Buffer.from(JSON.stringify(record)));
     }
     await this.sync();
@@ -93,6 +102,26 @@ export class OverlayAgent {
       if (!stillUsed) this.opts.gossip.leaveNetwork(a.networkId);
     }
     await this.sync();
+  }
+
+  /** The ingress sandboxes on a network (every node's, this one's included), by address. */
+  sandboxes(networkId: string): string[] {
+    const ips: string[] = [];
+    for (const e of this.opts.gossip.entries(PEERS_TABLE, networkId)) {
+      try {
+        const r = JSON.parse(e.value.toString()) as PeerRecord;
+        if (r.sandbox === true && typeof r.ip === 'string') ips.push(r.ip);
+      } catch {
+        // malformed entries are reported by desired()
+      }
+    }
+    return ips.sort();
+  }
+
+  /** Called whenever a network's peers change (an address announced or withdrawn anywhere). */
+  onPeersChange(listener: (networkId: string) => void): () => void {
+    this.peerListeners.add(listener);
+    return () => this.peerListeners.delete(listener);
   }
 
   /** `network inspect` on this node: local endpoints, the peers on the network, what was programmed. */
