@@ -122,6 +122,10 @@ export class Tables {
     const res = this.store.apply(stamped, now);
     if (res.event) this.fx.event(res.event);
     this.enqueueEntry(stamped);
+    // Our own write (a task started or stopped here) goes out on the next tick rather than at the
+    // next 200 ms round: DNS and load balancers elsewhere wait on its first hop. Bursts still go out
+    // as one round per tick, and relayed events keep the regular interval.
+    this.nextGossipAt = Math.min(this.nextGossipAt, now);
   }
 
   private enqueueEntry(rec: EntryRecord): void {
@@ -188,6 +192,10 @@ export class Tables {
     const res = this.store.apply(stamped, now);
     if (res.event) this.fx.event(res.event);
     this.enqueueEntry(stamped);
+    // Our own write (a task started or stopped here) goes out on the next tick rather than at the
+    // next 200 ms round: DNS and load balancers elsewhere wait on its first hop. Bursts still go out
+    // as one round per tick, and relayed events keep the regular interval.
+    this.nextGossipAt = Math.min(this.nextGossipAt, now);
   }
 
   /** SWIM declared `node` dead or left: it leaves every network and its entries go, here. */
