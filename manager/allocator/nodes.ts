@@ -40,7 +40,8 @@ export function restoreNodeIngress(state: AllocatorState, node: NodeInput): Allo
   const network = state.ingressNetwork();
   if (!network) return fail('missing', `node ${node.id}: there is no ingress network`);
   const held = claimRecorded(state, network.id, node.ingressAddress);
-  if (typeof held === 'string') return fail('conflict', `node ${node.id}: address ${node.ingressAddress}: ${held}`);
+  if (typeof held === 'string')
+    return fail('conflict', `node ${node.id}: address ${node.ingressAddress}: ${held}`);
   state.nodes.set(node.id, held);
   return ok(undefined);
 }

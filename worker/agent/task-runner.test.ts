@@ -123,7 +123,10 @@ test('endpoints: announced once running, withdrawn before the stop; an exit with
   await eventually('shutdown', () => reports.at(-1)?.state === 'shutdown');
   await r.remove();
   assert.deepEqual(events.slice(0, 3), ['announce t1', 'withdraw t1 running=true', 'detach']);
-  assert.ok(events.slice(3).every((e) => e === 'detach'), 'nothing but (idempotent) detaches after that');
+  assert.ok(
+    events.slice(3).every((e) => e === 'detach'),
+    'nothing but (idempotent) detaches after that',
+  );
 
   events.length = 0;
   const exits = new TaskRunner(task(['SIM_EXIT_AFTER_MS=30']), { ...deps, report: () => {} });

@@ -173,10 +173,7 @@ function legSteps(
     });
   }
 
-  const used = new Set([
-    gw.gateway,
-    ...[...kept.values(), ...pinned.keys()].map((a) => a.split('/')[0]),
-  ]);
+  const used = new Set([gw.gateway, ...[...kept.values(), ...pinned.keys()].map((a) => a.split('/')[0])]);
   let next = cidr.first + 1;
   const taken = new Set(observed.takenNames);
   for (const task of tasks) {

@@ -219,7 +219,10 @@ test('a pinned gateway address (the ingress sandbox) is taken from whoever holds
     gatewayAddress: '172.18.0.2/16',
   });
   const gw = lines(planAll(ctx, d, converged()).gateway);
-  assert.ok(gw.includes(`ip link del ${gatewayLegName('swl', 't1', new Set())}`), "t1's leg held .2: it goes");
+  assert.ok(
+    gw.includes(`ip link del ${gatewayLegName('swl', 't1', new Set())}`),
+    "t1's leg held .2: it goes",
+  );
   assert.ok(gw.includes('nsenter --net=/run/netns/sbox ip addr add 172.18.0.2/16 dev gw0'));
   assert.ok(gw.includes('nsenter --net=/run/netns/t1 ip addr add 172.18.0.3/16 dev gw0'), 't1 moves to .3');
   d.tasks[1]!.gatewayAddress = '192.168.0.2/16';
