@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import type { LabHostState } from '../../deploy/lab/state.js';
+import { run } from '../../lib/exec.js';
 import type { Task } from '../../manager/store/index.js';
 import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
 
@@ -56,6 +58,36 @@ function udpAsk(host: string, port: number, text: string): Promise<string> {
       resolve(m.toString());
     });
     s.send(text, port, host);
+  });
+}
+
+/** A kept-open TCP connection to an echo server: say() sends a line and waits for it back. */
+function echoConnection(
+  host: string,
+  port: number,
+): Promise<{ say(text: string): Promise<string>; close(): void } | undefined> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    sock.setTimeout(2_000, () => {
+      sock.destroy();
+      resolve(undefined);
+    });
+    sock.on('error', () => resolve(undefined));
+    sock.on('connect', () => {
+      sock.setTimeout(0);
+      resolve({
+        say: (text) =>
+          new Promise((res, rej) => {
+            const timer = setTimeout(() => rej(new Error(`no echo of "${text}"`)), 2_000);
+            sock.once('data', (d: Buffer) => {
+              clearTimeout(timer);
+              res(d.toString());
+            });
+            sock.write(text);
+          }),
+        close: () => sock.destroy(),
+      });
+    });
   });
 }
 
@@ -246,6 +278,58 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     // The masqueraded service on 5000 is unaffected: its tasks still see a sandbox address.
     assert.match((await get(hosts[2].address, 5000)).remote ?? '', /^10\.255\./);
   });
+
+  await t.test(
+    'a stopping task drains: its open connection lives through the grace period, new ones do not reach it',
+    async () => {
+      // A TCP echo that ignores SIGTERM, so it lives for its whole stop grace period.
+      const echo = `process.on('SIGTERM',()=>{});require('net').createServer(c=>c.pipe(c)).listen(80)`;
+      await swl(n1, [
+        'service',
+        'create',
+        '-d',
+        '--name',
+        'drain',
+        '--stop-grace-period',
+        '6s',
+        '-p',
+        'published=5002,target=80,idle-timeout=1h',
+        'host',
+        'node',
+        '-e',
+        echo,
+      ]);
+      await waitFor('drain running', 20_000, async () =>
+        running(await psJson(n1, 'drain')).length === 1 ? true : undefined,
+      );
+      // The idle timeout reached every node's sandbox as a conntrack timeout object.
+      for (const h of hosts) {
+        const sbox = `${h.prefix}_ingress_sbox`;
+        const table = await run('ip', [
+          'netns',
+          'exec',
+          sbox,
+          'nft',
+          'list',
+          'table',
+          'ip',
+          `${h.prefix}_ingress`,
+        ]);
+        assert.match(table, /ct timeout set "idle-tcp-3600s"/, `${h.hostname}'s sandbox`);
+      }
+      const conn = await waitFor('a connection through node3', 5_000, () =>
+        echoConnection(hosts[2].address, 5002),
+      );
+      assert.equal(await conn.say('before'), 'before');
+      await swl(n1, ['service', 'scale', '-d', 'drain=0']);
+      await waitFor('new connections refused', 5_000, async () =>
+        (await get(hosts[0].address, 5002)).name === 'error:ECONNREFUSED' ? true : undefined,
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(await conn.say('during the grace period'), 'during the grace period');
+      conn.close();
+    },
+  );
 
   await t.test('UDP through a published port, on every node', async () => {
     const echo = `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(require('os').hostname()+' '+m,r.port,r.address));s.bind(7)`;
