@@ -110,6 +110,11 @@ export function registerBasicCommands(program: Command): void {
       'runtime, or simulated (tasks without processes, for tests)',
       DAEMON_DEFAULTS.executor,
     )
+    .option(
+      '--resolv-conf <path>',
+      "the tasks' upstream resolvers (nameserver lines)",
+      DAEMON_DEFAULTS.resolvConf,
+    )
     .action(
       async (opts: {
         dataRoot: string;
@@ -119,6 +124,7 @@ export function registerBasicCommands(program: Command): void {
         advertiseAddr: string;
         logLevel: string;
         executor: string;
+        resolvConf: string;
       }) => {
         await runDaemonUntilSignalled(
           validateDaemonOptions({

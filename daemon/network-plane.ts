@@ -1,14 +1,17 @@
 // This node's data-plane wiring: gossip on 7946 (started once the managers have handed over the swarm's
 // gossip keys through the dispatcher session), the overlay driver, and the overlay agent between them;
-// the endpoints table on top of gossip, and the routing mesh (ingress sandbox, published ports, VIPs)
-// fed by it. The task runners reach it through `attacher()`, which waits for the plane to be up before
+// the endpoints table on top of gossip, and what it feeds: the routing mesh (ingress sandbox, published
+// ports, VIPs) and the embedded DNS at 127.0.0.11 in every task. The task runners reach it through `attacher()`, which waits for the plane to be up before
 // plugging a task in.
 import type { Logger } from '../lib/log.js';
 import type { Network, Task } from '../manager/store/objects-services.js';
 import type { NetworkAttacher } from '../worker/agent/task-runner.js';
 import type { SessionMessage } from '../worker/agent/session.js';
+import { readFile } from 'node:fs/promises';
+import { EmbeddedDns } from '../dns/resolver.js';
+import { upstreamsFromResolvConf } from '../dns/resolv-conf.js';
 import { MeshAgent } from '../ingress/agent.js';
-import type { EndpointRecord } from '../worker/endpoints/records.js';
+import type { EndpointRecord, EndpointSource } from '../worker/endpoints/records.js';
 import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent } from '../worker/overlay/agent.js';
@@ -22,6 +25,8 @@ export interface NetworkPlaneOptions {
   /** This node's underlay address: gossip binds and advertises it, VXLAN uses it as the VTEP. */
   vtep: string;
   prefix: string;
+  /** The host's resolv.conf: the upstreams of tasks without `--dns`. */
+  resolvConf: string;
   log: Logger;
 }
 
@@ -33,6 +38,19 @@ export class NetworkPlane {
   /** The ingress network and this node's address on it, as the last session message said. */
   private ingress: { network: Network; address: string; key: string } | undefined;
   private meshRetry: NodeJS.Timeout | undefined;
+  /**
+   * Serves every task from the start, also before gossip is up (names come once the endpoints do):
+   * it reads the endpoints through `source`, which reaches the table once there is one.
+   */
+  private readonly dnsListeners = new Set<(networkId: string) => void>();
+  private readonly source: EndpointSource = {
+    records: (networkId) => this.endpoints?.records(networkId) ?? [],
+    onChange: (listener) => {
+      this.dnsListeners.add(listener);
+      return () => this.dnsListeners.delete(listener);
+    },
+  };
+  private readonly dns: EmbeddedDns;
   /** The overlays of a node that left gossip, kept until its tasks are gone and `removeAll` runs. */
   private leaving: OverlayAgent | undefined;
   private starting: Promise<void> | undefined;
@@ -41,7 +59,15 @@ export class NetworkPlane {
   private readonly pendingNetworks: Network[] = [];
   private readonly seeds = new Set<string>();
 
-  constructor(private readonly opts: NetworkPlaneOptions) {}
+  constructor(private readonly opts: NetworkPlaneOptions) {
+    // Upstreams come per task (its --dns, else --resolv-conf as it is when the task starts), never from
+    // a file the daemon was not pointed at.
+    this.dns = new EmbeddedDns({
+      source: this.source,
+      upstreams: [],
+      log: opts.log.child({ component: 'dns' }),
+    });
+  }
 
   /** Every session message: start gossip with the keys, follow key rotations and new managers. */
   onSessionMessage(msg: SessionMessage): void {
@@ -96,6 +122,9 @@ export class NetworkPlane {
     });
     this.overlay.setNetworks(this.pendingNetworks.splice(0));
     this.endpoints = new EndpointTable(gossip, this.opts.log.child({ component: 'endpoints' }));
+    this.endpoints.onChange((networkId) => {
+      for (const l of this.dnsListeners) l(networkId);
+    });
     this.mesh = new MeshAgent({
       prefix: this.opts.prefix,
       endpoints: this.endpoints,
@@ -147,6 +176,15 @@ export class NetworkPlane {
         else this.pendingNetworks.push(...networks);
       },
       attach: async (task: Task, netnsPath: string) => {
+        // Every task resolves through 127.0.0.11 (its resolv.conf says so), networks or not.
+        await this.dns.attachTask({
+          taskId: task.id,
+          netnsPath,
+          networkIds: task.networks.map((n) => n.networkId),
+          nameservers: task.spec.dns.nameservers.length
+            ? task.spec.dns.nameservers
+            : await this.hostUpstreams(),
+        });
         if (task.networks.length === 0) return;
         await (await this.overlayUp()).attach(task, netnsPath);
         await this.mesh?.addTask(task, netnsPath);
@@ -160,11 +198,25 @@ export class NetworkPlane {
         this.mesh?.serving(taskId, false);
       },
       detach: async (taskId: string) => {
+        this.dns.detachTask(taskId);
         this.endpoints?.withdraw(taskId);
         this.mesh?.removeTask(taskId);
         await this.overlay?.detach(taskId);
       },
     };
+  }
+
+  /** The upstreams in the host's resolv.conf now (re-read for each task, as Docker does). */
+  private async hostUpstreams(): Promise<string[]> {
+    try {
+      return upstreamsFromResolvConf(await readFile(this.opts.resolvConf, 'utf8'));
+    } catch (err) {
+      this.opts.log.warn(
+        { err, file: this.opts.resolvConf },
+        'no upstream resolvers: names outside the swarm fail',
+      );
+      return [];
+    }
   }
 
   /** `network inspect` on this node (empty when this node has no task on the network). */
@@ -196,6 +248,7 @@ export class NetworkPlane {
     clearTimeout(this.meshRetry);
     this.mesh?.stop();
     this.endpoints?.close();
+    await this.dns.close().catch(() => {});
     await this.gossip?.close().catch(() => {});
   }
 
@@ -221,6 +274,7 @@ export class NetworkPlane {
     this.leaving = this.overlay = undefined;
     await overlay?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'overlay cleanup failed'));
     await this.mesh?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'mesh cleanup failed'));
+    await this.dns.close().catch(() => {});
     this.mesh = undefined;
   }
 }

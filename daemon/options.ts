@@ -14,6 +14,8 @@ export interface DaemonOptions {
   logLevel: LogLevel;
   /** What runs tasks: the real runtime, or the simulated one control-plane tests and benchmarks use. */
   executor: ExecutorKind;
+  /** Where the embedded DNS finds its upstream resolvers (read when each task starts, as Docker does). */
+  resolvConf: string;
 }
 
 export const EXECUTOR_KINDS = ['runtime', 'simulated'] as const;
@@ -29,6 +31,7 @@ export const DAEMON_DEFAULTS: DaemonOptions = {
   advertiseAddr: '',
   logLevel: 'info',
   executor: 'runtime',
+  resolvConf: '/etc/resolv.conf',
 };
 
 /**
@@ -57,6 +60,8 @@ export function validateDaemonOptions(o: DaemonOptions): DaemonOptions {
   if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel)) {
     throw new UserError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${o.logLevel}'`);
   }
+  if (!o.resolvConf.startsWith('/'))
+    throw new UserError(`--resolv-conf must be an absolute path, got '${o.resolvConf}'`);
   if (!(EXECUTOR_KINDS as readonly string[]).includes(o.executor)) {
     throw new UserError(`--executor must be one of ${EXECUTOR_KINDS.join(', ')}, got '${o.executor}'`);
   }

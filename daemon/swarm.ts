@@ -515,6 +515,7 @@ export class SwarmNode {
         nodeId: s.nodeId,
         vtep,
         prefix: this.opts.netnsPrefix,
+        resolvConf: this.opts.resolvConf,
         log: this.log.child({ component: 'network' }),
       });
     }
