@@ -27,18 +27,33 @@ swarmlite lab exec node1 -- ping -c 1 -W 2 "$2" | tail -n 2 | head -n 1
 swarmlite lab exec node1 -- ping -c 1 -W 2 "$3" | tail -n 2 | head -n 1
 ping -c 1 -W 2 "$1" | tail -n 2 | head -n 1
 echo
-echo "== node1: swarmlite service create --name web --replicas 6 host swarmlite whoami --port 80"
-swarmlite lab exec node1 -- swarmlite service create --name web --replicas 6 \
+echo "== node1: swarmlite network create -d overlay appnet"
+swarmlite lab exec node1 -- swarmlite network create -d overlay appnet
+echo
+echo "== node1: swarmlite service create --name web --replicas 3 -p 5000:80 --network appnet host swarmlite whoami --port 80"
+swarmlite lab exec node1 -- swarmlite service create --name web --replicas 3 -p 5000:80 --network appnet \
   --hostname '{{.Node.Hostname}}-{{.Task.Slot}}' host swarmlite whoami --port 80
 echo
-echo "== node1: swarmlite service ps web (two replicas per host, each in its own namespaces)"
+echo "== node1: swarmlite service ps web (one replica per host, each in its own namespaces)"
 swarmlite lab exec node1 -- swarmlite service ps web
 echo
-echo "== node3 (a worker): swarmlite exec web.1 -- curl -s http://127.0.0.1/ (whoami answers inside its task)"
-swarmlite lab exec node3 -- swarmlite exec web.1 -- curl -s http://127.0.0.1/ \
-  | sed -n '1,4p'
+echo "== the routing mesh: this machine curls port 5000 of every node; any node, any replica"
+for address in "$@"; do
+  for _ in 1 2; do
+    printf '%s:5000 -> ' "$address"
+    curl -s --max-time 3 "http://$address:5000/" | sed -n 's/^Name: //p'
+  done
+done
+echo
+echo "== node3 (a worker): swarmlite exec web.1 -- curl -s http://web/ (the service VIP, from inside a task)"
+swarmlite lab exec node3 -- swarmlite exec web.1 -- curl -s --max-time 3 http://web/ | sed -n '1,2p' || true
+echo
+echo "== node1: the published port's nftables rules (nft list table ip lab-n1_publish)"
+swarmlite lab exec node1 -- nft list table ip lab-n1_publish | sed -n '1,12p'
 echo
 echo "The lab is up, with the 'web' service running. Explore it:"
 echo "  node bin/swarmlite.js lab exec node1 -- swarmlite service ps web"
+echo "  node bin/swarmlite.js lab exec node1 -- swarmlite network inspect -v ingress"
 echo "  node bin/swarmlite.js lab exec node1 -- swarmlite service logs web"
+echo "  curl http://$1:5000/"
 echo "remove it with 'node bin/swarmlite.js lab down'."
