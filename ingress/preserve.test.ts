@@ -9,7 +9,8 @@ import { renderIngressTable, renderPublishTable } from './model.js';
 import { tableName } from './names.js';
 import { applyReturnPath, observeReturnRouting, removeReturnPath } from './return-apply.js';
 import { RETURN_RULE_PRIORITY, isOwnRule, returnMark } from './return-path.js';
-import { SANDBOX_GATEWAY_ADDRESS, TwoNodeMeshNet, WHOAMI_CLIENT, WHOAMI_PORT } from './test-net-nodes.js';
+import { HTTP_CLIENT } from './test-net.js';
+import { SANDBOX_GATEWAY_ADDRESS, TwoNodeMeshNet, WHOAMI_PORT } from './test-net-nodes.js';
 import type { PublishedPort } from './types.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -103,7 +104,7 @@ test(
       return rules.includes('fwmark 0x4000 lookup 100') && routes.includes('10.99.0.0/24');
     };
     const load = (nodeIndex: number, port: number, count = 40) =>
-      net.runScript<Counts>(net.client, WHOAMI_CLIENT, [
+      net.runScript<Counts>(net.client, HTTP_CLIENT, [
         net.nodes[nodeIndex]!.address,
         String(port),
         String(count),

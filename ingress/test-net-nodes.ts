@@ -27,29 +27,6 @@ require('node:http')
   .listen(${WHOAMI_PORT}, '0.0.0.0', () => console.log('ready'));
 `;
 
-/**
- * `count` connections one after another (new source port each), counting answers by their body
- * (`task1 198.19.5.100`) and failures by their error code.
- */
-export const WHOAMI_CLIENT = `
-const [host, port, count] = process.argv.slice(1);
-const http = require('node:http');
-const get = () => new Promise((resolve) => {
-  const req = http.get({ host, port: Number(port), agent: false, timeout: 1500 }, (res) => {
-    let body = '';
-    res.on('data', (d) => (body += d));
-    res.on('end', () => resolve(body));
-  });
-  req.on('timeout', () => req.destroy(new Error('timeout')));
-  req.on('error', (e) => resolve('error:' + (e.code || e.message)));
-});
-(async () => {
-  const counts = {};
-  for (let i = 0; i < Number(count); i++) { const b = await get(); counts[b] = (counts[b] || 0) + 1; }
-  console.log(JSON.stringify(counts));
-})();
-`;
-
 export interface LabNode {
   netns: string;
   /** Where published ports answer. */

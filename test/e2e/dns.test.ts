@@ -12,15 +12,8 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { enterHost } from '../../deploy/lab/hosts.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
-import type { Service, Task } from '../../manager/store/index.js';
-import { createTestLab, isRoot, swl, waitFor } from './harness.js';
-
-const psJson = async (h: LabHostState, service: string): Promise<Task[]> =>
-  JSON.parse((await swl(h, ['service', 'ps', service, '--format', 'json'])).stdout) as Task[];
-const running = (ts: Task[]) =>
-  ts.filter((t) => t.status.state === 'running' && t.desiredState === 'running');
-const ipOn = (t: Task, networkId: string) =>
-  t.networks.find((n) => n.networkId === networkId)?.addresses[0]?.split('/')[0];
+import type { Service } from '../../manager/store/index.js';
+import { createTestLab, ipOn, isRoot, psJson, running, swl, waitFor } from './harness.js';
 
 /** The test's upstream: A 198.18.255.1 for external.test, NXDOMAIN for anything else. */
 const UPSTREAM = (dnsPacket: string) => `

@@ -7,6 +7,7 @@ import type { TestContext } from 'node:test';
 import { enterHost, hostEnv } from '../../deploy/lab/hosts.js';
 import { labDown, labUp } from '../../deploy/lab/lab.js';
 import type { LabHostState, LabState } from '../../deploy/lab/state.js';
+import type { Task } from '../../manager/store/index.js';
 
 /** 'e' + 7 random base-36 characters: a valid lab name no other test run will pick. */
 export function uniqueLabName(): string {
@@ -68,3 +69,15 @@ export async function swl(host: LabHostState, args: string[], expectCode = 0): P
 export function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
   return eventually(what, check, timeoutMs, 50);
 }
+
+/** `service ps SERVICE --format json` on a host. */
+export const psJson = async (h: LabHostState, service: string): Promise<Task[]> =>
+  JSON.parse((await swl(h, ['service', 'ps', service, '--format', 'json'])).stdout) as Task[];
+
+/** The tasks that run and are meant to. */
+export const running = (ts: Task[]) =>
+  ts.filter((t) => t.status.state === 'running' && t.desiredState === 'running');
+
+/** A task's address on a network, without prefix length. */
+export const ipOn = (t: Task, networkId: string) =>
+  t.networks.find((n) => n.networkId === networkId)?.addresses[0]?.split('/')[0];

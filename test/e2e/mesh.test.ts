@@ -9,13 +9,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { run } from '../../lib/exec.js';
-import type { Task } from '../../manager/store/index.js';
-import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
-
-const psJson = async (h: LabHostState, service: string): Promise<Task[]> =>
-  JSON.parse((await swl(h, ['service', 'ps', service, '--format', 'json'])).stdout) as Task[];
-const running = (ts: Task[]) =>
-  ts.filter((t) => t.status.state === 'running' && t.desiredState === 'running');
+import { createTestLab, isRoot, psJson, runIn, running, swl, waitFor } from './harness.js';
 
 interface Answer {
   /** The task name whoami reported, or 'error:<code>'. */

@@ -7,15 +7,8 @@ import { test } from 'node:test';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { run } from '../../lib/exec.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
-import type { Network, Task } from '../../manager/store/index.js';
-import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
-
-const psJson = async (h: LabHostState, service: string): Promise<Task[]> =>
-  JSON.parse((await swl(h, ['service', 'ps', service, '--format', 'json'])).stdout) as Task[];
-const running = (ts: Task[]) =>
-  ts.filter((t) => t.status.state === 'running' && t.desiredState === 'running');
-const ipOn = (t: Task, networkId: string) =>
-  t.networks.find((n) => n.networkId === networkId)?.addresses[0]?.split('/')[0];
+import type { Network } from '../../manager/store/index.js';
+import { createTestLab, ipOn, isRoot, psJson, runIn, running, swl, waitFor } from './harness.js';
 
 /** One ping from inside a task (through `swarmlite exec` on `via`). */
 const pingFrom = (via: LabHostState, task: string, ip: string, waitS = 2) =>

@@ -8,13 +8,8 @@ import { test } from 'node:test';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
-import type { Task } from '../../manager/store/index.js';
-import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
+import { createTestLab, isRoot, psJson, runIn, running, swl, waitFor } from './harness.js';
 
-const psJson = async (h: LabHostState, service: string): Promise<Task[]> =>
-  JSON.parse((await swl(h, ['service', 'ps', service, '--format', 'json'])).stdout) as Task[];
-const running = (ts: Task[]) =>
-  ts.filter((t) => t.status.state === 'running' && t.desiredState === 'running');
 const nsOf = (pid: number, kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`);
 
 /**
