@@ -4,7 +4,7 @@
 // the hosts' upstream (a resolver this test runs in node3's namespace), a stopped task leaves the
 // answers within 1 s, and garbage sent to 127.0.0.11 leaves it serving.
 import assert from 'node:assert/strict';
-import { writeFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,10 +185,17 @@ test('embedded DNS on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     const before = running(await psJson(n1, 'web'));
     const gone = before.find((x) => x.slot === 3)!;
     const goneIp = ipOn(gone, appnet!.id)!;
-    // A poller inside the cli task prints the moment tasks.web stops naming the task.
-    const poll = `const d=require('node:dns').promises;(async()=>{for(;;){const a=await d.resolve4('tasks.web').catch(()=>[]);
-      if(!a.includes(${JSON.stringify(goneIp)})){console.log(Date.now());return;}await new Promise(r=>setTimeout(r,20));}})()`;
+    // A poller inside the cli task prints the moment tasks.web stops naming the task. It marks (on the
+    // host's filesystem, which the task shares) when it has seen the task once, so the scale-down
+    // waits for it to be watching however slowly it starts.
+    const ready = `/run/swarmlite-dns-e2e-${process.pid}.ready`; // not /tmp: tasks have their own
+    t.after(() => rmSync(ready, { force: true }));
+    const poll = `const d=require('node:dns').promises;const fs=require('node:fs');(async()=>{for(;;){
+      const a=await d.resolve4('tasks.web').catch(()=>[]);
+      if(!a.includes(${JSON.stringify(goneIp)})){console.log(Date.now());return;}
+      fs.writeFileSync(${JSON.stringify(ready)},'');await new Promise(r=>setTimeout(r,20));}})()`;
     const seen = swl(n1, ['exec', 'cli.1', '--', 'node', '-e', poll]);
+    await waitFor('the poller watching', 15_000, async () => (existsSync(ready) ? true : undefined));
     await swl(n1, ['service', 'scale', '-d', 'web=2']);
     const seenAt = Number((await seen).stdout.trim());
     const stopped = await waitFor('the task reported stopped', 15_000, async () => {

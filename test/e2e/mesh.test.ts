@@ -182,7 +182,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     const t0 = performance.now();
     let killedAt = Infinity;
     const load = (async () => {
-      for (let i = 0; performance.now() - t0 < 4_000; i++) {
+      for (let i = 0; performance.now() - t0 < 5_000; i++) {
         const sentAt = performance.now();
         answers.push({ ...(await get(hosts[i % 3].address, 5000)), sentAt });
       }
@@ -191,13 +191,15 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     process.kill(victim!.status.pid!, 'SIGKILL');
     killedAt = performance.now();
     await load;
-    // Requests sent before every node dropped it may fail (reset, or lost with its namespace); every
-    // request sent from 1 s after the kill is answered, and never by the dead task.
-    const after = answers.filter((a) => a.sentAt > killedAt + 1_000);
+    // Requests sent before every node dropped it may fail (reset, or lost with its namespace). Dropping
+    // it takes the runtime noticing the death (100 ms polls), one gossip hop and an nft transaction per
+    // node: 0.1-0.9 s on a quiet machine, up to ~1.4 s with the whole suite running on 2 cores. Every
+    // request sent from 2 s after the kill is answered, and never by the dead task.
+    const after = answers.filter((a) => a.sentAt > killedAt + 2_000);
     const failed = answers.filter((a) => a.sentAt > killedAt && a.name.startsWith('error'));
     const lastFailMs = failed.length ? failed.at(-1)!.sentAt - killedAt : 0;
     t.diagnostic(
-      `${answers.length} requests; ${failed.length} failed, the last sent ${lastFailMs.toFixed(0)} ms after the kill; ${after.length} sent after 1 s`,
+      `${answers.length} requests; ${failed.length} failed, the last sent ${lastFailMs.toFixed(0)} ms after the kill; ${after.length} sent after 2 s`,
     );
     assert.ok(after.length > 10, 'the load went on after the kill');
     assert.deepEqual(
