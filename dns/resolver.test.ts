@@ -251,7 +251,10 @@ test('fuzz: thousands of random and mutated packets over UDP and TCP leave the r
   const tcp = decode((results.at(-1) as { answers: string[] }).answers[0]!);
   assert.deepEqual(data(tcp).sort(), ['10.0.1.5', '10.0.1.6']);
   const s = dns.stats();
-  assert.ok(s.queries >= 4000, JSON.stringify(s));
+  // A blast of 4,000 datagrams can overflow the socket's receive buffer on a loaded machine: the
+  // kernel drops some before the resolver sees them (3,891 seen in one CI run). What counts is that
+  // the resolver read thousands of them and still answers.
+  assert.ok(s.queries >= 2000, JSON.stringify(s));
   assert.ok(s.formerr > 100 && s.dropped > 100, JSON.stringify(s));
 });
 
