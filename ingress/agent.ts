@@ -8,7 +8,11 @@
 //   - `mode=host` ports: `<prefix>_ingress` in the node's namespace, straight to the local running tasks
 //     by their gateway-bridge legs, without SNAT (the task sees the client, as with Docker's host mode).
 // Every change of the endpoints (a task starting or stopping anywhere) re-renders what it touches; the
-// applier skips unchanged text and replaces a changed table in one transaction.
+// applier skips unchanged text and replaces a changed table in one transaction. Each table is its own
+// job: one that fails (a refused transaction, a namespace going away) is logged and retried, and
+// never holds up the others. Tables built from a network's records wait until gossip has synced that
+// network once: after a daemon restart, an empty table there means "not heard yet", and rendering it
+// would cut live services off until the sync came in.
 import { findTool, run } from '../lib/exec.js';
 import type { Logger } from '../lib/log.js';
 import type { Network, PortConfig, Task } from '../manager/store/objects-services.js';
@@ -49,6 +53,19 @@ interface LocalTask {
 const HOST_MODE = 'host-mode';
 /** Pseudo network ids for "the ingress sandboxes changed": return paths are re-synced. */
 const SANDBOXES = 'ingress-sandboxes';
+/** How long a network's tables wait for gossip's first sync of it before rendering what is known. */
+const SYNC_WAIT_MS = 3_000;
+/** A failed job is tried again after this long. */
+const RETRY_MS = 1_000;
+
+/** One table to render and apply; `key` is what to mark dirty again if it fails. */
+interface Job {
+  key: string;
+  what: string;
+  /** The task whose namespace the table goes in: its failure is expected once the task is gone. */
+  taskId?: string;
+  run: () => Promise<void>;
+}
 
 export class MeshAgent {
   private readonly applier: MeshApplier;
@@ -59,6 +76,9 @@ export class MeshAgent {
   private scheduled = false;
   private readonly unsubscribe: () => void;
   private closed = false;
+  private readonly startedAt = Date.now();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly pendingRetry = new Set<string>();
 
   constructor(private readonly opts: MeshAgentOptions) {
     this.applier = new MeshApplier({ prefix: opts.prefix, minIntervalMs: 50 });
@@ -133,8 +153,14 @@ export class MeshAgent {
         );
       this.touch(HOST_MODE);
     }
-    if (local.returnDevice) this.touch(SANDBOXES);
-    for (const n of networkIds) this.touch(n);
+    // Its own tables now, so that its first connection to a VIP (or a preserved client's first reply)
+    // already finds them; waiting a little for gossip's first sync of its networks if need be.
+    await this.waitSynced(networkIds, 1_000);
+    const jobs = [
+      this.vipJob(task.id, local),
+      ...(local.returnDevice ? [this.returnJob(task.id, local)] : []),
+    ];
+    await this.runJobs(jobs.filter((j): j is Job => j !== undefined));
   }
 
   /** The task runs (announced) or stops serving (withdrawn): its host-mode ports follow. */
@@ -164,75 +190,155 @@ export class MeshAgent {
       this.scheduled = false;
       const dirty = this.dirty;
       this.dirty = new Set();
-      this.sync(dirty).catch((err: unknown) => this.opts.log.warn({ err }, 'routing mesh sync failed'));
+      void this.runJobs(this.jobsFor(dirty));
     });
   }
 
-  private async sync(networks: Set<string>): Promise<void> {
-    const { prefix, endpoints } = this.opts;
-    const work: Promise<void>[] = [];
+  private synced(networkId: string): boolean {
+    return this.opts.overlay.networkSynced(networkId) || Date.now() - this.startedAt > SYNC_WAIT_MS;
+  }
+
+  private async waitSynced(networkIds: string[], maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    while (!networkIds.every((n) => this.synced(n)) && Date.now() < deadline && !this.closed)
+      await new Promise((r) => setTimeout(r, 25));
+  }
+
+  /** The jobs that a change of these keys (network ids, or HOST_MODE / SANDBOXES) calls for. */
+  private jobsFor(keys: Set<string>): Job[] {
+    const jobs: (Job | undefined)[] = [];
     const ingress = this.ingress;
-    if (ingress && this.sandboxReady && networks.has(ingress.network.id)) {
-      const mesh = ingressInputs(ingress.network.id, endpoints.records(ingress.network.id));
-      const sandboxAddress = SANDBOX_GATEWAY_ADDRESS.split('/')[0]!;
-      work.push(
-        this.applier.apply(
-          renderPublishTable({ prefix, published: mesh.published, sandboxAddress }),
-          OWN_NAMESPACE,
-        ),
-        this.applier.apply(
-          renderIngressTable({ prefix, ingressNetworkId: ingress.network.id, ...mesh }),
-          this.sandboxNs,
-        ),
-      );
-    }
-    if (networks.has(HOST_MODE)) {
-      const local = [...this.tasks.values()].flatMap((t) =>
-        t.serving && t.gatewayIp
-          ? [{ serviceId: t.serviceId, address: t.gatewayIp, ports: t.hostPorts }]
-          : [],
-      );
-      const inputs = hostModeInputs(HOST_MODE, local);
-      work.push(
-        this.applier.apply(
-          renderIngressTable({ prefix, ingressNetworkId: HOST_MODE, ...inputs }),
-          OWN_NAMESPACE,
-        ),
-      );
-    }
-    if (networks.has(SANDBOXES) && ingress) {
-      // Preserved client addresses: each such task routes a connection's replies back through the
-      // sandbox that sent it, so it needs every node's sandbox (and again whenever one comes or goes).
-      const sandboxes = this.opts.overlay.sandboxes(ingress.network.id).map((ip) => ({ ip }));
-      for (const [taskId, t] of this.tasks) {
-        if (!t.returnDevice) continue;
-        const ns: Namespace = { kind: 'path', path: t.netnsPath };
-        work.push(
-          applyReturnPath(this.applier, ns, { prefix, sandboxes, device: t.returnDevice }).then(
-            () => {},
-            (err: unknown) => {
-              if (this.tasks.has(taskId)) throw err;
-            },
-          ),
-        );
-      }
+    const waiting = [...keys].filter((k) => k !== HOST_MODE && k !== SANDBOXES && !this.synced(k));
+    for (const k of waiting) this.later(k, this.startedAt + SYNC_WAIT_MS - Date.now());
+    const ready = (k: string) => keys.has(k) && !waiting.includes(k);
+    if (ingress && this.sandboxReady && ready(ingress.network.id))
+      jobs.push(...this.ingressJobs(ingress.network.id));
+    if (keys.has(HOST_MODE)) jobs.push(this.hostModeJob());
+    if (keys.has(SANDBOXES) && ingress) {
+      for (const [taskId, t] of this.tasks) if (t.returnDevice) jobs.push(this.returnJob(taskId, t));
     }
     for (const [taskId, t] of this.tasks) {
-      if (!t.networkIds.some((n) => networks.has(n))) continue;
-      const inputs = vipInputs(
-        t.networkIds.map((networkId) => ({ networkId, records: endpoints.records(networkId) })),
-      );
-      const table = renderVipTable({ prefix, networkIds: t.networkIds, ...inputs });
-      work.push(
-        this.applier.apply(table, { kind: 'path', path: t.netnsPath }).catch((err: unknown) => {
-          // The task may be gone already (its namespace with it): its removal forgets it.
-          if (this.tasks.has(taskId)) throw err;
-        }),
-      );
+      if (!t.networkIds.some(ready)) continue;
+      const unsynced = t.networkIds.filter((n) => !this.synced(n));
+      if (unsynced.length === 0) jobs.push(this.vipJob(taskId, t));
+      else for (const n of unsynced) this.later(n, this.startedAt + SYNC_WAIT_MS - Date.now());
     }
-    const failed = (await Promise.allSettled(work)).filter((r) => r.status === 'rejected');
-    for (const f of failed)
-      this.opts.log.warn({ err: (f as PromiseRejectedResult).reason }, 'mesh table not applied');
+    return jobs.filter((j): j is Job => j !== undefined);
+  }
+
+  private ingressJobs(ingressId: string): Job[] {
+    const { prefix, endpoints } = this.opts;
+    const mesh = () => ingressInputs(ingressId, endpoints.records(ingressId));
+    const sandboxAddress = SANDBOX_GATEWAY_ADDRESS.split('/')[0]!;
+    return [
+      {
+        key: ingressId,
+        what: 'published ports',
+        run: () =>
+          this.applier.apply(
+            renderPublishTable({ prefix, published: mesh().published, sandboxAddress }),
+            OWN_NAMESPACE,
+          ),
+      },
+      {
+        key: ingressId,
+        what: 'ingress sandbox table',
+        run: () =>
+          this.applier.apply(
+            renderIngressTable({ prefix, ingressNetworkId: ingressId, ...mesh() }),
+            this.sandboxNs,
+          ),
+      },
+    ];
+  }
+
+  private hostModeJob(): Job {
+    const local = [...this.tasks.values()].flatMap((t) =>
+      t.serving && t.gatewayIp ? [{ serviceId: t.serviceId, address: t.gatewayIp, ports: t.hostPorts }] : [],
+    );
+    return {
+      key: HOST_MODE,
+      what: 'host-mode ports',
+      run: () =>
+        this.applier.apply(
+          renderIngressTable({
+            prefix: this.opts.prefix,
+            ingressNetworkId: HOST_MODE,
+            ...hostModeInputs(HOST_MODE, local),
+          }),
+          OWN_NAMESPACE,
+        ),
+    };
+  }
+
+  /** Preserved client addresses: replies go back through the sandbox that sent the connection. */
+  private returnJob(taskId: string, t: LocalTask): Job | undefined {
+    const ingress = this.ingress;
+    if (!ingress || !t.returnDevice) return undefined;
+    const device = t.returnDevice;
+    return {
+      key: SANDBOXES,
+      what: `return path of task ${taskId}`,
+      taskId,
+      run: async () => {
+        const sandboxes = this.opts.overlay.sandboxes(ingress.network.id).map((ip) => ({ ip }));
+        const ns: Namespace = { kind: 'path', path: t.netnsPath };
+        await applyReturnPath(this.applier, ns, { prefix: this.opts.prefix, sandboxes, device });
+      },
+    };
+  }
+
+  private vipJob(taskId: string, t: LocalTask): Job | undefined {
+    const { prefix, endpoints } = this.opts;
+    if (t.networkIds.length === 0) return undefined;
+    return {
+      key: t.networkIds[0]!,
+      what: `VIPs of task ${taskId}`,
+      taskId,
+      run: async () => {
+        const inputs = vipInputs(
+          t.networkIds.map((networkId) => ({ networkId, records: endpoints.records(networkId) })),
+        );
+        await this.applier.apply(renderVipTable({ prefix, networkIds: t.networkIds, ...inputs }), {
+          kind: 'path',
+          path: t.netnsPath,
+        });
+      },
+    };
+  }
+
+  /**
+   * Runs jobs side by side; none can fail another. A failure of a task's job after the task is gone
+   * is expected (its namespace went with it); any other is logged and its key retried.
+   */
+  private async runJobs(jobs: Job[]): Promise<void> {
+    await Promise.all(
+      jobs.map(async (job) => {
+        try {
+          await job.run();
+        } catch (err) {
+          if (this.closed || (job.taskId !== undefined && !this.tasks.has(job.taskId))) return;
+          this.opts.log.warn({ err, table: job.what }, 'mesh table not applied; retrying');
+          this.later(job.key, RETRY_MS);
+        }
+      }),
+    );
+  }
+
+  /** Marks `key` dirty again after `ms` (one timer for all: the earliest wins, the rest ride along). */
+  private later(key: string, ms: number): void {
+    this.pendingRetry.add(key);
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        const keys = [...this.pendingRetry];
+        this.pendingRetry.clear();
+        for (const k of keys) this.touch(k);
+      },
+      Math.max(ms, 25),
+    );
+    this.retryTimer.unref();
   }
 
   /** For `network inspect ingress --verbose` and tests: the tables as the kernel has them. */
@@ -250,6 +356,7 @@ export class MeshAgent {
   // (Its tasks are adopted and added again, which re-renders host-mode ports and VIP tables.)
   stop(): void {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     this.unsubscribe();
   }
 

@@ -226,6 +226,11 @@ export class GossipCore {
     return this.tables.peersOf(network);
   }
 
+  /** See Tables.isSynced. */
+  networkSynced(network: string): boolean {
+    return this.tables.isSynced(network);
+  }
+
   /** Live entries, optionally of one table and/or network. */
   entries(table?: string, network?: string): EntryRecord[] {
     return this.tables.store

@@ -198,6 +198,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     return this.core.networkPeers(network);
   }
 
+  /** Whether this node's copy of the network's tables has been synced with a member (or it is alone). */
+  networkSynced(network: string): boolean {
+    return this.core.networkSynced(network);
+  }
+
   stats(): GossipStats {
     return { ...this.counters, dropped: { ...this.counters.dropped } };
   }

@@ -3,6 +3,7 @@
 // kernel in step through the driver (sandboxes, VXLAN, veths, neighbor and FDB entries) whenever a
 // local task comes or goes or the table changes. The driver is stateless and converges from what the
 // kernel has, so every change is simply one more sync of the whole desired state.
+import { isIPv4 } from 'node:net';
 import type { Logger } from '../../lib/log.js';
 import type { Network, Task } from '../../manager/store/objects-services.js';
 import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
@@ -110,12 +111,17 @@ export class OverlayAgent {
     for (const e of this.opts.gossip.entries(PEERS_TABLE, networkId)) {
       try {
         const r = JSON.parse(e.value.toString()) as PeerRecord;
-        if (r.sandbox === true && typeof r.ip === 'string') ips.push(r.ip);
+        if (r.sandbox === true && typeof r.ip === 'string' && isIPv4(r.ip)) ips.push(r.ip);
       } catch {
         // malformed entries are reported by desired()
       }
     }
     return ips.sort();
+  }
+
+  /** Whether gossip has brought this network's tables here yet (see GossipNode.networkSynced). */
+  networkSynced(networkId: string): boolean {
+    return this.opts.gossip.networkSynced(networkId);
   }
 
   /** Called whenever a network's peers change (an address announced or withdrawn anywhere). */

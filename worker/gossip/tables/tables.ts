@@ -33,6 +33,8 @@ export interface TablesEnv {
 interface OwnNetwork {
   nextBulkSyncAt: number;
   initialSyncPending: boolean;
+  /** A bulk sync with a member has brought its table here (what a restarted node must wait for). */
+  synced: boolean;
 }
 
 export interface NetworkEntries {
@@ -80,7 +82,11 @@ export class Tables {
 
   joinNetwork(network: string, now: number): void {
     if (this.own.has(network)) return;
-    this.own.set(network, { nextBulkSyncAt: now + this.cfg.bulkSyncIntervalMs, initialSyncPending: true });
+    this.own.set(network, {
+      nextBulkSyncAt: now + this.cfg.bulkSyncIntervalMs,
+      initialSyncPending: true,
+      synced: false,
+    });
     this.netQueues.set(network, new TransmitQueue());
     this.announce(network, true, now);
   }
@@ -242,8 +248,19 @@ export class Tables {
       .map((n) => ({ network: n, entries: this.store.ofNetwork(n) }));
   }
 
+  /**
+   * Whether this node holds the network's table as its members do: a bulk sync has come in, or there is
+   * no other member to learn from. Until then an empty table may only mean "not heard yet".
+   */
+  isSynced(network: string): boolean {
+    const o = this.own.get(network);
+    return !!o && (o.synced || this.peersOf(network).length === 0);
+  }
+
   mergeBulk(list: NetworkEntries[], now: number): void {
     for (const { network, entries } of list) {
+      const o = this.own.get(network);
+      if (o) o.synced = true;
       for (const e of entries) if (e.network === network) this.applyEntry(e, now, false);
     }
   }
