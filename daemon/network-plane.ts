@@ -1,8 +1,8 @@
 // This node's data-plane wiring: gossip on 7946 (started once the managers have handed over the swarm's
 // gossip keys through the dispatcher session), the overlay driver, and the overlay agent between them;
 // the endpoints table on top of gossip, and what it feeds: the routing mesh (ingress sandbox, published
-// ports, VIPs) and the embedded DNS at 127.0.0.11 in every task. The task runners reach it through `attacher()`, which waits for the plane to be up before
-// plugging a task in.
+// ports, VIPs) and the embedded DNS at 127.0.0.11 in every task. The task runners reach it through
+// `attacher()`, which waits for the plane to be up before plugging a task in.
 import type { Logger } from '../lib/log.js';
 import type { Network, Task } from '../manager/store/objects-services.js';
 import type { NetworkAttacher } from '../worker/agent/task-runner.js';
@@ -51,6 +51,14 @@ export class NetworkPlane {
     },
   };
   private readonly dns: EmbeddedDns;
+  /**
+   * Tasks whose overlay attach gave up waiting for the plane (an adopted task's daemon restarted while
+   * the managers were out of reach), and tasks that ran before there were endpoints to announce them
+   * in: both are caught up once the plane is up, so no live task stays out of the overlay, the mesh or
+   * DNS for good.
+   */
+  private readonly lateAttach = new Map<string, { task: Task; netnsPath: string }>();
+  private readonly lateAnnounce = new Map<string, Task>();
   /** The overlays of a node that left gossip, kept until its tasks are gone and `removeAll` runs. */
   private leaving: OverlayAgent | undefined;
   private starting: Promise<void> | undefined;
@@ -134,6 +142,24 @@ export class NetworkPlane {
     if (this.ingress) this.buildSandbox();
     this.opts.log.info({ addr: `${this.opts.vtep}:${GOSSIP_PORT}`, seeds }, 'gossip started');
     this.ready();
+    void this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    for (const [taskId, { task, netnsPath }] of this.lateAttach) {
+      this.lateAttach.delete(taskId);
+      try {
+        await this.overlay?.attach(task, netnsPath);
+        await this.mesh?.addTask(task, netnsPath);
+      } catch (err) {
+        this.opts.log.warn({ err, task: taskId }, 'attaching a task late failed');
+      }
+    }
+    for (const [taskId, task] of this.lateAnnounce) {
+      this.lateAnnounce.delete(taskId);
+      this.endpoints?.announce(task);
+      this.mesh?.serving(taskId, true);
+    }
   }
 
   /** The ingress sandbox, retried every second until it is built (the routing mesh needs it). */
@@ -186,18 +212,29 @@ export class NetworkPlane {
             : await this.hostUpstreams(),
         });
         if (task.networks.length === 0) return;
-        await (await this.overlayUp()).attach(task, netnsPath);
+        let overlay: OverlayAgent;
+        try {
+          overlay = await this.overlayUp();
+        } catch (err) {
+          this.lateAttach.set(task.id, { task, netnsPath });
+          throw err;
+        }
+        await overlay.attach(task, netnsPath);
         await this.mesh?.addTask(task, netnsPath);
       },
       announce: (task: Task) => {
-        this.endpoints?.announce(task);
+        if (!this.endpoints) return void this.lateAnnounce.set(task.id, task);
+        this.endpoints.announce(task);
         this.mesh?.serving(task.id, true);
       },
       withdraw: (taskId: string) => {
+        this.lateAnnounce.delete(taskId);
         this.endpoints?.withdraw(taskId);
         this.mesh?.serving(taskId, false);
       },
       detach: async (taskId: string) => {
+        this.lateAttach.delete(taskId);
+        this.lateAnnounce.delete(taskId);
         this.dns.detachTask(taskId);
         this.endpoints?.withdraw(taskId);
         this.mesh?.removeTask(taskId);

@@ -176,13 +176,22 @@ export class AllocatorController {
     }
     if (updates.length === 0) return;
     // Nodes are written often (heartbeats, roles): re-read each in the transaction and only fill the field.
+    const skipped: string[] = [];
     await this.deps.store.update((tx) => {
+      skipped.length = 0;
       for (const u of updates) {
         const current = tx.get('node', u.id);
         if (current && !current.removed && !current.ingressAddress)
           tx.update('node', { ...current, ingressAddress: u.addr });
+        else skipped.push(u.id);
       }
     });
+    // Removed (or given an address by another pass) meanwhile: what this pass took goes back.
+    for (const id of skipped) {
+      const node = this.deps.store.view((tx) => tx.get('node', id));
+      if (!node || node.removed || node.ingressAddress !== updates.find((u) => u.id === id)?.addr)
+        releaseNodeIngress(state, id);
+    }
   }
 
   /** Allocates services whose spec changed; returns the services whose endpoint is current, by id. */

@@ -2,7 +2,7 @@
 // written by the node that runs the task, keyed by the task id, gossiped only among the nodes attached
 // to that network. It is what every node's embedded DNS and load balancers are built from, so a task
 // that stops serving is withdrawn here first, before its process is told to stop.
-import type { PortConfig } from '../../manager/store/objects-services.js';
+import { IDLE_TIMEOUT_MAX_SECONDS, type PortConfig } from '../../manager/store/objects-services.js';
 
 export const ENDPOINTS_TABLE = 'endpoints';
 
@@ -26,7 +26,14 @@ export interface EndpointRecord {
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+/** Object ids (services, tasks, nodes): they end up in nftables chain names. */
+const ID = /^[A-Za-z0-9]{1,64}$/;
+const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** A name DNS can carry: labels of 1-63 characters, 253 in all (dns-packet does not check). */
+function isDnsName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= 253 && name.split('.').every((l) => LABEL.test(l));
+}
 
 export const encodeEndpoint = (r: EndpointRecord): Buffer => Buffer.from(JSON.stringify(r));
 
@@ -39,7 +46,11 @@ function isPort(p: unknown): p is PortConfig {
     (o.protocol === 'tcp' || o.protocol === 'udp') &&
     port(o.targetPort, 1) &&
     port(o.publishedPort, 0) &&
-    (o.publishMode === 'ingress' || o.publishMode === 'host')
+    (o.publishMode === 'ingress' || o.publishMode === 'host') &&
+    (o.idleTimeoutSeconds === undefined ||
+      (Number.isInteger(o.idleTimeoutSeconds) &&
+        (o.idleTimeoutSeconds as number) >= 0 &&
+        (o.idleTimeoutSeconds as number) <= IDLE_TIMEOUT_MAX_SECONDS))
   );
 }
 
@@ -58,11 +69,11 @@ export function decodeEndpoint(value: Uint8Array): EndpointRecord | undefined {
   const str = (k: string) => typeof o[k] === 'string';
   if (!['serviceId', 'serviceName', 'taskId', 'taskName', 'nodeId', 'ip', 'vip'].every(str)) return undefined;
   const r = o as unknown as EndpointRecord;
-  if (!NAME.test(r.serviceName) || !NAME.test(r.taskName) || !IPV4.test(r.ip)) return undefined;
+  if (![r.serviceId, r.taskId, r.nodeId].every((id) => ID.test(id))) return undefined;
+  if (!isDnsName(r.serviceName) || !isDnsName(r.taskName) || !IPV4.test(r.ip)) return undefined;
   if (r.endpointMode !== 'vip' && r.endpointMode !== 'dnsrr') return undefined;
   if (r.endpointMode === 'vip' ? !IPV4.test(r.vip) : r.vip !== '') return undefined;
-  if (!Array.isArray(r.aliases) || !r.aliases.every((a) => typeof a === 'string' && NAME.test(a)))
-    return undefined;
+  if (!Array.isArray(r.aliases)) return undefined;
   if (!Array.isArray(r.ports) || !r.ports.every(isPort)) return undefined;
   return {
     serviceId: r.serviceId,
@@ -73,7 +84,8 @@ export function decodeEndpoint(value: Uint8Array): EndpointRecord | undefined {
     ip: r.ip,
     vip: r.vip,
     endpointMode: r.endpointMode,
-    aliases: [...r.aliases],
+    // One bad alias costs only itself: the task stays in DNS and the load balancers under its names.
+    aliases: r.aliases.filter(isDnsName),
     ports: r.ports.map((p) => ({
       protocol: p.protocol,
       targetPort: p.targetPort,

@@ -73,7 +73,13 @@ test('records round-trip; anything off-shape from a peer is refused, not passed 
     ['vip mode without a VIP', { ...record, vip: '' }],
     ['dnsrr with a VIP', { ...record, endpointMode: 'dnsrr' }],
     ['unknown mode', { ...record, endpointMode: 'ipvs' }],
-    ['bad alias', { ...record, aliases: ['ok', 'not ok'] }],
+    ['an id that cannot be part of a chain name', { ...record, serviceId: 'svc;1' }],
+    ['a label over 63 characters', { ...record, serviceName: 'a'.repeat(64) }],
+    ['an empty label', { ...record, serviceName: 'a..b' }],
+    [
+      'an idle timeout past the kernel limit',
+      { ...record, ports: [{ ...record.ports[0], idleTimeoutSeconds: 1e9 }] },
+    ],
     [
       'bad port',
       {
@@ -95,6 +101,8 @@ test('records round-trip; anything off-shape from a peer is refused, not passed 
   }
   const extra = decodeEndpoint(Buffer.from(JSON.stringify({ ...record, injected: 'x' })));
   assert.ok(extra && !('injected' in extra), 'unknown fields are dropped');
+  const aliases = decodeEndpoint(Buffer.from(JSON.stringify({ ...record, aliases: ['ok', 'not ok', '-x'] })));
+  assert.deepEqual(aliases?.aliases, ['ok'], 'a bad alias is dropped, not the task');
 });
 
 const nodes: GossipNode[] = [];
@@ -117,16 +125,21 @@ test('two gossip nodes: an announced task appears on the other, a withdrawn one 
   const changes: string[] = [];
   tb.onChange((network) => changes.push(network));
 
-  ta.announce(task());
+  ta.announce(task({ nodeId: 'n0' }));
   assert.equal(ta.records('app').length, 1, 'local records are visible at once');
   await eventually('the record reaches b', () => tb.records('app').length === 1, 5_000);
   assert.equal(tb.records('app')[0]!.ip, '10.0.0.5');
   assert.ok(changes.includes('app'));
   assert.deepEqual(tb.records('ingress'), [], 'b is not on ingress: it holds nothing of it');
 
-  // A peer writing garbage under the table does not reach b's readers.
+  // A peer writing garbage under the table, or speaking for a task another node runs, is not believed.
   b.setEntry(ENDPOINTS_TABLE, 'app', 'junk', Buffer.from('{"ip":"1.2.3.4 }"}'));
-  assert.equal(tb.records('app').length, 1);
+  const [{ record }] = endpointRecords(task({ id: 'forged1', nodeId: 'n0' }));
+  b.setEntry(ENDPOINTS_TABLE, 'app', 'forged1', encodeEndpoint(record));
+  assert.deepEqual(
+    tb.records('app').map((r) => r.taskId),
+    ['task1abc'],
+  );
 
   ta.withdraw('task1abc');
   ta.withdraw('task1abc'); // twice is harmless

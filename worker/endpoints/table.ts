@@ -95,7 +95,8 @@ export class EndpointTable implements EndpointSource {
     const decoded: EndpointRecord[] = [];
     for (const e of this.gossip.entries(ENDPOINTS_TABLE, networkId)) {
       const r = decodeEndpoint(e.value);
-      if (r && r.taskId === e.key) decoded.push(r);
+      // Only the node running a task may speak for it (gossip tells who wrote each entry).
+      if (r && r.taskId === e.key && r.nodeId === e.owner) decoded.push(r);
       else this.log.warn({ network: networkId, key: e.key, owner: e.owner }, 'ignoring a malformed endpoint');
     }
     records = decoded.sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
