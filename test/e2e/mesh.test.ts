@@ -182,7 +182,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     const t0 = performance.now();
     let killedAt = Infinity;
     const load = (async () => {
-      for (let i = 0; performance.now() - t0 < 5_000; i++) {
+      for (let i = 0; performance.now() - t0 < 6_000; i++) {
         const sentAt = performance.now();
         answers.push({ ...(await get(hosts[i % 3].address, 5000)), sentAt });
       }
@@ -194,12 +194,12 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     // Requests sent before every node dropped it may fail (reset, or lost with its namespace). Dropping
     // it takes the runtime noticing the death (100 ms polls), one gossip hop and an nft transaction per
     // node: 0.1-0.9 s on a quiet machine, up to ~1.4 s with the whole suite running on 2 cores. Every
-    // request sent from 2 s after the kill is answered, and never by the dead task.
-    const after = answers.filter((a) => a.sentAt > killedAt + 2_000);
+    // request sent from 3 s after the kill is answered, and never by the dead task.
+    const after = answers.filter((a) => a.sentAt > killedAt + 3_000);
     const failed = answers.filter((a) => a.sentAt > killedAt && a.name.startsWith('error'));
     const lastFailMs = failed.length ? failed.at(-1)!.sentAt - killedAt : 0;
     t.diagnostic(
-      `${answers.length} requests; ${failed.length} failed, the last sent ${lastFailMs.toFixed(0)} ms after the kill; ${after.length} sent after 2 s`,
+      `${answers.length} requests; ${failed.length} failed, the last sent ${lastFailMs.toFixed(0)} ms after the kill; ${after.length} sent after 3 s`,
     );
     assert.ok(after.length > 10, 'the load went on after the kill');
     assert.deepEqual(
@@ -259,7 +259,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     );
     for (const h of hosts) {
       const answers: Answer[] = [];
-      for (let i = 0; i < 10; i++)
+      for (let i = 0; i < 20; i++)
         answers.push(
           await waitFor(`${h.hostname}:5001 answers`, 5_000, async () => {
             const r = await get(h.address, 5001);
@@ -316,14 +316,17 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
       const conn = await waitFor('a connection through node3', 5_000, () =>
         echoConnection(hosts[2].address, 5002),
       );
-      assert.equal(await conn.say('before'), 'before');
-      await swl(n1, ['service', 'scale', '-d', 'drain=0']);
-      await waitFor('new connections refused', 5_000, async () =>
-        (await get(hosts[0].address, 5002)).name === 'error:ECONNREFUSED' ? true : undefined,
-      );
-      await new Promise((r) => setTimeout(r, 1_000));
-      assert.equal(await conn.say('during the grace period'), 'during the grace period');
-      conn.close();
+      try {
+        assert.equal(await conn.say('before'), 'before');
+        await swl(n1, ['service', 'scale', '-d', 'drain=0']);
+        await waitFor('new connections refused', 5_000, async () =>
+          (await get(hosts[0].address, 5002)).name === 'error:ECONNREFUSED' ? true : undefined,
+        );
+        await new Promise((r) => setTimeout(r, 1_000));
+        assert.equal(await conn.say('during the grace period'), 'during the grace period');
+      } finally {
+        conn.close();
+      }
     },
   );
 
