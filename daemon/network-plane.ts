@@ -118,10 +118,7 @@ export class NetworkPlane {
     this.gossip = gossip;
     for (const s of seeds) this.seeds.add(s);
     if (seeds.length > 0) gossip.join(seeds);
-    const driver = new OverlayDriver({
-      prefix: this.opts.prefix,
-      log: this.opts.log.child({ component: 'overlay' }),
-    });
+    const driver = this.driver();
     this.overlay = new OverlayAgent({
       driver,
       gossip,
@@ -160,6 +157,13 @@ export class NetworkPlane {
       this.endpoints?.announce(task);
       this.mesh?.serving(taskId, true);
     }
+  }
+
+  private driver(): OverlayDriver {
+    return new OverlayDriver({
+      prefix: this.opts.prefix,
+      log: this.opts.log.child({ component: 'overlay' }),
+    });
   }
 
   /** The ingress sandbox, retried every second until it is built (the routing mesh needs it). */
@@ -309,8 +313,13 @@ export class NetworkPlane {
   async removeAll(): Promise<void> {
     const overlay = this.leaving ?? this.overlay;
     this.leaving = this.overlay = undefined;
-    await overlay?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'overlay cleanup failed'));
-    await this.mesh?.removeAll().catch((err: unknown) => this.opts.log.warn({ err }, 'mesh cleanup failed'));
+    // Without a live overlay or mesh (a restarted node leaving before gossip came up), what an earlier
+    // run made is found by this node's prefix all the same.
+    const leftovers = overlay ? overlay.removeAll() : this.driver().removeAll();
+    await leftovers.catch((err: unknown) => this.opts.log.warn({ err }, 'overlay cleanup failed'));
+    await (this.mesh ? this.mesh.removeAll() : MeshAgent.removeLeftovers(this.opts.prefix)).catch(
+      (err: unknown) => this.opts.log.warn({ err }, 'mesh cleanup failed'),
+    );
     await this.dns.close().catch(() => {});
     this.mesh = undefined;
   }

@@ -363,10 +363,19 @@ export class MeshAgent {
   /** The node leaves the swarm: its tables and sandbox go (the overlay removes the sandbox's legs). */
   async removeAll(): Promise<void> {
     this.stop();
-    await this.applier.removeAll(OWN_NAMESPACE).catch(() => []);
-    const name = ingressSandboxName(this.opts.prefix);
-    await run('ip', ['netns', 'del', name]).catch(() => '');
     this.sandboxReady = false;
+    await MeshAgent.removeLeftovers(this.opts.prefix);
+  }
+
+  /**
+   * What a mesh of this prefix leaves on a node: its tables in the node's namespace and its sandbox.
+   * Also for a node that leaves before its mesh ever started again (after a restart).
+   */
+  static async removeLeftovers(prefix: string): Promise<void> {
+    await new MeshApplier({ prefix }).removeAll(OWN_NAMESPACE).catch(() => []);
+    const name = ingressSandboxName(prefix);
+    const list = await run('ip', ['netns', 'list']).catch(() => '');
+    if (list.split('\n').some((l) => l.split(' ')[0] === name)) await run('ip', ['netns', 'del', name]);
   }
 }
 
