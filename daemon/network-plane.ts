@@ -206,25 +206,20 @@ export class NetworkPlane {
         else this.pendingNetworks.push(...networks);
       },
       attach: async (task: Task, netnsPath: string) => {
-        // Every task resolves through 127.0.0.11 (its resolv.conf says so), networks or not.
-        await this.dns.attachTask({
-          taskId: task.id,
-          netnsPath,
-          networkIds: task.networks.map((n) => n.networkId),
-          nameservers: task.spec.dns.nameservers.length
-            ? task.spec.dns.nameservers
-            : await this.hostUpstreams(),
-        });
-        if (task.networks.length === 0) return;
-        let overlay: OverlayAgent;
-        try {
-          overlay = await this.overlayUp();
-        } catch (err) {
-          this.lateAttach.set(task.id, { task, netnsPath });
-          throw err;
+        // The overlay first: without it the task is cut off; DNS failing costs only names.
+        if (task.networks.length > 0) {
+          let overlay: OverlayAgent;
+          try {
+            overlay = await this.overlayUp();
+          } catch (err) {
+            this.lateAttach.set(task.id, { task, netnsPath });
+            throw err;
+          }
+          await overlay.attach(task, netnsPath);
+          await this.mesh?.addTask(task, netnsPath);
         }
-        await overlay.attach(task, netnsPath);
-        await this.mesh?.addTask(task, netnsPath);
+        // Every task resolves through 127.0.0.11 (its resolv.conf says so), networks or not.
+        await this.attachDns(task, netnsPath);
       },
       announce: (task: Task) => {
         if (!this.endpoints) return void this.lateAnnounce.set(task.id, task);
@@ -245,6 +240,27 @@ export class NetworkPlane {
         await this.overlay?.detach(taskId);
       },
     };
+  }
+
+  /** The task's 127.0.0.11 sockets; a failure is logged and retried (3 tries), never fatal to it. */
+  private async attachDns(task: Task, netnsPath: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.dns.attachTask({
+          taskId: task.id,
+          netnsPath,
+          networkIds: task.networks.map((n) => n.networkId),
+          nameservers: task.spec.dns.nameservers.length
+            ? task.spec.dns.nameservers
+            : await this.hostUpstreams(),
+        });
+        return;
+      } catch (err) {
+        this.opts.log.warn({ err, task: task.id, attempt }, 'embedded DNS not attached to the task');
+        if (attempt >= 3) return;
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
   }
 
   /** The upstreams in the host's resolv.conf now (re-read for each task, as Docker does). */

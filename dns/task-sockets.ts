@@ -76,16 +76,20 @@ export function openTaskSockets(netnsPath: string, opts: OpenOptions = {}): Prom
       if (udp && tcp) finish();
     });
     child.on('exit', (code, signal) => {
-      // Both handles arrive before the helper exits 0; anything else is a failure it may have explained.
-      setImmediate(() => {
-        if (udp && tcp) return finish();
-        const said = stderr.trim().split('\n').slice(-2).join('; ');
-        finish(
-          new Error(
-            `dns: cannot open ${where}: the socket helper exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ''}`,
-          ),
-        );
-      });
+      const settle = () =>
+        setImmediate(() => {
+          if (udp && tcp) return finish();
+          const said = stderr.trim().split('\n').slice(-2).join('; ');
+          finish(
+            new Error(
+              `dns: cannot open ${where}: the socket helper exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ''}`,
+            ),
+          );
+        });
+      // A helper that exits 0 has sent both handles, but on a loaded machine its exit can be seen
+      // before the channel has delivered them: they come before the channel reports 'disconnect'.
+      if (code === 0 && child.connected) child.once('disconnect', settle);
+      else settle();
     });
   });
 }
