@@ -282,6 +282,14 @@ export class GossipCore {
   private onMemberEvent(ev: MemberEvent): void {
     this.out.events.push({ kind: 'member', ...ev });
     if (ev.type === 'dead' || ev.type === 'leave') this.tables.nodeGone(ev.id, this.now);
-    else if (ev.type === 'join') this.tables.nodeBack(ev.id, this.now);
+    else if (ev.type === 'join') {
+      this.tables.nodeBack(ev.id, this.now);
+      // A member we just heard of may have announced its networks before it knew of us, and we ours
+      // before we knew of it: those announcements are piggybacked a bounded number of times and may
+      // never reach the other. One push-pull (membership and attachments, both ways) settles it now
+      // rather than at the next periodic one (30 s); the attachments it brings start the tables' syncs.
+      const addr = this.swim.table.members.get(ev.id)?.addr;
+      if (addr) this.out.syncs.push({ to: addr, request: this.pushPullMessage(false) });
+    }
   }
 }

@@ -81,6 +81,8 @@ for (const seed of SEEDS.slice(0, 3)) {
       () => sim.up().some((n) => view(sim, n.id, 'n5')?.state === 'suspect'),
       30_000,
     );
+    // Its own probes fail too: within one probe period (1 s) of the first suspicion it knows it is sick.
+    sim.runUntil('n5 notices', () => sim.get('n5').core.awareness() > 0, 1_000);
     assert.ok(sim.get('n5').core.awareness() > 0, 'the cut-off node did not notice it is the sick one');
     sim.linkLoss.clear();
     const t = sim.runUntil('n5 alive everywhere', () => sim.membershipConverged(), 30_000);
