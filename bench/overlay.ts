@@ -263,7 +263,11 @@ async function bench(lab: LabHostState[]): Promise<{ tp: Throughput; endpoints: 
         ingress: false,
       },
     });
-    const network = (await api.call<{ network: Network }>('getNetwork', { ref: NETWORK })).network;
+    // The allocator gives the network its VNI a moment after the create: the sandbox names carry it.
+    const network = await until('appnet allocated', async () => {
+      const n = (await api.call<{ network: Network }>('getNetwork', { ref: NETWORK })).network;
+      return n.vni > 0 ? n : undefined;
+    });
     // A task on every node, so every node has the network's sandbox before anything is measured.
     await api.global('mesh', ['sleep', 'infinity']);
     const mesh = await runningTasks(api, 'mesh', NODES);
