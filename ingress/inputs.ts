@@ -15,22 +15,38 @@ export interface MeshInputs {
  * every node, so all nodes agree until the old tasks are gone.
  */
 export function ingressInputs(ingressNetworkId: string, records: readonly EndpointRecord[]): MeshInputs {
+  return publishedInputs(
+    'ingress',
+    records.map((r) => ({ serviceId: r.serviceId, address: r.ip, ports: r.ports })),
+    ingressNetworkId,
+  );
+}
+
+/**
+ * The ports of one publish mode over the given backends; a (protocol, port) two services hold goes to
+ * the lower service id. Host-mode ports always keep the client address (see hostModeInputs).
+ */
+function publishedInputs(
+  mode: PortConfig['publishMode'],
+  backendsIn: readonly { serviceId: string; address: string; ports: readonly PortConfig[] }[],
+  networkId: string,
+): MeshInputs {
   const byPort = new Map<string, PublishedPort>();
   const backends: Backend[] = [];
-  for (const r of records) {
-    backends.push({ serviceId: r.serviceId, networkId: ingressNetworkId, address: r.ip });
-    for (const p of r.ports) {
-      if (p.publishMode !== 'ingress' || p.publishedPort === 0) continue;
+  for (const b of backendsIn) {
+    backends.push({ serviceId: b.serviceId, networkId, address: b.address });
+    for (const p of b.ports) {
+      if (p.publishMode !== mode || p.publishedPort === 0) continue;
       const key = `${p.protocol}/${p.publishedPort}`;
       const held = byPort.get(key);
-      if (held && held.serviceId <= r.serviceId) continue;
+      if (held && held.serviceId <= b.serviceId) continue;
       byPort.set(key, {
         protocol: p.protocol,
         publishedPort: p.publishedPort,
         targetPort: p.targetPort,
-        serviceId: r.serviceId,
+        serviceId: b.serviceId,
         ...(p.idleTimeoutSeconds ? { idleTimeoutSeconds: p.idleTimeoutSeconds } : {}),
-        ...(p.preserveClientAddress ? { preserveClientAddress: true } : {}),
+        ...(mode === 'host' || p.preserveClientAddress ? { preserveClientAddress: true } : {}),
       });
     }
   }
@@ -71,24 +87,5 @@ export function hostModeInputs(
   networkId: string,
   local: readonly { serviceId: string; address: string; ports: readonly PortConfig[] }[],
 ): MeshInputs {
-  const byPort = new Map<string, PublishedPort>();
-  const backends: Backend[] = [];
-  for (const t of local) {
-    backends.push({ serviceId: t.serviceId, networkId, address: t.address });
-    for (const p of t.ports) {
-      if (p.publishMode !== 'host' || p.publishedPort === 0) continue;
-      const key = `${p.protocol}/${p.publishedPort}`;
-      const held = byPort.get(key);
-      if (held && held.serviceId <= t.serviceId) continue;
-      byPort.set(key, {
-        protocol: p.protocol,
-        publishedPort: p.publishedPort,
-        targetPort: p.targetPort,
-        serviceId: t.serviceId,
-        preserveClientAddress: true,
-        ...(p.idleTimeoutSeconds ? { idleTimeoutSeconds: p.idleTimeoutSeconds } : {}),
-      });
-    }
-  }
-  return { published: [...byPort.values()], backends };
+  return publishedInputs('host', local, networkId);
 }
