@@ -86,7 +86,8 @@ export class View {
     let prepared = this.cache.get(q.key);
     if (!prepared) {
       const name = nameOfKey(q.key);
-      // Asked as ANY: what the name holds, whatever type this first query wanted (answersType picks).
+      // Looked up for every type at once, so one cache entry serves any later query type for the name;
+      // answersType then decides per query whether its records belong in the answer.
       const result = lookup(this.indexes, this.owned, name, QTYPE.ANY, q.class);
       if (result.kind === 'forward') return undefined;
       if (this.cache.size >= MAX_CACHED) this.cache.clear();

@@ -18,6 +18,8 @@ import type { Logger } from '../lib/log.js';
 import type { Network, PortConfig, Task } from '../manager/store/objects-services.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import type { OverlayAgent } from '../worker/overlay/agent.js';
+import { TASK_GATEWAY_IF } from '../worker/overlay/names.js';
+import { parseLinks, parseNetnsList } from '../worker/overlay/observe.js';
 import { MeshApplier, OWN_NAMESPACE, type Namespace } from './apply.js';
 import { hostModeInputs, ingressInputs, vipInputs } from './inputs.js';
 import { applyReturnPath } from './return-apply.js';
@@ -105,8 +107,7 @@ export class MeshAgent {
     this.ingress = { network, address };
     if (same && this.sandboxReady) return;
     const name = ingressSandboxName(this.opts.prefix);
-    const existing = (await run('ip', ['netns', 'list'])).split('\n').some((l) => l.split(' ')[0] === name);
-    if (!existing) await run('ip', ['netns', 'add', name]);
+    if (!(await namespaceExists(name))) await run('ip', ['netns', 'add', name]);
     await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
     // It routes between its gateway-bridge leg (published traffic in) and its overlay leg (to tasks).
     await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'], { netns: name });
@@ -374,27 +375,25 @@ export class MeshAgent {
   static async removeLeftovers(prefix: string): Promise<void> {
     await new MeshApplier({ prefix }).removeAll(OWN_NAMESPACE).catch(() => []);
     const name = ingressSandboxName(prefix);
-    const list = await run('ip', ['netns', 'list']).catch(() => '');
-    if (list.split('\n').some((l) => l.split(' ')[0] === name)) await run('ip', ['netns', 'del', name]);
+    if (await namespaceExists(name).catch(() => false)) await run('ip', ['netns', 'del', name]);
   }
 }
 
-/** The address of a task's gateway-bridge leg (gw0), read inside its namespace. */
+/** The address of a task's gateway-bridge leg, read inside its namespace. */
 async function gatewayLegAddress(netnsPath: string): Promise<string | undefined> {
   const out = await run('nsenter', [
     `--net=${netnsPath}`,
     findTool('ip'),
     '-j',
-    '-4',
     'addr',
     'show',
     'dev',
-    'gw0',
-  ]).catch(() => '[]');
-  try {
-    const links = JSON.parse(out) as { addr_info?: { local?: string }[] }[];
-    return links[0]?.addr_info?.[0]?.local;
-  } catch {
-    return undefined;
-  }
+    TASK_GATEWAY_IF,
+  ]).catch(() => '');
+  return parseLinks(out)[0]?.addresses[0]?.split('/')[0];
+}
+
+/** Whether a named network namespace exists (`ip netns add` refuses to make it twice). */
+async function namespaceExists(name: string): Promise<boolean> {
+  return parseNetnsList(await run('ip', ['-j', 'netns', 'list'])).includes(name);
 }

@@ -103,6 +103,7 @@ test('exit statuses read like Docker', () => {
 test('endpoints: announced once running, withdrawn before the stop; an exit withdraws them too', async () => {
   const events: string[] = [];
   const executor = new (class extends SimulatedExecutor {
+    // The attacher is handed the task's namespace before it starts; the simulator has none of its own.
     override netnsPath(id: string) {
       return `/run/netns/${id}`;
     }

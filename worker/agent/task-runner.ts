@@ -18,7 +18,7 @@ export interface NetworkAttacher {
   attach(task: Task, netnsPath: string): Promise<void>;
   detach(taskId: string): Promise<void>;
   /** The task runs: its endpoints go into DNS and the load balancers of every node on its networks. */
-  announce?(task: Task, netnsPath: string): void;
+  announce?(task: Task): void;
   /** The task stops serving: its endpoints leave them, before its process is told to stop. */
   withdraw?(taskId: string): void;
 }
@@ -236,7 +236,7 @@ export class TaskRunner {
     this.report('running', 'started');
     if (!this.announced) {
       this.announced = true;
-      this.deps.network?.announce?.(this.task, executor.netnsPath(id));
+      this.deps.network?.announce?.(this.task);
     }
     const outcome = await Promise.race([this.exit!, this.changed()]);
     if (outcome !== 'changed') {

@@ -6,6 +6,7 @@
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../../lib/log.js';
 import type { Network, Task } from '../../manager/store/objects-services.js';
+import { fullTaskName } from '../agent/task-runner.js';
 import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
 import type { OverlayDriver } from './driver.js';
 import type { LocalTask, OverlayDesiredState, RemotePeer } from './types.js';
@@ -59,8 +60,7 @@ export class OverlayAgent {
       .filter((a) => this.networks.has(a.networkId) && a.addresses[0])
       .map((a) => ({ networkId: a.networkId, address: a.addresses[0]! }));
     if (attachments.length === 0) return;
-    const name = `${task.serviceName}.${task.slot || task.nodeId}.${task.id}`;
-    await this.attachLocal({ taskId: task.id, netnsPath, attachments }, name);
+    await this.attachLocal({ taskId: task.id, netnsPath, attachments }, fullTaskName(task));
   }
 
   /**
