@@ -1,6 +1,7 @@
 // The two resolv.conf files the embedded DNS deals with: the one every task gets (its only nameserver
 // is the embedded resolver at 127.0.0.11), and the host's, whose nameservers are where the resolver
 // forwards what it does not own. Pure text in, text out; the callers read and write the files.
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** Where the embedded resolver listens inside every task's network namespace. */
 export const EMBEDDED_DNS_ADDRESS = '127.0.0.11';
@@ -20,14 +21,9 @@ const OPTION = /^[a-z][a-z0-9_-]{0,31}(?::[0-9]{1,5})?$/;
  * of "." means "no search list" (Docker's convention).
  */
 export function resolvConf(dns: { search: string[]; options: string[] }): string {
+  const problem = checkTaskDns({ nameservers: [], ...dns });
+  if (problem) throw new Error(problem);
   const search = dns.search.filter((d) => d !== '.');
-  for (const d of search)
-    if (!SEARCH_DOMAIN.test(d))
-      throw new Error(`invalid DNS search domain "${d}": use a domain name such as example.com`);
-  if (search.join(' ').length > 1024)
-    throw new Error('invalid DNS search list: at most 1024 characters in all');
-  for (const o of dns.options)
-    if (!OPTION.test(o)) throw new Error(`invalid DNS option "${o}": use NAME or NAME:NUMBER, e.g. ndots:2`);
   const options = dns.options.some((o) => o.startsWith('ndots:')) ? dns.options : ['ndots:0', ...dns.options];
   const lines = [
     '# written by swarmlite: the embedded DNS answers service and task names',
@@ -36,6 +32,27 @@ export function resolvConf(dns: { search: string[]; options: string[] }): string
   if (search.length > 0) lines.push(`search ${search.join(' ')}`);
   lines.push(`options ${[...new Set(options)].join(' ')}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Why a service's `--dns`, `--dns-search` and `--dns-option` cannot be used, or undefined: what the
+ * control API refuses at create/update, and what resolvConf re-checks before it writes a file.
+ */
+export function checkTaskDns(dns: {
+  nameservers: string[];
+  search: string[];
+  options: string[];
+}): string | undefined {
+  for (const n of dns.nameservers)
+    if (!parseUpstream(n)) return `invalid DNS server "${n}": use an IP address, optionally with :PORT`;
+  const search = dns.search.filter((d) => d !== '.');
+  for (const d of search)
+    if (!SEARCH_DOMAIN.test(d))
+      return `invalid DNS search domain "${d}": use a domain name such as example.com`;
+  if (search.join(' ').length > 1024) return 'invalid DNS search list: at most 1024 characters in all';
+  for (const o of dns.options)
+    if (!OPTION.test(o)) return `invalid DNS option "${o}": use NAME or NAME:NUMBER, e.g. ndots:2`;
+  return undefined;
 }
 
 /**
@@ -68,9 +85,6 @@ export interface Upstream {
   family: 4 | 6;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
-
 /**
  * `1.1.1.1`, `1.1.1.1:5353`, `2001:db8::1` or `[2001:db8::1]:5353` to an upstream; undefined for
  * anything else and for the embedded resolver itself. Ports other than 53 are for tests and labs.
@@ -78,12 +92,10 @@ const IPV6 = /^[0-9A-Fa-f:.]+$/;
 export function parseUpstream(addr: string): Upstream | undefined {
   if (isEmbeddedAddress(addr)) return undefined;
   const v4 = /^([\d.]+)(?::(\d{1,5}))?$/.exec(addr);
-  if (v4 && IPV4.test(v4[1]!)) return withPort(v4[1]!, v4[2], 4);
+  if (v4 && isIPv4(v4[1]!)) return withPort(v4[1]!, v4[2], 4);
   const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(addr);
-  if (bracketed && IPV6.test(bracketed[1]!) && bracketed[1]!.includes(':'))
-    return withPort(bracketed[1]!, bracketed[2], 6);
-  if (IPV6.test(addr) && addr.includes(':') && (addr.match(/:/g) ?? []).length >= 2)
-    return withPort(addr, undefined, 6);
+  if (bracketed && isIPv6(bracketed[1]!)) return withPort(bracketed[1]!, bracketed[2], 6);
+  if (isIPv6(addr)) return withPort(addr, undefined, 6);
   return undefined;
 }
 

@@ -8,6 +8,8 @@ import { overlaps, parseCidr, type Cidr } from '../allocator/ipv4.js';
 import { portName } from '../allocator/ports.js';
 import { ConstraintError, parseConstraints } from '../scheduler/index.js';
 import type { NetworkSpec, ReadTx, Resources, ServiceSpec, SwarmObjects } from '../store/index.js';
+import { checkTaskDns } from '../../dns/resolv-conf.js';
+import { isDnsName } from '../../lib/dns-name.js';
 import { lookupNetwork } from './lookup-services.js';
 import { invalid } from './wire-reader.js';
 
@@ -92,7 +94,13 @@ export function validateService(spec: ServiceSpec): void {
   if (ports) throw invalid(ports);
   for (const n of spec.task.networks) {
     if (!n.target) throw invalid('a network attachment needs a network name or id');
+    for (const a of n.aliases)
+      if (!isDnsName(a))
+        throw invalid(`invalid network alias "${a}": use a DNS name such as db or db.internal`);
   }
+  // Refused here, not when each task is prepared: a stored bad value would fail every task of it.
+  const dns = checkTaskDns(spec.task.dns);
+  if (dns) throw invalid(dns);
 }
 
 /**

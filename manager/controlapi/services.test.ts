@@ -176,6 +176,27 @@ test('service create: every invalid spec is refused with its code and changes no
       S.INVALID_ARGUMENT,
       /dnsrr service cannot use/,
     ],
+    // DNS settings a task's resolv.conf or resolver could not use: refused up front, not per task.
+    [
+      wireSpec('api', { task: { image: 'host', dns: { search: ['bad domain'] } } }),
+      S.INVALID_ARGUMENT,
+      /invalid DNS search domain "bad domain"/,
+    ],
+    [
+      wireSpec('api', { task: { image: 'host', dns: { options: ['ndots:2\nnameserver 1.2.3.4'] } } }),
+      S.INVALID_ARGUMENT,
+      /invalid DNS option/,
+    ],
+    [
+      wireSpec('api', { task: { image: 'host', dns: { nameservers: ['dns.example.com'] } } }),
+      S.INVALID_ARGUMENT,
+      /invalid DNS server "dns.example.com"/,
+    ],
+    [
+      wireSpec('api', { task: { image: 'host', networks: [{ target: 'n', aliases: ['not ok'] }] } }),
+      S.INVALID_ARGUMENT,
+      /invalid network alias "not ok"/,
+    ],
     // Bad per-port mesh options.
     [
       wireSpec('api', {

@@ -2,6 +2,7 @@
 // written by the node that runs the task, keyed by the task id, gossiped only among the nodes attached
 // to that network. It is what every node's embedded DNS and load balancers are built from, so a task
 // that stops serving is withdrawn here first, before its process is told to stop.
+import { isDnsName } from '../../lib/dns-name.js';
 import { IDLE_TIMEOUT_MAX_SECONDS, type PortConfig } from '../../manager/store/objects-services.js';
 
 export const ENDPOINTS_TABLE = 'endpoints';
@@ -28,12 +29,6 @@ export interface EndpointRecord {
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 /** Object ids (services, tasks, nodes): they end up in nftables chain names. */
 const ID = /^[A-Za-z0-9]{1,64}$/;
-const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-/** A name DNS can carry: labels of 1-63 characters, 253 in all (dns-packet does not check). */
-function isDnsName(name: unknown): name is string {
-  return typeof name === 'string' && name.length <= 253 && name.split('.').every((l) => LABEL.test(l));
-}
 
 export const encodeEndpoint = (r: EndpointRecord): Buffer => Buffer.from(JSON.stringify(r));
 
