@@ -265,6 +265,7 @@ export class MeshAgent {
           renderIngressTable({
             prefix: this.opts.prefix,
             ingressNetworkId: HOST_MODE,
+            masquerade: false,
             ...hostModeInputs(HOST_MODE, local),
           }),
           OWN_NAMESPACE,

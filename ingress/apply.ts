@@ -25,12 +25,14 @@ function nsKey(ns: Namespace): string {
   return ns.kind === 'own' ? 'own' : ns.kind === 'named' ? `named:${ns.name}` : `path:${ns.path}`;
 }
 
-/** Runs nft in a namespace (task namespaces are paths, entered with nsenter as the overlay does). */
-async function nft(ns: Namespace, args: string[], input?: string): Promise<string> {
-  if (ns.kind === 'own') return run('nft', args, { input });
-  if (ns.kind === 'named') return run('nft', args, { input, netns: ns.name });
-  return run('nsenter', [`--net=${ns.path}`, findTool('nft'), ...args], { input });
+/** Runs a tool in a namespace (task namespaces are paths, entered with nsenter as the overlay does). */
+export function inNamespace(ns: Namespace, tool: string, args: string[], input?: string): Promise<string> {
+  if (ns.kind === 'own') return run(tool, args, { input });
+  if (ns.kind === 'named') return run(tool, args, { input, netns: ns.name });
+  return run('nsenter', [`--net=${ns.path}`, findTool(tool), ...args], { input });
 }
+
+const nft = (ns: Namespace, args: string[], input?: string) => inNamespace(ns, 'nft', args, input);
 
 /**
  * Refuses text that declares any table but `name`: the applier's promise never to touch another

@@ -84,14 +84,14 @@ test('ingress: nothing published, nothing rendered; unallocated (0) ports are sk
   );
 });
 
-test('host mode: only host-mode ports, to the local tasks, always keeping the client address', () => {
+test('host mode: only host-mode ports, to the local tasks', () => {
   const ports = [port(8080, { publishMode: 'host' }), port(5000)];
   const got = hostModeInputs('host-mode', [
     { serviceId: 'web', address: '172.18.0.3', ports },
     { serviceId: 'web', address: '172.18.0.4', ports },
   ]);
   assert.deepEqual(got.published, [
-    { protocol: 'tcp', publishedPort: 8080, targetPort: 80, serviceId: 'web', preserveClientAddress: true },
+    { protocol: 'tcp', publishedPort: 8080, targetPort: 80, serviceId: 'web' },
   ]);
   assert.deepEqual(
     got.backends.map((b) => b.address),

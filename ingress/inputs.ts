@@ -24,7 +24,7 @@ export function ingressInputs(ingressNetworkId: string, records: readonly Endpoi
 
 /**
  * The ports of one publish mode over the given backends; a (protocol, port) two services hold goes to
- * the lower service id. Host-mode ports always keep the client address (see hostModeInputs).
+ * the lower service id.
  */
 function publishedInputs(
   mode: PortConfig['publishMode'],
@@ -46,7 +46,7 @@ function publishedInputs(
         targetPort: p.targetPort,
         serviceId: b.serviceId,
         ...(p.idleTimeoutSeconds ? { idleTimeoutSeconds: p.idleTimeoutSeconds } : {}),
-        ...(mode === 'host' || p.preserveClientAddress ? { preserveClientAddress: true } : {}),
+        ...(p.preserveClientAddress ? { preserveClientAddress: true } : {}),
       });
     }
   }

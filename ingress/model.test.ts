@@ -34,6 +34,25 @@ test('golden: one published service, three backends', () => {
   );
 });
 
+test('mode=host (masquerade off): the same balancing, nothing marked, no masquerade chain', () => {
+  const on = renderIngressTable({
+    prefix: 'swl',
+    ingressNetworkId: 'ingress',
+    published: [WEB_5000],
+    backends: ingressBackends('web', 7),
+  });
+  const off = renderIngressTable({
+    prefix: 'swl',
+    ingressNetworkId: 'ingress',
+    masquerade: false,
+    published: [WEB_5000],
+    backends: ingressBackends('web', 7),
+  });
+  assert.match(on.text, /masquerade/);
+  assert.doesNotMatch(off.text, /masquerade|meta mark set/);
+  assert.match(off.text, /dnat (ip )?to 10\.255\.0\.7/);
+});
+
 test('golden: a backend removed leaves only the other two', () => {
   golden(
     'ingress-backend-removed',

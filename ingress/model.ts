@@ -98,7 +98,8 @@ const VIP_SHAPE: TableShape = {
   masquerade: false,
 };
 
-function address(what: string, text: string): number {
+/** An IPv4 address as a number, or a RangeError naming `what`. */
+export function address(what: string, text: string): number {
   const parsed = parseAddress(text);
   if (typeof parsed === 'string') throw new RangeError(`${what}: ${parsed}`);
   return parsed;
@@ -288,6 +289,12 @@ function renderTable(name: string, shape: TableShape, frontends: Frontend[]): Re
 
 export interface IngressTableInput {
   prefix: string;
+  /**
+   * Whether connections are masqueraded out (default true: the ingress sandbox, whose replies must
+   * come back through it). False for `mode=host` in the node's own namespace: the task's default
+   * route is that node already, so it sees the client without SNAT, as Docker's host mode.
+   */
+  masquerade?: boolean;
   /** The network whose task addresses serve published ports (the `ingress` overlay). */
   ingressNetworkId: string;
   published: PublishedPort[];
@@ -337,7 +344,11 @@ export function renderIngressTable(input: IngressTableInput): RenderedTable {
       port: port(`target port of ${p.serviceId}`, p.targetPort),
     })),
   );
-  return renderTable(tableName(input.prefix, 'ingress'), PUBLISHED_SHAPE(true), frontends);
+  return renderTable(
+    tableName(input.prefix, 'ingress'),
+    PUBLISHED_SHAPE(input.masquerade ?? true),
+    frontends,
+  );
 }
 
 export interface PublishTableInput {

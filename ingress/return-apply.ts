@@ -2,8 +2,7 @@
 // one task namespace, idempotently. It observes the namespace's rules and routes, applies only the
 // difference, and never names a rule or route that is not its own (priority 32000, fwmark = table
 // in 65536-131071), so it is safe to call on every endpoint change and after a daemon restart.
-import { findTool, run } from '../lib/exec.js';
-import type { MeshApplier, Namespace } from './apply.js';
+import { inNamespace, type MeshApplier, type Namespace } from './apply.js';
 import { tableName } from './names.js';
 import {
   desiredReturnRoutes,
@@ -14,13 +13,6 @@ import {
   type ObservedRouting,
   type ReturnSandbox,
 } from './return-path.js';
-
-/** Runs a tool in a namespace as apply.ts runs nft (task namespaces are paths, entered with nsenter). */
-function inNamespace(ns: Namespace, tool: string, args: string[], input?: string): Promise<string> {
-  if (ns.kind === 'own') return run(tool, args, { input });
-  if (ns.kind === 'named') return run(tool, args, { input, netns: ns.name });
-  return run('nsenter', [`--net=${ns.path}`, findTool(tool), ...args], { input });
-}
 
 /** The rules and the routes of our tables in `ns`, as `ip -j` reports them. */
 export async function observeReturnRouting(ns: Namespace): Promise<ObservedRouting> {

@@ -19,7 +19,8 @@
 // of kube-proxy's and Docker's marks, which all sit below 0x10000 or above 0x1ffff. The same
 // number serves as the routing table id: table ids 65536-131071 and rules at priority 32000 are
 // what this module owns in a task namespace, and the only ones it ever deletes.
-import { formatAddress, parseAddress } from '../manager/allocator/ipv4.js';
+import { formatAddress } from '../manager/allocator/ipv4.js';
+import { address } from './model.js';
 import { macFromIp } from '../worker/overlay/names.js';
 import { tableName } from './names.js';
 import type { RenderedTable } from './types.js';
@@ -31,12 +32,6 @@ const RETURN_MARK_MASK = 0xffff0000;
 export const RETURN_RULE_PRIORITY = 32000;
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
-
-function address(what: string, text: string): number {
-  const parsed = parseAddress(text);
-  if (typeof parsed === 'string') throw new RangeError(`${what}: ${parsed}`);
-  return parsed;
-}
 
 /** The connection mark, packet mark and routing table id of replies owed to the sandbox at `ip`. */
 export function returnMark(ip: string): number {
