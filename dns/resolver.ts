@@ -3,7 +3,6 @@
 // names of the networks its task is attached to (answers.ts, from indexes rebuilt per network when
 // its endpoint records change), or forwarded upstream (forwarder.ts). Nothing a client sends can
 // throw out of here: bad packets are answered FORMERR or dropped, and counted.
-import { readFileSync } from 'node:fs';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket as TcpSocket } from 'node:net';
 import type { Logger } from '../lib/log.js';
@@ -13,7 +12,7 @@ import { View } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { errorResponse, HEADER_BYTES, RCODE, readQuery, sizeLimit, type ParsedQuery } from './messages.js';
 import { buildNetworkIndex, EMPTY_INDEX, ownedNames, type NetworkIndex } from './name-index.js';
-import { parseUpstream, upstreamsFromResolvConf, type Upstream } from './resolv-conf.js';
+import { parseUpstream, type Upstream } from './resolv-conf.js';
 import { frame, FrameDecoder } from './tcp-framing.js';
 import { openTaskSockets, type OpenOptions } from './task-sockets.js';
 
@@ -30,8 +29,11 @@ export interface DnsTask {
 export interface EmbeddedDnsOptions {
   source: EndpointSource;
   log: Logger;
-  /** Default: the nameservers of /etc/resolv.conf, 127.0.0.11 skipped. */
-  upstreams?: string[];
+  /**
+   * Where names that are not the swarm's go for a task without its own `--dns`. The daemon passes
+   * none and gives every task its list (from its --resolv-conf); nothing is read behind its back.
+   */
+  upstreams: string[];
   /** Budget of one forwarded query across its attempts (default 2000 ms), then SERVFAIL. */
   timeoutMs?: number;
   /** Forwarded queries waiting for an upstream at once (default 1024); more get SERVFAIL. */
@@ -95,7 +97,7 @@ export class EmbeddedDns {
 
   constructor(private readonly opts: EmbeddedDnsOptions) {
     this.log = opts.log.child({ component: 'dns' });
-    this.hostUpstreams = this.parseUpstreams(opts.upstreams ?? hostResolvers(this.log), 'host');
+    this.hostUpstreams = this.parseUpstreams(opts.upstreams, 'host');
     this.tcpIdleMs = opts.tcpIdleMs ?? 5000;
     this.maxTcpConnections = opts.maxTcpConnections ?? 16;
     this.forwarder = new Forwarder({
@@ -336,15 +338,3 @@ export class EmbeddedDns {
 const ignore = () => undefined;
 const isQuery = (x: Buffer | ParsedQuery | undefined): x is ParsedQuery =>
   x !== undefined && !Buffer.isBuffer(x);
-
-function hostResolvers(log: Logger): string[] {
-  try {
-    return upstreamsFromResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
-  } catch (err) {
-    log.warn(
-      { err: errorMessage(err) },
-      'dns: cannot read /etc/resolv.conf: names that are not ours get SERVFAIL',
-    );
-    return [];
-  }
-}
