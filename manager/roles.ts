@@ -108,9 +108,7 @@ export class RoleReconciler {
   private async demote(node: Node): Promise<void> {
     const raftId = node.managerStatus!.raftId;
     if (raftId === this.raft.raftId) {
-      const successor = this.raft
-        .status()
-        .members.find((m) => m.id !== raftId && !m.learner && m.recentActive);
+      const successor = this.raft.status().members.find((m) => m.id !== raftId && !m.learner && m.reachable);
       if (!successor) return; // nobody to hand over to; quorum checks should have prevented this
       this.log.info({ to: successor.id }, 'handing leadership over before this manager is demoted');
       await this.raft.transferLeadership(successor.id);
@@ -126,7 +124,7 @@ export class RoleReconciler {
   /** Reachability and the leader flag, written only when they change (each write is a Raft entry). */
   private async refreshFlags(): Promise<void> {
     const status = this.raft.status();
-    const active = new Map(status.members.map((m) => [m.id, m.recentActive ?? false]));
+    const active = new Map(status.members.map((m) => [m.id, m.reachable ?? false]));
     const stale = this.store.view((tx) =>
       tx.list('node').filter((n) => {
         if (!n.managerStatus) return false;

@@ -30,7 +30,7 @@ type Handler = (req: Record<string, unknown>, caller: Caller) => Promise<unknown
 /** Managers as Raft sees them now: reachable = heard from recently (or this leader itself). */
 export function managerViews(ctx: ControlContext): ManagerView[] {
   const status = ctx.raft.status();
-  const active = new Map(status.members.map((m) => [m.id, m.recentActive ?? false]));
+  const active = new Map(status.members.map((m) => [m.id, m.reachable ?? false]));
   return ctx.store.view((tx) =>
     tx
       .list('node')

@@ -219,7 +219,10 @@ export interface MemberProgress {
   match: number;
   next: number;
   state: ProgressState;
+  /** Heard from since the last CheckQuorum round (cleared at every round). */
   recentActive: boolean;
+  /** Heard from within the last election timeout: what operators and demotion checks go by. */
+  reachable: boolean;
   inflight: number;
 }
 

@@ -106,7 +106,8 @@ export function describeStatus(st: RaftStatus): string[] {
     out.push(
       `  ${p.id}${p.learner ? ' (learner)' : ''}: ${p.state} match=${p.match} next=${p.next}` +
         (p.inflight > 0 ? ` inflight=${p.inflight}` : '') +
-        (p.recentActive ? '' : ' inactive'),
+        (p.recentActive ? '' : ' inactive') +
+        (p.reachable ? '' : ' unreachable'),
     );
   }
   return out;

@@ -32,12 +32,12 @@ export function stepLeader(r: Raft, m: Message): void {
   if (!pr) return;
   switch (m.type) {
     case MessageType.AppResp:
-      pr.recentActive = true;
+      pr.heardFrom();
       if (m.reject) handleAppendRejection(r, m);
       else handleAppendSuccess(r, m);
       return;
     case MessageType.HeartbeatResp:
-      pr.recentActive = true;
+      pr.heardFrom();
       pr.probeSent = false;
       // If the AppendEntries filling the window were lost, no ack will ever free it: the heartbeat
       // round trip proves the follower is reachable, so free a slot and let a probe through, which

@@ -16,6 +16,12 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
+  /**
+   * Leader ticks since this member was last heard from. recentActive is cleared at every CheckQuorum
+   * round, so right after one every member looks gone until its next reply; reachability (shown to
+   * operators, checked before a demotion) needs a sliding window instead.
+   */
+  silentTicks = 0;
   /** In Probe state: a probe is outstanding, so wait (until a reply or a heartbeat response). */
   probeSent = false;
   readonly inflights: Inflights;
@@ -25,6 +31,12 @@ export class Progress {
     this.next = next;
     this.inflights = new Inflights(maxInflight);
     this.learner = learner;
+  }
+
+  /** A message from this member reached the leader. */
+  heardFrom(): void {
+    this.recentActive = true;
+    this.silentTicks = 0;
   }
 
   private resetState(state: ProgressState): void {

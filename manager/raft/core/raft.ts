@@ -145,6 +145,8 @@ export class Raft {
       pr.becomeProbe();
       pr.next = last + 1;
       pr.recentActive = false;
+      // Not heard from as leader yet: unknown, so not reachable until the first reply.
+      pr.silentTicks = id === this.id ? 0 : this.electionTimeout;
     }
     this.pendingConfIndex = 0;
     this.readOnly = new ReadOnly();
@@ -194,6 +196,12 @@ export class Raft {
 
   // ---- ticks ----
 
+  /** On the leader: heard from within the last election timeout (itself always). */
+  reachable(id: RaftId): boolean {
+    const pr = this.tracker.progress.get(id);
+    return id === this.id || (pr !== undefined && pr.silentTicks < this.electionTimeout);
+  }
+
   tick(): void {
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
@@ -210,6 +218,7 @@ export class Raft {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.silentTicks++;
     if (this.electionElapsed >= this.electionTimeout) {
       this.electionElapsed = 0;
       if (this.checkQuorum) this.step(newMessage(MessageType.CheckQuorum, { from: this.id }));

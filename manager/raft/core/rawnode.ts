@@ -175,6 +175,7 @@ export class RawNode implements RawNodeApi {
               next: pr.next,
               state: pr.state,
               recentActive: pr.recentActive,
+              reachable: r.reachable(id),
               inflight: pr.inflights.count,
             }))
         : [];

@@ -42,6 +42,8 @@ export interface MemberInfo {
   next?: number;
   state?: string;
   recentActive?: boolean;
+  /** On the leader: heard from within the last election timeout. */
+  reachable?: boolean;
 }
 
 export interface NodeStatus extends Omit<RaftStatus, 'progress'> {
@@ -74,7 +76,13 @@ export function describeMembers(
       id,
       addr: addresses.get(id) ?? '',
       learner,
-      ...(p && { match: p.match, next: p.next, state: p.state, recentActive: p.recentActive }),
+      ...(p && {
+        match: p.match,
+        next: p.next,
+        state: p.state,
+        recentActive: p.recentActive,
+        reachable: p.reachable,
+      }),
     };
   };
   return [
