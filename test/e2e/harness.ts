@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import { eventually } from '../support.js';
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { enterHost, hostEnv } from '../../deploy/lab/hosts.js';
 import { labDown, labUp } from '../../deploy/lab/lab.js';
@@ -23,9 +25,25 @@ export async function createTestLab(
   daemonArgs: string[] = [],
 ): Promise<LabState> {
   const name = uniqueLabName();
+  const made: { lab?: LabState } = {};
   // Registered first, so even a failure half-way through up() is cleaned.
-  t.after(() => labDown(name));
-  return labUp({ name, nodes, managers, daemonArgs });
+  t.after(() => {
+    keepDaemonLogs(t, made.lab);
+    return labDown(name);
+  });
+  made.lab = await labUp({ name, nodes, managers, daemonArgs });
+  return made.lab;
+}
+
+/** With SWARMLITE_E2E_LOGS=DIR, every host's daemon log is copied to DIR/<lab>/ before the lab goes. */
+function keepDaemonLogs(t: TestContext, lab: LabState | undefined): void {
+  const root = process.env.SWARMLITE_E2E_LOGS;
+  if (!root || !lab) return;
+  const dir = join(root, lab.name);
+  mkdirSync(dir, { recursive: true });
+  for (const h of lab.hosts)
+    if (existsSync(h.logFile)) copyFileSync(h.logFile, join(dir, `${h.hostname}.log`));
+  t.diagnostic(`daemon logs of ${t.name} kept in ${dir}`);
 }
 
 export const isRoot = process.getuid?.() === 0;

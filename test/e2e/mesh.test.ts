@@ -97,7 +97,21 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
   const [n1] = hosts;
   const machine = n1.address.replace(/\.\d+$/, '.254');
   const whoami = ['host', 'swarmlite', 'whoami', '--port', '80'];
-  await swl(n1, ['service', 'create', '-d', '--name', 'web', '--replicas', '2', '-p', '5000:80', ...whoami]);
+  // A killed task's replacement waits 30 s: the kill test sees the survivor alone take over.
+  await swl(n1, [
+    'service',
+    'create',
+    '-d',
+    '--name',
+    'web',
+    '--replicas',
+    '2',
+    '--restart-delay',
+    '30s',
+    '-p',
+    '5000:80',
+    ...whoami,
+  ]);
   const web = await waitFor('2 web tasks running', 20_000, async () => {
     const ts = running(await psJson(n1, 'web'));
     return ts.length === 2 ? ts : undefined;
@@ -173,18 +187,30 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
   });
 
   await t.test('a task killed under load: no request reaches it once it is gone', async () => {
-    const [victim] = await waitFor('2 running again', 20_000, async () => {
+    const [victim, survivor] = await waitFor('2 running again', 20_000, async () => {
       const ts = running(await psJson(n1, 'web'));
       return ts.length === 2 ? ts : undefined;
     });
     const victimName = `web.${victim!.slot}.${victim!.id}`;
-    const answers: (Answer & { sentAt: number })[] = [];
+    const survivorName = `web.${survivor!.slot}.${survivor!.id}`;
+    // "Running" is the process started, not yet listening (as in Swarm without a health check): the
+    // premise is two tasks serving through every node, so a refusal later is the mesh's doing.
+    for (const h of hosts)
+      await waitFor(`${h.hostname} answers from both tasks`, 20_000, async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 12; i++) seen.add((await get(h.address, 5000)).name);
+        return seen.has(victimName) && seen.has(survivorName) ? true : undefined;
+      });
+    const answers: (Answer & { sentAt: number; via: string })[] = [];
     const t0 = performance.now();
     let killedAt = Infinity;
+    // Until 4.5 s after the kill: its replacement is held by the 30 s restart delay (set at create),
+    // so the survivor alone must answer from 3 s on.
     const load = (async () => {
-      for (let i = 0; performance.now() - t0 < 6_000; i++) {
+      for (let i = 0; performance.now() < Math.min(t0 + 10_000, killedAt + 4_500); i++) {
         const sentAt = performance.now();
-        answers.push({ ...(await get(hosts[i % 3].address, 5000)), sentAt });
+        const via = hosts[i % 3];
+        answers.push({ ...(await get(via.address, 5000)), sentAt, via: via.hostname });
       }
     })();
     await new Promise((r) => setTimeout(r, 1_000));
@@ -202,11 +228,33 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
       `${answers.length} requests; ${failed.length} failed, the last sent ${lastFailMs.toFixed(0)} ms after the kill; ${after.length} sent after 3 s`,
     );
     assert.ok(after.length > 10, 'the load went on after the kill');
-    assert.deepEqual(
-      after.filter((a) => a.name === victimName || a.name.startsWith('error')),
-      [],
-      'answered, and not by the dead task',
-    );
+    const wrong = after.filter((a) => a.name === victimName || a.name.startsWith('error'));
+    if (wrong.length > 0) {
+      // Which node sent them where, and what each node's ingress table held then: enough to tell a
+      // withdrawal that never arrived from a table that was not rewritten.
+      const byNode = count(wrong.map((a) => ({ ...a, name: `${a.via} ${a.name}` })));
+      const span = `sent ${(wrong[0]!.sentAt - killedAt).toFixed(0)}-${(wrong.at(-1)!.sentAt - killedAt).toFixed(0)} ms after the kill`;
+      const tables = await Promise.all(
+        hosts.map(async (h) => {
+          const nft = await runIn(h, [
+            'ip',
+            'netns',
+            'exec',
+            `${h.prefix}_ingress_sbox`,
+            'nft',
+            'list',
+            'table',
+            'ip',
+            `${h.prefix}_ingress`,
+          ]);
+          return `--- ${h.hostname}\n${nft.stdout}${nft.stderr}`;
+        }),
+      );
+      assert.fail(
+        `${wrong.length} of ${after.length} requests sent 3 s after killing ${victimName} failed or reached it (${span}): ` +
+          `${JSON.stringify([...byNode])}\n${tables.join('\n')}`,
+      );
+    }
   });
 
   await t.test('mode=host answers only on the node running the task, with the client address', async () => {
