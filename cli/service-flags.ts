@@ -2,7 +2,11 @@
 // UserError with exit 2 (a usage error) naming the flag, so nothing reaches the daemon half-checked.
 import { UserError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
-import { IDLE_TIMEOUT_MAX_SECONDS, type PortConfig } from '../manager/store/objects-services.js';
+import {
+  IDLE_TIMEOUT_MAX_SECONDS,
+  isIdleTimeout,
+  type PortConfig,
+} from '../manager/store/objects-services.js';
 import { ConstraintError, parseConstraints } from '../manager/scheduler/constraints.js';
 
 const usage = (message: string) => new UserError(message, 2);
@@ -39,7 +43,7 @@ function parseClientAddress(flag: string, spec: string, text: string): boolean {
 function parseIdleTimeout(flag: string, spec: string, text: string): number {
   const ms = parseDuration(text);
   const seconds = ms === undefined ? NaN : ms / 1000;
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > IDLE_TIMEOUT_MAX_SECONDS)
+  if (!isIdleTimeout(seconds))
     throw usage(
       `invalid ${flag} '${spec}': idle-timeout must be whole seconds from 1s to ${IDLE_TIMEOUT_MAX_SECONDS / 3600}h (24 days), like 900s or 2h`,
     );

@@ -13,7 +13,7 @@
 // Output is deterministic: frontends and backends are sorted and chain names derive from ids, so
 // the same inputs render byte-identical text (golden tests, and a cheap "unchanged" check).
 import { formatAddress, parseAddress } from '../manager/allocator/ipv4.js';
-import { IDLE_TIMEOUT_MAX_SECONDS } from '../manager/store/objects-services.js';
+import { IDLE_TIMEOUT_MAX_SECONDS, isIdleTimeout } from '../manager/store/objects-services.js';
 import { assertIdentifierPart, tableName } from './names.js';
 import type { Backend, Protocol, PublishedPort, RenderedTable, ServiceVip } from './types.js';
 
@@ -113,8 +113,7 @@ function port(what: string, value: number): number {
 
 function idleTimeout(p: PublishedPort): number {
   const s = p.idleTimeoutSeconds!;
-  // The kernel keeps timeouts in jiffies, a signed 32-bit count (24.8 days at HZ 1000): 24 days at most.
-  if (!Number.isInteger(s) || s < 1 || s > IDLE_TIMEOUT_MAX_SECONDS) {
+  if (!isIdleTimeout(s)) {
     throw new RangeError(
       `idle timeout of ${p.protocol} ${p.publishedPort}: ${s} is not 1-${IDLE_TIMEOUT_MAX_SECONDS} seconds`,
     );

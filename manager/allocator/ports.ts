@@ -2,7 +2,12 @@
 // routing mesh), so a (protocol, port) pair belongs to at most one service; dynamic ones (publishedPort 0)
 // come lowest-free from 30000-32767. Host-mode ports bind only on the nodes running a task: the
 // scheduler checks them per node, the allocator leaves them alone.
-import { IDLE_TIMEOUT_MAX_SECONDS, PUBLISH_MODES, type PortConfig } from '../store/objects-services.js';
+import {
+  IDLE_TIMEOUT_MAX_SECONDS,
+  isIdleTimeout,
+  PUBLISH_MODES,
+  type PortConfig,
+} from '../store/objects-services.js';
 
 export const DYNAMIC_PORT_MIN = 30000;
 export const DYNAMIC_PORT_MAX = 32767;
@@ -56,7 +61,7 @@ function validatePortOptions(p: PortConfig): string | undefined {
   if (preserve && p.publishMode !== 'ingress')
     return `port ${portName(p)} is published in ${p.publishMode} mode, where the client address is already the task's to see: client address preservation is for ingress mode`;
   const idle = p.idleTimeoutSeconds;
-  if (idle !== undefined && !(Number.isInteger(idle) && idle >= 1 && idle <= IDLE_TIMEOUT_MAX_SECONDS))
+  if (idle !== undefined && !isIdleTimeout(idle))
     return `port ${portName(p)}: idle timeout ${String(idle)} is not a whole number of seconds between 1 and ${IDLE_TIMEOUT_MAX_SECONDS} (24 days)`;
   return undefined;
 }

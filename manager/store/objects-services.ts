@@ -126,6 +126,11 @@ export interface PortConfig {
  */
 export const IDLE_TIMEOUT_MAX_SECONDS = 24 * 24 * 3600;
 
+/** Whether a port's idle timeout is one the kernel can hold: whole seconds, 1..IDLE_TIMEOUT_MAX_SECONDS. */
+export function isIdleTimeout(seconds: number): boolean {
+  return Number.isInteger(seconds) && seconds >= 1 && seconds <= IDLE_TIMEOUT_MAX_SECONDS;
+}
+
 export interface EndpointSpec {
   mode: 'vip' | 'dnsrr';
   ports: PortConfig[];
