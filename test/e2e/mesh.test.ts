@@ -98,20 +98,8 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
   const machine = n1.address.replace(/\.\d+$/, '.254');
   const whoami = ['host', 'swarmlite', 'whoami', '--port', '80'];
   // A killed task's replacement waits 30 s: the kill test sees the survivor alone take over.
-  await swl(n1, [
-    'service',
-    'create',
-    '-d',
-    '--name',
-    'web',
-    '--replicas',
-    '2',
-    '--restart-delay',
-    '30s',
-    '-p',
-    '5000:80',
-    ...whoami,
-  ]);
+  const create = 'service create -d --name web --replicas 2 --restart-delay 30s -p 5000:80'.split(' ');
+  await swl(n1, [...create, ...whoami]);
   const web = await waitFor('2 web tasks running', 20_000, async () => {
     const ts = running(await psJson(n1, 'web'));
     return ts.length === 2 ? ts : undefined;
