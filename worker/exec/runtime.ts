@@ -34,6 +34,7 @@ import { readTaskLogs } from './log-reader.js';
 import { installShims, type ShimPaths } from './shims.js';
 import {
   exitFromStatus,
+  readStatusThenLiveness,
   TaskFiles,
   taskPhase,
   writeJsonAtomic,
@@ -214,10 +215,15 @@ export class TaskRuntime implements Executor {
     const files = this.files(taskId);
     const cgroup = this.cgroup(taskId);
     const proc = files.readProcess();
-    const exitText = files.readText(files.exit);
+    let init: ProcessRef | undefined;
+    const { statusText: exitText, initAlive } = readStatusThenLiveness(
+      () => files.readText(files.exit),
+      () => {
+        init = proc?.init ?? findInit(cgroup);
+        return init ? isRunning(init) : false;
+      },
+    );
     const exitRecorded = Boolean(exitText?.trim());
-    const init = proc?.init ?? (exitRecorded ? undefined : findInit(cgroup));
-    const initAlive = init ? isRunning(init) : false;
     const launched = proc !== undefined || existsSync(files.loggers);
     const outerAlive = proc ? isRunning(proc.outer) : cgroup.pids().length > 0;
     const initBegan = existsSync(files.started);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exitFromStatus, taskPhase } from './task-files.js';
+import { exitFromStatus, readStatusThenLiveness, taskPhase } from './task-files.js';
 
 test('exit status: codes as recorded, 128+N read back as signal N, no record = init SIGKILLed', () => {
   assert.deepEqual(exitFromStatus('0\n', false), { exitCode: 0, oomKilled: false });
@@ -20,4 +20,33 @@ test('phase from the facts a restarted daemon can see', () => {
   assert.equal(taskPhase({ ...f, exitRecorded: true, initAlive: true }), 'exited'); // init on its way out
   assert.equal(taskPhase(f), 'exited'); // init killed before recording
   assert.equal(taskPhase({ ...f, initBegan: false }), 'exited'); // launcher failed
+});
+
+test('status and liveness: a status written just before init exits is read, not taken for a SIGKILL', () => {
+  // Init as the kernel orders it: the status lands, then init is gone, both between our two looks.
+  let written = false;
+  const readStatus = () => (written ? '7\n' : '');
+  const initGone = () => {
+    written = true;
+    return false;
+  };
+  const seen = readStatusThenLiveness(readStatus, initGone);
+  assert.deepEqual(seen, { statusText: '7\n', initAlive: false });
+  assert.deepEqual(exitFromStatus(seen.statusText, false), { exitCode: 7, oomKilled: false });
+  // Still running: no status, and init is alive.
+  assert.deepEqual(
+    readStatusThenLiveness(
+      () => undefined,
+      () => true,
+    ),
+    { statusText: undefined, initAlive: true },
+  );
+  // Killed before recording anything: no status on either look.
+  assert.deepEqual(
+    readStatusThenLiveness(
+      () => '',
+      () => false,
+    ),
+    { statusText: '', initAlive: false },
+  );
 });

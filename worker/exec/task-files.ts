@@ -104,6 +104,21 @@ export function exitFromStatus(statusText: string | undefined, oomKilled: boolea
   return signal ? { exitCode: status, signal, oomKilled } : { exitCode: status, oomKilled };
 }
 
+/**
+ * The recorded status and whether init still runs, read in the one order that cannot lose a status.
+ * Init writes the status and then exits, so a status read before init is seen gone may have been
+ * written in between: read it again, or a task that exited normally passes for one SIGKILLed.
+ */
+export function readStatusThenLiveness(
+  readStatus: () => string | undefined,
+  initAlive: () => boolean,
+): { statusText: string | undefined; initAlive: boolean } {
+  const first = readStatus();
+  if (first?.trim()) return { statusText: first, initAlive: false };
+  const alive = initAlive();
+  return { statusText: alive ? first : readStatus(), initAlive: alive };
+}
+
 export type TaskPhase = 'prepared' | 'starting' | 'running' | 'exited';
 
 /**
