@@ -101,11 +101,18 @@ test('tasks as isolated processes on a 3-host lab', { skip: !isRoot && 'needs ro
   await t.test('a killed task process is restarted by the policy; ps shows the history', async () => {
     const before = running(await psJson(n1, 'web')).find((x) => x.slot === 1)!;
     process.kill(before.status.pid!, 'SIGKILL');
+    const killedAt = performance.now();
     const after = await waitFor('slot 1 running again with a new task', 20_000, async () => {
       const ts = await psJson(n1, 'web');
       const now = running(ts).find((x) => x.slot === 1);
       return now && now.id !== before.id ? ts : undefined;
     });
+    // Docker's default restart delay: the replacement is placed at once but held for 5 s.
+    const heldMs = performance.now() - killedAt;
+    assert.ok(
+      heldMs >= 5_000,
+      `the replacement ran ${heldMs.toFixed(0)} ms after the kill, before the 5 s delay`,
+    );
     const old = after.find((x) => x.id === before.id)!;
     assert.equal(old.status.state, 'failed');
     assert.match(old.status.err, /non-zero exit \(137\)/);

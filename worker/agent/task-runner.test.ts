@@ -76,6 +76,20 @@ test('a task told to shut down before it started never starts', async () => {
   await r.remove();
 });
 
+test('a task held for its restart delay (desired preparing) is prepared, not started, until told to run', async () => {
+  const held = task([], 'preparing');
+  const { r, states, executor } = runner(held);
+  await eventually('preparing', () => states().at(-1) === 'preparing');
+  await new Promise((res) => setTimeout(res, 100));
+  assert.deepEqual(states(), ['accepted', 'preparing']);
+  assert.deepEqual(executor.running(), []);
+  r.update({ ...held, desiredState: 'running' });
+  await eventually('running', () => states().at(-1) === 'running');
+  assert.deepEqual(states(), ['accepted', 'preparing', 'starting', 'running']);
+  assert.deepEqual(executor.running(), ['t1']);
+  await r.remove();
+});
+
 test('a started task the runtime lost (no trace after a restart) is reported failed, not restarted', async () => {
   const t = { ...task(), status: { state: 'running' as const, timestamp: '', message: '', err: '' } };
   const { r, reports } = runner(t);

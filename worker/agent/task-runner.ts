@@ -205,6 +205,12 @@ export class TaskRunner {
       return;
     }
     if (this.phase === 'prepared') {
+      // A replacement held for its restart delay is desired only up to preparing (RESTART_HOLD_STATE):
+      // it waits here, prepared, until the manager lets it run.
+      if (taskStateRank(this.task.desiredState) < taskStateRank('running')) {
+        await this.changed();
+        return;
+      }
       this.report('starting', 'starting');
       try {
         // Its network legs exist before its process does, as Docker connects networks before start.
