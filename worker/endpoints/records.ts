@@ -3,7 +3,7 @@
 // to that network. It is what every node's embedded DNS and load balancers are built from, so a task
 // that stops serving is withdrawn here first, before its process is told to stop.
 import { isDnsName } from '../../lib/dns-name.js';
-import { IDLE_TIMEOUT_MAX_SECONDS, type PortConfig } from '../../manager/store/objects-services.js';
+import { isIdleTimeout, type PortConfig } from '../../manager/store/objects-services.js';
 
 export const ENDPOINTS_TABLE = 'endpoints';
 
@@ -42,10 +42,10 @@ function isPort(p: unknown): p is PortConfig {
     port(o.targetPort, 1) &&
     port(o.publishedPort, 0) &&
     (o.publishMode === 'ingress' || o.publishMode === 'host') &&
+    // 0 is how an unset timeout may travel.
     (o.idleTimeoutSeconds === undefined ||
-      (Number.isInteger(o.idleTimeoutSeconds) &&
-        (o.idleTimeoutSeconds as number) >= 0 &&
-        (o.idleTimeoutSeconds as number) <= IDLE_TIMEOUT_MAX_SECONDS))
+      o.idleTimeoutSeconds === 0 ||
+      isIdleTimeout(o.idleTimeoutSeconds as number))
   );
 }
 
