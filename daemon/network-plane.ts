@@ -126,7 +126,12 @@ export class NetworkPlane {
       log: this.opts.log.child({ component: 'overlay' }),
     });
     this.overlay.setNetworks(this.pendingNetworks.splice(0));
-    this.endpoints = new EndpointTable(gossip, this.opts.log.child({ component: 'endpoints' }));
+    const overlay = this.overlay;
+    this.endpoints = new EndpointTable(
+      gossip,
+      this.opts.log.child({ component: 'endpoints' }),
+      (network, ip) => overlay.inSubnets(network, ip),
+    );
     this.endpoints.onChange((networkId) => {
       for (const l of this.dnsListeners) l(networkId);
     });

@@ -120,8 +120,10 @@ test('two gossip nodes: an announced task appears on the other, a withdrawn one 
   await eventually('membership', () => a.members().some((m) => m.state === 'alive'), 5_000);
   for (const n of nodes) n.joinNetwork('app');
   const log = createLogger('silent');
-  const ta = new EndpointTable(a, log);
-  const tb = new EndpointTable(b, log);
+  const subnets: Record<string, string> = { app: '10.0.0.', ingress: '10.255.' };
+  const inSubnets = (network: string, ip: string) => ip.startsWith(subnets[network] ?? '-');
+  const ta = new EndpointTable(a, log, inSubnets);
+  const tb = new EndpointTable(b, log, inSubnets);
   const changes: string[] = [];
   tb.onChange((network) => changes.push(network));
 
@@ -136,6 +138,30 @@ test('two gossip nodes: an announced task appears on the other, a withdrawn one 
   b.setEntry(ENDPOINTS_TABLE, 'app', 'junk', Buffer.from('{"ip":"1.2.3.4 }"}'));
   const [{ record }] = endpointRecords(task({ id: 'forged1', nodeId: 'n0' }));
   b.setEntry(ENDPOINTS_TABLE, 'app', 'forged1', encodeEndpoint(record));
+  // Nor one pointing outside the network's subnets (DNS answers and DNAT would send traffic there).
+  const [{ record: outside }] = endpointRecords(
+    task({
+      id: 'outside1',
+      nodeId: 'n1',
+      networks: [{ networkId: 'app', addresses: ['192.0.2.9/24'], aliases: [] }],
+    }),
+  );
+  b.setEntry(ENDPOINTS_TABLE, 'app', 'outside1', encodeEndpoint(outside));
+  const [{ record: badVip }] = endpointRecords(
+    task({
+      id: 'badvip1',
+      nodeId: 'n1',
+      endpoint: { ports: [], virtualIps: [{ networkId: 'app', addr: '192.0.2.2/24' }] },
+    }),
+  );
+  b.setEntry(ENDPOINTS_TABLE, 'app', 'badvip1', encodeEndpoint(badVip));
+  const [{ record: fine }] = endpointRecords(task({ id: 'fine1', nodeId: 'n1' }));
+  b.setEntry(ENDPOINTS_TABLE, 'app', 'fine1', encodeEndpoint(fine));
+  assert.deepEqual(
+    tb.records('app').map((r) => r.taskId),
+    ['fine1', 'task1abc'],
+  );
+  b.deleteEntry(ENDPOINTS_TABLE, 'app', 'fine1');
   assert.deepEqual(
     tb.records('app').map((r) => r.taskId),
     ['task1abc'],

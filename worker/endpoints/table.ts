@@ -50,9 +50,14 @@ export class EndpointTable implements EndpointSource {
     if (e.table === ENDPOINTS_TABLE) this.changed(e.network);
   };
 
+  /**
+   * @param inSubnets whether an address belongs to a network's subnets (the overlay knows them): a
+   *   peer's record pointing anywhere else would send DNS clients and DNAT there, so it is ignored.
+   */
   constructor(
     private readonly gossip: GossipNode,
     private readonly log: Logger,
+    private readonly inSubnets: (networkId: string, ip: string) => boolean,
   ) {
     gossip.on('table', this.onTable);
   }
@@ -95,8 +100,11 @@ export class EndpointTable implements EndpointSource {
     const decoded: EndpointRecord[] = [];
     for (const e of this.gossip.entries(ENDPOINTS_TABLE, networkId)) {
       const r = decodeEndpoint(e.value);
-      // Only the node running a task may speak for it (gossip tells who wrote each entry).
-      if (r && r.taskId === e.key && r.nodeId === e.owner) decoded.push(r);
+      // Only the node running a task may speak for it (gossip tells who wrote each entry), and only
+      // with addresses of this network.
+      const inNetwork = (ip: string) => this.inSubnets(networkId, ip);
+      if (r && r.taskId === e.key && r.nodeId === e.owner && inNetwork(r.ip) && (!r.vip || inNetwork(r.vip)))
+        decoded.push(r);
       else this.log.warn({ network: networkId, key: e.key, owner: e.owner }, 'ignoring a malformed endpoint');
     }
     records = decoded.sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));

@@ -5,6 +5,7 @@
 // kernel has, so every change is simply one more sync of the whole desired state.
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../../lib/log.js';
+import { containsAddress, parseAddress, parseCidr } from '../../manager/allocator/ipv4.js';
 import type { Network, Task } from '../../manager/store/objects-services.js';
 import { fullTaskName } from '../agent/task-runner.js';
 import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
@@ -52,6 +53,17 @@ export class OverlayAgent {
   /** Network objects as the assignments carry them (VNI, subnets, options). */
   setNetworks(networks: readonly Network[]): void {
     for (const n of networks) this.networks.set(n.id, n);
+  }
+
+  /** Whether `ip` lies in one of the network's subnets (never for a network not known here). */
+  inSubnets(networkId: string, ip: string): boolean {
+    const network = this.networks.get(networkId);
+    const addr = parseAddress(ip);
+    if (!network || typeof addr === 'string') return false;
+    return network.ipam.some((s) => {
+      const cidr = parseCidr(s.subnet);
+      return typeof cidr !== 'string' && containsAddress(cidr, addr);
+    });
   }
 
   /** Plugs a task into its networks; resolves once the kernel has its legs (before the task starts). */
