@@ -2,12 +2,14 @@
 // a process can only bind in the namespace it is in, and the daemon must stay in its own, so a short
 // helper (socket-helper.ts) is started in the task's namespace with nsenter, binds there and passes
 // both to the daemon through Node's IPC channel (SCM_RIGHTS underneath). One resolver in the daemon
-// then serves every task's sockets.
+// then serves every task's sockets. Where perl and setns(2) are at hand, the binding is batched
+// across namespaces instead (socket-batch.ts): one helper run for all the tasks starting together.
 import { spawn } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { findTool } from '../lib/exec.js';
+import { SocketBatcher } from './socket-batch.js';
 
 export interface TaskSockets {
   udp: UdpSocket;
@@ -19,11 +21,29 @@ export interface OpenOptions {
   port?: number;
   /** The helper is killed (by its pid) and the open fails if it has not handed both over by then. */
   timeoutMs?: number;
+  /** false: one nsenter'd helper for this namespace alone, even where batching is possible. */
+  batch?: boolean;
 }
 
-const HELPER = fileURLToPath(new URL('./socket-helper.js', import.meta.url));
+export const HELPER = fileURLToPath(new URL('./socket-helper.js', import.meta.url));
+
+const batchers = new Map<string, SocketBatcher>();
+let batching: boolean | undefined;
 
 export function openTaskSockets(netnsPath: string, opts: OpenOptions = {}): Promise<TaskSockets> {
+  batching ??= SocketBatcher.available();
+  if (!batching || opts.batch === false) return openOne(netnsPath, opts);
+  const address = opts.address ?? '127.0.0.11';
+  const port = opts.port ?? 53;
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const key = `${address}:${port}:${timeoutMs}`;
+  let batcher = batchers.get(key);
+  if (!batcher) batchers.set(key, (batcher = new SocketBatcher(HELPER, address, port, timeoutMs)));
+  return batcher.open(netnsPath);
+}
+
+/** One helper, started in the namespace with nsenter, for one task. */
+function openOne(netnsPath: string, opts: OpenOptions): Promise<TaskSockets> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const where = `127.0.0.11:53 in ${netnsPath}`;
   return new Promise((resolve, reject) => {

@@ -20,6 +20,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   tcpdump: 'tcpdump',
   ping: 'iputils-ping',
   iperf3: 'iperf3',
+  perl: 'perl-base',
 };
 
 export type Tool = keyof typeof TOOL_PACKAGES;
