@@ -4,7 +4,7 @@
 // process.json; the facts they are found from (cgroup membership, NSpid, the writers' command
 // lines) stay true after a daemon restart, so the same helpers serve adoption.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
 import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
 import type { TaskCgroup } from './cgroups.js';
@@ -33,8 +33,49 @@ export interface LaunchRequest {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long the launch loop waits between looks when nothing in the task's folder changed. */
+const BACKSTOP_MS = 25;
+
+/**
+ * Wakes the launch loop when something in the task's folder changes (init writing `started` or
+ * `exit`), so 100 tasks starting together do not each read their files every few ms. A change seen
+ * between two waits is kept, and the backstop catches what a watch cannot see (the launcher dying).
+ */
+function folderChanges(dir: string): { next(ms: number): Promise<void>; close(): void } {
+  let changed = false;
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dir, () => {
+      changed = true;
+      wake?.();
+    });
+    watcher.on('error', () => undefined); // the folder went away: the backstop alone is left
+  } catch {
+    // no inotify here: the backstop alone
+  }
+  return {
+    next: (ms) =>
+      new Promise<void>((resolve) => {
+        if (changed) {
+          changed = false;
+          return resolve();
+        }
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          changed = false;
+          resolve();
+        }
+        wake = done;
+      }),
+    close: () => watcher?.close(),
+  };
+}
+
 export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
-  const { taskId, files, cgroup } = req;
+  const { files, cgroup } = req;
   for (const f of [files.exit, files.started, files.loggers, files.runtimeErr]) rmSync(f, { force: true });
   const errFd = openSync(files.runtimeErr, 'a', 0o600);
   let spawnError: Error | undefined;
@@ -71,6 +112,23 @@ export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
   const outer = child.pid === undefined ? undefined : processRef(child.pid);
 
   const deadline = Date.now() + req.timeoutMs;
+  const changes = folderChanges(files.dir);
+  try {
+    return await waitForInit(req, child.pid, outer, changes, deadline, () => spawnError);
+  } finally {
+    changes.close();
+  }
+}
+
+async function waitForInit(
+  req: LaunchRequest,
+  childPid: number | undefined,
+  outer: ProcessRef | undefined,
+  changes: ReturnType<typeof folderChanges>,
+  deadline: number,
+  spawnFailure: () => Error | undefined,
+): Promise<ProcessRecord> {
+  const { taskId, files, cgroup } = req;
   for (;;) {
     const exitText = files.readText(files.exit)?.trim();
     const startedText = files.readText(files.started)?.trim();
@@ -79,7 +137,7 @@ export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
       if (!startedText) throw new Error(`task ${taskId} failed to start: ${launchError(files)}`);
       const init = findInit(cgroup); // absent when the command already ended
       const proc: ProcessRecord = {
-        outer: outer ?? { pid: child.pid ?? 0, startTime: '' },
+        outer: outer ?? { pid: childPid ?? 0, startTime: '' },
         ...(init ? { init } : {}),
         loggers: loggerRefs(files),
         startedAt: new Date().toISOString(),
@@ -87,6 +145,7 @@ export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
       writeJsonAtomic(files.process, proc);
       return proc;
     }
+    const spawnError = spawnFailure();
     if (spawnError || !outer || !isRunning(outer)) {
       await sleep(20); // init may have written its files just as the launcher ended
       if (files.readText(files.started)?.trim() || files.readText(files.exit)?.trim()) continue;
@@ -96,7 +155,7 @@ export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
       await cgroup.killAll();
       throw new Error(`task ${taskId} failed to start: its init did not come up within ${req.timeoutMs} ms`);
     }
-    await sleep(5);
+    await changes.next(BACKSTOP_MS);
   }
 }
 
