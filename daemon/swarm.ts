@@ -11,6 +11,7 @@ import {
   clientCredentials,
   MANAGER_CHANNEL_OPTIONS,
   TlsMaterialProvider,
+  type TlsMaterial,
 } from '../manager/ca/credentials.js';
 import { clusterIdOfCA } from '../manager/ca/identity.js';
 import { CertificateRenewer } from './cert-renewal.js';
@@ -80,6 +81,7 @@ export class SwarmNode {
   private state: SwarmState | undefined;
   private certs: NodeCertificates | undefined;
   private tls: TlsMaterialProvider | undefined;
+  private credentialsFor: { material: TlsMaterial; creds: grpc.ChannelCredentials } | undefined;
   private manager: Manager | undefined;
   private session: DispatcherSession | undefined;
   /** Runs the tasks assigned to this node; lives as long as the node is in a swarm. */
@@ -447,9 +449,14 @@ export class SwarmNode {
     });
   }
 
+  /** One set of client credentials per certificate generation: each costs a TLS context to build. */
   private credentials(): grpc.ChannelCredentials {
     const c = this.tls!.current;
-    return clientCredentials({ caCertPem: c.caCertPem, certPem: c.certPem, keyPem: c.keyPem });
+    if (this.credentialsFor?.material !== c) {
+      const creds = clientCredentials({ caCertPem: c.caCertPem, certPem: c.certPem, keyPem: c.keyPem });
+      this.credentialsFor = { material: c, creds };
+    }
+    return this.credentialsFor.creds;
   }
 
   // ------------------------------------------------------------------------------------ roles

@@ -193,6 +193,11 @@ test('verifyNodeCertificate names what is wrong', async () => {
   const other = await createRootCA('c1');
   const { certPem } = await issue(ca, { validityMs: HOUR_MS, now });
   assert.equal(verifyNodeCertificate(ca.certPem, certPem, now).nodeId, 'node1');
+  // Verified once (and remembered) against its root: that proves nothing against another root.
+  assert.throws(
+    () => verifyNodeCertificate(other.certPem, certPem, now),
+    rejectsWith(/not issued by this swarm's CA/),
+  );
 
   const foreign = await issue(other);
   assert.throws(

@@ -98,6 +98,10 @@ export function verifyRootCA(caCertPem: string, now = new Date()): { clusterId: 
 
 function checkValidity(cert: NativeCertificate, now: Date, what: string): void {
   const { notBefore, notAfter } = validity(cert);
+  checkWindow(notBefore, notAfter, now, what);
+}
+
+function checkWindow(notBefore: Date, notAfter: Date, now: Date, what: string): void {
   if (now.getTime() < notBefore.getTime()) {
     throw new CertificateError(`${what} is not yet valid (valid from ${notBefore.toISOString()})`);
   }
@@ -116,6 +120,24 @@ export function verifyNodeCertificate(
   cert: string | Uint8Array,
   now = new Date(),
 ): VerifiedNodeCertificate {
+  // Every RPC presents one of a few certificates: parsing and the signature check are done once per
+  // (root, certificate), the validity window is checked on each call.
+  const key = `${caCertPem}\0${typeof cert === 'string' ? cert : Buffer.from(cert).toString('base64')}`;
+  const known = verified.get(key);
+  if (known) {
+    checkWindow(known.notBefore, known.notAfter, now, 'node certificate');
+    return { ...known };
+  }
+  const result = verifyUncached(caCertPem, cert, now);
+  if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+  verified.set(key, result);
+  return result;
+}
+
+const VERIFIED_CACHE_SIZE = 512;
+const verified = new Map<string, VerifiedNodeCertificate>();
+
+function verifyUncached(caCertPem: string, cert: string | Uint8Array, now: Date): VerifiedNodeCertificate {
   const ca = parseRoot(caCertPem);
   const node = parse(cert, 'node certificate');
   // Signature first: every field read below is then known to come from this swarm's CA.
