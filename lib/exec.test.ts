@@ -39,3 +39,24 @@ test('a failing command reports its command line and stderr', async () => {
   });
   assert.equal(await run('ip', ['link', 'show', 'dev', 'swl-no-such-link'], { okCodes: [1] }), '');
 });
+
+test('stdin input, stdout kept whole, a failure with its exit code and stderr, and a timeout', async () => {
+  assert.equal(await run('sh', ['-c', 'read x; echo "got $x"'], { input: 'hi\n' }), 'got hi\n');
+  await assert.rejects(
+    run('sh', ['-c', 'cat >/dev/null; echo broken >&2; exit 3'], { input: 'x' }),
+    (err: unknown) => {
+      assert.ok(err instanceof CommandError);
+      assert.equal(err.exitCode, 3);
+      assert.equal(err.stderr, 'broken\n');
+      return true;
+    },
+  );
+  const t0 = Date.now();
+  await assert.rejects(run('sleep', ['5'], { timeoutMs: 100 }), (err: unknown) => {
+    assert.ok(err instanceof CommandError);
+    assert.equal(err.exitCode, undefined);
+    assert.match(err.message, /sleep 5 failed: timed out after 100 ms/);
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 2000, 'the timeout killed it');
+});
