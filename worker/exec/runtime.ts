@@ -165,9 +165,15 @@ export class TaskRuntime implements Executor {
         // Readable by every user of the task: it is bound over /etc/resolv.conf with these permissions.
         writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
         const netns = this.netnsName(launch.taskId);
-        await run('ip', ['netns', 'add', netns]);
-        await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-        cgroup.create(plan.limits);
+        // One spawn for both: forking the daemon (~120 MB) is most of what a task's prepare costs it.
+        await run('sh', [
+          '-c',
+          '"$1" netns add "$2" && exec "$1" -n "$2" link set lo up',
+          'sh',
+          findTool('ip'),
+          netns,
+        ]);
+        await cgroup.create(plan.limits);
         const record: TaskRecord = { plan, netns, cgroupDirs: cgroup.dirs };
         writeJsonAtomic(files.task, record); // last: a task.json means a complete sandbox
       } catch (err) {

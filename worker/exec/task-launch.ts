@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
-import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
+import { processRef, type ProcessRef } from '../../lib/process.js';
 import type { TaskCgroup } from './cgroups.js';
 import type { ShimPaths } from './shims.js';
 import { writeJsonAtomic, type ProcessRecord, type TaskFiles } from './task-files.js';
@@ -34,14 +34,14 @@ export interface LaunchRequest {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long the launch loop waits between looks when nothing in the task's folder changed. */
-const BACKSTOP_MS = 25;
+const BACKSTOP_MS = 100;
 
 /**
  * Wakes the launch loop when something in the task's folder changes (init writing `started` or
- * `exit`), so 100 tasks starting together do not each read their files every few ms. A change seen
- * between two waits is kept, and the backstop catches what a watch cannot see (the launcher dying).
+ * `exit`) or the launcher exits, so 100 tasks starting together do not each read their files and
+ * /proc every few ms. A change seen between two waits is kept; the backstop covers a missed event.
  */
-function folderChanges(dir: string): { next(ms: number): Promise<void>; close(): void } {
+function folderChanges(dir: string): { next(ms: number): Promise<void>; poke(): void; close(): void } {
   let changed = false;
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
@@ -70,6 +70,10 @@ function folderChanges(dir: string): { next(ms: number): Promise<void>; close():
         }
         wake = done;
       }),
+    poke: () => {
+      changed = true;
+      wake?.();
+    },
     close: () => watcher?.close(),
   };
 }
@@ -107,14 +111,17 @@ export async function launchTask(req: LaunchRequest): Promise<ProcessRecord> {
   } finally {
     closeSync(errFd);
   }
-  child.on('error', (err) => (spawnError = err));
+  const changes = folderChanges(files.dir);
+  // The launcher is this process's child: its exit is an event, no need to look in /proc for it.
+  let launcherGone = false;
+  child.on('error', (err) => ((spawnError = err), changes.poke()));
+  child.on('exit', () => ((launcherGone = true), changes.poke()));
   child.unref();
   const outer = child.pid === undefined ? undefined : processRef(child.pid);
 
   const deadline = Date.now() + req.timeoutMs;
-  const changes = folderChanges(files.dir);
   try {
-    return await waitForInit(req, child.pid, outer, changes, deadline, () => spawnError);
+    return await waitForInit(req, child.pid, outer, changes, deadline, () => spawnError ?? launcherGone);
   } finally {
     changes.close();
   }
@@ -126,7 +133,8 @@ async function waitForInit(
   outer: ProcessRef | undefined,
   changes: ReturnType<typeof folderChanges>,
   deadline: number,
-  spawnFailure: () => Error | undefined,
+  /** The spawn's error, or true once the launcher exited. */
+  launcherEnded: () => Error | boolean,
 ): Promise<ProcessRecord> {
   const { taskId, files, cgroup } = req;
   for (;;) {
@@ -145,11 +153,12 @@ async function waitForInit(
       writeJsonAtomic(files.process, proc);
       return proc;
     }
-    const spawnError = spawnFailure();
-    if (spawnError || !outer || !isRunning(outer)) {
+    const ended = launcherEnded();
+    if (ended || !outer) {
       await sleep(20); // init may have written its files just as the launcher ended
       if (files.readText(files.started)?.trim() || files.readText(files.exit)?.trim()) continue;
-      throw new Error(`task ${taskId} failed to start: ${spawnError?.message ?? launchError(files)}`);
+      const why = ended instanceof Error ? ended.message : launchError(files);
+      throw new Error(`task ${taskId} failed to start: ${why}`);
     }
     if (Date.now() > deadline) {
       await cgroup.killAll();
