@@ -24,6 +24,8 @@ const SETNS_SYSCALL: Partial<Record<NodeJS.Architecture, number>> = { x64: 308, 
 /** At most this many namespaces per run: a bad one costs its probe's wait, and the others wait too. */
 export const MAX_BATCH = 64;
 const PROBE_WAIT_S = 0.5;
+/** A run starts this long after the first request that finds none in flight. */
+const GATHER_MS = 10;
 
 // argv: setns-number address port node helper path...   Output (env for the helper), a line each:
 // "<i> ok <udp fd> <tcp fd>" or "<i> error <text>". $^F is raised after the namespace handle of
@@ -91,6 +93,7 @@ interface Waiting {
 export class SocketBatcher {
   private queue: Waiting[] = [];
   private running = false;
+  private gathering = false;
   /** Helper runs so far (each one perl + one Node start). */
   runs = 0;
 
@@ -116,7 +119,11 @@ export class SocketBatcher {
   open(netnsPath: string): Promise<BoundSockets> {
     return new Promise((resolve, reject) => {
       this.queue.push({ netnsPath, resolve, reject });
-      if (!this.running) setImmediate(() => this.next());
+      if (!this.running && !this.gathering) {
+        // Tasks assigned together reach here within a few ms of each other: wait that long for them.
+        this.gathering = true;
+        setTimeout(() => ((this.gathering = false), this.next()), GATHER_MS);
+      }
     });
   }
 
