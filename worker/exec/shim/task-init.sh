@@ -40,17 +40,19 @@ unset SWARMLITE_ROOT
 cd /
 printf '%s' "$hostname" >/proc/sys/kernel/hostname || fail "cannot set the hostname"
 
-child=
+# The child is forked before the traps exist: a child forked after would carry them until its own
+# signal setup, and a TERM landing in that window ran the forwarder in the child, where $child is
+# empty, and was lost (seen as a stop that needed SIGKILL). Nobody signals before `started` is
+# written (the daemon's stop waits for the start), and by then the traps are in place.
+sh /dev/fd/9 "$@" </dev/null >&4 2>&5 4>&- 5>&- 6>&- 7>&- &
+child=$!
 forward() {
-	[ -n "$child" ] && kill "-$1" "$child" 2>/dev/null
+	kill "-$1" "$child" 2>/dev/null
 }
 for sig in TERM INT HUP QUIT USR1 USR2; do
 	# shellcheck disable=SC2064 # the signal name is meant to be expanded now
 	trap "forward $sig" "$sig"
 done
-
-sh /dev/fd/9 "$@" </dev/null >&4 2>&5 4>&- 5>&- 6>&- 7>&- &
-child=$!
 echo "$child" >&7
 exec 4>&- 5>&- 7>&- 9<&-
 
