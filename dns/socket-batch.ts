@@ -8,10 +8,10 @@
 // and execs the Node helper (socket-helper.ts --adopt). That helper inherits every socket and hands
 // them to the daemon over the IPC channel. Requests that arrive while a run is in flight go in the
 // next run, as entries wait for the next fsync in a group commit.
-import { spawn } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server } from 'node:net';
 import { findTool } from '../lib/exec.js';
+import { helperError, superviseHelper } from './helper-process.js';
 
 export interface BoundSockets {
   udp: UdpSocket;
@@ -139,11 +139,18 @@ export class SocketBatcher {
   }
 
   private run(batch: Waiting[]): Promise<void> {
+    const where = (w: Waiting) => `${this.address}:${this.port} in ${w.netnsPath}`;
+    const fail = (w: Waiting, err: Error) => {
+      if (w.done) return;
+      w.done = true;
+      w.udp?.close();
+      w.tcp?.close();
+      w.reject(err);
+    };
     return new Promise((settled) => {
-      let stderr = '';
-      const child = spawn(
-        findTool('perl'),
-        [
+      superviseHelper({
+        file: findTool('perl'),
+        args: [
           '-e',
           BINDER,
           String(SETNS_SYSCALL[process.arch]),
@@ -153,66 +160,25 @@ export class SocketBatcher {
           this.helper,
           ...batch.map((w) => w.netnsPath),
         ],
-        { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
-      );
-      const where = (w: Waiting) => `${this.address}:${this.port} in ${w.netnsPath}`;
-      const fail = (w: Waiting, err: Error) => {
-        if (w.done) return;
-        w.done = true;
-        w.udp?.close();
-        w.tcp?.close();
-        w.reject(err);
-      };
-      const end = (why: (w: Waiting) => Error) => {
-        clearTimeout(timer);
-        for (const w of batch) fail(w, why(w));
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        settled();
-      };
-      const timeoutMs = this.timeoutMs + batch.length * PROBE_WAIT_S * 1000;
-      const timer = setTimeout(
-        () =>
-          end(
-            (w) =>
-              new Error(
-                `dns: cannot open ${where(w)}: the socket helper did not finish within ${timeoutMs} ms`,
-              ),
-          ),
-        timeoutMs,
-      );
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-      child.on('error', (err) =>
-        end((w) => new Error(`dns: cannot start the socket helper for ${where(w)}: ${err.message}`)),
-      );
-      child.on('message', (msg: unknown, handle: unknown) => {
-        const m = msg as { i?: unknown; kind?: unknown; error?: unknown };
-        const w = typeof m?.i === 'number' ? batch[m.i] : undefined;
-        if (!w || w.done) return;
-        if (typeof m.error === 'string')
-          return fail(w, new Error(`dns: cannot open ${where(w)}: ${m.error}`));
-        if (m.kind === 'udp' && handle) w.udp = handle as UdpSocket;
-        else if (m.kind === 'tcp' && handle) w.tcp = handle as Server;
-        if (w.udp && w.tcp) {
-          w.done = true;
-          w.resolve({ udp: w.udp, tcp: w.tcp });
-        }
-      });
-      child.on('exit', (code, signal) => {
-        const settle = () =>
-          setImmediate(() => {
-            const said = stderr.trim().split('\n').slice(-2).join('; ');
-            end(
-              (w) =>
-                new Error(
-                  `dns: cannot open ${where(w)}: the socket helper exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ''}`,
-                ),
-            );
-          });
-        // Its exit can be seen before the channel has delivered the last handles: they come
-        // before the channel reports 'disconnect'.
-        if (code === 0 && child.connected) child.once('disconnect', settle);
-        else settle();
+        timeoutMs: this.timeoutMs + batch.length * PROBE_WAIT_S * 1000,
+        onMessage: (msg, handle) => {
+          const m = msg as { i?: unknown; kind?: unknown; error?: unknown };
+          const w = typeof m?.i === 'number' ? batch[m.i] : undefined;
+          if (!w || w.done) return;
+          if (typeof m.error === 'string')
+            return fail(w, new Error(`dns: cannot open ${where(w)}: ${m.error}`));
+          if (m.kind === 'udp' && handle) w.udp = handle as UdpSocket;
+          else if (m.kind === 'tcp' && handle) w.tcp = handle as Server;
+          if (w.udp && w.tcp) {
+            w.done = true;
+            w.resolve({ udp: w.udp, tcp: w.tcp });
+          }
+        },
+        // Whoever it has not served by its end fails with how it ended.
+        onEnd: (e) => {
+          for (const w of batch) fail(w, helperError(where(w), e));
+          settled();
+        },
       });
     });
   }
