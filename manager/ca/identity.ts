@@ -122,20 +122,21 @@ export function verifyNodeCertificate(
 ): VerifiedNodeCertificate {
   // Every RPC presents one of a few certificates: parsing and the signature check are done once per
   // (root, certificate), the validity window is checked on each call.
-  const key = `${caCertPem}\0${typeof cert === 'string' ? cert : Buffer.from(cert).toString('base64')}`;
+  const key = typeof cert === 'string' ? cert : Buffer.from(cert).toString('base64');
   const known = verified.get(key);
-  if (known) {
-    checkWindow(known.notBefore, known.notAfter, now, 'node certificate');
-    return { ...known };
+  if (known && known.caCertPem === caCertPem) {
+    checkWindow(known.result.notBefore, known.result.notAfter, now, 'node certificate');
+    return { ...known.result };
   }
   const result = verifyUncached(caCertPem, cert, now);
-  if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-  verified.set(key, result);
+  if (!known && verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+  verified.set(key, { caCertPem, result });
   return result;
 }
 
 const VERIFIED_CACHE_SIZE = 512;
-const verified = new Map<string, VerifiedNodeCertificate>();
+/** By certificate: the root it was verified against, and what it proved. */
+const verified = new Map<string, { caCertPem: string; result: VerifiedNodeCertificate }>();
 
 function verifyUncached(caCertPem: string, cert: string | Uint8Array, now: Date): VerifiedNodeCertificate {
   const ca = parseRoot(caCertPem);
