@@ -55,3 +55,24 @@ export async function waitForExit(ref: ProcessRef, timeoutMs: number): Promise<b
   }
   return !isRunning(ref);
 }
+
+/** CPU time (user + system) the process has used so far, in seconds; undefined once it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 overall, in USER_HZ ticks (1/100 s on Linux).
+    return (Number(rest[11]) + Number(rest[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process's command name (/proc/PID/comm), to check a pid is the program it should be. */
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
