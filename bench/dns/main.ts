@@ -3,7 +3,7 @@
 // Three servers listen inside one network namespace this bench creates (`dnsb<hex>`): the embedded
 // resolver at 127.0.0.11:53 (sockets opened there by its helper, served by this process), dnsmasq at
 // 127.0.0.12:53, and a Node floor at 127.0.0.13:53 (node-floor.ts: Node's dgram with no DNS work, the
-// best any resolver on Node's dgram can do). Each is driven by two generators run in the namespace:
+// floor for a resolver on Node's public dgram API). Each is driven by two generators run in the namespace:
 // the bench's Node load (node-load.ts: checks every answer, gives p99) and dnsperf (C, cheaper per
 // query than every server, so it shows each near its own limit). Beside queries/s, each server's CPU
 // time per answered query is measured over the same rounds (/proc/PID/stat, process.cpuUsage for this

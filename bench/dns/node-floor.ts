@@ -2,6 +2,8 @@
 // at all. It answers every datagram with the query turned into a response carrying one fixed A record
 // (one allocation, one copy, a few byte writes, one send), through the same public dgram API the
 // embedded resolver uses. Whatever it costs per query is Node's and the kernel's, not the resolver's.
+// (A socket created with its own synchronous `lookup` option saves ~0.65 µs a send, the dns.lookup
+// tick; a socket handed over from another namespace, as the resolver's are, cannot be given one.)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { findTool } from '../../lib/exec.js';
 import { processName } from '../../lib/process.js';
