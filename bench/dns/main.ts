@@ -136,7 +136,10 @@ async function startDnsmasq(netns: string, address: string, hosts: string): Prom
   await sleep(300);
   if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${err.trim()}`);
   // `ip netns exec` execs dnsmasq, so this pid is the server whose CPU is read.
-  if (processName(child.pid!) !== 'dnsmasq') throw new Error(`pid ${child.pid} is not dnsmasq`);
+  if (processName(child.pid!) !== 'dnsmasq') {
+    child.kill('SIGTERM');
+    throw new Error(`pid ${child.pid} is not dnsmasq`);
+  }
   return child;
 }
 
