@@ -56,12 +56,18 @@ done
 echo "$child" >&7
 exec 4>&- 5>&- 7>&- 9<&-
 
-# `wait` returns early (status > 128) when a trapped signal arrives; the child is then still ours to
-# wait for (alive or a zombie), which `kill -0` tells. Any other return is the child's real status.
-while :; do
+# `wait` returns 128+n when a trapped signal n arrives, and dash may reap the child inside that
+# interrupted wait (or any later one) and keep its status: reading `kill -0` failing after a 143 as
+# "the child died of SIGTERM" once recorded 143 for a command that had exited 0. So: wait while the
+# child exists (kill -0 sees a zombie too); once it is gone, a wait returns the kept status at once,
+# or 127 when that status was already returned to us, and it is then the one we hold.
+status=127
+while kill -0 "$child" 2>/dev/null; do
 	wait "$child"
 	status=$?
-	kill -0 "$child" 2>/dev/null || break
 done
+wait "$child"
+kept=$?
+[ "$kept" -eq 127 ] || status=$kept
 echo "$status" >&6
 exit "$status"
