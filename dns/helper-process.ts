@@ -2,6 +2,14 @@
 // tail of its stderr kept, killed by its pid if it has not finished in time, and its end reported
 // once, after the channel has delivered everything it sent.
 import { spawn } from 'node:child_process';
+import type { Socket as UdpSocket } from 'node:dgram';
+import type { Server } from 'node:net';
+
+/** What either helper hands over for one task namespace: both bound at 127.0.0.11:53 there. */
+export interface TaskSockets {
+  udp: UdpSocket;
+  tcp: Server;
+}
 
 export type HelperEnd =
   | { kind: 'exited'; ok: boolean; text: string }

@@ -81,5 +81,13 @@ test(
     t.after(() => closeAll([single]));
     answerWithName(single.udp, one.name);
     assert.equal(await whoAnswers(one.path), one.name);
+    // And says what is wrong as the batch does: here, a namespace whose lo is down.
+    const bare = `dnst${randomBytes(4).toString('hex')}`;
+    await run('ip', ['netns', 'add', bare]);
+    t.after(() => run('ip', ['netns', 'del', bare]).catch(() => undefined));
+    await assert.rejects(
+      openTaskSockets(`/run/netns/${bare}`, { batch: false }),
+      /^Error: dns: cannot open 127\.0\.0\.11:53 in \/run\/netns\/dnst\w+: nothing reaches it \(.+\): is lo up\? \(ip link set lo up\)$/,
+    );
   },
 );

@@ -11,12 +11,7 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server } from 'node:net';
 import { findTool } from '../lib/exec.js';
-import { helperError, superviseHelper } from './helper-process.js';
-
-export interface BoundSockets {
-  udp: UdpSocket;
-  tcp: Server;
-}
+import { helperError, superviseHelper, type TaskSockets } from './helper-process.js';
 
 /** setns(2) by architecture: perl's syscall() takes the number, and h2ph headers are rarely there. */
 const SETNS_SYSCALL: Partial<Record<NodeJS.Architecture, number>> = { x64: 308, arm64: 268 };
@@ -82,7 +77,7 @@ exec { $node } $node, $helper, '--adopt' or die "cannot start $node: $!\n";
 
 interface Waiting {
   netnsPath: string;
-  resolve: (s: BoundSockets) => void;
+  resolve: (s: TaskSockets) => void;
   reject: (err: Error) => void;
   udp?: UdpSocket;
   tcp?: Server;
@@ -116,7 +111,7 @@ export class SocketBatcher {
     }
   }
 
-  open(netnsPath: string): Promise<BoundSockets> {
+  open(netnsPath: string): Promise<TaskSockets> {
     return new Promise((resolve, reject) => {
       this.queue.push({ netnsPath, resolve, reject });
       if (!this.running && !this.gathering) {

@@ -22,7 +22,8 @@ const send = sendOrNone;
 
 const fail = (what: string, err: NodeJS.ErrnoException) => {
   const hint = err.code === 'EADDRNOTAVAIL' ? ' (is lo up in this namespace?)' : '';
-  const text = `cannot bind ${what} ${address}:${port}: ${err.code ?? err.message}${hint}`;
+  // Worded as the batch binder words it (socket-batch.ts): the daemon prefixes where it was.
+  const text = `cannot bind ${what}: ${err.code ?? err.message}${hint}`;
   send({ error: text }, undefined, {}, () => process.exit(1));
   setTimeout(() => process.exit(1), 1000).unref();
 };
@@ -61,7 +62,7 @@ function bindHere(): void {
   udp.bind({ address, port, exclusive: true }, () =>
     probe(udp, (err) => {
       if (err) {
-        const text = `${address}:${port} is not reachable in this namespace (${err}): is lo up? (ip link set lo up)`;
+        const text = `nothing reaches it (${err}): is lo up? (ip link set lo up)`;
         send({ error: text }, undefined, {}, () => process.exit(1));
         return;
       }

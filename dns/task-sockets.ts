@@ -8,13 +8,10 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { findTool } from '../lib/exec.js';
-import { helperError, superviseHelper } from './helper-process.js';
+import { helperError, superviseHelper, type TaskSockets } from './helper-process.js';
 import { SocketBatcher } from './socket-batch.js';
 
-export interface TaskSockets {
-  udp: UdpSocket;
-  tcp: Server;
-}
+export type { TaskSockets };
 
 export interface OpenOptions {
   address?: string;
@@ -31,11 +28,11 @@ const batchers = new Map<string, SocketBatcher>();
 let batching: boolean | undefined;
 
 export function openTaskSockets(netnsPath: string, opts: OpenOptions = {}): Promise<TaskSockets> {
-  batching ??= SocketBatcher.available();
-  if (!batching || opts.batch === false) return openOne(netnsPath, opts);
   const address = opts.address ?? '127.0.0.11';
   const port = opts.port ?? 53;
   const timeoutMs = opts.timeoutMs ?? 5000;
+  batching ??= SocketBatcher.available();
+  if (!batching || opts.batch === false) return openOne(netnsPath, address, port, timeoutMs);
   const key = `${address}:${port}:${timeoutMs}`;
   let batcher = batchers.get(key);
   if (!batcher) batchers.set(key, (batcher = new SocketBatcher(HELPER, address, port, timeoutMs)));
@@ -43,8 +40,8 @@ export function openTaskSockets(netnsPath: string, opts: OpenOptions = {}): Prom
 }
 
 /** One helper, started in the namespace with nsenter, for one task. */
-function openOne(netnsPath: string, opts: OpenOptions): Promise<TaskSockets> {
-  const where = `127.0.0.11:53 in ${netnsPath}`;
+function openOne(netnsPath: string, address: string, port: number, timeoutMs: number): Promise<TaskSockets> {
+  const where = `${address}:${port} in ${netnsPath}`;
   return new Promise((resolve, reject) => {
     let udp: UdpSocket | undefined;
     let tcp: Server | undefined;
@@ -61,22 +58,13 @@ function openOne(netnsPath: string, opts: OpenOptions): Promise<TaskSockets> {
     };
     const helper = superviseHelper({
       file: findTool('nsenter'),
-      args: [
-        `--net=${netnsPath}`,
-        '--',
-        process.execPath,
-        HELPER,
-        opts.address ?? '127.0.0.11',
-        String(opts.port ?? 53),
-      ],
-      timeoutMs: opts.timeoutMs ?? 5000,
+      args: [`--net=${netnsPath}`, '--', process.execPath, HELPER, address, String(port)],
+      timeoutMs,
       onMessage: (msg, handle) => {
         if (msg === 'udp' && handle) udp = handle as UdpSocket;
         else if (msg === 'tcp' && handle) tcp = handle as Server;
         else if (typeof msg === 'object' && msg !== null && 'error' in msg)
-          return finish(
-            new Error(`dns: ${String((msg as { error: unknown }).error)} (namespace ${netnsPath})`),
-          );
+          return finish(new Error(`dns: cannot open ${where}: ${String((msg as { error: unknown }).error)}`));
         if (udp && tcp) finish();
       },
       onEnd: (e) => finish(udp && tcp ? undefined : helperError(where, e)),
