@@ -1,35 +1,18 @@
 // A three-member etcd cluster on loopback for the benchmark, with a minimal v3 gRPC client.
 // etcd comes from Debian's etcd-server package; it is installed with apt-get when missing (as root).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { findTool } from '../../lib/exec.js';
 import { findUp } from '../../manager/raft/transport/proto.js';
 import { freePorts } from '../../test/raft/kv/cluster.js';
-
-export const ETCD_BIN = '/usr/bin/etcd';
-
-export function ensureEtcd(): void {
-  if (existsSync(ETCD_BIN)) return;
-  if (process.getuid?.() !== 0) throw new Error(`${ETCD_BIN} is missing; install the etcd-server package`);
-  console.error('installing etcd-server with apt-get ...');
-  for (const args of [
-    ['update', '-qq'],
-    ['install', '-y', '-qq', 'etcd-server'],
-  ]) {
-    const r = spawnSync('apt-get', args, {
-      stdio: 'inherit',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed`);
-  }
-}
+import { ensureDebianTool } from '../debian.js';
 
 export function etcdVersion(): string {
-  return spawnSync(ETCD_BIN, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '?';
+  return spawnSync(findTool('etcd'), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '?';
 }
 
 type Unary<Req, Res> = (
@@ -62,7 +45,7 @@ export class EtcdCluster {
   ) {}
 
   static async start(size = 3, host = '127.0.0.1'): Promise<EtcdCluster> {
-    ensureEtcd();
+    const etcd = await ensureDebianTool('etcd', 'etcd-server');
     const root = await mkdtemp(join(tmpdir(), 'swarmlite-etcd-'));
     const ports = await freePorts(2 * size, host);
     const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
@@ -71,7 +54,7 @@ export class EtcdCluster {
     const clientAddrs = names.map((_, i) => `${host}:${ports[2 * i]}`);
     const procs = names.map((name, i) =>
       spawn(
-        ETCD_BIN,
+        etcd,
         [
           `--name=${name}`,
           `--data-dir=${join(root, name)}`,
