@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { processCpuSeconds, processName, processStartTime } from './process.js';
+import { spawn } from 'node:child_process';
+import {
+  isRunning,
+  processCpuSeconds,
+  processName,
+  processRef,
+  processStartTime,
+  signalProcess,
+} from './process.js';
 
 test('CPU time of a process grows with the work it does', () => {
   const before = processCpuSeconds(process.pid)!;
@@ -17,4 +25,16 @@ test('name and CPU of this process; nothing for a pid that does not exist', () =
   // Above the kernel's pid_max limit (4194304): never a live process.
   assert.equal(processCpuSeconds(99_999_999), undefined);
   assert.equal(processName(99_999_999), undefined);
+});
+
+test('isRunning: the very process, not another with its pid, and not once it has exited', async () => {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const ref = processRef(child.pid!)!;
+  assert.equal(isRunning(ref), true);
+  assert.equal(isRunning({ pid: ref.pid, startTime: String(Number(ref.startTime) + 1) }), false);
+  const exited = new Promise((r) => child.once('exit', r));
+  assert.equal(signalProcess(ref, 'SIGKILL'), true);
+  await exited;
+  assert.equal(isRunning(ref), false);
+  assert.equal(signalProcess(ref, 'SIGKILL'), false);
 });

@@ -8,15 +8,21 @@ export interface ProcessRef {
   startTime: string;
 }
 
-export function processStartTime(pid: number): string | undefined {
+/**
+ * The fields of /proc/PID/stat from field 3 (the state) on; undefined once the process is gone. The
+ * command name (field 2) may contain spaces and parentheses, so they start past the last ')'.
+ */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: fields after it start past the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19]; // field 22 overall
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19]; // field 22 overall
 }
 
 export function processRef(pid: number): ProcessRef | undefined {
@@ -26,13 +32,8 @@ export function processRef(pid: number): ProcessRef | undefined {
 
 /** True while the very process `ref` names is alive (not a zombie, not a reused pid). */
 export function isRunning(ref: ProcessRef): boolean {
-  if (processStartTime(ref.pid) !== ref.startTime) return false;
-  try {
-    const state = readFileSync(`/proc/${ref.pid}/stat`, 'utf8');
-    return state.slice(state.lastIndexOf(')') + 2, state.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const fields = statFields(ref.pid);
+  return fields !== undefined && fields[19] === ref.startTime && fields[0] !== 'Z';
 }
 
 /** Signals the process `ref` names, if it is still that process. Returns whether a signal was sent. */
@@ -58,14 +59,9 @@ export async function waitForExit(ref: ProcessRef, timeoutMs: number): Promise<b
 
 /** CPU time (user + system) the process has used so far, in seconds; undefined once it is gone. */
 export function processCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 overall, in USER_HZ ticks (1/100 s on Linux).
-    return (Number(rest[11]) + Number(rest[12])) / 100;
-  } catch {
-    return undefined;
-  }
+  const fields = statFields(pid);
+  // utime and stime are fields 14 and 15 overall, in USER_HZ ticks (1/100 s on Linux).
+  return fields && (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The process's command name (/proc/PID/comm), to check a pid is the program it should be. */
