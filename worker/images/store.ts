@@ -10,10 +10,10 @@
 // Blobs are verified on the way in and renamed into place, the index is replaced atomically, and a
 // crash leaves at most files in tmp/ (cleared at open) or blobs no image uses (collected by gc).
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../../lib/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -85,31 +85,56 @@ export class ImageStore {
     const temp = join(this.tmpDir, `blob-${randomBytes(8).toString('hex')}`);
     const hasher = new DigestingStream(what, size);
     try {
-      const file = await open(temp, 'wx', 0o600);
-      try {
-        await pipeline(
-          Buffer.isBuffer(source) ? Readable.from([source]) : source,
-          hasher,
-          file.createWriteStream(),
-        );
-        await file.sync();
-      } finally {
-        await file.close().catch(() => undefined);
-      }
+      await pipeline(
+        Buffer.isBuffer(source) ? Readable.from([source]) : source,
+        hasher,
+        createWriteStream(temp, { flags: 'wx', mode: 0o600 }),
+      );
       if (size !== undefined && hasher.bytes !== size)
         throw new SizeMismatchError(what, size, `${hasher.bytes}`);
       const actual = hasher.digest();
       if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
+      await fsyncFile(temp); // durable before it is named as verified content
       await rename(temp, this.blobPath(digest));
     } finally {
       await rm(temp, { force: true });
     }
   }
 
+  /**
+   * Moves a file from a makeTempDir() folder into the blob store after hashing it, held by `lease`;
+   * with `expected`, a file whose digest differs is refused (left for the caller's cleanup).
+   */
+  async adoptFile(path: string, what: string, lease: Lease, expected?: string): Promise<string> {
+    const hasher = new DigestingStream(what);
+    await pipeline(createReadStream(path), hasher, new Writable({ write: (_c, _e, done) => done() }));
+    const actual = hasher.digest();
+    if (expected !== undefined && actual !== expected) throw new DigestMismatchError(what, expected, actual);
+    lease.add(actual);
+    if (await this.hasBlob(actual)) {
+      await rm(path, { force: true });
+    } else {
+      await fsyncFile(path);
+      await rename(path, this.blobPath(actual));
+    }
+    return actual;
+  }
+
+  /** A fresh private folder under tmp/ (same filesystem as the blobs, so files move by rename). */
+  async makeTempDir(kind: string): Promise<string> {
+    const dir = join(this.tmpDir, `${kind}-${randomBytes(8).toString('hex')}`);
+    await mkdir(dir, { mode: 0o700 });
+    return dir;
+  }
+
   // ---- layers ----
 
   layerPath(diffId: string): string {
     return join(this.root, 'layers', 'sha256', digestHex(diffId));
+  }
+
+  hasLayer(diffId: string): boolean {
+    return this.index.layers[diffId] !== undefined;
   }
 
   /** Unpacks a layer blob once (concurrent callers share the work); returns its folder. */
@@ -193,22 +218,24 @@ export class ImageStore {
     return parseImageConfig(await this.readBlob(digest), `config ${digest}`, layerCount);
   }
 
-  /** The image a tag, `name@digest`, full ID or unique ID prefix names (as `docker image inspect`). */
-  resolve(nameOrId: string, ref?: ImageReference): ImageRecord | undefined {
-    if (ref?.digest !== undefined) {
+  /** The image a tag or a `name@digest` reference names. */
+  byReference(ref: ImageReference): ImageRecord | undefined {
+    if (ref.digest !== undefined) {
       const wanted = `${ref.domain}/${ref.path}@${ref.digest}`;
       return this.images().find(
         (img) => img.repoDigests.includes(wanted) || img.manifestDigest === ref.digest,
       );
     }
-    if (ref?.tag !== undefined) {
-      const id = this.index.tags[tagKey(ref)];
-      if (id !== undefined) return this.index.images[id];
-    }
-    const hex = nameOrId.startsWith('sha256:') ? nameOrId.slice(7) : nameOrId;
+    const id = this.index.tags[tagKey(ref)];
+    return id === undefined ? undefined : this.index.images[id];
+  }
+
+  /** The image a full ID (`sha256:<hex>` or `<hex>`) or a unique ID prefix names. */
+  byId(idOrPrefix: string): ImageRecord | undefined {
+    const hex = idOrPrefix.startsWith('sha256:') ? idOrPrefix.slice(7) : idOrPrefix;
     if (!/^[a-f0-9]{1,64}$/.test(hex)) return undefined;
     const matches = this.images().filter((img) => digestHex(img.id).startsWith(hex));
-    if (matches.length > 1) throw new UserError(`image ID prefix ${nameOrId} is ambiguous`);
+    if (matches.length > 1) throw new UserError(`image ID prefix ${idOrPrefix} is ambiguous`);
     return matches[0];
   }
 
@@ -229,6 +256,27 @@ export class ImageStore {
       if (!this.index.images[id]) throw new UserError(`No such image: ${id}`);
       this.index.tags[tagKey(ref)] = id;
       await this.save();
+    });
+  }
+
+  async addRepoDigest(id: string, repoDigest: string): Promise<void> {
+    await this.locked(async () => {
+      const image = this.index.images[id];
+      if (!image) throw new UserError(`No such image: ${id}`);
+      if (!image.repoDigests.includes(repoDigest)) image.repoDigests.push(repoDigest);
+      await this.save();
+    });
+  }
+
+  /** Removes a `name@digest` reference; returns whether it existed. */
+  async removeRepoDigest(id: string, repoDigest: string): Promise<boolean> {
+    return this.locked(async () => {
+      const image = this.index.images[id];
+      const at = image?.repoDigests.indexOf(repoDigest) ?? -1;
+      if (!image || at < 0) return false;
+      image.repoDigests.splice(at, 1);
+      await this.save();
+      return true;
     });
   }
 
@@ -266,17 +314,22 @@ export class ImageStore {
     return image.layers.reduce((sum, l) => sum + (this.index.layers[l.diffId]?.size ?? 0), 0);
   }
 
-  /** Keeps blobs and layers from gc while `fn` runs (a pull or load holds what it is bringing in). */
-  async withLease<T>(digests: string[], fn: () => Promise<T>): Promise<T> {
-    for (const d of digests) this.leases.set(d, (this.leases.get(d) ?? 0) + 1);
+  /**
+   * A hold on blobs and layers that keeps them from gc until released: a pull or load holds what it
+   * brings in until the image that uses it is committed.
+   */
+  lease(digests: string[] = []): Lease {
+    const lease = new Lease(this.leases);
+    for (const d of digests) lease.add(d);
+    return lease;
+  }
+
+  async withLease<T>(digests: string[], fn: (lease: Lease) => Promise<T>): Promise<T> {
+    const lease = this.lease(digests);
     try {
-      return await fn();
+      return await fn(lease);
     } finally {
-      for (const d of digests) {
-        const n = (this.leases.get(d) ?? 1) - 1;
-        if (n === 0) this.leases.delete(d);
-        else this.leases.set(d, n);
-      }
+      lease.release();
     }
   }
 
@@ -333,11 +386,43 @@ export function tagKey(ref: ImageReference): string {
   return `${ref.domain}/${ref.path}:${ref.tag ?? 'latest'}`;
 }
 
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 async function sizeOf(path: string): Promise<number | undefined> {
   try {
     return (await stat(path)).size;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
+  }
+}
+
+export class Lease {
+  private readonly held: string[] = [];
+  private released = false;
+
+  constructor(private readonly counts: Map<string, number>) {}
+
+  add(digest: string): void {
+    if (this.released) throw new Error('lease used after release');
+    this.held.push(digest);
+    this.counts.set(digest, (this.counts.get(digest) ?? 0) + 1);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const d of this.held) {
+      const n = (this.counts.get(d) ?? 1) - 1;
+      if (n === 0) this.counts.delete(d);
+      else this.counts.set(d, n);
+    }
   }
 }
