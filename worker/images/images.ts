@@ -2,6 +2,7 @@
 // push, load, save, ls, inspect, rm, prune, tag`, `login`, `logout`), plus what the runtime needs
 // (an image's layer folders and config) and what managers need (a tag resolved to a digest).
 // Results are shaped as Docker's Engine API answers, so the CLI prints Docker's output from them.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../../lib/errors.js';
@@ -27,6 +28,11 @@ export interface ImageServiceOptions {
   platform?: Platform;
   /** Registries (`host:port`) reached over plain HTTP (`--insecure-registry`). */
   insecureRegistries?: string[];
+  /**
+   * Docker's certs.d layout: `<certsDir>/<host:port>/ca.crt` is the CA a registry's HTTPS certificate
+   * is checked against, instead of the system's.
+   */
+  certsDir?: string;
   /** Whether a container uses an image (by ID): such images are never removed. */
   inUse?: (imageId: string) => boolean;
 }
@@ -38,6 +44,7 @@ export class ImageService {
   private readonly platform: Platform;
   private readonly insecure: Set<string>;
   private readonly inUse: (imageId: string) => boolean;
+  private readonly certsDir: string | undefined;
 
   private constructor(
     readonly store: ImageStore,
@@ -47,6 +54,7 @@ export class ImageService {
     this.platform = opts.platform ?? hostPlatform();
     this.insecure = new Set(opts.insecureRegistries ?? []);
     this.inUse = opts.inUse ?? (() => false);
+    this.certsDir = opts.certsDir;
   }
 
   static async open(opts: ImageServiceOptions): Promise<ImageService> {
@@ -93,7 +101,7 @@ export class ImageService {
   /** `login`: checks the credentials against the registry, then keeps them (0600). */
   async login(registry: string, creds: Credentials): Promise<string> {
     const domain = normalizeRegistry(registry);
-    await new RegistryClient({ domain, insecure: this.insecure.has(domain), credentials: creds }).ping();
+    await (await this.client(domain, creds)).ping();
     await this.credentials.set(domain, creds);
     return 'Login Succeeded';
   }
@@ -108,11 +116,23 @@ export class ImageService {
 
   private async client(domain: string, auth?: Credentials): Promise<RegistryClient> {
     const credentials = auth ?? (await this.credentials.get(domain));
+    const ca = await this.registryCa(domain);
     return new RegistryClient({
       domain,
       insecure: this.insecure.has(domain) || isLoopback(domain),
       ...(credentials ? { credentials } : {}),
+      ...(ca !== undefined ? { ca } : {}),
     });
+  }
+
+  private async registryCa(domain: string): Promise<string | undefined> {
+    if (this.certsDir === undefined) return undefined;
+    try {
+      return await readFile(join(this.certsDir, domain, 'ca.crt'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   // ---- archives ----

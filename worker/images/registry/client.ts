@@ -23,6 +23,8 @@ export interface RegistryOptions {
   insecure?: boolean;
   credentials?: Credentials;
   timeoutMs?: number;
+  /** PEM CA certificates this registry's HTTPS certificate is checked against (Docker's certs.d ca.crt). */
+  ca?: string;
 }
 
 export class RegistryError extends UserError {
@@ -361,6 +363,7 @@ export class RegistryClient {
         url,
         headers,
         timeoutMs: req.timeoutMs ?? this.opts.timeoutMs,
+        ...(this.opts.ca !== undefined && url.origin === this.base.origin ? { ca: this.opts.ca } : {}),
       });
       const location = header(res, 'location');
       if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;

@@ -13,6 +13,8 @@ export interface HttpRequest {
   /** A buffer, or a stream factory (a retried request needs a fresh stream). */
   body?: Buffer | (() => Readable);
   timeoutMs?: number;
+  /** PEM certificates trusted for HTTPS instead of the system's (a registry's own CA). */
+  ca?: string;
 }
 
 export interface HttpResponse {
@@ -29,7 +31,8 @@ export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'User-Agent': 'swarmlite', ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
-    const outgoing = transport.request(req.url, { method: req.method, headers }, (res) => {
+    const options = { method: req.method, headers, ...(req.ca !== undefined ? { ca: req.ca } : {}) };
+    const outgoing = transport.request(req.url, options, (res) => {
       res.setTimeout(req.timeoutMs ?? DEFAULT_TIMEOUT_MS, () =>
         res.destroy(
           new UserError(
