@@ -21,6 +21,14 @@ export const TOOL_PACKAGES: Record<string, string> = {
   ping: 'iputils-ping',
   iperf3: 'iperf3',
   perl: 'perl-base',
+  setfattr: 'attr',
+  getfattr: 'attr',
+  mknod: 'coreutils',
+  mkfifo: 'coreutils',
+  chroot: 'coreutils',
+  ss: 'iproute2',
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 };
 
 export type Tool = keyof typeof TOOL_PACKAGES;
