@@ -26,7 +26,7 @@ import {
   type Manifest,
 } from './manifest.js';
 import { type ImageReference } from './reference.js';
-import { removeLayerDir, unpackLayer } from './unpack.js';
+import { removeLayerDir, unpackLayerFile } from './unpack.js';
 import { emptyIndex, parseStoreIndex, type ImageRecord, type StoreIndex } from './store-index.js';
 
 export type { ImageRecord } from './store-index.js';
@@ -155,7 +155,7 @@ export class ImageStore {
     const path = this.layerPath(diffId);
     await mkdir(temp, { mode: 0o755 });
     try {
-      const bytes = await unpackLayer(this.openBlob(layer.digest), temp, diffId, what);
+      const bytes = await unpackLayerFile(this.blobPath(layer.digest), temp, diffId, what);
       await removeLayerDir(path); // an unindexed leftover of a crash between rename and index write
       await rename(temp, path);
       await this.locked(async () => {
