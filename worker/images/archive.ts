@@ -69,6 +69,8 @@ export async function loadArchive(
 class SpooledArchive {
   readonly files = new Map<string, string>();
   readonly links = new Map<string, string>();
+  /** Spooled files already moved into the store. */
+  readonly adopted = new Set<string>();
 
   has(path: string): boolean {
     return this.resolve(path) !== undefined;
@@ -202,10 +204,10 @@ async function loadOciLayout(
         for (const d of descriptors) {
           const path = `blobs/sha256/${d.digest.slice(7)}`;
           const file = archive.resolve(path);
-          if (file !== undefined) {
+          if (file !== undefined && !archive.adopted.has(file)) {
             // Every blob is hashed on its way in; a file differing from its name is refused.
             await store.adoptFile(file, `blob ${path}`, lease, d.digest);
-            archive.files.delete(path);
+            archive.adopted.add(file);
           } else if (!(await store.hasBlob(d.digest))) {
             throw new BadArchiveError(`${path} is missing`);
           }
@@ -256,6 +258,9 @@ async function loadDockerSave(store: ImageStore, archive: SpooledArchive): Promi
   if (!Array.isArray(entries) || entries.length === 0)
     throw new BadArchiveError('manifest.json is not a list of images');
   const loaded: LoadedImage[] = [];
+  // Layer files already moved into the store, by their spooled file: older Dockers link one layer
+  // file from several images.
+  const adopted = new Map<string, Descriptor>();
   for (const [i, entry] of entries.entries()) {
     const what = `manifest.json[${i}]`;
     const e = entry as { Config?: unknown; RepoTags?: unknown; Layers?: unknown };
@@ -275,11 +280,18 @@ async function loadDockerSave(store: ImageStore, archive: SpooledArchive): Promi
       await store.putBlob(configDigest, configBytes, `${what}: config`);
       const layers: Descriptor[] = [];
       for (const [n, file] of layerFiles.entries()) {
-        const head = await readHead(file);
-        const gz = head[0] === 0x1f && head[1] === 0x8b;
-        const digest = await store.adoptFile(file, `${what}: layer ${n}`, lease);
-        const { size } = await stat(store.blobPath(digest));
-        layers.push({ mediaType: gz ? MediaType.OciLayerGzip : MediaType.OciLayer, digest, size });
+        let layer = adopted.get(file);
+        if (layer) {
+          lease.add(layer.digest);
+        } else {
+          const head = await readHead(file);
+          const gz = head[0] === 0x1f && head[1] === 0x8b;
+          const digest = await store.adoptFile(file, `${what}: layer ${n}`, lease);
+          const { size } = await stat(store.blobPath(digest));
+          layer = { mediaType: gz ? MediaType.OciLayerGzip : MediaType.OciLayer, digest, size };
+          adopted.set(file, layer);
+        }
+        layers.push(layer);
       }
       const manifest = Buffer.from(
         JSON.stringify({

@@ -153,6 +153,55 @@ async function stripOciFiles(archive: Buffer): Promise<Buffer> {
   return makeTar(entries);
 }
 
+test("an older docker save: two images, the second linking its layer to the first one's", async () => {
+  const { svc } = await freshService();
+  const other = await buildBusyboxImage({ marker: 'second' });
+  const { gunzipSync } = await import('node:zlib');
+  const baseTar = gunzipSync(image.layers[0].blob);
+  const cfg = (img: TestImage) => `${img.configDescriptor.digest.slice(7)}.json`;
+  const archive = await makeTar([
+    {
+      name: 'manifest.json',
+      body: JSON.stringify([
+        { Config: cfg(image), RepoTags: ['first:1'], Layers: ['base/layer.tar', 'top1/layer.tar'] },
+        { Config: cfg(other), RepoTags: ['second:1'], Layers: ['base2/layer.tar', 'top2/layer.tar'] },
+      ]),
+    },
+    { name: cfg(image), body: image.config },
+    { name: cfg(other), body: other.config },
+    { name: 'base/layer.tar', body: baseTar },
+    { name: 'base2/layer.tar', type: 'symlink', linkname: '../base/layer.tar' },
+    { name: 'top1/layer.tar', body: image.layers[1].blob },
+    { name: 'top2/layer.tar', body: other.layers[1].blob },
+  ]);
+  assert.deepEqual(await svc.load(Readable.from([archive])), [
+    { id: image.configDescriptor.digest, tags: ['first:1'] },
+    { id: other.configDescriptor.digest, tags: ['second:1'] },
+  ]);
+  assert.equal(svc.layerDirs('first:1')[1], svc.layerDirs('second:1')[1], 'one unpacked base layer');
+  // A link out of the archive is a missing file, not a path on disk.
+  const escaping = await makeTar([
+    { name: 'manifest.json', body: JSON.stringify([{ Config: 'c.json', Layers: [] }]) },
+    { name: 'c.json', type: 'symlink', linkname: '../../../../etc/hostname' },
+  ]);
+  await assert.rejects(svc.load(Readable.from([escaping])), /c.json is missing/);
+});
+
+test('bad names at the service boundary are one clear error', async () => {
+  const { svc } = await freshService();
+  await assert.rejects(svc.pull('Bad:Name'), /invalid reference format/);
+  await assert.rejects(svc.push('x@sha256:' + 'a'.repeat(64)), /cannot push a digest reference/);
+  await assert.rejects(
+    svc.push('localhost:5000/none:1'),
+    /An image does not exist locally with the tag: localhost:5000\/none/,
+  );
+  await assert.rejects(svc.save([], new PassThrough()), /image save needs at least one image/);
+  await assert.rejects(svc.save(['none:1'], new PassThrough()), /No such image: none:1/);
+  await assert.rejects(svc.remove('none:1'), /No such image: none:1/);
+  await assert.rejects(svc.login('', { username: 'u', password: 'p' }), /invalid registry/);
+  assert.throws(() => svc.layerDirs('none:1'), /No such image: none:1/);
+});
+
 test('tag, rm and prune behave as Docker; gc removes blobs and layers no image uses', async () => {
   const used = new Set<string>();
   const { svc, root } = await freshService((id) => used.has(id));

@@ -2,7 +2,7 @@
 // manifests, indexes (manifest lists) and image configs. Parsing checks every field the store and
 // the runtime rely on, so a malformed or hostile document is one clear error, never a crash later.
 import { UserError } from '../../lib/errors.js';
-import { checkDigest } from './digest.js';
+import { isDigest } from './digest.js';
 
 export const MediaType = {
   OciManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -148,7 +148,9 @@ export function parseDescriptor(value: unknown, what: string): Descriptor {
   if (typeof value.mediaType !== 'string' || value.mediaType === '') {
     throw new BadDocumentError(what, 'missing mediaType');
   }
-  const digest = checkDigest(value.digest, what);
+  const digest = value.digest;
+  if (!isDigest(digest))
+    throw new BadDocumentError(what, `invalid digest ${JSON.stringify(digest)} (want sha256:<64 hex>)`);
   const size = value.size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new BadDocumentError(what, `invalid size ${JSON.stringify(size)}`);
@@ -178,7 +180,10 @@ export function parseImageConfig(bytes: Buffer, what: string, layerCount?: numbe
   if (!isObject(rootfs) || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) {
     throw new BadDocumentError(what, 'needs rootfs.type "layers" and rootfs.diff_ids');
   }
-  rootfs.diff_ids.forEach((d, i) => checkDigest(d, `${what}: rootfs.diff_ids[${i}]`));
+  rootfs.diff_ids.forEach((d, i) => {
+    if (!isDigest(d))
+      throw new BadDocumentError(what, `rootfs.diff_ids[${i}]: invalid digest ${JSON.stringify(d)}`);
+  });
   if (layerCount !== undefined && rootfs.diff_ids.length !== layerCount) {
     throw new BadDocumentError(
       what,

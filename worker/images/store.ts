@@ -182,6 +182,9 @@ export class ImageStore {
     const parsed = parseManifestOrIndex(await this.readBlob(manifestDigest), what);
     if (parsed.kind !== 'manifest') throw new UserError(`${what}: is an index, not an image manifest`);
     const manifest: Manifest = parsed.manifest;
+    if (!(await this.hasBlob(manifest.config.digest))) {
+      throw new UserError(`${what}: config ${manifest.config.digest} is missing`);
+    }
     const config = await this.readConfig(manifest.config.digest, manifest.layers.length);
     for (const layer of manifest.layers) {
       if (!(await this.hasBlob(layer.digest)))

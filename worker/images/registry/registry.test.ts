@@ -174,8 +174,15 @@ test('plain HTTP registry marked insecure: chunked push, mount across repositori
   const byDigest = await puller.pull(`${plain}/two/bb@${pushed.digest}`);
   assert.equal(byDigest.image.id, image.configDescriptor.digest);
   assert.deepEqual(puller.list()[0].RepoTags, [], 'a pull by digest adds no tag');
-  await puller.pull(`${plain}/one/bb`);
+  // Two pulls of the same image at once, and a gc between: one unpack per layer, nothing lost.
+  const [p1, p2] = await Promise.all([
+    puller.pull(`${plain}/one/bb`),
+    puller.pull(`${plain}/one/bb`),
+    puller.store.gc(),
+  ]);
+  assert.equal(p1.image.id, p2.image.id);
   await assertPulledImage(puller, `${plain}/one/bb`);
+  assert.deepEqual(await readdir(join(puller.store.root, 'tmp')), []);
   await assert.rejects(
     puller.pull(`${plain}/one/bb:nope`),
     /manifest for .*one\/bb:nope not found: manifest unknown/,
