@@ -253,6 +253,11 @@ export class RegistryClient {
     res = await this.follow(req, await this.authorization(scopes, true));
     if (res.status === 401) {
       discard(res.body);
+      // Credentials were sent: for /v2/ itself they are wrong; for a resource they may be right
+      // but not grant it (Docker words both cases so).
+      if (this.opts.credentials && req.url.href !== this.base.href) {
+        throw new RegistryError('denied: requested access to the resource is denied', 401, 'DENIED');
+      }
       return this.unauthorized(res);
     }
     return res;
@@ -418,6 +423,9 @@ export class RegistryClient {
         res.status,
         code,
       );
+    }
+    if (res.status === 403) {
+      return new RegistryError('denied: requested access to the resource is denied', 403, code ?? 'DENIED');
     }
     return new RegistryError(
       `${what}: registry ${this.opts.domain} answered ${res.status}${message ? `: ${message}` : ''}`,
