@@ -1,20 +1,19 @@
 // A client for one registry speaking the OCI distribution API (Docker's registry v2).
 //
-// Authentication follows the registry's 401 challenge: anonymous first; `Bearer realm,service,scope`
-// gets a token from the realm (with the user's credentials as basic auth when there are some; tokens
-// are cached per scope set until they expire); `Basic` sends the credentials. Plain HTTP is used only
-// for registries the node names insecure (Docker also treats loopback registries so).
+// Authentication follows the registry's 401 challenge (auth.ts). Plain HTTP is used only for
+// registries the node names insecure (Docker also treats loopback registries so).
 //
 // Content is never trusted: a manifest is hashed and must match the digest asked for (or the
 // Docker-Content-Digest the registry announces); blobs are returned as streams for the store, which
 // hashes them on the way in.
 import type { Readable } from 'node:stream';
-import { UserError } from '../../../lib/errors.js';
 import type { Credentials } from '../credentials.js';
 import { DigestMismatchError, isDigest, sha256Digest } from '../digest.js';
 import { MANIFEST_ACCEPT } from '../manifest.js';
 import { registryHost } from '../reference.js';
-import { parseChallenges, type Challenge } from './challenge.js';
+import { RegistryAuth, unauthorized } from './auth.js';
+import { parseChallenges } from './challenge.js';
+import { RegistryError } from './errors.js';
 import { discard, header, httpRequest, readBody, type HttpRequest, type HttpResponse } from './http.js';
 
 export interface RegistryOptions {
@@ -27,17 +26,6 @@ export interface RegistryOptions {
   ca?: string;
 }
 
-export class RegistryError extends UserError {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly code?: string,
-  ) {
-    super(message);
-    this.name = 'RegistryError';
-  }
-}
-
 export interface FetchedManifest {
   bytes: Buffer;
   mediaType: string;
@@ -48,14 +36,19 @@ const MAX_REDIRECTS = 5;
 
 export class RegistryClient {
   readonly base: URL;
-  private readonly tokens = new Map<string, { token: string; expires: number }>();
-  private basic = false;
-  private challenge?: Challenge;
+  private readonly auth: RegistryAuth;
   private probed = false;
 
   constructor(private readonly opts: RegistryOptions) {
     const scheme = opts.insecure || isLoopback(opts.domain) ? 'http' : 'https';
     this.base = new URL(`${scheme}://${registryHost(opts.domain)}/v2/`);
+    this.auth = new RegistryAuth(
+      opts.domain,
+      this.base.protocol === 'https:',
+      opts.credentials,
+      (url, authorization) => this.follow({ method: 'GET', url }, authorization, url.origin),
+      (res) => this.failure(res, 'token'),
+    );
   }
 
   /** GET /v2/: checks the registry answers and the credentials (if any) are accepted (`login`). */
@@ -234,23 +227,13 @@ export class RegistryClient {
   /** Sends with whatever authorization is known; on a 401 answers the challenge and retries once. */
   private async sendUrl(req: HttpRequest, scopes: string[]): Promise<HttpResponse> {
     if (!this.probed && req.url.href !== this.base.href) await this.probe();
-    let res = await this.follow(req, await this.authorization(scopes, false));
+    let res = await this.follow(req, await this.auth.header(scopes, false));
     if (res.status !== 401) return res;
     const challenge = parseChallenges(header(res, 'www-authenticate') ?? '')[0];
     discard(res.body);
-    if (!challenge) return this.unauthorized(res);
-    this.challenge = challenge;
-    if (challenge.scheme === 'basic') {
-      if (!this.opts.credentials)
-        throw new RegistryError('unauthorized: authentication required', 401, 'UNAUTHORIZED');
-      this.basic = true;
-    } else if (challenge.scheme !== 'bearer') {
-      throw new RegistryError(
-        `registry ${this.opts.domain} asks for unsupported authentication ${challenge.scheme}`,
-        401,
-      );
-    }
-    res = await this.follow(req, await this.authorization(scopes, true));
+    if (!challenge) throw unauthorized(this.opts.credentials, res.status);
+    this.auth.answer(challenge);
+    res = await this.follow(req, await this.auth.header(scopes, true));
     if (res.status === 401) {
       discard(res.body);
       // Credentials were sent: for /v2/ itself they are wrong; for a resource they may be right
@@ -258,7 +241,7 @@ export class RegistryClient {
       if (this.opts.credentials && req.url.href !== this.base.href) {
         throw new RegistryError('denied: requested access to the resource is denied', 401, 'DENIED');
       }
-      return this.unauthorized(res);
+      throw unauthorized(this.opts.credentials, res.status);
     }
     return res;
   }
@@ -273,81 +256,7 @@ export class RegistryClient {
     discard(res.body);
     const challenge =
       res.status === 401 ? parseChallenges(header(res, 'www-authenticate') ?? '')[0] : undefined;
-    if (challenge) {
-      this.challenge = challenge;
-      this.basic = challenge.scheme === 'basic' && this.opts.credentials !== undefined;
-    }
-  }
-
-  private unauthorized(res: HttpResponse): never {
-    const how = this.opts.credentials ? 'incorrect username or password' : 'authentication required';
-    throw new RegistryError(`unauthorized: ${how}`, res.status, 'UNAUTHORIZED');
-  }
-
-  private async authorization(scopes: string[], fresh: boolean): Promise<string | undefined> {
-    if (this.basic && this.opts.credentials) {
-      const { username, password } = this.opts.credentials;
-      return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    }
-    if (this.challenge?.scheme !== 'bearer') return undefined;
-    const key = [...scopes].sort().join(' ');
-    const cached = this.tokens.get(key);
-    if (cached && !fresh && cached.expires > Date.now()) return `Bearer ${cached.token}`;
-    const token = await this.fetchToken(this.challenge, scopes);
-    this.tokens.set(key, token);
-    return `Bearer ${token.token}`;
-  }
-
-  /** The token flow: GET realm?service=..&scope=.. (basic auth with the user's credentials, if any). */
-  private async fetchToken(
-    challenge: Challenge,
-    scopes: string[],
-  ): Promise<{ token: string; expires: number }> {
-    const realm = challenge.params.realm;
-    if (!realm)
-      throw new RegistryError(`registry ${this.opts.domain} sent a bearer challenge without a realm`, 401);
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new RegistryError(`registry ${this.opts.domain} sent an invalid token realm ${realm}`, 401);
-    }
-    if (url.protocol === 'http:' && this.base.protocol === 'https:') {
-      throw new RegistryError(
-        `registry ${this.opts.domain} sent a token realm over plain HTTP (${realm})`,
-        401,
-      );
-    }
-    if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-    for (const scope of scopes) url.searchParams.append('scope', scope);
-    const basic = this.opts.credentials
-      ? `Basic ${Buffer.from(`${this.opts.credentials.username}:${this.opts.credentials.password}`).toString('base64')}`
-      : undefined;
-    const res = await this.follow({ method: 'GET', url, timeoutMs: this.opts.timeoutMs }, basic, url.origin);
-    if (res.status === 401 || res.status === 403) {
-      discard(res.body);
-      this.unauthorized(res);
-    }
-    if (res.status !== 200) throw await this.failure(res, 'token');
-    let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    try {
-      doc = JSON.parse((await readBody(res.body, 1 << 20)).toString('utf8')) as typeof doc;
-    } catch {
-      throw new RegistryError(
-        `token server ${url.origin} answered with something that is not JSON`,
-        res.status,
-      );
-    }
-    const token =
-      typeof doc.token === 'string'
-        ? doc.token
-        : typeof doc.access_token === 'string'
-          ? doc.access_token
-          : '';
-    if (!token) throw new RegistryError(`token server ${url.origin} answered without a token`, res.status);
-    // The spec's default lifetime is 60 s; renew a little early.
-    const seconds = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : 60;
-    return { token, expires: Date.now() + Math.max(1, seconds - 10) * 1000 };
+    if (challenge) this.auth.learn(challenge);
   }
 
   /**

@@ -13,7 +13,8 @@ import { ImageService, type ImageServiceOptions } from '../images.js';
 import { MediaType } from '../manifest.js';
 import type { ProgressEvent } from '../pull.js';
 import { buildBusyboxImage, dockerSaveTar, ociLayoutTar, type TestImage } from '../test-images.js';
-import { RegistryClient, RegistryError } from './client.js';
+import { RegistryClient } from './client.js';
+import { RegistryError } from './errors.js';
 import { RegistryLab } from './test-registry.js';
 
 const lab = new RegistryLab();
