@@ -8,11 +8,11 @@
 import { spawn } from 'node:child_process';
 import type { Client } from '@grpc/grpc-js';
 import { labDown, labUp } from '../deploy/lab/lab.js';
-import { withDaemon } from '../cli/client.js';
+import { withDaemon } from '../daemon/client.js';
 import { unary } from '../lib/grpc.js';
 import { findTool, run } from '../lib/exec.js';
 import type { LabHostState } from '../deploy/lab/state.js';
-import type { Network, Task } from '../manager/store/index.js';
+import type { Network, Task } from '../api/objects/index.js';
 import { macFromIp, sandboxName } from '../worker/overlay/names.js';
 
 const NODES = 5;

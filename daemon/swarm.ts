@@ -12,15 +12,15 @@ import {
   MANAGER_CHANNEL_OPTIONS,
   TlsMaterialProvider,
   type TlsMaterial,
-} from '../manager/ca/credentials.js';
-import { clusterIdOfCA } from '../manager/ca/identity.js';
+} from '../manager/index.js';
+import { clusterIdOfCA } from '../manager/index.js';
 import { CertificateRenewer } from './cert-renewal.js';
-import { callLeader } from '../manager/leadership.js';
-import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/control-router.js';
-import type { ExecRequest, LogsRequest, Sink } from '../manager/controlapi/streams.js';
-import type { ExecInput, ExecOutput, LogMessage } from '../manager/dispatcher/node-work.js';
-import { Manager } from '../manager/manager.js';
-import { forceNewCluster } from '../manager/recovery.js';
+import { callLeader } from '../manager/index.js';
+import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/index.js';
+import type { ExecRequest, LogsRequest, Sink } from '../manager/index.js';
+import type { ExecInput, ExecOutput, LogMessage } from '../manager/index.js';
+import { Manager } from '../manager/index.js';
+import { forceNewCluster, raftDataDir } from '../manager/index.js';
 import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { NodeWorkServer } from '../worker/agent/node-work.js';
@@ -34,7 +34,6 @@ import {
   clearSwarmState,
   loadCertificates,
   loadSwarmState,
-  raftDataDir,
   saveCertificates,
   saveSwarmState,
   type NodeCertificates,

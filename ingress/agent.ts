@@ -15,7 +15,7 @@
 // would cut live services off until the sync came in.
 import { findTool, run } from '../lib/exec.js';
 import type { Logger } from '../lib/log.js';
-import type { Network, PortConfig, Task } from '../manager/store/objects-services.js';
+import type { Network, PortConfig, Task } from '../api/objects/index.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import type { OverlayAgent } from '../worker/overlay/agent.js';
 import { TASK_GATEWAY_IF } from '../worker/overlay/names.js';

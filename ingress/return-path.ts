@@ -19,7 +19,7 @@
 // of kube-proxy's and Docker's marks, which all sit below 0x10000 or above 0x1ffff. The same
 // number serves as the routing table id: table ids 65536-131071 and rules at priority 32000 are
 // what this module owns in a task namespace, and the only ones it ever deletes.
-import { formatAddress } from '../manager/allocator/ipv4.js';
+import { formatAddress } from '../lib/ipv4.js';
 import { address } from './model.js';
 import { macFromIp } from '../worker/overlay/names.js';
 import { tableName } from './names.js';

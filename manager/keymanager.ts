@@ -6,7 +6,8 @@
 // new leader just carries on from the keys' Lamport times.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/log.js';
-import type { EncryptionKey, Store, SwarmObjects } from './store/index.js';
+import type { Store } from './store/index.js';
+import type { EncryptionKey, SwarmObjects } from '../api/objects/index.js';
 
 export const GOSSIP_SUBSYSTEM = 'gossip';
 /** SwarmKit rotates its network keys every 12 hours and keeps 3. */

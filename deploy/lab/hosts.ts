@@ -9,7 +9,7 @@ import { errorMessage, UserError } from '../../lib/errors.js';
 import { findTool, run } from '../../lib/exec.js';
 import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import { swarmliteBin } from '../../lib/repo.js';
-import { daemonClient, localInfo } from '../../cli/client.js';
+import { daemonClient, localInfo } from '../../daemon/client.js';
 import type { LabHostState } from './state.js';
 
 /**

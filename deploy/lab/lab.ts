@@ -19,7 +19,7 @@ import {
 import { formSwarm } from './swarm.js';
 import { taskRuntime } from '../../daemon/executor.js';
 import { OverlayDriver } from '../../worker/overlay/driver.js';
-import { localInfo, withDaemon } from '../../cli/client.js';
+import { localInfo, withDaemon } from '../../daemon/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {
   claimLabDir,

@@ -2,7 +2,7 @@
 // then wait until every node is Ready, exactly as a user would with the CLI on each host.
 import { UserError } from '../../lib/errors.js';
 import { unary } from '../../lib/grpc.js';
-import { withDaemon } from '../../cli/client.js';
+import { withDaemon } from '../../daemon/client.js';
 import type { LabHostState } from './state.js';
 
 interface NodeRow {

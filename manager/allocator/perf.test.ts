@@ -2,7 +2,7 @@
 // reallocation of half of them, each well under 200 ms (bitmap pools, no scan of the tasks per allocation).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Network, Service, Task } from '../store/objects-services.js';
+import type { Network, Service, Task } from '../../api/objects/index.js';
 import { allocateNetwork } from './networks.js';
 import { allocatorStateFrom } from './restore.js';
 import { AllocatorState } from './state.js';

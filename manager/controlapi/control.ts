@@ -5,8 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
 import { newJoinToken } from '../ca/tokens.js';
 import type { RaftNode } from '../raft/node/raft-node.js';
-import { NODE_AVAILABILITIES, NODE_ROLES, type Node, type Store, type SwarmObjects } from '../store/index.js';
-import { clusterToWire, nodeToWire } from './convert.js';
+import { type Store } from '../store/index.js';
+import { NODE_AVAILABILITIES, NODE_ROLES, type Node, type SwarmObjects } from '../../api/objects/index.js';
+import { clusterToWire, nodeToWire } from '../../api/node-wire.js';
 import { findNode } from './lookup.js';
 import { checkManagerRemoval, type ManagerView } from './quorum.js';
 

@@ -8,9 +8,9 @@ import {
   NotFoundError,
   SequenceConflictError,
   type Store,
-  type SwarmObjects,
   type WriteTx,
 } from '../store/index.js';
+import { type SwarmObjects } from '../../api/objects/index.js';
 import type { Caller } from './control.js';
 
 /** A control API call, as controlHandlers' are: the decoded request and who made it. */

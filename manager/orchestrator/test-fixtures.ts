@@ -12,11 +12,11 @@ import type {
   TaskState,
   UpdateConfig,
   UpdateStatus,
-} from '../store/objects.js';
+} from '../../api/objects/index.js';
 import type { Plan } from './plan.js';
 import type { PlanContext } from './restart.js';
 import { iso } from './tasks.js';
-import { defaultTaskSpec } from '../store/defaults-services.js';
+import { defaultTaskSpec } from '../../api/objects/index.js';
 
 export const T0 = Date.parse('2026-11-22T00:00:00.000Z');
 

@@ -3,7 +3,8 @@
 // the same flows run over gRPC on a lab cluster in test/e2e/services.test.ts.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { InMemoryLog, Store, swarmSchema, type Service } from '../../manager/store/index.js';
+import { InMemoryLog, Store, swarmSchema } from '../../manager/store/index.js';
+import { type Service } from '../../api/objects/index.js';
 import { eventually } from '../support.js';
 import { sampleNetwork } from '../../manager/store/test-fixtures.js';
 import { LoopbackCluster, serviceSpec } from './loopback.js';

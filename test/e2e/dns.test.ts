@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { enterHost } from '../../deploy/lab/hosts.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
-import type { Service } from '../../manager/store/index.js';
+import type { Service } from '../../api/objects/index.js';
 import { createTestLab, ipOn, isRoot, psJson, running, swl, waitFor } from './harness.js';
 
 /** The test's upstream: A 198.18.255.1 for external.test, NXDOMAIN for anything else. */

@@ -9,7 +9,7 @@ import type { TestContext } from 'node:test';
 import { enterHost, hostEnv } from '../../deploy/lab/hosts.js';
 import { labDown, labUp } from '../../deploy/lab/lab.js';
 import type { LabHostState, LabState } from '../../deploy/lab/state.js';
-import type { Task } from '../../manager/store/index.js';
+import type { Task } from '../../api/objects/index.js';
 
 /** 'e' + 7 random base-36 characters: a valid lab name no other test run will pick. */
 export function uniqueLabName(): string {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonClient, localInfo } from '../../cli/client.js';
+import { daemonClient, localInfo } from '../../daemon/client.js';
 import { labDown } from '../../deploy/lab/lab.js';
 import {
   attachMachine,

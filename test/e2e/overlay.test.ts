@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { run } from '../../lib/exec.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
-import type { Network } from '../../manager/store/index.js';
+import type { Network } from '../../api/objects/index.js';
 import { createTestLab, ipOn, isRoot, psJson, runIn, running, swl, waitFor } from './harness.js';
 
 /** One ping from inside a task (through `swarmlite exec` on `via`). */

@@ -4,11 +4,11 @@
 // services following nodes, removal. The real runtime's e2e is test/e2e/tasks.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { localInfo, withDaemon } from '../../cli/client.js';
+import { localInfo, withDaemon } from '../../daemon/client.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { unary } from '../../lib/grpc.js';
-import type { Network, Service, Task } from '../../manager/store/index.js';
+import type { Network, Service, Task } from '../../api/objects/index.js';
 import { createTestLab, isRoot, swl, waitFor } from './harness.js';
 
 const api = <T>(h: LabHostState, method: string, req: object = {}): Promise<T> =>

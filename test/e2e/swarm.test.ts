@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localInfo, withDaemon, type InfoResponse } from '../../cli/client.js';
+import { localInfo, withDaemon, type InfoResponse } from '../../daemon/client.js';
 import type { NodeView } from '../../cli/commands-node.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { unary, serviceClient } from '../../lib/grpc.js';
-import { clientCredentials, MANAGER_CHANNEL_OPTIONS } from '../../manager/ca/credentials.js';
+import { clientCredentials, MANAGER_CHANNEL_OPTIONS } from '../../manager/index.js';
 import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
 
 const info = (h: LabHostState): Promise<InfoResponse> =>

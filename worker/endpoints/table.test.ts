@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { createLogger } from '../../lib/log.js';
-import { defaultTaskSpec, type Task } from '../../manager/store/index.js';
+import { defaultTaskSpec, type Task } from '../../api/objects/index.js';
 import { eventually, freePorts } from '../../test/support.js';
 import { GossipNode } from '../gossip/node.js';
 import { decodeEndpoint, encodeEndpoint, ENDPOINTS_TABLE } from './records.js';

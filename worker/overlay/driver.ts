@@ -5,7 +5,7 @@
 //
 // Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
 // a restarted daemon (a new driver) converge without duplicates or stale entries.
-import { NETNS_PREFIX_PATTERN } from '../../daemon/options.js';
+import { NETNS_PREFIX_PATTERN } from '../../lib/netns-prefix.js';
 import type { Logger } from '../../lib/log.js';
 import { CommandError, findTool, requireTools, run } from '../../lib/exec.js';
 import { errorMessage } from '../../lib/errors.js';
