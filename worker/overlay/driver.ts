@@ -5,6 +5,7 @@
 //
 // Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
 // a restarted daemon (a new driver) converge without duplicates or stale entries.
+import { KeyedMutex, Mutex } from '../../lib/mutex.js';
 import { NETNS_PREFIX_PATTERN } from '../../lib/netns-prefix.js';
 import type { Logger } from '../../lib/log.js';
 import { CommandError, findTool, requireTools, run } from '../../lib/exec.js';
@@ -61,9 +62,10 @@ const GATEWAY_SCOPE = 'gateway';
 const ABSENT = /Cannot find device|does not exist|No such (file|device|process)|Cannot find|not found/i;
 
 export class OverlayDriver {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** One queue per sandbox scope; an idle queue is forgotten, so a node that saw many networks keeps none. */
+  private readonly queues = new KeyedMutex();
   /** Serializes steps that use a shared temporary name in the node's namespace. */
-  private nodeLock: Promise<unknown> = Promise.resolve();
+  private readonly nodeLock = new Mutex();
   private readonly ctx: PlanContext;
 
   /** Throws a MissingToolError naming the packages to install if a tool the driver runs is missing. */
@@ -142,21 +144,11 @@ export class OverlayDriver {
   };
 
   private enqueue<T>(scope: string, work: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(scope) ?? Promise.resolve();
-    const next = prev.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(scope, settled);
-    // Forget an idle queue so a node that saw many networks does not keep a chain per network.
-    void settled.then(() => {
-      if (this.queues.get(scope) === settled) this.queues.delete(scope);
-    });
-    return next;
+    return this.queues.run(scope, work);
   }
 
   private async withNodeLock<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.nodeLock.then(work, work);
-    this.nodeLock = next.catch(() => undefined);
-    return next;
+    return this.nodeLock.run(work);
   }
 
   /** Observe and plan (reading or planning can fail too: reported like a failed step), then run. */
