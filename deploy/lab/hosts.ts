@@ -32,7 +32,7 @@ export async function unmountIfMounted(path: string): Promise<void> {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   const escaped = path.replace(/ /g, '\\040');
   let count = mounts.split('\n').filter((line) => line.split(' ')[4] === escaped).length;
-  while (count-- > 0) await run('umount', [path]);
+  while (count-- > 0) await run('umount', [path], { okIfAbsent: true });
 }
 
 /** argv that runs a command inside the host's network and UTS namespaces. */
