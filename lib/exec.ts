@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 import { MissingToolError } from './errors.js';
 
 /** The Debian/Ubuntu package that provides each tool swarmlite uses. */
-export const TOOL_PACKAGES: Record<string, string> = {
+const TOOL_PACKAGES: Record<string, string> = {
   ip: 'iproute2',
   bridge: 'iproute2',
   nft: 'nftables',
@@ -22,8 +22,6 @@ export const TOOL_PACKAGES: Record<string, string> = {
   iperf3: 'iperf3',
   perl: 'perl-base',
 };
-
-export type Tool = keyof typeof TOOL_PACKAGES;
 
 const found = new Map<string, string>();
 

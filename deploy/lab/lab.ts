@@ -35,7 +35,7 @@ import {
   type LabState,
 } from './state.js';
 
-export const LAB_TOOLS = ['ip', 'bridge', 'nsenter', 'unshare', 'mount', 'umount', 'sysctl'];
+const LAB_TOOLS = ['ip', 'bridge', 'nsenter', 'unshare', 'mount', 'umount', 'sysctl'];
 
 export interface LabUpOptions {
   name: string;
