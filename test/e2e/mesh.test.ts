@@ -100,7 +100,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
   // A killed task's replacement waits 30 s: the kill test sees the survivor alone take over.
   const create = 'service create -d --name web --replicas 2 --restart-delay 30s -p 5000:80'.split(' ');
   await swl(n1, [...create, ...whoami]);
-  const web = await waitFor('2 web tasks running', 30_000, async () => {
+  const web = await waitFor('2 web tasks running', 60_000, async () => {
     const ts = running(await psJson(n1, 'web'));
     return ts.length === 2 ? ts : undefined;
   });
@@ -115,7 +115,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
 
   await t.test('port 5000 answers on every node, also the one without a replica', async () => {
     for (const h of hosts) {
-      const a = await waitFor(`${h.hostname}:5000 answers`, 30_000, async () => {
+      const a = await waitFor(`${h.hostname}:5000 answers`, 60_000, async () => {
         const r = await get(h.address, 5000);
         return r.name.startsWith('web.') ? r : undefined;
       });
@@ -158,7 +158,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
 
   await t.test('scaled to 0 every node refuses at once; scaled back, it answers again', async () => {
     await swl(n1, ['service', 'scale', '-d', 'web=0']);
-    await waitFor('refused on every node', 30_000, async () => {
+    await waitFor('refused on every node', 60_000, async () => {
       for (const h of hosts) if ((await get(h.address, 5000)).name !== 'error:ECONNREFUSED') return undefined;
       return true;
     });
@@ -170,13 +170,13 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     }
     await swl(n1, ['service', 'scale', '-d', 'web=2']);
     for (const h of hosts)
-      await waitFor(`${h.hostname} answers again`, 30_000, async () =>
+      await waitFor(`${h.hostname} answers again`, 60_000, async () =>
         (await get(h.address, 5000)).name.startsWith('web.') ? true : undefined,
       );
   });
 
   await t.test('a task killed under load: no request reaches it once it is gone', async () => {
-    const [victim, survivor] = await waitFor('2 running again', 30_000, async () => {
+    const [victim, survivor] = await waitFor('2 running again', 60_000, async () => {
       const ts = running(await psJson(n1, 'web'));
       return ts.length === 2 ? ts : undefined;
     });
@@ -185,7 +185,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     // "Running" is the process started, not yet listening (as in Swarm without a health check): the
     // premise is two tasks serving through every node, so a refusal later is the mesh's doing.
     for (const h of hosts)
-      await waitFor(`${h.hostname} answers from both tasks`, 30_000, async () => {
+      await waitFor(`${h.hostname} answers from both tasks`, 60_000, async () => {
         const seen = new Set<string>();
         for (let i = 0; i < 12; i++) seen.add((await get(h.address, 5000)).name);
         return seen.has(victimName) && seen.has(survivorName) ? true : undefined;
@@ -260,12 +260,12 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
       'published=8080,target=80,mode=host',
       ...whoami,
     ]);
-    const [task] = await waitFor('hostweb running', 30_000, async () => {
+    const [task] = await waitFor('hostweb running', 60_000, async () => {
       const ts = running(await psJson(n1, 'hostweb'));
       return ts.length === 1 ? ts : undefined;
     });
     const owner = nodeIds.get(task!.nodeId)!;
-    const a = await waitFor(`${owner.hostname}:8080 answers`, 30_000, async () => {
+    const a = await waitFor(`${owner.hostname}:8080 answers`, 60_000, async () => {
       const r = await get(owner.address, 8080);
       return r.name.startsWith('hostweb.') ? r : undefined;
     });
@@ -291,14 +291,14 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
       'published=5001,target=80,client-address=preserve',
       ...whoami,
     ]);
-    await waitFor('2 keep tasks running', 30_000, async () =>
+    await waitFor('2 keep tasks running', 60_000, async () =>
       running(await psJson(n1, 'keep')).length === 2 ? true : undefined,
     );
     for (const h of hosts) {
       const answers: Answer[] = [];
       for (let i = 0; i < 20; i++)
         answers.push(
-          await waitFor(`${h.hostname}:5001 answers`, 30_000, async () => {
+          await waitFor(`${h.hostname}:5001 answers`, 60_000, async () => {
             const r = await get(h.address, 5001);
             return r.name.startsWith('keep.') ? r : undefined;
           }),
@@ -332,7 +332,7 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
         '-e',
         echo,
       ]);
-      await waitFor('drain running', 30_000, async () =>
+      await waitFor('drain running', 60_000, async () =>
         running(await psJson(n1, 'drain')).length === 1 ? true : undefined,
       );
       // The idle timeout reached every node's sandbox as a conntrack timeout object.
@@ -350,13 +350,13 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
         ]);
         assert.match(table, /ct timeout set "idle-tcp-3600s"/, `${h.hostname}'s sandbox`);
       }
-      const conn = await waitFor('a connection through node3', 30_000, () =>
+      const conn = await waitFor('a connection through node3', 60_000, () =>
         echoConnection(hosts[2].address, 5002),
       );
       try {
         assert.equal(await conn.say('before'), 'before');
         await swl(n1, ['service', 'scale', '-d', 'drain=0']);
-        await waitFor('new connections refused', 30_000, async () =>
+        await waitFor('new connections refused', 60_000, async () =>
           (await get(hosts[0].address, 5002)).name === 'error:ECONNREFUSED' ? true : undefined,
         );
         await new Promise((r) => setTimeout(r, 1_000));
@@ -382,12 +382,12 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
       '-e',
       echo,
     ]);
-    const [task] = await waitFor('echo running', 30_000, async () => {
+    const [task] = await waitFor('echo running', 60_000, async () => {
       const ts = running(await psJson(n1, 'echo'));
       return ts.length === 1 ? ts : undefined;
     });
     for (const h of hosts) {
-      const reply = await waitFor(`${h.hostname}:7000/udp answers`, 30_000, async () => {
+      const reply = await waitFor(`${h.hostname}:7000/udp answers`, 60_000, async () => {
         const r = await udpAsk(h.address, 7000, 'ping');
         return r === 'timeout' ? undefined : r;
       });

@@ -37,7 +37,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
   const [n1, n2] = lab.hosts as [LabHostState, LabHostState, LabHostState];
   const network = async (name: string) => {
     await swl(n1, ['network', 'create', '-d', 'overlay', name]);
-    return waitFor(`${name} allocated`, 30_000, async () => {
+    return waitFor(`${name} allocated`, 60_000, async () => {
       const [n] = JSON.parse((await swl(n1, ['network', 'inspect', name])).stdout) as Network[];
       return n && n.vni > 0 ? n : undefined;
     });
@@ -163,7 +163,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
       const [node2] = JSON.parse((await swl(n1, ['node', 'inspect', 'node2'])).stdout) as { id: string }[];
       await labSignal(lab.name, n2.hostname, 'SIGKILL');
       await labStart(lab.name, n2.hostname);
-      await waitFor('node2 ready again', 30_000, async () => {
+      await waitFor('node2 ready again', 60_000, async () => {
         const [n] = JSON.parse((await swl(n1, ['node', 'inspect', 'node2'])).stdout) as {
           status: { state: string };
         }[];
@@ -182,7 +182,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
         t.diagnostic(`node2 was declared down during its restart: ${moved.length} task(s) moved`);
       let remoteIps: string[] = [];
       let held: string[] = [];
-      const entries = await waitFor("node2's sandbox has exactly the remote peers", 30_000, async () => {
+      const entries = await waitFor("node2's sandbox has exactly the remote peers", 60_000, async () => {
         remoteIps = await remoteNow();
         held = await neighbors(n2, appnet.vni);
         return held.length === remoteIps.length && remoteIps.every((ip) => held.includes(ip))
@@ -222,12 +222,12 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
       for (const h of watchers)
         assert.ok((await neighbors(h, appnet.vni)).includes(goneIp), `${h.hostname} knows ${goneIp}`);
       await swl(n1, ['service', 'scale', '-d', 'web=2']);
-      await waitFor('the task reported stopped', 30_000, async () => {
+      await waitFor('the task reported stopped', 60_000, async () => {
         const ts = await psJson(n1, 'web');
         return ts.find((x) => x.id === gone.id)?.status.state === 'shutdown' ? true : undefined;
       });
       const stoppedAt = Date.now();
-      await waitFor(`${goneIp} gone from every other host`, 30_000, async () => {
+      await waitFor(`${goneIp} gone from every other host`, 60_000, async () => {
         for (const h of watchers) if ((await neighbors(h, appnet.vni)).includes(goneIp)) return undefined;
         return true;
       });
@@ -249,7 +249,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
       const stay = lab.hosts.filter((h) => h !== leaver);
       const leftAt = Date.now();
       await swl(leaver, ['leave']);
-      await waitFor(`${leaver.hostname}'s entries gone from the others`, 30_000, async () => {
+      await waitFor(`${leaver.hostname}'s entries gone from the others`, 60_000, async () => {
         for (const h of stay) {
           const n = await neighbors(h, appnet.vni);
           if (leaverIps.some((ip) => n.includes(ip))) return undefined;
