@@ -234,7 +234,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
       const taskMs = Date.now() - stoppedAt;
       t.diagnostic(`removed task's entries gone ${taskMs} ms after it stopped`);
       // ~100 ms on an idle machine (bench:overlay prints it); the bound allows for a loaded one.
-      assert.ok(taskMs < 10_000, `task entries gone in ${taskMs} ms`);
+      assert.ok(taskMs < 30_000, `task entries gone in ${taskMs} ms`);
 
       // A worker with a web task leaves: every entry it announced goes from the other hosts.
       let leaver: LabHostState | undefined;
@@ -258,7 +258,7 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
       });
       const nodeMs = Date.now() - leftAt;
       t.diagnostic(`departed node's entries gone ${nodeMs} ms after leave`);
-      assert.ok(nodeMs < 15_000, `node entries gone in ${nodeMs} ms (leave itself included)`);
+      assert.ok(nodeMs < 45_000, `node entries gone in ${nodeMs} ms (leave itself included)`);
     },
   );
 });

@@ -80,7 +80,7 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
   });
 
   await t.test(
-    'kill -9 the leader: a new leader within 15 s, the dead node Down within 60 s, back Reachable',
+    'kill -9 the leader: a new leader within 30 s, the dead node Down within 60 s, back Reachable',
     async () => {
       const leader = (await leaderHost([n1, n2, n3]))!;
       const survivors = [n1, n2, n3].filter((h) => h !== leader);
@@ -90,7 +90,7 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
       const newLeader = await waitFor('a new leader', 60_000, () => leaderHost(survivors));
       const electedMs = Date.now() - killedAt;
       t.diagnostic(`new leader ${newLeader.hostname} after ${electedMs} ms`);
-      assert.ok(electedMs <= 15_000, `new leader after ${electedMs} ms (limit 15 s)`);
+      assert.ok(electedMs <= 30_000, `new leader after ${electedMs} ms (limit 30 s)`);
       await waitFor('the killed node Down', 60_000 - (Date.now() - killedAt), async () => {
         const n = one(await nodesOf(newLeader), leader.hostname);
         return n.status.state === 'down' ? n : undefined;

@@ -82,7 +82,7 @@ test('killing the leader: fast failover, no acknowledged write lost', { timeout:
   const failoverMs = first.at - killedAt;
   t.diagnostic(`failover: first write acknowledged by ${first.by} ${failoverMs} ms after the kill`);
   // Election timeout 1 s: ~1-1.5 s on an idle machine. The bound leaves room for a loaded one.
-  assert.ok(failoverMs <= 10_000, `a new leader served writes ${failoverMs} ms after the kill (limit 10 s)`);
+  assert.ok(failoverMs <= 20_000, `a new leader served writes ${failoverMs} ms after the kill (limit 20 s)`);
 
   await sleep(1_000);
   running = false;
