@@ -34,7 +34,7 @@ function spawnDaemon(dir: string, socket: string, logLevel: string) {
   return spawn(process.execPath, [MAIN, ...args, '--log-level', logLevel], { stdio: 'ignore' });
 }
 
-async function waitForDaemon(socket: string, timeoutMs = 10_000): Promise<void> {
+async function waitForDaemon(socket: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = daemonClient(`unix://${socket}`);

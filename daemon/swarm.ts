@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { arch, cpus, hostname, platform, totalmem } from 'node:os';
 import { UserError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { Mutex } from '../lib/mutex.js';
 import { packageVersion } from '../lib/repo.js';
 import {
   clientCredentials,
@@ -105,7 +106,7 @@ export class SwarmNode {
   /** Why the saved swarm state could not be resumed; only `leave --force` is accepted then. */
   private broken: string | undefined;
   /** One membership operation at a time (init/join/leave/role switch). */
-  private busy: Promise<unknown> = Promise.resolve();
+  private readonly busy = new Mutex();
 
   private executorInstance: Executor | undefined;
 
@@ -121,9 +122,7 @@ export class SwarmNode {
   }
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.busy.then(fn, fn);
-    this.busy = run.catch(() => {});
-    return run;
+    return this.busy.run(fn);
   }
 
   /** On daemon start: carry on in the swarm this node was part of. */

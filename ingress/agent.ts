@@ -29,7 +29,7 @@ import { renderIngressTable, renderPublishTable, renderVipTable } from './model.
 export const SANDBOX_GATEWAY_ADDRESS = '172.18.0.2/16';
 const SANDBOX_ID = 'ingress-sbox';
 
-export const ingressSandboxName = (prefix: string) => `${prefix}_ingress_sbox`;
+const ingressSandboxName = (prefix: string) => `${prefix}_ingress_sbox`;
 
 export interface MeshAgentOptions {
   prefix: string;

@@ -13,7 +13,7 @@ interface NodeRow {
 const call = <Res>(host: LabHostState, method: string, request: object, timeoutMs = 60_000) =>
   withDaemon(`unix://${host.socket}`, (c) => unary<object, Res>(c, method, request, timeoutMs));
 
-export async function formSwarm(hosts: LabHostState[], managers: number, timeoutMs = 30_000): Promise<void> {
+export async function formSwarm(hosts: LabHostState[], managers: number, timeoutMs = 120_000): Promise<void> {
   const [first, ...rest] = hosts;
   if (!first) return;
   const init = await call<{ managerAddr: string; workerToken: string; managerToken: string }>(first, 'init', {

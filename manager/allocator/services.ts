@@ -15,8 +15,7 @@ export interface ServiceAllocation {
 
 type ServiceInput = Pick<Service, 'id' | 'spec'>;
 
-export const hasIngressPorts = (ports: readonly PortConfig[]) =>
-  ports.some((p) => p.publishMode === 'ingress');
+const hasIngressPorts = (ports: readonly PortConfig[]) => ports.some((p) => p.publishMode === 'ingress');
 
 function allocationOf(service: ServiceState): ServiceAllocation {
   return {

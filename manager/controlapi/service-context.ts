@@ -78,17 +78,3 @@ export function committed<K extends 'network' | 'service'>(
   if (!object) throw new GrpcError(grpc.status.NOT_FOUND, `${kind} ${id} was removed meanwhile`);
   return object;
 }
-
-/**
- * One write at a time on this leader. The handlers check names, ports and subnets against the store
- * inside their transaction; serialized, each check sees every earlier call's committed result, so two
- * concurrent creates cannot both pass a check that each alone would pass.
- */
-export function serializer(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(fn: () => Promise<T>) => {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => {});
-    return run;
-  };
-}

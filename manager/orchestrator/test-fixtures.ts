@@ -29,7 +29,7 @@ export const ctxAt = (now: number, prefix = 'n'): PlanContext => ({ now, newId: 
 
 const meta = (at = T0, version = 1) => ({ version, createdAt: iso(at), updatedAt: iso(at) });
 
-export const updateConfig = (o: Partial<UpdateConfig> = {}): UpdateConfig => ({
+const updateConfig = (o: Partial<UpdateConfig> = {}): UpdateConfig => ({
   parallelism: 1,
   delayMs: 0,
   order: 'stop-first',

@@ -55,7 +55,7 @@ export interface CommandResult {
 }
 
 /** Runs a command inside a lab host (as `swarmlite lab exec` does) and collects its output. */
-export function runIn(host: LabHostState, argv: string[], timeoutMs = 60_000): Promise<CommandResult> {
+export function runIn(host: LabHostState, argv: string[], timeoutMs = 120_000): Promise<CommandResult> {
   const full = enterHost(host, argv);
   return new Promise((resolve, reject) => {
     const child = spawn(full[0]!, full.slice(1), { env: hostEnv(host), stdio: ['ignore', 'pipe', 'pipe'] });

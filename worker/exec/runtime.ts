@@ -26,6 +26,7 @@ import type {
   TaskLaunch,
 } from '../agent/executor.js';
 import { findTool, requireTools, run } from '../../lib/exec.js';
+import { KeyedMutex } from '../../lib/mutex.js';
 import { isRunning, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import { findInit, launchTask, loggerRefs } from './task-launch.js';
 import { detectLayout, removePrefixFolders, TaskCgroup, type CgroupLayout } from './cgroups.js';
@@ -86,7 +87,7 @@ export class TaskRuntime implements Executor {
   private readonly pidsMax: number;
   private readonly pollMs: number;
   private readonly startTimeoutMs: number;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedMutex();
   private layoutCache?: CgroupLayout;
   private shimCache?: ShimPaths;
 
@@ -129,12 +130,7 @@ export class TaskRuntime implements Executor {
 
   /** prepare/start/stop/remove of one task run one at a time, in call order. */
   private serialized<T>(taskId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(taskId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(taskId, settled);
-    void settled.then(() => this.locks.get(taskId) === settled && this.locks.delete(taskId));
-    return next;
+    return this.locks.run(taskId, fn);
   }
 
   async prepare(launch: TaskLaunch): Promise<void> {

@@ -13,7 +13,7 @@ import type { OverlayDriver } from './driver.js';
 import type { LocalTask, OverlayDesiredState, RemotePeer } from './types.js';
 import { macFromIp } from './names.js';
 
-export const PEERS_TABLE = 'overlay-peers';
+const PEERS_TABLE = 'overlay-peers';
 
 /** What a node announces for one of its tasks on one network. */
 interface PeerRecord {

@@ -22,7 +22,7 @@ export interface DesiredEndpoint {
 }
 
 /** Local endpoints per network id; attachments to networks this node does not know are skipped. */
-export function endpointsByNetwork(desired: OverlayDesiredState): Map<string, DesiredEndpoint[]> {
+function endpointsByNetwork(desired: OverlayDesiredState): Map<string, DesiredEndpoint[]> {
   const known = new Set(desired.networks.map((n) => n.id));
   const out = new Map<string, DesiredEndpoint[]>();
   for (const task of desired.tasks) {

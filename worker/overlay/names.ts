@@ -9,7 +9,7 @@ import { formatAddress, parseAddress } from '../../lib/ipv4.js';
 import type { LegLabel } from './types.js';
 
 /** The kernel's interface name limit (IFNAMSIZ 16, with the terminating NUL). */
-export const MAX_IFNAME_BYTES = 15;
+const MAX_IFNAME_BYTES = 15;
 
 export const VXLAN_PORT = 4789;
 /** IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers. */

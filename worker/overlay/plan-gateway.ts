@@ -25,7 +25,7 @@ import {
 } from './types.js';
 
 /** The nftables table of the gateway bridge: masquerade out, and only replies or DNATed flows in. */
-export function gatewayRuleset(prefix: string, gw: GatewayBridgeConfig): string {
+function gatewayRuleset(prefix: string, gw: GatewayBridgeConfig): string {
   const table = gatewayTableName(prefix);
   const br = gatewayBridgeName(prefix);
   // Declaring then deleting the table makes `nft -f` replace it whole, in one transaction.
