@@ -20,7 +20,7 @@ export interface AssignmentsMessage {
   full: boolean;
   tasks: Task[];
   removed: string[];
-  /** The networks those tasks attach to (absent in the in-process loopback sessions). */
+  /** The networks those tasks attach to. */
   networks?: Network[];
 }
 
