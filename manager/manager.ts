@@ -21,6 +21,7 @@ import { openRaftNode } from './raft/node/open.js';
 import type { RaftNode } from './raft/node/raft-node.js';
 import { Role } from './raft/types.js';
 import { RoleReconciler } from './roles.js';
+import { planLeadership } from './leading.js';
 import { AllocatorController } from './allocator/controller.js';
 import { SchedulerController } from './scheduler/controller.js';
 import { OrchestratorController } from './orchestrator/controller.js';
@@ -337,19 +338,18 @@ export class Manager implements LeaderInfo {
   }
 
   private onRole(role: Role): void {
-    const leading = role === Role.Leader;
-    if (leading === this.leading) return;
-    this.leading = leading;
+    const plan = planLeadership(this.leading, role);
+    if (plan.steps.length === 0) return;
+    this.leading = plan.leading;
     this.cfg.log.info(
-      { leading },
-      leading ? 'this manager is now the leader' : 'this manager is no longer the leader',
+      { leading: plan.leading },
+      plan.leading ? 'this manager is now the leader' : 'this manager is no longer the leader',
     );
-    if (leading) {
-      this.dispatcher.startLeading();
-      for (const c of this.controllers) c.start();
-    } else {
-      this.dispatcher.stopLeading();
-      for (const c of this.controllers) c.stop();
+    for (const step of plan.steps) {
+      if (step === 'start-dispatcher') this.dispatcher.startLeading();
+      else if (step === 'stop-dispatcher') this.dispatcher.stopLeading();
+      else if (step === 'start-controllers') for (const c of this.controllers) c.start();
+      else for (const c of this.controllers) c.stop();
     }
   }
 

@@ -23,8 +23,26 @@ export interface ReconcileLoopOptions {
   maxDelayMs?: number;
 }
 
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 2_000;
+export const RETRY_MIN_MS = 50;
+export const RETRY_MAX_MS = 2_000;
+
+/**
+ * When the pass a kick asks for runs: `delayMs` from now, but never later than `maxDelayMs` after the
+ * first kick still waiting (`pendingSince`, undefined when none waits), so a steady stream of events
+ * cannot postpone a pass forever.
+ */
+export function passDue(
+  now: number,
+  delayMs: number,
+  pendingSince: number | undefined,
+  maxDelayMs: number,
+): { due: number; pendingSince: number } {
+  const since = pendingSince ?? now;
+  return { due: Math.min(now + delayMs, since + maxDelayMs), pendingSince: since };
+}
+
+/** The wait before retrying after another failed pass: doubling, capped. */
+export const nextRetryMs = (retryMs: number): number => Math.min(retryMs * 2, RETRY_MAX_MS);
 
 export class ReconcileLoop {
   private stopped = true;
@@ -67,8 +85,13 @@ export class ReconcileLoop {
       return;
     }
     const now = Date.now();
-    if (!this.timer) this.firstKickAt = now;
-    const due = Math.min(now + delayMs, this.firstKickAt + this.maxDelayMs);
+    const { due, pendingSince } = passDue(
+      now,
+      delayMs,
+      this.timer ? this.firstKickAt : undefined,
+      this.maxDelayMs,
+    );
+    this.firstKickAt = pendingSince;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.run(), Math.max(0, due - now));
   }
@@ -116,7 +139,7 @@ export class ReconcileLoop {
       );
       this.running = false;
       this.kick(this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.retryMs = nextRetryMs(this.retryMs);
       return;
     }
     this.running = false;

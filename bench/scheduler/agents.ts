@@ -2,9 +2,8 @@
 // fed the way the Dispatcher feeds assignment streams: ONE store watch routes each task event to the
 // node(s) it concerns (Dispatcher.routeTask), and each node's changes since its last message go out once
 // per turn of the event loop (Dispatcher.queueFlush). Status comes back through the dispatcher's
-// StatusBatcher. test/control-plane/loopback.ts gives every session its own store watch instead, which
-// is fine for a few nodes but makes 1,000 nodes cost 1,000 deliveries per task event: not what the
-// leader does.
+// StatusBatcher. The benchmark measures the leader's controllers, not 1,000 TLS sessions in one process:
+// test/control-plane/cluster.ts runs the real Dispatcher and sessions over gRPC for a few nodes.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../lib/log.js';
 import { NodeAssignments } from '../../manager/dispatcher/assignments.js';

@@ -2,7 +2,7 @@
 // The services issue's scheduler benchmark through the real control plane: three manager processes
 // (member.ts: RaftNode on LMDB + store, controllers on the leader), 1,000 node objects, and one
 // 10,000-replica service created with a store write. Prints the time from the create until every task
-// is assigned (and, with --agents, running on 1,000 loopback agents with the simulated executor), the
+// is assigned (and, with --agents, running on 1,000 in-process agents with the simulated executor), the
 // leader's peak RSS and the followers' catch-up, next to the issue's goals and next to the pure
 // scheduleBatch over the same nodes and tasks measured in the same leader process.
 //

@@ -14,7 +14,7 @@ import { OrchestratorController } from '../../manager/orchestrator/controller.js
 import { SchedulerController } from '../../manager/scheduler/controller.js';
 import { Store, swarmSchema } from '../../manager/store/index.js';
 import { type SwarmObjects } from '../../api/objects/index.js';
-import { CLUSTER_ID } from '../../test/control-plane/loopback.js';
+import { CLUSTER_ID } from '../../test/control-plane/cluster.js';
 import { serve, type Handlers } from './ipc.js';
 import { attachAgents } from './agents.js';
 import { createService, initCluster, referencePass, watchService } from './workload.js';

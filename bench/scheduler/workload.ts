@@ -13,7 +13,7 @@ import {
   type Task,
   type TaskState,
 } from '../../api/objects/index.js';
-import { LoopbackCluster, serviceSpec } from '../../test/control-plane/loopback.js';
+import { initSwarmObjects, serviceSpec } from '../../test/control-plane/cluster.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -46,10 +46,9 @@ function benchNode(i: number): NewObject<Node> {
   };
 }
 
-/** The cluster object and ingress network (as LoopbackCluster.init), then the nodes in a few batches. */
+/** The cluster object and ingress network (as `init` makes them), then the nodes in a few batches. */
 export async function initCluster(store: Store<SwarmObjects>, nodes: number): Promise<{ index: number }> {
-  // LoopbackCluster builds controllers it never starts here: only its init() is borrowed.
-  await new LoopbackCluster(store).init();
+  await initSwarmObjects(store);
   let index = 0;
   for (let i = 0; i < nodes; i += NODES_PER_BATCH) {
     const end = Math.min(nodes, i + NODES_PER_BATCH);

@@ -11,6 +11,7 @@ import { NODE_AVAILABILITIES, NODE_ROLES, type Node, type SwarmObjects } from '.
 import { clusterToWire, nodeToWire } from '../../api/node-wire.js';
 import { findNode } from './lookup.js';
 import { checkManagerRemoval, type ManagerView } from './quorum.js';
+import { isManagerReachable } from '../reachability.js';
 
 export interface ControlContext {
   store: Store<SwarmObjects>;
@@ -29,10 +30,9 @@ export interface Caller {
 
 type Handler = (req: Record<string, unknown>, caller: Caller) => Promise<unknown>;
 
-/** Managers as Raft sees them now: reachable = heard from recently (or this leader itself). */
+/** Managers as Raft sees them now (reachability.ts). */
 export function managerViews(ctx: ControlContext): ManagerView[] {
-  const status = ctx.raft.status();
-  const active = new Map(status.members.map((m) => [m.id, m.reachable ?? false]));
+  const view = { self: ctx.raft.raftId, members: ctx.raft.status().members };
   return ctx.store.view((tx) =>
     tx
       .list('node')
@@ -40,8 +40,7 @@ export function managerViews(ctx: ControlContext): ManagerView[] {
       .filter((n) => n.managerStatus && n.role === 'manager' && n.spec.role === 'manager' && !n.removed)
       .map((n) => ({
         nodeId: n.id,
-        reachable:
-          n.managerStatus!.raftId === ctx.raft.raftId || (active.get(n.managerStatus!.raftId) ?? false),
+        reachable: isManagerReachable(n.managerStatus!.raftId, view),
       })),
   );
 }

@@ -1,23 +1,26 @@
 // The dispatcher (leader only): one session stream per node. A session marks its node ready, tells
 // it the managers (leader first) and the heartbeat period, and is re-sent whenever either or the
 // node itself changes; a node that stops beating is marked down. On losing leadership every session
-// ends with a redirect to the new leader.
+// ends with a redirect to the new leader. What to send and when a session ends is decided by
+// DispatcherSessions (sessions.ts); this is its shell: the gRPC streams, the store, the timers.
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { GrpcError, requireCaller } from '../ca/authz.js';
 import { notLeaderError, type LeaderInfo } from '../leadership.js';
-import { nodeToWire, type WireNodeDescription } from '../../api/node-wire.js';
+import type { WireNodeDescription } from '../../api/node-wire.js';
 import type { Logger } from '../../lib/log.js';
 import type { Store } from '../store/index.js';
-import type { Network, Node, SwarmObjects, Task, TaskStatus } from '../../api/objects/index.js';
-import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
+import type { Node, SwarmObjects, Task, TaskStatus } from '../../api/objects/index.js';
+import {
+  DispatcherSessions,
+  type DispatcherAction,
+  type EndReason,
+  type SessionSnapshot,
+} from './sessions.js';
 import { NodeAssignments } from './assignments.js';
 import { checkReport, StatusBatcher, type StatusReport } from './task-status.js';
 import { NodeWorkRelay, type ExecOutput } from './node-work.js';
 import { serveExecCall, type ExecRequest, type ExecSession, type Sink } from '../controlapi/streams.js';
-
-/** Heartbeat periods a new leader waits for nodes that were connected to its predecessor. */
-export const NEW_LEADER_GRACE_PERIODS = 1.5;
 
 export interface DispatcherDeps {
   store: Store<SwarmObjects>;
@@ -31,11 +34,9 @@ export interface DispatcherDeps {
   now?: () => number;
 }
 
-interface LiveSession {
-  nodeId: string;
+interface SessionCall {
   sessionId: string;
   call: grpc.ServerWritableStream<unknown, unknown>;
-  lastSent: string;
 }
 
 interface AssignmentStream {
@@ -51,39 +52,32 @@ interface SessionRequest {
 }
 
 export class Dispatcher {
-  private tracker: HeartbeatTracker;
-  private readonly sessions = new Map<string, LiveSession>();
+  private readonly sessions = new DispatcherSessions();
+  /** The session streams, by node: only the live session's stream is written to. */
+  private readonly calls = new Map<string, SessionCall>();
   private readonly assignmentStreams = new Map<string, AssignmentStream>();
   private readonly statusBatcher: StatusBatcher;
   /** Log reads and exec sessions relayed to nodes (the control API's streaming calls use it). */
   readonly relay = new NodeWorkRelay();
   private expiryTimer: NodeJS.Timeout | undefined;
   private watchStop: (() => void) | undefined;
-  private leading = false;
   private readonly now: () => number;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
     this.statusBatcher = new StatusBatcher(deps.store);
-    this.tracker = new HeartbeatTracker({ ...HEARTBEAT_DEFAULTS, periodMs: deps.heartbeatPeriodMs() });
+  }
+
+  private get leading(): boolean {
+    return this.sessions.leading;
   }
 
   /** Called when this manager becomes leader: every known node gets a grace period to (re)connect. */
   startLeading(): void {
     if (this.leading) return;
-    this.leading = true;
-    this.tracker = new HeartbeatTracker({ ...HEARTBEAT_DEFAULTS, periodMs: this.deps.heartbeatPeriodMs() });
-    // Nodes had sessions with the old leader, whose last beats this leader never saw: each gets a
-    // short grace to reconnect here. Live nodes retry every 500 ms at most and are sent on to the
-    // leader by any follower, so they are back well within it; a node that died with the old leader
-    // is down an election plus the grace after its death (about 2 + 1.5 s with the defaults).
-    const now = this.now();
-    const grace = this.tracker.periodMs * NEW_LEADER_GRACE_PERIODS;
-    for (const node of this.deps.store.view((tx) => tx.list('node'))) {
-      if (!node.removed && node.status.state !== 'down')
-        this.tracker.open(node.id, 'awaiting-session', now, grace);
-    }
-    this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.tracker.periodMs / 4));
+    const nodes = this.deps.store.view((tx) => tx.list('node'));
+    this.sessions.lead(nodes, this.deps.heartbeatPeriodMs(), this.now());
+    this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.sessions.periodMs / 4));
     this.expiryTimer.unref();
     const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task', 'network'] });
     let stopped = false;
@@ -112,14 +106,61 @@ export class Dispatcher {
   /** Called when leadership is lost: sessions are sent to the new leader. */
   stopLeading(): void {
     if (!this.leading) return;
-    this.leading = false;
     clearInterval(this.expiryTimer);
     this.watchStop?.();
-    for (const s of this.sessions.values()) s.call.emit('error', notLeaderError(this.deps.leader));
-    this.sessions.clear();
-    for (const a of this.assignmentStreams.values()) a.call.emit('error', notLeaderError(this.deps.leader));
-    this.assignmentStreams.clear();
-    this.relay.closeAll(notLeaderError(this.deps.leader));
+    this.carryOut(this.sessions.unlead());
+  }
+
+  private snapshot(): SessionSnapshot {
+    return this.deps.store.view((tx) => ({
+      nodes: tx.list('node'),
+      clusters: tx.list('cluster'),
+      networks: tx.list('network'),
+    }));
+  }
+
+  private carryOut(actions: DispatcherAction[]): void {
+    for (const action of actions) {
+      switch (action.type) {
+        case 'send': {
+          const c = this.calls.get(action.nodeId);
+          if (c?.sessionId === action.sessionId) c.call.write(action.message);
+          break;
+        }
+        case 'end':
+          this.endSession(action.nodeId, action.sessionId, action.reason);
+          break;
+        case 'end-all': {
+          const err = notLeaderError(this.deps.leader);
+          for (const c of this.calls.values()) c.call.emit('error', err);
+          this.calls.clear();
+          for (const a of this.assignmentStreams.values()) a.call.emit('error', err);
+          this.assignmentStreams.clear();
+          this.relay.closeAll(err);
+          break;
+        }
+        case 'mark-down':
+          void this.markDown(action.nodeIds);
+          break;
+      }
+    }
+  }
+
+  private endSession(nodeId: string, sessionId: string, reason: EndReason): void {
+    const c = this.calls.get(nodeId);
+    if (c && (c.sessionId === sessionId || reason === 'expired')) {
+      this.calls.delete(nodeId);
+      if (reason === 'removed') {
+        c.call.emit(
+          'error',
+          new GrpcError(grpc.status.PERMISSION_DENIED, `node ${nodeId} was removed from the swarm`),
+        );
+      } else c.call.end();
+    }
+    if (reason === 'expired') {
+      this.assignmentStreams.get(nodeId)?.call.end();
+      this.assignmentStreams.delete(nodeId);
+    }
   }
 
   /** The caller's node id, when its certificate is valid and `sessionId` is its live session. */
@@ -129,7 +170,7 @@ export class Dispatcher {
       roles: ['manager', 'worker'],
       isRemoved: this.deps.isRemoved,
     });
-    if (sessionId !== undefined && this.sessions.get(caller.nodeId)?.sessionId !== sessionId) {
+    if (sessionId !== undefined && !this.sessions.isCurrent(caller.nodeId, sessionId)) {
       throw new GrpcError(grpc.status.NOT_FOUND, 'session is unknown or superseded: open a new one');
     }
     return caller.nodeId;
@@ -180,13 +221,13 @@ export class Dispatcher {
         roles: ['manager', 'worker'],
         isRemoved: this.deps.isRemoved,
       });
-      const session = this.sessions.get(caller.nodeId);
-      if (!session || session.sessionId !== call.request.sessionId) {
+      const sessionId = call.request.sessionId;
+      if (!this.sessions.isCurrent(caller.nodeId, sessionId)) {
         throw new GrpcError(grpc.status.NOT_FOUND, 'session is unknown or superseded: open a new one');
       }
       const tasks = this.deps.store.view((tx) => tx.find('task', 'node', caller.nodeId));
       const stream: AssignmentStream = {
-        sessionId: session.sessionId,
+        sessionId,
         call,
         assignments: new NodeAssignments(caller.nodeId, tasks),
         flushQueued: false,
@@ -216,7 +257,7 @@ export class Dispatcher {
         roles: ['manager', 'worker'],
         isRemoved: this.deps.isRemoved,
       });
-      if (this.sessions.get(caller.nodeId)?.sessionId !== call.request.sessionId) {
+      if (!this.sessions.isCurrent(caller.nodeId, call.request.sessionId)) {
         throw new GrpcError(grpc.status.NOT_FOUND, 'session is unknown or superseded: open a new one');
       }
       const reports: StatusReport[] = [];
@@ -235,86 +276,20 @@ export class Dispatcher {
     }
   }
 
-  private managers(): { addr: string; nodeId: string; leader: boolean }[] {
-    return this.deps.store.view((tx) =>
-      tx
-        .list('node')
-        .filter((n) => n.managerStatus && n.role === 'manager' && !n.removed)
-        .map((n) => ({ addr: n.managerStatus!.addr, nodeId: n.id, leader: n.managerStatus!.leader }))
-        .sort((a, b) => Number(b.leader) - Number(a.leader) || a.addr.localeCompare(b.addr)),
-    );
-  }
-
-  private message(s: LiveSession, node: Node) {
-    return {
-      sessionId: s.sessionId,
-      heartbeatPeriodMs: this.tracker.periodMs,
-      managers: this.managers(),
-      node: nodeToWire(node),
-      networkKeys: this.networkKeys(),
-      ingressNetwork: this.ingressNetwork() ?? null,
-      ingressAddress: node.ingressAddress ?? '',
-    };
-  }
-
-  /** The ingress network once allocated (every node builds its ingress sandbox on it). */
-  private ingressNetwork(): Network | undefined {
-    return this.deps.store.view((tx) => tx.list('network').find((n) => n.spec.ingress && n.vni > 0));
-  }
-
-  /** The gossip keys, primary (highest Lamport time) first. */
-  private networkKeys(): Buffer[] {
-    const c = this.deps.store.view((tx) => tx.list('cluster')[0]);
-    return (c?.encryptionKeys ?? [])
-      .filter((k) => k.subsystem === 'gossip')
-      .sort((a, b) => b.lamportTime - a.lamportTime)
-      .map((k) => Buffer.from(k.key, 'base64'));
-  }
-
-  private send(s: LiveSession): void {
-    const node = this.deps.store.view((tx) => tx.get('node', s.nodeId));
-    if (!node || node.removed) {
-      s.call.emit(
-        'error',
-        new GrpcError(grpc.status.PERMISSION_DENIED, `node ${s.nodeId} was removed from the swarm`),
-      );
-      this.sessions.delete(s.nodeId);
-      return;
-    }
-    const msg = this.message(s, node);
-    // Only what a node acts on is compared: volatile fields (versions, timestamps) would resend constantly.
-    const key = JSON.stringify([
-      msg.managers,
-      node.spec,
-      node.role,
-      msg.networkKeys.map((k) => k.toString('hex')),
-      msg.ingressAddress,
-      msg.ingressNetwork && [msg.ingressNetwork.id, msg.ingressNetwork.vni, msg.ingressNetwork.ipam],
-    ]);
-    if (key === s.lastSent) return;
-    s.lastSent = key;
-    s.call.write(msg);
-  }
-
   private pushUpdates(): void {
-    for (const s of this.sessions.values()) this.send(s);
+    if (this.leading) this.carryOut(this.sessions.updates(this.snapshot()));
   }
 
   private async expire(): Promise<void> {
     if (!this.leading || !this.deps.leader.isLeader()) return;
-    const expired = this.tracker.takeExpired(this.now());
-    if (expired.length === 0) return;
-    for (const nodeId of expired) {
-      this.sessions.get(nodeId)?.call.end();
-      this.sessions.delete(nodeId);
-      this.assignmentStreams.get(nodeId)?.call.end();
-      this.assignmentStreams.delete(nodeId);
-    }
-    this.deps.log.info({ nodes: expired }, 'heartbeats missed: marking nodes down');
-    await this.setState(expired, 'down', 'heartbeat failure').catch((err) => {
+    this.carryOut(this.sessions.expire(this.now()));
+  }
+
+  private async markDown(nodeIds: string[]): Promise<void> {
+    this.deps.log.info({ nodes: nodeIds }, 'heartbeats missed: marking nodes down');
+    await this.setState(nodeIds, 'down', 'heartbeat failure').catch((err) => {
       this.deps.log.warn({ err }, 'could not mark nodes down; retrying on the next expiry check');
-      // Back into the tracker, already expired, so the next check tries again.
-      for (const nodeId of expired) this.tracker.open(nodeId, 'expired', this.now(), 0);
+      this.sessions.markDownFailed(nodeIds, this.now());
     });
   }
 
@@ -390,10 +365,10 @@ export class Dispatcher {
             roles: ['manager', 'worker'],
             isRemoved: this.deps.isRemoved,
           });
-          if (!this.tracker.beat(caller.nodeId, call.request.sessionId, this.now())) {
+          if (!this.sessions.beat(caller.nodeId, call.request.sessionId, this.now())) {
             throw new GrpcError(grpc.status.NOT_FOUND, 'session is unknown or superseded: open a new one');
           }
-          callback(null, { periodMs: this.tracker.periodMs });
+          callback(null, { periodMs: this.sessions.periodMs });
         } catch (err) {
           callback(err as grpc.ServiceError);
         }
@@ -419,21 +394,25 @@ export class Dispatcher {
           engineVersion: d.engineVersion,
         };
       }
-      const live: LiveSession = { nodeId: caller.nodeId, sessionId, call, lastSent: '' };
       let cancelled = false;
       call.on('cancelled', () => {
         cancelled = true;
-        if (this.sessions.get(caller.nodeId) === live) this.sessions.delete(caller.nodeId);
-        // The heartbeat deadline, not the stream, decides when the node is down: a reconnect may be quick.
+        if (this.calls.get(caller.nodeId)?.call === call) this.calls.delete(caller.nodeId);
+        this.sessions.streamClosed(caller.nodeId, sessionId);
       });
       await this.setState([caller.nodeId], 'ready', '', extra);
       // Leadership or the caller may have gone while the write was in flight.
       if (cancelled) return;
       if (!this.leading) throw notLeaderError(this.deps.leader);
-      this.sessions.get(caller.nodeId)?.call.end(); // a newer session replaces an older one
-      this.sessions.set(caller.nodeId, live);
-      this.tracker.open(caller.nodeId, sessionId, this.now());
-      this.send(live);
+      const actions = this.sessions.registered(caller.nodeId, sessionId, this.now(), this.snapshot());
+      // The older stream is ended first (a superseded 'end'), then this one takes its place.
+      const [superseded, rest] = [
+        actions.filter((a) => a.type === 'end'),
+        actions.filter((a) => a.type !== 'end'),
+      ];
+      this.carryOut(superseded);
+      this.calls.set(caller.nodeId, { sessionId, call });
+      this.carryOut(rest);
     } catch (err) {
       call.emit(
         'error',

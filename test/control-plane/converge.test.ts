@@ -1,19 +1,20 @@
-// The leader's controllers and real agents (simulated executor) converging services: create, scale,
-// update, rollback, node down, drain, global services, service removal. In-process (loopback.ts);
-// the same flows run over gRPC on a lab cluster in test/e2e/services.test.ts.
+// The leader's controllers, its real dispatcher and real agents (simulated executor, each on its own
+// dispatcher session over gRPC with mutual TLS) converging services: create, scale, update, rollback,
+// node down (found by missed heartbeats), drain, global services, service removal. In-process
+// (cluster.ts); the same flows run on a lab cluster in test/e2e/services.test.ts.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { InMemoryLog, Store, swarmSchema } from '../../manager/store/index.js';
 import { type Service } from '../../api/objects/index.js';
 import { eventually } from '../support.js';
 import { sampleNetwork } from '../../manager/store/test-fixtures.js';
-import { LoopbackCluster, serviceSpec } from './loopback.js';
+import { InProcessCluster, serviceSpec } from './cluster.js';
 
-async function cluster(t: TestContext, nodes = 3): Promise<LoopbackCluster> {
+async function cluster(t: TestContext, nodes = 3): Promise<InProcessCluster> {
   const log = new InMemoryLog('async');
   const store = new Store({ schema: swarmSchema, proposer: log });
   log.attach(store);
-  const c = new LoopbackCluster(store);
+  const c = new InProcessCluster(store);
   t.after(() => c.stop());
   await c.init();
   await c.addNodes(
@@ -24,13 +25,13 @@ async function cluster(t: TestContext, nodes = 3): Promise<LoopbackCluster> {
   return c;
 }
 
-const perNode = (c: LoopbackCluster, serviceId: string) => {
+const perNode = (c: InProcessCluster, serviceId: string) => {
   const counts = new Map<string, number>();
   for (const t of c.running(serviceId)) counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
   return counts;
 };
 
-async function updateService(c: LoopbackCluster, id: string, edit: (s: Service) => Service): Promise<void> {
+async function updateService(c: InProcessCluster, id: string, edit: (s: Service) => Service): Promise<void> {
   await c.store.update((tx) => tx.update('service', edit(tx.get('service', id)!)));
 }
 
@@ -94,11 +95,8 @@ test('a node going down moves its tasks; drain empties a node', async (t) => {
   const svc = await c.createService(serviceSpec('api', 4));
   await eventually('4 running', () => c.running(svc.id).length === 4, 30_000);
   const victim = c.running(svc.id)[0]!.nodeId;
-  c.nodes.get(victim)!.session.disconnect();
-  await c.store.update((tx) => {
-    const n = tx.get('node', victim)!;
-    tx.update('node', { ...n, status: { ...n.status, state: 'down' } });
-  });
+  // The node goes silent: the dispatcher misses its heartbeats and marks it down.
+  c.nodes.get(victim)!.session.stop();
   await eventually(
     '4 running, none on the down node',
     () => {

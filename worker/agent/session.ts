@@ -7,13 +7,20 @@ import { serviceClient, unary } from '../../lib/grpc.js';
 import type { WireNodeDescription } from '../../api/node-wire.js';
 import type { Logger } from '../../lib/log.js';
 import type { Network, Task, TaskStatus } from '../../api/objects/index.js';
+import {
+  initialSessionState,
+  stepSession,
+  type SessionAction,
+  type SessionEvent,
+  type SessionState,
+} from './session-plan.js';
 
 /** The dispatcher's assignment message (proto/dispatcher.proto): tasks as the store has them. */
 export interface AssignmentsMessage {
   full: boolean;
   tasks: Task[];
   removed: string[];
-  /** The networks those tasks attach to (absent in the in-process loopback sessions). */
+  /** The networks those tasks attach to. */
   networks?: Network[];
 }
 
@@ -70,58 +77,76 @@ export interface SessionOptions {
 /** Metadata key a follower's dispatcher uses to point at the leader. */
 export const LEADER_ADDR_METADATA = 'swarmlite-leader-addr';
 
-const RETRY_MIN_MS = 100;
-// Short: after a leader change every node must find the new leader within the dispatcher's grace
-// (two heartbeat periods), and a refused connection to a dead manager costs next to nothing.
-const RETRY_MAX_MS = 500;
-
 /**
- * Emits 'message' (SessionMessage) for every update, 'assignments' (AssignmentsMessage: a full set after
- * every new session, then changes), 'connected' (manager addr) when a session is established,
- * 'disconnected' when it is lost, and 'removed' when the swarm has removed this node.
+ * The shell of the session state machine (session-plan.ts): gRPC streams, the heartbeat timer and the
+ * retry timer. Emits 'message' (SessionMessage) for every update, 'assignments' (AssignmentsMessage: a
+ * full set after every new session, then changes), 'connected' (manager addr) when a session is
+ * established, 'disconnected' when it is lost, and 'removed' when the swarm has removed this node.
  */
 export class DispatcherSession extends EventEmitter {
-  private managers: string[];
-  private next = 0;
-  private stopped = false;
+  private state: SessionState;
   private client: grpc.Client | undefined;
   private stream: grpc.ClientReadableStream<SessionMessage> | undefined;
   private assignments: grpc.ClientReadableStream<AssignmentsMessage> | undefined;
   private subscriptions: grpc.ClientReadableStream<NodeWorkRequest> | undefined;
-  private sessionId = '';
   private heartbeat: NodeJS.Timeout | undefined;
-  private retryMs = RETRY_MIN_MS;
-  private preferred: string | undefined;
-  current: string | undefined;
 
   constructor(private readonly opts: SessionOptions) {
     super();
-    this.managers = [...opts.managers];
+    this.state = initialSessionState(opts.managers);
+  }
+
+  /** The manager this node has a session with now. */
+  get current(): string | undefined {
+    return this.state.current;
   }
 
   start(): void {
-    this.connect();
+    this.step({ type: 'connect' });
   }
 
   stop(): void {
-    this.stopped = true;
-    this.teardown();
+    this.step({ type: 'stop' });
   }
 
   knownManagers(): string[] {
-    return [...this.managers];
+    return [...this.state.managers];
   }
 
-  private pickManager(): string | undefined {
-    if (this.preferred) {
-      const addr = this.preferred;
-      this.preferred = undefined;
-      return addr;
+  private step(event: SessionEvent, msg?: SessionMessage): void {
+    const { state, actions } = stepSession(this.state, event);
+    this.state = state;
+    for (const action of actions) this.carryOut(action);
+    if (msg) this.emit('message', msg);
+  }
+
+  private carryOut(action: SessionAction): void {
+    switch (action.type) {
+      case 'dial':
+        return this.dial(action.addr);
+      case 'no-manager':
+        this.opts.log.error('no manager address known: cannot reach the swarm');
+        return;
+      case 'teardown':
+        this.teardown();
+        if (action.disconnected) this.emit('disconnected', action.disconnected);
+        return;
+      case 'connect-in':
+        setTimeout(() => this.step({ type: 'connect' }), action.delayMs).unref();
+        return;
+      case 'connected':
+        this.emit('connected', action.addr);
+        return;
+      case 'open-streams':
+        this.openAssignments(this.client!, action.sessionId);
+        this.openSubscriptions(this.client!, action.sessionId);
+        return;
+      case 'heartbeat-every':
+        return this.armHeartbeat(this.client!, action.periodMs);
+      case 'removed':
+        this.emit('removed');
+        return;
     }
-    if (this.managers.length === 0) return undefined;
-    const addr = this.managers[this.next % this.managers.length];
-    this.next++;
-    return addr;
   }
 
   private teardown(): void {
@@ -133,28 +158,11 @@ export class DispatcherSession extends EventEmitter {
     this.assignments = undefined;
     this.subscriptions?.cancel();
     this.subscriptions = undefined;
-    this.sessionId = '';
     this.client?.close();
     this.client = undefined;
-    if (this.current) this.emit('disconnected', this.current);
-    this.current = undefined;
   }
 
-  private retryLater(): void {
-    this.teardown();
-    if (this.stopped) return;
-    const delay = this.retryMs;
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-    setTimeout(() => this.connect(), delay).unref();
-  }
-
-  private connect(): void {
-    if (this.stopped) return;
-    const addr = this.pickManager();
-    if (!addr) {
-      this.opts.log.error('no manager address known: cannot reach the swarm');
-      return this.retryLater();
-    }
+  private dial(addr: string): void {
     const Dispatcher = serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher');
     const client = new Dispatcher(addr, this.opts.credentials(), {
       ...this.opts.channelOptions,
@@ -169,56 +177,33 @@ export class DispatcherSession extends EventEmitter {
       addr: this.opts.addr,
     });
     this.stream = stream;
-    let sessionId = '';
     stream.on('data', (msg: SessionMessage) => {
-      if (!sessionId) {
-        this.current = addr;
-        this.retryMs = RETRY_MIN_MS;
-        this.emit('connected', addr);
-      }
-      if (msg.sessionId !== sessionId) {
-        this.openAssignments(client, msg.sessionId);
-        this.openSubscriptions(client, msg.sessionId);
-      }
-      sessionId = msg.sessionId;
-      this.sessionId = sessionId;
-      if (msg.managers.length > 0) {
-        // The leader first: that is where the session belongs after a reconnect.
-        this.managers = [...msg.managers]
-          .sort((a, b) => Number(b.leader) - Number(a.leader))
-          .map((m) => m.addr);
-        this.next = 0;
-      }
-      this.armHeartbeat(client, () => sessionId, Number(msg.heartbeatPeriodMs) || 1_000);
-      this.emit('message', msg);
+      if (this.stream === stream) this.step({ type: 'message', msg }, msg);
     });
     stream.on('error', (err: grpc.ServiceError) => {
       if (this.stream !== stream) return;
       const leader = err.metadata?.get(LEADER_ADDR_METADATA)[0];
       if (err.code === grpc.status.PERMISSION_DENIED && /removed/.test(err.details ?? '')) {
         this.opts.log.error({ manager: addr }, err.details);
-        this.stop();
-        this.emit('removed');
-        return;
+        return this.step({ type: 'failed', code: 'removed' });
       }
       if (err.code === grpc.status.FAILED_PRECONDITION && typeof leader === 'string' && leader) {
-        this.preferred = leader;
-        this.retryMs = RETRY_MIN_MS;
-      } else {
-        this.opts.log.debug({ manager: addr, err: err.details ?? err.message }, 'dispatcher session lost');
+        return this.step({ type: 'failed', code: 'not-leader', leader });
       }
-      this.retryLater();
+      this.opts.log.debug({ manager: addr, err: err.details ?? err.message }, 'dispatcher session lost');
+      this.step({ type: 'failed', code: 'other' });
     });
     stream.on('end', () => {
-      if (this.stream === stream) this.retryLater();
+      if (this.stream === stream) this.step({ type: 'lost' });
     });
   }
 
   /** Sends task status reports on the current session; rejects when there is none (the caller retries). */
   async reportStatus(updates: TaskStatusUpdate[]): Promise<void> {
     const client = this.client;
-    if (!client || !this.sessionId) throw new Error('no dispatcher session');
-    await unary(client, 'updateTaskStatus', { sessionId: this.sessionId, updates }, 10_000);
+    const { sessionId } = this.state;
+    if (!client || !sessionId) throw new Error('no dispatcher session');
+    await unary(client, 'updateTaskStatus', { sessionId, updates }, 10_000);
   }
 
   /** A stream to answer a log request on (PublishLogs); undefined without a session. */
@@ -239,7 +224,7 @@ export class DispatcherSession extends EventEmitter {
   /** An exec session through the leader's dispatcher (a worker's `swarmlite exec`). */
   exec(): grpc.ClientDuplexStream<object, unknown> | undefined {
     const client = this.client as unknown as { exec(): grpc.ClientDuplexStream<object, unknown> } | undefined;
-    return this.sessionId ? client?.exec() : undefined;
+    return this.state.sessionId ? client?.exec() : undefined;
   }
 
   private openSubscriptions(client: grpc.Client, sessionId: string): void {
@@ -263,20 +248,22 @@ export class DispatcherSession extends EventEmitter {
     const lost = (err?: grpc.ServiceError) => {
       if (this.assignments !== stream) return;
       this.opts.log.debug({ err: err?.details }, 'assignments stream lost; re-registering');
-      this.retryLater();
+      this.step({ type: 'lost' });
     };
     stream.on('error', lost);
     stream.on('end', () => lost());
   }
 
-  private armHeartbeat(client: grpc.Client, sessionId: () => string, periodMs: number): void {
+  private armHeartbeat(client: grpc.Client, periodMs: number): void {
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => {
-      unary(client, 'heartbeat', { sessionId: sessionId() }, periodMs * 2).catch((err: grpc.ServiceError) => {
-        if (this.client !== client) return;
-        this.opts.log.debug({ err: err.details ?? err.message }, 'heartbeat failed; re-registering');
-        this.retryLater();
-      });
+      unary(client, 'heartbeat', { sessionId: this.state.sessionId }, periodMs * 2).catch(
+        (err: grpc.ServiceError) => {
+          if (this.client !== client) return;
+          this.opts.log.debug({ err: err.details ?? err.message }, 'heartbeat failed; re-registering');
+          this.step({ type: 'lost' });
+        },
+      );
     }, periodMs);
     this.heartbeat.unref();
   }

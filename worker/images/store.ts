@@ -28,12 +28,13 @@ import {
 import { type ImageReference } from './reference.js';
 import { removeLayerDir, unpackLayerFile } from './unpack.js';
 import { emptyIndex, parseStoreIndex, type ImageRecord, type StoreIndex } from './store-index.js';
+import { Mutex } from '../../lib/mutex.js';
 
 export type { ImageRecord } from './store-index.js';
 
 export class ImageStore {
   private index: StoreIndex = emptyIndex();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly indexLock = new Mutex();
   private readonly leases = new Map<string, number>();
   private readonly unpacking = new Map<string, Promise<string>>();
 
@@ -378,9 +379,7 @@ export class ImageStore {
 
   /** Index changes run one at a time, in order. */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.indexLock.run(fn);
   }
 }
 
