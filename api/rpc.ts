@@ -12,6 +12,8 @@ import type { ProtoGrpcType as ControlProto } from './gen/control.js';
 import type { ProtoGrpcType as DispatcherProto } from './gen/dispatcher.js';
 import type { ProtoGrpcType as LocalProto } from './gen/local.js';
 import type { ProtoGrpcType as RaftProto } from './gen/raft.js';
+import type { UnaryService } from './calls.js';
+import type { ControlClient, ControlDefinition } from './gen/swarmlite/control/v1/Control.js';
 
 interface LoaderOptionsFile {
   keepCase: boolean;
@@ -73,3 +75,31 @@ export const services = {
   ca: () => ca().Ca,
   raft: () => raft().Raft,
 };
+
+export type { CaClient, CaDefinition, CaHandlers } from './gen/swarmlite/ca/v1/Ca.js';
+export type {
+  ControlClient,
+  ControlDefinition,
+  ControlHandlers,
+} from './gen/swarmlite/control/v1/Control.js';
+export type {
+  DispatcherClient,
+  DispatcherDefinition,
+  DispatcherHandlers,
+} from './gen/swarmlite/dispatcher/v1/Dispatcher.js';
+export type {
+  LocalApiClient,
+  LocalApiDefinition,
+  LocalApiHandlers,
+} from './gen/swarmlite/local/v1/LocalApi.js';
+export type { RaftClient, RaftDefinition, RaftHandlers } from './gen/swarmlite/raft/Raft.js';
+
+/** The control API's unary calls, on the leader in process or remote: `calls.listNodes(req)`. */
+export type ControlCalls = UnaryService<ControlClient, ControlDefinition>;
+
+/** A generated service's client constructor, with the definition servers register. */
+export type ServiceConstructor<C extends grpc.Client> = (new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => C) & { service: grpc.ServiceDefinition };

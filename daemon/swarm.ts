@@ -16,6 +16,8 @@ import {
 import { clusterIdOfCA } from '../manager/index.js';
 import { CertificateRenewer } from './cert-renewal.js';
 import { callLeader } from '../manager/index.js';
+import type { UnaryCalls } from '../api/calls.js';
+import { services, type ControlCalls, type ControlClient } from '../api/rpc.js';
 import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/index.js';
 import type { ExecRequest, LogsRequest, Sink } from '../manager/index.js';
 import type { ExecInput, ExecOutput, LogMessage } from '../manager/index.js';
@@ -167,9 +169,9 @@ export class SwarmNode {
     await new Promise((r) => setTimeout(r, 3_000).unref());
     if (this.manager !== m || m.raft.status().members.some((x) => x.id === s.raftId)) return;
     this.log.warn('this manager is in no Raft membership: asking the leader to add it');
-    await this.callLeader('JoinRaft', { nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr }).catch(
-      (err) => this.log.error({ err: errorMessage(err) }, 'could not rejoin the Raft membership'),
-    );
+    await this.callLeader((c) =>
+      c.joinRaft({ nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr }),
+    ).catch((err) => this.log.error({ err: errorMessage(err) }, 'could not rejoin the Raft membership'));
   }
 
   get nodeId(): string | undefined {
@@ -358,7 +360,7 @@ export class SwarmNode {
       if (s.role === 'manager' && this.manager) {
         const others = this.manager.raft.status().members.filter((m) => m.id !== s.raftId);
         if (others.length > 0) {
-          await this.callLeader('LeaveRaft', { nodeId: s.nodeId }).catch((err) =>
+          await this.callLeader((c) => c.leaveRaft({ nodeId: s.nodeId })).catch((err) =>
             this.log.warn(
               { err: errorMessage(err) },
               'could not leave the Raft membership cleanly; leaving anyway',
@@ -405,9 +407,9 @@ export class SwarmNode {
   // ------------------------------------------------------------------------------------ control
 
   /** A control-API call from the local CLI: only on a manager, executed on the leader. */
-  async control(method: string, request: Record<string, unknown>): Promise<unknown> {
+  async control<T>(call: (control: ControlCalls) => Promise<T>): Promise<T> {
     if (!this.state || !this.manager) throw new UserError(NOT_A_MANAGER);
-    return routeControl(this.manager, method, request, {
+    return routeControl(this.manager, call, {
       managers: this.session?.knownManagers() ?? this.state.managers,
       credentials: this.credentials(),
     });
@@ -435,14 +437,12 @@ export class SwarmNode {
     return pipeExec(stream as grpc.ClientDuplexStream<object, ExecOutput>, req, sink);
   }
 
-  private callLeader(method: string, request: object): Promise<unknown> {
+  private callLeader<T>(call: (control: UnaryCalls<ControlClient>) => Promise<T>): Promise<T> {
     const leader = this.manager?.leaderAddr();
     const known = this.session?.knownManagers() ?? this.state!.managers;
     return callLeader({
-      protoFile: 'control.proto',
-      service: 'swarmlite.control.v1.Control',
-      method,
-      request,
+      service: services.control(),
+      call,
       managers: [...new Set([...(leader ? [leader] : []), ...known])],
       credentials: this.credentials(),
     });
@@ -491,7 +491,7 @@ export class SwarmNode {
   private async leaveRaftQuietly(): Promise<void> {
     const s = this.state;
     if (!s || !this.tls) return;
-    await this.callLeader('LeaveRaft', { nodeId: s.nodeId }).catch((err) =>
+    await this.callLeader((c) => c.leaveRaft({ nodeId: s.nodeId })).catch((err) =>
       this.log.warn({ err: errorMessage(err) }, 'could not take this node out of the Raft membership'),
     );
   }
@@ -499,7 +499,7 @@ export class SwarmNode {
   private async becomeManager(): Promise<void> {
     const s = this.state!;
     await this.startManager('join');
-    await this.callLeader('JoinRaft', { nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr });
+    await this.callLeader((c) => c.joinRaft({ nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr }));
     const deadline = Date.now() + 30_000;
     for (;;) {
       const st = this.manager!.raft.status();

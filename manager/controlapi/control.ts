@@ -10,6 +10,7 @@ import { NODE_AVAILABILITIES, NODE_ROLES, type Node, type SwarmObjects } from '.
 import { clusterToWire, nodeToWire } from '../../api/node-wire.js';
 import { findNode } from './lookup.js';
 import { checkManagerRemoval, type ManagerView } from './quorum.js';
+import type { ControlUnaryHandlers } from './service-context.js';
 
 export interface ControlContext {
   store: Store<SwarmObjects>;
@@ -25,8 +26,6 @@ export interface Caller {
   nodeId: string;
   role: 'manager' | 'worker';
 }
-
-type Handler = (req: Record<string, unknown>, caller: Caller) => Promise<unknown>;
 
 /** Managers as Raft sees them now: reachable = heard from recently (or this leader itself). */
 export function managerViews(ctx: ControlContext): ManagerView[] {
@@ -61,7 +60,7 @@ export function managerAddrs(ctx: ControlContext): string[] {
   );
 }
 
-export function controlHandlers(ctx: ControlContext): Record<string, Handler> {
+export function controlHandlers(ctx: ControlContext) {
   // Role changes are checked against the quorum and then written: one at a time on this leader, so
   // two concurrent demotions cannot both pass a check that each alone would pass.
   let roleChanges: Promise<unknown> = Promise.resolve();
@@ -259,5 +258,5 @@ export function controlHandlers(ctx: ControlContext): Record<string, Handler> {
       });
       return {};
     },
-  };
+  } satisfies Partial<ControlUnaryHandlers>;
 }
