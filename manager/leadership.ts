@@ -27,11 +27,13 @@ export function notLeaderError(leader: LeaderInfo): GrpcError {
   return err;
 }
 
-type UnaryImpl = grpc.handleUnaryCall<unknown, unknown>;
 type StreamImpl = grpc.handleServerStreamingCall<unknown, unknown>;
 
 /** Wraps unary handlers so followers redirect to the leader. */
-export function leaderOnlyUnary(leader: LeaderInfo, impl: UnaryImpl): UnaryImpl {
+export function leaderOnlyUnary<Req, Res>(
+  leader: LeaderInfo,
+  impl: grpc.handleUnaryCall<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     if (!leader.isLeader()) return callback(notLeaderError(leader));
     impl(call, callback);

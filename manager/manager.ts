@@ -233,10 +233,7 @@ export class Manager implements LeaderInfo {
     });
     this.server.addService(caServiceDefinition(), {
       ...ca,
-      IssueNodeCertificate: leaderOnlyUnary(
-        this,
-        ca.IssueNodeCertificate as grpc.handleUnaryCall<unknown, unknown>,
-      ),
+      IssueNodeCertificate: leaderOnlyUnary(this, ca.IssueNodeCertificate),
     });
     const controlImpl: ControlHandlers = {
       ...serveUnary<ControlHandlers, ControlUnaryHandlers, [Caller]>(this.control, (_name, handler) =>
