@@ -2,7 +2,8 @@
 // SWARMLITE_HOST, then the default socket; an unreachable daemon is one clear line and exit 1.
 import * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
-import { serviceClient, unary } from '../lib/grpc.js';
+import { unary } from '../lib/grpc.js';
+import { services } from '../api/rpc.js';
 import { DEFAULT_SOCKET } from './options.js';
 
 export interface InfoResponse {
@@ -47,7 +48,7 @@ export function resolveHost(flag: string | undefined, env = process.env): string
 }
 
 export function daemonClient(target: string): grpc.Client {
-  const LocalApi = serviceClient('local.proto', 'swarmlite.local.v1.LocalApi');
+  const LocalApi = services.local();
   return new LocalApi(target, grpc.credentials.createInsecure());
 }
 
