@@ -45,7 +45,7 @@ const architecture = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist*/**', 'node_modules/**'] },
+  { ignores: ['dist*/**', 'node_modules/**', 'api/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -71,9 +71,7 @@ export function registerServiceLogs(service: Command): void {
             for (const n of nodes) hosts.set(n.id, n.description.hostname);
           }
           await new Promise<void>((resolve, reject) => {
-            const stream = (
-              client as unknown as { serviceLogs(req: object): grpc.ClientReadableStream<LogMessage> }
-            ).serviceLogs({ refs, follow: opts.follow === true, tail });
+            const stream = client.serviceLogs({ refs, follow: opts.follow === true, tail });
             process.once('SIGINT', () => {
               stream.cancel();
               resolve();
@@ -118,9 +116,7 @@ export function registerExec(program: Command): void {
         const client = daemonClient(target);
         try {
           const code = await new Promise<number>((resolve, reject) => {
-            const stream = (
-              client as unknown as { exec(): grpc.ClientDuplexStream<object, ExecOutput> }
-            ).exec();
+            const stream = client.exec();
             stream.write({ task, argv, tty: opts.tty === true, stdin: opts.interactive === true });
             if (opts.interactive) {
               process.stdin.on('data', (d: Buffer) => stream.write({ input: { stdin: d } }));

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serviceClient } from '../lib/grpc.js';
+import { services } from '../api/rpc.js';
 import type { TaskState } from '../api/objects/index.js';
 import { iso, nodes, T0, wireService, wireTask } from './service-fixtures.js';
 import type { WireService, WireServiceSpec } from './service-wire.js';
@@ -36,7 +36,7 @@ async function fakeDaemon(handlers: Record<string, Handler>) {
       }
     };
   }
-  server.addService(serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service, impl);
+  server.addService(services.local().service, impl);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),

@@ -2,15 +2,11 @@
 // match the wire contract (a typo would silently drop a field on the way to the leader).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serviceClient } from '../lib/grpc.js';
+import { services } from '../api/rpc.js';
 import { buildNetworkSpec } from './commands-network.js';
 import { applyUpdateOptions, buildCreateSpec } from './service-spec.js';
 
-type Codec = { requestSerialize(v: object): Buffer; requestDeserialize(b: Buffer): Record<string, unknown> };
-const method = (name: string) =>
-  (serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service as unknown as Record<string, Codec>)[
-    name
-  ]!;
+const method = (name: string) => services.local().service[name]!;
 type Port = { preserveClientAddress?: boolean; idleTimeoutSeconds?: number };
 /**
  * The oneof member not chosen: null as the CLI builds it, absent as proto-loader decodes it; a port's

@@ -2,7 +2,8 @@
 // SWARMLITE_HOST, then the default socket; an unreachable daemon is one clear line and exit 1.
 import * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
-import { serviceClient, unary } from '../lib/grpc.js';
+import { unary } from '../lib/grpc.js';
+import { services, type LocalApiClient } from '../api/rpc.js';
 import { DEFAULT_SOCKET } from './options.js';
 
 export interface InfoResponse {
@@ -46,8 +47,8 @@ export function resolveHost(flag: string | undefined, env = process.env): string
   throw new UserError(`invalid host '${raw}': use unix:///path/to/swarmlite.sock`, 2);
 }
 
-export function daemonClient(target: string): grpc.Client {
-  const LocalApi = serviceClient('local.proto', 'swarmlite.local.v1.LocalApi');
+export function daemonClient(target: string): LocalApiClient {
+  const LocalApi = services.local();
   return new LocalApi(target, grpc.credentials.createInsecure());
 }
 
@@ -75,7 +76,7 @@ export function localVersion(client: grpc.Client, timeoutMs = 5_000): Promise<Ve
 }
 
 /** Runs one call against the daemon at `target`, closing the channel afterwards. */
-export async function withDaemon<T>(target: string, fn: (client: grpc.Client) => Promise<T>): Promise<T> {
+export async function withDaemon<T>(target: string, fn: (client: LocalApiClient) => Promise<T>): Promise<T> {
   const client = daemonClient(target);
   try {
     return await fn(client);

@@ -9,31 +9,9 @@ import { packageVersion } from '../lib/repo.js';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
 import { localStreams } from './local-streams.js';
-import { SwarmNode, type InitRequest, type JoinRequest } from './swarm.js';
+import { SwarmNode } from './swarm.js';
 import { UserError } from '../lib/errors.js';
 
-/** Control-API calls the local API passes on to the swarm's leader (see proto/local.proto). */
-const CONTROL_METHODS = [
-  'ListNodes',
-  'GetNode',
-  'UpdateNode',
-  'RemoveNode',
-  'GetJoinTokens',
-  'RotateJoinToken',
-  'CreateNetwork',
-  'GetNetwork',
-  'ListNetworks',
-  'RemoveNetwork',
-  'PruneNetworks',
-  'CreateService',
-  'GetService',
-  'ListServices',
-  'UpdateService',
-  'RollbackService',
-  'RemoveService',
-  'ListTasks',
-  'GetTask',
-];
 import { lockDataRoot, type DataRootLock } from './lock.js';
 import type { DaemonOptions } from './options.js';
 
@@ -105,18 +83,32 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           tools: toolPaths(),
         }),
         NetworkLocal: async (req) => node.networkLocal(req),
-        Init: async (req) => node.init(req as unknown as InitRequest),
-        Join: async (req) => node.join(req as unknown as JoinRequest),
+        Init: (req) => node.init(req),
+        Join: (req) => node.join(req),
         Leave: async (req) => {
           await node.leave(req.force === true);
           return {};
         },
-        ...Object.fromEntries(
-          CONTROL_METHODS.map((m) => [
-            m,
-            async (req: Record<string, unknown>) => (await node.control(m, req)) as object,
-          ]),
-        ),
+        // Control-API calls: passed on to the swarm's leader (see proto/local.proto).
+        ListNodes: (req) => node.control((c) => c.listNodes(req)),
+        GetNode: (req) => node.control((c) => c.getNode(req)),
+        UpdateNode: (req) => node.control((c) => c.updateNode(req)),
+        RemoveNode: (req) => node.control((c) => c.removeNode(req)),
+        GetJoinTokens: (req) => node.control((c) => c.getJoinTokens(req)),
+        RotateJoinToken: (req) => node.control((c) => c.rotateJoinToken(req)),
+        CreateNetwork: (req) => node.control((c) => c.createNetwork(req)),
+        GetNetwork: (req) => node.control((c) => c.getNetwork(req)),
+        ListNetworks: (req) => node.control((c) => c.listNetworks(req)),
+        RemoveNetwork: (req) => node.control((c) => c.removeNetwork(req)),
+        PruneNetworks: (req) => node.control((c) => c.pruneNetworks(req)),
+        CreateService: (req) => node.control((c) => c.createService(req)),
+        GetService: (req) => node.control((c) => c.getService(req)),
+        ListServices: (req) => node.control((c) => c.listServices(req)),
+        UpdateService: (req) => node.control((c) => c.updateService(req)),
+        RollbackService: (req) => node.control((c) => c.rollbackService(req)),
+        RemoveService: (req) => node.control((c) => c.removeService(req)),
+        ListTasks: (req) => node.control((c) => c.listTasks(req)),
+        GetTask: (req) => node.control((c) => c.getTask(req)),
       },
       log,
       localStreams(node),

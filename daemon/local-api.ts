@@ -6,16 +6,15 @@ import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { UserError } from '../lib/errors.js';
-import { serviceClient } from '../lib/grpc.js';
+import { serveUnary, type UnaryHandlers } from '../api/calls.js';
+import { services, type LocalApiClient, type LocalApiDefinition, type LocalApiHandlers } from '../api/rpc.js';
 import type { Logger } from '../lib/log.js';
 
-export type UnaryHandler<Req, Res> = (request: Req) => Promise<Res>;
-
-/** Handlers by RPC name as in proto/local.proto (e.g. 'Info', 'ListNodes'). */
-export type LocalApiHandlers = Record<string, UnaryHandler<Record<string, unknown>, object>>;
+/** The unary RPCs of proto/local.proto as promise handlers (e.g. `Info`, `ListNodes`): all of them. */
+export type LocalUnaryHandlers = UnaryHandlers<LocalApiClient, LocalApiDefinition>;
 
 /** Streaming RPCs (service logs, exec) take the raw call; they report failures on it themselves. */
-export type LocalApiStreams = Record<string, (call: grpc.ServerWritableStream<unknown, unknown>) => void>;
+export type LocalApiStreams = Pick<LocalApiHandlers, 'ServiceLogs' | 'Exec'>;
 
 /** A user-facing refusal keeps its message; a gRPC error from a manager keeps its code and details. */
 export function toStatus(err: unknown): grpc.ServiceError {
@@ -39,10 +38,10 @@ export function toStatus(err: unknown): grpc.ServiceError {
 function wrap(
   log: Logger,
   name: string,
-  handler: UnaryHandler<Record<string, unknown>, object>,
-): grpc.handleUnaryCall<unknown, object> {
+  handler: (request: unknown) => Promise<unknown>,
+): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
-    handler(call.request as Record<string, unknown>).then(
+    handler(call.request).then(
       (res) => callback(null, res),
       (err: unknown) => {
         log.info(
@@ -88,29 +87,22 @@ async function clearStaleSocket(path: string): Promise<void> {
 
 export async function serveLocalApi(
   socket: string,
-  handlers: LocalApiHandlers,
+  handlers: LocalUnaryHandlers,
   log: Logger,
-  streams: LocalApiStreams = {},
+  streams: LocalApiStreams,
 ): Promise<grpc.Server> {
   // A folder made here is private; an existing one (/run, /tmp, ...) is left as it is: the socket
   // file's own mode keeps it root-only.
   if (mkdirSync(dirname(socket), { recursive: true, mode: 0o700 })) chmodSync(dirname(socket), 0o700);
   await clearStaleSocket(socket);
   const server = new grpc.Server();
-  const service = serviceClient('local.proto', 'swarmlite.local.v1.LocalApi').service;
-  const impl: grpc.UntypedServiceImplementation = {};
-  for (const [name, method] of Object.entries(service)) {
-    if (method.requestStream || method.responseStream) {
-      const stream = streams[name];
-      if (!stream) throw new Error(`local API: no stream handler for ${name}`);
-      impl[name] = stream;
-      continue;
-    }
-    const handler = handlers[name];
-    if (!handler) throw new Error(`local API: no handler for ${name}`);
-    impl[name] = wrap(log, name, handler);
-  }
-  server.addService(service, impl);
+  const impl: LocalApiHandlers = {
+    ...serveUnary<LocalApiHandlers, LocalUnaryHandlers>(handlers, (name, handler) =>
+      wrap(log, name, handler),
+    ),
+    ...streams,
+  };
+  server.addService(services.local().service, impl);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),

@@ -1,14 +1,12 @@
 // The local API's streaming calls: `service logs` and `exec`. The CLI's stream is tied to the manager
 // side (routed to the leader by SwarmNode); when the CLI goes away, so does the work on the node.
-import type * as grpc from '@grpc/grpc-js';
-import { serveExecCall, type LogsRequest } from '../manager/index.js';
+import { serveExecCall } from '../manager/index.js';
 import { toStatus, type LocalApiStreams } from './local-api.js';
 import type { SwarmNode } from './swarm.js';
 
 export function localStreams(node: SwarmNode): LocalApiStreams {
   return {
-    ServiceLogs: (raw) => {
-      const call = raw as unknown as grpc.ServerWritableStream<LogsRequest, unknown>;
+    ServiceLogs: (call) => {
       try {
         const cancel = node.serviceLogs(call.request, {
           write: (m) => call.write(m),
@@ -20,11 +18,6 @@ export function localStreams(node: SwarmNode): LocalApiStreams {
         call.emit('error', toStatus(err));
       }
     },
-    Exec: (raw) =>
-      serveExecCall(
-        raw as unknown as Parameters<typeof serveExecCall>[0],
-        (req, sink) => node.exec(req, sink),
-        toStatus,
-      ),
+    Exec: (call) => serveExecCall(call, (req, sink) => node.exec(req, sink), toStatus),
   };
 }

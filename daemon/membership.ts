@@ -267,7 +267,7 @@ export class Membership {
         const others = manager.raft.status().members.filter((m) => m.id !== s.raftId);
         if (others.length > 0) {
           await this.roles
-            .callLeader('LeaveRaft', { nodeId: s.nodeId })
+            .callLeader((c) => c.leaveRaft({ nodeId: s.nodeId }))
             .catch((err) =>
               this.log.warn(
                 { err: errorMessage(err) },

@@ -10,6 +10,8 @@ import type { DaemonOptions } from './options.js';
 import { splitHostPort } from './swarm-addr.js';
 import type { SwarmCredentials } from './swarm-credentials.js';
 import type { SwarmRole } from './swarm-state.js';
+import type { ControlClient } from '../api/rpc.js';
+import type { UnaryCalls } from '../api/calls.js';
 
 /** Raft member ids: random, so a re-joining manager never reuses a retired one. */
 export const newRaftId = () => randomInt(1, 2 ** 47);
@@ -78,12 +80,9 @@ export class RoleSupervisor {
   }
 
   /** A control call at the leader: the leader this manager knows first, then the known managers. */
-  callLeader(method: string, request: object): Promise<unknown> {
+  callLeader<T>(call: (control: UnaryCalls<ControlClient>) => Promise<T>): Promise<T> {
     const leader = this.running?.leaderAddr();
-    return this.deps.swarm.callLeader(method, request, [
-      ...(leader ? [leader] : []),
-      ...this.deps.knownManagers(),
-    ]);
+    return this.deps.swarm.callLeader(call, [...(leader ? [leader] : []), ...this.deps.knownManagers()]);
   }
 
   /** The TLS provider serves a renewed certificate; Raft's client channels switch to it too. */
@@ -95,7 +94,7 @@ export class RoleSupervisor {
   async join(): Promise<void> {
     const s = this.deps.swarm.state!;
     const m = await this.start('join');
-    await this.callLeader('JoinRaft', { nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr });
+    await this.callLeader((c) => c.joinRaft({ nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr }));
     const deadline = Date.now() + VOTER_TIMEOUT_MS;
     for (;;) {
       const st = m.raft.status();
@@ -111,7 +110,7 @@ export class RoleSupervisor {
   async leaveRaftQuietly(): Promise<void> {
     const s = this.deps.swarm.state;
     if (!s) return;
-    await this.callLeader('LeaveRaft', { nodeId: s.nodeId }).catch((err) =>
+    await this.callLeader((c) => c.leaveRaft({ nodeId: s.nodeId })).catch((err) =>
       this.deps.log.warn({ err: errorMessage(err) }, 'could not take this node out of the Raft membership'),
     );
   }
@@ -127,9 +126,9 @@ export class RoleSupervisor {
     await new Promise((r) => setTimeout(r, 3_000).unref());
     if (this.running !== m || m.raft.status().members.some((x) => x.id === s.raftId)) return;
     this.deps.log.warn('this manager is in no Raft membership: asking the leader to add it');
-    await this.callLeader('JoinRaft', { nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr }).catch(
-      (err) => this.deps.log.error({ err: errorMessage(err) }, 'could not rejoin the Raft membership'),
-    );
+    await this.callLeader((c) =>
+      c.joinRaft({ nodeId: s.nodeId, raftId: s.raftId, addr: s.advertiseAddr }),
+    ).catch((err) => this.deps.log.error({ err: errorMessage(err) }, 'could not rejoin the Raft membership'));
   }
 
   /** The dispatcher's view of this node arrived: switch roles when it asks for it. */

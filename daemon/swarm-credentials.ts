@@ -14,6 +14,8 @@ import {
   type NodeCertificates,
   type SwarmState,
 } from './swarm-state.js';
+import { services, type ControlClient } from '../api/rpc.js';
+import type { UnaryCalls } from '../api/calls.js';
 
 export class SwarmCredentials {
   private current: { state: SwarmState; certs: NodeCertificates; tls: TlsMaterialProvider } | undefined;
@@ -93,12 +95,10 @@ export class SwarmCredentials {
   }
 
   /** A control-API call at the leader, trying `managers` in order (duplicates dropped). */
-  callLeader(method: string, request: object, managers: string[]): Promise<unknown> {
+  callLeader<T>(call: (control: UnaryCalls<ControlClient>) => Promise<T>, managers: string[]): Promise<T> {
     return callLeader({
-      protoFile: 'control.proto',
-      service: 'swarmlite.control.v1.Control',
-      method,
-      request,
+      service: services.control(),
+      call,
       managers: [...new Set(managers)],
       credentials: this.credentials(),
     });

@@ -14,6 +14,7 @@ import {
   type JoinRequest,
 } from './membership.js';
 import type { DaemonOptions } from './options.js';
+import type { ControlCalls } from '../api/rpc.js';
 
 export type { InitRequest, JoinRequest } from './membership.js';
 
@@ -78,10 +79,10 @@ export class SwarmNode {
   }
 
   /** A control-API call from the local CLI: only on a manager, executed on the leader. */
-  async control(method: string, request: Record<string, unknown>): Promise<unknown> {
+  async control<T>(call: (control: ControlCalls) => Promise<T>): Promise<T> {
     const { swarm, roles } = this.membership;
     if (!swarm.state || !roles.manager) throw new UserError(NOT_A_MANAGER);
-    return routeControl(roles.manager, method, request, {
+    return routeControl(roles.manager, call, {
       managers: this.membership.knownManagers(),
       credentials: swarm.credentials(),
     });

@@ -1,41 +1,7 @@
-// Loading the .proto wire contracts at run time (grpc-js + proto-loader): no generated code to keep
-// in step, and the same definitions serve the daemon, the CLI and the tests.
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { join } from 'node:path';
-import { protoDir } from './repo.js';
-
-const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: false,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-};
-
-const cache = new Map<string, grpc.GrpcObject>();
-
-/** Loads proto/<file> and returns its package object. */
-function loadProto(file: string): grpc.GrpcObject {
-  let pkg = cache.get(file);
-  if (!pkg) {
-    const definition = protoLoader.loadSync(join(protoDir(), file), {
-      ...LOADER_OPTIONS,
-      includeDirs: [protoDir()],
-    });
-    pkg = grpc.loadPackageDefinition(definition);
-    cache.set(file, pkg);
-  }
-  return pkg;
-}
-
-/** Looks up a service constructor by its dotted name, e.g. 'swarmlite.local.v1.LocalApi'. */
-export function serviceClient(file: string, dottedName: string): grpc.ServiceClientConstructor {
-  let node: unknown = loadProto(file);
-  for (const part of dottedName.split('.')) node = (node as Record<string, unknown>)[part];
-  if (typeof node !== 'function') throw new Error(`no gRPC service ${dottedName} in proto/${file}`);
-  return node as grpc.ServiceClientConstructor;
-}
+// A unary call by method name, as a promise with a deadline. What remains of the untyped client: the
+// CLI, the lab and some tests and benchmarks still call the local API this way; everything else uses
+// api/calls.ts's typed calls on the generated clients (see api/README.md).
+import type * as grpc from '@grpc/grpc-js';
 
 /** Turns a callback-style unary client method into a promise with a deadline. */
 export function unary<Req, Res>(

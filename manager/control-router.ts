@@ -3,7 +3,7 @@
 // waited for briefly; a swarm that stays leaderless has lost its quorum, and the error says so.
 import * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
-import { serviceClient } from '../lib/grpc.js';
+import { services, type ControlCalls, type ControlClient } from '../api/rpc.js';
 import { MANAGER_CHANNEL_OPTIONS } from './ca/credentials.js';
 import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
 import type { ExecRequest, LogsRequest, Sink } from './controlapi/streams.js';
@@ -19,22 +19,20 @@ export interface RouteOptions {
   credentials: grpc.ChannelCredentials;
 }
 
-export async function routeControl(
+/** Runs `call` on the leader's control API, e.g. `(control) => control.listNodes(req)`. */
+export async function routeControl<T>(
   manager: Manager,
-  method: string,
-  request: Record<string, unknown>,
+  call: (control: ControlCalls) => Promise<T>,
   opts: RouteOptions,
-): Promise<unknown> {
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     await awaitLeader(manager);
-    if (manager.isLeader()) return manager.controlLocal(method, request);
+    if (manager.isLeader()) return call(manager.controlCalls());
     const asked = manager.leaderAddr();
     try {
       return await callLeader({
-        protoFile: 'control.proto',
-        service: 'swarmlite.control.v1.Control',
-        method,
-        request,
+        service: services.control(),
+        call,
         managers: [...new Set([asked, ...opts.managers])],
         credentials: opts.credentials,
       });
@@ -70,16 +68,11 @@ async function awaitLeader(manager: Manager): Promise<void> {
 
 // ------------------------------------------------------------------------ streaming control calls
 
-type ControlStreamClient = grpc.Client & {
-  serviceLogs(req: object): grpc.ClientReadableStream<LogMessage>;
-  exec(): grpc.ClientDuplexStream<object, ExecOutput>;
-};
-
-function leaderClient(manager: Manager, credentials: grpc.ChannelCredentials): ControlStreamClient {
+function leaderClient(manager: Manager, credentials: grpc.ChannelCredentials): ControlClient {
   const addr = manager.leaderAddr();
   if (!addr) throw new UserError('the swarm has no leader right now (no quorum?)');
-  const Control = serviceClient('control.proto', 'swarmlite.control.v1.Control');
-  return new Control(addr, credentials, MANAGER_CHANNEL_OPTIONS) as unknown as ControlStreamClient;
+  const Control = services.control();
+  return new Control(addr, credentials, MANAGER_CHANNEL_OPTIONS);
 }
 
 /** `service logs` from the local API: read here when leading, else relayed from the leader. */

@@ -4,7 +4,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from './ca/authz.js';
 import { MANAGER_CHANNEL_OPTIONS } from './ca/credentials.js';
-import { serviceClient } from '../lib/grpc.js';
+import { unaryCalls, type UnaryCalls } from '../api/calls.js';
+import type { ServiceConstructor } from '../api/rpc.js';
 
 export const LEADER_ADDR_METADATA = 'swarmlite-leader-addr';
 
@@ -26,10 +27,11 @@ export function notLeaderError(leader: LeaderInfo): GrpcError {
   return err;
 }
 
-type UnaryImpl = grpc.handleUnaryCall<unknown, unknown>;
-
 /** Wraps unary handlers so followers redirect to the leader. */
-export function leaderOnlyUnary(leader: LeaderInfo, impl: UnaryImpl): UnaryImpl {
+export function leaderOnlyUnary<Req, Res>(
+  leader: LeaderInfo,
+  impl: grpc.handleUnaryCall<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     if (!leader.isLeader()) return callback(notLeaderError(leader));
     impl(call, callback);
@@ -37,19 +39,17 @@ export function leaderOnlyUnary(leader: LeaderInfo, impl: UnaryImpl): UnaryImpl 
 }
 
 /**
- * Calls a unary method on the leader: tries the given managers in order, follows at most a few
- * redirects, and gives up with the last error. `method` is the RPC's camelCase name.
+ * Makes a unary call on the leader: tries the given managers in order, follows at most a few
+ * redirects, and gives up with the last error. `call` makes the call on one manager's typed client,
+ * e.g. `(control) => control.joinRaft(req)`; every try shares one deadline.
  */
-export async function callLeader<Res>(opts: {
-  protoFile: string;
-  service: string;
-  method: string;
-  request: object;
+export async function callLeader<C extends grpc.Client, T>(opts: {
+  service: ServiceConstructor<C>;
+  call: (calls: UnaryCalls<C>) => Promise<T>;
   managers: string[];
   credentials: grpc.ChannelCredentials;
   timeoutMs?: number;
-}): Promise<Res> {
-  const Client = serviceClient(opts.protoFile, opts.service);
+}): Promise<T> {
   const queue = [...opts.managers];
   const tried = new Set<string>();
   let redirects = 0;
@@ -59,14 +59,9 @@ export async function callLeader<Res>(opts: {
     const addr = queue.shift()!;
     if (tried.has(addr)) continue;
     tried.add(addr);
-    const client = new Client(addr, opts.credentials, MANAGER_CHANNEL_OPTIONS);
+    const client = new opts.service(addr, opts.credentials, MANAGER_CHANNEL_OPTIONS);
     try {
-      return await new Promise<Res>((resolve, reject) => {
-        const fn = (client as unknown as Record<string, (...a: unknown[]) => void>)[opts.method]!;
-        fn.call(client, opts.request, { deadline }, (err: grpc.ServiceError | null, res: Res) =>
-          err ? reject(err) : resolve(res),
-        );
-      });
+      return await opts.call(unaryCalls(client, opts.service.service, { deadline }));
     } catch (err) {
       lastError = err;
       const e = err as grpc.ServiceError;

@@ -38,8 +38,16 @@ import {
 } from './controlapi/streams.js';
 import { findTask, tasksFor } from './controlapi/lookup.js';
 import { serviceHandlers } from './controlapi/service-handlers.js';
+import type { ControlUnaryHandlers } from './controlapi/service-context.js';
+import { localCalls, serveUnary } from '../api/calls.js';
+import {
+  services,
+  type ControlCalls,
+  type ControlClient,
+  type ControlDefinition,
+  type ControlHandlers,
+} from '../api/rpc.js';
 import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
-import { serviceClient } from '../lib/grpc.js';
 import { Store, swarmSchema } from './store/index.js';
 import { type Cluster, type Node, type SwarmObjects } from '../api/objects/index.js';
 
@@ -75,7 +83,7 @@ export class Manager implements LeaderInfo {
   private allocator!: AllocatorController;
   private controllers: { start(): void; stop(): void }[] = [];
   private leading = false;
-  private control!: ReturnType<typeof controlHandlers>;
+  private control!: ControlUnaryHandlers;
 
   private constructor(private readonly cfg: ManagerConfig) {
     this.store = new Store({
@@ -226,41 +234,33 @@ export class Manager implements LeaderInfo {
     });
     this.server.addService(caServiceDefinition(), {
       ...ca,
-      IssueNodeCertificate: leaderOnlyUnary(
-        this,
-        ca.IssueNodeCertificate as grpc.handleUnaryCall<unknown, unknown>,
-      ),
+      IssueNodeCertificate: leaderOnlyUnary(this, ca.IssueNodeCertificate),
     });
-    const controlImpl: grpc.UntypedServiceImplementation = {};
-    Object.assign(controlImpl, this.streamHandlers());
-    for (const [name, handler] of Object.entries(this.control)) {
-      controlImpl[name] = leaderOnlyUnary(this, (call, callback) => {
-        let caller: Caller;
-        try {
-          caller = requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
-          if (this.notAManager(caller.nodeId, false)) {
-            throw new GrpcError(
-              grpc.status.PERMISSION_DENIED,
-              `node ${caller.nodeId} is no longer a manager`,
-            );
+    const controlImpl: ControlHandlers = {
+      ...serveUnary<ControlHandlers, ControlUnaryHandlers, [Caller]>(this.control, (_name, handler) =>
+        leaderOnlyUnary(this, (call, callback) => {
+          let caller: Caller;
+          try {
+            caller = requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
+            if (this.notAManager(caller.nodeId, false)) {
+              throw new GrpcError(
+                grpc.status.PERMISSION_DENIED,
+                `node ${caller.nodeId} is no longer a manager`,
+              );
+            }
+          } catch (err) {
+            return callback(err as grpc.ServiceError);
           }
-        } catch (err) {
-          return callback(err as grpc.ServiceError);
-        }
-        handler(call.request as Record<string, unknown>, caller).then(
-          (res) => callback(null, res),
-          (err) => callback(toServiceError(err)),
-        );
-      });
-    }
-    this.server.addService(
-      serviceClient('control.proto', 'swarmlite.control.v1.Control').service,
-      controlImpl,
-    );
-    this.server.addService(
-      serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher').service,
-      this.dispatcher.handlers(),
-    );
+          handler(call.request, caller).then(
+            (res) => callback(null, res),
+            (err) => callback(toServiceError(err)),
+          );
+        }),
+      ),
+      ...this.streamHandlers(),
+    };
+    this.server.addService(services.control().service, controlImpl);
+    this.server.addService(services.dispatcher().service, this.dispatcher.handlers());
   }
 
   /** The TLS provider already serves the new certificate; Raft's client channels switch to it too. */
@@ -289,7 +289,7 @@ export class Manager implements LeaderInfo {
   }
 
   /** The Control service's streaming calls, for other managers relaying their CLI's requests. */
-  private streamHandlers(): grpc.UntypedServiceImplementation {
+  private streamHandlers(): Pick<ControlHandlers, 'ServiceLogs' | 'Exec'> {
     const authorize = (call: Parameters<typeof requireCaller>[0]) => {
       const caller = requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });
       if (this.notAManager(caller.nodeId, false)) {
@@ -323,12 +323,15 @@ export class Manager implements LeaderInfo {
     };
   }
 
-  /** Runs a control call here (when leading); used by the local API to skip a network hop. */
-  async controlLocal(method: string, request: Record<string, unknown>): Promise<unknown> {
-    const handler = this.control[method];
-    if (!handler) throw new Error(`no control method ${method}`);
+  /** Control calls run here (when leading); used by the local API to skip a network hop. */
+  controlCalls(): ControlCalls {
     // A local caller is this node itself, a manager: its certificate was checked when it was issued.
-    return handler(request, { nodeId: this.cfg.nodeId, role: 'manager' });
+    const self: Caller = { nodeId: this.cfg.nodeId, role: 'manager' };
+    return localCalls<ControlClient, ControlDefinition, [Caller]>(
+      this.control,
+      services.control().service,
+      self,
+    );
   }
 
   private cluster(): Cluster {

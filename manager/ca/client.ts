@@ -2,7 +2,9 @@
 // renewing. A fresh key is made for every certificate and never leaves this process.
 import * as grpc from '@grpc/grpc-js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { unary } from '../../lib/grpc.js';
+import { unaryCalls, type UnaryCalls } from '../../api/calls.js';
+import type { CaClient } from '../../api/rpc.js';
+import type { IssueNodeCertificateResponse__Output } from '../../api/gen/swarmlite/ca/v1/IssueNodeCertificateResponse.js';
 import { caDigest, createCsr, generateNodeKey } from './certs.js';
 import { MANAGER_CHANNEL_OPTIONS, bootstrapCredentials, clientCredentials } from './credentials.js';
 import { CertificateError, verifyNodeCertificate, verifyRootCA, type NodeRole } from './identity.js';
@@ -20,22 +22,15 @@ export interface IssuedNodeCertificate {
   managerAddrs: string[];
 }
 
-interface IssueResponse {
-  nodeId: string;
-  certPem: string;
-  role: string;
-  managerAddrs: string[];
-}
-
 async function withClient<T>(
   addr: string,
   credentials: grpc.ChannelCredentials,
-  fn: (client: grpc.Client) => Promise<T>,
+  fn: (ca: UnaryCalls<CaClient>) => Promise<T>,
 ): Promise<T> {
   const Ca = caServiceClient();
   const client = new Ca(addr, credentials, MANAGER_CHANNEL_OPTIONS);
   try {
-    return await fn(client);
+    return await fn(unaryCalls(client, Ca.service));
   } finally {
     client.close();
   }
@@ -51,7 +46,7 @@ export async function fetchRootCA(
   timeoutMs = DEFAULT_TIMEOUT_MS,
 ): Promise<string> {
   const { certPem } = await withClient(addr, bootstrapCredentials(), (client) =>
-    unary<object, { certPem: string }>(client, 'GetRootCACertificate', {}, timeoutMs),
+    client.getRootCaCertificate({}, timeoutMs),
   );
   let digest: string;
   try {
@@ -70,7 +65,12 @@ export async function fetchRootCA(
 }
 
 /** Checks an issued certificate before using it: this swarm's CA, the expected node, our key. */
-function checkIssued(caCertPem: string, keyPem: string, res: IssueResponse, expectedNodeId?: string) {
+function checkIssued(
+  caCertPem: string,
+  keyPem: string,
+  res: IssueNodeCertificateResponse__Output,
+  expectedNodeId?: string,
+) {
   const cert = verifyNodeCertificate(caCertPem, res.certPem);
   if (cert.nodeId !== res.nodeId || cert.role !== res.role) {
     throw new CertificateError(`the CA's answer (${res.role} ${res.nodeId}) differs from its certificate`);
@@ -101,9 +101,7 @@ export async function requestNodeCertificate(opts: {
   const { keyPem } = generateNodeKey();
   const csrPem = await createCsr(keyPem);
   const res = await withClient(opts.addr, clientCredentials({ caCertPem }), (client) =>
-    unary<object, IssueResponse>(
-      client,
-      'IssueNodeCertificate',
+    client.issueNodeCertificate(
       { csrPem, token: opts.token.trim(), hostname: opts.hostname, advertiseAddr: opts.advertiseAddr },
       timeoutMs,
     ),
@@ -139,12 +137,7 @@ export async function renewNodeCertificate(opts: {
     keyPem: opts.keyPem,
   });
   const res = await withClient(opts.addr, credentials, (client) =>
-    unary<object, IssueResponse>(
-      client,
-      'IssueNodeCertificate',
-      { csrPem, nodeId: current.nodeId },
-      opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    ),
+    client.issueNodeCertificate({ csrPem, nodeId: current.nodeId }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
   );
   const cert = checkIssued(opts.caCertPem, keyPem, res, current.nodeId);
   return {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { unary } from '../../lib/grpc.js';
+import { unaryCalls } from '../../api/calls.js';
 import { createCsr, createRootCA, generateNodeKey } from './certs.js';
 import { requestNodeCertificate, renewNodeCertificate } from './client.js';
 import { MANAGER_CHANNEL_OPTIONS, clientCredentials } from './credentials.js';
@@ -28,7 +28,7 @@ async function issueRaw(m: TestManager, request: Record<string, string>): Promis
     ...TEST_CHANNEL_OPTIONS,
   });
   try {
-    return await unary(client, 'IssueNodeCertificate', request, 5000);
+    return await unaryCalls(client, Ca.service).issueNodeCertificate(request, 5000);
   } finally {
     client.close();
   }
@@ -145,7 +145,7 @@ test('renewal is refused for another node id, for a removed node, and without a 
     );
     try {
       await assert.rejects(
-        unary(asA, 'IssueNodeCertificate', { csrPem, nodeId: b.nodeId }),
+        unaryCalls(asA, Ca.service).issueNodeCertificate({ csrPem, nodeId: b.nodeId }),
         grpcError(
           grpc.status.PERMISSION_DENIED,
           `node ${a.nodeId} cannot renew the certificate of node ${b.nodeId}`,
@@ -194,7 +194,7 @@ test('a renewed server certificate is served to new connections without a restar
         },
       );
       try {
-        return (await unary<object, { certPem: string }>(client, 'GetRootCACertificate', {})).certPem;
+        return (await unaryCalls(client, Ca.service).getRootCaCertificate({})).certPem;
       } finally {
         client.close();
       }

@@ -4,18 +4,15 @@
 // It keeps no state: the cluster's CA, tokens and node table live in the Raft store, reached through
 // the callbacks in CaServiceDeps, so any manager can serve it and all of them agree.
 import * as grpc from '@grpc/grpc-js';
-import { serviceClient } from '../../lib/grpc.js';
+import { services, type CaHandlers } from '../../api/rpc.js';
 import { GrpcError, requireCaller } from './authz.js';
 import { signNodeCertificate } from './certs.js';
 import { CertificateError, type NodeRole } from './identity.js';
 import { JoinTokenError, parseJoinToken, tokenMatches } from './tokens.js';
 
-const CA_PROTO_FILE = 'ca.proto';
-const CA_SERVICE_NAME = 'swarmlite.ca.v1.Ca';
-
 /** The service constructor for clients; its `.service` is the definition servers register. */
-export function caServiceClient(): grpc.ServiceClientConstructor {
-  return serviceClient(CA_PROTO_FILE, CA_SERVICE_NAME);
+export function caServiceClient() {
+  return services.ca();
 }
 
 export function caServiceDefinition(): grpc.ServiceDefinition {
@@ -110,7 +107,7 @@ function toServiceError(err: unknown): grpc.ServerErrorResponse {
 }
 
 /** gRPC handlers for the Ca service; register with server.addService(caServiceDefinition(), ...). */
-export function createCaService(deps: CaServiceDeps): grpc.UntypedServiceImplementation {
+export function createCaService(deps: CaServiceDeps): CaHandlers {
   const now = (): Date => deps.now?.() ?? new Date();
 
   async function join(req: IssueRequest, cluster: ClusterCaState): Promise<IssueResponse> {
@@ -151,10 +148,7 @@ export function createCaService(deps: CaServiceDeps): grpc.UntypedServiceImpleme
   }
 
   return {
-    GetRootCACertificate(
-      _call: grpc.ServerUnaryCall<unknown, { certPem: string }>,
-      callback: grpc.sendUnaryData<{ certPem: string }>,
-    ): void {
+    GetRootCACertificate(_call, callback): void {
       try {
         callback(null, { certPem: deps.getCluster().caCertPem });
       } catch (err) {
@@ -162,10 +156,7 @@ export function createCaService(deps: CaServiceDeps): grpc.UntypedServiceImpleme
       }
     },
 
-    IssueNodeCertificate(
-      call: grpc.ServerUnaryCall<IssueRequest, IssueResponse>,
-      callback: grpc.sendUnaryData<IssueResponse>,
-    ): void {
+    IssueNodeCertificate(call, callback): void {
       const req = call.request;
       const issue = async (): Promise<IssueResponse> => {
         if (!req.csrPem) throw new GrpcError(grpc.status.INVALID_ARGUMENT, 'csr_pem is required');

@@ -12,6 +12,7 @@ import { clusterToWire, nodeToWire } from '../../api/node-wire.js';
 import { findNode } from './lookup.js';
 import { checkManagerRemoval, type ManagerView } from './quorum.js';
 import { isManagerReachable } from '../reachability.js';
+import type { ControlUnaryHandlers } from './service-context.js';
 
 export interface ControlContext {
   store: Store<SwarmObjects>;
@@ -27,8 +28,6 @@ export interface Caller {
   nodeId: string;
   role: 'manager' | 'worker';
 }
-
-type Handler = (req: Record<string, unknown>, caller: Caller) => Promise<unknown>;
 
 /** Managers as Raft sees them now (reachability.ts). */
 export function managerViews(ctx: ControlContext): ManagerView[] {
@@ -61,7 +60,7 @@ export function managerAddrs(ctx: ControlContext): string[] {
   );
 }
 
-export function controlHandlers(ctx: ControlContext): Record<string, Handler> {
+export function controlHandlers(ctx: ControlContext) {
   // Role changes are checked against the quorum and then written: one at a time on this leader, so
   // two concurrent demotions cannot both pass a check that each alone would pass.
   const roleChanges = new Mutex();
@@ -255,5 +254,5 @@ export function controlHandlers(ctx: ControlContext): Record<string, Handler> {
       });
       return {};
     },
-  };
+  } satisfies Partial<ControlUnaryHandlers>;
 }

@@ -2,7 +2,7 @@
 // serializers (lib/grpc.ts loader options), so what the handlers read is what really arrives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serviceClient } from '../../lib/grpc.js';
+import { services } from '../../api/rpc.js';
 import {
   defaultTaskSpec,
   type Network,
@@ -13,7 +13,7 @@ import {
 import { networkToWire, serviceSpecToWire, serviceToWire, taskToWire } from './convert-services.js';
 import { networkSpecFromWire, serviceSpecFromWire } from './wire-specs.js';
 
-const control = serviceClient('control.proto', 'swarmlite.control.v1.Control').service;
+const control = services.control().service;
 
 /** A message through the wire as a client request: serialize, then deserialize as the server does. */
 function asRequest(method: string, message: unknown): Record<string, unknown> {

@@ -14,7 +14,7 @@ import {
   committed,
   requireAllocatable,
   write,
-  type Handler,
+  type ControlUnaryHandlers,
   type ServiceControlContext,
 } from './service-context.js';
 import { checkSubnetsFree, validateNetwork } from './service-validation.js';
@@ -37,7 +37,7 @@ function inUse(tx: ReadTx<SwarmObjects>, network: Network): string | undefined {
   return undefined;
 }
 
-export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize): Record<string, Handler> {
+export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize) {
   return {
     async CreateNetwork(req) {
       const spec = networkSpecFromWire(req.spec);
@@ -99,5 +99,5 @@ export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize
         return { removed };
       });
     },
-  };
+  } satisfies Partial<ControlUnaryHandlers>;
 }

@@ -15,7 +15,10 @@ import type { Store } from '../store/index.js';
 import type { Network, NewObject, Node, Service, SwarmObjects, TaskState } from '../../api/objects/index.js';
 import type { Caller } from './control.js';
 import { serviceHandlers } from './service-handlers.js';
-import type { ServiceControlContext } from './service-context.js';
+import type { ControlUnaryHandlers, ServiceControlContext } from './service-context.js';
+
+/** The network, service and task calls the manager merges into the control API. */
+export type ServiceMethod = keyof ReturnType<typeof serviceHandlers>;
 
 export const caller: Caller = { nodeId: 'manager-1', role: 'manager' };
 export const FIXED_NOW = Date.UTC(2026, 10, 22, 6, 0, 0);
@@ -43,7 +46,7 @@ export interface Fixture {
   ctx: ServiceControlContext;
   // Replies are wire objects the tests walk freely; their shape is what the assertions check.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  call: (method: string, req: Record<string, unknown>) => Promise<any>;
+  call: (method: ServiceMethod, req: Record<string, unknown>) => Promise<any>;
   ingressId: string;
 }
 
@@ -69,19 +72,15 @@ export async function fixture(
     // Distinct from the first 4 characters on, so a 4-character prefix is unique and 'x' is not.
     newId: () => `${(++ids).toString(36).padStart(4, '0')}${'x'.repeat(21)}`,
   };
-  const handlers = serviceHandlers(ctx);
-  const call = (method: string, req: Record<string, unknown>) => {
-    const handler = handlers[method];
-    assert.ok(handler, `no handler ${method}`);
-    return handler(req, caller);
-  };
+  const handlers: Pick<ControlUnaryHandlers, ServiceMethod> = serviceHandlers(ctx);
+  const call = (method: ServiceMethod, req: Record<string, unknown>) => handlers[method](req, caller);
   return { store, ctx, call, ingressId: ingress.id };
 }
 
 /** The call fails with `code` and a message matching `message`, and the store is exactly as before. */
 export async function assertRefused(
   f: Fixture,
-  method: string,
+  method: ServiceMethod,
   req: Record<string, unknown>,
   code: number,
   message: RegExp,

@@ -18,7 +18,7 @@ import {
   committed,
   requireAllocatable,
   write,
-  type Handler,
+  type ControlUnaryHandlers,
   type ServiceControlContext,
 } from './service-context.js';
 import { checkPortsFree, resolveNetworks, validateService } from './service-validation.js';
@@ -74,10 +74,7 @@ function listEntry(service: Service, tasks: readonly Task[], nodes: readonly Nod
   return { service: serviceToWire(service), running, desired };
 }
 
-export function serviceCallHandlers(
-  ctx: ServiceControlContext,
-  serialize: Serialize,
-): Record<string, Handler> {
+export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Serialize) {
   const now = ctx.now ?? Date.now;
   return {
     async CreateService(req) {
@@ -208,5 +205,5 @@ export function serviceCallHandlers(
         return {};
       });
     },
-  };
+  } satisfies Partial<ControlUnaryHandlers>;
 }

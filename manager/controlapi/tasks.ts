@@ -5,7 +5,7 @@ import { TASK_STATES, type SwarmObjects, type Task } from '../../api/objects/ind
 import { taskToWire } from './convert-services.js';
 import { findNode, findTask } from './lookup.js';
 import { findService } from './lookup-services.js';
-import type { Handler, ServiceControlContext } from './service-context.js';
+import type { ControlUnaryHandlers, ServiceControlContext } from './service-context.js';
 import { invalid, readString, readStringList } from './wire-reader.js';
 
 /** `service ps` order: by service, then slot (or node), newest first within a slot. */
@@ -35,7 +35,7 @@ function selectTasks(tx: ReadTx<SwarmObjects>, service: string, node: string, st
   );
 }
 
-export function taskHandlers(ctx: ServiceControlContext): Record<string, Handler> {
+export function taskHandlers(ctx: ServiceControlContext) {
   return {
     async ListTasks(req) {
       const service = readString(req.service, 'service');
@@ -53,5 +53,5 @@ export function taskHandlers(ctx: ServiceControlContext): Record<string, Handler
     async GetTask(req) {
       return { task: taskToWire(ctx.store.view((tx) => findTask(tx, String(req.ref ?? '')))) };
     },
-  };
+  } satisfies Partial<ControlUnaryHandlers>;
 }

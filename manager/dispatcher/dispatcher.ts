@@ -7,10 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { GrpcError, requireCaller } from '../ca/authz.js';
 import { notLeaderError, type LeaderInfo } from '../leadership.js';
-import type { WireNodeDescription } from '../../api/node-wire.js';
 import type { Logger } from '../../lib/log.js';
+import type { DispatcherHandlers } from '../../api/rpc.js';
 import type { Store } from '../store/index.js';
-import type { Node, SwarmObjects, Task, TaskStatus } from '../../api/objects/index.js';
+import type { Node, SwarmObjects, Task } from '../../api/objects/index.js';
 import {
   DispatcherSessions,
   type DispatcherAction,
@@ -18,7 +18,7 @@ import {
   type SessionSnapshot,
 } from './sessions.js';
 import { NodeAssignments } from './assignments.js';
-import { checkReport, StatusBatcher, type StatusReport } from './task-status.js';
+import { checkReport, reportedStatus, StatusBatcher, type StatusReport } from './task-status.js';
 import { NodeWorkRelay, type ExecOutput } from './node-work.js';
 import { serveExecCall, type ExecRequest, type ExecSession, type Sink } from '../controlapi/streams.js';
 
@@ -44,11 +44,6 @@ interface AssignmentStream {
   call: grpc.ServerWritableStream<unknown, unknown>;
   assignments: NodeAssignments;
   flushQueued: boolean;
-}
-
-interface SessionRequest {
-  description?: WireNodeDescription;
-  addr?: string;
 }
 
 export class Dispatcher {
@@ -244,13 +239,7 @@ export class Dispatcher {
     }
   }
 
-  private updateTaskStatus(
-    call: grpc.ServerUnaryCall<
-      { sessionId: string; updates: { taskId: string; status: TaskStatus }[] },
-      unknown
-    >,
-    callback: grpc.sendUnaryData<unknown>,
-  ): void {
+  private updateTaskStatus(...[call, callback]: Parameters<DispatcherHandlers['UpdateTaskStatus']>): void {
     try {
       if (!this.leading) throw notLeaderError(this.deps.leader);
       const caller = requireCaller(call, this.deps.caCertPem(), {
@@ -263,8 +252,9 @@ export class Dispatcher {
       const reports: StatusReport[] = [];
       for (const u of call.request.updates ?? []) {
         const problem = checkReport(u.status);
-        if (problem) throw new GrpcError(grpc.status.INVALID_ARGUMENT, `task ${u.taskId}: ${problem}`);
-        reports.push({ nodeId: caller.nodeId, taskId: String(u.taskId), status: u.status });
+        if (problem || !u.status)
+          throw new GrpcError(grpc.status.INVALID_ARGUMENT, `task ${u.taskId}: ${problem}`);
+        reports.push({ nodeId: caller.nodeId, taskId: String(u.taskId), status: reportedStatus(u.status) });
       }
       this.statusBatcher.submit(reports).then(
         () => callback(null, {}),
@@ -312,9 +302,9 @@ export class Dispatcher {
     });
   }
 
-  handlers(): grpc.UntypedServiceImplementation {
+  handlers(): DispatcherHandlers {
     return {
-      Session: (call: grpc.ServerWritableStream<SessionRequest, unknown>) => void this.session(call),
+      Session: (call) => void this.session(call),
       Assignments: (call: grpc.ServerWritableStream<{ sessionId: string }, unknown>) =>
         this.assignmentsStream(call),
       Subscriptions: (call: grpc.ServerWritableStream<{ sessionId: string }, unknown>) => {
@@ -324,10 +314,7 @@ export class Dispatcher {
           call.emit('error', err);
         }
       },
-      PublishLogs: (
-        call: Parameters<NodeWorkRelay['publishLogs']>[1],
-        callback: grpc.sendUnaryData<unknown>,
-      ) => {
+      PublishLogs: (call, callback) => {
         try {
           this.relay.publishLogs(this.sessionCaller(call, undefined), call, callback);
         } catch (err) {
@@ -348,17 +335,8 @@ export class Dispatcher {
           (err) => (err instanceof GrpcError ? err : new GrpcError(grpc.status.UNKNOWN, String(err))),
           () => void this.sessionCaller(call, undefined),
         ),
-      UpdateTaskStatus: (
-        call: grpc.ServerUnaryCall<
-          { sessionId: string; updates: { taskId: string; status: TaskStatus }[] },
-          unknown
-        >,
-        callback: grpc.sendUnaryData<unknown>,
-      ) => this.updateTaskStatus(call, callback),
-      Heartbeat: (
-        call: grpc.ServerUnaryCall<{ sessionId: string }, unknown>,
-        callback: grpc.sendUnaryData<unknown>,
-      ) => {
+      UpdateTaskStatus: (call, callback) => this.updateTaskStatus(call, callback),
+      Heartbeat: (call, callback) => {
         try {
           if (!this.leading) throw notLeaderError(this.deps.leader);
           const caller = requireCaller(call, this.deps.caCertPem(), {
@@ -376,7 +354,7 @@ export class Dispatcher {
     };
   }
 
-  private async session(call: grpc.ServerWritableStream<SessionRequest, unknown>): Promise<void> {
+  private async session(call: Parameters<DispatcherHandlers['Session']>[0]): Promise<void> {
     try {
       if (!this.leading) throw notLeaderError(this.deps.leader);
       const caller = requireCaller(call, this.deps.caCertPem(), {

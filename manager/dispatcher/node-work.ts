@@ -4,6 +4,7 @@
 // and the node answers on a stream it opens for that id (PublishLogs, ExecAttach). This relay pairs
 // them up and passes data through; it keeps no state beyond the live requests.
 import * as grpc from '@grpc/grpc-js';
+import type { PublishLogsResponse } from '../../api/gen/swarmlite/dispatcher/v1/PublishLogsResponse.js';
 import { randomBytes } from 'node:crypto';
 import { GrpcError } from '../ca/authz.js';
 
@@ -122,7 +123,7 @@ export class NodeWorkRelay {
       { subscriptionId: string; messages: LogMessage[]; close: boolean; error: string },
       unknown
     >,
-    callback: grpc.sendUnaryData<unknown>,
+    callback: grpc.sendUnaryData<PublishLogsResponse>,
   ): void {
     let subscription = '';
     call.on('data', (msg) => {

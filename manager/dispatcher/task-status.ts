@@ -19,13 +19,33 @@ export interface StatusReport {
 }
 
 /** Why a report is refused (the agent logs it), or undefined when it is well formed. */
-export function checkReport(status: Partial<TaskStatus> | null | undefined): string | undefined {
+export function checkReport(status: { state?: string } | null | undefined): string | undefined {
   if (!status || typeof status.state !== 'string') return 'status.state is required';
-  if (!(TASK_STATES as readonly string[]).includes(status.state))
-    return `unknown task state '${status.state}'`;
-  if (taskStateRank(status.state) < taskStateRank('accepted'))
-    return `a worker cannot report '${status.state}'`;
+  const state = TASK_STATES.find((s) => s === status.state);
+  if (!state) return `unknown task state '${status.state}'`;
+  if (taskStateRank(state) < taskStateRank('accepted')) return `a worker cannot report '${state}'`;
   return undefined;
+}
+
+/** A report that passed checkReport, in the store's type (the wire's state is a plain string). */
+export function reportedStatus(r: {
+  state: string;
+  timestamp: string;
+  message: string;
+  err: string;
+  exitCode?: number;
+  pid?: number;
+}): TaskStatus {
+  const state = TASK_STATES.find((s) => s === r.state);
+  if (!state) throw new Error(`unknown task state '${r.state}'`);
+  return {
+    state,
+    timestamp: r.timestamp,
+    message: r.message,
+    err: r.err,
+    ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+    ...(r.pid !== undefined ? { pid: r.pid } : {}),
+  };
 }
 
 /** The updated task, or undefined when the report changes nothing or is not the node's to make. */

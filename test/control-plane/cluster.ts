@@ -5,7 +5,7 @@
 // Raft between managers, the control API and the kernel: the e2e tests on lab clusters cover those.
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../../lib/log.js';
-import { serviceClient } from '../../lib/grpc.js';
+import { services } from '../../api/rpc.js';
 import { AllocatorController } from '../../manager/allocator/controller.js';
 import { ingressNetwork } from '../../manager/allocator/ingress.js';
 import { createRootCA, type CertificateAuthority } from '../../manager/ca/certs.js';
@@ -142,10 +142,7 @@ export class InProcessCluster {
       log: this.log,
     });
     this.dispatcher = dispatcher;
-    this.server.addService(
-      serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher').service,
-      dispatcher.handlers(),
-    );
+    this.server.addService(services.dispatcher().service, dispatcher.handlers());
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync('127.0.0.1:0', managerServerCredentials(tls), (err, p) =>
         err ? reject(err) : resolve(p),

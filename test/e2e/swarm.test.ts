@@ -9,7 +9,8 @@ import { localInfo, withDaemon, type InfoResponse } from '../../daemon/client.js
 import type { NodeView } from '../../cli/commands-node.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
-import { unary, serviceClient } from '../../lib/grpc.js';
+import { unaryCalls } from '../../api/calls.js';
+import { services } from '../../api/rpc.js';
 import { clientCredentials, MANAGER_CHANNEL_OPTIONS } from '../../manager/index.js';
 import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
 
@@ -146,11 +147,11 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
     });
     // Its manager certificate is still valid for months, but a demoted node lost its powers.
     const leader = (await leaderHost([n1, n2, n3]))!;
-    const Control = serviceClient('control.proto', 'swarmlite.control.v1.Control');
+    const Control = services.control();
     const client = new Control(`${leader.address}:2377`, managerCreds, MANAGER_CHANNEL_OPTIONS);
     try {
       await assert.rejects(
-        unary(client, 'updateNode', { ref: 'node4', role: 'manager' }),
+        unaryCalls(client, Control.service).updateNode({ ref: 'node4', role: 'manager' }),
         (err: grpc.ServiceError) => {
           assert.equal(err.code, grpc.status.PERMISSION_DENIED, err.message);
           assert.match(err.details, /no longer a manager/);
@@ -165,11 +166,11 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
 
   await t.test('a worker certificate is refused by the control API', async () => {
     const creds = credentialsOf(n5);
-    const Control = serviceClient('control.proto', 'swarmlite.control.v1.Control');
+    const Control = services.control();
     for (const m of [n1, n2, n3]) {
       const client = new Control(`${m.address}:2377`, creds, MANAGER_CHANNEL_OPTIONS);
       try {
-        await assert.rejects(unary(client, 'listNodes', {}), (err: grpc.ServiceError) => {
+        await assert.rejects(unaryCalls(client, Control.service).listNodes({}), (err: grpc.ServiceError) => {
           // A follower redirects before checking; the leader refuses the worker outright.
           if (err.code === grpc.status.FAILED_PRECONDITION) return true;
           assert.equal(err.code, grpc.status.PERMISSION_DENIED, err.message);
@@ -209,10 +210,11 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
     assert.equal(byHost(await nodesOf(n1), 'node5').length, 1);
     // The removed node's certificate (kept aside before it left) is refused from now on.
     const leader = (await leaderHost([n1, n2, n3]))!;
-    const Dispatcher = serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher');
+    const Dispatcher = services.dispatcher();
     const client = new Dispatcher(`${leader.address}:2377`, oldCreds, MANAGER_CHANNEL_OPTIONS);
     try {
-      await assert.rejects(unary(client, 'heartbeat', { sessionId: 'x' }), (err: grpc.ServiceError) => {
+      const heartbeat = unaryCalls(client, Dispatcher.service).heartbeat({ sessionId: 'x' });
+      await assert.rejects(heartbeat, (err: grpc.ServiceError) => {
         assert.equal(err.code, grpc.status.PERMISSION_DENIED, err.message);
         assert.match(err.details, /removed/);
         return true;

@@ -5,14 +5,14 @@
 import type { Logger } from '../../lib/log.js';
 import type { Executor, ExecHandle } from './executor.js';
 import type { ExecInputMessage, NodeWorkRequest } from './session.js';
-import type * as grpc from '@grpc/grpc-js';
+import type { DispatcherClient } from '../../api/rpc.js';
 import { PassThrough } from 'node:stream';
 
 export interface NodeWorkSession {
   on(event: 'work', listener: (req: NodeWorkRequest) => void): unknown;
   off(event: 'work', listener: (req: NodeWorkRequest) => void): unknown;
-  publishLogs(): grpc.ClientWritableStream<unknown> | undefined;
-  execAttach(): grpc.ClientDuplexStream<unknown, ExecInputMessage> | undefined;
+  publishLogs(): ReturnType<DispatcherClient['publishLogs']> | undefined;
+  execAttach(): ReturnType<DispatcherClient['execAttach']> | undefined;
 }
 
 const LOG_BATCH_LINES = 200;

@@ -3,7 +3,8 @@
 // a follower answers FAILED_PRECONDITION naming the leader, which is where the session goes next.
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
-import { serviceClient, unary } from '../../lib/grpc.js';
+import { unaryCalls } from '../../api/calls.js';
+import { services, type DispatcherClient } from '../../api/rpc.js';
 import type { WireNodeDescription } from '../../api/node-wire.js';
 import type { Logger } from '../../lib/log.js';
 import type { Network, Task, TaskStatus } from '../../api/objects/index.js';
@@ -64,6 +65,8 @@ export interface SessionMessage {
   ingressAddress?: string;
 }
 
+const dispatcherCalls = (client: DispatcherClient) => unaryCalls(client, services.dispatcher().service);
+
 export interface SessionOptions {
   /** Managers to try, in order (the node's persisted list, refreshed from each session message). */
   managers: string[];
@@ -85,10 +88,10 @@ export const LEADER_ADDR_METADATA = 'swarmlite-leader-addr';
  */
 export class DispatcherSession extends EventEmitter {
   private state: SessionState;
-  private client: grpc.Client | undefined;
-  private stream: grpc.ClientReadableStream<SessionMessage> | undefined;
-  private assignments: grpc.ClientReadableStream<AssignmentsMessage> | undefined;
-  private subscriptions: grpc.ClientReadableStream<NodeWorkRequest> | undefined;
+  private client: DispatcherClient | undefined;
+  private stream: ReturnType<DispatcherClient['session']> | undefined;
+  private assignments: ReturnType<DispatcherClient['assignments']> | undefined;
+  private subscriptions: ReturnType<DispatcherClient['subscriptions']> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SessionOptions) {
@@ -163,16 +166,14 @@ export class DispatcherSession extends EventEmitter {
   }
 
   private dial(addr: string): void {
-    const Dispatcher = serviceClient('dispatcher.proto', 'swarmlite.dispatcher.v1.Dispatcher');
+    const Dispatcher = services.dispatcher();
     const client = new Dispatcher(addr, this.opts.credentials(), {
       ...this.opts.channelOptions,
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1_000,
     });
     this.client = client;
-    const stream = (
-      client as unknown as { session(req: object): grpc.ClientReadableStream<SessionMessage> }
-    ).session({
+    const stream = client.session({
       description: this.opts.description,
       addr: this.opts.addr,
     });
@@ -203,46 +204,36 @@ export class DispatcherSession extends EventEmitter {
     const client = this.client;
     const { sessionId } = this.state;
     if (!client || !sessionId) throw new Error('no dispatcher session');
-    await unary(client, 'updateTaskStatus', { sessionId, updates }, 10_000);
+    await dispatcherCalls(client).updateTaskStatus({ sessionId, updates }, 10_000);
   }
 
   /** A stream to answer a log request on (PublishLogs); undefined without a session. */
-  publishLogs(): grpc.ClientWritableStream<unknown> | undefined {
-    const client = this.client as unknown as
-      | { publishLogs(cb: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<unknown> }
-      | undefined;
-    return client?.publishLogs(() => {});
+  publishLogs(): ReturnType<DispatcherClient['publishLogs']> | undefined {
+    return this.client?.publishLogs(() => {});
   }
 
   /** The node's side of an exec session (ExecAttach); undefined without a session. */
-  execAttach(): grpc.ClientDuplexStream<unknown, ExecInputMessage> | undefined {
-    const client = this.client as unknown as
-      { execAttach(): grpc.ClientDuplexStream<unknown, ExecInputMessage> } | undefined;
-    return client?.execAttach();
+  execAttach(): ReturnType<DispatcherClient['execAttach']> | undefined {
+    return this.client?.execAttach();
   }
 
   /** An exec session through the leader's dispatcher (a worker's `swarmlite exec`). */
-  exec(): grpc.ClientDuplexStream<object, unknown> | undefined {
-    const client = this.client as unknown as { exec(): grpc.ClientDuplexStream<object, unknown> } | undefined;
-    return this.state.sessionId ? client?.exec() : undefined;
+  exec(): ReturnType<DispatcherClient['exec']> | undefined {
+    return this.state.sessionId ? this.client?.exec() : undefined;
   }
 
-  private openSubscriptions(client: grpc.Client, sessionId: string): void {
+  private openSubscriptions(client: DispatcherClient, sessionId: string): void {
     this.subscriptions?.cancel();
-    const stream = (
-      client as unknown as { subscriptions(req: object): grpc.ClientReadableStream<NodeWorkRequest> }
-    ).subscriptions({ sessionId });
+    const stream = client.subscriptions({ sessionId });
     this.subscriptions = stream;
     stream.on('data', (msg: NodeWorkRequest) => this.emit('work', msg));
     // Losing it loses only log/exec requests in flight; the session's own checks notice a dead manager.
     stream.on('error', () => {});
   }
 
-  private openAssignments(client: grpc.Client, sessionId: string): void {
+  private openAssignments(client: DispatcherClient, sessionId: string): void {
     this.assignments?.cancel();
-    const stream = (
-      client as unknown as { assignments(req: object): grpc.ClientReadableStream<AssignmentsMessage> }
-    ).assignments({ sessionId });
+    const stream = client.assignments({ sessionId });
     this.assignments = stream;
     stream.on('data', (msg: AssignmentsMessage) => this.emit('assignments', msg));
     const lost = (err?: grpc.ServiceError) => {
@@ -254,16 +245,16 @@ export class DispatcherSession extends EventEmitter {
     stream.on('end', () => lost());
   }
 
-  private armHeartbeat(client: grpc.Client, periodMs: number): void {
+  private armHeartbeat(client: DispatcherClient, periodMs: number): void {
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => {
-      unary(client, 'heartbeat', { sessionId: this.state.sessionId }, periodMs * 2).catch(
-        (err: grpc.ServiceError) => {
+      dispatcherCalls(client)
+        .heartbeat({ sessionId: this.state.sessionId }, periodMs * 2)
+        .catch((err: grpc.ServiceError) => {
           if (this.client !== client) return;
           this.opts.log.debug({ err: err.details ?? err.message }, 'heartbeat failed; re-registering');
           this.step({ type: 'lost' });
-        },
-      );
+        });
     }, periodMs);
     this.heartbeat.unref();
   }

@@ -6,6 +6,7 @@
 // full new messages are dropped and the peer is reported unreachable, which makes the leader fall back
 // to probing it instead of pipelining into the void.
 import * as grpc from '@grpc/grpc-js';
+import type { RaftClient, ServiceConstructor } from '../../../api/rpc.js';
 import type { Message, RaftId } from '../types.js';
 import { approximateSize, type MessageBatch, type SnapshotChunk } from './codec.js';
 
@@ -24,16 +25,7 @@ export interface PeerEvents {
   snapshotStatus(id: RaftId, ok: boolean): void;
 }
 
-type RaftClient = grpc.Client & {
-  StreamMessages(cb: grpc.requestCallback<unknown>): grpc.ClientWritableStream<MessageBatch>;
-  SendSnapshot(cb: grpc.requestCallback<{ accepted: boolean }>): grpc.ClientWritableStream<SnapshotChunk>;
-};
-
-export type RaftClientConstructor = new (
-  address: string,
-  credentials: grpc.ChannelCredentials,
-  options?: grpc.ChannelOptions,
-) => grpc.Client;
+export type RaftClientConstructor = ServiceConstructor<RaftClient>;
 
 /**
  * One client channel and the calls running on it. After a credentials change the old channel is
@@ -52,7 +44,7 @@ class Channel {
     credentials: grpc.ChannelCredentials,
     options: grpc.ChannelOptions,
   ) {
-    this.client = new Client(addr, credentials, options) as RaftClient;
+    this.client = new Client(addr, credentials, options);
   }
 
   /** Counts a call on this channel; the returned function, called once when it ends, releases it. */

@@ -14,7 +14,7 @@ import {
   type WireSnapshotChunk,
 } from './codec.js';
 import { Peer, type RaftClientConstructor } from './peer.js';
-import { raftServiceDefinition } from './proto.js';
+import { services, type RaftHandlers } from '../../../api/rpc.js';
 
 /** What the transport delivers to, and reports to, the node that owns it. */
 export interface TransportHandler {
@@ -93,8 +93,7 @@ export class RaftTransport {
   private stopped = false;
 
   constructor(private readonly opts: RaftTransportOptions) {
-    const service = raftServiceDefinition();
-    this.Client = grpc.makeGenericClientConstructor(service, 'Raft') as unknown as RaftClientConstructor;
+    this.Client = services.raft();
     this.authorize = opts.authorize ?? allowAll;
     this.selfAddr = opts.advertiseAddr ?? opts.listen ?? '';
     this.channelCredentials = opts.channelCredentials ?? grpc.credentials.createInsecure();
@@ -106,10 +105,11 @@ export class RaftTransport {
         'grpc.keepalive_permit_without_calls': 1,
         'grpc.enable_channelz': 0,
       });
-    this.server.addService(service, {
-      StreamMessages: this.handleStream.bind(this),
-      SendSnapshot: this.handleSnapshot.bind(this),
-    });
+    const handlers: RaftHandlers = {
+      StreamMessages: (call, callback) => this.handleStream(call, callback),
+      SendSnapshot: (call, callback) => this.handleSnapshot(call, callback),
+    };
+    this.server.addService(this.Client.service, handlers);
   }
 
   /** The address peers are told to dial back on. */
