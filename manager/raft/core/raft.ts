@@ -45,6 +45,13 @@ export class Raft {
   /** Outgoing messages and answered reads, drained by RawNode.ready(). */
   msgs: Message[] = [];
   readStates: ReadState[] = [];
+  /**
+   * The leader's acknowledgements of its own appends (AppResp to itself). RawNode hands them back to
+   * step() only in advance(), once the Ready holding those entries is durable: a copy still being
+   * written must not count toward a quorum, because the same Ready's messages may already be on the
+   * wire carrying the commit index that copy would make (etcd-io/raft's msgsAfterAppend).
+   */
+  msgsAfterAppend: Message[] = [];
   /** Reads received before this leader committed an entry of its term; answered once it has. */
   pendingReadIndexMessages: Message[] = [];
   /** Index of the last conf change proposed (leader); another may be proposed once it is applied. */
@@ -397,13 +404,17 @@ export class Raft {
 
   // ---- log ----
 
-  /** Leader: appends entries of the current term to its own log and counts itself as matching. */
+  /**
+   * Leader: appends entries of the current term to its own log. It counts itself as holding them only
+   * when its self-acknowledgement comes back through advance(), after the write (see msgsAfterAppend).
+   */
   appendEntries(es: Entry[]): void {
     let li = this.log.lastIndex();
     const stamped = es.map((e) => ({ ...e, term: this.term, index: ++li }));
     li = this.log.append(stamped);
-    this.tracker.progress.get(this.id)?.maybeUpdate(li);
-    this.maybeCommit();
+    this.msgsAfterAppend.push(
+      newMessage(MessageType.AppResp, { from: this.id, to: this.id, term: this.term, index: li }),
+    );
   }
 
   /** Leader: advances commit to what a quorum stores (current-term entries only). */

@@ -38,14 +38,18 @@ test('rawnode: a single voter elects itself after a randomized timeout and commi
     rd.entries.map((e) => e.index),
     [2, 3],
   );
-  assert.deepEqual(
-    rd.committedEntries.map((e) => e.index),
-    [2, 3],
-  );
+  assert.deepEqual(rd.committedEntries, [], 'its own copy counts only once written');
   assert.throws(() => node.ready(), /before advance/);
   storage.append(rd.entries);
   storage.setHardState(rd.hardState!);
   node.advance(rd);
+  const rd2 = node.ready();
+  assert.equal(rd2.mustSync, false, 'only the commit index moved');
+  assert.deepEqual(
+    rd2.committedEntries.map((e) => e.index),
+    [2, 3],
+  );
+  node.advance(rd2);
   assert.equal(node.hasReady(), false);
   assert.equal(node.status().applied, 3);
 });
@@ -66,6 +70,13 @@ test('rawnode: stepping between ready() and advance() keeps both halves consiste
   );
   assert.deepEqual(
     rd2.committedEntries.map((e) => e.index),
+    [2],
+    'the no-op, acknowledged by the first advance(); not 3, still unwritten',
+  );
+  storage.append(rd2.entries);
+  node.advance(rd2);
+  assert.deepEqual(
+    node.ready().committedEntries.map((e) => e.index),
     [3],
   );
 });

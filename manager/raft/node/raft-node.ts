@@ -380,10 +380,11 @@ export class RaftNode extends EventEmitter {
     }
     this.noteAppended(rd.entries);
     // Raft thesis §10.2.1 (and etcd/raft's contract): a leader may send its AppendEntries while its own
-    // copy of those entries is still being written, because it counts itself toward a commit only
-    // through this loop, which applies nothing before the write below completes. What must be durable
-    // before any message leaves is a new term or vote, so a Ready that changes them waits as usual;
-    // followers always wait (their responses promise the entries are on disk).
+    // copy of those entries is still being written. The core counts that copy toward a commit only when
+    // advance() below hands it its self-acknowledgement, after the write, so the commit index these
+    // messages carry never rests on an unwritten copy. What must be durable before any message leaves
+    // is a new term or vote, so a Ready that changes them waits as usual; followers always wait (their
+    // responses promise the entries are on disk).
     const sendEarly = this.soft.role === Role.Leader && !rd.snapshot && !this.writer.changesTermOrVote(rd);
     if (sendEarly) this.transport.send(rd.messages);
     await this.writer.write(rd);
