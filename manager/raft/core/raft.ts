@@ -46,10 +46,11 @@ export class Raft {
   msgs: Message[] = [];
   readStates: ReadState[] = [];
   /**
-   * The leader's acknowledgements of its own appends (AppResp to itself). RawNode hands them back to
-   * step() only in advance(), once the Ready holding those entries is durable: a copy still being
-   * written must not count toward a quorum, because the same Ready's messages may already be on the
-   * wire carrying the commit index that copy would make (etcd-io/raft's msgsAfterAppend).
+   * Acknowledgements to ourselves: a leader's of its own appends (AppResp), a candidate's own vote
+   * (VoteResp/PreVoteResp). RawNode hands them back to step() only in advance(), once the Ready holding
+   * those entries (or that vote) is durable: a copy still being written must not count toward a
+   * quorum, because the same Ready's messages may already be on the wire carrying the commit index
+   * that copy would make (etcd-io/raft's msgsAfterAppend).
    */
   msgsAfterAppend: Message[] = [];
   /** Reads received before this leader committed an entry of its term; answered once it has. */
@@ -266,12 +267,10 @@ export class Raft {
       voteType = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, true) === VoteResult.Won) {
-      // A single-voter cluster wins at once.
-      if (kind === CampaignKind.PreElection) this.campaign(CampaignKind.Election);
-      else this.becomeLeader();
-      return;
-    }
+    // Our own vote counts once the Ready recording it is durable (advance()), as every other
+    // acknowledgement does; a single voter wins then. A pre-vote changes nothing durable but takes the
+    // same path, so both rounds follow one rule.
+    this.msgsAfterAppend.push(newMessage(voteResponseType(voteType), { from: this.id, to: this.id, term }));
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
     for (const id of [...this.tracker.voters].sort((a, b) => a - b)) {

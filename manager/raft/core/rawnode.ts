@@ -114,7 +114,7 @@ export class RawNode implements RawNodeApi {
     if (!softEqual(r.softState(), this.prevSoft)) return true;
     if (!hardEqual(r.hardState(), this.prevHard)) return true;
     if (r.log.unstable.snapshot !== undefined) return true;
-    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.msgs.length > 0 || r.readStates.length > 0 || r.msgsAfterAppend.length > 0) return true;
     if (r.log.unstable.entries.length > 0) return true;
     return r.log.hasNextCommittedEntries();
   }

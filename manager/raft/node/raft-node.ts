@@ -379,18 +379,14 @@ export class RaftNode extends EventEmitter {
       if (seq !== undefined) this.waiters.readConfirmed(seq, rs.index, this.applied);
     }
     this.noteAppended(rd.entries);
-    // Raft thesis §10.2.1 (and etcd/raft's contract): a leader may send its AppendEntries while its own
-    // copy of those entries is still being written. The core counts that copy toward a commit only when
-    // advance() below hands it its self-acknowledgement, after the write, so the commit index these
-    // messages carry never rests on an unwritten copy. What must be durable before any message leaves
-    // is a new term or vote, so a Ready that changes them waits as usual; followers always wait (their
-    // responses promise the entries are on disk).
-    const sendEarly = this.soft.role === Role.Leader && !rd.snapshot && !this.writer.changesTermOrVote(rd);
-    if (sendEarly) this.transport.send(rd.messages);
-    await this.writer.write(rd);
+    // The plan (ready-plan.ts) says whether this Ready's messages may leave before its write: a
+    // leader's may, unless the Ready moves term or vote or installs a snapshot.
+    const plan = this.writer.plan(rd, this.soft.role === Role.Leader);
+    if (plan.sendEarly) this.transport.send(rd.messages);
+    await this.writer.write(plan);
     if (this.stopped) return;
     if (rd.snapshot && rd.snapshot.metadata.index > this.applied) this.restoreSnapshot(rd.snapshot);
-    if (!sendEarly) this.transport.send(rd.messages);
+    if (!plan.sendEarly) this.transport.send(rd.messages);
     this.applyCommitted(rd.committedEntries);
     this.core.advance(rd);
     this.waiters.appliedUpTo(this.applied);
