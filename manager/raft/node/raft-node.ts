@@ -185,7 +185,15 @@ export class RaftNode extends EventEmitter {
     return done;
   }
 
-  /** Resolves when this member has applied everything committed before the call (linearizable read). */
+  /**
+   * Resolves when this member has applied everything committed before the call: a read of the state
+   * machine made then is linearizable. ReadIndex (Raft thesis §6.4, etcd's ReadOnlySafe): the leader
+   * records its commit index and proves it still leads with a heartbeat round a majority answers; no
+   * clock is trusted, so a deposed leader (partitioned, paused) confirms nothing. A follower forwards
+   * the request to its leader. Rejects with NotLeaderError when the leadership the read depended on
+   * is lost before confirmation, or RaftTimeoutError. Callers wanting the cheap, possibly stale read
+   * (`--consistency local`) skip it and read the local state directly.
+   */
   readIndex(): Promise<void> {
     if (this.stopped) return Promise.reject(new NodeStoppedError());
     if (!this.soft.leader) return Promise.reject(new NotLeaderError(0, ''));
@@ -403,7 +411,10 @@ export class RaftNode extends EventEmitter {
   private updateSoftState(s: SoftState): void {
     const leaderChanged = s.leader !== this.soft.leader;
     this.soft = { ...s };
-    if (leaderChanged) this.emit('leader', s.leader);
+    if (leaderChanged) {
+      this.waiters.failUnconfirmedReads(new NotLeaderError(s.leader, this.addresses.get(s.leader) ?? ''));
+      this.emit('leader', s.leader);
+    }
     this.emit('role', s.role);
   }
 
