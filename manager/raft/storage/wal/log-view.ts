@@ -65,6 +65,9 @@ export function applyRecord(v: WalView, r: WalRecord): void {
       v.offset = { index: r.index, term: r.term };
       return;
     }
+    case RecordKind.SnapshotTaken:
+      if (r.snapshot.index > v.snapshot.index) v.snapshot = r.snapshot;
+      return;
     case RecordKind.Checkpoint:
       v.hardState = r.checkpoint.hardState;
       v.snapshot = r.checkpoint.snapshot;

@@ -9,6 +9,7 @@
 //   Snapshot   JSON {index, term, confState}         a snapshot installed: the log before it is gone
 //   Compact    u64 index | u64 term                  entries up to index dropped (covered by a snapshot)
 //   Checkpoint JSON {hardState, snapshot, offset}    first record of every segment: the state so far
+//   SnapshotTaken JSON {index, term, confState}      a local snapshot's file is durable; the log stays
 
 import { crc32 } from 'node:zlib';
 import type { ConfState, Entry, EntryType, HardState, SnapshotMetadata } from '../../types.js';
@@ -20,6 +21,7 @@ export enum RecordKind {
   Snapshot = 3,
   Compact = 4,
   Checkpoint = 5,
+  SnapshotTaken = 6,
 }
 
 export interface Checkpoint {
@@ -33,7 +35,8 @@ export type WalRecord =
   | { kind: RecordKind.HardState; hardState: HardState }
   | { kind: RecordKind.Snapshot; snapshot: SnapshotMetadata }
   | { kind: RecordKind.Compact; index: number; term: number }
-  | { kind: RecordKind.Checkpoint; checkpoint: Checkpoint };
+  | { kind: RecordKind.Checkpoint; checkpoint: Checkpoint }
+  | { kind: RecordKind.SnapshotTaken; snapshot: SnapshotMetadata };
 
 const HEADER = 4 + 4 + 1;
 /** A length past this is garbage, not a record (an entry is capped far below by maxSizePerMsg). */
@@ -67,6 +70,7 @@ export function encodeRecord(r: WalRecord): Buffer {
     case RecordKind.HardState:
       return frame(r.kind, u64s(r.hardState.term, r.hardState.vote, r.hardState.commit));
     case RecordKind.Snapshot:
+    case RecordKind.SnapshotTaken:
       return frame(r.kind, Buffer.from(JSON.stringify(r.snapshot)));
     case RecordKind.Compact:
       return frame(r.kind, u64s(r.index, r.term));
@@ -124,7 +128,8 @@ function parseBody(kind: number, body: Buffer): WalRecord | undefined {
           kind,
           hardState: { term: readU64(body, 0), vote: readU64(body, 8), commit: readU64(body, 16) },
         };
-      case RecordKind.Snapshot: {
+      case RecordKind.Snapshot:
+      case RecordKind.SnapshotTaken: {
         const s = JSON.parse(body.toString('utf8')) as SnapshotMetadata;
         return isSnapshotMetadata(s) ? { kind, snapshot: s } : undefined;
       }

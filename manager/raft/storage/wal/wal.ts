@@ -60,6 +60,8 @@ export class Wal {
   private failure: StorageFailedError | undefined;
   private closed = false;
   private readonly counters: WalStats = { saves: 0, batches: 0, fdatasyncs: 0, largestBatch: 0 };
+  /** Bytes in the current segment (what a rotation would reclaim, less what it keeps). */
+  segmentBytes = 0;
   private idleWaiters: Array<() => void> = [];
 
   private constructor(
@@ -113,7 +115,9 @@ export class Wal {
     }
     if (segments.length > 1) await files.syncDir(dir);
     const seq = parseInt(SEGMENT_RE.exec(newest)![1], 16);
-    return new Wal(files, dir, seq, await files.openAppend(path), view, recovery);
+    const wal = new Wal(files, dir, seq, await files.openAppend(path), view, recovery);
+    wal.segmentBytes = validLength;
+    return wal;
   }
 
   stats(): WalStats {
@@ -140,22 +144,26 @@ export class Wal {
   /**
    * Records `snapshot` (the application's state at snapshot.index, written to its own file by the
    * caller, durably, before this call) and drops the entries up to and including `index` (<= the
-   * snapshot's index), by rotating to a new segment holding only what is kept. Resolves once the new
-   * segment is durable.
+   * snapshot's index). With `rotate` (the default) that is made durable by rotating to a new segment
+   * holding only what is kept, and resolves once it is; without, only the view moves at once (no I/O):
+   * the disk keeps the older snapshot's name and the entries after it, which a restart then replays
+   * (the next rotation drops them). Rotations cost a rewrite of what is kept, so a caller compacting
+   * often rotates only now and then (segmentBytes says how much a rotation would reclaim).
    */
-  compact(snapshot: SnapshotMetadata, index: number): Promise<void> {
+  compact(snapshot: SnapshotMetadata, index: number, rotate = true): Promise<void> {
     try {
       this.assertWritable();
       const v = this.view;
       const term = termAt(v, index);
-      if (term === undefined || index <= v.offset.index) {
+      if (term === undefined || index < v.offset.index || (index === v.offset.index && !rotate)) {
         throw new RangeError(
           `wal: cannot compact to ${index}: log holds ${v.offset.index + 1}..${lastIndex(v)}`,
         );
       }
       if (snapshot.index < v.snapshot.index)
         throw new SnapshotOutOfDateError(snapshot.index, v.snapshot.index);
-      if (snapshot.index > v.hardState.commit || termAt(v, snapshot.index) !== snapshot.term) {
+      const named = snapshot.index === v.snapshot.index && snapshot.term === v.snapshot.term;
+      if (!named && (snapshot.index > v.hardState.commit || termAt(v, snapshot.index) !== snapshot.term)) {
         throw new RangeError(`wal: snapshot at ${snapshot.index}@${snapshot.term} is not a committed entry`);
       }
       if (index > snapshot.index) {
@@ -163,11 +171,33 @@ export class Wal {
       }
       v.snapshot = snapshot;
       applyRecord(v, { kind: RecordKind.Compact, index, term });
+      if (!rotate) return Promise.resolve();
       const kept: WalRecord[] = [
         { kind: RecordKind.Checkpoint, checkpoint: checkpointOf(this.view) },
         ...this.view.entries.map((entry) => ({ kind: RecordKind.Entry, entry }) as const),
       ];
       return this.enqueue(Buffer.concat(kept.map(encodeRecord)), true, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Names a local snapshot (its file already durable) as the one a restart starts from; the log is
+   * kept (compact() drops it). Unsynced: if it is lost, a restart starts from the previous one.
+   */
+  markSnapshot(snapshot: SnapshotMetadata): Promise<void> {
+    try {
+      this.assertWritable();
+      const v = this.view;
+      if (snapshot.index <= v.snapshot.index)
+        throw new SnapshotOutOfDateError(snapshot.index, v.snapshot.index);
+      if (snapshot.index > v.hardState.commit || termAt(v, snapshot.index) !== snapshot.term) {
+        throw new RangeError(`wal: snapshot at ${snapshot.index}@${snapshot.term} is not a committed entry`);
+      }
+      const r: WalRecord = { kind: RecordKind.SnapshotTaken, snapshot };
+      applyRecord(v, r);
+      return this.enqueue(encodeRecord(r), false, false);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -244,7 +274,9 @@ export class Wal {
   }
 
   private async appendBatch(batch: Job[]): Promise<void> {
-    await this.file.append(batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((j) => j.bytes)));
+    const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((j) => j.bytes));
+    await this.file.append(bytes);
+    this.segmentBytes += bytes.byteLength;
     this.counters.batches++;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     if (batch.some((j) => j.sync)) {
@@ -258,6 +290,7 @@ export class Wal {
     const next = this.seq + 1;
     await writeSegment(this.files, this.dir, next, bytes);
     this.counters.fdatasyncs++;
+    this.segmentBytes = bytes.byteLength;
     await this.file.close();
     const old = segmentName(this.seq);
     this.seq = next;
