@@ -1,9 +1,10 @@
-// A member restarts having lost its commit index across a membership change. The shell does not write a
-// Ready that only moves the commit index (ReadyPlanner defers it), so a member can apply a conf change
-// and then crash with a stored commit index below it: it restarts in the configuration before the
-// change, with the change in its log, not knowing it committed. It must re-learn the commit index from
-// a leader, or, with the leader gone, be elected and commit the change again, and no member may ever
-// apply a different entry at any index.
+// Members restarting across a membership change, with the commit index the shell writes lazily. The
+// shell defers a Ready that only moves the commit index (ReadyPlanner), except when it commits a
+// membership change: that one is made durable before anyone can learn it from this member. Otherwise a
+// leader of two that removes the other (which then shuts down) and crashes before storing the commit
+// restarts in the old configuration and waits for the gone member's vote forever (found by the
+// simulation, seed 100754). A member that never learnt the commit restarts in the old configuration
+// with the change in its log, and must re-learn it from the leader.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,7 +12,7 @@ import { bootstrapStorage } from '../core/bootstrap.js';
 import { decodeConfChange } from '../core/confchange.js';
 import { MemoryStorage } from '../core/memory-storage.js';
 import { RawNode } from '../core/rawnode.js';
-import { ConfChangeType, EntryType, type Message, type RaftId, Role } from '../types.js';
+import { ConfChangeType, EntryType, type Message, MessageType, type RaftId, Role } from '../types.js';
 import { ReadyPlanner } from './ready-plan.js';
 
 interface Member {
@@ -24,6 +25,8 @@ interface Member {
 
 class Cluster {
   readonly members = new Map<RaftId, Member>();
+  /** Members that receive nothing (their links are cut). */
+  readonly cut = new Set<RaftId>();
   /** Every (index → term) any member ever applied: they must all agree. */
   readonly appliedTerm = new Map<number, number>();
   private mail: Message[] = [];
@@ -73,11 +76,28 @@ class Cluster {
       this.mail = [];
       for (const msg of mail) {
         const to = this.members.get(msg.to);
-        if (to?.up) to.raw.step(msg);
+        if (to?.up && !this.cut.has(msg.to)) to.raw.step(msg);
       }
       if (!moved && mail.length === 0) return;
     }
     throw new Error('did not settle');
+  }
+
+  /** Runs until `done`, with every message to `id` lost from the moment its entries were acknowledged. */
+  stabilizeExcept(id: RaftId, done: () => boolean): void {
+    for (let round = 0; round < 200 && !done(); round++) {
+      for (const m of this.members.values()) this.handle(m);
+      const mail = this.mail;
+      this.mail = [];
+      const acked = mail.some((msg) => msg.from === id && msg.type === MessageType.AppResp);
+      for (const msg of mail) {
+        const to = this.members.get(msg.to);
+        if (to?.up && !this.cut.has(msg.to) && !(msg.to === id && acked)) to.raw.step(msg);
+      }
+      if (acked) this.cut.add(id);
+    }
+    this.cut.delete(id);
+    assert.ok(done(), 'did not get there');
   }
 
   tick(id: RaftId, n: number): void {
@@ -128,54 +148,37 @@ function electLeader(c: Cluster, id: RaftId): void {
   assert.equal(c.m(id).raw.status().role, Role.Leader);
 }
 
-test('commit lost across a removal: both survivors restart in the old configuration and commit the removal again', () => {
-  const c = new Cluster([1, 2, 3]);
+test('a leader of two removes the other, crashes, and restarts alone in the new configuration', () => {
+  const c = new Cluster([1, 2]);
   electLeader(c, 1);
-  const removal = c.confChange(1, ConfChangeType.RemoveMember, 3);
+  const removal = c.confChange(1, ConfChangeType.RemoveMember, 2);
   c.stabilize();
-  c.tick(1, 1); // a heartbeat round carries the commit index to everyone
-  c.stabilize();
-  assert.deepEqual(c.m(2).raw.status().confState.voters, [1, 2], '2 applied the removal');
-  assert.ok(c.m(2).disk.initialState().hardState.commit < removal, 'its commit index was never written');
-  c.crash(3); // applied its own removal: the node shuts down for good (RaftNode's 'removed')
-
-  // Power loss on both survivors: each restarts from what its disk holds.
+  assert.deepEqual(c.m(2).raw.status().confState.voters, [1], '2 applied its removal');
+  c.crash(2); // and shuts down for good (RaftNode's 'removed')
+  assert.ok(c.m(1).disk.initialState().hardState.commit >= removal, 'the commit of the removal is on disk');
   c.crash(1);
-  c.crash(2);
   c.restart(1);
-  c.restart(2);
-  const st = c.m(2).raw.status();
-  assert.ok(st.commit < removal, `restarted with commit ${st.commit} below the removal at ${removal}`);
-  assert.deepEqual(st.confState.voters, [1, 2, 3], 'back in the configuration before the removal');
-  assert.ok(c.m(2).raw.raft.log.lastIndex() >= removal, 'the removal is still in its log');
-
-  // 2 campaigns in {1,2,3} and wins with 1's vote; its no-op commits the removal again.
-  c.tick(2, 10);
+  c.stabilize(); // re-applies its committed log, the removal included
+  assert.deepEqual(c.m(1).raw.status().confState.voters, [1], 'restarted into the new configuration');
+  c.tick(1, 10);
   c.stabilize();
-  assert.equal(c.m(2).raw.status().role, Role.Leader);
-  for (const id of [1, 2]) {
-    assert.deepEqual(c.m(id).raw.status().confState.voters, [1, 2], `member ${id} applied the removal again`);
-  }
-  const committed = c.m(2).raw.status().commit;
-  assert.ok(committed > removal);
-  assert.equal(c.m(1).raw.status().applied, committed);
-  for (let i = 2; i <= committed; i++) assert.equal(c.m(1).raw.raft.log.term(i), c.m(2).raw.raft.log.term(i));
-  // And every member applied the same entry at every index (checked as they applied, in handle()).
-  assert.ok(c.appliedTerm.get(removal) !== undefined);
+  assert.equal(c.m(1).raw.status().role, Role.Leader, 'it leads alone');
 });
 
-test('commit lost across an addition: the restarted member re-learns the commit index and the new voter', () => {
+test('commit unknown across an addition: the restarted member is in the old configuration and re-learns it', () => {
   const c = new Cluster([1, 2, 3], [4]);
   electLeader(c, 1);
+  c.cut.add(4); // 4 only matters once it is a voter; keep it out of the way
   const add = c.confChange(1, ConfChangeType.AddVoter, 4);
-  c.stabilize();
-  c.tick(1, 1);
-  c.stabilize();
-  assert.deepEqual(c.m(2).raw.status().confState.voters, [1, 2, 3, 4]);
+  // The entry reaches 2 and 3, they acknowledge it, 1 commits: then the messages carrying the commit
+  // index to 2 are lost, and 2 restarts.
+  c.stabilizeExcept(2, () => c.m(1).raw.status().commit >= add);
   c.crash(2);
   c.restart(2);
-  assert.ok(c.m(2).raw.status().commit < add, 'commit index lost');
-  assert.deepEqual(c.m(2).raw.status().confState.voters, [1, 2, 3]);
+  const st = c.m(2).raw.status();
+  assert.ok(st.commit < add, `restarted with commit ${st.commit}, below the addition at ${add}`);
+  assert.ok(c.m(2).raw.raft.log.lastIndex() >= add, 'the addition is in its log');
+  assert.deepEqual(st.confState.voters, [1, 2, 3], 'in the configuration before the addition');
   c.tick(1, 1);
   c.stabilize();
   assert.deepEqual(c.m(2).raw.status().confState.voters, [1, 2, 3, 4], 'learned again from the leader');

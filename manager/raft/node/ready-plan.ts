@@ -3,7 +3,7 @@
 // and the simulation's shell model (sim/shell.ts) both follow these decisions, so the simulation
 // judges the shell's actual rules, not a copy of them.
 
-import type { HardState, RaftId, Ready } from '../types.js';
+import { EntryType, type HardState, type RaftId, type Ready } from '../types.js';
 import type { PersistBatch } from './storage.js';
 
 export interface ReadyPlan {
@@ -47,6 +47,19 @@ export class ReadyPlanner {
    * along with the next write, or is written at the next tick (takeDeferred), or before a snapshot.
    */
   plan(rd: Ready, isLeader: boolean): ReadyPlan {
+    // A commit index covering a membership change is made durable before anyone can learn it from us.
+    // Otherwise a leader could tell the member it removes (which then shuts down) and crash before
+    // storing it: restarted in the old configuration, it would wait for the gone member's vote forever
+    // (the two-voter case the simulation found).
+    const commitsConfChange = rd.committedEntries.some((e) => e.type === EntryType.ConfChange);
+    if (commitsConfChange && rd.hardState) {
+      const hardState = rd.hardState;
+      this.deferred = undefined;
+      this.persistedTerm = hardState.term;
+      this.persistedVote = hardState.vote;
+      const batch: PersistBatch = { hardState, entries: rd.entries, snapshot: rd.snapshot };
+      return { sendEarly: false, batch, sync: true, wait: true };
+    }
     const sendEarly = isLeader && !rd.snapshot && !this.changesTermOrVote(rd);
     const commitOnly = rd.hardState !== undefined && !rd.mustSync && rd.entries.length === 0 && !rd.snapshot;
     if (commitOnly) {
