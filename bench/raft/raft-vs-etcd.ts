@@ -25,6 +25,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '500' },
     // swarmlite's snapshot interval (entries); etcd keeps its default (--snapshot-count 100000).
     'snapshot-every': { type: 'string' },
+    // swarmlite's log layouts to run, each as its own system row: lmdb, wal.
+    'swarmlite-storage': { type: 'string', default: 'lmdb' },
   },
 });
 const concurrencies = values.concurrency.split(',').map(Number);
@@ -33,6 +35,7 @@ const valueSize = Number(values['value-size']);
 const warmup = Number(values.warmup);
 const systems = values.systems.split(',');
 const styles = values.clients.split(',') as ClientStyle[];
+const layouts = values['swarmlite-storage'].split(',');
 
 interface Row {
   system: string;
@@ -84,11 +87,13 @@ async function swarmliteLeader(cluster: KvCluster): Promise<{ addr: string; http
   }
 }
 
-async function benchSwarmlite(): Promise<Row[]> {
+async function benchSwarmlite(layout: string): Promise<Row[]> {
   const extraArgs = values['snapshot-every'] ? ['--snapshot-every', values['snapshot-every']] : [];
+  extraArgs.push('--storage', layout);
   const cluster = await KvCluster.start(3, { http: true, extraArgs });
+  const system = layouts.length > 1 ? `swarmlite-${layout}` : 'swarmlite';
   try {
-    return await measure('swarmlite', async (style, concurrency) => {
+    return await measure(system, async (style, concurrency) => {
       const leader = await swarmliteLeader(cluster);
       return style === 'grpc'
         ? grpcClient(newKvGrpcClient(leader.addr), false)
@@ -132,18 +137,21 @@ function table(rows: Row[]): string {
   }
   for (const style of styles) {
     for (const c of concurrencies) {
-      const a = rows.find((r) => r.system === 'swarmlite' && r.style === style && r.concurrency === c);
       const b = rows.find((r) => r.system === 'etcd' && r.style === style && r.concurrency === c);
-      if (!a || !b) continue;
-      out.push([
-        'swarmlite/etcd',
-        style,
-        String(c),
-        '',
-        `${(a.result.writesPerSec / b.result.writesPerSec).toFixed(2)}x`,
-        `${(a.result.p50Ms / b.result.p50Ms).toFixed(2)}x`,
-        `${(a.result.p99Ms / b.result.p99Ms).toFixed(2)}x`,
-      ]);
+      for (const a of rows.filter(
+        (r) => r.system.startsWith('swarmlite') && r.style === style && r.concurrency === c,
+      )) {
+        if (!b) continue;
+        out.push([
+          `${a.system}/etcd`,
+          style,
+          String(c),
+          '',
+          `${(a.result.writesPerSec / b.result.writesPerSec).toFixed(2)}x`,
+          `${(a.result.p50Ms / b.result.p50Ms).toFixed(2)}x`,
+          `${(a.result.p99Ms / b.result.p99Ms).toFixed(2)}x`,
+        ]);
+      }
     }
   }
   const widths = out[0]!.map((_, i) => Math.max(...out.map((r) => r[i]!.length)));
@@ -154,7 +162,8 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  if (systems.includes('swarmlite')) rows.push(...(await benchSwarmlite()));
+  if (systems.includes('swarmlite'))
+    for (const layout of layouts) rows.push(...(await benchSwarmlite(layout)));
   if (systems.includes('etcd')) rows.push(...(await benchEtcd()));
   console.log(`3 members on 127.0.0.1, ${valueSize}-byte values, fsync on, writes to the leader`);
   if (systems.includes('etcd')) console.log(`etcd: ${etcdVersion()}`);

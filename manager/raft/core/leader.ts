@@ -32,6 +32,10 @@ export function stepLeader(r: Raft, m: Message): void {
   if (!pr) return;
   switch (m.type) {
     case MessageType.AppResp:
+      if (m.from === r.id) {
+        handleSelfAck(r, m);
+        return;
+      }
       pr.heardFrom();
       if (m.reject) handleAppendRejection(r, m);
       else handleAppendSuccess(r, m);
@@ -74,6 +78,12 @@ function handlePropose(r: Raft, m: Message): void {
   r.appendEntries(entries);
   if (confIndex >= 0) r.pendingConfIndex = before + 1 + confIndex;
   bcastAppend(r);
+}
+
+/** Our own append is durable: count ourselves, and tell everyone if that moved the commit index. */
+function handleSelfAck(r: Raft, m: Message): void {
+  const pr = r.tracker.progress.get(r.id)!;
+  if (pr.maybeUpdate(m.index) && r.maybeCommit()) bcastAppend(r);
 }
 
 function handleAppendRejection(r: Raft, m: Message): void {

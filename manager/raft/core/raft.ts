@@ -45,6 +45,14 @@ export class Raft {
   /** Outgoing messages and answered reads, drained by RawNode.ready(). */
   msgs: Message[] = [];
   readStates: ReadState[] = [];
+  /**
+   * Acknowledgements to ourselves: a leader's of its own appends (AppResp), a candidate's own vote
+   * (VoteResp/PreVoteResp). RawNode hands them back to step() only in advance(), once the Ready holding
+   * those entries (or that vote) is durable: a copy still being written must not count toward a
+   * quorum, because the same Ready's messages may already be on the wire carrying the commit index
+   * that copy would make (etcd-io/raft's msgsAfterAppend).
+   */
+  msgsAfterAppend: Message[] = [];
   /** Reads received before this leader committed an entry of its term; answered once it has. */
   pendingReadIndexMessages: Message[] = [];
   /** Index of the last conf change proposed (leader); another may be proposed once it is applied. */
@@ -259,12 +267,10 @@ export class Raft {
       voteType = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, true) === VoteResult.Won) {
-      // A single-voter cluster wins at once.
-      if (kind === CampaignKind.PreElection) this.campaign(CampaignKind.Election);
-      else this.becomeLeader();
-      return;
-    }
+    // Our own vote counts once the Ready recording it is durable (advance()), as every other
+    // acknowledgement does; a single voter wins then. A pre-vote changes nothing durable but takes the
+    // same path, so both rounds follow one rule.
+    this.msgsAfterAppend.push(newMessage(voteResponseType(voteType), { from: this.id, to: this.id, term }));
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
     for (const id of [...this.tracker.voters].sort((a, b) => a - b)) {
@@ -397,13 +403,17 @@ export class Raft {
 
   // ---- log ----
 
-  /** Leader: appends entries of the current term to its own log and counts itself as matching. */
+  /**
+   * Leader: appends entries of the current term to its own log. It counts itself as holding them only
+   * when its self-acknowledgement comes back through advance(), after the write (see msgsAfterAppend).
+   */
   appendEntries(es: Entry[]): void {
     let li = this.log.lastIndex();
     const stamped = es.map((e) => ({ ...e, term: this.term, index: ++li }));
     li = this.log.append(stamped);
-    this.tracker.progress.get(this.id)?.maybeUpdate(li);
-    this.maybeCommit();
+    this.msgsAfterAppend.push(
+      newMessage(MessageType.AppResp, { from: this.id, to: this.id, term: this.term, index: li }),
+    );
   }
 
   /** Leader: advances commit to what a quorum stores (current-term entries only). */

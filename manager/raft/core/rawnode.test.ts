@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MessageType, ProposalDroppedError, Role } from '../types.js';
+import { MessageType, ProposalDroppedError, type Ready, Role } from '../types.js';
 import { bootstrapStorage } from './bootstrap.js';
 import { MemoryStorage } from './memory-storage.js';
 import { RawNode } from './rawnode.js';
@@ -24,12 +24,27 @@ function singleNode(): { node: RawNode; storage: MemoryStorage } {
   return { node, storage };
 }
 
+/** Persists a Ready into `storage` and acknowledges it, as a shell does. */
+function handle(node: RawNode, storage: MemoryStorage): Ready {
+  const rd = node.ready();
+  storage.append(rd.entries);
+  if (rd.hardState) storage.setHardState(rd.hardState);
+  node.advance(rd);
+  return rd;
+}
+
 test('rawnode: a single voter elects itself after a randomized timeout and commits alone', () => {
   const { node, storage } = singleNode();
   assert.throws(() => node.propose(new Uint8Array([1])), ProposalDroppedError);
   for (let i = 0; i < 14; i++) node.tick();
   assert.equal(node.status().role, Role.Follower, 'timeout is 10 + floor(0.5 * 10) = 15 ticks');
   node.tick();
+  assert.equal(node.status().role, Role.PreCandidate, 'its own pre-vote counts once its Ready is handled');
+  handle(node, storage);
+  assert.equal(node.status().role, Role.Candidate);
+  const vote = handle(node, storage);
+  assert.deepEqual(vote.hardState, { term: 2, vote: 1, commit: 1 });
+  assert.equal(vote.mustSync, true, 'the vote is durable before it counts');
   assert.equal(node.status().role, Role.Leader);
   node.propose(new TextEncoder().encode('a'));
   const rd = node.ready();
@@ -38,14 +53,17 @@ test('rawnode: a single voter elects itself after a randomized timeout and commi
     rd.entries.map((e) => e.index),
     [2, 3],
   );
-  assert.deepEqual(
-    rd.committedEntries.map((e) => e.index),
-    [2, 3],
-  );
+  assert.deepEqual(rd.committedEntries, [], 'its own copy counts only once written');
   assert.throws(() => node.ready(), /before advance/);
   storage.append(rd.entries);
-  storage.setHardState(rd.hardState!);
   node.advance(rd);
+  const rd2 = node.ready();
+  assert.equal(rd2.mustSync, false, 'only the commit index moved');
+  assert.deepEqual(
+    rd2.committedEntries.map((e) => e.index),
+    [2, 3],
+  );
+  node.advance(rd2);
   assert.equal(node.hasReady(), false);
   assert.equal(node.status().applied, 3);
 });
@@ -53,10 +71,11 @@ test('rawnode: a single voter elects itself after a randomized timeout and commi
 test('rawnode: stepping between ready() and advance() keeps both halves consistent', () => {
   const { node, storage } = singleNode();
   node.campaign();
+  handle(node, storage); // pre-vote
+  handle(node, storage); // vote: leader
   const rd1 = node.ready();
   node.propose(new TextEncoder().encode('during'));
   storage.append(rd1.entries);
-  storage.setHardState(rd1.hardState!);
   node.advance(rd1);
   const rd2 = node.ready();
   assert.deepEqual(
@@ -66,6 +85,13 @@ test('rawnode: stepping between ready() and advance() keeps both halves consiste
   );
   assert.deepEqual(
     rd2.committedEntries.map((e) => e.index),
+    [2],
+    'the no-op, acknowledged by the first advance(); not 3, still unwritten',
+  );
+  storage.append(rd2.entries);
+  node.advance(rd2);
+  assert.deepEqual(
+    node.ready().committedEntries.map((e) => e.index),
     [3],
   );
 });

@@ -27,6 +27,8 @@ export class RawNode implements RawNodeApi {
   private prevSoft: SoftState;
   private prevHard: HardState;
   private pending: Ready | undefined;
+  /** The pending Ready's self-acknowledgements, stepped by advance() (the write is durable then). */
+  private pendingAcks: Message[] = [];
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
@@ -112,7 +114,7 @@ export class RawNode implements RawNodeApi {
     if (!softEqual(r.softState(), this.prevSoft)) return true;
     if (!hardEqual(r.hardState(), this.prevHard)) return true;
     if (r.log.unstable.snapshot !== undefined) return true;
-    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.msgs.length > 0 || r.readStates.length > 0 || r.msgsAfterAppend.length > 0) return true;
     if (r.log.unstable.entries.length > 0) return true;
     return r.log.hasNextCommittedEntries();
   }
@@ -140,6 +142,8 @@ export class RawNode implements RawNodeApi {
     if (r.log.unstable.snapshot) rd.snapshot = r.log.unstable.snapshot;
     r.msgs = [];
     r.readStates = [];
+    this.pendingAcks = r.msgsAfterAppend;
+    r.msgsAfterAppend = [];
     this.prevSoft = soft;
     this.pending = rd;
     return rd;
@@ -160,6 +164,10 @@ export class RawNode implements RawNodeApi {
     }
     if (rd.committedEntries.length > 0)
       log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
+    // The Ready's entries are durable now: the leader may count its own copy (a stale term is ignored).
+    const acks = this.pendingAcks;
+    this.pendingAcks = [];
+    for (const m of acks) this.raft.step(m);
   }
 
   status(): RaftStatus {

@@ -1,5 +1,6 @@
-// A single-member cluster on the LMDB storage: bootstrap, write, restart on the same dir, and find the
-// state rebuilt (from the bootstrap snapshot plus the log, then from a real snapshot plus the log).
+// A single-member cluster on each storage layout (LMDB, WAL): bootstrap, write, restart on the same dir,
+// and find the state rebuilt (from the bootstrap snapshot plus the log, then from a real snapshot plus
+// the log).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,44 +32,47 @@ async function leaderOf(node: RaftNode): Promise<void> {
   }
 }
 
-test('bootstrap, restart and replay on disk', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-open-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const open = (sm: Lines, bootstrap: boolean) =>
-    openRaftNode({
-      id: 7,
-      dataDir: dir,
-      stateMachine: sm,
-      transport: { listen: '127.0.0.1:0' },
-      bootstrap,
-      tickMs: 10,
-      snapshotEveryEntries: 20,
-      snapshotKeepEntries: 5,
-    });
+for (const layout of ['lmdb', 'wal'] as const) {
+  test(`bootstrap, restart and replay on disk (${layout})`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'raftnode-open-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const open = (sm: Lines, bootstrap: boolean) =>
+      openRaftNode({
+        id: 7,
+        dataDir: dir,
+        stateMachine: sm,
+        transport: { listen: '127.0.0.1:0' },
+        bootstrap,
+        tickMs: 10,
+        snapshotEveryEntries: 20,
+        snapshotKeepEntries: 5,
+        storage: layout,
+      });
 
-  const first = new Lines();
-  let node = await open(first, true);
-  await leaderOf(node);
-  for (let i = 0; i < 5; i++) await node.propose(Buffer.from(`a${i}`));
-  await node.stop();
+    const first = new Lines();
+    let node = await open(first, true);
+    await leaderOf(node);
+    for (let i = 0; i < 5; i++) await node.propose(Buffer.from(`a${i}`));
+    await node.stop();
 
-  const second = new Lines();
-  node = await open(second, true); // bootstrap is ignored: the storage is not empty
-  await leaderOf(node);
-  await node.readIndex();
-  assert.deepEqual(second.lines, ['a0', 'a1', 'a2', 'a3', 'a4'], 'the log is replayed after a restart');
-  await Promise.all(Array.from({ length: 30 }, (_, i) => node.propose(Buffer.from(`b${i}`))));
-  await node.stop(); // waits for the snapshot taken past 20 applied entries to be written
-
-  const third = new Lines();
-  node = await open(third, false);
-  try {
+    const second = new Lines();
+    node = await open(second, true); // bootstrap is ignored: the storage is not empty
     await leaderOf(node);
     await node.readIndex();
-    assert.deepEqual(third.lines, second.lines, 'snapshot plus log rebuild the same state');
-    assert.equal(third.lines.length, 35);
-    assert.ok(node.status().snapshotIndex > 1, 'the restart began from the snapshot');
-  } finally {
-    await node.stop();
-  }
-});
+    assert.deepEqual(second.lines, ['a0', 'a1', 'a2', 'a3', 'a4'], 'the log is replayed after a restart');
+    await Promise.all(Array.from({ length: 30 }, (_, i) => node.propose(Buffer.from(`b${i}`))));
+    await node.stop(); // waits for the snapshot taken past 20 applied entries to be written
+
+    const third = new Lines();
+    node = await open(third, false);
+    try {
+      await leaderOf(node);
+      await node.readIndex();
+      assert.deepEqual(third.lines, second.lines, 'snapshot plus log rebuild the same state');
+      assert.equal(third.lines.length, 35);
+      assert.ok(node.status().snapshotIndex > 1, 'the restart began from the snapshot');
+    } finally {
+      await node.stop();
+    }
+  });
+}

@@ -231,3 +231,24 @@ test('new channel credentials reach the peers without a restart; replication car
     await stop();
   }
 });
+
+test('reads: a leader cut off from its quorum serves no read; its pending read fails when it steps down', async () => {
+  const { members, leader, stop } = await threeMembers();
+  try {
+    await leader.node.propose(Buffer.from('before'));
+    await leader.node.readIndex(); // with its quorum: confirmed
+    for (const m of members) if (m !== leader) await m.node.stop();
+    // The read needs a heartbeat round a majority answers; none can. CheckQuorum deposes the leader
+    // within an election timeout (10 ticks of 10 ms), which fails the unconfirmed read at once,
+    // well before the 3 s request timeout.
+    const started = Date.now();
+    await assert.rejects(leader.node.readIndex(), (err: unknown) => {
+      assert.ok(err instanceof NotLeaderError, `expected NotLeaderError, got ${String(err)}`);
+      return true;
+    });
+    assert.equal(leader.node.isLeader, false);
+    assert.ok(Date.now() - started < 3000, 'failed by the step-down, not by the request timeout');
+  } finally {
+    await stop();
+  }
+});

@@ -185,7 +185,15 @@ export class RaftNode extends EventEmitter {
     return done;
   }
 
-  /** Resolves when this member has applied everything committed before the call (linearizable read). */
+  /**
+   * Resolves when this member has applied everything committed before the call: a read of the state
+   * machine made then is linearizable. ReadIndex (Raft thesis §6.4, etcd's ReadOnlySafe): the leader
+   * records its commit index and proves it still leads with a heartbeat round a majority answers; no
+   * clock is trusted, so a deposed leader (partitioned, paused) confirms nothing. A follower forwards
+   * the request to its leader. Rejects with NotLeaderError when the leadership the read depended on
+   * is lost before confirmation, or RaftTimeoutError. Callers wanting the cheap, possibly stale read
+   * (`--consistency local`) skip it and read the local state directly.
+   */
   readIndex(): Promise<void> {
     if (this.stopped) return Promise.reject(new NodeStoppedError());
     if (!this.soft.leader) return Promise.reject(new NotLeaderError(0, ''));
@@ -379,17 +387,14 @@ export class RaftNode extends EventEmitter {
       if (seq !== undefined) this.waiters.readConfirmed(seq, rs.index, this.applied);
     }
     this.noteAppended(rd.entries);
-    // Raft thesis §10.2.1 (and etcd/raft's contract): a leader may send its AppendEntries while its own
-    // copy of those entries is still being written, because it counts itself toward a commit only
-    // through this loop, which applies nothing before the write below completes. What must be durable
-    // before any message leaves is a new term or vote, so a Ready that changes them waits as usual;
-    // followers always wait (their responses promise the entries are on disk).
-    const sendEarly = this.soft.role === Role.Leader && !rd.snapshot && !this.writer.changesTermOrVote(rd);
-    if (sendEarly) this.transport.send(rd.messages);
-    await this.writer.write(rd);
+    // The plan (ready-plan.ts) says whether this Ready's messages may leave before its write: a
+    // leader's may, unless the Ready moves term or vote or installs a snapshot.
+    const plan = this.writer.plan(rd, this.soft.role === Role.Leader);
+    if (plan.sendEarly) this.transport.send(rd.messages);
+    await this.writer.write(plan);
     if (this.stopped) return;
     if (rd.snapshot && rd.snapshot.metadata.index > this.applied) this.restoreSnapshot(rd.snapshot);
-    if (!sendEarly) this.transport.send(rd.messages);
+    if (!plan.sendEarly) this.transport.send(rd.messages);
     this.applyCommitted(rd.committedEntries);
     this.core.advance(rd);
     this.waiters.appliedUpTo(this.applied);
@@ -406,7 +411,10 @@ export class RaftNode extends EventEmitter {
   private updateSoftState(s: SoftState): void {
     const leaderChanged = s.leader !== this.soft.leader;
     this.soft = { ...s };
-    if (leaderChanged) this.emit('leader', s.leader);
+    if (leaderChanged) {
+      this.waiters.failUnconfirmedReads(new NotLeaderError(s.leader, this.addresses.get(s.leader) ?? ''));
+      this.emit('leader', s.leader);
+    }
     this.emit('role', s.role);
   }
 

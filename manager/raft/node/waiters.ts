@@ -108,6 +108,15 @@ export class Waiters {
     w.resolve();
   }
 
+  /**
+   * Fails the reads not confirmed yet: the leader they went to (or this member, as leader) lost
+   * its leadership, so no confirmation may come. A confirmed read stands: its index was current
+   * when a leader proved it still led, so serving it once applied stays linearizable.
+   */
+  failUnconfirmedReads(err: Error): void {
+    for (const [seq, w] of [...this.reads]) if (!w.index) this.failRead(seq, err);
+  }
+
   failAll(err: Error): void {
     for (const seq of [...this.proposals.keys()]) this.failProposal(seq, err);
     for (const seq of [...this.reads.keys()]) this.failRead(seq, err);

@@ -1,15 +1,20 @@
-// One simulated member: the "shell" around a RawNode. Its MemoryStorage is its disk; everything else
-// (the RawNode, the key-value store, requests waiting for answers) is memory that a crash loses.
+// One simulated member: the shell around a RawNode, modelled on RaftNode and its storage.
 //
-// A Ready is handled in two steps, as a real shell with an fsync does: ready() takes the Ready and
-// starts the write; only when the write is durable (a later event on the virtual clock) are the
-// messages sent, the committed entries applied and advance() called. Messages and ticks keep being
-// stepped while the write is in flight. A crash in between loses the write — or, when the write had
-// reached the disk but the process died before sending, keeps it without sending anything.
+// - `disk` is what survives a crash; `view` is what the core reads: every write the shell hands to
+//   storage shows there at once, ahead of the disk, as DiskStorage's in-memory view does.
+// - Each Ready is handled by the ReadyPlanner RaftNode uses (node/ready-plan.ts): a leader's messages
+//   may leave before its write, a commit-only hard state is deferred to the next write or tick, and
+//   the shell waits for a write only when it must (an fsync, a snapshot).
+// - Writes reach the disk through a group-committing writer: everything queued while one group is in
+//   flight goes in the next group, landing after a simulated fsync delay. A crash lands a random
+//   prefix of the group in flight and loses everything after it; memory (the core, the state machine,
+//   waiting requests, the deferred commit index) is lost.
 
 import { MemoryStorage } from '../core/memory-storage.js';
 import { RawNode } from '../core/rawnode.js';
-import { type RaftId, type Ready } from '../types.js';
+import { ReadyPlanner } from '../node/ready-plan.js';
+import type { PersistBatch } from '../node/storage.js';
+import { type ConfState, type RaftId, type Ready } from '../types.js';
 import { KvStore } from './kv.js';
 import type { ClientRequest } from './workload.js';
 
@@ -19,18 +24,41 @@ export interface PendingRead {
   index?: number;
 }
 
+/** A snapshot of the applied state, and the compaction after it (RaftNode's LogMaintenance). */
+interface LocalSnapshot {
+  index: number;
+  confState: ConfState;
+  data: Uint8Array;
+  compactTo: number;
+}
+
+interface QueuedWrite {
+  batch?: PersistBatch;
+  snapshot?: LocalSnapshot;
+  /** Called once the write is on disk (the shell waits for it). */
+  done?: () => void;
+}
+
 export class SimNode {
-  readonly storage = new MemoryStorage();
+  readonly disk = new MemoryStorage();
+  view = new MemoryStorage();
   raw: RawNode | undefined;
+  planner = new ReadyPlanner({ term: 0, vote: 0, commit: 0 });
   kv = new KvStore();
   /** Bumped at every crash so that callbacks scheduled by a previous life do nothing. */
   incarnation = 0;
+  /** The Ready whose write the shell is waiting for (it takes no other Ready meanwhile). */
   inflightReady: Ready | undefined;
+  /** Writes handed to storage and not on disk yet, in order; the first `groupSize` are in flight. */
+  private queue: QueuedWrite[] = [];
+  private groupSize = 0;
   /** Client requests this member accepted and will answer when it applies them (lost on crash). */
   readonly waitingProposals = new Map<number, ClientRequest>();
   readonly waitingReads = new Map<string, PendingRead>();
   /** The last term in which this member was seen leading. */
   ledTerm = 0;
+  /** How far its commit index was checked against the disks while it led (see checkDurableCommit). */
+  durableCommitChecked = { term: 0, index: 0, voters: [] as RaftId[] };
   /** Virtual time until which the process is stalled. */
   pausedUntil = 0;
   /** Permanently stopped (removed from the cluster and shut down). */
@@ -42,16 +70,38 @@ export class SimNode {
     return this.raw !== undefined;
   }
 
-  /** Writes a Ready's durable parts to the disk. */
-  persist(rd: Ready): void {
-    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
-    this.storage.append(rd.entries);
-    if (rd.hardState) this.storage.setHardState(rd.hardState);
+  /** Hands a write to storage: visible to reads now, on disk once its group lands. */
+  write(batch: PersistBatch, done?: () => void): void {
+    writeTo(this.view, { batch });
+    this.queue.push({ batch, done });
   }
 
-  /** Loses all memory; `writeLanded` keeps the in-flight write (it reached the disk before the crash). */
-  crash(writeLanded: boolean): void {
-    if (writeLanded && this.inflightReady) this.persist(this.inflightReady);
+  /** Queues a snapshot and compaction, behind the writes before it (a deferred commit index first). */
+  snapshot(s: LocalSnapshot): void {
+    writeTo(this.view, { snapshot: s });
+    this.queue.push({ snapshot: s });
+  }
+
+  /** Starts the next group commit if none is in flight; returns its size (0: nothing to do). */
+  startGroup(): number {
+    if (this.groupSize > 0 || this.queue.length === 0) return 0;
+    this.groupSize = this.queue.length;
+    return this.groupSize;
+  }
+
+  /** The group in flight is on disk. */
+  landGroup(): void {
+    const group = this.queue.splice(0, this.groupSize);
+    this.groupSize = 0;
+    for (const w of group) writeTo(this.disk, w);
+    for (const w of group) w.done?.();
+  }
+
+  /** Loses all memory; `landed` writes of the group in flight reached the disk first. */
+  crash(landed: number): void {
+    for (const w of this.queue.slice(0, Math.min(landed, this.groupSize))) writeTo(this.disk, w);
+    this.queue = [];
+    this.groupSize = 0;
     this.raw = undefined;
     this.inflightReady = undefined;
     this.incarnation++;
@@ -59,9 +109,15 @@ export class SimNode {
     this.waitingReads.clear();
   }
 
-  /** Rebuilds the state machine from the disk's snapshot; the log's committed tail is re-applied. */
-  recoverStateMachine(): number {
-    const snap = this.storage.snapshot();
+  get writesInFlight(): number {
+    return this.groupSize;
+  }
+
+  /** A process starting: storage opens on what the disk holds; the state machine from its snapshot. */
+  recover(): number {
+    this.view = reopen(this.disk);
+    this.planner = new ReadyPlanner(this.view.initialState().hardState);
+    const snap = this.view.snapshot();
     this.kv = KvStore.deserialize(snap.data);
     if (snap.data.byteLength > 0 && this.kv.applied !== snap.metadata.index) {
       throw new Error(`sim: snapshot at ${snap.metadata.index} holds state at ${this.kv.applied}`);
@@ -70,4 +126,47 @@ export class SimNode {
     this.kv.confState = snap.metadata.confState;
     return snap.metadata.index;
   }
+
+  /** Re-reads the state machine from the view's snapshot (one just installed from the leader). */
+  restoreFromSnapshot(): void {
+    const snap = this.view.snapshot();
+    this.kv = KvStore.deserialize(snap.data);
+    this.kv.applied = snap.metadata.index;
+    this.kv.confState = snap.metadata.confState;
+  }
+
+  /** Whether (index, term) is on this member's disk (or covered by the snapshot there). */
+  holdsDurably(index: number, term: number): boolean {
+    if (index <= this.disk.snapshot().metadata.index) return true;
+    if (index > this.disk.lastIndex() || index < this.disk.firstIndex()) return false;
+    return this.disk.term(index) === term;
+  }
+}
+
+function writeTo(s: MemoryStorage, w: Pick<QueuedWrite, 'batch' | 'snapshot'>): void {
+  const b = w.batch;
+  if (b) {
+    if (b.snapshot) s.applySnapshot(b.snapshot);
+    s.append(b.entries);
+    if (b.hardState) s.setHardState(b.hardState);
+  }
+  const snap = w.snapshot;
+  if (snap && snap.index > s.snapshot().metadata.index) {
+    if (snap.index > s.initialState().hardState.commit) {
+      throw new Error(`sim: snapshot at ${snap.index} past the stored commit index`);
+    }
+    s.createSnapshot(snap.index, snap.confState, snap.data);
+    if (snap.compactTo >= s.firstIndex()) s.compact(snap.compactTo);
+  }
+}
+
+/** What opening storage on `disk` yields: its snapshot, hard state and log (from the snapshot on). */
+function reopen(disk: MemoryStorage): MemoryStorage {
+  const s = new MemoryStorage();
+  const snap = disk.snapshot();
+  if (snap.metadata.index > 0) s.applySnapshot(snap);
+  const from = Math.max(disk.firstIndex(), snap.metadata.index + 1);
+  if (from <= disk.lastIndex()) s.append(disk.entries(from, disk.lastIndex() + 1, Infinity));
+  s.setHardState(disk.initialState().hardState);
+  return s;
 }

@@ -1,10 +1,14 @@
-// Deterministic simulation of a Raft cluster: RawNodes (the real core) wrapped in simulated shells
-// (node.ts), a lossy, reordering, duplicating, partitionable network (network.ts), crashes with and
-// without loss of in-flight writes, stalled processes, members whose clocks run at different rates,
-// newly elected leaders struck down at once, membership changes, leadership transfers, log compaction
-// and snapshot installs (faults.ts), and a client workload (workload.ts) — all driven by one seeded PRNG on a virtual clock, so a
-// seed replays exactly. Safety is asserted after every event (invariants.ts); at the end the cluster is
-// healed, must converge (liveness), and the client history must be linearizable.
+// Deterministic simulation of a Raft cluster: RawNodes (the real core) wrapped in a model of RaftNode's
+// shell (node.ts: the node's own ReadyPlanner, so leaders send ahead of their writes and commit-only
+// hard states are deferred; a group-committing writer; a storage view ahead of a disk whose unfinished
+// writes a crash loses), one to five voters (one and two: the join path), a lossy, reordering,
+// duplicating, partitionable network (network.ts), crashes, stalled processes, members whose clocks
+// run at different rates, newly elected leaders struck down at once, membership changes, leadership
+// transfers, log compaction and snapshot installs (faults.ts), and a client workload (workload.ts) —
+// all driven by one seeded PRNG on a virtual clock, so a seed replays exactly. Safety is asserted after
+// every event (invariants.ts, and checkDurableCommit: every commit rests on a majority of voters'
+// disks); at the end the cluster is healed, must converge (liveness), and the client history must be
+// linearizable.
 
 import { decodeConfChange } from '../core/confchange.js';
 import { bootstrapStorage } from '../core/bootstrap.js';
@@ -30,6 +34,7 @@ import { Network } from './network.js';
 import { SimNode } from './node.js';
 import { Prng } from './prng.js';
 import { type ClientRequest, Workload } from './workload.js';
+import type { PersistBatch } from '../node/storage.js';
 import { injectFault } from './faults.js';
 
 export interface SimOptions {
@@ -90,7 +95,8 @@ export class Simulation {
     this.rng = new Prng(opts.seed);
     this.trace = opts.trace ?? (() => {});
     const r = this.rng;
-    this.voters = r.pick([3, 3, 5]);
+    // One and two voters are the join path (bootstrap one member, add a learner, promote it).
+    this.voters = r.pick([1, 2, 3, 3, 5]);
     this.preVote = r.chance(0.8);
     this.checkQuorum = r.chance(0.8);
     this.fsyncMax = r.pick([0, 2, 8]);
@@ -121,7 +127,7 @@ export class Simulation {
     for (let i = 0; i < this.voters; i++) initial.push(this.nextId++);
     for (const id of initial) {
       const n = this.addNode(id);
-      bootstrapStorage(n.storage, initial);
+      bootstrapStorage(n.disk, initial);
       this.everMember.add(id);
       this.start(n);
     }
@@ -183,6 +189,9 @@ export class Simulation {
     const tick = () => {
       if (n.retired) return;
       if (n.raw && !this.paused(n)) {
+        // RaftNode's ticker: write a deferred commit index (unsynced), then tick the core.
+        const deferred = n.planner.takeDeferred();
+        if (deferred) this.write(n, { hardState: deferred, entries: [] });
         n.raw.tick();
         this.pump(n);
       }
@@ -193,13 +202,13 @@ export class Simulation {
   }
 
   start(n: SimNode): void {
-    const applied = n.recoverStateMachine();
+    const applied = n.recover();
     const random = this.rng.fork();
     n.raw = new RawNode({
       id: n.id,
       electionTicks: this.electionTicks,
       heartbeatTicks: this.heartbeatTicks,
-      storage: n.storage,
+      storage: n.view,
       applied,
       maxSizePerMsg: this.rng.pick([64, 1024, 1024 * 1024]),
       maxInflightMsgs: this.rng.pick([1, 4, 256]),
@@ -210,8 +219,8 @@ export class Simulation {
   }
 
   crash(n: SimNode): void {
-    const landed = this.rng.chance(0.5);
-    this.trace(`${this.clock.now} crash ${n.id} (in-flight write ${landed ? 'kept' : 'lost'})`);
+    const landed = this.rng.int(0, n.writesInFlight);
+    this.trace(`${this.clock.now} crash ${n.id} (${landed} of ${n.writesInFlight} writes in flight kept)`);
     n.crash(landed);
     this.stats.crashes++;
     this.clock.schedule(this.rng.int(20, 400), () => {
@@ -228,7 +237,7 @@ export class Simulation {
   /** A member that applied its own removal shuts down (its id is never reused). */
   private retire(n: SimNode): void {
     this.trace(`${this.clock.now} retire ${n.id}`);
-    n.crash(false);
+    n.crash(0);
     n.retired = true;
   }
 
@@ -254,9 +263,9 @@ export class Simulation {
     return this.clock.now < n.pausedUntil;
   }
 
-  // ---- the shell loop ----
+  // ---- the shell loop (RaftNode.handleReady, with its ReadyPlanner) ----
 
-  /** Takes a Ready if the member has one and no write is in flight; the write completes later. */
+  /** Takes a Ready if the member has one and is not waiting for a write; handles it as RaftNode does. */
   pump(n: SimNode): void {
     const raw = n.raw;
     if (!raw || n.inflightReady || !raw.hasReady()) return;
@@ -264,22 +273,48 @@ export class Simulation {
     if (rd.entries.length > 0) {
       this.safety.recordWrite(n.id, rd.entries, raw.raft.log.termOrZero(rd.entries[0].index - 1));
     }
-    n.inflightReady = rd;
-    const inc = n.incarnation;
-    this.clock.schedule(this.rng.int(0, this.fsyncMax), () => this.persisted(n, inc, rd));
-  }
-
-  private persisted(n: SimNode, incarnation: number, rd: Ready): void {
-    if (n.incarnation !== incarnation) return; // crashed meanwhile
-    if (this.paused(n)) {
-      this.clock.schedule(n.pausedUntil - this.clock.now, () => this.persisted(n, incarnation, rd));
+    const plan = n.planner.plan(rd, (rd.softState?.role ?? raw.raft.role) === Role.Leader);
+    if (plan.sendEarly) for (const m of rd.messages) this.net.send(m);
+    if (!plan.wait) {
+      if (plan.batch) this.write(n, plan.batch);
+      this.finishReady(n, rd, plan.sendEarly);
       return;
     }
-    n.persist(rd);
-    n.inflightReady = undefined;
-    for (const m of rd.messages) this.net.send(m);
+    n.inflightReady = rd;
+    const inc = n.incarnation;
+    this.write(n, plan.batch!, () => {
+      if (n.incarnation !== inc) return;
+      n.inflightReady = undefined;
+      this.finishReady(n, rd, plan.sendEarly);
+    });
+  }
+
+  /** Hands a write to the member's storage; its group commit lands after a simulated fsync. */
+  private write(n: SimNode, batch: PersistBatch, done?: () => void): void {
+    n.write(batch, done);
+    this.startGroupCommit(n);
+  }
+
+  private startGroupCommit(n: SimNode): void {
+    if (n.startGroup() === 0) return;
+    const inc = n.incarnation;
+    const land = (): void => {
+      if (n.incarnation !== inc) return; // crashed meanwhile: crash() decided what landed
+      if (this.paused(n)) {
+        this.clock.schedule(n.pausedUntil - this.clock.now, land);
+        return;
+      }
+      n.landGroup();
+      this.startGroupCommit(n);
+    };
+    this.clock.schedule(this.rng.int(0, this.fsyncMax), land);
+  }
+
+  /** After the write (or at once when it need not be waited for): send, apply, advance. */
+  private finishReady(n: SimNode, rd: Ready, sentEarly: boolean): void {
+    if (!sentEarly) for (const m of rd.messages) this.net.send(m);
     if (rd.snapshot) {
-      n.recoverStateMachine();
+      n.restoreFromSnapshot();
       this.stats.snapshotsInstalled++;
       this.safety.recordState(n.id, n.kv.applied, n.kv.hash);
     }
@@ -330,12 +365,20 @@ export class Simulation {
   }
 
   private maybeCompact(n: SimNode): void {
-    const snapIndex = n.storage.snapshot().metadata.index;
+    const snapIndex = n.view.snapshot().metadata.index;
     if (n.kv.applied - snapIndex < this.snapEvery) return;
-    n.storage.createSnapshot(n.kv.applied, n.kv.confState, n.kv.serialize());
+    // As RaftNode.maybeSnapshot: the deferred commit index is written first (storage refuses a
+    // snapshot past its commit index), then the snapshot and the compaction, in order behind it.
+    const deferred = n.planner.takeDeferred();
+    if (deferred) n.write({ hardState: deferred, entries: [] });
     const keep = this.rng.int(0, 5);
-    const to = n.kv.applied - keep;
-    if (to >= n.storage.firstIndex()) n.storage.compact(to);
+    n.snapshot({
+      index: n.kv.applied,
+      confState: n.kv.confState,
+      data: n.kv.serialize(),
+      compactTo: n.kv.applied - keep,
+    });
+    this.startGroupCommit(n);
   }
 
   private deliver(m: Message): boolean {
@@ -445,9 +488,37 @@ export class Simulation {
       if (!n.raw) continue;
       const r = n.raw.raft;
       this.safety.observe(n.id, r.role === Role.Leader, r.term, r.log);
+      if (r.role === Role.Leader) this.checkDurableCommit(n);
       if (r.role === Role.Leader && n.ledTerm !== r.term) {
         n.ledTerm = r.term;
         if (this.faultsOn && this.rng.chance(this.newLeaderFaultRate)) this.strikeNewLeader(n);
+      }
+    }
+  }
+
+  /**
+   * Judged on disks, not memory: whenever a leader's commit index moves, every newly committed entry
+   * is on the disk of a majority of the voters it counts. A commit resting on an unwritten copy (the
+   * leader's own, sent ahead of its write) is what lets a member apply an entry a crash then erases.
+   */
+  private checkDurableCommit(n: SimNode): void {
+    const r = n.raw!.raft;
+    const voters = [...r.tracker.voters];
+    const checked = n.durableCommitChecked;
+    n.durableCommitChecked = { term: r.term, index: r.log.committed, voters };
+    if (checked.term !== r.term) return; // what it inherited was judged when its leader committed it
+    // An event may apply a conf change and move the commit index, in either order: the commit counted
+    // the configuration before the event or the one after it.
+    const configs = [checked.voters, voters];
+    const quorumHolds = (i: number, term: number): boolean =>
+      configs.some((c) => c.filter((id) => this.nodes.get(id)?.holdsDurably(i, term)).length > c.length / 2);
+    for (let i = Math.max(checked.index, r.log.firstIndex() - 1) + 1; i <= r.log.committed; i++) {
+      const term = r.log.termOrZero(i);
+      if (!quorumHolds(i, term)) {
+        const holders = voters.filter((id) => this.nodes.get(id)?.holdsDurably(i, term));
+        throw new SafetyViolation(
+          `durable commit: leader ${n.id} of term ${r.term} committed ${i}/${term}, on the disks of only [${holders}] of voters [${voters}] (before: [${checked.voters}])`,
+        );
       }
     }
   }

@@ -82,7 +82,7 @@ export class KvCluster {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`member ${m.id} did not start: ${m.log.join('')}`)),
-        15_000,
+        60_000, // generous: on a loaded 2-core machine loading gRPC alone has taken over 15 s
       );
       proc.once('exit', (code) => {
         clearTimeout(timer);

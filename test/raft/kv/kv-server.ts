@@ -4,6 +4,7 @@
 //
 //   node dist/test/raft/kv/kv-server.js --id 1 --listen 127.0.0.1:23001 \
 //     --peers 1=127.0.0.1:23001,2=127.0.0.1:23002,3=127.0.0.1:23003 --data /tmp/kv1 [--http 127.0.0.1:24001]
+//     [--storage lmdb|wal]
 //
 // With an empty data dir the member bootstraps a new cluster of exactly --peers (every member gets
 // the same list); without --peers it waits to be added to an existing cluster. Prints one JSON line
@@ -27,8 +28,13 @@ const { values } = parseArgs({
     'tick-ms': { type: 'string' },
     'snapshot-every': { type: 'string' },
     http: { type: 'string' },
+    storage: { type: 'string' },
   },
 });
+if (values.storage !== undefined && values.storage !== 'lmdb' && values.storage !== 'wal') {
+  console.error(`kv-server: --storage must be lmdb or wal, not ${values.storage}`);
+  process.exit(2);
+}
 if (!values.id || !values.listen || !values.data) {
   console.error('usage: kv-server --id N --listen HOST:PORT --data DIR [--peers ID=HOST:PORT,...]');
   process.exit(2);
@@ -72,6 +78,7 @@ async function main(): Promise<void> {
     ...(peers && { bootstrap: peers }),
     ...(values['tick-ms'] && { tickMs: Number(values['tick-ms']) }),
     ...(values['snapshot-every'] && { snapshotEveryEntries: Number(values['snapshot-every']) }),
+    ...(values.storage && { storage: values.storage as 'lmdb' | 'wal' }),
     requestTimeoutMs: 5_000,
   });
   node.on('fatal', (err) => {

@@ -1,0 +1,314 @@
+// A write-ahead log for the Raft log tail, in etcd's wal/ shape: append-only segment files of CRC'd
+// records, made durable with fdatasync, group-committed (every save arriving while a write and its
+// fdatasync are in flight shares the next write and fdatasync).
+//
+// Segments are <seq:016x>.wal. Each begins with a Checkpoint record holding the state before it, so
+// only the newest segment is ever needed. Compaction rotates: the retained state (checkpoint plus the
+// entries after the compaction point) is written to <seq+1>.wal.tmp, fdatasync'd, renamed into place
+// and the directory fsync'd; only then are older segments deleted. A segment under its final name is
+// therefore complete, and only the newest one can end in a torn or partly written record: open() cuts
+// it at the first record that is incomplete or fails its CRC. That loses only writes nobody was told
+// were durable, since every acknowledged save's bytes precede the fdatasync it waited for.
+//
+// The view (hard state, snapshot metadata, entries) reflects every accepted save at once, ahead of the
+// disk, as the core's reads need.
+
+import { join } from 'node:path';
+import type { Entry, HardState, SnapshotMetadata } from '../../types.js';
+import { CorruptLogError, SnapshotOutOfDateError, StorageFailedError } from '../errors.js';
+import { type AppendFile, type FileLayer, nodeFiles } from './files.js';
+import { applyRecord, checkpointOf, emptyView, lastIndex, termAt, type WalView } from './log-view.js';
+import { decodeRecords, encodeRecord, RecordKind, type WalRecord } from './records.js';
+
+export interface WalBatch {
+  hardState?: HardState;
+  entries: Entry[];
+  /** A snapshot installed (received from the leader): the whole log before it is replaced. */
+  snapshot?: SnapshotMetadata;
+}
+
+export interface WalRecovery {
+  /** Set when the newest segment ended in a bad record, cut at `offset` bytes. */
+  truncated?: { segment: string; offset: number; reason: string };
+  /** Older segments and temp files removed. */
+  removed: string[];
+}
+
+export interface WalStats {
+  saves: number;
+  /** Writes to the segment file (one per group-commit batch). */
+  batches: number;
+  fdatasyncs: number;
+  largestBatch: number;
+}
+
+interface Job {
+  /** Encoded records to append, or a whole new segment to rotate to. */
+  bytes: Buffer;
+  rotate: boolean;
+  sync: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const SEGMENT_RE = /^([0-9a-f]{16})\.wal$/;
+const segmentName = (seq: number): string => `${seq.toString(16).padStart(16, '0')}.wal`;
+
+export class Wal {
+  private queue: Job[] = [];
+  private writing = false;
+  private failure: StorageFailedError | undefined;
+  private closed = false;
+  private readonly counters: WalStats = { saves: 0, batches: 0, fdatasyncs: 0, largestBatch: 0 };
+  /** Bytes in the current segment (what a rotation would reclaim, less what it keeps). */
+  segmentBytes = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  private constructor(
+    private readonly files: FileLayer,
+    readonly dir: string,
+    private seq: number,
+    private file: AppendFile,
+    readonly view: WalView,
+    readonly recovery: WalRecovery,
+  ) {}
+
+  /** Opens (creating) the WAL in `dir`: replays the newest segment, cutting a torn tail. */
+  static async open(dir: string, files: FileLayer = nodeFiles): Promise<Wal> {
+    await files.mkdir(dir);
+    const names = await files.list(dir);
+    const recovery: WalRecovery = { removed: [] };
+    for (const n of names.filter((n) => n.endsWith('.tmp'))) {
+      await files.remove(join(dir, n));
+      recovery.removed.push(n);
+    }
+    const segments = names.filter((n) => SEGMENT_RE.test(n)).sort();
+    if (segments.length === 0) {
+      const view = emptyView();
+      await writeSegment(
+        files,
+        dir,
+        1,
+        encodeRecord({ kind: RecordKind.Checkpoint, checkpoint: checkpointOf(view) }),
+      );
+      return new Wal(files, dir, 1, await files.openAppend(join(dir, segmentName(1))), view, recovery);
+    }
+    const newest = segments[segments.length - 1];
+    const path = join(dir, newest);
+    const { records, validLength, badTail } = decodeRecords(await files.read(path));
+    if (records[0]?.kind !== RecordKind.Checkpoint) {
+      // Renamed into place only once complete and durable: a bad head is damage, not a crash.
+      throw new CorruptLogError(
+        0,
+        `segment ${newest} does not start with a checkpoint (${badTail ?? 'empty'})`,
+      );
+    }
+    const view = emptyView();
+    for (const r of records) applyRecord(view, r);
+    if (badTail) {
+      await files.truncate(path, validLength);
+      recovery.truncated = { segment: newest, offset: validLength, reason: badTail };
+    }
+    for (const old of segments.slice(0, -1)) {
+      await files.remove(join(dir, old));
+      recovery.removed.push(old);
+    }
+    if (segments.length > 1) await files.syncDir(dir);
+    const seq = parseInt(SEGMENT_RE.exec(newest)![1], 16);
+    const wal = new Wal(files, dir, seq, await files.openAppend(path), view, recovery);
+    wal.segmentBytes = validLength;
+    return wal;
+  }
+
+  stats(): WalStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Appends one Ready's state: a received snapshot's metadata, entries (replacing the suffix from
+   * entries[0].index), hard state. Resolves once written; with `sync`, once fdatasync'd too. Checked
+   * before anything changes: a write breaking the log's invariants is refused.
+   */
+  save(batch: WalBatch, sync: boolean): Promise<void> {
+    try {
+      this.assertWritable();
+      const records = this.plan(batch);
+      for (const r of records) applyRecord(this.view, r);
+      this.counters.saves++;
+      return this.enqueue(Buffer.concat(records.map(encodeRecord)), false, sync);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Records `snapshot` (the application's state at snapshot.index, written to its own file by the
+   * caller, durably, before this call) and drops the entries up to and including `index` (<= the
+   * snapshot's index). With `rotate` (the default) that is made durable by rotating to a new segment
+   * holding only what is kept, and resolves once it is; without, only the view moves at once (no I/O):
+   * the disk keeps the older snapshot's name and the entries after it, which a restart then replays
+   * (the next rotation drops them). Rotations cost a rewrite of what is kept, so a caller compacting
+   * often rotates only now and then (segmentBytes says how much a rotation would reclaim).
+   */
+  compact(snapshot: SnapshotMetadata, index: number, rotate = true): Promise<void> {
+    try {
+      this.assertWritable();
+      const v = this.view;
+      const term = termAt(v, index);
+      if (term === undefined || index < v.offset.index || (index === v.offset.index && !rotate)) {
+        throw new RangeError(
+          `wal: cannot compact to ${index}: log holds ${v.offset.index + 1}..${lastIndex(v)}`,
+        );
+      }
+      if (snapshot.index < v.snapshot.index)
+        throw new SnapshotOutOfDateError(snapshot.index, v.snapshot.index);
+      const named = snapshot.index === v.snapshot.index && snapshot.term === v.snapshot.term;
+      if (!named && (snapshot.index > v.hardState.commit || termAt(v, snapshot.index) !== snapshot.term)) {
+        throw new RangeError(`wal: snapshot at ${snapshot.index}@${snapshot.term} is not a committed entry`);
+      }
+      if (index > snapshot.index) {
+        throw new RangeError(`wal: compacting to ${index} beyond the snapshot at ${snapshot.index}`);
+      }
+      v.snapshot = snapshot;
+      applyRecord(v, { kind: RecordKind.Compact, index, term });
+      if (!rotate) return Promise.resolve();
+      const kept: WalRecord[] = [
+        { kind: RecordKind.Checkpoint, checkpoint: checkpointOf(this.view) },
+        ...this.view.entries.map((entry) => ({ kind: RecordKind.Entry, entry }) as const),
+      ];
+      return this.enqueue(Buffer.concat(kept.map(encodeRecord)), true, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Names a local snapshot (its file already durable) as the one a restart starts from; the log is
+   * kept (compact() drops it). Unsynced: if it is lost, a restart starts from the previous one.
+   */
+  markSnapshot(snapshot: SnapshotMetadata): Promise<void> {
+    try {
+      this.assertWritable();
+      const v = this.view;
+      if (snapshot.index <= v.snapshot.index)
+        throw new SnapshotOutOfDateError(snapshot.index, v.snapshot.index);
+      if (snapshot.index > v.hardState.commit || termAt(v, snapshot.index) !== snapshot.term) {
+        throw new RangeError(`wal: snapshot at ${snapshot.index}@${snapshot.term} is not a committed entry`);
+      }
+      const r: WalRecord = { kind: RecordKind.SnapshotTaken, snapshot };
+      applyRecord(v, r);
+      return this.enqueue(encodeRecord(r), false, false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Waits for every accepted write, then closes the segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.writing || this.queue.length > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.file.close();
+  }
+
+  private assertWritable(): void {
+    if (this.closed) throw new Error('wal is closed');
+    if (this.failure) throw this.failure;
+  }
+
+  private plan(b: WalBatch): WalRecord[] {
+    const v = this.view;
+    const out: WalRecord[] = [];
+    let last = lastIndex(v);
+    let prevTerm = (i: number): number | undefined => termAt(v, i);
+    if (b.snapshot) {
+      if (b.snapshot.index <= v.snapshot.index)
+        throw new SnapshotOutOfDateError(b.snapshot.index, v.snapshot.index);
+      out.push({ kind: RecordKind.Snapshot, snapshot: b.snapshot });
+      const s = b.snapshot;
+      last = s.index;
+      prevTerm = (i) => (i === s.index ? s.term : undefined);
+    }
+    const commit = b.snapshot ? b.snapshot.index : v.hardState.commit;
+    b.entries.forEach((e, k) => {
+      const first = k === 0;
+      if (first && (e.index <= commit || e.index > last + 1)) {
+        throw new RangeError(`wal: append at ${e.index} outside (${commit}, ${last + 1}]`);
+      }
+      if (!first && e.index !== b.entries[k - 1].index + 1)
+        throw new RangeError(`wal: entries not contiguous at ${e.index}`);
+      const before = first ? prevTerm(e.index - 1) : b.entries[k - 1].term;
+      if (before === undefined || e.term < before)
+        throw new RangeError(`wal: term ${e.term} at ${e.index} after ${before}`);
+      out.push({ kind: RecordKind.Entry, entry: e });
+    });
+    if (b.hardState) out.push({ kind: RecordKind.HardState, hardState: b.hardState });
+    return out;
+  }
+
+  private enqueue(bytes: Buffer, rotate: boolean, sync: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ bytes, rotate, sync, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  /** The writer: one append and at most one fdatasync per batch of queued saves; rotations alone. */
+  private async drain(): Promise<void> {
+    this.writing = true;
+    while (this.queue.length > 0) {
+      const rotateAt = this.queue.findIndex((j) => j.rotate);
+      const take = rotateAt === 0 ? 1 : rotateAt < 0 ? this.queue.length : rotateAt;
+      const batch = this.queue.splice(0, take);
+      try {
+        if (batch[0].rotate) await this.rotate(batch[0].bytes);
+        else await this.appendBatch(batch);
+        for (const j of batch) j.resolve();
+      } catch (err) {
+        this.failure = new StorageFailedError(err);
+        for (const j of [...batch, ...this.queue.splice(0)]) j.reject(this.failure);
+      }
+    }
+    this.writing = false;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async appendBatch(batch: Job[]): Promise<void> {
+    const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((j) => j.bytes));
+    await this.file.append(bytes);
+    this.segmentBytes += bytes.byteLength;
+    this.counters.batches++;
+    this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+    if (batch.some((j) => j.sync)) {
+      await this.file.datasync();
+      this.counters.fdatasyncs++;
+    }
+  }
+
+  private async rotate(bytes: Buffer): Promise<void> {
+    // Whatever the old segment holds unsynced is also in the new one (the checkpoint was taken after it).
+    const next = this.seq + 1;
+    await writeSegment(this.files, this.dir, next, bytes);
+    this.counters.fdatasyncs++;
+    this.segmentBytes = bytes.byteLength;
+    await this.file.close();
+    const old = segmentName(this.seq);
+    this.seq = next;
+    this.file = await this.files.openAppend(join(this.dir, segmentName(next)));
+    await this.files.remove(join(this.dir, old)); // superseded; a crash before this is cleaned by open()
+  }
+}
+
+/** Writes a complete segment under its final name: temp file, fdatasync, rename, directory fsync. */
+async function writeSegment(files: FileLayer, dir: string, seq: number, bytes: Buffer): Promise<void> {
+  const tmp = join(dir, `${segmentName(seq)}.tmp`);
+  const f = await files.openAppend(tmp);
+  try {
+    await f.append(bytes);
+    await f.datasync();
+  } finally {
+    await f.close();
+  }
+  await files.rename(tmp, join(dir, segmentName(seq)));
+  await files.syncDir(dir);
+}
