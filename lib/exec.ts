@@ -21,6 +21,10 @@ export const TOOL_PACKAGES: Record<string, string> = {
   ping: 'iputils-ping',
   iperf3: 'iperf3',
   perl: 'perl-base',
+  runc: 'runc',
+  crun: 'crun',
+  'tini-static': 'tini',
+  busybox: 'busybox-static',
 };
 
 export type Tool = keyof typeof TOOL_PACKAGES;

@@ -1,0 +1,73 @@
+#!/usr/bin/perl
+# oci-shim.pl STATE_DIR CREATE_ARGV...
+# A container's supervisor, as containerd's shim is one: it makes itself a child subreaper, runs the
+# OCI runtime's `create` with the container's stdout and stderr (fds 4 and 5, the log writers'
+# pipes), and so becomes the parent of the container's init once `create` exits. It reports the
+# init's pid in STATE_DIR/created, then waits: when the init ends, its status goes to STATE_DIR/exit
+# (128+N for signal N, as a shell reports it) and the shim exits. It needs nothing from the daemon,
+# so a container's exit is recorded while no daemon runs. Perl because it is in every Debian system
+# (perl-base is essential) and can make the prctl call a shell cannot; it costs ~2 MB.
+use strict;
+use warnings;
+use POSIX ();
+
+my ($state, @create) = @ARGV;
+my $PR_SET_CHILD_SUBREAPER = 36;
+# prctl's syscall number per machine (perl-base has no syscall.ph to look it up).
+my %PRCTL = (x86_64 => 157, aarch64 => 167, riscv64 => 167, ppc64le => 171, ppc64 => 171, s390x => 172);
+
+# Written whole or not at all: the daemon may read any moment.
+sub record {
+    my ($name, $text) = @_;
+    open(my $fh, '>', "$state/$name.tmp") or die "swarmlite: cannot write $state/$name: $!\n";
+    print $fh $text;
+    close($fh) or die "swarmlite: cannot write $state/$name: $!\n";
+    rename("$state/$name.tmp", "$state/$name") or die "swarmlite: cannot write $state/$name: $!\n";
+}
+
+sub fail {
+    print STDERR "swarmlite: @_\n";
+    record('exit', "125\n");
+    exit 125;
+}
+
+my $nr = $PRCTL{(POSIX::uname())[4]} // fail('no prctl syscall number known for ' . (POSIX::uname())[4]);
+syscall($nr, $PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 or fail("cannot become a child subreaper: $!");
+
+my $runtime = fork() // fail("fork: $!");
+if ($runtime == 0) {
+    # The runtime passes its stdio to the container's init: the log pipes, never the daemon's.
+    open(STDIN, '<', '/dev/null') and open(STDOUT, '>&4') and open(STDERR, '>&5')
+        or POSIX::_exit(125);
+    POSIX::close(4);
+    POSIX::close(5);
+    { no warnings 'exec'; exec { $create[0] } @create; }
+    print STDERR "swarmlite: cannot run $create[0]: $!\n";
+    POSIX::_exit(127);
+}
+# Only the container may hold the log pipes: the writers end when its last process is gone.
+POSIX::close(4);
+POSIX::close(5);
+
+waitpid($runtime, 0);
+my $created = $?;
+$created == 0 or fail('the OCI runtime could not create the container (exit ' . ($created >> 8) . ')');
+open(my $pidfh, '<', "$state/container.pid") or fail("no container pid: $!");
+my $pid = <$pidfh> // '';
+close($pidfh);
+$pid =~ /^(\d+)$/ or fail("bad container pid '$pid'");
+$pid = $1;
+record('created', "$pid\n");
+
+# Orphans of the container are reaped too (we are their subreaper); only the init's status counts.
+for (;;) {
+    my $reaped = waitpid(-1, 0);
+    if ($reaped == $pid) {
+        my $status = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+        record('exit', "$status\n");
+        exit 0;
+    }
+    # No child left without the init's status: it was reaped elsewhere (cannot happen to a
+    # subreaper's child); leave no status, which reads as killed.
+    exit 1 if $reaped < 0;
+}
