@@ -96,7 +96,7 @@ test('exec: inside the namespaces, with the task env, exit codes and signals pas
   assert.equal(r1.code, 3);
   const [host, greeting, cwd, init] = r1.out.split('\n');
   assert.deepEqual([host, greeting, cwd], ['exec-host', 'hi there', '/usr']);
-  assert.match(init!, /task-init\.sh .* sleep 1000/); // PID 1 of the task's namespace
+  assert.match(init!, /^\/dev\/init -- sleep 1000/); // PID 1 of the task's namespace: the init of `host`
   assert.equal(r1.err, 'oops\n');
 
   const { Readable } = await import('node:stream');
