@@ -36,6 +36,8 @@ function busyboxImage(t: TestContext): ImageSource {
     'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n',
   );
   writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
+  // Executable by its mode, not by its content: only the kernel's exec can tell.
+  writeFileSync(join(dir, 'bin', 'garbage'), 'not a program\n', { mode: 0o755 });
   return {
     resolve: async (ref) => {
       if (ref !== 'busybox') throw new Error(`No such image: ${ref}`);
@@ -172,4 +174,24 @@ test('the host image runs with the same isolation: capabilities, seccomp, privat
   assert.match(lines.join('\n'), /Operation not permitted[\s\S]*unshare=1/);
   assert.equal(lines.at(-2), '0');
   assert.ok(Number(lines.at(-1)) <= 6, `processes seen: ${lines.at(-1)}`);
+});
+
+test("exec failures: a program the kernel cannot run exits 1 saying why (as in Docker); a container runc cannot create fails start with runc's reason and reads as 125; nothing left", async (t) => {
+  const { rt, prefix, root } = testRuntime(t, { images: busyboxImage(t) });
+  const garbage = await runToEnd(rt, hostSpec(['/bin/garbage'], { image: 'busybox' }));
+  assert.deepEqual(garbage.exit, { exitCode: 1, oomKilled: false });
+  assert.deepEqual(garbage.lines, ['exec /bin/garbage: exec format error']);
+  // A file bound over a folder: the runtime refuses it at create.
+  const launch = {
+    ...launchOf(hostSpec(['sh'], { image: 'busybox' })),
+    container: {
+      mounts: [{ type: 'bind' as const, source: '/etc/hostname', target: '/bin', readonly: true }],
+    },
+  };
+  await rt.prepare(launch);
+  await assert.rejects(rt.start(launch.taskId), /failed to start: .*not a directory/);
+  assert.deepEqual(await rt.wait(launch.taskId), { exitCode: 125, oomKilled: false });
+  await assert.rejects(rt.prepare(launchOf(hostSpec(['sh'], { image: 'nosuch' }))), /No such image: nosuch/);
+  for (const id of [garbage.id, launch.taskId]) await rt.remove(id);
+  assert.deepEqual(leftovers(prefix, root), []);
 });
