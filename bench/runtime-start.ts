@@ -2,9 +2,11 @@
 // until the container runs) against the shell path tasks ran on before it (task-start.sh: nsenter,
 // unshare, task-init.sh, until the command runs), measured in the same run on the same machine.
 // Both start `sleep infinity` in a prepared sandbox; prepare (netns, cgroup, overlay mount) is not
-// counted. The reference's scripts are read from the git history of this checkout (the commit before
+// counted. CPU is the CPU of this process and everything it starts (a cpuacct cgroup the bench
+// moves itself into, plus the containers' own cgroups, which runc moves their processes to), so
+// the other load of a shared machine is not counted. The reference's scripts are read from the git history of this checkout (the commit before
 // the OCI runtime); without that history the reference is reported missing.
-//   node dist/bench/runtime-start.js     (root; also printed by bench:converge)
+//   npm run bench:runtime     (root; also printed by bench:converge)
 import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -12,7 +14,9 @@ import {
   mkdtempSync,
   readFileSync,
   realpathSync,
+  rmdirSync,
   rmSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -33,31 +37,46 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface StartCost {
   /** Median wall time of one start, ms. */
   medianMs: number;
-  /** CPU the whole machine spent per start (every process and the kernel), ms. */
+  /** CPU of the bench and everything it started, per start, ms. */
   cpuMsPerTask: number;
 }
 
-/** Busy CPU ticks of the whole machine so far (/proc/stat, 1/100 s). */
-function busyTicks(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
+const CPUACCT = '/sys/fs/cgroup/cpuacct';
+
+/** CPU ns of a v1 cpuacct cgroup folder (0 once it is gone). */
+function cpuNs(dir: string): number {
+  try {
+    return Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8'));
+  } catch {
+    return 0;
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function measure(n: number, startOne: (i: number) => Promise<void>): Promise<StartCost> {
+/**
+ * n sequential starts. `extraCpuNs` reads CPU spent outside the bench's cgroup by what was started
+ * (the containers' cgroups), after the starts.
+ */
+async function measure(
+  n: number,
+  benchCgroup: string,
+  startOne: (i: number) => Promise<void>,
+  extraCpuNs: () => number = () => 0,
+): Promise<StartCost> {
   const times: number[] = [];
-  const cpu0 = busyTicks();
+  const cpu0 = cpuNs(benchCgroup);
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await startOne(i);
     times.push(performance.now() - t0);
   }
-  return { medianMs: median(times), cpuMsPerTask: ((busyTicks() - cpu0) * 10) / n };
+  const cpu = cpuNs(benchCgroup) - cpu0 + extraCpuNs();
+  return { medianMs: median(times), cpuMsPerTask: cpu / 1e6 / n };
 }
 
 /** n containers through the task runtime: only start() is timed. */
-async function ociPath(n: number, prefix: string): Promise<StartCost> {
+async function ociPath(n: number, prefix: string, benchCgroup: string): Promise<StartCost> {
   const root = mkdtempSync(join(tmpdir(), `swl-${prefix}-`));
   const rt = new TaskRuntime({
     root,
@@ -76,7 +95,12 @@ async function ociPath(n: number, prefix: string): Promise<StartCost> {
         slot: i + 1,
         spec: defaultTaskSpec('host', ['sleep', 'infinity']),
       });
-    return await measure(n, async (i) => void (await rt.start(ids[i]!)));
+    return await measure(
+      n,
+      benchCgroup,
+      async (i) => void (await rt.start(ids[i]!)),
+      () => ids.reduce((sum, id) => sum + cpuNs(join(CPUACCT, 'swarmlite', prefix, id)), 0),
+    );
   } finally {
     for (const id of ids) await rt.remove(id).catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
@@ -103,7 +127,7 @@ function shimScripts(dir: string): boolean {
 }
 
 /** n launches of the old chain in one netns and one cgroup folder per controller, as a task's. */
-async function shimPath(n: number, prefix: string): Promise<StartCost | undefined> {
+async function shimPath(n: number, prefix: string, benchCgroup: string): Promise<StartCost | undefined> {
   const dir = mkdtempSync(join(tmpdir(), `swl-${prefix}-`));
   const netns = `${prefix}n`;
   const cgroups = ['memory', 'cpu', 'pids'].map((c) => join('/sys/fs/cgroup', c, `swl-${prefix}`));
@@ -112,7 +136,7 @@ async function shimPath(n: number, prefix: string): Promise<StartCost | undefine
     if (!shimScripts(dir)) return undefined;
     await run('ip', ['netns', 'add', netns]);
     for (const c of cgroups) mkdirSync(c, { recursive: true });
-    return await measure(n, async (i) => {
+    return await measure(n, benchCgroup, async (i) => {
       const state = join(dir, `t${i}`);
       mkdirSync(join(state, 'logs'), { recursive: true });
       // What the old entry script held for a root task: workdir, then a clean environment.
@@ -140,9 +164,19 @@ async function shimPath(n: number, prefix: string): Promise<StartCost | undefine
       );
       child.unref();
       groups.push(child.pid!);
-      // The old start() returned once init wrote the command's pid (it watched the folder; 2 ms looks here).
+      // The old start() returned once init wrote the command's pid, watching the folder as the new one does.
       const started = join(state, 'started');
-      while (!(existsSync(started) && readFileSync(started, 'utf8').trim())) await sleep(2);
+      await new Promise<void>((resolve) => {
+        const done = () => existsSync(started) && readFileSync(started, 'utf8').trim() !== '';
+        const watcher = watch(state, () => done() && finish());
+        const backstop = setInterval(() => done() && finish(), 100);
+        function finish() {
+          watcher.close();
+          clearInterval(backstop);
+          resolve();
+        }
+        if (done()) finish();
+      });
     });
   } finally {
     for (const pgid of groups) {
@@ -152,17 +186,20 @@ async function shimPath(n: number, prefix: string): Promise<StartCost | undefine
         // gone
       }
     }
-    for (const c of cgroups) {
-      for (let i = 0; i < 100 && existsSync(c); i++) {
-        try {
-          execFileSync('rmdir', [c]);
-        } catch {
-          await sleep(20); // its processes are still dying
-        }
-      }
-    }
+    for (const c of cgroups) await rmdirWhenEmpty(c);
     await run('ip', ['netns', 'del', netns]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A cgroup folder is busy until its last process is reaped. */
+async function rmdirWhenEmpty(dir: string): Promise<void> {
+  for (let i = 0; i < 250 && existsSync(dir); i++) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      await sleep(20);
+    }
   }
 }
 
@@ -171,13 +208,26 @@ export async function startCostReport(n = 20, rounds = 3): Promise<string[]> {
   const oci: StartCost[] = [];
   const shim: StartCost[] = [];
   const prefix = `bst${process.pid % 10_000}`;
-  for (let r = 0; r < rounds; r++) {
-    oci.push(await ociPath(n, `${prefix}o`));
-    const s = await shimPath(n, `${prefix}s`);
-    if (s) shim.push(s);
+  if (!existsSync(join(CPUACCT, 'cpuacct.usage')))
+    return ['runtime start cost: not measured (needs the cgroup v1 cpuacct hierarchy to count CPU)'];
+  // This process and all it starts are counted in a cgroup of the bench's own.
+  const benchCgroup = join(CPUACCT, `swl-${prefix}`);
+  const home =
+    readFileSync('/proc/self/cgroup', 'utf8').match(/^\d+:[^:]*\bcpuacct\b[^:]*:(.*)$/m)?.[1] ?? '/';
+  mkdirSync(benchCgroup, { recursive: true });
+  writeFileSync(join(benchCgroup, 'cgroup.procs'), String(process.pid));
+  try {
+    for (let r = 0; r < rounds; r++) {
+      oci.push(await ociPath(n, `${prefix}o`, benchCgroup));
+      const s = await shimPath(n, `${prefix}s`, benchCgroup);
+      if (s) shim.push(s);
+    }
+  } finally {
+    writeFileSync(join(CPUACCT, home, 'cgroup.procs'), String(process.pid));
+    await rmdirWhenEmpty(benchCgroup);
   }
   const fmt = (xs: StartCost[]) =>
-    `${median(xs.map((x) => x.medianMs)).toFixed(1)} ms a start, ${median(xs.map((x) => x.cpuMsPerTask)).toFixed(1)} ms of machine CPU a task`;
+    `${median(xs.map((x) => x.medianMs)).toFixed(1)} ms a start, ${median(xs.map((x) => x.cpuMsPerTask)).toFixed(1)} ms of CPU a start`;
   const lines = [`runtime start cost (${rounds} rounds of ${n} sequential starts, medians):`];
   lines.push(`  OCI path (supervisor + runc create + runc start): ${fmt(oci)}`);
   lines.push(

@@ -1,7 +1,7 @@
 // Starting a prepared task's container: oci-start.sh is spawned detached (its own session, stdio to
 // a file, no pipe to the daemon); it starts the log writers and becomes the container's supervisor
-// (shim/oci-shim.pl), which runs the OCI runtime's `create`. Once the supervisor reports the
-// container's init, the daemon runs `start`. The processes found are recorded in process.json;
+// (shim/oci-shim.pl), which runs the OCI runtime's `create` and `start` and reports the container's
+// init once it runs. The processes found are recorded in process.json;
 // the facts they come from (the supervisor's files, the writers' command lines) stay true after a
 // daemon restart, so the same helpers serve adoption.
 import { spawn } from 'node:child_process';
@@ -69,6 +69,13 @@ function folderChanges(dir: string): { next(ms: number): Promise<void>; poke(): 
   };
 }
 
+/** The supervisor's arguments after the state folder: create's length, create's words, start's words. */
+function supervisorArgs(req: LaunchRequest): string[] {
+  const { files } = req;
+  const create = req.runtime.createCommand(req.taskId, files.dir, files.pidFile, files.runtimeLog);
+  return [String(create.length), ...create, ...req.runtime.startCommand(req.taskId, files.runtimeLog)];
+}
+
 export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord> {
   const { files } = req;
   for (const f of [
@@ -85,13 +92,7 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
   try {
     child = spawn(
       findTool('bash'),
-      [
-        req.shims.start,
-        files.dir,
-        String(req.logMaxBytes),
-        String(req.logMaxFiles),
-        ...req.runtime.createCommand(req.taskId, files.dir, files.pidFile, files.runtimeLog),
-      ],
+      [req.shims.start, files.dir, String(req.logMaxBytes), String(req.logMaxFiles), ...supervisorArgs(req)],
       {
         detached: true,
         stdio: ['ignore', errFd, errFd],
@@ -110,11 +111,10 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
   child.unref();
   const shim = child.pid === undefined ? undefined : processRef(child.pid);
   try {
-    const init = await waitForCreate(req, shim, changes, Date.now() + req.timeoutMs, () => ended);
-    await req.runtime.start(req.taskId);
+    const { init } = await waitForStart(req, shim, changes, Date.now() + req.timeoutMs, () => ended);
     const proc: ProcessRecord = {
       outer: shim ?? { pid: 0, startTime: '' },
-      init,
+      ...(init ? { init } : {}),
       loggers: loggerRefs(files),
       startedAt: new Date().toISOString(),
     };
@@ -128,34 +128,35 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
   }
 }
 
-async function waitForCreate(
+async function waitForStart(
   req: LaunchRequest,
   shim: ProcessRef | undefined,
   changes: ReturnType<typeof folderChanges>,
   deadline: number,
   /** The spawn's error, or true once the launcher exited. */
   launcherEnded: () => Error | boolean,
-): Promise<ProcessRef> {
+): Promise<{ init?: ProcessRef }> {
   const { taskId, files } = req;
   for (;;) {
+    // Started: the init may already have ended (a quick command); the supervisor records how.
     const created = files.readText(files.created)?.trim();
     if (created) {
       const init = processRef(Number(created));
-      if (init) return init;
-      // Created and already gone (killed before start): the supervisor records how.
+      return init ? { init } : {};
     }
-    if (files.readText(files.exit)?.trim() || (created && !processRef(Number(created))))
+    // A status without `created`: the supervisor failed before the container ran.
+    if (files.readText(files.exit)?.trim())
       throw new Error(`task ${taskId} failed to start: ${launchError(files)}`);
     const ended = launcherEnded();
     if (ended || !shim) {
       await new Promise((r) => setTimeout(r, 20)); // its files may have been written just as it ended
-      if (files.readText(files.created)?.trim() && !files.readText(files.exit)?.trim()) continue;
+      if (files.readText(files.created)?.trim()) continue;
       const why = ended instanceof Error ? ended.message : launchError(files);
       throw new Error(`task ${taskId} failed to start: ${why}`);
     }
     if (Date.now() > deadline)
       throw new Error(
-        `task ${taskId} failed to start: the container was not created within ${req.timeoutMs} ms`,
+        `task ${taskId} failed to start: the container did not start within ${req.timeoutMs} ms`,
       );
     await changes.next(BACKSTOP_MS);
   }

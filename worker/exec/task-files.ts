@@ -52,7 +52,7 @@ export class TaskFiles {
   get exit() {
     return join(this.dir, 'exit');
   }
-  /** Written by the supervisor once the container exists: its init's pid. */
+  /** Written by the supervisor once the container is created and started: its init's pid. */
   get created() {
     return join(this.dir, 'created');
   }

@@ -4,10 +4,10 @@
 // daemon finds them), so one class serves both; the default is runc (Debian's crun 1.8.1 refuses
 // hybrid cgroup v1/v2 machines).
 //
-// create is given as a command line rather than run here: it must be run by the container's
+// create and start are also given as command lines: create must be run by the container's
 // supervisor (shim/oci-shim.pl), a child subreaper, so that the container's init becomes its child
 // when the runtime's create process exits, and its exit status can be collected by a process that
-// outlives the daemon.
+// outlives the daemon; the supervisor runs start right after, which spares the daemon a spawn.
 import { findTool, run } from '../../../lib/exec.js';
 
 export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -28,6 +28,8 @@ export interface OciRuntime {
    * the runtime's own messages (JSON lines) to logFile.
    */
   createCommand(id: string, bundle: string, pidFile: string, logFile: string): string[];
+  /** The command line that runs the created container's process (the supervisor runs it). */
+  startCommand(id: string, logFile: string): string[];
   /** Runs the created container's process. */
   start(id: string): Promise<void>;
   /** undefined when the runtime does not know the container. */
@@ -70,6 +72,10 @@ export class OciCli implements OciRuntime {
       'json',
       ...this.args('create', '--bundle', bundle, '--pid-file', pidFile, id),
     ];
+  }
+
+  startCommand(id: string, logFile: string): string[] {
+    return [this.binary, '--log', logFile, '--log-format', 'json', ...this.args('start', id)];
   }
 
   async start(id: string): Promise<void> {
