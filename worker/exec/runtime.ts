@@ -71,8 +71,8 @@ export interface TaskRuntimeOptions {
 /** The tools' own PATH: tasks get theirs from their spec, never the daemon's. */
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$/;
-// (bash and perl are in every Debian/Ubuntu base system.)
-const TOOLS = ['ip', 'mount', 'umount', 'runc', 'tini-static'];
+// (bash and perl are in every Debian/Ubuntu base system; the OCI runtime is added by name.)
+const TOOLS = ['ip', 'mount', 'umount', 'tini-static'];
 
 interface TaskStatus {
   phase: TaskPhase;
@@ -132,9 +132,9 @@ export class TaskRuntime implements Executor {
     return this.layoutCache;
   }
 
+  /** The OCI runtime (it makes its state folder at the first create). */
   private oci(): OciRuntime {
     const root = this.opts.ociRoot ?? join(this.root, '.runc');
-    if (!this.ociCache) mkdirSync(root, { recursive: true, mode: 0o700 });
     return (this.ociCache ??= new OciCli(root, this.opts.ociRuntime ?? 'runc'));
   }
 
@@ -158,7 +158,7 @@ export class TaskRuntime implements Executor {
     const files = this.files(launch.taskId);
     return this.serialized(launch.taskId, async () => {
       if (files.readTask()) return;
-      requireTools(TOOLS);
+      requireTools([...TOOLS, this.opts.ociRuntime ?? 'runc']);
       // Leftovers of a prepare that a crash cut short carry this task's names: clear them first.
       await this.cleanup(launch.taskId, false);
       let planned = false;
@@ -328,6 +328,9 @@ export class TaskRuntime implements Executor {
    */
   async removeEverything(): Promise<void> {
     for (const r of await this.list()) await this.remove(r.taskId);
+    // Containers the OCI runtime still knows without a task folder (a folder removed by hand, a
+    // crash between the two removals): what runs of them goes too.
+    for (const orphan of await this.oci().list()) await this.oci().delete(orphan.id, true);
     removePrefixFolders(this.layout(), this.prefix);
   }
 
