@@ -112,9 +112,9 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 /**
- * The task's end from the status task-init.sh recorded. A shell reports a command that a signal
- * ended as 128+N (as Docker's exit codes do), so the signal is read back from that convention.
- * No status at all means init itself was SIGKILLed (stop after the grace period, or the OOM killer).
+ * The task's end from the status the supervisor recorded: 128+N for a command that signal N ended
+ * (a shell's and Docker's convention), so the signal is read back from it. No status at all means
+ * the supervisor itself was killed before it could record one: reported as a SIGKILL.
  */
 export function exitFromStatus(statusText: string | undefined, oomKilled: boolean): TaskExit {
   const status = statusText?.trim() ? Number(statusText.trim()) : NaN;
