@@ -91,7 +91,8 @@ test("inside a busybox container: Docker's capabilities, EPERM for unshare and m
   // Only the container's own processes: sh as PID 1 and the few the probe line runs, none of the host's.
   const pids = /^pids=(.*)$/m.exec(out)![1]!.trim().split(' ').map(Number);
   assert.equal(pids[0], 1);
-  assert.ok(pids.length <= 5 && pids.every((p) => p < 20), `pids seen: ${pids.join(' ')}`);
+  // (The probe forked a few dozen short-lived processes before: small numbers, never the host's.)
+  assert.ok(pids.length <= 6 && pids.every((p) => p < 100), `pids seen: ${pids.join(' ')}`);
   assert.match(out, /hostfile=1/);
   assert.match(out, /^iso-1$/m);
   assert.match(out, /^nameserver 127\.0\.0\.11$/m);
