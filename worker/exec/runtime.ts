@@ -270,14 +270,18 @@ export class TaskRuntime implements Executor {
       if (status.phase !== 'running' && status.phase !== 'starting') return;
       const ended = () => this.status(taskId).phase === 'exited';
       // SIGTERM to the container's init (with --init, tini forwards it to the command), then SIGKILL
-      // to every process of the container once the grace period is over.
-      await this.oci()
+      // to every process of the container once the grace period is over. A task the OCI runtime
+      // does not know (started by a swarmlite before it, on the shell init) gets them straight.
+      const known = await this.oci()
         .kill(taskId, 'SIGTERM')
-        .catch(() => undefined); // already stopped
+        .then(() => true)
+        .catch(() => false); // already stopped, or not runc's
+      if (!known && status.init) signalProcess(status.init, 'SIGTERM');
       if (await waitUntil(ended, Math.max(0, graceMs), this.pollMs)) return;
       await this.oci()
         .kill(taskId, 'SIGKILL', true)
         .catch(() => undefined);
+      await this.cgroup(taskId).killAll();
       if (!(await waitUntil(ended, 5000, this.pollMs)))
         throw new Error(`task ${taskId}: processes survived SIGKILL for 5 s`);
     });
