@@ -76,7 +76,12 @@ async function measure(
 }
 
 /** n containers through the task runtime: only start() is timed. */
-async function ociPath(n: number, prefix: string, benchCgroup: string): Promise<StartCost> {
+/**
+ * n containers through the task runtime: only start() is timed. `raw`: the same bundles started by
+ * `runc create` and `runc start` alone, without the supervisor, the log writers or the runtime's
+ * bookkeeping (their output is discarded and their exit status lost): runc's own share of a start.
+ */
+async function ociPath(n: number, prefix: string, benchCgroup: string, raw = false): Promise<StartCost> {
   const root = mkdtempSync(join(tmpdir(), `swl-${prefix}-`));
   const rt = new TaskRuntime({
     root,
@@ -95,13 +100,20 @@ async function ociPath(n: number, prefix: string, benchCgroup: string): Promise<
         slot: i + 1,
         spec: defaultTaskSpec('host', ['sleep', 'infinity']),
       });
-    return await measure(
-      n,
-      benchCgroup,
-      async (i) => void (await rt.start(ids[i]!)),
-      () => ids.reduce((sum, id) => sum + cpuNs(join(CPUACCT, 'swarmlite', prefix, id)), 0),
+    const runc = ['--root', join(root, '.runc')];
+    const startOne = raw
+      ? async (i: number) => {
+          await run('runc', [...runc, 'create', '--bundle', join(root, ids[i]!), ids[i]!]);
+          await run('runc', [...runc, 'start', ids[i]!]);
+        }
+      : async (i: number) => void (await rt.start(ids[i]!));
+    return await measure(n, benchCgroup, startOne, () =>
+      ids.reduce((sum, id) => sum + cpuNs(join(CPUACCT, 'swarmlite', prefix, id)), 0),
     );
   } finally {
+    if (raw)
+      for (const id of ids)
+        await run('runc', ['--root', join(root, '.runc'), 'delete', '-f', id]).catch(() => undefined);
     for (const id of ids) await rt.remove(id).catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
   }
@@ -204,8 +216,9 @@ async function rmdirWhenEmpty(dir: string): Promise<void> {
 }
 
 /** Both paths, alternating rounds; the lines to print. */
-export async function startCostReport(n = 20, rounds = 3): Promise<string[]> {
+export async function startCostReport(n = 10, rounds = 3): Promise<string[]> {
   const oci: StartCost[] = [];
+  const raw: StartCost[] = [];
   const shim: StartCost[] = [];
   const prefix = `bst${process.pid % 10_000}`;
   if (!existsSync(join(CPUACCT, 'cpuacct.usage')))
@@ -219,6 +232,7 @@ export async function startCostReport(n = 20, rounds = 3): Promise<string[]> {
   try {
     for (let r = 0; r < rounds; r++) {
       oci.push(await ociPath(n, `${prefix}o`, benchCgroup));
+      raw.push(await ociPath(n, `${prefix}r`, benchCgroup, true));
       const s = await shimPath(n, `${prefix}s`, benchCgroup);
       if (s) shim.push(s);
     }
@@ -230,6 +244,7 @@ export async function startCostReport(n = 20, rounds = 3): Promise<string[]> {
     `${median(xs.map((x) => x.medianMs)).toFixed(1)} ms a start, ${median(xs.map((x) => x.cpuMsPerTask)).toFixed(1)} ms of CPU a start`;
   const lines = [`runtime start cost (${rounds} rounds of ${n} sequential starts, medians):`];
   lines.push(`  OCI path (supervisor + runc create + runc start): ${fmt(oci)}`);
+  lines.push(`    of which runc create + runc start alone:        ${fmt(raw)}`);
   lines.push(
     shim.length
       ? `  old shell path (task-start.sh, nsenter, unshare, task-init.sh):  ${fmt(shim)}`
