@@ -68,8 +68,9 @@ test("inside a busybox container: Docker's capabilities, EPERM for unshare and m
     'grep -E "^Cap(Eff|Bnd)" /proc/self/status',
     'unshare -n true 2>&1; echo unshare=$?',
     'mkdir -p /mnt; mount -t tmpfs none /mnt 2>&1; echo mount=$?',
-    'echo h >/proc/sysrq-trigger 2>&1; echo sysrq=$?',
-    'echo 1 >/sys/kernel/profiling 2>&1; echo sys=$?',
+    // (The shell's own error goes to the stream of the braces: one stream keeps the order.)
+    '{ echo h >/proc/sysrq-trigger; } 2>&1; echo sysrq=$?',
+    '{ echo 1 >/sys/kernel/profiling; } 2>&1; echo sys=$?',
     // (This kernel has no /proc/kcore or /proc/sysrq-trigger; /proc/keys and /sys/firmware it has.)
     'echo keys=$(wc -c </proc/keys) firmware=$(ls /sys/firmware | wc -l)',
     'echo pids=$(ps -o pid | tail -n +2 | tr "\\n" " ")',

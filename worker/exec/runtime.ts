@@ -234,10 +234,9 @@ export class TaskRuntime implements Executor {
     const { statusText: exitText, supervisorAlive } = readStatusThenLiveness(
       () => files.readText(files.exit),
       () => {
-        if (proc) return isRunning(proc.outer);
-        // Launched by a daemon that died before writing process.json: the init, while it lives.
-        const init = created ? processRefOf(created) : undefined;
-        return init ? isRunning(init) : false;
+        // A daemon that died before writing process.json left the supervisor's pid in its own file.
+        const supervisor = proc?.outer ?? processRefOf(files.readText(files.supervisor)?.trim() ?? '');
+        return supervisor ? isRunning(supervisor) : false;
       },
     );
     const exitRecorded = Boolean(exitText?.trim());

@@ -64,6 +64,10 @@ export class TaskFiles {
   get oomKilled() {
     return join(this.dir, 'oom-killed');
   }
+  /** The supervisor's pid, from oci-start.sh (process.json has it too, once start() returned). */
+  get supervisor() {
+    return join(this.dir, 'supervisor');
+  }
   /** "stdoutWriterPid stderrWriterPid", from oci-start.sh. */
   get loggers() {
     return join(this.dir, 'loggers');

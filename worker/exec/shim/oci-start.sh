@@ -15,5 +15,7 @@ out=$!
 exec 5> >(exec bash "$here/task-log.sh" "$state/logs/stderr.log" "$max" "$keep" 2>/dev/null 4>&-)
 err=$!
 echo "$out $err" >"$state/loggers"
+# This pid becomes the supervisor's: a daemon that dies before it records the launch finds it here.
+echo "$$" >"$state/supervisor"
 
 exec perl "$here/oci-shim.pl" "$state" "$@"
