@@ -182,7 +182,10 @@ test("exec failures: a program the kernel cannot run exits 1 saying why (as in D
   const { rt, prefix, root } = testRuntime(t, { images: busyboxImage(t) });
   const garbage = await runToEnd(rt, hostSpec(['/bin/garbage'], { image: 'busybox' }));
   assert.deepEqual(garbage.exit, { exitCode: 1, oomKilled: false });
-  assert.deepEqual(garbage.lines, ['exec /bin/garbage: exec format error']);
+  assert.ok(
+    garbage.lines.includes('exec /bin/garbage: exec format error'),
+    `runc's reason in the task's log: ${garbage.lines.join(' | ')}`,
+  );
   // A file bound over a folder: the runtime refuses it at create.
   const launch = {
     ...launchOf(hostSpec(['sh'], { image: 'busybox' })),
