@@ -103,8 +103,8 @@ async function ociPath(n: number, prefix: string, benchCgroup: string, raw = fal
     const runc = ['--root', join(root, '.runc')];
     const startOne = raw
       ? async (i: number) => {
-          await run('runc', [...runc, 'create', '--bundle', join(root, ids[i]!), ids[i]!]);
-          await run('runc', [...runc, 'start', ids[i]!]);
+          await runcDetached([...runc, 'create', '--bundle', join(root, ids[i]!), ids[i]!]);
+          await runcDetached([...runc, 'start', ids[i]!]);
         }
       : async (i: number) => void (await rt.start(ids[i]!));
     return await measure(n, benchCgroup, startOne, () =>
@@ -117,6 +117,20 @@ async function ociPath(n: number, prefix: string, benchCgroup: string, raw = fal
     for (const id of ids) await rt.remove(id).catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * runc with /dev/null for stdio: create hands its stdio to the container, so pipes to this process
+ * would stay open as long as the container runs.
+ */
+function runcDetached(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(findTool('runc'), args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`runc ${args.join(' ')}: exit ${code}`)),
+    );
+  });
 }
 
 /** The shell path's scripts from git, or undefined without the history. */
