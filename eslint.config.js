@@ -2,6 +2,48 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layering of DESIGN.md §2, as lint errors: imports go down, never up. `lib/` and `api/` are the
+ * ground floor; `manager/`, `worker/`, `ingress/` and `dns/` stand on them; only `daemon/` (and the
+ * e2e tests) enter `manager/`, through `manager/index.ts`; `cli/` and `deploy/` do not import each
+ * other. Benchmarks and the in-process tests under test/ (other than e2e) measure and test manager
+ * internals directly. test/architecture.test.ts shows that a breaking import fails the lint.
+ */
+const layer = (name) =>
+  typeof name === 'string'
+    ? { group: [`**/${name}/**`], message: 'imports go down: see eslint.config.js (DESIGN §2)' }
+    : name;
+const MANAGER_INTERNALS = {
+  group: ['**/manager/**', '!**/manager/index.js'],
+  message: 'manager/ is entered only through manager/index.ts (DESIGN §2)',
+};
+const forbid = (files, ...names) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: names.map(layer) }] },
+});
+const architecture = [
+  forbid(
+    ['lib/**/*.ts'],
+    'api',
+    'manager',
+    'worker',
+    'ingress',
+    'dns',
+    'cli',
+    'daemon',
+    'deploy',
+    'test',
+    'bench',
+  ),
+  forbid(['api/**/*.ts'], 'manager', 'worker', 'ingress', 'dns', 'cli', 'daemon', 'deploy', 'test', 'bench'),
+  forbid(['worker/**/*.ts', 'ingress/**/*.ts', 'dns/**/*.ts'], 'manager', 'cli', 'daemon', 'deploy', 'bench'),
+  forbid(['manager/**/*.ts'], 'worker', 'ingress', 'dns', 'cli', 'daemon', 'deploy', 'bench'),
+  forbid(['cli/**/*.ts'], 'manager', 'deploy'),
+  forbid(['deploy/**/*.ts'], 'manager', 'cli'),
+  forbid(['daemon/**/*.ts'], MANAGER_INTERNALS, 'cli', 'deploy'),
+  forbid(['test/e2e/**/*.ts'], MANAGER_INTERNALS),
+];
+
 export default tseslint.config(
   { ignores: ['dist*/**', 'node_modules/**'] },
   js.configs.recommended,
@@ -26,4 +68,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...architecture,
 );

@@ -5,13 +5,13 @@
 // with no manager, Raft, scheduling or sessions in between.
 //   npm run bench:converge          (root; makes and removes its own lab)
 import { labDown, labUp } from '../deploy/lab/lab.js';
-import { withDaemon } from '../cli/client.js';
+import { withDaemon } from '../daemon/client.js';
 import { unary } from '../lib/grpc.js';
 import { createLogger } from '../lib/log.js';
 import { newId } from '../lib/ids.js';
 import type { LabHostState } from '../deploy/lab/state.js';
-import type { Task } from '../manager/store/index.js';
-import { defaultTaskSpec } from '../manager/store/index.js';
+import type { Task } from '../api/objects/index.js';
+import { defaultTaskSpec } from '../api/objects/index.js';
 import { isRunning, processRef } from '../lib/process.js';
 import { createExecutor } from '../daemon/executor.js';
 import { startCostReport } from './runtime-start.js';

@@ -4,15 +4,18 @@
 //     alternated in the same run so both see the same machine load. Goal: overlay/underlay ≥ 0.65.
 //  2. Endpoint programming: a new task on node5, and the time until nodes 1-4 (each with a task on the
 //     network, so each has a sandbox) hold its neighbor entry on vxlan0. Goal: under 1 s.
+//  3. Endpoint removal: each of those tasks removed (from the remove call), and node5 leaving the swarm
+//     (from the leave call), until no other node holds their neighbor entries. Goal: under 1 s after the
+//     task is reported stopped, and 1 s after the leave returned (the e2e test asserts only that they go).
 //   npm run bench:overlay          (root; makes and removes its own lab)
 import { spawn } from 'node:child_process';
 import type { Client } from '@grpc/grpc-js';
 import { labDown, labUp } from '../deploy/lab/lab.js';
-import { withDaemon } from '../cli/client.js';
+import { localInfo, withDaemon } from '../daemon/client.js';
 import { unary } from '../lib/grpc.js';
 import { findTool, run } from '../lib/exec.js';
 import type { LabHostState } from '../deploy/lab/state.js';
-import type { Network, Task } from '../manager/store/index.js';
+import type { Network, Task } from '../api/objects/index.js';
 import { macFromIp, sandboxName } from '../worker/overlay/names.js';
 
 const NODES = 5;
@@ -250,7 +253,55 @@ async function endpointRun(
   return { addressMs: addressMs!, legMs, runningMs, programmedMs };
 }
 
-async function bench(lab: LabHostState[]): Promise<{ tp: Throughput; endpoints: EndpointRun[] }> {
+interface Removal {
+  what: string;
+  /** From the remove (or leave) call until the last of nodes 1-4 dropped the entries. */
+  goneMs: number;
+  /** From the call's return (the task reported stopped, the leave done) until then. */
+  afterReturnMs: number;
+}
+
+/** Until none of `hosts` holds a neighbor entry for any of `ips`; ms from `t0`. */
+async function entriesGone(hosts: LabHostState[], vni: number, ips: string[], t0: number): Promise<number> {
+  return until(`entries for ${ips.join(' ')} gone`, async () => {
+    const held = await Promise.all(hosts.map((h) => neighbors(h, vni)));
+    return held.every((n) => ips.every((ip) => !n.has(ip))) ? performance.now() - t0 : undefined;
+  });
+}
+
+/** The endpoint runs' services removed one by one, then node5 leaves; each timed until its entries go. */
+async function removals(api: ManagerApi, lab: LabHostState[], vni: number): Promise<Removal[]> {
+  const node5 = lab[NODES - 1]!;
+  const others = lab.slice(0, NODES - 1);
+  const out: Removal[] = [];
+  for (let i = 1; i <= ENDPOINT_RUNS; i++) {
+    const name = `ep${i}`;
+    const [task] = await api.tasks(name);
+    const ip = task && ipOf(task);
+    if (!ip) throw new Error(`${name} has no address`);
+    const t0 = performance.now();
+    await api.call('removeService', { ref: name });
+    const returned = performance.now();
+    const goneMs = await entriesGone(others, vni, [ip], t0);
+    out.push({ what: `${name} removed`, goneMs, afterReturnMs: goneMs - (returned - t0) });
+  }
+  const mine = (await api.tasks('mesh')).filter((t) => t.nodeId && ipOf(t));
+  const node5Id = (await withDaemon(`unix://${node5.socket}`, (c) => localInfo(c, 30_000))).nodeId;
+  const ips = mine.filter((t) => t.nodeId === node5Id).map((t) => ipOf(t)!);
+  if (ips.length === 0) throw new Error('node5 runs no mesh task');
+  const t0 = performance.now();
+  await withDaemon(`unix://${node5.socket}`, (c) =>
+    unary<object, object>(c, 'leave', { force: false }, 60_000),
+  );
+  const returned = performance.now();
+  const goneMs = await entriesGone(others, vni, ips, t0);
+  out.push({ what: 'node5 left', goneMs, afterReturnMs: goneMs - (returned - t0) });
+  return out;
+}
+
+async function bench(
+  lab: LabHostState[],
+): Promise<{ tp: Throughput; endpoints: EndpointRun[]; removed: Removal[] }> {
   return withDaemon(`unix://${lab[0]!.socket}`, async (client) => {
     const api = managerApi(client);
     await api.call('createNetwork', {
@@ -280,11 +331,12 @@ async function bench(lab: LabHostState[]): Promise<{ tp: Throughput; endpoints: 
     const tp = await throughput(api, lab, network.vni);
     const endpoints: EndpointRun[] = [];
     for (let i = 1; i <= ENDPOINT_RUNS; i++) endpoints.push(await endpointRun(api, lab, network.vni, i));
-    return { tp, endpoints };
+    const removed = await removals(api, lab, network.vni);
+    return { tp, endpoints, removed };
   });
 }
 
-function report(tp: Throughput, endpoints: EndpointRun[]): void {
+function report(tp: Throughput, endpoints: EndpointRun[], removed: Removal[]): void {
   const gbps = (x: number) => `${x.toFixed(2).padStart(6)} Gbit/s`;
   const runs = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
   const overlay = median(tp.overlayGbps);
@@ -321,6 +373,12 @@ function report(tp: Throughput, endpoints: EndpointRun[]): void {
   console.log(
     `    median, address known → programmed on every node: ${m.toFixed(0)} ms   goal < 1 s: ${m < 1000 ? 'met' : 'MISSED'}`,
   );
+  console.log(`  entries leaving nodes 1-4 (ms from the call; after it returned, goal < 1 s):`);
+  for (const r of removed)
+    console.log(
+      `    ${r.what.padEnd(12)} ${r.goneMs.toFixed(0).padStart(6)}   after return ${r.afterReturnMs.toFixed(0).padStart(6)}` +
+        `   ${r.afterReturnMs < 1000 ? 'met' : 'MISSED'}`,
+    );
 }
 
 async function main(): Promise<void> {
@@ -334,7 +392,7 @@ async function main(): Promise<void> {
   } finally {
     await labDown(LAB);
   }
-  report(result.tp, result.endpoints);
+  report(result.tp, result.endpoints, result.removed);
 }
 
 await main();

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { findTool, run } from '../lib/exec.js';
 import { packageRoot } from '../lib/repo.js';
 import { newId } from '../lib/ids.js';
-import { defaultTaskSpec } from '../manager/store/index.js';
+import { defaultTaskSpec } from '../api/objects/index.js';
 import { TaskRuntime } from '../worker/exec/runtime.js';
 
 /** The last commit whose tasks ran on the shell shims. */

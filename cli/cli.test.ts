@@ -5,10 +5,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { daemonClient, localInfo } from './client.js';
+import { daemonClient, localInfo } from '../daemon/client.js';
+import { swarmliteBin } from '../lib/repo.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** The real launcher (bin/swarmlite.js), as users run it. */
+const MAIN = swarmliteBin();
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
@@ -33,7 +34,7 @@ function spawnDaemon(dir: string, socket: string, logLevel: string) {
   return spawn(process.execPath, [MAIN, ...args, '--log-level', logLevel], { stdio: 'ignore' });
 }
 
-async function waitForDaemon(socket: string, timeoutMs = 10_000): Promise<void> {
+async function waitForDaemon(socket: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = daemonClient(`unix://${socket}`);

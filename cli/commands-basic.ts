@@ -5,8 +5,15 @@ import { runDaemonUntilSignalled } from '../daemon/daemon.js';
 import { DAEMON_DEFAULTS, validateDaemonOptions, type ExecutorKind } from '../daemon/options.js';
 import type { LogLevel } from '../lib/log.js';
 import { packageVersion } from '../lib/repo.js';
-import { explainRpcError, localInfo, localVersion, resolveHost, withDaemon, daemonClient } from './client.js';
-import { parseFormat, printJson } from './format.js';
+import {
+  explainRpcError,
+  localInfo,
+  localVersion,
+  resolveHost,
+  withDaemon,
+  daemonClient,
+} from '../daemon/client.js';
+import { parseFormat, printJson } from '../lib/format.js';
 
 interface GlobalOptions {
   host?: string;

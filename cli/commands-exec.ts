@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
-import { daemonClient, explainRpcError, resolveHost } from './client.js';
+import { daemonClient, explainRpcError, resolveHost } from '../daemon/client.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
-import type { IpamConfig, NetworkSpec } from '../manager/store/objects-services.js';
-import { resolveHost, withDaemon } from './client.js';
-import { parseFormat, printJson, renderTable } from './format.js';
+import type { IpamConfig, NetworkSpec } from '../api/objects/index.js';
+import { resolveHost, withDaemon } from '../daemon/client.js';
+import { parseFormat, printJson, renderTable } from '../lib/format.js';
 import { collect, parseLabel, parseLabels } from './service-flags.js';
 import { shortId, type WireNetwork } from './service-wire.js';
 

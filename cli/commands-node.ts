@@ -1,10 +1,10 @@
 // `swarmlite node ...`: the swarm's nodes, as `docker node` shows and changes them.
 import type { Command } from 'commander';
-import type { WireNode } from '../manager/controlapi/convert.js';
+import type { WireNode } from '../api/node-wire.js';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
-import { resolveHost, withDaemon } from './client.js';
-import { parseFormat, printJson, renderTable } from './format.js';
+import { resolveHost, withDaemon } from '../daemon/client.js';
+import { parseFormat, printJson, renderTable } from '../lib/format.js';
 
 /** What `node ls/inspect` receive: the control API's wire form of a node. */
 export type NodeView = WireNode;

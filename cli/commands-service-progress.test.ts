@@ -8,13 +8,14 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serviceClient } from '../lib/grpc.js';
-import type { TaskState } from '../manager/store/objects-services.js';
+import type { TaskState } from '../api/objects/index.js';
 import { iso, nodes, T0, wireService, wireTask } from './service-fixtures.js';
 import type { WireService, WireServiceSpec } from './service-wire.js';
+import { swarmliteBin } from '../lib/repo.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** The real launcher (bin/swarmlite.js), as users run it. */
+const MAIN = swarmliteBin();
 type Handler = (req: Record<string, unknown>) => object;
 
 /** A LocalApi serving `handlers`; any other call is UNIMPLEMENTED. */

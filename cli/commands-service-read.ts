@@ -3,9 +3,9 @@
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
-import { resolveHost, withDaemon } from './client.js';
+import { resolveHost, withDaemon } from '../daemon/client.js';
 import { forEachRef } from './commands-network.js';
-import { parseFormat, printJson } from './format.js';
+import { parseFormat, printJson } from '../lib/format.js';
 import { collect } from './service-flags.js';
 import { renderServicePretty, renderServiceTable, renderTaskTable, taskName } from './service-format.js';
 import type { NodeName, ServiceListEntry, WireNetwork, WireService, WireTask } from './service-wire.js';

@@ -3,13 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../lib/errors.js';
 import { parseScaleArgs } from './commands-service.js';
 import { filterTasks, parseTaskFilters } from './commands-service-read.js';
 import { nodes, wireService, wireTask } from './service-fixtures.js';
+import { swarmliteBin } from '../lib/repo.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** The real launcher (bin/swarmlite.js), as users run it. */
+const MAIN = swarmliteBin();
 const NO_DAEMON = 'unix:///nonexistent/swarmlite.sock';
 
 function cli(args: string[]) {

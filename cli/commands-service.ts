@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
-import { resolveHost, withDaemon } from './client.js';
+import { resolveHost, withDaemon } from '../daemon/client.js';
 import { registerServiceLogs } from './commands-exec.js';
 import { forEachRef } from './commands-network.js';
 import { addSharedSpecOptions } from './commands-service-options.js';

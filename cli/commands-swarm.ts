@@ -4,7 +4,7 @@ import { isIPv4 } from 'node:net';
 import { parseDuration } from '../lib/duration.js';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
-import { resolveHost, withDaemon } from './client.js';
+import { resolveHost, withDaemon } from '../daemon/client.js';
 
 export interface JoinTokens {
   worker: string;

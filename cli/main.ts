@@ -5,7 +5,6 @@ import { UserError } from '../lib/errors.js';
 import { packageVersion } from '../lib/repo.js';
 import { registerBasicCommands } from './commands-basic.js';
 import { registerExec } from './commands-exec.js';
-import { registerLabCommands } from './commands-lab.js';
 import { registerNetworkCommands } from './commands-network.js';
 import { registerNodeCommands } from './commands-node.js';
 import { registerServiceCommands } from './commands-service.js';
@@ -14,7 +13,10 @@ import { registerWhoamiCommand } from './commands-whoami.js';
 
 export const USAGE_EXIT = 2;
 
-function buildProgram(): Command {
+/** Registers a group of verbs on the program (the entry point adds `lab`, which lives in deploy/). */
+export type CommandGroup = (program: Command) => void;
+
+function buildProgram(extra: readonly CommandGroup[]): Command {
   const program = new Command('swarmlite')
     .description('A small Swarm-style container cluster')
     .version(packageVersion(), '-v, --version', 'print the client version')
@@ -30,8 +32,8 @@ function buildProgram(): Command {
   registerServiceCommands(program);
   registerNetworkCommands(program);
   registerExec(program);
-  registerLabCommands(program);
   registerWhoamiCommand(program);
+  for (const register of extra) register(program);
   return program;
 }
 
@@ -49,8 +51,8 @@ function fullName(cmd: Command): string {
   return names.join(' ');
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], extra: readonly CommandGroup[] = []): Promise<number> {
+  const program = buildProgram(extra);
   tagUsageErrors(program);
   try {
     await program.parseAsync(argv);
@@ -77,5 +79,3 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-process.exitCode = await main(process.argv);

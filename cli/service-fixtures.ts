@@ -1,5 +1,5 @@
 // Wire objects for the CLI's tests: a service and its tasks as the daemon would return them.
-import type { TaskState } from '../manager/store/objects-services.js';
+import type { TaskState } from '../api/objects/index.js';
 import { buildCreateSpec } from './service-spec.js';
 import type { WireService, WireServiceSpec, WireTask } from './service-wire.js';
 

@@ -2,12 +2,8 @@
 // UserError with exit 2 (a usage error) naming the flag, so nothing reaches the daemon half-checked.
 import { UserError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
-import {
-  IDLE_TIMEOUT_MAX_SECONDS,
-  isIdleTimeout,
-  type PortConfig,
-} from '../manager/store/objects-services.js';
-import { ConstraintError, parseConstraints } from '../manager/scheduler/constraints.js';
+import { IDLE_TIMEOUT_MAX_SECONDS, isIdleTimeout, type PortConfig } from '../api/objects/index.js';
+import { ConstraintError, parseConstraints } from '../api/constraints.js';
 
 const usage = (message: string) => new UserError(message, 2);
 

@@ -1,7 +1,7 @@
 // What `service ls`, `service ps` and `service inspect --pretty` print: pure renderers over the wire
 // objects, in Docker's shapes (columns, `*:5000->80/tcp`, `\_ web.1` history rows, "5 seconds ago").
-import type { PortConfig, UpdateConfig } from '../manager/store/objects-services.js';
-import { renderTable } from './format.js';
+import type { PortConfig, UpdateConfig } from '../api/objects/index.js';
+import { renderTable } from '../lib/format.js';
 import {
   isGlobal,
   replicasOf,

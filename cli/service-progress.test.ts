@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { UpdateStatus } from '../manager/store/objects-services.js';
+import type { UpdateStatus } from '../api/objects/index.js';
 import { buildCreateSpec } from './service-spec.js';
 import { iso, nodes, T0, wireService, wireTask } from './service-fixtures.js';
 import {

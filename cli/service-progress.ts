@@ -4,7 +4,7 @@
 // (service + tasks + nodes + clock → lines + verdict); the poller in commands-service-progress.ts only
 // fetches and draws.
 import { isDeepStrictEqual } from 'node:util';
-import { taskStateRank, type TaskState, type UpdateStatus } from '../manager/store/objects-services.js';
+import { taskStateRank, type TaskState, type UpdateStatus } from '../api/objects/index.js';
 import { isGlobal, replicasOf, type NodeName, type WireService, type WireTask } from './service-wire.js';
 
 /** How long a task may sit pending with an error (no node fits, no address left) before we give up. */

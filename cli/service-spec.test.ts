@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../lib/errors.js';
-import {
-  defaultRollbackConfig,
-  defaultTaskSpec,
-  defaultUpdateConfig,
-} from '../manager/store/defaults-services.js';
+import { defaultRollbackConfig, defaultTaskSpec, defaultUpdateConfig } from '../api/objects/index.js';
 import { applyUpdateOptions, buildCreateSpec, checkUpdateOptions } from './service-spec.js';
 
 const isUsage = (pattern: RegExp) => (err: unknown) =>

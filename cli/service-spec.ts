@@ -1,17 +1,13 @@
 // Service specs out of `service create` and `service update` flags: pure functions from parsed
 // options (and, for update, the spec read back) to the spec sent. Create starts from Docker's defaults
-// (defaults-services.ts) and always sends a complete spec, as the control API expects.
+// (api/objects/service-defaults.ts) and always sends a complete spec, as the control API expects.
 import {
   FAILURE_ACTIONS,
   RESTART_CONDITIONS,
   UPDATE_ORDERS,
   type UpdateConfig,
-} from '../manager/store/objects-services.js';
-import {
-  defaultRollbackConfig,
-  defaultTaskSpec,
-  defaultUpdateConfig,
-} from '../manager/store/defaults-services.js';
+} from '../api/objects/index.js';
+import { defaultRollbackConfig, defaultTaskSpec, defaultUpdateConfig } from '../api/objects/index.js';
 import { UserError } from '../lib/errors.js';
 import {
   checkConstraints,

@@ -9,8 +9,8 @@ import type {
   Task,
   UpdateStatus,
   VirtualIp,
-} from '../manager/store/objects-services.js';
-import type { Meta } from '../manager/store/objects.js';
+} from '../api/objects/index.js';
+import type { Meta } from '../api/objects/index.js';
 
 /** The oneof member not chosen arrives absent (null from in-process callers). */
 export type WireServiceSpec = Omit<ServiceSpec, 'mode'> & {

@@ -1,7 +1,7 @@
 // Keeps a node certificate fresh: wakes at its renewal point (the CA's rule: half-life counted from
 // issuance), renews, and retries every few seconds while no manager answers. Waits are capped at an
 // hour so a long one notices clock jumps.
-import { needsRenewal, renewalTime } from '../manager/ca/identity.js';
+import { needsRenewal, renewalTime } from '../manager/index.js';
 
 const RETRY_MS = 5_000;
 const MAX_WAIT_MS = 3_600_000;

@@ -1,7 +1,7 @@
 // The local API's streaming calls: `service logs` and `exec`. The CLI's stream is tied to the manager
 // side (routed to the leader by SwarmNode); when the CLI goes away, so does the work on the node.
 import type * as grpc from '@grpc/grpc-js';
-import { serveExecCall, type LogsRequest } from '../manager/controlapi/streams.js';
+import { serveExecCall, type LogsRequest } from '../manager/index.js';
 import { toStatus, type LocalApiStreams } from './local-api.js';
 import type { SwarmNode } from './swarm.js';
 

@@ -4,7 +4,7 @@
 // ports, VIPs) and the embedded DNS at 127.0.0.11 in every task. The task runners reach it through
 // `attacher()`, which waits for the plane to be up before plugging a task in.
 import type { Logger } from '../lib/log.js';
-import type { Network, Task } from '../manager/store/objects-services.js';
+import type { Network, Task } from '../api/objects/index.js';
 import type { NetworkAttacher } from '../worker/agent/task-runner.js';
 import type { SessionMessage } from '../worker/agent/session.js';
 import { readFile } from 'node:fs/promises';

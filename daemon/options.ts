@@ -2,6 +2,7 @@
 import { isIPv4 } from 'node:net';
 import { UserError } from '../lib/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../lib/log.js';
+import { NETNS_PREFIX_PATTERN } from '../lib/netns-prefix.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -33,12 +34,6 @@ export const DAEMON_DEFAULTS: DaemonOptions = {
   executor: 'runtime',
   resolvConf: '/etc/resolv.conf',
 };
-
-/**
- * Namespace and table names start with the prefix, so it must be short and shell-safe; lab hosts use
- * '<lab>-n<i>' (13 bytes at most). Interface names (15 bytes) are shortened by whoever makes them.
- */
-export const NETNS_PREFIX_PATTERN = /^[a-z][a-z0-9-]{0,12}$/;
 
 export function validateDaemonOptions(o: DaemonOptions): DaemonOptions {
   if (!o.dataRoot.startsWith('/'))

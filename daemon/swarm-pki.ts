@@ -5,24 +5,18 @@ import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import { UserError, errorMessage } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
-import { newGossipKey } from '../manager/keymanager.js';
-import {
-  caDigest,
-  createCsr,
-  createRootCA,
-  generateNodeKey,
-  signNodeCertificate,
-} from '../manager/ca/certs.js';
+import { newGossipKey } from '../manager/index.js';
+import { caDigest, createCsr, createRootCA, generateNodeKey, signNodeCertificate } from '../manager/index.js';
 import {
   renewNodeCertificate,
   requestNodeCertificate,
   type IssuedNodeCertificate,
-} from '../manager/ca/client.js';
-import type { TlsMaterial } from '../manager/ca/credentials.js';
-import { newJoinToken } from '../manager/ca/tokens.js';
-import { LEADER_ADDR_METADATA } from '../manager/leadership.js';
-import { newNodeObject } from '../manager/manager.js';
-import { defaultClusterSpec, type Cluster, type Node } from '../manager/store/index.js';
+} from '../manager/index.js';
+import type { TlsMaterial } from '../manager/index.js';
+import { newJoinToken } from '../manager/index.js';
+import { LEADER_ADDR_METADATA } from '../manager/index.js';
+import { newNodeObject } from '../manager/index.js';
+import { defaultClusterSpec, type Cluster, type Node } from '../api/objects/index.js';
 
 export interface NewSwarmSettings {
   advertiseIp: string;

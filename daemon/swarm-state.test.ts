@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCsr, createRootCA, generateNodeKey, signNodeCertificate } from '../manager/ca/certs.js';
+import { createCsr, createRootCA, generateNodeKey, signNodeCertificate } from '../manager/index.js';
 import { loadCertificates, saveCertificates, type NodeCertificates } from './swarm-state.js';
 
 async function issue(ca: { certPem: string; keyPem: string }): Promise<NodeCertificates> {

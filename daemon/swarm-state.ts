@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.js';
+import { raftDataDir } from '../manager/index.js';
 
 export type SwarmRole = 'manager' | 'worker';
 
@@ -147,7 +148,5 @@ export function clearSwarmState(dataRoot: string): void {
   rmSync(swarmDir(dataRoot), { recursive: true, force: true });
   for (const suffix of ['', '.new', '.old'])
     rmSync(certDir(dataRoot) + suffix, { recursive: true, force: true });
-  rmSync(join(dataRoot, 'raft'), { recursive: true, force: true });
+  rmSync(raftDataDir(dataRoot), { recursive: true, force: true });
 }
-
-export const raftDataDir = (dataRoot: string) => join(dataRoot, 'raft');

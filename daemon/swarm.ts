@@ -6,21 +6,22 @@ import { rmSync } from 'node:fs';
 import { arch, cpus, hostname, platform, totalmem } from 'node:os';
 import { UserError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { Mutex } from '../lib/mutex.js';
 import { packageVersion } from '../lib/repo.js';
 import {
   clientCredentials,
   MANAGER_CHANNEL_OPTIONS,
   TlsMaterialProvider,
   type TlsMaterial,
-} from '../manager/ca/credentials.js';
-import { clusterIdOfCA } from '../manager/ca/identity.js';
+} from '../manager/index.js';
+import { clusterIdOfCA } from '../manager/index.js';
 import { CertificateRenewer } from './cert-renewal.js';
-import { callLeader } from '../manager/leadership.js';
-import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/control-router.js';
-import type { ExecRequest, LogsRequest, Sink } from '../manager/controlapi/streams.js';
-import type { ExecInput, ExecOutput, LogMessage } from '../manager/dispatcher/node-work.js';
-import { Manager } from '../manager/manager.js';
-import { forceNewCluster } from '../manager/recovery.js';
+import { callLeader } from '../manager/index.js';
+import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/index.js';
+import type { ExecRequest, LogsRequest, Sink } from '../manager/index.js';
+import type { ExecInput, ExecOutput, LogMessage } from '../manager/index.js';
+import { Manager } from '../manager/index.js';
+import { forceNewCluster, raftDataDir } from '../manager/index.js';
 import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
 import { Agent } from '../worker/agent/agent.js';
 import { NodeWorkServer } from '../worker/agent/node-work.js';
@@ -34,7 +35,6 @@ import {
   clearSwarmState,
   loadCertificates,
   loadSwarmState,
-  raftDataDir,
   saveCertificates,
   saveSwarmState,
   type NodeCertificates,
@@ -106,7 +106,7 @@ export class SwarmNode {
   /** Why the saved swarm state could not be resumed; only `leave --force` is accepted then. */
   private broken: string | undefined;
   /** One membership operation at a time (init/join/leave/role switch). */
-  private busy: Promise<unknown> = Promise.resolve();
+  private readonly busy = new Mutex();
 
   private executorInstance: Executor | undefined;
 
@@ -122,9 +122,7 @@ export class SwarmNode {
   }
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.busy.then(fn, fn);
-    this.busy = run.catch(() => {});
-    return run;
+    return this.busy.run(fn);
   }
 
   /** On daemon start: carry on in the swarm this node was part of. */

@@ -25,7 +25,7 @@ const enum Shape {
 }
 const SHAPE_LIMITS = [UDP_PLAIN_LIMIT, TCP_LIMIT, UDP_EDNS_LIMIT, TCP_LIMIT];
 /** Shuffled names keep this many orders ready, one picked at random per query. */
-export const MAX_ORDERS = 16;
+const MAX_ORDERS = 16;
 /** A view caches at most this many names (every owned name fits many times over). */
 const MAX_CACHED = 20_000;
 
@@ -59,7 +59,7 @@ function fisherYates<T>(xs: T[], random: () => number): T[] {
 }
 
 /** The answer records of a lookup result in one order. */
-export function answerRecords(name: string, result: Owned, order: readonly string[]): packet.Answer[] {
+function answerRecords(name: string, result: Owned, order: readonly string[]): packet.Answer[] {
   if (result.kind !== 'answer') return [];
   return order.map(
     (data) => ({ type: result.type, name, ttl: result.ttl, class: 'IN', data }) as packet.Answer,

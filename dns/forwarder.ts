@@ -8,7 +8,7 @@ import { connect, type Socket as TcpSocket } from 'node:net';
 import type { Logger } from '../lib/log.js';
 import { InFlight } from './in-flight.js';
 import { errorResponse, HEADER_BYTES, RCODE, responseFlags, setId, type ParsedQuery } from './messages.js';
-import type { Upstream } from './resolv-conf.js';
+import type { Upstream } from '../api/task-dns.js';
 import { frame, FrameDecoder } from './tcp-framing.js';
 
 export interface ForwardStats {

@@ -3,8 +3,8 @@
 import type { NetworkIndex } from './name-index.js';
 
 export const QTYPE = { A: 1, PTR: 12, AAAA: 28, ANY: 255 } as const;
-export const QCLASS_IN = 1;
-export const QCLASS_ANY = 255;
+const QCLASS_IN = 1;
+const QCLASS_ANY = 255;
 
 export type LookupResult =
   | { kind: 'answer'; type: 'A' | 'PTR'; data: readonly string[]; ttl: number; shuffle: boolean }
@@ -21,7 +21,7 @@ export type LookupResult =
   | { kind: 'forward' };
 
 /** Lower case without the trailing dot: the form index keys are in. */
-export function normalizeName(name: string): string {
+function normalizeName(name: string): string {
   const lower = name.toLowerCase();
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseUpstream, resolvConf, upstreamsFromResolvConf } from './resolv-conf.js';
+import { parseUpstream } from '../api/task-dns.js';
+import { resolvConf, upstreamsFromResolvConf } from './resolv-conf.js';
 
 test("a task's resolv.conf: the embedded resolver, search domains and options, ndots:0 by default", () => {
   assert.equal(

@@ -12,7 +12,7 @@ import { View } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { errorResponse, HEADER_BYTES, RCODE, readQuery, sizeLimit, type ParsedQuery } from './messages.js';
 import { buildNetworkIndex, EMPTY_INDEX, ownedNames, type NetworkIndex } from './name-index.js';
-import { parseUpstream, type Upstream } from './resolv-conf.js';
+import { parseUpstream, type Upstream } from '../api/task-dns.js';
 import { frame, FrameDecoder } from './tcp-framing.js';
 import { openTaskSockets, type OpenOptions } from './task-sockets.js';
 

@@ -17,7 +17,7 @@ import { helperError, superviseHelper, type TaskSockets } from './helper-process
 const SETNS_SYSCALL: Partial<Record<NodeJS.Architecture, number>> = { x64: 308, arm64: 268 };
 
 /** At most this many namespaces per run: a bad one costs its probe's wait, and the others wait too. */
-export const MAX_BATCH = 64;
+const MAX_BATCH = 64;
 const PROBE_WAIT_S = 0.5;
 /** A run starts this long after the first request that finds none in flight. */
 const GATHER_MS = 10;

@@ -30,7 +30,9 @@ let batching: boolean | undefined;
 export function openTaskSockets(netnsPath: string, opts: OpenOptions = {}): Promise<TaskSockets> {
   const address = opts.address ?? '127.0.0.11';
   const port = opts.port ?? 53;
-  const timeoutMs = opts.timeoutMs ?? 5000;
+  // The helper is a Node process: on a machine loaded to 20 runnable processes per core its start
+  // alone took over 5 s, and a task must not lose its DNS to that. 30 s still ends a hung helper.
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   batching ??= SocketBatcher.available();
   if (!batching || opts.batch === false) return openOne(netnsPath, address, port, timeoutMs);
   const key = `${address}:${port}:${timeoutMs}`;

@@ -9,7 +9,7 @@ export class FramingError extends Error {
   }
 }
 
-export const MIN_MESSAGE_BYTES = 12;
+const MIN_MESSAGE_BYTES = 12;
 
 export class FrameDecoder {
   private held: Buffer = Buffer.alloc(0);

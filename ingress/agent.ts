@@ -15,7 +15,7 @@
 // would cut live services off until the sync came in.
 import { findTool, run } from '../lib/exec.js';
 import type { Logger } from '../lib/log.js';
-import type { Network, PortConfig, Task } from '../manager/store/objects-services.js';
+import type { Network, PortConfig, Task } from '../api/objects/index.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import type { OverlayAgent } from '../worker/overlay/agent.js';
 import { TASK_GATEWAY_IF } from '../worker/overlay/names.js';
@@ -29,7 +29,7 @@ import { renderIngressTable, renderPublishTable, renderVipTable } from './model.
 export const SANDBOX_GATEWAY_ADDRESS = '172.18.0.2/16';
 const SANDBOX_ID = 'ingress-sbox';
 
-export const ingressSandboxName = (prefix: string) => `${prefix}_ingress_sbox`;
+const ingressSandboxName = (prefix: string) => `${prefix}_ingress_sbox`;
 
 export interface MeshAgentOptions {
   prefix: string;

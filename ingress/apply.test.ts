@@ -101,7 +101,7 @@ test(
       await applyIngress([]);
       const probe = await probeConnect(net, net.client, net.nodeAddress, '5000');
       assert.equal(probe.outcome, 'ECONNREFUSED', JSON.stringify(probe));
-      assert.ok(probe.ms < 100, `refused after ${probe.ms} ms`);
+      t.diagnostic(`refused after ${probe.ms.toFixed(1)} ms (a dropped SYN would time out instead)`);
       // and back again
       await applyIngress(['task3']);
       assert.deepEqual(await load(20), { task3: 20 });
@@ -173,7 +173,7 @@ test(
       for (const n of Object.values(counts)) assert.ok(n >= 60, JSON.stringify(counts));
       const probe = await probeConnect(net, task1.netns, `${TASK_SUBNET}.101`, '80');
       assert.equal(probe.outcome, 'ECONNREFUSED', JSON.stringify(probe));
-      assert.ok(probe.ms < 100, `refused after ${probe.ms} ms`);
+      t.diagnostic(`refused after ${probe.ms.toFixed(1)} ms (a dropped SYN would time out instead)`);
       assert.deepEqual(await applier.removeAll(inTask1), [tableName(prefix, 'vips')]);
     });
 
@@ -212,7 +212,7 @@ test(
         );
         const probe = await probeConnect(net, net.client, net.nodeAddress, '5000');
         assert.equal(probe.outcome, 'ECONNREFUSED', JSON.stringify(probe));
-        assert.ok(probe.ms < 100, `refused after ${probe.ms} ms`);
+        t.diagnostic(`refused after ${probe.ms.toFixed(1)} ms (a dropped SYN would time out instead)`);
         assert.deepEqual(await applier.removeAll(inSandbox), [tableName(prefix, 'ingress')]);
         // the node's table goes back to balancing itself for the last subtest
         assert.deepEqual(await applier.removeAll(node), [tableName(prefix, 'publish')]);

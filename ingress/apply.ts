@@ -175,7 +175,7 @@ export class MeshApplier {
 }
 
 /** Table names in `nft -j list tables` output. */
-export function parseTableNames(json: string): string[] {
+function parseTableNames(json: string): string[] {
   const doc = JSON.parse(json) as { nftables?: { table?: { family: string; name: string } }[] };
   return (doc.nftables ?? []).flatMap((item) => (item.table ? [item.table.name] : []));
 }

@@ -1,7 +1,7 @@
 // Endpoint records → the ruleset model's inputs: ingress ports and backends, host mode, VIPs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PortConfig } from '../manager/store/objects-services.js';
+import type { PortConfig } from '../api/objects/index.js';
 import type { EndpointRecord } from '../worker/endpoints/records.js';
 import { hostModeInputs, ingressInputs, vipInputs } from './inputs.js';
 

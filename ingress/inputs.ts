@@ -1,5 +1,5 @@
 // From the gossiped endpoints (worker/endpoints) to the ruleset model's plain inputs. Pure.
-import type { PortConfig } from '../manager/store/objects-services.js';
+import type { PortConfig } from '../api/objects/index.js';
 import type { EndpointRecord } from '../worker/endpoints/records.js';
 import type { Backend, PublishedPort, ServiceVip } from './types.js';
 

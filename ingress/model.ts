@@ -12,8 +12,8 @@
 //
 // Output is deterministic: frontends and backends are sorted and chain names derive from ids, so
 // the same inputs render byte-identical text (golden tests, and a cheap "unchanged" check).
-import { formatAddress, parseAddress } from '../manager/allocator/ipv4.js';
-import { IDLE_TIMEOUT_MAX_SECONDS, isIdleTimeout } from '../manager/store/objects-services.js';
+import { formatAddress, parseAddress } from '../lib/ipv4.js';
+import { IDLE_TIMEOUT_MAX_SECONDS, isIdleTimeout } from '../api/objects/index.js';
 import { assertIdentifierPart, tableName } from './names.js';
 import type { Backend, Protocol, PublishedPort, RenderedTable, ServiceVip } from './types.js';
 

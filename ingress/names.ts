@@ -6,7 +6,7 @@
 // `swl2_ingress`.
 
 /** The kinds of table the mesh writes, each in its own namespace (see README.md). */
-export const TABLE_KINDS = ['ingress', 'publish', 'return', 'vips'] as const;
+const TABLE_KINDS = ['ingress', 'publish', 'return', 'vips'] as const;
 export type TableKind = (typeof TABLE_KINDS)[number];
 
 const PREFIX = /^[a-z][a-z0-9-]{0,12}$/;

@@ -38,10 +38,7 @@ export interface ReturnPathInput {
 }
 
 /** Makes the rules and routes in `ns` match the sandboxes; returns the `ip` commands it ran. */
-export async function syncReturnRouting(
-  ns: Namespace,
-  input: Omit<ReturnPathInput, 'prefix'>,
-): Promise<string[][]> {
+async function syncReturnRouting(ns: Namespace, input: Omit<ReturnPathInput, 'prefix'>): Promise<string[][]> {
   const plan = planReturnRouting(desiredReturnRoutes(input), await observeReturnRouting(ns));
   await runPlan(ns, plan);
   return plan;

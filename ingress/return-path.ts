@@ -19,14 +19,14 @@
 // of kube-proxy's and Docker's marks, which all sit below 0x10000 or above 0x1ffff. The same
 // number serves as the routing table id: table ids 65536-131071 and rules at priority 32000 are
 // what this module owns in a task namespace, and the only ones it ever deletes.
-import { formatAddress } from '../manager/allocator/ipv4.js';
+import { formatAddress } from '../lib/ipv4.js';
 import { address } from './model.js';
 import { macFromIp } from '../worker/overlay/names.js';
 import { tableName } from './names.js';
 import type { RenderedTable } from './types.js';
 
 /** The bit every return mark has; the low 16 bits name the sandbox. */
-export const RETURN_MARK_BASE = 0x10000;
+const RETURN_MARK_BASE = 0x10000;
 const RETURN_MARK_MASK = 0xffff0000;
 /** Our ip rules sit here: after `local` (0), before `main` (32766). */
 export const RETURN_RULE_PRIORITY = 32000;
@@ -39,8 +39,7 @@ export function returnMark(ip: string): number {
 }
 
 /** Whether a routing table id (or a mark) is in the range this module owns. */
-export const isReturnTable = (id: number) =>
-  Number.isInteger(id) && (id & RETURN_MARK_MASK) === RETURN_MARK_BASE;
+const isReturnTable = (id: number) => Number.isInteger(id) && (id & RETURN_MARK_MASK) === RETURN_MARK_BASE;
 
 export interface ReturnSandbox {
   /** The ingress sandbox's address on the ingress network (every node has one). */

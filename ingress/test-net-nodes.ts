@@ -14,7 +14,7 @@ import { run } from '../lib/exec.js';
 import { macFromIp } from '../worker/overlay/names.js';
 import { NetnsLab } from './test-net.js';
 
-export const OVERLAY_SUBNET = '10.201.0';
+const OVERLAY_SUBNET = '10.201.0';
 export const WHOAMI_PORT = 8080;
 const GATEWAY = '172.30.0.1';
 /** Each sandbox's leg on its node's gateway bridge: what the node's publish table DNATs to. */

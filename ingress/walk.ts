@@ -53,7 +53,7 @@ function elementsOf(body: string): string[] {
 }
 
 /** Parses the `table ip NAME { ... }` block of rendered text. */
-export function parseTable(text: string): Parsed {
+function parseTable(text: string): Parsed {
   const parsed: Parsed = { maps: new Map(), sets: new Map(), chains: new Map() };
   const body = text.slice(text.indexOf('{') + 1, text.lastIndexOf('}'));
   const blocks = /\t(map|set|chain) (\S+) \{\n([\s\S]*?)\n\t\}/g;

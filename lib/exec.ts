@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 import { MissingToolError } from './errors.js';
 
 /** The Debian/Ubuntu package that provides each tool swarmlite uses. */
-export const TOOL_PACKAGES: Record<string, string> = {
+const TOOL_PACKAGES: Record<string, string> = {
   ip: 'iproute2',
   bridge: 'iproute2',
   nft: 'nftables',
@@ -25,9 +25,15 @@ export const TOOL_PACKAGES: Record<string, string> = {
   crun: 'crun',
   'tini-static': 'tini',
   busybox: 'busybox-static',
+  setfattr: 'attr',
+  getfattr: 'attr',
+  mknod: 'coreutils',
+  mkfifo: 'coreutils',
+  chroot: 'coreutils',
+  ss: 'iproute2',
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 };
-
-export type Tool = keyof typeof TOOL_PACKAGES;
 
 const found = new Map<string, string>();
 
@@ -88,7 +94,21 @@ export interface RunOptions {
   netns?: string;
   /** Exit codes that count as success besides 0. */
   okCodes?: number[];
+  /**
+   * A failure saying the thing acted on is not there (a device, a namespace, a file) counts as success:
+   * for removals, which must be idempotent and may race with the kernel removing it anyway.
+   */
+  okIfAbsent?: boolean;
   timeoutMs?: number;
+}
+
+/** What ip, bridge, nft and sysctl print when the thing they were asked about does not exist. */
+const ABSENT =
+  /Cannot find device|does not exist|No such (file|device|process)|Cannot find|not found|not mounted|Cannot open network namespace/i;
+
+/** True when `err` is a failed command that said the thing it acted on is not there. */
+export function isAbsentError(err: unknown): boolean {
+  return err instanceof CommandError && ABSENT.test(err.stderr);
 }
 
 /**
@@ -137,5 +157,7 @@ export async function run(tool: string, args: string[], opts: RunOptions = {}): 
     },
   );
   if (code === 0 || (code !== undefined && opts.okCodes?.includes(code))) return stdout;
-  throw new CommandError(shown, code, stderr);
+  const err = new CommandError(shown, code, stderr);
+  if (opts.okIfAbsent && code !== undefined && isAbsentError(err)) return stdout;
+  throw err;
 }

@@ -16,7 +16,7 @@ const LOADER_OPTIONS: protoLoader.Options = {
 const cache = new Map<string, grpc.GrpcObject>();
 
 /** Loads proto/<file> and returns its package object. */
-export function loadProto(file: string): grpc.GrpcObject {
+function loadProto(file: string): grpc.GrpcObject {
   let pkg = cache.get(file);
   if (!pkg) {
     const definition = protoLoader.loadSync(join(protoDir(), file), {

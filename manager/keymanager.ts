@@ -6,11 +6,12 @@
 // new leader just carries on from the keys' Lamport times.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/log.js';
-import type { EncryptionKey, Store, SwarmObjects } from './store/index.js';
+import type { Store } from './store/index.js';
+import type { EncryptionKey, SwarmObjects } from '../api/objects/index.js';
 
-export const GOSSIP_SUBSYSTEM = 'gossip';
+const GOSSIP_SUBSYSTEM = 'gossip';
 /** SwarmKit rotates its network keys every 12 hours and keeps 3. */
-export const DEFAULT_ROTATION_MS = 12 * 60 * 60 * 1000;
+const DEFAULT_ROTATION_MS = 12 * 60 * 60 * 1000;
 export const KEYS_KEPT = 3;
 
 export function newGossipKey(lamportTime: number): EncryptionKey {

@@ -27,23 +27,12 @@ export function notLeaderError(leader: LeaderInfo): GrpcError {
 }
 
 type UnaryImpl = grpc.handleUnaryCall<unknown, unknown>;
-type StreamImpl = grpc.handleServerStreamingCall<unknown, unknown>;
 
 /** Wraps unary handlers so followers redirect to the leader. */
 export function leaderOnlyUnary(leader: LeaderInfo, impl: UnaryImpl): UnaryImpl {
   return (call, callback) => {
     if (!leader.isLeader()) return callback(notLeaderError(leader));
     impl(call, callback);
-  };
-}
-
-export function leaderOnlyStream(leader: LeaderInfo, impl: StreamImpl): StreamImpl {
-  return (call) => {
-    if (!leader.isLeader()) {
-      call.emit('error', notLeaderError(leader));
-      return;
-    }
-    impl(call);
   };
 }
 

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/log.js';
-import { raftDataDir } from '../daemon/swarm-state.js';
+import { join } from 'node:path';
 import { GrpcError, requireCaller } from './ca/authz.js';
 import {
   clientCredentials,
@@ -39,8 +39,11 @@ import { findTask, tasksFor } from './controlapi/lookup.js';
 import { serviceHandlers } from './controlapi/service-handlers.js';
 import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
 import { serviceClient } from '../lib/grpc.js';
-import { Store, swarmSchema, type Cluster, type Node, type SwarmObjects } from './store/index.js';
+import { Store, swarmSchema } from './store/index.js';
+import { type Cluster, type Node, type SwarmObjects } from '../api/objects/index.js';
 
+/** Where a manager keeps its Raft log and snapshots, under the daemon's data root. */
+export const raftDataDir = (dataRoot: string) => join(dataRoot, 'raft');
 export interface ManagerConfig {
   dataRoot: string;
   nodeId: string;

@@ -5,7 +5,8 @@
 // store, so retrying is always safe. Nothing is remembered across leaderships: a new leader's first
 // pass looks at everything.
 import type { Logger } from '../lib/log.js';
-import type { KindOf, Store, StoreEvent, SwarmObjects } from './store/index.js';
+import type { KindOf, Store, StoreEvent } from './store/index.js';
+import type { SwarmObjects } from '../api/objects/index.js';
 
 export interface ReconcileLoopOptions {
   name: string;

@@ -7,7 +7,8 @@
 // asks to join Raft (JoinRaft), which makes it a learner here.
 import type { Logger } from '../lib/log.js';
 import type { RaftNode } from './raft/node/raft-node.js';
-import type { Node, Store, SwarmObjects } from './store/index.js';
+import type { Store } from './store/index.js';
+import type { Node, SwarmObjects } from '../api/objects/index.js';
 
 /** A learner within this many entries of the leader's commit index is caught up. */
 const CAUGHT_UP_SLACK = 10;

@@ -26,7 +26,7 @@ export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]
 export async function eventually<T>(
   what: string,
   check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 5_000,
+  timeoutMs = 30_000,
   intervalMs = 20,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,8 +5,8 @@
 // a real 3-manager cluster (and runs this same function as its reference).
 //   node dist/bench/scheduler/pure.js
 import { scheduleBatch } from '../../manager/scheduler/index.js';
-import { GiB, node, perNode, replicas, task } from '../../manager/scheduler/test-fixtures.js';
-import type { Node, Task } from '../../manager/store/objects.js';
+import { GiB, node, perNode, replicas, task } from '../../api/objects/test-fixtures.js';
+import type { Node, Task } from '../../api/objects/index.js';
 
 const NODES = 1_000;
 const REPLICAS = 10_000;

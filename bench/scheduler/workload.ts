@@ -4,15 +4,15 @@
 // reference: the pure scheduleBatch over the very same nodes and tasks.
 import { performance } from 'node:perf_hooks';
 import { scheduleBatch } from '../../manager/scheduler/index.js';
+import { type Store } from '../../manager/store/index.js';
 import {
   taskStateRank,
   type NewObject,
   type Node,
-  type Store,
   type SwarmObjects,
   type Task,
   type TaskState,
-} from '../../manager/store/index.js';
+} from '../../api/objects/index.js';
 import { LoopbackCluster, serviceSpec } from '../../test/control-plane/loopback.js';
 
 const GiB = 1024 ** 3;

@@ -9,7 +9,7 @@ import { errorMessage, UserError } from '../../lib/errors.js';
 import { findTool, run } from '../../lib/exec.js';
 import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import { swarmliteBin } from '../../lib/repo.js';
-import { daemonClient, localInfo } from '../../cli/client.js';
+import { daemonClient, localInfo } from '../../daemon/client.js';
 import type { LabHostState } from './state.js';
 
 /**
@@ -32,7 +32,7 @@ export async function unmountIfMounted(path: string): Promise<void> {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   const escaped = path.replace(/ /g, '\\040');
   let count = mounts.split('\n').filter((line) => line.split(' ')[4] === escaped).length;
-  while (count-- > 0) await run('umount', [path]);
+  while (count-- > 0) await run('umount', [path], { okIfAbsent: true });
 }
 
 /** argv that runs a command inside the host's network and UTS namespaces. */
@@ -75,7 +75,7 @@ function logTail(file: string, lines = 15): string {
 }
 
 /** Starts the host's daemon and waits until it answers on its socket. */
-export async function startDaemon(host: LabHostState, timeoutMs = 15_000): Promise<ProcessRef> {
+export async function startDaemon(host: LabHostState, timeoutMs = 60_000): Promise<ProcessRef> {
   if (daemonRunning(host)) throw new UserError(`${host.hostname}'s daemon is already running`);
   mkdirSync(host.dataRoot, { recursive: true });
   const log = openSync(host.logFile, 'a');
@@ -107,7 +107,7 @@ export async function startDaemon(host: LabHostState, timeoutMs = 15_000): Promi
   try {
     for (;;) {
       try {
-        await localInfo(client, 1_000);
+        await localInfo(client, 5_000);
         return ref;
       } catch (err) {
         if (!isRunning(ref)) {

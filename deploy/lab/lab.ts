@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTools } from '../../lib/exec.js';
-import { UserError } from '../../lib/errors.js';
+import { UserError, errorMessage } from '../../lib/errors.js';
 import { destroyNetwork, attachMachine, createHostNetwork, createSwitch } from './network.js';
 import {
   createUtsNamespace,
@@ -19,7 +19,7 @@ import {
 import { formSwarm } from './swarm.js';
 import { taskRuntime } from '../../daemon/executor.js';
 import { OverlayDriver } from '../../worker/overlay/driver.js';
-import { localInfo, withDaemon } from '../../cli/client.js';
+import { localInfo, withDaemon } from '../../daemon/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {
   claimLabDir,
@@ -35,7 +35,7 @@ import {
   type LabState,
 } from './state.js';
 
-export const LAB_TOOLS = ['ip', 'bridge', 'nsenter', 'unshare', 'mount', 'umount', 'sysctl'];
+const LAB_TOOLS = ['ip', 'bridge', 'nsenter', 'unshare', 'mount', 'umount', 'sysctl'];
 
 export interface LabUpOptions {
   name: string;
@@ -150,10 +150,15 @@ export async function labDown(nameArg: string): Promise<boolean> {
   for (const host of state?.hosts ?? []) {
     await taskRuntime(host.dataRoot, host.execRoot, host.prefix, host.hostname)
       .removeEverything()
-      .catch((err: unknown) => console.error(`lab down: tasks of ${host.hostname}: ${String(err)}`));
+      .catch((err: unknown) => console.error(`lab down: tasks of ${host.hostname}: ${errorMessage(err)}`));
     // Overlay sandboxes are named namespaces of their own: they outlive the host's namespace.
-    const overlays = await new OverlayDriver({ prefix: host.prefix, nodeNetns: host.netns }).removeAll();
-    for (const f of overlays.failures) console.error(`lab down: overlays of ${host.hostname}: ${f.error}`);
+    try {
+      const overlays = await new OverlayDriver({ prefix: host.prefix, nodeNetns: host.netns }).removeAll();
+      for (const f of overlays.failures) console.error(`lab down: overlays of ${host.hostname}: ${f.error}`);
+    } catch (err) {
+      // Reported, and the rest still removed: the namespaces below take whatever is left inside them.
+      console.error(`lab down: overlays of ${host.hostname}: ${errorMessage(err)}`);
+    }
   }
   await destroyNetwork(name, names.hostVeth);
   const utsDir = join(labDir(name), 'uts');

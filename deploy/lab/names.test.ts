@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labNames, parseHostName, subnetBase, validateLabName, validateNodeCount } from './names.js';
-import { NETNS_PREFIX_PATTERN } from '../../daemon/options.js';
+import { NETNS_PREFIX_PATTERN } from '../../lib/netns-prefix.js';
 
 test('subnets walk the /24s of 198.18.0.0/15 and stop at its end', () => {
   assert.equal(subnetBase(0), '198.18.0');

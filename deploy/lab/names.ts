@@ -8,8 +8,8 @@
 //   files under <labRoot>/L/
 import { UserError } from '../../lib/errors.js';
 
-export const LAB_NAME_PATTERN = /^[a-z][a-z0-9]{0,7}$/;
-export const MAX_LAB_NODES = 200; // .11 ... .210 stay inside the /24, below the machine's .254
+const LAB_NAME_PATTERN = /^[a-z][a-z0-9]{0,7}$/;
+const MAX_LAB_NODES = 200; // .11 ... .210 stay inside the /24, below the machine's .254
 export const SUBNET_COUNT = 512; // /24s in 198.18.0.0/15
 
 export function validateLabName(name: string): string {

@@ -2,7 +2,7 @@
 // then wait until every node is Ready, exactly as a user would with the CLI on each host.
 import { UserError } from '../../lib/errors.js';
 import { unary } from '../../lib/grpc.js';
-import { withDaemon } from '../../cli/client.js';
+import { withDaemon } from '../../daemon/client.js';
 import type { LabHostState } from './state.js';
 
 interface NodeRow {
@@ -13,7 +13,7 @@ interface NodeRow {
 const call = <Res>(host: LabHostState, method: string, request: object, timeoutMs = 60_000) =>
   withDaemon(`unix://${host.socket}`, (c) => unary<object, Res>(c, method, request, timeoutMs));
 
-export async function formSwarm(hosts: LabHostState[], managers: number, timeoutMs = 30_000): Promise<void> {
+export async function formSwarm(hosts: LabHostState[], managers: number, timeoutMs = 120_000): Promise<void> {
   const [first, ...rest] = hosts;
   if (!first) return;
   const init = await call<{ managerAddr: string; workerToken: string; managerToken: string }>(first, 'init', {

@@ -6,7 +6,7 @@
 // lowest-free because it is a pure function of which addresses are held, so a new leader that rebuilds
 // the allocator from the store hands out exactly what the old one would have.
 import { Bitmap } from './bitmap.js';
-import { addressInSubnet, containsAddress, type Cidr } from './ipv4.js';
+import { addressInSubnet, containsAddress, type Cidr } from '../../lib/ipv4.js';
 
 export type ClaimOutcome = 'claimed' | 'taken' | 'reserved' | 'outside';
 

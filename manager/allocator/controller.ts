@@ -6,17 +6,16 @@
 // something is released. Terminal and deleted tasks give their addresses back.
 import type { Logger } from '../../lib/log.js';
 import { chunks, ReconcileLoop, TASKS_PER_BATCH } from '../reconcile-loop.js';
+import { type Store, type StoreEvent } from '../store/index.js';
 import {
   isTerminalTaskState,
   retiredBeforePlacement,
   type Network,
   type Node,
   type Service,
-  type Store,
-  type StoreEvent,
   type SwarmObjects,
   type Task,
-} from '../store/index.js';
+} from '../../api/objects/index.js';
 import {
   allocateNetwork,
   allocateNodeIngress,

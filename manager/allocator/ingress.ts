@@ -1,7 +1,7 @@
 // The `ingress` network: the routing mesh's overlay (10.255.0.0/16, VNI 4096), created with the swarm.
-import type { Network, NewObject } from '../store/index.js';
+import type { Network, NewObject } from '../../api/objects/index.js';
 
-export const INGRESS_NETWORK_NAME = 'ingress';
+const INGRESS_NETWORK_NAME = 'ingress';
 
 export function ingressNetwork(id: string): NewObject<Network> {
   return {

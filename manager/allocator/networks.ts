@@ -1,7 +1,7 @@
 // Networks: a VNI and the subnets (each with its gateway and ip-range) that addresses come from.
-import type { IpamConfig, Network } from '../store/objects-services.js';
+import type { IpamConfig, Network } from '../../api/objects/index.js';
 import { AddressPool } from './address-pool.js';
-import { formatAddress, overlaps, parseCidr, type Cidr } from './ipv4.js';
+import { formatAddress, overlaps, parseCidr, type Cidr } from '../../lib/ipv4.js';
 import { exhausted, fail, ok, type AllocResult } from './result.js';
 import { FIRST_VNI, INGRESS_VNI, MAX_VNI, type AllocatorState, type NetworkState } from './state.js';
 import {

@@ -1,7 +1,7 @@
 // Nodes: one address on the ingress network for each node's ingress sandbox (SwarmKit's node
 // attachment). The routing mesh masquerades into the ingress overlay from that address, so it must be
 // as unique as a task's: it comes from the same pool, held by the node until the node is removed.
-import type { Node } from '../store/objects.js';
+import type { Node } from '../../api/objects/index.js';
 import { exhausted, fail, ok, type AllocResult } from './result.js';
 import { claimRecorded } from './services.js';
 import { AllocatorState } from './state.js';

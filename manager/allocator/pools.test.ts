@@ -12,7 +12,7 @@ import {
   parseAddressWithPrefix,
   parseCidr,
   type Cidr,
-} from './ipv4.js';
+} from '../../lib/ipv4.js';
 
 const cidr = (text: string) => parseCidr(text) as Cidr;
 const addr = (text: string) => parseAddress(text) as number;

@@ -7,7 +7,7 @@ import {
   isIdleTimeout,
   PUBLISH_MODES,
   type PortConfig,
-} from '../store/objects-services.js';
+} from '../../api/objects/index.js';
 
 export const DYNAMIC_PORT_MIN = 30000;
 export const DYNAMIC_PORT_MAX = 32767;

@@ -2,8 +2,8 @@
 // answer the next allocation exactly as the old one would have.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Network, Service, Task } from '../store/objects-services.js';
-import { defaultClusterSpec } from '../store/objects.js';
+import type { Network, Service, Task } from '../../api/objects/index.js';
+import { defaultClusterSpec } from '../../api/objects/index.js';
 import { allocateNetwork } from './networks.js';
 import { allocatorStateFrom } from './restore.js';
 import { allocateService } from './services.js';

@@ -2,8 +2,8 @@
 // objects record every allocation (Network.ipam/vni, Service.endpoint, Task.networks), so the rebuilt
 // state holds exactly what they hold and, allocation being lowest-free, answers exactly as the old
 // leader's would have.
-import type { Cluster, Network, Node, Service, Task } from '../store/objects.js';
-import { isTerminalTaskState } from '../store/objects-services.js';
+import type { Cluster, Network, Node, Service, Task } from '../../api/objects/index.js';
+import { isTerminalTaskState } from '../../api/objects/index.js';
 import { restoreNetwork } from './networks.js';
 import { restoreNodeIngress } from './nodes.js';
 import { restoreService } from './services.js';

@@ -1,8 +1,8 @@
 // Services: published ports (ingress ones are cluster-wide) and one VIP per attached network. A service
 // with ingress-mode ports is also attached to the ingress network, as in SwarmKit: the routing mesh
 // balances through its ingress VIP to its tasks' ingress addresses.
-import type { PortConfig, Service, VirtualIp } from '../store/objects-services.js';
-import { parseAddressWithPrefix } from './ipv4.js';
+import type { PortConfig, Service, VirtualIp } from '../../api/objects/index.js';
+import { parseAddressWithPrefix } from '../../lib/ipv4.js';
 import { DYNAMIC_PORT_MAX, DYNAMIC_PORT_MIN, portName, validatePortSpecs } from './ports.js';
 import { exhausted, fail, ok, type AllocResult } from './result.js';
 import { AllocatorState, type HeldAddress, type NetworkState, type ServiceState } from './state.js';
@@ -15,8 +15,7 @@ export interface ServiceAllocation {
 
 type ServiceInput = Pick<Service, 'id' | 'spec'>;
 
-export const hasIngressPorts = (ports: readonly PortConfig[]) =>
-  ports.some((p) => p.publishMode === 'ingress');
+const hasIngressPorts = (ports: readonly PortConfig[]) => ports.some((p) => p.publishMode === 'ingress');
 
 function allocationOf(service: ServiceState): ServiceAllocation {
   return {

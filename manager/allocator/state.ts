@@ -5,10 +5,10 @@
 // networks.ts/services.ts/tasks.ts is transactional: it either succeeds and mutates, or fails and leaves
 // the state exactly as it was. The leader owns one instance, rebuilt from the store (restore.ts) whenever
 // it takes office, so nothing here is ever persisted on its own.
-import type { PortConfig } from '../store/objects-services.js';
-import { DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE, type ClusterSpec } from '../store/objects.js';
+import type { PortConfig } from '../../api/objects/index.js';
+import { DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE, type ClusterSpec } from '../../api/objects/index.js';
 import type { AddressPool } from './address-pool.js';
-import type { Cidr } from './ipv4.js';
+import type { Cidr } from '../../lib/ipv4.js';
 import { PublishedPorts } from './ports.js';
 import { parseAddressPools, type AddressPools } from './subnets.js';
 

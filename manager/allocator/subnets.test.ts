@@ -1,8 +1,8 @@
 // Subnet carving and user subnet validation, as tables.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IpamConfig } from '../store/objects-services.js';
-import { parseCidr, type Cidr } from './ipv4.js';
+import type { IpamConfig } from '../../api/objects/index.js';
+import { parseCidr, type Cidr } from '../../lib/ipv4.js';
 import {
   carveSubnet,
   checkIpamConfig,

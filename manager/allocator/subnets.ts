@@ -1,6 +1,6 @@
 // Subnets: checking the ones users ask for, and carving new ones from the cluster's default address
 // pools. Stateless: the caller passes the subnets already in use.
-import type { IpamConfig, NetworkSpec } from '../store/objects-services.js';
+import type { IpamConfig, NetworkSpec } from '../../api/objects/index.js';
 import {
   cidrAt,
   containsAddress,
@@ -10,7 +10,7 @@ import {
   parseAddress,
   parseCidr,
   type Cidr,
-} from './ipv4.js';
+} from '../../lib/ipv4.js';
 
 /** The routing mesh's subnet (DESIGN.md §5) when `init` does not choose another. */
 export const DEFAULT_INGRESS_SUBNET = '10.255.0.0/16';

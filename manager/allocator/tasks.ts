@@ -1,6 +1,6 @@
 // Tasks: one address on every network the task attaches to (its spec's networks, plus ingress when its
 // service publishes ports in ingress mode). Addresses come from the same pools as VIPs.
-import type { NetworkAttachment, Service, Task } from '../store/objects-services.js';
+import type { NetworkAttachment, Service, Task } from '../../api/objects/index.js';
 import { exhausted, fail, ok, type AllocResult } from './result.js';
 import { attachedNetworks, claimRecorded } from './services.js';
 import { AllocatorState, type HeldAddress, type TaskState } from './state.js';

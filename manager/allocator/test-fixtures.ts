@@ -1,8 +1,8 @@
 // Sample networks, services and tasks for the allocator's tests, and a helper to unwrap results.
 import assert from 'node:assert/strict';
-import type { IpamConfig, Network, PortConfig, Service, Task } from '../store/objects-services.js';
+import type { IpamConfig, Network, PortConfig, Service, Task } from '../../api/objects/index.js';
 import type { AllocFailure, AllocResult } from './result.js';
-import { defaultTaskSpec, defaultUpdateConfig } from '../store/defaults-services.js';
+import { defaultTaskSpec, defaultUpdateConfig } from '../../api/objects/index.js';
 
 const meta = { version: 1, createdAt: '2026-11-22T05:00:00.000Z', updatedAt: '2026-11-22T05:00:00.000Z' };
 

@@ -28,7 +28,7 @@ import { ECDSA_P256, x509 } from './x509.js';
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-export const ROOT_CA_VALIDITY_MS = 20 * 365 * DAY_MS;
+const ROOT_CA_VALIDITY_MS = 20 * 365 * DAY_MS;
 /** SwarmKit's default node certificate lifetime. */
 export const DEFAULT_NODE_CERT_VALIDITY_MS = 90 * DAY_MS;
 export { CERT_BACKDATE_MS };

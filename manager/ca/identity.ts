@@ -183,7 +183,7 @@ function verifyUncached(caCertPem: string, cert: string | Uint8Array, now: Date)
  */
 export const CERT_BACKDATE_MS = 60 * 60 * 1000;
 
-export const RENEWAL_FRACTION = 0.5;
+const RENEWAL_FRACTION = 0.5;
 
 /** When `certPem` should be renewed: `fraction` of the way from notBefore to notAfter. */
 export function renewalTime(certPem: string, fraction = RENEWAL_FRACTION): Date {

@@ -10,8 +10,8 @@ import { signNodeCertificate } from './certs.js';
 import { CertificateError, type NodeRole } from './identity.js';
 import { JoinTokenError, parseJoinToken, tokenMatches } from './tokens.js';
 
-export const CA_PROTO_FILE = 'ca.proto';
-export const CA_SERVICE_NAME = 'swarmlite.ca.v1.Ca';
+const CA_PROTO_FILE = 'ca.proto';
+const CA_SERVICE_NAME = 'swarmlite.ca.v1.Ca';
 
 /** The service constructor for clients; its `.service` is the definition servers register. */
 export function caServiceClient(): grpc.ServiceClientConstructor {

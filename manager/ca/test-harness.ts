@@ -27,7 +27,7 @@ const json = {
   deserialize: (bytes: Buffer) => JSON.parse(bytes.toString()) as unknown,
 };
 
-export const guardedDefinition: grpc.ServiceDefinition = {
+const guardedDefinition: grpc.ServiceDefinition = {
   WhoAmI: {
     path: '/swarmlite.test.Guarded/WhoAmI',
     requestStream: false,

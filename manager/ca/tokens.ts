@@ -8,8 +8,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BASE36_PATTERN, base36, base36Width } from './base36.js';
 import { CA_DIGEST_LENGTH, caDigest } from './certs.js';
 
-export const TOKEN_PREFIX = 'SWMTKN';
-export const TOKEN_VERSION = '1';
+const TOKEN_PREFIX = 'SWMTKN';
+const TOKEN_VERSION = '1';
 const SECRET_BITS = 128;
 export const TOKEN_SECRET_LENGTH = base36Width(SECRET_BITS);
 

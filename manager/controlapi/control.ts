@@ -2,11 +2,13 @@
 // authenticated before these run (manager.ts): only managers reach them. Role changes
 // only record the desired role here; the role reconciler (roles.ts) carries them out through Raft.
 import * as grpc from '@grpc/grpc-js';
+import { Mutex } from '../../lib/mutex.js';
 import { GrpcError } from '../ca/authz.js';
 import { newJoinToken } from '../ca/tokens.js';
 import type { RaftNode } from '../raft/node/raft-node.js';
-import { NODE_AVAILABILITIES, NODE_ROLES, type Node, type Store, type SwarmObjects } from '../store/index.js';
-import { clusterToWire, nodeToWire } from './convert.js';
+import { type Store } from '../store/index.js';
+import { NODE_AVAILABILITIES, NODE_ROLES, type Node, type SwarmObjects } from '../../api/objects/index.js';
+import { clusterToWire, nodeToWire } from '../../api/node-wire.js';
 import { findNode } from './lookup.js';
 import { checkManagerRemoval, type ManagerView } from './quorum.js';
 
@@ -63,12 +65,8 @@ export function managerAddrs(ctx: ControlContext): string[] {
 export function controlHandlers(ctx: ControlContext): Record<string, Handler> {
   // Role changes are checked against the quorum and then written: one at a time on this leader, so
   // two concurrent demotions cannot both pass a check that each alone would pass.
-  let roleChanges: Promise<unknown> = Promise.resolve();
-  const serializeRoleChange = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = roleChanges.then(fn, fn);
-    roleChanges = run.catch(() => {});
-    return run;
-  };
+  const roleChanges = new Mutex();
+  const serializeRoleChange = <T>(fn: () => Promise<T>): Promise<T> => roleChanges.run(fn);
 
   async function updateNode(req: Record<string, unknown>) {
     const role = String(req.role ?? '');

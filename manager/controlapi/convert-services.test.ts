@@ -3,7 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serviceClient } from '../../lib/grpc.js';
-import { defaultTaskSpec, type Network, type Service, type ServiceSpec, type Task } from '../store/index.js';
+import {
+  defaultTaskSpec,
+  type Network,
+  type Service,
+  type ServiceSpec,
+  type Task,
+} from '../../api/objects/index.js';
 import { networkToWire, serviceSpecToWire, serviceToWire, taskToWire } from './convert-services.js';
 import { networkSpecFromWire, serviceSpecFromWire } from './wire-specs.js';
 

@@ -2,7 +2,7 @@
 // objects field for field, so this is mostly a copy; the one reshaping is the service mode, a tagged
 // object in the store and a oneof on the wire. The result is what proto-loader hands a client
 // (absent messages null, a oneof as its one member set plus its name in `mode`), so in-process callers see the wire shape too.
-import type { Network, PortConfig, Service, ServiceSpec, Task } from '../store/index.js';
+import type { Network, PortConfig, Service, ServiceSpec, Task } from '../../api/objects/index.js';
 
 const metaToWire = (m: { version: number; createdAt: string; updatedAt: string }) => ({
   version: m.version,

@@ -4,7 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
 import { taskHoldsAddresses } from '../allocator/index.js';
 import { taskDisplayName } from '../orchestrator/index.js';
-import type { Network, ReadTx, Service, SwarmObjects } from '../store/index.js';
+import type { ReadTx } from '../store/index.js';
+import type { Network, Service, SwarmObjects } from '../../api/objects/index.js';
 import { lookupService } from './lookup.js';
 
 /** A network by id, unique id prefix, or name; undefined when nothing matches. */

@@ -1,7 +1,8 @@
 // Finding objects the way Docker's CLI does: exact id, then a unique id prefix, then a unique name.
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
-import type { Node, ReadTx, Service, SwarmObjects, Task } from '../store/index.js';
+import type { ReadTx } from '../store/index.js';
+import type { Node, Service, SwarmObjects, Task } from '../../api/objects/index.js';
 
 export function findNode(tx: ReadTx<SwarmObjects>, ref: string): Node {
   if (!ref) throw new GrpcError(grpc.status.INVALID_ARGUMENT, 'a node id, id prefix or hostname is required');

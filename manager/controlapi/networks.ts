@@ -6,7 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
 import { checkNetwork } from '../allocator/index.js';
 import { newId } from '../../lib/ids.js';
-import type { Network, NewObject, ReadTx, SwarmObjects } from '../store/index.js';
+import type { ReadTx } from '../store/index.js';
+import type { Network, NewObject, SwarmObjects } from '../../api/objects/index.js';
 import { networkToWire } from './convert-services.js';
 import { findNetwork, networksInUse, servicesUsing, tasksOn } from './lookup-services.js';
 import {

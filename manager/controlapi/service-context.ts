@@ -8,9 +8,9 @@ import {
   NotFoundError,
   SequenceConflictError,
   type Store,
-  type SwarmObjects,
   type WriteTx,
 } from '../store/index.js';
+import { type SwarmObjects } from '../../api/objects/index.js';
 import type { Caller } from './control.js';
 
 /** A control API call, as controlHandlers' are: the decoded request and who made it. */
@@ -77,18 +77,4 @@ export function committed<K extends 'network' | 'service'>(
   const object = store.view((tx) => tx.get(kind, id));
   if (!object) throw new GrpcError(grpc.status.NOT_FOUND, `${kind} ${id} was removed meanwhile`);
   return object;
-}
-
-/**
- * One write at a time on this leader. The handlers check names, ports and subnets against the store
- * inside their transaction; serialized, each check sees every earlier call's committed result, so two
- * concurrent creates cannot both pass a check that each alone would pass.
- */
-export function serializer(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(fn: () => Promise<T>) => {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => {});
-    return run;
-  };
 }

@@ -11,7 +11,8 @@ import {
 import { ingressNetwork } from '../allocator/ingress.js';
 import { newTask } from '../orchestrator/index.js';
 import { newTestStore, sampleNode } from '../store/test-fixtures.js';
-import type { Network, NewObject, Node, Service, Store, SwarmObjects, TaskState } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import type { Network, NewObject, Node, Service, SwarmObjects, TaskState } from '../../api/objects/index.js';
 import type { Caller } from './control.js';
 import { serviceHandlers } from './service-handlers.js';
 import type { ServiceControlContext } from './service-context.js';

@@ -4,11 +4,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
 import { validateNetworkSpec, validatePortSpecs } from '../allocator/index.js';
-import { overlaps, parseCidr, type Cidr } from '../allocator/ipv4.js';
+import { overlaps, parseCidr, type Cidr } from '../../lib/ipv4.js';
 import { portName } from '../allocator/ports.js';
 import { ConstraintError, parseConstraints } from '../scheduler/index.js';
-import type { NetworkSpec, ReadTx, Resources, ServiceSpec, SwarmObjects } from '../store/index.js';
-import { checkTaskDns } from '../../dns/resolv-conf.js';
+import type { ReadTx } from '../store/index.js';
+import type { NetworkSpec, Resources, ServiceSpec, SwarmObjects } from '../../api/objects/index.js';
+import { checkTaskDns } from '../../api/task-dns.js';
 import { isDnsName } from '../../lib/dns-name.js';
 import { lookupNetwork } from './lookup-services.js';
 import { invalid } from './wire-reader.js';

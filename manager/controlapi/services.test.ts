@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { defaultUpdateConfig, defaultRestartPolicy, type Service } from '../store/index.js';
+import { defaultUpdateConfig, defaultRestartPolicy, type Service } from '../../api/objects/index.js';
 import { sampleNode } from '../store/test-fixtures.js';
 import {
   addTask,

@@ -10,7 +10,8 @@ import { checkServicePorts } from '../allocator/index.js';
 import { rollbackPatch } from '../orchestrator/index.js';
 import { matchesConstraints, parseConstraints } from '../scheduler/index.js';
 import { newId } from '../../lib/ids.js';
-import type { Node, NewObject, Service, ServiceSpec, SwarmObjects, Task, WriteTx } from '../store/index.js';
+import type { WriteTx } from '../store/index.js';
+import type { Node, NewObject, Service, ServiceSpec, SwarmObjects, Task } from '../../api/objects/index.js';
 import { serviceToWire } from './convert-services.js';
 import { findService } from './lookup-services.js';
 import {

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
 import type { ExecInput, ExecOutput, LogMessage, NodeWorkRelay } from '../dispatcher/node-work.js';
-import type { Task } from '../store/index.js';
+import type { Task } from '../../api/objects/index.js';
 
 export interface Sink<T> {
   write(msg: T): void;

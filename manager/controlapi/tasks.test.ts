@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { Service } from '../store/index.js';
+import type { Service } from '../../api/objects/index.js';
 import { addTask, assertRefused, fixture, wireSpec, type Fixture } from './service-test-fixtures.js';
 
 const S = grpc.status;

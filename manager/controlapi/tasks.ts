@@ -1,6 +1,7 @@
 // `service ps` and `inspect` of a task: reads only (tasks are written by the orchestrators, the
 // scheduler, the allocator and the workers).
-import { TASK_STATES, type ReadTx, type SwarmObjects, type Task } from '../store/index.js';
+import { type ReadTx } from '../store/index.js';
+import { TASK_STATES, type SwarmObjects, type Task } from '../../api/objects/index.js';
 import { taskToWire } from './convert-services.js';
 import { findNode, findTask } from './lookup.js';
 import { findService } from './lookup-services.js';

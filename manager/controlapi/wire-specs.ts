@@ -1,7 +1,7 @@
 // Specs out of a request (proto/objects.proto as proto-loader decodes it: camelCase, longs as numbers,
 // enums as strings, absent messages null, the ServiceSpec mode oneof as `replicated`/`global` plus a
 // `mode` naming the one set). Whatever the user left out gets Docker's default: an absent message is
-// the whole default (defaults-services.ts); inside a present message an empty string is the default
+// the whole default (api/objects/service-defaults.ts); inside a present message an empty string is the default
 // choice, while numbers are taken as sent (proto3 cannot tell 0 from unset, and 0 is meaningful for
 // parallelism, delays and attempts) — the CLI sends complete configs. Shape and range errors are
 // INVALID_ARGUMENT naming the field; rules across fields and against the store are service-validation.ts's.
@@ -22,7 +22,7 @@ import {
   type ServiceSpec,
   type TaskSpec,
   type UpdateConfig,
-} from '../store/index.js';
+} from '../../api/objects/index.js';
 import {
   invalid,
   optionalMessage,

@@ -2,7 +2,7 @@
 // `assigned` or later) and until it is deleted or moved. Each node's stream gets the full set first,
 // then only what changed for it. A change the node itself reported (its status) is not echoed back:
 // only what the worker acts on (desired state, spec, networks, endpoint) makes a task worth resending.
-import { taskStateRank, type Task } from '../store/index.js';
+import { taskStateRank, type Task } from '../../api/objects/index.js';
 
 export const assignedTo = (t: Task, nodeId: string): boolean =>
   t.nodeId === nodeId && taskStateRank(t.status.state) >= taskStateRank('assigned');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sampleTask } from '../store/test-fixtures.js';
-import type { Task, TaskState, TaskStatus } from '../store/index.js';
+import type { Task, TaskState, TaskStatus } from '../../api/objects/index.js';
 import { applyReport, checkReport } from './task-status.js';
 
 const task = (state: TaskState, nodeId = 'n1'): Task =>

@@ -2,15 +2,14 @@
 // only forward (a late `running` after `failed` is dropped): the task state machine never goes back.
 // Reports from all nodes are gathered for a short moment and written as one store batch, so a thousand
 // tasks starting at once cost a handful of Raft entries, not a thousand.
+import { type Store, type WriteTx } from '../store/index.js';
 import {
   TASK_STATES,
   taskStateRank,
-  type Store,
   type SwarmObjects,
   type Task,
   type TaskStatus,
-  type WriteTx,
-} from '../store/index.js';
+} from '../../api/objects/index.js';
 import { chunks, TASKS_PER_BATCH } from '../reconcile-loop.js';
 
 export interface StatusReport {

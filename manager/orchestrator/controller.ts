@@ -7,16 +7,14 @@ import { newId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/log.js';
 import { chunks, ReconcileLoop, TASKS_PER_BATCH } from '../reconcile-loop.js';
 import { matchesConstraints, parseConstraints, ConstraintError } from '../scheduler/index.js';
+import { type Store, type StoreEvent, type WriteTx } from '../store/index.js';
 import {
   taskStateRank,
   type Node,
   type Service,
-  type Store,
-  type StoreEvent,
   type SwarmObjects,
   type Task,
-  type WriteTx,
-} from '../store/index.js';
+} from '../../api/objects/index.js';
 import { planService, planWrites, reapOrphans, type Plan } from './index.js';
 import { nodeKeepsTasks } from './tasks.js';
 

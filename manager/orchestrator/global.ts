@@ -4,7 +4,7 @@
 // controller plugs the scheduler's constraint matcher in). Paused nodes keep what they run but get
 // nothing new; drained, down, removed or no-longer-matching nodes have their tasks shut down, and there
 // is nowhere else for a global task to go.
-import type { Node, Service, Task } from '../store/objects.js';
+import type { Node, Service, Task } from '../../api/objects/index.js';
 import { PlanBuilder, type Plan } from './plan.js';
 import { dropDuplicates, releaseHeld, superviseDead, type PlanContext } from './restart.js';
 import { groupBySlot, isDraining, isOccupant, newTask, nodeKeepsTasks } from './tasks.js';

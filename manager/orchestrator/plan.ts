@@ -2,7 +2,14 @@
 // snapshot and `now`; it returns a Plan, and the controller turns the plan into ONE store batch (task
 // creates, optimistic task updates and deletes, at most one service update). Nothing is remembered
 // between passes: whatever a later pass needs to know is readable from the objects written.
-import type { NewObject, Service, ServiceSpec, Task, TaskState, UpdateStatus } from '../store/objects.js';
+import type {
+  NewObject,
+  Service,
+  ServiceSpec,
+  Task,
+  TaskState,
+  UpdateStatus,
+} from '../../api/objects/index.js';
 
 export interface DesiredStateChange {
   taskId: string;

@@ -1,5 +1,5 @@
 // The task reaper: bounded history per slot, and the tasks of services that no longer exist.
-import { isTerminalTaskState, taskStateRank, type Node, type Task } from '../store/objects.js';
+import { isTerminalTaskState, taskStateRank, type Node, type Task } from '../../api/objects/index.js';
 import { PlanBuilder, type Plan } from './plan.js';
 import { byCreation, groupBySlot, isOccupant } from './tasks.js';
 

@@ -3,7 +3,7 @@
 // A slot exists while it has an occupant or a draining task (see tasks.ts). Scale-up fills the lowest
 // free slot numbers; scale-down empties whole slots. Tasks lost with their node (down, drained, gone)
 // are replaced at once and elsewhere; tasks that died on their own go to the restart supervisor.
-import type { Node, Service, Task } from '../store/objects.js';
+import type { Node, Service, Task } from '../../api/objects/index.js';
 import { PlanBuilder, type Plan } from './plan.js';
 import {
   createReplacement,

@@ -4,7 +4,7 @@ import { PlanBuilder } from './plan.js';
 import { releaseHeld, restartAllowed, superviseDead } from './restart.js';
 import { RESTART_HOLD_STATE } from './tasks.js';
 import { T0, ctxAt, service, task } from './test-fixtures.js';
-import type { RestartPolicy, TaskState } from '../store/objects.js';
+import type { RestartPolicy, TaskState } from '../../api/objects/index.js';
 
 const svcWith = (restart: Partial<RestartPolicy>) => service('web', { replicas: 1, restart });
 const ended = (id: string, state: TaskState, atS: number, restart: Partial<RestartPolicy>) =>

@@ -5,7 +5,7 @@
 // or leaving it as the slot's occupant forever (policy says no): both are decided from the store alone,
 // and the second is stable because attempts are counted in the window that ends at the failure
 // itself, not at `now` — re-planning later can never change the verdict.
-import { taskStateRank, type Service, type Task } from '../store/objects.js';
+import { taskStateRank, type Service, type Task } from '../../api/objects/index.js';
 import type { PlanBuilder } from './plan.js';
 import {
   RESTART_HOLD_STATE,

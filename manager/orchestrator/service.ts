@@ -3,7 +3,7 @@
 // reconcile (slots, restarts, lost nodes) before the rolling update, the history reaper last. Each
 // later part therefore sees a service whose slots are already settled, and no two parts ever decide
 // about the same task in one batch; the store event of the committed batch triggers the next pass.
-import type { Node, Service, Task } from '../store/objects.js';
+import type { Node, Service, Task } from '../../api/objects/index.js';
 import { reconcileGlobal, type PlacementPredicate } from './global.js';
 import { planWrites, wakeAtEarliest, type Plan } from './plan.js';
 import { reapHistory } from './reaper.js';

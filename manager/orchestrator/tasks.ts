@@ -16,7 +16,7 @@ import {
   type Service,
   type Task,
   type TaskState,
-} from '../store/objects.js';
+} from '../../api/objects/index.js';
 
 /**
  * The desired state of a replacement waiting out its restart delay. There is no SwarmKit "ready"

@@ -12,11 +12,11 @@ import type {
   TaskState,
   UpdateConfig,
   UpdateStatus,
-} from '../store/objects.js';
+} from '../../api/objects/index.js';
 import type { Plan } from './plan.js';
 import type { PlanContext } from './restart.js';
 import { iso } from './tasks.js';
-import { defaultTaskSpec } from '../store/defaults-services.js';
+import { defaultTaskSpec } from '../../api/objects/index.js';
 
 export const T0 = Date.parse('2026-11-22T00:00:00.000Z');
 
@@ -29,7 +29,7 @@ export const ctxAt = (now: number, prefix = 'n'): PlanContext => ({ now, newId: 
 
 const meta = (at = T0, version = 1) => ({ version, createdAt: iso(at), updatedAt: iso(at) });
 
-export const updateConfig = (o: Partial<UpdateConfig> = {}): UpdateConfig => ({
+const updateConfig = (o: Partial<UpdateConfig> = {}): UpdateConfig => ({
   parallelism: 1,
   delayMs: 0,
   order: 'stop-first',

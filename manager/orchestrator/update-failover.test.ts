@@ -5,7 +5,7 @@
 // would catch a duplicated slot (two tasks started for one slot), a lost slot, or a stalled update.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isTerminalTaskState, type Node, type Task, type UpdateOrder } from '../store/objects.js';
+import { isTerminalTaskState, type Node, type Task, type UpdateOrder } from '../../api/objects/index.js';
 import { planService } from './service.js';
 import { isAlive, isDraining, isOccupant, slotKey } from './tasks.js';
 import { activeUpdateConfig, isUpToDate } from './update.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Service, UpdateConfig, UpdateStatus } from '../store/objects.js';
+import type { Service, UpdateConfig, UpdateStatus } from '../../api/objects/index.js';
 import { iso } from './tasks.js';
 import { isUpToDate, planUpdate, rollbackPatch } from './update.js';
 import { T0, ctxAt, node, nodeMap, oldTask, service, serviceSpec, task } from './test-fixtures.js';

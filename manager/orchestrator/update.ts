@@ -7,7 +7,14 @@
 // stop-first, while the slot waits for its old task to stop and the replicated/global reconcile to
 // refill it), "done" otherwise. A batch starts only when nothing is in flight.
 import { isDeepStrictEqual } from 'node:util';
-import type { Node, Service, ServiceSpec, Task, UpdateConfig, UpdateStatus } from '../store/objects.js';
+import type {
+  Node,
+  Service,
+  ServiceSpec,
+  Task,
+  UpdateConfig,
+  UpdateStatus,
+} from '../../api/objects/index.js';
 import { acceptsNewTasks } from './global.js';
 import { PlanBuilder, type Plan } from './plan.js';
 import type { PlanContext } from './restart.js';

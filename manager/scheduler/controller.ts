@@ -5,14 +5,13 @@
 // 10,000 (SwarmKit debounces its scheduler the same way).
 import type { Logger } from '../../lib/log.js';
 import { chunks, ReconcileLoop, TASKS_PER_BATCH } from '../reconcile-loop.js';
+import { type Store, type StoreEvent } from '../store/index.js';
 import {
   retiredBeforePlacement,
   taskStateRank,
-  type Store,
-  type StoreEvent,
   type SwarmObjects,
   type Task,
-} from '../store/index.js';
+} from '../../api/objects/index.js';
 import { scheduleBatch } from './index.js';
 
 export interface SchedulerControllerDeps {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConstraintError, parseConstraints } from './constraints.js';
+import { ConstraintError, parseConstraints } from '../../api/constraints.js';
 import {
   PIPELINE,
   availabilityFilter,
@@ -13,8 +13,8 @@ import {
   type Requirements,
 } from './filters.js';
 import { buildNodeInfos, hostPortsOf, type NodeInfo } from './node-info.js';
-import { CPU, GiB, hostPort, node, task, type NodeOptions } from './test-fixtures.js';
-import type { Node, Task } from '../store/objects.js';
+import { CPU, GiB, hostPort, node, task, type NodeOptions } from '../../api/objects/test-fixtures.js';
+import type { Node, Task } from '../../api/objects/index.js';
 
 function req(
   o: { cpus?: number; memoryBytes?: number; constraints?: string[]; ports?: string[] } = {},

@@ -1,7 +1,7 @@
 // The filter pipeline: each filter says whether a node can take a task, and how to explain the nodes it
 // turned away. A node is charged to the first filter that rejects it, so the counts in "no suitable node
 // (...)" add up to the number of nodes, in pipeline order (as Docker prints them).
-import { matchesConstraints, type Constraint } from './constraints.js';
+import { matchesConstraints, type Constraint } from '../../api/constraints.js';
 import type { NodeInfo, TaskDemand } from './node-info.js';
 
 export interface Requirements extends TaskDemand {

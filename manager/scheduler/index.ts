@@ -7,7 +7,7 @@ export {
   type Constraint,
   type ConstraintField,
   type ConstraintOperator,
-} from './constraints.js';
+} from '../../api/constraints.js';
 export { scheduleBatch, type SchedulingState, type BatchResult } from './schedule.js';
 export {
   PIPELINE,

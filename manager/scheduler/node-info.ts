@@ -1,8 +1,8 @@
 // What the scheduler knows about each node: the node object plus what its live tasks already hold
 // (reservations, a task count per service, host-mode ports). Built once per scheduling pass from the
 // store's tasks, then updated in place as the pass assigns tasks, so the batch's own placements count.
-import type { Node, Resources, Task } from '../store/objects.js';
-import { isTerminalTaskState } from '../store/objects.js';
+import type { Node, Resources, Task } from '../../api/objects/index.js';
+import { isTerminalTaskState } from '../../api/objects/index.js';
 
 export interface NodeInfo {
   readonly node: Node;

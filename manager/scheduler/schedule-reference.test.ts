@@ -3,12 +3,12 @@
 // clusters (seeded, so a failure reproduces) exercise every filter, existing tasks and pinned tasks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConstraints } from './constraints.js';
+import { parseConstraints } from '../../api/constraints.js';
 import { explainNoSuitableNode, firstRejection, type Requirements } from './filters.js';
 import { addTask, buildNodeInfos, demandOf, serviceTaskCount, type NodeInfo } from './node-info.js';
 import { scheduleBatch, type BatchResult, type SchedulingState } from './schedule.js';
-import { GiB, hostPort, node, task } from './test-fixtures.js';
-import type { Node, Task, TaskState } from '../store/objects.js';
+import { GiB, hostPort, node, task } from '../../api/objects/test-fixtures.js';
+import type { Node, Task, TaskState } from '../../api/objects/index.js';
 
 function referenceSchedule(state: SchedulingState, pending: Task[]): BatchResult {
   const result: BatchResult = { assignments: new Map(), unschedulable: new Map() };

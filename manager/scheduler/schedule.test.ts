@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scheduleBatch } from './schedule.js';
-import { GiB, hostPort, node, perNode, replicas, task } from './test-fixtures.js';
+import { GiB, hostPort, node, perNode, replicas, task } from '../../api/objects/test-fixtures.js';
 
 const nodes3 = () => [node('a'), node('b'), node('c')];
 

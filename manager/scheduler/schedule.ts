@@ -13,8 +13,8 @@
 // Cost: O(constraint lists × nodes + groups × nodes (heap builds) + tasks × log nodes). Pure: no clock,
 // no randomness, no I/O; the result depends only on the inputs' content, not on the order of
 // `pendingTasks`.
-import type { Node, Task } from '../store/objects.js';
-import { parseConstraints, type Constraint, type ConstraintError } from './constraints.js';
+import type { Node, Task } from '../../api/objects/index.js';
+import { parseConstraints, type Constraint, type ConstraintError } from '../../api/constraints.js';
 import {
   DYNAMIC_FILTERS,
   STATIC_FILTERS,

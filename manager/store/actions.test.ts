@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeBatch, encodeBatchOf, peekRequestId } from './actions.js';
 import { MalformedEntryError } from './errors.js';
 import { swarmSchema } from './indexes.js';
-import type { SwarmObjects } from './objects.js';
+import type { SwarmObjects } from '../../api/objects/index.js';
 import { Store } from './store.js';
 import { batchBytes, CapturingLogger, createAction, newTestStore, sampleNode } from './test-fixtures.js';
 

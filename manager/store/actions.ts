@@ -9,9 +9,9 @@ import { decodeUtf8, encodeUtf8, isPlainObject, type JsonObject } from './json.j
 export const BATCH_FORMAT_VERSION = 1;
 
 /** Ids are Swarm's 25 base-36 characters in practice; the bound only keeps garbage out of indexes. */
-export const MAX_ID_LENGTH = 256;
+const MAX_ID_LENGTH = 256;
 
-export const OPS = ['create', 'update', 'delete'] as const;
+const OPS = ['create', 'update', 'delete'] as const;
 export type Op = (typeof OPS)[number];
 
 /** The object travels without `meta`: apply stamps meta from the entry's index and the batch time. */

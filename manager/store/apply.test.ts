@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Action } from './actions.js';
 import { InMemoryLog } from './in-memory-log.js';
-import type { Node } from './objects.js';
+import type { Node } from '../../api/objects/index.js';
 import {
   batchBytes,
   createAction,

@@ -7,7 +7,7 @@
 import { checkBatch, decodeBatch, type Action, type Batch } from './actions.js';
 import type { ApplyError } from './errors.js';
 import { deepFreeze } from './json.js';
-import type { Meta, StoreObject } from './objects.js';
+import type { Meta, StoreObject } from '../../api/objects/index.js';
 import type { ObjectMap, Table, Tables } from './tables.js';
 import type { ObjectEvent } from './watch.js';
 

@@ -15,7 +15,7 @@ export type StoreErrorCode =
   | 'watch-overflow'
   | 'transaction-closed';
 
-export class StoreError extends Error {
+class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,
     message: string,

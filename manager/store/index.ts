@@ -19,6 +19,4 @@ export { swarmSchema, clusterTable, nodeTable } from './indexes.js';
 export type { IndexSpec, TableSpec, Schema, ObjectMap, KindOf, PrefixMatch } from './tables.js';
 export { InMemoryLog } from './in-memory-log.js';
 export type { DeliveryMode, Replica } from './in-memory-log.js';
-export * from './objects.js';
 export * from './errors.js';
-export * from './defaults-services.js';

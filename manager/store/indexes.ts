@@ -12,7 +12,7 @@ import {
   type Cluster,
   type Node,
   type SwarmObjects,
-} from './objects.js';
+} from '../../api/objects/index.js';
 import type { Schema, TableSpec } from './tables.js';
 import { isPlainObject } from './json.js';
 import {

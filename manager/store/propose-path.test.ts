@@ -7,7 +7,7 @@ import { decodeBatch, encodeBatch } from './actions.js';
 import { MalformedEntryError } from './errors.js';
 import { InMemoryLog } from './in-memory-log.js';
 import { swarmSchema } from './indexes.js';
-import type { SwarmObjects, Task } from './objects.js';
+import type { SwarmObjects, Task } from '../../api/objects/index.js';
 import { Store, type Proposer } from './store.js';
 import {
   CapturingLogger,

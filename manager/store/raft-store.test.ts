@@ -11,7 +11,7 @@ import { openRaftNode } from '../raft/node/open.js';
 import type { RaftNode } from '../raft/node/raft-node.js';
 import { SequenceConflictError } from './errors.js';
 import { swarmSchema } from './indexes.js';
-import type { SwarmObjects } from './objects.js';
+import type { SwarmObjects } from '../../api/objects/index.js';
 import { Store } from './store.js';
 import { CapturingLogger, sampleCluster, sampleNode } from './test-fixtures.js';
 

@@ -5,7 +5,7 @@
 // before it replaces anything, since a half-restored store would be worse than a refused snapshot.
 import { InvalidSnapshotError } from './errors.js';
 import { canonicalStringify, decodeUtf8, deepFreeze, encodeUtf8, isPlainObject } from './json.js';
-import type { StoreObject } from './objects.js';
+import type { StoreObject } from '../../api/objects/index.js';
 import type { KindOf, ObjectMap, Schema, Tables } from './tables.js';
 
 export const SNAPSHOT_FORMAT_VERSION = 1;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ProposalTooLargeError, SequenceConflictError, UnknownOutcomeError } from './errors.js';
 import { InMemoryLog } from './in-memory-log.js';
 import { swarmSchema } from './indexes.js';
-import type { SwarmObjects } from './objects.js';
+import type { SwarmObjects } from '../../api/objects/index.js';
 import { Store, type Proposer } from './store.js';
 import type { StateMachine } from '../raft/node/state-machine.js';
 import { EntryType } from '../raft/types.js';

@@ -23,7 +23,7 @@ import {
   type WatchOptions,
 } from './watch.js';
 import { createLogger } from '../../lib/log.js';
-import type { StoreObject } from './objects.js';
+import type { StoreObject } from '../../api/objects/index.js';
 
 /** What the store needs from Raft: replicate these bytes, and settle only after they were applied here. */
 export interface Proposer {

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newTestStore, sampleNetwork } from './test-fixtures.js';
 import { InvalidObjectError, NameConflictError } from './errors.js';
-import type { NewObject } from './objects.js';
-import type { Network, Service, Task, TaskSpec } from './objects-services.js';
-import { defaultTaskSpec, defaultUpdateConfig } from './defaults-services.js';
+import type { NewObject } from '../../api/objects/index.js';
+import type { Network, Service, Task, TaskSpec } from '../../api/objects/index.js';
+import { defaultTaskSpec, defaultUpdateConfig } from '../../api/objects/index.js';
 
 const taskSpec = (): TaskSpec => defaultTaskSpec('host', ['swarmlite', 'whoami']);
 const update = defaultUpdateConfig();

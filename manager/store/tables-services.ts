@@ -14,7 +14,7 @@ import {
   stringRecord,
   type Check,
 } from './checks.js';
-import { TASK_STATES, type Network, type Service, type Task } from './objects-services.js';
+import { TASK_STATES, type Network, type Service, type Task } from '../../api/objects/index.js';
 import type { TableSpec } from './tables.js';
 
 const array: Check = (v) => (Array.isArray(v) ? undefined : 'must be an array');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ExistsError, NotFoundError, SequenceConflictError, TransactionClosedError } from './errors.js';
 import { Table } from './tables.js';
 import type { ReadTx } from './tx.js';
-import type { SwarmObjects } from './objects.js';
+import type { SwarmObjects } from '../../api/objects/index.js';
 import { newTestStore, sampleCluster, sampleManager, sampleNode } from './test-fixtures.js';
 
 const ids = (objs: { id: string }[]) => objs.map((o) => o.id).sort();

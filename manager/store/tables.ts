@@ -3,7 +3,7 @@
 // Tables hold deep-frozen objects, so lookups return the stored instances without copying. A unique
 // index is kept like any other (key → set of ids) and its uniqueness is checked by apply once a whole
 // batch is in place (`uniqueViolations`), so a batch may swap two names without tripping on the order.
-import type { StoreObject } from './objects.js';
+import type { StoreObject } from '../../api/objects/index.js';
 
 export interface IndexSpec<T> {
   name: string;

@@ -9,10 +9,10 @@ import {
   type Node,
   type NodeRole,
   type SwarmObjects,
-} from './objects.js';
+} from '../../api/objects/index.js';
 import { Store, type StoreLogger } from './store.js';
-import type { IpamConfig, Network, Task, TaskState } from './objects-services.js';
-import { defaultTaskSpec } from './defaults-services.js';
+import type { IpamConfig, Network, Task, TaskState } from '../../api/objects/index.js';
+import { defaultTaskSpec } from '../../api/objects/index.js';
 
 export interface LogLine {
   level: 'error' | 'warn' | 'debug';

@@ -13,7 +13,7 @@ import {
   TransactionClosedError,
 } from './errors.js';
 import { deepFreeze, frozenJsonCopy, type JsonObject } from './json.js';
-import type { NewObject, StoreObject } from './objects.js';
+import type { NewObject, StoreObject } from '../../api/objects/index.js';
 import {
   indexKeys,
   matchIdPrefix,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WatchOverflowError } from './errors.js';
-import type { Node, SwarmObjects } from './objects.js';
+import type { Node, SwarmObjects } from '../../api/objects/index.js';
 import { newTestStore, sampleCluster, sampleNode } from './test-fixtures.js';
 import type { StoreEvent } from './watch.js';
 

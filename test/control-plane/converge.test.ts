@@ -3,7 +3,8 @@
 // the same flows run over gRPC on a lab cluster in test/e2e/services.test.ts.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { InMemoryLog, Store, swarmSchema, type Service } from '../../manager/store/index.js';
+import { InMemoryLog, Store, swarmSchema } from '../../manager/store/index.js';
+import { type Service } from '../../api/objects/index.js';
 import { eventually } from '../support.js';
 import { sampleNetwork } from '../../manager/store/test-fixtures.js';
 import { LoopbackCluster, serviceSpec } from './loopback.js';
@@ -40,7 +41,7 @@ test('a replicated service converges, spreads, scales up and down, and is remove
   spec.task.networks = [{ target: 'net1', aliases: [] }];
   spec.endpoint.ports = [{ protocol: 'tcp', targetPort: 80, publishedPort: 5000, publishMode: 'ingress' }];
   const svc = await c.createService(spec);
-  await eventually('6 running tasks', () => c.running(svc.id).length === 6, 10_000);
+  await eventually('6 running tasks', () => c.running(svc.id).length === 6, 30_000);
   assert.deepEqual([...perNode(c, svc.id).values()], [2, 2, 2]);
   // Every task has an address on appnet and on ingress; the service has a VIP on both.
   const s = c.store.view((tx) => tx.get('service', svc.id))!;
@@ -61,7 +62,7 @@ test('a replicated service converges, spreads, scales up and down, and is remove
     ...x,
     spec: { ...x.spec, mode: { replicated: { replicas: 12 } } },
   }));
-  await eventually('12 running', () => c.running(svc.id).length === 12, 10_000);
+  await eventually('12 running', () => c.running(svc.id).length === 12, 30_000);
   assert.deepEqual([...perNode(c, svc.id).values()], [4, 4, 4]);
 
   await updateService(c, svc.id, (x) => ({
@@ -74,7 +75,7 @@ test('a replicated service converges, spreads, scales up and down, and is remove
       const alive = [...c.nodes.values()].flatMap((n) => n.executor.running());
       return c.running(svc.id).length === 2 && alive.length === 2;
     },
-    10_000,
+    30_000,
   );
 
   await c.store.update((tx) => tx.delete('service', svc.id));
@@ -84,14 +85,14 @@ test('a replicated service converges, spreads, scales up and down, and is remove
       const alive = [...c.nodes.values()].flatMap((n) => n.executor.running());
       return c.tasks().length === 0 && alive.length === 0;
     },
-    10_000,
+    30_000,
   );
 });
 
 test('a node going down moves its tasks; drain empties a node', async (t) => {
   const c = await cluster(t, 4);
   const svc = await c.createService(serviceSpec('api', 4));
-  await eventually('4 running', () => c.running(svc.id).length === 4, 10_000);
+  await eventually('4 running', () => c.running(svc.id).length === 4, 30_000);
   const victim = c.running(svc.id)[0]!.nodeId;
   c.nodes.get(victim)!.session.disconnect();
   await c.store.update((tx) => {
@@ -104,7 +105,7 @@ test('a node going down moves its tasks; drain empties a node', async (t) => {
       const r = c.running(svc.id);
       return r.length === 4 && r.every((x) => x.nodeId !== victim);
     },
-    10_000,
+    30_000,
   );
 
   const drained = c.running(svc.id)[0]!.nodeId;
@@ -122,19 +123,19 @@ test('a node going down moves its tasks; drain empties a node', async (t) => {
         c.nodes.get(drained)!.executor.running().length === 0
       );
     },
-    10_000,
+    30_000,
   );
 });
 
 test('a global service follows nodes joining and leaving', async (t) => {
   const c = await cluster(t, 2);
   const svc = await c.createService(serviceSpec('agent', 'global'));
-  await eventually('one task per node', () => c.running(svc.id).length === 2, 10_000);
+  await eventually('one task per node', () => c.running(svc.id).length === 2, 30_000);
   await c.addNodes(['node3'], true);
   await eventually(
     'a task on the new node',
     () => c.running(svc.id).some((x) => x.nodeId === 'node3'),
-    10_000,
+    30_000,
   );
   await c.store.update((tx) => {
     const n = tx.get('node', 'node1')!;
@@ -146,7 +147,7 @@ test('a global service follows nodes joining and leaving', async (t) => {
       const r = c.running(svc.id);
       return r.length === 2 && r.every((x) => x.nodeId !== 'node1');
     },
-    10_000,
+    30_000,
   );
 });
 
@@ -156,7 +157,7 @@ test('a rolling update replaces every task; a failing one rolls back automatical
   spec.update = { ...spec.update, parallelism: 1, monitorMs: 200, failureAction: 'rollback' };
   spec.rollback = { ...spec.rollback, parallelism: 0, monitorMs: 200 };
   const svc = await c.createService(spec);
-  await eventually('3 running', () => c.running(svc.id).length === 3, 10_000);
+  await eventually('3 running', () => c.running(svc.id).length === 3, 30_000);
 
   await updateService(c, svc.id, (x) => ({
     ...x,
@@ -173,7 +174,7 @@ test('a rolling update replaces every task; a failing one rolls back automatical
         s.updateStatus?.state === 'completed' && r.length === 3 && r.every((x) => x.spec.env[0] === 'V=2')
       );
     },
-    15_000,
+    30_000,
   );
 
   // A spec whose tasks die at once: the update fails and rolls back to V=2.
@@ -201,7 +202,7 @@ test('a rolling update replaces every task; a failing one rolls back automatical
         r.every((x) => x.spec.env[0] === 'V=2')
       );
     },
-    20_000,
+    30_000,
   );
 });
 
@@ -222,7 +223,7 @@ test('exhausted addresses leave tasks pending with the reason, and they start on
         .filter((x) => x.status.state === 'new' && /exhausted/.test(x.status.err));
       return c.running(svc.id).length === 4 && waiting.length === 2;
     },
-    10_000,
+    30_000,
   );
   await updateService(c, svc.id, (x) => ({
     ...x,
@@ -231,7 +232,7 @@ test('exhausted addresses leave tasks pending with the reason, and they start on
   await eventually(
     'the waiting tasks are gone and 4 run',
     () => c.running(svc.id).length === 4 && c.tasks(svc.id).every((x) => x.status.err === ''),
-    10_000,
+    30_000,
   );
 });
 
@@ -240,7 +241,7 @@ test('a forced update (the task spec counter bumped) redeploys every task', asyn
   const spec = serviceSpec('web', 3);
   spec.update = { ...spec.update, parallelism: 0, monitorMs: 100 };
   const svc = await c.createService(spec);
-  await eventually('3 running', () => c.running(svc.id).length === 3, 10_000);
+  await eventually('3 running', () => c.running(svc.id).length === 3, 30_000);
   const before = new Set(c.running(svc.id).map((x) => x.id));
   await updateService(c, svc.id, (x) => ({
     ...x,
@@ -253,6 +254,6 @@ test('a forced update (the task spec counter bumped) redeploys every task', asyn
       const r = c.running(svc.id);
       return r.length === 3 && r.every((x) => !before.has(x.id));
     },
-    10_000,
+    30_000,
   );
 });

@@ -11,6 +11,7 @@ import { NodeAssignments } from '../../manager/dispatcher/assignments.js';
 import { StatusBatcher } from '../../manager/dispatcher/task-status.js';
 import { OrchestratorController } from '../../manager/orchestrator/controller.js';
 import { SchedulerController } from '../../manager/scheduler/controller.js';
+import { type Store } from '../../manager/store/index.js';
 import {
   defaultClusterSpec,
   defaultRollbackConfig,
@@ -20,10 +21,9 @@ import {
   type Node,
   type Service,
   type ServiceSpec,
-  type Store,
   type SwarmObjects,
   type Task,
-} from '../../manager/store/index.js';
+} from '../../api/objects/index.js';
 import { Agent } from '../../worker/agent/agent.js';
 import type { AssignmentsMessage, TaskStatusUpdate } from '../../worker/agent/session.js';
 import { SimulatedExecutor } from '../../worker/agent/simulated-executor.js';

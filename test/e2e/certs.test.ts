@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localInfo, withDaemon } from '../../cli/client.js';
+import { localInfo, withDaemon } from '../../daemon/client.js';
 import type { NodeView } from '../../cli/commands-node.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
@@ -38,7 +38,7 @@ test(
 
     for (const [i, host] of hosts.entries()) {
       const cert = first[i]!;
-      const renewed = await waitFor(`${host.hostname}'s certificate renewed`, 25_000, async () => {
+      const renewed = await waitFor(`${host.hostname}'s certificate renewed`, 60_000, async () => {
         const now = certOf(host);
         return now.serialNumber !== cert.serialNumber ? now : undefined;
       });
@@ -65,7 +65,7 @@ test(
     const leaderInfo = await withDaemon(`unix://${leader.socket}`, (c) => localInfo(c, 2_000));
     const committed = appliedOf(leaderInfo);
     await labStart(lab.name, m3.hostname);
-    await waitFor('the restarted manager caught up over fresh connections', 20_000, async () => {
+    await waitFor('the restarted manager caught up over fresh connections', 60_000, async () => {
       const node3 = await inspect(leader, 'node3');
       const info = await withDaemon(`unix://${m3.socket}`, (c) => localInfo(c, 2_000));
       const reachable = node3.managerStatus?.reachability === 'reachable';

@@ -9,7 +9,7 @@ import type { TestContext } from 'node:test';
 import { enterHost, hostEnv } from '../../deploy/lab/hosts.js';
 import { labDown, labUp } from '../../deploy/lab/lab.js';
 import type { LabHostState, LabState } from '../../deploy/lab/state.js';
-import type { Task } from '../../manager/store/index.js';
+import type { Task } from '../../api/objects/index.js';
 
 /** 'e' + 7 random base-36 characters: a valid lab name no other test run will pick. */
 export function uniqueLabName(): string {
@@ -55,7 +55,7 @@ export interface CommandResult {
 }
 
 /** Runs a command inside a lab host (as `swarmlite lab exec` does) and collects its output. */
-export function runIn(host: LabHostState, argv: string[], timeoutMs = 60_000): Promise<CommandResult> {
+export function runIn(host: LabHostState, argv: string[], timeoutMs = 120_000): Promise<CommandResult> {
   const full = enterHost(host, argv);
   return new Promise((resolve, reject) => {
     const child = spawn(full[0]!, full.slice(1), { env: hostEnv(host), stdio: ['ignore', 'pipe', 'pipe'] });

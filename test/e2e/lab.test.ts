@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonClient, localInfo } from '../../cli/client.js';
+import { daemonClient, localInfo } from '../../daemon/client.js';
 import { labDown } from '../../deploy/lab/lab.js';
 import {
   attachMachine,
@@ -100,3 +100,20 @@ test('down cleans up after an up that crashed half-way', { skip: !isRoot && 'nee
   assert.equal(await labDown(name), true);
   await assertNothingLeft(name, [], names.hostVeth);
 });
+
+test(
+  'down finishes and leaves nothing when the namespaces are already gone',
+  { skip: !isRoot && 'needs root' },
+  async (t) => {
+    // A teardown interrupted half-way (or a user's own `ip netns del`) leaves state that names
+    // namespaces which no longer exist; down must remove the rest, not stop at the first missing one.
+    const lab = await createTestLab(t, 2);
+    const names = labNames(lab.name, lab.subnetIndex);
+    const pids = lab.hosts.map((h) => h.daemon!);
+    for (const ns of await namespacesWithPrefix(`${lab.name}-`)) execFileSync('ip', ['netns', 'del', ns]);
+
+    assert.equal(await labDown(lab.name), true);
+    await assertNothingLeft(lab.name, pids, names.hostVeth);
+    assert.equal(await labDown(lab.name), false, 'a second down finds nothing and succeeds');
+  },
+);

@@ -4,11 +4,11 @@
 // services following nodes, removal. The real runtime's e2e is test/e2e/tasks.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { localInfo, withDaemon } from '../../cli/client.js';
+import { localInfo, withDaemon } from '../../daemon/client.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { unary } from '../../lib/grpc.js';
-import type { Network, Service, Task } from '../../manager/store/index.js';
+import type { Network, Service, Task } from '../../api/objects/index.js';
 import { createTestLab, isRoot, swl, waitFor } from './harness.js';
 
 const api = <T>(h: LabHostState, method: string, req: object = {}): Promise<T> =>
@@ -77,7 +77,7 @@ test(
           },
         },
       });
-      const tasks = await waitFor('6 running', 15_000, async () => {
+      const tasks = await waitFor('6 running', 60_000, async () => {
         const ts = await tasksOf(n1, 'web');
         return slotsConverged(ts, 6) ? ts : undefined;
       });
@@ -116,7 +116,7 @@ test(
           version: svc.meta.version,
           spec: { ...svc.spec, replicated: { replicas } },
         });
-        await waitFor(`${replicas} running`, 20_000, async () =>
+        await waitFor(`${replicas} running`, 60_000, async () =>
           slotsConverged(await tasksOf(n2, 'web'), replicas),
         );
       }
@@ -129,7 +129,7 @@ test(
         version: svc.meta.version,
         spec: { ...svc.spec, replicated: { replicas: 9 } },
       });
-      await waitFor('9 running', 20_000, async () => slotsConverged(await tasksOf(n1, 'web'), 9));
+      await waitFor('9 running', 60_000, async () => slotsConverged(await tasksOf(n1, 'web'), 9));
       svc = await getService(n1, 'web');
       await api(n1, 'updateService', {
         ref: 'web',
@@ -137,7 +137,7 @@ test(
         spec: { ...svc.spec, task: { ...svc.spec.task, env: ['V=2'] } },
       });
       // Kill the leader once the update is under way but not done.
-      await waitFor('the update under way', 10_000, async () => {
+      await waitFor('the update under way', 60_000, async () => {
         const r = running(await tasksOf(n1, 'web'));
         const updated = r.filter((x) => x.spec.env.includes('V=2')).length;
         return updated > 0 && updated < 9 ? true : undefined;
@@ -157,7 +157,7 @@ test(
       await labStart(lab.name, leader.hostname);
 
       await api(survivor, 'rollbackService', { ref: 'web' });
-      await waitFor('rolled back to the old spec', 30_000, async () => {
+      await waitFor('rolled back to the old spec', 60_000, async () => {
         const s = await getService(survivor, 'web');
         const ts = await tasksOf(survivor, 'web');
         const old = running(ts).every((x) => !x.spec.env.includes('V=2'));
@@ -168,7 +168,7 @@ test(
     await t.test('drain empties a node; a killed worker loses its tasks to the others', async () => {
       await swl(n1, ['node', 'update', '--availability', 'drain', 'node4']);
       const node4 = (await api<{ node: { id: string } }>(n1, 'getNode', { ref: 'node4' })).node.id;
-      await waitFor('nothing on node4', 20_000, async () => {
+      await waitFor('nothing on node4', 60_000, async () => {
         const ts = await tasksOf(n1, 'web');
         return slotsConverged(ts, 9) && running(ts).every((x) => x.nodeId !== node4);
       });
@@ -176,7 +176,7 @@ test(
 
       const node5 = (await api<{ node: { id: string } }>(n1, 'getNode', { ref: 'node5' })).node.id;
       await labSignal(lab.name, n5.hostname, 'SIGKILL');
-      await waitFor('node5 down and its tasks running elsewhere', 20_000, async () => {
+      await waitFor('node5 down and its tasks running elsewhere', 60_000, async () => {
         const ts = await tasksOf(n1, 'web');
         return slotsConverged(ts, 9) && running(ts).every((x) => x.nodeId !== node5);
       });
@@ -187,18 +187,18 @@ test(
       await api(n1, 'createService', {
         spec: { name: 'mon', task: { image: 'host', command: ['sleep', 'infinity'] }, global: {} },
       });
-      await waitFor('one per node', 20_000, async () => running(await tasksOf(n1, 'mon')).length === 6);
+      await waitFor('one per node', 60_000, async () => running(await tasksOf(n1, 'mon')).length === 6);
       const token = (await swl(n1, ['join-token', '-q', 'worker'])).stdout.trim();
       await swl(n6, ['leave']);
-      await waitFor('five left', 20_000, async () => running(await tasksOf(n1, 'mon')).length === 5);
+      await waitFor('five left', 60_000, async () => running(await tasksOf(n1, 'mon')).length === 5);
       await swl(n6, ['join', '--token', token, `${n1.address}:2377`]);
-      await waitFor('six again', 20_000, async () => running(await tasksOf(n1, 'mon')).length === 6);
+      await waitFor('six again', 60_000, async () => running(await tasksOf(n1, 'mon')).length === 6);
     });
 
     await t.test('rm removes every task', async () => {
       await api(n2, 'removeService', { ref: 'web' });
       await api(n2, 'removeService', { ref: 'mon' });
-      await waitFor('no tasks', 20_000, async () => (await tasksOf(n2, '')).length === 0);
+      await waitFor('no tasks', 60_000, async () => (await tasksOf(n2, '')).length === 0);
       await api(n2, 'removeNetwork', { ref: 'appnet' });
     });
   },

@@ -3,7 +3,7 @@
 // still assigned are adopted (a live process is waited on again, an ended one reported), everything
 // else is stopped and removed once the first full assignment set says it is not ours any more.
 import type { Logger } from '../../lib/log.js';
-import type { Network, Task, TaskStatus } from '../../manager/store/objects-services.js';
+import type { Network, Task, TaskStatus } from '../../api/objects/index.js';
 import type { Executor, RuntimeTaskRecord } from './executor.js';
 import type { AssignmentsMessage, TaskStatusUpdate } from './session.js';
 import { TaskRunner, type NetworkAttacher, type RuntimePhase } from './task-runner.js';

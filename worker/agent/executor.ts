@@ -2,7 +2,7 @@
 // is in, what to report, when to stop); an executor owns the processes, namespaces, cgroups and logs.
 // The real executor is worker/exec; the simulated one (worker/agent/simulated-executor.ts) stands in
 // for it in control-plane tests and benchmarks, where thousands of tasks must not be processes.
-import type { TaskSpec } from '../../manager/store/objects-services.js';
+import type { TaskSpec } from '../../api/objects/index.js';
 
 /** What a runtime needs to run one task. Templates in the spec are already expanded by the agent. */
 export interface TaskLaunch {

@@ -4,9 +4,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import { serviceClient, unary } from '../../lib/grpc.js';
-import type { WireNodeDescription } from '../../manager/controlapi/convert.js';
+import type { WireNodeDescription } from '../../api/node-wire.js';
 import type { Logger } from '../../lib/log.js';
-import type { Network, Task, TaskStatus } from '../../manager/store/objects-services.js';
+import type { Network, Task, TaskStatus } from '../../api/objects/index.js';
 
 /** The dispatcher's assignment message (proto/dispatcher.proto): tasks as the store has them. */
 export interface AssignmentsMessage {

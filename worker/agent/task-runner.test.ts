@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../../lib/log.js';
-import { defaultTaskSpec, type Task, type TaskState, type TaskStatus } from '../../manager/store/index.js';
+import { defaultTaskSpec, type Task, type TaskState, type TaskStatus } from '../../api/objects/index.js';
 import { eventually } from '../../test/support.js';
 import { SimulatedExecutor } from './simulated-executor.js';
 import { exitStatus, TaskRunner } from './task-runner.js';

@@ -9,7 +9,7 @@ import {
   type Task,
   type TaskState,
   type TaskStatus,
-} from '../../manager/store/objects-services.js';
+} from '../../api/objects/index.js';
 import type { Executor, TaskExit, TaskLaunch } from './executor.js';
 import { expandTaskSpec, type TemplateContext } from './templates.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultTaskSpec } from '../../manager/store/defaults-services.js';
+import { defaultTaskSpec } from '../../api/objects/index.js';
 import { expandTaskSpec, expandTemplate, type TemplateContext } from './templates.js';
 
 const ctx: TemplateContext = {

@@ -1,6 +1,6 @@
 // Docker's service templates, expanded by the agent just before a task starts (the values are only known
 // on the node): `--hostname '{{.Node.Hostname}}-{{.Task.Slot}}'`, `-e NAME={{.Task.Name}}`.
-import type { TaskSpec } from '../../manager/store/objects-services.js';
+import type { TaskSpec } from '../../api/objects/index.js';
 
 export interface TemplateContext {
   node: { id: string; hostname: string };

@@ -3,7 +3,7 @@
 // to that network. It is what every node's embedded DNS and load balancers are built from, so a task
 // that stops serving is withdrawn here first, before its process is told to stop.
 import { isDnsName } from '../../lib/dns-name.js';
-import { isIdleTimeout, type PortConfig } from '../../manager/store/objects-services.js';
+import { isIdleTimeout, type PortConfig } from '../../api/objects/index.js';
 
 export const ENDPOINTS_TABLE = 'endpoints';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { createLogger } from '../../lib/log.js';
-import { defaultTaskSpec, type Task } from '../../manager/store/index.js';
+import { defaultTaskSpec, type Task } from '../../api/objects/index.js';
 import { eventually, freePorts } from '../../test/support.js';
 import { GossipNode } from '../gossip/node.js';
 import { decodeEndpoint, encodeEndpoint, ENDPOINTS_TABLE } from './records.js';
@@ -117,7 +117,7 @@ test('two gossip nodes: an announced task appears on the other, a withdrawn one 
     nodes.push(await GossipNode.start({ id: `n${i}`, bindAddr: '127.0.0.1', port: ports[i], keys: [key] }));
   const [a, b] = nodes as [GossipNode, GossipNode];
   b.join([a.addr]);
-  await eventually('membership', () => a.members().some((m) => m.state === 'alive'), 5_000);
+  await eventually('membership', () => a.members().some((m) => m.state === 'alive'), 30_000);
   for (const n of nodes) n.joinNetwork('app');
   const log = createLogger('silent');
   const subnets: Record<string, string> = { app: '10.0.0.', ingress: '10.255.' };
@@ -129,7 +129,7 @@ test('two gossip nodes: an announced task appears on the other, a withdrawn one 
 
   ta.announce(task({ nodeId: 'n0' }));
   assert.equal(ta.records('app').length, 1, 'local records are visible at once');
-  await eventually('the record reaches b', () => tb.records('app').length === 1, 5_000);
+  await eventually('the record reaches b', () => tb.records('app').length === 1, 30_000);
   assert.equal(tb.records('app')[0]!.ip, '10.0.0.5');
   assert.ok(changes.includes('app'));
   assert.deepEqual(tb.records('ingress'), [], 'b is not on ingress: it holds nothing of it');
@@ -169,7 +169,7 @@ test('two gossip nodes: an announced task appears on the other, a withdrawn one 
 
   ta.withdraw('task1abc');
   ta.withdraw('task1abc'); // twice is harmless
-  await eventually('the record leaves b', () => tb.records('app').length === 0, 5_000);
+  await eventually('the record leaves b', () => tb.records('app').length === 0, 30_000);
   ta.close();
   tb.close();
 });

@@ -3,7 +3,7 @@
 // joined a task's networks in gossip by the time the task runs (its legs exist before its process), so
 // announcing never races the join; a withdrawal comes before the task's legs or networks go.
 import type { Logger } from '../../lib/log.js';
-import type { Task } from '../../manager/store/objects-services.js';
+import type { Task } from '../../api/objects/index.js';
 import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
 import { fullTaskName } from '../agent/task-runner.js';
 import {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { ContainerOptions } from '../agent/executor.js';
-import type { TaskSpec } from '../../manager/store/objects-services.js';
+import type { TaskSpec } from '../../api/objects/index.js';
 import { findTool } from '../../lib/exec.js';
 import type { ImageSource } from './task-bundle.js';
 import { collectLogs, hostSpec, launchOf, leftovers, testRuntime } from './test-fixtures.js';

@@ -104,21 +104,18 @@ test('stop: SIGTERM reaches the command (even one without a handler); ignored, S
   const ignored = await runTask(rt, hostSpec(['sh', '-c', 'trap "" TERM; sleep 1000']));
   await eventuallyLines(rt, handled.id, 1); // its trap is set
 
-  let t0 = Date.now();
-  await rt.stop(handled.id, 5000);
-  assert.ok(Date.now() - t0 < 2000, `handled SIGTERM took ${Date.now() - t0} ms`);
+  // A grace period far longer than any stop: had SIGTERM been lost, the exit would be SIGKILL's, late.
+  await rt.stop(handled.id, 60_000);
   assert.deepEqual(await rt.wait(handled.id), { exitCode: 0, oomKilled: false });
   assert.deepEqual(await lines(rt, handled.id), ['up', 'bye']);
 
-  t0 = Date.now();
-  await rt.stop(plain.id, 5000);
-  assert.ok(Date.now() - t0 < 2000, `plain sleep took ${Date.now() - t0} ms: SIGTERM was lost at PID 1`);
+  await rt.stop(plain.id, 60_000);
   assert.deepEqual(await rt.wait(plain.id), { exitCode: 143, signal: 'SIGTERM', oomKilled: false });
 
-  t0 = Date.now();
+  const t0 = Date.now();
   await rt.stop(ignored.id, 300);
   const took = Date.now() - t0;
-  assert.ok(took >= 300 && took < 3000, `ignored SIGTERM: stop took ${took} ms`);
+  assert.ok(took >= 300, `ignored SIGTERM: killed after ${took} ms, before its 300 ms grace period`);
   assert.deepEqual(await rt.wait(ignored.id), { exitCode: 137, signal: 'SIGKILL', oomKilled: false });
   await rt.stop(ignored.id, 300); // a stopped task: no-op
 });

@@ -18,6 +18,7 @@ import type {
   TaskLaunch,
 } from '../agent/executor.js';
 import { findTool, requireTools, run } from '../../lib/exec.js';
+import { KeyedMutex } from '../../lib/mutex.js';
 import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import { launchContainer, launcherPresent, loggerRefs } from './container-launch.js';
 import { cgroupsPath, detectLayout, removePrefixFolders, TaskCgroup, type CgroupLayout } from './cgroups.js';
@@ -90,7 +91,7 @@ export class TaskRuntime implements Executor {
   private readonly pidsMax: number;
   private readonly pollMs: number;
   private readonly startTimeoutMs: number;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedMutex();
   private layoutCache?: CgroupLayout;
   private shimCache?: ShimPaths;
   private ociCache?: OciRuntime;
@@ -146,12 +147,7 @@ export class TaskRuntime implements Executor {
 
   /** prepare/start/stop/remove of one task run one at a time, in call order. */
   private serialized<T>(taskId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(taskId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(taskId, settled);
-    void settled.then(() => this.locks.get(taskId) === settled && this.locks.delete(taskId));
-    return next;
+    return this.locks.run(taskId, fn);
   }
 
   async prepare(launch: TaskLaunch): Promise<void> {

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogLine, LogOptions, TaskLaunch } from '../agent/executor.js';
-import type { TaskSpec } from '../../manager/store/objects-services.js';
+import type { TaskSpec } from '../../api/objects/index.js';
 import { findTool } from '../../lib/exec.js';
 import { newId } from '../../lib/ids.js';
 import { TaskRuntime, type TaskRuntimeOptions } from './runtime.js';

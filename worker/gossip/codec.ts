@@ -18,15 +18,15 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Packet, SyncMessage } from './core.js';
 import { packetOk, syncOk } from './wire.js';
 
-export const WIRE_VERSION = 1;
+const WIRE_VERSION = 1;
 const MODE_PLAIN = 0;
 const MODE_GCM = 1;
 const HEADER = 2;
 const NONCE = 12;
 const TAG = 16;
-export const KEY_BYTES = 32;
+const KEY_BYTES = 32;
 /** Largest UDP payload over IPv4. */
-export const MAX_PACKET_BYTES = 65_507;
+const MAX_PACKET_BYTES = 65_507;
 /** Largest TCP sync frame (full membership + a network's table). */
 export const MAX_SYNC_BYTES = 16 * 1024 * 1024;
 

@@ -21,7 +21,7 @@ import { FrameError, frame, readFrame } from './stream.js';
 import type { Member, MemberEvent, SwimConfig } from './swim/types.js';
 import type { TableEventType, TablesConfig } from './tables/types.js';
 
-export const DEFAULT_GOSSIP_PORT = 7946;
+const DEFAULT_GOSSIP_PORT = 7946;
 
 export interface GossipNodeOptions {
   /** This node's id in the cluster (the swarm node id). */
@@ -314,7 +314,7 @@ function now(): number {
 }
 
 /** "host:port" (IPv4 or a name; IPv6 as "[addr]:port"). */
-export function splitAddr(addr: string): { host: string; port: number } | undefined {
+function splitAddr(addr: string): { host: string; port: number } | undefined {
   const i = addr.lastIndexOf(':');
   if (i <= 0) return undefined;
   const host = addr.slice(0, i).replace(/^\[(.*)\]$/, '$1');

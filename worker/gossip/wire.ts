@@ -30,7 +30,7 @@ function entryOk(o: Obj): boolean {
   );
 }
 
-export function messageOk(x: unknown): x is WireMessage {
+function messageOk(x: unknown): x is WireMessage {
   if (!isObj(x)) return false;
   switch (x.t) {
     case 'ping':

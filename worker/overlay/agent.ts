@@ -5,15 +5,15 @@
 // kernel has, so every change is simply one more sync of the whole desired state.
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../../lib/log.js';
-import { containsAddress, parseAddress, parseCidr } from '../../manager/allocator/ipv4.js';
-import type { Network, Task } from '../../manager/store/objects-services.js';
+import { containsAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
+import type { Network, Task } from '../../api/objects/index.js';
 import { fullTaskName } from '../agent/task-runner.js';
 import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
 import type { OverlayDriver } from './driver.js';
 import type { LocalTask, OverlayDesiredState, RemotePeer } from './types.js';
 import { macFromIp } from './names.js';
 
-export const PEERS_TABLE = 'overlay-peers';
+const PEERS_TABLE = 'overlay-peers';
 
 /** What a node announces for one of its tasks on one network. */
 interface PeerRecord {

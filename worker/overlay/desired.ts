@@ -1,6 +1,6 @@
 // What the desired state means for this node, derived once and shared by the planners: which local
 // endpoints each network has, which networks need a sandbox, and their MTU.
-import { parseAddressWithPrefix, parseCidr } from '../../manager/allocator/ipv4.js';
+import { parseAddressWithPrefix, parseCidr } from '../../lib/ipv4.js';
 import { sandboxName, VXLAN_OVERHEAD } from './names.js';
 import type { LocalTask, OverlayDesiredState, OverlayNetwork, TaskAttachment } from './types.js';
 
@@ -22,7 +22,7 @@ export interface DesiredEndpoint {
 }
 
 /** Local endpoints per network id; attachments to networks this node does not know are skipped. */
-export function endpointsByNetwork(desired: OverlayDesiredState): Map<string, DesiredEndpoint[]> {
+function endpointsByNetwork(desired: OverlayDesiredState): Map<string, DesiredEndpoint[]> {
   const known = new Set(desired.networks.map((n) => n.id));
   const out = new Map<string, DesiredEndpoint[]>();
   for (const task of desired.tasks) {

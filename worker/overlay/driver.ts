@@ -5,9 +5,11 @@
 //
 // Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
 // a restarted daemon (a new driver) converge without duplicates or stale entries.
-import { NETNS_PREFIX_PATTERN } from '../../daemon/options.js';
+import { existsSync } from 'node:fs';
+import { KeyedMutex, Mutex } from '../../lib/mutex.js';
+import { NETNS_PREFIX_PATTERN } from '../../lib/netns-prefix.js';
 import type { Logger } from '../../lib/log.js';
-import { CommandError, findTool, requireTools, run } from '../../lib/exec.js';
+import { findTool, isAbsentError, requireTools, run } from '../../lib/exec.js';
 import { errorMessage } from '../../lib/errors.js';
 import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
 import { sandboxesWanted, type PlanContext } from './desired.js';
@@ -58,12 +60,12 @@ export interface OverlayNetworkView {
 }
 
 const GATEWAY_SCOPE = 'gateway';
-const ABSENT = /Cannot find device|does not exist|No such (file|device|process)|Cannot find|not found/i;
 
 export class OverlayDriver {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** One queue per sandbox scope; an idle queue is forgotten, so a node that saw many networks keeps none. */
+  private readonly queues = new KeyedMutex();
   /** Serializes steps that use a shared temporary name in the node's namespace. */
-  private nodeLock: Promise<unknown> = Promise.resolve();
+  private readonly nodeLock = new Mutex();
   private readonly ctx: PlanContext;
 
   /** Throws a MissingToolError naming the packages to install if a tool the driver runs is missing. */
@@ -84,10 +86,24 @@ export class OverlayDriver {
    * read at all, throws.
    */
   async sync(desired: OverlayDesiredState): Promise<SyncReport> {
+    return this.reconcileAll(desired, true);
+  }
+
+  /**
+   * Removes everything of this prefix the driver makes: sandboxes, gateway bridge, legs, nft table.
+   * Idempotent; a node namespace already gone (a lab torn down half-way) took its gateway bridge, legs
+   * and table with it, so only the sandboxes, namespaces of their own, are left to remove.
+   */
+  async removeAll(): Promise<SyncReport> {
+    const nodeGone = this.opts.nodeNetns !== undefined && !existsSync(this.ctx.nodeNetnsPath);
+    return this.reconcileAll({ vtep: '', networks: [], tasks: [], peers: [] }, !nodeGone);
+  }
+
+  private async reconcileAll(desired: OverlayDesiredState, withNode: boolean): Promise<SyncReport> {
     const wanted = sandboxesWanted(this.opts.prefix, desired);
     const existing = await listSandboxes(this.exec, this.opts.prefix);
     const scopes = new Set([...wanted.keys(), ...existing.map((s) => s.netns)]);
-    const underlayMtu = await observeUnderlayMtu(this.exec, desired.vtep);
+    const underlayMtu = withNode ? await observeUnderlayMtu(this.exec, desired.vtep) : undefined;
     const reports = await Promise.all([
       ...[...scopes].sort().map((scope) =>
         this.enqueue(scope, () =>
@@ -99,22 +115,21 @@ export class OverlayDriver {
           }),
         ),
       ),
-      this.enqueue(GATEWAY_SCOPE, () =>
-        this.reconcile(GATEWAY_SCOPE, async () => {
-          const fresh = await observeNode(this.exec, this.opts.prefix, desired.vtep);
-          return planGateway(this.ctx, desired, fresh.gateway, fresh.strayTempVxlans);
-        }),
-      ),
+      ...(withNode
+        ? [
+            this.enqueue(GATEWAY_SCOPE, () =>
+              this.reconcile(GATEWAY_SCOPE, async () => {
+                const fresh = await observeNode(this.exec, this.opts.prefix, desired.vtep);
+                return planGateway(this.ctx, desired, fresh.gateway, fresh.strayTempVxlans);
+              }),
+            ),
+          ]
+        : []),
     ]);
     return {
       steps: reports.reduce((n, r) => n + r.steps, 0),
       failures: reports.flatMap((r) => r.failures),
     };
-  }
-
-  /** Removes everything of this prefix the driver makes: sandboxes, gateway bridge, legs, nft table. */
-  async removeAll(): Promise<SyncReport> {
-    return this.sync({ vtep: '', networks: [], tasks: [], peers: [] });
   }
 
   /** What this node actually programmed for the network with this VNI. */
@@ -142,21 +157,11 @@ export class OverlayDriver {
   };
 
   private enqueue<T>(scope: string, work: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(scope) ?? Promise.resolve();
-    const next = prev.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(scope, settled);
-    // Forget an idle queue so a node that saw many networks does not keep a chain per network.
-    void settled.then(() => {
-      if (this.queues.get(scope) === settled) this.queues.delete(scope);
-    });
-    return next;
+    return this.queues.run(scope, work);
   }
 
   private async withNodeLock<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.nodeLock.then(work, work);
-    this.nodeLock = next.catch(() => undefined);
-    return next;
+    return this.nodeLock.run(work);
   }
 
   /** Observe and plan (reading or planning can fail too: reported like a failed step), then run. */
@@ -198,7 +203,7 @@ export class OverlayDriver {
       try {
         await this.exec(cmd);
       } catch (err) {
-        if (cmd.okIfAbsent && err instanceof CommandError && ABSENT.test(err.stderr)) continue;
+        if (cmd.okIfAbsent && isAbsentError(err)) continue;
         throw err;
       }
     }

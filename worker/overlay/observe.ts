@@ -217,15 +217,3 @@ export async function observeNode(
     underlayMtu: underlayMtuOf(links, vtep),
   };
 }
-
-export async function observeAll(
-  exec: CommandRunner,
-  prefix: string,
-  vtep: string,
-): Promise<OverlayObservedState> {
-  const sandboxes = [];
-  for (const { netns, vni } of await listSandboxes(exec, prefix)) {
-    sandboxes.push(await observeSandbox(exec, netns, vni));
-  }
-  return { ...(await observeNode(exec, prefix, vtep)), sandboxes };
-}

@@ -4,7 +4,7 @@
 // Docker's docker_gwbridge: egress never depends on which overlay network is listed first, and an
 // internal-only task has no default route at all. Ports of the bridge are isolated from each other,
 // so tasks of different networks cannot meet on it.
-import { containsAddress, formatAddress, parseAddress, parseCidr } from '../../manager/allocator/ipv4.js';
+import { containsAddress, formatAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
 import { bridge, inTask, ip, ipDel, NODE } from './commands.js';
 import { withPrefixOf, type PlanContext } from './desired.js';
 import {
@@ -25,7 +25,7 @@ import {
 } from './types.js';
 
 /** The nftables table of the gateway bridge: masquerade out, and only replies or DNATed flows in. */
-export function gatewayRuleset(prefix: string, gw: GatewayBridgeConfig): string {
+function gatewayRuleset(prefix: string, gw: GatewayBridgeConfig): string {
   const table = gatewayTableName(prefix);
   const br = gatewayBridgeName(prefix);
   // Declaring then deleting the table makes `nft -f` replace it whole, in one transaction.

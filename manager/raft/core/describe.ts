@@ -31,12 +31,12 @@ export function describeEntry(e: Entry): string {
   return `${e.term}/${e.index} ${JSON.stringify(dec.decode(e.data))}`;
 }
 
-export function describeSnapshot(s: Snapshot): string {
+function describeSnapshot(s: Snapshot): string {
   const cs = s.metadata.confState;
   return `index=${s.metadata.index} term=${s.metadata.term} voters=[${cs.voters.join(',')}] learners=[${cs.learners.join(',')}]`;
 }
 
-export function describeHardState(hs: HardState): string {
+function describeHardState(hs: HardState): string {
   return `term=${hs.term} vote=${hs.vote} commit=${hs.commit}`;
 }
 

@@ -87,6 +87,6 @@ export function sendTimeoutNow(r: Raft, to: RaftId): void {
 }
 
 /** Members other than self, in id order so that output is deterministic. */
-export function sortedPeers(r: Raft): RaftId[] {
+function sortedPeers(r: Raft): RaftId[] {
   return [...r.tracker.progress.keys()].filter((id) => id !== r.id).sort((a, b) => a - b);
 }

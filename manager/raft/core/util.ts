@@ -54,21 +54,6 @@ export function isTransferCampaign(ctx: Uint8Array): boolean {
   return contextKey(ctx) === contextKey(CAMPAIGN_TRANSFER);
 }
 
-export function isLocalMessage(t: MessageType): boolean {
-  return t <= MessageType.ReadIndex;
-}
-
-export function isResponseMessage(t: MessageType): boolean {
-  return (
-    t === MessageType.AppResp ||
-    t === MessageType.VoteResp ||
-    t === MessageType.PreVoteResp ||
-    t === MessageType.HeartbeatResp ||
-    t === MessageType.Unreachable ||
-    t === MessageType.SnapshotStatus
-  );
-}
-
 /** The response type a vote request of type t expects. */
 export function voteResponseType(t: MessageType): MessageType {
   return t === MessageType.PreVote ? MessageType.PreVoteResp : MessageType.VoteResp;

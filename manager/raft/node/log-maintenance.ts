@@ -8,7 +8,7 @@
 import type { ConfState } from '../types.js';
 import type { NodeStorage } from './storage.js';
 
-export const COMPACT_CHUNK = 1000;
+const COMPACT_CHUNK = 1000;
 
 export class LogMaintenance {
   /** Index of the newest snapshot written (or restored). */

@@ -182,16 +182,16 @@ test('a follower stopped cleanly and reopened on the same address hears from the
     await until(
       'the leader to probe the stopped member',
       () => leader.node.status().members.find((m) => m.id === follower.id)?.state === 'probe',
-      3000,
+      30_000,
     );
     const reopened = await startMember(follower.id, boot, 20, follower);
     members[idx] = reopened;
     await until(
       'the reopened member to follow the leader',
       () => reopened.node.leader.id === leader.id,
-      3000,
+      30_000,
     );
-    await until('the reopened member to catch up', () => reopened.sm.items.at(-1) === 'while-down', 3000);
+    await until('the reopened member to catch up', () => reopened.sm.items.at(-1) === 'while-down', 30_000);
     await leader.node.propose(Buffer.from('after-restart'));
     await until(
       'the reopened member to apply new entries',

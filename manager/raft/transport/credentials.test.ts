@@ -14,7 +14,7 @@ import { issueDirect } from '../../ca/test-harness.js';
 import { RaftTransport, type IncomingCall } from './transport.js';
 import { app, Recorder } from './test-fixtures.js';
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

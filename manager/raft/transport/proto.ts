@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-export const RAFT_PROTO_FILE = 'raft.proto';
+const RAFT_PROTO_FILE = 'raft.proto';
 
 /** Finds `relPath` in the nearest ancestor of `startDir` that has it; returns its absolute path. */
 export function findUp(relPath: string, startDir = dirname(fileURLToPath(import.meta.url))): string {
@@ -19,7 +19,7 @@ export function findUp(relPath: string, startDir = dirname(fileURLToPath(import.
 }
 
 /** The repository's proto/ folder (the one holding `file`). */
-export function findProtoDir(file: string): string {
+function findProtoDir(file: string): string {
   return dirname(findUp(join('proto', file)));
 }
 

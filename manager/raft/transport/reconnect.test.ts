@@ -8,7 +8,7 @@ import { RaftTransport } from './transport.js';
 import { app, Recorder } from './test-fixtures.js';
 
 /** Sends a message every 20 ms (as a leader's heartbeats would) until `cond` holds. */
-async function sendUntil(t: RaftTransport, what: string, cond: () => boolean, timeoutMs = 3000) {
+async function sendUntil(t: RaftTransport, what: string, cond: () => boolean, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (let i = 1000; !cond(); i++) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

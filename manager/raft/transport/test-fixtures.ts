@@ -30,7 +30,7 @@ export class Recorder implements TransportHandler {
   private wake(): void {
     for (const w of this.waiters.splice(0)) w();
   }
-  async until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  async until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!cond()) {
       if (Date.now() > deadline) throw new Error('timed out waiting for condition');

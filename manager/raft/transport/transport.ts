@@ -53,7 +53,7 @@ export interface RaftTransportOptions {
   snapshotChunkBytes?: number;
 }
 
-export const TRANSPORT_DEFAULTS = {
+const TRANSPORT_DEFAULTS = {
   managerPort: 2377,
   maxQueuedMessages: 4096,
   maxBatchBytes: 8 * 1024 * 1024,

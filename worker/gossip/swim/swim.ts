@@ -292,7 +292,7 @@ export class Swim {
 }
 
 /** memberlist's push-pull back-off: past 32 nodes the interval grows with log2(n / 32). */
-export function pushPullScale(intervalMs: number, n: number): number {
+function pushPullScale(intervalMs: number, n: number): number {
   if (n <= 32) return intervalMs;
   return intervalMs * (Math.ceil(Math.log2(n) - Math.log2(32)) + 1);
 }

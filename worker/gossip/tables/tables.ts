@@ -21,7 +21,7 @@ import {
 } from './types.js';
 
 /** 32 KiB of base64 (24 KiB of bytes): one entry always fits a datagram with room to spare. */
-export const MAX_VALUE_BASE64 = 32 * 1024;
+const MAX_VALUE_BASE64 = 32 * 1024;
 
 export interface TablesEnv {
   /** SWIM believes `node` alive (or only suspect). */

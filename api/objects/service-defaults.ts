@@ -1,6 +1,6 @@
 // Docker's defaults for what `service create` leaves unsaid: the control API starts from these, and
 // tests build their objects on them.
-import type { RestartPolicy, TaskSpec, UpdateConfig } from './objects-services.js';
+import type { RestartPolicy, TaskSpec, UpdateConfig } from './service.js';
 
 export function defaultRestartPolicy(): RestartPolicy {
   return { condition: 'any', delayMs: 5_000, maxAttempts: 0, windowMs: 0 };

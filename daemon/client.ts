@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
 import { serviceClient, unary } from '../lib/grpc.js';
-import { DEFAULT_SOCKET } from '../daemon/options.js';
+import { DEFAULT_SOCKET } from './options.js';
 
 export interface InfoResponse {
   nodeId: string;

@@ -1,6 +1,7 @@
-// Store objects → their wire form (proto/objects.proto). The CA key and join tokens never leave
-// through these: they travel only in the Raft log among managers.
-import type { Cluster, Node } from '../store/index.js';
+// Node and cluster objects → their wire form (proto/objects.proto), shared by the control API, the
+// dispatcher and their clients. The CA key and join tokens never leave through these: they travel only
+// in the Raft log among managers.
+import type { Cluster, Node } from './objects/index.js';
 
 /** A node as the wire carries it (proto/objects.proto Node), for the CLI and the dispatcher session. */
 export type WireNode = ReturnType<typeof nodeToWire>;

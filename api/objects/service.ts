@@ -1,39 +1,7 @@
-// Networks, services and tasks: SwarmKit's model (DESIGN.md §3). A service's spec is what the user
-// asked for; the orchestrators turn it into tasks, one per slot (replicated) or per node (global); the
-// allocator gives networks subnets and VNIs, services VIPs and published ports, tasks addresses; the
-// scheduler picks each task's node; the worker reports each task's observed state.
-import type { StoreObject } from './objects.js';
-
-// --------------------------------------------------------------------------------------- Network
-
-export interface IpamConfig {
-  subnet: string; // CIDR
-  gateway: string; // IPv4; '' = the subnet's first address
-  ipRange: string; // CIDR inside the subnet that task addresses come from; '' = the whole subnet
-}
-
-export interface NetworkSpec {
-  name: string;
-  driver: 'overlay';
-  /** User-requested subnets; empty: one is carved from the cluster's default address pool. */
-  ipam: IpamConfig[];
-  attachable: boolean;
-  internal: boolean;
-  /** The routing mesh's network (10.255.0.0/16, VNI 4096), made at init. */
-  ingress: boolean;
-  /** Driver options, e.g. { mtu: '1400' }. */
-  options: Record<string, string>;
-  labels: Record<string, string>;
-}
-
-export interface Network extends StoreObject {
-  spec: NetworkSpec;
-  /** Filled by the allocator: the subnets actually in use, and the VXLAN id. */
-  ipam: IpamConfig[];
-  vni: number;
-}
-
-// --------------------------------------------------------------------------------------- Service
+// A service: what the user asked for (spec), and what the allocator filled in (published ports, VIPs).
+// The orchestrators turn it into tasks, one per slot (replicated) or per node (global); the scheduler
+// picks each task's node; the worker reports each task's observed state (DESIGN.md §3).
+import type { StoreObject } from './object.js';
 
 export const RESTART_CONDITIONS = ['none', 'on-failure', 'any'] as const;
 export type RestartCondition = (typeof RESTART_CONDITIONS)[number];
@@ -169,84 +137,4 @@ export interface Service extends StoreObject {
   /** Filled by the allocator: published ports with their assigned numbers, and one VIP per network. */
   endpoint: { ports: PortConfig[]; virtualIps: VirtualIp[] };
   updateStatus?: UpdateStatus;
-}
-
-// ------------------------------------------------------------------------------------------ Task
-
-/** Task states move forward only, in this order (SwarmKit's TaskState). */
-export const TASK_STATES = [
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'starting',
-  'running',
-  'complete',
-  'shutdown',
-  'failed',
-  'rejected',
-  'remove',
-  'orphaned',
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-
-/** The ordinal used to keep states moving forward: terminal states all rank above running. */
-export function taskStateRank(state: TaskState): number {
-  return TASK_STATES.indexOf(state);
-}
-
-export const isTerminalTaskState = (s: TaskState) => taskStateRank(s) > taskStateRank('running');
-
-/**
- * A task told to stop before any node took it (scaled away while waiting for an address or a node):
- * no worker will ever report on it, so the manager records the end itself and the reaper can delete it.
- */
-export function retiredBeforePlacement(task: Task, now: string): Task | undefined {
-  if (taskStateRank(task.desiredState) <= taskStateRank('running')) return undefined;
-  if (taskStateRank(task.status.state) >= taskStateRank('assigned')) return undefined;
-  return {
-    ...task,
-    status: {
-      ...task.status,
-      state: 'shutdown',
-      timestamp: now,
-      message: 'shut down before it was scheduled',
-      err: '',
-    },
-  };
-}
-
-export interface TaskStatus {
-  state: TaskState;
-  timestamp: string;
-  message: string;
-  /** Why it failed or is stuck (e.g. "no suitable node", "address pool exhausted"). */
-  err: string;
-  exitCode?: number;
-  pid?: number;
-}
-
-export interface NetworkAttachment {
-  networkId: string;
-  addresses: string[]; // CIDRs
-  aliases: string[];
-}
-
-export interface Task extends StoreObject {
-  serviceId: string;
-  /** Replicated: 1..replicas; global: 0 (the node identifies it). */
-  slot: number;
-  /** '' until scheduled. */
-  nodeId: string;
-  spec: TaskSpec;
-  specVersion: number;
-  serviceName: string;
-  /** Written by managers: what the task should become. */
-  desiredState: TaskState;
-  /** Written by the worker (and the manager for pre-run states): what it is. */
-  status: TaskStatus;
-  networks: NetworkAttachment[];
-  /** Copy of the service's allocated endpoint when the task was made (for DNS and load balancing). */
-  endpoint: { ports: PortConfig[]; virtualIps: VirtualIp[] };
 }

@@ -1,5 +1,5 @@
 // Output shapes shared by commands: docker-style aligned tables, and JSON for scripts.
-import { UserError } from '../lib/errors.js';
+import { UserError } from './errors.js';
 
 export type OutputFormat = 'table' | 'json';
 

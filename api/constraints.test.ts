@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConstraintError, matchesConstraints, parseConstraints, type Constraint } from './constraints.js';
-import { node } from './test-fixtures.js';
+import { node } from './objects/test-fixtures.js';
 
 function parsed(exprs: string[]): Constraint[] {
   const r = parseConstraints(exprs);

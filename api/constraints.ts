@@ -6,7 +6,7 @@
 // `==` does not. Where Docker silently accepts an expression that can never match (an unknown attribute,
 // `node.role==boss`), we refuse it at parse time: the control API can then reject the service instead of
 // leaving its tasks pending forever.
-import type { Node } from '../store/objects.js';
+import type { Node } from './objects/index.js';
 
 export type ConstraintOperator = '==' | '!=';
 

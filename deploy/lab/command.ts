@@ -1,8 +1,8 @@
 // `swarmlite lab ...`: one-machine clusters of network-namespace hosts (deploy/lab).
 import { Command } from 'commander';
-import { labDown, labExec, labLs, labSignal, labStart, labUp } from '../deploy/lab/lab.js';
-import { UserError } from '../lib/errors.js';
-import { parseFormat, printJson, renderTable } from './format.js';
+import { labDown, labExec, labLs, labSignal, labStart, labUp } from './lab.js';
+import { UserError } from '../../lib/errors.js';
+import { parseFormat, printJson, renderTable } from '../../lib/format.js';
 
 const DEFAULT_LAB = 'lab';
 

@@ -1,15 +1,7 @@
-// Nodes and tasks for the scheduler's tests and benchmark: full store objects with only the fields the
-// scheduler reads worth overriding.
-import type {
-  Node,
-  NodeAvailability,
-  NodeRole,
-  NodeState,
-  PortConfig,
-  Task,
-  TaskState,
-} from '../store/objects.js';
-import { defaultTaskSpec } from '../store/defaults-services.js';
+// Nodes and tasks for tests and benchmarks (scheduler, constraints, dispatcher): full objects with only
+// the fields worth overriding as options.
+import type { Node, NodeAvailability, NodeRole, NodeState, PortConfig, Task, TaskState } from './index.js';
+import { defaultTaskSpec } from './index.js';
 
 export const GiB = 1024 ** 3;
 export const CPU = 1e9; // nanoCPUs in one CPU

@@ -1,0 +1,64 @@
+// The one cluster object: its settings, root CA, join tokens and gossip keys (SwarmKit's Cluster).
+import type { StoreObject } from './object.js';
+
+/** SwarmKit names the one cluster object "default"; its name is unique in the store. */
+export const DEFAULT_CLUSTER_NAME = 'default';
+
+/**
+ * Workers heartbeat this often; the dispatcher marks a node down after it missed about three periods,
+ * so with the default a dead node is noticed within 5 s (SwarmKit: 5 s period, grace ×3).
+ */
+export const DEFAULT_HEARTBEAT_PERIOD_MS = 1_000;
+/** Node certificates live 90 days, as in SwarmKit, and are renewed well before expiry. */
+export const DEFAULT_NODE_CERT_VALIDITY_MS = 90 * 24 * 60 * 60 * 1_000;
+/** Overlay subnets are carved from this pool in /24s unless `init --default-addr-pool` says otherwise. */
+export const DEFAULT_ADDR_POOL: readonly string[] = ['10.0.0.0/8'];
+export const DEFAULT_SUBNET_SIZE = 24;
+
+export interface ClusterSpec {
+  name: string;
+  dispatcher: { heartbeatPeriodMs: number };
+  caConfig: { nodeCertValidityMs: number };
+  defaultAddrPool: string[];
+  subnetSize: number;
+}
+
+export interface RootCA {
+  certPem: string;
+  /** The CA key lives in the replicated store so any manager can sign after a leader change. */
+  keyPem: string;
+  /** `sha256:<hex>` of the CA certificate's DER: what join tokens pin. */
+  digest: string;
+}
+
+export interface JoinTokens {
+  worker: string;
+  manager: string;
+}
+
+/** A gossip encryption key the managers distribute (SwarmKit's EncryptionKey). */
+export interface EncryptionKey {
+  subsystem: string;
+  algorithm: string;
+  /** Base64 key material. */
+  key: string;
+  /** Orders keys during rotation; the highest is the primary. */
+  lamportTime: number;
+}
+
+export interface Cluster extends StoreObject {
+  spec: ClusterSpec;
+  rootCA: RootCA;
+  joinTokens: JoinTokens;
+  encryptionKeys?: EncryptionKey[];
+}
+
+export function defaultClusterSpec(name: string = DEFAULT_CLUSTER_NAME): ClusterSpec {
+  return {
+    name,
+    dispatcher: { heartbeatPeriodMs: DEFAULT_HEARTBEAT_PERIOD_MS },
+    caConfig: { nodeCertValidityMs: DEFAULT_NODE_CERT_VALIDITY_MS },
+    defaultAddrPool: [...DEFAULT_ADDR_POOL],
+    subnetSize: DEFAULT_SUBNET_SIZE,
+  };
+}
