@@ -129,7 +129,7 @@ test('--read-only refuses writes outside tmpfs; --tmpfs, user by name from the i
 
 test('exit codes and signals: PID 1 without an init ignores SIGTERM (SIGKILL after the grace), with --init it ends', async (t) => {
   const { rt } = testRuntime(t, { images: busyboxImage(t) });
-  assert.deepEqual((await runToEnd(rt, spec('exit 7'))).exit, { exitCode: 7, oomKilled: false });
+  assert.deepEqual((await runToEnd(rt, spec('exit 7'))).exit, { exitCode: 7, oomKilled: false }, 'exit 7');
   const bare = launchOf(hostSpec(['sleep', '1000'], { image: 'busybox' }));
   const init = { ...launchOf(hostSpec(['sleep', '1000'], { image: 'busybox' })), container: { init: true } };
   for (const l of [bare, init]) {
@@ -139,9 +139,17 @@ test('exit codes and signals: PID 1 without an init ignores SIGTERM (SIGKILL aft
   const t0 = Date.now();
   await rt.stop(init.taskId, 5000);
   assert.ok(Date.now() - t0 < 3000, `--init: SIGTERM took ${Date.now() - t0} ms`);
-  assert.deepEqual(await rt.wait(init.taskId), { exitCode: 143, signal: 'SIGTERM', oomKilled: false });
+  assert.deepEqual(
+    await rt.wait(init.taskId),
+    { exitCode: 143, signal: 'SIGTERM', oomKilled: false },
+    'with --init',
+  );
   await rt.stop(bare.taskId, 300);
-  assert.deepEqual(await rt.wait(bare.taskId), { exitCode: 137, signal: 'SIGKILL', oomKilled: false });
+  assert.deepEqual(
+    await rt.wait(bare.taskId),
+    { exitCode: 137, signal: 'SIGKILL', oomKilled: false },
+    'without an init',
+  );
 });
 
 test('exec in a busybox container: its env, user and isolation; exit codes pass through', async (t) => {
