@@ -84,6 +84,16 @@ if ($startStatus != 0) {
     waitpid($pid, 0);
     fail('the OCI runtime could not start the container (exit ' . ($startStatus >> 8) . ')');
 }
+# `start` returns once the init was told to go, not once it runs the container's program: until its
+# exec, the init is runc's own (Go) process, which a SIGTERM would end with its own status. Report
+# the container as running once the program replaced it (or the init is already gone).
+for (my $i = 0; $i < 10000; $i++) {
+    open(my $cmdfh, '<', "/proc/$pid/cmdline") or last;
+    my $cmdline = do { local $/; <$cmdfh> } // '';
+    close($cmdfh);
+    last unless $cmdline =~ /\A[^\0]*runc\0init\0\z/;
+    select(undef, undef, undef, 0.001);
+}
 record('created', "$pid\n");
 
 # Orphans of the container are reaped too (we are their subreaper); only the init's status counts.
