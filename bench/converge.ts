@@ -14,6 +14,7 @@ import type { Task } from '../api/objects/index.js';
 import { defaultTaskSpec } from '../api/objects/index.js';
 import { isRunning, processRef } from '../lib/process.js';
 import { createExecutor } from '../daemon/executor.js';
+import { startCostReport } from './runtime-start.js';
 import { DAEMON_DEFAULTS } from '../daemon/options.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -190,6 +191,8 @@ async function main(): Promise<void> {
     `  CPU the machine spent while the 100 came up: cluster ${run.upCpuS.toFixed(2)} s, executor alone ${ref.upCpuS.toFixed(2)} s (${cpus().length} CPUs)`,
   );
   console.log(`  (each phase began once the machine was quiet; waited ${waited.join('; ')})`);
+  // What the runtime itself costs a task, against the shell path tasks ran on before the OCI runtime.
+  for (const line of await startCostReport()) console.log(`  ${line}`);
 }
 
 await main();

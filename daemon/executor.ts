@@ -11,14 +11,22 @@ import type { DaemonOptions } from './options.js';
 
 export function createExecutor(opts: DaemonOptions, _log: Logger): Executor {
   if (opts.executor === 'simulated') return new SimulatedExecutor();
-  return taskRuntime(opts.dataRoot, opts.netnsPrefix, hostname());
+  return taskRuntime(opts.dataRoot, opts.execRoot, opts.netnsPrefix, hostname());
 }
 
 /** The runtime of a daemon's data root and prefix (also what `lab down` clears after the daemon). */
-export function taskRuntime(dataRoot: string, prefix: string, nodeHostname: string): TaskRuntime {
+export function taskRuntime(
+  dataRoot: string,
+  execRoot: string,
+  prefix: string,
+  nodeHostname: string,
+): TaskRuntime {
   return new TaskRuntime({
     // Under the data root, not the exec root: a restarted daemon must find its tasks to adopt them.
     root: join(dataRoot, 'tasks'),
+    // runc's state of the containers: under the exec root (a tmpfs), gone with a reboot as they are.
+    ociRoot: join(execRoot, 'runc'),
+    volumesRoot: join(dataRoot, 'volumes'),
     prefix,
     nodeHostname,
     swarmliteBinDir: dirname(swarmliteBin()),

@@ -9,7 +9,7 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 declare -A PACKAGES=(
   [ip]=iproute2 [bridge]=iproute2 [nft]=nftables [nsenter]=util-linux [unshare]=util-linux
   [mount]=mount [sysctl]=procps [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3
-  [setpriv]=util-linux [curl]=curl
+  [setpriv]=util-linux [curl]=curl [perl]=perl-base [runc]=runc [tini-static]=tini [busybox]=busybox-static
   [setfattr]=attr [getfattr]=attr [mknod]=coreutils
   [docker-registry]=docker-registry [htpasswd]=apache2-utils
 )

@@ -148,7 +148,7 @@ export async function labDown(nameArg: string): Promise<boolean> {
   // Tasks outlive their daemon by design (it adopts them when it comes back); a lab going away
   // takes them along: processes, namespaces, cgroups, files.
   for (const host of state?.hosts ?? []) {
-    await taskRuntime(host.dataRoot, host.prefix, host.hostname)
+    await taskRuntime(host.dataRoot, host.execRoot, host.prefix, host.hostname)
       .removeEverything()
       .catch((err: unknown) => console.error(`lab down: tasks of ${host.hostname}: ${errorMessage(err)}`));
     // Overlay sandboxes are named namespaces of their own: they outlive the host's namespace.

@@ -4,7 +4,7 @@
 // the hosts' upstream (a resolver this test runs in node3's namespace), a stopped task leaves the
 // answers at once (before it is reported stopped), and garbage sent to 127.0.0.11 leaves it serving.
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { enterHost } from '../../deploy/lab/hosts.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import type { Service } from '../../api/objects/index.js';
-import { createTestLab, ipOn, isRoot, psJson, running, swl, waitFor } from './harness.js';
+import { createTestLab, ipOn, isRoot, psJson, runIn, running, swl, waitFor } from './harness.js';
 
 /** The test's upstream: A 198.18.255.1 for external.test, NXDOMAIN for anything else. */
 const UPSTREAM = (dnsPacket: string) => `
@@ -181,10 +181,9 @@ test('embedded DNS on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
   await t.test('a stopped task leaves the answers at once', async () => {
     const before = (await taskIps('web')).length;
     // A poller inside the cli task prints the moment tasks.web loses a task, and which one. It marks
-    // (on the host's filesystem, which tasks share; not /tmp, which is their own) when it is watching,
-    // so the scale-down waits for it however slowly it starts; it gives up after 180 s.
-    const ready = `/run/swarmlite-dns-e2e-${process.pid}.ready`;
-    t.after(() => rmSync(ready, { force: true }));
+    // in its own /tmp when it is watching (a task's files are its own), seen through `exec`, so the
+    // scale-down waits for it however slowly it starts; it gives up after 180 s.
+    const ready = `/tmp/dns-e2e-${process.pid}.ready`;
     const poll = `const d=require('node:dns').promises;const fs=require('node:fs');(async()=>{
       const first=await d.resolve4('tasks.web');fs.writeFileSync(${JSON.stringify(ready)},'');
       for(const end=Date.now()+180000;Date.now()<end;){const a=await d.resolve4('tasks.web').catch(()=>[]);
@@ -193,7 +192,11 @@ test('embedded DNS on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
         await new Promise(r=>setTimeout(r,20));}console.log('{}');})()`;
     assert.equal(before, 3);
     const seen = swl(n1, ['exec', 'cli.1', '--', 'node', '-e', poll]);
-    await waitFor('the poller watching', 180_000, async () => (existsSync(ready) ? true : undefined));
+    await waitFor('the poller watching', 180_000, async () =>
+      (await runIn(n1, ['swarmlite', 'exec', 'cli.1', '--', 'test', '-e', ready])).code === 0
+        ? true
+        : undefined,
+    );
     await swl(n1, ['service', 'scale', '-d', 'web=2']);
     const { at, lost } = JSON.parse((await seen).stdout) as { at?: number; lost?: string[] };
     assert.ok(at && lost?.length === 1, 'tasks.web lost one task');

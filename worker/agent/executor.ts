@@ -13,6 +13,25 @@ export interface TaskLaunch {
   serviceName: string;
   slot: number;
   spec: TaskSpec;
+  /** Docker's per-container options beyond the task spec; absent: Docker's defaults. */
+  container?: ContainerOptions;
+}
+
+/** A mount of a container: a host folder, a named volume of the node (made on first use), or a tmpfs. */
+export type ContainerMount =
+  | { type: 'bind'; source: string; target: string; readonly: boolean }
+  | { type: 'volume'; source: string; target: string; readonly: boolean }
+  | { type: 'tmpfs'; target: string; sizeBytes?: number; mode?: number };
+
+/** `--cap-add`, `--cap-drop`, `--read-only`, `--security-opt no-new-privileges`, `--init`, `--mount`/`--tmpfs`. */
+export interface ContainerOptions {
+  capAdd?: string[];
+  capDrop?: string[];
+  readOnly?: boolean;
+  noNewPrivileges?: boolean;
+  /** A tiny init as PID 1 that forwards signals and reaps orphans (the `host` image has one by default). */
+  init?: boolean;
+  mounts?: ContainerMount[];
 }
 
 /** How a task's main process ended. */

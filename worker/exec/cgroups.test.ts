@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { detectLayout, limitWrites, parseOomKills, TaskCgroup } from './cgroups.js';
+import { detectLayout, parseOomKills, TaskCgroup } from './cgroups.js';
 
 const V1 = `cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0
 cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,relatime,cpu,cpuacct 0 0
@@ -13,10 +13,13 @@ test('v1 when /sys/fs/cgroup is not cgroup2 (a hybrid unified mount elsewhere do
   assert.deepEqual(detectLayout(V1), {
     version: 1,
     mounts: { cpu: '/sys/fs/cgroup/cpu', memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids' },
+    // The runtime makes a container's folder in every hierarchy: these are cleaned up too.
+    others: ['/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/unified'],
   });
   assert.deepEqual(detectLayout('cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n'), {
     version: 2,
     mounts: { unified: '/sys/fs/cgroup' },
+    others: [],
   });
   assert.throws(
     () => detectLayout('cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n'),
@@ -27,36 +30,12 @@ test('v1 when /sys/fs/cgroup is not cgroup2 (a hybrid unified mount elsewhere do
 test('task folders carry the prefix; every controller folder is joined', () => {
   const cg = new TaskCgroup(detectLayout(V1), 'lab1-n2', 'task1');
   assert.equal(cg.dirs.memory, '/sys/fs/cgroup/memory/swarmlite/lab1-n2/task1');
-  assert.deepEqual(cg.procsFiles, [
-    '/sys/fs/cgroup/cpu/swarmlite/lab1-n2/task1/cgroup.procs',
-    '/sys/fs/cgroup/memory/swarmlite/lab1-n2/task1/cgroup.procs',
-    '/sys/fs/cgroup/pids/swarmlite/lab1-n2/task1/cgroup.procs',
-  ]);
-});
-
-test('limits: memory without swap, CPU as a CFS quota of a 100 ms period, pids always', () => {
-  const limits = { memoryBytes: 64 << 20, nanoCpus: 1.5e9, pidsMax: 4096 };
-  assert.deepEqual(limitWrites(1, limits), [
-    ['pids', 'pids.max', '4096'],
-    ['memory', 'memory.limit_in_bytes', '67108864'],
-    ['memory', 'memory.memsw.limit_in_bytes', '67108864'],
-    ['cpu', 'cpu.cfs_period_us', '100000'],
-    ['cpu', 'cpu.cfs_quota_us', '150000'],
-  ]);
-  assert.deepEqual(limitWrites(2, limits), [
-    ['unified', 'pids.max', '4096'],
-    ['unified', 'memory.max', '67108864'],
-    ['unified', 'memory.swap.max', '0'],
-    ['unified', 'cpu.max', '150000 100000'],
-  ]);
-  assert.deepEqual(limitWrites(2, { memoryBytes: 0, nanoCpus: 0, pidsMax: 10 }), [
-    ['unified', 'pids.max', '10'],
-  ]);
-  // The kernel's smallest quota is 1 ms.
-  assert.deepEqual(limitWrites(2, { memoryBytes: 0, nanoCpus: 1e7, pidsMax: 1 })[1], [
-    'unified',
-    'cpu.max',
-    '1000 100000',
+  assert.deepEqual(Object.values(cg.dirs).sort(), [
+    '/sys/fs/cgroup/cpu,cpuacct/swarmlite/lab1-n2/task1',
+    '/sys/fs/cgroup/cpu/swarmlite/lab1-n2/task1',
+    '/sys/fs/cgroup/memory/swarmlite/lab1-n2/task1',
+    '/sys/fs/cgroup/pids/swarmlite/lab1-n2/task1',
+    '/sys/fs/cgroup/unified/swarmlite/lab1-n2/task1',
   ]);
 });
 

@@ -1,19 +1,24 @@
-// A task's cgroup: memory, CPU and pids limits, the list of its processes, killing them all, and
-// whether the OOM killer struck. cgroup v2 when /sys/fs/cgroup is the unified hierarchy, v1 (one
-// folder per controller) otherwise. Folders are <hierarchy>/swarmlite/<prefix>/<taskId>, so several
-// daemons share a kernel and each cleans up exactly its own.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+// A task's cgroup as the OCI runtime makes it (linux.cgroupsPath = /swarmlite/<prefix>/<taskId> in
+// every hierarchy; the runtime writes the limits): the list of its processes, killing them all,
+// whether the OOM killer struck, and removing what is left. cgroup v2 when /sys/fs/cgroup is the
+// unified hierarchy, v1 (one folder per controller, and a hybrid unified one) otherwise. Every
+// daemon's folders carry its prefix, so several daemons share a kernel and each cleans up its own.
+import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdir, writeFile } from 'node:fs/promises';
 
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
-/** The CFS period, 100 ms as Docker uses; the quota is the CPU limit's share of it. */
-export const CFS_PERIOD_US = 100_000;
 
 export interface CgroupLayout {
   version: 1 | 2;
   /** v2: { unified: mount }; v1: controller -> its mount point. */
   mounts: Record<string, string>;
+  /** v1: every other cgroup hierarchy (cpuset, devices, name=systemd, a hybrid unified...). */
+  others: string[];
+}
+
+/** The cgroupsPath of a task's container, relative to each hierarchy's root. */
+export function cgroupsPath(prefix: string, taskId: string): string {
+  return `/swarmlite/${prefix}/${taskId}`;
 }
 
 export interface CgroupLimits {
@@ -29,7 +34,7 @@ export function detectLayout(mountsText: string, base = '/sys/fs/cgroup'): Cgrou
     .map((l) => l.split(' '))
     .filter((f) => f.length >= 4);
   if (mounts.some((f) => f[2] === 'cgroup2' && f[1] === base))
-    return { version: 2, mounts: { unified: base } };
+    return { version: 2, mounts: { unified: base }, others: [] };
   const found: Record<string, string> = {};
   for (const f of mounts) {
     if (f[2] !== 'cgroup') continue;
@@ -41,30 +46,13 @@ export function detectLayout(mountsText: string, base = '/sys/fs/cgroup'): Cgrou
     throw new Error(
       `cgroup controllers not mounted: ${missing.join(', ')} (need cgroup v2 at ${base} or v1 memory, cpu, pids)`,
     );
-  return { version: 1, mounts: found };
-}
-
-/** The files to write in a task's cgroup folder(s), in order; [folder key, file, value]. */
-export function limitWrites(version: 1 | 2, limits: CgroupLimits): [string, string, string][] {
-  const quota = Math.max(1000, Math.round((limits.nanoCpus * CFS_PERIOD_US) / 1e9));
-  if (version === 2) {
-    const w: [string, string, string][] = [['unified', 'pids.max', String(limits.pidsMax)]];
-    // No swap for a limited task: the limit means what it says, and the OOM verdict is prompt.
-    if (limits.memoryBytes)
-      w.push(['unified', 'memory.max', String(limits.memoryBytes)], ['unified', 'memory.swap.max', '0']);
-    if (limits.nanoCpus) w.push(['unified', 'cpu.max', `${quota} ${CFS_PERIOD_US}`]);
-    return w;
-  }
-  const w: [string, string, string][] = [['pids', 'pids.max', String(limits.pidsMax)]];
-  if (limits.memoryBytes)
-    w.push(
-      ['memory', 'memory.limit_in_bytes', String(limits.memoryBytes)],
-      // memory+swap, present only when the kernel accounts swap (the runtime skips it otherwise).
-      ['memory', 'memory.memsw.limit_in_bytes', String(limits.memoryBytes)],
-    );
-  if (limits.nanoCpus)
-    w.push(['cpu', 'cpu.cfs_period_us', String(CFS_PERIOD_US)], ['cpu', 'cpu.cfs_quota_us', String(quota)]);
-  return w;
+  const used = new Set(Object.values(found));
+  const others = mounts
+    .filter(
+      (f) => (f[2] === 'cgroup' || f[2] === 'cgroup2') && f[1]!.startsWith(`${base}/`) && !used.has(f[1]!),
+    )
+    .map((f) => f[1]!);
+  return { version: 1, mounts: found, others: [...new Set(others)] };
 }
 
 /** The `oom_kill` counter of memory.oom_control (v1) or memory.events (v2); undefined when absent. */
@@ -84,59 +72,14 @@ export class TaskCgroup {
     prefix: string,
     taskId: string,
   ) {
+    const all = [...Object.entries(layout.mounts), ...layout.others.map((m) => [m, m] as const)];
     this.dirs = Object.fromEntries(
-      Object.entries(layout.mounts).map(([key, mount]) => [key, join(mount, 'swarmlite', prefix, taskId)]),
+      all.map(([key, mount]) => [key, join(mount, cgroupsPath(prefix, taskId))]),
     );
-  }
-
-  /** Every cgroup.procs file a task process writes its pid to, to join all of the task's folders. */
-  get procsFiles(): string[] {
-    return Object.values(this.dirs).map((d) => join(d, 'cgroup.procs'));
   }
 
   private get mainDir(): string {
     return this.dirs.memory ?? this.dirs.unified!;
-  }
-
-  /**
-   * Off the event loop (the thread pool): a v1 memory cgroup's mkdir took ~8 ms in the kernel on a
-   * busy machine, and 20 tasks preparing at once held a manager's loop for over half a second.
-   */
-  async create(limits: CgroupLimits): Promise<void> {
-    for (const dir of Object.values(this.dirs)) {
-      if (this.layout.version === 2) this.enableControllers(dir);
-      // Another task's remove() may drop an empty <prefix> folder between our mkdirs: retry once.
-      try {
-        await mkdir(dir, { recursive: true });
-      } catch (err) {
-        if (errno(err) !== 'ENOENT') throw err;
-        await mkdir(dir, { recursive: true });
-      }
-    }
-    for (const [key, file, value] of limitWrites(this.layout.version, limits)) {
-      const path = join(this.dirs[key]!, file);
-      if (file === 'memory.memsw.limit_in_bytes' && !existsSync(path)) continue;
-      await writeFile(path, value);
-    }
-  }
-
-  /** v2 only hands a controller to a child folder that its parent enabled in cgroup.subtree_control. */
-  private enableControllers(taskDir: string): void {
-    const mount = this.layout.mounts.unified!;
-    const levels = taskDir
-      .slice(mount.length + 1)
-      .split('/')
-      .slice(0, -1);
-    let dir = mount;
-    for (const level of ['', ...levels]) {
-      if (level) {
-        dir = join(dir, level);
-        mkdirSync(dir, { recursive: true });
-      }
-      const enabled = readFileSync(join(dir, 'cgroup.subtree_control'), 'utf8').split(/\s+/);
-      const want = ['memory', 'cpu', 'pids'].filter((c) => !enabled.includes(c));
-      if (want.length) writeFileSync(join(dir, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
-    }
   }
 
   exists(): boolean {
@@ -218,7 +161,7 @@ export class TaskCgroup {
  * that still has children, so another daemon's or a live task's cgroup is never touched).
  */
 export function removePrefixFolders(layout: CgroupLayout, prefix: string): void {
-  for (const mount of Object.values(layout.mounts)) {
+  for (const mount of [...Object.values(layout.mounts), ...layout.others]) {
     const dir = join(mount, 'swarmlite', prefix);
     try {
       if (existsSync(dir)) rmdirSync(dir);

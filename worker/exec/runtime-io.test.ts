@@ -23,11 +23,12 @@ async function finish(h: ExecHandle): Promise<{ code: number; out: string; err: 
 test('logs: tail, then follow new lines until aborted', async (t) => {
   const { rt } = testRuntime(t);
   // Pauses between the streams: the two streams' writers stamp lines independently (as Docker's
-  // do), so only lines further apart than a writer's lag keep their order across streams.
+  // do), so only lines further apart than a writer's lag keep their order across streams. The
+  // follow must begin in the 2 s pause, which a loaded machine needs.
   const script =
-    'for i in 1 2 3 4 5; do echo line$i; done; sleep 0.1; echo warn >&2; sleep 0.5; echo later1; sleep 0.1; echo later2 >&2; sleep 1000';
+    'for i in 1 2 3 4 5; do echo line$i; done; sleep 0.1; echo warn >&2; sleep 2; echo later1; sleep 0.1; echo later2 >&2; sleep 1000';
   const { id } = await runTask(rt, hostSpec(['sh', '-c', script]));
-  for (let i = 0; i < 100 && (await collectLogs(rt, id)).length < 6; i++)
+  for (let i = 0; i < 500 && (await collectLogs(rt, id)).length < 6; i++)
     await new Promise((r) => setTimeout(r, 10));
   const abort = new AbortController();
   // Lines that never come fail the assertions below instead of hanging the test process.
@@ -96,7 +97,7 @@ test('exec: inside the namespaces, with the task env, exit codes and signals pas
   assert.equal(r1.code, 3);
   const [host, greeting, cwd, init] = r1.out.split('\n');
   assert.deepEqual([host, greeting, cwd], ['exec-host', 'hi there', '/usr']);
-  assert.match(init!, /task-init\.sh .* sleep 1000/); // PID 1 of the task's namespace
+  assert.match(init!, /^\/dev\/init -- sleep 1000/); // PID 1 of the task's namespace: the init of `host`
   assert.equal(r1.err, 'oops\n');
 
   const { Readable } = await import('node:stream');

@@ -134,8 +134,9 @@ test('memory limit: a task that allocates past it is OOM-killed and reported so'
 test('cgroup limits are written where the layout says (cpu quota, pids)', async (t) => {
   const { rt, prefix } = testRuntime(t);
   const limits = { memoryBytes: 32 << 20, nanoCpus: 5e8 };
-  const launch = launchOf(hostSpec(['true'], { resources: { limits, reservations: limits } }));
+  const launch = launchOf(hostSpec(['sleep', '1000'], { resources: { limits, reservations: limits } }));
   await rt.prepare(launch);
+  await rt.start(launch.taskId); // the OCI runtime makes the cgroup at create
   const v1 = existsSync('/sys/fs/cgroup/memory/cgroup.procs');
   const read = (ctrl: string, file: string) =>
     readFileSync(
@@ -151,6 +152,7 @@ test('cgroup limits are written where the layout says (cpu quota, pids)', async 
     assert.equal(read('', 'cpu.max'), '50000 100000');
     assert.equal(read('', 'pids.max'), '4096');
   }
+  await rt.stop(launch.taskId, 1000);
 });
 
 test('remove leaves nothing: processes, netns, mounts, cgroup folders, state and logs', async (t) => {
@@ -170,8 +172,7 @@ test('remove leaves nothing: processes, netns, mounts, cgroup folders, state and
 test('bad input: one clear error, nothing left behind', async (t) => {
   const { rt, prefix, root } = testRuntime(t);
   await assert.rejects(rt.prepare(launchOf(hostSpec(['true'], { image: 'nginx' }))), {
-    message:
-      'unknown image "nginx": only the built-in image "host" is available (OCI images are not supported yet)',
+    message: 'unknown image "nginx": only the built-in image "host" is available on this node',
   });
   await assert.rejects(rt.prepare(launchOf(hostSpec([]))), /no command/);
   await assert.rejects(rt.prepare(launchOf(hostSpec(['no-such-cmd-xyz']))), /executable file not found/);

@@ -1,20 +1,12 @@
-// The task runtime: each task is a process tree in its own network, PID, mount, UTS and IPC
-// namespaces and cgroup, launched detached from the daemon so it outlives it. Everything about a
-// task lives in <root>/<taskId>/ (task-files.ts) and in names derived from the prefix and task id
-// (netns, cgroup folders), so a restarted daemon finds, adopts or cleans up exactly what it made.
-// How a task is launched: worker/exec/README.md and the scripts in worker/exec/shim/.
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+// The task runtime: each task is an OCI container (oci/) run by runc, with its root filesystem on
+// overlayfs, its own PID, mount, UTS and IPC namespaces and cgroup, the network namespace this
+// runtime makes for the network plane, and Docker's default isolation. Everything about a task lives
+// in <root>/<taskId>/ (task-files.ts; the folder is also the OCI bundle) and in names derived from the
+// prefix and task id (netns, cgroup folders, the runtime's container id), so a restarted daemon
+// finds, adopts or cleans up exactly what it made. How a task is launched: worker/exec/README.md.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type {
   Executor,
   ExecHandle,
@@ -27,12 +19,16 @@ import type {
 } from '../agent/executor.js';
 import { findTool, requireTools, run } from '../../lib/exec.js';
 import { KeyedMutex } from '../../lib/mutex.js';
-import { isRunning, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
-import { findInit, launchTask, loggerRefs } from './task-launch.js';
-import { detectLayout, removePrefixFolders, TaskCgroup, type CgroupLayout } from './cgroups.js';
+import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
+import { launchContainer, launcherPresent, loggerRefs } from './container-launch.js';
+import { cgroupsPath, detectLayout, removePrefixFolders, TaskCgroup, type CgroupLayout } from './cgroups.js';
 import { startExec } from './exec-command.js';
 import { readTaskLogs } from './log-reader.js';
+import { OciCli, type OciRuntime } from './oci/runtime.js';
+import type { OciConfig } from './oci/spec.js';
+import { removeRootfs } from './oci/rootfs.js';
 import { installShims, type ShimPaths } from './shims.js';
+import { prepareBundle, type ImageSource } from './task-bundle.js';
 import {
   exitFromStatus,
   readStatusThenLiveness,
@@ -42,8 +38,7 @@ import {
   type TaskPhase,
   type TaskRecord,
 } from './task-files.js';
-import { planTask, renderEntryScript, validateTaskId } from './task-plan.js';
-import { resolvConf } from '../../dns/resolv-conf.js';
+import { validateTaskId } from './task-plan.js';
 
 export interface TaskRuntimeOptions {
   /** Folder of the task folders (e.g. <dataRoot>/tasks). */
@@ -61,15 +56,24 @@ export interface TaskRuntimeOptions {
   pidsMax?: number;
   /** How often wait() looks at a task's processes. */
   pollMs?: number;
-  /** Time start() gives a task's init to come up. */
+  /** Time start() gives a task's container to be created. */
   startTimeoutMs?: number;
+  /** Images besides the built-in `host` (worker/images' store). */
+  images?: ImageSource;
+  /** Named volumes' folder; absent: volume mounts are refused. */
+  volumesRoot?: string;
+  /** The OCI runtime's state folder (`--root`); default <root>/.runc. Under an exec root it is lost
+   * with a reboot, as the containers are. */
+  ociRoot?: string;
+  /** runc (default), or crun where it runs (not on hybrid cgroup machines). */
+  ociRuntime?: 'runc' | 'crun';
 }
 
 /** The tools' own PATH: tasks get theirs from their spec, never the daemon's. */
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$/;
-// (bash, sh and env are in every Debian/Ubuntu base system.)
-const TOOLS = ['ip', 'nsenter', 'unshare', 'mount', 'setpriv'];
+// (bash and perl are in every Debian/Ubuntu base system; the OCI runtime is added by name.)
+const TOOLS = ['ip', 'mount', 'umount', 'tini-static'];
 
 interface TaskStatus {
   phase: TaskPhase;
@@ -90,6 +94,7 @@ export class TaskRuntime implements Executor {
   private readonly locks = new KeyedMutex();
   private layoutCache?: CgroupLayout;
   private shimCache?: ShimPaths;
+  private ociCache?: OciRuntime;
 
   constructor(private readonly opts: TaskRuntimeOptions) {
     if (!PREFIX.test(opts.prefix))
@@ -128,6 +133,18 @@ export class TaskRuntime implements Executor {
     return this.layoutCache;
   }
 
+  /** The OCI runtime (it makes its state folder at the first create). */
+  private oci(): OciRuntime {
+    const root = this.opts.ociRoot ?? join(this.root, '.runc');
+    return (this.ociCache ??= new OciCli(root, this.opts.ociRuntime ?? 'runc'));
+  }
+
+  /** Whether the kernel accounts swap: then a memory limit can also forbid swap, as Docker's does. */
+  private swapAccounting(): boolean {
+    const layout = this.layout();
+    return layout.version === 2 || existsSync(join(layout.mounts.memory!, 'memory.memsw.limit_in_bytes'));
+  }
+
   /** prepare/start/stop/remove of one task run one at a time, in call order. */
   private serialized<T>(taskId: string, fn: () => Promise<T>): Promise<T> {
     return this.locks.run(taskId, fn);
@@ -137,29 +154,28 @@ export class TaskRuntime implements Executor {
     const files = this.files(launch.taskId);
     return this.serialized(launch.taskId, async () => {
       if (files.readTask()) return;
-      requireTools(TOOLS);
-      const plan = planTask(launch, {
-        nodeHostname: this.opts.nodeHostname,
-        swarmliteBinDir: this.opts.swarmliteBinDir,
-        pidsMax: this.pidsMax,
-        passwd: readFileSync('/etc/passwd', 'utf8'),
-        group: readFileSync('/etc/group', 'utf8'),
-        isExecutable,
-        isDirectory: (p) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false,
-      });
-      const resolv = resolvConf(launch.spec.dns); // refuses bad --dns-search/--dns-option here
-      const cgroup = this.cgroup(launch.taskId);
+      requireTools([...TOOLS, this.opts.ociRuntime ?? 'runc']);
       // Leftovers of a prepare that a crash cut short carry this task's names: clear them first.
       await this.cleanup(launch.taskId, false);
+      let planned = false;
       try {
         mkdirSync(files.logs, { recursive: true, mode: 0o700 });
-        writeFileSync(
-          files.entry,
-          renderEntryScript(plan, { env: findTool('env'), setpriv: findTool('setpriv') }),
-          { mode: 0o600 },
-        );
-        // Readable by every user of the task: it is bound over /etc/resolv.conf with these permissions.
-        writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
+        const bundle = await prepareBundle(launch, files, {
+          nodeHostname: this.opts.nodeHostname,
+          swarmliteBinDir: this.opts.swarmliteBinDir,
+          pidsMax: this.pidsMax,
+          ...(this.opts.images ? { images: this.opts.images } : {}),
+          ...(this.opts.volumesRoot ? { volumesRoot: this.opts.volumesRoot } : {}),
+          netnsPath: this.netnsPath(launch.taskId),
+          cgroupsPath: cgroupsPath(this.prefix, launch.taskId),
+          swapAccounting: this.swapAccounting(),
+        });
+        planned = true;
+        // Readable by every user of the task: they are bound over the container's /etc files.
+        writeFileSync(files.resolvConf, bundle.files.resolvConf, { mode: 0o644 });
+        writeFileSync(files.hosts, bundle.files.hosts, { mode: 0o644 });
+        writeFileSync(files.hostname, bundle.files.hostname, { mode: 0o644 });
+        writeJsonAtomic(files.config, bundle.config);
         const netns = this.netnsName(launch.taskId);
         // One spawn for both: forking the daemon (~120 MB) is most of what a task's prepare costs it.
         await run('sh', [
@@ -169,11 +185,12 @@ export class TaskRuntime implements Executor {
           findTool('ip'),
           netns,
         ]);
-        await cgroup.create(plan.limits);
-        const record: TaskRecord = { plan, netns, cgroupDirs: cgroup.dirs };
+        const record: TaskRecord = { plan: bundle.plan, netns, cgroupDirs: this.cgroup(launch.taskId).dirs };
         writeJsonAtomic(files.task, record); // last: a task.json means a complete sandbox
       } catch (err) {
         await this.cleanup(launch.taskId, false).catch(() => undefined);
+        // What the spec or image got wrong is said as it is; a failing system step names the task.
+        if (!planned) throw err;
         throw new Error(
           `cannot prepare task ${launch.taskId}: ${err instanceof Error ? err.message : String(err)}`,
         );
@@ -191,50 +208,41 @@ export class TaskRuntime implements Executor {
       const status = this.status(taskId);
       if (status.phase !== 'prepared')
         throw new Error(`task ${taskId} was already started (${status.phase})`);
-      return this.launch(taskId, files, record);
+      const proc = await launchContainer({
+        taskId,
+        files,
+        runtime: this.oci(),
+        shims: (this.shimCache ??= installShims(this.root)),
+        logMaxBytes: this.logMaxBytes,
+        logMaxFiles: this.logMaxFiles,
+        timeoutMs: this.startTimeoutMs,
+        systemPath: SYSTEM_PATH,
+      });
+      return { pid: proc.init?.pid ?? proc.outer.pid };
     });
   }
 
-  private async launch(taskId: string, files: TaskFiles, record: TaskRecord): Promise<{ pid: number }> {
-    const proc = await launchTask({
-      taskId,
-      files,
-      plan: record.plan,
-      netnsPath: this.netnsPath(taskId),
-      cgroup: this.cgroup(taskId),
-      shims: (this.shimCache ??= installShims(this.root)),
-      logMaxBytes: this.logMaxBytes,
-      logMaxFiles: this.logMaxFiles,
-      timeoutMs: this.startTimeoutMs,
-      systemPath: SYSTEM_PATH,
-      swarmliteRoot: dirname(this.opts.swarmliteBinDir),
-    });
-    return { pid: proc.init?.pid ?? proc.outer.pid };
-  }
-
-  /** Where the task is, from its folder, its processes and its cgroup (works for adopted tasks). */
+  /** Where the task is, from its folder and its supervisor (works for adopted tasks). */
   private status(taskId: string): TaskStatus {
     const files = this.files(taskId);
-    const cgroup = this.cgroup(taskId);
     const proc = files.readProcess();
-    let init: ProcessRef | undefined;
-    const { statusText: exitText, initAlive } = readStatusThenLiveness(
+    const created = files.readText(files.created)?.trim();
+    const { statusText: exitText, supervisorAlive } = readStatusThenLiveness(
       () => files.readText(files.exit),
       () => {
-        init = proc?.init ?? findInit(cgroup);
-        return init ? isRunning(init) : false;
+        // A daemon that died before writing process.json left the supervisor's pid in its own file.
+        const supervisor = proc?.outer ?? processRefOf(files.readText(files.supervisor)?.trim() ?? '');
+        return supervisor ? isRunning(supervisor) : false;
       },
     );
     const exitRecorded = Boolean(exitText?.trim());
-    const launched = proc !== undefined || existsSync(files.loggers);
-    const outerAlive = proc ? isRunning(proc.outer) : cgroup.pids().length > 0;
-    const initBegan = existsSync(files.started);
-    const phase = taskPhase({ launched, initBegan, exitRecorded, initAlive, outerAlive });
-    if (phase !== 'exited') return { phase, ...(init ? { init } : {}) };
-    const oomKilled = cgroup.oomKilled();
-    // A launcher that ended before init began never ran the command: Docker's 125 (runtime failure).
-    const exit =
-      initBegan || exitRecorded ? exitFromStatus(exitText, oomKilled) : { exitCode: 125, oomKilled };
+    const launched = proc !== undefined || launcherPresent(files);
+    const phase = taskPhase({ launched, created: Boolean(created), exitRecorded, supervisorAlive });
+    const init = proc?.init ?? (created ? processRefOf(created) : undefined);
+    if (phase !== 'exited') return { phase, ...(init && isRunning(init) ? { init } : {}) };
+    const oomKilled = existsSync(files.oomKilled) || this.cgroup(taskId).oomKilled();
+    // A container never created ran nothing: Docker's 125 (runtime failure).
+    const exit = created || exitRecorded ? exitFromStatus(exitText, oomKilled) : { exitCode: 125, oomKilled };
     return { phase, exit };
   }
 
@@ -255,17 +263,22 @@ export class TaskRuntime implements Executor {
       if (!files.readTask()) return;
       const status = this.status(taskId);
       if (status.phase !== 'running' && status.phase !== 'starting') return;
-      const cgroup = this.cgroup(taskId);
-      // Init forwards SIGTERM to the command and exits with it; the kernel then ends the namespace.
-      if (
-        status.init &&
-        signalProcess(status.init, 'SIGTERM') &&
-        (await waitForExit(status.init, Math.max(0, graceMs)))
-      ) {
-        if (await waitUntil(() => cgroup.pids().length === 0, 2000)) return;
-      }
-      if (status.init) signalProcess(status.init, 'SIGKILL');
-      if (!(await cgroup.killAll())) throw new Error(`task ${taskId}: processes survived SIGKILL for 5 s`);
+      const ended = () => this.status(taskId).phase === 'exited';
+      // SIGTERM to the container's init (with --init, tini forwards it to the command), then SIGKILL
+      // to every process of the container once the grace period is over. A task the OCI runtime
+      // does not know (started by a swarmlite before it, on the shell init) gets them straight.
+      const known = await this.oci()
+        .kill(taskId, 'SIGTERM')
+        .then(() => true)
+        .catch(() => false); // already stopped, or not runc's
+      if (!known && status.init) signalProcess(status.init, 'SIGTERM');
+      if (await waitUntil(ended, Math.max(0, graceMs), this.pollMs)) return;
+      await this.oci()
+        .kill(taskId, 'SIGKILL', true)
+        .catch(() => undefined);
+      await this.cgroup(taskId).killAll();
+      if (!(await waitUntil(ended, 5000, this.pollMs)))
+        throw new Error(`task ${taskId}: processes survived SIGKILL for 5 s`);
     });
   }
 
@@ -287,16 +300,20 @@ export class TaskRuntime implements Executor {
     const files = this.files(taskId);
     const cgroup = this.cgroup(taskId);
     const proc = files.readProcess();
-    if (proc?.init) signalProcess(proc.init, 'SIGKILL');
+    // The OOM verdict lives in the cgroup, which the runtime's delete removes: keep it.
+    if (existsSync(files.dir) && cgroup.oomKilled()) writeFileSync(files.oomKilled, '1\n');
+    await this.oci().delete(taskId, true);
     if (!(await cgroup.killAll()))
       throw new Error(`cannot remove task ${taskId}: processes survived SIGKILL for 5 s`);
-    // The writers end once the task's last process is gone; none may outlive its files.
-    for (const ref of proc?.loggers ?? loggerRefs(files)) {
+    // The supervisor records the exit and ends; the writers end once the task's last process is
+    // gone. None may outlive the task's files.
+    for (const ref of [...(proc ? [proc.outer] : []), ...(proc?.loggers ?? loggerRefs(files))]) {
       if (!(await waitForExit(ref, 2000))) {
         signalProcess(ref, 'SIGKILL');
         await waitForExit(ref, 1000);
       }
     }
+    await removeRootfs(files.dir);
     const netns = this.netnsName(taskId);
     if (existsSync(`/run/netns/${netns}`)) await run('ip', ['netns', 'del', netns]);
     await cgroup.remove();
@@ -310,6 +327,9 @@ export class TaskRuntime implements Executor {
    */
   async removeEverything(): Promise<void> {
     for (const r of await this.list()) await this.remove(r.taskId);
+    // Containers the OCI runtime still knows without a task folder (a folder removed by hand, a
+    // crash between the two removals): what runs of them goes too.
+    for (const orphan of await this.oci().list()) await this.oci().delete(orphan.id, true);
     removePrefixFolders(this.layout(), this.prefix);
   }
 
@@ -350,12 +370,14 @@ export class TaskRuntime implements Executor {
     const files = this.files(taskId);
     if (!files.readTask()) throw new Error(`task ${taskId} is not prepared on this node`);
     if (argv.length === 0 || argv[0] === '') throw new Error('exec: no command given');
+    if (argv.some((a) => a.includes('\0'))) throw new Error('exec: arguments cannot contain NUL bytes');
     const status = this.status(taskId);
-    if (status.phase !== 'running' || !status.init) throw new Error(`task ${taskId} is not running`);
+    if (status.phase !== 'running') throw new Error(`task ${taskId} is not running`);
     return startExec({
-      init: status.init,
-      entryScript: files.entry,
-      cgroupProcs: this.cgroup(taskId).procsFiles,
+      runtime: this.oci(),
+      taskId,
+      config: JSON.parse(readFileSync(files.config, 'utf8')) as OciConfig,
+      processFile: join(files.dir, `exec-${randomBytes(6).toString('hex')}.json`),
       argv,
       opts,
       systemPath: SYSTEM_PATH,
@@ -363,20 +385,16 @@ export class TaskRuntime implements Executor {
   }
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
+function processRefOf(pidText: string): ProcessRef | undefined {
+  const pid = Number(pidText);
+  return Number.isSafeInteger(pid) && pid > 0 ? processRef(pid) : undefined;
 }
 
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+async function waitUntil(cond: () => boolean, timeoutMs: number, stepMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) return false;
-    await sleep(10);
+    await sleep(Math.min(stepMs, 20));
   }
   return true;
 }

@@ -1,4 +1,4 @@
-// The shell helpers every task runs on (worker/exec/shim/*.sh), copied into the runtime's root under
+// The helpers every task runs on (worker/exec/shim/*.sh), copied into the runtime's root under
 // a folder named by their content. Shells read scripts as they go, so a script must never change
 // under a running task: an upgraded swarmlite gets a new folder, running tasks keep the old one.
 import { createHash } from 'node:crypto';
@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/repo.js';
 
-export const SHIM_SCRIPTS = ['task-start.sh', 'task-init.sh', 'task-log.sh'] as const;
+export const SHIM_SCRIPTS = ['oci-start.sh', 'oci-shim.pl', 'task-log.sh'] as const;
 
 export interface ShimPaths {
   dir: string;
@@ -31,5 +31,5 @@ export function installShims(root: string): ShimPaths {
       if (!existsSync(dir)) throw err; // another runtime on the same root won the race otherwise
     }
   }
-  return { dir, start: join(dir, 'task-start.sh') };
+  return { dir, start: join(dir, 'oci-start.sh') };
 }

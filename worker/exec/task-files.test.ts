@@ -13,33 +13,33 @@ test('exit status: codes as recorded, 128+N read back as signal N, no record = i
 });
 
 test('phase from the facts a restarted daemon can see', () => {
-  const f = { launched: true, initBegan: true, exitRecorded: false, initAlive: false, outerAlive: false };
-  assert.equal(taskPhase({ ...f, launched: false, initBegan: false }), 'prepared');
-  assert.equal(taskPhase({ ...f, initBegan: false, outerAlive: true }), 'starting');
-  assert.equal(taskPhase({ ...f, initAlive: true, outerAlive: true }), 'running');
-  assert.equal(taskPhase({ ...f, exitRecorded: true, initAlive: true }), 'exited'); // init on its way out
-  assert.equal(taskPhase(f), 'exited'); // init killed before recording
-  assert.equal(taskPhase({ ...f, initBegan: false }), 'exited'); // launcher failed
+  const f = { launched: true, created: true, exitRecorded: false, supervisorAlive: false };
+  assert.equal(taskPhase({ ...f, launched: false, created: false }), 'prepared');
+  assert.equal(taskPhase({ ...f, created: false, supervisorAlive: true }), 'starting');
+  assert.equal(taskPhase({ ...f, supervisorAlive: true }), 'running');
+  assert.equal(taskPhase({ ...f, exitRecorded: true, supervisorAlive: true }), 'exited'); // on its way out
+  assert.equal(taskPhase(f), 'exited'); // supervisor killed before recording
+  assert.equal(taskPhase({ ...f, created: false }), 'exited'); // never created
 });
 
-test('status and liveness: a status written just before init exits is read, not taken for a SIGKILL', () => {
-  // Init as the kernel orders it: the status lands, then init is gone, both between our two looks.
+test('status and liveness: a status written just before the supervisor exits is read, not taken for a SIGKILL', () => {
+  // The supervisor's order: the status lands, then it is gone, both between our two looks.
   let written = false;
   const readStatus = () => (written ? '7\n' : '');
-  const initGone = () => {
+  const supervisorGone = () => {
     written = true;
     return false;
   };
-  const seen = readStatusThenLiveness(readStatus, initGone);
-  assert.deepEqual(seen, { statusText: '7\n', initAlive: false });
+  const seen = readStatusThenLiveness(readStatus, supervisorGone);
+  assert.deepEqual(seen, { statusText: '7\n', supervisorAlive: false });
   assert.deepEqual(exitFromStatus(seen.statusText, false), { exitCode: 7, oomKilled: false });
-  // Still running: no status, and init is alive.
+  // Still running: no status, and the supervisor is alive.
   assert.deepEqual(
     readStatusThenLiveness(
       () => undefined,
       () => true,
     ),
-    { statusText: undefined, initAlive: true },
+    { statusText: undefined, supervisorAlive: true },
   );
   // Killed before recording anything: no status on either look.
   assert.deepEqual(
@@ -47,6 +47,6 @@ test('status and liveness: a status written just before init exits is read, not 
       () => '',
       () => false,
     ),
-    { statusText: '', initAlive: false },
+    { statusText: '', supervisorAlive: false },
   );
 });

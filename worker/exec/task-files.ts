@@ -1,5 +1,5 @@
-// A task's folder under the runtime's root: what prepare decided, what start launched, and what
-// the task's init wrote about its own end. The folder, not the daemon's memory, is the record, so a
+// A task's folder under the runtime's root, which is also its OCI bundle (config.json, rootfs): what
+// prepare decided, what start launched, and what the container's supervisor wrote about its end. The folder, not the daemon's memory, is the record, so a
 // restarted daemon knows every task it had: which are prepared, running, or exited and how.
 import { constants } from 'node:os';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,9 +16,9 @@ export interface TaskRecord {
 
 /** Written once start() has launched the task. */
 export interface ProcessRecord {
-  /** The launcher (then `unshare`'s waiting parent), in the daemon's PID namespace. */
+  /** The container's supervisor (oci-shim.pl), in the daemon's PID namespace. */
   outer: ProcessRef;
-  /** PID 1 of the task's PID namespace (task-init.sh); absent when the task ended before it was seen. */
+  /** PID 1 of the container's PID namespace; absent when the task ended before it was seen. */
   init?: ProcessRef;
   /** The two log writers, outside the task's cgroup. */
   loggers: ProcessRef[];
@@ -34,28 +34,51 @@ export class TaskFiles {
   get process() {
     return join(this.dir, 'process.json');
   }
-  get entry() {
-    return join(this.dir, 'entry.sh');
+  /** The OCI runtime config of the container (the task folder is its bundle). */
+  get config() {
+    return join(this.dir, 'config.json');
   }
-  /** The task's /etc/resolv.conf (bind-mounted over it by task-init.sh): the embedded DNS first. */
+  /** The task's /etc/resolv.conf, /etc/hosts and /etc/hostname, bound over the container's. */
   get resolvConf() {
     return join(this.dir, 'resolv.conf');
   }
-  /** The command's exit status, written by task-init.sh (empty until then). */
+  get hosts() {
+    return join(this.dir, 'hosts');
+  }
+  get hostname() {
+    return join(this.dir, 'hostname');
+  }
+  /** The init's exit status, written by the supervisor (125: the container could not be created). */
   get exit() {
     return join(this.dir, 'exit');
   }
-  /** Created by task-init.sh when it begins; holds the command's pid once it runs. */
-  get started() {
-    return join(this.dir, 'started');
+  /** Written by the supervisor once the container is created and started: its init's pid. */
+  get created() {
+    return join(this.dir, 'created');
   }
-  /** "stdoutWriterPid stderrWriterPid", from task-start.sh. */
+  /** Where the OCI runtime writes the init's pid at create. */
+  get pidFile() {
+    return join(this.dir, 'container.pid');
+  }
+  /** Whether the OOM killer struck, kept once the container's cgroup is gone. */
+  get oomKilled() {
+    return join(this.dir, 'oom-killed');
+  }
+  /** The supervisor's pid, from oci-start.sh (process.json has it too, once start() returned). */
+  get supervisor() {
+    return join(this.dir, 'supervisor');
+  }
+  /** "stdoutWriterPid stderrWriterPid", from oci-start.sh. */
   get loggers() {
     return join(this.dir, 'loggers');
   }
-  /** stderr of the launcher and init: why a start failed. */
+  /** stderr of the launcher and the supervisor: why a start failed. */
   get runtimeErr() {
     return join(this.dir, 'runtime.err');
+  }
+  /** The OCI runtime's own log (JSON lines): its errors. */
+  get runtimeLog() {
+    return join(this.dir, 'runtime.log');
   }
   get logs() {
     return join(this.dir, 'logs');
@@ -93,9 +116,9 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 /**
- * The task's end from the status task-init.sh recorded. A shell reports a command that a signal
- * ended as 128+N (as Docker's exit codes do), so the signal is read back from that convention.
- * No status at all means init itself was SIGKILLed (stop after the grace period, or the OOM killer).
+ * The task's end from the status the supervisor recorded: 128+N for a command that signal N ended
+ * (a shell's and Docker's convention), so the signal is read back from it. No status at all means
+ * the supervisor itself was killed before it could record one: reported as a SIGKILL.
  */
 export function exitFromStatus(statusText: string | undefined, oomKilled: boolean): TaskExit {
   const status = statusText?.trim() ? Number(statusText.trim()) : NaN;
@@ -105,37 +128,37 @@ export function exitFromStatus(statusText: string | undefined, oomKilled: boolea
 }
 
 /**
- * The recorded status and whether init still runs, read in the one order that cannot lose a status.
- * Init writes the status and then exits, so a status read before init is seen gone may have been
- * written in between: read it again, or a task that exited normally passes for one SIGKILLed.
+ * The recorded status and whether the supervisor still runs, read in the one order that cannot lose
+ * a status: the supervisor writes the status and then exits, so a status read before it is seen gone
+ * may have been written in between: read it again, or a task that exited normally passes for one
+ * SIGKILLed.
  */
 export function readStatusThenLiveness(
   readStatus: () => string | undefined,
-  initAlive: () => boolean,
-): { statusText: string | undefined; initAlive: boolean } {
+  supervisorAlive: () => boolean,
+): { statusText: string | undefined; supervisorAlive: boolean } {
   const first = readStatus();
-  if (first?.trim()) return { statusText: first, initAlive: false };
-  const alive = initAlive();
-  return { statusText: alive ? first : readStatus(), initAlive: alive };
+  if (first?.trim()) return { statusText: first, supervisorAlive: false };
+  const alive = supervisorAlive();
+  return { statusText: alive ? first : readStatus(), supervisorAlive: alive };
 }
 
 export type TaskPhase = 'prepared' | 'starting' | 'running' | 'exited';
 
 /**
- * Where a task is, from facts that survive the daemon: whether init began (the `started` file),
- * whether it recorded an exit, and whether it is alive. `starting`: launched but init not yet up
- * (or a launcher that failed before it: start() reports that one).
+ * Where a task is, from facts that survive the daemon: whether it was launched, whether the
+ * container was created (the supervisor's `created` file), whether an exit was recorded, and whether
+ * the supervisor (which outlives the container's init by the time it takes to record its status)
+ * is alive. `starting`: launched, container not yet created.
  */
 export function taskPhase(facts: {
   launched: boolean;
-  initBegan: boolean;
+  created: boolean;
   exitRecorded: boolean;
-  initAlive: boolean;
-  outerAlive: boolean;
+  supervisorAlive: boolean;
 }): TaskPhase {
   if (facts.exitRecorded) return 'exited';
-  if (facts.initAlive) return 'running';
-  if (facts.initBegan) return 'exited'; // killed before it could record anything
-  if (facts.launched) return facts.outerAlive ? 'starting' : 'exited'; // exited: the launcher failed
+  if (facts.supervisorAlive) return facts.created ? 'running' : 'starting';
+  if (facts.launched) return 'exited'; // killed before it could record anything, or never created
   return 'prepared';
 }

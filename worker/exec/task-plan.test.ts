@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TaskLaunch } from '../agent/executor.js';
-import { planTask, renderEntryScript, shQuote, type PlanContext } from './task-plan.js';
+import { HOST_IMAGE_DEFAULTS, planTask, type PlanContext } from './task-plan.js';
 import { resolveUser } from './users.js';
 
 const PASSWD = [
@@ -15,6 +15,7 @@ const ctx: PlanContext = {
   nodeHostname: 'node1',
   swarmliteBinDir: '/opt/swarmlite/bin',
   pidsMax: 4096,
+  image: HOST_IMAGE_DEFAULTS,
   passwd: PASSWD,
   group: GROUP,
   isExecutable: (p) => ['/bin/sh', '/usr/bin/env', '/usr/local/bin/app'].includes(p),
@@ -142,10 +143,6 @@ test('limits pass through; too small ones are refused', () => {
 
 test('bad input: one clear error each', () => {
   const cases: [Partial<TaskLaunch['spec']>, RegExp][] = [
-    [
-      { image: 'nginx:latest' },
-      /unknown image "nginx:latest": only the built-in image "host" is available \(OCI images are not supported yet\)$/,
-    ],
     [{ command: [], args: [] }, /no command: image "host" has no default command/],
     [{ command: ['nosuchcommand'], args: [] }, /exec: "nosuchcommand": executable file not found in \$PATH$/],
     [{ command: ['/usr/bin/nope'], args: [] }, /exec: "\/usr\/bin\/nope": no such executable file$/],
@@ -178,23 +175,50 @@ test('the command is found on the PATH the task will have, or relative to its wo
   );
 });
 
-test('shQuote: anything but NUL survives sh', () => {
-  assert.equal(shQuote(`it's`), `'it'\\''s'`);
-  assert.equal(shQuote('$HOME `x` "y"\n'), `'$HOME \`x\` "y"\n'`);
-});
-
-test('entry script: env from a clean slate, workdir, user switch only when asked', () => {
-  const tools = { env: '/usr/bin/env', setpriv: '/usr/bin/setpriv' };
-  const root = renderEntryScript(planTask(launch({ env: ["Q=it's"] }), ctx), tools);
-  assert.match(root, /^cd -- '\/' \|\| exit 126$/m);
-  assert.match(
-    root,
-    /^exec '\/usr\/bin\/env' -i --default-signal -- 'PATH=[^']*' .*'Q=it'\\''s' .*"\$@" 9<&-$/m,
+test("an image's entrypoint, cmd, env, workdir and user, and the spec's overrides (Docker's rules)", () => {
+  const image = {
+    entrypoint: ['/bin/httpd', '-f'],
+    cmd: ['-p', '80'],
+    env: ['PATH=/opt/bin:/bin', 'MODE=image', 'KEEP=1'],
+    workdir: '/www',
+    user: 'alice',
+  };
+  const ictx: PlanContext = {
+    ...ctx,
+    image,
+    swarmliteBinDir: undefined,
+    isExecutable: (p) => p === '/bin/httpd',
+  };
+  const plain = planTask(launch({ image: 'httpd:1', command: [], args: [] }), ictx);
+  assert.deepEqual(plain.argv, ['/bin/httpd', '-f', '-p', '80']);
+  assert.equal(plain.workdir, '/www'); // made by the runtime when missing: not checked
+  assert.equal(plain.user?.uid, 1000);
+  assert.equal(plain.env[0], 'PATH=/opt/bin:/bin'); // no swarmlite folder: it is not in the image
+  assert.ok(plain.env.includes('MODE=image') && plain.env.includes('KEEP=1'));
+  const over = planTask(
+    launch({
+      image: 'httpd:1',
+      command: [],
+      args: ['-p', '8080'],
+      env: ['MODE=spec'],
+      user: '0',
+      workdir: '/',
+    }),
+    ictx,
   );
-  assert.doesNotMatch(root, /setpriv/);
-  const alice = renderEntryScript(planTask(launch({ user: 'alice', workdir: '/tmp/w' }), ctx), tools);
-  assert.match(alice, /^mkdir -p -- '\/tmp\/w' \|\| exit 126$/m);
-  assert.match(alice, /'\/usr\/bin\/setpriv' --reuid=1000 --regid=1000 --groups=4,999 -- "\$@" 9<&-$/m);
-  const uidOnly = renderEntryScript(planTask(launch({ user: '4242' }), ctx), tools);
-  assert.match(uidOnly, /--reuid=4242 --regid=0 --clear-groups -- "\$@"/);
+  assert.deepEqual(over.argv, ['/bin/httpd', '-f', '-p', '8080']); // args replace cmd, keep the entrypoint
+  assert.ok(over.env.includes('MODE=spec') && !over.env.includes('MODE=image'));
+  assert.equal(over.user?.uid, 0);
+  assert.equal(over.workdir, '/');
+  // A command replaces the entrypoint.
+  const cmd = planTask(launch({ image: 'httpd:1', command: ['/bin/httpd'], args: ['-h'] }), ictx);
+  assert.deepEqual(cmd.argv, ['/bin/httpd', '-h']);
+  assert.throws(
+    () => planTask(launch({ image: 'x', command: [], args: [] }), { ...ictx, image: HOST_IMAGE_DEFAULTS }),
+    /no command: image "x" has no entrypoint or cmd, give one/,
+  );
+  assert.throws(
+    () => planTask(launch({ image: 'x' }), { ...ictx, image: { ...image, env: ['=bad'] } }),
+    /invalid image environment variable "=bad"/,
+  );
 });

@@ -93,7 +93,10 @@ export function leftovers(prefix: string, root: string, pids: number[] = []): st
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
     if (line.includes(prefix)) found.push(`mount ${line}`);
   for (const name of existsSync(root) ? readdirSync(root) : [])
-    if (!name.startsWith('.shim-')) found.push(`state ${join(root, name)}`);
+    if (!name.startsWith('.shim-') && name !== '.runc') found.push(`state ${join(root, name)}`);
+  // The OCI runtime's state of each container.
+  const runc = join(root, '.runc');
+  for (const name of existsSync(runc) ? readdirSync(runc) : []) found.push(`oci ${join(runc, name)}`);
   for (const pid of pids) {
     const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
     if (stat && !/^\d+ \(.*\) Z/.test(stat)) found.push(`process ${pid}: ${stat.slice(0, 60)}`);
