@@ -14,13 +14,13 @@ import { CorruptLogError, CorruptStateError } from './errors.js';
 const TWO_32 = 2 ** 32;
 const ENTRY_HEADER = 4 + 8 + 1;
 
-function writeU64(buf: Buffer, offset: number, n: number): void {
+export function writeU64(buf: Buffer, offset: number, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a u64-safe integer: ${n}`);
   buf.writeUInt32BE(Math.floor(n / TWO_32), offset);
   buf.writeUInt32BE(n >>> 0, offset + 4);
 }
 
-function readU64(buf: Uint8Array, offset: number): number {
+export function readU64(buf: Uint8Array, offset: number): number {
   const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   return view.readUInt32BE(offset) * TWO_32 + view.readUInt32BE(offset + 4);
 }
