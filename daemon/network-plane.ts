@@ -79,6 +79,7 @@ export class NetworkPlane {
 
   /** Every session message: start gossip with the keys, follow key rotations and new managers. */
   onSessionMessage(msg: SessionMessage): void {
+    if (msg.serviceNames) this.dns.setSwarmServices(msg.serviceNames);
     if (msg.ingressNetwork && msg.ingressAddress) {
       const key = JSON.stringify([msg.ingressNetwork.id, msg.ingressNetwork.ipam, msg.ingressAddress]);
       if (key !== this.ingress?.key) {

@@ -131,6 +131,45 @@ test('a task resolves names of its networks over UDP and TCP, and nothing of the
   assert.equal(s.forwarded + s.formerr + s.dropped, 0);
 });
 
+test('a swarm service on a network this node has no sandbox of is NXDOMAIN, never forwarded', async (t) => {
+  // Issue 18, fault 4: this node knows FRONT only (no BACK records at all), as a node with no task on
+  // BACK. `secret` lives on BACK. Before the resolver learnt the swarm's service names it forwarded
+  // `secret` upstream (the name left the cluster; here the upstream's 198.18.7.7 came back), while a
+  // node holding BACK answered NXDOMAIN.
+  const upstream = await new TestUpstream('answer', '198.18.7.7').start(t);
+  const ns = await testNetns(t);
+  const src = new MemorySource();
+  const dns = new EmbeddedDns({
+    log: quietLog(),
+    upstreams: [upstream.address],
+    timeoutMs: 400,
+    source: src,
+  });
+  t.after(() => dns.close());
+  src.set(FRONT, [record({ serviceName: 'web', taskId: 't1', ip: '10.0.1.5', vip: '10.0.1.2' })]);
+  dns.setSwarmServices(['web', 'Secret']);
+  await dns.attachTask({ taskId: 'task-a', netnsPath: ns.path, networkIds: [FRONT], nameservers: [] });
+  const taskId = 'a'.repeat(25);
+  const [secret, tasksSecret, taskName, web, other] = await answersOf(ns.path, [
+    ask('secret'),
+    ask('tasks.secret'),
+    ask(`secret.3.${taskId}`),
+    ask('web'),
+    ask('example.com'),
+  ]);
+  assert.equal(secret!.rcode, 'NXDOMAIN');
+  assert.equal(tasksSecret!.rcode, 'NXDOMAIN');
+  assert.equal(taskName!.rcode, 'NXDOMAIN');
+  assert.deepEqual(data(web!), ['10.0.1.2']);
+  assert.deepEqual(data(other!), ['198.18.7.7'], "a name that is not the swarm's is still forwarded");
+  assert.equal(upstream.udpQueries, 1, 'only example.com reached the upstream');
+
+  // The service is removed from the swarm: its name is no longer the swarm's.
+  dns.setSwarmServices(['web']);
+  const [gone] = await answersOf(ns.path, [ask('secret')]);
+  assert.deepEqual(data(gone!), ['198.18.7.7']);
+});
+
 test('forwarding: the upstream answer with the client id, TCP on truncation, SERVFAIL in time', async (t) => {
   const answering = await new TestUpstream('answer', '198.18.9.9').start(t);
   const truncating = await new TestUpstream('truncate', '198.18.8.8').start(t);

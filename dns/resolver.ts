@@ -11,7 +11,14 @@ import type { EndpointSource } from '../worker/endpoints/records.js';
 import { View } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { errorResponse, HEADER_BYTES, RCODE, readQuery, sizeLimit, type ParsedQuery } from './messages.js';
-import { buildNetworkIndex, EMPTY_INDEX, ownedNames, type NetworkIndex } from './name-index.js';
+import {
+  buildNetworkIndex,
+  EMPTY_INDEX,
+  ownedNames,
+  SwarmOwnedNames,
+  type NetworkIndex,
+  type OwnedNames,
+} from './name-index.js';
 import { parseUpstream, type Upstream } from '../api/task-dns.js';
 import { frame, FrameDecoder } from './tcp-framing.js';
 import { openTaskSockets, type OpenOptions } from './task-sockets.js';
@@ -80,7 +87,9 @@ export class EmbeddedDns {
   private readonly attaching = new Map<string, Promise<void>>();
   private readonly indexes = new Map<string, NetworkIndex>();
   private readonly dirty = new Set<string>();
-  private owned: ReadonlySet<string> = new Set();
+  private owned: OwnedNames = new Set<string>();
+  /** Every service name of the swarm (lower case), as the managers last listed them. */
+  private swarmServices: ReadonlySet<string> = new Set();
   private views = new Map<string, View>();
   private readonly counters: DnsStats = {
     queries: 0,
@@ -162,6 +171,17 @@ export class EmbeddedDns {
     await Promise.allSettled(pending);
   }
 
+  /**
+   * The swarm's service names, from the managers: a name of any of them that the task's networks do
+   * not answer is NXDOMAIN on every node, also on one with no sandbox of the service's network.
+   */
+  setSwarmServices(names: Iterable<string>): void {
+    const next = new Set([...names].map((n) => n.toLowerCase()));
+    if (next.size === this.swarmServices.size && [...next].every((n) => this.swarmServices.has(n))) return;
+    this.swarmServices = next;
+    this.recomputeOwned();
+  }
+
   stats(): DnsStats {
     return { ...this.counters };
   }
@@ -196,7 +216,11 @@ export class EmbeddedDns {
       }
     }
     this.dirty.clear();
-    this.owned = ownedNames(this.indexes.values());
+    this.recomputeOwned();
+  }
+
+  private recomputeOwned(): void {
+    this.owned = new SwarmOwnedNames(ownedNames(this.indexes.values()), this.swarmServices);
     this.views = new Map();
     for (const t of this.tasks.values()) t.view = undefined;
   }

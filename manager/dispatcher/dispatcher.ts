@@ -85,7 +85,7 @@ export class Dispatcher {
     }
     this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.tracker.periodMs / 4));
     this.expiryTimer.unref();
-    const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task', 'network'] });
+    const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task', 'network', 'service'] });
     let stopped = false;
     this.watchStop = () => {
       stopped = true;
@@ -98,6 +98,8 @@ export class Dispatcher {
           if (event.type === 'object' && event.kind === 'task')
             this.routeTask(event.object as Task, event.oldObject as Task | undefined, event.op === 'delete');
           else if (event.type === 'restored') this.resyncAssignments();
+          // Services matter to sessions by name only (DNS ownership), and an update cannot rename one.
+          else if (event.type === 'object' && event.kind === 'service' && event.op === 'update') continue;
           else this.pushUpdates();
         }
       } catch (err) {
@@ -254,6 +256,7 @@ export class Dispatcher {
       networkKeys: this.networkKeys(),
       ingressNetwork: this.ingressNetwork() ?? null,
       ingressAddress: node.ingressAddress ?? '',
+      serviceNames: this.deps.store.view((tx) => tx.list('service').map((sv) => sv.spec.name)).sort(),
     };
   }
 
@@ -290,6 +293,7 @@ export class Dispatcher {
       msg.networkKeys.map((k) => k.toString('hex')),
       msg.ingressAddress,
       msg.ingressNetwork && [msg.ingressNetwork.id, msg.ingressNetwork.vni, msg.ingressNetwork.ipam],
+      msg.serviceNames,
     ]);
     if (key === s.lastSent) return;
     s.lastSent = key;

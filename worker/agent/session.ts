@@ -55,6 +55,8 @@ export interface SessionMessage {
   /** The ingress network and this node's address on it (CIDR), once allocated. */
   ingressNetwork?: Network | null;
   ingressAddress?: string;
+  /** Every service name of the swarm (the embedded DNS keeps them from being forwarded). */
+  serviceNames?: string[];
 }
 
 export interface SessionOptions {
