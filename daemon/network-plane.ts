@@ -4,7 +4,8 @@
 // ports, VIPs) and the embedded DNS at 127.0.0.11 in every task. The task runners reach it through
 // `attacher()`, which waits for the plane to be up before plugging a task in.
 import type { Logger } from '../lib/log.js';
-import type { Network, Task } from '../api/objects/index.js';
+import { isEncryptedNetwork, type Network, type Task } from '../api/objects/index.js';
+import { encryptionRefusal, OVERLAY_ENCRYPTION_DATAPATH, probeEsp } from '../lib/esp.js';
 import type { NetworkAttacher } from '../worker/agent/task-runner.js';
 import type { SessionMessage } from '../worker/agent/session.js';
 import { readFile } from 'node:fs/promises';
@@ -65,6 +66,8 @@ export class NetworkPlane {
   private ready!: () => void;
   private readonly up = new Promise<void>((r) => (this.ready = r));
   private readonly pendingNetworks: Network[] = [];
+  /** Every network the managers sent with this node's tasks (for the encryption check). */
+  private readonly networkSpecs = new Map<string, Network>();
   private readonly seeds = new Set<string>();
 
   constructor(private readonly opts: NetworkPlaneOptions) {
@@ -207,7 +210,16 @@ export class NetworkPlane {
   /** What the task runners call. */
   attacher(): NetworkAttacher & { setNetworks(networks: readonly Network[]): void } {
     return {
+      refusal: async (task: Task) => {
+        const encrypted = task.networks
+          .map((a) => this.networkSpecs.get(a.networkId))
+          .filter((n): n is Network => n !== undefined && isEncryptedNetwork(n.spec));
+        if (encrypted.length === 0) return undefined;
+        const why = encryptionRefusal(await probeEsp(), OVERLAY_ENCRYPTION_DATAPATH);
+        return why && `network ${encrypted[0]!.spec.name} is encrypted and ${why}`;
+      },
       setNetworks: (networks) => {
+        for (const n of networks) this.networkSpecs.set(n.id, n);
         if (this.overlay) this.overlay.setNetworks(networks);
         else this.pendingNetworks.push(...networks);
       },

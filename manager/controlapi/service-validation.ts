@@ -8,7 +8,13 @@ import { overlaps, parseCidr, type Cidr } from '../../lib/ipv4.js';
 import { portName } from '../allocator/ports.js';
 import { ConstraintError, parseConstraints } from '../scheduler/index.js';
 import type { ReadTx } from '../store/index.js';
-import type { NetworkSpec, Resources, ServiceSpec, SwarmObjects } from '../../api/objects/index.js';
+import {
+  checkNetworkOptions,
+  type NetworkSpec,
+  type Resources,
+  type ServiceSpec,
+  type SwarmObjects,
+} from '../../api/objects/index.js';
 import { checkTaskDns } from '../../api/task-dns.js';
 import { isDnsName } from '../../lib/dns-name.js';
 import { lookupNetwork } from './lookup-services.js';
@@ -36,7 +42,7 @@ export function validateNetwork(spec: NetworkSpec): void {
     // The routing mesh's network is made with the swarm and never replaced (RemoveNetwork refuses it).
     throw invalid('the ingress network is created with the swarm: another one cannot be created');
   }
-  const problem = validateNetworkSpec(spec);
+  const problem = validateNetworkSpec(spec) ?? checkNetworkOptions(spec.options);
   if (problem) throw invalid(problem);
   const mtu = spec.options.mtu;
   if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65_535)) {
