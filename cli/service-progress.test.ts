@@ -261,3 +261,24 @@ test('a task that died and will not be restarted (still desired running) fails t
   assert.equal(v.verdict.kind, 'failed');
   assert.match((v.verdict as { message: string }).message, /OOM killed.*restart condition is none/);
 });
+
+test('the same rejection three times in a row is permanent: the wait fails with the reason', () => {
+  // Issue 18, fault 3: `service create <image that does not exist>` never returned.
+  const s = wireService();
+  const err = 'unknown image "nosuch": only the built-in image "host" is available';
+  const rejected = (n: number, reason = err) =>
+    wireTask(s, {
+      slot: 1,
+      id: `r${n}`,
+      state: 'rejected',
+      desired: 'shutdown',
+      err: reason,
+      createdAt: T0 + n,
+    });
+  const two = step(s, [rejected(1), rejected(2)]);
+  assert.deepEqual(two.verdict, { kind: 'waiting' }, 'two may still be bad luck');
+  const three = step(s, [rejected(1), rejected(2), rejected(3)]);
+  assert.deepEqual(three.verdict, { kind: 'failed', message: `1/3: task rejected 3 times: ${err}` });
+  const mixed = step(s, [rejected(1), rejected(2, 'no such file'), rejected(3)]);
+  assert.deepEqual(mixed.verdict, { kind: 'waiting' }, 'different reasons: not clearly permanent');
+});

@@ -108,6 +108,22 @@ function noRestartReason(service: WireService, slotTasks: WireTask[], ended: Wir
   return undefined;
 }
 
+/**
+ * Rejections in a row after which the display calls the failure permanent: the same reason from the
+ * node every time (an image that does not exist, a workdir missing) will not go away by retrying, so
+ * the command exits 1 with it while the orchestrator keeps retrying with growing delays.
+ */
+export const PERMANENT_REJECTIONS = 3;
+
+/** The reason when the slot's newest tasks were rejected PERMANENT_REJECTIONS times with one reason. */
+function permanentRejection(slotTasks: WireTask[]): string | undefined {
+  const ended = slotTasks.filter((t) => ENDED.includes(t.status.state)).slice(0, PERMANENT_REJECTIONS);
+  if (ended.length < PERMANENT_REJECTIONS) return undefined;
+  const reason = ended[0]!.status.err;
+  const same = ended.every((t) => t.status.state === 'rejected' && t.status.err === reason);
+  return same && reason ? `task rejected ${PERMANENT_REJECTIONS} times: ${reason}` : undefined;
+}
+
 interface Slot {
   label: string;
   /** All tasks of the slot, newest first. */
@@ -190,6 +206,10 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
     if ((!task || ENDED.includes(task.status.state)) && newest && ENDED.includes(newest.status.state)) {
       const reason = noRestartReason(service, slot.tasks.filter(current), newest, now);
       if (reason) failure ??= `${slot.label}: ${reason}`;
+    }
+    if (task?.status.state !== 'running') {
+      const permanent = permanentRejection(slot.tasks.filter(current));
+      if (permanent) failure ??= `${slot.label}: ${permanent}`;
     }
   }
   const desired = isGlobal(service.spec) ? Math.max(input.globalDesired, slots.length) : slots.length;

@@ -16,6 +16,7 @@ import {
   type SwarmObjects,
 } from '../../api/objects/index.js';
 import { checkTaskDns } from '../../api/task-dns.js';
+import { checkImage, checkTemplate } from '../../api/task-templates.js';
 import { isDnsName } from '../../lib/dns-name.js';
 import { lookupNetwork } from './lookup-services.js';
 import { invalid } from './wire-reader.js';
@@ -91,6 +92,12 @@ function checkResources(spec: ServiceSpec): void {
 export function validateService(spec: ServiceSpec): void {
   checkName('service', spec.name);
   if (!spec.task.image) throw invalid(`service ${spec.name} needs an image`);
+  const problem =
+    checkImage(spec.task.image) ??
+    checkTemplate('--hostname', spec.task.hostname) ??
+    checkTemplate('--workdir', spec.task.workdir) ??
+    spec.task.env.map((e) => checkTemplate('--env', e)).find((p) => p !== undefined);
+  if (problem) throw invalid(problem);
   for (const e of spec.task.env) {
     if (e === '' || e.startsWith('=')) throw invalid(`invalid environment variable "${e}": use KEY=VALUE`);
   }
