@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import * as packet from 'dns-packet';
 import { run } from '../lib/exec.js';
+import { rejectCounts } from '../lib/rejects.js';
 import { EmbeddedDns, type DnsTask } from './resolver.js';
 import { frame } from './tcp-framing.js';
 import {
@@ -295,6 +296,10 @@ test('fuzz: thousands of random and mutated packets over UDP and TCP leave the r
   // the resolver read thousands of them and still answers.
   assert.ok(s.queries >= 2000, JSON.stringify(s));
   assert.ok(s.formerr > 100 && s.dropped > 100, JSON.stringify(s));
+  // Issue 18, fault 8: counted where operators see them (`swarmlite info`), by kind.
+  const counts = rejectCounts();
+  assert.ok((counts['dns-udp:malformed'] ?? 0) > 100, JSON.stringify(counts));
+  assert.ok((counts['dns-udp:unparsable'] ?? 0) > 100, JSON.stringify(counts));
 });
 
 test('tcp abuse: a short length prefix, a slowloris, a huge length and too many connections', async (t) => {

@@ -7,6 +7,7 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket as TcpSocket } from 'node:net';
 import type { Logger } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
+import { rejected } from '../lib/rejects.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import { View } from './answers.js';
 import { Forwarder } from './forwarder.js';
@@ -272,6 +273,11 @@ export class EmbeddedDns {
     sock.on('error', ignore);
     if (t.connections.size >= this.maxTcpConnections || !this.tasks.has(t.task.taskId)) {
       this.counters.dropped++;
+      rejected(
+        'dns-tcp:too-many-connections',
+        `task ${t.task.taskId}`,
+        'DNS TCP connection over the limit closed',
+      );
       sock.destroy();
       return;
     }
@@ -292,8 +298,9 @@ export class EmbeddedDns {
       let messages: Buffer[];
       try {
         messages = decoder.push(chunk);
-      } catch {
+      } catch (err) {
         this.counters.dropped++;
+        rejected('dns-tcp:framing', `task ${t.task.taskId}`, `DNS TCP stream cut: ${errorMessage(err)}`);
         sock.destroy();
         return;
       }
@@ -339,10 +346,20 @@ export class EmbeddedDns {
       const read = readQuery(msg);
       if (read.kind === 'drop') {
         this.counters.dropped++;
+        rejected(
+          `dns-${transport}:unparsable`,
+          `task ${t.task.taskId}`,
+          'not a DNS query (dropped unanswered)',
+        );
         return undefined;
       }
       if (read.kind === 'error') {
         this.counters.formerr++;
+        rejected(
+          `dns-${transport}:malformed`,
+          `task ${t.task.taskId}`,
+          `malformed DNS query (answered rcode ${read.rcode})`,
+        );
         return errorResponse(read.id, read.rd, read.rcode);
       }
       const out = this.viewOf(t).answer(msg, read, transport);
