@@ -53,6 +53,8 @@ export interface InitRequest {
   defaultAddrPoolMaskLength: number;
   dispatcherHeartbeatMs: number;
   nodeCertExpiryMs: number;
+  maxReplicas?: number;
+  maxTasksPerNode?: number;
 }
 
 export interface JoinRequest {

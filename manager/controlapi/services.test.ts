@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { defaultUpdateConfig, defaultRestartPolicy, type Service } from '../../api/objects/index.js';
-import { sampleNode } from '../store/test-fixtures.js';
+import { sampleCluster, sampleNode } from '../store/test-fixtures.js';
 import {
   addTask,
   assertRefused,
@@ -98,6 +98,12 @@ test('service create: every invalid spec is refused with its code and changes no
       /unknown field \{\{\.Node\.Name\}\}/,
     ],
     [wireSpec('api', task({ env: ['A={{.Task.Slot}'] })), S.INVALID_ARGUMENT, /invalid --env template/],
+    // Issue 18, fault 1: `--replicas 1000000` was accepted and took the manager down.
+    [
+      wireSpec('api', { replicated: { replicas: 1_000_000 } }),
+      S.INVALID_ARGUMENT,
+      /^1000000 replicas is more than this swarm allows per service \(10000\): ask for fewer/,
+    ],
     [wireSpec('web'), S.ALREADY_EXISTS, /service web already exists/],
     [wireSpec('WEB'), S.ALREADY_EXISTS, /service web already exists/],
     [
@@ -493,4 +499,25 @@ test('service create without a name gets a generated one, as Docker does', async
   const f = await fixture();
   const { service } = await f.call('CreateService', { spec: { task: { image: 'host', command: ['true'] } } });
   assert.match(service.spec.name, /^[a-z]+_[a-z]+\d?$/);
+});
+
+test('service scale/update: the cap is the swarm setting (init --max-replicas), checked on every write', async () => {
+  const f = await fixture();
+  await f.store.update((tx) => {
+    const c = sampleCluster('c1');
+    tx.create('cluster', {
+      ...c,
+      spec: { ...c.spec, orchestration: { maxReplicas: 5, maxTasksPerNode: 9 } },
+    });
+  });
+  const { service } = await f.call('CreateService', {
+    spec: wireSpec('web', { replicated: { replicas: 5 } }),
+  });
+  await assertRefused(
+    f,
+    'UpdateService',
+    { ref: 'web', spec: { ...service.spec, replicated: { replicas: 6 } } },
+    S.INVALID_ARGUMENT,
+    /^6 replicas is more than this swarm allows per service \(5\)/,
+  );
 });
