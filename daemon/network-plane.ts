@@ -15,7 +15,7 @@ import { MeshAgent } from '../ingress/agent.js';
 import type { EndpointRecord, EndpointSource } from '../worker/endpoints/records.js';
 import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
-import { OverlayAgent } from '../worker/overlay/agent.js';
+import { OverlayAgent, publishesOnHost } from '../worker/overlay/agent.js';
 import { OverlayDriver } from '../worker/overlay/driver.js';
 
 export const GOSSIP_PORT = 7946;
@@ -224,8 +224,9 @@ export class NetworkPlane {
         else this.pendingNetworks.push(...networks);
       },
       attach: async (task: Task, netnsPath: string) => {
-        // The overlay first: without it the task is cut off; DNS failing costs only names.
-        if (task.networks.length > 0) {
+        // The overlay first: without it the task is cut off; DNS failing costs only names. A task with
+        // no network that publishes a host-mode port gets its gateway-bridge leg there too.
+        if (task.networks.length > 0 || publishesOnHost(task)) {
           let overlay: OverlayAgent;
           try {
             overlay = await this.overlayUp();
