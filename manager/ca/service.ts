@@ -4,6 +4,7 @@
 // It keeps no state: the cluster's CA, tokens and node table live in the Raft store, reached through
 // the callbacks in CaServiceDeps, so any manager can serve it and all of them agree.
 import * as grpc from '@grpc/grpc-js';
+import { rejected } from '../../lib/rejects.js';
 import { serviceClient } from '../../lib/grpc.js';
 import { GrpcError, requireCaller } from './authz.js';
 import { signNodeCertificate } from './certs.js';
@@ -174,7 +175,13 @@ export function createCaService(deps: CaServiceDeps): grpc.UntypedServiceImpleme
       };
       issue().then(
         (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err)),
+        (err: unknown) => {
+          // A refused join or renewal (a wrong or rotated token, a bad CSR): counted and logged,
+          // rate-limited, with the peer's address (lib/rejects.ts).
+          if (err instanceof GrpcError)
+            rejected(req.nodeId ? 'ca:renew-refused' : 'ca:join-refused', call.getPeer(), err.message);
+          callback(toServiceError(err));
+        },
       );
     },
   };
