@@ -21,6 +21,12 @@ interface GlobalOptions {
 
 const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
+/** `gossip-udp:bad-crypto 10000, dns-udp:malformed 3`, or `none`. */
+export function rejectSummary(rejects: Record<string, number | string> | undefined): string {
+  const entries = Object.entries(rejects ?? {}).filter(([, n]) => Number(n) > 0);
+  return entries.length ? entries.map(([k, n]) => `${k} ${n}`).join(', ') : 'none';
+}
+
 export function registerBasicCommands(program: Command): void {
   program
     .command('version')
@@ -94,6 +100,7 @@ export function registerBasicCommands(program: Command): void {
           ` Netns prefix:   ${info.netnsPrefix}`,
           ` Advertise addr: ${info.advertiseAddr || '(not set)'}`,
           ` Daemon pid:     ${info.pid}`,
+          ` Rejected input: ${rejectSummary(info.rejects)}`,
           ...(missing.length ? [` WARNING: missing system tools: ${missing.join(', ')}`] : []),
         ].join('\n') + '\n',
       );

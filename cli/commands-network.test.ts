@@ -61,6 +61,14 @@ test('network create refuses other drivers, stray gateways and malformed values'
     isUsage(/--gateway 'gw'/),
   );
   assert.throws(() => buildNetworkSpec('n', { driver: 'overlay', opt: ['mtu=big'] }), isUsage(/mtu=big/));
+  assert.throws(
+    () => buildNetworkSpec('n', { driver: 'overlay', opt: ['vxlanid_list=4097'] }),
+    isUsage(/invalid --opt: unknown overlay option "vxlanid_list"/),
+  );
+  // `encrypted` is the managers' to refuse (they ask their kernel): it goes through as given.
+  assert.deepEqual(buildNetworkSpec('n', { driver: 'overlay', opt: ['encrypted'] }).options, {
+    encrypted: '',
+  });
   assert.throws(() => buildNetworkSpec('bad name', { driver: 'overlay' }), isUsage(/invalid network name/));
 });
 

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
-import type { IpamConfig, NetworkSpec } from '../api/objects/index.js';
+import { checkNetworkOptions, type IpamConfig, type NetworkSpec } from '../api/objects/index.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 import { collect, parseLabel, parseLabels } from './service-flags.js';
@@ -55,6 +55,8 @@ export function buildNetworkSpec(name: string, o: NetworkCreateOptions): Network
   const options = Object.fromEntries((o.opt ?? []).map((kv) => parseLabel('--opt', kv)));
   if (options.mtu !== undefined && !/^\d+$/.test(options.mtu))
     throw usage(`invalid --opt mtu=${options.mtu}: the MTU is a whole number of bytes`);
+  const badOption = checkNetworkOptions(options);
+  if (badOption) throw usage(`invalid --opt: ${badOption}`);
   return {
     name,
     driver: 'overlay',

@@ -17,6 +17,17 @@ function managerStatus(n: NodeView): string {
   return n.managerStatus.leader ? 'Leader' : title(n.managerStatus.reachability);
 }
 
+/**
+ * `self` is the node whose daemon the CLI talks to, as Docker's CLI has it (it asks the daemon's info
+ * for its node id); any other reference goes to the managers as typed.
+ */
+export async function selfRef(c: Parameters<typeof unary>[0], ref: string): Promise<string> {
+  if (ref !== 'self') return ref;
+  const info = await unary<object, { nodeId: string }>(c, 'info', {});
+  if (!info.nodeId) throw new UserError('this node is not part of a swarm: "self" names no node');
+  return info.nodeId;
+}
+
 export function renderNodeTable(nodes: NodeView[], selfId: string, quiet: boolean): string {
   if (quiet) return nodes.map((n) => n.id).join('\n');
   const sorted = [...nodes].sort(
@@ -72,8 +83,8 @@ export function registerNodeCommands(program: Command): void {
       const target = resolveHost(globalsOf(cmd).host);
       const out: NodeView[] = [];
       for (const ref of refs) {
-        const { node } = await withDaemon(target, (c) =>
-          unary<object, { node: NodeView }>(c, 'getNode', { ref }),
+        const { node } = await withDaemon(target, async (c) =>
+          unary<object, { node: NodeView }>(c, 'getNode', { ref: await selfRef(c, ref) }),
         );
         out.push(node);
       }
@@ -89,12 +100,17 @@ export function registerNodeCommands(program: Command): void {
       .command(verb)
       .description(verb === 'promote' ? 'Make nodes managers' : 'Make managers workers')
       .option('-f, --force', 'demote even if the swarm loses its quorum')
-      .argument('<node...>', 'id, id prefix or hostname')
+      .argument('<node...>', 'id, id prefix, hostname, or self')
       .action(async (refs: string[], opts: { force?: boolean }, cmd: Command) => {
         const target = resolveHost(globalsOf(cmd).host);
         for (const ref of refs) {
-          await withDaemon(target, (c) =>
-            unary<object, object>(c, 'updateNode', { ref, role, force: !!opts.force }, 60_000),
+          await withDaemon(target, async (c) =>
+            unary<object, object>(
+              c,
+              'updateNode',
+              { ref: await selfRef(c, ref), role, force: !!opts.force },
+              60_000,
+            ),
           );
           console.log(done(ref));
         }
@@ -109,7 +125,7 @@ export function registerNodeCommands(program: Command): void {
     .option('--label-add <key=value>', 'add or change a label (repeatable)', collect)
     .option('--label-rm <key>', 'remove a label (repeatable)', collect)
     .option('--role <role>', 'manager or worker')
-    .argument('<node>', 'id, id prefix or hostname')
+    .argument('<node>', 'id, id prefix, hostname, or self')
     .action(
       async (
         ref: string,
@@ -122,12 +138,12 @@ export function registerNodeCommands(program: Command): void {
         if (opts.role && !['manager', 'worker'].includes(opts.role))
           throw new UserError(`invalid --role '${opts.role}'`, 2);
         const labelAdd = Object.fromEntries((opts.labelAdd ?? []).map(parseLabel));
-        const res = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
+        const res = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
           unary<object, { node: NodeView }>(
             c,
             'updateNode',
             {
-              ref,
+              ref: await selfRef(c, ref),
               availability: opts.availability ?? '',
               role: opts.role ?? '',
               labelAdd,

@@ -1,6 +1,7 @@
 // The thin shell around service-progress.ts: polls the service and its tasks about five times a
-// second, draws each frame, and ends when the model says converged (exit 0) or failed (one line,
-// exit 1). Everything worth testing lives in the pure model.
+// second, draws each frame, and ends when the model says converged (exit 0), pending (tasks cannot be
+// placed now: the reason on stderr, exit 0, the service stays as Docker keeps it) or failed (one
+// line, exit 1). Everything worth testing lives in the pure model.
 import type * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
@@ -65,6 +66,13 @@ export async function followProgress(
       previous = view.lines;
       if (view.verdict.kind === 'converged') return;
       if (view.verdict.kind === 'failed') throw new UserError(view.verdict.message);
+      if (view.verdict.kind === 'pending') {
+        process.stderr.write(
+          `tasks pending: ${view.verdict.message}\n` +
+            `The change is kept: tasks start once a node fits. Use 'swarmlite service ps ${ref}' to follow them.\n`,
+        );
+        return;
+      }
       if (interrupted) {
         out.write(
           `Operation continuing in background.\nUse 'swarmlite service ps ${ref}' to check progress.\n`,

@@ -5,6 +5,7 @@ import { parseDuration } from '../lib/duration.js';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
+import { DEFAULT_MAX_REPLICAS, DEFAULT_MAX_TASKS_PER_NODE } from '../api/objects/index.js';
 
 export interface JoinTokens {
   worker: string;
@@ -12,6 +13,14 @@ export interface JoinTokens {
 }
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
+
+/** A whole number from 1 to 10,000,000 (a usage error otherwise, exit 2). */
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > 10_000_000)
+    throw new UserError(`${flag} must be a whole number from 1 to 10000000, got '${value}'`, 2);
+  return n;
+}
 
 /** host or host:port with a valid IPv4 host and port; the default port is the manager port. */
 export function parseAddrPort(value: string, what: string, defaultPort = 2377): string {
@@ -41,6 +50,12 @@ export function registerSwarmCommands(program: Command): void {
     .option('--default-addr-pool-mask-length <n>', 'subnet size carved from the pools', '24')
     .option('--dispatcher-heartbeat <duration>', 'heartbeat period nodes are told to use', '1s')
     .option('--cert-expiry <duration>', 'validity of node certificates (renewed at half-life)', '2160h')
+    .option('--max-replicas <n>', 'most replicas one service may ask for', String(DEFAULT_MAX_REPLICAS))
+    .option(
+      '--max-tasks-per-node <n>',
+      'most tasks the scheduler gives one node (the rest stay pending)',
+      String(DEFAULT_MAX_TASKS_PER_NODE),
+    )
     .action(async (opts, cmd: Command) => {
       const listen = parseAddrPort(opts.listenAddr, '--listen-addr');
       const advertise = opts.advertiseAddr
@@ -65,6 +80,8 @@ export function registerSwarmCommands(program: Command): void {
       if (certExpiry === undefined || certExpiry < 20_000) {
         throw new UserError(`--cert-expiry must be a duration of at least 20s, got '${opts.certExpiry}'`, 2);
       }
+      const maxReplicas = positiveInt(opts.maxReplicas, '--max-replicas');
+      const maxTasksPerNode = positiveInt(opts.maxTasksPerNode, '--max-tasks-per-node');
       const res = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
         unary<object, { nodeId: string; workerToken: string; managerAddr: string }>(
           c,
@@ -77,6 +94,8 @@ export function registerSwarmCommands(program: Command): void {
             defaultAddrPoolMaskLength: mask,
             dispatcherHeartbeatMs: heartbeat,
             nodeCertExpiryMs: certExpiry,
+            maxReplicas,
+            maxTasksPerNode,
           },
           60_000,
         ),

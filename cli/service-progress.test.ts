@@ -67,7 +67,7 @@ test('every slot running the current spec: converged', () => {
   assert.deepEqual(v.verdict, { kind: 'converged' });
 });
 
-test('a task pending with an error fails the wait after 5 s by the injected clock, not before', () => {
+test('a task pending with an error ends the wait as pending (kept, exit 0) after 5 s by the injected clock, not before', () => {
   const s = wireService();
   const tasks = [
     wireTask(s, { slot: 1 }),
@@ -86,7 +86,8 @@ test('a task pending with an error fails the wait after 5 s by the injected cloc
   const almost = step(s, tasks, { memory: first.memory, now: T0 + 60_000 + STUCK_PENDING_MS - 1 });
   assert.deepEqual(almost.verdict, { kind: 'waiting' });
   const late = step(s, tasks, { memory: almost.memory, now: T0 + 60_000 + STUCK_PENDING_MS });
-  assert.deepEqual(late.verdict, { kind: 'failed', message: '2/3: no suitable node (3 nodes full)' });
+  // Issue 18, fault 10: this was 'failed' (exit 1) with the service left created.
+  assert.deepEqual(late.verdict, { kind: 'pending', message: '2/3: no suitable node (3 nodes full)' });
   // The clock restarts when the error clears: a fresh error gets its own five seconds.
   const placed = step(s, [tasks[0]!, wireTask(s, { slot: 2, state: 'assigned' }), tasks[2]!], {
     memory: almost.memory,
@@ -259,4 +260,25 @@ test('a task that died and will not be restarted (still desired running) fails t
   const v = step(s, [dead, wireTask(s, { slot: 2 }), wireTask(s, { slot: 3 })]);
   assert.equal(v.verdict.kind, 'failed');
   assert.match((v.verdict as { message: string }).message, /OOM killed.*restart condition is none/);
+});
+
+test('the same rejection three times in a row is permanent: the wait fails with the reason', () => {
+  // Issue 18, fault 3: `service create <image that does not exist>` never returned.
+  const s = wireService();
+  const err = 'unknown image "nosuch": only the built-in image "host" is available';
+  const rejected = (n: number, reason = err) =>
+    wireTask(s, {
+      slot: 1,
+      id: `r${n}`,
+      state: 'rejected',
+      desired: 'shutdown',
+      err: reason,
+      createdAt: T0 + n,
+    });
+  const two = step(s, [rejected(1), rejected(2)]);
+  assert.deepEqual(two.verdict, { kind: 'waiting' }, 'two may still be bad luck');
+  const three = step(s, [rejected(1), rejected(2), rejected(3)]);
+  assert.deepEqual(three.verdict, { kind: 'failed', message: `1/3: task rejected 3 times: ${err}` });
+  const mixed = step(s, [rejected(1), rejected(2, 'no such file'), rejected(3)]);
+  assert.deepEqual(mixed.verdict, { kind: 'waiting' }, 'different reasons: not clearly permanent');
 });

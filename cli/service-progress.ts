@@ -7,7 +7,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { taskStateRank, type TaskState, type UpdateStatus } from '../api/objects/index.js';
 import { isGlobal, replicasOf, type NodeName, type WireService, type WireTask } from './service-wire.js';
 
-/** How long a task may sit pending with an error (no node fits, no address left) before we give up. */
+/**
+ * How long a task may sit pending with an error (no node fits, no address left) before the display
+ * stops following. As Docker does, that is not a failure: the service exists and its tasks start when
+ * a node fits (labels change, nodes join); the command ends with the reason shown and exits 0, so a
+ * non-zero exit keeps meaning "nothing changed".
+ */
 export const STUCK_PENDING_MS = 5_000;
 
 /** Docker's numbering of the pre-run states, which sets the bar's length; running fills it. */
@@ -43,7 +48,12 @@ export const stabilityMs = (service: WireService) =>
   Math.min(service.spec.update?.monitorMs ?? DEFAULT_STABILITY_MS, DEFAULT_STABILITY_MS);
 const DEFAULT_STABILITY_MS = 5_000;
 
-export type Verdict = { kind: 'waiting' } | { kind: 'converged' } | { kind: 'failed'; message: string };
+export type Verdict =
+  | { kind: 'waiting' }
+  | { kind: 'converged' }
+  /** Created and kept, but tasks cannot be placed now: the reason, and the command exits 0. */
+  | { kind: 'pending'; message: string }
+  | { kind: 'failed'; message: string };
 
 export interface ProgressInput {
   service: WireService;
@@ -96,6 +106,22 @@ function noRestartReason(service: WireService, slotTasks: WireTask[], ended: Wir
       return `task ${ended.status.state} (${outcome}) after ${policy.maxAttempts} restart attempts`;
   }
   return undefined;
+}
+
+/**
+ * Rejections in a row after which the display calls the failure permanent: the same reason from the
+ * node every time (an image that does not exist, a workdir missing) will not go away by retrying, so
+ * the command exits 1 with it while the orchestrator keeps retrying with growing delays.
+ */
+export const PERMANENT_REJECTIONS = 3;
+
+/** The reason when the slot's newest tasks were rejected PERMANENT_REJECTIONS times with one reason. */
+function permanentRejection(slotTasks: WireTask[]): string | undefined {
+  const ended = slotTasks.filter((t) => ENDED.includes(t.status.state)).slice(0, PERMANENT_REJECTIONS);
+  if (ended.length < PERMANENT_REJECTIONS) return undefined;
+  const reason = ended[0]!.status.err;
+  const same = ended.every((t) => t.status.state === 'rejected' && t.status.err === reason);
+  return same && reason ? `task rejected ${PERMANENT_REJECTIONS} times: ${reason}` : undefined;
 }
 
 interface Slot {
@@ -155,6 +181,7 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
   const nextMemory = new Map<string, number>();
   const lines: string[] = [];
   let failure: string | undefined;
+  let stuck: string | undefined;
   let done = 0;
   const slots = slotsOf(input);
   for (const slot of slots) {
@@ -172,13 +199,17 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
     if (task && task.status.err && taskStateRank(task.status.state) < taskStateRank('assigned')) {
       const since = memory.get(task.id) ?? now;
       nextMemory.set(task.id, since);
-      if (now - since >= STUCK_PENDING_MS) failure ??= `${slot.label}: ${task.status.err}`;
+      if (now - since >= STUCK_PENDING_MS) stuck ??= `${slot.label}: ${task.status.err}`;
     }
     // A dead task the policy will not replace keeps its slot, still desired running (the orchestrator's
     // occupant), so the slot's newest task decides, whether or not it is still meant to run.
     if ((!task || ENDED.includes(task.status.state)) && newest && ENDED.includes(newest.status.state)) {
       const reason = noRestartReason(service, slot.tasks.filter(current), newest, now);
       if (reason) failure ??= `${slot.label}: ${reason}`;
+    }
+    if (task?.status.state !== 'running') {
+      const permanent = permanentRejection(slot.tasks.filter(current));
+      if (permanent) failure ??= `${slot.label}: ${permanent}`;
     }
   }
   const desired = isGlobal(service.spec) ? Math.max(input.globalDesired, slots.length) : slots.length;
@@ -189,6 +220,7 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
   const statusVerdict = updateStatusVerdict(status, goal);
   if (statusVerdict) return { lines, verdict: statusVerdict, memory: nextMemory };
   if (failure) return { lines, verdict: { kind: 'failed', message: failure }, memory: nextMemory };
+  if (stuck) return { lines, verdict: { kind: 'pending', message: stuck }, memory: nextMemory };
   // Converged: every slot runs the current spec, nothing else is meant to run (a scale-down's extra
   // slots and an update's old tasks are told to stop), and the update, if any, says it finished.
   const strays = input.tasks.filter(

@@ -28,6 +28,8 @@ export interface InfoResponse {
   managers: number;
   raftStatus: string;
   swarmError: string;
+  /** Refused network input by kind since the daemon started (lib/rejects.ts). */
+  rejects: Record<string, number>;
 }
 
 export interface VersionResponse {

@@ -1,5 +1,6 @@
 // The per-host process. This foundation holds the data root, serves the local API and shuts down
 // cleanly; the worker and the manager role hang off start() as they are built.
+import { rejectCounts, startRejectLogging } from '../lib/rejects.js';
 import type * as grpc from '@grpc/grpc-js';
 import { mkdirSync } from 'node:fs';
 import { arch, hostname, platform, release } from 'node:os';
@@ -72,6 +73,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           nodeId: identity.nodeId,
           hostname: hostname(),
           ...node.info(),
+          rejects: rejectCounts(),
           version,
           nodeVersion: process.version,
           kernel: release(),
@@ -117,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       { socket: opts.socket, dataRoot: opts.dataRoot, nodeId: identity.nodeId, version },
       'daemon started',
     );
+    const stopRejectLogging = startRejectLogging(log.child({ component: 'rejects' }));
     const running = server;
     let stopping: Promise<void> | undefined;
     return {
@@ -137,6 +140,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
             });
           });
           await swarm?.stop();
+          stopRejectLogging();
           lock.release();
           log.info('daemon stopped');
         })();

@@ -27,6 +27,8 @@ export interface InitRequest {
   defaultAddrPoolMaskLength: number;
   dispatcherHeartbeatMs: number;
   nodeCertExpiryMs: number;
+  maxReplicas?: number;
+  maxTasksPerNode?: number;
 }
 
 export interface JoinRequest {

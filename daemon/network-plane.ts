@@ -4,7 +4,8 @@
 // ports, VIPs) and the embedded DNS at 127.0.0.11 in every task. The task runners reach it through
 // `attacher()`, which waits for the plane to be up before plugging a task in.
 import type { Logger } from '../lib/log.js';
-import type { Network, Task } from '../api/objects/index.js';
+import { isEncryptedNetwork, type Network, type Task } from '../api/objects/index.js';
+import { encryptionRefusal, OVERLAY_ENCRYPTION_DATAPATH, probeEsp } from '../lib/esp.js';
 import type { NetworkAttacher } from '../worker/agent/task-runner.js';
 import type { SessionMessage } from '../worker/agent/session.js';
 import { readFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { MeshAgent } from '../ingress/agent.js';
 import type { EndpointRecord, EndpointSource } from '../worker/endpoints/records.js';
 import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
-import { OverlayAgent } from '../worker/overlay/agent.js';
+import { OverlayAgent, publishesOnHost } from '../worker/overlay/agent.js';
 import { OverlayDriver } from '../worker/overlay/driver.js';
 
 export const GOSSIP_PORT = 7946;
@@ -65,6 +66,8 @@ export class NetworkPlane {
   private ready!: () => void;
   private readonly up = new Promise<void>((r) => (this.ready = r));
   private readonly pendingNetworks: Network[] = [];
+  /** Every network the managers sent with this node's tasks (for the encryption check). */
+  private readonly networkSpecs = new Map<string, Network>();
   private readonly seeds = new Set<string>();
 
   constructor(private readonly opts: NetworkPlaneOptions) {
@@ -79,6 +82,7 @@ export class NetworkPlane {
 
   /** Every session message: start gossip with the keys, follow key rotations and new managers. */
   onSessionMessage(msg: SessionMessage): void {
+    if (msg.serviceNames) this.dns.setSwarmServices(msg.serviceNames);
     if (msg.ingressNetwork && msg.ingressAddress) {
       const key = JSON.stringify([msg.ingressNetwork.id, msg.ingressNetwork.ipam, msg.ingressAddress]);
       if (key !== this.ingress?.key) {
@@ -206,13 +210,23 @@ export class NetworkPlane {
   /** What the task runners call. */
   attacher(): NetworkAttacher & { setNetworks(networks: readonly Network[]): void } {
     return {
+      refusal: async (task: Task) => {
+        const encrypted = task.networks
+          .map((a) => this.networkSpecs.get(a.networkId))
+          .filter((n): n is Network => n !== undefined && isEncryptedNetwork(n.spec));
+        if (encrypted.length === 0) return undefined;
+        const why = encryptionRefusal(await probeEsp(), OVERLAY_ENCRYPTION_DATAPATH);
+        return why && `network ${encrypted[0]!.spec.name} is encrypted and ${why}`;
+      },
       setNetworks: (networks) => {
+        for (const n of networks) this.networkSpecs.set(n.id, n);
         if (this.overlay) this.overlay.setNetworks(networks);
         else this.pendingNetworks.push(...networks);
       },
       attach: async (task: Task, netnsPath: string) => {
-        // The overlay first: without it the task is cut off; DNS failing costs only names.
-        if (task.networks.length > 0) {
+        // The overlay first: without it the task is cut off; DNS failing costs only names. A task with
+        // no network that publishes a host-mode port gets its gateway-bridge leg there too.
+        if (task.networks.length > 0 || publishesOnHost(task)) {
           let overlay: OverlayAgent;
           try {
             overlay = await this.overlayUp();

@@ -16,7 +16,7 @@ import type { TlsMaterial } from '../manager/index.js';
 import { newJoinToken } from '../manager/index.js';
 import { LEADER_ADDR_METADATA } from '../manager/index.js';
 import { newNodeObject } from '../manager/index.js';
-import { defaultClusterSpec, type Cluster, type Node } from '../api/objects/index.js';
+import { defaultClusterSpec, orchestrationLimits, type Cluster, type Node } from '../api/objects/index.js';
 
 export interface NewSwarmSettings {
   advertiseIp: string;
@@ -27,6 +27,9 @@ export interface NewSwarmSettings {
   nodeCertExpiryMs: number;
   defaultAddrPool: string[];
   defaultAddrPoolMaskLength: number;
+  /** 0 or absent: the defaults (api/objects/cluster.ts). */
+  maxReplicas?: number;
+  maxTasksPerNode?: number;
 }
 
 export interface NewSwarm {
@@ -46,6 +49,10 @@ export async function createSwarm(s: NewSwarmSettings): Promise<NewSwarm> {
   if (s.nodeCertExpiryMs) spec.caConfig.nodeCertValidityMs = s.nodeCertExpiryMs;
   if (s.defaultAddrPool.length) spec.defaultAddrPool = [...s.defaultAddrPool];
   if (s.defaultAddrPoolMaskLength) spec.subnetSize = s.defaultAddrPoolMaskLength;
+  spec.orchestration = {
+    maxReplicas: s.maxReplicas || orchestrationLimits(spec).maxReplicas,
+    maxTasksPerNode: s.maxTasksPerNode || orchestrationLimits(spec).maxTasksPerNode,
+  };
   const ca = await createRootCA(clusterId);
   const { keyPem } = generateNodeKey();
   const certPem = await signNodeCertificate(ca, await createCsr(keyPem), {

@@ -14,7 +14,7 @@ import {
   UDP_PLAIN_LIMIT,
   type ParsedQuery,
 } from './messages.js';
-import type { NetworkIndex } from './name-index.js';
+import type { NetworkIndex, OwnedNames } from './name-index.js';
 
 /** Response shapes: transport × whether the query carried EDNS (we then add our OPT record). */
 const enum Shape {
@@ -77,7 +77,7 @@ export class View {
 
   constructor(
     readonly indexes: readonly NetworkIndex[],
-    private readonly owned: ReadonlySet<string>,
+    private readonly owned: OwnedNames,
     private readonly random: () => number = Math.random,
   ) {}
 

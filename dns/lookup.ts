@@ -1,6 +1,6 @@
 // What the embedded resolver answers for one question from one task: a pure function of the indexes of
 // the networks the task is attached to and of the names this node owns on any network.
-import type { NetworkIndex } from './name-index.js';
+import type { NetworkIndex, OwnedNames } from './name-index.js';
 
 export const QTYPE = { A: 1, PTR: 12, AAAA: 28, ANY: 255 } as const;
 const QCLASS_IN = 1;
@@ -33,7 +33,7 @@ function normalizeName(name: string): string {
  */
 export function lookup(
   view: readonly NetworkIndex[],
-  owned: ReadonlySet<string>,
+  owned: OwnedNames,
   qname: string,
   qtype: number,
   qclass: number,

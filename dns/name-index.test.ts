@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lookup, QTYPE, type LookupResult } from './lookup.js';
-import { buildNetworkIndex, ownedNames, reverseName, TASK_TTL, VIP_TTL } from './name-index.js';
+import {
+  buildNetworkIndex,
+  ownedNames,
+  reverseName,
+  SwarmOwnedNames,
+  TASK_TTL,
+  VIP_TTL,
+} from './name-index.js';
 import { record } from './test-support.js';
 
 const front = [
@@ -106,4 +113,24 @@ test('lookup: the first of the task networks holding a name answers', () => {
     '10.0.2.2',
   ]);
   assert.deepEqual(lookup([], owned, 'web', QTYPE.A, 1), { kind: 'nxdomain' });
+});
+
+test('swarm ownership: service names, tasks.<service> and task names of the swarm, whatever the node has', () => {
+  const owned = new SwarmOwnedNames(ownedNames([buildNetworkIndex(front)]), new Set(['secret', 'my.app']));
+  const id = 'k'.repeat(25);
+  const cases: [string, boolean][] = [
+    ['web', true], // on a network of this node
+    ['secret', true], // on no network of this node, but the swarm's
+    ['tasks.secret', true],
+    [`secret.2.${id}`, true],
+    [`secret.${id}.${id}`, true], // a global service's task
+    [`my.app.1.${id}`, true],
+    ['secret.example.com', false],
+    [`secret.2.short`, false],
+    ['tasks.other', false],
+    ['example.com', false],
+  ];
+  for (const [name, want] of cases) assert.equal(owned.has(name), want, name);
+  const r: LookupResult = lookup([buildNetworkIndex(front)], owned, 'secret', QTYPE.A, 1);
+  assert.deepEqual(r, { kind: 'nxdomain' });
 });

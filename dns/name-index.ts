@@ -99,3 +99,32 @@ export function ownedNames(indexes: Iterable<NetworkIndex>): Set<string> {
   }
   return owned;
 }
+
+/** What lookup() asks of ownership: whether a name (normalized) is the swarm's. */
+export interface OwnedNames {
+  has(name: string): boolean;
+}
+
+// `<service>.<slot or node id>.<task id>`: ids are 25 base-36 characters (lib/ids.ts).
+const TASK_NAME = /^(.+)\.(?:\d{1,9}|[a-z0-9]{25})\.[a-z0-9]{25}$/;
+
+/**
+ * The names that are the swarm's whatever networks this node happens to have: every service of the
+ * cluster (as the managers list it in the session), `tasks.<service>` and task names of those
+ * services, plus whatever the node's own networks answer. Without the cluster's list a name on a
+ * network this node has no sandbox for would be forwarded upstream here and NXDOMAIN on a node that
+ * has it: the answer must not depend on where the task runs.
+ */
+export class SwarmOwnedNames implements OwnedNames {
+  constructor(
+    private readonly local: ReadonlySet<string>,
+    private readonly services: ReadonlySet<string>,
+  ) {}
+
+  has(name: string): boolean {
+    if (this.local.has(name) || this.services.has(name)) return true;
+    if (name.startsWith('tasks.') && this.services.has(name.slice('tasks.'.length))) return true;
+    const task = TASK_NAME.exec(name);
+    return task !== null && this.services.has(task[1]!);
+  }
+}

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import * as packet from 'dns-packet';
 import { run } from '../lib/exec.js';
+import { rejectCounts } from '../lib/rejects.js';
 import { EmbeddedDns, type DnsTask } from './resolver.js';
 import { frame } from './tcp-framing.js';
 import {
@@ -129,6 +130,45 @@ test('a task resolves names of its networks over UDP and TCP, and nothing of the
   assert.equal(s.answered, 14);
   assert.equal(s.servfail, 1);
   assert.equal(s.forwarded + s.formerr + s.dropped, 0);
+});
+
+test('a swarm service on a network this node has no sandbox of is NXDOMAIN, never forwarded', async (t) => {
+  // Issue 18, fault 4: this node knows FRONT only (no BACK records at all), as a node with no task on
+  // BACK. `secret` lives on BACK. Before the resolver learnt the swarm's service names it forwarded
+  // `secret` upstream (the name left the cluster; here the upstream's 198.18.7.7 came back), while a
+  // node holding BACK answered NXDOMAIN.
+  const upstream = await new TestUpstream('answer', '198.18.7.7').start(t);
+  const ns = await testNetns(t);
+  const src = new MemorySource();
+  const dns = new EmbeddedDns({
+    log: quietLog(),
+    upstreams: [upstream.address],
+    timeoutMs: 400,
+    source: src,
+  });
+  t.after(() => dns.close());
+  src.set(FRONT, [record({ serviceName: 'web', taskId: 't1', ip: '10.0.1.5', vip: '10.0.1.2' })]);
+  dns.setSwarmServices(['web', 'Secret']);
+  await dns.attachTask({ taskId: 'task-a', netnsPath: ns.path, networkIds: [FRONT], nameservers: [] });
+  const taskId = 'a'.repeat(25);
+  const [secret, tasksSecret, taskName, web, other] = await answersOf(ns.path, [
+    ask('secret'),
+    ask('tasks.secret'),
+    ask(`secret.3.${taskId}`),
+    ask('web'),
+    ask('example.com'),
+  ]);
+  assert.equal(secret!.rcode, 'NXDOMAIN');
+  assert.equal(tasksSecret!.rcode, 'NXDOMAIN');
+  assert.equal(taskName!.rcode, 'NXDOMAIN');
+  assert.deepEqual(data(web!), ['10.0.1.2']);
+  assert.deepEqual(data(other!), ['198.18.7.7'], "a name that is not the swarm's is still forwarded");
+  assert.equal(upstream.udpQueries, 1, 'only example.com reached the upstream');
+
+  // The service is removed from the swarm: its name is no longer the swarm's.
+  dns.setSwarmServices(['web']);
+  const [gone] = await answersOf(ns.path, [ask('secret')]);
+  assert.deepEqual(data(gone!), ['198.18.7.7']);
 });
 
 test('forwarding: the upstream answer with the client id, TCP on truncation, SERVFAIL in time', async (t) => {
@@ -256,6 +296,10 @@ test('fuzz: thousands of random and mutated packets over UDP and TCP leave the r
   // the resolver read thousands of them and still answers.
   assert.ok(s.queries >= 2000, JSON.stringify(s));
   assert.ok(s.formerr > 100 && s.dropped > 100, JSON.stringify(s));
+  // Issue 18, fault 8: counted where operators see them (`swarmlite info`), by kind.
+  const counts = rejectCounts();
+  assert.ok((counts['dns-udp:malformed'] ?? 0) > 100, JSON.stringify(counts));
+  assert.ok((counts['dns-udp:unparsable'] ?? 0) > 100, JSON.stringify(counts));
 });
 
 test('tcp abuse: a short length prefix, a slowloris, a huge length and too many connections', async (t) => {

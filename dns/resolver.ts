@@ -7,11 +7,19 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket as TcpSocket } from 'node:net';
 import type { Logger } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
+import { rejected } from '../lib/rejects.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import { View } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { errorResponse, HEADER_BYTES, RCODE, readQuery, sizeLimit, type ParsedQuery } from './messages.js';
-import { buildNetworkIndex, EMPTY_INDEX, ownedNames, type NetworkIndex } from './name-index.js';
+import {
+  buildNetworkIndex,
+  EMPTY_INDEX,
+  ownedNames,
+  SwarmOwnedNames,
+  type NetworkIndex,
+  type OwnedNames,
+} from './name-index.js';
 import { parseUpstream, type Upstream } from '../api/task-dns.js';
 import { frame, FrameDecoder } from './tcp-framing.js';
 import { openTaskSockets, type OpenOptions } from './task-sockets.js';
@@ -80,7 +88,9 @@ export class EmbeddedDns {
   private readonly attaching = new Map<string, Promise<void>>();
   private readonly indexes = new Map<string, NetworkIndex>();
   private readonly dirty = new Set<string>();
-  private owned: ReadonlySet<string> = new Set();
+  private owned: OwnedNames = new Set<string>();
+  /** Every service name of the swarm (lower case), as the managers last listed them. */
+  private swarmServices: ReadonlySet<string> = new Set();
   private views = new Map<string, View>();
   private readonly counters: DnsStats = {
     queries: 0,
@@ -162,6 +172,17 @@ export class EmbeddedDns {
     await Promise.allSettled(pending);
   }
 
+  /**
+   * The swarm's service names, from the managers: a name of any of them that the task's networks do
+   * not answer is NXDOMAIN on every node, also on one with no sandbox of the service's network.
+   */
+  setSwarmServices(names: Iterable<string>): void {
+    const next = new Set([...names].map((n) => n.toLowerCase()));
+    if (next.size === this.swarmServices.size && [...next].every((n) => this.swarmServices.has(n))) return;
+    this.swarmServices = next;
+    this.recomputeOwned();
+  }
+
   stats(): DnsStats {
     return { ...this.counters };
   }
@@ -196,7 +217,11 @@ export class EmbeddedDns {
       }
     }
     this.dirty.clear();
-    this.owned = ownedNames(this.indexes.values());
+    this.recomputeOwned();
+  }
+
+  private recomputeOwned(): void {
+    this.owned = new SwarmOwnedNames(ownedNames(this.indexes.values()), this.swarmServices);
     this.views = new Map();
     for (const t of this.tasks.values()) t.view = undefined;
   }
@@ -248,6 +273,11 @@ export class EmbeddedDns {
     sock.on('error', ignore);
     if (t.connections.size >= this.maxTcpConnections || !this.tasks.has(t.task.taskId)) {
       this.counters.dropped++;
+      rejected(
+        'dns-tcp:too-many-connections',
+        `task ${t.task.taskId}`,
+        'DNS TCP connection over the limit closed',
+      );
       sock.destroy();
       return;
     }
@@ -268,8 +298,9 @@ export class EmbeddedDns {
       let messages: Buffer[];
       try {
         messages = decoder.push(chunk);
-      } catch {
+      } catch (err) {
         this.counters.dropped++;
+        rejected('dns-tcp:framing', `task ${t.task.taskId}`, `DNS TCP stream cut: ${errorMessage(err)}`);
         sock.destroy();
         return;
       }
@@ -315,10 +346,20 @@ export class EmbeddedDns {
       const read = readQuery(msg);
       if (read.kind === 'drop') {
         this.counters.dropped++;
+        rejected(
+          `dns-${transport}:unparsable`,
+          `task ${t.task.taskId}`,
+          'not a DNS query (dropped unanswered)',
+        );
         return undefined;
       }
       if (read.kind === 'error') {
         this.counters.formerr++;
+        rejected(
+          `dns-${transport}:malformed`,
+          `task ${t.task.taskId}`,
+          `malformed DNS query (answered rcode ${read.rcode})`,
+        );
         return errorResponse(read.id, read.rd, read.rcode);
       }
       const out = this.viewOf(t).answer(msg, read, transport);

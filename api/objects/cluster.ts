@@ -14,6 +14,31 @@ export const DEFAULT_NODE_CERT_VALIDITY_MS = 90 * 24 * 60 * 60 * 1_000;
 /** Overlay subnets are carved from this pool in /24s unless `init --default-addr-pool` says otherwise. */
 export const DEFAULT_ADDR_POOL: readonly string[] = ['10.0.0.0/8'];
 export const DEFAULT_SUBNET_SIZE = 24;
+/**
+ * Replicas one service may ask for unless `init --max-replicas` says otherwise. A task object costs
+ * the managers ~2 KB in every store and its history (bench/scale.ts measures it): 10,000 are ~20 MB,
+ * while `--replicas 1000000` took a manager past 1.7 GB and out of service (issue 18, fault 1).
+ */
+export const DEFAULT_MAX_REPLICAS = 10_000;
+/**
+ * Tasks one node is given at most (the scheduler's admission): a node past it keeps no more, and the
+ * rest stay pending with the reason, as Kubernetes' max-pods does. Each task here is a process tree,
+ * namespaces, a veth pair and cgroups.
+ */
+export const DEFAULT_MAX_TASKS_PER_NODE = 250;
+
+export interface OrchestrationLimits {
+  maxReplicas: number;
+  maxTasksPerNode: number;
+}
+
+/** The cluster's limits; a store written before they existed has the defaults. */
+export function orchestrationLimits(spec: ClusterSpec | undefined): OrchestrationLimits {
+  return {
+    maxReplicas: spec?.orchestration?.maxReplicas ?? DEFAULT_MAX_REPLICAS,
+    maxTasksPerNode: spec?.orchestration?.maxTasksPerNode ?? DEFAULT_MAX_TASKS_PER_NODE,
+  };
+}
 
 export interface ClusterSpec {
   name: string;
@@ -21,6 +46,8 @@ export interface ClusterSpec {
   caConfig: { nodeCertValidityMs: number };
   defaultAddrPool: string[];
   subnetSize: number;
+  /** Absent in stores written before the limits existed: orchestrationLimits() gives the defaults. */
+  orchestration?: OrchestrationLimits;
 }
 
 export interface RootCA {
@@ -60,5 +87,6 @@ export function defaultClusterSpec(name: string = DEFAULT_CLUSTER_NAME): Cluster
     caConfig: { nodeCertValidityMs: DEFAULT_NODE_CERT_VALIDITY_MS },
     defaultAddrPool: [...DEFAULT_ADDR_POOL],
     subnetSize: DEFAULT_SUBNET_SIZE,
+    orchestration: { maxReplicas: DEFAULT_MAX_REPLICAS, maxTasksPerNode: DEFAULT_MAX_TASKS_PER_NODE },
   };
 }

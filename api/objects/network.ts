@@ -27,3 +27,26 @@ export interface Network extends StoreObject {
   ipam: IpamConfig[];
   vni: number;
 }
+
+/**
+ * The overlay driver options swarmlite knows: `mtu` and Docker's `encrypted` (IPsec between nodes).
+ * Any other key is refused at create rather than stored and ignored: an option that cannot be
+ * honoured must not look accepted.
+ */
+export const OVERLAY_OPTIONS: readonly string[] = ['mtu', 'encrypted'];
+
+/** Why these driver options cannot be used, or undefined (unknown keys, a malformed value). */
+export function checkNetworkOptions(options: Record<string, string>): string | undefined {
+  for (const key of Object.keys(options)) {
+    if (!OVERLAY_OPTIONS.includes(key))
+      return `unknown overlay option "${key}": the known options are ${OVERLAY_OPTIONS.join(' and ')}`;
+  }
+  const enc = options.encrypted;
+  if (enc !== undefined && !['', 'true'].includes(enc))
+    return `invalid encrypted option "${enc}": use --opt encrypted (or leave it out)`;
+  return undefined;
+}
+
+/** Docker's `--opt encrypted`: the network's traffic between nodes must be encrypted. */
+export const isEncryptedNetwork = (spec: Pick<NetworkSpec, 'options'>): boolean =>
+  spec.options.encrypted !== undefined;

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { unary } from '../../lib/grpc.js';
+import { rejectCounts } from '../../lib/rejects.js';
 import { callerIdentity, requireCaller } from './authz.js';
 import { createRootCA } from './certs.js';
 import { MANAGER_CHANNEL_OPTIONS, clientCredentials } from './credentials.js';
@@ -150,4 +151,11 @@ test('requireCaller verifies the certificate itself, not only TLS', async () => 
       /^this RPC needs a worker certificate; caller swarm-manager manager5$/,
     ),
   );
+});
+
+test('every refusal above is counted by kind in the reject log (issue 18: refused and logged)', () => {
+  const counts = rejectCounts();
+  assert.ok((counts['grpc:unauthenticated'] ?? 0) >= 4, JSON.stringify(counts)); // none, foreign, expired, ...
+  assert.ok((counts['grpc:wrong-role'] ?? 0) >= 2, JSON.stringify(counts)); // worker over TLS, manager as worker
+  assert.ok((counts['grpc:removed-node'] ?? 0) >= 1, JSON.stringify(counts));
 });

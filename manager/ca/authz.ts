@@ -1,5 +1,6 @@
 // Per-RPC authorization on the manager port: who is calling, proven by a certificate of this swarm.
 import * as grpc from '@grpc/grpc-js';
+import { rejected } from '../../lib/rejects.js';
 import {
   CertificateError,
   ROLE_OU,
@@ -11,6 +12,20 @@ import {
 /** Any grpc-js call object: unary, streaming, client or server side all expose the auth context. */
 export interface CallWithAuthContext {
   getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } | null;
+  /** The peer's address (grpc-js server calls have it): where a refused call is logged as from. */
+  getPeer?(): string;
+}
+
+/** A refused call, into the daemon's reject log (rate-limited lines, counts in `swarmlite info`). */
+function refuse(call: CallWithAuthContext, kind: string, err: GrpcError): GrpcError {
+  let peer = 'unknown';
+  try {
+    peer = call.getPeer?.() ?? peer;
+  } catch {
+    // a call whose connection is gone has no peer any more: still refused and counted
+  }
+  rejected(`grpc:${kind}`, peer, err.message);
+  return err;
 }
 
 /** An error that grpc-js sends as a status: a handler passes it to its callback or stream. */
@@ -78,21 +93,33 @@ export function requireCaller(
 ): NodeIdentity {
   const result = checkCaller(call, caCertPem, requirements.now ?? new Date());
   if ('problem' in result) {
-    throw new GrpcError(
-      grpc.status.UNAUTHENTICATED,
-      `this RPC needs a node certificate of this swarm: ${result.problem}`,
+    throw refuse(
+      call,
+      'unauthenticated',
+      new GrpcError(
+        grpc.status.UNAUTHENTICATED,
+        `this RPC needs a node certificate of this swarm: ${result.problem}`,
+      ),
     );
   }
   const caller = result.identity;
   // Removal first: a removed node learns why, whatever it asked for.
   if (requirements.isRemoved?.(caller.nodeId)) {
-    throw new GrpcError(grpc.status.PERMISSION_DENIED, `node ${caller.nodeId} was removed from the swarm`);
+    throw refuse(
+      call,
+      'removed-node',
+      new GrpcError(grpc.status.PERMISSION_DENIED, `node ${caller.nodeId} was removed from the swarm`),
+    );
   }
   if (!requirements.roles.includes(caller.role)) {
     const wanted = requirements.roles.map((role) => `a ${role}`).join(' or ');
-    throw new GrpcError(
-      grpc.status.PERMISSION_DENIED,
-      `this RPC needs ${wanted} certificate; caller ${ROLE_OU[caller.role]} ${caller.nodeId}`,
+    throw refuse(
+      call,
+      'wrong-role',
+      new GrpcError(
+        grpc.status.PERMISSION_DENIED,
+        `this RPC needs ${wanted} certificate; caller ${ROLE_OU[caller.role]} ${caller.nodeId}`,
+      ),
     );
   }
   return caller;

@@ -1,4 +1,5 @@
 // The CA service over real TLS and grpc-js on 127.0.0.1: joining with tokens, refusals, renewal.
+import { rejectCounts } from '../../lib/rejects.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -93,6 +94,8 @@ test('a wrong secret, a rotated-away token and a malformed token are refused and
     );
     assert.deepEqual(m.registered, []);
     assert.equal(m.issueCalls, 4);
+    // Issue 18's security suite: refused and logged (counted by kind for `swarmlite info`).
+    assert.ok((rejectCounts()['ca:join-refused'] ?? 0) >= 4, JSON.stringify(rejectCounts()));
   });
 });
 

@@ -5,6 +5,7 @@
 // the callbacks in CaServiceDeps, so any manager can serve it and all of them agree.
 import * as grpc from '@grpc/grpc-js';
 import { services, type CaHandlers } from '../../api/rpc.js';
+import { rejected } from '../../lib/rejects.js';
 import { GrpcError, requireCaller } from './authz.js';
 import { signNodeCertificate } from './certs.js';
 import { CertificateError, type NodeRole } from './identity.js';
@@ -165,7 +166,13 @@ export function createCaService(deps: CaServiceDeps): CaHandlers {
       };
       issue().then(
         (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err)),
+        (err: unknown) => {
+          // A refused join or renewal (a wrong or rotated token, a bad CSR): counted and logged,
+          // rate-limited, with the peer's address (lib/rejects.ts).
+          if (err instanceof GrpcError)
+            rejected(req.nodeId ? 'ca:renew-refused' : 'ca:join-refused', call.getPeer(), err.message);
+          callback(toServiceError(err));
+        },
       );
     },
   };

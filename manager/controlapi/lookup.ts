@@ -4,19 +4,31 @@ import { GrpcError } from '../ca/authz.js';
 import type { ReadTx } from '../store/index.js';
 import type { Node, Service, SwarmObjects, Task } from '../../api/objects/index.js';
 
+/**
+ * A node of the swarm by id, unique id prefix or hostname. Removed nodes stay in the store as
+ * tombstones (their certificates stay refused) but are no longer the swarm's: they match nothing, so
+ * a hostname reused by a node that joined again is not "ambiguous" forever.
+ */
 export function findNode(tx: ReadTx<SwarmObjects>, ref: string): Node {
   if (!ref) throw new GrpcError(grpc.status.INVALID_ARGUMENT, 'a node id, id prefix or hostname is required');
+  const live = (n: Node | undefined): n is Node => n !== undefined && !n.removed;
   const exact = tx.get('node', ref);
-  if (exact) return exact;
+  if (live(exact)) return exact;
   const byPrefix = tx.findByIdPrefix('node', ref);
-  if (byPrefix.status === 'found') return byPrefix.object;
-  if (byPrefix.status === 'ambiguous') {
+  const prefixed =
+    byPrefix.status === 'found'
+      ? [byPrefix.object].filter(live)
+      : byPrefix.status === 'ambiguous'
+        ? byPrefix.ids.map((id) => tx.get('node', id)).filter(live)
+        : [];
+  if (prefixed.length === 1) return prefixed[0]!;
+  if (prefixed.length > 1) {
     throw new GrpcError(
       grpc.status.INVALID_ARGUMENT,
-      `node ${ref} is ambiguous (${byPrefix.ids.length} matches)`,
+      `node ${ref} is ambiguous (${prefixed.length} matches): use a longer id`,
     );
   }
-  const byName = tx.find('node', 'hostname', ref);
+  const byName = tx.find('node', 'hostname', ref).filter(live);
   if (byName.length === 1) return byName[0]!;
   if (byName.length > 1) {
     throw new GrpcError(

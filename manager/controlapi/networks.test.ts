@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { encryptionRefusal, probeEsp } from '../../lib/esp.js';
 import { addTask, assertRefused, fixture, wireSpec } from './service-test-fixtures.js';
 
 const S = grpc.status;
@@ -55,6 +56,39 @@ test('network create: every invalid spec is INVALID_ARGUMENT and changes nothing
   ];
   for (const [req, message] of cases)
     await assertRefused(f, 'CreateNetwork', req, S.INVALID_ARGUMENT, message);
+});
+
+test('network create: unknown --opt keys and --opt encrypted on a node that cannot encrypt are refused', async () => {
+  // Issue 18, fault 2: both were stored and ignored (the "encrypted" network carried plaintext).
+  const f = await fixture();
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('n', { options: { frobnicate: '1' } }),
+    S.INVALID_ARGUMENT,
+    /unknown overlay option "frobnicate": the known options are mtu and encrypted/,
+  );
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('n', { options: { encrypted: 'maybe' } }),
+    S.INVALID_ARGUMENT,
+    /invalid encrypted option "maybe"/,
+  );
+  // This machine's own kernel, asked for real: it has no ESP (DESIGN.md; the multi-VM issue).
+  const probe = await probeEsp();
+  assert.equal(probe.esp, false, `this test expects a kernel without ESP; it said: ${probe.detail}`);
+  await assertRefused(
+    f,
+    'CreateNetwork',
+    overlay('secure', { options: { encrypted: '' } }),
+    S.FAILED_PRECONDITION,
+    /network secure cannot be encrypted: this node's kernel cannot encrypt overlay traffic .*create it without --opt encrypted/,
+  );
+  // A kernel with ESP and a data path that programs it: created, and the option is kept.
+  f.ctx.encryptionRefusal = async () => encryptionRefusal({ esp: true, detail: '' }, true);
+  const { network } = await f.call('CreateNetwork', overlay('secure', { options: { encrypted: '' } }));
+  assert.deepEqual(network.spec.options, { encrypted: '' });
 });
 
 test('network create: a taken name is ALREADY_EXISTS, whatever its case', async () => {

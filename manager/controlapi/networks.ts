@@ -7,7 +7,13 @@ import { GrpcError } from '../ca/authz.js';
 import { checkNetwork } from '../allocator/index.js';
 import { newId } from '../../lib/ids.js';
 import type { ReadTx } from '../store/index.js';
-import type { Network, NewObject, SwarmObjects } from '../../api/objects/index.js';
+import {
+  isEncryptedNetwork,
+  type Network,
+  type NewObject,
+  type SwarmObjects,
+} from '../../api/objects/index.js';
+import { encryptionRefusal, OVERLAY_ENCRYPTION_DATAPATH, probeEsp } from '../../lib/esp.js';
 import { networkToWire } from './convert-services.js';
 import { findNetwork, networksInUse, servicesUsing, tasksOn } from './lookup-services.js';
 import {
@@ -19,6 +25,8 @@ import {
 } from './service-context.js';
 import { checkSubnetsFree, validateNetwork } from './service-validation.js';
 import { networkSpecFromWire } from './wire-specs.js';
+
+const defaultEncryptionRefusal = async () => encryptionRefusal(await probeEsp(), OVERLAY_ENCRYPTION_DATAPATH);
 
 type Serialize = <T>(fn: () => Promise<T>) => Promise<T>;
 
@@ -42,6 +50,14 @@ export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize
     async CreateNetwork(req) {
       const spec = networkSpecFromWire(req.spec);
       validateNetwork(spec);
+      if (isEncryptedNetwork(spec)) {
+        const refusal = await (ctx.encryptionRefusal ?? defaultEncryptionRefusal)();
+        if (refusal)
+          throw new GrpcError(
+            grpc.status.FAILED_PRECONDITION,
+            `network ${spec.name} cannot be encrypted: ${refusal}; create it without --opt encrypted`,
+          );
+      }
       const network: NewObject<Network> = { id: (ctx.newId ?? newId)(), spec, ipam: [], vni: 0 };
       return serialize(async () => {
         const created = await write(ctx.store, (tx) => {

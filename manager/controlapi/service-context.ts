@@ -36,6 +36,11 @@ export interface ServiceControlContext {
   now?: () => number;
   /** New object ids; lib/ids.ts newId unless a test fixes them. */
   newId?: () => string;
+  /**
+   * Why this manager cannot create an encrypted network, or undefined; by default its own kernel is
+   * asked (lib/esp.ts). Tests give the answer of a kernel with or without ESP.
+   */
+  encryptionRefusal?: () => Promise<string | undefined>;
 }
 
 /** gRPC code for an allocator verdict: bad input, a clash with another object, or a pool run dry. */

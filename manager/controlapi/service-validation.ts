@@ -8,8 +8,15 @@ import { overlaps, parseCidr, type Cidr } from '../../lib/ipv4.js';
 import { portName } from '../allocator/ports.js';
 import { ConstraintError, parseConstraints } from '../scheduler/index.js';
 import type { ReadTx } from '../store/index.js';
-import type { NetworkSpec, Resources, ServiceSpec, SwarmObjects } from '../../api/objects/index.js';
+import {
+  checkNetworkOptions,
+  type NetworkSpec,
+  type Resources,
+  type ServiceSpec,
+  type SwarmObjects,
+} from '../../api/objects/index.js';
 import { checkTaskDns } from '../../api/task-dns.js';
+import { checkImage, checkTemplate } from '../../api/task-templates.js';
 import { isDnsName } from '../../lib/dns-name.js';
 import { lookupNetwork } from './lookup-services.js';
 import { invalid } from './wire-reader.js';
@@ -36,7 +43,7 @@ export function validateNetwork(spec: NetworkSpec): void {
     // The routing mesh's network is made with the swarm and never replaced (RemoveNetwork refuses it).
     throw invalid('the ingress network is created with the swarm: another one cannot be created');
   }
-  const problem = validateNetworkSpec(spec);
+  const problem = validateNetworkSpec(spec) ?? checkNetworkOptions(spec.options);
   if (problem) throw invalid(problem);
   const mtu = spec.options.mtu;
   if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65_535)) {
@@ -85,6 +92,12 @@ function checkResources(spec: ServiceSpec): void {
 export function validateService(spec: ServiceSpec): void {
   checkName('service', spec.name);
   if (!spec.task.image) throw invalid(`service ${spec.name} needs an image`);
+  const problem =
+    checkImage(spec.task.image) ??
+    checkTemplate('--hostname', spec.task.hostname) ??
+    checkTemplate('--workdir', spec.task.workdir) ??
+    spec.task.env.map((e) => checkTemplate('--env', e)).find((p) => p !== undefined);
+  if (problem) throw invalid(problem);
   for (const e of spec.task.env) {
     if (e === '' || e.startsWith('=')) throw invalid(`invalid environment variable "${e}": use KEY=VALUE`);
   }

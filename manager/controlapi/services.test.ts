@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { defaultUpdateConfig, defaultRestartPolicy, type Service } from '../../api/objects/index.js';
-import { sampleNode } from '../store/test-fixtures.js';
+import { sampleCluster, sampleNode } from '../store/test-fixtures.js';
 import {
   addTask,
   assertRefused,
@@ -21,7 +21,7 @@ test('service create: defaults filled, networks resolved to ids, version 1, empt
   const { network } = await f.call('CreateNetwork', { spec: { name: 'appnet' } });
   const { service } = await f.call('CreateService', {
     spec: wireSpec('web', {
-      task: { image: 'nginx', networks: [{ target: 'appnet', aliases: ['www'] }] },
+      task: { image: 'host', networks: [{ target: 'appnet', aliases: ['www'] }] },
       replicated: { replicas: 3 },
       endpoint: { ports: [{ targetPort: 80, publishedPort: 8080 }] },
     }),
@@ -85,6 +85,25 @@ test('service create: every invalid spec is refused with its code and changes no
     [wireSpec('x'.repeat(64)), S.INVALID_ARGUMENT, /longer than 63/],
     [{ name: 'api', task: { image: '' } }, S.INVALID_ARGUMENT, /service api needs an image/],
     [{ name: 'api' }, S.INVALID_ARGUMENT, /service api needs an image/],
+    // Issue 18, fault 3: both were accepted, then every task was rejected on its node, in a loop.
+    [{ name: 'api', task: { image: 'nosuch' } }, S.INVALID_ARGUMENT, /image "nosuch" is not available/],
+    [
+      wireSpec('api', task({ hostname: '{{.Bad' })),
+      S.INVALID_ARGUMENT,
+      /invalid --hostname template "\{\{\.Bad"/,
+    ],
+    [
+      wireSpec('api', task({ hostname: '{{.Node.Name}}' })),
+      S.INVALID_ARGUMENT,
+      /unknown field \{\{\.Node\.Name\}\}/,
+    ],
+    [wireSpec('api', task({ env: ['A={{.Task.Slot}'] })), S.INVALID_ARGUMENT, /invalid --env template/],
+    // Issue 18, fault 1: `--replicas 1000000` was accepted and took the manager down.
+    [
+      wireSpec('api', { replicated: { replicas: 1_000_000 } }),
+      S.INVALID_ARGUMENT,
+      /^1000000 replicas is more than this swarm allows per service \(10000\): ask for fewer/,
+    ],
     [wireSpec('web'), S.ALREADY_EXISTS, /service web already exists/],
     [wireSpec('WEB'), S.ALREADY_EXISTS, /service web already exists/],
     [
@@ -306,15 +325,15 @@ test('service update: new spec, previous spec kept, version bumped, update statu
     });
   });
   const current = storedService(f, 'web');
-  const edited = { ...service.spec, task: { ...service.spec.task, image: 'nginx:2' } };
+  const edited = { ...service.spec, task: { ...service.spec.task, env: ['V=2'] } };
   const { service: updated } = await f.call('UpdateService', {
     ref: 'web',
     version: current.meta.version,
     spec: edited,
   });
   assert.equal(updated.specVersion, 2);
-  assert.equal(updated.spec.task.image, 'nginx:2');
-  assert.equal(updated.previousSpec.task.image, 'host');
+  assert.deepEqual(updated.spec.task.env, ['V=2']);
+  assert.deepEqual(updated.previousSpec.task.env, []);
   assert.equal(updated.updateStatus, null);
 
   // Unchanged and not forced: nothing is written.
@@ -323,7 +342,7 @@ test('service update: new spec, previous spec kept, version bumped, update statu
   // Forced: a new spec version, the previous spec stays the real previous one.
   const forced = await f.call('UpdateService', { ref: 'web', spec: updated.spec, force: true });
   assert.equal(forced.service.specVersion, 3);
-  assert.equal(forced.service.previousSpec.task.image, 'host');
+  assert.deepEqual(forced.service.previousSpec.task.env, []);
   // ... and every task is outdated: the task spec's counter moved (the orchestrator compares specs).
   assert.equal(forced.service.spec.task.forceUpdate, updated.spec.task.forceUpdate + 1);
 });
@@ -382,11 +401,11 @@ test('service rollback: to the previous spec as a new version; refused without o
   );
   await f.call('UpdateService', {
     ref: 'web',
-    spec: { ...service.spec, task: { ...service.spec.task, image: 'v2' } },
+    spec: { ...service.spec, task: { ...service.spec.task, env: ['V=2'] } },
   });
   const { service: back } = await f.call('RollbackService', { ref: service.id });
-  assert.equal(back.spec.task.image, 'host');
-  assert.equal(back.previousSpec.task.image, 'v2');
+  assert.deepEqual(back.spec.task.env, []);
+  assert.deepEqual(back.previousSpec.task.env, ['V=2']);
   assert.equal(back.specVersion, 3);
   assert.deepEqual(back.updateStatus, {
     state: 'rollback_started',
@@ -480,4 +499,25 @@ test('service create without a name gets a generated one, as Docker does', async
   const f = await fixture();
   const { service } = await f.call('CreateService', { spec: { task: { image: 'host', command: ['true'] } } });
   assert.match(service.spec.name, /^[a-z]+_[a-z]+\d?$/);
+});
+
+test('service scale/update: the cap is the swarm setting (init --max-replicas), checked on every write', async () => {
+  const f = await fixture();
+  await f.store.update((tx) => {
+    const c = sampleCluster('c1');
+    tx.create('cluster', {
+      ...c,
+      spec: { ...c.spec, orchestration: { maxReplicas: 5, maxTasksPerNode: 9 } },
+    });
+  });
+  const { service } = await f.call('CreateService', {
+    spec: wireSpec('web', { replicated: { replicas: 5 } }),
+  });
+  await assertRefused(
+    f,
+    'UpdateService',
+    { ref: 'web', spec: { ...service.spec, replicated: { replicas: 6 } } },
+    S.INVALID_ARGUMENT,
+    /^6 replicas is more than this swarm allows per service \(5\)/,
+  );
 });

@@ -11,7 +11,15 @@ import { rollbackPatch } from '../orchestrator/index.js';
 import { matchesConstraints, parseConstraints } from '../scheduler/index.js';
 import { newId } from '../../lib/ids.js';
 import type { WriteTx } from '../store/index.js';
-import type { Node, NewObject, Service, ServiceSpec, SwarmObjects, Task } from '../../api/objects/index.js';
+import {
+  orchestrationLimits,
+  type Node,
+  type NewObject,
+  type Service,
+  type ServiceSpec,
+  type SwarmObjects,
+  type Task,
+} from '../../api/objects/index.js';
 import { serviceToWire } from './convert-services.js';
 import { findService } from './lookup-services.js';
 import {
@@ -36,10 +44,23 @@ function admit(
   id: string,
   spec: ServiceSpec,
 ): ServiceSpec {
+  checkReplicasCap(tx, spec);
   const resolved = resolveNetworks(tx, spec);
   checkPortsFree(tx, id, resolved);
   requireAllocatable(checkServicePorts(ctx.allocation(), { id, spec: resolved }));
   return resolved;
+}
+
+/** `--replicas` above the swarm's cap is refused before anything is written. */
+function checkReplicasCap(tx: WriteTx<SwarmObjects>, spec: ServiceSpec): void {
+  if (!('replicated' in spec.mode)) return;
+  const { maxReplicas } = orchestrationLimits(tx.list('cluster')[0]?.spec);
+  const replicas = spec.mode.replicated.replicas;
+  if (replicas > maxReplicas)
+    throw new GrpcError(
+      grpc.status.INVALID_ARGUMENT,
+      `${replicas} replicas is more than this swarm allows per service (${maxReplicas}): ask for fewer, or create the swarm with a higher 'swarmlite init --max-replicas'`,
+    );
 }
 
 function currentAt(tx: WriteTx<SwarmObjects>, id: string, version: number): Service {

@@ -74,7 +74,7 @@ export class Dispatcher {
     this.sessions.lead(nodes, this.deps.heartbeatPeriodMs(), this.now());
     this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.sessions.periodMs / 4));
     this.expiryTimer.unref();
-    const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task', 'network'] });
+    const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task', 'network', 'service'] });
     let stopped = false;
     this.watchStop = () => {
       stopped = true;
@@ -87,6 +87,8 @@ export class Dispatcher {
           if (event.type === 'object' && event.kind === 'task')
             this.routeTask(event.object as Task, event.oldObject as Task | undefined, event.op === 'delete');
           else if (event.type === 'restored') this.resyncAssignments();
+          // Services matter to sessions by name only (DNS ownership), and an update cannot rename one.
+          else if (event.type === 'object' && event.kind === 'service' && event.op === 'update') continue;
           else this.pushUpdates();
         }
       } catch (err) {
@@ -111,6 +113,7 @@ export class Dispatcher {
       nodes: tx.list('node'),
       clusters: tx.list('cluster'),
       networks: tx.list('network'),
+      serviceNames: tx.list('service').map((sv) => sv.spec.name),
     }));
   }
 

@@ -14,6 +14,7 @@ const gossipKey = newGossipKey(1);
 const snapshot = (nodes: Node[]): SessionSnapshot => ({
   nodes,
   clusters: [{ ...sampleCluster('c1'), meta, encryptionKeys: [gossipKey] }],
+  serviceNames: [],
   networks: [],
 });
 

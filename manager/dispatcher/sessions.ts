@@ -14,6 +14,8 @@ export interface SessionSnapshot {
   nodes: readonly Node[];
   clusters: readonly Cluster[];
   networks: readonly Network[];
+  /** Every service's name: the embedded DNS owns these on every node (never forwarded upstream). */
+  serviceNames: readonly string[];
 }
 
 export interface SessionManagerEntry {
@@ -31,6 +33,8 @@ export interface SessionMessage {
   networkKeys: Buffer[];
   ingressNetwork: Network | null;
   ingressAddress: string;
+  /** Sorted; see SessionSnapshot.serviceNames. */
+  serviceNames: string[];
 }
 
 export type EndReason = 'superseded' | 'expired' | 'not-leader' | 'removed';
@@ -188,6 +192,7 @@ export function sessionMessage(
     networkKeys,
     ingressNetwork: ingress ?? null,
     ingressAddress: node.ingressAddress ?? '',
+    serviceNames: [...snapshot.serviceNames].sort(),
   };
 }
 
@@ -201,5 +206,6 @@ function messageKey(msg: SessionMessage, node: Node): string {
     msg.networkKeys.map((k) => k.toString('hex')),
     msg.ingressAddress,
     ingress && [ingress.id, ingress.vni, ingress.ipam],
+    msg.serviceNames,
   ]);
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconcileReplicated } from './replicated.js';
+import { CREATE_PACE, reconcileReplicated } from './replicated.js';
 import { RESTART_HOLD_STATE, taskDisplayName } from './tasks.js';
 import { T0, ctxAt, node, nodeMap, service, task } from './test-fixtures.js';
 
@@ -152,4 +152,21 @@ test('replicated: two alive tasks of one version in a slot: the most advanced st
 test('task display names: <service>.<slot>, or <service>.<node> for a global task', () => {
   assert.equal(taskDisplayName({ serviceName: 'web', slot: 3, nodeId: 'n1' }), 'web.3');
   assert.equal(taskDisplayName({ serviceName: 'mon', slot: 0, nodeId: 'n1' }), 'mon.n1');
+});
+
+test('replicated: scale-up is paced, a batch per pass and a wake-up for the next (issue 18, fault 1)', () => {
+  // One plan used to hold every missing task: 1,000,000 of them took the manager past 1.7 GB.
+  const svc = service('huge', { replicas: 1_000_000 });
+  const first = reconcileReplicated(svc, [], nodes, ctxAt(T0));
+  assert.equal(first.create.length, CREATE_PACE.tasks);
+  assert.equal(first.wakeAt, T0 + CREATE_PACE.intervalMs);
+  // The next pass starts after what the first made (their slots are taken).
+  const made = first.create.map((t) => ({ ...t, meta: { version: 1, createdAt: '', updatedAt: '' } }));
+  const second = reconcileReplicated(svc, made, nodes, ctxAt(T0 + CREATE_PACE.intervalMs));
+  assert.equal(second.create.length, CREATE_PACE.tasks);
+  assert.equal(second.create[0]!.slot, CREATE_PACE.tasks + 1);
+  // A small scale-up is one pass with no wake-up.
+  const small = reconcileReplicated(service('web', { replicas: 3 }), [], nodes, ctxAt(T0));
+  assert.equal(small.create.length, 3);
+  assert.equal(small.wakeAt, undefined);
 });

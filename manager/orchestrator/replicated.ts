@@ -24,6 +24,13 @@ import {
   replicasOf,
 } from './tasks.js';
 
+/**
+ * Scale-up is paced: at most this many new tasks per pass, the next pass this much later. A service of
+ * 10,000 replicas fills in ~10 s, while the store, the scheduler, the dispatcher and `service ls` keep
+ * answering in between (issue 18, fault 1: one plan of 1,000,000 tasks took the manager down).
+ */
+export const CREATE_PACE = { tasks: 500, intervalMs: 250 } as const;
+
 export function reconcileReplicated(
   service: Service,
   tasks: readonly Task[],
@@ -60,7 +67,9 @@ export function reconcileReplicated(
   }
 
   let next = 1;
-  for (let missing = replicasOf(service) - active.size; missing > 0; missing--) {
+  const missingNow = replicasOf(service) - active.size;
+  if (missingNow > CREATE_PACE.tasks) plan.wakeAt(ctx.now + CREATE_PACE.intervalMs);
+  for (let missing = Math.min(missingNow, CREATE_PACE.tasks); missing > 0; missing--) {
     while (active.has(next)) next++;
     plan.create(
       newTask(service, ctx.newId(), {

@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PlanBuilder } from './plan.js';
-import { releaseHeld, restartAllowed, superviseDead } from './restart.js';
+import {
+  REJECTION_BACKOFF_MAX_MS,
+  REJECTION_BACKOFF_MIN_MS,
+  rejectionBackoffMs,
+  releaseHeld,
+  restartAllowed,
+  superviseDead,
+} from './restart.js';
 import { RESTART_HOLD_STATE } from './tasks.js';
 import { T0, ctxAt, service, task } from './test-fixtures.js';
 import type { RestartPolicy, TaskState } from '../../api/objects/index.js';
@@ -92,4 +99,54 @@ test('releaseHeld: the hold ends at createdAt + delay, read from the task itself
     due.build().setDesired.map((c) => c.desiredState),
     ['running'],
   );
+});
+
+test('superviseDead: a rejection waits out the restart delay, doubled for each rejection in a row', () => {
+  // Issue 18, fault 3: a replacement was made at once (held tasks are prepared, and the rejection comes
+  // from preparing), so an image that does not exist looped as fast as the cluster could write.
+  const svc = svcWith({ delayMs: 5_000 });
+  const rejectedAt = (id: string, atS: number, desired: TaskState = 'shutdown') => ({
+    ...task(id, svc, {
+      slot: 1,
+      state: 'rejected',
+      statusAt: T0 + atS * 1000,
+      createdAt: T0 + atS * 1000 - 100,
+    }),
+    desiredState: desired,
+  });
+  const first = rejectedAt('r1', 10, 'running');
+  const early = new PlanBuilder();
+  superviseDead(early, svc, [first], { slot: 1, nodeId: '' }, ctxAt(T0 + 10_000));
+  assert.deepEqual(early.build(), { create: [], setDesired: [], remove: [], wakeAt: T0 + 15_000 });
+  const due = new PlanBuilder();
+  superviseDead(due, svc, [first], { slot: 1, nodeId: '' }, ctxAt(T0 + 15_000));
+  const p = due.build();
+  assert.deepEqual(
+    p.create.map((t) => t.desiredState),
+    ['running'],
+    'the wait is over: the replacement is not held again',
+  );
+  assert.deepEqual(
+    p.setDesired.map((c) => [c.taskId, c.desiredState]),
+    [['r1', 'shutdown']],
+  );
+
+  // Three rejections in a row before this one (a clean run earlier does not count): 5 s × 2^3.
+  const ran = {
+    ...task('ok', svc, { slot: 1, state: 'complete', statusAt: T0 }),
+    desiredState: 'shutdown' as const,
+  };
+  const history = [ran, rejectedAt('r1', 10), rejectedAt('r2', 20), rejectedAt('r3', 40)];
+  const fourth = rejectedAt('r4', 80, 'running');
+  assert.equal(rejectionBackoffMs(fourth, [...history, fourth]), 40_000);
+  const waiting = new PlanBuilder();
+  superviseDead(waiting, svc, [...history, fourth], { slot: 1, nodeId: '' }, ctxAt(T0 + 100_000));
+  assert.equal(waiting.build().create.length, 0);
+  assert.equal(waiting.build().wakeAt, T0 + 120_000);
+  // Capped, and never below the minimum even with --restart-delay 0.
+  const many = Array.from({ length: 30 }, (_, i) => rejectedAt(`m${i}`, i));
+  assert.equal(rejectionBackoffMs(many[29]!, many), REJECTION_BACKOFF_MAX_MS);
+  const noDelay = svcWith({ delayMs: 0 });
+  const r0 = task('z', noDelay, { slot: 1, state: 'rejected', statusAt: T0 });
+  assert.equal(rejectionBackoffMs(r0, [r0]), REJECTION_BACKOFF_MIN_MS);
 });

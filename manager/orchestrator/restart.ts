@@ -49,6 +49,32 @@ export function restartAllowed(dead: Task, slotTasks: readonly Task[]): boolean 
   return attempts <= policy.maxAttempts;
 }
 
+/** Rejections back off from at least this, even with `--restart-delay 0`. */
+export const REJECTION_BACKOFF_MIN_MS = 1_000;
+/** ... and at most this long between two attempts. */
+export const REJECTION_BACKOFF_MAX_MS = 5 * 60_000;
+
+/**
+ * How long after `rejected` ended its slot waits before the next attempt: the restart delay, doubled
+ * for each rejection in a row before it (the slot's history, newest first, up to the first task that
+ * got past preparing). A rejection happens while preparing, so the restart hold (which a worker spends
+ * preparing) never applied to it: an image that does not exist was retried as fast as the cluster
+ * could write (issue 18, fault 3). Read from the store alone, so every leader computes the same time.
+ */
+export function rejectionBackoffMs(rejected: Task, slotTasks: readonly Task[]): number {
+  const end = ms(rejected.status.timestamp);
+  const ended = slotTasks
+    .filter((t) => endedOnItsOwn(t) && ms(t.status.timestamp) <= end)
+    .sort((a, b) => ms(b.status.timestamp) - ms(a.status.timestamp) || -byCreation(a, b));
+  let inARow = 0;
+  for (const t of ended) {
+    if (t.status.state !== 'rejected') break;
+    inARow++;
+  }
+  const base = Math.max(rejected.spec.restartPolicy.delayMs, REJECTION_BACKOFF_MIN_MS);
+  return Math.min(base * 2 ** Math.max(0, Math.min(inARow, 20) - 1), REJECTION_BACKOFF_MAX_MS);
+}
+
 /** Creates the replacement for a task: held for the restart delay when `delayed` and the delay is set. */
 export function createReplacement(
   plan: PlanBuilder,
@@ -90,6 +116,14 @@ export function superviseDead(
     if (covered || t !== newest) plan.setDesired(t, 'shutdown', 'slot has a newer task');
   }
   if (covered || !restartAllowed(newest, slotTasks)) return;
+  if (newest.status.state === 'rejected') {
+    // The dead task stays the slot's occupant (the persisted "not handled yet") until its backoff ends.
+    const notBefore = ms(newest.status.timestamp) + rejectionBackoffMs(newest, slotTasks);
+    if (ctx.now < notBefore) return plan.wakeAt(notBefore);
+    plan.setDesired(newest, 'shutdown', 'restarting after rejected');
+    createReplacement(plan, service, target, ctx, false);
+    return;
+  }
   plan.setDesired(newest, 'shutdown', `restarting after ${newest.status.state}`);
   createReplacement(plan, service, target, ctx, true);
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/log.js';
 import { chunks, ReconcileLoop, TASKS_PER_BATCH } from '../reconcile-loop.js';
 import { type Store, type StoreEvent } from '../store/index.js';
 import {
+  orchestrationLimits,
   retiredBeforePlacement,
   taskStateRank,
   type SwarmObjects,
@@ -59,7 +60,8 @@ export class SchedulerController {
   }
 
   private async pass(): Promise<void> {
-    const { nodes, tasks, pending } = this.deps.store.view((tx) => ({
+    const { nodes, tasks, pending, limits } = this.deps.store.view((tx) => ({
+      limits: orchestrationLimits(tx.list('cluster')[0]?.spec),
       nodes: tx.list('node'),
       tasks: tx.list('task'),
       pending: tx.find('task', 'state', 'pending'),
@@ -70,7 +72,10 @@ export class SchedulerController {
       const retired = retiredBeforePlacement(t, now);
       if (retired) updates.push(retired);
     }
-    const result = scheduleBatch({ nodes, tasks }, pending.filter(wantsToRun));
+    const result = scheduleBatch(
+      { nodes, tasks, maxTasksPerNode: limits.maxTasksPerNode },
+      pending.filter(wantsToRun),
+    );
     for (const t of pending) {
       const nodeId = result.assignments.get(t.id);
       if (nodeId !== undefined) {

@@ -130,7 +130,7 @@ test('hostPortsOf: fixed host-mode ports only, deduplicated and sorted', () => {
 test('firstRejection: pipeline order decides which filter a node is charged to', () => {
   assert.deepEqual(
     PIPELINE.map((f) => f.name),
-    ['ready', 'availability', 'resources', 'constraints', 'host-port'],
+    ['ready', 'availability', 'resources', 'task-limit', 'constraints', 'host-port'],
   );
   const downAndFull = info({ state: 'down', cpus: 1 });
   assert.equal(firstRejection(downAndFull, req({ cpus: 2 })), readyFilter);

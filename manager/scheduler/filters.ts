@@ -9,7 +9,7 @@ export interface Requirements extends TaskDemand {
 }
 
 /** Why nodes were rejected; filters with the same reason share one clause in the message. */
-export type RejectionReason = 'unavailable' | 'resources' | 'constraints' | 'host-port';
+export type RejectionReason = 'unavailable' | 'resources' | 'task-limit' | 'constraints' | 'host-port';
 
 export interface Filter {
   readonly name: string;
@@ -62,6 +62,17 @@ export const resourceFilter: Filter = {
   },
 };
 
+/**
+ * Admission: a node is given at most the cluster's maxTasksPerNode live tasks, whatever their
+ * reservations (a task without any reserves nothing, and a million of them once went to one node).
+ */
+export const taskLimitFilter: Filter = {
+  name: 'task-limit',
+  reason: 'task-limit',
+  dynamic: true,
+  accepts: (info) => info.taskCount < info.maxTasks,
+};
+
 export const constraintFilter: Filter = {
   name: 'constraints',
   reason: 'constraints',
@@ -82,6 +93,7 @@ export const PIPELINE: readonly Filter[] = [
   readyFilter,
   availabilityFilter,
   resourceFilter,
+  taskLimitFilter,
   constraintFilter,
   hostPortFilter,
 ];
@@ -103,10 +115,17 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 const CLAUSES: Readonly<Record<RejectionReason, (n: number) => string>> = {
   unavailable: (n) => `${plural(n, 'node', 'nodes')} not available for new tasks`,
   resources: (n) => `${plural(n, 'node has', 'nodes have')} insufficient resources`,
+  'task-limit': (n) => `${plural(n, 'node is', 'nodes are')} at the task limit per node`,
   constraints: (n) => `scheduling constraints not satisfied on ${plural(n, 'node', 'nodes')}`,
   'host-port': (n) => `host-mode port already in use on ${plural(n, 'node', 'nodes')}`,
 };
-const CLAUSE_ORDER: readonly RejectionReason[] = ['unavailable', 'resources', 'constraints', 'host-port'];
+const CLAUSE_ORDER: readonly RejectionReason[] = [
+  'unavailable',
+  'resources',
+  'task-limit',
+  'constraints',
+  'host-port',
+];
 
 /**
  * Runs the whole pipeline on every candidate and words the result Docker's way:

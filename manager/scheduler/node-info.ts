@@ -10,6 +10,8 @@ export interface NodeInfo {
   readonly reserved: Resources;
   /** Non-terminal tasks on the node, all services. */
   taskCount: number;
+  /** The most tasks the node is given (the cluster's maxTasksPerNode; Infinity: no limit). */
+  readonly maxTasks: number;
   readonly tasksByService: Map<string, number>;
   /** `protocol/port` of every host-mode published port a non-terminal task on the node holds. */
   readonly hostPorts: Set<string>;
@@ -61,6 +63,7 @@ export function buildNodeInfos(
   nodes: readonly Node[],
   tasks: Iterable<Task>,
   exclude: ReadonlySet<string>,
+  maxTasks = Infinity,
 ): Map<string, NodeInfo> {
   const infos = new Map<string, NodeInfo>();
   for (const node of nodes) {
@@ -69,6 +72,7 @@ export function buildNodeInfos(
       node,
       reserved: { nanoCpus: 0, memoryBytes: 0 },
       taskCount: 0,
+      maxTasks,
       tasksByService: new Map(),
       hostPorts: new Set(),
     });

@@ -203,3 +203,23 @@ test('scale: 10,000 replicas on 1,000 nodes land exactly 10 per node', () => {
   assert.equal(counts.length, 1000);
   assert.ok(counts.every((c) => c === 10));
 });
+
+test('admission: a node is given at most maxTasksPerNode tasks; the rest stay pending with the reason', () => {
+  // Issue 18, fault 1: tasks that reserve nothing all fit everywhere, and a worker started hundreds.
+  const existing = [task('old', 'db', { nodeId: 'a' })];
+  const r = scheduleBatch(
+    { nodes: [node('a'), node('b')], tasks: existing, maxTasksPerNode: 3 },
+    replicas('web', 8),
+  );
+  assert.deepEqual(perNode(r.assignments), { a: 2, b: 3 });
+  assert.equal(r.unschedulable.size, 3);
+  assert.deepEqual(
+    new Set(r.unschedulable.values()),
+    new Set(['no suitable node (2 nodes are at the task limit per node)']),
+  );
+  // Without a limit (as before), all eight are placed.
+  assert.equal(
+    scheduleBatch({ nodes: [node('a'), node('b')], tasks: existing }, replicas('web', 8)).assignments.size,
+    8,
+  );
+});

@@ -33,6 +33,8 @@ export interface SchedulingState {
    * scheduled may appear here too; they are not counted twice.
    */
   readonly tasks: Iterable<Task>;
+  /** Admission: the most live tasks one node is given (the cluster's maxTasksPerNode). */
+  readonly maxTasksPerNode?: number;
 }
 
 export interface BatchResult {
@@ -50,7 +52,12 @@ export interface BatchResult {
 export function scheduleBatch(state: SchedulingState, pendingTasks: readonly Task[]): BatchResult {
   const result: BatchResult = { assignments: new Map(), unschedulable: new Map() };
   const pending = dedupeAndSort(pendingTasks);
-  const infos = buildNodeInfos(state.nodes, state.tasks, new Set(pending.map((t) => t.id)));
+  const infos = buildNodeInfos(
+    state.nodes,
+    state.tasks,
+    new Set(pending.map((t) => t.id)),
+    state.maxTasksPerNode,
+  );
   const constraintsOf = memoizedParser();
 
   // Pinned tasks first: a global service's task has exactly one possible node, while replicated tasks

@@ -276,6 +276,28 @@ test('routing mesh on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
         'error:ECONNREFUSED',
         `${h.hostname} does not publish 8080`,
       );
+
+    // Issue 18, fault 5: with no network at all the task had only lo and the port never answered.
+    await swl(n1, [
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'solo',
+      '-p',
+      'published=8081,target=80,mode=host',
+      ...whoami,
+    ]);
+    const [solo] = await waitFor('solo running', 20_000, async () => {
+      const ts = running(await psJson(n1, 'solo'));
+      return ts.length === 1 ? ts : undefined;
+    });
+    const soloNode = nodeIds.get(solo!.nodeId)!;
+    const b = await waitFor(`${soloNode.hostname}:8081 answers`, 10_000, async () => {
+      const r = await get(soloNode.address, 8081);
+      return r.name.startsWith('solo.') ? r : undefined;
+    });
+    assert.equal(b.remote?.split(':')[0], machine, 'the task sees the client itself');
   });
 
   await t.test('client-address=preserve: whoami reports the real client, through every node', async () => {

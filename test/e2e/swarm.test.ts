@@ -208,6 +208,13 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
     // rm: the departed entry goes; a live node needs --force; a manager must be demoted first.
     await swl(n1, ['node', 'rm', oldId]);
     assert.equal(byHost(await nodesOf(n1), 'node5').length, 1);
+    // Issue 18, fault 6: the removed entry's hostname no longer makes node5 "ambiguous (2 nodes)".
+    const [node5] = JSON.parse((await swl(n1, ['node', 'inspect', 'node5'])).stdout) as NodeView[];
+    assert.notEqual(node5!.id, oldId);
+    await swl(n1, ['node', 'update', '--label-add', 'rejoined=1', 'node5']);
+    // ... and `self` is the node the CLI talks to.
+    const [self] = JSON.parse((await swl(n2, ['node', 'inspect', 'self'])).stdout) as NodeView[];
+    assert.equal(self!.id, (await info(n2)).nodeId);
     // The removed node's certificate (kept aside before it left) is refused from now on.
     const leader = (await leaderHost([n1, n2, n3]))!;
     const Dispatcher = services.dispatcher();

@@ -63,6 +63,8 @@ export interface SessionMessage {
   /** The ingress network and this node's address on it (CIDR), once allocated. */
   ingressNetwork?: Network | null;
   ingressAddress?: string;
+  /** Every service name of the swarm (the embedded DNS keeps them from being forwarded). */
+  serviceNames?: string[];
 }
 
 const dispatcherCalls = (client: DispatcherClient) => unaryCalls(client, services.dispatcher().service);

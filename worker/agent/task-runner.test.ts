@@ -68,6 +68,28 @@ test('a prepare failure rejects the task with the executor message', async () =>
   await r.remove();
 });
 
+test('a network refusal (an encrypted network this node cannot encrypt) rejects the task before it is prepared', async () => {
+  const executor = new SimulatedExecutor();
+  const reports: TaskStatus[] = [];
+  let attached = 0;
+  const r = new TaskRunner(task(), {
+    executor,
+    node: { id: 'n1', hostname: 'node1' },
+    log: createLogger('silent'),
+    report: (_id, s) => reports.push(s),
+    network: {
+      refusal: async () => 'network secure is encrypted and this node cannot encrypt',
+      attach: async () => void attached++,
+      detach: async () => undefined,
+    },
+  });
+  await eventually('rejected', () => reports.at(-1)?.state === 'rejected');
+  assert.equal(reports.at(-1)!.err, 'network secure is encrypted and this node cannot encrypt');
+  assert.equal(attached, 0, 'never plugged into the network');
+  assert.deepEqual(executor.running(), []);
+  await r.remove();
+});
+
 test('a task told to shut down before it started never starts', async () => {
   const { r, states, executor } = runner(task([], 'shutdown'));
   await eventually('shutdown', () => states().at(-1) === 'shutdown');

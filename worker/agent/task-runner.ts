@@ -17,6 +17,11 @@ import { expandTaskSpec, type TemplateContext } from './templates.js';
 export interface NetworkAttacher {
   attach(task: Task, netnsPath: string): Promise<void>;
   detach(taskId: string): Promise<void>;
+  /**
+   * Why this node cannot run the task on its networks (an encrypted network on a node that cannot
+   * encrypt), or undefined. Asked before anything is prepared: the task is rejected with the reason.
+   */
+  refusal?(task: Task): Promise<string | undefined>;
   /** The task runs: its endpoints go into DNS and the load balancers of every node on its networks. */
   announce?(task: Task): void;
   /** The task stops serving: its endpoints leave them, before its process is told to stop. */
@@ -197,6 +202,8 @@ export class TaskRunner {
     if (this.phase === 'none') {
       this.report('preparing', 'preparing');
       try {
+        const refusal = await this.deps.network?.refusal?.(this.task);
+        if (refusal) throw new Error(refusal);
         await executor.prepare(this.launch());
         this.phase = 'prepared';
       } catch (err) {

@@ -1,6 +1,7 @@
 // Docker's service templates, expanded by the agent just before a task starts (the values are only known
 // on the node): `--hostname '{{.Node.Hostname}}-{{.Task.Slot}}'`, `-e NAME={{.Task.Name}}`.
 import type { TaskSpec } from '../../api/objects/index.js';
+import { TEMPLATE_ACTION, TEMPLATE_FIELDS } from '../../api/task-templates.js';
 
 export interface TemplateContext {
   node: { id: string; hostname: string };
@@ -8,7 +9,7 @@ export interface TemplateContext {
   task: { id: string; name: string; slot: number };
 }
 
-const FIELDS: Record<string, (c: TemplateContext) => string> = {
+const FIELDS: Record<(typeof TEMPLATE_FIELDS)[number], (c: TemplateContext) => string> = {
   '.Node.ID': (c) => c.node.id,
   '.Node.Hostname': (c) => c.node.hostname,
   '.Service.ID': (c) => c.service.id,
@@ -20,8 +21,8 @@ const FIELDS: Record<string, (c: TemplateContext) => string> = {
 
 /** Expands every `{{ .Field }}`; an unknown field is an error naming it (the task is rejected). */
 export function expandTemplate(text: string, ctx: TemplateContext): string {
-  return text.replace(/\{\{\s*([^}\s]+)\s*\}\}/g, (_all, field: string) => {
-    const value = FIELDS[field];
+  return text.replace(TEMPLATE_ACTION, (_all, field: string) => {
+    const value = (FIELDS as Record<string, ((c: TemplateContext) => string) | undefined>)[field];
     if (!value) {
       throw new Error(`unknown template field {{${field}}}: use one of ${Object.keys(FIELDS).join(', ')}`);
     }

@@ -6,7 +6,9 @@ import { isAbsolute, posix } from 'node:path';
 import type { TaskLaunch } from '../agent/executor.js';
 import { resolveUser, type ResolvedUser } from './users.js';
 
-export const BUILTIN_IMAGE = 'host';
+import { BUILTIN_IMAGE } from '../../api/task-templates.js';
+
+export { BUILTIN_IMAGE };
 /** Docker's default PATH for containers. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Docker refuses memory limits under 6 MiB: nothing useful runs in less. */

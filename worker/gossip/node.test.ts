@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
+import { rejectCounts } from '../../lib/rejects.js';
 import { after, test } from 'node:test';
 import { eventually, freePorts } from '../../test/support.js';
 import { encodePacket, Keyring } from './codec.js';
@@ -81,6 +82,11 @@ test('four encrypted nodes on 127.0.0.1 converge, share an entry within its netw
   );
   sock.destroy();
   assert.equal(n0.members().find((m) => m.id === 'node2')?.state, 'alive', 'the forged death was ignored');
+  // Issue 18, fault 8: ... and they are in the daemon's reject log, by kind, for `swarmlite info`.
+  const counts = rejectCounts();
+  assert.ok((counts['gossip-udp:auth'] ?? 0) >= 2, JSON.stringify(counts));
+  assert.ok((counts['gossip-udp:unencrypted'] ?? 0) >= 1, JSON.stringify(counts));
+  assert.ok((counts['gossip-tcp:sync-too-long'] ?? 0) >= 1, JSON.stringify(counts));
 
   // Key rotation as managers do it: add the new key everywhere, switch primaries, remove the old.
   const k2 = randomBytes(32);

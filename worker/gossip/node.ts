@@ -2,6 +2,7 @@
 // GossipCore with a real clock and timers, moves its packets over UDP and its sync exchanges over
 // TCP, and turns its events into EventEmitter events. All protocol logic lives in the core; this
 // file only does I/O, encryption (via the codec) and accounting of what it dropped.
+import { rejected } from '../../lib/rejects.js';
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -108,7 +109,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       swim: opts.swim,
       tables: opts.tables,
     });
-    udp.on('message', (buf) => this.onDatagram(buf));
+    udp.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
     udp.on('error', () => this.counters.sendErrors++);
     tcp.on('connection', (sock) => void this.serveSync(sock));
     this.timer = setInterval(() => this.step((t) => this.core.tick(t)), opts.tickMs ?? 50);
@@ -249,18 +250,20 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     }
   }
 
-  private drop(reason: ShellDropReason): void {
+  /** Counted here (stats) and in the daemon's reject log (rate-limited lines, `swarmlite info`). */
+  private drop(reason: ShellDropReason, source: string, transport: 'udp' | 'tcp'): void {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    rejected(`gossip-${transport}:${reason}`, source, `gossip ${transport} input dropped (${reason})`);
   }
 
-  private streamFailed(err: unknown): void {
-    if (err instanceof FrameError && err.reason === 'too-long') this.drop('sync-too-long');
+  private streamFailed(err: unknown, source: string): void {
+    if (err instanceof FrameError && err.reason === 'too-long') this.drop('sync-too-long', source, 'tcp');
     else this.counters.syncFailures++;
   }
 
-  private onDatagram(buf: Buffer): void {
+  private onDatagram(buf: Buffer, from: { address: string; port: number }): void {
     const d = decodePacket(buf, this.keyring);
-    if (!d.ok) return this.drop(d.reason);
+    if (!d.ok) return this.drop(d.reason, from.address, 'udp');
     this.counters.packetsIn++;
     this.step((t) => this.core.receive(d.value, t));
   }
@@ -276,11 +279,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       sock.write(frame(encodeSync(request, this.keyring)));
       const body = await readFrame(sock, MAX_SYNC_BYTES, this.syncTimeoutMs);
       const d = decodeSync(body, this.keyring);
-      if (!d.ok) return this.drop(d.reason);
+      if (!d.ok) return this.drop(d.reason, target.host, 'tcp');
       this.counters.syncsOut++;
       this.step((t) => this.core.handleSyncReply(d.value, t));
     } catch (err) {
-      this.streamFailed(err);
+      this.streamFailed(err, target.host);
     } finally {
       this.openSockets.delete(sock);
       sock.destroy();
@@ -292,16 +295,24 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     if (this.closed) return void sock.destroy();
     this.openSockets.add(sock);
     sock.on('error', () => undefined);
+    const source = sock.remoteAddress ?? 'unknown';
     try {
       const body = await readFrame(sock, MAX_SYNC_BYTES, this.syncTimeoutMs);
       const d = decodeSync(body, this.keyring);
-      if (!d.ok) return this.drop(d.reason);
+      if (!d.ok) return this.drop(d.reason, source, 'tcp');
       this.counters.syncsIn++;
       let reply: SyncMessage | undefined;
       this.step((t) => (reply = this.core.handleSync(d.value, t)));
       if (reply) await new Promise<void>((r) => sock.end(frame(encodeSync(reply!, this.keyring)), () => r()));
     } catch (err) {
-      this.streamFailed(err);
+      this.streamFailed(err, source);
+      // A connection that never delivered one whole frame (garbage, a port scan, a slowloris).
+      if (err instanceof FrameError && err.reason !== 'too-long')
+        rejected(
+          `gossip-tcp:${err.reason}`,
+          source,
+          `gossip connection ended without a whole frame (${err.reason})`,
+        );
     } finally {
       this.openSockets.delete(sock);
       sock.destroy();

@@ -33,6 +33,10 @@ export interface OverlayAgentOptions {
   log: Logger;
 }
 
+/** Whether the task publishes a port in host mode (on the node it runs on). */
+export const publishesOnHost = (task: Pick<Task, 'endpoint'>): boolean =>
+  task.endpoint.ports.some((p) => p.publishMode === 'host' && p.publishedPort > 0);
+
 export class OverlayAgent {
   private readonly networks = new Map<string, Network>();
   private readonly tasks = new Map<string, LocalTask>();
@@ -66,12 +70,16 @@ export class OverlayAgent {
     });
   }
 
-  /** Plugs a task into its networks; resolves once the kernel has its legs (before the task starts). */
+  /**
+   * Plugs a task into its networks; resolves once the kernel has its legs (before the task starts).
+   * A task with no network gets only a gateway-bridge leg when it publishes a host-mode port: without
+   * it the port would lead to a namespace holding nothing but lo (issue 18, fault 5).
+   */
   async attach(task: Task, netnsPath: string): Promise<void> {
     const attachments = task.networks
       .filter((a) => this.networks.has(a.networkId) && a.addresses[0])
       .map((a) => ({ networkId: a.networkId, address: a.addresses[0]! }));
-    if (attachments.length === 0) return;
+    if (attachments.length === 0 && !(task.networks.length === 0 && publishesOnHost(task))) return;
     await this.attachLocal({ taskId: task.id, netnsPath, attachments }, fullTaskName(task));
   }
 

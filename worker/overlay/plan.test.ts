@@ -252,6 +252,23 @@ test('a task on an internal network only: no gateway leg, no gateway bridge', ()
   assert.deepEqual(plan.gateway, []);
 });
 
+test('a task with no network (a host-mode port) gets the gateway bridge and its leg, no sandbox', () => {
+  // Issue 18, fault 5: such a task had only lo, so its published port never answered.
+  const d = desired({
+    networks: [],
+    peers: [],
+    tasks: [{ taskId: 'solo', netnsPath: '/run/netns/solo', attachments: [] }],
+  });
+  const plan = planAll(ctx, d, EMPTY);
+  assert.deepEqual([...plan.networks.keys()], []);
+  const gw = lines(plan.gateway);
+  assert.ok(gw.includes('ip link add swl_gwbridge type bridge'), gw.join('\n'));
+  assert.ok(
+    gw.some((l) => l.includes('/run/netns/solo') && l.includes('route') && l.includes('default')),
+    gw.join('\n'),
+  );
+});
+
 test('a task on two networks: eth0 and eth1, one sandbox each, one gateway leg', () => {
   const d = desired();
   d.networks.push({

@@ -1,0 +1,155 @@
+// Issue 18's bad-input suite for the CLI: every verb with malformed arguments, against a live daemon.
+// Each case must exit 2 (usage: refused before the daemon is asked) or 1 (the daemon refused), say
+// why on stderr in one clear line (usage errors may add the command's usage after it), print nothing
+// on stdout, never a stack trace, and change nothing: the daemon's `info` and its data root are
+// compared as JSON before and after the whole table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { daemonClient, localInfo } from '../daemon/client.js';
+import { swarmliteBin } from '../lib/repo.js';
+
+const MAIN = swarmliteBin();
+
+function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** [args, exit code, what the first line of stderr says] */
+const CASES: [string[], 1 | 2, RegExp][] = [
+  // Usage errors: refused by the CLI itself.
+  [['frobnicate'], 2, /unknown command 'frobnicate'/],
+  [['info', '--format', 'yaml'], 2, /unknown --format 'yaml'/],
+  [['service', 'create'], 2, /missing required argument|image is required/],
+  [['service', 'create', '--replicas', 'abc', 'host', 'true'], 2, /--replicas/],
+  [['service', 'create', '--replicas', '-1', 'host', 'true'], 2, /--replicas|unknown option/],
+  [['service', 'create', '-p', '99999:80', 'host', 'true'], 2, /99999/],
+  [['service', 'create', '--constraint', 'node.role=worker', 'host', 'true'], 2, /invalid --constraint/],
+  [['service', 'create', '--limit-memory', 'lots', 'host', 'true'], 2, /--limit-memory/],
+  [['service', 'create', '--restart-condition', 'always', 'host', 'true'], 2, /--restart-condition/],
+  [['service', 'create', '--mode', 'weird', 'host', 'true'], 2, /--mode/],
+  [['service', 'create', '--bogus', 'host', 'true'], 2, /unknown option '--bogus'/],
+  [['service', 'scale', 'web=abc'], 2, /web=abc|scale/],
+  [['service', 'ls', '--format', 'yaml'], 2, /unknown --format 'yaml'/],
+  [['network', 'create', '-d', 'bridge', 'n'], 2, /unsupported driver 'bridge'/],
+  [['network', 'create', '--subnet', '10.0.0.0/33', 'n'], 2, /--subnet/],
+  [['network', 'create', '--opt', 'vxlanid_list=1', 'n'], 2, /unknown overlay option "vxlanid_list"/],
+  [['network', 'create', '--opt', 'mtu=big', 'n'], 2, /mtu=big/],
+  [['node', 'update', '--availability', 'sleepy', 'n1'], 2, /invalid --availability 'sleepy'/],
+  [['node', 'update', '--role', 'king', 'n1'], 2, /invalid --role 'king'/],
+  [['init', '--default-addr-pool-mask-length', '40'], 2, /--default-addr-pool-mask-length must be 8..29/],
+  [['init', '--dispatcher-heartbeat', '1h'], 2, /--dispatcher-heartbeat must be a duration/],
+  [['init', '--max-replicas', '0'], 2, /--max-replicas must be a whole number/],
+  [['init', '--max-tasks-per-node', 'many'], 2, /--max-tasks-per-node must be a whole number/],
+  [['join'], 2, /required option '--token/],
+  // Refusals: the daemon (not in a swarm here) says why, in the user's terms.
+  [['service', 'ls'], 1, /not part of a swarm|not a swarm manager/],
+  [['service', 'create', 'host', 'true'], 1, /not part of a swarm|not a swarm manager/],
+  [['network', 'ls'], 1, /not part of a swarm|not a swarm manager/],
+  [['node', 'ls'], 1, /not part of a swarm|not a swarm manager/],
+  [['node', 'inspect', 'self'], 1, /not part of a swarm|not a swarm manager/],
+  [['join-token', 'worker'], 1, /not part of a swarm|not a swarm manager/],
+  [['leave'], 1, /not part of a swarm/],
+];
+
+/** The data root as JSON: every path with its size (a refused command writes nothing there). */
+function tree(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const s = statSync(p);
+      if (s.isDirectory()) walk(p);
+      // The daemon's own log grows with its request logging; it is not state.
+      else if (!name.endsWith('.log')) out[p.slice(dir.length)] = s.size;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+test('every CLI verb with malformed arguments: exit 2 or 1, one clear line, nothing changed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-badinput-'));
+  const socket = join(dir, 's.sock');
+  const daemon = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'daemon',
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--socket',
+      socket,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'ignore' },
+  );
+  t.after(() => {
+    daemon.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = daemonClient(`unix://${socket}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await localInfo(client, 1_000);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const state = async () =>
+    JSON.stringify({ info: await localInfo(client, 5_000), data: tree(join(dir, 'data')) });
+  const before = await state();
+  const env = { SWARMLITE_HOST: `unix://${socket}` };
+  const results: { args: string[]; code: number | null; stdout: string; stderr: string }[] = [];
+  // A few at a time: each is a Node process, and this machine is shared.
+  for (let i = 0; i < CASES.length; i += 4) {
+    const batch = CASES.slice(i, i + 4);
+    results.push(...(await Promise.all(batch.map(async ([args]) => ({ args, ...(await cli(args, env)) })))));
+  }
+  const failures: string[] = [];
+  CASES.forEach(([args, code, message], i) => {
+    const r = results[i]!;
+    const shown = `swarmlite ${args.join(' ')} → exit ${r.code}, stderr ${JSON.stringify(r.stderr.slice(0, 300))}`;
+    const lines = r.stderr.trim().split('\n');
+    if (r.code !== code) failures.push(`${shown}: expected exit ${code}`);
+    else if (!message.test(lines[0] ?? '')) failures.push(`${shown}: first line does not match ${message}`);
+    else if (r.stdout !== '') failures.push(`${shown}: printed on stdout`);
+    else if (/^\s+at /m.test(r.stderr)) failures.push(`${shown}: a stack trace`);
+    else if (code === 1 && lines.length !== 1) failures.push(`${shown}: more than one line`);
+    else if (
+      code === 2 &&
+      lines
+        .slice(1)
+        .some(
+          (l) => l !== '' && !/^(Usage:| {2}|Options:|Commands:|Arguments:|Run 'swarmlite .*--help')/.test(l),
+        )
+    )
+      failures.push(`${shown}: more than the error and the usage`);
+  });
+  assert.deepEqual(failures, []);
+  assert.equal(await state(), before, 'a refused command changed the daemon or its data root');
+  client.close();
+});

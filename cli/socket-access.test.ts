@@ -1,0 +1,82 @@
+// Issue 18's security suite, the local socket: only root may talk to the daemon. A non-root user
+// (nobody, through setpriv) is refused by the kernel (the socket is 0600 in a 0700 folder), so the
+// daemon never sees the request: the CLI exits 1 with one line and prints nothing else.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { daemonClient, localInfo } from '../daemon/client.js';
+import { findTool } from '../lib/exec.js';
+import { swarmliteBin } from '../lib/repo.js';
+
+const MAIN = swarmliteBin();
+
+test('the local socket refuses a non-root user; root is served', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-sockperm-'));
+  const socket = join(dir, 'run', 's.sock');
+  const daemon = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'daemon',
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--socket',
+      socket,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'ignore' },
+  );
+  t.after(() => {
+    daemon.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = daemonClient(`unix://${socket}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await localInfo(client, 1_000);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  client.close();
+  assert.equal(statSync(socket).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir, 'run')).mode & 0o777, 0o700);
+  // mkdtemp's folder is 0700 too: let nobody reach the socket's folder, which must stop it on its own.
+  spawnSync('chmod', ['0755', dir]);
+  const r = spawnSync(
+    findTool('setpriv'),
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      MAIN,
+      '-H',
+      `unix://${socket}`,
+      'info',
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  const asRoot = spawnSync(process.execPath, [MAIN, '-H', `unix://${socket}`, 'info', '--format', 'json'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(asRoot.status, 0, asRoot.stderr);
+  assert.equal(
+    typeof (JSON.parse(asRoot.stdout) as { rejects: object }).rejects,
+    'object',
+    'info shows the reject counts',
+  );
+});
