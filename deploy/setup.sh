@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepares this machine to build, run and test swarmlite: the system tools it drives (Debian/Ubuntu
-# packages, installed only when missing), the npm dependencies (no install scripts run), and a build.
+# Prepares this machine to build, run and test swarmlite: the system tools it drives and tests with
+# (Debian/Ubuntu packages, installed only when missing; ruby checks the Vagrantfile's syntax), the npm
+# dependencies (no install scripts run), and a build.
 # Run from anywhere as root; it is idempotent.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -9,7 +10,7 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 declare -A PACKAGES=(
   [ip]=iproute2 [bridge]=iproute2 [nft]=nftables [nsenter]=util-linux [unshare]=util-linux
   [mount]=mount [sysctl]=procps [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3
-  [setpriv]=util-linux [curl]=curl
+  [setpriv]=util-linux [curl]=curl [ruby]=ruby
 )
 missing=()
 for tool in "${!PACKAGES[@]}"; do
