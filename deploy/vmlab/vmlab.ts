@@ -115,10 +115,11 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
   phase = Date.now();
   rmSync(plan.diskDir, { recursive: true, force: true });
   mkdirSync(plan.shareDir, { recursive: true });
+  // Bare VMs get the tree too: installing by hand is what they are for.
+  stageTree(root, join(plan.shareDir, 'src'));
+  const tarball = await ensureNodeTarball(installScriptPins(readFileSync(installScript, 'utf8')), say);
+  copyFileSync(tarball, join(plan.shareDir, 'node.tgz'));
   if (opts.install) {
-    stageTree(root, join(plan.shareDir, 'src'));
-    const tarball = await ensureNodeTarball(installScriptPins(readFileSync(installScript, 'utf8')), say);
-    copyFileSync(tarball, join(plan.shareDir, 'node.tgz'));
     writeFileSync(
       join(plan.shareDir, 'firstboot.sh'),
       firstbootScript({ lab: state.name, nodeTarball: 'node.tgz' }),
@@ -127,9 +128,7 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
   // Every VM of the image has the image's host key: one known_hosts line covers the lab's /24.
   const subnetPattern = plan.subnet.replace(/\.0\/24$/, '.*');
   writeFileSync(sshAccess(state).knownHosts, `${subnetPattern} ${image.hostKey}\n`);
-  say(
-    `  share ${plan.shareDir}${opts.install ? ' (this tree, built; Node.js for install.sh)' : ''} (${seconds(phase)})`,
-  );
+  say(`  share ${plan.shareDir}: this tree (built), Node.js for install.sh (${seconds(phase)})`);
 
   const names = labNames(state.name, state.subnetIndex);
   say(`lab ${state.name}: underlay ${plan.subnet} on bridge ${plan.bridge} in ${plan.switchNetns}`);
