@@ -30,6 +30,7 @@ export function registerLabCommands(program: Command): void {
     .option('--managers <m>', 'managers among them (node1 ... nodeM); 0: no swarm', '1')
     .option('--memory <size>', 'memory of each VM (--vms)', '1G')
     .option('--no-install', 'boot bare VMs: no swarmlite installed (--vms, with --managers 0)')
+    .option('--accel <accel>', 'QEMU accelerator for --vms: auto, kvm or tcg', 'auto')
     .action(
       async (
         opts: {
@@ -39,12 +40,13 @@ export function registerLabCommands(program: Command): void {
           managers: string;
           memory: string;
           install: boolean;
+          accel: string;
         },
         cmd: Command,
       ) => {
         if (opts.nodes !== undefined && opts.vms !== undefined)
           throw new UserError('use --nodes (namespace hosts) or --vms (VMs), not both', 2);
-        const vmOnly = ['memory', 'install'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
+        const vmOnly = ['memory', 'install', 'accel'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
         if (opts.vms === undefined && vmOnly.length > 0)
           throw new UserError(`--${vmOnly[0] === 'install' ? 'no-install' : vmOnly[0]} needs --vms`, 2);
         const vms = opts.vms !== undefined;
@@ -52,7 +54,9 @@ export function registerLabCommands(program: Command): void {
           name: opts.name,
           nodes: vms ? parseCount(opts.vms!, '--vms') : parseCount(opts.nodes ?? '3', '--nodes'),
           managers: parseCount(opts.managers, '--managers'),
-          ...(vms ? { vms: { memoryMiB: parseMemory(opts.memory), install: opts.install } } : {}),
+          ...(vms
+            ? { vms: { memoryMiB: parseMemory(opts.memory), install: opts.install, accel: opts.accel } }
+            : {}),
           say: (l) => console.log(l),
         });
         console.log(

@@ -170,6 +170,7 @@ install_node() {
   # /usr/local/bin precedes /usr/bin on PATH: tasks running `swarmlite` get this node, not an old one.
   claim /usr/local/bin/node
   ln -sfn "$PREFIX/runtime/bin/node" /usr/local/bin/node
+  changed=1
   say "Node.js $("$PREFIX/runtime/bin/node" --version) in $PREFIX/runtime"
 }
 
@@ -200,7 +201,17 @@ ensure_npm() {
   rm -rf "$tmp"
 }
 
+# Set when a run changes what the daemon runs (tree, runtime, units): only then is it restarted.
+changed=0
+
+app_digest() {
+  (cd "$PREFIX" && find "${APP_ENTRIES[@]}" -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum |
+    sha256sum)
+}
+
 install_app() {
+  local before
+  before=$(app_digest)
   [ -f "$source_dir/package.json" ] && grep -q '"name": "swarmlite"' "$source_dir/package.json" ||
     die "$source_dir is not a swarmlite tree (no package.json named swarmlite)"
   if [ "$(readlink -f "$source_dir")" != "$PREFIX" ]; then
@@ -224,6 +235,7 @@ install_app() {
   node "$PREFIX/bin/swarmlite.js" --help >/dev/null || die "the installed swarmlite does not run"
   claim /usr/local/bin/swarmlite
   ln -sfn "$PREFIX/bin/swarmlite" /usr/local/bin/swarmlite
+  [ "$(app_digest)" = "$before" ] || changed=1
 }
 
 # ---- systemd and the firewall -----------------------------------------------------------------------
@@ -234,7 +246,10 @@ install_unit() { # name
     [ -e "$target" ] && die "$target exists and was not installed by install.sh: remove it first"
     record unit "$1"
   fi
-  cmp -s "$PREFIX/deploy/systemd/$1" "$target" || install -m 0644 "$PREFIX/deploy/systemd/$1" "$target"
+  if ! cmp -s "$PREFIX/deploy/systemd/$1" "$target"; then
+    install -m 0644 "$PREFIX/deploy/systemd/$1" "$target"
+    changed=1
+  fi
 }
 
 # nftables runs every base chain of a hook: an accept here cannot undo another table's drop.
@@ -254,19 +269,28 @@ install_units() {
     install_unit swarmlite-firewall.service
     record nft-table "inet $FIREWALL_TABLE"
   fi
-  systemctl daemon-reload
+  [ "$changed" = 0 ] || systemctl daemon-reload
   if [ "$firewall" = 1 ]; then
     systemctl enable -q swarmlite-firewall.service
-    systemctl restart swarmlite-firewall.service
+    if [ "$changed" = 1 ] || ! systemctl is-active -q swarmlite-firewall.service; then
+      systemctl restart swarmlite-firewall.service
+    fi
     warn_other_firewalls
   fi
   systemctl enable -q swarmlite.service
-  # A re-run with a new tree restarts the daemon on it; its tasks live on and are adopted.
-  systemctl restart swarmlite.service
-  local i
-  for i in $(seq 1 100); do
+  # A run that changed the tree, the runtime or the units restarts the daemon on them (its tasks live
+  # on and are adopted); one that changed nothing leaves it alone.
+  if [ "$changed" = 1 ] || ! systemctl is-active -q swarmlite.service; then
+    systemctl restart swarmlite.service
+  else
+    say "nothing changed: swarmlite.service left running"
+  fi
+  # A second on a real host; minutes on an emulated CPU (a lab VM under TCG on a busy machine).
+  local deadline=$((SECONDS + 600))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     swarmlite info >/dev/null 2>&1 && return 0
-    sleep 0.2
+    systemctl is-failed -q swarmlite.service && break
+    sleep 1
   done
   journalctl -u swarmlite --no-pager -n 20 >&2 || true
   die "the swarmlite daemon did not answer on /run/swarmlite/swarmlite.sock"

@@ -46,7 +46,7 @@ export interface LabUpOptions {
   /** Extra flags for every host's daemon (tests: `--executor simulated`). */
   daemonArgs?: string[];
   /** QEMU/KVM VMs instead of namespace hosts (deploy/vmlab): their memory and first boot. */
-  vms?: { memoryMiB: number; install: boolean };
+  vms?: { memoryMiB: number; install: boolean; accel: string };
   /** Progress lines for the user (the CLI prints them; tests pass a no-op). */
   say?: (line: string) => void;
 }

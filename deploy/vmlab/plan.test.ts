@@ -1,12 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelCommandLine, parseMemory, planVmLab, qemuArgv, shellQuote, sshArgv } from './plan.js';
+import {
+  chooseAccel,
+  kernelCommandLine,
+  parseMemory,
+  planVmLab,
+  qemuArgv,
+  shellQuote,
+  sshArgv,
+} from './plan.js';
 
 const plan = planVmLab({
   name: 'vmt',
   subnetIndex: 261,
   vms: 3,
   memoryMiB: 1024,
+  accel: 'kvm',
   labDir: '/run/swarmlite-lab/labs/vmt',
   vmRoot: '/var/lib/swarmlite-lab',
 });
@@ -69,6 +78,7 @@ test('tap names fit the kernel limit for the longest lab name and host index', (
     subnetIndex: 511,
     vms: 200,
     memoryMiB: 512,
+    accel: 'tcg',
     labDir: '/l',
     vmRoot: '/v',
   });
@@ -98,6 +108,7 @@ test('QEMU argv: one vCPU, KVM, the CoW disk, the tap, the read-only share, cons
   assert.equal(argv[0], '/usr/bin/qemu-system-x86_64');
   assert.deepEqual(pairs.get('-name'), ['vmt-node2,process=vmt-node2']);
   assert.deepEqual(pairs.get('-machine'), ['q35,accel=kvm']);
+  assert.deepEqual(pairs.get('-cpu'), ['host,-arch-capabilities']);
   assert.deepEqual(pairs.get('-smp'), ['1']);
   assert.deepEqual(pairs.get('-m'), ['1024M']);
   assert.deepEqual(pairs.get('-kernel'), ['/c/vmlinuz']);
@@ -120,6 +131,39 @@ test('QEMU argv: one vCPU, KVM, the CoW disk, the tap, the read-only share, cons
     !argv.some((a) => a.includes('user,') || a.includes('hostfwd')),
     'no user-mode network: no way out',
   );
+});
+
+test('TCG VMs emulate the CPU: no host CPU model', () => {
+  const argv = qemuArgv(
+    { ...plan, accel: 'tcg' },
+    plan.vms[0]!,
+    { disk: 'd', kernel: 'k', initrd: 'i' },
+    'qemu',
+  );
+  assert.equal(argv[argv.indexOf('-machine') + 1], 'q35,accel=tcg');
+  assert.equal(argv[argv.indexOf('-cpu') + 1], 'max');
+});
+
+test('the accelerator: hardware KVM when there is one, TCG on PVM or without /dev/kvm', () => {
+  const cases: [string, boolean, string[], string][] = [
+    ['auto', true, ['kvm', 'kvm_intel'], 'kvm'],
+    ['auto', true, ['kvm', 'kvm_amd'], 'kvm'],
+    ['auto', true, ['kvm', 'kvm_pvm'], 'tcg'],
+    ['auto', false, ['kvm', 'kvm_intel'], 'tcg'],
+    ['auto', false, [], 'tcg'],
+    ['kvm', true, ['kvm', 'kvm_pvm'], 'kvm'],
+    ['tcg', true, ['kvm', 'kvm_intel'], 'tcg'],
+  ];
+  for (const [requested, devKvm, kvmModules, accel] of cases) {
+    assert.equal(
+      chooseAccel(requested, { devKvm, kvmModules }).accel,
+      accel,
+      `${requested} ${devKvm} ${kvmModules}`,
+    );
+  }
+  assert.match(chooseAccel('auto', { devKvm: true, kvmModules: ['kvm_pvm'] }).why, /PVM/);
+  assert.throws(() => chooseAccel('kvm', { devKvm: false, kvmModules: [] }), /\/dev\/kvm/);
+  assert.throws(() => chooseAccel('hvf', { devKvm: true, kvmModules: [] }), /--accel must be/);
 });
 
 test('commands for ssh are quoted so the remote shell sees the same words', () => {

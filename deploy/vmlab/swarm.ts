@@ -14,7 +14,7 @@ export async function formVmSwarm(
   access: SshAccess,
   vms: VmPlan[],
   managers: number,
-  timeoutMs = 120_000,
+  timeoutMs = 900_000,
 ): Promise<void> {
   const [first, ...rest] = vms;
   if (!first) return;

@@ -2,7 +2,17 @@
 // `start`. Its underlay is the namespace lab's (a switch namespace with a bridge, this machine
 // attached at .254), with one tap per VM on the bridge. Each step leaves a trace `down` can find.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants as fsConstants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
@@ -12,7 +22,7 @@ import { labNames } from '../lab/names.js';
 import { labDir, writeLabState, type LabState, type VmLabState } from '../lab/state.js';
 import { ensureBaseImage, sshKeyPath, vmCacheRoot } from './image.js';
 import { FIRSTBOOT_UNIT, firstbootScript } from './image-files.js';
-import { planVmLab, type VmPlan } from './plan.js';
+import { chooseAccel, planVmLab, type HostVirtFacts, type VmLabPlan, type VmPlan } from './plan.js';
 import { installScriptPins, stageTree, type InstallPins } from './stage.js';
 import { formVmSwarm } from './swarm.js';
 import { ensureDebianTools } from './tools.js';
@@ -46,7 +56,24 @@ const VM_TOOLS: Record<string, string> = {
   'ssh-keygen': 'openssh-client',
 };
 
-const BOOT_TIMEOUT_MS = 300_000;
+/** Boot to ssh: seconds with KVM; minutes with TCG on a loaded machine. */
+const bootTimeoutMs = (plan: VmLabPlan) => (plan.accel === 'kvm' ? 300_000 : 1_200_000);
+
+function hostVirtFacts(): HostVirtFacts {
+  let devKvm = true;
+  try {
+    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
+  } catch {
+    devKvm = false;
+  }
+  let kvmModules: string[] = [];
+  try {
+    kvmModules = readdirSync('/sys/module').filter((m) => m.startsWith('kvm'));
+  } catch {
+    // no sysfs: no modules known
+  }
+  return { devKvm, kvmModules };
+}
 
 export function sshAccess(state: LabState): SshAccess {
   return { key: sshKeyPath(), knownHosts: join(labDir(state.name), 'known_hosts') };
@@ -83,6 +110,8 @@ export interface VmLabUpOptions {
   managers: number;
   memoryMiB: number;
   install: boolean;
+  /** auto, kvm or tcg (plan.ts: chooseAccel). */
+  accel: string;
   say: (line: string) => void;
 }
 
@@ -92,7 +121,10 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
   const started = Date.now();
   await ensureDebianTools(VM_TOOLS, say);
   const root = packageRoot();
+  const { accel, why } = chooseAccel(opts.accel, hostVirtFacts());
+  say(`lab ${state.name}: QEMU accelerator ${accel} (${why})`);
   const plan = planVmLab({
+    accel,
     name: state.name,
     subnetIndex: state.subnetIndex,
     vms: opts.vms,
@@ -142,7 +174,7 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
     say(`  ${vm.hostname}  ${vm.address}  qemu pid ${ref.pid}  ${opts.memoryMiB}M  console ${vm.consoleLog}`);
   }
   const access = sshAccess(state);
-  await Promise.all(plan.vms.map((vm) => waitForSsh(access, vm, BOOT_TIMEOUT_MS)));
+  await Promise.all(plan.vms.map((vm) => waitForSsh(access, vm, bootTimeoutMs(plan))));
   say(`  booted, ssh answers (${seconds(phase)})`);
 
   if (opts.install) {
@@ -164,7 +196,7 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
 /** Waits for the first-boot unit (a oneshot: `systemctl start` returns when it is done). */
 async function runFirstboot(access: SshAccess, vm: VmPlan): Promise<void> {
   try {
-    await sshRun(access, vm, ['systemctl', 'start', FIRSTBOOT_UNIT], 1_200_000);
+    await sshRun(access, vm, ['systemctl', 'start', FIRSTBOOT_UNIT], 3_600_000);
   } catch (err) {
     const journal = await sshRun(access, vm, [
       'journalctl',
@@ -209,7 +241,7 @@ export async function vmLabViews(state: LabState): Promise<VmView[]> {
     (state.vms?.plan.vms ?? []).map(async (vm) => {
       const running = vmRunning(vm);
       const info = running
-        ? await sshRun(access, vm, ['swarmlite', 'info', '--format', 'json'], 5_000)
+        ? await sshRun(access, vm, ['swarmlite', 'info', '--format', 'json'], 30_000)
             .then((out) => JSON.parse(out) as { role?: string; isLeader?: boolean })
             .catch(() => undefined)
         : undefined;
@@ -250,6 +282,6 @@ export async function vmStart(state: LabState, index: number): Promise<number> {
   if (!image)
     throw new UserError(`lab ${state.name} never got its base image: remove it and bring it up again`);
   const ref = await startVm(state.vms!.plan, vm, image);
-  await waitForSsh(sshAccess(state), vm, BOOT_TIMEOUT_MS);
+  await waitForSsh(sshAccess(state), vm, bootTimeoutMs(state.vms!.plan));
   return ref.pid;
 }

@@ -157,7 +157,7 @@ export async function sshRun(
   access: SshAccess,
   vm: VmPlan,
   command: string[],
-  timeoutMs = 120_000,
+  timeoutMs = 900_000,
 ): Promise<string> {
   const [ssh, ...args] = sshCommand(access, vm, command);
   return run(ssh!, args, { timeoutMs });
@@ -178,7 +178,7 @@ export async function waitForSsh(access: SshAccess, vm: VmPlan, timeoutMs: numbe
   let last = '';
   for (;;) {
     try {
-      await sshRun(access, vm, ['true'], 15_000);
+      await sshRun(access, vm, ['true'], 60_000);
       return;
     } catch (err) {
       last = errorMessage(err);

@@ -147,12 +147,14 @@ bare systemctl is-active swarmlite.service >/dev/null || fail "after install.sh:
 bare nft list table inet swarmlite_firewall >/dev/null || fail "after install.sh: no swarmlite_firewall table"
 bare swarmlite info | sed -n '1,4p'
 manifest_first=$(bare cat /var/lib/swarmlite-install/manifest)
+daemon_pid=$(bare systemctl show -p MainPID --value swarmlite.service)
 phase "install.sh on the bare VM (first run)"
 second=$(bare "${INSTALL[@]}")
 echo "$second"
 if echo "$second" | grep -q 'installing '; then fail "the second install.sh run installed packages again"; fi
 [ "$(bare cat /var/lib/swarmlite-install/manifest)" = "$manifest_first" ] || fail "the second run changed the manifest"
-bare systemctl is-active swarmlite.service >/dev/null || fail "after the second run: swarmlite.service not active"
+[ "$(bare systemctl show -p MainPID --value swarmlite.service)" = "$daemon_pid" ] ||
+  fail "the second run restarted the daemon although nothing changed"
 phase "install.sh again (idempotent)"
 echo "manifest: $(echo "$manifest_first" | cut -f1 | sort | uniq -c | xargs)"
 bare "${INSTALL[0]}" --uninstall
