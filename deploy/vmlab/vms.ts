@@ -159,8 +159,8 @@ export async function sshRun(
   command: string[],
   timeoutMs = 900_000,
 ): Promise<string> {
-  const [ssh, ...args] = sshCommand(access, vm, command);
-  return run(ssh!, args, { timeoutMs });
+  const [, ...args] = sshCommand(access, vm, command);
+  return run('ssh', args, { timeoutMs });
 }
 
 /** Runs a command in the VM with inherited stdio; returns its exit code (255: ssh itself failed). */
