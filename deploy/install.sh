@@ -204,9 +204,10 @@ ensure_npm() {
 # Set when a run changes what the daemon runs (tree, runtime, units): only then is it restarted.
 changed=0
 
+# A digest of the installed tree; entries not there yet are left out (find complains, and that is fine).
 app_digest() {
-  (cd "$PREFIX" && find "${APP_ENTRIES[@]}" -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum |
-    sha256sum)
+  (cd "$PREFIX" && { find "${APP_ENTRIES[@]}" -type f -print0 2>/dev/null || true; } | sort -z |
+    xargs -0 -r sha256sum | sha256sum)
 }
 
 install_app() {
