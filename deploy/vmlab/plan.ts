@@ -239,7 +239,8 @@ export function sshArgv(opts: {
     '-o',
     'BatchMode=yes',
     '-o',
-    `ConnectTimeout=${opts.connectTimeoutS ?? 5}`,
+    // Generous: an emulated VM on a busy machine takes seconds to send its banner.
+    `ConnectTimeout=${opts.connectTimeoutS ?? 60}`,
     '-o',
     'LogLevel=ERROR',
     ...(opts.tty ? ['-t'] : ['-T']),

@@ -7,7 +7,7 @@ import { createConnection } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage, UserError } from '../../lib/errors.js';
-import { findTool, run } from '../../lib/exec.js';
+import { CommandError, findTool, run } from '../../lib/exec.js';
 import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import { qemuArgv, sshArgv, type BaseImage, type VmLabPlan, type VmPlan } from './plan.js';
 
@@ -160,8 +160,24 @@ export async function sshRun(
   timeoutMs = 900_000,
 ): Promise<string> {
   const [, ...args] = sshCommand(access, vm, command);
-  return run('ssh', args, { timeoutMs });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run('ssh', args, { timeoutMs });
+    } catch (err) {
+      // Retried only when the connection itself failed: the command never started.
+      if (
+        attempt >= 5 ||
+        !(err instanceof CommandError) ||
+        err.exitCode !== 255 ||
+        !NOT_CONNECTED.test(err.stderr)
+      )
+        throw err;
+      await new Promise((r) => setTimeout(r, 3_000));
+    }
+  }
 }
+
+const NOT_CONNECTED = /during banner exchange|kex_exchange_identification|Connection (timed out|refused)/;
 
 /** Runs a command in the VM with inherited stdio; returns its exit code (255: ssh itself failed). */
 export function sshExec(access: SshAccess, vm: VmPlan, command: string[]): number {
