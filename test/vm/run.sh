@@ -38,6 +38,7 @@ report() {
 }
 cleanup() {
   local rc=$?
+  [ "${LOCKED:-0}" = 1 ] || return "$rc"
   swarmlite lab down --name "$LAB" >/dev/null 2>&1 || true
   swarmlite lab down --name "$BARE" >/dev/null 2>&1 || true
   [ "$rc" -eq 0 ] || echo "test/vm/run.sh: FAILED (exit $rc); both labs removed" >&2
@@ -57,6 +58,11 @@ until_ok() {
   done
 }
 command -v bc >/dev/null || fail "needs bc (apt-get install bc)"
+# One run per lab name at a time: a second one would tear the first one's VMs down.
+exec 9>"/run/lock/swarmlite-vm-run-$LAB.lock"
+flock -n 9 || fail "another test/vm/run.sh is using lab $LAB"
+LOCKED=1
+
 [ -f dist/cli/main.js ] || fail "build first: npm run build"
 swarmlite lab down --name "$LAB" >/dev/null
 swarmlite lab down --name "$BARE" >/dev/null
