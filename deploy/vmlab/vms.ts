@@ -164,14 +164,14 @@ export async function sshRun(
     try {
       return await run('ssh', args, { timeoutMs });
     } catch (err) {
-      // Retried only when the connection itself failed: the command never started.
-      if (
-        attempt >= 5 ||
-        !(err instanceof CommandError) ||
-        err.exitCode !== 255 ||
-        !NOT_CONNECTED.test(err.stderr)
-      )
-        throw err;
+      // Retried only when the connection itself failed (the command never started) and the VM is up.
+      const retry =
+        attempt < 5 &&
+        err instanceof CommandError &&
+        err.exitCode === 255 &&
+        NOT_CONNECTED.test(err.stderr) &&
+        vmRunning(vm);
+      if (!retry) throw err;
       await new Promise((r) => setTimeout(r, 3_000));
     }
   }
