@@ -114,7 +114,7 @@ test('QEMU argv: one vCPU, KVM, the CoW disk, the tap, the read-only share, cons
   assert.deepEqual(pairs.get('-kernel'), ['/c/vmlinuz']);
   assert.deepEqual(pairs.get('-initrd'), ['/c/initrd.img']);
   assert.deepEqual(pairs.get('-drive'), [
-    'file=/var/lib/swarmlite-lab/vmt/node2.qcow2,if=virtio,format=qcow2,discard=unmap',
+    'file=/var/lib/swarmlite-lab/vmt/node2.qcow2,if=virtio,format=qcow2,discard=unmap,cache=unsafe',
   ]);
   assert.deepEqual(pairs.get('-netdev'), ['tap,id=net0,ifname=vmt-vm2,script=no,downscript=no']);
   assert.deepEqual(pairs.get('-device'), [
