@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepares this machine to build, run and test swarmlite: the system tools it drives (Debian/Ubuntu
-# packages, installed only when missing), the npm dependencies (no install scripts run), and a build.
+# Prepares this machine to build, run and test swarmlite: the system tools it drives and tests with
+# (Debian/Ubuntu packages, installed only when missing; ruby checks the Vagrantfile's syntax), the npm
+# dependencies (no install scripts run), and a build.
 # Run from anywhere as root; it is idempotent.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -11,7 +12,7 @@ declare -A PACKAGES=(
   [mount]=mount [sysctl]=procps [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3
   [setpriv]=util-linux [curl]=curl [perl]=perl-base [runc]=runc [tini-static]=tini [busybox]=busybox-static
   [setfattr]=attr [getfattr]=attr [mknod]=coreutils
-  [docker-registry]=docker-registry [htpasswd]=apache2-utils
+  [docker-registry]=docker-registry [htpasswd]=apache2-utils [ruby]=ruby
 )
 missing=()
 for tool in "${!PACKAGES[@]}"; do

@@ -1,7 +1,9 @@
-// `swarmlite lab ...`: one-machine clusters of network-namespace hosts (deploy/lab).
+// `swarmlite lab ...`: one-machine clusters of network-namespace hosts (deploy/lab) or of QEMU/KVM
+// VMs (deploy/vmlab), driven by the same verbs.
 import { Command } from 'commander';
 import { labDown, labExec, labLs, labSignal, labStart, labUp } from './lab.js';
 import { UserError } from '../../lib/errors.js';
+import { parseMemory } from '../vmlab/plan.js';
 import { parseFormat, printJson, renderTable } from '../../lib/format.js';
 
 const DEFAULT_LAB = 'lab';
@@ -19,21 +21,49 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command('up')
-    .description('Create a lab: a switch, N hosts with their own daemons, the machine attached')
+    .description(
+      'Create a lab: a switch, N hosts (namespaces, or VMs with --vms) with their own daemons, the machine attached',
+    )
     .option('--name <name>', 'lab name', DEFAULT_LAB)
-    .option('--nodes <n>', 'number of hosts', '3')
+    .option('--nodes <n>', 'number of namespace hosts (default 3)')
+    .option('--vms <n>', 'number of QEMU/KVM VMs instead, each installed with deploy/install.sh')
     .option('--managers <m>', 'managers among them (node1 ... nodeM); 0: no swarm', '1')
-    .action(async (opts: { name: string; nodes: string; managers: string }) => {
-      const state = await labUp({
-        name: opts.name,
-        nodes: parseCount(opts.nodes, '--nodes'),
-        managers: parseCount(opts.managers, '--managers'),
-        say: (l) => console.log(l),
-      });
-      console.log(
-        `lab ${state.name} is up. Try: swarmlite lab exec node1 -- swarmlite info   |   swarmlite lab down --name ${state.name}`,
-      );
-    });
+    .option('--memory <size>', 'memory of each VM (--vms)', '1G')
+    .option('--no-install', 'boot bare VMs: no swarmlite installed (--vms, with --managers 0)')
+    .option('--accel <accel>', 'QEMU accelerator for --vms: auto, kvm or tcg', 'auto')
+    .action(
+      async (
+        opts: {
+          name: string;
+          nodes?: string;
+          vms?: string;
+          managers: string;
+          memory: string;
+          install: boolean;
+          accel: string;
+        },
+        cmd: Command,
+      ) => {
+        if (opts.nodes !== undefined && opts.vms !== undefined)
+          throw new UserError('use --nodes (namespace hosts) or --vms (VMs), not both', 2);
+        const vmOnly = ['memory', 'install', 'accel'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
+        if (opts.vms === undefined && vmOnly.length > 0)
+          throw new UserError(`--${vmOnly[0] === 'install' ? 'no-install' : vmOnly[0]} needs --vms`, 2);
+        const vms = opts.vms !== undefined;
+        const state = await labUp({
+          name: opts.name,
+          nodes: vms ? parseCount(opts.vms!, '--vms') : parseCount(opts.nodes ?? '3', '--nodes'),
+          managers: parseCount(opts.managers, '--managers'),
+          ...(vms
+            ? { vms: { memoryMiB: parseMemory(opts.memory), install: opts.install, accel: opts.accel } }
+            : {}),
+          say: (l) => console.log(l),
+        });
+        console.log(
+          `lab ${state.name} is up. Try: swarmlite lab exec node1 -- swarmlite info   |   swarmlite lab down --name ${state.name}`,
+        );
+      },
+    );
 
   lab
     .command('down')
@@ -46,7 +76,7 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command('ls')
-    .description('List labs and their hosts')
+    .description('List labs and their hosts (namespace hosts and VMs)')
     .option('--format <format>', 'table or json')
     .action(async (opts: { format?: string }) => {
       const format = parseFormat(opts.format);
@@ -54,15 +84,16 @@ export function registerLabCommands(program: Command): void {
       if (format === 'json') return printJson(rows);
       console.log(
         renderTable(
-          ['LAB', 'HOST', 'ADDRESS', 'ROLE', 'DAEMON', 'PID', 'SOCKET'],
+          ['LAB', 'HOST', 'KIND', 'ADDRESS', 'ROLE', 'DAEMON', 'PID', 'SOCKET'],
           rows.map((r) => [
             r.lab,
             r.host,
+            r.kind,
             r.address,
             r.role ? r.role + (r.leader ? ' (leader)' : '') : '-',
             r.daemon,
             r.pid ?? '-',
-            r.socket,
+            r.socket || '-',
           ]),
         ),
       );
@@ -70,7 +101,9 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command('exec')
-    .description("Run a command inside a host's namespaces, with SWARMLITE_HOST set to its daemon")
+    .description(
+      "Run a command inside a host's namespaces, with SWARMLITE_HOST set to its daemon (in a VM: over ssh)",
+    )
     .usage('[--name LAB] HOST -- COMMAND [ARG...]')
     .option('--name <name>', 'lab name', DEFAULT_LAB)
     .argument('<host>', 'node1, node2, ...')
@@ -82,8 +115,8 @@ export function registerLabCommands(program: Command): void {
     });
 
   for (const [verb, signal, what] of [
-    ['kill', 'SIGKILL', "SIGKILL a host's daemon, as a crash would"],
-    ['stop', 'SIGTERM', "Stop a host's daemon cleanly (SIGTERM)"],
+    ['kill', 'SIGKILL', "SIGKILL a host's daemon, as a crash would (a VM: pull its plug)"],
+    ['stop', 'SIGTERM', "Stop a host's daemon cleanly (SIGTERM; a VM: shut it down)"],
   ] as const) {
     lab
       .command(verb)
@@ -91,18 +124,16 @@ export function registerLabCommands(program: Command): void {
       .option('--name <name>', 'lab name', DEFAULT_LAB)
       .argument('<host>', 'node1, node2, ...')
       .action(async (host: string, opts: { name: string }) => {
-        await labSignal(opts.name, host, signal);
-        console.log(`${host}: daemon ${verb === 'kill' ? 'killed' : 'stopped'}`);
+        console.log(`${host}: ${await labSignal(opts.name, host, signal)}`);
       });
   }
 
   lab
     .command('start')
-    .description("Start a host's daemon again on the same data root")
+    .description("Start a host's daemon again on the same data root (a VM: boot it on its own disk)")
     .option('--name <name>', 'lab name', DEFAULT_LAB)
     .argument('<host>', 'node1, node2, ...')
     .action(async (host: string, opts: { name: string }) => {
-      const pid = await labStart(opts.name, host);
-      console.log(`${host}: daemon started (pid ${pid})`);
+      console.log(`${host}: ${await labStart(opts.name, host)}`);
     });
 }

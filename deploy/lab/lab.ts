@@ -17,6 +17,7 @@ import {
   unmountIfMounted,
 } from './hosts.js';
 import { formSwarm } from './swarm.js';
+import { vmExec, vmLabDown, vmLabUp, vmLabViews, vmSignal, vmStart } from '../vmlab/vmlab.js';
 import { taskRuntime } from '../../daemon/executor.js';
 import { OverlayDriver } from '../../worker/overlay/driver.js';
 import { localInfo, withDaemon } from '../../daemon/client.js';
@@ -44,6 +45,8 @@ export interface LabUpOptions {
   managers: number;
   /** Extra flags for every host's daemon (tests: `--executor simulated`). */
   daemonArgs?: string[];
+  /** QEMU/KVM VMs instead of namespace hosts (deploy/vmlab): their memory and first boot. */
+  vms?: { memoryMiB: number; install: boolean; accel: string };
   /** Progress lines for the user (the CLI prints them; tests pass a no-op). */
   say?: (line: string) => void;
 }
@@ -79,17 +82,33 @@ async function settleAll(promises: Promise<unknown>[]): Promise<void> {
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const say = opts.say ?? (() => {});
   const name = validateLabName(opts.name);
-  const nodes = validateNodeCount(opts.nodes);
+  const nodes = validateNodeCount(opts.nodes, opts.vms ? '--vms' : '--nodes');
   if (!Number.isInteger(opts.managers) || opts.managers < 0 || opts.managers > nodes) {
     throw new UserError(
       `--managers must be a whole number from 0 to --nodes (${nodes}), got '${opts.managers}'`,
     );
+  }
+  if (opts.vms && !opts.vms.install && opts.managers > 0) {
+    throw new UserError('--no-install boots bare VMs: they cannot form a swarm (use --managers 0)', 2);
   }
   requireRoot();
   requireTools(LAB_TOOLS);
   claimLabDir(name);
   try {
     const k = reserveSubnet(name);
+    if (opts.vms) {
+      const state: LabState = {
+        name,
+        subnetIndex: k,
+        nodes,
+        managers: opts.managers,
+        createdAt: new Date().toISOString(),
+        hosts: [],
+      };
+      writeLabState(state);
+      await vmLabUp(state, { name, vms: nodes, managers: opts.managers, ...opts.vms, say });
+      return state;
+    }
     const names = labNames(name, k);
     const state: LabState = {
       name,
@@ -144,6 +163,7 @@ export async function labDown(nameArg: string): Promise<boolean> {
   for (const host of state?.hosts ?? []) {
     if (await stopDaemon(host, 'SIGTERM')) found = true;
   }
+  if (await vmLabDown(state, name)) found = true;
   const before = found;
   // Tasks outlive their daemon by design (it adopts them when it comes back); a lab going away
   // takes them along: processes, namespaces, cgroups, files.
@@ -171,6 +191,8 @@ export async function labDown(nameArg: string): Promise<boolean> {
 
 export interface LabHostView {
   lab: string;
+  /** netns: a host of network namespaces; vm: a QEMU/KVM VM (daemon and pid are the VM's). */
+  kind: 'netns' | 'vm';
   host: string;
   address: string;
   netns: string;
@@ -184,10 +206,25 @@ export interface LabHostView {
 
 /** Every lab's hosts; the role comes from each running daemon (asked concurrently, briefly). */
 export async function labLs(): Promise<LabHostView[]> {
-  const hosts = listLabNames().flatMap((lab) =>
-    (readLabState(lab)?.hosts ?? []).map((host) => ({ lab, host })),
-  );
-  return Promise.all(
+  const states = listLabNames().flatMap((lab) => readLabState(lab) ?? []);
+  const hosts = states.flatMap((state) => state.hosts.map((host) => ({ lab: state.name, host })));
+  const vms = states
+    .filter((s) => s.vms)
+    .map(async (state) =>
+      (await vmLabViews(state)).map((vm): LabHostView => ({
+        lab: state.name,
+        kind: 'vm',
+        host: vm.host,
+        address: vm.address,
+        netns: '',
+        socket: '',
+        daemon: vm.running ? 'running' : 'stopped',
+        pid: vm.pid,
+        role: vm.role,
+        leader: vm.leader,
+      })),
+    );
+  const views = await Promise.all(
     hosts.map(async ({ lab, host }) => {
       const running = daemonRunning(host);
       const info = running
@@ -195,6 +232,7 @@ export async function labLs(): Promise<LabHostView[]> {
         : undefined;
       return {
         lab,
+        kind: 'netns',
         host: host.hostname,
         address: host.address,
         netns: host.netns,
@@ -206,32 +244,52 @@ export async function labLs(): Promise<LabHostView[]> {
       } satisfies LabHostView;
     }),
   );
+  return [...views, ...(await Promise.all(vms)).flat()].sort(
+    (a, b) => a.lab.localeCompare(b.lab) || a.host.localeCompare(b.host, 'en', { numeric: true }),
+  );
 }
 
-function findHost(lab: string, hostName: string): LabHostState {
+function findHost(lab: string, hostName: string): { state: LabState; index: number } {
   const state = requireLabState(validateLabName(lab));
-  const i = parseHostName(hostName, state.nodes);
-  return state.hosts[i - 1]!;
+  return { state, index: parseHostName(hostName, state.nodes) };
 }
 
+/** Runs a command in a host: inside its namespaces, or over ssh in a VM. */
 export function labExec(lab: string, hostName: string, command: string[]): number {
   if (command.length === 0)
     throw new UserError('lab exec needs a command: swarmlite lab exec node1 -- CMD [ARG...]', 2);
   requireRoot();
-  return execInHost(findHost(lab, hostName), command);
+  const { state, index } = findHost(lab, hostName);
+  return state.vms ? vmExec(state, index, command) : execInHost(state.hosts[index - 1]!, command);
 }
 
-export async function labSignal(lab: string, hostName: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+/**
+ * SIGKILL (a crash) or SIGTERM (a clean stop) a host's daemon; on a VM lab the whole VM: the plug
+ * pulled, or the power button. Returns what happened, for the user.
+ */
+export async function labSignal(
+  lab: string,
+  hostName: string,
+  signal: 'SIGKILL' | 'SIGTERM',
+): Promise<string> {
   requireRoot();
-  const host = findHost(lab, hostName);
+  const { state, index } = findHost(lab, hostName);
+  if (state.vms) {
+    await vmSignal(state, index, signal);
+    return signal === 'SIGKILL' ? 'VM killed (power cut)' : 'VM shut down';
+  }
+  const host = state.hosts[index - 1]!;
   if (!(await stopDaemon(host, signal))) throw new UserError(`${host.hostname}'s daemon is not running`);
+  return signal === 'SIGKILL' ? 'daemon killed' : 'daemon stopped';
 }
 
-export async function labStart(lab: string, hostName: string): Promise<number> {
+/** Starts a host's daemon again on the same data root; on a VM lab boots the VM on its own disk. */
+export async function labStart(lab: string, hostName: string): Promise<string> {
   requireRoot();
-  const state = requireLabState(validateLabName(lab));
-  const host = state.hosts[parseHostName(hostName, state.nodes) - 1]!;
+  const { state, index } = findHost(lab, hostName);
+  if (state.vms) return `VM booted (qemu pid ${await vmStart(state, index)})`;
+  const host = state.hosts[index - 1]!;
   host.daemon = await startDaemon(host);
   writeLabState(state);
-  return host.daemon.pid;
+  return `daemon started (pid ${host.daemon.pid})`;
 }

@@ -22,9 +22,9 @@ export function validateLabName(name: string): string {
   return name;
 }
 
-export function validateNodeCount(n: number): number {
+export function validateNodeCount(n: number, flag = '--nodes'): number {
   if (!Number.isInteger(n) || n < 1 || n > MAX_LAB_NODES) {
-    throw new UserError(`--nodes must be a whole number from 1 to ${MAX_LAB_NODES}, got '${n}'`);
+    throw new UserError(`${flag} must be a whole number from 1 to ${MAX_LAB_NODES}, got '${n}'`);
   }
   return n;
 }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import type { ProcessRef } from '../../lib/process.js';
 import { SUBNET_COUNT, type LabHostNames } from './names.js';
+import type { CachedImage } from '../vmlab/image.js';
+import type { VmLabPlan } from '../vmlab/plan.js';
 
 /** All labs live below this folder (a tmpfs: a reboot forgets them, as it forgets their namespaces). */
 export function labRoot(): string {
@@ -30,7 +32,18 @@ export interface LabState {
   nodes: number;
   managers: number;
   createdAt: string;
+  /** Namespace hosts; empty for a lab of VMs. */
   hosts: LabHostState[];
+  /** Set for a lab of QEMU VMs (`lab up --vms`, deploy/vmlab). */
+  vms?: VmLabState;
+}
+
+export interface VmLabState {
+  plan: VmLabPlan;
+  /** Known once the base image is there (a crash before leaves no VM to stop). */
+  image?: CachedImage;
+  /** Whether the first boot installs swarmlite (false: `--no-install`, bare VMs). */
+  install: boolean;
 }
 
 export const labDir = (name: string) => join(labRoot(), 'labs', name);
