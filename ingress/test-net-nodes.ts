@@ -11,6 +11,7 @@
 // overlay MACs are the overlay driver's (02:42 + the address). Servers on 8080 answer
 // `<task name> <the client address they see>`. Everything is named after the lab's random tag.
 import { run } from '../lib/exec.js';
+import { addSwitch, plug } from '../lib/netns-fixture.js';
 import { macFromIp } from '../worker/overlay/names.js';
 import { NetnsLab } from './test-net.js';
 
@@ -52,30 +53,11 @@ export class TwoNodeMeshNet extends NetnsLab {
 
   /** A veth from a switch (bridge `br0` in `switchNs`) into `netns` as `ifname`. */
   private async plug(switchNs: string, port: string, netns: string, ifname: string, mac?: string) {
-    await run('ip', [
-      '-n',
-      switchNs,
-      'link',
-      'add',
-      port,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      ifname,
-      'netns',
-      netns,
-    ]);
-    await run('ip', ['-n', switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
-    if (mac) await run('ip', ['-n', netns, 'link', 'set', ifname, 'address', mac]);
-    await run('ip', ['-n', netns, 'link', 'set', ifname, 'up']);
+    await plug({ switchNetns: switchNs, bridge: 'br0', port, netns, ifName: ifname, mac });
   }
 
   private async addSwitch(netns: string, address?: string): Promise<void> {
-    await this.addNetns(netns);
-    await run('ip', ['-n', netns, 'link', 'add', 'br0', 'type', 'bridge']);
-    if (address) await run('ip', ['-n', netns, 'addr', 'add', address, 'dev', 'br0']);
-    await run('ip', ['-n', netns, 'link', 'set', 'br0', 'up']);
+    await addSwitch(netns, 'br0', address);
   }
 
   private async addr(netns: string, cidr: string, dev: string): Promise<void> {

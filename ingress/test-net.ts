@@ -3,9 +3,10 @@
 // range that is never routed) and task namespaces on a bridge, with small servers in the tasks.
 // Every name starts with one random tag, and `destroy()` removes exactly what this run made (the
 // processes it started, by pid, then its namespaces), also after a failure.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { findTool, run } from '../lib/exec.js';
+import { run } from '../lib/exec.js';
+import { addNetns, NetnsFixture } from '../lib/netns-fixture.js';
 
 export const TASK_SUBNET = '10.201.0';
 export const BACKEND_PORT = 8080;
@@ -80,22 +81,16 @@ const ask = () => new Promise((resolve) => {
 export class NetnsLab {
   readonly tag = `igt${randomBytes(2).toString('hex')}`;
   readonly underlay = `198.19.${randomInt(100, 151)}`;
-  private readonly namespaces: string[] = [];
-  private readonly children: ChildProcess[] = [];
+  private readonly fixture = new NetnsFixture(this.tag, this.underlay);
 
+  /** A namespace named `name` (which starts with the tag). */
   protected async addNetns(name: string): Promise<void> {
-    await run('ip', ['netns', 'add', name]);
-    this.namespaces.push(name);
-    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    await addNetns(name);
   }
 
   /** Starts `node <args>` inside a namespace; destroy() stops it by its pid. */
   spawnIn(netns: string, nodeArgs: string[]): ChildProcess {
-    const child = spawn(findTool('ip'), ['netns', 'exec', netns, process.execPath, ...nodeArgs], {
-      stdio: 'pipe',
-    });
-    this.children.push(child);
-    return child;
+    return this.fixture.spawnIn(netns, ['node', ...nodeArgs]);
   }
 
   /** Starts a long-running script and waits for its first line of output (its "ready"). */
@@ -121,20 +116,9 @@ export class NetnsLab {
     return JSON.parse(out.trim()) as T;
   }
 
+  /** Stops this run's processes (by pid) and deletes its namespaces; idempotent. */
   async destroy(): Promise<void> {
-    for (const child of this.children) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        // `ip netns exec` execs node, so this pid is the node process itself.
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    for (const name of this.namespaces.reverse()) {
-      await run('ip', ['netns', 'del', name]).catch(() => undefined);
-    }
+    await this.fixture.destroy();
   }
 }
 

@@ -161,6 +161,15 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
     'a restarted daemon converges its sandbox: no duplicate, no stale entry, traffic flows',
     async () => {
       const [node2] = JSON.parse((await swl(n1, ['node', 'inspect', 'node2'])).stdout) as { id: string }[];
+      // node2 keeps a task on appnet whatever the restart takes: on a loaded machine it can outlast the
+      // heartbeat grace, node2's web task then moves away, and with no local task left on appnet node2
+      // rightly has no sandbox at all (what failed here before: "node2 holds []"). A task pinned to
+      // node2 cannot move; it runs there again once node2 is back.
+      const pin = ['--constraint', `node.hostname==${n2.hostname}`];
+      await swl(n1, ['service', 'create', '--name', 'pinned', '--network', 'appnet', ...pin, ...whoami]);
+      await waitFor('the pinned task running on node2', 60_000, async () =>
+        running(await psJson(n1, 'pinned')).some((x) => x.nodeId === node2!.id) ? true : undefined,
+      );
       await labSignal(lab.name, n2.hostname, 'SIGKILL');
       await labStart(lab.name, n2.hostname);
       await waitFor('node2 ready again', 60_000, async () => {

@@ -25,12 +25,22 @@ interface PeerRecord {
 
 const ipOf = (cidr: string) => cidr.split('/')[0]!;
 
+/**
+ * How long after start the driver keeps what a previous daemon left for tasks not attached again yet:
+ * adopted tasks re-attach as their runners resume, one by one, slowly on a loaded machine.
+ */
+const ADOPT_GRACE_MS = 60_000;
+/** A sync that left a step failed is tried again after this long (nothing else may trigger one). */
+const RETRY_MS = 1_000;
+
 export interface OverlayAgentOptions {
   driver: OverlayDriver;
   gossip: GossipNode;
   /** This node's underlay address: its VTEP and what it announces. */
   vtep: string;
   log: Logger;
+  /** Default ADOPT_GRACE_MS. */
+  adoptGraceMs?: number;
 }
 
 /** Whether the task publishes a port in host mode (on the node it runs on). */
@@ -44,6 +54,12 @@ export class OverlayAgent {
   private running: Promise<void> | undefined;
   private again = false;
   private readonly peerListeners = new Set<(networkId: string) => void>();
+  private readonly adoptUntil: number;
+  /** Tasks detached since start (during the adoption grace: their leftovers go at once). */
+  private readonly detachedSinceStart = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private retryPending = false;
+  private stopped = false;
   private readonly onTable = (e: GossipTableEvent) => {
     if (e.table !== PEERS_TABLE) return;
     for (const l of this.peerListeners) l(e.network);
@@ -52,6 +68,18 @@ export class OverlayAgent {
 
   constructor(private readonly opts: OverlayAgentOptions) {
     opts.gossip.on('table', this.onTable);
+    const grace = opts.adoptGraceMs ?? ADOPT_GRACE_MS;
+    this.adoptUntil = Date.now() + grace;
+    // When the grace ends, one sync removes what no task came back for.
+    this.later(grace, () => void this.sync().catch(() => {}));
+  }
+
+  private later(ms: number, work: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopped) work();
+    }, ms).unref();
+    this.timers.add(timer);
   }
 
   /** Network objects as the assignments carry them (VNI, subnets, options). */
@@ -111,6 +139,7 @@ export class OverlayAgent {
     if (!task) return;
     this.tasks.delete(taskId);
     this.names.delete(taskId);
+    if (Date.now() < this.adoptUntil) this.detachedSinceStart.add(taskId);
     for (const a of task.attachments) {
       try {
         this.opts.gossip.deleteEntry(PEERS_TABLE, a.networkId, ipOf(a.address));
@@ -173,6 +202,9 @@ export class OverlayAgent {
   /** Everything this node made for overlays goes (the node left the swarm). */
   async removeAll(): Promise<void> {
     this.opts.gossip.off('table', this.onTable);
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.tasks.clear();
     await this.running?.catch(() => {});
     await this.opts.driver.removeAll();
@@ -210,6 +242,7 @@ export class OverlayAgent {
       }),
       tasks: [...this.tasks.values()],
       peers,
+      ...(Date.now() < this.adoptUntil ? { adopting: { detached: [...this.detachedSinceStart] } } : {}),
     };
   }
 
@@ -225,6 +258,15 @@ export class OverlayAgent {
         const result = await this.opts.driver.sync(this.desired());
         for (const f of result.failures)
           this.opts.log.warn(f, 'overlay change failed; retried on the next sync');
+        // A failed step (a read failing under load, a vxlan VNI still held by a namespace the kernel
+        // is tearing down) must not wait for the next table change or attach, which may never come.
+        if (result.failures.length > 0 && !this.retryPending) {
+          this.retryPending = true;
+          this.later(RETRY_MS, () => {
+            this.retryPending = false;
+            void this.sync().catch(() => {});
+          });
+        }
       } while (this.again);
     })().finally(() => (this.running = undefined));
     return this.running;

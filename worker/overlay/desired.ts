@@ -67,3 +67,16 @@ export function sandboxesWanted(
   }
   return out;
 }
+
+/**
+ * Whether what the kernel holds for `taskId` stays though the task is not (yet) in the desired state:
+ * the daemon is re-adopting its tasks and this one may be about to attach again (types.ts, adopting).
+ */
+export function awaitingAdoption(desired: OverlayDesiredState, taskId: string | undefined): boolean {
+  return (
+    desired.adopting !== undefined &&
+    taskId !== undefined &&
+    !desired.tasks.some((t) => t.taskId === taskId) &&
+    !desired.adopting.detached.includes(taskId)
+  );
+}

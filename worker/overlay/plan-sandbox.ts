@@ -3,6 +3,7 @@
 import { containsAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
 import { bridge, inSandbox, inTask, ip, ipDel, NETNS_NAMES, NODE } from './commands.js';
 import {
+  awaitingAdoption,
   networkMtu,
   sandboxesWanted,
   withPrefixOf,
@@ -32,7 +33,13 @@ export function planSandbox(
   underlayMtu: number | undefined,
 ): Step[] {
   const wanted = sandboxesWanted(ctx.prefix, desired).get(name);
-  if (!wanted) return observed ? removeSandbox(observed) : [];
+  if (!wanted) {
+    // A restarted daemon's first syncs see only the tasks re-attached so far: a sandbox whose tasks
+    // are still to come back stays (removing it would cut them off, and its vxlan device, torn down
+    // asynchronously, would hold the VNI when they come back).
+    const awaited = observed?.legs.some((l) => awaitingAdoption(desired, l.label?.taskId));
+    return observed && !awaited ? removeSandbox(observed) : [];
+  }
   const { network, endpoints } = wanted;
   const mtu = networkMtu(network, underlayMtu);
   const sb = inSandbox(name);
@@ -51,7 +58,7 @@ export function planSandbox(
   // A recreated vxlan device starts without entries.
   const current = vx.recreated ? { neighbors: [], fdb: [] } : (observed ?? { neighbors: [], fdb: [] });
   steps.push(...peerSteps(name, network, desired, endpoints, current));
-  steps.push(...legSteps(name, mtu, endpoints, observed));
+  steps.push(...legSteps(name, mtu, desired, endpoints, observed));
   return steps;
 }
 
@@ -247,6 +254,7 @@ function peerSteps(
 function legSteps(
   name: string,
   mtu: number,
+  desired: OverlayDesiredState,
   endpoints: DesiredEndpoint[],
   observed: ObservedSandbox | undefined,
 ): Step[] {
@@ -266,6 +274,7 @@ function legSteps(
       kept.add(ep.task.taskId);
       continue;
     }
+    if (!ep && awaitingAdoption(desired, leg.label?.taskId)) continue;
     steps.push({
       why: leg.label
         ? `task ${leg.label.taskId}'s ${leg.label.taskIf} (${leg.label.address}) is gone or changed`

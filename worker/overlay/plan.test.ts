@@ -244,6 +244,33 @@ test('the last local task leaves: the sandbox (vxlan0 first) and the gateway bri
   ]);
 });
 
+test('a restarted daemon re-adopting its tasks keeps a sandbox and legs whose tasks have not attached again', () => {
+  // The first sync after a restart may come from another network's attach (the ingress sandbox's):
+  // t1 is still running but not re-attached yet. Its sandbox, its leg and its peers must stay.
+  const adopting = desired({ tasks: [], adopting: { detached: [] } });
+  assert.equal(planAll(ctx, adopting, converged()).networks.size, 0);
+  // A second task re-attached first: t1's leg on the same sandbox is kept, the new one is added.
+  const t2 = {
+    taskId: 't2',
+    netnsPath: '/run/netns/t2',
+    attachments: [{ networkId: 'net1', address: '10.0.1.5/24' }],
+  };
+  const partly = networkLines(
+    planAll(ctx, desired({ tasks: [t2], adopting: { detached: [] } }), converged()),
+  );
+  assert.ok(!partly.some((l) => l.includes(`del ${sandboxLegName('t1')}`)), partly.join('\n'));
+  assert.ok(partly.some((l) => l.includes(`link add ${sandboxLegName('t2')}`)));
+});
+
+test('while re-adopting, a task detached since the restart still has its leg and idle sandbox removed', () => {
+  const plan = planAll(ctx, desired({ tasks: [], adopting: { detached: ['t1'] } }), converged());
+  assert.deepEqual(networkLines(plan), [
+    'ip -n swl_ov-4097 link del vxlan0',
+    `ip -n swl_ov-4097 link del ${sandboxLegName('t1')}`,
+    'ip netns del swl_ov-4097',
+  ]);
+});
+
 test('a task on an internal network only: no gateway leg, no gateway bridge', () => {
   const d = desired();
   d.networks[0].internal = true;

@@ -67,6 +67,12 @@ export interface OverlayDesiredState {
   tasks: LocalTask[];
   peers: RemotePeer[];
   gatewayBridge?: GatewayBridgeConfig;
+  /**
+   * Set while a restarted daemon re-adopts the tasks still running from before: until each attaches
+   * again, the sandbox legs it left (and a sandbox holding them) may belong to a task about to come
+   * back, so they are kept, except for the tasks detached since the daemon started.
+   */
+  adopting?: { detached: string[] };
 }
 
 // ------------------------------------------------------------------------------------------ observed
