@@ -26,7 +26,9 @@ if (files.length === 0) {
   console.error('test/run.js: no compiled test files matched (did `npm run build` run?)');
   process.exit(1);
 }
-const concurrency = process.env.SWARMLITE_TEST_CONCURRENCY ?? '3';
+// Two files at once: each e2e file runs a lab of several daemons, and on a 2-core machine a third lab
+// beside them starved the others into timeouts (CI shares two cores).
+const concurrency = process.env.SWARMLITE_TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
   ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],

@@ -177,7 +177,8 @@ test('tasks as isolated processes on a 3-host lab', { skip: !isRoot && 'needs ro
       '-c',
       'while true; do echo "hello from $(hostname)"; sleep 0.2; done',
     ]);
-    const r = await runIn(n1, ['timeout', '4', 'swarmlite', 'service', 'logs', '-f', 'talk'], 20_000);
+    // Followed for 20 s: the CLI alone can take seconds to start on a loaded machine.
+    const r = await runIn(n1, ['timeout', '20', 'swarmlite', 'service', 'logs', '-f', 'talk'], 60_000);
     const nodes = new Set([...r.stdout.matchAll(/@(node\d)\s+\| hello from/g)].map((m) => m[1]));
     assert.deepEqual([...nodes].sort(), ['node1', 'node2', 'node3'], r.stdout.slice(0, 500));
     const lines = r.stdout.trim().split('\n').length;
