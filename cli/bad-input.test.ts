@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemonClient, localInfo } from '../daemon/client.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { startTestDaemon } from './test-daemon.js';
 
 const MAIN = swarmliteBin();
 
@@ -86,39 +86,8 @@ function tree(dir: string): Record<string, number> {
 }
 
 test('every CLI verb with malformed arguments: exit 2 or 1, one clear line, nothing changed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'swl-badinput-'));
-  const socket = join(dir, 's.sock');
-  const daemon = spawn(
-    process.execPath,
-    [
-      MAIN,
-      'daemon',
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--socket',
-      socket,
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'ignore' },
-  );
-  t.after(() => {
-    daemon.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, socket } = await startTestDaemon(t, 'badinput');
   const client = daemonClient(`unix://${socket}`);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await localInfo(client, 1_000);
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
   const state = async () =>
     JSON.stringify({ info: await localInfo(client, 5_000), data: tree(join(dir, 'data')) });
   const before = await state();

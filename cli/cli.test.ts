@@ -1,12 +1,12 @@
 // The CLI's bad-input paths: each is one clear message on stderr and a specific non-zero exit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { daemonClient, localInfo } from '../daemon/client.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { spawnDaemon, waitForDaemon } from './test-daemon.js';
 
 /** The real launcher (bin/swarmlite.js), as users run it. */
 const MAIN = swarmliteBin();
@@ -18,36 +18,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
     timeout: 20_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A daemon on `dir`/data with its socket at `socket`, as a child of the test. */
-function spawnDaemon(dir: string, socket: string, logLevel: string) {
-  const args = [
-    'daemon',
-    '--data-root',
-    join(dir, 'data'),
-    '--exec-root',
-    join(dir, 'exec'),
-    '--socket',
-    socket,
-  ];
-  return spawn(process.execPath, [MAIN, ...args, '--log-level', logLevel], { stdio: 'ignore' });
-}
-
-async function waitForDaemon(socket: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const client = daemonClient(`unix://${socket}`);
-    try {
-      await localInfo(client, 500);
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    } finally {
-      client.close();
-    }
-  }
 }
 
 test('an unknown verb prints usage on stderr and exits 2', () => {

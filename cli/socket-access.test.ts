@@ -3,51 +3,17 @@
 // daemon never sees the request: the CLI exits 1 with one line and prints nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonClient, localInfo } from '../daemon/client.js';
 import { findTool } from '../lib/exec.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { startTestDaemon } from './test-daemon.js';
 
 const MAIN = swarmliteBin();
 
 test('the local socket refuses a non-root user; root is served', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'swl-sockperm-'));
-  const socket = join(dir, 'run', 's.sock');
-  const daemon = spawn(
-    process.execPath,
-    [
-      MAIN,
-      'daemon',
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--socket',
-      socket,
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'ignore' },
-  );
-  t.after(() => {
-    daemon.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const client = daemonClient(`unix://${socket}`);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await localInfo(client, 1_000);
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  client.close();
+  const { dir, socket } = await startTestDaemon(t, 'sockperm', join('run', 's.sock'));
   assert.equal(statSync(socket).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, 'run')).mode & 0o777, 0o700);
   // mkdtemp's folder is 0700 too: let nobody reach the socket's folder, which must stop it on its own.
