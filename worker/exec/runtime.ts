@@ -70,7 +70,7 @@ export interface TaskRuntimeOptions {
 }
 
 /** The tools' own PATH: tasks get theirs from their spec, never the daemon's. */
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$/;
 // (bash and perl are in every Debian/Ubuntu base system; the OCI runtime is added by name.)
 const TOOLS = ['ip', 'mount', 'umount', 'tini-static'];
