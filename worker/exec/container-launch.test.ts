@@ -2,7 +2,7 @@
 // process group, the launcher now holds: this machine's 32768 pids go round in about a minute under
 // load), and what start() says when the launcher dies before the container runs.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findTool } from '../../lib/exec.js';
@@ -126,5 +126,29 @@ test("stray signals to a running task's supervisor and writers: the exit is stil
   assert.deepEqual(
     (await collectLogs(rt, id)).map((l) => l.line),
     ['up', 'bye'],
+  );
+});
+
+test('pids recorded by a launch whose daemon died before process.json: another process at that pid now is not the task', async (t) => {
+  const { rt, root } = testRuntime(t);
+  const { id, pid } = await runTask(rt, hostSpec(['sleep', '1000']));
+  const files = new TaskFiles(join(root, id));
+  rmSync(files.process); // as a daemon killed between `created` and process.json leaves it
+  assert.deepEqual(await rt.list(), [{ taskId: id, state: 'running', pid }]);
+  // `created` naming a live process that is not the supervisor's child: no pid to report or signal.
+  writeFileSync(files.created, `${process.pid}\n`);
+  assert.deepEqual(await rt.list(), [{ taskId: id, state: 'running' }]);
+  writeFileSync(files.created, `${pid}\n`);
+  await rt.stop(id, 1000);
+  assert.deepEqual(await rt.wait(id), { exitCode: 143, signal: 'SIGTERM', oomKilled: false });
+  // A launch that never got to `created`, whose supervisor pid now runs something else (this test):
+  const launch = launchOf(hostSpec(['true']));
+  await rt.prepare(launch);
+  const other = new TaskFiles(join(root, launch.taskId));
+  writeFileSync(other.loggers, '');
+  writeFileSync(other.supervisor, `${process.pid}\n`);
+  assert.deepEqual(
+    (await rt.list()).find((r) => r.taskId === launch.taskId),
+    { taskId: launch.taskId, state: 'exited', exit: { exitCode: 125, oomKilled: false } },
   );
 });

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
-import { processRef, type ProcessRef } from '../../lib/process.js';
+import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
 import type { OciRuntime } from './oci/runtime.js';
 import type { ShimPaths } from './shims.js';
 import { writeJsonAtomic, type ProcessRecord, type TaskFiles } from './task-files.js';
@@ -214,6 +214,36 @@ export function loggerRefs(files: TaskFiles): ProcessRef[] {
     if (ref && cmdline?.includes(files.logs)) refs.push(ref);
   }
   return refs;
+}
+
+/**
+ * The supervisor oci-start.sh recorded (for a daemon that died before writing process.json), while
+ * that pid still runs it: the launcher and the shim both have the task's folder as their second
+ * argument. Any other process there now only reused the pid.
+ */
+export function recordedSupervisor(files: TaskFiles): ProcessRef | undefined {
+  const pid = pidOf(files.readText(files.supervisor));
+  const ref = pid === undefined ? undefined : processRef(pid);
+  const argv = ref && readProcFile(ref.pid, 'cmdline')?.split('\0');
+  return argv?.[2] === files.dir && /\/(oci-start\.sh|oci-shim\.pl)$/.test(argv[1] ?? '') ? ref : undefined;
+}
+
+/**
+ * The container's init from the supervisor's `created` (when process.json lacks it), while it is
+ * still the supervisor's child: once reaped, its pid may be anyone's.
+ */
+export function supervisedInit(createdText: string, supervisor: ProcessRef): ProcessRef | undefined {
+  const pid = pidOf(createdText);
+  const ref = pid === undefined ? undefined : processRef(pid);
+  const stat = ref && readProcFile(ref.pid, 'stat');
+  // /proc/PID/stat: the parent's pid is the second field after the command name's closing ')'.
+  const ppid = stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return ppid === supervisor.pid && isRunning(supervisor) ? ref : undefined;
+}
+
+function pidOf(text: string | undefined): number | undefined {
+  const pid = Number(text?.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 function readProcFile(pid: number, name: string): string | undefined {
