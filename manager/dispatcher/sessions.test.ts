@@ -42,7 +42,7 @@ function seen(a: DispatcherAction): Seen {
     session: a.sessionId,
     managers: m.managers.map((x) => x.nodeId),
     role: m.node.role,
-    spec: m.node.spec.role,
+    spec: m.node.spec?.role ?? '',
   };
 }
 
