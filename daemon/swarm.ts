@@ -108,6 +108,6 @@ export class SwarmNode {
     // A worker goes through its dispatcher session: the leader finds the node that runs the task.
     const stream = worker.exec();
     if (!stream) throw new UserError('this node is not connected to a manager right now; try again shortly');
-    return pipeExec(stream as grpc.ClientDuplexStream<object, ExecOutput>, req, sink);
+    return pipeExec(stream, req, sink);
   }
 }
