@@ -56,7 +56,7 @@ test('network create: every invalid spec is INVALID_ARGUMENT and changes nothing
     [overlay('n', { ipam: [7] }), /ipam: object expected/],
     [overlay('n', { ipam: { subnet: '10.0.0.0/24' } }), /ipam: array expected/],
   ];
-  for (const [req, message] of malformed) await assertUnsendable(f, 'CreateNetwork', req, message);
+  for (const [req, message] of malformed) assertUnsendable('CreateNetwork', req, message);
 });
 
 test('network create: unknown --opt keys and --opt encrypted on a node that cannot encrypt are refused', async () => {

@@ -262,7 +262,7 @@ test('service create: every invalid spec is refused with its code and changes no
     [{ spec: { name: 'api', task: { image: 'host', command: 'ls -l' } } }, /command: array expected/],
     [{ spec: { name: 'api', task: { image: 'host', networks: ['appnet'] } } }, /networks: object expected/],
   ];
-  for (const [req, message] of malformed) await assertUnsendable(f, 'CreateService', req, message);
+  for (const [req, message] of malformed) assertUnsendable('CreateService', req, message);
 });
 
 test('service create: a port taken by a service the allocator has not seen yet is still refused', async () => {

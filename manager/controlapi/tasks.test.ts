@@ -62,7 +62,7 @@ test('task ls: unknown filters are refused', async () => {
     S.INVALID_ARGUMENT,
     /unknown desired state "sleeping"/,
   );
-  await assertUnsendable(f, 'ListTasks', { desiredStates: 'running' }, /desiredStates: array expected/);
+  assertUnsendable('ListTasks', { desiredStates: 'running' }, /desiredStates: array expected/);
 });
 
 test('task inspect: by id, id prefix, slot name (its current task) and global name', async () => {
