@@ -304,7 +304,7 @@ export class Manager implements LeaderInfo {
       fail: (err) => call.emit('error', toServiceError(err)),
     });
     return {
-      ServiceLogs: (call: grpc.ServerWritableStream<LogsRequest, LogMessage>) => {
+      ServiceLogs: (call) => {
         try {
           authorize(call);
           const cancel = this.serviceLogs(call.request, sinkOf(call));
@@ -313,7 +313,7 @@ export class Manager implements LeaderInfo {
           call.emit('error', toServiceError(err));
         }
       },
-      Exec: (call: grpc.ServerDuplexStream<ExecRequest & { input?: ExecInput | null }, ExecOutput>) =>
+      Exec: (call) =>
         serveExecCall(
           call,
           (req, sink) => this.exec(req, sink),
