@@ -9,6 +9,7 @@ import { UserError } from '../lib/errors.js';
 import { serveUnary, type UnaryHandlers } from '../api/calls.js';
 import { services, type LocalApiClient, type LocalApiDefinition, type LocalApiHandlers } from '../api/rpc.js';
 import type { Logger } from '../lib/log.js';
+import { rpcErrorText } from '../lib/grpc-errors.js';
 
 /** The unary RPCs of proto/local.proto as promise handlers (e.g. `Info`, `ListNodes`): all of them. */
 export type LocalUnaryHandlers = UnaryHandlers<LocalApiClient, LocalApiDefinition>;
@@ -19,7 +20,7 @@ export type LocalApiStreams = Pick<LocalApiHandlers, 'ServiceLogs' | 'Exec'>;
 /** A user-facing refusal keeps its message; a gRPC error from a manager keeps its code and details. */
 export function toStatus(err: unknown): grpc.ServiceError {
   const e = err as Partial<grpc.ServiceError>;
-  const message = e.details ?? (err instanceof Error ? err.message : String(err));
+  const message = rpcErrorText(err);
   const code =
     err instanceof UserError
       ? grpc.status.FAILED_PRECONDITION

@@ -9,6 +9,7 @@ import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.j
 import type { ExecRequest, LogsRequest, Sink } from './controlapi/streams.js';
 import { callLeader } from './leadership.js';
 import type { Manager } from './manager.js';
+import { rpcErrorText } from '../lib/grpc-errors.js';
 
 const ELECTION_WAIT_MS = 3_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,7 +41,7 @@ export async function routeControl<T>(
       const e = err as grpc.ServiceError;
       if (e.code !== grpc.status.UNAVAILABLE && e.code !== grpc.status.DEADLINE_EXCEEDED) throw err;
       if (attempt === 3)
-        throw new UserError(`the swarm's leader at ${asked} did not answer: ${e.details ?? e.message}`);
+        throw new UserError(`the swarm's leader at ${asked} did not answer: ${rpcErrorText(e)}`);
       // The leader we asked may be gone: followers notice within an election timeout.
       const until = Date.now() + ELECTION_WAIT_MS;
       while (
@@ -92,7 +93,7 @@ export function routeLogs(
   });
   stream.on('error', (err: grpc.ServiceError) => {
     client.close();
-    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(err.details ?? err.message));
+    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(rpcErrorText(err)));
   });
   return () => stream.cancel();
 }
@@ -124,7 +125,7 @@ export function pipeExec(
   });
   stream.on('error', (err: grpc.ServiceError) => {
     done();
-    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(err.details ?? err.message));
+    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(rpcErrorText(err)));
   });
   return { input: (input) => stream.write({ input }), cancel: () => stream.cancel() };
 }
