@@ -19,7 +19,7 @@ const CASES: [string | undefined, RegExp, RegExp | undefined][] = [
   ['EPERM', /^permission denied on the swarmlite daemon's socket/, /daemon running/],
   [
     'ENOENT',
-    /^no swarmlite daemon socket at \/run\/swarmlite\/swarmlite\.sock: is the daemon running\? Start it/,
+    /^Cannot connect to the swarmlite daemon at unix:\/\/\/run\/swarmlite\/swarmlite\.sock: no socket at \/run\/swarmlite\/swarmlite\.sock\. Is the daemon running\? Start it/,
     undefined,
   ],
   [
@@ -46,7 +46,10 @@ test('a socket that does not exist is told as such, in one line', async (t) => {
   await assert.rejects(
     withDaemon(target, (c) => localInfo(c, 5_000)),
     (err: Error) => {
-      assert.match(err.message, /^no swarmlite daemon socket at .*none\.sock: is the daemon running\?/);
+      assert.match(
+        err.message,
+        /^Cannot connect to the swarmlite daemon at .*: no socket at .*none\.sock\. Is the daemon running\?/,
+      );
       return true;
     },
   );

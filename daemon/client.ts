@@ -90,7 +90,7 @@ export function unreachableDaemon(target: string, problem: string | undefined): 
   }
   if (problem === 'ENOENT' || problem === 'ENOTDIR') {
     return new UserError(
-      `no swarmlite daemon socket at ${path}: is the daemon running? ` +
+      `Cannot connect to the swarmlite daemon at ${target}: no socket at ${path}. Is the daemon running? ` +
         `Start it with 'swarmlite daemon' (as root), or point -H/SWARMLITE_HOST at its socket.`,
     );
   }
