@@ -10,7 +10,7 @@ import { registerNodeCommands } from './commands-node.js';
 import { registerServiceCommands } from './commands-service.js';
 import { registerSwarmCommands } from './commands-swarm.js';
 import { registerWhoamiCommand } from './commands-whoami.js';
-import { usageErrorLine } from './usage-errors.js';
+import { unexpectedErrorLine, usageErrorLine } from './error-lines.js';
 
 export const USAGE_EXIT = 2;
 
@@ -40,7 +40,7 @@ function buildProgram(extra: readonly CommandGroup[]): Command {
 
 /** Every command reports its own usage on a usage error, so errors carry the command they came from. */
 function tagUsageErrors(cmd: Command): void {
-  // Commander's own printing is replaced by main()'s one line (usage-errors.ts).
+  // Commander's own printing is replaced by main()'s one line (error-lines.ts).
   cmd.configureOutput({ outputError: () => {} });
   cmd.exitOverride((err) => {
     throw Object.assign(err, { command: cmd });
@@ -74,9 +74,7 @@ export async function main(argv: string[], extra: readonly CommandGroup[] = []):
       process.stderr.write(`Error: ${err.message}\n`);
       return err.exitCode;
     }
-    process.stderr.write(
-      `swarmlite: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
+    process.stderr.write(`${unexpectedErrorLine(err, process.env)}\n`);
     return 1;
   }
 }

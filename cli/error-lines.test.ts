@@ -1,7 +1,7 @@
 // Issue 18, fault 9: commander's lowercase usage errors are one line in the CLI's style.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { usageErrorLine } from './usage-errors.js';
+import { unexpectedErrorLine, usageErrorLine } from './error-lines.js';
 
 /** [commander's message, its code, the command, its usage, the line shown] */
 const CASES: [string, string, string, string, string][] = [
@@ -55,4 +55,22 @@ test("commander's usage errors: one line, 'Error: ', the suggestion folded in, w
     assert.equal(line, shown);
     assert.doesNotMatch(line, /\n|^error:/);
   }
+});
+
+test('an error no command expected: one line, no stack unless SWARMLITE_DEBUG=1, no raw gRPC code', () => {
+  const bug = new TypeError("Cannot read properties of undefined (reading 'id')");
+  const line = unexpectedErrorLine(bug, {});
+  assert.equal(
+    line,
+    "Error: swarmlite failed unexpectedly: Cannot read properties of undefined (reading 'id') (a bug: run again with SWARMLITE_DEBUG=1 for the details, and report it)",
+  );
+  assert.match(unexpectedErrorLine(bug, { SWARMLITE_DEBUG: '1' }), /\n\s+at /);
+  const status = Object.assign(
+    new Error('14 UNAVAILABLE: No connection established. Last error: null. Resolution note: '),
+    {
+      code: 14,
+      details: 'No connection established. Last error: null. Resolution note: ',
+    },
+  );
+  assert.equal(unexpectedErrorLine(status, {}), 'Error: the connection could not be established');
 });
