@@ -5,7 +5,7 @@
 // DispatcherSessions (sessions.ts); this is its shell: the gRPC streams, the store, the timers.
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { GrpcError, requireCaller } from '../ca/authz.js';
+import { GrpcError, peerHost, requireCaller } from '../ca/authz.js';
 import { notLeaderError, type LeaderInfo } from '../leadership.js';
 import type { Logger } from '../../lib/log.js';
 import { rejected } from '../../lib/rejects.js';
@@ -297,7 +297,7 @@ export class Dispatcher {
     );
     let peer = 'unknown';
     try {
-      peer = call.getPeer();
+      peer = peerHost(call.getPeer());
     } catch {
       // the connection is gone: still refused and counted
     }
