@@ -40,6 +40,11 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['service', 'create'], 2, /missing required argument|image is required/],
   [['service', 'create', '--replicas', 'abc', 'host', 'true'], 2, /--replicas/],
   [['service', 'create', '--replicas', '-1', 'host', 'true'], 2, /--replicas|unknown option/],
+  [
+    ['service', 'create', '--replicas', '99999999999999999999', 'host', 'true'],
+    2,
+    /invalid --replicas '99999999999999999999': the number is too large/,
+  ],
   [['service', 'create', '-p', '99999:80', 'host', 'true'], 2, /99999/],
   [['service', 'create', '--constraint', 'node.role=worker', 'host', 'true'], 2, /invalid --constraint/],
   [['service', 'create', '--limit-memory', 'lots', 'host', 'true'], 2, /--limit-memory/],

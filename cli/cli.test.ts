@@ -20,19 +20,23 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('an unknown verb prints usage on stderr and exits 2', () => {
+test('an unknown verb is one line in the CLI style (not commander\'s lowercase "error:") and exits 2', () => {
   const r = cli(['frobnicate']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown command 'frobnicate'/);
-  assert.match(r.stderr, /^Usage: swarmlite /m);
+  assert.equal(r.stderr, "Error: unknown command 'frobnicate' (see 'swarmlite --help')\n");
   assert.equal(r.stdout, '');
 });
 
-test('an unknown flag prints the command usage on stderr and exits 2', () => {
+test('an unknown flag names where to look; a missing argument shows the usage; one line, exit 2', () => {
   const r = cli(['info', '--bogus']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown option '--bogus'/);
-  assert.match(r.stderr, /^Usage: swarmlite info /m);
+  assert.equal(r.stderr, "Error: unknown option '--bogus' (see 'swarmlite info --help')\n");
+  const missing = cli(['service', 'create']);
+  assert.equal(missing.code, 2);
+  assert.equal(
+    missing.stderr,
+    "Error: missing required argument 'image' (usage: swarmlite service create [options] <image> [command...])\n",
+  );
 });
 
 test('an unknown lab verb and a bad --format are usage errors', () => {

@@ -10,6 +10,7 @@ import { registerNodeCommands } from './commands-node.js';
 import { registerServiceCommands } from './commands-service.js';
 import { registerSwarmCommands } from './commands-swarm.js';
 import { registerWhoamiCommand } from './commands-whoami.js';
+import { unexpectedErrorLine, usageErrorLine } from './error-lines.js';
 
 export const USAGE_EXIT = 2;
 
@@ -39,6 +40,8 @@ function buildProgram(extra: readonly CommandGroup[]): Command {
 
 /** Every command reports its own usage on a usage error, so errors carry the command they came from. */
 function tagUsageErrors(cmd: Command): void {
+  // Commander's own printing is replaced by main()'s one line (error-lines.ts).
+  cmd.configureOutput({ outputError: () => {} });
   cmd.exitOverride((err) => {
     throw Object.assign(err, { command: cmd });
   });
@@ -64,18 +67,14 @@ export async function main(argv: string[], extra: readonly CommandGroup[] = []):
       const cmd = (err as CommanderError & { command?: Command }).command ?? program;
       if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync')
         return err.exitCode;
-      process.stderr.write(
-        `Usage: ${fullName(cmd)} ${cmd.usage()}\nRun '${fullName(cmd)} --help' for more information.\n`,
-      );
+      process.stderr.write(`${usageErrorLine(err.message, err.code, fullName(cmd), cmd.usage())}\n`);
       return USAGE_EXIT;
     }
     if (err instanceof UserError) {
       process.stderr.write(`Error: ${err.message}\n`);
       return err.exitCode;
     }
-    process.stderr.write(
-      `swarmlite: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
+    process.stderr.write(`${unexpectedErrorLine(err, process.env)}\n`);
     return 1;
   }
 }

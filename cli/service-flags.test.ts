@@ -181,6 +181,15 @@ test('--mode and --replicas: default one replica; global refuses --replicas', ()
   assertUsage(() => parseMode('everywhere', undefined), /invalid --mode 'everywhere'/);
   assertUsage(() => parseMode(undefined, 'three'), /invalid --replicas 'three'/);
   assertUsage(() => parseMode(undefined, '-1'), /invalid --replicas/);
+  // Refused as typed, not rounded to 100000000000000000000 (issue 18, fault 9).
+  assertUsage(
+    () => parseMode(undefined, '99999999999999999999'),
+    /^invalid --replicas '99999999999999999999': the number is too large$/,
+  );
+  assert.deepEqual(parseMode(undefined, String(Number.MAX_SAFE_INTEGER)), {
+    replicated: { replicas: Number.MAX_SAFE_INTEGER },
+    global: null,
+  });
 });
 
 test('ratios, constraints and networks', () => {

@@ -111,9 +111,15 @@ export function parseDurationFlag(flag: string, value: string): number {
   return Math.round(ms);
 }
 
+/**
+ * A whole number as typed. One past what a number holds exactly is refused with the digits the user
+ * typed: Number() would round 99999999999999999999 to 100000000000000000000 and send (and echo) that.
+ */
 export function parseCount(flag: string, value: string): number {
   if (!/^\d+$/.test(value)) throw usage(`invalid ${flag} '${value}': use a whole number`);
-  return Number(value);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw usage(`invalid ${flag} '${value}': the number is too large`);
+  return n;
 }
 
 export function parseRatio(flag: string, value: string): number {

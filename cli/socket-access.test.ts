@@ -1,6 +1,6 @@
 // Issue 18's security suite, the local socket: only root may talk to the daemon. A non-root user
 // (nobody, through setpriv) is refused by the kernel (the socket is 0600 in a 0700 folder), so the
-// daemon never sees the request: the CLI exits 1 with one line and prints nothing else.
+// daemon never sees the request: the CLI exits 1 with one line saying so and prints nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -35,6 +35,11 @@ test('the local socket refuses a non-root user; root is served', async (t) => {
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  // What happened in the user's terms: not "Is the daemon running?" for a daemon that is running.
+  assert.match(
+    r.stderr,
+    /^Error: permission denied on the swarmlite daemon's socket .*: only root may use it/,
+  );
   const asRoot = spawnSync(process.execPath, [MAIN, '-H', `unix://${socket}`, 'info', '--format', 'json'], {
     encoding: 'utf8',
     timeout: 60_000,

@@ -1,8 +1,10 @@
 // The CLI's connection to a daemon's local API. The daemon is picked like Docker's: -H/--host, then
 // SWARMLITE_HOST, then the default socket; an unreachable daemon is one clear line and exit 1.
 import * as grpc from '@grpc/grpc-js';
+import { accessSync, constants } from 'node:fs';
 import { UserError } from '../lib/errors.js';
 import { unary } from '../lib/grpc.js';
+import { rpcErrorText } from '../lib/grpc-errors.js';
 import { services, type LocalApiClient } from '../api/rpc.js';
 import { DEFAULT_SOCKET } from './options.js';
 
@@ -60,13 +62,42 @@ export function explainRpcError(target: string, err: unknown): Error {
   if (e.code === grpc.status.DEADLINE_EXCEEDED) {
     return new UserError(`the swarmlite daemon at ${target} did not answer in time`);
   }
-  if (e.code === grpc.status.UNAVAILABLE) {
+  if (e.code === grpc.status.UNAVAILABLE) return unreachableDaemon(target, socketProblem(target));
+  return new UserError(rpcErrorText(err));
+}
+
+/** Why this process cannot open the socket of `target` (an errno code such as EACCES), if it cannot. */
+function socketProblem(target: string): string | undefined {
+  try {
+    accessSync(target.slice('unix://'.length), constants.R_OK | constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code;
+  }
+}
+
+/**
+ * The line for a daemon the CLI could not connect to, by what opening its socket says: a socket the
+ * user may not open is not a daemon that is down, and is not fixed by starting one.
+ */
+export function unreachableDaemon(target: string, problem: string | undefined): UserError {
+  const path = target.slice('unix://'.length);
+  if (problem === 'EACCES' || problem === 'EPERM') {
     return new UserError(
-      `Cannot connect to the swarmlite daemon at ${target}. Is the daemon running? ` +
+      `permission denied on the swarmlite daemon's socket ${path}: only root may use it. ` +
+        `Run the command as root (e.g. with sudo).`,
+    );
+  }
+  if (problem === 'ENOENT' || problem === 'ENOTDIR') {
+    return new UserError(
+      `Cannot connect to the swarmlite daemon at ${target}: no socket at ${path}. Is the daemon running? ` +
         `Start it with 'swarmlite daemon' (as root), or point -H/SWARMLITE_HOST at its socket.`,
     );
   }
-  return new UserError(e.details ?? e.message ?? String(err));
+  return new UserError(
+    `Cannot connect to the swarmlite daemon at ${target}. Is the daemon running? ` +
+      `Start it with 'swarmlite daemon' (as root), or point -H/SWARMLITE_HOST at its socket.`,
+  );
 }
 
 export function localInfo(client: grpc.Client, timeoutMs = 5_000): Promise<InfoResponse> {

@@ -9,6 +9,7 @@ import { UserError } from '../lib/errors.js';
 import { serveUnary, type UnaryHandlers } from '../api/calls.js';
 import { services, type LocalApiClient, type LocalApiDefinition, type LocalApiHandlers } from '../api/rpc.js';
 import type { Logger } from '../lib/log.js';
+import { rpcErrorText } from '../lib/grpc-errors.js';
 
 /** The unary RPCs of proto/local.proto as promise handlers (e.g. `Info`, `ListNodes`): all of them. */
 export type LocalUnaryHandlers = UnaryHandlers<LocalApiClient, LocalApiDefinition>;
@@ -16,16 +17,27 @@ export type LocalUnaryHandlers = UnaryHandlers<LocalApiClient, LocalApiDefinitio
 /** Streaming RPCs (service logs, exec) take the raw call; they report failures on it themselves. */
 export type LocalApiStreams = Pick<LocalApiHandlers, 'ServiceLogs' | 'Exec'>;
 
-/** A user-facing refusal keeps its message; a gRPC error from a manager keeps its code and details. */
+/** An error that is neither a refusal for the user nor a status from a manager: a bug or a surprise. */
+function isUnexpected(err: unknown): boolean {
+  return !(err instanceof UserError) && typeof (err as Partial<grpc.ServiceError>).code !== 'number';
+}
+
+/**
+ * A user-facing refusal keeps its message; a gRPC error from a manager keeps its code and details
+ * (connection texts in plain words); anything else is INTERNAL, said as the daemon's failure, its
+ * stack left to the daemon log.
+ */
 export function toStatus(err: unknown): grpc.ServiceError {
   const e = err as Partial<grpc.ServiceError>;
-  const message = e.details ?? (err instanceof Error ? err.message : String(err));
+  const message = isUnexpected(err)
+    ? `the swarmlite daemon failed: ${rpcErrorText(err)} (its log has the details)`
+    : rpcErrorText(err);
   const code =
     err instanceof UserError
       ? grpc.status.FAILED_PRECONDITION
       : typeof e.code === 'number'
         ? e.code
-        : grpc.status.UNKNOWN;
+        : grpc.status.INTERNAL;
   // UNAVAILABLE/DEADLINE_EXCEEDED would read as "no daemon" to the CLI: a manager being away is a
   // failed precondition here.
   const mapped =
@@ -44,10 +56,8 @@ function wrap(
     handler(call.request).then(
       (res) => callback(null, res),
       (err: unknown) => {
-        log.info(
-          { rpc: name, err: err instanceof Error ? err.message : String(err) },
-          'local API call refused',
-        );
+        if (isUnexpected(err)) log.error({ rpc: name, err }, 'local API call failed unexpectedly');
+        else log.info({ rpc: name, err: rpcErrorText(err) }, 'local API call refused');
         callback(toStatus(err));
       },
     );

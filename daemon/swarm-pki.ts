@@ -3,7 +3,7 @@
 // manager leads (the CA writes to the store, so only the leader issues; followers point at it).
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
-import { UserError, errorMessage } from '../lib/errors.js';
+import { UserError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { newGossipKey } from '../manager/index.js';
 import { caDigest, createCsr, createRootCA, generateNodeKey, signNodeCertificate } from '../manager/index.js';
@@ -17,6 +17,7 @@ import { newJoinToken } from '../manager/index.js';
 import { LEADER_ADDR_METADATA } from '../manager/index.js';
 import { newNodeObject } from '../manager/index.js';
 import { defaultClusterSpec, orchestrationLimits, type Cluster, type Node } from '../api/objects/index.js';
+import { rpcErrorText } from '../lib/grpc-errors.js';
 
 export interface NewSwarmSettings {
   advertiseIp: string;
@@ -111,9 +112,9 @@ export async function requestCertificateAtLeader(opts: {
         continue;
       }
       if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
-        throw new UserError(`cannot reach a manager at ${addr}: ${e.details ?? e.message}`);
+        throw new UserError(`cannot reach a manager at ${addr}: ${rpcErrorText(e)}`);
       }
-      throw new UserError(`join refused by ${addr}: ${e.details ?? errorMessage(err)}`);
+      throw new UserError(`join refused by ${addr}: ${rpcErrorText(err)}`);
     }
   }
 }

@@ -11,6 +11,7 @@ import type { LogMessage__Output } from '../api/gen/swarmlite/objects/v1/LogMess
 import type { ExecRequest, LogsRequest, Sink } from './controlapi/streams.js';
 import { callLeader } from './leadership.js';
 import type { Manager } from './manager.js';
+import { rpcErrorText } from '../lib/grpc-errors.js';
 
 const ELECTION_WAIT_MS = 3_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,7 +43,7 @@ export async function routeControl<T>(
       const e = err as grpc.ServiceError;
       if (e.code !== grpc.status.UNAVAILABLE && e.code !== grpc.status.DEADLINE_EXCEEDED) throw err;
       if (attempt === 3)
-        throw new UserError(`the swarm's leader at ${asked} did not answer: ${e.details ?? e.message}`);
+        throw new UserError(`the swarm's leader at ${asked} did not answer: ${rpcErrorText(e)}`);
       // The leader we asked may be gone: followers notice within an election timeout.
       const until = Date.now() + ELECTION_WAIT_MS;
       while (
@@ -94,7 +95,7 @@ export function routeLogs(
   });
   stream.on('error', (err: grpc.ServiceError) => {
     client.close();
-    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(err.details ?? err.message));
+    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(rpcErrorText(err)));
   });
   return () => stream.cancel();
 }
@@ -126,7 +127,7 @@ export function pipeExec(
   });
   stream.on('error', (err: grpc.ServiceError) => {
     done();
-    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(err.details ?? err.message));
+    if (err.code !== grpc.status.CANCELLED) sink.fail(new UserError(rpcErrorText(err)));
   });
   return { input: (input) => stream.write({ input }), cancel: () => stream.cancel() };
 }

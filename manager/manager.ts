@@ -7,13 +7,10 @@ import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/log.js';
 import { join } from 'node:path';
 import { GrpcError, requireCaller } from './ca/authz.js';
-import {
-  clientCredentials,
-  managerServerCredentials,
-  MANAGER_CHANNEL_OPTIONS,
-  type TlsMaterialProvider,
-} from './ca/credentials.js';
+import { clientCredentials, MANAGER_CHANNEL_OPTIONS, type TlsMaterialProvider } from './ca/credentials.js';
 import { caServiceDefinition, createCaService } from './ca/service.js';
+import { bindManagerPort } from './ca/handshakes.js';
+import { explainingConsensusErrors } from './consensus-errors.js';
 import { controlHandlers, managerAddrs, type Caller, type ControlContext } from './controlapi/control.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { leaderOnlyUnary, notLeaderError, type LeaderInfo } from './leadership.js';
@@ -170,10 +167,13 @@ export class Manager implements LeaderInfo {
     };
     // Network and service calls read the allocator controller's live state for conflict checks.
     this.allocator = new AllocatorController({ store: this.store, clusterId: cfg.clusterId, log });
-    this.control = {
-      ...controlHandlers(ctx),
-      ...serviceHandlers({ store: this.store, allocation: () => this.allocator.allocation() }),
-    };
+    this.control = explainingConsensusErrors(
+      {
+        ...controlHandlers(ctx),
+        ...serviceHandlers({ store: this.store, allocation: () => this.allocator.allocation() }),
+      },
+      log,
+    );
     this.dispatcher = new Dispatcher({
       store: this.store,
       leader: this,
@@ -193,11 +193,7 @@ export class Manager implements LeaderInfo {
       new KeyManager({ store: this.store, clusterId: cfg.clusterId, log }),
     ];
     this.addServices(ctx);
-    await new Promise<void>((resolve, reject) =>
-      this.server.bindAsync(cfg.listenAddr, managerServerCredentials(cfg.tls), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+    await bindManagerPort(this.server, cfg.listenAddr, cfg.tls);
     this.raft.on('role', (role: Role) => this.onRole(role));
     this.onRole(this.raft.status().role);
     log.info(

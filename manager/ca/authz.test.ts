@@ -3,8 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { rejectCounts } from '../../lib/rejects.js';
-import { callerIdentity, requireCaller } from './authz.js';
+import { rejectCounts, startRejectLogging } from '../../lib/rejects.js';
+import { callerIdentity, peerHost, requireCaller } from './authz.js';
 import { createRootCA } from './certs.js';
 import { MANAGER_CHANNEL_OPTIONS, clientCredentials } from './credentials.js';
 import type { NodeIdentity } from './identity.js';
@@ -19,6 +19,9 @@ import {
 } from './test-harness.js';
 
 let m: TestManager;
+/** The daemon's reject log lines written while this file runs (flushed by the last test). */
+const logged: string[] = [];
+const stopLogging = startRejectLogging({ warn: (_fields, line) => logged.push(line) }, 3_600_000);
 before(async () => {
   m = await startTestManager();
 });
@@ -153,9 +156,24 @@ test('requireCaller verifies the certificate itself, not only TLS', async () => 
   );
 });
 
-test('every refusal above is counted by kind in the reject log (issue 18: refused and logged)', () => {
+test('every refusal above is counted by kind and logged with its peer (issue 18: refused and logged)', () => {
+  stopLogging();
+  for (const kind of ['grpc:unauthenticated', 'grpc:wrong-role', 'grpc:removed-node']) {
+    assert.ok(
+      logged.some((l) => new RegExp(`^rejected \\d+ ${kind} inputs? from 127\\.0\\.0\\.1 `).test(l)),
+      `${kind} logged: ${JSON.stringify(logged)}`,
+    );
+  }
   const counts = rejectCounts();
   assert.ok((counts['grpc:unauthenticated'] ?? 0) >= 4, JSON.stringify(counts)); // none, foreign, expired, ...
   assert.ok((counts['grpc:wrong-role'] ?? 0) >= 2, JSON.stringify(counts)); // worker over TLS, manager as worker
   assert.ok((counts['grpc:removed-node'] ?? 0) >= 1, JSON.stringify(counts));
+});
+
+test('refusals are summarized per source host, whatever port each connection came from', () => {
+  assert.equal(peerHost('198.18.0.5:41234'), '198.18.0.5');
+  assert.equal(peerHost('ipv4:198.18.0.5:41234'), '198.18.0.5');
+  assert.equal(peerHost('[fd00::5]:41234'), 'fd00::5');
+  assert.equal(peerHost('unknown'), 'unknown');
+  assert.equal(peerHost('unix:/run/x.sock'), 'unix:/run/x.sock');
 });

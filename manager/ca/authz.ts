@@ -24,8 +24,17 @@ function refuse(call: CallWithAuthContext, kind: string, err: GrpcError): GrpcEr
   } catch {
     // a call whose connection is gone has no peer any more: still refused and counted
   }
-  rejected(`grpc:${kind}`, peer, err.message);
+  rejected(`grpc:${kind}`, peerHost(peer), err.message);
   return err;
+}
+
+/**
+ * The host of a grpc-js peer ('198.18.0.5:41234', '[fd00::5]:41234'): refusals are summarized per
+ * source host, since every new connection of one attacker has a new port.
+ */
+export function peerHost(peer: string): string {
+  const m = /^(?:ipv[46]:)?\[?([^\]]*?)\]?:\d+$/.exec(peer);
+  return m?.[1] || peer;
 }
 
 /** An error that grpc-js sends as a status: a handler passes it to its callback or stream. */

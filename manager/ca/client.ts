@@ -9,6 +9,7 @@ import { caDigest, createCsr, generateNodeKey } from './certs.js';
 import { MANAGER_CHANNEL_OPTIONS, bootstrapCredentials, clientCredentials } from './credentials.js';
 import { CertificateError, verifyNodeCertificate, verifyRootCA, type NodeRole } from './identity.js';
 import { parseJoinToken } from './tokens.js';
+import { rejected } from '../../lib/rejects.js';
 import { caServiceClient } from './service.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -55,10 +56,14 @@ export async function fetchRootCA(
     throw new CertificateError(`the manager at ${addr} sent a malformed root CA certificate`);
   }
   if (digest !== expectedDigest) {
-    throw new CertificateError(
+    const err = new CertificateError(
       `the root CA of the manager at ${addr} does not match the join token's CA digest: ` +
         'the token is for a different swarm, or something is intercepting the connection',
     );
+    // The joiner refuses here, before it sends the token's secret; the manager never hears of it, so
+    // this node's own reject log is where an operator sees an interception attempt.
+    rejected('ca:root-digest-mismatch', addr, err.message);
+    throw err;
   }
   verifyRootCA(certPem);
   return certPem;

@@ -1,5 +1,5 @@
 // The CA service over real TLS and grpc-js on 127.0.0.1: joining with tokens, refusals, renewal.
-import { rejectCounts } from '../../lib/rejects.js';
+import { rejectCounts, startRejectLogging } from '../../lib/rejects.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -73,6 +73,18 @@ test('a manager token yields a manager certificate', async () => {
   });
 });
 
+/** The reject log lines written while `fn` runs (the daemon's logger, as the tests see it). */
+async function rejectLines(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const stop = startRejectLogging({ warn: (_fields, line) => lines.push(line) }, 3_600_000);
+  try {
+    await fn();
+  } finally {
+    stop();
+  }
+  return lines;
+}
+
 test('a wrong secret, a rotated-away token and a malformed token are refused and register nothing', async () => {
   await withManager(async (m) => {
     const { caDigest } = parseJoinToken(m.cluster.workerToken);
@@ -81,7 +93,16 @@ test('a wrong secret, a rotated-away token and a malformed token are refused and
 
     const old = m.cluster.workerToken;
     m.cluster.workerToken = newJoinToken(m.cluster.caCertPem);
-    await assert.rejects(join(m, old), grpcError(grpc.status.PERMISSION_DENIED, INVALID_JOIN_TOKEN));
+    const lines = await rejectLines(() =>
+      assert.rejects(join(m, old), grpcError(grpc.status.PERMISSION_DENIED, INVALID_JOIN_TOKEN)),
+    );
+    // Issue 18's security suite: a rotated token is refused and logged, with the joiner's address.
+    // (The wrong secret above is still in this interval: one line for both, from the one host.)
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.match(
+      lines[0]!,
+      /^rejected 2 ca:join-refused inputs from 127\.0\.0\.1 in the last 3600 s: invalid join token$/,
+    );
 
     const csrPem = await createCsr(generateNodeKey().keyPem);
     await assert.rejects(
@@ -102,7 +123,18 @@ test('a wrong secret, a rotated-away token and a malformed token are refused and
 test('a token for another CA is refused by the joiner before it sends the secret', async () => {
   await withManager(async (m) => {
     const foreign = await createRootCA('othercluster');
-    await assert.rejects(join(m, newJoinToken(foreign.certPem)), /does not match the join token's CA digest/);
+    const before = rejectCounts()['ca:root-digest-mismatch'] ?? 0;
+    const lines = await rejectLines(() =>
+      assert.rejects(join(m, newJoinToken(foreign.certPem)), /does not match the join token's CA digest/),
+    );
+    // Refused and logged on the joining node (the manager never hears of it): issue 18's suite.
+    assert.equal(rejectCounts()['ca:root-digest-mismatch'], before + 1);
+    const ours = lines.filter((l) => l.includes('ca:root-digest-mismatch'));
+    assert.equal(ours.length, 1, JSON.stringify(lines));
+    assert.match(
+      ours[0]!,
+      /^rejected 1 ca:root-digest-mismatch input from 127\.0\.0\.1:\d+ .*does not match/,
+    );
     assert.equal(m.issueCalls, 0, 'the secret must never reach the server');
     assert.deepEqual(m.registered, []);
   });

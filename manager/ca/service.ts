@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { services, type CaHandlers } from '../../api/rpc.js';
 import { rejected } from '../../lib/rejects.js';
-import { GrpcError, requireCaller } from './authz.js';
+import { GrpcError, peerHost, requireCaller } from './authz.js';
 import { signNodeCertificate } from './certs.js';
 import { CertificateError, type NodeRole } from './identity.js';
 import { JoinTokenError, parseJoinToken, tokenMatches } from './tokens.js';
@@ -170,7 +170,11 @@ export function createCaService(deps: CaServiceDeps): CaHandlers {
           // A refused join or renewal (a wrong or rotated token, a bad CSR): counted and logged,
           // rate-limited, with the peer's address (lib/rejects.ts).
           if (err instanceof GrpcError)
-            rejected(req.nodeId ? 'ca:renew-refused' : 'ca:join-refused', call.getPeer(), err.message);
+            rejected(
+              req.nodeId ? 'ca:renew-refused' : 'ca:join-refused',
+              peerHost(call.getPeer()),
+              err.message,
+            );
           callback(toServiceError(err));
         },
       );

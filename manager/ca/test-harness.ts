@@ -9,7 +9,8 @@ import {
   signNodeCertificate,
   type CertificateAuthority,
 } from './certs.js';
-import { TlsMaterialProvider, managerServerCredentials } from './credentials.js';
+import { TlsMaterialProvider } from './credentials.js';
+import { bindManagerPort } from './handshakes.js';
 import type { NodeIdentity, NodeRole } from './identity.js';
 import {
   caServiceDefinition,
@@ -153,11 +154,7 @@ export async function startTestManager(clusterId = 'testcluster'): Promise<TestM
       }
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', managerServerCredentials(tls), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
+  const port = await bindManagerPort(server, '127.0.0.1:0', tls);
   const addr = `127.0.0.1:${port}`;
   return {
     addr,

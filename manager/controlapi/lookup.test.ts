@@ -2,8 +2,8 @@
 // tombstone kept its hostname "ambiguous (2 nodes)" for good after the host joined again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newTestStore, sampleNode } from '../store/test-fixtures.js';
-import { findNode } from './lookup.js';
+import { newTestStore, sampleNode, sampleTask } from '../store/test-fixtures.js';
+import { findNode, tasksFor } from './lookup.js';
 
 const withHost = (id: string, hostname: string, removed = false) => {
   const n = sampleNode(id, { removed });
@@ -36,5 +36,19 @@ test('two live nodes with one hostname stay ambiguous, with the way out in the m
   store.view((tx) => {
     assert.throws(() => findNode(tx, 'node2'), /hostname node2 is ambiguous \(2 nodes\): use an id/);
     assert.throws(() => findNode(tx, 'abc'), /node abc is ambiguous \(2 matches\): use a longer id/);
+  });
+});
+
+test('service logs of a name that is neither a service nor a task: "service NAME not found" (issue 18, fault 9)', async () => {
+  const { store } = newTestStore();
+  await store.update((tx) => {
+    tx.create('task', sampleTask('task111', 'n1', 'running'));
+  });
+  store.view((tx) => {
+    assert.throws(() => tasksFor(tx, ['nosuch']), /^GrpcError: service nosuch not found$/);
+    assert.deepEqual(
+      tasksFor(tx, ['task111']).map((t) => t.id),
+      ['task111'],
+    );
   });
 });

@@ -85,13 +85,26 @@ export function lookupService(tx: ReadTx<SwarmObjects>, ref: string): Service | 
   return byPrefix.status === 'found' ? byPrefix.object : undefined;
 }
 
-/** The tasks a list of refs names: every task of a named service, or the named tasks. */
+/**
+ * The tasks a list of refs names: every task of a named service, or the named tasks. A ref that is
+ * neither is reported as the service it most likely meant (`service logs nosuch`), not as a task.
+ */
 export function tasksFor(tx: ReadTx<SwarmObjects>, refs: string[]): Task[] {
   const out = new Map<string, Task>();
   for (const ref of refs) {
     const service = lookupService(tx, ref);
-    const tasks = service ? tx.find('task', 'service', service.id) : [findTask(tx, ref)];
+    const tasks = service ? tx.find('task', 'service', service.id) : [findTaskOfLogs(tx, ref)];
     for (const t of tasks) out.set(t.id, t);
   }
   return [...out.values()];
+}
+
+function findTaskOfLogs(tx: ReadTx<SwarmObjects>, ref: string): Task {
+  try {
+    return findTask(tx, ref);
+  } catch (err) {
+    if (err instanceof GrpcError && err.code === grpc.status.NOT_FOUND)
+      throw new GrpcError(grpc.status.NOT_FOUND, `service ${ref} not found`);
+    throw err;
+  }
 }

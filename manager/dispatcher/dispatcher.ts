@@ -5,9 +5,10 @@
 // DispatcherSessions (sessions.ts); this is its shell: the gRPC streams, the store, the timers.
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { GrpcError, requireCaller } from '../ca/authz.js';
+import { GrpcError, peerHost, requireCaller } from '../ca/authz.js';
 import { notLeaderError, type LeaderInfo } from '../leadership.js';
 import type { Logger } from '../../lib/log.js';
+import { rejected } from '../../lib/rejects.js';
 import type { DispatcherHandlers } from '../../api/rpc.js';
 import type { Store } from '../store/index.js';
 import type { Node, SwarmObjects, Task } from '../../api/objects/index.js';
@@ -18,7 +19,13 @@ import {
   type SessionSnapshot,
 } from './sessions.js';
 import { NodeAssignments } from './assignments.js';
-import { checkReport, reportedStatus, StatusBatcher, type StatusReport } from './task-status.js';
+import {
+  checkReport,
+  foreignReports,
+  reportedStatus,
+  StatusBatcher,
+  type StatusReport,
+} from './task-status.js';
 import { NodeWorkRelay, type ExecOutput } from './node-work.js';
 import { serveExecCall, type ExecRequest, type ExecSession, type Sink } from '../controlapi/streams.js';
 
@@ -264,6 +271,10 @@ export class Dispatcher {
           throw new GrpcError(grpc.status.INVALID_ARGUMENT, `task ${u.taskId}: ${problem}`);
         reports.push({ nodeId: caller.nodeId, taskId: String(u.taskId), status: reportedStatus(u.status) });
       }
+      const foreign = this.deps.store.view((tx) =>
+        foreignReports(reports, (id) => tx.get('task', id)?.nodeId),
+      );
+      if (foreign.length > 0) throw this.refuseForeignReports(call, caller.nodeId, foreign);
       this.statusBatcher.submit(reports).then(
         () => callback(null, {}),
         (err: unknown) =>
@@ -272,6 +283,31 @@ export class Dispatcher {
     } catch (err) {
       callback(err as grpc.ServiceError);
     }
+  }
+
+  /**
+   * A node reporting tasks it does not hold: refused, counted and logged (rate-limited, with the peer)
+   * through the daemon's reject log, as every refused call on the manager port is.
+   */
+  private refuseForeignReports(
+    call: { getPeer(): string },
+    nodeId: string,
+    foreign: StatusReport[],
+  ): GrpcError {
+    const shown = foreign.slice(0, 3).map((r) => r.taskId);
+    const more = foreign.length > shown.length ? ` and ${foreign.length - shown.length} more` : '';
+    const err = new GrpcError(
+      grpc.status.PERMISSION_DENIED,
+      `node ${nodeId} may report only its own tasks: task ${shown.join(', ')}${more} is not assigned to it`,
+    );
+    let peer = 'unknown';
+    try {
+      peer = peerHost(call.getPeer());
+    } catch {
+      // the connection is gone: still refused and counted
+    }
+    rejected('grpc:foreign-task-status', peer, err.message);
+    return err;
   }
 
   private pushUpdates(): void {

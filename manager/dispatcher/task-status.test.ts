@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sampleTask } from '../store/test-fixtures.js';
 import type { Task, TaskState, TaskStatus } from '../../api/objects/index.js';
-import { applyReport, checkReport } from './task-status.js';
+import { applyReport, checkReport, foreignReports } from './task-status.js';
 
 const task = (state: TaskState, nodeId = 'n1'): Task =>
   sampleTask('t1', nodeId, state, { meta: { version: 3, createdAt: '', updatedAt: '' } });
@@ -47,4 +47,18 @@ test('never backward, never for another node, never a no-op', () => {
   const same = task('running');
   same.status.message = 'running';
   assert.equal(applyReport(same, { nodeId: 'n1', taskId: 't1', status: status('running') }), undefined);
+});
+
+test("a report naming another node's task (or an unassigned one) is foreign; a task gone is not", () => {
+  const holders: Record<string, string> = { mine: 'n1', theirs: 'n2', unassigned: '' };
+  const r = (taskId: string) => ({ nodeId: 'n1', taskId, status: status('failed') });
+  const reports = ['mine', 'theirs', 'unassigned', 'gone'].map(r);
+  assert.deepEqual(
+    foreignReports(reports, (id) => holders[id]).map((x) => x.taskId),
+    ['theirs', 'unassigned'],
+  );
+  assert.deepEqual(
+    foreignReports([r('mine'), r('gone')], (id) => holders[id]),
+    [],
+  );
 });

@@ -48,6 +48,22 @@ export function reportedStatus(r: {
   };
 }
 
+/**
+ * The reports naming a task another node holds (or none yet): a node may report only its own tasks,
+ * and one that reports another's is refused whole, not filtered, since either its certificate is being
+ * used by someone else or its agent is broken. A task gone from the store is not foreign: the node may
+ * simply report a task removed meanwhile, and applyReport drops it.
+ */
+export function foreignReports(
+  reports: readonly StatusReport[],
+  holderOf: (taskId: string) => string | undefined,
+): StatusReport[] {
+  return reports.filter((r) => {
+    const holder = holderOf(r.taskId);
+    return holder !== undefined && holder !== r.nodeId;
+  });
+}
+
 /** The updated task, or undefined when the report changes nothing or is not the node's to make. */
 export function applyReport(task: Task | undefined, report: StatusReport): Task | undefined {
   if (!task || task.nodeId !== report.nodeId) return undefined;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { rejectCounts } from '../../lib/rejects.js';
+import { rejectCounts, startRejectLogging } from '../../lib/rejects.js';
 import { after, test } from 'node:test';
 import { eventually, freePorts } from '../../test/support.js';
 import { encodePacket, Keyring } from './codec.js';
@@ -60,6 +60,8 @@ test('four encrypted nodes on 127.0.0.1 converge, share an entry within its netw
   );
 
   // Bad input: random bytes, a packet under another key, plaintext, and a TCP frame that is too long.
+  const logged: string[] = [];
+  const stopLogging = startRejectLogging({ warn: (_fields, line) => logged.push(line) }, 3_600_000);
   await sendUdp(ports[0], Buffer.concat([Buffer.from([9]), randomBytes(100)]));
   await sendUdp(ports[0], Buffer.concat([Buffer.from([1, 1]), randomBytes(100)]));
   const forged = {
@@ -87,6 +89,15 @@ test('four encrypted nodes on 127.0.0.1 converge, share an entry within its netw
   assert.ok((counts['gossip-udp:auth'] ?? 0) >= 2, JSON.stringify(counts));
   assert.ok((counts['gossip-udp:unencrypted'] ?? 0) >= 1, JSON.stringify(counts));
   assert.ok((counts['gossip-tcp:sync-too-long'] ?? 0) >= 1, JSON.stringify(counts));
+  // Issue 18's security suite: gossip without the key is refused and logged, with its source.
+  stopLogging();
+  for (const kind of ['gossip-udp:auth', 'gossip-udp:unencrypted', 'gossip-tcp:sync-too-long'])
+    assert.ok(
+      logged.some(
+        (l) => l.startsWith('rejected ') && l.includes(` ${kind} input`) && l.includes('127.0.0.1'),
+      ),
+      `${kind} logged: ${JSON.stringify(logged)}`,
+    );
 
   // Key rotation as managers do it: add the new key everywhere, switch primaries, remove the old.
   const k2 = randomBytes(32);

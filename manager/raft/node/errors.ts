@@ -18,9 +18,24 @@ export class NotLeaderError extends Error {
 
 /** The request was accepted but not applied in time; it may still take effect later. */
 export class RaftTimeoutError extends Error {
-  constructor(what: string, ms: number) {
+  constructor(
+    readonly what: string,
+    readonly ms: number,
+  ) {
     super(`raft ${what} timed out after ${ms} ms`);
     this.name = 'RaftTimeoutError';
+  }
+}
+
+/**
+ * A proposal made as leader was pending when this member stepped down, and no leader followed for
+ * `ms`: it has lost its quorum. Its entry may still commit once the members reconnect, so the outcome
+ * is unknown, as after a timeout, but the caller learns it in seconds rather than at requestTimeoutMs.
+ */
+export class LeaderlessError extends Error {
+  constructor(readonly ms: number) {
+    super(`raft proposal abandoned: no leader for ${ms} ms after this member stepped down`);
+    this.name = 'LeaderlessError';
   }
 }
 

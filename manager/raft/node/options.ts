@@ -29,6 +29,12 @@ export interface RaftNodeOptions {
   snapshotKeepEntries?: number;
   /** How long propose()/readIndex()/membership changes wait before failing with RaftTimeoutError. */
   requestTimeoutMs?: number;
+  /**
+   * How long proposals this member made as leader keep waiting once it knows no leader (it stepped
+   * down: CheckQuorum found no quorum): past it they fail with LeaderlessError instead of running to
+   * requestTimeoutMs. Default two election timeouts, enough for an election among reachable members.
+   */
+  leaderlessFailMs?: number;
   maxSizePerMsg?: number;
   maxInflightMsgs?: number;
 }

@@ -8,7 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MemoryStorage } from '../core/index.js';
 import type { ConfState, Entry, RaftId, Snapshot } from '../types.js';
 import { newRawNode } from './core-binding.js';
-import { NotLeaderError } from './errors.js';
+import { LeaderlessError, NotLeaderError } from './errors.js';
 import { RaftNode, type BootstrapMember } from './raft-node.js';
 import type { StateMachine } from './state-machine.js';
 import type { NodeStorage, PersistBatch } from './storage.js';
@@ -250,5 +250,43 @@ test('reads: a leader cut off from its quorum serves no read; its pending read f
     assert.ok(Date.now() - started < 3000, 'failed by the step-down, not by the request timeout');
   } finally {
     await stop();
+  }
+});
+
+test('writes: a leader cut off from its quorum fails its pending proposal once it has stepped down and no leader follows, long before the request timeout', async () => {
+  const ports = await freePorts(3);
+  const boot = ports.map((p, i) => ({ id: i + 1, addr: `127.0.0.1:${p}` }));
+  // Election timeout 1 s, so the followers' stop below lands well inside the leader's lease; the
+  // request timeout is a minute, so only the leaderless rule can fail the proposal.
+  const members = await Promise.all(
+    boot.map(async (b) => {
+      const sm = new ListMachine();
+      const node = await RaftNode.create({
+        id: b.id,
+        storage: new MemNodeStorage(),
+        stateMachine: sm,
+        createCore: newRawNode,
+        transport: { listen: b.addr },
+        bootstrap: boot,
+        tickMs: 100,
+        requestTimeoutMs: 60_000,
+      });
+      return { node, sm };
+    }),
+  );
+  try {
+    const leader = await until('a leader', () => members.find((m) => m.node.isLeader), 30_000);
+    await leader.node.propose(Buffer.from('before'));
+    await Promise.all(members.filter((m) => m !== leader).map((m) => m.node.stop()));
+    assert.ok(leader.node.isLeader, 'still leading when the write is made (its lease has not run out)');
+    await assert.rejects(leader.node.propose(Buffer.from('cut off')), (err: unknown) => {
+      assert.ok(err instanceof LeaderlessError, `expected LeaderlessError, got ${String(err)}`);
+      assert.equal(err.ms, 2_000, 'two election timeouts');
+      return true;
+    });
+    assert.equal(leader.node.isLeader, false);
+    assert.deepEqual(leader.sm.items, ['before']);
+  } finally {
+    await Promise.all(members.map((m) => m.node.stop()));
   }
 });

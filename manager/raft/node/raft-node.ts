@@ -34,7 +34,7 @@ import {
   RequestIds,
   type RequestId,
 } from './envelope.js';
-import { NodeStoppedError, NotLeaderError, RaftTimeoutError } from './errors.js';
+import { LeaderlessError, NodeStoppedError, NotLeaderError, RaftTimeoutError } from './errors.js';
 import { LogMaintenance } from './log-maintenance.js';
 import { describeMembers, type NodeMetrics, type NodeStatus, type RaftNodeOptions } from './options.js';
 import { ReadyWriter } from './ready-writer.js';
@@ -61,7 +61,12 @@ export class RaftNode extends EventEmitter {
   private readonly opts: Required<
     Pick<
       RaftNodeOptions,
-      'tickMs' | 'electionTicks' | 'snapshotEveryEntries' | 'snapshotKeepEntries' | 'requestTimeoutMs'
+      | 'tickMs'
+      | 'electionTicks'
+      | 'snapshotEveryEntries'
+      | 'snapshotKeepEntries'
+      | 'requestTimeoutMs'
+      | 'leaderlessFailMs'
     >
   >;
   private readonly addresses = new Map<RaftId, string>();
@@ -72,6 +77,8 @@ export class RaftNode extends EventEmitter {
   private applied: number;
   private soft: SoftState = { leader: 0, role: Role.Follower };
   private ticker: NodeJS.Timeout | undefined;
+  /** Runs while no leader is known and proposals are pending (see leaderlessFailMs). */
+  private leaderlessTimer: NodeJS.Timeout | undefined;
   private queuedProposals: Array<{ seq: number; data: Uint8Array }> = [];
   private scheduled = false;
   private running = false;
@@ -91,6 +98,9 @@ export class RaftNode extends EventEmitter {
       snapshotEveryEntries: opts.snapshotEveryEntries ?? RAFT_DEFAULTS.snapshotEveryEntries,
       snapshotKeepEntries: opts.snapshotKeepEntries ?? RAFT_DEFAULTS.snapshotKeepEntries,
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      leaderlessFailMs:
+        opts.leaderlessFailMs ??
+        2 * (opts.electionTicks ?? RAFT_DEFAULTS.electionTicks) * (opts.tickMs ?? RAFT_DEFAULTS.tickMs),
     };
     this.core = opts.createCore({
       id: opts.id,
@@ -270,6 +280,7 @@ export class RaftNode extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
+    clearTimeout(this.leaderlessTimer);
     this.queuedProposals = [];
     this.waiters.failAll(new NodeStoppedError());
     await this.transport.stop();
@@ -414,8 +425,31 @@ export class RaftNode extends EventEmitter {
     if (leaderChanged) {
       this.waiters.failUnconfirmedReads(new NotLeaderError(s.leader, this.addresses.get(s.leader) ?? ''));
       this.emit('leader', s.leader);
+      this.watchLeaderless();
     }
     this.emit('role', s.role);
+  }
+
+  /**
+   * A leader cut off from its quorum steps down within an election timeout (CheckQuorum) and then
+   * knows no leader; its pending proposals cannot commit until the members reconnect. If no leader
+   * appears within leaderlessFailMs they fail, so a write to such a manager fails in seconds, not at
+   * the request timeout. A leader appearing in time (an ordinary election) lets them wait on: the
+   * new leader commits or replaces their entries.
+   */
+  private watchLeaderless(): void {
+    if (this.soft.leader !== 0) {
+      clearTimeout(this.leaderlessTimer);
+      this.leaderlessTimer = undefined;
+      return;
+    }
+    if (this.leaderlessTimer || this.waiters.pendingProposals === 0) return;
+    const ms = this.opts.leaderlessFailMs;
+    this.leaderlessTimer = setTimeout(() => {
+      this.leaderlessTimer = undefined;
+      if (this.soft.leader === 0 && !this.stopped) this.waiters.failProposals(new LeaderlessError(ms));
+    }, ms);
+    this.leaderlessTimer.unref();
   }
 
   /** Remembers where our own proposals landed, so an overwritten one fails instead of timing out. */

@@ -117,6 +117,11 @@ export class Waiters {
     for (const [seq, w] of [...this.reads]) if (!w.index) this.failRead(seq, err);
   }
 
+  /** Fails every pending proposal (reads are left to their own rules). */
+  failProposals(err: Error): void {
+    for (const seq of [...this.proposals.keys()]) this.failProposal(seq, err);
+  }
+
   failAll(err: Error): void {
     for (const seq of [...this.proposals.keys()]) this.failProposal(seq, err);
     for (const seq of [...this.reads.keys()]) this.failRead(seq, err);
