@@ -60,6 +60,8 @@ export interface SimResult {
   crashes: number;
   snapshotsInstalled: number;
   confChangesApplied: number;
+  /** Entries a leader committed while its own copy was not on its disk yet (followers were faster). */
+  commitsAheadOfLeaderDisk: number;
 }
 
 const TICK_MS = 10;
@@ -90,7 +92,13 @@ export class Simulation {
   readonly everMember = new Set<RaftId>();
   /** Members whose removal some member applied (so it is committed). */
   private readonly removed = new Set<RaftId>();
-  private stats = { events: 0, crashes: 0, snapshotsInstalled: 0, confChangesApplied: 0 };
+  private stats = {
+    events: 0,
+    crashes: 0,
+    snapshotsInstalled: 0,
+    confChangesApplied: 0,
+    commitsAheadOfLeaderDisk: 0,
+  };
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed);
@@ -177,6 +185,7 @@ export class Simulation {
       crashes: this.stats.crashes,
       snapshotsInstalled: this.stats.snapshotsInstalled,
       confChangesApplied: this.stats.confChangesApplied,
+      commitsAheadOfLeaderDisk: this.stats.commitsAheadOfLeaderDisk,
     };
   }
 
@@ -536,6 +545,7 @@ export class Simulation {
       configs.some((c) => c.filter((id) => this.nodes.get(id)?.holdsDurably(i, term)).length > c.length / 2);
     for (let i = Math.max(checked.index, r.log.firstIndex() - 1) + 1; i <= r.log.committed; i++) {
       const term = r.log.termOrZero(i);
+      if (!n.holdsDurably(i, term)) this.stats.commitsAheadOfLeaderDisk++;
       if (!quorumHolds(i, term)) {
         const holders = voters.filter((id) => this.nodes.get(id)?.holdsDurably(i, term));
         throw new SafetyViolation(
