@@ -83,7 +83,8 @@ function handlePropose(r: Raft, m: Message): void {
 /** Our own append is durable: count ourselves, and tell everyone if that moved the commit index. */
 function handleSelfAck(r: Raft, m: Message): void {
   const pr = r.tracker.progress.get(r.id)!;
-  if (pr.maybeUpdate(m.index) && r.maybeCommit()) announceCommit(r);
+  const before = r.log.committed;
+  if (pr.maybeUpdate(m.index) && r.maybeCommit()) announceCommit(r, before);
 }
 
 /**
@@ -91,10 +92,13 @@ function handleSelfAck(r: Raft, m: Message): void {
  * each (empty when it has everything). With asynchronous writes the commit index instead rides on
  * whatever goes next — the next proposal's AppendEntries, or the next heartbeat (within a heartbeat
  * interval) — so a write costs no commit-only round (message, response, Ready) of its own; only
- * followers with entries still to receive get an AppendEntries now.
+ * followers with entries still to receive get an AppendEntries now. Except for a membership change
+ * (or what a new leader inherited, which may hold one): the members must learn that commit at once,
+ * as a leader that removed itself shuts down on applying it, and a removed member gets no heartbeat.
  */
-function announceCommit(r: Raft): void {
-  if (!r.asyncStorageWrites) {
+function announceCommit(r: Raft, before: number): void {
+  const confChange = r.pendingConfIndex > before && r.pendingConfIndex <= r.log.committed;
+  if (!r.asyncStorageWrites || confChange) {
     bcastAppend(r);
     return;
   }
@@ -118,6 +122,7 @@ function handleAppendSuccess(r: Raft, m: Message): void {
   const wasPaused = pr.isPaused();
   // A probe answered at the match we already knew still proves the follower is in sync.
   const resynced = pr.state === ProgressState.Probe && pr.match === m.index;
+  const before = r.log.committed;
   if (!pr.maybeUpdate(m.index) && !resynced) return;
   switch (pr.state) {
     case ProgressState.Probe:
@@ -135,7 +140,7 @@ function handleAppendSuccess(r: Raft, m: Message): void {
       break;
   }
   if (r.maybeCommit()) {
-    announceCommit(r);
+    announceCommit(r, before);
   } else if (wasPaused) {
     sendAppend(r, m.from);
   }
