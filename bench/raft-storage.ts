@@ -1,4 +1,4 @@
-// Raft storage write throughput and latency: DiskStorage synced saves of 256-byte entries with 1 writer
+// Raft storage write throughput and latency: DiskStorage (LMDB) and WalStorage synced saves of 256-byte entries with 1 writer
 // and with 64 concurrent writers (group commit), next to the plain reference of appending the same bytes
 // to a file with fs.writeSync + fsyncSync (and fdatasyncSync, what LMDB itself calls) once per entry.
 // A third DiskStorage case keeps 1 writer saving while a 10,000-entry log is compacted, to show what a
@@ -11,6 +11,7 @@ import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskStorage } from '../manager/raft/storage/disk-storage.js';
+import { WalStorage } from '../manager/raft/storage/wal-storage.js';
 import { EntryType, type Entry } from '../manager/raft/types.js';
 
 const ENTRY_BYTES = 256;
@@ -42,9 +43,19 @@ const entryAt = (index: number): Entry => ({ index, term: 1, type: EntryType.Nor
 
 /** `writers` concurrent writers saving one entry each per synced save; with `compactLog`, the log
  * first holds COMPACT_ENTRIES entries and a snapshot, and the run starts by compacting all of them. */
-async function diskStorageCase(name: string, writers: number, compactLog = false): Promise<Result> {
+async function diskStorageCase(
+  name: string,
+  writers: number,
+  compactLog = false,
+  layout: 'lmdb' | 'wal' = 'lmdb',
+): Promise<Result> {
   const dir = freshDir();
-  const storage = await DiskStorage.open(dir);
+  const storage = layout === 'wal' ? await WalStorage.open(dir) : await DiskStorage.open(dir);
+  // Saves and fsyncs as each layout counts them (the WAL calls its fsyncs fdatasyncs).
+  const stats = (): { saves: number; fsyncs: number } => {
+    const st = storage.stats();
+    return { saves: st.saves, fsyncs: 'fsyncs' in st ? st.fsyncs : st.fdatasyncs };
+  };
   let next = 1;
   if (compactLog) {
     for (let i = 0; i < COMPACT_ENTRIES; i += 500) {
@@ -53,7 +64,7 @@ async function diskStorageCase(name: string, writers: number, compactLog = false
     }
     await storage.createSnapshot(next - 1, { voters: [1], learners: [] }, new Uint8Array(64));
   }
-  const base = storage.stats();
+  const base = stats();
   const latencies: number[] = [];
   const cpu0 = cpuMicros();
   const start = process.hrtime.bigint();
@@ -73,7 +84,7 @@ async function diskStorageCase(name: string, writers: number, compactLog = false
   await Promise.all([compaction, ...Array.from({ length: writers }, writer)]);
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = cpuMicros() - cpu0;
-  const st = storage.stats();
+  const st = stats();
   await storage.close();
   rmSync(dir, { recursive: true, force: true });
   return {
@@ -124,6 +135,8 @@ const cases: (() => Promise<Result> | Result)[] = [
   () => diskStorageCase('DiskStorage, 1 writer', 1),
   () => diskStorageCase('DiskStorage, 64 writers', 64),
   () => diskStorageCase(`DiskStorage, 1 writer, compacting ${COMPACT_ENTRIES / 1000}k`, 1, true),
+  () => diskStorageCase('WalStorage, 1 writer', 1, false, 'wal'),
+  () => diskStorageCase('WalStorage, 64 writers', 64, false, 'wal'),
 ];
 const totals: Result[] = [];
 for (let r = 0; r < rounds; r++) {

@@ -7,6 +7,8 @@ export interface LoadResult {
   writesPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** Mean latency: what the leader's per-stage means (bench/raft/breakdown.ts) add up toward. */
+  meanMs: number;
 }
 
 export type PutFn = (key: string, value: Uint8Array) => Promise<void>;
@@ -35,6 +37,8 @@ export async function runLoad(
     }),
   );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  let total = 0;
+  for (const l of latencies) total += l;
   latencies.sort();
   const result: LoadResult = {
     writes: opts.writes,
@@ -42,6 +46,7 @@ export async function runLoad(
     writesPerSec: opts.writes / seconds,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
+    meanMs: total / opts.writes,
   };
   return result;
 }

@@ -14,6 +14,8 @@ import { newKvGrpcClient } from '../../test/raft/kv/kv-proto.js';
 import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './clients.js';
 import { EtcdCluster, etcdVersion } from './etcd-cluster.js';
 import { runLoad, type LoadResult } from './load.js';
+import { breakdown, breakdownTable, readLatency, type Breakdown } from './breakdown.js';
+import type { WriteLatency } from '../../manager/raft/node/write-latency.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,12 +44,15 @@ interface Row {
   style: ClientStyle;
   concurrency: number;
   result: LoadResult;
+  /** swarmlite: the leader's per-stage means over the run (breakdown.ts). */
+  stages?: Breakdown;
 }
 
 /** Runs every client style and concurrency against one cluster; `connect` opens a client to its leader. */
 async function measure(
   system: string,
   connect: (style: ClientStyle, concurrency: number) => Promise<BenchClient>,
+  stageSums?: () => Promise<WriteLatency | undefined>,
 ): Promise<Row[]> {
   const rows: Row[] = [];
   for (const style of styles) {
@@ -57,12 +62,15 @@ async function measure(
         const prefix = `${system}-${style}-c${concurrency}`;
         await runLoad(client.put, { concurrency, writes: warmup, valueSize, prefix: `${prefix}-warmup` });
         const n = writes[i] ?? writes.at(-1)!;
+        const before = await stageSums?.();
         const result = await runLoad(client.put, { concurrency, writes: n, valueSize, prefix });
+        const after = await stageSums?.();
+        const stages = before && after ? breakdown(before, after) : undefined;
         console.error(
           `${system} ${style} c=${concurrency}: ${n} writes in ${result.seconds.toFixed(2)} s, ` +
             `${result.writesPerSec.toFixed(0)}/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`,
         );
-        rows.push({ system, style, concurrency, result });
+        rows.push({ system, style, concurrency, result, stages });
       } finally {
         client.close();
       }
@@ -92,15 +100,19 @@ async function benchSwarmlite(layout: string): Promise<Row[]> {
   extraArgs.push('--storage', layout);
   const cluster = await KvCluster.start(3, { http: true, extraArgs });
   const system = layouts.length > 1 ? `swarmlite-${layout}` : 'swarmlite';
+  const probe = new KvClient(cluster.addrs);
   try {
-    return await measure(system, async (style, concurrency) => {
-      const leader = await swarmliteLeader(cluster);
-      return style === 'grpc'
-        ? grpcClient(newKvGrpcClient(leader.addr), false)
-        : httpClient(leader.httpAddr, concurrency);
-    });
+    return await measure(
+      system,
+      async (style, concurrency) => {
+        const leader = await swarmliteLeader(cluster);
+        return style === 'grpc'
+          ? grpcClient(newKvGrpcClient(leader.addr), false)
+          : httpClient(leader.httpAddr, concurrency);
+      },
+      async () => readLatency(probe, (await swarmliteLeader(cluster)).addr),
+    );
   } finally {
-    const probe = new KvClient(cluster.addrs);
     for (const addr of cluster.addrs) {
       const st = await probe.status(addr).catch(() => undefined);
       if (st) console.error(`swarmlite member ${st.id} (${st.role}): ${st.metrics}`);
@@ -168,6 +180,12 @@ async function main(): Promise<void> {
   console.log(`3 members on 127.0.0.1, ${valueSize}-byte values, fsync on, writes to the leader`);
   if (systems.includes('etcd')) console.log(`etcd: ${etcdVersion()}`);
   console.log(table(rows));
+  if (rows.some((r) => r.stages)) {
+    console.log(
+      '\none write on the swarmlite leader, mean ms since propose (client mean: the whole round trip)',
+    );
+    console.log(breakdownTable(rows));
+  }
 }
 
 main().catch((err: unknown) => {

@@ -129,6 +129,12 @@ export interface ReadState {
  * What the shell must do after the core moved: persist `hardState`, `entries` and `snapshot` (fsync
  * when `mustSync`), then send `messages`, apply `committedEntries`, and call advance(). Messages may
  * depend on the persisted state, so they are sent only after the write is durable.
+ *
+ * With RaftConfig.asyncStorageWrites the shell instead hands the write to storage (whose reads must
+ * reflect it at once), sends `messages` right away, applies, and calls advance() without waiting;
+ * `messagesAfterWrite` — the acknowledgements that promise this write (append and vote responses,
+ * the member's own included: those addressed to itself are stepped back into the core) — are
+ * released only once this write, and every write handed to storage before it, is durable.
  */
 export interface Ready {
   softState?: SoftState;
@@ -138,6 +144,8 @@ export interface Ready {
   snapshot?: Snapshot;
   committedEntries: Entry[];
   messages: Message[];
+  /** Only with asyncStorageWrites (otherwise empty): see above. */
+  messagesAfterWrite: Message[];
   mustSync: boolean;
 }
 
@@ -191,6 +199,13 @@ export interface RaftConfig {
   checkQuorum: boolean; // default true
   /** Source of randomness for election timeouts; seeded in simulation for exact replays. */
   random: () => number;
+  /**
+   * The shell writes in the background (etcd-io/raft's AsyncStorageWrites): Ready.messages may leave
+   * before the Ready's write is durable, the acknowledgements that depend on it come in
+   * Ready.messagesAfterWrite, and a new commit index rides on the next AppendEntries or heartbeat
+   * instead of a commit-only round of its own. Default false (the synchronous contract above).
+   */
+  asyncStorageWrites?: boolean;
 }
 
 export const RAFT_DEFAULTS = {

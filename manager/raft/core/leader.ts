@@ -83,7 +83,26 @@ function handlePropose(r: Raft, m: Message): void {
 /** Our own append is durable: count ourselves, and tell everyone if that moved the commit index. */
 function handleSelfAck(r: Raft, m: Message): void {
   const pr = r.tracker.progress.get(r.id)!;
-  if (pr.maybeUpdate(m.index) && r.maybeCommit()) bcastAppend(r);
+  const before = r.log.committed;
+  if (pr.maybeUpdate(m.index) && r.maybeCommit()) announceCommit(r, before);
+}
+
+/**
+ * Tells the followers of a new commit index. With synchronous writes, at once: an AppendEntries to
+ * each (empty when it has everything). With asynchronous writes the commit index instead rides on
+ * whatever goes next — the next proposal's AppendEntries, or the next heartbeat (within a heartbeat
+ * interval) — so a write costs no commit-only round (message, response, Ready) of its own; only
+ * followers with entries still to receive get an AppendEntries now. Except for a membership change
+ * (or what a new leader inherited, which may hold one): the members must learn that commit at once,
+ * as a leader that removed itself shuts down on applying it, and a removed member gets no heartbeat.
+ */
+function announceCommit(r: Raft, before: number): void {
+  const confChange = r.pendingConfIndex > before && r.pendingConfIndex <= r.log.committed;
+  if (!r.asyncStorageWrites || confChange) {
+    bcastAppend(r);
+    return;
+  }
+  for (const id of r.tracker.progress.keys()) if (id !== r.id) maybeSendAppend(r, id, false);
 }
 
 function handleAppendRejection(r: Raft, m: Message): void {
@@ -103,6 +122,7 @@ function handleAppendSuccess(r: Raft, m: Message): void {
   const wasPaused = pr.isPaused();
   // A probe answered at the match we already knew still proves the follower is in sync.
   const resynced = pr.state === ProgressState.Probe && pr.match === m.index;
+  const before = r.log.committed;
   if (!pr.maybeUpdate(m.index) && !resynced) return;
   switch (pr.state) {
     case ProgressState.Probe:
@@ -120,7 +140,7 @@ function handleAppendSuccess(r: Raft, m: Message): void {
       break;
   }
   if (r.maybeCommit()) {
-    bcastAppend(r); // tell everyone the new commit index
+    announceCommit(r, before);
   } else if (wasPaused) {
     sendAppend(r, m.from);
   }
@@ -148,14 +168,16 @@ function handleTransferLeader(r: Raft, m: Message): void {
 }
 
 function handleReadIndex(r: Raft, m: Message): void {
+  if (!r.committedEntryInCurrentTerm()) {
+    // Our commit index may lag entries a previous leader committed (or, alone, entries we committed
+    // before a restart that lost the commit index: our own copy counts only once durable, so a sole
+    // voter too leads for a moment before its first commit); wait for our own first commit.
+    r.pendingReadIndexMessages.push(m);
+    return;
+  }
   if (r.tracker.voters.size === 1 && r.tracker.isVoter(r.id)) {
     // Nobody else can be leader: the commit index is current.
     answerRead(r, m, r.log.committed);
-    return;
-  }
-  if (!r.committedEntryInCurrentTerm()) {
-    // Our commit index may lag entries a previous leader committed; wait for our own first commit.
-    r.pendingReadIndexMessages.push(m);
     return;
   }
   r.readOnly.addRequest(r.log.committed, m);

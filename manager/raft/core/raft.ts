@@ -27,6 +27,9 @@ import { bcastAppend } from './replication.js';
 import { ProgressTracker } from './tracker.js';
 import { CAMPAIGN_TRANSFER, isTransferCampaign, newMessage, voteResponseType } from './util.js';
 
+/** Responses that promise durable state, held until the write before them lands (async writes). */
+const DURABLE_ACKS = [MessageType.AppResp, MessageType.VoteResp, MessageType.PreVoteResp];
+
 enum CampaignKind {
   PreElection,
   Election,
@@ -63,6 +66,8 @@ export class Raft {
   readonly maxInflight: number;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
+  /** RaftConfig.asyncStorageWrites: durability-dependent responses wait in msgsAfterAppend. */
+  readonly asyncStorageWrites: boolean;
   readonly heartbeatTimeout: number;
   readonly electionTimeout: number;
   private readonly random: () => number;
@@ -83,6 +88,7 @@ export class Raft {
     this.maxInflight = c.maxInflightMsgs;
     this.checkQuorum = c.checkQuorum;
     this.preVote = c.preVote;
+    this.asyncStorageWrites = c.asyncStorageWrites ?? false;
     this.heartbeatTimeout = c.heartbeatTicks;
     this.electionTimeout = c.electionTicks;
     this.random = c.random;
@@ -129,6 +135,12 @@ export class Raft {
     } else if (m.type !== MessageType.Propose && m.type !== MessageType.ReadIndex) {
       // Forwarded proposals and reads keep term 0: the receiver treats them as local requests.
       m.term = this.term;
+    }
+    if (this.asyncStorageWrites && DURABLE_ACKS.includes(m.type)) {
+      // These promise that our log or vote is on disk (the leader counts the append, the candidate the
+      // vote): with writes in the background they leave only once the write they follow is durable.
+      this.msgsAfterAppend.push(m);
+      return;
     }
     this.msgs.push(m);
   }

@@ -130,6 +130,7 @@ export class RawNode implements RawNodeApi {
       entries,
       committedEntries: r.log.nextCommittedEntries(),
       messages: r.msgs,
+      messagesAfterWrite: [],
       // Only term, vote and new entries need fsync; a lost commit index is re-learned from the leader.
       mustSync:
         entries.length > 0 ||
@@ -142,7 +143,10 @@ export class RawNode implements RawNodeApi {
     if (r.log.unstable.snapshot) rd.snapshot = r.log.unstable.snapshot;
     r.msgs = [];
     r.readStates = [];
-    this.pendingAcks = r.msgsAfterAppend;
+    // Synchronous writes: advance() steps the self-acknowledgements (the write is durable by then).
+    // Asynchronous: the shell releases them, and the responses to others, once the write lands.
+    if (r.asyncStorageWrites) rd.messagesAfterWrite = r.msgsAfterAppend;
+    else this.pendingAcks = r.msgsAfterAppend;
     r.msgsAfterAppend = [];
     this.prevSoft = soft;
     this.pending = rd;

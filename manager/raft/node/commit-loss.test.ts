@@ -35,7 +35,7 @@ class Cluster {
     for (const id of [...voters, ...spare]) {
       const disk = new MemoryStorage();
       if (voters.includes(id)) bootstrapStorage(disk, voters);
-      this.members.set(id, { id, disk, raw: start(id, disk), planner: planner(disk), up: true });
+      this.members.set(id, { id, disk, raw: start(id, disk), planner: planner(), up: true });
     }
   }
 
@@ -47,7 +47,7 @@ class Cluster {
   private handle(m: Member): boolean {
     if (!m.up || !m.raw.hasReady()) return false;
     const rd = m.raw.ready();
-    const plan = m.planner.plan(rd, m.raw.status().role === Role.Leader);
+    const plan = m.planner.plan(rd);
     const b = plan.batch;
     if (b) {
       if (b.snapshot) m.disk.applySnapshot(b.snapshot);
@@ -112,7 +112,7 @@ class Cluster {
   restart(id: RaftId): void {
     const m = this.m(id);
     m.raw = start(id, m.disk);
-    m.planner = planner(m.disk);
+    m.planner = planner();
     m.up = true;
   }
 
@@ -138,8 +138,8 @@ function start(id: RaftId, disk: MemoryStorage): RawNode {
   });
 }
 
-function planner(disk: MemoryStorage): ReadyPlanner {
-  return new ReadyPlanner(disk.initialState().hardState);
+function planner(): ReadyPlanner {
+  return new ReadyPlanner();
 }
 
 function electLeader(c: Cluster, id: RaftId): void {

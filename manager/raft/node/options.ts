@@ -1,4 +1,5 @@
 // Configuration and reporting types of RaftNode.
+import type { WriteLatency } from './write-latency.js';
 import type { ConfState, MemberProgress, RaftConfig, RaftId, RaftStatus, RawNodeApi } from '../types.js';
 import type { RaftTransportOptions } from '../transport/transport.js';
 import type { StateMachine } from './state-machine.js';
@@ -67,6 +68,8 @@ export interface NodeMetrics {
   entriesWritten: number;
   messagesSent: number;
   entriesApplied: number;
+  /** Where this member's own proposals spent their time (write-latency.ts); filled by metrics(). */
+  writeLatency?: WriteLatency;
 }
 
 /** The members of a configuration with their addresses and (on the leader) replication progress. */

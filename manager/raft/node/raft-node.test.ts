@@ -13,10 +13,15 @@ import { RaftNode, type BootstrapMember } from './raft-node.js';
 import type { StateMachine } from './state-machine.js';
 import type { NodeStorage, PersistBatch } from './storage.js';
 
-/** NodeStorage over the core's MemoryStorage; save() completes on a later turn, like a disk would. */
+/**
+ * NodeStorage over the core's MemoryStorage. As the real storages do, reads reflect a save at once and
+ * the save resolves (is durable) on a later turn; while `held`, saves resolve only on release().
+ */
 class MemNodeStorage implements NodeStorage {
   readonly mem = new MemoryStorage();
   saves = 0;
+  held = false;
+  private readonly waiting: Array<() => void> = [];
   initialState = () => this.mem.initialState();
   entries = (lo: number, hi: number, max: number) => this.mem.entries(lo, hi, max);
   term = (i: number) => this.mem.term(i);
@@ -25,10 +30,16 @@ class MemNodeStorage implements NodeStorage {
   snapshot = () => this.mem.snapshot();
   async save(b: PersistBatch): Promise<void> {
     this.saves++;
-    await nextTurn();
     if (b.snapshot) this.mem.applySnapshot(b.snapshot);
     this.mem.append(b.entries);
     if (b.hardState) this.mem.setHardState(b.hardState);
+    if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await nextTurn();
+  }
+  /** Lands the held saves, in order, and stops holding. */
+  release(): void {
+    this.held = false;
+    for (const resolve of this.waiting.splice(0)) resolve();
   }
   createSnapshot(index: number, cs: ConfState, data: Uint8Array): Snapshot {
     return this.mem.createSnapshot(index, cs, data);
@@ -288,5 +299,36 @@ test('writes: a leader cut off from its quorum fails its pending proposal once i
     assert.deepEqual(leader.sm.items, ['before']);
   } finally {
     await Promise.all(members.map((m) => m.node.stop()));
+  }
+});
+
+test('async writes: followers commit a write while the leader’s own is in flight; held followers commit nothing', async () => {
+  const { members, leader, stop } = await threeMembers();
+  try {
+    await leader.node.propose(Buffer.from('warm'));
+    // The leader's disk stalls: its AppendEntries still leave, two followers' durable copies commit.
+    leader.storage.held = true;
+    const r = await leader.node.propose(Buffer.from('ahead-of-leader-disk'));
+    assert.ok(r.index > 0);
+    assert.equal(leader.sm.items.at(-1), 'ahead-of-leader-disk');
+    leader.storage.release();
+    // Both followers' disks stall: nothing they acknowledge is durable, so nothing commits.
+    const followers = members.filter((m) => m !== leader);
+    for (const f of followers) f.storage.held = true;
+    let done = false;
+    const p = leader.node.propose(Buffer.from('needs-a-follower')).then(() => {
+      done = true;
+    });
+    await until('the followers to hold the entry in their logs', () =>
+      followers.every((f) => f.storage.lastIndex() >= leader.storage.lastIndex()),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(done, false, 'committed on copies no follower has on disk');
+    for (const f of followers) f.storage.release();
+    await p;
+    assert.equal(leader.sm.items.at(-1), 'needs-a-follower');
+  } finally {
+    for (const m of members) m.storage.release();
+    await stop();
   }
 });

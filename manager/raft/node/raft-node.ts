@@ -1,11 +1,12 @@
 // RaftNode: the shell that drives the pure core on the event loop.
 //
-// One loop turns each Ready into effects, in the order Raft's safety needs: persist (fsync when the
-// core says so) BEFORE sending anything that depends on it, then send, then apply committed entries,
-// then advance (handleReady documents the two places where waiting is provably unnecessary). While
-// one Ready is being persisted, new proposals and incoming messages keep stepping the core, so the
-// next Ready carries all of them: under load every fsync covers many proposals and concurrent
-// propose() calls never queue behind each other's fsync.
+// The core runs with asynchronous storage writes (etcd-io/raft's AsyncStorageWrites): each Ready's
+// write is handed to storage (group commit: one fsync per batch of writes, off the event loop for the
+// WAL) and the loop goes on at once — its messages leave, its committed entries are applied, and the
+// next Ready is taken while the write is in flight. Only the acknowledgements that promise the write
+// (Ready.messagesAfterWrite: append and vote responses, the leader's own and a candidate's own
+// included) wait for it to land. So a leader replicates in parallel with its own fsync, and a
+// follower accepts the next AppendEntries while the previous one's fsync runs.
 import { EventEmitter } from 'node:events';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import {
@@ -38,6 +39,7 @@ import { LeaderlessError, NodeStoppedError, NotLeaderError, RaftTimeoutError } f
 import { LogMaintenance } from './log-maintenance.js';
 import { describeMembers, type NodeMetrics, type NodeStatus, type RaftNodeOptions } from './options.js';
 import { ReadyWriter } from './ready-writer.js';
+import { WriteLatencyTracker } from './write-latency.js';
 
 export type { BootstrapMember, MemberInfo, NodeMetrics, NodeStatus, RaftNodeOptions } from './options.js';
 import type { StateMachine } from './state-machine.js';
@@ -74,6 +76,7 @@ export class RaftNode extends EventEmitter {
   private readonly ids: RequestIds;
   private readonly writer: ReadyWriter;
   private readonly maintenance: LogMaintenance;
+  private readonly latency = new WriteLatencyTracker();
   private applied: number;
   private soft: SoftState = { leader: 0, role: Role.Follower };
   private ticker: NodeJS.Timeout | undefined;
@@ -113,6 +116,7 @@ export class RaftNode extends EventEmitter {
       preVote: true,
       checkQuorum: true,
       random: Math.random,
+      asyncStorageWrites: true,
     });
     this.transport = new RaftTransport({ ...opts.transport, id: opts.id });
     const fail = (err: unknown): void => this.fail(err);
@@ -190,6 +194,8 @@ export class RaftNode extends EventEmitter {
     const request = this.newRequest();
     if (!request.ok) return Promise.reject(request.error);
     const done = this.waiters.addProposal(request.id.seq, this.opts.requestTimeoutMs);
+    this.latency.proposed(request.id.seq);
+    done.catch(() => this.latency.dropped(request.id.seq));
     this.queuedProposals.push({ seq: request.id.seq, data: encodeProposal(request.id, data) });
     this.kick();
     return done;
@@ -263,7 +269,7 @@ export class RaftNode extends EventEmitter {
   }
 
   metrics(): NodeMetrics {
-    return { ...this.counters };
+    return { ...this.counters, writeLatency: this.latency.totals() };
   }
 
   /**
@@ -390,26 +396,60 @@ export class RaftNode extends EventEmitter {
 
   private async handleReady(rd: Ready): Promise<void> {
     this.counters.readies++;
-    this.counters.messagesSent += rd.messages.length;
+    this.counters.messagesSent += rd.messages.length + rd.messagesAfterWrite.length;
     this.counters.entriesApplied += rd.committedEntries.length;
     if (rd.softState) this.updateSoftState(rd.softState);
     for (const rs of rd.readStates) {
       const seq = this.ids.readSeq(rs.context);
       if (seq !== undefined) this.waiters.readConfirmed(seq, rs.index, this.applied);
     }
-    this.noteAppended(rd.entries);
-    // The plan (ready-plan.ts) says whether this Ready's messages may leave before its write: a
-    // leader's may, unless the Ready moves term or vote or installs a snapshot.
-    const plan = this.writer.plan(rd, this.soft.role === Role.Leader);
-    if (plan.sendEarly) this.transport.send(rd.messages);
-    await this.writer.write(plan);
-    if (this.stopped) return;
-    if (rd.snapshot && rd.snapshot.metadata.index > this.applied) this.restoreSnapshot(rd.snapshot);
-    if (!plan.sendEarly) this.transport.send(rd.messages);
+    const appended = this.noteAppended(rd.entries);
+    this.latency.committed(this.ownSeqs(rd.committedEntries));
+    // The plan (ready-plan.ts): the messages leave now, before the write lands, unless the Ready
+    // commits a membership change or installs a snapshot; only then does the loop wait for it.
+    const plan = this.writer.plan(rd);
+    if (!plan.holdMessages) this.transport.send(rd.messages);
+    const durable = this.writer.write(plan);
+    const afterWrite = rd.messagesAfterWrite;
+    void durable.then(
+      () => {
+        this.latency.durable(appended);
+        if (afterWrite.length > 0) this.release(afterWrite);
+      },
+      () => {}, // the writer stops the member: nothing after a failed write is released
+    );
+    if (plan.wait) {
+      await durable;
+      if (this.stopped) return;
+      if (rd.snapshot && rd.snapshot.metadata.index > this.applied) this.restoreSnapshot(rd.snapshot);
+      this.transport.send(rd.messages);
+    }
+    // Committed entries may be applied before this member's own copy is durable: committed means on
+    // a quorum's disks, and the state machine is rebuilt from the snapshot and log after a restart
+    // (snapshots are written behind the log writes they cover).
     this.applyCommitted(rd.committedEntries);
     this.core.advance(rd);
     this.waiters.appliedUpTo(this.applied);
     this.maybeSnapshot();
+  }
+
+  /** A write landed: its acknowledgements leave, and those to ourselves are counted by the core. */
+  private release(messages: Message[]): void {
+    if (this.stopped) return;
+    const remote: Message[] = [];
+    for (const m of messages) {
+      if (m.to !== this.id) {
+        remote.push(m);
+        continue;
+      }
+      try {
+        this.core.step(m);
+      } catch (err) {
+        this.emit('warning', err);
+      }
+    }
+    this.transport.send(remote);
+    this.kick();
   }
 
   private fail(err: unknown): void {
@@ -452,13 +492,31 @@ export class RaftNode extends EventEmitter {
     this.leaderlessTimer.unref();
   }
 
-  /** Remembers where our own proposals landed, so an overwritten one fails instead of timing out. */
-  private noteAppended(entries: Entry[]): void {
-    if (this.waiters.pendingProposals === 0) return;
+  /**
+   * Remembers where our own proposals landed, so an overwritten one fails instead of timing out;
+   * returns their request numbers.
+   */
+  private noteAppended(entries: Entry[]): number[] {
+    if (this.waiters.pendingProposals === 0) return [];
+    const seqs: number[] = [];
     for (const e of entries) {
       const seq = this.ids.ownSeq(e);
-      if (seq !== undefined) this.waiters.proposalAppended(seq, e.index);
+      if (seq === undefined) continue;
+      this.waiters.proposalAppended(seq, e.index);
+      seqs.push(seq);
     }
+    this.latency.appended(seqs);
+    return seqs;
+  }
+
+  private ownSeqs(entries: Entry[]): number[] {
+    if (this.waiters.pendingProposals === 0) return [];
+    const seqs: number[] = [];
+    for (const e of entries) {
+      const seq = this.ids.ownSeq(e);
+      if (seq !== undefined) seqs.push(seq);
+    }
+    return seqs;
   }
 
   private applyCommitted(entries: Entry[]): void {
@@ -470,7 +528,9 @@ export class RaftNode extends EventEmitter {
         const { id, payload } = decodeProposal(e.data);
         // Entries without our header and without data are new leaders' no-ops: nothing to apply.
         const result = id || payload.length > 0 ? this.sm.apply({ ...e, data: payload }) : undefined;
-        this.waiters.applied(e.index, this.ids.isMine(id) ? id.seq : undefined, result);
+        const mine = this.ids.isMine(id) ? id.seq : undefined;
+        if (mine !== undefined) this.latency.applied(mine);
+        this.waiters.applied(e.index, mine, result);
       }
       this.applied = e.index;
     }

@@ -1,4 +1,7 @@
-// How a Ready's state reaches storage, following the ReadyPlanner's decisions (ready-plan.ts).
+// How a Ready's state reaches storage, following the ReadyPlanner's decisions (ready-plan.ts). Writes
+// are handed to storage in Ready order and land in that order (storage commits them in groups, one
+// fsync per group); `durable` promises resolve once a write and every write before it has landed,
+// which is what releasing an acknowledgement needs.
 import { performance } from 'node:perf_hooks';
 import type { Ready } from '../types.js';
 import type { NodeMetrics } from './options.js';
@@ -6,42 +9,53 @@ import { type ReadyPlan, ReadyPlanner } from './ready-plan.js';
 import type { NodeStorage } from './storage.js';
 
 export class ReadyWriter {
-  private readonly planner: ReadyPlanner;
+  private readonly planner = new ReadyPlanner();
+  /** Settles once every write handed to storage so far has landed (rejects if one failed). */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly storage: NodeStorage,
     private readonly counters: NodeMetrics,
-    /** Called when a write that was not awaited fails: the member must stop. */
+    /** Called when a write fails: the member must stop (fail-stop; nothing after it is released). */
     private readonly onFailure: (err: unknown) => void,
-  ) {
-    this.planner = new ReadyPlanner(storage.initialState().hardState);
+  ) {}
+
+  plan(rd: Ready): ReadyPlan {
+    return this.planner.plan(rd);
   }
 
-  plan(rd: Ready, isLeader: boolean): ReadyPlan {
-    return this.planner.plan(rd, isLeader);
-  }
-
-  /** Carries out a plan's write; resolves once it is as durable as the plan waits for. */
-  async write(plan: ReadyPlan): Promise<void> {
-    if (!plan.batch) return;
+  /**
+   * Hands a plan's write to storage (its reads reflect it at once) and returns a promise that
+   * resolves once it, and everything written before it, is durable. Without a write, the promise
+   * covers the writes before (a Ready's acknowledgements may promise entries an earlier Ready wrote).
+   */
+  write(plan: ReadyPlan): Promise<void> {
+    if (!plan.batch) return this.tail;
+    const started = performance.now();
     const write = this.storage.save(plan.batch, plan.sync);
     this.counters.entriesWritten += plan.batch.entries.length;
-    if (plan.wait) {
-      const started = performance.now();
-      await write;
+    return this.chain(write, () => {
+      if (!plan.sync) return;
       this.counters.syncedWrites++;
       this.counters.syncedWriteMs += performance.now() - started;
-    } else {
-      write.catch(this.onFailure);
-    }
+    });
   }
 
   /** Writes a deferred commit index now (unsynced; storage orders it before any later write). */
   flushDeferred(): Promise<void> {
     const hardState = this.planner.takeDeferred();
     if (!hardState) return Promise.resolve();
-    const write = this.storage.save({ hardState, entries: [] }, false);
-    write.catch(this.onFailure);
-    return write;
+    return this.chain(this.storage.save({ hardState, entries: [] }, false));
+  }
+
+  private chain(write: Promise<void>, landed?: () => void): Promise<void> {
+    const before = this.tail;
+    const done = write.then(async () => {
+      landed?.();
+      await before;
+    });
+    done.catch(this.onFailure);
+    this.tail = done;
+    return done;
   }
 }

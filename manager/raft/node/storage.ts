@@ -9,7 +9,11 @@ export interface PersistBatch {
 }
 
 export interface NodeStorage extends LogStorage {
-  /** Makes the batch durable (fsync when `sync`); concurrent saves may share one fsync. */
+  /**
+   * Makes the batch durable (fsync when `sync`); concurrent saves may share one fsync. Reads reflect
+   * the batch as soon as save() returns (the node goes on with its Ready before the write lands);
+   * saves land, and their promises resolve, in the order they were made.
+   */
   save(batch: PersistBatch, sync: boolean): Promise<void>;
   /** Records a snapshot of the applied state at `index` (which must be applied and in the log). */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> | Snapshot;

@@ -2,9 +2,12 @@
 //
 // - `disk` is what survives a crash; `view` is what the core reads: every write the shell hands to
 //   storage shows there at once, ahead of the disk, as DiskStorage's in-memory view does.
-// - Each Ready is handled by the ReadyPlanner RaftNode uses (node/ready-plan.ts): a leader's messages
-//   may leave before its write, a commit-only hard state is deferred to the next write or tick, and
-//   the shell waits for a write only when it must (an fsync, a snapshot).
+// - The core runs with asynchronous storage writes, as in RaftNode: each Ready is handled by the
+//   ReadyPlanner RaftNode uses (node/ready-plan.ts): its messages leave at once (unless it commits a
+//   membership change or installs a snapshot), its write is queued, it is applied and advanced, and
+//   the next Ready is taken while the write is in flight; its acknowledgements (messagesAfterWrite)
+//   are released once the write, and all before it, is on disk. A commit-only hard state is deferred
+//   to the next write or tick.
 // - Writes reach the disk through a group-committing writer: everything queued while one group is in
 //   flight goes in the next group, landing after a simulated fsync delay. A crash lands a random
 //   prefix of the group in flight and loses everything after it; memory (the core, the state machine,
@@ -35,15 +38,15 @@ interface LocalSnapshot {
 interface QueuedWrite {
   batch?: PersistBatch;
   snapshot?: LocalSnapshot;
-  /** Called once the write is on disk (the shell waits for it). */
-  done?: () => void;
+  /** Called once the write (and every write before it) is on disk. */
+  done: Array<() => void>;
 }
 
 export class SimNode {
   readonly disk = new MemoryStorage();
   view = new MemoryStorage();
   raw: RawNode | undefined;
-  planner = new ReadyPlanner({ term: 0, vote: 0, commit: 0 });
+  planner = new ReadyPlanner();
   kv = new KvStore();
   /** Bumped at every crash so that callbacks scheduled by a previous life do nothing. */
   incarnation = 0;
@@ -73,13 +76,23 @@ export class SimNode {
   /** Hands a write to storage: visible to reads now, on disk once its group lands. */
   write(batch: PersistBatch, done?: () => void): void {
     writeTo(this.view, { batch });
-    this.queue.push({ batch, done });
+    this.queue.push({ batch, done: done ? [done] : [] });
+  }
+
+  /**
+   * Calls `done` once every write handed to storage so far is on disk: at once (`now`) when none is
+   * pending, else with the last of them (RaftNode's ReadyWriter chains on its last write).
+   */
+  afterWrites(done: () => void, now: (fn: () => void) => void): void {
+    const last = this.queue[this.queue.length - 1];
+    if (last) last.done.push(done);
+    else now(done);
   }
 
   /** Queues a snapshot and compaction, behind the writes before it (a deferred commit index first). */
   snapshot(s: LocalSnapshot): void {
     writeTo(this.view, { snapshot: s });
-    this.queue.push({ snapshot: s });
+    this.queue.push({ snapshot: s, done: [] });
   }
 
   /** Starts the next group commit if none is in flight; returns its size (0: nothing to do). */
@@ -94,7 +107,7 @@ export class SimNode {
     const group = this.queue.splice(0, this.groupSize);
     this.groupSize = 0;
     for (const w of group) writeTo(this.disk, w);
-    for (const w of group) w.done?.();
+    for (const w of group) for (const done of w.done) done();
   }
 
   /** Loses all memory; `landed` writes of the group in flight reached the disk first. */
@@ -116,7 +129,7 @@ export class SimNode {
   /** A process starting: storage opens on what the disk holds; the state machine from its snapshot. */
   recover(): number {
     this.view = reopen(this.disk);
-    this.planner = new ReadyPlanner(this.view.initialState().hardState);
+    this.planner = new ReadyPlanner();
     const snap = this.view.snapshot();
     this.kv = KvStore.deserialize(snap.data);
     if (snap.data.byteLength > 0 && this.kv.applied !== snap.metadata.index) {

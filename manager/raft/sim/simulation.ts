@@ -1,7 +1,8 @@
-// Deterministic simulation of a Raft cluster: RawNodes (the real core) wrapped in a model of RaftNode's
-// shell (node.ts: the node's own ReadyPlanner, so leaders send ahead of their writes and commit-only
-// hard states are deferred; a group-committing writer; a storage view ahead of a disk whose unfinished
-// writes a crash loses), one to five voters (one and two: the join path), a lossy, reordering,
+// Deterministic simulation of a Raft cluster: RawNodes (the real core, with asynchronous storage
+// writes) wrapped in a model of RaftNode's shell (node.ts: the node's own ReadyPlanner, so messages
+// leave ahead of the writes, acknowledgements only after them, and commit-only hard states are
+// deferred; a group-committing writer whose fsyncs may outlast network hops; a storage view ahead of a
+// disk whose unfinished writes a crash loses), one to five voters (one and two: the join path), a lossy, reordering,
 // duplicating, partitionable network (network.ts), crashes, stalled processes, members whose clocks
 // run at different rates, newly elected leaders struck down at once, membership changes, leadership
 // transfers, log compaction and snapshot installs (faults.ts), and a client workload (workload.ts) —
@@ -59,6 +60,8 @@ export interface SimResult {
   crashes: number;
   snapshotsInstalled: number;
   confChangesApplied: number;
+  /** Entries a leader committed while its own copy was not on its disk yet (followers were faster). */
+  commitsAheadOfLeaderDisk: number;
 }
 
 const TICK_MS = 10;
@@ -89,7 +92,13 @@ export class Simulation {
   readonly everMember = new Set<RaftId>();
   /** Members whose removal some member applied (so it is committed). */
   private readonly removed = new Set<RaftId>();
-  private stats = { events: 0, crashes: 0, snapshotsInstalled: 0, confChangesApplied: 0 };
+  private stats = {
+    events: 0,
+    crashes: 0,
+    snapshotsInstalled: 0,
+    confChangesApplied: 0,
+    commitsAheadOfLeaderDisk: 0,
+  };
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed);
@@ -99,7 +108,8 @@ export class Simulation {
     this.voters = r.pick([1, 2, 3, 3, 5]);
     this.preVote = r.chance(0.8);
     this.checkQuorum = r.chance(0.8);
-    this.fsyncMax = r.pick([0, 2, 8]);
+    // Up to 30 ms: messages sent before a write often arrive, and are answered, before it lands.
+    this.fsyncMax = r.pick([0, 2, 8, 30]);
     this.snapEvery = r.pick([4, 15, 60]);
     this.faultEvery = r.pick([15, 40, 100, 250]);
     this.electionTicks = r.pick([5, 10, 10, 20]);
@@ -175,6 +185,7 @@ export class Simulation {
       crashes: this.stats.crashes,
       snapshotsInstalled: this.stats.snapshotsInstalled,
       confChangesApplied: this.stats.confChangesApplied,
+      commitsAheadOfLeaderDisk: this.stats.commitsAheadOfLeaderDisk,
     };
   }
 
@@ -215,6 +226,7 @@ export class Simulation {
       preVote: this.preVote,
       checkQuorum: this.checkQuorum,
       random: () => random.next(),
+      asyncStorageWrites: true,
     });
   }
 
@@ -265,7 +277,11 @@ export class Simulation {
 
   // ---- the shell loop (RaftNode.handleReady, with its ReadyPlanner) ----
 
-  /** Takes a Ready if the member has one and is not waiting for a write; handles it as RaftNode does. */
+  /**
+   * Takes the member's Ready, unless it waits for a write, and handles it as RaftNode does: messages
+   * out at once (unless held), the write queued, then apply and advance without waiting (unless the
+   * plan waits); the acknowledgements leave once the write and all before it are on disk.
+   */
   pump(n: SimNode): void {
     const raw = n.raw;
     if (!raw || n.inflightReady || !raw.hasReady()) return;
@@ -273,20 +289,36 @@ export class Simulation {
     if (rd.entries.length > 0) {
       this.safety.recordWrite(n.id, rd.entries, raw.raft.log.termOrZero(rd.entries[0].index - 1));
     }
-    const plan = n.planner.plan(rd, (rd.softState?.role ?? raw.raft.role) === Role.Leader);
-    if (plan.sendEarly) for (const m of rd.messages) this.net.send(m);
-    if (!plan.wait) {
-      if (plan.batch) this.write(n, plan.batch);
-      this.finishReady(n, rd, plan.sendEarly);
+    const plan = n.planner.plan(rd);
+    if (!plan.holdMessages) for (const m of rd.messages) this.net.send(m);
+    const inc = n.incarnation;
+    const landed = (): void => {
+      if (n.incarnation !== inc) return; // crashed before it landed: nothing is released
+      if (plan.wait) {
+        n.inflightReady = undefined;
+        for (const m of rd.messages) this.net.send(m);
+        this.releaseAcks(n, rd);
+        this.finishReady(n, rd);
+      } else {
+        this.releaseAcks(n, rd);
+        this.pump(n);
+      }
+    };
+    if (plan.batch) this.write(n, plan.batch, landed);
+    else n.afterWrites(landed, (fn) => this.clock.schedule(0, fn));
+    if (plan.wait) {
+      n.inflightReady = rd;
       return;
     }
-    n.inflightReady = rd;
-    const inc = n.incarnation;
-    this.write(n, plan.batch!, () => {
-      if (n.incarnation !== inc) return;
-      n.inflightReady = undefined;
-      this.finishReady(n, rd, plan.sendEarly);
-    });
+    this.finishReady(n, rd);
+  }
+
+  /** A write landed: its acknowledgements leave; those to itself are stepped into the core. */
+  private releaseAcks(n: SimNode, rd: Ready): void {
+    for (const m of rd.messagesAfterWrite) {
+      if (m.to !== n.id) this.net.send(m);
+      else n.raw?.step(m);
+    }
   }
 
   /** Hands a write to the member's storage; its group commit lands after a simulated fsync. */
@@ -310,9 +342,8 @@ export class Simulation {
     this.clock.schedule(this.rng.int(0, this.fsyncMax), land);
   }
 
-  /** After the write (or at once when it need not be waited for): send, apply, advance. */
-  private finishReady(n: SimNode, rd: Ready, sentEarly: boolean): void {
-    if (!sentEarly) for (const m of rd.messages) this.net.send(m);
+  /** Once the write is handed to storage (or has landed, when the plan waits): apply, advance. */
+  private finishReady(n: SimNode, rd: Ready): void {
     if (rd.snapshot) {
       n.restoreFromSnapshot();
       this.stats.snapshotsInstalled++;
@@ -514,6 +545,7 @@ export class Simulation {
       configs.some((c) => c.filter((id) => this.nodes.get(id)?.holdsDurably(i, term)).length > c.length / 2);
     for (let i = Math.max(checked.index, r.log.firstIndex() - 1) + 1; i <= r.log.committed; i++) {
       const term = r.log.termOrZero(i);
+      if (!n.holdsDurably(i, term)) this.stats.commitsAheadOfLeaderDisk++;
       if (!quorumHolds(i, term)) {
         const holders = voters.filter((id) => this.nodes.get(id)?.holdsDurably(i, term));
         throw new SafetyViolation(
