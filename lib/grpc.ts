@@ -1,6 +1,6 @@
-// A unary call by method name, as a promise with a deadline. What remains of the untyped client: the
-// CLI, the lab and some tests and benchmarks still call the local API this way; everything else uses
-// api/calls.ts's typed calls on the generated clients (see api/README.md).
+// A unary call by method name, as a promise with a deadline: what remains of the untyped client, for
+// the last manager test still calling this way. Everything else, the CLI, the lab, the e2e tests and the
+// benchmarks included, uses api/calls.ts's typed calls on the generated clients (see api/README.md).
 import type * as grpc from '@grpc/grpc-js';
 
 /** Turns a callback-style unary client method into a promise with a deadline. */
