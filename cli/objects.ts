@@ -11,7 +11,6 @@ import type { Node__Output } from '../api/gen/swarmlite/objects/v1/Node.js';
 import type { Service__Output } from '../api/gen/swarmlite/objects/v1/Service.js';
 import type { ServiceSpec__Output } from '../api/gen/swarmlite/objects/v1/ServiceSpec.js';
 import type { Task__Output } from '../api/gen/swarmlite/objects/v1/Task.js';
-import type { TaskSpec__Output } from '../api/gen/swarmlite/objects/v1/TaskSpec.js';
 
 export type { UpdateConfig__Output as UpdateConfig } from '../api/gen/swarmlite/objects/v1/UpdateConfig.js';
 export type { UpdateStatus__Output as UpdateStatus } from '../api/gen/swarmlite/objects/v1/UpdateStatus.js';
@@ -30,7 +29,6 @@ export type Filled<T> = T extends readonly (infer U)[]
 type Present<T, K extends keyof T> = Omit<T, K> & { [P in K]: Filled<NonNullable<T[P]>> };
 
 export type ServiceSpecView = Filled<ServiceSpec__Output>;
-export type TaskSpecView = Filled<TaskSpec__Output>;
 export type ServiceView = Present<Service__Output, 'meta' | 'spec'> & {
   previousSpec: ServiceSpecView | null;
 };
