@@ -5,12 +5,11 @@
 // with no manager, Raft, scheduling or sessions in between.
 //   npm run bench:converge          (root; makes and removes its own lab)
 import { labDown, labUp } from '../deploy/lab/lab.js';
-import { withDaemon } from '../daemon/client.js';
-import { unary } from '../lib/grpc.js';
+import { withDaemon, type LocalCalls } from '../daemon/client.js';
 import { createLogger } from '../lib/log.js';
 import { newId } from '../lib/ids.js';
 import type { LabHostState } from '../deploy/lab/state.js';
-import type { Task } from '../api/objects/index.js';
+import { serviceView, taskView } from '../cli/objects.js';
 import { defaultTaskSpec } from '../api/objects/index.js';
 import { isRunning, processRef } from '../lib/process.js';
 import { createExecutor } from '../daemon/executor.js';
@@ -33,8 +32,9 @@ const waited: string[] = [];
 const NODES = 5;
 const LAB = `bcv${process.pid % 10_000}`;
 
-const api = <T>(h: LabHostState, method: string, req: object = {}) =>
-  withDaemon(`unix://${h.socket}`, (c) => unary<object, T>(c, method, req, 30_000));
+/** Each call's deadline. */
+const CALL_MS = 30_000;
+const api = <R>(h: LabHostState, fn: (c: LocalCalls) => Promise<R>) => withDaemon(`unix://${h.socket}`, fn);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** USER_HZ: /proc/stat counts in 1/100 s on Linux. */
@@ -133,16 +133,16 @@ async function cluster(): Promise<Phase> {
   const lab = await labUp({ name: LAB, nodes: NODES, managers: 1 });
   const manager = lab.hosts[0]!;
   waited.push(`cluster: ${await quiet()}`);
-  const tasks = async () => (await api<{ tasks: Task[] }>(manager, 'listTasks', { service: 'bench' })).tasks;
+  const tasks = async () =>
+    (await api(manager, (c) => c.listTasks({ service: 'bench' }, CALL_MS))).tasks.map(taskView);
   const t0 = performance.now();
   const cpu0 = machineTicks().busy;
-  await api(manager, 'createService', {
-    spec: {
-      name: 'bench',
-      task: { image: 'host', command: ['sleep', 'infinity'] },
-      replicated: { replicas: REPLICAS },
-    },
-  });
+  const spec = {
+    name: 'bench',
+    task: { image: 'host', command: ['sleep', 'infinity'] },
+    replicated: { replicas: REPLICAS },
+  };
+  await api(manager, (c) => c.createService({ spec }, CALL_MS));
   await until(
     '100 running',
     async () => (await tasks()).filter((t) => t.status.state === 'running').length === REPLICAS,
@@ -151,17 +151,12 @@ async function cluster(): Promise<Phase> {
   const upCpuS = (machineTicks().busy - cpu0) / TICKS_PER_S;
   const pids = (await tasks()).map((t) => t.status.pid).filter((p): p is number => typeof p === 'number');
   const refs = pids.map((p) => processRef(p)).filter((r) => r !== undefined);
-  const svc = (
-    await api<{ service: { meta: { version: number }; spec: object } }>(manager, 'getService', {
-      ref: 'bench',
-    })
-  ).service;
+  const svc = serviceView((await api(manager, (c) => c.getService({ ref: 'bench' }, CALL_MS))).service);
   const t1 = performance.now();
-  await api(manager, 'updateService', {
-    ref: 'bench',
-    version: svc.meta.version,
-    spec: { ...svc.spec, replicated: { replicas: 0 } },
-  });
+  const scaledDown = { ...svc.spec, replicated: { replicas: 0 } };
+  await api(manager, (c) =>
+    c.updateService({ ref: 'bench', version: svc.meta.version, spec: scaledDown }, CALL_MS),
+  );
   await until('all stopped and their processes gone', async () => {
     const live = (await tasks()).filter((t) => t.status.state === 'running');
     return live.length === 0 && refs.every((r) => !isRunning(r));

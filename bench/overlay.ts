@@ -9,13 +9,11 @@
 //     task is reported stopped, and 1 s after the leave returned (the e2e test asserts only that they go).
 //   npm run bench:overlay          (root; makes and removes its own lab)
 import { spawn } from 'node:child_process';
-import type { Client } from '@grpc/grpc-js';
 import { labDown, labUp } from '../deploy/lab/lab.js';
-import { localInfo, withDaemon } from '../daemon/client.js';
-import { unary } from '../lib/grpc.js';
+import { withDaemon, type LocalCalls } from '../daemon/client.js';
 import { findTool, run } from '../lib/exec.js';
 import type { LabHostState } from '../deploy/lab/state.js';
-import type { Network, Task } from '../api/objects/index.js';
+import { networkView, taskView, type TaskView } from '../cli/objects.js';
 import { macFromIp, sandboxName } from '../worker/overlay/names.js';
 
 const NODES = 5;
@@ -30,7 +28,7 @@ const POLL_MS = 20;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const ipOf = (t: Task) => t.networks[0]?.addresses[0]?.split('/')[0];
+const ipOf = (t: TaskView) => t.networks[0]?.addresses[0]?.split('/')[0];
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -47,25 +45,30 @@ interface Placement {
   global?: boolean;
 }
 
+/** Each call's deadline. */
+const CALL_MS = 30_000;
+
 /** The manager's local API over one connection for the whole bench (polling opens no new ones). */
-function managerApi(client: Client) {
-  const call = <T>(method: string, req: object = {}) => unary<object, T>(client, method, req, 30_000);
+function managerApi(calls: LocalCalls) {
   const service = (name: string, command: string[], where: Placement) =>
-    call('createService', {
-      spec: {
-        name,
-        task: {
-          image: 'host',
-          command,
-          networks: [{ target: NETWORK }],
-          ...(where.constraint ? { placement: { constraints: [where.constraint] } } : {}),
+    calls.createService(
+      {
+        spec: {
+          name,
+          task: {
+            image: 'host',
+            command,
+            networks: [{ target: NETWORK }],
+            ...(where.constraint ? { placement: { constraints: [where.constraint] } } : {}),
+          },
+          ...(where.global ? { global: {} } : { replicated: { replicas: 1 } }),
         },
-        ...(where.global ? { global: {} } : { replicated: { replicas: 1 } }),
       },
-    });
+      CALL_MS,
+    );
   return {
-    call,
-    tasks: async (svc: string) => (await call<{ tasks: Task[] }>('listTasks', { service: svc })).tasks,
+    calls,
+    tasks: async (svc: string) => (await calls.listTasks({ service: svc }, CALL_MS)).tasks.map(taskView),
     pinned: (name: string, command: string[], hostname: string) =>
       service(name, command, { constraint: `node.hostname==${hostname}` }),
     global: (name: string, command: string[]) => service(name, command, { global: true }),
@@ -74,7 +77,7 @@ function managerApi(client: Client) {
 type ManagerApi = ReturnType<typeof managerApi>;
 
 /** The running tasks of a service once there are `count` of them, each with its overlay address. */
-function runningTasks(api: ManagerApi, svc: string, count: number): Promise<Task[]> {
+function runningTasks(api: ManagerApi, svc: string, count: number): Promise<TaskView[]> {
   return until(`${count} running task(s) of ${svc}`, async () => {
     const live = (await api.tasks(svc)).filter((t) => t.status.state === 'running' && ipOf(t));
     return live.length === count ? live : undefined;
@@ -280,19 +283,17 @@ async function removals(api: ManagerApi, lab: LabHostState[], vni: number): Prom
     const ip = task && ipOf(task);
     if (!ip) throw new Error(`${name} has no address`);
     const t0 = performance.now();
-    await api.call('removeService', { ref: name });
+    await api.calls.removeService({ ref: name }, CALL_MS);
     const returned = performance.now();
     const goneMs = await entriesGone(others, vni, [ip], t0);
     out.push({ what: `${name} removed`, goneMs, afterReturnMs: goneMs - (returned - t0) });
   }
   const mine = (await api.tasks('mesh')).filter((t) => t.nodeId && ipOf(t));
-  const node5Id = (await withDaemon(`unix://${node5.socket}`, (c) => localInfo(c, 30_000))).nodeId;
+  const node5Id = (await withDaemon(`unix://${node5.socket}`, (c) => c.info({}, 30_000))).nodeId;
   const ips = mine.filter((t) => t.nodeId === node5Id).map((t) => ipOf(t)!);
   if (ips.length === 0) throw new Error('node5 runs no mesh task');
   const t0 = performance.now();
-  await withDaemon(`unix://${node5.socket}`, (c) =>
-    unary<object, object>(c, 'leave', { force: false }, 60_000),
-  );
+  await withDaemon(`unix://${node5.socket}`, (c) => c.leave({ force: false }, 60_000));
   const returned = performance.now();
   const goneMs = await entriesGone(others, vni, ips, t0);
   out.push({ what: 'node5 left', goneMs, afterReturnMs: goneMs - (returned - t0) });
@@ -302,21 +303,20 @@ async function removals(api: ManagerApi, lab: LabHostState[], vni: number): Prom
 async function bench(
   lab: LabHostState[],
 ): Promise<{ tp: Throughput; endpoints: EndpointRun[]; removed: Removal[] }> {
-  return withDaemon(`unix://${lab[0]!.socket}`, async (client) => {
-    const api = managerApi(client);
-    await api.call('createNetwork', {
-      spec: {
-        name: NETWORK,
-        driver: 'overlay',
-        ipam: [],
-        attachable: false,
-        internal: false,
-        ingress: false,
-      },
-    });
+  return withDaemon(`unix://${lab[0]!.socket}`, async (calls) => {
+    const api = managerApi(calls);
+    const spec = {
+      name: NETWORK,
+      driver: 'overlay',
+      ipam: [],
+      attachable: false,
+      internal: false,
+      ingress: false,
+    };
+    await calls.createNetwork({ spec }, CALL_MS);
     // The allocator gives the network its VNI a moment after the create: the sandbox names carry it.
     const network = await until('appnet allocated', async () => {
-      const n = (await api.call<{ network: Network }>('getNetwork', { ref: NETWORK })).network;
+      const n = networkView((await calls.getNetwork({ ref: NETWORK }, CALL_MS)).network);
       return n.vni > 0 ? n : undefined;
     });
     // A task on every node, so every node has the network's sandbox before anything is measured.

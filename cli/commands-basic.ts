@@ -5,14 +5,7 @@ import { runDaemonUntilSignalled } from '../daemon/daemon.js';
 import { DAEMON_DEFAULTS, validateDaemonOptions, type ExecutorKind } from '../daemon/options.js';
 import type { LogLevel } from '../lib/log.js';
 import { packageVersion } from '../lib/repo.js';
-import {
-  explainRpcError,
-  localInfo,
-  localVersion,
-  resolveHost,
-  withDaemon,
-  daemonClient,
-} from '../daemon/client.js';
+import { explainRpcError, localVersion, resolveHost, withDaemon, daemonClient } from '../daemon/client.js';
 import { parseFormat, printJson } from '../lib/format.js';
 
 interface GlobalOptions {
@@ -66,7 +59,7 @@ export function registerBasicCommands(program: Command): void {
     .action(async (opts: { format?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
       const target = resolveHost(globals(cmd).host);
-      const info = await withDaemon(target, (c) => localInfo(c));
+      const info = await withDaemon(target, (c) => c.info({}, 5_000));
       if (format === 'json') return printJson(info);
       const missing = Object.entries(info.tools)
         .filter(([, path]) => !path)

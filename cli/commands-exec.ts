@@ -3,26 +3,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
-import { daemonClient, explainRpcError, resolveHost } from '../daemon/client.js';
+import { daemonClient, explainRpcError, localCalls, resolveHost } from '../daemon/client.js';
+import type { ExecOutput__Output } from '../api/gen/swarmlite/objects/v1/ExecOutput.js';
+import type { LogMessage__Output } from '../api/gen/swarmlite/objects/v1/LogMessage.js';
+import { nodeName } from './objects.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
-
-interface LogMessage {
-  taskId: string;
-  nodeId: string;
-  stream: string;
-  time: string;
-  line: string;
-}
-
-interface ExecOutput {
-  stdout?: Buffer;
-  stderr?: Buffer;
-  exited?: boolean;
-  exitCode?: number;
-  error?: string;
-}
 
 /** Docker's log line prefix: `web.1.<task id>@<node hostname>`, padded so the bars line up. */
 export function logPrefix(taskName: string, taskId: string, hostname: string, noTrunc: boolean): string {
@@ -59,16 +45,11 @@ export function registerServiceLogs(service: Command): void {
           const names = new Map<string, string>();
           const hosts = new Map<string, string>();
           if (!opts.raw) {
-            const { tasks } = await unary<
-              object,
-              { tasks: { id: string; serviceName: string; slot: number; nodeId: string }[] }
-            >(client, 'listTasks', {});
+            const calls = localCalls(client);
+            const { tasks } = await calls.listTasks({});
             for (const t of tasks) names.set(t.id, `${t.serviceName}.${t.slot === 0 ? t.nodeId : t.slot}`);
-            const { nodes } = await unary<
-              object,
-              { nodes: { id: string; description: { hostname: string } }[] }
-            >(client, 'listNodes', {});
-            for (const n of nodes) hosts.set(n.id, n.description.hostname);
+            const { nodes } = await calls.listNodes({});
+            for (const n of nodes.map(nodeName)) hosts.set(n.id, n.description.hostname);
           }
           await new Promise<void>((resolve, reject) => {
             const stream = client.serviceLogs({ refs, follow: opts.follow === true, tail });
@@ -76,7 +57,7 @@ export function registerServiceLogs(service: Command): void {
               stream.cancel();
               resolve();
             });
-            stream.on('data', (m: LogMessage) => {
+            stream.on('data', (m: LogMessage__Output) => {
               const out = m.stream === 'stderr' ? process.stderr : process.stdout;
               const time = opts.timestamps ? `${m.time} ` : '';
               if (opts.raw) return out.write(`${time}${m.line}\n`);
@@ -124,11 +105,11 @@ export function registerExec(program: Command): void {
             }
             process.on('SIGINT', () => stream.write({ input: { signal: 'SIGINT' } }));
             let exitCode: number | undefined;
-            stream.on('data', (out: ExecOutput) => {
-              if (out.stdout?.length) process.stdout.write(out.stdout);
-              if (out.stderr?.length) process.stderr.write(out.stderr);
+            stream.on('data', (out: ExecOutput__Output) => {
+              if (out.stdout.length) process.stdout.write(out.stdout);
+              if (out.stderr.length) process.stderr.write(out.stderr);
               if (out.error) process.stderr.write(`${out.error}\n`);
-              if (out.exited) exitCode = out.exitCode ?? 0;
+              if (out.exited) exitCode = out.exitCode;
             });
             stream.on('end', () => {
               if (exitCode === undefined)

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../lib/errors.js';
 import { buildNetworkSpec, renderNetworkTable } from './commands-network.js';
-import type { WireNetwork } from './service-wire.js';
+import type { NetworkView } from './objects.js';
 
 const isUsage = (pattern: RegExp) => (err: unknown) =>
   err instanceof UserError && err.exitCode === 2 && pattern.test(err.message);
@@ -73,7 +73,7 @@ test('network create refuses other drivers, stray gateways and malformed values'
 });
 
 test('network ls: NETWORK ID, NAME, DRIVER, SCOPE swarm, sorted by name; -q ids', () => {
-  const net = (id: string, name: string): WireNetwork => ({
+  const net = (id: string, name: string): NetworkView => ({
     id,
     meta: { version: 1, createdAt: '', updatedAt: '' },
     spec: buildNetworkSpec(name, { driver: 'overlay' }),

@@ -2,12 +2,11 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
 import { checkNetworkOptions, type IpamConfig, type NetworkSpec } from '../api/objects/index.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 import { collect, parseLabel, parseLabels } from './service-flags.js';
-import { shortId, type WireNetwork } from './service-wire.js';
+import { networkView, shortId, type NetworkView } from './objects.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const usage = (message: string) => new UserError(message, 2);
@@ -69,7 +68,7 @@ export function buildNetworkSpec(name: string, o: NetworkCreateOptions): Network
   };
 }
 
-export function renderNetworkTable(networks: WireNetwork[], quiet: boolean): string {
+export function renderNetworkTable(networks: NetworkView[], quiet: boolean): string {
   const sorted = [...networks].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
   if (quiet) return sorted.map((n) => shortId(n.id)).join('\n');
   return renderTable(
@@ -101,13 +100,6 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** This node's part of a network (proto/local.proto NetworkLocalResponse). */
-interface NetworkLocalView {
-  endpoints: { taskId: string; name: string; address: string; mac: string }[];
-  peers: { nodeId: string; addr: string }[];
-  programmedJson: string;
-}
-
 export function registerNetworkCommands(program: Command): void {
   const network = program.command('network').description("Manage the swarm's overlay networks");
 
@@ -125,8 +117,8 @@ export function registerNetworkCommands(program: Command): void {
     .option('--label <key=value>', 'network label (repeatable)', collect)
     .action(async (name: string, opts: NetworkCreateOptions, cmd: Command) => {
       const spec = buildNetworkSpec(name, opts);
-      const { network: created } = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
-        unary<object, { network: WireNetwork }>(c, 'createNetwork', { spec }, 60_000),
+      const created = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
+        networkView((await c.createNetwork({ spec }, 60_000)).network),
       );
       console.log(created.id);
     });
@@ -139,8 +131,8 @@ export function registerNetworkCommands(program: Command): void {
     .option('--format <format>', 'table or json')
     .action(async (opts: { quiet?: boolean; format?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
-      const { networks } = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
-        unary<object, { networks: WireNetwork[] }>(c, 'listNetworks', {}),
+      const networks = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
+        (await c.listNetworks({})).networks.map(networkView),
       );
       if (format === 'json') return printJson(networks);
       console.log(renderNetworkTable(networks, !!opts.quiet));
@@ -155,16 +147,10 @@ export function registerNetworkCommands(program: Command): void {
       const target = resolveHost(globalsOf(cmd).host);
       const out: object[] = [];
       for (const ref of refs) {
-        const { network: n } = await withDaemon(target, (c) =>
-          unary<object, { network: WireNetwork }>(c, 'getNetwork', { ref }),
-        );
+        const n = await withDaemon(target, async (c) => networkView((await c.getNetwork({ ref })).network));
         // As Docker's: the manager's view, plus this node's endpoints and the peers on the network.
         const local = await withDaemon(target, (c) =>
-          unary<object, NetworkLocalView>(c, 'networkLocal', {
-            networkId: n.id,
-            vni: n.vni,
-            verbose: opts.verbose === true,
-          }),
+          c.networkLocal({ networkId: n.id, vni: n.vni, verbose: opts.verbose === true }),
         );
         out.push({
           ...n,
@@ -191,7 +177,7 @@ export function registerNetworkCommands(program: Command): void {
     .action(async (refs: string[], _opts, cmd: Command) => {
       const target = resolveHost(globalsOf(cmd).host);
       await forEachRef(refs, async (ref) => {
-        await withDaemon(target, (c) => unary<object, object>(c, 'removeNetwork', { ref }, 60_000));
+        await withDaemon(target, (c) => c.removeNetwork({ ref }, 60_000));
         console.log(ref);
       });
     });
@@ -210,9 +196,7 @@ export function registerNetworkCommands(program: Command): void {
         ))
       )
         return;
-      const { removed } = await withDaemon(target, (c) =>
-        unary<object, { removed: string[] }>(c, 'pruneNetworks', {}, 60_000),
-      );
+      const { removed } = await withDaemon(target, (c) => c.pruneNetworks({}, 60_000));
       if (removed.length > 0) console.log(['Deleted Networks:', ...removed].join('\n'));
     });
 }

@@ -1,18 +1,10 @@
 // `swarmlite node ...`: the swarm's nodes, as `docker node` shows and changes them.
 import type { Command } from 'commander';
-import type { WireNode } from '../api/node-wire.js';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
-import { resolveHost, withDaemon } from '../daemon/client.js';
+import { resolveHost, withDaemon, type LocalCalls } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 
-/**
- * What `node ls/inspect` receive: the control API's wire form of a node, with the messages the manager
- * always sets (api/node-wire.ts) as present; only a worker's managerStatus is null.
- */
-export type NodeView = {
-  [K in keyof WireNode]: K extends 'managerStatus' ? WireNode[K] : NonNullable<WireNode[K]>;
-};
+import { nodeView, type NodeView } from './objects.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const title = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
@@ -26,9 +18,9 @@ function managerStatus(n: NodeView): string {
  * `self` is the node whose daemon the CLI talks to, as Docker's CLI has it (it asks the daemon's info
  * for its node id); any other reference goes to the managers as typed.
  */
-export async function selfRef(c: Parameters<typeof unary>[0], ref: string): Promise<string> {
+export async function selfRef(c: LocalCalls, ref: string): Promise<string> {
   if (ref !== 'self') return ref;
-  const info = await unary<object, { nodeId: string }>(c, 'info', {});
+  const info = await c.info({});
   if (!info.nodeId) throw new UserError('this node is not part of a swarm: "self" names no node');
   return info.nodeId;
 }
@@ -72,11 +64,9 @@ export function registerNodeCommands(program: Command): void {
     .action(async (opts: { quiet?: boolean; format?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
       const target = resolveHost(globalsOf(cmd).host);
-      const { nodes } = await withDaemon(target, (c) =>
-        unary<object, { nodes: NodeView[] }>(c, 'listNodes', {}),
-      );
+      const nodes = await withDaemon(target, async (c) => (await c.listNodes({})).nodes.map(nodeView));
       if (format === 'json') return printJson(nodes);
-      const info = await withDaemon(target, (c) => unary<object, { nodeId: string }>(c, 'info', {}));
+      const info = await withDaemon(target, (c) => c.info({}));
       console.log(renderNodeTable(nodes, info.nodeId, !!opts.quiet));
     });
 
@@ -88,10 +78,8 @@ export function registerNodeCommands(program: Command): void {
       const target = resolveHost(globalsOf(cmd).host);
       const out: NodeView[] = [];
       for (const ref of refs) {
-        const { node } = await withDaemon(target, async (c) =>
-          unary<object, { node: NodeView }>(c, 'getNode', { ref: await selfRef(c, ref) }),
-        );
-        out.push(node);
+        const { node } = await withDaemon(target, async (c) => c.getNode({ ref: await selfRef(c, ref) }));
+        out.push(nodeView(node));
       }
       printJson(out);
     });
@@ -110,12 +98,7 @@ export function registerNodeCommands(program: Command): void {
         const target = resolveHost(globalsOf(cmd).host);
         for (const ref of refs) {
           await withDaemon(target, async (c) =>
-            unary<object, object>(
-              c,
-              'updateNode',
-              { ref: await selfRef(c, ref), role, force: !!opts.force },
-              60_000,
-            ),
+            c.updateNode({ ref: await selfRef(c, ref), role, force: !!opts.force }, 60_000),
           );
           console.log(done(ref));
         }
@@ -144,9 +127,7 @@ export function registerNodeCommands(program: Command): void {
           throw new UserError(`invalid --role '${opts.role}'`, 2);
         const labelAdd = Object.fromEntries((opts.labelAdd ?? []).map(parseLabel));
         const res = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
-          unary<object, { node: NodeView }>(
-            c,
-            'updateNode',
+          c.updateNode(
             {
               ref: await selfRef(c, ref),
               availability: opts.availability ?? '',
@@ -157,7 +138,7 @@ export function registerNodeCommands(program: Command): void {
             60_000,
           ),
         );
-        console.log(res.node.id);
+        console.log(nodeView(res.node).id);
       },
     );
 
@@ -169,9 +150,7 @@ export function registerNodeCommands(program: Command): void {
     .action(async (refs: string[], opts: { force?: boolean }, cmd: Command) => {
       const target = resolveHost(globalsOf(cmd).host);
       for (const ref of refs) {
-        await withDaemon(target, (c) =>
-          unary<object, object>(c, 'removeNode', { ref, force: !!opts.force }, 60_000),
-        );
+        await withDaemon(target, (c) => c.removeNode({ ref, force: !!opts.force }, 60_000));
         console.log(ref);
       }
     });

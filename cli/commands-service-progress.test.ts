@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { services } from '../api/rpc.js';
 import type { TaskState } from '../api/objects/index.js';
 import { iso, nodes, T0, wireService, wireTask } from './service-fixtures.js';
-import type { WireService, WireServiceSpec } from './service-wire.js';
+import type { ServiceView, ServiceSpecView } from './objects.js';
 import { swarmliteBin } from '../lib/repo.js';
 
 /** The real launcher (bin/swarmlite.js), as users run it. */
@@ -67,12 +67,12 @@ function cli(host: string, args: string[]): Promise<{ code: number; stdout: stri
 const WALK: TaskState[] = ['new', 'pending', 'assigned', 'accepted', 'preparing', 'starting', 'running'];
 
 test('service create: sends the spec, shows per-slot progress until converged, exit 0', async (t) => {
-  let created: WireServiceSpec | undefined;
+  let created: ServiceSpecView | undefined;
   let polls = 0;
-  let service: WireService | undefined;
+  let service: ServiceView | undefined;
   const daemon = await fakeDaemon({
     createService: (req) => {
-      created = req.spec as WireServiceSpec;
+      created = req.spec as ServiceSpecView;
       service = wireService({ id: 'svcnew000000000000000000a', spec: created });
       return { service };
     },
@@ -111,12 +111,12 @@ test('service create: sends the spec, shows per-slot progress until converged, e
 test('service update that cannot converge: the paused update message, exit 1', async (t) => {
   const before = wireService({ id: 'svcweb000000000000000000a' });
   let sent: Record<string, unknown> | undefined;
-  let after: WireService | undefined;
+  let after: ServiceView | undefined;
   const daemon = await fakeDaemon({
     getService: () => ({ service: after ?? before }),
     updateService: (req) => {
       sent = req;
-      after = { ...before, spec: req.spec as WireServiceSpec, specVersion: 2 };
+      after = { ...before, spec: req.spec as ServiceSpecView, specVersion: 2 };
       return { service: after };
     },
     listTasks: () => {
@@ -149,8 +149,8 @@ test('service update that cannot converge: the paused update message, exit 1', a
   assert.equal(sent?.ref, 'svcweb000000000000000000a');
   assert.equal(sent?.version, before.meta.version);
   assert.equal(sent?.force, true);
-  assert.equal((sent?.spec as WireServiceSpec).task.image, 'img:2');
-  assert.deepEqual((sent?.spec as WireServiceSpec).task.env, ['A=1']);
+  assert.equal((sent?.spec as ServiceSpecView).task.image, 'img:2');
+  assert.deepEqual((sent?.spec as ServiceSpecView).task.env, ['A=1']);
 });
 
 test('service scale refuses a global service; rm carries on past a missing one, exit 1', async (t) => {

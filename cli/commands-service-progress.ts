@@ -2,17 +2,10 @@
 // second, draws each frame, and ends when the model says converged (exit 0), pending (tasks cannot be
 // placed now: the reason on stderr, exit 0, the service stays as Docker keeps it) or failed (one
 // line, exit 1). Everything worth testing lives in the pure model.
-import type * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
+import type { LocalCalls } from '../daemon/client.js';
 import { progressStep, renderFrame, type Goal, type ProgressMemory } from './service-progress.js';
-import {
-  isGlobal,
-  type NodeName,
-  type ServiceListEntry,
-  type WireService,
-  type WireTask,
-} from './service-wire.js';
+import { isGlobal, nodeName, serviceView, taskView, type NodeName, type ServiceView } from './objects.js';
 
 export const POLL_INTERVAL_MS = 200;
 /** Global services follow nodes joining and leaving: hostnames are re-read this often. */
@@ -21,10 +14,10 @@ const NODE_REFRESH_MS = 2_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function followProgress(
-  client: grpc.Client,
+  calls: LocalCalls,
   ref: string,
   goal: Goal,
-  opts: { quiet: boolean; baseline: WireService['updateStatus']; out?: NodeJS.WriteStream },
+  opts: { quiet: boolean; baseline: ServiceView['updateStatus']; out?: NodeJS.WriteStream },
 ): Promise<void> {
   const out = opts.out ?? process.stdout;
   const tty = out.isTTY === true;
@@ -39,21 +32,15 @@ export async function followProgress(
   process.once('SIGINT', onInterrupt);
   try {
     for (;;) {
-      const { service } = await unary<object, { service: WireService }>(client, 'getService', { ref });
-      const { tasks } = await unary<object, { tasks: WireTask[] }>(client, 'listTasks', {
-        service: service.id,
-      });
+      const service = serviceView((await calls.getService({ ref })).service);
+      const tasks = (await calls.listTasks({ service: service.id })).tasks.map(taskView);
       let globalDesired = 0;
       if (isGlobal(service.spec)) {
-        const { services } = await unary<object, { services: ServiceListEntry[] }>(
-          client,
-          'listServices',
-          {},
-        );
-        globalDesired = services.find((e) => e.service.id === service.id)?.desired ?? 0;
+        const { services } = await calls.listServices({});
+        globalDesired = services.find((e) => e.service?.id === service.id)?.desired ?? 0;
       }
       if (Date.now() - nodesReadAt >= NODE_REFRESH_MS && (isGlobal(service.spec) || nodes.length === 0)) {
-        nodes = (await unary<object, { nodes: NodeName[] }>(client, 'listNodes', {})).nodes;
+        nodes = (await calls.listNodes({})).nodes.map(nodeName);
         nodesReadAt = Date.now();
       }
       const view = progressStep(

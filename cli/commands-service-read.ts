@@ -2,13 +2,21 @@
 // printed as Docker prints them; the renderers are service-format.ts's.
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { forEachRef } from './commands-network.js';
 import { parseFormat, printJson } from '../lib/format.js';
 import { collect } from './service-flags.js';
 import { renderServicePretty, renderServiceTable, renderTaskTable, taskName } from './service-format.js';
-import type { NodeName, ServiceListEntry, WireNetwork, WireService, WireTask } from './service-wire.js';
+import {
+  networkView,
+  nodeName,
+  serviceListEntryView,
+  serviceView,
+  taskView,
+  type NodeName,
+  type ServiceView,
+  type TaskView,
+} from './objects.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 
@@ -40,7 +48,7 @@ export function parseTaskFilters(values: string[] = []): TaskFilters {
 }
 
 /** The filters the daemon does not apply: node (id, prefix or hostname), task name, id prefix. */
-export function filterTasks(tasks: WireTask[], f: TaskFilters, nodes: NodeName[]): WireTask[] {
+export function filterTasks(tasks: TaskView[], f: TaskFilters, nodes: NodeName[]): TaskView[] {
   const hostnames = new Map(nodes.map((n) => [n.id, n.description.hostname]));
   return tasks.filter(
     (t) =>
@@ -60,8 +68,8 @@ export function registerServiceReadCommands(service: Command): void {
     .option('--format <format>', 'table or json')
     .action(async (opts: { quiet?: boolean; format?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
-      const { services } = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
-        unary<object, { services: ServiceListEntry[] }>(c, 'listServices', {}),
+      const services = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
+        (await c.listServices({})).services.map(serviceListEntryView),
       );
       if (format === 'json') return printJson(services);
       const out = renderServiceTable(services, !!opts.quiet);
@@ -85,15 +93,12 @@ export function registerServiceReadCommands(service: Command): void {
         const format = parseFormat(opts.format);
         const filters = parseTaskFilters(opts.filter);
         const { tasks, nodes } = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
-          const { nodes } = await unary<object, { nodes: NodeName[] }>(c, 'listNodes', {});
-          const tasks: WireTask[] = [];
+          const nodes = (await c.listNodes({})).nodes.map(nodeName);
+          const tasks: TaskView[] = [];
           for (const ref of refs) {
-            const { service: s } = await unary<object, { service: WireService }>(c, 'getService', { ref });
-            const res = await unary<object, { tasks: WireTask[] }>(c, 'listTasks', {
-              service: s.id,
-              desiredStates: filters.desiredStates,
-            });
-            tasks.push(...res.tasks);
+            const s = serviceView((await c.getService({ ref })).service);
+            const res = await c.listTasks({ service: s.id, desiredStates: filters.desiredStates });
+            tasks.push(...res.tasks.map(taskView));
           }
           return { tasks: filterTasks(tasks, filters, nodes), nodes };
         });
@@ -110,15 +115,15 @@ export function registerServiceReadCommands(service: Command): void {
     .option('--pretty', "docker's human-readable text")
     .action(async (refs: string[], opts: { pretty?: boolean }, cmd: Command) => {
       await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
-        const services: WireService[] = [];
+        const services: ServiceView[] = [];
         for (const ref of refs) {
-          services.push((await unary<object, { service: WireService }>(c, 'getService', { ref })).service);
+          services.push(serviceView((await c.getService({ ref })).service));
         }
         if (!opts.pretty) return printJson(services);
         const names = new Map<string, string>();
         if (services.some((s) => s.spec.task.networks.length)) {
-          const { networks } = await unary<object, { networks: WireNetwork[] }>(c, 'listNetworks', {});
-          for (const n of networks) names.set(n.id, n.spec.name);
+          const { networks } = await c.listNetworks({});
+          for (const n of networks.map(networkView)) names.set(n.id, n.spec.name);
         }
         console.log(services.map((s) => renderServicePretty(s, names)).join('\n\n'));
       });
@@ -132,7 +137,7 @@ export function registerServiceReadCommands(service: Command): void {
     .action(async (refs: string[], _opts, cmd: Command) => {
       const target = resolveHost(globalsOf(cmd).host);
       await forEachRef(refs, async (ref) => {
-        await withDaemon(target, (c) => unary<object, object>(c, 'removeService', { ref }, 60_000));
+        await withDaemon(target, (c) => c.removeService({ ref }, 60_000));
         console.log(ref);
       });
     });

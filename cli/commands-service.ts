@@ -4,7 +4,6 @@
 // commands-service-read.ts; `service logs` is commands-exec.ts's.
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { registerServiceLogs } from './commands-exec.js';
 import { forEachRef } from './commands-network.js';
@@ -19,7 +18,7 @@ import {
   type CreateOptions,
   type UpdateOptions,
 } from './service-spec.js';
-import { isGlobal, type WireService } from './service-wire.js';
+import { isGlobal, serviceView, type ServiceView } from './objects.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const WRITE_TIMEOUT_MS = 60_000;
@@ -64,12 +63,7 @@ function registerCreate(service: Command): void {
     async (image: string, command: string[], opts: CreateOptions & FollowOptions, cmd: Command) => {
       const spec = buildCreateSpec(image, command, opts);
       await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
-        const { service: created } = await unary<object, { service: WireService }>(
-          c,
-          'createService',
-          { spec },
-          WRITE_TIMEOUT_MS,
-        );
+        const created = serviceView((await c.createService({ spec }, WRITE_TIMEOUT_MS)).service);
         console.log(created.id);
         if (!opts.detach)
           await followProgress(c, created.id, 'converge', { quiet: !!opts.quiet, baseline: null });
@@ -115,14 +109,10 @@ function registerUpdate(service: Command): void {
       // Bad values are usage errors before anything is read from (or sent to) the daemon.
       checkUpdateOptions(opts);
       await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
-        const { service: current } = await unary<object, { service: WireService }>(c, 'getService', { ref });
+        const current = serviceView((await c.getService({ ref })).service);
         const spec = applyUpdateOptions(current.spec, opts);
-        const { service: updated } = await unary<object, { service: WireService }>(
-          c,
-          'updateService',
-          { ref: current.id, version: current.meta.version, spec, force: !!opts.force },
-          WRITE_TIMEOUT_MS,
-        );
+        const request = { ref: current.id, version: current.meta.version, spec, force: !!opts.force };
+        const updated = serviceView((await c.updateService(request, WRITE_TIMEOUT_MS)).service);
         console.log(updated.spec.name);
         if (!opts.detach)
           await followProgress(c, updated.id, 'converge', {
@@ -136,12 +126,7 @@ function registerUpdate(service: Command): void {
 
 async function rollback(cmd: Command, ref: string, opts: FollowOptions): Promise<void> {
   await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
-    const { service: s } = await unary<object, { service: WireService }>(
-      c,
-      'rollbackService',
-      { ref },
-      WRITE_TIMEOUT_MS,
-    );
+    const s = serviceView((await c.rollbackService({ ref }, WRITE_TIMEOUT_MS)).service);
     console.log(s.spec.name);
     if (!opts.detach)
       await followProgress(c, s.id, 'rollback', { quiet: !!opts.quiet, baseline: s.updateStatus });
@@ -157,20 +142,14 @@ function registerScaleAndRollback(service: Command): void {
     .action(async (args: string[], opts: FollowOptions, cmd: Command) => {
       const pairs = parseScaleArgs(args);
       const target = resolveHost(globalsOf(cmd).host);
-      const scaled: { id: string; baseline: WireService['updateStatus'] }[] = [];
+      const scaled: { id: string; baseline: ServiceView['updateStatus'] }[] = [];
       await forEachRef(pairs, async ([name, replicas]) => {
         await withDaemon(target, async (c) => {
-          const { service: s } = await unary<object, { service: WireService }>(c, 'getService', {
-            ref: name,
-          });
+          const s = serviceView((await c.getService({ ref: name })).service);
           if (isGlobal(s.spec)) throw new UserError(`${name}: scale can only be used with replicated mode`);
-          const spec = { ...s.spec, replicated: { replicas }, global: null, mode: 'replicated' };
-          const { service: updated } = await unary<object, { service: WireService }>(
-            c,
-            'updateService',
-            { ref: s.id, version: s.meta.version, spec, force: false },
-            WRITE_TIMEOUT_MS,
-          );
+          const spec = { ...s.spec, replicated: { replicas }, global: null, mode: 'replicated' as const };
+          const request = { ref: s.id, version: s.meta.version, spec, force: false };
+          const updated = serviceView((await c.updateService(request, WRITE_TIMEOUT_MS)).service);
           scaled.push({ id: updated.id, baseline: updated.updateStatus });
           console.log(`${name} scaled to ${replicas}`);
         });

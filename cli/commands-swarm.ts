@@ -3,14 +3,8 @@ import type { Command } from 'commander';
 import { isIPv4 } from 'node:net';
 import { parseDuration } from '../lib/duration.js';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { DEFAULT_MAX_REPLICAS, DEFAULT_MAX_TASKS_PER_NODE } from '../api/objects/index.js';
-
-export interface JoinTokens {
-  worker: string;
-  manager: string;
-}
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 
@@ -83,9 +77,7 @@ export function registerSwarmCommands(program: Command): void {
       const maxReplicas = positiveInt(opts.maxReplicas, '--max-replicas');
       const maxTasksPerNode = positiveInt(opts.maxTasksPerNode, '--max-tasks-per-node');
       const res = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
-        unary<object, { nodeId: string; workerToken: string; managerAddr: string }>(
-          c,
-          'init',
+        c.init(
           {
             advertiseAddr: advertise,
             listenAddr: listen,
@@ -127,9 +119,7 @@ export function registerSwarmCommands(program: Command): void {
         );
       }
       const res = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
-        unary<object, { nodeId: string; role: string }>(
-          c,
-          'join',
+        c.join(
           {
             token: opts.token,
             remoteAddr,
@@ -153,13 +143,9 @@ export function registerSwarmCommands(program: Command): void {
         throw new UserError(`unknown role '${role}': use worker or manager`, 2);
       const target = resolveHost(globalsOf(cmd).host);
       const tokens = await withDaemon(target, (c) =>
-        opts.rotate
-          ? unary<object, JoinTokens>(c, 'rotateJoinToken', { role })
-          : unary<object, JoinTokens>(c, 'getJoinTokens', {}),
+        opts.rotate ? c.rotateJoinToken({ role }) : c.getJoinTokens({}),
       );
-      const info = await withDaemon(target, (c) =>
-        unary<object, { managerAddrs: string[]; advertiseAddr: string }>(c, 'info', {}),
-      );
+      const info = await withDaemon(target, (c) => c.info({}));
       const token = tokens[role];
       if (opts.quiet) return void process.stdout.write(token + '\n');
       if (opts.rotate) process.stdout.write(`Successfully rotated ${role} join token.\n\n`);
@@ -171,9 +157,7 @@ export function registerSwarmCommands(program: Command): void {
     .description('Leave the swarm')
     .option('-f, --force', 'leave even as a manager (may cost the swarm its quorum)')
     .action(async (opts: { force?: boolean }, cmd: Command) => {
-      await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
-        unary<object, object>(c, 'leave', { force: !!opts.force }, 30_000),
-      );
+      await withDaemon(resolveHost(globalsOf(cmd).host), (c) => c.leave({ force: !!opts.force }, 30_000));
       process.stdout.write('Node left the swarm.\n');
     });
 }

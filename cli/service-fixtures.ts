@@ -1,28 +1,46 @@
 // Wire objects for the CLI's tests: a service and its tasks as the daemon would return them.
 import type { TaskState } from '../api/objects/index.js';
 import { buildCreateSpec } from './service-spec.js';
-import type { WireService, WireServiceSpec, WireTask } from './service-wire.js';
+import type { PortDraft, ServiceSpecDraft, ServiceSpecView, ServiceView, TaskView } from './objects.js';
 
 export const T0 = Date.parse('2026-11-22T08:00:00.000Z');
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-export function wireService(over: Partial<WireService> & { spec?: WireServiceSpec } = {}): WireService {
+/** A port as it arrives: unset mesh options decode as proto3's defaults. */
+const decodedPort = (p: PortDraft) => ({ preserveClientAddress: false, idleTimeoutSeconds: 0, ...p });
+/** A spec the CLI built, as the daemon would send it back. */
+export const decodedSpec = (spec: ServiceSpecDraft): ServiceSpecView => ({
+  ...spec,
+  endpoint: { ...spec.endpoint, ports: spec.endpoint.ports.map(decodedPort) },
+});
+
+export function wireService(
+  over: Partial<Omit<ServiceView, 'spec' | 'endpoint'>> & {
+    spec?: ServiceSpecDraft;
+    endpoint?: { ports: PortDraft[]; virtualIps: NonNullable<ServiceView['endpoint']>['virtualIps'] };
+  } = {},
+): ServiceView {
+  const { spec, endpoint, ...rest } = over;
   return {
     id: 'svc0000000000000000000001',
     meta: { version: 7, createdAt: iso(T0), updatedAt: iso(T0) },
-    spec: buildCreateSpec('host', ['sleep', 'infinity'], { name: 'web', replicas: '3' }, {}),
+    spec: decodedSpec(
+      spec ?? buildCreateSpec('host', ['sleep', 'infinity'], { name: 'web', replicas: '3' }, {}),
+    ),
     previousSpec: null,
     specVersion: 1,
-    endpoint: { ports: [], virtualIps: [] },
+    endpoint: endpoint
+      ? { ...endpoint, ports: endpoint.ports.map(decodedPort) }
+      : { ports: [], virtualIps: [] },
     updateStatus: null,
-    ...over,
+    ...rest,
   };
 }
 
 let seq = 0;
 
 export function wireTask(
-  service: WireService,
+  service: ServiceView,
   o: {
     slot?: number;
     nodeId?: string;
@@ -34,7 +52,7 @@ export function wireTask(
     statusAt?: number;
     id?: string;
   } = {},
-): WireTask {
+): TaskView {
   const id = o.id ?? `task${String(++seq).padStart(21, '0')}`;
   const createdAt = iso(o.createdAt ?? T0);
   const specVersion = o.specVersion ?? service.specVersion;

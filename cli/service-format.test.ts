@@ -80,7 +80,11 @@ test('service ps: newest task per slot first, history as \\_ rows, hostnames, qu
       statusAt: T0 + 3000,
     }),
   ];
-  tasks[1]!.endpoint.ports = [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'host' }];
+  const hostPort = { protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'host' };
+  tasks[1]!.endpoint = {
+    ports: [{ ...hostPort, preserveClientAddress: false, idleTimeoutSeconds: 0 }],
+    virtualIps: [],
+  };
   const now = T0 + 7000;
   assert.equal(
     renderTaskTable(tasks, nodes, now, { noTrunc: false, quiet: false }),

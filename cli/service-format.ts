@@ -1,27 +1,28 @@
 // What `service ls`, `service ps` and `service inspect --pretty` print: pure renderers over the wire
 // objects, in Docker's shapes (columns, `*:5000->80/tcp`, `\_ web.1` history rows, "5 seconds ago").
-import type { PortConfig, UpdateConfig } from '../api/objects/index.js';
 import { renderTable } from '../lib/format.js';
 import {
   isGlobal,
   replicasOf,
   shortId,
   type NodeName,
-  type ServiceListEntry,
-  type WireService,
-  type WireTask,
-} from './service-wire.js';
+  type PortConfig,
+  type ServiceListEntryView,
+  type ServiceView,
+  type TaskView,
+  type UpdateConfig,
+} from './objects.js';
 
 const title = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
 
 export const formatPort = (p: PortConfig) => `*:${p.publishedPort}->${p.targetPort}/${p.protocol}`;
 
 /** Published ports as allocated (dynamic ones have their number there), else as asked. */
-function servicePorts(s: WireService): PortConfig[] {
+function servicePorts(s: ServiceView): PortConfig[] {
   return s.endpoint?.ports.length ? s.endpoint.ports : s.spec.endpoint.ports;
 }
 
-export function renderServiceTable(entries: ServiceListEntry[], quiet: boolean): string {
+export function renderServiceTable(entries: ServiceListEntryView[], quiet: boolean): string {
   const sorted = [...entries].sort((a, b) => a.service.spec.name.localeCompare(b.service.spec.name));
   if (quiet) return sorted.map((e) => shortId(e.service.id)).join('\n');
   return renderTable(
@@ -59,7 +60,7 @@ export function humanDuration(ms: number): string {
 }
 
 /** `web.1` for a replicated task, `web.<node id>` for a global one, as Docker names them. */
-export const taskName = (t: WireTask) => `${t.serviceName}.${t.slot === 0 ? t.nodeId : t.slot}`;
+export const taskName = (t: TaskView) => `${t.serviceName}.${t.slot === 0 ? t.nodeId : t.slot}`;
 
 const MAX_ERROR_LENGTH = 30;
 
@@ -73,8 +74,8 @@ function taskError(err: string, noTrunc: boolean): string {
  * Tasks grouped per slot (per node for global services), newest first; the newest of each group is
  * the task, the older ones its history (`\_ web.1`), as `docker service ps` lists them.
  */
-export function orderTasks(tasks: WireTask[]): { task: WireTask; history: boolean }[] {
-  const groups = new Map<string, WireTask[]>();
+export function orderTasks(tasks: TaskView[]): { task: TaskView; history: boolean }[] {
+  const groups = new Map<string, TaskView[]>();
   for (const t of tasks) {
     const key = `${t.serviceName}\0${t.slot === 0 ? t.nodeId : t.slot}`;
     groups.set(key, [...(groups.get(key) ?? []), t]);
@@ -93,7 +94,7 @@ export function orderTasks(tasks: WireTask[]): { task: WireTask; history: boolea
 }
 
 export function renderTaskTable(
-  tasks: WireTask[],
+  tasks: TaskView[],
   nodes: NodeName[],
   now: number,
   opts: { noTrunc: boolean; quiet: boolean },
@@ -150,7 +151,7 @@ function updateConfigLines(label: string, c: UpdateConfig): string[] {
 }
 
 /** `service inspect --pretty`: Docker's text block. */
-export function renderServicePretty(s: WireService, networkNames: Map<string, string> = new Map()): string {
+export function renderServicePretty(s: ServiceView, networkNames: Map<string, string> = new Map()): string {
   const t = s.spec.task;
   const lines = [`ID:\t\t${s.id}`, `Name:\t\t${s.spec.name}`];
   const labels = Object.entries(s.spec.labels);

@@ -13,13 +13,13 @@ import {
   type ProgressInput,
   type ProgressMemory,
 } from './service-progress.js';
-import type { WireService, WireTask } from './service-wire.js';
+import type { ServiceView, TaskView } from './objects.js';
 
 const FULL = `[${'='.repeat(50)}>]`;
 
 function step(
-  service: WireService,
-  tasks: WireTask[],
+  service: ServiceView,
+  tasks: TaskView[],
   o: Partial<ProgressInput> & { memory?: ProgressMemory; goal?: Goal } = {},
 ) {
   // Unless a test says otherwise, whatever converged did so long ago (the stability wait is its own test).

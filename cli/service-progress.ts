@@ -4,8 +4,15 @@
 // (service + tasks + nodes + clock → lines + verdict); the poller in commands-service-progress.ts only
 // fetches and draws.
 import { isDeepStrictEqual } from 'node:util';
-import { taskStateRank, type TaskState, type UpdateStatus } from '../api/objects/index.js';
-import { isGlobal, replicasOf, type NodeName, type WireService, type WireTask } from './service-wire.js';
+import { TASK_STATES, type TaskState } from '../api/objects/index.js';
+import {
+  isGlobal,
+  replicasOf,
+  type NodeName,
+  type ServiceView,
+  type TaskView,
+  type UpdateStatus,
+} from './objects.js';
 
 /**
  * How long a task may sit pending with an error (no node fits, no address left) before the display
@@ -44,7 +51,7 @@ export type Goal = 'converge' | 'rollback';
 export const STABLE_SINCE = '\0stable-since';
 
 /** How long converged tasks must stay up before the display says so: the update monitor, as Docker. */
-export const stabilityMs = (service: WireService) =>
+export const stabilityMs = (service: ServiceView) =>
   Math.min(service.spec.update?.monitorMs ?? DEFAULT_STABILITY_MS, DEFAULT_STABILITY_MS);
 const DEFAULT_STABILITY_MS = 5_000;
 
@@ -56,9 +63,9 @@ export type Verdict =
   | { kind: 'failed'; message: string };
 
 export interface ProgressInput {
-  service: WireService;
+  service: ServiceView;
   /** Every task of the service (history included). */
-  tasks: WireTask[];
+  tasks: TaskView[];
   nodes: NodeName[];
   /** Global services: how many nodes should run one (ListServices' `desired`). */
   globalDesired: number;
@@ -80,15 +87,19 @@ export interface ProgressView {
   memory: ProgressMemory;
 }
 
-const wantsRunning = (t: WireTask) => taskStateRank(t.desiredState) <= taskStateRank('running');
-const newestFirst = (a: WireTask, b: WireTask) =>
+/** A state's place in the task lifecycle, as the store orders them (-1 for a state it does not know). */
+const STATE_ORDER: readonly string[] = TASK_STATES;
+const taskStateRank = (state: string) => STATE_ORDER.indexOf(state);
+
+const wantsRunning = (t: TaskView) => taskStateRank(t.desiredState) <= taskStateRank('running');
+const newestFirst = (a: TaskView, b: TaskView) =>
   b.meta.createdAt.localeCompare(a.meta.createdAt) || b.id.localeCompare(a.id);
 
 /** States a task reaches by itself when its process ends (not by being told to stop). */
-const ENDED: readonly TaskState[] = ['complete', 'failed', 'rejected'];
+const ENDED: readonly string[] = ['complete', 'failed', 'rejected'] satisfies TaskState[];
 
 /** Why the restart policy will not replace `ended`, the newest task of its slot; undefined if it will. */
-function noRestartReason(service: WireService, slotTasks: WireTask[], ended: WireTask, now: number) {
+function noRestartReason(service: ServiceView, slotTasks: TaskView[], ended: TaskView, now: number) {
   const policy = service.spec.task.restartPolicy;
   const outcome = ended.status.err || ended.status.message || ended.status.state;
   if (policy.condition === 'none')
@@ -116,7 +127,7 @@ function noRestartReason(service: WireService, slotTasks: WireTask[], ended: Wir
 export const PERMANENT_REJECTIONS = 3;
 
 /** The reason when the slot's newest tasks were rejected PERMANENT_REJECTIONS times with one reason. */
-function permanentRejection(slotTasks: WireTask[]): string | undefined {
+function permanentRejection(slotTasks: TaskView[]): string | undefined {
   const ended = slotTasks.filter((t) => ENDED.includes(t.status.state)).slice(0, PERMANENT_REJECTIONS);
   if (ended.length < PERMANENT_REJECTIONS) return undefined;
   const reason = ended[0]!.status.err;
@@ -127,14 +138,14 @@ function permanentRejection(slotTasks: WireTask[]): string | undefined {
 interface Slot {
   label: string;
   /** All tasks of the slot, newest first. */
-  tasks: WireTask[];
+  tasks: TaskView[];
 }
 
 function slotsOf(input: ProgressInput): Slot[] {
   const { service, tasks, nodes } = input;
   if (isGlobal(service.spec)) {
     const hostnames = new Map(nodes.map((n) => [n.id, n.description.hostname]));
-    const byNode = new Map<string, WireTask[]>();
+    const byNode = new Map<string, TaskView[]>();
     for (const t of tasks) if (t.nodeId) byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t]);
     return [...byNode.entries()]
       .filter(([, ts]) => ts.some(wantsRunning))
@@ -176,7 +187,7 @@ export function progressStep(memory: ProgressMemory, input: ProgressInput, goal:
   const { service, now } = input;
   // The orchestrator's rule: a task made from an identical spec is up to date (a scale or a label
   // change bumps the version without replacing tasks; a rollback returns to the old tasks' spec).
-  const current = (t: WireTask) =>
+  const current = (t: TaskView) =>
     t.specVersion === service.specVersion || isDeepStrictEqual(t.spec, service.spec.task);
   const nextMemory = new Map<string, number>();
   const lines: string[] = [];

@@ -1,12 +1,7 @@
 // Service specs out of `service create` and `service update` flags: pure functions from parsed
 // options (and, for update, the spec read back) to the spec sent. Create starts from Docker's defaults
 // (api/objects/service-defaults.ts) and always sends a complete spec, as the control API expects.
-import {
-  FAILURE_ACTIONS,
-  RESTART_CONDITIONS,
-  UPDATE_ORDERS,
-  type UpdateConfig,
-} from '../api/objects/index.js';
+import { FAILURE_ACTIONS, RESTART_CONDITIONS, UPDATE_ORDERS } from '../api/objects/index.js';
 import { defaultRollbackConfig, defaultTaskSpec, defaultUpdateConfig } from '../api/objects/index.js';
 import { UserError } from '../lib/errors.js';
 import {
@@ -25,7 +20,7 @@ import {
   parseRatio,
   splitWords,
 } from './service-flags.js';
-import { isGlobal, type WireServiceSpec } from './service-wire.js';
+import { isGlobal, type ServiceSpecDraft, type UpdateConfig } from './objects.js';
 
 /** Flags `create` and `update` share: each sets one field when given. */
 export interface SharedSpecOptions {
@@ -113,7 +108,7 @@ function applyUpdateConfig(
 }
 
 /** Applies the shared flags to a copy of `spec` (replicas excepted: create and update differ there). */
-export function applySharedOptions(spec: WireServiceSpec, o: SharedSpecOptions): WireServiceSpec {
+export function applySharedOptions(spec: ServiceSpecDraft, o: SharedSpecOptions): ServiceSpecDraft {
   const s = structuredClone(spec);
   const t = s.task;
   if (o.workdir !== undefined) t.workdir = o.workdir;
@@ -156,7 +151,7 @@ export function applySharedOptions(spec: WireServiceSpec, o: SharedSpecOptions):
   return s;
 }
 
-function checkEndpoint(s: WireServiceSpec): WireServiceSpec {
+function checkEndpoint(s: ServiceSpecDraft): ServiceSpecDraft {
   // Docker: the routing mesh needs a VIP; dnsrr services publish in host mode only.
   if (s.endpoint.mode === 'dnsrr' && s.endpoint.ports.some((p) => p.publishMode === 'ingress'))
     throw new UserError('port published with ingress mode cannot be used with dnsrr endpoint mode', 2);
@@ -169,14 +164,14 @@ export function buildCreateSpec(
   command: string[],
   o: CreateOptions,
   env: NodeJS.ProcessEnv = process.env,
-): WireServiceSpec {
+): ServiceSpecDraft {
   if (!image) throw new UserError('an image is required', 2);
   const task = defaultTaskSpec(image, command);
   task.env = (o.env ?? []).map((e) => parseEnv(e, env));
   task.placement.constraints = checkConstraints('--constraint', o.constraint ?? []);
   task.networks = (o.network ?? []).map((n) => parseNetworkAttachment('--network', n));
   task.dns = { nameservers: o.dns ?? [], search: o.dnsSearch ?? [], options: o.dnsOption ?? [] };
-  const base: WireServiceSpec = {
+  const base: ServiceSpecDraft = {
     name: o.name ?? '',
     labels: parseLabels('--label', o.label),
     task,
@@ -195,10 +190,10 @@ const samePort = (a: { targetPort: number; protocol: string }, b: { targetPort: 
 
 /** `service update`: the flags applied to the spec read back; removals first, then additions. */
 export function applyUpdateOptions(
-  spec: WireServiceSpec,
+  spec: ServiceSpecDraft,
   o: UpdateOptions,
   env: NodeJS.ProcessEnv = process.env,
-): WireServiceSpec {
+): ServiceSpecDraft {
   const s = applySharedOptions(spec, o);
   const t = s.task;
   if (o.image !== undefined) {

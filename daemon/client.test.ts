@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localInfo, unreachableDaemon, withDaemon } from './client.js';
+import { unreachableDaemon, withDaemon } from './client.js';
 
 const TARGET = 'unix:///run/swarmlite/swarmlite.sock';
 
@@ -44,7 +44,7 @@ test('a socket that does not exist is told as such, in one line', async (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const target = `unix://${join(dir, 'none.sock')}`;
   await assert.rejects(
-    withDaemon(target, (c) => localInfo(c, 5_000)),
+    withDaemon(target, (calls) => calls.info({}, 5_000)),
     (err: Error) => {
       assert.match(
         err.message,

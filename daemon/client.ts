@@ -3,45 +3,18 @@
 import * as grpc from '@grpc/grpc-js';
 import { accessSync, constants } from 'node:fs';
 import { UserError } from '../lib/errors.js';
-import { unary } from '../lib/grpc.js';
 import { rpcErrorText } from '../lib/grpc-errors.js';
+import { unaryCalls, type UnaryCalls } from '../api/calls.js';
 import { services, type LocalApiClient } from '../api/rpc.js';
+import type { InfoResponse__Output } from '../api/gen/swarmlite/local/v1/InfoResponse.js';
+import type { VersionResponse__Output } from '../api/gen/swarmlite/local/v1/VersionResponse.js';
 import { DEFAULT_SOCKET } from './options.js';
 
-export interface InfoResponse {
-  nodeId: string;
-  hostname: string;
-  swarmState: string;
-  version: string;
-  nodeVersion: string;
-  kernel: string;
-  dataRoot: string;
-  execRoot: string;
-  netnsPrefix: string;
-  advertiseAddr: string;
-  pid: number;
-  tools: Record<string, string>;
-  clusterId: string;
-  role: string;
-  isLeader: boolean;
-  leaderAddr: string;
-  managerAddrs: string[];
-  nodes: number;
-  managers: number;
-  raftStatus: string;
-  swarmError: string;
-  /** Refused network input by kind since the daemon started (lib/rejects.ts). */
-  rejects: Record<string, number>;
-}
+/** The local API's unary calls as promises: `calls.listNodes({})`, typed by proto/local.proto. */
+export type LocalCalls = UnaryCalls<LocalApiClient>;
 
-export interface VersionResponse {
-  version: string;
-  apiVersion: string;
-  nodeVersion: string;
-  os: string;
-  arch: string;
-  kernel: string;
-}
+export type { InfoResponse__Output } from '../api/gen/swarmlite/local/v1/InfoResponse.js';
+export type { VersionResponse__Output } from '../api/gen/swarmlite/local/v1/VersionResponse.js';
 
 /** Normalizes a host to a grpc target: 'unix:///path', or a bare absolute path. */
 export function resolveHost(flag: string | undefined, env = process.env): string {
@@ -100,19 +73,30 @@ export function unreachableDaemon(target: string, problem: string | undefined): 
   );
 }
 
-export function localInfo(client: grpc.Client, timeoutMs = 5_000): Promise<InfoResponse> {
-  return unary<object, InfoResponse>(client, 'info', {}, timeoutMs);
+/** The typed unary calls on `client` (each with its own deadline, 10 s unless given). */
+export function localCalls(client: LocalApiClient): LocalCalls {
+  return unaryCalls(client, services.local().service);
 }
 
-export function localVersion(client: grpc.Client, timeoutMs = 5_000): Promise<VersionResponse> {
-  return unary<object, VersionResponse>(client, 'version', {}, timeoutMs);
+export function localInfo(client: LocalApiClient, timeoutMs = 5_000): Promise<InfoResponse__Output> {
+  return localCalls(client).info({}, timeoutMs);
 }
 
-/** Runs one call against the daemon at `target`, closing the channel afterwards. */
-export async function withDaemon<T>(target: string, fn: (client: LocalApiClient) => Promise<T>): Promise<T> {
+export function localVersion(client: LocalApiClient, timeoutMs = 5_000): Promise<VersionResponse__Output> {
+  return localCalls(client).version({}, timeoutMs);
+}
+
+/**
+ * Runs `fn` against the daemon at `target` with its typed calls (and the client, for the streaming
+ * calls), closing the channel afterwards; transport failures become the one line a user needs.
+ */
+export async function withDaemon<T>(
+  target: string,
+  fn: (calls: LocalCalls, client: LocalApiClient) => Promise<T>,
+): Promise<T> {
   const client = daemonClient(target);
   try {
-    return await fn(client);
+    return await fn(localCalls(client), client);
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw explainRpcError(target, err);

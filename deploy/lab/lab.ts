@@ -20,7 +20,7 @@ import { formSwarm } from './swarm.js';
 import { vmExec, vmLabDown, vmLabUp, vmLabViews, vmSignal, vmStart } from '../vmlab/vmlab.js';
 import { taskRuntime } from '../../daemon/executor.js';
 import { OverlayDriver } from '../../worker/overlay/driver.js';
-import { localInfo, withDaemon } from '../../daemon/client.js';
+import { withDaemon } from '../../daemon/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {
   claimLabDir,
@@ -228,7 +228,7 @@ export async function labLs(): Promise<LabHostView[]> {
     hosts.map(async ({ lab, host }) => {
       const running = daemonRunning(host);
       const info = running
-        ? await withDaemon(`unix://${host.socket}`, (c) => localInfo(c, 1_000)).catch(() => undefined)
+        ? await withDaemon(`unix://${host.socket}`, (c) => c.info({}, 1_000)).catch(() => undefined)
         : undefined;
       return {
         lab,

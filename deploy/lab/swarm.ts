@@ -1,39 +1,33 @@
 // Forming the lab's swarm: init on node1, join node2 ... nodeM as managers and the rest as workers,
 // then wait until every node is Ready, exactly as a user would with the CLI on each host.
 import { UserError } from '../../lib/errors.js';
-import { unary } from '../../lib/grpc.js';
-import { withDaemon } from '../../daemon/client.js';
+import { withDaemon, type LocalCalls } from '../../daemon/client.js';
 import type { LabHostState } from './state.js';
 
-interface NodeRow {
-  description: { hostname: string };
-  status: { state: string };
-}
-
-const call = <Res>(host: LabHostState, method: string, request: object, timeoutMs = 60_000) =>
-  withDaemon(`unix://${host.socket}`, (c) => unary<object, Res>(c, method, request, timeoutMs));
+const onHost = <T>(host: LabHostState, fn: (calls: LocalCalls) => Promise<T>) =>
+  withDaemon(`unix://${host.socket}`, fn);
 
 export async function formSwarm(hosts: LabHostState[], managers: number, timeoutMs = 120_000): Promise<void> {
   const [first, ...rest] = hosts;
   if (!first) return;
-  const init = await call<{ managerAddr: string; workerToken: string; managerToken: string }>(first, 'init', {
-    advertiseAddr: first.address,
-    listenAddr: '0.0.0.0:2377',
-  });
+  const init = await onHost(first, (c) =>
+    c.init({ advertiseAddr: first.address, listenAddr: '0.0.0.0:2377' }, 60_000),
+  );
   // Managers join one at a time: each must be a voter before the next changes the membership.
   for (const [i, host] of rest.entries()) {
     const asManager = i + 2 <= managers;
-    await call(host, 'join', {
-      token: asManager ? init.managerToken : init.workerToken,
-      remoteAddr: init.managerAddr,
-      advertiseAddr: host.address,
-      listenAddr: '0.0.0.0:2377',
-    });
+    const token = asManager ? init.managerToken : init.workerToken;
+    await onHost(host, (c) =>
+      c.join(
+        { token, remoteAddr: init.managerAddr, advertiseAddr: host.address, listenAddr: '0.0.0.0:2377' },
+        60_000,
+      ),
+    );
   }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { nodes } = await call<{ nodes: NodeRow[] }>(first, 'listNodes', {});
-    const ready = nodes.filter((n) => n.status.state === 'ready').length;
+    const { nodes } = await onHost(first, (c) => c.listNodes({}, 60_000));
+    const ready = nodes.filter((n) => n.status?.state === 'ready').length;
     if (ready === hosts.length) return;
     if (Date.now() > deadline) {
       throw new UserError(

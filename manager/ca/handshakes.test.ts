@@ -4,11 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { unary } from '../../lib/grpc.js';
 import { rejectCounts, startRejectLogging } from '../../lib/rejects.js';
 import { MANAGER_CHANNEL_OPTIONS, clientCredentials } from './credentials.js';
 import { HANDSHAKE_REJECT_KIND } from './handshakes.js';
-import { GuardedClient, TEST_CHANNEL_OPTIONS, issueDirect, startTestManager } from './test-harness.js';
+import {
+  GuardedClient,
+  TEST_CHANNEL_OPTIONS,
+  callWhoAmI,
+  issueDirect,
+  startTestManager,
+} from './test-harness.js';
 
 const GARBAGE_CONNECTIONS = 1_000;
 
@@ -61,7 +66,7 @@ test('garbage connections to the manager port are counted and logged once per so
     },
   );
   t.after(() => client.close());
-  assert.deepEqual(await unary(client, 'WhoAmI', {}, 10_000), {
+  assert.deepEqual(await callWhoAmI(client, 10_000), {
     nodeId: 'manager1',
     role: 'manager',
     clusterId: 'testcluster',

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localInfo, withDaemon } from '../../daemon/client.js';
-import type { NodeView } from '../../cli/commands-node.js';
+import { withDaemon } from '../../daemon/client.js';
+import type { NodeView } from '../../cli/objects.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { createTestLab, isRoot, swl, waitFor } from './harness.js';
@@ -76,12 +76,12 @@ test(
     );
     await labSignal(lab.name, m3.hostname, 'SIGTERM');
     await swl(leader, ['node', 'update', '--label-add', 'while=down', 'node4']);
-    const leaderInfo = await withDaemon(`unix://${leader.socket}`, (c) => localInfo(c, 2_000));
+    const leaderInfo = await withDaemon(`unix://${leader.socket}`, (c) => c.info({}, 2_000));
     const committed = appliedOf(leaderInfo);
     await labStart(lab.name, m3.hostname);
     await waitFor('the restarted manager caught up over fresh connections', 60_000, async () => {
       const node3 = await inspect(leader, 'node3');
-      const info = await withDaemon(`unix://${m3.socket}`, (c) => localInfo(c, 2_000));
+      const info = await withDaemon(`unix://${m3.socket}`, (c) => c.info({}, 2_000));
       const reachable = node3.managerStatus?.reachability === 'reachable';
       return reachable && appliedOf(info) >= committed ? true : undefined;
     });

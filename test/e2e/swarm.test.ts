@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localInfo, withDaemon, type InfoResponse } from '../../daemon/client.js';
-import type { NodeView } from '../../cli/commands-node.js';
+import { withDaemon, type InfoResponse__Output } from '../../daemon/client.js';
+import type { NodeView } from '../../cli/objects.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { unaryCalls } from '../../api/calls.js';
@@ -14,8 +14,8 @@ import { services } from '../../api/rpc.js';
 import { clientCredentials, MANAGER_CHANNEL_OPTIONS } from '../../manager/index.js';
 import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
 
-const info = (h: LabHostState): Promise<InfoResponse> =>
-  withDaemon(`unix://${h.socket}`, (c) => localInfo(c, 2_000));
+const info = (h: LabHostState): Promise<InfoResponse__Output> =>
+  withDaemon(`unix://${h.socket}`, (c) => c.info({}, 2_000));
 const nodesOf = async (h: LabHostState): Promise<NodeView[]> =>
   JSON.parse((await swl(h, ['node', 'ls', '--format', 'json'])).stdout) as NodeView[];
 const byHost = (nodes: NodeView[], hostname: string) =>
