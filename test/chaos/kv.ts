@@ -1,0 +1,192 @@
+// A key-value store made of the cluster's own objects, and clients that record a history of it for the
+// linearizability checker of the Raft simulation (manager/raft/sim/linearizability.ts).
+//
+// Key k is the label `v` of a service `kv-k` with 0 replicas (so it runs nothing). A read is GetService;
+// a write is the control API's optimistic concurrency: GetService, then UpdateService at the version
+// read with the label changed. An update accepted at version V means the label still held the value
+// read at V when the write applied, so an acknowledged write is recorded as a compare-and-set from the
+// value read to the new one, which is stronger than a put and exactly what the API promises.
+//
+// A call that fails is ambiguous unless the error proves otherwise, and the daemon retries a forwarded
+// call whose leader went silent (manager/control-router.ts), so even ABORTED may follow a first attempt
+// that applied: every failed write is recorded as pending (it may or may not have taken effect, at any
+// time after its call), never as refused, and never retried. Failed reads observed nothing and are
+// recorded as pending too (the checker drops them). Times are wall-clock milliseconds with sub-ms
+// precision, taken on this one machine for every client.
+import { performance } from 'node:perf_hooks';
+import { withDaemon } from '../../daemon/client.js';
+import type { LabHostState } from '../../deploy/lab/state.js';
+import { unary } from '../../lib/grpc.js';
+import type { KvOp } from '../../manager/raft/sim/linearizability.js';
+import type { Prng } from '../../manager/raft/sim/prng.js';
+import type { WireService } from '../../cli/service-wire.js';
+
+/** Generous: a call may wait out an election and a forwarded retry on a loaded machine. */
+const CALL_TIMEOUT_MS = 15_000;
+const LABEL = 'v';
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+export const kvServiceName = (key: string) => `kv-${key}`;
+
+export function api<T>(host: LabHostState, method: string, req: object, timeoutMs = CALL_TIMEOUT_MS) {
+  return withDaemon(`unix://${host.socket}`, (c) => unary<object, T>(c, method, req, timeoutMs));
+}
+
+const getService = async (host: LabHostState, ref: string) =>
+  (await api<{ service: WireService }>(host, 'getService', { ref })).service;
+
+/** Creates the services that hold the keys, before any history is recorded (every key absent). */
+export async function createKvKeys(host: LabHostState, keys: string[]): Promise<void> {
+  for (const key of keys) {
+    await api(host, 'createService', {
+      spec: {
+        name: kvServiceName(key),
+        labels: {},
+        task: { image: 'host', command: ['true'] },
+        replicated: { replicas: 0 },
+      },
+    });
+  }
+}
+
+export interface KvStats {
+  reads: number;
+  readsFailed: number;
+  writesAcked: number;
+  writesPending: number;
+}
+
+/** Reads a key, recording the operation; returns the value, or undefined when the read failed. */
+async function read(
+  host: LabHostState,
+  clientId: number,
+  key: string,
+  history: KvOp[],
+): Promise<{ value: string | null; service: WireService } | undefined> {
+  const op: KvOp = { clientId, kind: 'get', key, call: now(), ret: Infinity };
+  history.push(op);
+  try {
+    const service = await getService(host, kvServiceName(key));
+    op.ret = now();
+    const value = service.spec.labels?.[LABEL] ?? null;
+    op.output = value;
+    return { value, service };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A read-then-conditional-write of `value`; returns whether the write was acknowledged. */
+async function write(
+  host: LabHostState,
+  clientId: number,
+  key: string,
+  value: string,
+  history: KvOp[],
+): Promise<'acked' | 'pending' | 'unread'> {
+  const before = await read(host, clientId, key, history);
+  if (!before) return 'unread';
+  const { service } = before;
+  const op: KvOp = {
+    clientId,
+    kind: 'cas',
+    key,
+    value,
+    ...(before.value === null ? {} : { expected: before.value }),
+    call: now(),
+    ret: Infinity,
+  };
+  history.push(op);
+  try {
+    await api(host, 'updateService', {
+      ref: service.id,
+      version: service.meta.version,
+      spec: { ...service.spec, labels: { ...service.spec.labels, [LABEL]: value } },
+    });
+    op.ret = now();
+    op.output = true;
+    return 'acked';
+  } catch {
+    return 'pending';
+  }
+}
+
+export interface KvClientOptions {
+  clientId: number;
+  keys: string[];
+  managers: LabHostState[];
+  rng: Prng;
+  history: KvOp[];
+  stats: KvStats;
+  /** The values this client had acknowledged, by key, for the "every acknowledged write" check. */
+  acked: { key: string; value: string }[];
+  running: () => boolean;
+}
+
+/** One client: a closed loop of reads and writes on random keys through random managers. */
+export async function runKvClient(o: KvClientOptions): Promise<void> {
+  for (let seq = 0; o.running(); seq++) {
+    const host = o.rng.pick(o.managers);
+    const key = o.rng.pick(o.keys);
+    if (o.rng.chance(0.4)) {
+      o.stats.reads++;
+      if (!(await read(host, o.clientId, key, o.history))) o.stats.readsFailed++;
+    } else {
+      const value = `c${o.clientId}-${seq}`;
+      const r = await write(host, o.clientId, key, value, o.history);
+      if (r === 'acked') {
+        o.stats.writesAcked++;
+        o.acked.push({ key, value });
+      } else if (r === 'pending') o.stats.writesPending++;
+      else o.stats.readsFailed++;
+    }
+    // A failed call returns at once when its manager is down: pace the retries, not the successes.
+    await new Promise((r) => setTimeout(r, 20 + o.rng.int(0, 80)));
+  }
+}
+
+/**
+ * Reads every key once more through each manager (after the faults are healed) and appends the reads
+ * to the history, so the final state is checked for linearizability with the rest.
+ */
+export async function finalReads(
+  managers: LabHostState[],
+  keys: string[],
+  history: KvOp[],
+): Promise<Map<string, string | null>> {
+  const finals = new Map<string, string | null>();
+  for (const [i, host] of managers.entries()) {
+    for (const key of keys) {
+      const r = await read(host, 1000 + i, key, history);
+      if (!r) throw new Error(`final read of ${key} through ${host.hostname} failed`);
+      finals.set(key, r.value);
+    }
+  }
+  return finals;
+}
+
+/**
+ * Every acknowledged write is still there: it is the key's final value, or a write that took effect
+ * (acknowledged, or a pending one whose value was seen) was made from it. A write overwritten by one
+ * that never saw it is a lost update.
+ */
+export function lostWrites(
+  acked: { key: string; value: string }[],
+  history: readonly KvOp[],
+  finals: Map<string, string | null>,
+): { key: string; value: string }[] {
+  const seen = new Set<string>();
+  for (const op of history) {
+    if (op.kind === 'get' && typeof op.output === 'string') seen.add(`${op.key}\0${op.output}`);
+    if (op.kind === 'cas' && op.expected !== undefined) seen.add(`${op.key}\0${op.expected}`);
+  }
+  for (const [key, value] of finals) if (value !== null) seen.add(`${key}\0${value}`);
+  const builtOn = new Set(
+    history
+      .filter((op) => op.kind === 'cas' && op.expected !== undefined)
+      .filter((op) => op.output === true || seen.has(`${op.key}\0${op.value}`))
+      .map((op) => `${op.key}\0${op.expected}`),
+  );
+  return acked.filter((w) => finals.get(w.key) !== w.value && !builtOn.has(`${w.key}\0${w.value}`));
+}
