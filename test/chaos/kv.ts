@@ -14,7 +14,7 @@
 // recorded as pending too (the checker drops them). Times are wall-clock milliseconds with sub-ms
 // precision, taken on this one machine for every client.
 import { performance } from 'node:perf_hooks';
-import { withDaemon } from '../../daemon/client.js';
+import { daemonClient } from '../../daemon/client.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { unary } from '../../lib/grpc.js';
 import type { KvOp } from '../../manager/raft/sim/linearizability.js';
@@ -29,8 +29,19 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 export const kvServiceName = (key: string) => `kv-${key}`;
 
-export function api<T>(host: LabHostState, method: string, req: object, timeoutMs = CALL_TIMEOUT_MS) {
-  return withDaemon(`unix://${host.socket}`, (c) => unary<object, T>(c, method, req, timeoutMs));
+/** A call on a host's local API; a failure keeps its gRPC code (withDaemon would make it a user message). */
+export async function api<T>(
+  host: LabHostState,
+  method: string,
+  req: object,
+  timeoutMs = CALL_TIMEOUT_MS,
+): Promise<T> {
+  const client = daemonClient(`unix://${host.socket}`);
+  try {
+    return await unary<object, T>(client, method, req, timeoutMs);
+  } finally {
+    client.close();
+  }
 }
 
 const getService = async (host: LabHostState, ref: string) =>
@@ -55,6 +66,23 @@ export interface KvStats {
   readsFailed: number;
   writesAcked: number;
   writesPending: number;
+  /** Failed calls by what they said, for the round's report. */
+  errors: Record<string, number>;
+}
+
+/** A failed call's gist: its gRPC code name (or the error's first words), without ids or numbers. */
+export function errorKind(err: unknown): string {
+  const e = err as { message?: string };
+  const text = String(e.message ?? err)
+    .split('\n')[0]!
+    .replace(/[0-9a-z]{25}/g, 'ID')
+    .replace(/[0-9]+/g, 'N');
+  return text.slice(0, 90);
+}
+
+export function countError(errors: Record<string, number>, err: unknown): void {
+  const kind = errorKind(err);
+  errors[kind] = (errors[kind] ?? 0) + 1;
 }
 
 /** Reads a key, recording the operation; returns the value, or undefined when the read failed. */
@@ -63,6 +91,7 @@ async function read(
   clientId: number,
   key: string,
   history: KvOp[],
+  errors: Record<string, number>,
 ): Promise<{ value: string | null; service: WireService } | undefined> {
   const op: KvOp = { clientId, kind: 'get', key, call: now(), ret: Infinity };
   history.push(op);
@@ -72,7 +101,8 @@ async function read(
     const value = service.spec.labels?.[LABEL] ?? null;
     op.output = value;
     return { value, service };
-  } catch {
+  } catch (err) {
+    countError(errors, err);
     return undefined;
   }
 }
@@ -84,8 +114,9 @@ async function write(
   key: string,
   value: string,
   history: KvOp[],
+  errors: Record<string, number>,
 ): Promise<'acked' | 'pending' | 'unread'> {
-  const before = await read(host, clientId, key, history);
+  const before = await read(host, clientId, key, history, errors);
   if (!before) return 'unread';
   const { service } = before;
   const op: KvOp = {
@@ -107,7 +138,8 @@ async function write(
     op.ret = now();
     op.output = true;
     return 'acked';
-  } catch {
+  } catch (err) {
+    countError(errors, err);
     return 'pending';
   }
 }
@@ -129,20 +161,23 @@ export async function runKvClient(o: KvClientOptions): Promise<void> {
   for (let seq = 0; o.running(); seq++) {
     const host = o.rng.pick(o.managers);
     const key = o.rng.pick(o.keys);
+    let ok = true;
     if (o.rng.chance(0.4)) {
       o.stats.reads++;
-      if (!(await read(host, o.clientId, key, o.history))) o.stats.readsFailed++;
+      ok = !!(await read(host, o.clientId, key, o.history, o.stats.errors));
+      if (!ok) o.stats.readsFailed++;
     } else {
       const value = `c${o.clientId}-${seq}`;
-      const r = await write(host, o.clientId, key, value, o.history);
+      const r = await write(host, o.clientId, key, value, o.history, o.stats.errors);
+      ok = r === 'acked';
       if (r === 'acked') {
         o.stats.writesAcked++;
         o.acked.push({ key, value });
       } else if (r === 'pending') o.stats.writesPending++;
       else o.stats.readsFailed++;
     }
-    // A failed call returns at once when its manager is down: pace the retries, not the successes.
-    await new Promise((r) => setTimeout(r, 20 + o.rng.int(0, 80)));
+    // A call to a killed manager fails at once: back off after a failure, not after a success.
+    await new Promise((r) => setTimeout(r, ok ? 20 + o.rng.int(0, 80) : 300 + o.rng.int(0, 300)));
   }
 }
 
@@ -158,7 +193,7 @@ export async function finalReads(
   const finals = new Map<string, string | null>();
   for (const [i, host] of managers.entries()) {
     for (const key of keys) {
-      const r = await read(host, 1000 + i, key, history);
+      const r = await read(host, 1000 + i, key, history, {});
       if (!r) throw new Error(`final read of ${key} through ${host.hostname} failed`);
       finals.set(key, r.value);
     }

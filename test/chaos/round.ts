@@ -74,8 +74,8 @@ export async function chaosRound(o: RoundOptions): Promise<RoundResult> {
 
     const history: KvOp[] = [];
     const acked: { key: string; value: string }[] = [];
-    const kvStats: KvStats = { reads: 0, readsFailed: 0, writesAcked: 0, writesPending: 0 };
-    const wStats: WorkloadStats = { creates: 0, scales: 0, updates: 0, acked: 0, failed: 0 };
+    const kvStats: KvStats = { reads: 0, readsFailed: 0, writesAcked: 0, writesPending: 0, errors: {} };
+    const wStats: WorkloadStats = { creates: 0, scales: 0, updates: 0, acked: 0, failed: 0, errors: {} };
     const services: ServiceRecord[] = [];
     let running = true;
     const clients = Array.from({ length: o.kvClients }, (_, i) =>
@@ -114,6 +114,14 @@ export async function chaosRound(o: RoundOptions): Promise<RoundResult> {
       await Promise.all([...clients, workload]);
     }
 
+    const top = (errors: Record<string, number>) =>
+      Object.entries(errors)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([what, n]) => `${n}× ${what}`)
+        .join(' | ') || 'none';
+    o.say(`  KV calls failed (during faults): ${top(kvStats.errors)}`);
+    o.say(`  service writes failed: ${top(wStats.errors)}`);
     const finals = await finalReads(managers, KEYS, history);
     const lost = lostWrites(acked, history, finals);
     if (lost.length > 0) throw new Error(`acknowledged writes lost: ${JSON.stringify(lost)}`);

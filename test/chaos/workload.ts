@@ -5,7 +5,7 @@
 import type { LabHostState } from '../../deploy/lab/state.js';
 import type { Prng } from '../../manager/raft/sim/prng.js';
 import type { WireService } from '../../cli/service-wire.js';
-import { api } from './kv.js';
+import { api, countError } from './kv.js';
 
 /** What a service's spec is made of here: its replica count and a marker in its tasks' environment. */
 export interface Shape {
@@ -27,7 +27,11 @@ export interface WorkloadStats {
   updates: number;
   acked: number;
   failed: number;
+  errors: Record<string, number>;
 }
+
+/** A spec the API refuses is a bug of this workload, not a fault's doing: it stops the round. */
+const INVALID_ARGUMENT = 3;
 
 const MAX_REPLICAS = 3;
 
@@ -68,8 +72,10 @@ async function send(
     rec.acked = next;
     rec.pending = [];
     stats.acked++;
-  } catch {
+  } catch (err) {
+    if ((err as { code?: number }).code === INVALID_ARGUMENT) throw err;
     stats.failed++;
+    countError(stats.errors, err);
   }
 }
 
