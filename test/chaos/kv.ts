@@ -189,13 +189,26 @@ export async function finalReads(
   managers: LabHostState[],
   keys: string[],
   history: KvOp[],
+  timeoutMs: number,
 ): Promise<Map<string, string | null>> {
   const finals = new Map<string, string | null>();
+  const deadline = Date.now() + timeoutMs;
   for (const [i, host] of managers.entries()) {
     for (const key of keys) {
-      const r = await read(host, 1000 + i, key, history, {});
-      if (!r) throw new Error(`final read of ${key} through ${host.hostname} failed`);
-      finals.set(key, r.value);
+      // A manager restarted by the last fault may still be catching up: a failed read is retried.
+      const errors: Record<string, number> = {};
+      for (;;) {
+        const r = await read(host, 1000 + i, key, history, errors);
+        if (r) {
+          finals.set(key, r.value);
+          break;
+        }
+        if (Date.now() > deadline)
+          throw new Error(
+            `final reads of ${key} through ${host.hostname} failed: ${Object.keys(errors).join('; ')}`,
+          );
+        await new Promise((res) => setTimeout(res, 500));
+      }
     }
   }
   return finals;

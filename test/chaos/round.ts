@@ -122,7 +122,7 @@ export async function chaosRound(o: RoundOptions): Promise<RoundResult> {
         .join(' | ') || 'none';
     o.say(`  KV calls failed (during faults): ${top(kvStats.errors)}`);
     o.say(`  service writes failed: ${top(wStats.errors)}`);
-    const finals = await finalReads(managers, KEYS, history);
+    const finals = await finalReads(managers, KEYS, history, o.convergeMs);
     const lost = lostWrites(acked, history, finals);
     if (lost.length > 0) throw new Error(`acknowledged writes lost: ${JSON.stringify(lost)}`);
     const lin = checkLinearizable(history);
