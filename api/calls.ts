@@ -1,7 +1,8 @@
 // Typed unary calls on both ends of a generated service. A client's unary methods become promises with
 // a deadline (`calls.listNodes({})`); a server's unary handlers are written as promise functions of the
-// decoded request (`ListNodes: async (req) => ...`) and adapted to grpc-js. Streaming methods stay as
-// the generator typed them: `client.serviceLogs(req)` and `handleServerStreamingCall` handlers.
+// decoded request (`ListNodes: async (req) => ...`, the request typed as the server decodes it) and
+// adapted to grpc-js. Streaming methods stay as the generator typed them: `client.serviceLogs(req)`
+// and `handleServerStreamingCall` handlers.
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 
@@ -86,18 +87,6 @@ export type UnaryHandlers<C, D, Ctx extends unknown[] = []> = {
   ) => Promise<Method<D, Capitalize<K>>['response']>;
 };
 
-/**
- * Unary handlers that read their request field by field themselves (the control API: its readers turn
- * a missing or mistyped field into INVALID_ARGUMENT, for in-process callers too). The RPC names and the
- * responses are the generated ones; a missing handler does not compile.
- */
-export type CheckedHandlers<C, D, Ctx extends unknown[] = []> = {
-  [K in UnaryName<C> as Capitalize<K>]: (
-    request: Record<string, unknown>,
-    ...ctx: Ctx
-  ) => Promise<Method<D, Capitalize<K>>['response']>;
-};
-
 /** The same calls under their camelCase names, as a client makes them (for in-process shortcuts). */
 export type UnaryService<C, D> = {
   [K in UnaryName<C>]: (
@@ -125,7 +114,7 @@ export function serveUnary<S, H extends object, Ctx extends unknown[] = []>(
  * local API uses on the leader to skip a network hop. `ctx` is passed to every handler (the caller).
  */
 export function localCalls<C, D, Ctx extends unknown[]>(
-  handlers: UnaryHandlers<C, D, Ctx> | CheckedHandlers<C, D, Ctx>,
+  handlers: UnaryHandlers<C, D, Ctx>,
   service: grpc.ServiceDefinition,
   ...ctx: Ctx
 ): UnaryService<C, D> {

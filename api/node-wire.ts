@@ -1,13 +1,15 @@
 // Node and cluster objects → their wire form (proto/objects.proto), shared by the control API, the
 // dispatcher and their clients. The CA key and join tokens never leave through these: they travel only
-// in the Raft log among managers.
+// in the Raft log among managers. The result has the generated message's received shape (every field
+// present, absent messages null), so in-process callers see what a remote client decodes.
+import type { Cluster__Output as WireCluster } from './gen/swarmlite/objects/v1/Cluster.js';
+import type { Node__Output as WireNode } from './gen/swarmlite/objects/v1/Node.js';
+import type { NodeDescription__Output as WireNodeDescription } from './gen/swarmlite/objects/v1/NodeDescription.js';
 import type { Cluster, Node } from './objects/index.js';
 
-/** A node as the wire carries it (proto/objects.proto Node), for the CLI and the dispatcher session. */
-export type WireNode = ReturnType<typeof nodeToWire>;
-export type WireNodeDescription = WireNode['description'];
+export type { WireCluster, WireNode, WireNodeDescription };
 
-export function nodeToWire(n: Node) {
+export function nodeToWire(n: Node): WireNode {
   return {
     id: n.id,
     meta: { version: n.meta.version, createdAt: n.meta.createdAt, updatedAt: n.meta.updatedAt },
@@ -26,7 +28,7 @@ export function nodeToWire(n: Node) {
   };
 }
 
-export function clusterToWire(c: Cluster) {
+export function clusterToWire(c: Cluster): WireCluster {
   return {
     id: c.id,
     meta: { version: c.meta.version, createdAt: c.meta.createdAt, updatedAt: c.meta.updatedAt },

@@ -6,8 +6,13 @@ import { unary } from '../lib/grpc.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 
-/** What `node ls/inspect` receive: the control API's wire form of a node. */
-export type NodeView = WireNode;
+/**
+ * What `node ls/inspect` receive: the control API's wire form of a node, with the messages the manager
+ * always sets (api/node-wire.ts) as present; only a worker's managerStatus is null.
+ */
+export type NodeView = {
+  [K in keyof WireNode]: K extends 'managerStatus' ? WireNode[K] : NonNullable<WireNode[K]>;
+};
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const title = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);

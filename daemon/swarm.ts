@@ -1,7 +1,6 @@
 // This daemon's part in a swarm, as the local API sees it: membership (membership.ts: init, join,
 // leave, certificates), the manager role when it has one (role-supervisor.ts), what every node runs
 // (worker-role.ts), and this facade routing control calls, `service logs` and `exec` to the leader.
-import type * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/index.js';
@@ -108,6 +107,6 @@ export class SwarmNode {
     // A worker goes through its dispatcher session: the leader finds the node that runs the task.
     const stream = worker.exec();
     if (!stream) throw new UserError('this node is not connected to a manager right now; try again shortly');
-    return pipeExec(stream as grpc.ClientDuplexStream<object, ExecOutput>, req, sink);
+    return pipeExec(stream, req, sink);
   }
 }

@@ -6,6 +6,8 @@ import { UserError } from '../lib/errors.js';
 import { services, type ControlCalls, type ControlClient } from '../api/rpc.js';
 import { MANAGER_CHANNEL_OPTIONS } from './ca/credentials.js';
 import type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
+import type { ExecOutput__Output } from '../api/gen/swarmlite/objects/v1/ExecOutput.js';
+import type { LogMessage__Output } from '../api/gen/swarmlite/objects/v1/LogMessage.js';
 import type { ExecRequest, LogsRequest, Sink } from './controlapi/streams.js';
 import { callLeader } from './leadership.js';
 import type { Manager } from './manager.js';
@@ -85,7 +87,7 @@ export function routeLogs(
   if (manager.isLeader()) return manager.serviceLogs(req, sink);
   const client = leaderClient(manager, credentials);
   const stream = client.serviceLogs(req);
-  stream.on('data', (m: LogMessage) => sink.write(m));
+  stream.on('data', (m: LogMessage__Output) => sink.write(m));
   stream.on('end', () => {
     client.close();
     sink.end();
@@ -111,13 +113,13 @@ export function routeExec(
 
 /** Drives a client-side exec stream (control API or dispatcher) on behalf of a local sink. */
 export function pipeExec(
-  stream: grpc.ClientDuplexStream<object, ExecOutput>,
+  stream: ReturnType<ControlClient['exec']>,
   req: ExecRequest,
   sink: Sink<ExecOutput>,
   done: () => void = () => {},
 ): { input(i: ExecInput): void; cancel(): void } {
   stream.write(req);
-  stream.on('data', (out: ExecOutput) => sink.write(out));
+  stream.on('data', (out: ExecOutput__Output) => sink.write(out));
   stream.on('end', () => {
     done();
     sink.end();

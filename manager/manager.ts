@@ -306,7 +306,7 @@ export class Manager implements LeaderInfo {
       fail: (err) => call.emit('error', toServiceError(err)),
     });
     return {
-      ServiceLogs: (call: grpc.ServerWritableStream<LogsRequest, LogMessage>) => {
+      ServiceLogs: (call) => {
         try {
           authorize(call);
           const cancel = this.serviceLogs(call.request, sinkOf(call));
@@ -315,7 +315,7 @@ export class Manager implements LeaderInfo {
           call.emit('error', toServiceError(err));
         }
       },
-      Exec: (call: grpc.ServerDuplexStream<ExecRequest & { input?: ExecInput | null }, ExecOutput>) =>
+      Exec: (call) =>
         serveExecCall(
           call,
           (req, sink) => this.exec(req, sink),

@@ -3,13 +3,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { unary } from '../../lib/grpc.js';
 import { rejectCounts } from '../../lib/rejects.js';
 import { callerIdentity, requireCaller } from './authz.js';
 import { createRootCA } from './certs.js';
 import { MANAGER_CHANNEL_OPTIONS, clientCredentials } from './credentials.js';
 import type { NodeIdentity } from './identity.js';
 import {
+  callWhoAmI,
   GuardedClient,
   TEST_CHANNEL_OPTIONS,
   issueDirect,
@@ -31,7 +31,7 @@ async function whoAmI(caller?: NodeCredentials, caCertPem = m.cluster.caCertPem)
     ...TEST_CHANNEL_OPTIONS,
   });
   try {
-    return await unary<object, NodeIdentity>(client, 'WhoAmI', {}, 5000);
+    return await callWhoAmI(client, 5000);
   } finally {
     client.close();
   }

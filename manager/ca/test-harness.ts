@@ -41,6 +41,21 @@ const guardedDefinition: grpc.ServiceDefinition = {
 
 export const GuardedClient = grpc.makeGenericClientConstructor(guardedDefinition, 'Guarded');
 
+/** The Guarded service's one call: who the server says the caller is. */
+export function callWhoAmI(client: grpc.Client, timeoutMs: number): Promise<NodeIdentity> {
+  const method = guardedDefinition.WhoAmI!;
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest<object, NodeIdentity>(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      {},
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => (err ? reject(err) : resolve(res!)),
+    ),
+  );
+}
+
 /** Test clients never share connections, so each one's credentials are really used. */
 export const TEST_CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1 };
 

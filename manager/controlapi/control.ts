@@ -12,6 +12,7 @@ import { clusterToWire, nodeToWire } from '../../api/node-wire.js';
 import { findNode } from './lookup.js';
 import { checkManagerRemoval, type ManagerView } from './quorum.js';
 import { isManagerReachable } from '../reachability.js';
+import type { UpdateNodeRequest__Output } from '../../api/gen/swarmlite/control/v1/UpdateNodeRequest.js';
 import type { ControlUnaryHandlers } from './service-context.js';
 
 export interface ControlContext {
@@ -66,9 +67,8 @@ export function controlHandlers(ctx: ControlContext) {
   const roleChanges = new Mutex();
   const serializeRoleChange = <T>(fn: () => Promise<T>): Promise<T> => roleChanges.run(fn);
 
-  async function updateNode(req: Record<string, unknown>) {
-    const role = String(req.role ?? '');
-    const availability = String(req.availability ?? '');
+  async function updateNode(req: UpdateNodeRequest__Output) {
+    const { role, availability } = req;
     if (role && !(NODE_ROLES as readonly string[]).includes(role)) {
       throw new GrpcError(grpc.status.INVALID_ARGUMENT, `invalid role '${role}': use manager or worker`);
     }
@@ -78,18 +78,17 @@ export function controlHandlers(ctx: ControlContext) {
         `invalid availability '${availability}': use active, pause or drain`,
       );
     }
-    const target = ctx.store.view((tx) => findNode(tx, String(req.ref ?? '')));
+    const { version } = req;
+    const target = ctx.store.view((tx) => findNode(tx, req.ref));
     if (role === 'worker' && target.spec.role === 'manager') {
-      const verdict = checkManagerRemoval(managerViews(ctx), target.id, req.force === true);
+      const verdict = checkManagerRemoval(managerViews(ctx), target.id, req.force);
       if (!verdict.ok)
         throw new GrpcError(grpc.status.FAILED_PRECONDITION, `cannot demote: ${verdict.reason}`);
     }
-    const labelAdd = (req.labelAdd ?? {}) as Record<string, string>;
-    const labelRm = (req.labelRm ?? []) as string[];
+    const { labelAdd, labelRm } = req;
     const { value } = await ctx.store.update((tx) => {
       const current = tx.get('node', target.id);
       if (!current) throw new GrpcError(grpc.status.NOT_FOUND, `node ${target.id} not found`);
-      const version = Number(req.version ?? 0);
       if (version && version !== current.meta.version) {
         throw new GrpcError(
           grpc.status.ABORTED,
@@ -115,8 +114,7 @@ export function controlHandlers(ctx: ControlContext) {
   }
 
   return {
-    async ListNodes(req) {
-      const role = String(req.role ?? '');
+    async ListNodes({ role }) {
       const nodes = ctx.store
         .view((tx) => tx.list('node'))
         .filter((n) => !n.removed && (!role || n.role === role));
@@ -124,7 +122,7 @@ export function controlHandlers(ctx: ControlContext) {
     },
 
     async GetNode(req) {
-      return { node: nodeToWire(ctx.store.view((tx) => findNode(tx, String(req.ref ?? '')))) };
+      return { node: nodeToWire(ctx.store.view((tx) => findNode(tx, req.ref))) };
     },
 
     UpdateNode(req) {
@@ -132,14 +130,14 @@ export function controlHandlers(ctx: ControlContext) {
     },
 
     async RemoveNode(req) {
-      const target = ctx.store.view((tx) => findNode(tx, String(req.ref ?? '')));
+      const target = ctx.store.view((tx) => findNode(tx, req.ref));
       if (target.role === 'manager' || target.spec.role === 'manager' || target.managerStatus) {
         throw new GrpcError(
           grpc.status.FAILED_PRECONDITION,
           `node ${target.id} is a manager of the swarm: demote it first (swarmlite node demote ${target.id})`,
         );
       }
-      if (target.status.state === 'ready' && req.force !== true) {
+      if (target.status.state === 'ready' && !req.force) {
         throw new GrpcError(
           grpc.status.FAILED_PRECONDITION,
           `node ${target.id} is not down and can't be removed: stop it or use --force`,
@@ -168,8 +166,7 @@ export function controlHandlers(ctx: ControlContext) {
       return { ...cluster(ctx).joinTokens };
     },
 
-    async RotateJoinToken(req) {
-      const role = String(req.role ?? '');
+    async RotateJoinToken({ role }) {
       if (role !== 'worker' && role !== 'manager') {
         throw new GrpcError(grpc.status.INVALID_ARGUMENT, `unknown role '${role}': use worker or manager`);
       }
@@ -184,12 +181,11 @@ export function controlHandlers(ctx: ControlContext) {
     },
 
     async JoinRaft(req, caller) {
-      const raftId = Number(req.raftId ?? 0);
-      const addr = String(req.addr ?? '');
+      const { raftId, addr } = req;
       if (caller.nodeId !== req.nodeId) {
         throw new GrpcError(
           grpc.status.PERMISSION_DENIED,
-          `node ${caller.nodeId} cannot join Raft as ${String(req.nodeId)}`,
+          `node ${caller.nodeId} cannot join Raft as ${req.nodeId}`,
         );
       }
       if (!Number.isSafeInteger(raftId) || raftId <= 0 || !/^[0-9.]+:[0-9]+$/.test(addr)) {
@@ -228,7 +224,7 @@ export function controlHandlers(ctx: ControlContext) {
       if (caller.nodeId !== req.nodeId) {
         throw new GrpcError(
           grpc.status.PERMISSION_DENIED,
-          `node ${caller.nodeId} cannot take ${String(req.nodeId)} out of Raft`,
+          `node ${caller.nodeId} cannot take ${req.nodeId} out of Raft`,
         );
       }
       const node = ctx.store.view((tx) => tx.get('node', caller.nodeId));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { encryptionRefusal, probeEsp } from '../../lib/esp.js';
-import { addTask, assertRefused, fixture, wireSpec } from './service-test-fixtures.js';
+import { addTask, assertRefused, assertUnsendable, fixture, wireSpec } from './service-test-fixtures.js';
 
 const S = grpc.status;
 const overlay = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -47,15 +47,16 @@ test('network create: every invalid spec is INVALID_ARGUMENT and changes nothing
     [overlay('n', { ipam: [{ subnet: '10.9.1.5/24' }] }), /did you mean 10\.9\.1\.0\/24/],
     [overlay('n', { ipam: [{ subnet: '10.9.1.0/24' }, { subnet: '10.9.0.0/16' }] }), /overlap/],
     [overlay('n', { options: { mtu: 'big' } }), /invalid mtu option "big"/],
-    // Malformed shapes: a clear error naming the field, never a TypeError.
-    [{ spec: 'appnet' }, /spec must be a message/],
-    [overlay('n', { ipam: [7] }), /ipam\[0\] must be a message/],
-    [overlay('n', { ipam: { subnet: '10.0.0.0/24' } }), /ipam must be a list/],
-    [overlay('n', { labels: { a: 1 } }), /labels must be a map of strings/],
-    [overlay('n', { attachable: 'yes' }), /attachable must be true or false/],
   ];
   for (const [req, message] of cases)
     await assertRefused(f, 'CreateNetwork', req, S.INVALID_ARGUMENT, message);
+  // Malformed shapes never reach the handler: the client's encoder refuses them, naming the field.
+  const malformed: [Record<string, unknown>, RegExp][] = [
+    [{ spec: 'appnet' }, /spec: object expected/],
+    [overlay('n', { ipam: [7] }), /ipam: object expected/],
+    [overlay('n', { ipam: { subnet: '10.0.0.0/24' } }), /ipam: array expected/],
+  ];
+  for (const [req, message] of malformed) assertUnsendable('CreateNetwork', req, message);
 });
 
 test('network create: unknown --opt keys and --opt encrypted on a node that cannot encrypt are refused', async () => {

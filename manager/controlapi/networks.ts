@@ -14,7 +14,7 @@ import {
   type SwarmObjects,
 } from '../../api/objects/index.js';
 import { encryptionRefusal, OVERLAY_ENCRYPTION_DATAPATH, probeEsp } from '../../lib/esp.js';
-import { networkToWire } from './convert-services.js';
+import { networkToWire } from './objects-to-wire.js';
 import { findNetwork, networksInUse, servicesUsing, tasksOn } from './lookup-services.js';
 import {
   committed,
@@ -24,7 +24,7 @@ import {
   type ServiceControlContext,
 } from './service-context.js';
 import { checkSubnetsFree, validateNetwork } from './service-validation.js';
-import { networkSpecFromWire } from './wire-specs.js';
+import { networkSpecFromWire } from './specs-from-wire.js';
 
 const defaultEncryptionRefusal = async () => encryptionRefusal(await probeEsp(), OVERLAY_ENCRYPTION_DATAPATH);
 
@@ -73,7 +73,7 @@ export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize
     },
 
     async GetNetwork(req) {
-      return { network: networkToWire(ctx.store.view((tx) => findNetwork(tx, String(req.ref ?? '')))) };
+      return { network: networkToWire(ctx.store.view((tx) => findNetwork(tx, req.ref))) };
     },
 
     async ListNetworks() {
@@ -81,8 +81,7 @@ export function networkHandlers(ctx: ServiceControlContext, serialize: Serialize
       return { networks: networks.sort((a, b) => a.spec.name.localeCompare(b.spec.name)).map(networkToWire) };
     },
 
-    async RemoveNetwork(req) {
-      const ref = String(req.ref ?? '');
+    async RemoveNetwork({ ref }) {
       return serialize(async () => {
         await write(ctx.store, (tx) => {
           const network = findNetwork(tx, ref);

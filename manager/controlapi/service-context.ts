@@ -11,15 +11,15 @@ import {
   type WriteTx,
 } from '../store/index.js';
 import { type SwarmObjects } from '../../api/objects/index.js';
-import type { CheckedHandlers } from '../../api/calls.js';
+import type { UnaryHandlers } from '../../api/calls.js';
 import type { ControlClient, ControlDefinition } from '../../api/rpc.js';
 import type { Caller } from './control.js';
 
-/** A control API call, as controlHandlers' are: the decoded request and who made it. */
-export type Handler = (req: Record<string, unknown>, caller: Caller) => Promise<unknown>;
-
-/** Every unary RPC of proto/control.proto, as the manager serves it (a missing one does not compile). */
-export type ControlUnaryHandlers = CheckedHandlers<ControlClient, ControlDefinition, [Caller]>;
+/**
+ * Every unary RPC of proto/control.proto, as the manager serves it (a missing one does not compile):
+ * the request as decoded (the generated `__Output` type) and who made it.
+ */
+export type ControlUnaryHandlers = UnaryHandlers<ControlClient, ControlDefinition, [Caller]>;
 
 /**
  * The part of ControlContext these calls use, plus the leader's live allocator state. A full

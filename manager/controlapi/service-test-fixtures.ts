@@ -1,7 +1,12 @@
 // Shared by the network/service/task handler tests: a store over the in-memory log with the ingress
 // network, an allocator state built from the store (as a caught-up allocator controller would hold it),
-// and assertions on gRPC errors that leave the store untouched.
+// calls that reach the handlers as a remote client's would (encoded and decoded by proto/control.proto's
+// own serializers), and assertions on gRPC errors that leave the store untouched.
 import assert from 'node:assert/strict';
+import type * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { services, type ControlDefinition } from '../../api/rpc.js';
+import type { ServiceSpec as WireServiceSpecIn } from '../../api/gen/swarmlite/objects/v1/ServiceSpec.js';
 import {
   allocateNetwork,
   allocateService,
@@ -19,6 +24,15 @@ import type { ControlUnaryHandlers, ServiceControlContext } from './service-cont
 
 /** The network, service and task calls the manager merges into the control API. */
 export type ServiceMethod = keyof ReturnType<typeof serviceHandlers>;
+
+/** A request to `method` as a client writes it (the generated request type, every field optional). */
+export type RequestOf<M extends ServiceMethod> =
+  ControlDefinition[M] extends MethodDefinition<infer Req, infer _Res, infer _ReqOut, infer _ResOut>
+    ? Req
+    : never;
+
+/** A request to `method` as the server decodes it (every scalar present, absent messages null). */
+export type ReceivedOf<M extends ServiceMethod> = Parameters<ControlUnaryHandlers[M]>[0];
 
 export const caller: Caller = { nodeId: 'manager-1', role: 'manager' };
 export const FIXED_NOW = Date.UTC(2026, 10, 22, 6, 0, 0);
@@ -46,7 +60,9 @@ export interface Fixture {
   ctx: ServiceControlContext;
   // Replies are wire objects the tests walk freely; their shape is what the assertions check.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  call: (method: ServiceMethod, req: Record<string, unknown>) => Promise<any>;
+  call: <M extends ServiceMethod>(method: M, req: RequestOf<M>) => Promise<any>;
+  /** The handler of `method` run on a request as the server decoded it. */
+  handle: <M extends ServiceMethod>(method: M, received: ReceivedOf<M>) => Promise<unknown>;
   ingressId: string;
 }
 
@@ -73,15 +89,26 @@ export async function fixture(
     newId: () => `${(++ids).toString(36).padStart(4, '0')}${'x'.repeat(21)}`,
   };
   const handlers: Pick<ControlUnaryHandlers, ServiceMethod> = serviceHandlers(ctx);
-  const call = (method: ServiceMethod, req: Record<string, unknown>) => handlers[method](req, caller);
-  return { store, ctx, call, ingressId: ingress.id };
+  const byName = handlers as Record<ServiceMethod, (req: unknown, caller: Caller) => Promise<unknown>>;
+  const handle = <M extends ServiceMethod>(method: M, received: ReceivedOf<M>) =>
+    byName[method](received, caller);
+  // The handler runs on what the server decodes from what the client encodes: defaults filled in,
+  // values coerced to their field types as the client's encoder does.
+  const call = async <M extends ServiceMethod>(method: M, req: RequestOf<M>) => {
+    const def = control[method]!;
+    return handle(method, def.requestDeserialize(def.requestSerialize(req)));
+  };
+  return { store, ctx, call, handle, ingressId: ingress.id };
 }
 
+// Untyped on purpose: the encoder takes whatever a JavaScript client passes, as grpc-js's does.
+const control: grpc.ServiceDefinition = services.control().service;
+
 /** The call fails with `code` and a message matching `message`, and the store is exactly as before. */
-export async function assertRefused(
+export async function assertRefused<M extends ServiceMethod>(
   f: Fixture,
-  method: ServiceMethod,
-  req: Record<string, unknown>,
+  method: M,
+  req: RequestOf<M>,
   code: number,
   message: RegExp,
 ): Promise<void> {
@@ -95,8 +122,24 @@ export async function assertRefused(
   assert.equal(Buffer.from(f.store.snapshot()).toString(), before, `${method} changed the store`);
 }
 
+/**
+ * A request of the wrong shape (a string for a message, a message for a list, ...) never reaches a
+ * handler: the client's encoder refuses it with a TypeError naming the field.
+ * (The generated request types refuse it at compile time; `req` is what a JavaScript client could pass.)
+ */
+export function assertUnsendable(method: ServiceMethod, req: Record<string, unknown>, message: RegExp): void {
+  assert.throws(
+    () => control[method]!.requestSerialize(req),
+    (err: Error) => {
+      assert.ok(err instanceof TypeError, `${method}: ${String(err)}`);
+      assert.match(err.message, message);
+      return true;
+    },
+  );
+}
+
 /** A minimal wire ServiceSpec: what the CLI sends for `service create --name NAME IMAGE`, plus `extra`. */
-export function wireSpec(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function wireSpec(name: string, extra: WireServiceSpecIn = {}): WireServiceSpecIn {
   return { name, task: { image: 'host' }, ...extra };
 }
 

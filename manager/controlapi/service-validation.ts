@@ -19,7 +19,7 @@ import { checkTaskDns } from '../../api/task-dns.js';
 import { checkImage, checkTemplate } from '../../api/task-templates.js';
 import { isDnsName } from '../../lib/dns-name.js';
 import { lookupNetwork } from './lookup-services.js';
-import { invalid } from './wire-reader.js';
+import { invalid } from './wire-values.js';
 
 /** Docker's rule for service (and here network) names. */
 const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;

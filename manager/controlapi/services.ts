@@ -20,7 +20,7 @@ import {
   type SwarmObjects,
   type Task,
 } from '../../api/objects/index.js';
-import { serviceToWire } from './convert-services.js';
+import { serviceToWire } from './objects-to-wire.js';
 import { findService } from './lookup-services.js';
 import {
   committed,
@@ -30,8 +30,8 @@ import {
   type ServiceControlContext,
 } from './service-context.js';
 import { checkPortsFree, resolveNetworks, validateService } from './service-validation.js';
-import { invalid, readInteger } from './wire-reader.js';
-import { serviceSpecFromWire } from './wire-specs.js';
+import { serviceSpecFromWire } from './specs-from-wire.js';
+import { invalid, wholeNumber } from './wire-values.js';
 
 type Serialize = <T>(fn: () => Promise<T>) => Promise<T>;
 
@@ -129,25 +129,26 @@ export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Seria
     },
 
     async GetService(req) {
-      return { service: serviceToWire(ctx.store.view((tx) => findService(tx, String(req.ref ?? '')))) };
+      return { service: serviceToWire(ctx.store.view((tx) => findService(tx, req.ref))) };
     },
 
     async ListServices() {
       const entries = ctx.store.view((tx) => {
         const nodes = tx.list('node');
-        return tx.list('service').map((s) => listEntry(s, tx.find('task', 'service', s.id), nodes));
+        return tx
+          .list('service')
+          .sort((a, b) => a.spec.name.localeCompare(b.spec.name))
+          .map((s) => listEntry(s, tx.find('task', 'service', s.id), nodes));
       });
-      return { services: entries.sort((a, b) => a.service.spec.name.localeCompare(b.service.spec.name)) };
+      return { services: entries };
     },
 
     async UpdateService(req) {
-      if (req.spec === null || req.spec === undefined)
-        throw invalid('UpdateService needs the complete new spec');
+      if (!req.spec) throw invalid('UpdateService needs the complete new spec');
       const spec = serviceSpecFromWire(req.spec);
       validateService(spec);
-      const ref = String(req.ref ?? '');
-      const version = readInteger(req.version, 'version', 0);
-      const force = req.force === true;
+      const { ref, force } = req;
+      const version = wholeNumber(req.version, 'version');
       return serialize(async () => {
         const updated = await write(ctx.store, (tx) => {
           const current = currentAt(tx, findService(tx, ref).id, version);
@@ -188,8 +189,7 @@ export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Seria
       });
     },
 
-    async RollbackService(req) {
-      const ref = String(req.ref ?? '');
+    async RollbackService({ ref }) {
       return serialize(async () => {
         const rolledBack = await write(ctx.store, (tx) => {
           const current = findService(tx, ref);
@@ -217,8 +217,7 @@ export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Seria
       });
     },
 
-    async RemoveService(req) {
-      const ref = String(req.ref ?? '');
+    async RemoveService({ ref }) {
       // Only the service goes: the orchestrator's reaper (reapOrphans) shuts its tasks down and deletes
       // them, since only it knows which workers can still report.
       return serialize(async () => {

@@ -6,6 +6,9 @@ import * as grpc from '@grpc/grpc-js';
 import { GrpcError } from '../ca/authz.js';
 import type { ExecInput, ExecOutput, LogMessage, NodeWorkRelay } from '../dispatcher/node-work.js';
 import type { Task } from '../../api/objects/index.js';
+import type { ExecRequest__Output } from '../../api/gen/swarmlite/control/v1/ExecRequest.js';
+import type { ServiceLogsRequest__Output } from '../../api/gen/swarmlite/control/v1/ServiceLogsRequest.js';
+import type { ControlHandlers } from '../../api/rpc.js';
 
 export interface Sink<T> {
   write(msg: T): void;
@@ -21,11 +24,8 @@ export interface StreamDeps {
   findTask(ref: string): Task;
 }
 
-export interface LogsRequest {
-  refs: string[];
-  follow: boolean;
-  tail: number;
-}
+/** `service logs` as decoded (proto/control.proto ServiceLogsRequest). */
+export type LogsRequest = ServiceLogsRequest__Output;
 
 /** Starts a log read; returns the function that cancels it (the client went away). */
 export function streamLogs(deps: StreamDeps, req: LogsRequest, sink: Sink<LogMessage>): () => void {
@@ -60,12 +60,8 @@ export function streamLogs(deps: StreamDeps, req: LogsRequest, sink: Sink<LogMes
   return () => cancels.forEach((c) => c());
 }
 
-export interface ExecRequest {
-  task: string;
-  argv: string[];
-  tty: boolean;
-  stdin: boolean;
-}
+/** An exec stream's first message as decoded (proto/control.proto ExecRequest); `input` comes later. */
+export type ExecRequest = Omit<ExecRequest__Output, 'input'>;
 
 /** Starts an exec session; `input` forwards stdin and signals once the node has attached. */
 export function startExec(
@@ -121,7 +117,8 @@ export interface ExecSession {
   cancel(): void;
 }
 
-type ExecCall = grpc.ServerDuplexStream<ExecRequest & { input?: ExecInput | null }, ExecOutput>;
+/** An Exec stream as the control, dispatcher and local services declare it (one request type). */
+type ExecCall = Parameters<ControlHandlers['Exec']>[0];
 
 /**
  * Serves an exec stream: the first message opens the session (after `authorize`), later ones carry
@@ -135,7 +132,7 @@ export function serveExecCall(
 ): void {
   let session: ExecSession | undefined;
   call.on('cancelled', () => session?.cancel());
-  call.on('data', (msg) => {
+  call.on('data', (msg: ExecRequest__Output) => {
     try {
       if (!session) {
         authorize();

@@ -2,11 +2,11 @@
 // scheduler, the allocator and the workers).
 import { type ReadTx } from '../store/index.js';
 import { TASK_STATES, type SwarmObjects, type Task } from '../../api/objects/index.js';
-import { taskToWire } from './convert-services.js';
+import { taskToWire } from './objects-to-wire.js';
 import { findNode, findTask } from './lookup.js';
 import { findService } from './lookup-services.js';
 import type { ControlUnaryHandlers, ServiceControlContext } from './service-context.js';
-import { invalid, readString, readStringList } from './wire-reader.js';
+import { invalid } from './wire-values.js';
 
 /** `service ps` order: by service, then slot (or node), newest first within a slot. */
 function bySlotNewestFirst(a: Task, b: Task): number {
@@ -38,9 +38,8 @@ function selectTasks(tx: ReadTx<SwarmObjects>, service: string, node: string, st
 export function taskHandlers(ctx: ServiceControlContext) {
   return {
     async ListTasks(req) {
-      const service = readString(req.service, 'service');
-      const node = readString(req.node, 'node');
-      const states = readStringList(req.desiredStates, 'desiredStates').filter((s) => s !== '');
+      const { service, node } = req;
+      const states = req.desiredStates.filter((s) => s !== '');
       for (const s of states) {
         if (!(TASK_STATES as readonly string[]).includes(s)) {
           throw invalid(`unknown desired state "${s}": use one of ${TASK_STATES.join(', ')}`);
@@ -51,7 +50,7 @@ export function taskHandlers(ctx: ServiceControlContext) {
     },
 
     async GetTask(req) {
-      return { task: taskToWire(ctx.store.view((tx) => findTask(tx, String(req.ref ?? '')))) };
+      return { task: taskToWire(ctx.store.view((tx) => findTask(tx, req.ref))) };
     },
   } satisfies Partial<ControlUnaryHandlers>;
 }

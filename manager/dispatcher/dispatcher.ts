@@ -34,14 +34,19 @@ export interface DispatcherDeps {
   now?: () => number;
 }
 
+/** A node's Session stream, as DispatcherHandlers types it (SessionRequest in, SessionMessage out). */
+type SessionStream = Parameters<DispatcherHandlers['Session']>[0];
+/** A node's Assignments stream (AssignmentsRequest in, AssignmentsMessage out). */
+type AssignmentsCall = Parameters<DispatcherHandlers['Assignments']>[0];
+
 interface SessionCall {
   sessionId: string;
-  call: grpc.ServerWritableStream<unknown, unknown>;
+  call: SessionStream;
 }
 
 interface AssignmentStream {
   sessionId: string;
-  call: grpc.ServerWritableStream<unknown, unknown>;
+  call: AssignmentsCall;
   assignments: NodeAssignments;
   flushQueued: boolean;
 }
@@ -212,7 +217,7 @@ export class Dispatcher {
     this.assignmentStreams.clear();
   }
 
-  private assignmentsStream(call: grpc.ServerWritableStream<{ sessionId: string }, unknown>): void {
+  private assignmentsStream(call: AssignmentsCall): void {
     try {
       if (!this.leading) throw notLeaderError(this.deps.leader);
       const caller = requireCaller(call, this.deps.caCertPem(), {
@@ -308,9 +313,8 @@ export class Dispatcher {
   handlers(): DispatcherHandlers {
     return {
       Session: (call) => void this.session(call),
-      Assignments: (call: grpc.ServerWritableStream<{ sessionId: string }, unknown>) =>
-        this.assignmentsStream(call),
-      Subscriptions: (call: grpc.ServerWritableStream<{ sessionId: string }, unknown>) => {
+      Assignments: (call) => this.assignmentsStream(call),
+      Subscriptions: (call) => {
         try {
           this.relay.attachNode(this.sessionCaller(call, call.request.sessionId), call);
         } catch (err) {
@@ -324,14 +328,14 @@ export class Dispatcher {
           callback(err as grpc.ServiceError);
         }
       },
-      ExecAttach: (call: Parameters<NodeWorkRelay['execAttach']>[1]) => {
+      ExecAttach: (call) => {
         try {
           this.relay.execAttach(this.sessionCaller(call, undefined), call);
         } catch (err) {
           call.emit('error', err);
         }
       },
-      Exec: (call: Parameters<typeof serveExecCall>[0]) =>
+      Exec: (call) =>
         serveExecCall(
           call,
           (req, sink) => this.deps.exec(req, sink),
@@ -357,7 +361,7 @@ export class Dispatcher {
     };
   }
 
-  private async session(call: Parameters<DispatcherHandlers['Session']>[0]): Promise<void> {
+  private async session(call: SessionStream): Promise<void> {
     try {
       if (!this.leading) throw notLeaderError(this.deps.leader);
       const caller = requireCaller(call, this.deps.caCertPem(), {

@@ -4,31 +4,24 @@
 // and the node answers on a stream it opens for that id (PublishLogs, ExecAttach). This relay pairs
 // them up and passes data through; it keeps no state beyond the live requests.
 import * as grpc from '@grpc/grpc-js';
+import type { ExecFromNode__Output } from '../../api/gen/swarmlite/dispatcher/v1/ExecFromNode.js';
+import type { ExecWork } from '../../api/gen/swarmlite/dispatcher/v1/ExecWork.js';
+import type { LogsWork } from '../../api/gen/swarmlite/dispatcher/v1/LogsWork.js';
+import type { PublishLogsMessage__Output } from '../../api/gen/swarmlite/dispatcher/v1/PublishLogsMessage.js';
 import type { PublishLogsResponse } from '../../api/gen/swarmlite/dispatcher/v1/PublishLogsResponse.js';
+import type { Subscription } from '../../api/gen/swarmlite/dispatcher/v1/Subscription.js';
+import type { SubscriptionsRequest__Output } from '../../api/gen/swarmlite/dispatcher/v1/SubscriptionsRequest.js';
+import type { ExecInput } from '../../api/gen/swarmlite/objects/v1/ExecInput.js';
+import type { ExecOutput } from '../../api/gen/swarmlite/objects/v1/ExecOutput.js';
+import type { LogMessage } from '../../api/gen/swarmlite/objects/v1/LogMessage.js';
 import { randomBytes } from 'node:crypto';
 import { GrpcError } from '../ca/authz.js';
 
-export interface LogMessage {
-  taskId: string;
-  nodeId: string;
-  stream: string;
-  time: string;
-  line: string;
-}
+// The messages passed through, as sent on (proto/objects.proto): what arrives decoded fits them too.
+export type { ExecInput, ExecOutput, LogMessage };
 
-export interface ExecInput {
-  stdin?: Buffer;
-  stdinEof?: boolean;
-  signal?: string;
-}
-
-export interface ExecOutput {
-  stdout?: Buffer;
-  stderr?: Buffer;
-  exited?: boolean;
-  exitCode?: number;
-  error?: string;
-}
+/** A node's Subscriptions stream: the leader writes requests for work down it. */
+type NodeStream = grpc.ServerWritableStream<SubscriptionsRequest__Output, Subscription>;
 
 export interface LogSink {
   messages(batch: LogMessage[]): void;
@@ -43,9 +36,7 @@ export interface ExecPeer {
   closed(error?: string): void;
 }
 
-type Work =
-  | { logs: { taskIds: string[]; follow: boolean; tail: number } }
-  | { exec: { taskId: string; argv: string[]; tty: boolean; stdin: boolean } };
+type Work = { logs: LogsWork } | { exec: ExecWork };
 
 interface Pending {
   nodeId: string;
@@ -54,17 +45,17 @@ interface Pending {
 }
 
 export class NodeWorkRelay {
-  private readonly nodes = new Map<string, grpc.ServerWritableStream<unknown, unknown>>();
+  private readonly nodes = new Map<string, NodeStream>();
   private readonly pending = new Map<string, Pending>();
 
   /** A node's Subscriptions stream (after its session was checked). */
-  attachNode(nodeId: string, call: grpc.ServerWritableStream<unknown, unknown>): void {
+  attachNode(nodeId: string, call: NodeStream): void {
     this.nodes.get(nodeId)?.end();
     this.nodes.set(nodeId, call);
     call.on('cancelled', () => this.detachNode(nodeId, call));
   }
 
-  private detachNode(nodeId: string, call: grpc.ServerWritableStream<unknown, unknown>): void {
+  private detachNode(nodeId: string, call: NodeStream): void {
     if (this.nodes.get(nodeId) !== call) return;
     this.nodes.delete(nodeId);
     for (const [id, p] of this.pending) {
@@ -103,34 +94,27 @@ export class NodeWorkRelay {
   }
 
   /** Asks a node for task logs; returns a cancel function. */
-  requestLogs(nodeId: string, work: { taskIds: string[]; follow: boolean; tail: number }, sink: LogSink) {
+  requestLogs(nodeId: string, work: LogsWork, sink: LogSink) {
     return this.send(nodeId, { logs: work }, { nodeId, logs: sink });
   }
 
   /** Asks a node to run a command in a task; the node attaches through ExecAttach. */
-  requestExec(
-    nodeId: string,
-    work: { taskId: string; argv: string[]; tty: boolean; stdin: boolean },
-    peer: ExecPeer,
-  ) {
+  requestExec(nodeId: string, work: ExecWork, peer: ExecPeer) {
     return this.send(nodeId, { exec: work }, { nodeId, exec: peer });
   }
 
   /** PublishLogs: a node's answer stream; only the node a request went to may answer it. */
   publishLogs(
     nodeId: string,
-    call: grpc.ServerReadableStream<
-      { subscriptionId: string; messages: LogMessage[]; close: boolean; error: string },
-      unknown
-    >,
+    call: grpc.ServerReadableStream<PublishLogsMessage__Output, PublishLogsResponse>,
     callback: grpc.sendUnaryData<PublishLogsResponse>,
   ): void {
     let subscription = '';
-    call.on('data', (msg) => {
+    call.on('data', (msg: PublishLogsMessage__Output) => {
       subscription ||= msg.subscriptionId;
       const p = this.pending.get(msg.subscriptionId);
       if (!p || p.nodeId !== nodeId || !p.logs) return; // cancelled meanwhile, or not this node's
-      const batch = (msg.messages ?? []).map((m: LogMessage) => ({ ...m, nodeId }));
+      const batch = msg.messages.map((m) => ({ ...m, nodeId }));
       if (batch.length > 0) p.logs.messages(batch);
       if (msg.close) {
         this.pending.delete(msg.subscriptionId);
@@ -148,13 +132,10 @@ export class NodeWorkRelay {
   }
 
   /** ExecAttach: the node's side of an exec session, paired by the subscription id of its first message. */
-  execAttach(
-    nodeId: string,
-    call: grpc.ServerDuplexStream<{ subscriptionId: string; output?: ExecOutput | null }, ExecInput>,
-  ): void {
+  execAttach(nodeId: string, call: grpc.ServerDuplexStream<ExecFromNode__Output, ExecInput>): void {
     let peer: ExecPeer | undefined;
     let id = '';
-    call.on('data', (msg) => {
+    call.on('data', (msg: ExecFromNode__Output) => {
       if (!peer) {
         id = msg.subscriptionId;
         const p = this.pending.get(id);

@@ -41,8 +41,8 @@ function seen(a: DispatcherAction): Seen {
     send: a.nodeId,
     session: a.sessionId,
     managers: m.managers.map((x) => x.nodeId),
-    role: m.node.role,
-    spec: m.node.spec.role,
+    role: m.node?.role ?? '',
+    spec: m.node?.spec?.role ?? '',
   };
 }
 
@@ -230,7 +230,7 @@ test('dispatcher sessions: the message names managers leader first, the node, th
     ['m2', 'm1'],
   );
   assert.equal(msg.heartbeatPeriodMs, 700);
-  assert.equal(msg.node.id, 'w1');
+  assert.equal(msg.node?.id, 'w1');
   assert.deepEqual(
     msg.networkKeys.map((k) => k.toString('base64')),
     [snap.clusters[0]!.encryptionKeys![1]!.key, snap.clusters[0]!.encryptionKeys![0]!.key],

@@ -3,6 +3,8 @@
 // across calls (like HeartbeatTracker, which it drives) and answers every event with actions; the
 // Dispatcher (dispatcher.ts) owns the gRPC streams and the store, and carries the actions out.
 import { nodeToWire } from '../../api/node-wire.js';
+import type { SessionMessage__Output } from '../../api/gen/swarmlite/dispatcher/v1/SessionMessage.js';
+import type { WeightedManager__Output } from '../../api/gen/swarmlite/dispatcher/v1/WeightedManager.js';
 import type { Cluster, Network, Node } from '../../api/objects/index.js';
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
 
@@ -18,24 +20,15 @@ export interface SessionSnapshot {
   serviceNames: readonly string[];
 }
 
-export interface SessionManagerEntry {
-  addr: string;
-  nodeId: string;
-  leader: boolean;
-}
+/** A manager as a session message lists it (proto/dispatcher.proto WeightedManager). */
+export type SessionManagerEntry = WeightedManager__Output;
 
-export interface SessionMessage {
-  sessionId: string;
-  heartbeatPeriodMs: number;
-  managers: SessionManagerEntry[];
-  node: ReturnType<typeof nodeToWire>;
-  /** Gossip keys, primary (highest Lamport time) first. */
-  networkKeys: Buffer[];
-  ingressNetwork: Network | null;
-  ingressAddress: string;
-  /** Sorted; see SessionSnapshot.serviceNames. */
-  serviceNames: string[];
-}
+/**
+ * What a node's session is sent (proto/dispatcher.proto SessionMessage): its node, the managers, the
+ * gossip keys (primary, highest Lamport time, first), the ingress network once allocated and the
+ * swarm's service names, sorted (see SessionSnapshot.serviceNames).
+ */
+export type SessionMessage = SessionMessage__Output;
 
 export type EndReason = 'superseded' | 'expired' | 'not-leader' | 'removed';
 

@@ -4,6 +4,8 @@
 // user pressed ^C) aborts the read or kills the command.
 import type { Logger } from '../../lib/log.js';
 import type { Executor, ExecHandle } from './executor.js';
+import type { ExecOutput } from '../../api/gen/swarmlite/objects/v1/ExecOutput.js';
+import type { LogMessage } from '../../api/gen/swarmlite/objects/v1/LogMessage.js';
 import type { ExecInputMessage, NodeWorkRequest } from './session.js';
 import type { DispatcherClient } from '../../api/rpc.js';
 import { PassThrough } from 'node:stream';
@@ -56,7 +58,7 @@ export class NodeWorkServer {
     if (!out) return;
     const abort = new AbortController();
     this.live.set(id, () => abort.abort());
-    let batch: object[] = [];
+    let batch: LogMessage[] = [];
     let timer: NodeJS.Timeout | undefined;
     const flush = () => {
       clearTimeout(timer);
@@ -94,7 +96,7 @@ export class NodeWorkServer {
   private async serveExec(id: string, work: NonNullable<NodeWorkRequest['exec']>): Promise<void> {
     const stream = this.session?.execAttach();
     if (!stream) return;
-    const send = (output: object) => stream.write({ subscriptionId: id, output });
+    const send = (output: ExecOutput) => stream.write({ subscriptionId: id, output });
     stream.write({ subscriptionId: id });
     let handle: ExecHandle | undefined;
     const stdin = work.stdin ? new PassThrough() : undefined;

@@ -7,6 +7,9 @@ import { unaryCalls } from '../../api/calls.js';
 import { services, type DispatcherClient } from '../../api/rpc.js';
 import type { WireNodeDescription } from '../../api/node-wire.js';
 import type { Logger } from '../../lib/log.js';
+import type { Subscription__Output } from '../../api/gen/swarmlite/dispatcher/v1/Subscription.js';
+import type { TaskStatusUpdate as WireTaskStatusUpdate } from '../../api/gen/swarmlite/dispatcher/v1/TaskStatusUpdate.js';
+import type { ExecInput__Output } from '../../api/gen/swarmlite/objects/v1/ExecInput.js';
 import type { Network, Task, TaskStatus } from '../../api/objects/index.js';
 import {
   initialSessionState,
@@ -25,21 +28,14 @@ export interface AssignmentsMessage {
   networks?: Network[];
 }
 
-/** A manager's request for logs or an exec session (proto/dispatcher.proto Subscription). */
-export interface NodeWorkRequest {
-  id: string;
-  close: boolean;
-  logs?: { taskIds: string[]; follow: boolean; tail: number } | null;
-  exec?: { taskId: string; argv: string[]; tty: boolean; stdin: boolean } | null;
-}
+/** A manager's request for logs or an exec session (proto/dispatcher.proto Subscription), as decoded. */
+export type NodeWorkRequest = Subscription__Output;
 
-export interface ExecInputMessage {
-  stdin?: Buffer;
-  stdinEof?: boolean;
-  signal?: string;
-}
+/** stdin and signals for an exec session (proto/objects.proto ExecInput), as decoded. */
+export type ExecInputMessage = ExecInput__Output;
 
-export interface TaskStatusUpdate {
+/** A task's status as reported to the dispatcher: the store's status is the wire's, field for field. */
+export interface TaskStatusUpdate extends WireTaskStatusUpdate {
   taskId: string;
   status: TaskStatus;
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
-import { processRef, type ProcessRef } from '../../lib/process.js';
+import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
 import type { OciRuntime } from './oci/runtime.js';
 import type { ShimPaths } from './shims.js';
 import { writeJsonAtomic, type ProcessRecord, type TaskFiles } from './task-files.js';
@@ -104,14 +104,14 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
     closeSync(errFd);
   }
   const changes = folderChanges(files.dir);
-  // The launcher is this process's child: its exit is an event, no need to look in /proc for it.
-  let ended: Error | boolean = false;
-  child.on('error', (err) => ((ended = err), changes.poke()));
-  child.on('exit', () => ((ended = ended || true), changes.poke()));
+  // The launcher is this process's child: its end is an event, no need to look in /proc for it.
+  let end: LauncherEnd | undefined;
+  child.on('error', (err) => ((end ??= { error: err.message }), changes.poke()));
+  child.on('exit', (code, signal) => ((end ??= { code, signal }), changes.poke()));
   child.unref();
   const shim = child.pid === undefined ? undefined : processRef(child.pid);
   try {
-    const { init } = await waitForStart(req, shim, changes, Date.now() + req.timeoutMs, () => ended);
+    const { init } = await waitForStart(req, shim, changes, Date.now() + req.timeoutMs, () => end);
     const proc: ProcessRecord = {
       outer: shim ?? { pid: 0, startTime: '' },
       ...(init ? { init } : {}),
@@ -133,8 +133,8 @@ async function waitForStart(
   shim: ProcessRef | undefined,
   changes: ReturnType<typeof folderChanges>,
   deadline: number,
-  /** The spawn's error, or true once the launcher exited. */
-  launcherEnded: () => Error | boolean,
+  /** How the launcher ended (its spawn's error, or its exit); undefined while it runs. */
+  launcherEnd: () => LauncherEnd | undefined,
 ): Promise<{ init?: ProcessRef }> {
   const { taskId, files } = req;
   for (;;) {
@@ -146,13 +146,17 @@ async function waitForStart(
     }
     // A status without `created`: the supervisor failed before the container ran.
     if (files.readText(files.exit)?.trim())
-      throw new Error(`task ${taskId} failed to start: ${launchError(files)}`);
-    const ended = launcherEnded();
-    if (ended || !shim) {
-      await new Promise((r) => setTimeout(r, 20)); // its files may have been written just as it ended
+      throw new Error(
+        `task ${taskId} failed to start: ${launchError(files) ?? 'the supervisor gave up without saying why'}`,
+      );
+    if (launcherEnd() || !shim) {
+      // Its files may have been written just as it ended; a spawn's error arrives a tick after
+      // spawn() returned without a pid. The end is read after the pause, not before it.
+      await new Promise((r) => setTimeout(r, 20));
       if (files.readText(files.created)?.trim()) continue;
-      const why = ended instanceof Error ? ended.message : launchError(files);
-      throw new Error(`task ${taskId} failed to start: ${why}`);
+      throw new Error(
+        `task ${taskId} failed to start: ${launcherEndMessage(launcherEnd(), launchError(files))}`,
+      );
     }
     if (Date.now() > deadline)
       throw new Error(
@@ -162,15 +166,31 @@ async function waitForStart(
   }
 }
 
+/** How the launcher (oci-start.sh, then the supervisor in the same process) ended. */
+export type LauncherEnd = { error: string } | { code: number | null; signal: NodeJS.Signals | null };
+
 /** Why a launch failed: the OCI runtime's own error first, then what the launcher printed. */
-export function launchError(files: TaskFiles): string {
+export function launchError(files: TaskFiles): string | undefined {
   const runtimeErrors = (files.readText(files.runtimeLog) ?? '')
     .split('\n')
     .map(runtimeLogError)
     .filter((m): m is string => m !== undefined);
   if (runtimeErrors.length) return runtimeErrors[runtimeErrors.length - 1]!;
   const text = files.readText(files.runtimeErr)?.trim();
-  return text ? text.split('\n').slice(-3).join('; ') : 'the launcher exited without saying why';
+  return text ? text.split('\n').slice(-3).join('; ') : undefined;
+}
+
+/**
+ * Why a launcher that ended before the container ran failed: what it or the OCI runtime said, and
+ * how it ended. A launcher killed by a signal says nothing itself (every other way out of the
+ * supervisor records a status or prints its reason), so the signal is the news.
+ */
+export function launcherEndMessage(end: LauncherEnd | undefined, said: string | undefined): string {
+  if (end && 'error' in end) return `the launcher could not be started: ${end.error}`;
+  if (!end) return said ?? 'the launcher could not be started';
+  const how = end.signal ? `was killed by ${end.signal}` : `exited with status ${end.code}`;
+  if (said) return `${said} (the launcher ${how})`;
+  return end.signal ? `the launcher ${how}` : `the launcher ${how} without saying why`;
 }
 
 /** The message of an error line of runc's JSON log (`{"level":"error","msg":...}`). */
@@ -194,6 +214,36 @@ export function loggerRefs(files: TaskFiles): ProcessRef[] {
     if (ref && cmdline?.includes(files.logs)) refs.push(ref);
   }
   return refs;
+}
+
+/**
+ * The supervisor oci-start.sh recorded (for a daemon that died before writing process.json), while
+ * that pid still runs it: the launcher and the shim both have the task's folder as their second
+ * argument. Any other process there now only reused the pid.
+ */
+export function recordedSupervisor(files: TaskFiles): ProcessRef | undefined {
+  const pid = pidOf(files.readText(files.supervisor));
+  const ref = pid === undefined ? undefined : processRef(pid);
+  const argv = ref && readProcFile(ref.pid, 'cmdline')?.split('\0');
+  return argv?.[2] === files.dir && /\/(oci-start\.sh|oci-shim\.pl)$/.test(argv[1] ?? '') ? ref : undefined;
+}
+
+/**
+ * The container's init from the supervisor's `created` (when process.json lacks it), while it is
+ * still the supervisor's child: once reaped, its pid may be anyone's.
+ */
+export function supervisedInit(createdText: string, supervisor: ProcessRef): ProcessRef | undefined {
+  const pid = pidOf(createdText);
+  const ref = pid === undefined ? undefined : processRef(pid);
+  const stat = ref && readProcFile(ref.pid, 'stat');
+  // /proc/PID/stat: the parent's pid is the second field after the command name's closing ')'.
+  const ppid = stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return ppid === supervisor.pid && isRunning(supervisor) ? ref : undefined;
+}
+
+function pidOf(text: string | undefined): number | undefined {
+  const pid = Number(text?.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 function readProcFile(pid: number, name: string): string | undefined {

@@ -57,7 +57,9 @@ export async function startExec(req: ExecRequest): Promise<ExecHandle> {
     stderr: child.stderr!,
     exit,
     kill(signal: NodeJS.Signals = 'SIGTERM') {
-      if (pid === undefined) return;
+      // Only while the runtime's process is ours: once reaped, its pid, and so the group id, may be
+      // anyone's (a task's launcher leads a process group of its own, and pids come round quickly).
+      if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
       try {
         process.kill(-pid, signal);
       } catch {

@@ -109,6 +109,11 @@ test('exec: inside the namespaces, with the task env, exit codes and signals pas
   const h = await rt.exec(id, ['sleep', '1000'], { tty: true }); // tty: approximated with pipes
   setTimeout(() => h.kill('SIGTERM'), 100);
   assert.equal((await finish(h)).code, 143);
+  // Once it ended, its pid (its process group's id) may be anyone's: a late kill() signals nothing.
+  const kill = t.mock.method(process, 'kill', () => true);
+  h.kill('SIGKILL');
+  kill.mock.restore();
+  assert.equal(kill.mock.callCount(), 0);
   await assert.rejects(rt.exec(id, [], { tty: false }), /no command/);
   await rt.stop(id, 1000);
   await assert.rejects(rt.exec(id, ['true'], { tty: false }), /is not running/);

@@ -19,8 +19,14 @@ import type {
 } from '../agent/executor.js';
 import { findTool, requireTools, run } from '../../lib/exec.js';
 import { KeyedMutex } from '../../lib/mutex.js';
-import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
-import { launchContainer, launcherPresent, loggerRefs } from './container-launch.js';
+import { isRunning, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
+import {
+  launchContainer,
+  launcherPresent,
+  loggerRefs,
+  recordedSupervisor,
+  supervisedInit,
+} from './container-launch.js';
 import { cgroupsPath, detectLayout, removePrefixFolders, TaskCgroup, type CgroupLayout } from './cgroups.js';
 import { startExec } from './exec-command.js';
 import { readTaskLogs } from './log-reader.js';
@@ -70,7 +76,7 @@ export interface TaskRuntimeOptions {
 }
 
 /** The tools' own PATH: tasks get theirs from their spec, never the daemon's. */
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$/;
 // (bash and perl are in every Debian/Ubuntu base system; the OCI runtime is added by name.)
 const TOOLS = ['ip', 'mount', 'umount', 'tini-static'];
@@ -227,18 +233,16 @@ export class TaskRuntime implements Executor {
     const files = this.files(taskId);
     const proc = files.readProcess();
     const created = files.readText(files.created)?.trim();
+    // A daemon that died before writing process.json left the supervisor's pid in its own file.
+    const supervisor = proc?.outer ?? recordedSupervisor(files);
     const { statusText: exitText, supervisorAlive } = readStatusThenLiveness(
       () => files.readText(files.exit),
-      () => {
-        // A daemon that died before writing process.json left the supervisor's pid in its own file.
-        const supervisor = proc?.outer ?? processRefOf(files.readText(files.supervisor)?.trim() ?? '');
-        return supervisor ? isRunning(supervisor) : false;
-      },
+      () => (supervisor ? isRunning(supervisor) : false),
     );
     const exitRecorded = Boolean(exitText?.trim());
     const launched = proc !== undefined || launcherPresent(files);
     const phase = taskPhase({ launched, created: Boolean(created), exitRecorded, supervisorAlive });
-    const init = proc?.init ?? (created ? processRefOf(created) : undefined);
+    const init = proc?.init ?? (created && supervisor ? supervisedInit(created, supervisor) : undefined);
     if (phase !== 'exited') return { phase, ...(init && isRunning(init) ? { init } : {}) };
     const oomKilled = existsSync(files.oomKilled) || this.cgroup(taskId).oomKilled();
     // A container never created ran nothing: Docker's 125 (runtime failure).
@@ -383,11 +387,6 @@ export class TaskRuntime implements Executor {
       systemPath: SYSTEM_PATH,
     });
   }
-}
-
-function processRefOf(pidText: string): ProcessRef | undefined {
-  const pid = Number(pidText);
-  return Number.isSafeInteger(pid) && pid > 0 ? processRef(pid) : undefined;
 }
 
 async function waitUntil(cond: () => boolean, timeoutMs: number, stepMs: number): Promise<boolean> {

@@ -11,6 +11,12 @@
 use strict;
 use warnings;
 
+# Signals the supervisor ignores (oci-start.sh ignored them first, for itself and the writers): a
+# stray one would end it before it records anything. Its children get the defaults back, so the OCI
+# runtime and the container's processes see every signal as usual.
+my @IGNORED = qw(HUP INT QUIT TERM PIPE);
+$SIG{$_} = 'IGNORE' for @IGNORED;
+
 my ($state, $n, @rest) = @ARGV;
 my @create = @rest[0 .. $n - 1];
 my @start = @rest[$n .. $#rest];
@@ -35,6 +41,12 @@ sub closefd {
     }
 }
 
+# A wait status as words: how the OCI runtime ended.
+sub how {
+    my ($status) = @_;
+    return $status & 127 ? 'killed by signal ' . ($status & 127) : 'exit ' . ($status >> 8);
+}
+
 sub fail {
     print STDERR "swarmlite: @_\n";
     record('exit', "125\n");
@@ -51,6 +63,7 @@ syscall($nr, $PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 or fail("cannot become a 
 
 my $runtime = fork() // fail("fork: $!");
 if ($runtime == 0) {
+    $SIG{$_} = 'DEFAULT' for @IGNORED;
     # The runtime passes its stdio to the container's init: the log pipes, never the daemon's.
     open(STDIN, '<', '/dev/null') and open(STDOUT, '>&4') and open(STDERR, '>&5') or exit 125;
     closefd(4, 5);
@@ -63,7 +76,7 @@ closefd(4, 5);
 
 waitpid($runtime, 0);
 my $created = $?;
-$created == 0 or fail('the OCI runtime could not create the container (exit ' . ($created >> 8) . ')');
+$created == 0 or fail('the OCI runtime could not create the container (' . how($created) . ')');
 open(my $pidfh, '<', "$state/container.pid") or fail("no container pid: $!");
 my $pid = <$pidfh> // '';
 close($pidfh);
@@ -72,6 +85,7 @@ $pid = $1;
 
 my $started = fork() // fail("fork: $!");
 if ($started == 0) {
+    $SIG{$_} = 'DEFAULT' for @IGNORED;
     open(STDIN, '<', '/dev/null');
     { no warnings 'exec'; exec { $start[0] } @start; }
     exit 127;
@@ -82,7 +96,7 @@ if ($startStatus != 0) {
     # Never started: the init still waits for the start; it is our child, end it and say why.
     kill('KILL', $pid);
     waitpid($pid, 0);
-    fail('the OCI runtime could not start the container (exit ' . ($startStatus >> 8) . ')');
+    fail('the OCI runtime could not start the container (' . how($startStatus) . ')');
 }
 # `start` returns once the init was told to go, not once it runs the container's program: until its
 # exec, the init is runc's own (Go) process, which a SIGTERM would end with its own status. Report

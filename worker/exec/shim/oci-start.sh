@@ -5,6 +5,11 @@
 # PID namespace's end cannot take a stream's last lines with them), then becomes the container's
 # supervisor (oci-shim.pl) with the writers' pipes as fds 4 (stdout) and 5 (stderr).
 set -u
+# A stray hangup, interrupt or TERM (a signal meant for another process whose pid or process group
+# this launcher now holds: pids are reused quickly on a busy machine) must not end the task's helpers
+# silently. The writers keep this; the supervisor restores the defaults for the OCI runtime and so the
+# container. Only SIGKILL ends them from outside (the daemon's cleanup).
+trap '' HUP INT QUIT TERM PIPE
 state=$1 max=$2 keep=$3
 shift 3
 here=${BASH_SOURCE[0]%/*}

@@ -10,21 +10,20 @@ import {
   type ServiceSpec,
   type Task,
 } from '../../api/objects/index.js';
-import { networkToWire, serviceSpecToWire, serviceToWire, taskToWire } from './convert-services.js';
-import { networkSpecFromWire, serviceSpecFromWire } from './wire-specs.js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { networkToWire, serviceSpecToWire, serviceToWire, taskToWire } from './objects-to-wire.js';
+import { networkSpecFromWire, serviceSpecFromWire } from './specs-from-wire.js';
 
 const control = services.control().service;
 
 /** A message through the wire as a client request: serialize, then deserialize as the server does. */
-function asRequest(method: string, message: unknown): Record<string, unknown> {
-  const def = control[method]!;
-  return def.requestDeserialize(def.requestSerialize(message)) as Record<string, unknown>;
+function asRequest<Req, Res, ReqOut, ResOut>(def: MethodDefinition<Req, Res, ReqOut, ResOut>, message: Req) {
+  return def.requestDeserialize(def.requestSerialize(message));
 }
 
-/** A message through the wire as a server response: what a client of `method` receives. */
-function asResponse(method: string, message: unknown): Record<string, unknown> {
-  const def = control[method]!;
-  return def.responseDeserialize(def.responseSerialize(message)) as Record<string, unknown>;
+/** A message through the wire as a server response: what a client of the method receives. */
+function asResponse<Req, Res, ReqOut, ResOut>(def: MethodDefinition<Req, Res, ReqOut, ResOut>, message: Res) {
+  return def.responseDeserialize(def.responseSerialize(message));
 }
 
 const meta = { version: 42, createdAt: '2026-11-22T05:00:00.000Z', updatedAt: '2026-11-22T05:00:01.000Z' };
@@ -89,7 +88,7 @@ function fullSpec(mode: ServiceSpec['mode']): ServiceSpec {
 test('a full ServiceSpec survives CreateService on the wire, both modes', () => {
   for (const mode of [{ replicated: { replicas: 7 } }, { global: {} }] as ServiceSpec['mode'][]) {
     const spec = fullSpec(mode);
-    const received = asRequest('CreateService', { spec: serviceSpecToWire(spec) });
+    const received = asRequest(control.CreateService, { spec: serviceSpecToWire(spec) });
     assert.deepEqual(serviceSpecFromWire(received.spec), spec);
     // What the server decodes is exactly the shape serviceSpecToWire produces.
     assert.deepEqual(received.spec, serviceSpecToWire(spec));
@@ -98,12 +97,12 @@ test('a full ServiceSpec survives CreateService on the wire, both modes', () => 
 
 test('zero replicas is a replicated mode on the wire, not an absent one', () => {
   const spec = fullSpec({ replicated: { replicas: 0 } });
-  const received = asRequest('CreateService', { spec: serviceSpecToWire(spec) });
+  const received = asRequest(control.CreateService, { spec: serviceSpecToWire(spec) });
   assert.deepEqual(serviceSpecFromWire(received.spec).mode, { replicated: { replicas: 0 } });
 });
 
 test('a minimal request decodes to Docker defaults', () => {
-  const received = asRequest('CreateService', { spec: { name: 'web', task: { image: 'nginx' } } });
+  const received = asRequest(control.CreateService, { spec: { name: 'web', task: { image: 'nginx' } } });
   const spec = serviceSpecFromWire(received.spec);
   assert.deepEqual(spec, {
     name: 'web',
@@ -115,7 +114,7 @@ test('a minimal request decodes to Docker defaults', () => {
     endpoint: { mode: 'vip', ports: [] },
   });
   // A port with only its target: tcp, dynamic, ingress.
-  const withPort = asRequest('CreateService', {
+  const withPort = asRequest(control.CreateService, {
     spec: { name: 'w', task: { image: 'x' }, endpoint: { ports: [{ targetPort: 80 }] } },
   });
   assert.deepEqual(serviceSpecFromWire(withPort.spec).endpoint.ports, [
@@ -155,14 +154,11 @@ test('Service, Network and Task responses decode to what the converters produced
     },
   };
   assert.deepEqual(
-    asResponse('GetService', { service: serviceToWire(service) }).service,
+    asResponse(control.GetService, { service: serviceToWire(service) }).service,
     serviceToWire(service),
   );
   const fresh: Service = { ...service, previousSpec: undefined, updateStatus: undefined };
-  const decoded = asResponse('GetService', { service: serviceToWire(fresh) }).service as Record<
-    string,
-    unknown
-  >;
+  const decoded = asResponse(control.GetService, { service: serviceToWire(fresh) }).service!;
   assert.equal(decoded.previousSpec, null);
   assert.equal(decoded.updateStatus, null);
 
@@ -183,10 +179,10 @@ test('Service, Network and Task responses decode to what the converters produced
     vni: 4097,
   };
   assert.deepEqual(
-    asResponse('GetNetwork', { network: networkToWire(network) }).network,
+    asResponse(control.GetNetwork, { network: networkToWire(network) }).network,
     networkToWire(network),
   );
-  const spec = asRequest('CreateNetwork', { spec: network.spec }).spec;
+  const spec = asRequest(control.CreateNetwork, { spec: network.spec }).spec;
   assert.deepEqual(networkSpecFromWire(spec), network.spec);
 
   const task: Task = {
@@ -209,9 +205,9 @@ test('Service, Network and Task responses decode to what the converters produced
     networks: [{ networkId: network.id, addresses: ['10.20.1.3/16'], aliases: ['www'] }],
     endpoint: service.endpoint,
   };
-  const got = asResponse('GetTask', { task: taskToWire(task) }).task as { status: Record<string, unknown> };
+  const got = asResponse(control.GetTask, { task: taskToWire(task) }).task!;
   // proto3 `optional` decodes with a synthetic oneof naming the member set.
-  assert.equal(got.status._exitCode, 'exitCode');
-  delete got.status._exitCode;
+  assert.equal(got.status?._exitCode, 'exitCode');
+  delete got.status?._exitCode;
   assert.deepEqual(got, taskToWire(task));
 });
