@@ -19,6 +19,7 @@ import type { RaftNode } from './raft/node/raft-node.js';
 import { Role } from './raft/types.js';
 import { RoleReconciler } from './roles.js';
 import { planLeadership } from './leading.js';
+import { afterReadIndex } from './read-index.js';
 import { AllocatorController } from './allocator/controller.js';
 import { SchedulerController } from './scheduler/controller.js';
 import { OrchestratorController } from './orchestrator/controller.js';
@@ -167,11 +168,13 @@ export class Manager implements LeaderInfo {
     };
     // Network and service calls read the allocator controller's live state for conflict checks.
     this.allocator = new AllocatorController({ store: this.store, clusterId: cfg.clusterId, log });
+    // Served from the store only once it holds everything committed before the call (read-index.ts);
+    // consensus failures reach users in their terms (consensus-errors.ts).
     this.control = explainingConsensusErrors(
-      {
+      afterReadIndex(this.raft, {
         ...controlHandlers(ctx),
         ...serviceHandlers({ store: this.store, allocation: () => this.allocator.allocation() }),
-      },
+      }),
       log,
     );
     this.dispatcher = new Dispatcher({
