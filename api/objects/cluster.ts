@@ -16,8 +16,8 @@ export const DEFAULT_ADDR_POOL: readonly string[] = ['10.0.0.0/8'];
 export const DEFAULT_SUBNET_SIZE = 24;
 /**
  * Replicas one service may ask for unless `init --max-replicas` says otherwise. A task object costs
- * the managers ~2 KB in every store and its history (bench/scale.ts measures it): 10,000 are ~20 MB,
- * while `--replicas 1000000` took a manager past 1.7 GB and out of service (issue 18, fault 1).
+ * the managers ~2 KB in every store and its history (manager/controlapi/scale.bench.ts measures
+ * it): 10,000 are ~20 MB, while `--replicas 1000000` took a manager past 1.7 GB and out of service (issue 18, fault 1).
  */
 export const DEFAULT_MAX_REPLICAS = 10_000;
 /**

@@ -3,8 +3,7 @@
 // a watch that times each phase of its tasks (created → pending → assigned → running), and the
 // reference: the pure scheduleBatch over the very same nodes and tasks.
 import { performance } from 'node:perf_hooks';
-import { scheduleBatch } from '../../manager/scheduler/index.js';
-import { type Store } from '../../manager/store/index.js';
+import { scheduleBatch, type Store } from '../../manager/testing.js';
 import {
   taskStateRank,
   type NewObject,
@@ -13,7 +12,7 @@ import {
   type Task,
   type TaskState,
 } from '../../api/objects/index.js';
-import { initSwarmObjects, serviceSpec } from '../../test/control-plane/cluster.js';
+import { initSwarmObjects, serviceSpec } from './cluster.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

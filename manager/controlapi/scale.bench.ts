@@ -2,11 +2,11 @@
 // measured with a forced GC before and after adding them), and how long `service ls` (the control
 // API's ListServices, as the leader runs it) takes while a service at the replicas cap has every
 // task pending, next to the same call on a swarm with no tasks (the reference, same process).
-//   node --expose-gc dist/bench/scale.js [--tasks N]
+//   node --expose-gc dist/manager/controlapi/scale.bench.js [--tasks N]
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_MAX_REPLICAS, type Service } from '../api/objects/index.js';
-import { fixture, type ServiceMethod } from '../manager/controlapi/service-test-fixtures.js';
-import { newTask } from '../manager/orchestrator/index.js';
+import { DEFAULT_MAX_REPLICAS, type Service } from '../../api/objects/index.js';
+import { fixture, type ServiceMethod } from './service-test-fixtures.js';
+import { newTask } from '../orchestrator/index.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);

@@ -4,11 +4,11 @@
 // strings, the floor for any allocator that records what it handed out. Goal: allocation and churn
 // under 200 ms each.
 //   npm run bench:allocator
-import { allocateNetwork } from '../manager/allocator/networks.js';
-import { allocatorStateFrom } from '../manager/allocator/restore.js';
-import { AllocatorState } from '../manager/allocator/state.js';
-import { allocateTask, releaseTask } from '../manager/allocator/tasks.js';
-import { network, service, task, value } from '../manager/allocator/test-fixtures.js';
+import { allocateNetwork } from './networks.js';
+import { allocatorStateFrom } from './restore.js';
+import { AllocatorState } from './state.js';
+import { allocateTask, releaseTask } from './tasks.js';
+import { network, service, task, value } from './test-fixtures.js';
 
 const COUNT = 10_000;
 const RUNS = 5;

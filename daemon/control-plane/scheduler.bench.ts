@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // The services issue's scheduler benchmark through the real control plane: three manager processes
-// (member.ts: RaftNode on LMDB + store, controllers on the leader), 1,000 node objects, and one
+// (bench-member.ts: RaftNode on LMDB + store, controllers on the leader), 1,000 node objects, and one
 // 10,000-replica service created with a store write. Prints the time from the create until every task
 // is assigned (and, with --agents, running on 1,000 in-process agents with the simulated executor), the
 // leader's peak RSS and the followers' catch-up, next to the issue's goals and next to the pure
 // scheduleBatch over the same nodes and tasks measured in the same leader process.
 //
-//   node dist/bench/scheduler/cluster.js [--nodes 1000] [--replicas 10000] [--agents] [--runs 3]
-//                                        [--cpu-prof DIR]
+//   node dist/daemon/control-plane/scheduler.bench.js [--nodes 1000] [--replicas 10000] [--agents] [--runs 3]
+//                                                   [--cpu-prof DIR]
 // Each run is a fresh cluster; the full report is the median run's (by time to all assigned). With
 // --cpu-prof every member writes a V8 profile to DIR and the median leader's is summarized.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -17,11 +17,11 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { NodeMetrics } from '../../manager/raft/node/raft-node.js';
+import type { NodeMetrics } from '../../manager/testing.js';
 import { freePorts } from '../../test/support.js';
-import { MemberClient } from './ipc.js';
-import { breakdown } from './profile.js';
-import type { Phases, Reference } from './workload.js';
+import { MemberClient } from './bench-ipc.js';
+import { breakdown } from './bench-profile.js';
+import type { Phases, Reference } from './bench-workload.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +35,7 @@ const { values } = parseArgs({
 const NODES = Number(values.nodes);
 const REPLICAS = Number(values.replicas);
 const RUNS = Number(values.runs);
-const MEMBER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'member.js');
+const MEMBER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'bench-member.js');
 const MiB = 1024 ** 2;
 const GOAL_MS = 2_000;
 const GOAL_RSS = 1024 * MiB;

@@ -3,12 +3,10 @@
 // node(s) it concerns (Dispatcher.routeTask), and each node's changes since its last message go out once
 // per turn of the event loop (Dispatcher.queueFlush). Status comes back through the dispatcher's
 // StatusBatcher. The benchmark measures the leader's controllers, not 1,000 TLS sessions in one process:
-// test/control-plane/cluster.ts runs the real Dispatcher and sessions over gRPC for a few nodes.
+// cluster.ts runs the real Dispatcher and sessions over gRPC for a few nodes.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../lib/log.js';
-import { NodeAssignments } from '../../manager/dispatcher/assignments.js';
-import { StatusBatcher } from '../../manager/dispatcher/task-status.js';
-import type { Store } from '../../manager/store/index.js';
+import { NodeAssignments, StatusBatcher, type Store } from '../../manager/testing.js';
 import type { SwarmObjects, Task } from '../../api/objects/index.js';
 import { Agent } from '../../worker/agent/agent.js';
 import type { AssignmentsMessage, TaskStatusUpdate } from '../../worker/agent/session.js';

@@ -5,13 +5,13 @@
 // compaction costs the saves around it. CPU time per entry is printed because, unlike wall time, it
 // hardly depends on how busy the shared disk is.
 //
-//   node dist/bench/raft-storage.js [seconds per case and round, default 1] [directory, default the OS temp dir]
+//   npm run bench:raft-storage -- [seconds per case and round, default 1] [directory, default the OS temp dir]
 
 import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DiskStorage } from '../manager/raft/storage/disk-storage.js';
-import { EntryType, type Entry } from '../manager/raft/types.js';
+import { DiskStorage } from './disk-storage.js';
+import { EntryType, type Entry } from '../types.js';
 
 const ENTRY_BYTES = 256;
 const COMPACT_ENTRIES = 10_000;

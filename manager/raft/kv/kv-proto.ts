@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { loaderOptions } from '../../../api/rpc.js';
-import { findUp } from '../../../manager/raft/transport/proto.js';
+import { findUp } from '../transport/proto.js';
 
 let cached: grpc.ServiceDefinition | undefined;
 
 export function kvServiceDefinition(): grpc.ServiceDefinition {
   if (!cached) {
-    const file = findUp(join('test', 'raft', 'kv', 'kv.proto'));
+    const file = findUp(join('manager', 'raft', 'kv', 'kv.proto'));
     // Decoded as raft.proto is: the KV test service carries the same kinds of fields.
     cached = protoLoader.loadSync(file, loaderOptions('raft.proto'))[
       'swarmlite.testkv.Kv'

@@ -6,20 +6,22 @@
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../../lib/log.js';
 import { services } from '../../api/rpc.js';
-import { AllocatorController } from '../../manager/allocator/controller.js';
-import { ingressNetwork } from '../../manager/allocator/ingress.js';
-import { createRootCA, type CertificateAuthority } from '../../manager/ca/certs.js';
 import {
+  AllocatorController,
   clientCredentials,
+  createRootCA,
+  Dispatcher,
+  GrpcError,
+  ingressNetwork,
+  issueDirect,
   managerServerCredentials,
+  OrchestratorController,
+  SchedulerController,
+  TEST_CHANNEL_OPTIONS,
   TlsMaterialProvider,
-} from '../../manager/ca/credentials.js';
-import { issueDirect, TEST_CHANNEL_OPTIONS } from '../../manager/ca/test-harness.js';
-import { GrpcError } from '../../manager/ca/authz.js';
-import { Dispatcher } from '../../manager/dispatcher/dispatcher.js';
-import { OrchestratorController } from '../../manager/orchestrator/controller.js';
-import { SchedulerController } from '../../manager/scheduler/controller.js';
-import { type Store } from '../../manager/store/index.js';
+  type CertificateAuthority,
+  type Store,
+} from '../../manager/testing.js';
 import {
   defaultClusterSpec,
   defaultRollbackConfig,

@@ -5,15 +5,15 @@
 // shape (POST /v3/kv/put over keep-alive HTTP/1.1). Writes go to the leader. Prints writes/s, p50 and
 // p99 latency, and the ratios.
 //
-//   node dist/bench/raft/raft-vs-etcd.js [--writes 5000,20000] [--concurrency 1,64] [--value-size 256]
-//                                        [--systems swarmlite,etcd] [--clients grpc,http] [--snapshot-every N]
+//   npm run bench:raft -- [--writes 5000,20000] [--concurrency 1,64] [--value-size 256]
+//                          [--systems swarmlite,etcd] [--clients grpc,http] [--snapshot-every N]
 import { parseArgs } from 'node:util';
-import { KvCluster } from '../../test/raft/kv/cluster.js';
-import { KvClient } from '../../test/raft/kv/kv-client.js';
-import { newKvGrpcClient } from '../../test/raft/kv/kv-proto.js';
-import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './clients.js';
+import { KvCluster } from './cluster.js';
+import { KvClient } from './kv-client.js';
+import { newKvGrpcClient } from './kv-proto.js';
+import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './bench-clients.js';
 import { EtcdCluster, etcdVersion } from './etcd-cluster.js';
-import { runLoad, type LoadResult } from './load.js';
+import { runLoad, type LoadResult } from './bench-load.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 // The replicated state of the test KV service: a map from string keys to byte values.
-import type { Entry } from '../../../manager/raft/types.js';
-import type { StateMachine } from '../../../manager/raft/node/state-machine.js';
+import type { Entry } from '../types.js';
+import type { StateMachine } from '../node/state-machine.js';
 
 /** A put command: u16 key length, key (utf8), value. */
 export function encodePut(key: string, value: Uint8Array): Uint8Array {

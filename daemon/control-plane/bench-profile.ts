@@ -45,7 +45,7 @@ const CATEGORIES: [string, Test][] = [
     (f) => f.url.includes('manager/raft/') || f.url.includes('grpc'),
   ],
   ['controllers: reads, task building, loop', file('manager/')],
-  ['benchmark (watch, IPC)', file('bench/')],
+  ['benchmark (watch, IPC)', file('control-plane/bench-')],
 ];
 
 export interface Breakdown {

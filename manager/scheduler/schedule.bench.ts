@@ -3,8 +3,8 @@
 // constraint and reservations. Prints the time scheduleBatch takes and the process RSS next to the issue's
 // goals. This is the scheduler's share of the figure; cluster.ts measures the whole of it through
 // a real 3-manager cluster (and runs this same function as its reference).
-//   node dist/bench/scheduler/pure.js
-import { scheduleBatch } from '../../manager/scheduler/index.js';
+//   node dist/manager/scheduler/schedule.bench.js
+import { scheduleBatch } from './index.js';
 import { GiB, node, perNode, replicas, task } from '../../api/objects/test-fixtures.js';
 import type { Node, Task } from '../../api/objects/index.js';
 

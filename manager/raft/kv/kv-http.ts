@@ -2,7 +2,7 @@
 // (`POST /v3/kv/put` with base64 `key` and `value`), so the benchmark can drive swarmlite and etcd
 // with one HTTP client. Only the leader accepts writes; others answer 503 naming the leader.
 import { createServer, type Server } from 'node:http';
-import type { RaftNode } from '../../../manager/raft/node/raft-node.js';
+import type { RaftNode } from '../node/raft-node.js';
 import { encodePut } from './kv-state-machine.js';
 
 function reply(res: import('node:http').ServerResponse, status: number, body: object): void {

@@ -2,7 +2,7 @@
 // A member of the test KV service: one process, one RaftNode, one gRPC port for both Raft and the
 // client API (kv.proto). Used by the kill-leader test and the Raft benchmark.
 //
-//   node dist/test/raft/kv/kv-server.js --id 1 --listen 127.0.0.1:23001 \
+//   node dist/manager/raft/kv/kv-server.js --id 1 --listen 127.0.0.1:23001 \
 //     --peers 1=127.0.0.1:23001,2=127.0.0.1:23002,3=127.0.0.1:23003 --data /tmp/kv1 [--http 127.0.0.1:24001]
 //     [--storage lmdb|wal]
 //
@@ -11,10 +11,10 @@
 // {"ready":true,...} once it serves.
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { openRaftNode } from '../../../manager/raft/node/open.js';
-import { NotLeaderError, RaftTimeoutError } from '../../../manager/raft/node/errors.js';
-import { ProposalDroppedError } from '../../../manager/raft/types.js';
-import type { RaftNode } from '../../../manager/raft/node/raft-node.js';
+import { openRaftNode } from '../node/open.js';
+import { NotLeaderError, RaftTimeoutError } from '../node/errors.js';
+import { ProposalDroppedError } from '../types.js';
+import type { RaftNode } from '../node/raft-node.js';
 import { startKvHttp } from './kv-http.js';
 import { kvServiceDefinition } from './kv-proto.js';
 import { encodePut, KvStateMachine } from './kv-state-machine.js';

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { KvClient } from './kv/kv-client.js';
-import { KvCluster } from './kv/cluster.js';
+import { KvClient } from './kv-client.js';
+import { KvCluster } from './cluster.js';
 
 interface Ack {
   key: string;

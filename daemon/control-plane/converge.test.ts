@@ -1,13 +1,12 @@
 // The leader's controllers, its real dispatcher and real agents (simulated executor, each on its own
 // dispatcher session over gRPC with mutual TLS) converging services: create, scale, update, rollback,
 // node down (found by missed heartbeats), drain, global services, service removal. In-process
-// (cluster.ts); the same flows run on a lab cluster in test/e2e/services.test.ts.
+// (cluster.ts); the same flows run on a lab cluster in test/e2e/services-sim.test.ts.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { InMemoryLog, Store, swarmSchema } from '../../manager/store/index.js';
+import { InMemoryLog, sampleNetwork, Store, swarmSchema } from '../../manager/testing.js';
 import { type Service } from '../../api/objects/index.js';
-import { eventually } from '../support.js';
-import { sampleNetwork } from '../../manager/store/test-fixtures.js';
+import { eventually } from '../../test/support.js';
 import { InProcessCluster, serviceSpec } from './cluster.js';
 
 async function cluster(t: TestContext, nodes = 3): Promise<InProcessCluster> {

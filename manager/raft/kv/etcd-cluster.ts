@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { findTool } from '../../lib/exec.js';
-import { findUp } from '../../manager/raft/transport/proto.js';
-import { freePorts } from '../../test/raft/kv/cluster.js';
-import { ensureDebianTool } from '../debian.js';
+import { findTool } from '../../../lib/exec.js';
+import { findUp } from '../transport/proto.js';
+import { freePorts } from './cluster.js';
+import { ensureDebianTool } from '../../../lib/debian.js';
 
 export function etcdVersion(): string {
   return spawnSync(findTool('etcd'), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '?';
@@ -29,7 +29,7 @@ type EtcdMaintenanceClient = grpc.Client & { Status: Unary<object, EtcdStatus> }
 
 function loadEtcdProto(): grpc.GrpcObject {
   // Member ids are random 64-bit numbers: keep them as strings so they compare exactly.
-  const def = protoLoader.loadSync(findUp(join('bench', 'raft', 'etcd-kv.proto')), {
+  const def = protoLoader.loadSync(findUp(join('manager', 'raft', 'kv', 'etcd-kv.proto')), {
     longs: String,
     defaults: true,
   });
@@ -83,7 +83,7 @@ export class EtcdCluster {
 
   kvClient(addr: string): EtcdKvClient {
     const Kv = this.pkg.KV as grpc.ServiceClientConstructor;
-    // The same channel options as the swarmlite client (test/raft/kv/kv-proto.ts).
+    // The same channel options as the swarmlite client (kv-proto.ts).
     return new Kv(addr, grpc.credentials.createInsecure(), {
       'grpc.enable_channelz': 0,
     }) as unknown as EtcdKvClient;

@@ -2,7 +2,7 @@
 // and etcd: only the address (and, for gRPC, the service's message shape) differs.
 import { Agent, request } from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
-import type { PutFn } from './load.js';
+import type { PutFn } from './bench-load.js';
 
 export type ClientStyle = 'grpc' | 'http';
 

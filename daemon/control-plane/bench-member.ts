@@ -2,22 +2,25 @@
 // channel): a RaftNode on LMDB whose state machine is the store, wired as Manager.startServices wires
 // them, and the leader's controllers started and stopped with leadership, as Manager.onRole does. What
 // is left out is the manager's gRPC services (control API, dispatcher, CA) and mTLS: Raft runs over
-// plain gRPC on 127.0.0.1. The driver sends it requests (ipc.ts); the leader does the work.
+// plain gRPC on 127.0.0.1. The driver sends it requests (bench-ipc.ts); the leader does the work.
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
 import { createLogger, type LogLevel } from '../../lib/log.js';
-import { AllocatorController } from '../../manager/allocator/controller.js';
-import { openRaftNode } from '../../manager/raft/node/open.js';
-import type { RaftNode } from '../../manager/raft/node/raft-node.js';
-import { Role } from '../../manager/raft/types.js';
-import { OrchestratorController } from '../../manager/orchestrator/controller.js';
-import { SchedulerController } from '../../manager/scheduler/controller.js';
-import { Store, swarmSchema } from '../../manager/store/index.js';
+import {
+  AllocatorController,
+  openRaftNode,
+  OrchestratorController,
+  Role,
+  SchedulerController,
+  Store,
+  swarmSchema,
+  type RaftNode,
+} from '../../manager/testing.js';
 import { type SwarmObjects } from '../../api/objects/index.js';
-import { CLUSTER_ID } from '../../test/control-plane/cluster.js';
-import { serve, type Handlers } from './ipc.js';
-import { attachAgents } from './agents.js';
-import { createService, initCluster, referencePass, watchService } from './workload.js';
+import { CLUSTER_ID } from './cluster.js';
+import { serve, type Handlers } from './bench-ipc.js';
+import { attachAgents } from './bench-agents.js';
+import { createService, initCluster, referencePass, watchService } from './bench-workload.js';
 
 const { values } = parseArgs({
   options: {
