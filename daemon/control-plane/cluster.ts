@@ -50,7 +50,7 @@ export interface SimNode {
   executor: SimulatedExecutor;
 }
 
-export function simNodeObject(id: string, hostname: string): NewObject<Node> {
+function simNodeObject(id: string, hostname: string): NewObject<Node> {
   return {
     id,
     spec: { role: 'worker', availability: 'active', labels: {} },

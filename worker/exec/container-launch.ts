@@ -163,7 +163,7 @@ async function waitForStart(
 }
 
 /** Why a launch failed: the OCI runtime's own error first, then what the launcher printed. */
-export function launchError(files: TaskFiles): string {
+function launchError(files: TaskFiles): string {
   const runtimeErrors = (files.readText(files.runtimeLog) ?? '')
     .split('\n')
     .map(runtimeLogError)
