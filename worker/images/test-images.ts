@@ -111,27 +111,31 @@ export async function buildBusyboxImage(opts: { env?: string[]; marker?: string 
     { name: 'data/.wh..wh..opq' },
     { name: 'data/c', body: 'c\n' },
   ]);
-  const layers = [layerOf(base, true), layerOf(top, false)];
-  const config = Buffer.from(
+  return imageOf([layerOf(base, true), layerOf(top, false)], {
+    Env: opts.env ?? ['PATH=/bin', 'GREETING=hello'],
+    Entrypoint: ['/bin/sh', '-c'],
+    Cmd: ['cat /etc/greeting'],
+    WorkingDir: '/',
+    ExposedPorts: { '80/tcp': {} },
+  });
+}
+
+/** An amd64/linux image of these layers, with `config` as its container config. */
+export function imageOf(layers: TestLayer[], config: Record<string, unknown>): TestImage {
+  const configBytes = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
       created: MTIME.toISOString(),
-      config: {
-        Env: opts.env ?? ['PATH=/bin', 'GREETING=hello'],
-        Entrypoint: ['/bin/sh', '-c'],
-        Cmd: ['cat /etc/greeting'],
-        WorkingDir: '/',
-        ExposedPorts: { '80/tcp': {} },
-      },
+      config,
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-      history: [{ created_by: 'busybox-static' }, { created_by: 'whiteout layer' }],
+      history: layers.map((_, i) => ({ created_by: `layer ${i}` })),
     }),
   );
   const configDescriptor = {
     mediaType: MediaType.OciConfig,
-    digest: sha256Digest(config),
-    size: config.length,
+    digest: sha256Digest(configBytes),
+    size: configBytes.length,
   };
   const manifest = Buffer.from(
     JSON.stringify({
@@ -147,7 +151,7 @@ export async function buildBusyboxImage(opts: { env?: string[]; marker?: string 
     size: manifest.length,
     platform: { os: 'linux', architecture: 'amd64' },
   };
-  return { layers, config, configDescriptor, manifest, manifestDescriptor };
+  return { layers, config: configBytes, configDescriptor, manifest, manifestDescriptor };
 }
 
 function layerOf(tarBytes: Buffer, gzip: boolean): TestLayer {
