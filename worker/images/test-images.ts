@@ -154,7 +154,7 @@ export function imageOf(layers: TestLayer[], config: Record<string, unknown>): T
   return { layers, config: configBytes, configDescriptor, manifest, manifestDescriptor };
 }
 
-function layerOf(tarBytes: Buffer, gzip: boolean): TestLayer {
+export function layerOf(tarBytes: Buffer, gzip: boolean): TestLayer {
   const blob = gzip ? gzipSync(tarBytes) : tarBytes;
   return {
     blob,
