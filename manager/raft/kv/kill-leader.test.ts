@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { KvClient } from './kv-client.js';
 import { KvCluster } from './cluster.js';
+import { eventually } from '../../../test/support.js';
 
 interface Ack {
   key: string;
@@ -30,7 +31,7 @@ async function findLeader(client: KvClient, addrs: string[], timeoutMs = 30_000)
   throw new Error('no leader elected');
 }
 
-test('killing the leader: fast failover, no acknowledged write lost', { timeout: 90_000 }, async (t) => {
+test('killing the leader: fast failover, no acknowledged write lost', { timeout: 180_000 }, async (t) => {
   // 50 ms ticks (election timeout 0.5-1 s): the 2 s failover bound then holds with margin, where the
   // default 100 ms ticks (1-2 s randomized timeout) would leave it to chance.
   const cluster = await KvCluster.start(3, { extraArgs: ['--tick-ms', '50'] });
@@ -64,9 +65,10 @@ test('killing the leader: fast failover, no acknowledged write lost', { timeout:
     }
   });
 
-  await sleep(1_000);
+  // The load runs before the kill: writes are acknowledged, however slowly a loaded machine gets there
+  // (the rate is the benchmark's business; in a fixed second, 0 and 16 were seen at load 25).
+  await eventually('20 writes acknowledged before the kill', () => acks.length > 20, 60_000);
   const beforeKill = acks.length;
-  assert.ok(beforeKill > 20, `the load runs before the kill (${beforeKill} writes acknowledged)`);
   const killedAt = Date.now();
   await cluster.kill(leaderMember.id);
 
