@@ -49,6 +49,8 @@ test('killing the leader: fast failover, no acknowledged write lost', { timeout:
   const acks: Ack[] = [];
   const errors: Error[] = [];
   let running = true;
+  // A failed assertion must not leave the writers looping (and the test process alive) for ever.
+  t.after(() => (running = false));
   const workers = Array.from({ length: 4 }, async (_, w) => {
     const client = new KvClient(cluster.addrs, { attemptTimeoutMs: 1_000, deadlineMs: 20_000 });
     clients.push(client);
