@@ -4,10 +4,12 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The layering of DESIGN.md §2, as lint errors: imports go down, never up. `lib/` and `api/` are the
- * ground floor; `manager/`, `worker/`, `ingress/` and `dns/` stand on them; only `daemon/` (and the
- * e2e tests) enter `manager/`, through `manager/index.ts`; `cli/` and `deploy/` do not import each
- * other. Benchmarks and the in-process tests under test/ (other than e2e) measure and test manager
- * internals directly. test/architecture.test.ts shows that a breaking import fails the lint.
+ * ground floor; `manager/`, `worker/`, `ingress/` and `dns/` stand on them; only `daemon/` enters
+ * `manager/`, through `manager/index.ts` (and `daemon/control-plane/`, the in-process composition of
+ * manager and worker for a test and a benchmark, also through `manager/testing.ts`); no other file
+ * imports from `manager/`, tests and benchmarks included: those that need its internals live beside
+ * them (`*.test.ts`, `*.bench.ts`). `cli/` and `deploy/` do not import each other.
+ * test/architecture.test.ts shows that a breaking import fails the lint.
  */
 const layer = (name) =>
   typeof name === 'string'
@@ -17,11 +19,18 @@ const MANAGER_INTERNALS = {
   group: ['**/manager/**', '!**/manager/index.js'],
   message: 'manager/ is entered only through manager/index.ts (DESIGN §2)',
 };
+const MANAGER_INTERNALS_BUT_TESTING = {
+  group: ['**/manager/**', '!**/manager/index.js', '!**/manager/testing.js'],
+  message: 'manager/ is entered only through manager/index.ts, and manager/testing.ts (DESIGN §2)',
+};
 const forbid = (files, ...names) => ({
   files,
   rules: { 'no-restricted-imports': ['error', { patterns: names.map(layer) }] },
 });
+// Later entries replace earlier ones for the files they match, so the first one covers every file no
+// other entry names (a new top-level folder included): none of them imports from manager/.
 const architecture = [
+  { ...forbid(['**/*.ts'], 'manager'), ignores: ['manager/**', 'daemon/**'] },
   forbid(
     ['lib/**/*.ts'],
     'api',
@@ -41,7 +50,8 @@ const architecture = [
   forbid(['cli/**/*.ts'], 'manager', 'deploy'),
   forbid(['deploy/**/*.ts'], 'manager', 'cli'),
   forbid(['daemon/**/*.ts'], MANAGER_INTERNALS, 'cli', 'deploy'),
-  forbid(['test/e2e/**/*.ts'], MANAGER_INTERNALS),
+  forbid(['daemon/control-plane/**/*.ts'], MANAGER_INTERNALS_BUT_TESTING, 'cli', 'deploy'),
+  forbid(['test/**/*.ts', 'bench/**/*.ts'], 'manager'),
 ];
 
 export default tseslint.config(

@@ -16,10 +16,10 @@ import { UserError } from '../lib/errors.js';
 import { lockDataRoot, type DataRootLock } from './lock.js';
 import type { DaemonOptions } from './options.js';
 
-export const API_VERSION = '1';
+const API_VERSION = '1';
 
 /** System tools the daemon programs the kernel with; `info` reports which ones are present. */
-export const SYSTEM_TOOLS = ['ip', 'bridge', 'nft', 'nsenter', 'unshare'];
+const SYSTEM_TOOLS = ['ip', 'bridge', 'nft', 'nsenter', 'unshare'];
 
 export interface RunningDaemon {
   identity: NodeIdentity;

@@ -18,7 +18,7 @@ import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent, publishesOnHost } from '../worker/overlay/agent.js';
 import { OverlayDriver } from '../worker/overlay/driver.js';
 
-export const GOSSIP_PORT = 7946;
+const GOSSIP_PORT = 7946;
 const START_WAIT_MS = 15_000;
 
 export interface NetworkPlaneOptions {

@@ -19,7 +19,7 @@ export interface DaemonOptions {
   resolvConf: string;
 }
 
-export const EXECUTOR_KINDS = ['runtime', 'simulated'] as const;
+const EXECUTOR_KINDS = ['runtime', 'simulated'] as const;
 export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
 
 export const DEFAULT_SOCKET = '/run/swarmlite/swarmlite.sock';

@@ -5,6 +5,9 @@ import type * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
 import { callLeader, clientCredentials, TlsMaterialProvider, type TlsMaterial } from '../manager/index.js';
 import { renewCertificateAtLeader } from './swarm-pki.js';
+
+/** What a client of the manager port dials with, beside credentials() (also for the e2e tests). */
+export { MANAGER_CHANNEL_OPTIONS } from '../manager/index.js';
 import {
   clearSwarmState,
   loadCertificates,

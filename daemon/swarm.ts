@@ -17,7 +17,7 @@ import type { ControlCalls } from '../api/rpc.js';
 
 export type { InitRequest, JoinRequest } from './membership.js';
 
-export const NOT_A_MANAGER =
+const NOT_A_MANAGER =
   "this node is not a swarm manager: run this on a manager, or use 'swarmlite init' / 'swarmlite join' to make this node part of a swarm";
 
 export class SwarmNode {

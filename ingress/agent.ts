@@ -18,8 +18,8 @@ import type { Logger } from '../lib/log.js';
 import type { Network, PortConfig, Task } from '../api/objects/index.js';
 import type { EndpointSource } from '../worker/endpoints/records.js';
 import type { OverlayAgent } from '../worker/overlay/agent.js';
-import { TASK_GATEWAY_IF } from '../worker/overlay/names.js';
-import { parseLinks, parseNetnsList } from '../worker/overlay/observe.js';
+import { ownNamespaceName, TASK_GATEWAY_IF } from '../worker/overlay/names.js';
+import { parseLinks } from '../worker/overlay/observe.js';
 import { MeshApplier, OWN_NAMESPACE, type Namespace } from './apply.js';
 import { hostModeInputs, ingressInputs, vipInputs } from './inputs.js';
 import { applyReturnPath } from './return-apply.js';
@@ -29,7 +29,8 @@ import { renderIngressTable, renderPublishTable, renderVipTable } from './model.
 export const SANDBOX_GATEWAY_ADDRESS = '172.18.0.2/16';
 const SANDBOX_ID = 'ingress-sbox';
 
-const ingressSandboxName = (prefix: string) => `${prefix}_ingress_sbox`;
+/** `<prefix>_ingress_sbox`, made and removed by the overlay driver as an endpoint's own namespace. */
+const ingressSandboxName = (prefix: string) => ownNamespaceName(prefix, 'ingress');
 
 export interface MeshAgentOptions {
   prefix: string;
@@ -99,23 +100,22 @@ export class MeshAgent {
   }
 
   /**
-   * The ingress network and this node's address on it, from the managers: builds (or, after a daemon
-   * restart, re-adopts) the sandbox and plugs it into the overlay.
+   * The ingress network and this node's address on it, from the managers: the overlay driver builds
+   * (or, after a daemon restart, re-adopts) the sandbox, a namespace of its own that routes between
+   * its gateway-bridge leg (published traffic in) and its overlay leg (to tasks), through the same
+   * observe/plan/apply queue as every other endpoint.
    */
   async setIngress(network: Network, address: string): Promise<void> {
     const same = this.ingress?.network.id === network.id && this.ingress.address === address;
     this.ingress = { network, address };
     if (same && this.sandboxReady) return;
     const name = ingressSandboxName(this.opts.prefix);
-    if (!(await namespaceExists(name))) await run('ip', ['netns', 'add', name]);
-    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    // It routes between its gateway-bridge leg (published traffic in) and its overlay leg (to tasks).
-    await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'], { netns: name });
     this.opts.overlay.setNetworks([network]);
     await this.opts.overlay.attachLocal(
       {
         taskId: SANDBOX_ID,
         netnsPath: `/run/netns/${name}`,
+        ownNamespace: name,
         attachments: [{ networkId: network.id, address }],
         gatewayAddress: SANDBOX_GATEWAY_ADDRESS,
       },
@@ -362,7 +362,7 @@ export class MeshAgent {
     this.unsubscribe();
   }
 
-  /** The node leaves the swarm: its tables and sandbox go (the overlay removes the sandbox's legs). */
+  /** The node leaves the swarm: its tables go (the overlay driver removes the sandbox, with its table). */
   async removeAll(): Promise<void> {
     this.stop();
     this.sandboxReady = false;
@@ -370,13 +370,12 @@ export class MeshAgent {
   }
 
   /**
-   * What a mesh of this prefix leaves on a node: its tables in the node's namespace and its sandbox.
-   * Also for a node that leaves before its mesh ever started again (after a restart).
+   * What a mesh of this prefix leaves in the node's namespace: its tables (the sandbox, with the table
+   * inside it, is the overlay driver's to remove). Also for a node that leaves before its mesh ever
+   * started again (after a restart).
    */
   static async removeLeftovers(prefix: string): Promise<void> {
     await new MeshApplier({ prefix }).removeAll(OWN_NAMESPACE).catch(() => []);
-    const name = ingressSandboxName(prefix);
-    if (await namespaceExists(name).catch(() => false)) await run('ip', ['netns', 'del', name]);
   }
 }
 
@@ -392,9 +391,4 @@ async function gatewayLegAddress(netnsPath: string): Promise<string | undefined>
     TASK_GATEWAY_IF,
   ]).catch(() => '');
   return parseLinks(out)[0]?.addresses[0]?.split('/')[0];
-}
-
-/** Whether a named network namespace exists (`ip netns add` refuses to make it twice). */
-async function namespaceExists(name: string): Promise<boolean> {
-  return parseNetnsList(await run('ip', ['-j', 'netns', 'list'])).includes(name);
 }

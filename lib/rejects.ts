@@ -21,7 +21,7 @@ export interface RejectSummary {
 }
 
 export const OTHER_SOURCES = '(other sources)';
-export const DEFAULT_REJECT_INTERVAL_MS = 10_000;
+const DEFAULT_REJECT_INTERVAL_MS = 10_000;
 const DEFAULT_MAX_SOURCES = 256;
 
 export class RejectLog {

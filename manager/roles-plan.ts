@@ -10,7 +10,7 @@ import type { Node, Reachability } from '../api/objects/index.js';
 import { isManagerReachable, reachabilityOf } from './reachability.js';
 
 /** A learner within this many entries of the leader's commit index is caught up. */
-export const CAUGHT_UP_SLACK = 10;
+const CAUGHT_UP_SLACK = 10;
 
 /** How long a manager's Raft member must be missing before the node is made a worker. */
 export const MEMBER_GRACE_MS = 5_000;

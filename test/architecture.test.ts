@@ -25,6 +25,17 @@ test('imports that go up or reach into manager/ are lint errors', async () => {
     ['api/x.ts', '../worker/agent/agent.js'],
     ['lib/x.ts', '../api/objects/index.js'],
     ['manager/store/x.ts', '../../daemon/options.js'],
+    // Nothing outside manager/ and daemon/ imports from manager/: not tests, not benchmarks, not
+    // through manager/index.ts, and no folder the rule does not name.
+    ['test/e2e/x.test.ts', '../../manager/index.js'],
+    ['test/x.test.ts', '../manager/store/index.js'],
+    ['test/fuzz/x.test.ts', '../../manager/raft/storage/codec.js'],
+    ['bench/x.ts', '../manager/allocator/state.js'],
+    ['bench/scheduler/x.ts', '../../manager/index.js'],
+    ['tools/x.ts', '../manager/index.js'],
+    // manager/testing.ts is for daemon/control-plane only, and it enters no further.
+    ['daemon/x.ts', '../manager/testing.js'],
+    ['daemon/control-plane/x.ts', '../../manager/store/index.js'],
   ];
   for (const [file, spec] of broken)
     assert.equal(await restricted(file, spec), true, `${file} importing ${spec} must fail the lint`);
@@ -37,6 +48,11 @@ test('imports that go down are allowed', async () => {
     ['cli/x.ts', '../daemon/client.js'],
     ['manager/store/x.ts', '../../lib/ipv4.js'],
     ['test/e2e/x.test.ts', '../../deploy/lab/lab.js'],
+    ['test/e2e/x.test.ts', '../../daemon/swarm-credentials.js'],
+    ['bench/x.ts', '../deploy/lab/lab.js'],
+    ['daemon/control-plane/x.ts', '../../manager/testing.js'],
+    ['daemon/control-plane/x.ts', '../../manager/index.js'],
+    ['manager/raft/kv/x.bench.ts', '../node/open.js'],
   ];
   for (const [file, spec] of fine)
     assert.equal(await restricted(file, spec), false, `${file} importing ${spec} must pass the lint`);

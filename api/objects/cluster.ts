@@ -2,13 +2,13 @@
 import type { StoreObject } from './object.js';
 
 /** SwarmKit names the one cluster object "default"; its name is unique in the store. */
-export const DEFAULT_CLUSTER_NAME = 'default';
+const DEFAULT_CLUSTER_NAME = 'default';
 
 /**
  * Workers heartbeat this often; the dispatcher marks a node down after it missed about three periods,
  * so with the default a dead node is noticed within 5 s (SwarmKit: 5 s period, grace ×3).
  */
-export const DEFAULT_HEARTBEAT_PERIOD_MS = 1_000;
+const DEFAULT_HEARTBEAT_PERIOD_MS = 1_000;
 /** Node certificates live 90 days, as in SwarmKit, and are renewed well before expiry. */
 export const DEFAULT_NODE_CERT_VALIDITY_MS = 90 * 24 * 60 * 60 * 1_000;
 /** Overlay subnets are carved from this pool in /24s unless `init --default-addr-pool` says otherwise. */
@@ -16,8 +16,8 @@ export const DEFAULT_ADDR_POOL: readonly string[] = ['10.0.0.0/8'];
 export const DEFAULT_SUBNET_SIZE = 24;
 /**
  * Replicas one service may ask for unless `init --max-replicas` says otherwise. A task object costs
- * the managers ~2 KB in every store and its history (bench/scale.ts measures it): 10,000 are ~20 MB,
- * while `--replicas 1000000` took a manager past 1.7 GB and out of service (issue 18, fault 1).
+ * the managers ~2 KB in every store and its history (manager/controlapi/scale.bench.ts measures
+ * it): 10,000 are ~20 MB, while `--replicas 1000000` took a manager past 1.7 GB and out of service (issue 18, fault 1).
  */
 export const DEFAULT_MAX_REPLICAS = 10_000;
 /**

@@ -33,7 +33,7 @@ export interface Network extends StoreObject {
  * Any other key is refused at create rather than stored and ignored: an option that cannot be
  * honoured must not look accepted.
  */
-export const OVERLAY_OPTIONS: readonly string[] = ['mtu', 'encrypted'];
+const OVERLAY_OPTIONS: readonly string[] = ['mtu', 'encrypted'];
 
 /** Why these driver options cannot be used, or undefined (unknown keys, a malformed value). */
 export function checkNetworkOptions(options: Record<string, string>): string | undefined {

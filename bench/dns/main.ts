@@ -19,7 +19,7 @@ import { findTool, run } from '../../lib/exec.js';
 import { processCpuSeconds, processName } from '../../lib/process.js';
 import { EmbeddedDns } from '../../dns/resolver.js';
 import { MemorySource, quietLog, record } from '../../dns/test-support.js';
-import { ensureDebianTool } from '../debian.js';
+import { ensureDebianTool } from '../../lib/debian.js';
 import { dnsperf } from './dnsperf.js';
 import { startNodeFloor, type NodeFloor } from './node-floor.js';
 import { nodeLoad } from './node-load.js';

@@ -4,7 +4,7 @@
 // only what the worker acts on (desired state, spec, networks, endpoint) makes a task worth resending.
 import { taskStateRank, type Task } from '../../api/objects/index.js';
 
-export const assignedTo = (t: Task, nodeId: string): boolean =>
+const assignedTo = (t: Task, nodeId: string): boolean =>
   t.nodeId === nodeId && taskStateRank(t.status.state) >= taskStateRank('assigned');
 
 /** The fields a worker acts on; a task is resent only when this changes. */

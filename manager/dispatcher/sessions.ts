@@ -9,7 +9,7 @@ import type { Cluster, Network, Node } from '../../api/objects/index.js';
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
 
 /** Heartbeat periods a new leader waits for nodes that were connected to its predecessor. */
-export const NEW_LEADER_GRACE_PERIODS = 1.5;
+const NEW_LEADER_GRACE_PERIODS = 1.5;
 
 /** What the session messages are made from: the store's nodes, clusters and networks. */
 export interface SessionSnapshot {
@@ -157,14 +157,14 @@ export class DispatcherSessions {
 }
 
 /** Managers, leader first, as a node should try them. */
-export function sessionManagers(nodes: readonly Node[]): SessionManagerEntry[] {
+function sessionManagers(nodes: readonly Node[]): SessionManagerEntry[] {
   return nodes
     .filter((n) => n.managerStatus && n.role === 'manager' && !n.removed)
     .map((n) => ({ addr: n.managerStatus!.addr, nodeId: n.id, leader: n.managerStatus!.leader }))
     .sort((a, b) => Number(b.leader) - Number(a.leader) || a.addr.localeCompare(b.addr));
 }
 
-export function sessionMessage(
+function sessionMessage(
   snapshot: SessionSnapshot,
   node: Node,
   sessionId: string,

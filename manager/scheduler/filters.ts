@@ -66,7 +66,7 @@ export const resourceFilter: Filter = {
  * Admission: a node is given at most the cluster's maxTasksPerNode live tasks, whatever their
  * reservations (a task without any reserves nothing, and a million of them once went to one node).
  */
-export const taskLimitFilter: Filter = {
+const taskLimitFilter: Filter = {
   name: 'task-limit',
   reason: 'task-limit',
   dynamic: true,

@@ -7,7 +7,7 @@ import { startDaemon, stopDaemon } from '../../deploy/lab/hosts.js';
 import { writeLabState, type LabHostState, type LabState } from '../../deploy/lab/state.js';
 import { run } from '../../lib/exec.js';
 import type { ProcessRef } from '../../lib/process.js';
-import type { Prng } from '../../manager/raft/sim/prng.js';
+import type { Prng } from '../../lib/prng.js';
 
 export const FAULT_KINDS = [
   'kill-leader',

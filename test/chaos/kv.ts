@@ -19,8 +19,8 @@ import { services } from '../../api/rpc.js';
 import { serviceView, type ServiceView } from '../../cli/objects.js';
 import { daemonClient, type LocalCalls } from '../../daemon/client.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
-import type { KvOp } from '../../manager/raft/sim/linearizability.js';
-import type { Prng } from '../../manager/raft/sim/prng.js';
+import type { KvOp } from '../../lib/linearizability.js';
+import type { Prng } from '../../lib/prng.js';
 
 /** Generous: a call may wait out an election and a forwarded retry on a loaded machine. */
 const CALL_TIMEOUT_MS = 15_000;

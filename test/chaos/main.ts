@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { labDown } from '../../deploy/lab/lab.js';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
-import { Prng } from '../../manager/raft/sim/prng.js';
+import { Prng } from '../../lib/prng.js';
 import { chaosRound, type RoundResult } from './round.js';
 
 const { values } = parseArgs({

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { labDown, labUp } from '../../deploy/lab/lab.js';
 import type { LabState } from '../../deploy/lab/state.js';
-import { checkLinearizable, type KvOp } from '../../manager/raft/sim/linearizability.js';
-import { Prng } from '../../manager/raft/sim/prng.js';
+import { checkLinearizable, type KvOp } from '../../lib/linearizability.js';
+import { Prng } from '../../lib/prng.js';
 import type { ProcessRef } from '../../lib/process.js';
 import { leftovers, serviceProblems, slotsRunning } from './checks.js';
 import { Daemons, faultSchedule, findLeader, inject, type FaultKind } from './faults.js';

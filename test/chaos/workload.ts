@@ -3,7 +3,7 @@
 // acknowledged spec and the writes that failed (which may or may not have applied) are kept, so the
 // end of the round can tell what every service must have converged to.
 import type { LabHostState } from '../../deploy/lab/state.js';
-import type { Prng } from '../../manager/raft/sim/prng.js';
+import type { Prng } from '../../lib/prng.js';
 import { api, countError, getService } from './kv.js';
 
 /** What a service's spec is made of here: its replica count and a marker in its tasks' environment. */

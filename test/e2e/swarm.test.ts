@@ -3,15 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { withDaemon, type InfoResponse__Output } from '../../daemon/client.js';
 import type { NodeView } from '../../cli/objects.js';
 import { labSignal, labStart } from '../../deploy/lab/lab.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import { unaryCalls } from '../../api/calls.js';
 import { services } from '../../api/rpc.js';
-import { clientCredentials, MANAGER_CHANNEL_OPTIONS } from '../../manager/index.js';
+import { MANAGER_CHANNEL_OPTIONS, SwarmCredentials } from '../../daemon/swarm-credentials.js';
 import { createTestLab, isRoot, runIn, swl, waitFor } from './harness.js';
 
 const info = (h: LabHostState): Promise<InfoResponse__Output> =>
@@ -44,14 +42,11 @@ function assertHealthy(nodes: NodeView[], hosts: LabHostState[], managers: strin
   );
 }
 
-/** TLS credentials made from a host's own certificate files. */
+/** TLS credentials made from a host's own certificate files, read as its daemon reads them. */
 function credentialsOf(h: LabHostState): grpc.ChannelCredentials {
-  const certDir = join(h.dataRoot, 'certificates');
-  return clientCredentials({
-    caCertPem: readFileSync(join(certDir, 'swarm-root-ca.crt'), 'utf8'),
-    certPem: readFileSync(join(certDir, 'swarm-node.crt'), 'utf8'),
-    keyPem: readFileSync(join(certDir, 'swarm-node.key'), 'utf8'),
-  });
+  const node = new SwarmCredentials(h.dataRoot);
+  node.load();
+  return node.credentials();
 }
 
 async function leaderHost(hosts: LabHostState[]): Promise<LabHostState | undefined> {

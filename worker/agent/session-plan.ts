@@ -8,7 +8,7 @@ export const RETRY_MIN_MS = 100;
 // Short: after a leader change every node must find the new leader within the dispatcher's grace
 // (1.5 heartbeat periods), and a refused connection to a dead manager costs next to nothing.
 export const RETRY_MAX_MS = 500;
-export const DEFAULT_HEARTBEAT_MS = 1_000;
+const DEFAULT_HEARTBEAT_MS = 1_000;
 
 export interface SessionState {
   /** Managers to try, in order; replaced (leader first) by every session message that lists them. */

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
 export interface CgroupLayout {
   version: 1 | 2;
@@ -19,12 +19,6 @@ export interface CgroupLayout {
 /** The cgroupsPath of a task's container, relative to each hierarchy's root. */
 export function cgroupsPath(prefix: string, taskId: string): string {
   return `/swarmlite/${prefix}/${taskId}`;
-}
-
-export interface CgroupLimits {
-  memoryBytes: number;
-  nanoCpus: number;
-  pidsMax: number;
 }
 
 /** Reads /proc/self/mounts (as text) into the layout the runtime uses. */

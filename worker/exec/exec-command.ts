@@ -24,7 +24,7 @@ export interface ExecRequest {
 }
 
 /** The container's process with the exec's arguments (without the init the main process may have). */
-export function execProcess(config: OciConfig, argv: string[]): OciConfig['process'] {
+function execProcess(config: OciConfig, argv: string[]): OciConfig['process'] {
   return { ...config.process, terminal: false, args: argv };
 }
 

@@ -46,7 +46,7 @@ interface OpenFile {
 }
 
 /** One stream's files, read forward from a position, following rotations. */
-export class StreamCursor {
+class StreamCursor {
   private current?: OpenFile;
   private readonly seen = new Set<number>();
   private partial = Buffer.alloc(0);

@@ -87,7 +87,7 @@ function mountRequest(m: ContainerMount, volumesRoot: string | undefined): Mount
 }
 
 /** /etc/hosts of a task: loopback names, and its hostname on a loopback address until it has others. */
-export function hostsFile(hostname: string): string {
+function hostsFile(hostname: string): string {
   return [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',

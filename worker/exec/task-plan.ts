@@ -10,11 +10,11 @@ import { BUILTIN_IMAGE } from '../../api/task-templates.js';
 
 export { BUILTIN_IMAGE };
 /** Docker's default PATH for containers. */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Docker refuses memory limits under 6 MiB: nothing useful runs in less. */
-export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 /** Docker's smallest CPU limit, 0.01 CPU. */
-export const MIN_NANO_CPUS = 10_000_000;
+const MIN_NANO_CPUS = 10_000_000;
 
 /** What an image brings to a task (Docker's image config): defaults the task's spec may override. */
 export interface ImageDefaults {

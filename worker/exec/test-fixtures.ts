@@ -77,7 +77,7 @@ export async function collectLogs(
   return out;
 }
 
-export function netnsWithPrefix(prefix: string): string[] {
+function netnsWithPrefix(prefix: string): string[] {
   return readdirSync('/run/netns', { withFileTypes: true })
     .map((d) => d.name)
     .filter((n) => n.startsWith(prefix));

@@ -43,7 +43,7 @@ export function formatAddress(ip: string | undefined, port: number | undefined):
   return shown.includes(':') ? `[${shown}]:${port ?? ''}` : `${shown}:${port ?? ''}`;
 }
 
-export function nonLoopbackIPv4(): string[] {
+function nonLoopbackIPv4(): string[] {
   return Object.values(networkInterfaces())
     .flatMap((addrs) => addrs ?? [])
     .filter((a) => a.family === 'IPv4' && !a.internal)

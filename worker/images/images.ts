@@ -292,7 +292,7 @@ export class ImageService {
 }
 
 /** `login` takes a registry as users type it (`localhost:5000`, `docker.io`, `https://index.docker.io/v1/`). */
-export function normalizeRegistry(registry: string): string {
+function normalizeRegistry(registry: string): string {
   const host = registry.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   if (host === '') throw new UserError(`invalid registry ${JSON.stringify(registry)}`);
   if (host === 'index.docker.io' || host === 'registry-1.docker.io') return 'docker.io';

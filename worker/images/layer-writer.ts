@@ -33,8 +33,8 @@ import type * as tar from 'tar-stream';
 import { UserError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
 
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE_MARKER = '.wh..wh..opq';
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 export class HostileLayerError extends UserError {

@@ -91,16 +91,12 @@ export class BadDocumentError extends UserError {
   }
 }
 
-export function isIndexMediaType(mediaType: string): boolean {
+function isIndexMediaType(mediaType: string): boolean {
   return mediaType === MediaType.OciIndex || mediaType === MediaType.DockerManifestList;
 }
 
-export function isManifestMediaType(mediaType: string): boolean {
+function isManifestMediaType(mediaType: string): boolean {
   return mediaType === MediaType.OciManifest || mediaType === MediaType.DockerManifest;
-}
-
-export function isGzipLayer(mediaType: string): boolean {
-  return mediaType !== MediaType.OciLayer;
 }
 
 /**
@@ -143,7 +139,7 @@ export function parseManifestOrIndex(
   return { kind: 'manifest', manifest: { schemaVersion: 2, mediaType: type, config, layers } };
 }
 
-export function parseDescriptor(value: unknown, what: string): Descriptor {
+function parseDescriptor(value: unknown, what: string): Descriptor {
   if (!isObject(value)) throw new BadDocumentError(what, 'not an object');
   if (typeof value.mediaType !== 'string' || value.mediaType === '') {
     throw new BadDocumentError(what, 'missing mediaType');
@@ -240,7 +236,7 @@ export function choosePlatformManifest(index: ImageIndex, want: Platform, what: 
   return chosen;
 }
 
-export function parseJsonObject(bytes: Buffer, what: string): Record<string, unknown> {
+function parseJsonObject(bytes: Buffer, what: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));

@@ -4,10 +4,10 @@
 // `docker image ls` prints (`busybox`, `localhost:5000/app`).
 import { UserError } from '../../lib/errors.js';
 
-export const DEFAULT_DOMAIN = 'docker.io';
-export const DEFAULT_TAG = 'latest';
+const DEFAULT_DOMAIN = 'docker.io';
+const DEFAULT_TAG = 'latest';
 /** Docker Hub's API endpoint; `docker.io` names the registry, not the host that serves it. */
-export const DOCKER_HUB_HOST = 'registry-1.docker.io';
+const DOCKER_HUB_HOST = 'registry-1.docker.io';
 const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
 const OFFICIAL_REPO_PREFIX = 'library/';
 const NAME_TOTAL_LENGTH_MAX = 255;

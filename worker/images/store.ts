@@ -384,7 +384,7 @@ export class ImageStore {
 }
 
 /** The index key of a tag: `docker.io/library/busybox:latest`. */
-export function tagKey(ref: ImageReference): string {
+function tagKey(ref: ImageReference): string {
   return `${ref.domain}/${ref.path}:${ref.tag ?? 'latest'}`;
 }
 
@@ -406,7 +406,7 @@ async function sizeOf(path: string): Promise<number | undefined> {
   }
 }
 
-export class Lease {
+class Lease {
   private readonly held: string[] = [];
   private released = false;
 

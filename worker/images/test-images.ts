@@ -7,7 +7,7 @@ import * as tar from 'tar-stream';
 import { sha256Digest } from './digest.js';
 import { MediaType, type Descriptor } from './manifest.js';
 
-export const BUSYBOX = '/bin/busybox';
+const BUSYBOX = '/bin/busybox';
 const MTIME = new Date('2026-01-01T00:00:00Z');
 
 export interface TarEntry {
@@ -57,7 +57,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export function requireBusybox(): Buffer {
+function requireBusybox(): Buffer {
   if (!existsSync(BUSYBOX)) {
     throw new Error(
       `the image tests need ${BUSYBOX}: apt-get install busybox-static (deploy/setup.sh installs it)`,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { requireTools, run } from '../../lib/exec.js';
 import { OverlayDriver } from './driver.js';
+import { ownNamespaceName } from './names.js';
 import { TestUnderlay, type TestHost } from './test-underlay.js';
 import type { LocalTask, OverlayDesiredState, OverlayNetwork, RemotePeer } from './types.js';
 
@@ -20,6 +21,12 @@ const NET_C_INTERNAL: OverlayNetwork = {
   id: 'netC',
   vni: 4099,
   subnets: [{ subnet: '10.0.3.0/24', gateway: '10.0.3.1' }],
+  internal: true,
+};
+const NET_D_INTERNAL: OverlayNetwork = {
+  id: 'netD',
+  vni: 4100,
+  subnets: [{ subnet: '10.0.4.0/24', gateway: '10.0.4.1' }],
   internal: true,
 };
 const NET_B: OverlayNetwork = {
@@ -360,6 +367,45 @@ test(
             ...view.devices.filter((d) => d.kind === 'veth').map((d) => d.ifName),
           ].sort(),
         );
+      },
+    );
+
+    await t.test(
+      "an endpoint namespace of the driver's own (as the ingress sandbox): made before its leg, with lo up and forwarding on; gone with its endpoint",
+      async () => {
+        const p3 = `${u.tag}c`;
+        const d3 = new OverlayDriver({ prefix: p3, nodeNetns: h1.netns });
+        const name = ownNamespaceName(p3, 'ingress');
+        const desired: OverlayDesiredState = {
+          vtep: h1.address,
+          networks: [NET_D_INTERNAL],
+          peers: [],
+          tasks: [
+            {
+              taskId: 'sbox',
+              netnsPath: `/run/netns/${name}`,
+              ownNamespace: name,
+              attachments: [{ networkId: 'netD', address: '10.0.4.2/24' }],
+            },
+          ],
+        };
+        try {
+          await syncClean(d3, desired);
+          assert.ok((await netnsNames()).includes(name));
+          assert.deepEqual((await linksIn(name)).sort(), ['eth0', 'lo']);
+          assert.match(await run('ip', ['-n', name, 'link', 'show', 'lo']), /[<,]UP[,>]/);
+          const forwarding = await run('ip', ['netns', 'exec', name, 'sysctl', '-n', 'net.ipv4.ip_forward']);
+          assert.equal(forwarding.trim(), '1');
+          assert.ok(await u.ping(name, '10.0.4.1'), 'its leg reaches the gateway on br0');
+          assert.equal(await syncClean(d3, desired), 0, 'a second sync changes nothing');
+          await syncClean(d3, { ...desired, tasks: [] });
+          assert.deepEqual(
+            (await netnsNames()).filter((n) => n.startsWith(`${p3}_`)),
+            [],
+          );
+        } finally {
+          await d3.removeAll();
+        }
       },
     );
 

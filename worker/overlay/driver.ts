@@ -1,7 +1,9 @@
 // The overlay driver's shell: plain data in (OverlayDesiredState), kernel state out. Each sync reads
 // the kernel, plans the difference (plan.ts, pure) and runs the steps through ip/bridge/nft/sysctl,
 // one serialized queue per network sandbox plus one for the node-level gateway bridge, so kernel
-// changes for one network never interleave while different networks proceed in parallel.
+// changes for one network never interleave while different networks proceed in parallel. The endpoint
+// namespaces the driver makes itself (the ingress sandbox) have a queue of their own, run before the
+// others (made before legs go in) and after them (removed once the legs are out).
 //
 // Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
 // a restarted daemon (a new driver) converge without duplicates or stale entries.
@@ -13,16 +15,18 @@ import { findTool, isAbsentError, requireTools, run } from '../../lib/exec.js';
 import { errorMessage } from '../../lib/errors.js';
 import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
 import { sandboxesWanted, type PlanContext } from './desired.js';
+import { ownNamespacesWanted } from './plan-namespaces.js';
 import { sandboxName, SANDBOX_VXLAN } from './names.js';
 import {
   listSandboxes,
   observeNode,
+  observeOwnNamespaces,
   observeSandbox,
   observeUnderlayMtu,
   parseLinks,
   type LinkInfo,
 } from './observe.js';
-import { planGateway, planSandbox } from './plan.js';
+import { planGateway, planOwnNamespaces, planSandbox } from './plan.js';
 import type { Command, OverlayDesiredState, Step } from './types.js';
 
 export interface OverlayDriverOptions {
@@ -60,6 +64,7 @@ export interface OverlayNetworkView {
 }
 
 const GATEWAY_SCOPE = 'gateway';
+const NAMESPACES_SCOPE = 'namespaces';
 
 export class OverlayDriver {
   /** One queue per sandbox scope; an idle queue is forgotten, so a node that saw many networks keeps none. */
@@ -90,9 +95,10 @@ export class OverlayDriver {
   }
 
   /**
-   * Removes everything of this prefix the driver makes: sandboxes, gateway bridge, legs, nft table.
-   * Idempotent; a node namespace already gone (a lab torn down half-way) took its gateway bridge, legs
-   * and table with it, so only the sandboxes, namespaces of their own, are left to remove.
+   * Removes everything of this prefix the driver makes: endpoint namespaces, sandboxes, gateway bridge,
+   * legs, nft table. Idempotent; a node namespace already gone (a lab torn down half-way) took its
+   * gateway bridge, legs and table with it, so only the sandboxes and endpoint namespaces, namespaces
+   * of their own, are left to remove.
    */
   async removeAll(): Promise<SyncReport> {
     const nodeGone = this.opts.nodeNetns !== undefined && !existsSync(this.ctx.nodeNetnsPath);
@@ -101,6 +107,8 @@ export class OverlayDriver {
 
   private async reconcileAll(desired: OverlayDesiredState, withNode: boolean): Promise<SyncReport> {
     const wanted = sandboxesWanted(this.opts.prefix, desired);
+    ownNamespacesWanted(this.opts.prefix, desired); // a name not this prefix's is refused here, whole
+    const made = await this.ownNamespaces(desired, 'make');
     const existing = await listSandboxes(this.exec, this.opts.prefix);
     const scopes = new Set([...wanted.keys(), ...existing.map((s) => s.netns)]);
     const underlayMtu = withNode ? await observeUnderlayMtu(this.exec, desired.vtep) : undefined;
@@ -126,10 +134,21 @@ export class OverlayDriver {
           ]
         : []),
     ]);
+    reports.push(made, await this.ownNamespaces(desired, 'remove'));
     return {
       steps: reports.reduce((n, r) => n + r.steps, 0),
       failures: reports.flatMap((r) => r.failures),
     };
+  }
+
+  /** One phase of the endpoint namespaces' plan, observed afresh inside their queue. */
+  private ownNamespaces(desired: OverlayDesiredState, phase: 'make' | 'remove'): Promise<SyncReport> {
+    return this.enqueue(NAMESPACES_SCOPE, () =>
+      this.reconcile(NAMESPACES_SCOPE, async () => {
+        const observed = await observeOwnNamespaces(this.exec, this.opts.prefix);
+        return planOwnNamespaces(this.ctx, desired, observed)[phase];
+      }),
+    );
   }
 
   /** What this node actually programmed for the network with this VNI. */

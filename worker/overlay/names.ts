@@ -39,6 +39,22 @@ export function parseSandboxName(prefix: string, name: string): number | undefin
   return /^[1-9][0-9]{0,7}$/.test(rest) ? Number(rest) : undefined;
 }
 
+/**
+ * A namespace the driver makes for an endpoint no runtime makes (the node's ingress sandbox):
+ * `<prefix>_<tag>_sbox`. The suffix tells it from the network sandboxes and from the runtime's task
+ * namespaces, which the driver never removes.
+ */
+export function ownNamespaceName(prefix: string, tag: string): string {
+  if (!/^[a-z0-9-]+$/.test(tag)) throw new RangeError(`invalid namespace tag '${tag}'`);
+  return `${prefix}_${tag}_sbox`;
+}
+
+/** Whether `name` is one of this prefix's own endpoint namespaces. */
+export function isOwnNamespaceName(prefix: string, name: string): boolean {
+  const head = `${prefix}_`;
+  return name.startsWith(head) && /^[a-z0-9-]+_sbox$/.test(name.slice(head.length));
+}
+
 export const gatewayBridgeName = (prefix: string): string => hostIfName(prefix, 'gwbridge');
 export const gatewayTableName = (prefix: string): string => `${prefix}_gw`;
 

@@ -3,9 +3,11 @@
 // readers take a function that runs a command, so they run wherever the driver runs its steps.
 import { CommandError } from '../../lib/exec.js';
 import { ip, bridge, inSandbox, NETNS_NAMES, NODE } from './commands.js';
+import { FORWARDING_SYSCTL } from './plan-namespaces.js';
 import {
   gatewayBridgeName,
   gatewayTableName,
+  isOwnNamespaceName,
   isTempVxlanName,
   parseLegLabel,
   parseSandboxName,
@@ -18,6 +20,7 @@ import type {
   ObservedGateway,
   ObservedGatewayTable,
   ObservedLeg,
+  ObservedOwnNamespace,
   ObservedSandbox,
   ObservedVxlan,
   OverlayObservedState,
@@ -134,6 +137,27 @@ export async function listSandboxes(
     const vni = parseSandboxName(prefix, netns);
     return vni === undefined ? [] : [{ netns, vni }];
   });
+}
+
+/** This prefix's own endpoint namespaces (LocalTask.ownNamespace): whether lo is up and it forwards. */
+export async function observeOwnNamespaces(
+  exec: CommandRunner,
+  prefix: string,
+): Promise<ObservedOwnNamespace[]> {
+  const names = parseNetnsList(await exec(ip(NETNS_NAMES, '-j', 'netns', 'list')));
+  return Promise.all(
+    names
+      .filter((name) => isOwnNamespaceName(prefix, name))
+      .sort()
+      .map(async (name) => {
+        const ns = inSandbox(name);
+        const [lo, forwarding] = await Promise.all([
+          exec(ip(ns, '-j', 'link', 'show', 'lo')),
+          exec({ tool: 'sysctl', where: ns, args: ['-n', FORWARDING_SYSCTL] }),
+        ]);
+        return { name, loUp: parseLinks(lo)[0]?.up ?? false, forwarding: forwarding.trim() === '1' };
+      }),
+  );
 }
 
 export async function observeSandbox(

@@ -28,6 +28,7 @@ function desired(over: Partial<OverlayDesiredState> = {}): OverlayDesiredState {
 
 const EMPTY: OverlayObservedState = {
   underlayMtu: 1500,
+  ownNamespaces: [],
   sandboxes: [],
   gateway: { legs: [], takenNames: [] },
   strayTempVxlans: [],
@@ -38,6 +39,7 @@ function converged(): OverlayObservedState {
   const gwLeg = gatewayLegName('swl', 't1', new Set());
   return {
     underlayMtu: 1500,
+    ownNamespaces: [],
     sandboxes: [convergedSandbox()],
     gateway: {
       bridge: { addresses: ['172.18.0.1/16'], mtu: 1500, up: true },

@@ -3,13 +3,16 @@
 // steps, a restart converges instead of duplicating, and entries of peers that left are removed.
 //
 // The work is split by the queue that runs it (driver.ts): one per network sandbox, so that kernel
-// changes for one network never interleave, and one for the node-level gateway bridge.
+// changes for one network never interleave, one for the node-level gateway bridge, and one for the
+// endpoint namespaces the driver makes (before the others, and after them for removals).
 import { sandboxesWanted, type PlanContext } from './desired.js';
 import { planGateway } from './plan-gateway.js';
+import { planOwnNamespaces } from './plan-namespaces.js';
 import { planSandbox } from './plan-sandbox.js';
 import type { OverlayDesiredState, OverlayObservedState, Plan, Step } from './types.js';
 
 export { planGateway } from './plan-gateway.js';
+export { planOwnNamespaces } from './plan-namespaces.js';
 export { planSandbox } from './plan-sandbox.js';
 export type { PlanContext } from './desired.js';
 
@@ -34,5 +37,9 @@ export function planAll(
     );
     if (steps.length > 0) networks.set(name, steps);
   }
-  return { networks, gateway: planGateway(ctx, desired, observed.gateway, observed.strayTempVxlans) };
+  return {
+    namespaces: planOwnNamespaces(ctx, desired, observed.ownNamespaces),
+    networks,
+    gateway: planGateway(ctx, desired, observed.gateway, observed.strayTempVxlans),
+  };
 }

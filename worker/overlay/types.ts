@@ -39,6 +39,13 @@ export interface LocalTask {
    * which the node's published-port DNAT targets; tasks take the lowest free one.
    */
   gatewayAddress?: string;
+  /**
+   * Set for an endpoint whose namespace the driver makes itself, since no runtime does (the node's
+   * ingress sandbox): its name (`ownNamespaceName`), and `netnsPath` is `/run/netns/<name>`. Made with
+   * lo up and IPv4 forwarding on (it routes between its legs) before its legs, and removed once no
+   * desired endpoint names it.
+   */
+  ownNamespace?: string;
 }
 
 /** A task on another node, as the `overlay-peers` gossip table announces it. */
@@ -142,9 +149,17 @@ export interface ObservedGateway {
   takenNames: string[];
 }
 
+/** One of the endpoint namespaces the driver makes (LocalTask.ownNamespace), as found. */
+export interface ObservedOwnNamespace {
+  name: string;
+  loUp: boolean;
+  forwarding: boolean;
+}
+
 export interface OverlayObservedState {
   /** MTU of the interface holding the VTEP address (undefined: not found; 1500 is assumed). */
   underlayMtu?: number;
+  ownNamespaces: ObservedOwnNamespace[];
   sandboxes: ObservedSandbox[];
   gateway: ObservedGateway;
   /** This driver's temporary vxlan names left in the node namespace by an interrupted create. */
@@ -184,9 +199,21 @@ export interface Step {
   required?: boolean;
 }
 
-/** The steps of one sync, grouped by the queue that runs them: one per network, one for the gateway. */
+/**
+ * The steps of one sync, grouped by the queue that runs them: one per network, one for the gateway,
+ * and one for the endpoint namespaces the driver makes, which runs before the others (making them)
+ * and after them (removing them).
+ */
 export interface Plan {
+  namespaces: OwnNamespacePlan;
   /** Keyed by sandbox namespace name. */
   networks: Map<string, Step[]>;
   gateway: Step[];
+}
+
+export interface OwnNamespacePlan {
+  /** Run before the networks' and the gateway's steps: their legs go into these namespaces. */
+  make: Step[];
+  /** Run after them, once the legs are gone. */
+  remove: Step[];
 }

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../../../lib/prng.js';
 import { type Entry, Role } from '../types.js';
 import { InteractionEnv } from './interaction-env.js';
 

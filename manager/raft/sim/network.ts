@@ -3,7 +3,7 @@
 
 import type { Message, RaftId } from '../types.js';
 import type { EventQueue } from './events.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../../lib/prng.js';
 
 export interface NetworkProfile {
   dropRate: number;

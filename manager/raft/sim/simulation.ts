@@ -30,10 +30,10 @@ import {
 import { EventQueue } from './events.js';
 import { SafetyChecker, SafetyViolation } from './invariants.js';
 import { decodeCommand, encodeCommand, type KvOutput } from './kv.js';
-import { checkLinearizable } from './linearizability.js';
+import { checkLinearizable } from '../../../lib/linearizability.js';
 import { Network } from './network.js';
 import { SimNode } from './node.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../../lib/prng.js';
 import { type ClientRequest, Workload } from './workload.js';
 import type { PersistBatch } from '../node/storage.js';
 import { injectFault } from './faults.js';

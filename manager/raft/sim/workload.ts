@@ -3,8 +3,8 @@
 // linearizability check. A client that times out is abandoned: its operation stays pending forever
 // (ret = Infinity) and a fresh client takes its place, as a porcupine-style history requires.
 
-import type { KvOp } from './linearizability.js';
-import type { Prng } from './prng.js';
+import type { KvOp } from '../../../lib/linearizability.js';
+import type { Prng } from '../../../lib/prng.js';
 
 export interface ClientRequest {
   req: number;

@@ -20,7 +20,7 @@ export const DEFAULT_CAPABILITIES = [
 ] as const;
 
 /** Every capability of Linux 5.9+, indexed by its number (the bit in /proc/PID/status's masks). */
-export const ALL_CAPABILITIES = [
+const ALL_CAPABILITIES = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_DAC_READ_SEARCH',
@@ -67,7 +67,7 @@ export const ALL_CAPABILITIES = [
 const KNOWN = new Set<string>(ALL_CAPABILITIES);
 
 /** `net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN` → `CAP_NET_ADMIN`; `all` → `ALL`; anything else refused. */
-export function normalizeCapability(name: string): string {
+function normalizeCapability(name: string): string {
   const upper = name.trim().toUpperCase();
   if (upper === 'ALL' || upper === 'CAP_ALL') return 'ALL';
   const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;

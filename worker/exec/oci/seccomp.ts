@@ -79,7 +79,7 @@ const BASE_ALLOWED = words(`
 `);
 
 /** Syscalls a capability brings back (Docker's pairing); the rest of the blocked list stays blocked. */
-export const CAPABILITY_SYSCALLS: Readonly<Record<string, string[]>> = {
+const CAPABILITY_SYSCALLS: Readonly<Record<string, string[]>> = {
   CAP_SYS_ADMIN: words(
     'bpf fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount name_to_handle_at open_tree perf_event_open quotactl quotactl_fd setns syslog umount umount2 unshare clone3',
   ),
@@ -135,7 +135,7 @@ export interface SeccompProfile {
 }
 
 /** The seccomp architectures of a Node.js `process.arch`, native first, then its 32-bit companions. */
-export function seccompArchitectures(arch: string): string[] {
+function seccompArchitectures(arch: string): string[] {
   switch (arch) {
     case 'x64':
       return ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];

@@ -8,7 +8,7 @@ import { effectiveCapabilities } from './capabilities.js';
 import { defaultSeccompProfile, type SeccompProfile } from './seccomp.js';
 
 /** Docker's masked paths: hidden behind /dev/null (files) or an empty read-only tmpfs (folders). */
-export const MASKED_PATHS = [
+const MASKED_PATHS = [
   '/proc/asound',
   '/proc/acpi',
   '/proc/kcore',
@@ -23,14 +23,14 @@ export const MASKED_PATHS = [
 ];
 
 /** Docker's read-only paths: the kernel's tunables stay readable but cannot be changed. */
-export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /**
  * The device cgroup rules: nothing but the default devices (null, zero, full, random, urandom, tty,
  * the container's own pseudo-terminals) may be opened; mknod of any node is allowed, as in Docker,
  * because making a node is harmless when it cannot be opened.
  */
-export const DEVICE_RULES: OciDeviceRule[] = [
+const DEVICE_RULES: OciDeviceRule[] = [
   { allow: false, access: 'rwm' },
   { allow: true, type: 'c', access: 'm' },
   { allow: true, type: 'b', access: 'm' },
@@ -128,8 +128,8 @@ export interface OciConfig {
   };
 }
 
-export const INIT_PATH = '/dev/init';
-export const CFS_PERIOD_US = 100_000;
+const INIT_PATH = '/dev/init';
+const CFS_PERIOD_US = 100_000;
 
 /** The mounts every container has, before the user's: Docker's set. */
 function baseMounts(): OciMount[] {

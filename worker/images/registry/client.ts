@@ -344,11 +344,11 @@ export class RegistryClient {
   }
 }
 
-export function pullScope(repo: string): string {
+function pullScope(repo: string): string {
   return `repository:${repo}:pull`;
 }
 
-export function pushScope(repo: string): string {
+function pushScope(repo: string): string {
   return `repository:${repo}:pull,push`;
 }
 

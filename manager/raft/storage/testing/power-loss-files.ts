@@ -10,7 +10,7 @@
 // around real I/O.
 
 import { dirname } from 'node:path';
-import type { Prng } from '../../sim/prng.js';
+import type { Prng } from '../../../../lib/prng.js';
 import type { AppendFile, FileLayer } from '../wal/files.js';
 
 const SECTOR = 512;

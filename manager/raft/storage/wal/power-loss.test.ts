@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Prng } from '../../sim/prng.js';
+import { Prng } from '../../../../lib/prng.js';
 import { entry, payload } from '../testing/fixtures.js';
 import { PowerLossFiles } from '../testing/power-loss-files.js';
 import { lastIndex, termAt } from './log-view.js';
