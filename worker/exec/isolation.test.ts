@@ -136,9 +136,8 @@ test('exit codes and signals: PID 1 without an init ignores SIGTERM (SIGKILL aft
     await rt.prepare(l);
     await rt.start(l.taskId);
   }
-  const t0 = Date.now();
-  await rt.stop(init.taskId, 5000);
-  assert.ok(Date.now() - t0 < 3000, `--init: SIGTERM took ${Date.now() - t0} ms`);
+  // A grace of a minute: ended by SIGTERM (its status says so), not by the SIGKILL after the grace.
+  await rt.stop(init.taskId, 60_000);
   assert.deepEqual(
     await rt.wait(init.taskId),
     { exitCode: 143, signal: 'SIGTERM', oomKilled: false },

@@ -161,8 +161,14 @@ test('membership: a member joins empty, catches up from a snapshot, then is remo
     await until('the new voter to apply', () => joiner!.sm.items.at(-1) === 'after-join');
     assert.deepEqual(joiner.sm.items, leader.sm.items);
 
-    await leader.node.transferLeadership(4);
-    await until('member 4 to lead', () => joiner!.node.isLeader);
+    // A transfer gives up after two election timeouts (200 ms with these 10 ms ticks), which a loaded
+    // machine can overrun: ask again, through whichever member leads, until member 4 does.
+    await until('member 4 to lead', async () => {
+      if (joiner!.node.isLeader) return true;
+      const current = members.find((m) => m.node.isLeader);
+      await current?.node.transferLeadership(4).catch(() => undefined);
+      return joiner!.node.isLeader;
+    });
     const cs2 = await joiner.node.removeMember(leader.id);
     assert.deepEqual(
       [...cs2.voters].sort(),
@@ -252,13 +258,12 @@ test('reads: a leader cut off from its quorum serves no read; its pending read f
     // The read needs a heartbeat round a majority answers; none can. CheckQuorum deposes the leader
     // within an election timeout (10 ticks of 10 ms), which fails the unconfirmed read at once,
     // well before the 3 s request timeout.
-    const started = Date.now();
+    // NotLeaderError, not RaftTimeoutError: failed by the step-down, not by the request timeout.
     await assert.rejects(leader.node.readIndex(), (err: unknown) => {
       assert.ok(err instanceof NotLeaderError, `expected NotLeaderError, got ${String(err)}`);
       return true;
     });
     assert.equal(leader.node.isLeader, false);
-    assert.ok(Date.now() - started < 3000, 'failed by the step-down, not by the request timeout');
   } finally {
     await stop();
   }
