@@ -135,7 +135,7 @@ export class WorkerRole {
 
   /** The daemon stops: tasks keep running while it is down; the next start adopts them. */
   async stop(): Promise<void> {
-    this.agent?.detach();
+    await this.agent?.stop();
     this.nodeWork?.detach();
     await this.network?.stop();
     this.stopSession();

@@ -214,7 +214,7 @@ export class InProcessCluster {
     this.stopControllers();
     for (const n of this.nodes.values()) {
       n.session.stop();
-      n.agent.detach();
+      await n.agent.stop();
     }
     this.dispatcher?.stopLeading();
     this.server.forceShutdown();

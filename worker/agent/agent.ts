@@ -36,6 +36,7 @@ export class Agent {
   private session: AgentSession | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private sending = false;
+  private stopped = false;
   /** What the runtime had when the daemon started; consumed by the first full assignment set. */
   private leftovers: Promise<Map<string, RuntimeTaskRecord>>;
   private queue: Promise<void> = Promise.resolve();
@@ -77,6 +78,21 @@ export class Agent {
     this.flushTimer = undefined;
   }
 
+  /**
+   * The daemon stops: no more assignments, reports or watching. Every task stays as it is (its
+   * process runs on) for the next daemon to adopt; nothing of the agent keeps the event loop alive.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.detach();
+    await this.queue;
+    const runners = [...this.runners.values()];
+    this.runners.clear();
+    await Promise.all(runners.map((r) => r.halt()));
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+
   /** Task ids this agent runs now (for tests and `info`). */
   taskIds(): string[] {
     return [...this.runners.keys()];
@@ -93,6 +109,7 @@ export class Agent {
 
   private async apply(msg: AssignmentsMessage): Promise<void> {
     const leftovers = await this.leftovers;
+    if (this.stopped) return;
     if (msg.networks) this.opts.network?.setNetworks(msg.networks);
     if (msg.full) {
       const assigned = new Set(msg.tasks.map((t) => t.id));
@@ -160,7 +177,7 @@ export class Agent {
   }
 
   private scheduleFlush(delayMs: number): void {
-    if (this.flushTimer || this.sending) return;
+    if (this.flushTimer || this.sending || this.stopped) return;
     this.flushTimer = setTimeout(() => void this.flush(), delayMs);
   }
 

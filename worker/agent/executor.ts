@@ -91,8 +91,11 @@ export interface Executor {
   prepare(task: TaskLaunch): Promise<void>;
   /** Starts the task's process in its sandbox. */
   start(taskId: string): Promise<{ pid: number }>;
-  /** Resolves when the started (or adopted) process ends. */
-  wait(taskId: string): Promise<TaskExit>;
+  /**
+   * Resolves when the started (or adopted) process ends. Rejects with an AbortError once `signal`
+   * aborts: the daemon stops watching (it is stopping) and the process runs on, for the next daemon.
+   */
+  wait(taskId: string, signal?: AbortSignal): Promise<TaskExit>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. No-op if not running. */
   stop(taskId: string, graceMs: number): Promise<void>;
   /**

@@ -63,10 +63,28 @@ export class SimulatedExecutor implements Executor {
     return { pid: this.nextPid++ };
   }
 
-  wait(taskId: string): Promise<TaskExit> {
+  wait(taskId: string, signal?: AbortSignal): Promise<TaskExit> {
     const t = this.get(taskId);
     if (t.exit) return Promise.resolve(t.exit);
-    return new Promise((resolve) => t.waiters.push(resolve));
+    if (!signal) return new Promise((resolve) => t.waiters.push(resolve));
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise((resolve, reject) => {
+      const waiter = (exit: TaskExit) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(exit);
+      };
+      const onAbort = () => {
+        t.waiters.splice(t.waiters.indexOf(waiter), 1);
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      t.waiters.push(waiter);
+    });
+  }
+
+  /** How many wait() calls are pending on a task (for tests: a stopped agent leaves none). */
+  waiting(taskId: string): number {
+    return this.tasks.get(taskId)?.waiters.length ?? 0;
   }
 
   async stop(taskId: string, _graceMs: number): Promise<void> {

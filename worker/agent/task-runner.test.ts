@@ -171,3 +171,15 @@ test('endpoints: announced once running, withdrawn before the stop; an exit with
   assert.equal(events[0], 'announce t1');
   await exits.remove();
 });
+
+test('a halted runner leaves its task running and stops watching it; nothing more is reported', async () => {
+  const { r, states, executor } = runner(task());
+  await eventually('running', () => states().at(-1) === 'running');
+  assert.equal(executor.waiting('t1'), 1);
+  await r.halt();
+  assert.deepEqual(executor.running(), ['t1']);
+  assert.equal(executor.waiting('t1'), 0);
+  await executor.stop('t1', 0); // the process ends while no daemon watches: the next one reports it
+  await new Promise((res) => setTimeout(res, 50));
+  assert.equal(states().at(-1), 'running');
+});

@@ -58,10 +58,13 @@ export class TaskRunner {
   /** The last state reported for the task (starting from what the manager knows). */
   private reported: TaskState;
   private phase: RuntimePhase;
-  private exit: Promise<TaskExit> | undefined;
+  /** The process's end; undefined once the runner halted (it stopped watching, the process runs on). */
+  private exit: Promise<TaskExit | undefined> | undefined;
   private knownExit: TaskExit | undefined;
   private pid: number | undefined;
   private removed = false;
+  /** The daemon stops: the runner ends without touching the task, for the next daemon to adopt. */
+  private readonly halting = new AbortController();
   private released = false;
   private attached = false;
   private announced = false;
@@ -99,6 +102,20 @@ export class TaskRunner {
     return this.finished;
   }
 
+  /**
+   * The daemon stops: stop watching and deciding, but leave the task as it is (running, prepared or
+   * ended) for the next daemon to adopt. Resolves once the step in progress, if any, is done.
+   */
+  halt(): Promise<void> {
+    this.halting.abort();
+    this.wake();
+    return this.finished;
+  }
+
+  private get halted(): boolean {
+    return this.halting.signal.aborted;
+  }
+
   /** Out of DNS and every load balancer first, so no new connection reaches a stopping task. */
   private withdraw(): void {
     if (!this.announced) return;
@@ -111,7 +128,7 @@ export class TaskRunner {
   }
 
   private report(state: TaskState, message: string, extra: Partial<TaskStatus> = {}): void {
-    if (taskStateRank(state) <= taskStateRank(this.reported)) return;
+    if (this.halted || taskStateRank(state) <= taskStateRank(this.reported)) return;
     this.reported = state;
     const status: TaskStatus = {
       state,
@@ -124,9 +141,13 @@ export class TaskRunner {
     this.deps.report(this.task.id, status);
   }
 
-  /** The process's end; a runtime that loses track of it counts as a failure, not a crash of the runner. */
-  private waitForExit(): Promise<TaskExit> {
-    return this.deps.executor.wait(this.task.id).catch((err: unknown) => {
+  /**
+   * The process's end; a runtime that loses track of it counts as a failure, not a crash of the runner.
+   * Never rejects: nothing may be left unhandled while the runner is busy with another step.
+   */
+  private waitForExit(): Promise<TaskExit | undefined> {
+    return this.deps.executor.wait(this.task.id, this.halting.signal).catch((err: unknown) => {
+      if (this.halted) return undefined;
       this.deps.log.warn({ task: this.task.id, err }, 'lost track of the task process');
       return { exitCode: 255, signal: undefined, oomKilled: false };
     });
@@ -152,11 +173,11 @@ export class TaskRunner {
 
   private async run(): Promise<void> {
     try {
-      while (!this.removed) await this.step();
+      while (!this.removed && !this.halted) await this.step();
     } catch (err) {
       this.deps.log.error({ task: this.task.id, err }, 'task runner failed');
     }
-    await this.cleanup();
+    if (!this.halted) await this.cleanup();
   }
 
   /** One decision: do the next thing the task needs, or wait for a change. */
@@ -234,6 +255,7 @@ export class TaskRunner {
     if (this.phase === 'exited' || this.knownExit) {
       this.withdraw();
       const exit = this.knownExit ?? (await this.exit!);
+      if (!exit) return; // halted
       this.phase = 'exited';
       const s = exitStatus(exit);
       this.report(s.state, s.message, { err: s.err, exitCode: exit.exitCode });
@@ -252,7 +274,7 @@ export class TaskRunner {
       this.deps.network?.announce?.(this.task);
     }
     const outcome = await Promise.race([this.exit!, this.changed()]);
-    if (outcome !== 'changed') {
+    if (outcome !== 'changed' && outcome) {
       this.knownExit = outcome;
       this.phase = 'exited';
     }

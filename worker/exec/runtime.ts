@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type {
   Executor,
   ExecHandle,
@@ -250,14 +251,16 @@ export class TaskRuntime implements Executor {
     return { phase, exit };
   }
 
-  async wait(taskId: string): Promise<TaskExit> {
+  async wait(taskId: string, signal?: AbortSignal): Promise<TaskExit> {
     const files = this.files(taskId);
     if (!files.readTask()) throw new Error(`task ${taskId} is not prepared on this node`);
     for (;;) {
+      signal?.throwIfAborted();
       if (!existsSync(files.dir)) throw new Error(`task ${taskId} was removed`);
       const status = this.status(taskId);
       if (status.exit) return status.exit;
-      await sleep(this.pollMs);
+      // The poll's timer holds the event loop: an abort must end it, or a stopped daemon cannot exit.
+      await delay(this.pollMs, undefined, signal ? { signal } : {});
     }
   }
 
