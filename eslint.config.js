@@ -55,7 +55,7 @@ const architecture = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist*/**', 'node_modules/**', 'api/gen/**'] },
+  { ignores: ['dist*/**', 'node_modules/**', 'api/gen/**', 'manager/raft/kv/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

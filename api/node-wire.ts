@@ -5,9 +5,11 @@
 import type { Cluster__Output as WireCluster } from './gen/swarmlite/objects/v1/Cluster.js';
 import type { Node__Output as WireNode } from './gen/swarmlite/objects/v1/Node.js';
 import type { NodeDescription__Output as WireNodeDescription } from './gen/swarmlite/objects/v1/NodeDescription.js';
-import type { Cluster, Node } from './objects/index.js';
+import { NODE_ROLES, type Cluster, type Node, type NodeRole } from './objects/index.js';
+import { oneOf, required } from './wire-checks.js';
 
 export type { WireCluster, WireNode, WireNodeDescription };
+export { WireError } from './wire-checks.js';
 
 export function nodeToWire(n: Node): WireNode {
   return {
@@ -38,5 +40,20 @@ export function clusterToWire(c: Cluster): WireCluster {
     defaultAddrPool: [...c.spec.defaultAddrPool],
     subnetSize: c.spec.subnetSize,
     caDigest: c.rootCA.digest,
+  };
+}
+
+/** What a node acts on in its own object as a session message carries it: its role, and the one asked. */
+export interface NodeRoles {
+  role: NodeRole;
+  spec: { role: NodeRole };
+}
+
+/** The roles of a received node, checked (WireError when its spec is absent or a role unknown). */
+export function nodeRolesFromWire(m: WireNode, path = 'node'): NodeRoles {
+  const spec = required(m.spec, `${path}.spec`);
+  return {
+    role: oneOf(m.role, `${path}.role`, NODE_ROLES),
+    spec: { role: oneOf(spec.role, `${path}.spec.role`, NODE_ROLES) },
   };
 }

@@ -25,14 +25,17 @@ interface LoaderOptionsFile {
   oneofs?: boolean;
 }
 
-/** proto-loader's options for `file`: its own entry in proto/loader-options.json, else the default. */
-export function loaderOptions(file: string): protoLoader.Options {
-  const all = JSON.parse(readFileSync(join(protoDir(), 'loader-options.json'), 'utf8')) as Record<
+/**
+ * proto-loader's options for `file` of the folder `dir` (proto/ unless named): its own entry in the
+ * folder's loader-options.json, else the default.
+ */
+export function loaderOptions(file: string, dir = protoDir()): protoLoader.Options {
+  const all = JSON.parse(readFileSync(join(dir, 'loader-options.json'), 'utf8')) as Record<
     string,
     LoaderOptionsFile
   >;
   const o = all[file] ?? all.default;
-  if (!o) throw new Error('proto/loader-options.json has no default entry');
+  if (!o) throw new Error(`${join(dir, 'loader-options.json')} has no default entry`);
   return {
     keepCase: o.keepCase,
     longs: o.longs === 'String' ? String : Number,
@@ -41,7 +44,7 @@ export function loaderOptions(file: string): protoLoader.Options {
     arrays: o.arrays ?? false,
     objects: o.objects ?? false,
     oneofs: o.oneofs ?? false,
-    includeDirs: [protoDir()],
+    includeDirs: [dir],
   };
 }
 
@@ -49,23 +52,25 @@ const loaded = new Map<string, grpc.GrpcObject>();
 
 /**
  * The one place where run-time loading meets the generated types. `T` is the generator's
- * ProtoGrpcType for `file`: it read the same .proto files with the same options, so the loaded package
- * object has exactly that shape (a type tsc cannot derive from a file read at run time).
+ * ProtoGrpcType for `file` of `dir` (a folder api/generate.js generates from): it read the same .proto
+ * files with the same options, so the loaded package object has exactly that shape (a type tsc cannot
+ * derive from a file read at run time).
  */
-function load<T extends object>(file: string): T {
-  let pkg = loaded.get(file);
+export function loadProto<T extends object>(file: string, dir = protoDir()): T {
+  const path = join(dir, file);
+  let pkg = loaded.get(path);
   if (!pkg) {
-    pkg = grpc.loadPackageDefinition(protoLoader.loadSync(join(protoDir(), file), loaderOptions(file)));
-    loaded.set(file, pkg);
+    pkg = grpc.loadPackageDefinition(protoLoader.loadSync(path, loaderOptions(file, dir)));
+    loaded.set(path, pkg);
   }
   return pkg as T;
 }
 
-const local = () => load<LocalProto>('local.proto').swarmlite.local.v1;
-const control = () => load<ControlProto>('control.proto').swarmlite.control.v1;
-const dispatcher = () => load<DispatcherProto>('dispatcher.proto').swarmlite.dispatcher.v1;
-const ca = () => load<CaProto>('ca.proto').swarmlite.ca.v1;
-const raft = () => load<RaftProto>('raft.proto').swarmlite.raft;
+const local = () => loadProto<LocalProto>('local.proto').swarmlite.local.v1;
+const control = () => loadProto<ControlProto>('control.proto').swarmlite.control.v1;
+const dispatcher = () => loadProto<DispatcherProto>('dispatcher.proto').swarmlite.dispatcher.v1;
+const ca = () => loadProto<CaProto>('ca.proto').swarmlite.ca.v1;
+const raft = () => loadProto<RaftProto>('raft.proto').swarmlite.raft;
 
 /** Service constructors: `new (services.control())(addr, credentials)` is a typed ControlClient. */
 export const services = {

@@ -29,7 +29,7 @@ class RoutedSession extends EventEmitter {
     setImmediate(() => {
       this.flushQueued = false;
       const changes = this.assignments.take();
-      if (changes) this.emit('assignments', changes satisfies AssignmentsMessage);
+      if (changes) this.emit('assignments', { ...changes, networks: [] } satisfies AssignmentsMessage);
     });
   }
 

@@ -10,17 +10,7 @@ import { planService } from './service.js';
 import { isAlive, isDraining, isOccupant, slotKey } from './tasks.js';
 import { activeUpdateConfig, isUpToDate } from './update.js';
 import { SimStore, T0, counterIds, node, service, serviceSpec } from './test-fixtures.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../../lib/fuzz.js';
 
 interface Scenario {
   seed: number;

@@ -5,8 +5,11 @@ import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import { unaryCalls } from '../../api/calls.js';
 import { services, type DispatcherClient } from '../../api/rpc.js';
-import type { WireNodeDescription } from '../../api/node-wire.js';
+import { nodeRolesFromWire, type NodeRoles, type WireNodeDescription } from '../../api/node-wire.js';
 import type { Logger } from '../../lib/log.js';
+import { networkFromWire, taskFromWire, WireError } from '../../api/task-wire.js';
+import type { AssignmentsMessage__Output as WireAssignmentsMessage } from '../../api/gen/swarmlite/dispatcher/v1/AssignmentsMessage.js';
+import type { SessionMessage__Output as WireSessionMessage } from '../../api/gen/swarmlite/dispatcher/v1/SessionMessage.js';
 import type { Subscription__Output } from '../../api/gen/swarmlite/dispatcher/v1/Subscription.js';
 import type { TaskStatusUpdate as WireTaskStatusUpdate } from '../../api/gen/swarmlite/dispatcher/v1/TaskStatusUpdate.js';
 import type { ExecInput__Output } from '../../api/gen/swarmlite/objects/v1/ExecInput.js';
@@ -19,13 +22,43 @@ import {
   type SessionState,
 } from './session-plan.js';
 
-/** The dispatcher's assignment message (proto/dispatcher.proto): tasks as the store has them. */
-export interface AssignmentsMessage {
-  full: boolean;
+/**
+ * The dispatcher's assignments (proto/dispatcher.proto AssignmentsMessage) with their tasks and networks
+ * as store objects (api/task-wire.ts): the agent runs those.
+ */
+export type AssignmentsMessage = Omit<WireAssignmentsMessage, 'tasks' | 'networks'> & {
   tasks: Task[];
-  removed: string[];
   /** The networks those tasks attach to. */
-  networks?: Network[];
+  networks: Network[];
+};
+
+/**
+ * The dispatcher's session message (proto/dispatcher.proto SessionMessage), its ingress network as a
+ * store object: the managers and heartbeat period, this node as the store has it, the gossip keys
+ * (primary first), the ingress network and this node's address on it (CIDR) once allocated, and every
+ * service name of the swarm (the embedded DNS keeps them from being forwarded).
+ */
+export type SessionMessage = Omit<WireSessionMessage, 'ingressNetwork' | 'node'> & {
+  ingressNetwork: Network | null;
+  node: NodeRoles | null;
+};
+
+/** A message as decoded, its tasks and networks checked and converted; WireError when malformed. */
+export function assignmentsFromWire(m: WireAssignmentsMessage): AssignmentsMessage {
+  return {
+    full: m.full,
+    tasks: m.tasks.map((t, i) => taskFromWire(t, `tasks[${i}]`)),
+    removed: [...m.removed],
+    networks: m.networks.map((n, i) => networkFromWire(n, `networks[${i}]`)),
+  };
+}
+
+export function sessionMessageFromWire(m: WireSessionMessage): SessionMessage {
+  return {
+    ...m,
+    node: m.node && nodeRolesFromWire(m.node),
+    ingressNetwork: m.ingressNetwork && networkFromWire(m.ingressNetwork, 'ingressNetwork'),
+  };
 }
 
 /** A manager's request for logs or an exec session (proto/dispatcher.proto Subscription), as decoded. */
@@ -42,26 +75,6 @@ export interface TaskStatusUpdate extends WireTaskStatusUpdate {
 
 /** What a node tells the dispatcher about itself. */
 export type SessionNodeDescription = WireNodeDescription;
-
-export interface SessionManager {
-  addr: string;
-  nodeId: string;
-  leader: boolean;
-}
-
-export interface SessionMessage {
-  sessionId: string;
-  heartbeatPeriodMs: number;
-  managers: SessionManager[];
-  node: { id: string; role: string; spec: { role: string; availability: string } } | null;
-  /** Gossip encryption keys, primary first. */
-  networkKeys?: Buffer[];
-  /** The ingress network and this node's address on it (CIDR), once allocated. */
-  ingressNetwork?: Network | null;
-  ingressAddress?: string;
-  /** Every service name of the swarm (the embedded DNS keeps them from being forwarded). */
-  serviceNames?: string[];
-}
 
 const dispatcherCalls = (client: DispatcherClient) => unaryCalls(client, services.dispatcher().service);
 
@@ -176,8 +189,10 @@ export class DispatcherSession extends EventEmitter {
       addr: this.opts.addr,
     });
     this.stream = stream;
-    stream.on('data', (msg: SessionMessage) => {
-      if (this.stream === stream) this.step({ type: 'message', msg }, msg);
+    stream.on('data', (wire: WireSessionMessage) => {
+      if (this.stream !== stream) return;
+      const msg = this.fromWire(wire, sessionMessageFromWire, 'session');
+      if (msg) this.step({ type: 'message', msg }, msg);
     });
     stream.on('error', (err: grpc.ServiceError) => {
       if (this.stream !== stream) return;
@@ -233,7 +248,10 @@ export class DispatcherSession extends EventEmitter {
     this.assignments?.cancel();
     const stream = client.assignments({ sessionId });
     this.assignments = stream;
-    stream.on('data', (msg: AssignmentsMessage) => this.emit('assignments', msg));
+    stream.on('data', (wire: WireAssignmentsMessage) => {
+      const msg = this.fromWire(wire, assignmentsFromWire, 'assignments');
+      if (msg) this.emit('assignments', msg);
+    });
     const lost = (err?: grpc.ServiceError) => {
       if (this.assignments !== stream) return;
       this.opts.log.debug({ err: err?.details }, 'assignments stream lost; re-registering');
@@ -241,6 +259,23 @@ export class DispatcherSession extends EventEmitter {
     };
     stream.on('error', lost);
     stream.on('end', () => lost());
+  }
+
+  /**
+   * A received message as the agent uses it, or undefined: a malformed one (a manager of another
+   * version, a bug) is logged and dropped whole, never half applied.
+   */
+  private fromWire<W, T>(wire: W, convert: (wire: W) => T, what: string): T | undefined {
+    try {
+      return convert(wire);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.opts.log.error(
+        { manager: this.state.dialing, err: err.message },
+        `malformed ${what} message dropped`,
+      );
+      return undefined;
+    }
   }
 
   private armHeartbeat(client: DispatcherClient, periodMs: number): void {

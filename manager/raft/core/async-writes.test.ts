@@ -8,23 +8,11 @@ import { test } from 'node:test';
 import { EntryType, type Message, MessageType, type RaftId, type Ready, Role } from '../types.js';
 import { bootstrapStorage } from './bootstrap.js';
 import { MemoryStorage } from './memory-storage.js';
-import { RawNode } from './rawnode.js';
+import type { RawNode } from './rawnode.js';
+import { testRawNode } from './test-raw-node.js';
 
-function newRaw(id: RaftId, storage: MemoryStorage, asyncStorageWrites: boolean): RawNode {
-  return new RawNode({
-    id,
-    electionTicks: 10,
-    heartbeatTicks: 1,
-    storage,
-    applied: storage.snapshot().metadata.index,
-    maxSizePerMsg: 1 << 20,
-    maxInflightMsgs: 256,
-    preVote: false,
-    checkQuorum: false,
-    random: () => 0,
-    asyncStorageWrites,
-  });
-}
+const newRaw = (id: RaftId, storage: MemoryStorage, asyncStorageWrites: boolean): RawNode =>
+  testRawNode(id, storage, { preVote: false, checkQuorum: false, asyncStorageWrites });
 
 /** The shell's part up to advance(): the write handed to storage (the view reflects it), not landed. */
 function handOff(raw: RawNode, storage: MemoryStorage): Ready {

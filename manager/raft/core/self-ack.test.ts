@@ -12,7 +12,8 @@ import { ConfChangeType, type Entry, EntryType, type Message, type RaftId, Role 
 import { bootstrapStorage } from './bootstrap.js';
 import { decodeConfChange } from './confchange.js';
 import { MemoryStorage } from './memory-storage.js';
-import { RawNode } from './rawnode.js';
+import type { RawNode } from './rawnode.js';
+import { testRawNode } from './test-raw-node.js';
 
 interface Member {
   id: RaftId;
@@ -27,20 +28,7 @@ function member(id: RaftId, bootstrap: boolean): Member {
   return { id, storage, raw: newRaw(id, storage), applied: [] };
 }
 
-function newRaw(id: RaftId, storage: MemoryStorage): RawNode {
-  return new RawNode({
-    id,
-    electionTicks: 10,
-    heartbeatTicks: 1,
-    storage,
-    applied: storage.snapshot().metadata.index,
-    maxSizePerMsg: 1 << 20,
-    maxInflightMsgs: 256,
-    preVote: true,
-    checkQuorum: true,
-    random: () => 0,
-  });
-}
+const newRaw = (id: RaftId, storage: MemoryStorage): RawNode => testRawNode(id, storage);
 
 /** A complete Ready cycle as the synchronous contract has it: persist, then send, apply, advance. */
 function handleReady(m: Member): Message[] {

@@ -1,5 +1,5 @@
 // The two client styles the benchmark drives both systems with. Each is the same code for swarmlite
-// and etcd: only the address (and, for gRPC, the service's message shape) differs.
+// and etcd: only the address (and, for gRPC, the system's typed Put call) differs.
 import { Agent, request } from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
 import type { PutFn } from './bench-load.js';
@@ -11,17 +11,19 @@ export interface BenchClient {
   close(): void;
 }
 
-/** Unary `Put` on one gRPC channel (HTTP/2, requests multiplexed). */
-export function grpcClient(client: grpc.Client, keyAsBytes: boolean): BenchClient {
-  const put = (client as unknown as Record<string, (r: unknown, cb: (e: Error | null) => void) => void>).Put!;
+/**
+ * Unary `Put` on one gRPC channel (HTTP/2, requests multiplexed): `put` is the system's generated call
+ * on `channel` (kv-proto.ts), answered or failed.
+ */
+export function grpcClient(
+  channel: grpc.Client,
+  put: (key: string, value: Uint8Array) => Promise<unknown>,
+): BenchClient {
   return {
-    put: (key, value) =>
-      new Promise((resolve, reject) =>
-        put.call(client, { key: keyAsBytes ? Buffer.from(key) : key, value }, (err) =>
-          err ? reject(err) : resolve(),
-        ),
-      ),
-    close: () => client.close(),
+    put: async (key, value) => {
+      await put(key, value);
+    },
+    close: () => channel.close(),
   };
 }
 

@@ -5,35 +5,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { unaryCalls } from '../../../api/calls.js';
 import { findTool } from '../../../lib/exec.js';
-import { findUp } from '../transport/proto.js';
 import { freePorts } from './cluster.js';
+import { etcdServices, type EtcdKvClient } from './kv-proto.js';
 import { ensureDebianTool } from '../../../lib/debian.js';
 
 export function etcdVersion(): string {
   return spawnSync(findTool('etcd'), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '?';
 }
 
-type Unary<Req, Res> = (
-  req: Req,
-  opts: grpc.CallOptions,
-  cb: grpc.requestCallback<Res>,
-) => grpc.ClientUnaryCall;
-interface EtcdStatus {
-  header: { memberId: string };
-  leader: string;
-}
-export type EtcdKvClient = grpc.Client & { Put: Unary<{ key: Uint8Array; value: Uint8Array }, unknown> };
-type EtcdMaintenanceClient = grpc.Client & { Status: Unary<object, EtcdStatus> };
-
-function loadEtcdProto(): grpc.GrpcObject {
-  // Member ids are random 64-bit numbers: keep them as strings so they compare exactly.
-  const def = protoLoader.loadSync(findUp(join('manager', 'raft', 'kv', 'etcd-kv.proto')), {
-    longs: String,
-    defaults: true,
-  });
-  return grpc.loadPackageDefinition(def).etcdserverpb as grpc.GrpcObject;
+/** etcd's `KV.Put` on `client`'s channel, typed by etcd-kv.proto: keys are bytes in etcd. */
+export function etcdPut(client: EtcdKvClient): (key: string, value: Uint8Array) => Promise<unknown> {
+  const calls = unaryCalls(client, etcdServices().KV.service);
+  return (key, value) => calls.put({ key: Buffer.from(key), value });
 }
 
 export class EtcdCluster {
@@ -41,7 +26,6 @@ export class EtcdCluster {
     private readonly root: string,
     readonly clientAddrs: string[],
     private readonly procs: ChildProcess[],
-    private readonly pkg: grpc.GrpcObject,
   ) {}
 
   static async start(size = 3, host = '127.0.0.1'): Promise<EtcdCluster> {
@@ -71,7 +55,7 @@ export class EtcdCluster {
         { stdio: ['ignore', 'ignore', 'inherit'] },
       ),
     );
-    const cluster = new EtcdCluster(root, clientAddrs, procs, loadEtcdProto());
+    const cluster = new EtcdCluster(root, clientAddrs, procs);
     try {
       await cluster.leaderAddr(20_000);
     } catch (err) {
@@ -82,28 +66,23 @@ export class EtcdCluster {
   }
 
   kvClient(addr: string): EtcdKvClient {
-    const Kv = this.pkg.KV as grpc.ServiceClientConstructor;
+    const { KV } = etcdServices();
     // The same channel options as the swarmlite client (kv-proto.ts).
-    return new Kv(addr, grpc.credentials.createInsecure(), {
-      'grpc.enable_channelz': 0,
-    }) as unknown as EtcdKvClient;
+    return new KV(addr, grpc.credentials.createInsecure(), { 'grpc.enable_channelz': 0 });
   }
 
   /** The client address of the current leader (waits for one to be elected). */
   async leaderAddr(timeoutMs = 10_000): Promise<string> {
-    const Maintenance = this.pkg.Maintenance as grpc.ServiceClientConstructor;
+    const { Maintenance } = etcdServices();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (const addr of this.clientAddrs) {
-        const c = new Maintenance(
-          addr,
-          grpc.credentials.createInsecure(),
-        ) as unknown as EtcdMaintenanceClient;
-        const st = await new Promise<EtcdStatus | undefined>((resolve) =>
-          c.Status({}, { deadline: Date.now() + 1000 }, (err, res) => resolve(err ? undefined : res)),
-        );
+        const c = new Maintenance(addr, grpc.credentials.createInsecure());
+        const st = await unaryCalls(c, Maintenance.service)
+          .status({}, 1_000)
+          .catch(() => undefined);
         c.close();
-        if (st && st.leader !== '0' && st.leader === st.header.memberId) return addr;
+        if (st && st.leader !== '0' && st.leader === st.header?.memberId) return addr;
       }
       if (Date.now() > deadline) throw new Error('etcd: no leader elected');
       await new Promise((r) => setTimeout(r, 200));

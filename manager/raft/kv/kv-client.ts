@@ -1,7 +1,7 @@
 // A client of the test KV service that finds the leader by itself: it follows NotLeader redirects and,
 // when a member is down or has no leader, moves on to the next member until the operation's deadline.
 import * as grpc from '@grpc/grpc-js';
-import { newKvGrpcClient, type KvGrpcClient, type KvStatus } from './kv-proto.js';
+import { kvCalls, newKvGrpcClient, type KvGrpcClient, type KvStatus } from './kv-proto.js';
 
 export interface KvClientOptions {
   /** Per attempt; a write that timed out may still have happened, and is retried (puts are idempotent). */
@@ -12,26 +12,14 @@ export interface KvClientOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function call<Req, Res>(
-  client: KvGrpcClient,
-  method: 'Put' | 'Get' | 'Dump' | 'Status',
-  req: Req,
-  timeoutMs: number,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const fn = client[method] as unknown as (
-      r: Req,
-      o: grpc.CallOptions,
-      cb: grpc.requestCallback<Res>,
-    ) => grpc.ClientUnaryCall;
-    fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err, res) =>
-      err ? reject(err) : resolve(res!),
-    );
-  });
+/** One member's channel and its calls. */
+interface Member {
+  client: KvGrpcClient;
+  calls: ReturnType<typeof kvCalls>;
 }
 
 export class KvClient {
-  private readonly clients = new Map<string, KvGrpcClient>();
+  private readonly members = new Map<string, Member>();
   private target: string;
   private next = 0;
   private readonly attemptTimeoutMs: number;
@@ -46,39 +34,33 @@ export class KvClient {
     this.deadlineMs = opts.deadlineMs ?? 15_000;
   }
 
-  client(addr: string): KvGrpcClient {
-    let c = this.clients.get(addr);
-    if (!c) {
-      c = newKvGrpcClient(addr);
-      this.clients.set(addr, c);
+  private calls(addr: string): Member['calls'] {
+    let m = this.members.get(addr);
+    if (!m) {
+      const client = newKvGrpcClient(addr);
+      m = { client, calls: kvCalls(client) };
+      this.members.set(addr, m);
     }
-    return c;
+    return m.calls;
   }
 
   put(key: string, value: Uint8Array): Promise<{ index: number }> {
-    return this.withLeader((c) => call(c, 'Put', { key, value }, this.attemptTimeoutMs));
+    return this.withLeader((c) => c.put({ key, value }, this.attemptTimeoutMs));
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const res = await this.withLeader<{ found: boolean; value: Uint8Array }>((c) =>
-      call(c, 'Get', { key }, this.attemptTimeoutMs),
-    );
+    const res = await this.withLeader((c) => c.get({ key }, this.attemptTimeoutMs));
     return res.found ? res.value : undefined;
   }
 
   /** Everything one member has applied, read locally. */
   async dump(addr: string): Promise<{ applied: number; data: Map<string, Buffer> }> {
-    const res = await call<object, { applied: number; kvs: Array<{ key: string; value: Uint8Array }> }>(
-      this.client(addr),
-      'Dump',
-      {},
-      10_000,
-    );
+    const res = await this.calls(addr).dump({}, 10_000);
     return { applied: res.applied, data: new Map(res.kvs.map((kv) => [kv.key, Buffer.from(kv.value)])) };
   }
 
   status(addr: string, timeoutMs = 1_000): Promise<KvStatus> {
-    return call(this.client(addr), 'Status', {}, timeoutMs);
+    return this.calls(addr).status({}, timeoutMs);
   }
 
   /** The member currently believed to lead (where operations go first). */
@@ -86,11 +68,11 @@ export class KvClient {
     return this.target;
   }
 
-  private async withLeader<T>(op: (c: KvGrpcClient) => Promise<T>): Promise<T> {
+  private async withLeader<T>(op: (c: Member['calls']) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.deadlineMs;
     for (;;) {
       try {
-        return await op(this.client(this.target));
+        return await op(this.calls(this.target));
       } catch (err) {
         const e = err as grpc.ServiceError;
         if (Date.now() > deadline) throw err;
@@ -112,7 +94,7 @@ export class KvClient {
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
+    for (const m of this.members.values()) m.client.close();
+    this.members.clear();
   }
 }

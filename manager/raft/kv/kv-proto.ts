@@ -1,53 +1,40 @@
-// Loads the test KV service's contract (kv.proto beside this file's source).
-import { join } from 'node:path';
+// The test KV service's contract (kv.proto beside this file's source) and etcd's two RPCs the benchmark
+// calls (etcd-kv.proto), loaded at run time and typed by what api/generate.js generated from them with
+// the same options (manager/raft/kv/loader-options.json) into gen/.
+import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { loaderOptions } from '../../../api/rpc.js';
+import { unaryCalls } from '../../../api/calls.js';
+import { loadProto } from '../../../api/rpc.js';
 import { findUp } from '../transport/proto.js';
+import type { ProtoGrpcType as EtcdProto } from './gen/etcd-kv.js';
+import type { ProtoGrpcType as KvProto } from './gen/kv.js';
+import type { KvClient as KvGrpcClient } from './gen/swarmlite/testkv/Kv.js';
+import type { StatusResponse__Output } from './gen/swarmlite/testkv/StatusResponse.js';
 
-let cached: grpc.ServiceDefinition | undefined;
+export type { KvGrpcClient };
+export type { KvHandlers } from './gen/swarmlite/testkv/Kv.js';
+export type { KVClient as EtcdKvClient } from './gen/etcdserverpb/KV.js';
 
-export function kvServiceDefinition(): grpc.ServiceDefinition {
-  if (!cached) {
-    const file = findUp(join('manager', 'raft', 'kv', 'kv.proto'));
-    // Decoded as raft.proto is: the KV test service carries the same kinds of fields.
-    cached = protoLoader.loadSync(file, loaderOptions('raft.proto'))[
-      'swarmlite.testkv.Kv'
-    ] as grpc.ServiceDefinition;
-  }
-  return cached;
-}
+/** A member's Status answer: its Raft state, pid and metrics. */
+export type KvStatus = StatusResponse__Output;
 
-export interface KvStatus {
-  id: number;
-  term: number;
-  role: string;
-  leader: number;
-  leaderAddr: string;
-  commit: number;
-  applied: number;
-  pid: number;
-  metrics: string;
-}
+/** The folder of kv.proto and etcd-kv.proto (in the source tree; tsc does not copy them). */
+const kvDir = () => dirname(findUp(join('manager', 'raft', 'kv', 'kv.proto')));
 
-type Unary<Req, Res> = (
-  req: Req,
-  opts: grpc.CallOptions,
-  cb: grpc.requestCallback<Res>,
-) => grpc.ClientUnaryCall;
+/** The Kv service's client constructor; `.service` is its definition, for `server.addService`. */
+export const kvService = () => loadProto<KvProto>('kv.proto', kvDir()).swarmlite.testkv.Kv;
 
-export type KvGrpcClient = grpc.Client & {
-  Put: Unary<{ key: string; value: Uint8Array }, { index: number }>;
-  Get: Unary<{ key: string }, { found: boolean; value: Uint8Array }>;
-  Dump: Unary<object, { applied: number; kvs: Array<{ key: string; value: Uint8Array }> }>;
-  Status: Unary<object, KvStatus>;
-};
+/** etcd's KV and Maintenance services. Member ids are random 64-bit numbers: strings, to compare exactly. */
+export const etcdServices = () => loadProto<EtcdProto>('etcd-kv.proto', kvDir()).etcdserverpb;
 
 export function newKvGrpcClient(addr: string): KvGrpcClient {
-  const Client = grpc.makeGenericClientConstructor(kvServiceDefinition(), 'Kv');
-  return new Client(addr, grpc.credentials.createInsecure(), {
+  const Kv = kvService();
+  return new Kv(addr, grpc.credentials.createInsecure(), {
     'grpc.initial_reconnect_backoff_ms': 50,
     'grpc.max_reconnect_backoff_ms': 300,
     'grpc.enable_channelz': 0,
-  }) as unknown as KvGrpcClient;
+  });
 }
+
+/** The Kv service's calls as promises: `kvCalls(client).put({ key, value }, timeoutMs)`. */
+export const kvCalls = (client: KvGrpcClient) => unaryCalls(client, kvService().service);

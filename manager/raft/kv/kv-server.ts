@@ -16,7 +16,7 @@ import { NotLeaderError, RaftTimeoutError } from '../node/errors.js';
 import { ProposalDroppedError } from '../types.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { startKvHttp } from './kv-http.js';
-import { kvServiceDefinition } from './kv-proto.js';
+import { kvService, type KvHandlers } from './kv-proto.js';
 import { encodePut, KvStateMachine } from './kv-state-machine.js';
 
 const { values } = parseArgs({
@@ -85,16 +85,15 @@ async function main(): Promise<void> {
     console.error(`kv-server ${id}: fatal: ${(err as Error).stack}`);
     process.exit(1);
   });
-  type Call<T> = grpc.ServerUnaryCall<T, unknown>;
-  server.addService(kvServiceDefinition(), {
-    Put(call: Call<{ key: string; value: Uint8Array }>, cb: grpc.sendUnaryData<unknown>) {
+  const handlers: KvHandlers = {
+    Put(call, cb) {
       if (!node.isLeader) return cb(toGrpcError(notLeader(node)));
       node.propose(encodePut(call.request.key, call.request.value)).then(
         (r) => cb(null, { index: r.index }),
         (err) => cb(toGrpcError(err)),
       );
     },
-    Get(call: Call<{ key: string }>, cb: grpc.sendUnaryData<unknown>) {
+    Get(call, cb) {
       if (!node.isLeader) return cb(toGrpcError(notLeader(node)));
       node.readIndex().then(
         () => {
@@ -104,15 +103,16 @@ async function main(): Promise<void> {
         (err) => cb(toGrpcError(err)),
       );
     },
-    Dump(_call: Call<unknown>, cb: grpc.sendUnaryData<unknown>) {
+    Dump(_call, cb) {
       const kvs = [...sm.data].map(([key, value]) => ({ key, value }));
       cb(null, { applied: node.status().applied, kvs });
     },
-    Status(_call: Call<unknown>, cb: grpc.sendUnaryData<unknown>) {
+    Status(_call, cb) {
       const s = node.status();
       cb(null, { ...s, pid: process.pid, metrics: JSON.stringify(node.metrics()) });
     },
-  });
+  };
+  server.addService(kvService().service, handlers);
   await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, port) =>
       err ? reject(err) : resolve(port),

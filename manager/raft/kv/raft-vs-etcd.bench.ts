@@ -10,9 +10,9 @@
 import { parseArgs } from 'node:util';
 import { KvCluster } from './cluster.js';
 import { KvClient } from './kv-client.js';
-import { newKvGrpcClient } from './kv-proto.js';
+import { kvCalls, newKvGrpcClient } from './kv-proto.js';
 import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './bench-clients.js';
-import { EtcdCluster, etcdVersion } from './etcd-cluster.js';
+import { EtcdCluster, etcdPut, etcdVersion } from './etcd-cluster.js';
 import { runLoad, type LoadResult } from './bench-load.js';
 import { breakdown, breakdownTable, readLatency, type Breakdown } from './bench-breakdown.js';
 import type { WriteLatency } from '../node/write-latency.js';
@@ -106,9 +106,10 @@ async function benchSwarmlite(layout: string): Promise<Row[]> {
       system,
       async (style, concurrency) => {
         const leader = await swarmliteLeader(cluster);
-        return style === 'grpc'
-          ? grpcClient(newKvGrpcClient(leader.addr), false)
-          : httpClient(leader.httpAddr, concurrency);
+        if (style === 'http') return httpClient(leader.httpAddr, concurrency);
+        const client = newKvGrpcClient(leader.addr);
+        const calls = kvCalls(client);
+        return grpcClient(client, (key, value) => calls.put({ key, value }));
       },
       async () => readLatency(probe, (await swarmliteLeader(cluster)).addr),
     );
@@ -127,7 +128,9 @@ async function benchEtcd(): Promise<Row[]> {
   try {
     return await measure('etcd', async (style, concurrency) => {
       const leader = await cluster.leaderAddr();
-      return style === 'grpc' ? grpcClient(cluster.kvClient(leader), true) : httpClient(leader, concurrency);
+      if (style === 'http') return httpClient(leader, concurrency);
+      const client = cluster.kvClient(leader);
+      return grpcClient(client, etcdPut(client));
     });
   } finally {
     await cluster.stop();

@@ -11,7 +11,8 @@ import { test } from 'node:test';
 import { bootstrapStorage } from '../core/bootstrap.js';
 import { decodeConfChange } from '../core/confchange.js';
 import { MemoryStorage } from '../core/memory-storage.js';
-import { RawNode } from '../core/rawnode.js';
+import type { RawNode } from '../core/rawnode.js';
+import { testRawNode } from '../core/test-raw-node.js';
 import { ConfChangeType, EntryType, type Message, MessageType, type RaftId, Role } from '../types.js';
 import { ReadyPlanner } from './ready-plan.js';
 
@@ -123,20 +124,7 @@ class Cluster {
   }
 }
 
-function start(id: RaftId, disk: MemoryStorage): RawNode {
-  return new RawNode({
-    id,
-    electionTicks: 10,
-    heartbeatTicks: 1,
-    storage: disk,
-    applied: disk.snapshot().metadata.index,
-    maxSizePerMsg: 1 << 20,
-    maxInflightMsgs: 256,
-    preVote: true,
-    checkQuorum: true,
-    random: () => 0,
-  });
-}
+const start = (id: RaftId, disk: MemoryStorage): RawNode => testRawNode(id, disk);
 
 function planner(): ReadyPlanner {
   return new ReadyPlanner();
