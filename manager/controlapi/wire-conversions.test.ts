@@ -1,5 +1,5 @@
 // The conversions against the real wire: encoded and decoded with proto/control.proto's own
-// serializers (lib/grpc.ts loader options), so what the handlers read is what really arrives.
+// serializers (api/rpc.ts, with proto/loader-options.json), so what the handlers read is what really arrives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { services } from '../../api/rpc.js';

@@ -7,7 +7,7 @@ export interface LoadResult {
   writesPerSec: number;
   p50Ms: number;
   p99Ms: number;
-  /** Mean latency: what the leader's per-stage means (bench/raft/breakdown.ts) add up toward. */
+  /** Mean latency: what the leader's per-stage means (bench-breakdown.ts) add up toward. */
   meanMs: number;
 }
 
