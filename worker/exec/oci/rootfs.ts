@@ -66,9 +66,9 @@ export async function removeRootfs(dir: string): Promise<void> {
  */
 export function pathInRoot(root: string, path: string): string {
   let resolved = '/';
-  const todo = posix.normalize(`/${path}`).split('/').filter(Boolean);
-  for (let hops = 0; todo.length > 0;) {
-    const part = todo.shift()!;
+  const unresolved = posix.normalize(`/${path}`).split('/').filter(Boolean);
+  for (let hops = 0; unresolved.length > 0;) {
+    const part = unresolved.shift()!;
     if (part === '.') continue;
     if (part === '..') {
       resolved = posix.dirname(resolved);
@@ -87,7 +87,7 @@ export function pathInRoot(root: string, path: string): string {
       continue;
     }
     if (++hops > 40) throw new Error(`too many levels of symbolic links in ${path}`);
-    todo.unshift(...target.split('/').filter(Boolean));
+    unresolved.unshift(...target.split('/').filter(Boolean));
     if (target.startsWith('/')) resolved = '/';
   }
   return join(root, resolved);
