@@ -122,6 +122,12 @@ export function registerBasicCommands(program: Command): void {
       "the tasks' upstream resolvers (nameserver lines)",
       DAEMON_DEFAULTS.resolvConf,
     )
+    .option(
+      '--insecure-registry <host:port>',
+      'a registry reached over plain HTTP (repeatable)',
+      (value: string, previous: string[]) => [...previous, value],
+      DAEMON_DEFAULTS.insecureRegistries,
+    )
     .action(
       async (opts: {
         dataRoot: string;
@@ -132,10 +138,17 @@ export function registerBasicCommands(program: Command): void {
         logLevel: string;
         executor: string;
         resolvConf: string;
+        insecureRegistry: string[];
       }) => {
         await runDaemonUntilSignalled(
           validateDaemonOptions({
-            ...opts,
+            dataRoot: opts.dataRoot,
+            execRoot: opts.execRoot,
+            socket: opts.socket,
+            netnsPrefix: opts.netnsPrefix,
+            advertiseAddr: opts.advertiseAddr,
+            resolvConf: opts.resolvConf,
+            insecureRegistries: opts.insecureRegistry,
             logLevel: opts.logLevel as LogLevel,
             executor: opts.executor as ExecutorKind,
           }),

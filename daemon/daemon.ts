@@ -10,6 +10,7 @@ import { packageVersion } from '../lib/repo.js';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
 import { localStreams } from './local-streams.js';
+import { openNodeImages } from './images.js';
 import { SwarmNode } from './swarm.js';
 import { UserError } from '../lib/errors.js';
 
@@ -55,7 +56,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   try {
     const identity = loadOrCreateIdentity(opts.dataRoot);
     const version = packageVersion();
-    const node = new SwarmNode(opts, log);
+    const images = await openNodeImages(opts);
+    const node = new SwarmNode(opts, log, images);
     swarm = node;
     await node.resume();
     server = await serveLocalApi(

@@ -7,11 +7,12 @@ import { swarmliteBin } from '../lib/repo.js';
 import type { Executor } from '../worker/agent/executor.js';
 import { SimulatedExecutor } from '../worker/agent/simulated-executor.js';
 import { TaskRuntime } from '../worker/exec/runtime.js';
+import type { ImageSource } from '../worker/exec/task-bundle.js';
 import type { DaemonOptions } from './options.js';
 
-export function createExecutor(opts: DaemonOptions, _log: Logger): Executor {
+export function createExecutor(opts: DaemonOptions, _log: Logger, images?: ImageSource): Executor {
   if (opts.executor === 'simulated') return new SimulatedExecutor();
-  return taskRuntime(opts.dataRoot, opts.execRoot, opts.netnsPrefix, hostname());
+  return taskRuntime(opts.dataRoot, opts.execRoot, opts.netnsPrefix, hostname(), images);
 }
 
 /** The runtime of a daemon's data root and prefix (also what `lab down` clears after the daemon). */
@@ -20,6 +21,7 @@ export function taskRuntime(
   execRoot: string,
   prefix: string,
   nodeHostname: string,
+  images?: ImageSource,
 ): TaskRuntime {
   return new TaskRuntime({
     // Under the data root, not the exec root: a restarted daemon must find its tasks to adopt them.
@@ -30,5 +32,6 @@ export function taskRuntime(
     prefix,
     nodeHostname,
     swarmliteBinDir: dirname(swarmliteBin()),
+    ...(images ? { images } : {}),
   });
 }

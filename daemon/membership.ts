@@ -6,6 +6,7 @@ import { UserError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { clusterIdOfCA, forceNewCluster, raftDataDir } from '../manager/index.js';
 import { CertificateRenewer } from './cert-renewal.js';
+import type { ImageService } from '../worker/images/images.js';
 import type { DaemonOptions } from './options.js';
 import { RoleSupervisor, newRaftId } from './role-supervisor.js';
 import { chooseAdvertiseIp, splitHostPort } from './swarm-addr.js';
@@ -58,9 +59,10 @@ export class Membership {
   constructor(
     private readonly opts: DaemonOptions,
     private readonly log: Logger,
+    images?: ImageService,
   ) {
     this.swarm = new SwarmCredentials(opts.dataRoot);
-    this.worker = new WorkerRole(opts, log);
+    this.worker = new WorkerRole(opts, log, images);
     this.roles = new RoleSupervisor({
       opts,
       log,

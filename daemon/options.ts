@@ -17,6 +17,8 @@ export interface DaemonOptions {
   executor: ExecutorKind;
   /** Where the embedded DNS finds its upstream resolvers (read when each task starts, as Docker does). */
   resolvConf: string;
+  /** Registries (`host[:port]`) reached over plain HTTP, as Docker's `--insecure-registry`. */
+  insecureRegistries: string[];
 }
 
 const EXECUTOR_KINDS = ['runtime', 'simulated'] as const;
@@ -33,7 +35,11 @@ export const DAEMON_DEFAULTS: DaemonOptions = {
   logLevel: 'info',
   executor: 'runtime',
   resolvConf: '/etc/resolv.conf',
+  insecureRegistries: [],
 };
+
+/** `host` or `host:port`, as a registry is named in an image reference. */
+const REGISTRY_HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$/;
 
 export function validateDaemonOptions(o: DaemonOptions): DaemonOptions {
   if (!o.dataRoot.startsWith('/'))
@@ -59,6 +65,10 @@ export function validateDaemonOptions(o: DaemonOptions): DaemonOptions {
     throw new UserError(`--resolv-conf must be an absolute path, got '${o.resolvConf}'`);
   if (!(EXECUTOR_KINDS as readonly string[]).includes(o.executor)) {
     throw new UserError(`--executor must be one of ${EXECUTOR_KINDS.join(', ')}, got '${o.executor}'`);
+  }
+  for (const registry of o.insecureRegistries) {
+    if (!REGISTRY_HOST.test(registry))
+      throw new UserError(`--insecure-registry must be host or host:port, got '${registry}'`);
   }
   return o;
 }

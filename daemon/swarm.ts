@@ -14,6 +14,7 @@ import {
 } from './membership.js';
 import type { DaemonOptions } from './options.js';
 import type { ControlCalls } from '../api/rpc.js';
+import type { ImageService } from '../worker/images/images.js';
 
 export type { InitRequest, JoinRequest } from './membership.js';
 
@@ -23,8 +24,8 @@ const NOT_A_MANAGER =
 export class SwarmNode {
   private readonly membership: Membership;
 
-  constructor(opts: DaemonOptions, log: Logger) {
-    this.membership = new Membership(opts, log);
+  constructor(opts: DaemonOptions, log: Logger, images?: ImageService) {
+    this.membership = new Membership(opts, log, images);
   }
 
   resume(): Promise<void> {

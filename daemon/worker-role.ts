@@ -11,6 +11,8 @@ import type { Executor } from '../worker/agent/executor.js';
 import { NodeWorkServer } from '../worker/agent/node-work.js';
 import { DispatcherSession, type SessionMessage } from '../worker/agent/session.js';
 import { createExecutor } from './executor.js';
+import { runnableImages } from './images.js';
+import type { ImageService } from '../worker/images/images.js';
 import { NetworkPlane } from './network-plane.js';
 import type { DaemonOptions } from './options.js';
 import { splitHostPort } from './swarm-addr.js';
@@ -44,11 +46,17 @@ export class WorkerRole {
   constructor(
     private readonly opts: DaemonOptions,
     private readonly log: Logger,
+    /** The node's image store (absent in tests that run only the built-in `host` image). */
+    private readonly images?: ImageService,
   ) {}
 
   /** Made on first use: a daemon outside any swarm runs no tasks. */
   private get executor(): Executor {
-    this.executorInstance ??= createExecutor(this.opts, this.log.child({ component: 'executor' }));
+    this.executorInstance ??= createExecutor(
+      this.opts,
+      this.log.child({ component: 'executor' }),
+      this.images && runnableImages(this.images),
+    );
     return this.executorInstance;
   }
 

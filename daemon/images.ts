@@ -1,0 +1,35 @@
+// The node's one image store (worker/images): opened with the daemon, shared by the local API's image
+// verbs and the task runtime, so a pulled or loaded image is what the next task runs.
+import { join } from 'node:path';
+import type { RunnableImage, ImageSource } from '../worker/exec/task-bundle.js';
+import { ImageService } from '../worker/images/images.js';
+import type { DaemonOptions } from './options.js';
+
+export function openNodeImages(opts: DaemonOptions): Promise<ImageService> {
+  return ImageService.open({
+    dataRoot: opts.dataRoot,
+    insecureRegistries: opts.insecureRegistries,
+    // Docker's place for a registry's own CA: <certs.d>/<host:port>/ca.crt.
+    certsDir: join(opts.dataRoot, 'certs.d'),
+  });
+}
+
+/** What the runtime needs of an image: its layers for overlayfs and the defaults of its config. */
+export function runnableImages(images: ImageService): ImageSource {
+  return {
+    async resolve(ref: string): Promise<RunnableImage> {
+      const { config } = await images.config(ref);
+      const c = config.config ?? {};
+      return {
+        lowerDirs: images.layerDirs(ref),
+        config: {
+          entrypoint: c.Entrypoint ?? [],
+          cmd: c.Cmd ?? [],
+          env: c.Env ?? [],
+          workdir: c.WorkingDir ?? '',
+          user: c.User ?? '',
+        },
+      };
+    },
+  };
+}
