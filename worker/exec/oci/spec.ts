@@ -74,6 +74,8 @@ export interface ContainerConfigInput {
   capAdd: string[];
   capDrop: string[];
   noNewPrivileges: boolean;
+  /** `--security-opt seccomp=unconfined`: no syscall filter at all (the capabilities still apply). */
+  seccompUnconfined?: boolean;
   /** Host files bound over /etc/hosts, /etc/hostname and /etc/resolv.conf. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   /** User mounts (binds, volumes resolved to binds, tmpfs), in any order. */
@@ -124,7 +126,8 @@ export interface OciConfig {
     };
     maskedPaths: string[];
     readonlyPaths: string[];
-    seccomp: SeccompProfile;
+    /** Absent: the container runs without a syscall filter. */
+    seccomp?: SeccompProfile;
   };
 }
 
@@ -270,7 +273,7 @@ export function buildOciConfig(input: ContainerConfigInput): OciConfig {
       resources,
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
-      seccomp: defaultSeccompProfile(caps, input.arch),
+      ...(input.seccompUnconfined ? {} : { seccomp: defaultSeccompProfile(caps, input.arch) }),
     },
   };
 }
