@@ -91,16 +91,14 @@ function taskSpecFromWire(m: TaskSpec__Output | null, path: string): TaskSpec {
 
 /** The container options as the store has them: absent when the wire carries the default ('', false, []). */
 function containerFieldsFromWire(spec: TaskSpec__Output, path: string): Partial<TaskSpec> {
-  const mounts = spec.mounts.map(
-    (m, i): Mount => ({
-      type: oneOf(m.type, `${path}.mounts[${i}].type`, MOUNT_TYPES),
-      source: m.source,
-      target: m.target,
-      readonly: m.readonly,
-      tmpfsSizeBytes: m.tmpfsSizeBytes,
-      tmpfsMode: m.tmpfsMode,
-    }),
-  );
+  const mounts = spec.mounts.map((m, i): Mount => ({
+    type: oneOf(m.type, `${path}.mounts[${i}].type`, MOUNT_TYPES),
+    source: m.source,
+    target: m.target,
+    readonly: m.readonly,
+    tmpfsSizeBytes: m.tmpfsSizeBytes,
+    tmpfsMode: m.tmpfsMode,
+  }));
   return {
     ...(spec.capAdd.length ? { capAdd: [...spec.capAdd] } : {}),
     ...(spec.capDrop.length ? { capDrop: [...spec.capDrop] } : {}),

@@ -62,11 +62,18 @@ export function networkToWire(n: Network): WireNetwork {
 }
 
 /** A task spec as proto-loader decodes it: the container options unset in the store as their defaults. */
-const taskSpecToWire = (t: TaskSpec): TaskSpec__Output => ({ ...structuredClone(t), ...containerFieldsToWire(t) });
+const taskSpecToWire = (t: TaskSpec): TaskSpec__Output => ({
+  ...structuredClone(t),
+  ...containerFieldsToWire(t),
+});
 
 export function serviceSpecToWire(spec: ServiceSpec): WireServiceSpec {
   const { mode, ...cloned } = structuredClone(spec);
-  const rest = { ...cloned, task: taskSpecToWire(cloned.task), endpoint: endpointSpecToWire(cloned.endpoint) };
+  const rest = {
+    ...cloned,
+    task: taskSpecToWire(cloned.task),
+    endpoint: endpointSpecToWire(cloned.endpoint),
+  };
   // As proto-loader decodes a oneof: the member set, and `mode` naming it; the other member absent.
   return 'global' in mode
     ? { ...rest, global: {}, mode: 'global' as const }
