@@ -82,12 +82,26 @@ export const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** The longest tmpfs mode: permission bits plus setuid, setgid and sticky. */
 const MAX_MODE = 0o7777;
 
+/** Where the runtime mounts what every container has (worker/exec/oci/spec.ts), and its init. */
+export const RESERVED_MOUNT_TARGETS: ReadonlySet<string> = new Set([
+  '/proc',
+  '/dev',
+  '/dev/pts',
+  '/sys',
+  '/sys/fs/cgroup',
+  '/dev/mqueue',
+  '/dev/shm',
+  '/dev/init',
+]);
+
 /** The mount target as the container sees it, or the reason it cannot be one. */
 export function mountTarget(target: string): { path: string } | { problem: string } {
   if (!posix.isAbsolute(target) || target.includes('\0'))
     return { problem: `invalid mount target "${target}": it must be an absolute path` };
   const path = posix.normalize(target).replace(/\/+$/, '') || '/';
-  if (path === '/') return { problem: 'invalid mount target "/": the root filesystem cannot be a mount' };
+  if (path === '/') return { problem: 'invalid mount target "/": the root filesystem cannot be replaced' };
+  if (RESERVED_MOUNT_TARGETS.has(path))
+    return { problem: `invalid mount target "${target}": it is reserved by the runtime` };
   return { path };
 }
 

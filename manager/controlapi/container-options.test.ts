@@ -115,9 +115,14 @@ test('create: every bad option is refused with INVALID_ARGUMENT naming it, and c
       { mounts: [{ type: 'bind', source: '/srv', target: 'data' }] },
       /mount target "data": it must be an absolute path/,
     ],
-    [{ mounts: [{ type: 'bind', source: '/srv', target: '/' }] }, /the root filesystem cannot be a mount/],
+    [{ mounts: [{ type: 'bind', source: '/srv', target: '/' }] }, /the root filesystem cannot be replaced/],
     [{ mounts: [{ type: 'bind', source: 'srv', target: '/x' }] }, /source "srv" must be an absolute path/],
     [{ mounts: [{ type: 'volume', target: '/x' }] }, /anonymous volumes are not supported/],
+    // The runtime's own mounts: refused here, not by every node that would try the task.
+    [
+      { mounts: [{ type: 'tmpfs', target: '/proc/' }] },
+      /mount target "\/proc\/": it is reserved by the runtime/,
+    ],
     [{ mounts: [{ type: 'volume', source: '../x', target: '/x' }] }, /invalid volume name "\.\.\/x"/],
     [{ mounts: [{ type: 'tmpfs', source: 'x', target: '/x' }] }, /a tmpfs has no source/],
     [{ mounts: [{ type: 'tmpfs', target: '/x', tmpfsMode: 0o17777 }] }, /invalid tmpfs mode 17777/],
