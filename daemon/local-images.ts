@@ -136,9 +136,15 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
         const ref = parseReference(call.request.reference);
         const name = familiarString(ref);
         const throttle = new ProgressThrottle((e: ProgressEvent) => call.write(toProgress(e, name)));
-        if (ref.digest === undefined)
-          throttle.push({ id: ref.tag ?? 'latest', status: `Pulling from ${ref.path}` });
-        const result = await images.pull(call.request.reference, { onProgress: (e) => throttle.push(e) });
+        // Docker's first line, once the registry has answered with the manifest (the first event).
+        let started = false;
+        const onProgress = (e: ProgressEvent) => {
+          if (!started)
+            throttle.push({ id: ref.digest ?? ref.tag ?? 'latest', status: `Pulling from ${ref.path}` });
+          started = true;
+          throttle.push(e);
+        };
+        const result = await images.pull(call.request.reference, { onProgress });
         call.write({ id: '', status: '', digest: result.digest });
         call.end();
       })().catch((err: unknown) => call.emit('error', fail('ImagePull', err)));
@@ -199,11 +205,16 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
           else source.push(null);
         });
       });
+      // As for save: errors reach load() through its pipeline, and none matter once it has answered.
+      source.on('error', () => undefined);
       call.on('cancelled', () => source.destroy(new UserError('the client went away during image load')));
       call.on('error', (err) => source.destroy(err));
       images.load(source).then(
         (loaded) => callback(null, { images: loaded.map((l) => ({ id: l.id, tags: l.tags })) }),
-        (err: unknown) => callback(fail('ImageLoad', err)),
+        (err: unknown) => {
+          source.destroy();
+          callback(fail('ImageLoad', err));
+        },
       );
     },
     ImageSave: (call) => {
@@ -216,10 +227,22 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
           else call.once('drain', () => done());
         },
       });
-      call.on('cancelled', () => out.destroy(new UserError('the client went away during image save')));
+      let settled = false;
+      // A client gone mid-save stops the writing; the error reaches save() through its pipeline, or
+      // nobody when save() already failed (an unknown image: the call ended with that).
+      out.on('error', () => undefined);
+      call.on('cancelled', () => {
+        if (!settled) out.destroy(new UserError('the client went away during image save'));
+      });
       images.save(call.request.references, out).then(
-        () => call.end(),
-        (err: unknown) => call.emit('error', fail('ImageSave', err)),
+        () => {
+          settled = true;
+          call.end();
+        },
+        (err: unknown) => {
+          settled = true;
+          call.emit('error', fail('ImageSave', err));
+        },
       );
     },
   };
