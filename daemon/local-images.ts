@@ -161,7 +161,14 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
       })().catch((err: unknown) => call.emit('error', fail('ImagePush', err)));
     },
     ImageLoad: (call, callback) => {
-      const source = new Readable({ read: () => call.resume() });
+      // Nothing flows until the first message has passed the check (it is taken first, then the rest
+      // in order); after that the loader's reads pace the client.
+      let open = false;
+      const source = new Readable({
+        read: () => {
+          if (open) call.resume();
+        },
+      });
       let declared: number | undefined;
       let received = 0;
       // Bytes wait for the free-space check of the first message; so does the end of the stream.
@@ -170,15 +177,23 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
         call.pause();
         source.destroy(err);
       };
-      const take = (data: Buffer) => {
-        if (source.destroyed) return;
+      /** Passes bytes on; false when the loader wants no more for now. */
+      const take = (data: Buffer): boolean => {
+        if (source.destroyed) return false;
         received += data.length;
-        if (declared! > 0 && received > declared!)
+        if (declared! > 0 && received > declared!) {
           stop(new BadArchiveError(`more than the ${declared} bytes announced arrived`));
-        else if (!source.push(data)) call.pause();
+          return false;
+        }
+        if (source.push(data)) return true;
+        call.pause();
+        return false;
       };
       call.on('data', (chunk: { data: Buffer; totalSize: number }) => {
-        if (declared !== undefined) return take(chunk.data);
+        if (declared !== undefined) {
+          take(chunk.data);
+          return;
+        }
         declared = chunk.totalSize;
         // The archive is spooled, then its blobs kept and its layers unpacked: it needs at least its
         // own size free, checked before a byte is written.
@@ -191,8 +206,8 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
                   `the image archive has ${declared} bytes; the data root ${dataRoot} has only ${free} free`,
                 ),
               );
-            take(chunk.data);
-            call.resume();
+            open = true;
+            if (take(chunk.data)) call.resume();
           },
           (err: unknown) => stop(err as Error),
         );
