@@ -28,25 +28,17 @@ const PER_IMAGE_CODES = new Set<number>([
   grpcStatus.FAILED_PRECONDITION,
 ]);
 
-/** Rethrows (from inside a loop) what is not about one image. */
-const fail = (err: unknown): never => {
-  throw err;
-};
-
 const hostOf = (cmd: Command) => resolveHost(cmd.optsWithGlobals<{ host?: string }>().host);
 
 /** Reads a server stream to its end, each message to `onData`; the stream's error is thrown. */
-function drain<T>(
-  stream: grpc.ClientReadableStream<T>,
-  onData: (m: T) => void | Promise<void>,
-): Promise<void> {
+function drain<T>(stream: grpc.ClientReadableStream<T>, onData: (m: T) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const onSigint = () => {
       stream.cancel();
       reject(new UserError('interrupted'));
     };
     process.once('SIGINT', onSigint);
-    stream.on('data', (m: T) => void onData(m));
+    stream.on('data', onData);
     stream.on('error', (err) => {
       process.off('SIGINT', onSigint);
       reject(err);
@@ -181,7 +173,9 @@ async function inspect(references: string[], cmd: Command): Promise<void> {
       try {
         docs.push(JSON.parse((await c.imageInspect({ reference })).json));
       } catch (err) {
-        errors.push(perImageError(err) ?? fail(err));
+        const line = perImageError(err);
+        if (line === undefined) throw err;
+        errors.push(line);
       }
     }
   });
@@ -196,7 +190,9 @@ async function remove(references: string[], force: boolean, cmd: Command): Promi
       try {
         printRemoved((await c.imageRemove({ reference, force })).events);
       } catch (err) {
-        errors.push(perImageError(err) ?? fail(err));
+        const line = perImageError(err);
+        if (line === undefined) throw err;
+        errors.push(line);
       }
     }
   });

@@ -154,8 +154,15 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
         const ref = parseReference(call.request.reference);
         const name = familiarString(ref);
         const throttle = new ProgressThrottle((e: ProgressEvent) => call.write(toProgress(e, name)));
-        throttle.push({ id: name, status: `The push refers to repository [${repositoryName(ref)}]` });
-        const result = await images.push(call.request.reference, { onProgress: (e) => throttle.push(e) });
+        // Docker's first line, once the image is found and the registry has answered about a blob.
+        let started = false;
+        const onProgress = (e: ProgressEvent) => {
+          if (!started)
+            throttle.push({ id: name, status: `The push refers to repository [${repositoryName(ref)}]` });
+          started = true;
+          throttle.push(e);
+        };
+        const result = await images.push(call.request.reference, { onProgress });
         call.write({ id: '', status: '', digest: result.digest });
         call.end();
       })().catch((err: unknown) => call.emit('error', fail('ImagePush', err)));
