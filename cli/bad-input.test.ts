@@ -73,6 +73,19 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['init', '--max-replicas', '0'], 2, /--max-replicas must be a whole number/],
   [['init', '--max-tasks-per-node', 'many'], 2, /--max-tasks-per-node must be a whole number/],
   [['join'], 2, /required option '--token/],
+  [['image', 'pull'], 2, /missing required argument 'reference'/],
+  [['image', 'tag', 'busybox'], 2, /missing required argument 'target'/],
+  [['image', 'save', '-o'], 2, /option '-o, --output <file>' argument missing/],
+  [['image', 'prune', '--dangling'], 2, /unknown option '--dangling'/],
+  [['login', 'localhost:5000'], 2, /Cannot perform an interactive login from a non TTY device/],
+  [['login', '-u', 'u', '-p', 'p', '--password-stdin', 'localhost:5000'], 2, /mutually exclusive/],
+  [['login', '--password-stdin', 'localhost:5000'], 2, /Must provide --username with --password-stdin/],
+  // The daemon refuses it before starting (and so never takes the default socket).
+  [
+    ['daemon', '--insecure-registry', 'bad host'],
+    1,
+    /--insecure-registry must be host or host:port, got 'bad host'/,
+  ],
   // Refusals: the daemon (not in a swarm here) says why, in the user's terms.
   [['service', 'ls'], 1, /not part of a swarm|not a swarm manager/],
   [['service', 'create', 'host', 'true'], 1, /not part of a swarm|not a swarm manager/],
@@ -81,6 +94,22 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['node', 'inspect', 'self'], 1, /not part of a swarm|not a swarm manager/],
   [['join-token', 'worker'], 1, /not part of a swarm|not a swarm manager/],
   [['leave'], 1, /not part of a swarm/],
+  // Image verbs act on the node's own store: no swarm needed, and an unknown name is refused.
+  [['image', 'pull', 'Bad Ref'], 1, /invalid reference format: "Bad Ref": repository name must be lowercase/],
+  [['image', 'push', 'busybox:nosuch'], 1, /An image does not exist locally with the tag: busybox/],
+  [['image', 'inspect', 'nosuch'], 1, /No such image: nosuch/],
+  [['image', 'rm', 'nosuch'], 1, /No such image: nosuch:latest/],
+  [['rmi', 'sha256:0123'], 1, /No such image: sha256:0123/],
+  [['image', 'tag', 'nosuch', 'other:1'], 1, /No such image: nosuch:latest/],
+  [['image', 'tag', 'nosuch', 'BAD'], 1, /No such image|invalid reference format/],
+  [
+    ['image', 'load', '-i', '/nonexistent/image.tar'],
+    1,
+    /cannot read \/nonexistent\/image.tar: no such file/,
+  ],
+  [['image', 'load', '-i', '/'], 1, /\/ is not a file/],
+  [['image', 'ls', 'Bad:Ref:x'], 1, /invalid reference format/],
+  [['logout', 'http://'], 1, /invalid registry "http:\/\/"/],
 ];
 
 /** The data root as JSON: every path with its size (a refused command writes nothing there). */

@@ -1,12 +1,12 @@
 // `swarmlite network ...`: the swarm's overlay networks, as `docker network` manages swarm-scoped ones.
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { UserError } from '../lib/errors.js';
 import { checkNetworkOptions, type IpamConfig, type NetworkSpec } from '../api/objects/index.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 import { collect, parseLabel, parseLabels } from './service-flags.js';
 import { networkView, shortId, type NetworkView } from './objects.js';
+import { confirm } from './prompt.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const usage = (message: string) => new UserError(message, 2);
@@ -89,15 +89,6 @@ export async function forEachRef<T>(items: T[], fn: (item: T) => Promise<void>):
     }
   }
   if (failed) process.exitCode = 1;
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 export function registerNetworkCommands(program: Command): void {

@@ -11,6 +11,7 @@ import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
 import { localStreams } from './local-streams.js';
 import { openNodeImages } from './images.js';
+import { imageHandlers, imageStreams } from './local-images.js';
 import { SwarmNode } from './swarm.js';
 import { UserError } from '../lib/errors.js';
 
@@ -113,9 +114,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         RemoveService: (req) => node.control((c) => c.removeService(req)),
         ListTasks: (req) => node.control((c) => c.listTasks(req)),
         GetTask: (req) => node.control((c) => c.getTask(req)),
+        // This node's images: its own store, never forwarded.
+        ...imageHandlers(images),
       },
       log,
-      localStreams(node),
+      { ...localStreams(node), ...imageStreams(images, opts.dataRoot, log) },
     );
     log.info(
       { socket: opts.socket, dataRoot: opts.dataRoot, nodeId: identity.nodeId, version },
