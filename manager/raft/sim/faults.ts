@@ -89,10 +89,10 @@ function changeMembership(sim: Simulation, leader: SimNode): void {
     type = sim.rng.chance(0.6) ? ConfChangeType.AddLearner : ConfChangeType.AddVoter;
     id = spare.id;
   } else {
-    // Voters go as low as one (the core refuses to remove the last), the leader included: removing
-    // itself from two voters, it steps down and keeps answering votes until the survivor leads in the
-    // new configuration (see Simulation.retireRemovedMembers). The daemon transfers leadership first;
-    // an inherited removal (proposed by an earlier leader) gives no such chance.
+    // Voters go as low as one (the core refuses to remove the last), the leader included: having
+    // applied its removal it hands leadership over (core/membership.ts) and keeps answering votes
+    // until the survivor leads in the new configuration (Simulation.retireRemovedMembers). The daemon
+    // transfers leadership before removing the leader; an inherited removal gives no such chance.
     const voters = cs.voters;
     const removable = [...cs.learners, ...(cs.voters.length > 3 || sim.rng.chance(0.3) ? voters : [])];
     if (removable.length === 0) return;

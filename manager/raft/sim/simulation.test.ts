@@ -29,6 +29,12 @@ const REGRESSIONS: Array<[number, string]> = [
   [105868, 'removed leader of two voters (inherited removal)'],
   [627, 'removed leader of two voters'],
   [2142, 'removed leader of two voters'],
+  // The same, with entries appended after the removal that the survivor lacks: the removed member
+  // refused its vote (longer log) and never campaigned. It now hands leadership over before stepping
+  // down, and if it restarted first, campaigns to do so.
+  [202475, 'removed leader of two voters with a longer log'],
+  [203021, 'removed leader of two voters with a longer log'],
+  [201098, 'removed leader of two voters with a longer log, restarted before handing over'],
 ];
 
 if (single !== undefined) {

@@ -262,11 +262,11 @@ export class Simulation {
    * A removed member shuts down once a leader of the configuration without it has applied its
    * removal, as the daemon does: that leader's role reconciler demotes the node in the store, and the
    * node's manager stops when its session reports the demotion (daemon/role-supervisor.ts). Until
-   * then it keeps running, not campaigning (it is no voter in its own configuration) but still
-   * answering votes and appends: with two voters, a leader that commits its own removal (proposed by
+   * then it keeps running, answering votes and appends (and campaigning only to hand leadership over,
+   * see Raft.removedWithTail): with two voters, a leader that commits its own removal (proposed by
    * itself, or inherited from an earlier leader) may be the only member that knows the commit, and the
    * survivor, still in the old configuration, needs its vote to elect itself and commit the removal.
-   * Such a leader's commit index is on its disk before it is applied (ReadyPlanner), so it holds the
+   * That leader's commit index is on its disk before it is applied (ReadyPlanner), so it holds the
    * removal from then on. A removed member that never learned of its removal would otherwise
    * campaign forever; without PreVote and CheckQuorum that disrupts the cluster (Raft's known
    * limitation, not a bug).
