@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonClient, localInfo } from '../daemon/client.js';
+import * as grpc from '@grpc/grpc-js';
+import { daemonClient, localCalls, localInfo } from '../daemon/client.js';
 import { swarmliteBin } from '../lib/repo.js';
 import { startTestDaemon } from './test-daemon.js';
 
@@ -68,6 +69,13 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['network', 'create', '--opt', 'mtu=big', 'n'], 2, /mtu=big/],
   [['node', 'update', '--availability', 'sleepy', 'n1'], 2, /invalid --availability 'sleepy'/],
   [['node', 'update', '--role', 'king', 'n1'], 2, /invalid --role 'king'/],
+  [['node', 'ls', '--consistency', 'stale'], 2, /invalid --consistency 'stale': use linearizable or local/],
+  [['node', 'inspect', '--consistency', 'LOCAL', 'self'], 2, /invalid --consistency 'LOCAL'/],
+  [['service', 'ls', '--consistency', ''], 2, /invalid --consistency ''/],
+  [['service', 'ps', '--consistency', 'eventual', 'web'], 2, /invalid --consistency 'eventual'/],
+  [['service', 'inspect', '--consistency', 'fast', 'web'], 2, /invalid --consistency 'fast'/],
+  [['network', 'ls', '--consistency', 'x'], 2, /invalid --consistency 'x'/],
+  [['network', 'inspect', '--consistency', 'x', 'n'], 2, /invalid --consistency 'x'/],
   [['init', '--default-addr-pool-mask-length', '40'], 2, /--default-addr-pool-mask-length must be 8..29/],
   [['init', '--dispatcher-heartbeat', '1h'], 2, /--dispatcher-heartbeat must be a duration/],
   [['init', '--max-replicas', '0'], 2, /--max-replicas must be a whole number/],
@@ -92,6 +100,7 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['network', 'ls'], 1, /not part of a swarm|not a swarm manager/],
   [['node', 'ls'], 1, /not part of a swarm|not a swarm manager/],
   [['node', 'inspect', 'self'], 1, /not part of a swarm|not a swarm manager/],
+  [['node', 'ls', '--consistency', 'local'], 1, /not part of a swarm|not a swarm manager/],
   [['join-token', 'worker'], 1, /not part of a swarm|not a swarm manager/],
   [['leave'], 1, /not part of a swarm/],
   // Image verbs act on the node's own store: no swarm needed, and an unknown name is refused.
@@ -162,6 +171,15 @@ test('every CLI verb with malformed arguments: exit 2 or 1, one clear line, noth
       failures.push(`${shown}: more than the error and the usage`);
   });
   assert.deepEqual(failures, []);
+  // The local API checks a read's consistency itself (other clients than this CLI), before anything.
+  const calls = localCalls(client);
+  for (const consistency of ['stale', 'Local']) {
+    await assert.rejects(calls.listServices({ consistency }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(err.details, /invalid consistency "\w+": use linearizable or local/);
+      return true;
+    });
+  }
   assert.equal(await state(), before, 'a refused command changed the daemon or its data root');
   client.close();
 });
