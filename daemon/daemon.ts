@@ -11,6 +11,7 @@ import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
 import { localStreams } from './local-streams.js';
 import { openNodeImages } from './images.js';
+import { attachRegistryAuth } from './service-images.js';
 import { SwarmNode } from './swarm.js';
 import { UserError } from '../lib/errors.js';
 
@@ -105,10 +106,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         ListNetworks: (req) => node.control((c) => c.listNetworks(req)),
         RemoveNetwork: (req) => node.control((c) => c.removeNetwork(req)),
         PruneNetworks: (req) => node.control((c) => c.pruneNetworks(req)),
-        CreateService: (req) => node.control((c) => c.createService(req)),
+        // --with-registry-auth: this node's login goes into the spec here, before the call leaves it.
+        CreateService: async (req) => {
+          const sent = await attachRegistryAuth(images, req);
+          return node.control((c) => c.createService(sent));
+        },
         GetService: (req) => node.control((c) => c.getService(req)),
         ListServices: (req) => node.control((c) => c.listServices(req)),
-        UpdateService: (req) => node.control((c) => c.updateService(req)),
+        UpdateService: async (req) => {
+          const sent = await attachRegistryAuth(images, req);
+          return node.control((c) => c.updateService(sent));
+        },
         RollbackService: (req) => node.control((c) => c.rollbackService(req)),
         RemoveService: (req) => node.control((c) => c.removeService(req)),
         ListTasks: (req) => node.control((c) => c.listTasks(req)),

@@ -17,6 +17,7 @@ export type { NodeMetrics } from './raft/node/options.js';
 export type { RaftNode } from './raft/node/raft-node.js';
 export { Role } from './raft/types.js';
 export { SchedulerController } from './scheduler/controller.js';
+export { serviceHandlers } from './controlapi/service-handlers.js';
 export { scheduleBatch } from './scheduler/index.js';
 export { InMemoryLog, Store, swarmSchema } from './store/index.js';
 export { sampleNetwork } from './store/test-fixtures.js';

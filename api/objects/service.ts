@@ -43,6 +43,17 @@ export interface NetworkAttachmentConfig {
   aliases: string[];
 }
 
+/**
+ * `--with-registry-auth`: the login the CLI's node holds for the image's registry, for the nodes that
+ * pull it. Sent only to that registry; the control API never returns it (objects-to-wire redacts it).
+ */
+export interface RegistryAuth {
+  /** Registry domain as in references (`docker.io`, `198.18.0.5:5000`). */
+  registry: string;
+  username: string;
+  password: string;
+}
+
 export interface TaskSpec {
   /** 'host' (the built-in image) or an OCI image reference. */
   image: string;
@@ -64,6 +75,8 @@ export interface TaskSpec {
    * changed, so the rolling update redeploys them (SwarmKit's ForceUpdate).
    */
   forceUpdate: number;
+  /** Absent unless the service was created or updated `--with-registry-auth`. */
+  registryAuth?: RegistryAuth;
 }
 
 export const PUBLISH_MODES = ['ingress', 'host'] as const;

@@ -10,6 +10,7 @@ import type {
   Service,
   ServiceSpec,
   Task,
+  TaskSpec,
 } from '../../api/objects/index.js';
 import type { EndpointSpec__Output } from '../../api/gen/swarmlite/objects/v1/EndpointSpec.js';
 import type { Endpoint__Output } from '../../api/gen/swarmlite/objects/v1/Endpoint.js';
@@ -58,8 +59,17 @@ export function networkToWire(n: Network): WireNetwork {
   };
 }
 
+/**
+ * A task spec as the control API shows it: without `--with-registry-auth` credentials, which only the
+ * nodes that pull receive (Docker's API never returns them either).
+ */
+export function redactTaskSpec(spec: TaskSpec): TaskSpec {
+  const { registryAuth: _hidden, ...shown } = structuredClone(spec);
+  return shown;
+}
+
 export function serviceSpecToWire(spec: ServiceSpec): WireServiceSpec {
-  const { mode, ...cloned } = structuredClone(spec);
+  const { mode, ...cloned } = { ...structuredClone(spec), task: redactTaskSpec(spec.task) };
   const rest = { ...cloned, endpoint: endpointSpecToWire(cloned.endpoint) };
   // As proto-loader decodes a oneof: the member set, and `mode` naming it; the other member absent.
   return 'global' in mode
@@ -86,7 +96,7 @@ export function taskToWire(t: Task): WireTask {
     serviceId: t.serviceId,
     slot: t.slot,
     nodeId: t.nodeId,
-    spec: structuredClone(t.spec),
+    spec: redactTaskSpec(t.spec),
     specVersion: t.specVersion,
     serviceName: t.serviceName,
     desiredState: t.desiredState,
