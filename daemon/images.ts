@@ -57,6 +57,7 @@ export function runnableImages(images: ImageService): ImageSource {
           env: c.Env ?? [],
           workdir: c.WorkingDir ?? '',
           user: c.User ?? '',
+          stopSignal: c.StopSignal ?? '',
         },
       };
     },
