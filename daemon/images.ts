@@ -57,7 +57,6 @@ export function runnableImages(images: ImageService): ImageSource {
           env: c.Env ?? [],
           workdir: c.WorkingDir ?? '',
           user: c.User ?? '',
-          stopSignal: c.StopSignal ?? '',
         },
       };
     },

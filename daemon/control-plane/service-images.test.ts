@@ -24,7 +24,7 @@ import {
 import { TaskRunner } from '../../worker/agent/task-runner.js';
 import { ImageService } from '../../worker/images/images.js';
 import { RegistryLab } from '../../worker/images/registry/test-registry.js';
-import { buildBusyboxImage, dockerSaveTar, imageOf } from '../../worker/images/test-images.js';
+import { buildBusyboxImage, dockerSaveTar } from '../../worker/images/test-images.js';
 import { collectLogs, hostSpec, testRuntime } from '../../worker/exec/test-fixtures.js';
 import { eventually } from '../../test/support.js';
 import { runnableImages } from '../images.js';
@@ -232,46 +232,4 @@ test('a node pulls a missing image while the task is preparing, once for concurr
     `No such image: ${plain}/app:nope`,
     'unauthorized: authentication required',
   ]);
-});
-
-test("an image on the node runs without a pull, and is stopped with its config's StopSignal", async (t) => {
-  const images = await nodeImages();
-  let pulls = 0;
-  const pull = images.pull.bind(images);
-  images.pull = (ref, opts) => {
-    pulls++;
-    return pull(ref, opts);
-  };
-  // Only a trap on SIGUSR1 ends this task cleanly: SIGTERM would be ignored (the shell is PID 1)
-  // and the grace period would end in SIGKILL.
-  const { layers } = await buildBusyboxImage();
-  const stoppable = imageOf(layers, {
-    Entrypoint: ['/bin/sh', '-c'],
-    Cmd: ["trap 'echo stopped-by-usr1; exit 0' USR1; echo ready; while :; do :; done"],
-    StopSignal: 'SIGUSR1',
-  });
-  await images.load(Readable.from([await dockerSaveTar(stoppable, ['local/stoppable:1'])]));
-  const { rt } = testRuntime(t, { images: runnableImages(images) });
-  const task = taskOf('local/stoppable:1');
-  const launch = {
-    taskId: task.id,
-    name: `app.1.${task.id}`,
-    serviceId: 'svcimg',
-    serviceName: 'app',
-    slot: 1,
-    spec: task.spec,
-  };
-  await rt.prepare(launch);
-  await rt.start(task.id);
-  await eventually('the task to be ready', async () =>
-    (await collectLogs(rt, task.id)).some((l) => l.line === 'ready'),
-  );
-  await rt.stop(task.id, 60_000);
-  const exit = await rt.wait(task.id);
-  assert.deepEqual(exit, { exitCode: 0, oomKilled: false });
-  assert.deepEqual(
-    (await collectLogs(rt, task.id)).map((l) => l.line),
-    ['ready', 'stopped-by-usr1'],
-  );
-  assert.equal(pulls, 0, 'an image the node has is not pulled');
 });

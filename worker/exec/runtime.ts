@@ -267,21 +267,18 @@ export class TaskRuntime implements Executor {
   async stop(taskId: string, graceMs: number): Promise<void> {
     const files = this.files(taskId);
     return this.serialized(taskId, async () => {
-      const record = files.readTask();
-      if (!record) return;
+      if (!files.readTask()) return;
       const status = this.status(taskId);
       if (status.phase !== 'running' && status.phase !== 'starting') return;
       const ended = () => this.status(taskId).phase === 'exited';
-      // The stop signal (SIGTERM unless the image says otherwise) to the container's init (with
-      // --init, tini forwards it to the command), then SIGKILL to every process of the container once
-      // the grace period is over. A task the OCI runtime does not know (started by a swarmlite before
-      // it, on the shell init) gets them straight.
-      const signal = record.plan.stopSignal ?? 'SIGTERM';
+      // SIGTERM to the container's init (with --init, tini forwards it to the command), then SIGKILL
+      // to every process of the container once the grace period is over. A task the OCI runtime
+      // does not know (started by a swarmlite before it, on the shell init) gets them straight.
       const known = await this.oci()
-        .kill(taskId, signal)
+        .kill(taskId, 'SIGTERM')
         .then(() => true)
         .catch(() => false); // already stopped, or not runc's
-      if (!known && status.init) signalProcess(status.init, signal);
+      if (!known && status.init) signalProcess(status.init, 'SIGTERM');
       if (await waitUntil(ended, Math.max(0, graceMs), this.pollMs)) return;
       await this.oci()
         .kill(taskId, 'SIGKILL', true)

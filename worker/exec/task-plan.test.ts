@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TaskLaunch } from '../agent/executor.js';
-import { HOST_IMAGE_DEFAULTS, parseStopSignal, planTask, type PlanContext } from './task-plan.js';
+import { HOST_IMAGE_DEFAULTS, planTask, type PlanContext } from './task-plan.js';
 import { resolveUser } from './users.js';
 
 const PASSWD = [
@@ -221,26 +221,4 @@ test("an image's entrypoint, cmd, env, workdir and user, and the spec's override
     () => planTask(launch({ image: 'x' }), { ...ictx, image: { ...image, env: ['=bad'] } }),
     /invalid image environment variable "=bad"/,
   );
-});
-
-test("the image's StopSignal is the task's stop signal, in Docker's forms; SIGTERM by default", () => {
-  const cases: [string, string][] = [
-    ['', 'SIGTERM'],
-    ['SIGQUIT', 'SIGQUIT'],
-    ['QUIT', 'SIGQUIT'],
-    ['sigint', 'SIGINT'],
-    ['winch', 'SIGWINCH'],
-    ['9', 'SIGKILL'],
-    ['15', 'SIGTERM'],
-  ];
-  for (const [text, signal] of cases) assert.equal(parseStopSignal(text, 'app:1'), signal, text);
-  for (const bad of ['SIGNOPE', 'TERM ', '0', '999', 'SIG', '-1'])
-    assert.throws(
-      () => parseStopSignal(bad, 'app:1'),
-      /invalid stop signal ".*" in the config of image "app:1"/,
-    );
-  const image = { ...HOST_IMAGE_DEFAULTS, cmd: ['/bin/sh'], stopSignal: 'SIGUSR1' };
-  const ictx: PlanContext = { ...ctx, image, isExecutable: () => true };
-  assert.equal(planTask(launch({ image: 'app:1', command: [] }), ictx).stopSignal, 'SIGUSR1');
-  assert.equal(planTask(launch(), ctx).stopSignal, 'SIGTERM');
 });

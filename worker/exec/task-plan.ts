@@ -2,7 +2,6 @@
 // environment, user, working folder, hostname, limits. Pure (the caller passes the root filesystem's
 // passwd/group text and file probes), so every rule and every error message is unit-tested; all bad
 // input is refused here, at prepare, before the container is made.
-import { constants as osConstants } from 'node:os';
 import { isAbsolute, posix } from 'node:path';
 import type { TaskLaunch } from '../agent/executor.js';
 import { resolveUser, type ResolvedUser } from './users.js';
@@ -24,8 +23,6 @@ export interface ImageDefaults {
   env: string[];
   workdir: string;
   user: string;
-  /** The signal that asks the task to stop (the image's StopSignal); absent or '': SIGTERM. */
-  stopSignal?: string;
 }
 
 export const HOST_IMAGE_DEFAULTS: ImageDefaults = { entrypoint: [], cmd: [], env: [], workdir: '', user: '' };
@@ -41,8 +38,6 @@ export interface TaskPlan {
   /** Absent: the command runs as root with root's groups. */
   user?: ResolvedUser;
   limits: { memoryBytes: number; nanoCpus: number; pidsMax: number };
-  /** Sent to stop the task before the grace period's SIGKILL (absent in plans of older daemons: SIGTERM). */
-  stopSignal?: NodeJS.Signals;
 }
 
 export interface PlanContext {
@@ -149,7 +144,6 @@ export function planTask(launch: TaskLaunch, ctx: PlanContext): TaskPlan {
   if (nanoCpus !== 0 && (!Number.isSafeInteger(nanoCpus) || nanoCpus < MIN_NANO_CPUS))
     throw new Error(`invalid CPU limit ${nanoCpus / 1e9}: the minimum is 0.01`);
 
-  const stopSignal = parseStopSignal(image.stopSignal ?? '', spec.image);
   return {
     taskId,
     image: spec.image,
@@ -159,23 +153,7 @@ export function planTask(launch: TaskLaunch, ctx: PlanContext): TaskPlan {
     workdir,
     ...(user ? { user } : {}),
     limits: { memoryBytes, nanoCpus, pidsMax: ctx.pidsMax },
-    stopSignal,
   };
-}
-
-/**
- * An image's StopSignal as Docker reads it: a name with or without `SIG`, any case, or a number;
- * '' is SIGTERM. One this node has no name for is refused at prepare, as Docker refuses it at create.
- */
-export function parseStopSignal(text: string, image: string): NodeJS.Signals {
-  if (text === '') return 'SIGTERM';
-  const known = osConstants.signals as Record<string, number>;
-  const upper = text.toUpperCase();
-  const name = /^[0-9]+$/.test(text)
-    ? Object.keys(known).find((n) => known[n] === Number(text))
-    : [upper, `SIG${upper}`].find((n) => n.startsWith('SIG') && n in known);
-  if (name === undefined) throw new Error(`invalid stop signal "${text}" in the config of image "${image}"`);
-  return name as NodeJS.Signals;
 }
 
 /** As execvp would find it, so a typo fails the task at once with Docker's message. */
