@@ -24,7 +24,7 @@ import {
 import { TaskRunner } from '../../worker/agent/task-runner.js';
 import { ImageService } from '../../worker/images/images.js';
 import { RegistryLab } from '../../worker/images/registry/test-registry.js';
-import { buildBusyboxImage, dockerSaveTar } from '../../worker/images/test-images.js';
+import { buildBusyboxImage, dockerSaveTar, imageOf } from '../../worker/images/test-images.js';
 import { collectLogs, hostSpec, testRuntime } from '../../worker/exec/test-fixtures.js';
 import { eventually } from '../../test/support.js';
 import { runnableImages } from '../images.js';
@@ -232,4 +232,36 @@ test('a node pulls a missing image while the task is preparing, once for concurr
     `No such image: ${plain}/app:nope`,
     'unauthorized: authentication required',
   ]);
+});
+
+test('an image the node has runs without a pull', async (t) => {
+  const images = await nodeImages();
+  let pulls = 0;
+  const pull = images.pull.bind(images);
+  images.pull = (ref, opts) => {
+    pulls++;
+    return pull(ref, opts);
+  };
+  const { layers } = await buildBusyboxImage();
+  const local = imageOf(layers, { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo loaded-here'] });
+  // Named as if from a registry that does not exist: a pull attempt would fail the task.
+  await images.load(Readable.from([await dockerSaveTar(local, [`${lab.address}:5009/local:1`])]));
+  const { rt } = testRuntime(t, { images: runnableImages(images) });
+  const task = taskOf(`${lab.address}:5009/local:1`);
+  const launch = {
+    taskId: task.id,
+    name: `app.1.${task.id}`,
+    serviceId: 'svcimg',
+    serviceName: 'app',
+    slot: 1,
+    spec: task.spec,
+  };
+  await rt.prepare(launch);
+  await rt.start(task.id);
+  assert.deepEqual(await rt.wait(task.id), { exitCode: 0, oomKilled: false });
+  assert.deepEqual(
+    (await collectLogs(rt, task.id)).map((l) => l.line),
+    ['loaded-here'],
+  );
+  assert.equal(pulls, 0);
 });
