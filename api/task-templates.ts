@@ -2,14 +2,20 @@
 // and the built-in image: what the control API refuses at create/update and the worker relies on when
 // it expands them on the node, so a typo is one clear error at create, never a task rejected on every
 // node in a loop.
+import { parseNormalizedNamed } from './image-reference.js';
 
-/** The only image that runs until OCI images land (the host's files; worker/exec/task-plan.ts). */
+/** The built-in image: the host's own files (worker/exec/task-plan.ts); no registry has it. */
 export const BUILTIN_IMAGE = 'host';
 
-/** Why `image` cannot run on this swarm yet, or undefined. */
+/** Why `image` cannot name an image for a task (not a reference Docker would accept), or undefined. */
 export function checkImage(image: string): string | undefined {
   if (image === BUILTIN_IMAGE) return undefined;
-  return `image "${image}" is not available: only the built-in image "${BUILTIN_IMAGE}" runs until OCI images are supported`;
+  try {
+    parseNormalizedNamed(image);
+    return undefined;
+  } catch (err) {
+    return `invalid image: ${(err as Error).message}`;
+  }
 }
 
 /** The template fields a task spec may use (the values are only known on the node). */

@@ -64,6 +64,11 @@ test('taskFromWire / networkFromWire: a store object sent by the dispatcher come
   // Without an exit code or pid, none appears (proto3 `optional`), as in the store.
   const running = task('tsk2', 'svc1', { nodeId: 'node-a' });
   assert.deepEqual(taskFromWire(overTheWire([running]).tasks[0]!), running);
+  // --with-registry-auth credentials reach the node that pulls (and stay absent when there are none).
+  const registryAuth = { registry: '198.18.0.5:5000', username: 'ci', password: 'pw' };
+  const pulling = { ...running, spec: { ...running.spec, registryAuth } };
+  assert.deepEqual(taskFromWire(overTheWire([pulling]).tasks[0]!), pulling);
+  assert.equal('registryAuth' in taskFromWire(overTheWire([running]).tasks[0]!).spec, false);
 });
 
 test("taskFromWire: Docker's container options come back as the store has them (absent when unset)", () => {
@@ -119,6 +124,11 @@ test('taskFromWire: a task lacking a part or carrying an unknown enum string is 
     ['no meta', { ...good, meta: null }, 'task.meta'],
     ['no endpoint', { ...good, endpoint: null }, 'task.endpoint'],
     ['no id', { ...good, id: '' }, 'task.id'],
+    [
+      'credentials for no registry',
+      { ...good, spec: { ...good.spec, registryAuth: { registry: '', username: 'u', password: 'p' } } },
+      'task.spec.registryAuth.registry',
+    ],
     ['unknown state', { ...good, status: { ...good.status, state: 'exploded' } }, 'task.status.state'],
     ['empty desired state', { ...good, desiredState: '' }, 'task.desiredState'],
     [

@@ -85,6 +85,15 @@ function taskSpecFromWire(m: TaskSpec__Output | null, path: string): TaskSpec {
     networks: spec.networks.map((n) => ({ target: n.target, aliases: [...n.aliases] })),
     stopGracePeriodMs: spec.stopGracePeriodMs,
     forceUpdate: spec.forceUpdate,
+    ...(spec.registryAuth
+      ? {
+          registryAuth: {
+            registry: nonEmpty(spec.registryAuth.registry, `${path}.registryAuth.registry`),
+            username: spec.registryAuth.username,
+            password: spec.registryAuth.password,
+          },
+        }
+      : {}),
     ...containerFieldsFromWire(spec, path),
   };
 }

@@ -154,6 +154,45 @@ test('service update that cannot converge: the paused update message, exit 1', a
   assert.deepEqual((sent?.spec as ServiceSpecView).task.env, ['A=1']);
 });
 
+test('service create/update: --with-registry-auth and --no-resolve-image reach the daemon; warnings go to stderr', async (t) => {
+  const sent: Record<string, unknown>[] = [];
+  const service = wireService({ id: 'svcimg000000000000000000a' });
+  const warning = 'image app:1 could not be accessed on a registry to record its digest. ...';
+  const daemon = await fakeDaemon({
+    createService: (req) => {
+      sent.push(req);
+      return { service, warnings: req.resolveImage ? [warning] : [] };
+    },
+    updateService: (req) => {
+      sent.push(req);
+      return { service, warnings: req.resolveImage ? [warning] : [] };
+    },
+    getService: () => ({ service }),
+  });
+  t.after(() => daemon.close());
+  const created = await cli(daemon.host, ['service', 'create', '-d', '--with-registry-auth', 'app:1']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(created.stderr, `${warning}\n`);
+  assert.equal(created.stdout, 'svcimg000000000000000000a\n');
+  const quiet = await cli(daemon.host, ['service', 'create', '-d', '--no-resolve-image', 'app:1']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.equal(quiet.stderr, '');
+  // Only a new --image is resolved again, as Docker does.
+  const scaled = await cli(daemon.host, ['service', 'update', '-d', '--replicas', '2', 'web']);
+  const imaged = await cli(daemon.host, ['service', 'update', '-d', '--image', 'app:2', 'web']);
+  assert.equal(scaled.code + imaged.code, 0, scaled.stderr + imaged.stderr);
+  assert.equal(imaged.stderr, `${warning}\n`);
+  assert.deepEqual(
+    sent.map((r) => [r.resolveImage, r.withRegistryAuth]),
+    [
+      [true, true],
+      [false, false],
+      [false, false],
+      [true, false],
+    ],
+  );
+});
+
 test('service scale refuses a global service; rm carries on past a missing one, exit 1', async (t) => {
   const global = wireService({ id: 'glob', spec: { ...wireService().spec, replicated: null, global: {} } });
   const removed: string[] = [];

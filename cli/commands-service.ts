@@ -29,6 +29,23 @@ interface FollowOptions {
   quiet?: boolean;
 }
 
+/** `--with-registry-auth`, `--no-resolve-image` (commander makes the latter `resolveImage: false`). */
+interface ImageOptions {
+  withRegistryAuth?: boolean;
+  resolveImage?: boolean;
+}
+
+function addImageOptions(cmd: Command): Command {
+  return cmd
+    .option('--with-registry-auth', "send this node's registry login for the image to the nodes that pull it")
+    .option('--no-resolve-image', "do not ask the registry for the image's digest (keep the tag as given)");
+}
+
+/** The manager's warnings (e.g. the image's digest could not be recorded) go to stderr, as Docker's. */
+function printWarnings(warnings: string[]): void {
+  for (const w of warnings) console.error(w);
+}
+
 /** `service scale web=3`: the pairs, checked before anything is sent. */
 export function parseScaleArgs(args: string[]): [string, number][] {
   return args.map((arg) => {
@@ -61,11 +78,23 @@ function registerCreate(service: Command): void {
     .option('--dns-option <option>', 'DNS option (repeatable)', collect)
     .option('-l, --label <key=value>', 'service label (repeatable)', collect);
   addContainerOptions(create, 'create');
-  addSharedSpecOptions(create).action(
-    async (image: string, command: string[], opts: CreateOptions & FollowOptions, cmd: Command) => {
+  addImageOptions(addSharedSpecOptions(create)).action(
+    async (
+      image: string,
+      command: string[],
+      opts: CreateOptions & FollowOptions & ImageOptions,
+      cmd: Command,
+    ) => {
       const spec = buildCreateSpec(image, command, opts);
       await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
-        const created = serviceView((await c.createService({ spec }, WRITE_TIMEOUT_MS)).service);
+        const request = {
+          spec,
+          resolveImage: opts.resolveImage !== false,
+          withRegistryAuth: !!opts.withRegistryAuth,
+        };
+        const res = await c.createService(request, WRITE_TIMEOUT_MS);
+        const created = serviceView(res.service);
+        printWarnings(res.warnings);
         console.log(created.id);
         if (!opts.detach)
           await followProgress(c, created.id, 'converge', { quiet: !!opts.quiet, baseline: null });
@@ -75,7 +104,14 @@ function registerCreate(service: Command): void {
 }
 
 /** Every option key `update` takes that changes the spec (so --rollback can refuse to mix with them). */
-const NOT_SPEC_CHANGES = new Set(['detach', 'quiet', 'rollback', 'force']);
+const NOT_SPEC_CHANGES = new Set([
+  'detach',
+  'quiet',
+  'rollback',
+  'force',
+  'withRegistryAuth',
+  'resolveImage',
+]);
 
 function registerUpdate(service: Command): void {
   const update = service
@@ -97,10 +133,10 @@ function registerUpdate(service: Command): void {
     .option('--force', 'redeploy every task even if nothing changed')
     .option('--rollback', "go back to the previous spec (as 'service rollback')");
   addContainerOptions(update, 'update');
-  addSharedSpecOptions(update).action(
+  addImageOptions(addSharedSpecOptions(update)).action(
     async (
       ref: string,
-      opts: UpdateOptions & FollowOptions & { force?: boolean; rollback?: boolean },
+      opts: UpdateOptions & FollowOptions & ImageOptions & { force?: boolean; rollback?: boolean },
       cmd: Command,
     ) => {
       if (opts.rollback) {
@@ -114,8 +150,18 @@ function registerUpdate(service: Command): void {
       await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
         const current = serviceView((await c.getService({ ref })).service);
         const spec = applyUpdateOptions(current.spec, opts);
-        const request = { ref: current.id, version: current.meta.version, spec, force: !!opts.force };
-        const updated = serviceView((await c.updateService(request, WRITE_TIMEOUT_MS)).service);
+        const request = {
+          ref: current.id,
+          version: current.meta.version,
+          spec,
+          force: !!opts.force,
+          // As Docker: only a new --image is pinned anew; other updates leave the image as it is.
+          resolveImage: opts.image !== undefined && opts.resolveImage !== false,
+          withRegistryAuth: !!opts.withRegistryAuth,
+        };
+        const res = await c.updateService(request, WRITE_TIMEOUT_MS);
+        const updated = serviceView(res.service);
+        printWarnings(res.warnings);
         console.log(updated.spec.name);
         if (!opts.detach)
           await followProgress(c, updated.id, 'converge', {

@@ -60,17 +60,23 @@ test('a created spec crosses the wire unchanged (replicated and global)', () => 
     },
     {},
   );
-  assert.deepEqual(roundTrip('CreateService', { spec }), { spec: { ...decoded(spec), mode: 'replicated' } });
+  const flags = { resolveImage: true, withRegistryAuth: true };
+  assert.deepEqual(roundTrip('CreateService', { spec, ...flags }), {
+    spec: { ...decoded(spec), mode: 'replicated' },
+    ...flags,
+  });
   const global = buildCreateSpec('host', [], { name: 'agent', mode: 'global' }, {});
   assert.deepEqual(roundTrip('CreateService', { spec: global }), {
     spec: { ...decoded(global), mode: 'global' },
+    resolveImage: false,
+    withRegistryAuth: false,
   });
 });
 
 test('an update request (read-back spec with its mode field) crosses the wire unchanged', () => {
   const readBack = { ...buildCreateSpec('img:1', [], { name: 'web' }, {}), mode: 'replicated' as const };
   const spec = applyUpdateOptions(readBack, { image: 'img:2', replicas: '4' }, {});
-  const req = { ref: 'web', version: 42, spec, force: true };
+  const req = { ref: 'web', version: 42, spec, force: true, resolveImage: true, withRegistryAuth: false };
   assert.deepEqual(roundTrip('UpdateService', req), { ...req, spec: decoded(spec) });
 });
 

@@ -12,6 +12,7 @@ import { serveLocalApi, socketIsServed } from './local-api.js';
 import { localStreams } from './local-streams.js';
 import { openNodeImages } from './images.js';
 import { imageHandlers, imageStreams } from './local-images.js';
+import { attachRegistryAuth } from './service-images.js';
 import { SwarmNode } from './swarm.js';
 import { readConsistency } from '../manager/index.js';
 import { UserError } from '../lib/errors.js';
@@ -108,10 +109,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         ListNetworks: async (req) => node.control((c) => c.listNetworks(req), readConsistency(req)),
         RemoveNetwork: (req) => node.control((c) => c.removeNetwork(req)),
         PruneNetworks: (req) => node.control((c) => c.pruneNetworks(req)),
-        CreateService: (req) => node.control((c) => c.createService(req)),
+        // --with-registry-auth: this node's login goes into the spec here, before the call leaves it.
+        CreateService: async (req) => {
+          const sent = await attachRegistryAuth(images, req);
+          return node.control((c) => c.createService(sent));
+        },
         GetService: async (req) => node.control((c) => c.getService(req), readConsistency(req)),
         ListServices: async (req) => node.control((c) => c.listServices(req), readConsistency(req)),
-        UpdateService: (req) => node.control((c) => c.updateService(req)),
+        UpdateService: async (req) => {
+          const sent = await attachRegistryAuth(images, req);
+          return node.control((c) => c.updateService(sent));
+        },
         RollbackService: (req) => node.control((c) => c.rollbackService(req)),
         RemoveService: (req) => node.control((c) => c.removeService(req)),
         ListTasks: async (req) => node.control((c) => c.listTasks(req), readConsistency(req)),

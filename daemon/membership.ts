@@ -9,6 +9,7 @@ import { CertificateRenewer } from './cert-renewal.js';
 import type { ImageService } from '../worker/images/images.js';
 import type { DaemonOptions } from './options.js';
 import { RoleSupervisor, newRaftId } from './role-supervisor.js';
+import { nodeImageResolver } from './service-images.js';
 import { chooseAdvertiseIp, splitHostPort } from './swarm-addr.js';
 import { SwarmCredentials } from './swarm-credentials.js';
 import { createSwarm, requestCertificateAtLeader } from './swarm-pki.js';
@@ -69,6 +70,8 @@ export class Membership {
       swarm: this.swarm,
       knownManagers: () => this.knownManagers(),
       serially: (fn) => this.serially(fn),
+      // The control API pins service images to digests with this node's logins and registries.
+      ...(images ? { resolveImage: nodeImageResolver(images, log.child({ component: 'images' })) } : {}),
     });
     this.renewer = new CertificateRenewer(
       () => (this.swarm.state ? this.swarm.tls.current.certPem : undefined),

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { UserError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { Manager, raftDataDir } from '../manager/index.js';
+import { Manager, raftDataDir, type ImageResolver } from '../manager/index.js';
 import type { DaemonOptions } from './options.js';
 import { splitHostPort } from './swarm-addr.js';
 import type { SwarmCredentials } from './swarm-credentials.js';
@@ -44,6 +44,8 @@ export interface RoleSupervisorDeps {
   knownManagers(): string[];
   /** Runs `fn` after every membership operation already queued (one at a time). */
   serially<T>(fn: () => Promise<T>): Promise<T>;
+  /** Pins service images to digests (service-images.ts); absent: images stay as sent. */
+  resolveImage?: ImageResolver;
 }
 
 export class RoleSupervisor {
@@ -69,6 +71,7 @@ export class RoleSupervisor {
       tls: this.deps.swarm.tls,
       mode,
       log: this.deps.log,
+      ...(this.deps.resolveImage ? { resolveImage: this.deps.resolveImage } : {}),
     });
     return this.running;
   }

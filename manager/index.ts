@@ -13,6 +13,7 @@ export type { TlsMaterial } from './ca/credentials.js';
 export { newJoinToken } from './ca/tokens.js';
 export { LEADER_ADDR_METADATA, callLeader } from './leadership.js';
 export { Manager, newNodeObject, raftDataDir } from './manager.js';
+export type { ImageResolution, ImageResolver } from './controlapi/service-context.js';
 export { pipeExec, routeControl, routeExec, routeLogs } from './control-router.js';
 export { readConsistency, type ReadConsistency } from './read-index.js';
 export type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';

@@ -36,6 +36,7 @@ import {
 } from './controlapi/streams.js';
 import { findTask, tasksFor } from './controlapi/lookup.js';
 import { serviceHandlers } from './controlapi/service-handlers.js';
+import type { ImageResolver } from './controlapi/service-context.js';
 import type { ControlUnaryHandlers } from './controlapi/service-context.js';
 import { localCalls, serveUnary } from '../api/calls.js';
 import {
@@ -64,6 +65,8 @@ export interface ManagerConfig {
   /** bootstrap: a new single-member cluster; join: an empty member the leader will add; restart: from disk. */
   mode: 'bootstrap' | 'join' | 'restart';
   log: Logger;
+  /** Pins service images to digests through this node's image service; absent: images stay as sent. */
+  resolveImage?: ImageResolver;
 }
 
 const SERVER_OPTIONS: grpc.ServerOptions = {
@@ -173,7 +176,11 @@ export class Manager implements LeaderInfo {
     this.control = explainingConsensusErrors(
       afterReadIndex(this.raft, {
         ...controlHandlers(ctx),
-        ...serviceHandlers({ store: this.store, allocation: () => this.allocator.allocation() }),
+        ...serviceHandlers({
+          store: this.store,
+          allocation: () => this.allocator.allocation(),
+          ...(cfg.resolveImage ? { resolveImage: cfg.resolveImage } : {}),
+        }),
       }),
       log,
     );

@@ -1,7 +1,8 @@
 // The manager's second entrance, for daemon/control-plane only (eslint.config.js keeps everyone else
-// out): the pieces an in-process control plane composes with worker agents, for its test and the
-// scheduler benchmark. The leader's controllers, the dispatcher, the store over an in-memory log or a
-// real Raft node, and the CA's direct issuing; the daemon itself uses none of it.
+// out): the pieces an in-process control plane composes with worker agents, for its tests and the
+// scheduler benchmark. The leader's controllers, the control API's service calls, the dispatcher, the
+// store over an in-memory log or a real Raft node, and the CA's direct issuing; the daemon itself uses
+// none of it.
 export { AllocatorController } from './allocator/controller.js';
 export { ingressNetwork } from './allocator/ingress.js';
 export { GrpcError } from './ca/authz.js';
@@ -17,6 +18,7 @@ export type { NodeMetrics } from './raft/node/options.js';
 export type { RaftNode } from './raft/node/raft-node.js';
 export { Role } from './raft/types.js';
 export { SchedulerController } from './scheduler/controller.js';
+export { serviceHandlers } from './controlapi/service-handlers.js';
 export { scheduleBatch } from './scheduler/index.js';
 export { InMemoryLog, Store, swarmSchema } from './store/index.js';
 export { sampleNetwork } from './store/test-fixtures.js';

@@ -59,6 +59,17 @@ export interface Mount {
   tmpfsMode: number;
 }
 
+/**
+ * `--with-registry-auth`: the login the CLI's node holds for the image's registry, for the nodes that
+ * pull it. Sent only to that registry; the control API never returns it (objects-to-wire redacts it).
+ */
+export interface RegistryAuth {
+  /** Registry domain as in references (`docker.io`, `198.18.0.5:5000`). */
+  registry: string;
+  username: string;
+  password: string;
+}
+
 export interface TaskSpec {
   /** 'host' (the built-in image) or an OCI image reference. */
   image: string;
@@ -82,6 +93,8 @@ export interface TaskSpec {
    * changed, so the rolling update redeploys them (SwarmKit's ForceUpdate).
    */
   forceUpdate: number;
+  /** Absent unless the service was created or updated `--with-registry-auth`. */
+  registryAuth?: RegistryAuth;
   // Docker's container options. Each is absent when it is Docker's default, so specs that do not use
   // them stay as they were (and compare equal to older ones); the wire carries absent as '', false, [].
   /** `--cap-add`: CAP_ names (CAP_NET_ADMIN) or ALL. */

@@ -61,6 +61,15 @@ export function networkToWire(n: Network): WireNetwork {
   };
 }
 
+/**
+ * A task spec as the control API shows it: without `--with-registry-auth` credentials, which only the
+ * nodes that pull receive (Docker's API never returns them either).
+ */
+export function redactTaskSpec(spec: TaskSpec): TaskSpec {
+  const { registryAuth: _hidden, ...shown } = structuredClone(spec);
+  return shown;
+}
+
 /** A task spec as proto-loader decodes it: the container options unset in the store as their defaults. */
 const taskSpecToWire = (t: TaskSpec): TaskSpec__Output => ({
   ...structuredClone(t),
@@ -71,7 +80,7 @@ export function serviceSpecToWire(spec: ServiceSpec): WireServiceSpec {
   const { mode, ...cloned } = structuredClone(spec);
   const rest = {
     ...cloned,
-    task: taskSpecToWire(cloned.task),
+    task: taskSpecToWire(redactTaskSpec(cloned.task)),
     endpoint: endpointSpecToWire(cloned.endpoint),
   };
   // As proto-loader decodes a oneof: the member set, and `mode` naming it; the other member absent.
@@ -99,7 +108,7 @@ export function taskToWire(t: Task): WireTask {
     serviceId: t.serviceId,
     slot: t.slot,
     nodeId: t.nodeId,
-    spec: taskSpecToWire(t.spec),
+    spec: taskSpecToWire(redactTaskSpec(t.spec)),
     specVersion: t.specVersion,
     serviceName: t.serviceName,
     desiredState: t.desiredState,

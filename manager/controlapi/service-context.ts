@@ -10,7 +10,7 @@ import {
   type Store,
   type WriteTx,
 } from '../store/index.js';
-import { type SwarmObjects } from '../../api/objects/index.js';
+import { type RegistryAuth, type SwarmObjects } from '../../api/objects/index.js';
 import type { UnaryHandlers } from '../../api/calls.js';
 import type { ControlClient, ControlDefinition } from '../../api/rpc.js';
 import type { Caller } from './control.js';
@@ -20,6 +20,16 @@ import type { Caller } from './control.js';
  * the request as decoded (the generated `__Output` type) and who made it.
  */
 export type ControlUnaryHandlers = UnaryHandlers<ControlClient, ControlDefinition, [Caller]>;
+
+/** A service's image pinned to the digest its registry has for the tag, or why it could not be. */
+export type ImageResolution = { image: string } | { warning: string };
+
+/**
+ * Asks the registry of `image` (with `auth`, else this node's own login) for the digest of its tag.
+ * The daemon gives its node's image service (manager/ does not reach into worker/); it never throws
+ * for a registry that cannot be asked: that is a warning, and the tag is kept.
+ */
+export type ImageResolver = (image: string, auth: RegistryAuth | undefined) => Promise<ImageResolution>;
 
 /**
  * The part of ControlContext these calls use, plus the leader's live allocator state. A full
@@ -41,6 +51,8 @@ export interface ServiceControlContext {
    * asked (lib/esp.ts). Tests give the answer of a kernel with or without ESP.
    */
   encryptionRefusal?: () => Promise<string | undefined>;
+  /** Pins service images to digests (`service create`, `service update --image`); absent: never. */
+  resolveImage?: ImageResolver;
 }
 
 /** gRPC code for an allocator verdict: bad input, a clash with another object, or a pool run dry. */

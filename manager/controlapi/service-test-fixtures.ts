@@ -20,7 +20,7 @@ import type { Store } from '../store/index.js';
 import type { Network, NewObject, Node, Service, SwarmObjects, TaskState } from '../../api/objects/index.js';
 import type { Caller } from './control.js';
 import { serviceHandlers } from './service-handlers.js';
-import type { ControlUnaryHandlers, ServiceControlContext } from './service-context.js';
+import type { ControlUnaryHandlers, ImageResolver, ServiceControlContext } from './service-context.js';
 
 /** The network, service and task calls the manager merges into the control API. */
 export type ServiceMethod = keyof ReturnType<typeof serviceHandlers>;
@@ -71,7 +71,7 @@ export interface Fixture {
  * 'stale' gives the state of the ingress network alone, to show the checks made against the store.
  */
 export async function fixture(
-  opts: { allocation?: 'caught-up' | 'stale'; nodes?: NewObject<Node>[] } = {},
+  opts: { allocation?: 'caught-up' | 'stale'; nodes?: NewObject<Node>[]; resolveImage?: ImageResolver } = {},
 ): Promise<Fixture> {
   const { store } = newTestStore();
   let ids = 0;
@@ -87,6 +87,7 @@ export async function fixture(
     now: () => FIXED_NOW,
     // Distinct from the first 4 characters on, so a 4-character prefix is unique and 'x' is not.
     newId: () => `${(++ids).toString(36).padStart(4, '0')}${'x'.repeat(21)}`,
+    ...(opts.resolveImage ? { resolveImage: opts.resolveImage } : {}),
   };
   const handlers: Pick<ControlUnaryHandlers, ServiceMethod> = serviceHandlers(ctx);
   const byName = handlers as Record<ServiceMethod, (req: unknown, caller: Caller) => Promise<unknown>>;

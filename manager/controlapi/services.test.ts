@@ -89,7 +89,10 @@ test('service create: every invalid spec is refused with its code and changes no
     [{ name: 'api', task: { image: '' } }, S.INVALID_ARGUMENT, /service api needs an image/],
     [{ name: 'api' }, S.INVALID_ARGUMENT, /service api needs an image/],
     // Issue 18, fault 3: both were accepted, then every task was rejected on its node, in a loop.
-    [{ name: 'api', task: { image: 'nosuch' } }, S.INVALID_ARGUMENT, /image "nosuch" is not available/],
+    // Any reference Docker accepts may name an image now; one it refuses is refused here.
+    [{ name: 'api', task: { image: 'NoSuch' } }, S.INVALID_ARGUMENT, /invalid image: .*must be lowercase/],
+    [{ name: 'api', task: { image: 'busybox:a b' } }, S.INVALID_ARGUMENT, /invalid image: .*invalid tag/],
+    [{ name: 'api', task: { image: 'busybox@sha256:00' } }, S.INVALID_ARGUMENT, /invalid image: .*digest/],
     [
       wireSpec('api', task({ hostname: '{{.Bad' })),
       S.INVALID_ARGUMENT,

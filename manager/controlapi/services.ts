@@ -29,6 +29,7 @@ import {
   type ControlUnaryHandlers,
   type ServiceControlContext,
 } from './service-context.js';
+import { pinImage } from './image-pinning.js';
 import { checkPortsFree, resolveNetworks, validateService } from './service-validation.js';
 import { serviceSpecFromWire } from './specs-from-wire.js';
 import { invalid, wholeNumber } from './wire-values.js';
@@ -110,6 +111,8 @@ export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Seria
             ),
           };
       validateService(spec);
+      // Asked before the write lock is taken: a registry may take seconds to answer, or never.
+      const pinned = await pinImage(spec, req.resolveImage, ctx.resolveImage);
       const id = (ctx.newId ?? newId)();
       return serialize(async () => {
         const created = await write(ctx.store, (tx) => {
@@ -118,13 +121,16 @@ export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Seria
             throw new GrpcError(grpc.status.ALREADY_EXISTS, `service ${taken.spec.name} already exists`);
           const service: NewObject<Service> = {
             id,
-            spec: admit(ctx, tx, id, spec),
+            spec: admit(ctx, tx, id, pinned.spec),
             specVersion: 1,
             endpoint: { ports: [], virtualIps: [] },
           };
           return tx.create('service', service);
         });
-        return { service: serviceToWire(committed(ctx.store, 'service', created.id)) };
+        return {
+          service: serviceToWire(committed(ctx.store, 'service', created.id)),
+          warnings: pinned.warnings,
+        };
       });
     },
 
@@ -145,13 +151,23 @@ export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Seria
 
     async UpdateService(req) {
       if (!req.spec) throw invalid('UpdateService needs the complete new spec');
-      const spec = serviceSpecFromWire(req.spec);
-      validateService(spec);
+      const sent = serviceSpecFromWire(req.spec);
+      validateService(sent);
       const { ref, force } = req;
       const version = wholeNumber(req.version, 'version');
+      // Reads never show the registry credentials, so a spec read and sent back has none: the
+      // service keeps its own unless new ones come (as Docker's update does).
+      const kept = ctx.store.view((tx) => findService(tx, ref)).spec.task.registryAuth;
+      const withAuth =
+        sent.task.registryAuth || !kept ? sent : { ...sent, task: { ...sent.task, registryAuth: kept } };
+      const pinned = await pinImage(withAuth, req.resolveImage, ctx.resolveImage);
       return serialize(async () => {
         const updated = await write(ctx.store, (tx) => {
           const current = currentAt(tx, findService(tx, ref).id, version);
+          // The credentials the service has now, should another update have changed them meanwhile.
+          const auth = sent.task.registryAuth ?? current.spec.task.registryAuth;
+          const { registryAuth: _old, ...task } = pinned.spec.task;
+          const spec: ServiceSpec = { ...pinned.spec, task: auth ? { ...task, registryAuth: auth } : task };
           if (spec.name !== current.spec.name) {
             throw invalid(`service ${current.spec.name} cannot be renamed (to ${spec.name})`);
           }
@@ -185,7 +201,10 @@ export function serviceCallHandlers(ctx: ServiceControlContext, serialize: Seria
             specVersion: current.specVersion + 1,
           } as Service);
         });
-        return { service: serviceToWire(committed(ctx.store, 'service', updated.id)) };
+        return {
+          service: serviceToWire(committed(ctx.store, 'service', updated.id)),
+          warnings: pinned.warnings,
+        };
       });
     },
 

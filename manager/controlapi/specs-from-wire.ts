@@ -17,6 +17,7 @@ import {
   defaultUpdateConfig,
   type NetworkSpec,
   type PortConfig,
+  type RegistryAuth,
   type Resources,
   type RestartPolicy,
   type ServiceMode,
@@ -26,6 +27,7 @@ import {
 } from '../../api/objects/index.js';
 import type { NetworkSpec__Output } from '../../api/gen/swarmlite/objects/v1/NetworkSpec.js';
 import type { PortConfig__Output } from '../../api/gen/swarmlite/objects/v1/PortConfig.js';
+import type { RegistryAuth__Output } from '../../api/gen/swarmlite/objects/v1/RegistryAuth.js';
 import type { Resources__Output } from '../../api/gen/swarmlite/objects/v1/Resources.js';
 import type { RestartPolicy__Output } from '../../api/gen/swarmlite/objects/v1/RestartPolicy.js';
 import type { ServiceSpec__Output } from '../../api/gen/swarmlite/objects/v1/ServiceSpec.js';
@@ -109,8 +111,18 @@ function taskSpecFromWire(m: TaskSpec__Output | null): TaskSpec {
     // 0 is what an unset int64 decodes to, and no one means "kill at once": Docker's 10 s.
     stopGracePeriodMs: wholeNumber(m.stopGracePeriodMs, 'task.stopGracePeriodMs') || d.stopGracePeriodMs,
     forceUpdate: wholeNumber(m.forceUpdate, 'task.forceUpdate'),
+    ...(m.registryAuth ? { registryAuth: registryAuthFromWire(m.registryAuth) } : {}),
     ...containerFieldsFromWire(m),
   };
+}
+
+/** `--with-registry-auth` credentials: for one registry, with a user (Docker's login refuses less). */
+function registryAuthFromWire(m: RegistryAuth__Output): RegistryAuth {
+  if (!m.registry)
+    throw invalid('task.registryAuth.registry: the registry the credentials are for is required');
+  if (!m.username || m.username.includes(':'))
+    throw invalid('task.registryAuth.username: a user name is required and cannot contain ":"');
+  return { registry: m.registry, username: m.username, password: m.password };
 }
 
 function portFromWire(m: PortConfig__Output, path: string): PortConfig {

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import type { ContainerMount, ContainerOptions, TaskLaunch } from '../agent/executor.js';
+import type { RegistryAuth } from '../../api/objects/index.js';
 import { findTool } from '../../lib/exec.js';
 import { VOLUME_NAME } from '../../api/container-options.js';
 import { resolvConf } from '../../dns/resolv-conf.js';
@@ -26,8 +27,12 @@ export interface RunnableImage {
 
 /** Where images come from (worker/images' store); `host` is built in. */
 export interface ImageSource {
-  /** Throws an Error fit for `service ps` (`No such image: x`) when the node does not have it. */
-  resolve(ref: string): Promise<RunnableImage>;
+  /**
+   * The image, pulled first when the node does not have it (with `auth` when it is for the image's
+   * registry, `--with-registry-auth`). Throws an Error fit for `service ps` (`No such image: x`,
+   * `unauthorized: ...`) when it cannot be had.
+   */
+  resolve(ref: string, auth?: RegistryAuth): Promise<RunnableImage>;
 }
 
 export interface BundleContext {
@@ -44,13 +49,17 @@ export interface BundleContext {
 
 const MODE_OK = /^[0-7]{3,4}$/;
 
-async function resolveImage(ref: string, images: ImageSource | undefined): Promise<RunnableImage> {
+async function resolveImage(
+  ref: string,
+  auth: RegistryAuth | undefined,
+  images: ImageSource | undefined,
+): Promise<RunnableImage> {
   if (ref === BUILTIN_IMAGE) return { lowerDirs: ['/'], config: HOST_IMAGE_DEFAULTS };
   if (!images)
     throw new Error(
       `unknown image "${ref}": only the built-in image "${BUILTIN_IMAGE}" is available on this node`,
     );
-  return images.resolve(ref);
+  return images.resolve(ref, auth);
 }
 
 function readInRoot(root: string, path: string): string {
@@ -116,7 +125,7 @@ export async function prepareBundle(
   ctx: BundleContext,
 ): Promise<Bundle> {
   const resolv = resolvConf(launch.spec.dns); // refuses bad --dns-search/--dns-option first
-  const image = await resolveImage(launch.spec.image, ctx.images);
+  const image = await resolveImage(launch.spec.image, launch.spec.registryAuth, ctx.images);
   const isHost = launch.spec.image === BUILTIN_IMAGE;
   const opts: ContainerOptions = launch.container ?? {};
   const mounts = (opts.mounts ?? []).map((m) => mountRequest(m, ctx.volumesRoot));
