@@ -101,14 +101,18 @@ test("Docker's container flags cross the wire unchanged, on create and on update
     },
     {},
   );
-  assert.deepEqual(roundTrip('CreateService', { spec }), { spec: { ...decoded(spec), mode: 'replicated' } });
+  const flags = { resolveImage: true, withRegistryAuth: false };
+  assert.deepEqual(roundTrip('CreateService', { spec, ...flags }), {
+    spec: { ...decoded(spec), mode: 'replicated' },
+    ...flags,
+  });
   const readBack = { ...spec, mode: 'replicated' as const };
   const updated = applyUpdateOptions(
     readBack,
     { init: true, capAdd: ['CHOWN'], mountRm: ['/cache'], mountAdd: ['type=tmpfs,target=/tmp'] },
     {},
   );
-  const req = { ref: 'web', version: 42, spec: updated, force: false };
+  const req = { ref: 'web', version: 42, spec: updated, force: false, ...flags };
   assert.deepEqual(roundTrip('UpdateService', req), { ...req, spec: decoded(updated) });
 });
 
