@@ -96,12 +96,18 @@ export function peerAddresses(seed: number): { address: string; peer: string } {
  * Installs Debian's docker.io when dockerd is missing, with no service started: invoke-rc.d asks
  * policy-rc.d, and 101 means "do not start"; one is written for the install when the machine has none.
  * Recommends are left out (cgroupfs-mount would mount cgroups at boot, needrestart restarts services).
- * Where systemd runs, the units the package enables are stopped and disabled at once.
+ * Its boot links are disabled, and where systemd runs the units it enables are stopped and disabled.
  */
 export async function ensureDocker(): Promise<void> {
   if (existsSync(DOCKERD) && existsSync(DOCKER)) return;
   console.log('installing docker.io with apt-get (no service started) ...');
   const ownPolicy = !existsSync(POLICY_RC);
+  // containerd comes with docker.io; one that was there before may serve something else: left alone.
+  const units = [
+    'docker.service',
+    'docker.socket',
+    ...(existsSync('/usr/bin/containerd') ? [] : ['containerd.service']),
+  ];
   if (ownPolicy)
     writeFileSync(
       POLICY_RC,
@@ -121,10 +127,10 @@ export async function ensureDocker(): Promise<void> {
   } finally {
     if (ownPolicy) unlinkSync(POLICY_RC);
   }
+  // Nor at boot: the package links its init script into rc2-5.d (sysvinit) and enables its units.
+  if (existsSync('/etc/init.d/docker')) await run('update-rc.d', ['docker', 'disable']);
   if (existsSync('/run/systemd/system'))
-    await run('systemctl', ['disable', '--now', 'docker.service', 'docker.socket', 'containerd.service'], {
-      okIfAbsent: true,
-    });
+    await run('systemctl', ['disable', '--now', ...units], { okIfAbsent: true });
   if (!existsSync(DOCKERD)) throw new Error(`docker.io installed but ${DOCKERD} is missing`);
 }
 
