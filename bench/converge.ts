@@ -183,57 +183,73 @@ async function loadEverywhere(hosts: LabHostState[], image: BenchImage): Promise
 }
 
 interface ClusterRun {
-  host: Phase;
-  /** The busybox image's run, or why it did not run. */
+  /** Each run, or why it did not run. */
+  host: Phase | string;
   image: Phase | string;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A phase's figures, or why there are none; a failed service is removed so the next phase starts clean. */
+async function attempt(manager: LabHostState, name: string, task: BenchTask): Promise<Phase | string> {
+  try {
+    return await converge(manager, name, task);
+  } catch (err) {
+    await api(manager, (c) => c.removeService({ ref: name }, CALL_MS)).catch(() => undefined);
+    return message(err);
+  }
 }
 
 async function cluster(image: BenchImage): Promise<ClusterRun> {
   const lab = await labUp({ name: LAB, nodes: NODES, managers: 1 });
   const manager = lab.hosts[0]!;
   // Today's figure first, on the built-in host image, comparable with the runs before images.
-  const host = await converge(manager, 'bench', { image: 'host', command: ['sleep', 'infinity'] });
+  const host = await attempt(manager, 'bench', { image: 'host', command: ['sleep', 'infinity'] });
   const notLoaded = await loadEverywhere(lab.hosts, image);
   if (notLoaded) return { host, image: notLoaded };
-  try {
-    // Grace period 0 s as on Docker's side: `sleep` as a container's pid 1 ignores SIGTERM.
-    const task = { image: image.ref, command: ['sleep', 'infinity'], stopGracePeriodMs: 0 };
-    return { host, image: await converge(manager, 'benchimg', task) };
-  } catch (err) {
-    return {
-      host,
-      image: `the busybox service did not converge: ${err instanceof Error ? err.message : String(err)}`,
-    };
-  }
+  // Grace period 0 s as on Docker's side: `sleep` as a container's pid 1 ignores SIGTERM.
+  const task = { image: image.ref, command: ['sleep', 'infinity'], stopGracePeriodMs: 0 };
+  return { host, image: await attempt(manager, 'benchimg', task) };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2).padStart(6)} s`;
 const goal = (ms: number) => `goal < 3 s: ${ms < 3000 ? 'met' : 'MISSED'}`;
+const measured = <P extends Phase>(r: P | string) => (typeof r === 'string' ? undefined : r);
 
 function report(reference: Phase | string, run: ClusterRun, docker: DockerPhase | string): void {
-  const ref = typeof reference === 'string' ? undefined : reference;
-  const img = typeof run.image === 'string' ? undefined : run.image;
-  const dk = typeof docker === 'string' ? undefined : docker;
+  const [ref, host, img, dk] = [
+    measured(reference),
+    measured(run.host),
+    measured(run.image),
+    measured(docker),
+  ];
   const phase = (title: string, pick: (p: Phase) => number) => {
     console.log(`  ${title}`);
-    const h = pick(run.host);
-    const floor = ref ? `executor alone ${seconds(pick(ref))}, ratio ${(h / pick(ref)).toFixed(2)}` : '';
-    console.log(`    swarmlite, host image            ${seconds(h)}   ${floor}   ${goal(h)}`);
+    if (host) {
+      const h = pick(host);
+      const floor = ref ? `executor alone ${seconds(pick(ref))}, ratio ${(h / pick(ref)).toFixed(2)}` : '';
+      console.log(`    swarmlite, host image            ${seconds(h)}   ${floor}   ${goal(h)}`);
+    }
     if (img) console.log(`    swarmlite, busybox image         ${seconds(pick(img))}   ${goal(pick(img))}`);
     if (dk) {
-      const mine = img ? pick(img) : h;
-      console.log(
-        `    Docker Swarm, busybox image      ${seconds(pick(dk))}   swarmlite (${img ? 'busybox' : 'host'}) / Docker ${(mine / pick(dk)).toFixed(3)}`,
-      );
+      const mine = img ?? host;
+      const ratio = mine
+        ? `swarmlite (${img ? 'busybox' : 'host'}) / Docker ${(pick(mine) / pick(dk)).toFixed(3)}`
+        : '';
+      console.log(`    Docker Swarm, busybox image      ${seconds(pick(dk))}   ${ratio}`);
     }
   };
   phase(`create → ${REPLICAS} running`, (p) => p.upMs);
   phase(`scale ${REPLICAS} → 0, all gone`, (p) => p.downMs);
-  if (typeof reference === 'string') console.log(`    executor alone: not measured (${reference})`);
-  if (typeof run.image === 'string') console.log(`    swarmlite, busybox image: not measured (${run.image})`);
-  if (typeof docker === 'string') console.log(`    Docker Swarm: not measured (${docker})`);
+  const missing: Array<[string, Phase | string]> = [
+    ['executor alone', reference],
+    ['swarmlite, host image', run.host],
+    ['swarmlite, busybox image', run.image],
+    ['Docker Swarm', docker],
+  ];
+  for (const [what, r] of missing) if (typeof r === 'string') console.log(`    ${what}: not measured (${r})`);
   const cpu = [
-    `cluster (host) ${run.host.upCpuS.toFixed(2)} s`,
+    ...(host ? [`cluster (host) ${host.upCpuS.toFixed(2)} s`] : []),
     ...(img ? [`cluster (busybox) ${img.upCpuS.toFixed(2)} s`] : []),
     ...(ref ? [`executor alone ${ref.upCpuS.toFixed(2)} s`] : []),
     ...(dk ? [`Docker Swarm ${dk.upCpuS.toFixed(2)} s`] : []),
@@ -257,7 +273,7 @@ async function main(): Promise<void> {
     const image = await writeBenchImage(dir);
     // On a loaded machine 100 starts at once can outlast the runtime's start timeout: the figures
     // that follow are still worth printing.
-    const ref = await reference().catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+    const ref = await reference().catch(message);
     let run: ClusterRun;
     try {
       run = await cluster(image);
@@ -265,9 +281,7 @@ async function main(): Promise<void> {
       await labDown(LAB);
     }
     // After the lab is down, so the two systems never share the machine.
-    const docker = await dockerConverge(image, REPLICAS).catch((err: unknown) =>
-      err instanceof Error ? err.message : String(err),
-    );
+    const docker = await dockerConverge(image, REPLICAS).catch(message);
     if (typeof docker !== 'string') waited.push(`Docker Swarm ${docker.version}: ${docker.waited}`);
     report(ref, run, docker);
   } finally {
