@@ -63,6 +63,9 @@ export async function startDockerDns(image: BenchImage, name: string): Promise<D
         NETWORK,
         '--replicas',
         String(replicas),
+        // `sleep` as pid 1 ignores SIGTERM: no 10 s wait for it when dockerd stops.
+        '--stop-grace-period',
+        '0s',
         image.id,
         'sleep',
         'infinity',
