@@ -27,6 +27,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const REPLICAS = 100;
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 interface Phase {
   upMs: number;
   downMs: number;
@@ -122,23 +124,38 @@ async function converge(manager: LabHostState, name: string, task: BenchTask): P
   const spec = { name, task, replicated: { replicas: REPLICAS } };
   await api(manager, (c) => c.createService({ spec }, CALL_MS));
   const failures = new Map<string, string>();
-  const failed = () => `${failures.size} tasks failed, the last: ${[...failures.values()].pop()}`;
-  await until(
-    `${REPLICAS} running`,
-    async () => {
-      const all = await tasks();
-      for (const t of all)
-        if (t.status.state === 'failed' || t.status.state === 'rejected')
-          failures.set(t.id, `${t.status.state}: ${t.status.err || t.status.message}`);
-      if (failures.size >= REPLICAS) throw new Error(failed());
-      return all.filter((t) => t.status.state === 'running').length === REPLICAS;
-    },
-    POLL_MS,
-  ).catch((err: unknown) => {
-    throw failures.size && !(err instanceof Error && err.message === failed())
-      ? new Error(`${err instanceof Error ? err.message : String(err)} (${failed()})`)
-      : err;
-  });
+  let pollError: string | undefined;
+  const why = () =>
+    [
+      failures.size ? `${failures.size} tasks failed, the last: ${[...failures.values()].pop()}` : '',
+      pollError ? `last poll: ${pollError}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+  try {
+    await until(
+      `${REPLICAS} running`,
+      async () => {
+        let all: Awaited<ReturnType<typeof tasks>>;
+        try {
+          all = await tasks();
+          pollError = undefined;
+        } catch (err) {
+          // A starved daemon answers late; the wait's own deadline bounds how long that may go on.
+          pollError = message(err);
+          return false;
+        }
+        for (const t of all)
+          if (t.status.state === 'failed' || t.status.state === 'rejected')
+            failures.set(t.id, `${t.status.state}: ${t.status.err || t.status.message}`);
+        if (failures.size >= REPLICAS) throw new Error(`as many tasks failed as there are replicas`);
+        return all.filter((t) => t.status.state === 'running').length === REPLICAS;
+      },
+      POLL_MS,
+    );
+  } catch (err) {
+    throw new Error(why() ? `${message(err)} (${why()})` : message(err));
+  }
   const upMs = performance.now() - t0;
   const upCpuS = (machineTicks().busy - cpu0) / TICKS_PER_S;
   const pids = (await tasks()).map((t) => t.status.pid).filter((p): p is number => typeof p === 'number');
@@ -187,8 +204,6 @@ interface ClusterRun {
   host: Phase | string;
   image: Phase | string;
 }
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** A phase's figures, or why there are none; a failed service is removed so the next phase starts clean. */
 async function attempt(manager: LabHostState, name: string, task: BenchTask): Promise<Phase | string> {
