@@ -2,7 +2,9 @@
 // 4 workers), `service create --replicas 100` until all 100 run, then `scale 100 → 0` until every task
 // has stopped and its process is gone. The reference, measured in the same run, is the floor the
 // runtime sets: the same 100 sandboxes started and stopped straight through the executor on one host,
-// with no manager, Raft, scheduling or sessions in between.
+// with no manager, Raft, scheduling or sessions in between. Then the same 100 replicas of a busybox
+// image (bench/busybox-image.ts; `swarmlite image load` on every node) when this build runs images,
+// and Docker Swarm's figure for that image measured in the same run (bench/converge-docker.ts).
 //   npm run bench:converge          (root; makes and removes its own lab)
 import { labDown, labUp } from '../deploy/lab/lab.js';
 import { withDaemon, type LocalCalls } from '../daemon/client.js';
@@ -15,11 +17,18 @@ import { isRunning, processRef } from '../lib/process.js';
 import { createExecutor } from '../daemon/executor.js';
 import { startCostReport } from './runtime-start.js';
 import { DAEMON_DEFAULTS } from '../daemon/options.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { CommandError, run } from '../lib/exec.js';
+import { packageRoot } from '../lib/repo.js';
+import { writeBenchImage, type BenchImage } from './busybox-image.js';
+import { dockerConverge, type DockerPhase } from './converge-docker.js';
+import { machineTicks, quiet, TICKS_PER_S, until } from './machine.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const REPLICAS = 100;
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 interface Phase {
   upMs: number;
   downMs: number;
@@ -35,37 +44,6 @@ const LAB = `bcv${process.pid % 10_000}`;
 /** Each call's deadline. */
 const CALL_MS = 30_000;
 const api = <R>(h: LabHostState, fn: (c: LocalCalls) => Promise<R>) => withDaemon(`unix://${h.socket}`, fn);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** USER_HZ: /proc/stat counts in 1/100 s on Linux. */
-const TICKS_PER_S = 100;
-
-/** Busy and total CPU time of the whole machine so far (/proc/stat's first line, in ticks). */
-function machineTicks(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3]! + f[4]!; // idle + iowait
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-/**
- * Waits until the machine is quiet: a phase starts while the last one's leftovers still run (a lab
- * settling after its joins, the kernel freeing the reference's 100 network namespaces in a worker
- * thread), and would be measured with them. Quiet: two 250 ms windows under 15% busy, at most 30 s.
- */
-async function quiet(): Promise<string> {
-  const t0 = performance.now();
-  let calm = 0;
-  let share = 1;
-  while (calm < 2 && performance.now() - t0 < 30_000) {
-    const a = machineTicks();
-    await sleep(250);
-    const b = machineTicks();
-    share = (b.busy - a.busy) / Math.max(1, b.total - a.total);
-    calm = share < 0.15 ? calm + 1 : 0;
-  }
-  return `${((performance.now() - t0) / 1000).toFixed(1)} s, last window ${(share * 100).toFixed(0)}% busy`;
-}
 
 /**
  * How often the bench asks the manager for the tasks: the resolution of its figures. At 20 ms the
@@ -73,14 +51,6 @@ async function quiet(): Promise<string> {
  * create, which the cluster then had the less of; `service create` itself polls every 200 ms.
  */
 const POLL_MS = 50;
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
 
 /** The executor alone: 100 sandboxes prepared, started, stopped and removed on this host. */
 async function reference(): Promise<Phase> {
@@ -100,7 +70,8 @@ async function reference(): Promise<Phase> {
   try {
     const t0 = performance.now();
     const cpu0 = machineTicks().busy;
-    await Promise.all(
+    // Every start settles before a failure is thrown, so the cleanup below runs after the last of them.
+    const starts = await Promise.allSettled(
       ids.map(async (taskId, i) => {
         await executor.prepare({
           taskId,
@@ -113,6 +84,9 @@ async function reference(): Promise<Phase> {
         await executor.start(taskId);
       }),
     );
+    const failed = starts.filter((r) => r.status === 'rejected');
+    if (failed.length)
+      throw new Error(`${failed.length} of ${REPLICAS} starts failed, e.g. ${String(failed[0]!.reason)}`);
     const upMs = performance.now() - t0;
     const upCpuS = (machineTicks().busy - cpu0) / TICKS_PER_S;
     const t1 = performance.now();
@@ -129,63 +103,205 @@ async function reference(): Promise<Phase> {
   }
 }
 
-async function cluster(): Promise<Phase> {
-  const lab = await labUp({ name: LAB, nodes: NODES, managers: 1 });
-  const manager = lab.hosts[0]!;
-  waited.push(`cluster: ${await quiet()}`);
+interface BenchTask {
+  image: string;
+  command: string[];
+  stopGracePeriodMs?: number;
+}
+
+/**
+ * One service's life on the lab: `create` it, wait for all replicas running, then scale it to 0 and
+ * wait for every task stopped and its process gone. A task may fail on a loaded machine (a start
+ * that times out) and is replaced; once as many tasks have failed as there are replicas, the phase
+ * ends with their error (the image path is new: a build may not run images yet).
+ */
+async function converge(manager: LabHostState, name: string, task: BenchTask): Promise<Phase> {
   const tasks = async () =>
-    (await api(manager, (c) => c.listTasks({ service: 'bench' }, CALL_MS))).tasks.map(taskView);
+    (await api(manager, (c) => c.listTasks({ service: name }, CALL_MS))).tasks.map(taskView);
+  waited.push(`${name}: ${await quiet()}`);
   const t0 = performance.now();
   const cpu0 = machineTicks().busy;
-  const spec = {
-    name: 'bench',
-    task: { image: 'host', command: ['sleep', 'infinity'] },
-    replicated: { replicas: REPLICAS },
-  };
+  const spec = { name, task, replicated: { replicas: REPLICAS } };
   await api(manager, (c) => c.createService({ spec }, CALL_MS));
-  await until(
-    '100 running',
-    async () => (await tasks()).filter((t) => t.status.state === 'running').length === REPLICAS,
-  );
+  const failures = new Map<string, string>();
+  let pollError: string | undefined;
+  const why = () =>
+    [
+      failures.size ? `${failures.size} tasks failed, the last: ${[...failures.values()].pop()}` : '',
+      pollError ? `last poll: ${pollError}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+  try {
+    await until(
+      `${REPLICAS} running`,
+      async () => {
+        let all: Awaited<ReturnType<typeof tasks>>;
+        try {
+          all = await tasks();
+          pollError = undefined;
+        } catch (err) {
+          // A starved daemon answers late; the wait's own deadline bounds how long that may go on.
+          pollError = message(err);
+          return false;
+        }
+        for (const t of all)
+          if (t.status.state === 'failed' || t.status.state === 'rejected')
+            failures.set(t.id, `${t.status.state}: ${t.status.err || t.status.message}`);
+        if (failures.size >= REPLICAS) throw new Error(`as many tasks failed as there are replicas`);
+        return all.filter((t) => t.status.state === 'running').length === REPLICAS;
+      },
+      POLL_MS,
+    );
+  } catch (err) {
+    throw new Error(why() ? `${message(err)} (${why()})` : message(err));
+  }
   const upMs = performance.now() - t0;
   const upCpuS = (machineTicks().busy - cpu0) / TICKS_PER_S;
   const pids = (await tasks()).map((t) => t.status.pid).filter((p): p is number => typeof p === 'number');
   const refs = pids.map((p) => processRef(p)).filter((r) => r !== undefined);
-  const svc = serviceView((await api(manager, (c) => c.getService({ ref: 'bench' }, CALL_MS))).service);
+  const svc = serviceView((await api(manager, (c) => c.getService({ ref: name }, CALL_MS))).service);
   const t1 = performance.now();
   const scaledDown = { ...svc.spec, replicated: { replicas: 0 } };
   await api(manager, (c) =>
-    c.updateService({ ref: 'bench', version: svc.meta.version, spec: scaledDown }, CALL_MS),
+    c.updateService({ ref: name, version: svc.meta.version, spec: scaledDown }, CALL_MS),
   );
-  await until('all stopped and their processes gone', async () => {
-    const live = (await tasks()).filter((t) => t.status.state === 'running');
-    return live.length === 0 && refs.every((r) => !isRunning(r));
-  });
+  await until(
+    'all stopped and their processes gone',
+    async () => {
+      const live = (await tasks()).filter((t) => t.status.state === 'running');
+      return live.length === 0 && refs.every((r) => !isRunning(r));
+    },
+    POLL_MS,
+  );
   return { upMs, downMs: performance.now() - t1, upCpuS };
+}
+
+/** The CLI against one lab host; its stdout. */
+const cli = (h: LabHostState, args: string[]) =>
+  run('node', [join(packageRoot(), 'bin', 'swarmlite.js'), '-H', `unix://${h.socket}`, ...args], {
+    timeoutMs: 120_000,
+  });
+
+/**
+ * The busybox image on every node, loaded from the archive Docker loads too. Returns why not when this
+ * build cannot (no `image load` yet).
+ */
+async function loadEverywhere(hosts: LabHostState[], image: BenchImage): Promise<string | undefined> {
+  for (const h of hosts) {
+    try {
+      await cli(h, ['image', 'load', '-q', '-i', image.file]);
+    } catch (err) {
+      const why = err instanceof CommandError ? err.stderr.trim().split('\n')[0] : String(err);
+      return `swarmlite image load on ${h.hostname}: ${why}`;
+    }
+  }
+  return undefined;
+}
+
+interface ClusterRun {
+  /** Each run, or why it did not run. */
+  host: Phase | string;
+  image: Phase | string;
+}
+
+/** A phase's figures, or why there are none; a failed service is removed so the next phase starts clean. */
+async function attempt(manager: LabHostState, name: string, task: BenchTask): Promise<Phase | string> {
+  try {
+    return await converge(manager, name, task);
+  } catch (err) {
+    await api(manager, (c) => c.removeService({ ref: name }, CALL_MS)).catch(() => undefined);
+    return message(err);
+  }
+}
+
+async function cluster(image: BenchImage): Promise<ClusterRun> {
+  const lab = await labUp({ name: LAB, nodes: NODES, managers: 1 });
+  const manager = lab.hosts[0]!;
+  // Today's figure first, on the built-in host image, comparable with the runs before images.
+  const host = await attempt(manager, 'bench', { image: 'host', command: ['sleep', 'infinity'] });
+  const notLoaded = await loadEverywhere(lab.hosts, image);
+  if (notLoaded) return { host, image: notLoaded };
+  // Grace period 0 s as on Docker's side: `sleep` as a container's pid 1 ignores SIGTERM.
+  const task = { image: image.ref, command: ['sleep', 'infinity'], stopGracePeriodMs: 0 };
+  return { host, image: await attempt(manager, 'benchimg', task) };
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2).padStart(6)} s`;
+const goal = (ms: number) => `goal < 3 s: ${ms < 3000 ? 'met' : 'MISSED'}`;
+const measured = <P extends Phase>(r: P | string) => (typeof r === 'string' ? undefined : r);
+
+function report(reference: Phase | string, run: ClusterRun, docker: DockerPhase | string): void {
+  const [ref, host, img, dk] = [
+    measured(reference),
+    measured(run.host),
+    measured(run.image),
+    measured(docker),
+  ];
+  const phase = (title: string, pick: (p: Phase) => number) => {
+    console.log(`  ${title}`);
+    if (host) {
+      const h = pick(host);
+      const floor = ref ? `executor alone ${seconds(pick(ref))}, ratio ${(h / pick(ref)).toFixed(2)}` : '';
+      console.log(`    swarmlite, host image            ${seconds(h)}   ${floor}   ${goal(h)}`);
+    }
+    if (img) console.log(`    swarmlite, busybox image         ${seconds(pick(img))}   ${goal(pick(img))}`);
+    if (dk) {
+      const mine = img ?? host;
+      const ratio = mine
+        ? `swarmlite (${img ? 'busybox' : 'host'}) / Docker ${(pick(mine) / pick(dk)).toFixed(3)}`
+        : '';
+      console.log(`    Docker Swarm, busybox image      ${seconds(pick(dk))}   ${ratio}`);
+    }
+  };
+  phase(`create → ${REPLICAS} running`, (p) => p.upMs);
+  phase(`scale ${REPLICAS} → 0, all gone`, (p) => p.downMs);
+  const missing: Array<[string, Phase | string]> = [
+    ['executor alone', reference],
+    ['swarmlite, host image', run.host],
+    ['swarmlite, busybox image', run.image],
+    ['Docker Swarm', docker],
+  ];
+  for (const [what, r] of missing) if (typeof r === 'string') console.log(`    ${what}: not measured (${r})`);
+  const cpu = [
+    ...(host ? [`cluster (host) ${host.upCpuS.toFixed(2)} s`] : []),
+    ...(img ? [`cluster (busybox) ${img.upCpuS.toFixed(2)} s`] : []),
+    ...(ref ? [`executor alone ${ref.upCpuS.toFixed(2)} s`] : []),
+    ...(dk ? [`Docker Swarm ${dk.upCpuS.toFixed(2)} s`] : []),
+  ];
+  console.log(
+    `  CPU the machine spent while the ${REPLICAS} came up: ${cpu.join(', ')} (${cpus().length} CPUs)`,
+  );
+  console.log(`  (each phase began once the machine was quiet; waited ${waited.join('; ')})`);
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench/converge needs root (namespaces, cgroups)');
   console.log(
-    `converge: ${REPLICAS} replicas of 'host sleep infinity' on a ${NODES}-host lab (1 manager, ${NODES - 1} workers)`,
+    `converge: ${REPLICAS} replicas of 'sleep infinity' on a ${NODES}-host lab (1 manager, ${NODES - 1} workers), ` +
+      `and on a one-node Docker Swarm in the same run; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
   );
-  const ref = await reference();
-  let run: Phase;
+  const dir = mkdtempSync(join(tmpdir(), 'swl-bench-converge-image-'));
   try {
-    run = await cluster();
+    const image = await writeBenchImage(dir);
+    // On a loaded machine 100 starts at once can outlast the runtime's start timeout: the figures
+    // that follow are still worth printing.
+    const ref = await reference().catch(message);
+    let run: ClusterRun;
+    try {
+      run = await cluster(image);
+    } finally {
+      await labDown(LAB);
+    }
+    // After the lab is down, so the two systems never share the machine.
+    const docker = await dockerConverge(image, REPLICAS).catch(message);
+    if (typeof docker !== 'string') waited.push(`Docker Swarm ${docker.version}: ${docker.waited}`);
+    report(ref, run, docker);
   } finally {
-    await labDown(LAB);
+    rmSync(dir, { recursive: true, force: true });
   }
-  const row = (what: string, ms: number, refMs: number) =>
-    console.log(
-      `  ${what.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(6)} s   executor alone ${(refMs / 1000).toFixed(2).padStart(6)} s   ratio ${(ms / refMs).toFixed(2)}   goal < 3 s: ${ms < 3000 ? 'met' : 'MISSED'}`,
-    );
-  row(`create → ${REPLICAS} running`, run.upMs, ref.upMs);
-  row(`scale ${REPLICAS} → 0, all gone`, run.downMs, ref.downMs);
-  console.log(
-    `  CPU the machine spent while the 100 came up: cluster ${run.upCpuS.toFixed(2)} s, executor alone ${ref.upCpuS.toFixed(2)} s (${cpus().length} CPUs)`,
-  );
-  console.log(`  (each phase began once the machine was quiet; waited ${waited.join('; ')})`);
   // What the runtime itself costs a task, against the shell path tasks ran on before the OCI runtime.
   for (const line of await startCostReport()) console.log(`  ${line}`);
 }

@@ -9,7 +9,9 @@
 // time per answered query is measured over the same rounds (/proc/PID/stat, process.cpuUsage for this
 // process): the one figure that does not depend on which side saturates first. Rounds rotate the
 // order; medians, and the median of the rounds' ratios. Nothing outside the namespace is touched.
-//   npm run bench:dns           (root; installs dnsmasq-base and dnsperf when missing)
+// A fourth server, when Docker starts here, is Docker's own embedded DNS answering the same name in a
+// swarm task's namespace (docker-dns.ts; its dockerd confined by ../docker-peer.ts).
+//   npm run bench:dns           (root; installs dnsmasq-base, dnsperf and docker.io when missing)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,8 @@ import { ensureDebianTool } from '../../lib/debian.js';
 import { dnsperf } from './dnsperf.js';
 import { startNodeFloor, type NodeFloor } from './node-floor.js';
 import { nodeLoad } from './node-load.js';
+import { startDockerDns, type DockerDns } from './docker-dns.js';
+import { writeBenchImage } from '../busybox-image.js';
 
 const ROUNDS = 3;
 const SECONDS = 3;
@@ -35,7 +39,11 @@ const VIP = '10.0.1.2';
 
 interface Server {
   label: string;
+  /** The namespace the generators run in, and the address they query there. */
+  netns: string;
   host: string;
+  /** The address the server answers NAME with. */
+  expect: string;
   /** CPU seconds the server has used so far. */
   cpu(): number;
 }
@@ -52,14 +60,14 @@ interface Measured {
   bad: number;
 }
 
-type Generator = (host: string, seconds: number) => Promise<Omit<Measured, 'cpuUs'> & { answered: number }>;
+type Generator = (server: Server, seconds: number) => Promise<Omit<Measured, 'cpuUs'> & { answered: number }>;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function measure(server: Server, gen: Generator, seconds: number): Promise<Measured> {
   const before = server.cpu();
-  const r = await gen(server.host, seconds);
+  const r = await gen(server, seconds);
   const used = server.cpu() - before;
   if (r.answered === 0) throw new Error(`${server.label} answered nothing`);
   return { ...r, cpuUs: (used * 1e6) / r.answered };
@@ -70,7 +78,7 @@ async function rounds(servers: Server[], gen: Generator): Promise<Measured[][]> 
   for (const s of servers) {
     const w = await measure(s, gen, 0.5);
     if (w.bad || w.lost)
-      throw new Error(`${s.label} does not answer ${NAME} with ${VIP}: ${JSON.stringify(w)}`);
+      throw new Error(`${s.label} does not answer ${NAME} with ${s.expect}: ${JSON.stringify(w)}`);
   }
   const out: Measured[][] = servers.map(() => []);
   for (let round = 0; round < ROUNDS; round++)
@@ -106,6 +114,23 @@ function report(title: string, servers: Server[], results: Measured[][], latency
       `(lower is better); Node floor/dnsmasq: queries/s ${ratio(2, 1, (r) => r.qps).toFixed(2)}, ` +
       `CPU per query ${ratio(2, 1, (r) => r.cpuUs).toFixed(2)}`,
   );
+  if (servers.length > 3)
+    console.log(
+      `  embedded/Docker: queries/s ${ratio(0, 3, (r) => r.qps).toFixed(2)}, ${p99} ` +
+        `${ratio(0, 3, (r) => r.p99).toFixed(2)}, CPU per query ${ratio(0, 3, (r) => r.cpuUs).toFixed(2)}`,
+    );
+}
+
+/** Docker's records appear a moment after its tasks run: waits until it answers NAME right. */
+async function answering(server: Server, gen: Generator): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await gen(server, 0.3).catch(() => undefined);
+    if (r && r.answered > 0 && r.bad === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`${server.label} does not answer ${NAME}: ${JSON.stringify(r)}`);
+    await sleep(500);
+  }
 }
 
 /** dnsmasq at address:53 in the namespace, answering from the one hosts file: no upstreams, no /etc/hosts. */
@@ -150,6 +175,7 @@ async function main(): Promise<void> {
   let dnsmasq: ChildProcess | undefined;
   let floor: NodeFloor | undefined;
   let dns: EmbeddedDns | undefined;
+  let docker: DockerDns | undefined;
   await run('ip', ['netns', 'add', netns]);
   try {
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
@@ -183,23 +209,30 @@ async function main(): Promise<void> {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1e6;
     };
+    const here = { netns, expect: VIP };
     const servers: Server[] = [
-      { label: 'embedded (127.0.0.11)', host: '127.0.0.11', cpu: ownCpu },
-      { label: 'dnsmasq (127.0.0.12)', host: '127.0.0.12', cpu: pidCpu(dnsmasq.pid!) },
-      { label: 'Node floor (127.0.0.13)', host: '127.0.0.13', cpu: pidCpu(floor.pid) },
+      { label: 'embedded (127.0.0.11)', host: '127.0.0.11', cpu: ownCpu, ...here },
+      { label: 'dnsmasq (127.0.0.12)', host: '127.0.0.12', cpu: pidCpu(dnsmasq.pid!), ...here },
+      { label: 'Node floor (127.0.0.13)', host: '127.0.0.13', cpu: pidCpu(floor.pid), ...here },
     ];
-    const viaNode: Generator = (host, seconds) =>
+    const viaNode: Generator = (server, seconds) =>
       nodeLoad({
-        netns,
-        host,
+        netns: server.netns,
+        host: server.host,
         name: NAME,
-        expect: VIP,
+        expect: server.expect,
         seconds,
         outstanding: NODE_OUTSTANDING,
         maxQueries: MAX_QUERIES,
       });
-    const viaDnsperf: Generator = async (host, seconds) => {
-      const r = await dnsperf({ netns, host, queryFile: queries, seconds, outstanding: DNSPERF_OUTSTANDING });
+    const viaDnsperf: Generator = async (server, seconds) => {
+      const r = await dnsperf({
+        netns: server.netns,
+        host: server.host,
+        queryFile: queries,
+        seconds,
+        outstanding: DNSPERF_OUTSTANDING,
+      });
       const avg = r.avgLatencyMs;
       return {
         qps: r.qps,
@@ -210,6 +243,27 @@ async function main(): Promise<void> {
         answered: r.noerror,
       };
     };
+
+    // Docker's own embedded DNS, in a swarm task's namespace: a fourth server when Docker starts here.
+    try {
+      docker = await startDockerDns(await writeBenchImage(dir), NAME);
+      servers.push({
+        label: 'Docker (task 127.0.0.11)',
+        netns: docker.netns,
+        host: '127.0.0.11',
+        expect: docker.vip,
+        cpu: docker.cpu,
+      });
+      await answering(servers[3]!, viaNode);
+      console.log(
+        `Docker ${docker.version}'s embedded DNS in a swarm task's namespace on an overlay, answering ${NAME} with its VIP ${docker.vip} (server CPU: dockerd's)`,
+      );
+    } catch (err) {
+      console.log(
+        `Docker's embedded DNS: not measured (${err instanceof Error ? err.message : String(err)})`,
+      );
+      if (servers.length > 3) servers.pop();
+    }
 
     console.log(
       `A ${NAME} over UDP, ${ROUNDS} rounds of ${SECONDS} s per server and generator, order rotated (medians)`,
@@ -223,6 +277,7 @@ async function main(): Promise<void> {
     report(`dnsperf, ${DNSPERF_OUTSTANDING} outstanding:`, servers, await rounds(servers, viaDnsperf), 'avg');
     console.log(`resolver stats: ${JSON.stringify(dns.stats())}`);
   } finally {
+    await docker?.stop();
     await dns?.close();
     await floor?.stop();
     if (dnsmasq?.pid && dnsmasq.exitCode === null) {
