@@ -1,7 +1,6 @@
 // `version`, `info` and `daemon`: the commands of a node on its own.
 import type { Command } from 'commander';
 import { arch, platform } from 'node:os';
-import { runDaemonUntilSignalled } from '../daemon/daemon.js';
 import { DAEMON_DEFAULTS, validateDaemonOptions, type ExecutorKind } from '../daemon/options.js';
 import type { LogLevel } from '../lib/log.js';
 import { packageVersion } from '../lib/repo.js';
@@ -140,6 +139,8 @@ export function registerBasicCommands(program: Command): void {
         resolvConf: string;
         insecureRegistry: string[];
       }) => {
+        // Loaded here, not at startup: every other verb is a client and needs none of the daemon's code.
+        const { runDaemonUntilSignalled } = await import('../daemon/daemon.js');
         await runDaemonUntilSignalled(
           validateDaemonOptions({
             dataRoot: opts.dataRoot,

@@ -1,9 +1,12 @@
 // `swarmlite lab ...`: one-machine clusters of network-namespace hosts (deploy/lab) or of QEMU/KVM
 // VMs (deploy/vmlab), driven by the same verbs.
 import { Command } from 'commander';
-import { labDown, labExec, labLs, labSignal, labStart, labUp } from './lab.js';
 import { UserError } from '../../lib/errors.js';
 import { parseMemory } from '../vmlab/plan.js';
+
+// The lab's code (daemons, namespaces, VMs, certificates) is loaded by the verb that runs, not by every
+// `swarmlite` command: on a busy 2-core machine each module compiled at startup is felt.
+const loadLab = () => import('./lab.js');
 import { parseFormat, printJson, renderTable } from '../../lib/format.js';
 
 const DEFAULT_LAB = 'lab';
@@ -50,6 +53,7 @@ export function registerLabCommands(program: Command): void {
         if (opts.vms === undefined && vmOnly.length > 0)
           throw new UserError(`--${vmOnly[0] === 'install' ? 'no-install' : vmOnly[0]} needs --vms`, 2);
         const vms = opts.vms !== undefined;
+        const { labUp } = await loadLab();
         const state = await labUp({
           name: opts.name,
           nodes: vms ? parseCount(opts.vms!, '--vms') : parseCount(opts.nodes ?? '3', '--nodes'),
@@ -70,7 +74,7 @@ export function registerLabCommands(program: Command): void {
     .description('Remove a lab and everything it made (idempotent)')
     .option('--name <name>', 'lab name', DEFAULT_LAB)
     .action(async (opts: { name: string }) => {
-      const found = await labDown(opts.name);
+      const found = await (await loadLab()).labDown(opts.name);
       console.log(found ? `lab ${opts.name} removed` : `no lab ${opts.name}: nothing to remove`);
     });
 
@@ -80,7 +84,7 @@ export function registerLabCommands(program: Command): void {
     .option('--format <format>', 'table or json')
     .action(async (opts: { format?: string }) => {
       const format = parseFormat(opts.format);
-      const rows = await labLs();
+      const rows = await (await loadLab()).labLs();
       if (format === 'json') return printJson(rows);
       console.log(
         renderTable(
@@ -109,9 +113,13 @@ export function registerLabCommands(program: Command): void {
     .argument('<host>', 'node1, node2, ...')
     .argument('[command...]', 'the command and its arguments')
     .passThroughOptions()
-    .action((host: string, command: string[], opts: { name: string }) => {
+    .action(async (host: string, command: string[], opts: { name: string }) => {
       // Commander keeps the `--` separator among pass-through operands.
-      process.exitCode = labExec(opts.name, host, command[0] === '--' ? command.slice(1) : command);
+      process.exitCode = (await loadLab()).labExec(
+        opts.name,
+        host,
+        command[0] === '--' ? command.slice(1) : command,
+      );
     });
 
   for (const [verb, signal, what] of [
@@ -124,7 +132,7 @@ export function registerLabCommands(program: Command): void {
       .option('--name <name>', 'lab name', DEFAULT_LAB)
       .argument('<host>', 'node1, node2, ...')
       .action(async (host: string, opts: { name: string }) => {
-        console.log(`${host}: ${await labSignal(opts.name, host, signal)}`);
+        console.log(`${host}: ${await (await loadLab()).labSignal(opts.name, host, signal)}`);
       });
   }
 
@@ -134,6 +142,6 @@ export function registerLabCommands(program: Command): void {
     .option('--name <name>', 'lab name', DEFAULT_LAB)
     .argument('<host>', 'node1, node2, ...')
     .action(async (host: string, opts: { name: string }) => {
-      console.log(`${host}: ${await labStart(opts.name, host)}`);
+      console.log(`${host}: ${await (await loadLab()).labStart(opts.name, host)}`);
     });
 }
