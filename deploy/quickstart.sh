@@ -19,7 +19,7 @@ build_image() {
   mkdir -p "$work/rootfs/bin" "$work/rootfs/www/cgi-bin" "$work/rootfs/tmp"
   chmod 1777 "$work/rootfs/tmp"
   cp /bin/busybox "$work/rootfs/bin/busybox"
-  for applet in sh hostname httpd cat ls wget nslookup ip; do ln -s busybox "$work/rootfs/bin/$applet"; done
+  for applet in sh hostname httpd cat ls wget nslookup timeout ip; do ln -s busybox "$work/rootfs/bin/$applet"; done
   cat >"$work/rootfs/www/cgi-bin/index.cgi" <<'CGI'
 #!/bin/sh
 printf 'Content-Type: text/plain\r\n\r\n'
@@ -88,7 +88,7 @@ for address in "$@"; do
 done
 echo
 echo "== node3 (a worker): swarmlite exec web.1 -- wget -qO- http://web/ (the service VIP, from inside a task)"
-swarmlite lab exec node3 -- swarmlite exec web.1 -- wget -q -T 3 -O - http://web/ | sed -n '1,2p' || true
+swarmlite lab exec node3 -- swarmlite exec web.1 -- timeout 3 wget -q -O - http://web/ | sed -n '1,2p' || true
 echo
 echo "== node1: the published port's nftables rules (nft list table ip lab-n1_publish)"
 swarmlite lab exec node1 -- nft list table ip lab-n1_publish | sed -n '1,12p'
