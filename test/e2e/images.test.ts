@@ -209,11 +209,20 @@ test('services on real images on a 3-host lab', { skip: !isRoot && 'needs root' 
     const [node] = JSON.parse((await swl(n1, ['node', 'inspect', h.hostname])).stdout) as { id: string }[];
     nodeOf.set(node!.id, h);
   }
-  // Generous: each node pulls the image before its task starts, beside whatever else the machine runs.
-  const tasks = await waitFor('3 web tasks running, one on each node', 240_000, async () => {
-    const ts = running(await psJson(n1, 'web'));
-    return ts.length === 3 && new Set(ts.map((x) => x.nodeId)).size === 3 ? ts : undefined;
-  });
+  /** Waits for a task running on each node; if none comes, the error shows `service ps`. */
+  const onEveryNode = async (service: string): Promise<Task[]> => {
+    try {
+      // Generous: each node pulls the image before its task starts, beside whatever else runs.
+      return await waitFor(`${service}: a task running on each node`, 240_000, async () => {
+        const ts = running(await psJson(n1, service));
+        return ts.length === 3 && new Set(ts.map((x) => x.nodeId)).size === 3 ? ts : undefined;
+      });
+    } catch (err) {
+      const ps = await runIn(n1, ['swarmlite', 'service', 'ps', '--no-trunc', service]);
+      throw new Error(`${(err as Error).message}\n${ps.stdout}${ps.stderr}`);
+    }
+  };
+  const tasks = await onEveryNode('web');
   const hostOf = (task: Task) => nodeOf.get(task.nodeId)!;
   const taskName = (task: Task) => `web.${task.slot}`;
   const local = tasks.find((x) => hostOf(x) === n1)!;
@@ -326,12 +335,9 @@ test('services on real images on a 3-host lab', { skip: !isRoot && 'needs root' 
     },
   );
 
-  await t.test('a service on the insecure registry pulls over plain HTTP on every node', async () => {
-    await swl(n1, ['service', 'create', '-d', '--name', 'plain', '--replicas', '3', plainRef]);
-    await waitFor('3 plain tasks running on 3 nodes', 240_000, async () => {
-      const ts = running(await psJson(n1, 'plain'));
-      return ts.length === 3 && new Set(ts.map((x) => x.nodeId)).size === 3 ? ts : undefined;
-    });
+  await t.test('a global service on the insecure registry pulls over plain HTTP on every node', async () => {
+    await swl(n1, ['service', 'create', '-d', '--name', 'plain', '--mode', 'global', plainRef]);
+    await onEveryNode('plain');
     for (const h of hosts)
       assert.match(
         (await swl(h, ['image', 'ls'])).stdout,
