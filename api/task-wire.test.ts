@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { AssignmentsMessage } from './gen/swarmlite/dispatcher/v1/AssignmentsMessage.js';
 import type { Network as WireNetworkIn } from './gen/swarmlite/objects/v1/Network.js';
 import type { Task as WireTaskIn } from './gen/swarmlite/objects/v1/Task.js';
+import type { TaskSpec as WireTaskSpecIn } from './gen/swarmlite/objects/v1/TaskSpec.js';
 import type { Network, Task } from './objects/index.js';
 import { task } from './objects/test-fixtures.js';
 import { services } from './rpc.js';
@@ -63,6 +64,52 @@ test('taskFromWire / networkFromWire: a store object sent by the dispatcher come
   // Without an exit code or pid, none appears (proto3 `optional`), as in the store.
   const running = task('tsk2', 'svc1', { nodeId: 'node-a' });
   assert.deepEqual(taskFromWire(overTheWire([running]).tasks[0]!), running);
+});
+
+test("taskFromWire: Docker's container options come back as the store has them (absent when unset)", () => {
+  const withOptions: Task = {
+    ...good,
+    spec: {
+      ...good.spec,
+      command: ['sh'],
+      args: ['-c', 'sleep 1'],
+      capAdd: ['CAP_NET_ADMIN'],
+      capDrop: ['ALL'],
+      readOnly: true,
+      init: false,
+      noNewPrivileges: true,
+      seccomp: 'unconfined',
+      mounts: [
+        { type: 'bind', source: '/srv', target: '/data', readonly: true, tmpfsSizeBytes: 0, tmpfsMode: 0 },
+        { type: 'volume', source: 'v', target: '/v', readonly: false, tmpfsSizeBytes: 0, tmpfsMode: 0 },
+        {
+          type: 'tmpfs',
+          source: '',
+          target: '/run',
+          readonly: false,
+          tmpfsSizeBytes: 4096,
+          tmpfsMode: 0o700,
+        },
+      ],
+      stopSignal: 'SIGQUIT',
+    },
+  };
+  assert.deepEqual(taskFromWire(overTheWire([withOptions]).tasks[0]!), withOptions);
+  // init=true survives too (proto3 `optional`: true and false are both sent, unset is not).
+  const withInit: Task = { ...good, spec: { ...good.spec, init: true } };
+  assert.deepEqual(taskFromWire(overTheWire([withInit]).tasks[0]!).spec.init, true);
+  const refused: [string, WireTaskSpecIn, string][] = [
+    ['unknown mount type', { mounts: [{ type: 'nfs', target: '/x' }] }, 'task.spec.mounts[0].type'],
+    ['unknown seccomp', { seccomp: 'custom' }, 'task.spec.seccomp'],
+  ];
+  for (const [name, spec, path] of refused) {
+    const decoded = overTheWire([{ ...good, spec: { ...good.spec, ...spec } }]).tasks[0]!;
+    assert.throws(
+      () => taskFromWire(decoded),
+      (err: unknown) => err instanceof WireError && err.path === path,
+      name,
+    );
+  }
 });
 
 test('taskFromWire: a task lacking a part or carrying an unknown enum string is refused, naming it', () => {

@@ -13,10 +13,12 @@ import type { TaskStatus__Output } from './gen/swarmlite/objects/v1/TaskStatus.j
 import type { Task__Output as WireTask } from './gen/swarmlite/objects/v1/Task.js';
 import { nonEmpty, oneOf, required, WireError } from './wire-checks.js';
 import {
+  MOUNT_TYPES,
   PUBLISH_MODES,
   RESTART_CONDITIONS,
   TASK_STATES,
   type Meta,
+  type Mount,
   type Network,
   type PortConfig,
   type Task,
@@ -83,6 +85,29 @@ function taskSpecFromWire(m: TaskSpec__Output | null, path: string): TaskSpec {
     networks: spec.networks.map((n) => ({ target: n.target, aliases: [...n.aliases] })),
     stopGracePeriodMs: spec.stopGracePeriodMs,
     forceUpdate: spec.forceUpdate,
+    ...containerFieldsFromWire(spec, path),
+  };
+}
+
+/** The container options as the store has them: absent when the wire carries the default ('', false, []). */
+function containerFieldsFromWire(spec: TaskSpec__Output, path: string): Partial<TaskSpec> {
+  const mounts = spec.mounts.map((m, i): Mount => ({
+    type: oneOf(m.type, `${path}.mounts[${i}].type`, MOUNT_TYPES),
+    source: m.source,
+    target: m.target,
+    readonly: m.readonly,
+    tmpfsSizeBytes: m.tmpfsSizeBytes,
+    tmpfsMode: m.tmpfsMode,
+  }));
+  return {
+    ...(spec.capAdd.length ? { capAdd: [...spec.capAdd] } : {}),
+    ...(spec.capDrop.length ? { capDrop: [...spec.capDrop] } : {}),
+    ...(spec.readOnly ? { readOnly: true } : {}),
+    ...(spec.init !== undefined ? { init: spec.init } : {}),
+    ...(spec.noNewPrivileges ? { noNewPrivileges: true } : {}),
+    ...(spec.seccomp ? { seccomp: oneOf(spec.seccomp, `${path}.seccomp`, ['unconfined'] as const) } : {}),
+    ...(mounts.length ? { mounts } : {}),
+    ...(spec.stopSignal ? { stopSignal: spec.stopSignal } : {}),
   };
 }
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonClient, localInfo } from '../daemon/client.js';
+import * as grpc from '@grpc/grpc-js';
+import { daemonClient, localCalls, localInfo } from '../daemon/client.js';
 import { swarmliteBin } from '../lib/repo.js';
 import { startTestDaemon } from './test-daemon.js';
 
@@ -51,6 +52,15 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['service', 'create', '--restart-condition', 'always', 'host', 'true'], 2, /--restart-condition/],
   [['service', 'create', '--mode', 'weird', 'host', 'true'], 2, /--mode/],
   [['service', 'create', '--bogus', 'host', 'true'], 2, /unknown option '--bogus'/],
+  [['service', 'create', '--cap-add', 'NET_WIZARD', 'host', 'true'], 2, /invalid --cap-add 'NET_WIZARD'/],
+  [['service', 'create', '--mount', 'type=bind,target=/x', 'host', 'true'], 2, /invalid --mount .*absolute/],
+  [['service', 'create', '--security-opt', 'apparmor=x', 'host', 'true'], 2, /invalid --security-opt/],
+  [['service', 'create', '--stop-signal', 'SIGNOPE', 'host', 'true'], 2, /invalid --stop-signal 'SIGNOPE'/],
+  [
+    ['service', 'update', '--mount-add', 'type=tmpfs', 'web'],
+    2,
+    /--mount-add 'type=tmpfs': target= is required/,
+  ],
   [['service', 'scale', 'web=abc'], 2, /web=abc|scale/],
   [['service', 'ls', '--format', 'yaml'], 2, /unknown --format 'yaml'/],
   [['network', 'create', '-d', 'bridge', 'n'], 2, /unsupported driver 'bridge'/],
@@ -59,19 +69,56 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['network', 'create', '--opt', 'mtu=big', 'n'], 2, /mtu=big/],
   [['node', 'update', '--availability', 'sleepy', 'n1'], 2, /invalid --availability 'sleepy'/],
   [['node', 'update', '--role', 'king', 'n1'], 2, /invalid --role 'king'/],
+  [['node', 'ls', '--consistency', 'stale'], 2, /invalid --consistency 'stale': use linearizable or local/],
+  [['node', 'inspect', '--consistency', 'LOCAL', 'self'], 2, /invalid --consistency 'LOCAL'/],
+  [['service', 'ls', '--consistency', ''], 2, /invalid --consistency ''/],
+  [['service', 'ps', '--consistency', 'eventual', 'web'], 2, /invalid --consistency 'eventual'/],
+  [['service', 'inspect', '--consistency', 'fast', 'web'], 2, /invalid --consistency 'fast'/],
+  [['network', 'ls', '--consistency', 'x'], 2, /invalid --consistency 'x'/],
+  [['network', 'inspect', '--consistency', 'x', 'n'], 2, /invalid --consistency 'x'/],
   [['init', '--default-addr-pool-mask-length', '40'], 2, /--default-addr-pool-mask-length must be 8..29/],
   [['init', '--dispatcher-heartbeat', '1h'], 2, /--dispatcher-heartbeat must be a duration/],
   [['init', '--max-replicas', '0'], 2, /--max-replicas must be a whole number/],
   [['init', '--max-tasks-per-node', 'many'], 2, /--max-tasks-per-node must be a whole number/],
   [['join'], 2, /required option '--token/],
+  [['image', 'pull'], 2, /missing required argument 'reference'/],
+  [['image', 'tag', 'busybox'], 2, /missing required argument 'target'/],
+  [['image', 'save', '-o'], 2, /option '-o, --output <file>' argument missing/],
+  [['image', 'prune', '--dangling'], 2, /unknown option '--dangling'/],
+  [['login', 'localhost:5000'], 2, /Cannot perform an interactive login from a non TTY device/],
+  [['login', '-u', 'u', '-p', 'p', '--password-stdin', 'localhost:5000'], 2, /mutually exclusive/],
+  [['login', '--password-stdin', 'localhost:5000'], 2, /Must provide --username with --password-stdin/],
+  // The daemon refuses it before starting (and so never takes the default socket).
+  [
+    ['daemon', '--insecure-registry', 'bad host'],
+    1,
+    /--insecure-registry must be host or host:port, got 'bad host'/,
+  ],
   // Refusals: the daemon (not in a swarm here) says why, in the user's terms.
   [['service', 'ls'], 1, /not part of a swarm|not a swarm manager/],
   [['service', 'create', 'host', 'true'], 1, /not part of a swarm|not a swarm manager/],
   [['network', 'ls'], 1, /not part of a swarm|not a swarm manager/],
   [['node', 'ls'], 1, /not part of a swarm|not a swarm manager/],
   [['node', 'inspect', 'self'], 1, /not part of a swarm|not a swarm manager/],
+  [['node', 'ls', '--consistency', 'local'], 1, /not part of a swarm|not a swarm manager/],
   [['join-token', 'worker'], 1, /not part of a swarm|not a swarm manager/],
   [['leave'], 1, /not part of a swarm/],
+  // Image verbs act on the node's own store: no swarm needed, and an unknown name is refused.
+  [['image', 'pull', 'Bad Ref'], 1, /invalid reference format: "Bad Ref": repository name must be lowercase/],
+  [['image', 'push', 'busybox:nosuch'], 1, /An image does not exist locally with the tag: busybox/],
+  [['image', 'inspect', 'nosuch'], 1, /No such image: nosuch/],
+  [['image', 'rm', 'nosuch'], 1, /No such image: nosuch:latest/],
+  [['rmi', 'sha256:0123'], 1, /No such image: sha256:0123/],
+  [['image', 'tag', 'nosuch', 'other:1'], 1, /No such image: nosuch:latest/],
+  [['image', 'tag', 'nosuch', 'BAD'], 1, /No such image|invalid reference format/],
+  [
+    ['image', 'load', '-i', '/nonexistent/image.tar'],
+    1,
+    /cannot read \/nonexistent\/image.tar: no such file/,
+  ],
+  [['image', 'load', '-i', '/'], 1, /\/ is not a file/],
+  [['image', 'ls', 'Bad:Ref:x'], 1, /invalid reference format/],
+  [['logout', 'http://'], 1, /invalid registry "http:\/\/"/],
 ];
 
 /** The data root as JSON: every path with its size (a refused command writes nothing there). */
@@ -124,6 +171,15 @@ test('every CLI verb with malformed arguments: exit 2 or 1, one clear line, noth
       failures.push(`${shown}: more than the error and the usage`);
   });
   assert.deepEqual(failures, []);
+  // The local API checks a read's consistency itself (other clients than this CLI), before anything.
+  const calls = localCalls(client);
+  for (const consistency of ['stale', 'Local']) {
+    await assert.rejects(calls.listServices({ consistency }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(err.details, /invalid consistency "\w+": use linearizable or local/);
+      return true;
+    });
+  }
   assert.equal(await state(), before, 'a refused command changed the daemon or its data root');
   client.close();
 });

@@ -1,12 +1,13 @@
 // `swarmlite network ...`: the swarm's overlay networks, as `docker network` manages swarm-scoped ones.
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { UserError } from '../lib/errors.js';
 import { checkNetworkOptions, type IpamConfig, type NetworkSpec } from '../api/objects/index.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 import { collect, parseLabel, parseLabels } from './service-flags.js';
 import { networkView, shortId, type NetworkView } from './objects.js';
+import { confirm } from './prompt.js';
+import { CONSISTENCY_FLAG, CONSISTENCY_HELP, parseConsistency } from './read-consistency.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const usage = (message: string) => new UserError(message, 2);
@@ -91,15 +92,6 @@ export async function forEachRef<T>(items: T[], fn: (item: T) => Promise<void>):
   if (failed) process.exitCode = 1;
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 export function registerNetworkCommands(program: Command): void {
   const network = program.command('network').description("Manage the swarm's overlay networks");
 
@@ -129,10 +121,12 @@ export function registerNetworkCommands(program: Command): void {
     .description('List networks')
     .option('-q, --quiet', 'only IDs')
     .option('--format <format>', 'table or json')
-    .action(async (opts: { quiet?: boolean; format?: string }, cmd: Command) => {
+    .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
+    .action(async (opts: { quiet?: boolean; format?: string; consistency?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
+      const consistency = parseConsistency(opts.consistency);
       const networks = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
-        (await c.listNetworks({})).networks.map(networkView),
+        (await c.listNetworks({ consistency })).networks.map(networkView),
       );
       if (format === 'json') return printJson(networks);
       console.log(renderNetworkTable(networks, !!opts.quiet));
@@ -143,11 +137,15 @@ export function registerNetworkCommands(program: Command): void {
     .description('Show networks in detail (JSON)')
     .argument('<network...>', 'name, id or id prefix')
     .option('-v, --verbose', 'add what this node programmed (sandbox, devices, neighbor and FDB entries)')
-    .action(async (refs: string[], opts: { verbose?: boolean }, cmd: Command) => {
+    .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
+    .action(async (refs: string[], opts: { verbose?: boolean; consistency?: string }, cmd: Command) => {
+      const consistency = parseConsistency(opts.consistency);
       const target = resolveHost(globalsOf(cmd).host);
       const out: object[] = [];
       for (const ref of refs) {
-        const n = await withDaemon(target, async (c) => networkView((await c.getNetwork({ ref })).network));
+        const n = await withDaemon(target, async (c) =>
+          networkView((await c.getNetwork({ ref, consistency })).network),
+        );
         // As Docker's: the manager's view, plus this node's endpoints and the peers on the network.
         const local = await withDaemon(target, (c) =>
           c.networkLocal({ networkId: n.id, vni: n.vni, verbose: opts.verbose === true }),

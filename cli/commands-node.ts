@@ -5,6 +5,7 @@ import { resolveHost, withDaemon, type LocalCalls } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 
 import { nodeView, type NodeView } from './objects.js';
+import { CONSISTENCY_FLAG, CONSISTENCY_HELP, parseConsistency } from './read-consistency.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 const title = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
@@ -61,10 +62,14 @@ export function registerNodeCommands(program: Command): void {
     .description('List nodes')
     .option('-q, --quiet', 'only IDs')
     .option('--format <format>', 'table or json')
-    .action(async (opts: { quiet?: boolean; format?: string }, cmd: Command) => {
+    .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
+    .action(async (opts: { quiet?: boolean; format?: string; consistency?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
+      const consistency = parseConsistency(opts.consistency);
       const target = resolveHost(globalsOf(cmd).host);
-      const nodes = await withDaemon(target, async (c) => (await c.listNodes({})).nodes.map(nodeView));
+      const nodes = await withDaemon(target, async (c) =>
+        (await c.listNodes({ consistency })).nodes.map(nodeView),
+      );
       if (format === 'json') return printJson(nodes);
       const info = await withDaemon(target, (c) => c.info({}));
       console.log(renderNodeTable(nodes, info.nodeId, !!opts.quiet));
@@ -74,11 +79,15 @@ export function registerNodeCommands(program: Command): void {
     .command('inspect')
     .description('Show nodes in detail (JSON)')
     .argument('<node...>', 'id, id prefix, hostname, or self')
-    .action(async (refs: string[], _opts, cmd: Command) => {
+    .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
+    .action(async (refs: string[], opts: { consistency?: string }, cmd: Command) => {
+      const consistency = parseConsistency(opts.consistency);
       const target = resolveHost(globalsOf(cmd).host);
       const out: NodeView[] = [];
       for (const ref of refs) {
-        const { node } = await withDaemon(target, async (c) => c.getNode({ ref: await selfRef(c, ref) }));
+        const { node } = await withDaemon(target, async (c) =>
+          c.getNode({ ref: await selfRef(c, ref), consistency }),
+        );
         out.push(nodeView(node));
       }
       printJson(out);

@@ -97,7 +97,8 @@ test('service create: sends the spec, shows per-slot progress until converged, e
     'echo hi',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(created?.task.command, ['sh', '-c', 'echo hi']);
+  // The words after the image are its args, as Docker sends them.
+  assert.deepEqual([created?.task.command, created?.task.args], [[], ['sh', '-c', 'echo hi']]);
   assert.deepEqual(created?.replicated, { replicas: 2 });
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines[0], 'svcnew000000000000000000a');

@@ -6,6 +6,7 @@ import { resolveHost, withDaemon } from '../daemon/client.js';
 import { forEachRef } from './commands-network.js';
 import { parseFormat, printJson } from '../lib/format.js';
 import { collect } from './service-flags.js';
+import { CONSISTENCY_FLAG, CONSISTENCY_HELP, parseConsistency } from './read-consistency.js';
 import { renderServicePretty, renderServiceTable, renderTaskTable, taskName } from './service-format.js';
 import {
   networkView,
@@ -66,10 +67,12 @@ export function registerServiceReadCommands(service: Command): void {
     .description('List services')
     .option('-q, --quiet', 'only IDs')
     .option('--format <format>', 'table or json')
-    .action(async (opts: { quiet?: boolean; format?: string }, cmd: Command) => {
+    .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
+    .action(async (opts: { quiet?: boolean; format?: string; consistency?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
+      const consistency = parseConsistency(opts.consistency);
       const services = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
-        (await c.listServices({})).services.map(serviceListEntryView),
+        (await c.listServices({ consistency })).services.map(serviceListEntryView),
       );
       if (format === 'json') return printJson(services);
       const out = renderServiceTable(services, !!opts.quiet);
@@ -84,20 +87,26 @@ export function registerServiceReadCommands(service: Command): void {
     .option('-q, --quiet', 'only task IDs')
     .option('-f, --filter <key=value>', 'desired-state=running|shutdown|accepted, node=, name=, id=', collect)
     .option('--format <format>', 'table or json')
+    .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
     .action(
       async (
         refs: string[],
-        opts: { trunc: boolean; quiet?: boolean; filter?: string[]; format?: string },
+        opts: { trunc: boolean; quiet?: boolean; filter?: string[]; format?: string; consistency?: string },
         cmd: Command,
       ) => {
         const format = parseFormat(opts.format);
         const filters = parseTaskFilters(opts.filter);
+        const consistency = parseConsistency(opts.consistency);
         const { tasks, nodes } = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
-          const nodes = (await c.listNodes({})).nodes.map(nodeName);
+          const nodes = (await c.listNodes({ consistency })).nodes.map(nodeName);
           const tasks: TaskView[] = [];
           for (const ref of refs) {
-            const s = serviceView((await c.getService({ ref })).service);
-            const res = await c.listTasks({ service: s.id, desiredStates: filters.desiredStates });
+            const s = serviceView((await c.getService({ ref, consistency })).service);
+            const res = await c.listTasks({
+              service: s.id,
+              desiredStates: filters.desiredStates,
+              consistency,
+            });
             tasks.push(...res.tasks.map(taskView));
           }
           return { tasks: filterTasks(tasks, filters, nodes), nodes };
@@ -113,16 +122,18 @@ export function registerServiceReadCommands(service: Command): void {
     .description('Show services in detail (JSON, or --pretty text)')
     .argument('<service...>', 'name, id or id prefix')
     .option('--pretty', "docker's human-readable text")
-    .action(async (refs: string[], opts: { pretty?: boolean }, cmd: Command) => {
+    .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
+    .action(async (refs: string[], opts: { pretty?: boolean; consistency?: string }, cmd: Command) => {
+      const consistency = parseConsistency(opts.consistency);
       await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
         const services: ServiceView[] = [];
         for (const ref of refs) {
-          services.push(serviceView((await c.getService({ ref })).service));
+          services.push(serviceView((await c.getService({ ref, consistency })).service));
         }
         if (!opts.pretty) return printJson(services);
         const names = new Map<string, string>();
         if (services.some((s) => s.spec.task.networks.length)) {
-          const { networks } = await c.listNetworks({});
+          const { networks } = await c.listNetworks({ consistency });
           for (const n of networks.map(networkView)) names.set(n.id, n.spec.name);
         }
         console.log(services.map((s) => renderServicePretty(s, names)).join('\n\n'));

@@ -8,6 +8,7 @@ import { resolveHost, withDaemon } from '../daemon/client.js';
 import { registerServiceLogs } from './commands-exec.js';
 import { forEachRef } from './commands-network.js';
 import { addSharedSpecOptions } from './commands-service-options.js';
+import { addContainerOptions } from './container-flags.js';
 import { followProgress } from './commands-service-progress.js';
 import { registerServiceReadCommands } from './commands-service-read.js';
 import { collect, parseCount } from './service-flags.js';
@@ -42,7 +43,7 @@ function registerCreate(service: Command): void {
     .command('create')
     .description('Create a service')
     .argument('<image>', "image ('host': commands run on the node itself)")
-    .argument('[command...]', 'command and its arguments')
+    .argument('[command...]', "arguments: replace the image's cmd (its entrypoint stays; see --entrypoint)")
     // Flags after the image belong to the command: `service create host sh -c 'echo hi'`.
     .passThroughOptions()
     .option('--name <name>', 'service name')
@@ -59,6 +60,7 @@ function registerCreate(service: Command): void {
     .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect)
     .option('--dns-option <option>', 'DNS option (repeatable)', collect)
     .option('-l, --label <key=value>', 'service label (repeatable)', collect);
+  addContainerOptions(create, 'create');
   addSharedSpecOptions(create).action(
     async (image: string, command: string[], opts: CreateOptions & FollowOptions, cmd: Command) => {
       const spec = buildCreateSpec(image, command, opts);
@@ -94,6 +96,7 @@ function registerUpdate(service: Command): void {
     .option('--label-rm <key>', 'remove a service label (repeatable)', collect)
     .option('--force', 'redeploy every task even if nothing changed')
     .option('--rollback', "go back to the previous spec (as 'service rollback')");
+  addContainerOptions(update, 'update');
   addSharedSpecOptions(update).action(
     async (
       ref: string,

@@ -5,6 +5,8 @@ import { UserError } from '../lib/errors.js';
 import { packageVersion } from '../lib/repo.js';
 import { registerBasicCommands } from './commands-basic.js';
 import { registerExec } from './commands-exec.js';
+import { registerImageCommands } from './commands-image.js';
+import { registerLoginCommands } from './commands-login.js';
 import { registerNetworkCommands } from './commands-network.js';
 import { registerNodeCommands } from './commands-node.js';
 import { registerServiceCommands } from './commands-service.js';
@@ -33,6 +35,8 @@ function buildProgram(extra: readonly CommandGroup[]): Command {
   registerServiceCommands(program);
   registerNetworkCommands(program);
   registerExec(program);
+  registerImageCommands(program);
+  registerLoginCommands(program);
   registerWhoamiCommand(program);
   for (const register of extra) register(program);
   return program;

@@ -40,8 +40,14 @@ export type PortConfig = PortConfig__Output;
 type MeshOptions = 'preserveClientAddress' | 'idleTimeoutSeconds';
 /** A port as the flags give it: the mesh options only where set (the wire carries unset as false, 0). */
 export type PortDraft = Omit<PortConfig, MeshOptions> & Partial<Pick<PortConfig, MeshOptions>>;
+type ContainerFields =
+  'capAdd' | 'capDrop' | 'readOnly' | 'noNewPrivileges' | 'seccomp' | 'mounts' | 'stopSignal';
+/** A task as the flags give it: Docker's container options only where set (the wire carries unset as '', false, []). */
+export type TaskDraft = Omit<ServiceSpecView['task'], ContainerFields> &
+  Partial<Pick<ServiceSpecView['task'], ContainerFields>>;
 /** A spec as the CLI builds and edits it (from flags, or read back): sent as the request's spec. */
-export type ServiceSpecDraft = Omit<ServiceSpecView, 'endpoint'> & {
+export type ServiceSpecDraft = Omit<ServiceSpecView, 'endpoint' | 'task'> & {
+  task: TaskDraft;
   endpoint: Omit<ServiceSpecView['endpoint'], 'ports'> & { ports: PortDraft[] };
 };
 

@@ -11,6 +11,17 @@ const decodedPort = (p: PortDraft) => ({ preserveClientAddress: false, idleTimeo
 /** A spec the CLI built, as the daemon would send it back. */
 export const decodedSpec = (spec: ServiceSpecDraft): ServiceSpecView => ({
   ...spec,
+  task: {
+    capAdd: [],
+    capDrop: [],
+    readOnly: false,
+    noNewPrivileges: false,
+    seccomp: '',
+    mounts: [],
+    stopSignal: '',
+    ...spec.task,
+    ...(spec.task.init !== undefined ? { _init: 'init' as const } : {}),
+  },
   endpoint: { ...spec.endpoint, ports: spec.endpoint.ports.map(decodedPort) },
 });
 

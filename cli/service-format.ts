@@ -169,12 +169,32 @@ export function renderServicePretty(s: ServiceView, networkNames: Map<string, st
   lines.push(...updateConfigLines('UpdateConfig', s.spec.update));
   lines.push(...updateConfigLines('RollbackConfig', s.spec.rollback));
   lines.push('ContainerSpec:', ` Image:\t\t${t.image}`);
-  if (t.command.length || t.args.length) lines.push(` Args:\t\t${[...t.command, ...t.args].join(' ')} `);
+  // Docker prints the args only; the entrypoint given with --entrypoint is shown too.
+  if (t.command.length) lines.push(` Command:\t${t.command.join(' ')} `);
+  if (t.args.length) lines.push(` Args:\t\t${t.args.join(' ')} `);
   if (t.env.length) lines.push(` Env:\t\t${t.env.join(' ')}`);
   if (t.workdir) lines.push(` Dir:\t\t${t.workdir}`);
+  if (t.init !== undefined) lines.push(` Init:\t\t${t.init}`);
   if (t.user) lines.push(` User:\t\t${t.user}`);
   if (t.hostname) lines.push(` Hostname:\t${t.hostname}`);
+  if (t.readOnly) lines.push(' ReadOnly:\ttrue');
+  if (t.noNewPrivileges) lines.push(' NoNewPrivileges: true');
+  if (t.seccomp) lines.push(` Seccomp:\t${t.seccomp}`);
+  if (t.stopSignal) lines.push(` StopSignal:\t${t.stopSignal}`);
   lines.push(` StopGracePeriod: ${formatDuration(t.stopGracePeriodMs)}`);
+  if (t.capAdd.length || t.capDrop.length) {
+    lines.push('Capabilities:');
+    if (t.capAdd.length) lines.push(` Add: ${t.capAdd.join(', ')}`);
+    if (t.capDrop.length) lines.push(` Drop: ${t.capDrop.join(', ')}`);
+  }
+  if (t.mounts.length) lines.push('Mounts:');
+  for (const m of t.mounts)
+    lines.push(
+      ` Target:\t${m.target}`,
+      `  Source:\t${m.source}`,
+      `  ReadOnly:\t${m.readonly}`,
+      `  Type:\t\t${m.type}`,
+    );
   const { limits, reservations } = t.resources;
   const resLines = (label: string, r: { nanoCpus: number; memoryBytes: number }) =>
     r.nanoCpus || r.memoryBytes

@@ -12,7 +12,8 @@ test("create with no flags is Docker's defaults: one replica, vip, no ports", ()
   assert.deepEqual(spec, {
     name: '',
     labels: {},
-    task: defaultTaskSpec('host', ['sleep', '1']),
+    // The words after the image are the args, as Docker's: the image's entrypoint stays.
+    task: { ...defaultTaskSpec('host'), args: ['sleep', '1'] },
     replicated: { replicas: 1 },
     global: null,
     update: defaultUpdateConfig(),
@@ -63,7 +64,8 @@ test('create maps every flag to its field', () => {
   assert.equal(spec.name, 'web');
   assert.deepEqual(spec.labels, { tier: 'web' });
   assert.deepEqual(spec.replicated, { replicas: 3 });
-  assert.deepEqual(spec.task.command, ['sh', '-c', 'echo hi']);
+  assert.deepEqual(spec.task.command, []);
+  assert.deepEqual(spec.task.args, ['sh', '-c', 'echo hi']);
   assert.deepEqual(spec.task.env, ['A=1', 'FROM_CLI=x']);
   assert.equal(spec.task.hostname, '{{.Node.Hostname}}-{{.Task.Slot}}');
   assert.deepEqual(spec.task.networks, [
@@ -209,12 +211,10 @@ test('update --publish-add with the mesh options replaces the port of the same t
   );
 });
 
-test('update --args replaces the command line; --replicas on a global service is refused', () => {
-  assert.deepEqual(applyUpdateOptions(base(), { args: `sh -c 'echo hi'` }, {}).task.command, [
-    'sh',
-    '-c',
-    'echo hi',
-  ]);
+test('update --args replaces the args and keeps the entrypoint; --replicas on a global service is refused', () => {
+  const withEntrypoint = applyUpdateOptions(base(), { entrypoint: 'sh' }, {});
+  const task = applyUpdateOptions(withEntrypoint, { args: `-c 'echo hi'` }, {}).task;
+  assert.deepEqual([task.command, task.args], [['sh'], ['-c', 'echo hi']]);
   const global = buildCreateSpec('host', [], { mode: 'global' }, {});
   assert.throws(() => applyUpdateOptions(global, { replicas: '3' }, {}), isUsage(/replicated mode/));
   assert.throws(() => applyUpdateOptions(base(), { image: '' }, {}), isUsage(/--image cannot be empty/));

@@ -20,7 +20,13 @@ import {
   parseRatio,
   splitWords,
 } from './service-flags.js';
-import { isGlobal, type ServiceSpecDraft, type UpdateConfig } from './objects.js';
+import { isGlobal, type ServiceSpecDraft, type TaskDraft, type UpdateConfig } from './objects.js';
+import {
+  applyContainerCreate,
+  applyContainerUpdate,
+  type ContainerCreateFlags,
+  type ContainerUpdateFlags,
+} from './container-flags.js';
 
 /** Flags `create` and `update` share: each sets one field when given. */
 export interface SharedSpecOptions {
@@ -52,7 +58,7 @@ export interface SharedSpecOptions {
   stopGracePeriod?: string;
 }
 
-export interface CreateOptions extends SharedSpecOptions {
+export interface CreateOptions extends SharedSpecOptions, ContainerCreateFlags {
   name?: string;
   mode?: string;
   publish?: string[];
@@ -65,7 +71,7 @@ export interface CreateOptions extends SharedSpecOptions {
   label?: string[];
 }
 
-export interface UpdateOptions extends SharedSpecOptions {
+export interface UpdateOptions extends SharedSpecOptions, ContainerUpdateFlags {
   image?: string;
   args?: string;
   envAdd?: string[];
@@ -166,7 +172,9 @@ export function buildCreateSpec(
   env: NodeJS.ProcessEnv = process.env,
 ): ServiceSpecDraft {
   if (!image) throw new UserError('an image is required', 2);
-  const task = defaultTaskSpec(image, command);
+  // As Docker's: the words after the image are the args (the image's cmd replaced), --entrypoint
+  // the command (its entrypoint replaced).
+  const task: TaskDraft = { ...defaultTaskSpec(image), args: command };
   task.env = (o.env ?? []).map((e) => parseEnv(e, env));
   task.placement.constraints = checkConstraints('--constraint', o.constraint ?? []);
   task.networks = (o.network ?? []).map((n) => parseNetworkAttachment('--network', n));
@@ -174,7 +182,7 @@ export function buildCreateSpec(
   const base: ServiceSpecDraft = {
     name: o.name ?? '',
     labels: parseLabels('--label', o.label),
-    task,
+    task: applyContainerCreate(task, o),
     ...parseMode(o.mode, o.replicas),
     update: defaultUpdateConfig(),
     rollback: defaultRollbackConfig(),
@@ -200,12 +208,8 @@ export function applyUpdateOptions(
     if (!o.image) throw new UserError('--image cannot be empty', 2);
     t.image = o.image;
   }
-  // Create puts [COMMAND] [ARG...] in task.command (images here have no entrypoint), so Docker's
-  // --args, which replaces what followed the image, replaces that whole command line.
-  if (o.args !== undefined) {
-    t.command = splitWords('--args', o.args);
-    t.args = [];
-  }
+  // Docker's --args replaces what followed the image at create (the entrypoint stays).
+  if (o.args !== undefined) t.args = splitWords('--args', o.args);
   if (o.replicas !== undefined) {
     if (isGlobal(s)) throw new UserError('--replicas can only be used with replicated mode', 2);
     s.replicated = { replicas: parseCount('--replicas', o.replicas) };
@@ -238,6 +242,7 @@ export function applyUpdateOptions(
     Object.assign(labels, parseLabels('--label-add', o.labelAdd));
     s.labels = labels;
   }
+  s.task = applyContainerUpdate(s.task, o);
   return checkEndpoint(s);
 }
 

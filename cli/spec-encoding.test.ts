@@ -12,10 +12,25 @@ type Port = { preserveClientAddress?: boolean; idleTimeoutSeconds?: number };
  * The oneof member not chosen: null as the CLI builds it, absent as proto-loader decodes it; a port's
  * unset mesh options arrive as proto3's defaults (false, 0).
  */
-const decoded = <T extends { replicated?: unknown; global?: unknown; endpoint: { ports: Port[] } }>(
+const decoded = <
+  T extends { replicated?: unknown; global?: unknown; task: { init?: boolean }; endpoint: { ports: Port[] } },
+>(
   spec: T,
 ) => ({
   ...Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== null)),
+  // Docker's container options the flags left unset arrive as proto3's defaults; a set `init`
+  // (proto3 `optional`) with the synthetic oneof naming it.
+  task: {
+    capAdd: [],
+    capDrop: [],
+    readOnly: false,
+    noNewPrivileges: false,
+    seccomp: '',
+    mounts: [],
+    stopSignal: '',
+    ...spec.task,
+    ...(spec.task.init !== undefined ? { _init: 'init' } : {}),
+  },
   endpoint: {
     ...spec.endpoint,
     ports: spec.endpoint.ports.map((p) => ({ preserveClientAddress: false, idleTimeoutSeconds: 0, ...p })),
@@ -57,6 +72,38 @@ test('an update request (read-back spec with its mode field) crosses the wire un
   const spec = applyUpdateOptions(readBack, { image: 'img:2', replicas: '4' }, {});
   const req = { ref: 'web', version: 42, spec, force: true };
   assert.deepEqual(roundTrip('UpdateService', req), { ...req, spec: decoded(spec) });
+});
+
+test("Docker's container flags cross the wire unchanged, on create and on update", () => {
+  const spec = buildCreateSpec(
+    'busybox',
+    ['-c', 'echo hi'],
+    {
+      name: 'web',
+      entrypoint: 'sh',
+      capAdd: ['net_admin'],
+      capDrop: ['CAP_CHOWN'],
+      readOnly: true,
+      init: false,
+      securityOpt: ['no-new-privileges', 'seccomp=unconfined'],
+      mount: [
+        'type=bind,src=/srv,dst=/data,ro',
+        'type=volume,source=cache,target=/cache',
+        'type=tmpfs,target=/run,tmpfs-size=64m,tmpfs-mode=1700',
+      ],
+      stopSignal: 'usr1',
+    },
+    {},
+  );
+  assert.deepEqual(roundTrip('CreateService', { spec }), { spec: { ...decoded(spec), mode: 'replicated' } });
+  const readBack = { ...spec, mode: 'replicated' as const };
+  const updated = applyUpdateOptions(
+    readBack,
+    { init: true, capAdd: ['CHOWN'], mountRm: ['/cache'], mountAdd: ['type=tmpfs,target=/tmp'] },
+    {},
+  );
+  const req = { ref: 'web', version: 42, spec: updated, force: false };
+  assert.deepEqual(roundTrip('UpdateService', req), { ...req, spec: decoded(updated) });
 });
 
 test('a network spec crosses the wire unchanged', () => {

@@ -8,8 +8,8 @@ import type { TestContext } from 'node:test';
 import { daemonClient, localInfo } from '../daemon/client.js';
 import { swarmliteBin } from '../lib/repo.js';
 
-/** A daemon on `dir`/data with its socket at `socket`, as a child of the test. */
-export function spawnDaemon(dir: string, socket: string, logLevel: string) {
+/** A daemon on `dir`/data with its socket at `socket` (and `extra` flags), as a child of the test. */
+export function spawnDaemon(dir: string, socket: string, logLevel: string, extra: string[] = []) {
   const args = [
     'daemon',
     '--data-root',
@@ -18,6 +18,7 @@ export function spawnDaemon(dir: string, socket: string, logLevel: string) {
     join(dir, 'exec'),
     '--socket',
     socket,
+    ...extra,
   ];
   return spawn(process.execPath, [swarmliteBin(), ...args, '--log-level', logLevel], { stdio: 'ignore' });
 }
@@ -39,15 +40,19 @@ export async function waitForDaemon(socket: string, timeoutMs = 30_000): Promise
   }
 }
 
-/** A serving daemon in a fresh `swl-<tag>-` folder (socket at `socketPath` inside it), gone after `t`. */
+/**
+ * A serving daemon in a fresh `swl-<tag>-` folder (socket at `socketPath` inside it, `extra` daemon
+ * flags), gone after `t`.
+ */
 export async function startTestDaemon(
   t: TestContext,
   tag: string,
   socketPath = 's.sock',
+  extra: string[] = [],
 ): Promise<{ dir: string; socket: string }> {
   const dir = mkdtempSync(join(tmpdir(), `swl-${tag}-`));
   const socket = join(dir, socketPath);
-  const daemon = spawnDaemon(dir, socket, 'warn');
+  const daemon = spawnDaemon(dir, socket, 'warn', extra);
   t.after(() => {
     daemon.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,9 @@ import { loadOrCreateIdentity, type NodeIdentity } from './identity.js';
 import { serveLocalApi, socketIsServed } from './local-api.js';
 import { localStreams } from './local-streams.js';
 import { openNodeImages } from './images.js';
+import { imageHandlers, imageStreams } from './local-images.js';
 import { SwarmNode } from './swarm.js';
+import { readConsistency } from '../manager/index.js';
 import { UserError } from '../lib/errors.js';
 
 import { lockDataRoot, type DataRootLock } from './lock.js';
@@ -93,29 +95,32 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           await node.leave(req.force === true);
           return {};
         },
-        // Control-API calls: passed on to the swarm's leader (see proto/local.proto).
-        ListNodes: (req) => node.control((c) => c.listNodes(req)),
-        GetNode: (req) => node.control((c) => c.getNode(req)),
+        // Control-API calls: passed on to the swarm's leader (see proto/local.proto); reads asking
+        // for local consistency are answered by this manager (checked before anything else).
+        ListNodes: async (req) => node.control((c) => c.listNodes(req), readConsistency(req)),
+        GetNode: async (req) => node.control((c) => c.getNode(req), readConsistency(req)),
         UpdateNode: (req) => node.control((c) => c.updateNode(req)),
         RemoveNode: (req) => node.control((c) => c.removeNode(req)),
         GetJoinTokens: (req) => node.control((c) => c.getJoinTokens(req)),
         RotateJoinToken: (req) => node.control((c) => c.rotateJoinToken(req)),
         CreateNetwork: (req) => node.control((c) => c.createNetwork(req)),
-        GetNetwork: (req) => node.control((c) => c.getNetwork(req)),
-        ListNetworks: (req) => node.control((c) => c.listNetworks(req)),
+        GetNetwork: async (req) => node.control((c) => c.getNetwork(req), readConsistency(req)),
+        ListNetworks: async (req) => node.control((c) => c.listNetworks(req), readConsistency(req)),
         RemoveNetwork: (req) => node.control((c) => c.removeNetwork(req)),
         PruneNetworks: (req) => node.control((c) => c.pruneNetworks(req)),
         CreateService: (req) => node.control((c) => c.createService(req)),
-        GetService: (req) => node.control((c) => c.getService(req)),
-        ListServices: (req) => node.control((c) => c.listServices(req)),
+        GetService: async (req) => node.control((c) => c.getService(req), readConsistency(req)),
+        ListServices: async (req) => node.control((c) => c.listServices(req), readConsistency(req)),
         UpdateService: (req) => node.control((c) => c.updateService(req)),
         RollbackService: (req) => node.control((c) => c.rollbackService(req)),
         RemoveService: (req) => node.control((c) => c.removeService(req)),
-        ListTasks: (req) => node.control((c) => c.listTasks(req)),
-        GetTask: (req) => node.control((c) => c.getTask(req)),
+        ListTasks: async (req) => node.control((c) => c.listTasks(req), readConsistency(req)),
+        GetTask: async (req) => node.control((c) => c.getTask(req), readConsistency(req)),
+        // This node's images: its own store, never forwarded.
+        ...imageHandlers(images),
       },
       log,
-      localStreams(node),
+      { ...localStreams(node), ...imageStreams(images, opts.dataRoot, log) },
     );
     log.info(
       { socket: opts.socket, dataRoot: opts.dataRoot, nodeId: identity.nodeId, version },

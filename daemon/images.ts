@@ -3,15 +3,27 @@
 import { join } from 'node:path';
 import type { RunnableImage, ImageSource } from '../worker/exec/task-bundle.js';
 import { ImageService } from '../worker/images/images.js';
+import { mountedOverlayLowerDirs } from '../worker/exec/oci/rootfs.js';
 import type { DaemonOptions } from './options.js';
 
-export function openNodeImages(opts: DaemonOptions): Promise<ImageService> {
-  return ImageService.open({
+export async function openNodeImages(opts: DaemonOptions): Promise<ImageService> {
+  const images: ImageService = await ImageService.open({
     dataRoot: opts.dataRoot,
     insecureRegistries: opts.insecureRegistries,
     // Docker's place for a registry's own CA: <certs.d>/<host:port>/ca.crt.
     certsDir: join(opts.dataRoot, 'certs.d'),
+    // `image rm` and `prune` never take the layers from under a task: a task's root is an overlay
+    // mounted on exactly its image's layers from prepare to removal (adopted tasks included).
+    // (Asked only by rm and prune, after open has returned.)
+    inUse: (imageId) => layersMounted(images.layerDirsOf(imageId)),
   });
+  return images;
+}
+
+function layersMounted(layers: readonly string[]): boolean {
+  return mountedOverlayLowerDirs().some(
+    (mounted) => mounted.length === layers.length && mounted.every((dir, i) => dir === layers[i]),
+  );
 }
 
 /** What the runtime needs of an image: its layers for overlayfs and the defaults of its config. */
@@ -28,6 +40,7 @@ export function runnableImages(images: ImageService): ImageSource {
           env: c.Env ?? [],
           workdir: c.WorkingDir ?? '',
           user: c.User ?? '',
+          stopSignal: c.StopSignal ?? '',
         },
       };
     },

@@ -14,8 +14,14 @@ import { rpcErrorText } from '../lib/grpc-errors.js';
 /** The unary RPCs of proto/local.proto as promise handlers (e.g. `Info`, `ListNodes`): all of them. */
 export type LocalUnaryHandlers = UnaryHandlers<LocalApiClient, LocalApiDefinition>;
 
-/** Streaming RPCs (service logs, exec) take the raw call; they report failures on it themselves. */
-export type LocalApiStreams = Pick<LocalApiHandlers, 'ServiceLogs' | 'Exec'>;
+/**
+ * Streaming RPCs (service logs, exec, image pull/push/load/save) take the raw call; they report
+ * failures on it themselves.
+ */
+export type LocalApiStreams = Pick<
+  LocalApiHandlers,
+  'ServiceLogs' | 'Exec' | 'ImagePull' | 'ImagePush' | 'ImageLoad' | 'ImageSave'
+>;
 
 /** An error that is neither a refusal for the user nor a status from a manager: a bug or a surprise. */
 function isUnexpected(err: unknown): boolean {

@@ -4,7 +4,7 @@ import { serveExecCall } from '../manager/index.js';
 import { toStatus, type LocalApiStreams } from './local-api.js';
 import type { SwarmNode } from './swarm.js';
 
-export function localStreams(node: SwarmNode): LocalApiStreams {
+export function localStreams(node: SwarmNode): Pick<LocalApiStreams, 'ServiceLogs' | 'Exec'> {
   return {
     ServiceLogs: (call) => {
       try {

@@ -3,7 +3,7 @@
 // (worker-role.ts), and this facade routing control calls, `service logs` and `exec` to the leader.
 import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { pipeExec, routeControl, routeExec, routeLogs } from '../manager/index.js';
+import { pipeExec, routeControl, routeExec, routeLogs, type ReadConsistency } from '../manager/index.js';
 import type { ExecInput, ExecOutput, ExecRequest, LogMessage, LogsRequest, Sink } from '../manager/index.js';
 import {
   Membership,
@@ -78,13 +78,20 @@ export class SwarmNode {
     };
   }
 
-  /** A control-API call from the local CLI: only on a manager, executed on the leader. */
-  async control<T>(call: (control: ControlCalls) => Promise<T>): Promise<T> {
+  /**
+   * A control-API call from the local CLI: only on a manager, executed on the leader; a read asking
+   * for local consistency is answered by this manager from its own store.
+   */
+  async control<T>(
+    call: (control: ControlCalls) => Promise<T>,
+    consistency: ReadConsistency = 'linearizable',
+  ): Promise<T> {
     const { swarm, roles } = this.membership;
     if (!swarm.state || !roles.manager) throw new UserError(NOT_A_MANAGER);
     return routeControl(roles.manager, call, {
       managers: this.membership.knownManagers(),
       credentials: swarm.credentials(),
+      consistency,
     });
   }
 

@@ -1,5 +1,5 @@
 // Running a control-API call from a manager's local API: here when this manager leads, otherwise at
-// the leader over the manager port. Elections take a second or two, so a missing or silent leader is
+// the leader over the manager port (a read asking for local consistency: always here). Elections take a second or two, so a missing or silent leader is
 // waited for briefly; a swarm that stays leaderless has lost its quorum, and the error says so.
 import * as grpc from '@grpc/grpc-js';
 import { UserError } from '../lib/errors.js';
@@ -12,6 +12,7 @@ import type { ExecRequest, LogsRequest, Sink } from './controlapi/streams.js';
 import { callLeader } from './leadership.js';
 import type { Manager } from './manager.js';
 import { rpcErrorText } from '../lib/grpc-errors.js';
+import type { ReadConsistency } from './read-index.js';
 
 const ELECTION_WAIT_MS = 3_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,6 +21,8 @@ export interface RouteOptions {
   /** Managers to try after the leader this manager knows of. */
   managers: string[];
   credentials: grpc.ChannelCredentials;
+  /** A read that asked for 'local' consistency runs here, on this manager's store, leader or not. */
+  consistency?: ReadConsistency;
 }
 
 /** Runs `call` on the leader's control API, e.g. `(control) => control.listNodes(req)`. */
@@ -28,6 +31,9 @@ export async function routeControl<T>(
   call: (control: ControlCalls) => Promise<T>,
   opts: RouteOptions,
 ): Promise<T> {
+  // No leader needed: a local read is what a caller asks for when it accepts a stale answer, also
+  // (above all) while the swarm has no quorum.
+  if (opts.consistency === 'local') return call(manager.controlCalls());
   for (let attempt = 1; ; attempt++) {
     await awaitLeader(manager);
     if (manager.isLeader()) return call(manager.controlCalls());

@@ -14,5 +14,6 @@ export { newJoinToken } from './ca/tokens.js';
 export { LEADER_ADDR_METADATA, callLeader } from './leadership.js';
 export { Manager, newNodeObject, raftDataDir } from './manager.js';
 export { pipeExec, routeControl, routeExec, routeLogs } from './control-router.js';
+export { readConsistency, type ReadConsistency } from './read-index.js';
 export type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
 export { forceNewCluster } from './recovery.js';

@@ -19,7 +19,7 @@ import type { RaftNode } from './raft/node/raft-node.js';
 import { Role } from './raft/types.js';
 import { RoleReconciler } from './roles.js';
 import { planLeadership } from './leading.js';
-import { afterReadIndex } from './read-index.js';
+import { afterReadIndex, leaderOrLocalRead } from './read-index.js';
 import { AllocatorController } from './allocator/controller.js';
 import { SchedulerController } from './scheduler/controller.js';
 import { OrchestratorController } from './orchestrator/controller.js';
@@ -237,7 +237,7 @@ export class Manager implements LeaderInfo {
     });
     const controlImpl: ControlHandlers = {
       ...serveUnary<ControlHandlers, ControlUnaryHandlers, [Caller]>(this.control, (_name, handler) =>
-        leaderOnlyUnary(this, (call, callback) => {
+        leaderOrLocalRead(this, (call, callback) => {
           let caller: Caller;
           try {
             caller = requireCaller(call, this.caCertPem(), { roles: ['manager'], isRemoved: this.isRemoved });

@@ -43,10 +43,28 @@ export interface NetworkAttachmentConfig {
   aliases: string[];
 }
 
+export const MOUNT_TYPES = ['bind', 'volume', 'tmpfs'] as const;
+export type MountType = (typeof MOUNT_TYPES)[number];
+
+/** `--mount`: a host folder, a named volume local to the node (made on first use), or a tmpfs. */
+export interface Mount {
+  type: MountType;
+  /** bind: an absolute host path; volume: the volume's name; tmpfs: ''. */
+  source: string;
+  target: string;
+  readonly: boolean;
+  /** tmpfs only: 0 = the kernel's default size. */
+  tmpfsSizeBytes: number;
+  /** tmpfs only: 0 = 01777. */
+  tmpfsMode: number;
+}
+
 export interface TaskSpec {
   /** 'host' (the built-in image) or an OCI image reference. */
   image: string;
+  /** Replaces the image's entrypoint (Docker's `--entrypoint`; SwarmKit's ContainerSpec.Command). */
   command: string[];
+  /** Replaces the image's cmd (the words after the image); with `command` set, the image's cmd is unused. */
   args: string[];
   env: string[]; // KEY=VALUE
   workdir: string;
@@ -64,6 +82,22 @@ export interface TaskSpec {
    * changed, so the rolling update redeploys them (SwarmKit's ForceUpdate).
    */
   forceUpdate: number;
+  // Docker's container options. Each is absent when it is Docker's default, so specs that do not use
+  // them stay as they were (and compare equal to older ones); the wire carries absent as '', false, [].
+  /** `--cap-add`: CAP_ names (CAP_NET_ADMIN) or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `--read-only`: the root filesystem cannot be written (mounts can). */
+  readOnly?: boolean;
+  /** `--init` / `--no-init`; absent: the node's default (only the built-in `host` image has one). */
+  init?: boolean;
+  /** `--security-opt no-new-privileges`. */
+  noNewPrivileges?: boolean;
+  /** `--security-opt seccomp=unconfined`: no syscall filter; absent: Docker's default profile. */
+  seccomp?: 'unconfined';
+  mounts?: Mount[];
+  /** `--stop-signal` (SIGTERM form, or a number); absent: the image's STOPSIGNAL, else SIGTERM. */
+  stopSignal?: string;
 }
 
 export const PUBLISH_MODES = ['ingress', 'host'] as const;

@@ -10,7 +10,10 @@ import type {
   Service,
   ServiceSpec,
   Task,
+  TaskSpec,
 } from '../../api/objects/index.js';
+import type { TaskSpec__Output } from '../../api/gen/swarmlite/objects/v1/TaskSpec.js';
+import { containerFieldsToWire } from './container-wire.js';
 import type { EndpointSpec__Output } from '../../api/gen/swarmlite/objects/v1/EndpointSpec.js';
 import type { Endpoint__Output } from '../../api/gen/swarmlite/objects/v1/Endpoint.js';
 import type { Meta__Output } from '../../api/gen/swarmlite/objects/v1/Meta.js';
@@ -58,9 +61,19 @@ export function networkToWire(n: Network): WireNetwork {
   };
 }
 
+/** A task spec as proto-loader decodes it: the container options unset in the store as their defaults. */
+const taskSpecToWire = (t: TaskSpec): TaskSpec__Output => ({
+  ...structuredClone(t),
+  ...containerFieldsToWire(t),
+});
+
 export function serviceSpecToWire(spec: ServiceSpec): WireServiceSpec {
   const { mode, ...cloned } = structuredClone(spec);
-  const rest = { ...cloned, endpoint: endpointSpecToWire(cloned.endpoint) };
+  const rest = {
+    ...cloned,
+    task: taskSpecToWire(cloned.task),
+    endpoint: endpointSpecToWire(cloned.endpoint),
+  };
   // As proto-loader decodes a oneof: the member set, and `mode` naming it; the other member absent.
   return 'global' in mode
     ? { ...rest, global: {}, mode: 'global' as const }
@@ -86,7 +99,7 @@ export function taskToWire(t: Task): WireTask {
     serviceId: t.serviceId,
     slot: t.slot,
     nodeId: t.nodeId,
-    spec: structuredClone(t.spec),
+    spec: taskSpecToWire(t.spec),
     specVersion: t.specVersion,
     serviceName: t.serviceName,
     desiredState: t.desiredState,

@@ -16,6 +16,7 @@ import {
   type SwarmObjects,
 } from '../../api/objects/index.js';
 import { checkTaskDns } from '../../api/task-dns.js';
+import { checkMounts } from '../../api/container-options.js';
 import { checkImage, checkTemplate } from '../../api/task-templates.js';
 import { isDnsName } from '../../lib/dns-name.js';
 import { lookupNetwork } from './lookup-services.js';
@@ -115,6 +116,8 @@ export function validateService(spec: ServiceSpec): void {
   // Refused here, not when each task is prepared: a stored bad value would fail every task of it.
   const dns = checkTaskDns(spec.task.dns);
   if (dns) throw invalid(dns);
+  const mounts = checkMounts(spec.task.mounts ?? []);
+  if (mounts) throw invalid(mounts);
 }
 
 /**

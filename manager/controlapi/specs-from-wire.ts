@@ -32,6 +32,7 @@ import type { ServiceSpec__Output } from '../../api/gen/swarmlite/objects/v1/Ser
 import type { TaskSpec__Output } from '../../api/gen/swarmlite/objects/v1/TaskSpec.js';
 import type { UpdateConfig__Output } from '../../api/gen/swarmlite/objects/v1/UpdateConfig.js';
 import { choice, invalid, numberIn, wholeNumber } from './wire-values.js';
+import { containerFieldsFromWire } from './container-wire.js';
 
 /** The store's bound on replicas (tables-services.ts). */
 export const MAX_REPLICAS = 1_000_000;
@@ -108,6 +109,7 @@ function taskSpecFromWire(m: TaskSpec__Output | null): TaskSpec {
     // 0 is what an unset int64 decodes to, and no one means "kill at once": Docker's 10 s.
     stopGracePeriodMs: wholeNumber(m.stopGracePeriodMs, 'task.stopGracePeriodMs') || d.stopGracePeriodMs,
     forceUpdate: wholeNumber(m.forceUpdate, 'task.forceUpdate'),
+    ...containerFieldsFromWire(m),
   };
 }
 

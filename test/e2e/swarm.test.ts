@@ -263,6 +263,9 @@ test('swarm membership on 3 managers + 2 workers', { skip: !isRoot && 'needs roo
       return r.code === 1 ? r : undefined;
     });
     assert.match(stuck.stderr, /no leader|quorum/);
+    // A local read needs no quorum: the survivor answers from its own store.
+    const local = await swl(survivor, ['node', 'ls', '--consistency', 'local', '--format', 'json']);
+    assert.deepEqual(one(JSON.parse(local.stdout) as NodeView[], 'node4').spec.labels, labelsBefore);
     await swl(survivor, ['init', '--force-new-cluster']);
     const nodes = await waitFor('the survivor leading a swarm with its old state', 60_000, async () => {
       const ns = await nodesOf(survivor);

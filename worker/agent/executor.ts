@@ -23,12 +23,17 @@ export type ContainerMount =
   | { type: 'volume'; source: string; target: string; readonly: boolean }
   | { type: 'tmpfs'; target: string; sizeBytes?: number; mode?: number };
 
-/** `--cap-add`, `--cap-drop`, `--read-only`, `--security-opt no-new-privileges`, `--init`, `--mount`/`--tmpfs`. */
+/**
+ * `--cap-add`, `--cap-drop`, `--read-only`, `--security-opt no-new-privileges` and `seccomp=unconfined`,
+ * `--init`, `--mount`/`--tmpfs`.
+ */
 export interface ContainerOptions {
   capAdd?: string[];
   capDrop?: string[];
   readOnly?: boolean;
   noNewPrivileges?: boolean;
+  /** No syscall filter; absent: Docker's default seccomp profile. */
+  seccomp?: 'unconfined';
   /** A tiny init as PID 1 that forwards signals and reaps orphans (the `host` image has one by default). */
   init?: boolean;
   mounts?: ContainerMount[];

@@ -11,6 +11,7 @@ import {
   type TaskStatus,
 } from '../../api/objects/index.js';
 import type { Executor, TaskExit, TaskLaunch } from './executor.js';
+import { containerOptions } from './container-options.js';
 import { expandTaskSpec, type TemplateContext } from './templates.js';
 
 /** Plugs tasks into their overlay networks (worker/overlay/agent.ts); absent without a network plane. */
@@ -161,6 +162,7 @@ export class TaskRunner {
       service: { id: t.serviceId, name: t.serviceName },
       task: { id: t.id, name, slot: t.slot },
     };
+    const container = containerOptions(t.spec);
     return {
       taskId: t.id,
       name,
@@ -168,6 +170,7 @@ export class TaskRunner {
       serviceName: t.serviceName,
       slot: t.slot,
       spec: expandTaskSpec(t.spec, ctx),
+      ...(container ? { container } : {}),
     };
   }
 

@@ -2,52 +2,14 @@
 // built by the test from Debian's busybox-static, and the built-in `host` image, through the same
 // runtime. Each test has its own runtime (prefix, root, netns, cgroups) and cleans up after itself.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
 import type { ContainerOptions } from '../agent/executor.js';
 import type { TaskSpec } from '../../api/objects/index.js';
-import { findTool } from '../../lib/exec.js';
-import type { ImageSource } from './task-bundle.js';
-import { collectLogs, hostSpec, launchOf, leftovers, testRuntime } from './test-fixtures.js';
+import { busyboxImage, collectLogs, hostSpec, launchOf, leftovers, testRuntime } from './test-fixtures.js';
 import type { TaskRuntime } from './runtime.js';
 
 /** Docker's default capability set as /proc/PID/status prints it. */
 const DOCKER_CAP_EFF = '00000000a80425fb';
-
-/** A one-layer image: busybox-static with every applet linked, and a passwd with `nobody`. */
-function busyboxImage(t: TestContext): ImageSource {
-  const dir = mkdtempSync(join(tmpdir(), 'swl-isolation-layer-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(join(dir, 'bin'));
-  mkdirSync(join(dir, 'etc'));
-  mkdirSync(join(dir, 'tmp'));
-  chmodSync(join(dir, 'tmp'), 0o1777);
-  const busybox = findTool('busybox');
-  copyFileSync(busybox, join(dir, 'bin', 'busybox'));
-  chmodSync(join(dir, 'bin', 'busybox'), 0o755);
-  for (const applet of execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean))
-    if (applet !== 'busybox') symlinkSync('busybox', join(dir, 'bin', applet));
-  writeFileSync(
-    join(dir, 'etc', 'passwd'),
-    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n',
-  );
-  writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
-  // Executable by its mode, not by its content: only the kernel's exec can tell.
-  writeFileSync(join(dir, 'bin', 'garbage'), 'not a program\n', { mode: 0o755 });
-  return {
-    resolve: async (ref) => {
-      if (ref !== 'busybox') throw new Error(`No such image: ${ref}`);
-      return {
-        lowerDirs: [dir],
-        config: { entrypoint: [], cmd: ['sh'], env: ['PATH=/bin'], workdir: '', user: '' },
-      };
-    },
-  };
-}
 
 function spec(script: string, over: Partial<TaskSpec> = {}): TaskSpec {
   return hostSpec(['sh', '-c', script], { image: 'busybox', ...over });

@@ -267,18 +267,21 @@ export class TaskRuntime implements Executor {
   async stop(taskId: string, graceMs: number): Promise<void> {
     const files = this.files(taskId);
     return this.serialized(taskId, async () => {
-      if (!files.readTask()) return;
+      const record = files.readTask();
+      if (!record) return;
       const status = this.status(taskId);
       if (status.phase !== 'running' && status.phase !== 'starting') return;
       const ended = () => this.status(taskId).phase === 'exited';
-      // SIGTERM to the container's init (with --init, tini forwards it to the command), then SIGKILL
-      // to every process of the container once the grace period is over. A task the OCI runtime
-      // does not know (started by a swarmlite before it, on the shell init) gets them straight.
+      // The stop signal (SIGTERM unless the spec or image says otherwise) to the container's init
+      // (with --init, tini forwards it to the command), then SIGKILL to every process of the
+      // container once the grace period is over. A task the OCI runtime does not know (started by
+      // a swarmlite before it, on the shell init) gets them straight.
+      const signal = record.plan.stopSignal ?? 'SIGTERM';
       const known = await this.oci()
-        .kill(taskId, 'SIGTERM')
+        .kill(taskId, signal)
         .then(() => true)
         .catch(() => false); // already stopped, or not runc's
-      if (!known && status.init) signalProcess(status.init, 'SIGTERM');
+      if (!known && status.init) signalProcess(status.init, signal);
       if (await waitUntil(ended, Math.max(0, graceMs), this.pollMs)) return;
       await this.oci()
         .kill(taskId, 'SIGKILL', true)

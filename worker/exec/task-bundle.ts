@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import type { ContainerMount, ContainerOptions, TaskLaunch } from '../agent/executor.js';
 import { findTool } from '../../lib/exec.js';
+import { VOLUME_NAME } from '../../api/container-options.js';
 import { resolvConf } from '../../dns/resolv-conf.js';
 import { buildOciConfig, type MountRequest, type OciConfig } from './oci/spec.js';
 import { mountRootfs, pathInRoot } from './oci/rootfs.js';
@@ -41,7 +42,6 @@ export interface BundleContext {
   swapAccounting: boolean;
 }
 
-const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const MODE_OK = /^[0-7]{3,4}$/;
 
 async function resolveImage(ref: string, images: ImageSource | undefined): Promise<RunnableImage> {
@@ -159,6 +159,7 @@ export async function prepareBundle(
     capAdd: opts.capAdd ?? [],
     capDrop: opts.capDrop ?? [],
     noNewPrivileges: opts.noNewPrivileges ?? false,
+    seccompUnconfined: opts.seccomp === 'unconfined',
     etcFiles: { hosts: files.hosts, hostname: files.hostname, resolvConf: files.resolvConf },
     mounts,
     // The host image keeps the init its tasks always had: its commands (`sleep`) expect SIGTERM to end them.

@@ -222,3 +222,20 @@ test("an image's entrypoint, cmd, env, workdir and user, and the spec's override
     /invalid image environment variable "=bad"/,
   );
 });
+
+test("the stop signal: the spec's, else the image's STOPSIGNAL, else SIGTERM; a bad one refused", () => {
+  assert.equal(planTask(launch(), ctx).stopSignal, 'SIGTERM');
+  const ictx = { ...ctx, image: { ...HOST_IMAGE_DEFAULTS, stopSignal: 'SIGQUIT' } };
+  assert.equal(planTask(launch(), ictx).stopSignal, 'SIGQUIT');
+  assert.equal(planTask(launch({ stopSignal: 'SIGUSR1' }), ictx).stopSignal, 'SIGUSR1');
+  // Images write it in any of Docker's forms.
+  assert.equal(
+    planTask(launch(), { ...ctx, image: { ...HOST_IMAGE_DEFAULTS, stopSignal: '2' } }).stopSignal,
+    'SIGINT',
+  );
+  assert.throws(
+    () =>
+      planTask(launch({ image: 'x' }), { ...ctx, image: { ...HOST_IMAGE_DEFAULTS, stopSignal: 'SIGWHAT' } }),
+    /invalid stop signal "SIGWHAT" in image "x"/,
+  );
+});

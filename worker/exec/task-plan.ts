@@ -5,6 +5,7 @@
 import { isAbsolute, posix } from 'node:path';
 import type { TaskLaunch } from '../agent/executor.js';
 import { resolveUser, type ResolvedUser } from './users.js';
+import { normalizeSignal } from '../../api/container-options.js';
 
 import { BUILTIN_IMAGE } from '../../api/task-templates.js';
 
@@ -23,6 +24,8 @@ export interface ImageDefaults {
   env: string[];
   workdir: string;
   user: string;
+  /** The image's STOPSIGNAL ('' or absent: SIGTERM). */
+  stopSignal?: string;
 }
 
 export const HOST_IMAGE_DEFAULTS: ImageDefaults = { entrypoint: [], cmd: [], env: [], workdir: '', user: '' };
@@ -38,6 +41,8 @@ export interface TaskPlan {
   /** Absent: the command runs as root with root's groups. */
   user?: ResolvedUser;
   limits: { memoryBytes: number; nanoCpus: number; pidsMax: number };
+  /** What stop() sends first (the spec's, else the image's, else SIGTERM); absent in older records. */
+  stopSignal?: NodeJS.Signals;
 }
 
 export interface PlanContext {
@@ -144,6 +149,13 @@ export function planTask(launch: TaskLaunch, ctx: PlanContext): TaskPlan {
   if (nanoCpus !== 0 && (!Number.isSafeInteger(nanoCpus) || nanoCpus < MIN_NANO_CPUS))
     throw new Error(`invalid CPU limit ${nanoCpus / 1e9}: the minimum is 0.01`);
 
+  const stopSignalText = spec.stopSignal || image.stopSignal || 'SIGTERM';
+  const stopSignal = normalizeSignal(stopSignalText);
+  if (!stopSignal)
+    throw new Error(
+      `invalid stop signal "${stopSignalText}"${spec.stopSignal ? '' : ` in image "${spec.image}"`}: use a signal name such as SIGTERM`,
+    );
+
   return {
     taskId,
     image: spec.image,
@@ -153,6 +165,7 @@ export function planTask(launch: TaskLaunch, ctx: PlanContext): TaskPlan {
     workdir,
     ...(user ? { user } : {}),
     limits: { memoryBytes, nanoCpus, pidsMax: ctx.pidsMax },
+    stopSignal,
   };
 }
 

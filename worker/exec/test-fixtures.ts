@@ -2,7 +2,19 @@
 // is cleaned up after the test whatever happens, task specs for the `host` image, and a census of
 // everything a prefix can leave on the machine (netns, cgroup folders, mounts, processes).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogLine, LogOptions, TaskLaunch } from '../agent/executor.js';
@@ -10,6 +22,8 @@ import type { TaskSpec } from '../../api/objects/index.js';
 import { findTool } from '../../lib/exec.js';
 import { newId } from '../../lib/ids.js';
 import { TaskRuntime, type TaskRuntimeOptions } from './runtime.js';
+import type { ImageSource } from './task-bundle.js';
+import type { ImageDefaults } from './task-plan.js';
 
 export interface TestContextLike {
   after(fn: () => unknown): void;
@@ -34,6 +48,40 @@ export function testRuntime(t: TestContextLike, opts: Partial<TaskRuntimeOptions
     rmSync(root, { recursive: true, force: true });
   });
   return { rt, prefix, root, make };
+}
+
+/**
+ * A one-layer image named `busybox`: busybox-static with every applet linked, and a passwd with
+ * `nobody`; its config is `sh` as the cmd unless `config` says otherwise.
+ */
+export function busyboxImage(t: TestContextLike, config: Partial<ImageDefaults> = {}): ImageSource {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-isolation-layer-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'bin'));
+  mkdirSync(join(dir, 'etc'));
+  mkdirSync(join(dir, 'tmp'));
+  chmodSync(join(dir, 'tmp'), 0o1777);
+  const busybox = findTool('busybox');
+  copyFileSync(busybox, join(dir, 'bin', 'busybox'));
+  chmodSync(join(dir, 'bin', 'busybox'), 0o755);
+  for (const applet of execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean))
+    if (applet !== 'busybox') symlinkSync('busybox', join(dir, 'bin', applet));
+  writeFileSync(
+    join(dir, 'etc', 'passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n',
+  );
+  writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
+  // Executable by its mode, not by its content: only the kernel's exec can tell.
+  writeFileSync(join(dir, 'bin', 'garbage'), 'not a program\n', { mode: 0o755 });
+  return {
+    resolve: async (ref) => {
+      if (ref !== 'busybox') throw new Error(`No such image: ${ref}`);
+      return {
+        lowerDirs: [dir],
+        config: { entrypoint: [], cmd: ['sh'], env: ['PATH=/bin'], workdir: '', user: '', ...config },
+      };
+    },
+  };
 }
 
 export function hostSpec(argv: string[], over: Partial<TaskSpec> = {}): TaskSpec {

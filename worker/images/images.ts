@@ -203,7 +203,12 @@ export class ImageService {
 
   /** The unpacked layers, top first: the overlayfs lowerdir list of a container's root. */
   layerDirs(name: string): string[] {
-    return this.store.layerDirs(this.find(name).image.id);
+    return this.layerDirsOf(this.find(name).image.id);
+  }
+
+  /** The same, by image ID (what `inUse` is asked about). */
+  layerDirsOf(imageId: string): string[] {
+    return this.store.layerDirs(imageId);
   }
 
   /** `image tag SOURCE TARGET`. */

@@ -148,7 +148,11 @@ function handleAppendSuccess(r: Raft, m: Message): void {
   while (maybeSendAppend(r, m.from, false)) {
     /* pipelining */
   }
-  if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);
+  if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
+    sendTimeoutNow(r, m.from);
+    // A removed leader's hand-over (membership.ts) is done: it steps down.
+    if (!r.tracker.isVoter(r.id)) r.becomeFollower(r.term, NONE);
+  }
 }
 
 function handleTransferLeader(r: Raft, m: Message): void {

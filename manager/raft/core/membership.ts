@@ -16,7 +16,7 @@ import {
 } from '../types.js';
 import { decodeConfChange } from './confchange.js';
 import type { Raft } from './raft.js';
-import { bcastAppend, maybeSendAppend } from './replication.js';
+import { bcastAppend, maybeSendAppend, sendAppend, sendTimeoutNow } from './replication.js';
 
 export function applyConfChange(r: Raft, cc: ConfChange): ConfState {
   const next = r.log.lastIndex() + 1;
@@ -35,8 +35,7 @@ export function applyConfChange(r: Raft, cc: ConfChange): ConfState {
   const cs = r.tracker.confState();
   if (r.role !== Role.Leader) return cs;
   if (!r.tracker.isVoter(r.id)) {
-    // The leader was removed: step down; the remaining voters elect a leader among themselves.
-    r.becomeFollower(r.term, NONE);
+    handOverLeadership(r);
     return cs;
   }
   if (r.leadTransferee !== NONE && !r.tracker.isVoter(r.leadTransferee)) r.leadTransferee = NONE;
@@ -44,6 +43,38 @@ export function applyConfChange(r: Raft, cc: ConfChange): ConfState {
   if (r.maybeCommit()) bcastAppend(r);
   else for (const id of r.tracker.progress.keys()) if (id !== r.id) maybeSendAppend(r, id, false);
   return cs;
+}
+
+/**
+ * A leader that applied its own removal steps down by handing leadership over (a transfer, as
+ * Openraft does; etcd-io/raft's StepDownOnRemoval steps down outright). Stepping down at once can
+ * leave the remaining voters stuck: one that has not learnt the removal's commit is still in the old
+ * configuration and needs our vote, which we refuse while our log holds entries it lacks (appended
+ * after the removal, before we applied it) — and, removed, we never campaign. So the most caught-up
+ * remaining voter is first brought level with our log, then told to campaign at once (TimeoutNow),
+ * and only then do we step down; until then we stay leader of a configuration without us, refusing
+ * proposals (checkProposal). An abandoned attempt (an election timeout without the voter catching
+ * up) is started over, with the then most caught-up voter.
+ */
+export function handOverLeadership(r: Raft): void {
+  let target = NONE;
+  let best = -1;
+  for (const id of [...r.tracker.voters].sort((a, b) => a - b)) {
+    const match = r.tracker.progress.get(id)!.match;
+    if (id !== r.id && match > best) [target, best] = [id, match];
+  }
+  if (target === NONE) {
+    r.becomeFollower(r.term, NONE); // nobody to hand over to (the last voter cannot be removed)
+    return;
+  }
+  r.leadTransferee = target;
+  r.electionElapsed = 0;
+  if (best === r.log.lastIndex()) {
+    sendTimeoutNow(r, target);
+    r.becomeFollower(r.term, NONE);
+  } else {
+    sendAppend(r, target);
+  }
 }
 
 /**

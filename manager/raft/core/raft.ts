@@ -17,7 +17,7 @@ import {
   Role,
   type SoftState,
 } from '../types.js';
-import { applyConfChange, checkProposal } from './membership.js';
+import { applyConfChange, checkProposal, handOverLeadership } from './membership.js';
 import { stepCandidate, stepFollower } from './follower.js';
 import { stepLeader } from './leader.js';
 import { RaftLog } from './log.js';
@@ -120,9 +120,32 @@ export class Raft {
     return { leader: this.lead, role: this.role };
   }
 
-  /** A voter in its own configuration that has no pending snapshot may campaign. */
+  /**
+   * A voter in its own configuration that has no pending snapshot may campaign; so may a member
+   * stranded by its own removal (removedWithTail).
+   */
   promotable(): boolean {
-    return this.tracker.isVoter(this.id) && this.log.unstable.snapshot === undefined;
+    return (
+      (this.tracker.isVoter(this.id) || this.removedWithTail()) && this.log.unstable.snapshot === undefined
+    );
+  }
+
+  /**
+   * Whether this member applied its own removal from a pair of voters and holds entries beyond its
+   * commit index: a leader that applied its removal and restarted before handing over (membership.ts).
+   * The other voter may not have learnt the removal's commit; still in the old configuration, it needs
+   * our vote, which our longer log refuses. So we campaign, counting votes in our configuration (the
+   * other alone), and if elected hand leadership over at once. Safe as any election: a quorum of our
+   * configuration overlaps every quorum of the old one in a member other than us, so at most one
+   * leader per term, and it holds every committed entry. With three voters or more the others can
+   * elect one of themselves without us; learners and members never added do not campaign.
+   */
+  removedWithTail(): boolean {
+    return (
+      !this.tracker.progress.has(this.id) &&
+      this.tracker.voters.size === 1 &&
+      this.log.lastIndex() > this.log.committed
+    );
   }
 
   send(m: Message): void {
@@ -212,6 +235,8 @@ export class Raft {
     this.pendingConfIndex = this.log.lastIndex();
     // The no-op entry of the new term: committing it commits everything before it (§5.4.2, §8).
     this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) }]);
+    // Elected while removed (removedWithTail): only to hand leadership over.
+    if (!this.tracker.isVoter(this.id)) handOverLeadership(this);
   }
 
   // ---- ticks ----
@@ -242,8 +267,10 @@ export class Raft {
     if (this.electionElapsed >= this.electionTimeout) {
       this.electionElapsed = 0;
       if (this.checkQuorum) this.step(newMessage(MessageType.CheckQuorum, { from: this.id }));
-      // A transfer that did not finish within an election timeout is abandoned.
+      // A transfer that did not finish within an election timeout is abandoned; a removed leader's
+      // hand-over starts over instead (membership.ts).
       if (this.role === Role.Leader && this.leadTransferee !== NONE) this.leadTransferee = NONE;
+      if (this.role === Role.Leader && !this.tracker.isVoter(this.id)) handOverLeadership(this);
     }
     if (this.role !== Role.Leader) return;
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {

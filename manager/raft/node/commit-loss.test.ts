@@ -4,7 +4,8 @@
 // leader of two that removes the other (which then shuts down) and crashes before storing the commit
 // restarts in the old configuration and waits for the gone member's vote forever (found by the
 // simulation, seed 100754). A member that never learnt the commit restarts in the old configuration
-// with the change in its log, and must re-learn it from the leader.
+// with the change in its log, and must re-learn it from the leader; when the change removed the
+// leader of two, only with the removed member's vote, which it therefore still gives.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -171,4 +172,33 @@ test('commit unknown across an addition: the restarted member is in the old conf
   c.stabilize();
   assert.deepEqual(c.m(2).raw.status().confState.voters, [1, 2, 3, 4], 'learned again from the leader');
   assert.equal(c.m(2).raw.status().applied, c.m(1).raw.status().commit);
+});
+
+test('commit unknown across the leader’s own removal: the survivor restarts in the old configuration and finishes it with the removed member’s vote', () => {
+  const c = new Cluster([1, 2]);
+  electLeader(c, 1);
+  const removal = c.confChange(1, ConfChangeType.RemoveMember, 1);
+  // 2 stores and acknowledges the removal, 1 commits it; 2 hears nothing more, then restarts.
+  c.stabilizeExcept(2, () => c.m(1).raw.status().commit >= removal);
+  c.crash(2);
+  c.stabilize(); // 1 applies its removal and steps down; what it sends 2 is lost
+  assert.equal(c.m(1).raw.status().role, Role.Follower, 'the removed leader stepped down');
+  assert.deepEqual(c.m(1).raw.status().confState.voters, [2]);
+  c.restart(2);
+  const st = c.m(2).raw.status();
+  assert.ok(st.commit < removal, `restarted with commit ${st.commit}, below the removal at ${removal}`);
+  assert.deepEqual(st.confState.voters, [1, 2], 'in the old configuration: it needs 1’s vote');
+  c.tick(1, 30);
+  c.stabilize();
+  assert.equal(c.m(1).raw.status().role, Role.Follower, 'a removed member does not campaign');
+  c.tick(2, 10);
+  c.stabilize();
+  const after = c.m(2).raw.status();
+  assert.equal(after.role, Role.Leader, 'elected with the removed member’s vote');
+  assert.ok(after.commit > removal, 'committed an entry of its own term, and so the removal');
+  assert.deepEqual(after.confState.voters, [2], 'applied the removal: it goes on alone');
+  c.crash(1); // now the removed member may shut down
+  c.m(2).raw.propose(new TextEncoder().encode('alone'));
+  c.stabilize();
+  assert.equal(c.m(2).raw.status().commit, after.commit + 1, 'commits without the removed member');
 });

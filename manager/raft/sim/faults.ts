@@ -89,11 +89,11 @@ function changeMembership(sim: Simulation, leader: SimNode): void {
     type = sim.rng.chance(0.6) ? ConfChangeType.AddLearner : ConfChangeType.AddVoter;
     id = spare.id;
   } else {
-    // Voters go as low as one (the core refuses to remove the last). A leader does not remove itself
-    // from two voters: the survivor needs the leader's word that the removal committed, and a removed
-    // member shuts down (here at once), so the survivor would wait for a quorum of the old pair forever.
-    // An operator transfers leadership first.
-    const voters = cs.voters.filter((id) => cs.voters.length > 2 || id !== leader.id);
+    // Voters go as low as one (the core refuses to remove the last), the leader included: having
+    // applied its removal it hands leadership over (core/membership.ts) and keeps answering votes
+    // until the survivor leads in the new configuration (Simulation.retireRemovedMembers). The daemon
+    // transfers leadership before removing the leader; an inherited removal gives no such chance.
+    const voters = cs.voters;
     const removable = [...cs.learners, ...(cs.voters.length > 3 || sim.rng.chance(0.3) ? voters : [])];
     if (removable.length === 0) return;
     type = ConfChangeType.RemoveMember;

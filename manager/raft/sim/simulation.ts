@@ -62,6 +62,8 @@ export interface SimResult {
   confChangesApplied: number;
   /** Entries a leader committed while its own copy was not on its disk yet (followers were faster). */
   commitsAheadOfLeaderDisk: number;
+  /** Votes granted by members that had applied their own removal (a survivor needed them). */
+  votesFromRemovedMembers: number;
 }
 
 const TICK_MS = 10;
@@ -90,14 +92,15 @@ export class Simulation {
   private clientsOn = true;
   nextId = 1;
   readonly everMember = new Set<RaftId>();
-  /** Members whose removal some member applied (so it is committed). */
-  private readonly removed = new Set<RaftId>();
+  /** Members whose removal some member applied (so it is committed), and the removal's index. */
+  private readonly removedAt = new Map<RaftId, number>();
   private stats = {
     events: 0,
     crashes: 0,
     snapshotsInstalled: 0,
     confChangesApplied: 0,
     commitsAheadOfLeaderDisk: 0,
+    votesFromRemovedMembers: 0,
   };
 
   constructor(private readonly opts: SimOptions) {
@@ -150,6 +153,7 @@ export class Simulation {
     const check = () => {
       this.stats.events++;
       this.checkSafety();
+      this.retireRemovedMembers();
     };
     this.clock.runUntil(duration, check);
     // Heal everything and let the cluster settle.
@@ -186,6 +190,7 @@ export class Simulation {
       snapshotsInstalled: this.stats.snapshotsInstalled,
       confChangesApplied: this.stats.confChangesApplied,
       commitsAheadOfLeaderDisk: this.stats.commitsAheadOfLeaderDisk,
+      votesFromRemovedMembers: this.stats.votesFromRemovedMembers,
     };
   }
 
@@ -246,22 +251,36 @@ export class Simulation {
     this.pump(n);
   }
 
-  /** A member that applied its own removal shuts down (its id is never reused). */
-  private retire(n: SimNode): void {
-    this.trace(`${this.clock.now} retire ${n.id}`);
+  /** A removed member shuts down for good (its id is never reused). */
+  private retire(n: SimNode, by: SimNode): void {
+    this.trace(`${this.clock.now} retire ${n.id} (leader ${by.id} applied its removal)`);
     n.crash(0);
     n.retired = true;
   }
 
   /**
-   * The operator stops members whose removal committed (ids are never reused, so that is final). A
-   * removed member that never learned of its removal would otherwise campaign forever; without
-   * PreVote and CheckQuorum that disrupts the cluster, which is Raft's known limitation, not a bug.
+   * A removed member shuts down once a leader of the configuration without it has applied its
+   * removal, as the daemon does: that leader's role reconciler demotes the node in the store, and the
+   * node's manager stops when its session reports the demotion (daemon/role-supervisor.ts). Until
+   * then it keeps running, answering votes and appends (and campaigning only to hand leadership over,
+   * see Raft.removedWithTail): with two voters, a leader that commits its own removal (proposed by
+   * itself, or inherited from an earlier leader) may be the only member that knows the commit, and the
+   * survivor, still in the old configuration, needs its vote to elect itself and commit the removal.
+   * That leader's commit index is on its disk before it is applied (ReadyPlanner), so it holds the
+   * removal from then on. A removed member that never learned of its removal would otherwise
+   * campaign forever; without PreVote and CheckQuorum that disrupts the cluster (Raft's known
+   * limitation, not a bug).
    */
   private retireRemovedMembers(): void {
-    for (const id of this.removed) {
+    for (const [id, index] of this.removedAt) {
       const n = this.nodes.get(id);
-      if (n && !n.retired) this.retire(n);
+      if (!n || n.retired) continue;
+      for (const l of this.nodes.values()) {
+        if (l.id !== id && l.raw?.raft.role === Role.Leader && l.kv.applied >= index) {
+          this.retire(n, l);
+          break;
+        }
+      }
     }
   }
 
@@ -316,9 +335,19 @@ export class Simulation {
   /** A write landed: its acknowledgements leave; those to itself are stepped into the core. */
   private releaseAcks(n: SimNode, rd: Ready): void {
     for (const m of rd.messagesAfterWrite) {
+      if (m.type === MessageType.VoteResp && !m.reject && m.to !== n.id && this.removedItself(n)) {
+        this.stats.votesFromRemovedMembers++;
+        this.trace(`${this.clock.now} removed member ${n.id} votes for ${m.to}`);
+      }
       if (m.to !== n.id) this.net.send(m);
       else n.raw?.step(m);
     }
+  }
+
+  /** Whether the member has applied its own removal (it is in no configuration it knows of now). */
+  private removedItself(n: SimNode): boolean {
+    const cs = n.kv.confState;
+    return this.removedAt.has(n.id) && !cs.voters.includes(n.id) && !cs.learners.includes(n.id);
   }
 
   /** Hands a write to the member's storage; its group commit lands after a simulated fsync. */
@@ -349,10 +378,7 @@ export class Simulation {
       this.stats.snapshotsInstalled++;
       this.safety.recordState(n.id, n.kv.applied, n.kv.hash);
     }
-    for (const e of rd.committedEntries) {
-      this.apply(n, e);
-      if (!n.raw) return; // retired by its own removal
-    }
+    for (const e of rd.committedEntries) this.apply(n, e);
     for (const rs of rd.readStates) {
       const pending = n.waitingReads.get(contextKey(rs.context));
       if (pending) pending.index = rs.index;
@@ -370,10 +396,7 @@ export class Simulation {
       n.kv.confState = n.raw!.applyConfChange(cc);
       this.stats.confChangesApplied++;
       this.safety.recordApply(n.id, e, n.kv.hash);
-      if (cc.type === ConfChangeType.RemoveMember) {
-        this.removed.add(cc.id);
-        if (cc.id === n.id) this.retire(n);
-      }
+      if (cc.type === ConfChangeType.RemoveMember) this.removedAt.set(cc.id, e.index);
       return;
     }
     this.safety.recordApply(n.id, e, n.kv.hash);

@@ -1,5 +1,6 @@
 // Capabilities as Docker gives them: a default set, `--cap-add`/`--cap-drop` with or without the
 // `CAP_` prefix, in any case, and `ALL`. Pure.
+import { LINUX_CAPABILITIES, normalizeCapability } from '../../../api/container-options.js';
 
 /** Docker's default set, in the kernel's numbering order. */
 export const DEFAULT_CAPABILITIES = [
@@ -19,59 +20,12 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_SETFCAP',
 ] as const;
 
-/** Every capability of Linux 5.9+, indexed by its number (the bit in /proc/PID/status's masks). */
-const ALL_CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-] as const;
+const ALL_CAPABILITIES = LINUX_CAPABILITIES;
 
-const KNOWN = new Set<string>(ALL_CAPABILITIES);
-
-/** `net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN` → `CAP_NET_ADMIN`; `all` → `ALL`; anything else refused. */
-function normalizeCapability(name: string): string {
-  const upper = name.trim().toUpperCase();
-  if (upper === 'ALL' || upper === 'CAP_ALL') return 'ALL';
-  const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-  if (!KNOWN.has(full)) throw new Error(`invalid capability "${name}": unknown to Linux`);
+/** Normalized, or refused: a name Linux does not have cannot reach a container. */
+function capability(name: string): string {
+  const full = normalizeCapability(name);
+  if (!full) throw new Error(`invalid capability "${name}": unknown to Linux`);
   return full;
 }
 
@@ -80,8 +34,8 @@ function normalizeCapability(name: string): string {
  * an added ALL gives every capability, and an explicit add wins over a drop of ALL.
  */
 export function effectiveCapabilities(capAdd: readonly string[], capDrop: readonly string[]): string[] {
-  const add = capAdd.map(normalizeCapability);
-  const drop = capDrop.map(normalizeCapability);
+  const add = capAdd.map(capability);
+  const drop = capDrop.map(capability);
   const set = new Set<string>(drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES);
   if (add.includes('ALL')) for (const c of ALL_CAPABILITIES) set.add(c);
   for (const c of drop) if (c !== 'ALL' && !add.includes(c)) set.delete(c);

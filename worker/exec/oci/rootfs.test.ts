@@ -3,7 +3,19 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isMounted, overlayOptions, pathInRoot, rootfsPaths } from './rootfs.js';
+import { isMounted, mountedOverlayLowerDirs, overlayOptions, pathInRoot, rootfsPaths } from './rootfs.js';
+
+test("mounted overlays' layer lists, read from mountinfo's super options; other mounts ignored", () => {
+  const mountinfo = [
+    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro',
+    '301 22 0:60 / /var/lib/swl/tasks/t1/merged rw,relatime - overlay overlay rw,lowerdir=/l/2:/l/1,upperdir=/u,workdir=/w,uuid=on',
+    '302 22 0:61 / /var/lib/swl/tasks/t2/merged rw,relatime shared:9 - overlay overlay rw,lowerdir=/l/3,upperdir=/u2,workdir=/w2',
+    '303 22 0:62 / /mnt/odd rw - overlay overlay rw,upperdir=/u3',
+    '',
+  ].join('\n');
+  assert.deepEqual(mountedOverlayLowerDirs(mountinfo), [['/l/2', '/l/1'], ['/l/3']]);
+  assert.deepEqual(mountedOverlayLowerDirs(''), []);
+});
 
 test('overlay options: lower layers top first, the private upper and work folders; bad paths refused', () => {
   const paths = rootfsPaths('/var/lib/swl/tasks/t1');

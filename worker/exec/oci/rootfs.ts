@@ -45,6 +45,25 @@ export function isMounted(path: string, mountinfo = readFileSync('/proc/self/mou
   return mountinfo.split('\n').some((line) => line.split(' ')[4] === path);
 }
 
+/**
+ * The layer lists of every overlay mounted in this mount namespace (mountinfo's super options:
+ * `lowerdir=/a:/b,upperdir=...`). A task's root stays mounted from prepare to removal, across daemon
+ * restarts, so this is what tells which images containers use.
+ */
+export function mountedOverlayLowerDirs(
+  mountinfo = readFileSync('/proc/self/mountinfo', 'utf8'),
+): string[][] {
+  const lists: string[][] = [];
+  for (const line of mountinfo.split('\n')) {
+    // Fields after the ' - ' separator: fstype, source, super options.
+    const after = line.split(' - ')[1]?.split(' ');
+    if (after?.[0] !== 'overlay') continue;
+    const lower = after[2]?.split(',').find((o) => o.startsWith('lowerdir='));
+    if (lower) lists.push(lower.slice('lowerdir='.length).split(':'));
+  }
+  return lists;
+}
+
 /** Unmounts (lazily when busy) and removes the private folders. Idempotent. */
 export async function removeRootfs(dir: string): Promise<void> {
   const paths = rootfsPaths(dir);

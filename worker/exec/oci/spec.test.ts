@@ -177,6 +177,13 @@ test('user mounts: parents before children, a user /etc/hosts wins, bad targets 
   assert.throws(() => buildOciConfig({ ...base, args: [] }), /no command to run/);
 });
 
+test('seccomp=unconfined: no syscall filter at all; the capabilities stay as they are', () => {
+  const c = buildOciConfig({ ...base, seccompUnconfined: true });
+  assert.equal('seccomp' in c.linux, false);
+  assert.equal(capabilityMask(c.process.capabilities.effective), '00000000a80425fb');
+  assert.ok(buildOciConfig(base).linux.seccomp, 'the default profile without it');
+});
+
 test('seccomp: an EPERM allowlist; blocked calls stay out; SYS_ADMIN brings mount and namespaces back', () => {
   const p = defaultSeccompProfile([...DEFAULT_CAPABILITIES], 'x64');
   assert.equal(p.defaultAction, 'SCMP_ACT_ERRNO');

@@ -4,6 +4,7 @@
 // with only the default devices, its own PID, mount, UTS and IPC namespaces, and the network
 // namespace the network plane prepared, joined by path.
 import { posix } from 'node:path';
+import { mountTarget } from '../../../api/container-options.js';
 import { effectiveCapabilities } from './capabilities.js';
 import { defaultSeccompProfile, type SeccompProfile } from './seccomp.js';
 
@@ -74,6 +75,8 @@ export interface ContainerConfigInput {
   capAdd: string[];
   capDrop: string[];
   noNewPrivileges: boolean;
+  /** `--security-opt seccomp=unconfined`: no syscall filter at all (the capabilities still apply). */
+  seccompUnconfined?: boolean;
   /** Host files bound over /etc/hosts, /etc/hostname and /etc/resolv.conf. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   /** User mounts (binds, volumes resolved to binds, tmpfs), in any order. */
@@ -124,7 +127,8 @@ export interface OciConfig {
     };
     maskedPaths: string[];
     readonlyPaths: string[];
-    seccomp: SeccompProfile;
+    /** Absent: the container runs without a syscall filter. */
+    seccomp?: SeccompProfile;
   };
 }
 
@@ -164,24 +168,11 @@ function baseMounts(): OciMount[] {
   ];
 }
 
-const BASE_TARGETS = new Set([
-  '/proc',
-  '/dev',
-  '/dev/pts',
-  '/sys',
-  '/sys/fs/cgroup',
-  '/dev/mqueue',
-  '/dev/shm',
-]);
-
+/** The target as the container sees it; the base mounts' and the init's are the runtime's own. */
 function checkTarget(target: string): string {
-  if (!posix.isAbsolute(target) || target.includes('\0'))
-    throw new Error(`invalid mount target "${target}": it must be an absolute path`);
-  const clean = posix.normalize(target).replace(/\/+$/, '') || '/';
-  if (clean === '/') throw new Error('invalid mount target "/": the root filesystem cannot be replaced');
-  if (BASE_TARGETS.has(clean) || clean === INIT_PATH)
-    throw new Error(`invalid mount target "${target}": it is reserved by the runtime`);
-  return clean;
+  const checked = mountTarget(target);
+  if ('problem' in checked) throw new Error(checked.problem);
+  return checked.path;
 }
 
 /** The user's mounts, checked, parents before children (a mount under another must come after it). */
@@ -270,7 +261,7 @@ export function buildOciConfig(input: ContainerConfigInput): OciConfig {
       resources,
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
-      seccomp: defaultSeccompProfile(caps, input.arch),
+      ...(input.seccompUnconfined ? {} : { seccomp: defaultSeccompProfile(caps, input.arch) }),
     },
   };
 }
