@@ -194,8 +194,10 @@ test('services on real images on a 3-host lab', { skip: !isRoot && 'needs root' 
     '--with-registry-auth',
     '--name',
     'web',
-    '--replicas',
-    '3',
+    // One task per node: a replicated service's spread does not survive a node missing its heartbeats
+    // on a loaded machine (its tasks move and are not rebalanced), and every node must pull.
+    '--mode',
+    'global',
     '--network',
     'appnet',
     '-p',
