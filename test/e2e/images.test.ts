@@ -226,7 +226,8 @@ test('services on real images on a 3-host lab', { skip: !isRoot && 'needs root' 
   };
   const tasks = await onEveryNode('web');
   const hostOf = (task: Task) => nodeOf.get(task.nodeId)!;
-  const taskName = (task: Task) => `web.${task.slot}`;
+  /** A global service's task is named by its node (Docker's web.<node id>), a replica by its slot. */
+  const taskName = (task: Task) => `web.${task.slot || task.nodeId}`;
   const local = tasks.find((x) => hostOf(x) === n1)!;
   const remote = tasks.filter((x) => x !== local);
 
