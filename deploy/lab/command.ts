@@ -31,6 +31,10 @@ export function registerLabCommands(program: Command): void {
     .option('--nodes <n>', 'number of namespace hosts (default 3)')
     .option('--vms <n>', 'number of QEMU/KVM VMs instead, each installed with deploy/install.sh')
     .option('--managers <m>', 'managers among them (node1 ... nodeM); 0: no swarm', '1')
+    .option(
+      '--registry',
+      'an image registry in the lab: plain HTTP at 198.18.K.250:5000, named insecure to every daemon',
+    )
     .option('--memory <size>', 'memory of each VM (--vms)', '1G')
     .option('--no-install', 'boot bare VMs: no swarmlite installed (--vms, with --managers 0)')
     .option('--accel <accel>', 'QEMU accelerator for --vms: auto, kvm or tcg', 'auto')
@@ -41,6 +45,7 @@ export function registerLabCommands(program: Command): void {
           nodes?: string;
           vms?: string;
           managers: string;
+          registry?: boolean;
           memory: string;
           install: boolean;
           accel: string;
@@ -54,10 +59,12 @@ export function registerLabCommands(program: Command): void {
           throw new UserError(`--${vmOnly[0] === 'install' ? 'no-install' : vmOnly[0]} needs --vms`, 2);
         const vms = opts.vms !== undefined;
         const { labUp } = await loadLab();
+        const { DEFAULT_LAB_REGISTRY } = await import('./registry.js');
         const state = await labUp({
           name: opts.name,
           nodes: vms ? parseCount(opts.vms!, '--vms') : parseCount(opts.nodes ?? '3', '--nodes'),
           managers: parseCount(opts.managers, '--managers'),
+          ...(opts.registry ? { registries: [DEFAULT_LAB_REGISTRY] } : {}),
           ...(vms
             ? { vms: { memoryMiB: parseMemory(opts.memory), install: opts.install, accel: opts.accel } }
             : {}),

@@ -17,6 +17,15 @@ import {
   unmountIfMounted,
 } from './hosts.js';
 import { formSwarm } from './swarm.js';
+import {
+  createRegistryNetwork,
+  registryDaemonArgs,
+  startRegistries,
+  stopRegistries,
+  trustRegistries,
+  validateRegistrySpecs,
+  type LabRegistrySpec,
+} from './registry.js';
 import { vmExec, vmLabDown, vmLabUp, vmLabViews, vmSignal, vmStart } from '../vmlab/vmlab.js';
 import { taskRuntime } from '../../daemon/executor.js';
 import { OverlayDriver } from '../../worker/overlay/driver.js';
@@ -45,6 +54,8 @@ export interface LabUpOptions {
   managers: number;
   /** Extra flags for every host's daemon (tests: `--executor simulated`). */
   daemonArgs?: string[];
+  /** Image registries in the lab (namespace NAME-reg), started before the daemons, which trust them. */
+  registries?: LabRegistrySpec[];
   /** QEMU/KVM VMs instead of namespace hosts (deploy/vmlab): their memory and first boot. */
   vms?: { memoryMiB: number; install: boolean; accel: string };
   /** Progress lines for the user (the CLI prints them; tests pass a no-op). */
@@ -91,6 +102,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   if (opts.vms && !opts.vms.install && opts.managers > 0) {
     throw new UserError('--no-install boots bare VMs: they cannot form a swarm (use --managers 0)', 2);
   }
+  const registries = opts.registries ?? [];
+  if (opts.vms && registries.length > 0)
+    throw new UserError('--registry is for namespace labs, not --vms', 2);
+  validateRegistrySpecs(registries);
   requireRoot();
   requireTools(LAB_TOOLS);
   claimLabDir(name);
@@ -130,6 +145,20 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
         await createUtsNamespace(host);
       }),
     );
+    if (registries.length > 0) {
+      await createRegistryNetwork(names);
+      state.registries = await startRegistries(name, labDir(name), names, registries);
+      const flags = registryDaemonArgs(state.registries);
+      for (const host of state.hosts) host.daemonArgs = [...(host.daemonArgs ?? []), ...flags];
+      trustRegistries(state.hosts, state.registries);
+      writeLabState(state);
+      for (const r of state.registries) {
+        const how = r.insecure ? 'http, insecure' : 'https, the lab CA';
+        say(
+          `  registry ${r.name}  ${r.address}  (${how}${r.user ? `, user ${r.user}` : ''})  pid ${r.process.pid}`,
+        );
+      }
+    }
     await settleAll(
       state.hosts.map(async (host) => {
         host.daemon = await startDaemon(host);
@@ -163,6 +192,7 @@ export async function labDown(nameArg: string): Promise<boolean> {
   for (const host of state?.hosts ?? []) {
     if (await stopDaemon(host, 'SIGTERM')) found = true;
   }
+  if (await stopRegistries(labDir(name))) found = true;
   if (await vmLabDown(state, name)) found = true;
   const before = found;
   // Tasks outlive their daemon by design (it adopts them when it comes back); a lab going away

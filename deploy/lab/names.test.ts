@@ -22,6 +22,8 @@ test('lab names are short enough for every derived interface and namespace name'
   const host = names.host(200);
   assert.match(host.prefix, NETNS_PREFIX_PATTERN, 'the daemon must accept the lab host prefix');
   assert.ok(Buffer.byteLength(host.switchPort) <= 15);
+  assert.ok(Buffer.byteLength(names.registry.switchPort) <= 15);
+  assert.ok(names.registry.netns.startsWith(names.netnsPrefix), 'lab down removes it with the rest');
 });
 
 test('hosts get .11, .12, ... and the machine .254', () => {
@@ -30,6 +32,8 @@ test('hosts get .11, .12, ... and the machine .254', () => {
   assert.equal(names.host(3).address, '198.18.3.13');
   assert.equal(names.host(2).netns, 'lab-node2');
   assert.equal(names.machineAddress, '198.18.3.254');
+  assert.equal(names.registry.address, '198.18.3.250');
+  assert.notEqual(names.host(200).address, names.registry.address);
   assert.equal(names.subnet, '198.18.3.0/24');
 });
 

@@ -5,6 +5,7 @@
 //   network namespaces  L-switch, L-node1 ... L-nodeN   (and any the daemons make: L-n1-..., L-n2-...)
 //   in the machine's own namespace one veth, L-host, with 198.(18 + k div 256).(k mod 256).254/24
 //   hosts at .11, .12, ... of that /24 (198.18.0.0/15 is the benchmarking range, never routed)
+//   with registries (`lab up --registry`): namespace L-reg at .250, holding the lab's registry servers
 //   files under <labRoot>/L/
 import { UserError } from '../../lib/errors.js';
 
@@ -72,6 +73,8 @@ export function labNames(lab: string, k: number) {
     machineAddress: `${base}.254`,
     subnet: `${base}.0/24`,
     netnsPrefix: `${lab}-`,
+    /** The namespace the lab's registries listen in (above the hosts' .11 ... .210, below the machine). */
+    registry: { netns: `${lab}-reg`, switchPort: 'registry', address: `${base}.250` },
     host(i: number): LabHostNames {
       return {
         index: i,

@@ -7,6 +7,7 @@ import type { ProcessRef } from '../../lib/process.js';
 import { SUBNET_COUNT, type LabHostNames } from './names.js';
 import type { CachedImage } from '../vmlab/image.js';
 import type { VmLabPlan } from '../vmlab/plan.js';
+import type { LabRegistryState } from './registry.js';
 
 /** All labs live below this folder (a tmpfs: a reboot forgets them, as it forgets their namespaces). */
 export function labRoot(): string {
@@ -34,6 +35,8 @@ export interface LabState {
   createdAt: string;
   /** Namespace hosts; empty for a lab of VMs. */
   hosts: LabHostState[];
+  /** The lab's image registries (`lab up --registry`), in namespace NAME-reg. */
+  registries?: LabRegistryState[];
   /** Set for a lab of QEMU VMs (`lab up --vms`, deploy/vmlab). */
   vms?: VmLabState;
 }

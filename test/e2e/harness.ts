@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { enterHost, hostEnv } from '../../deploy/lab/hosts.js';
 import { labDown, labUp } from '../../deploy/lab/lab.js';
 import type { LabHostState, LabState } from '../../deploy/lab/state.js';
+import type { LabRegistrySpec } from '../../deploy/lab/registry.js';
 import type { Task } from '../../api/objects/index.js';
 
 /** 'e' + 7 random base-36 characters: a valid lab name no other test run will pick. */
@@ -17,12 +18,16 @@ export function uniqueLabName(): string {
   return 'e' + n.toString(36).padStart(7, '0').slice(-7);
 }
 
-/** A lab of `nodes` hosts; with `managers` > 0 they form a swarm (node1 ... nodeM managers). */
+/**
+ * A lab of `nodes` hosts; with `managers` > 0 they form a swarm (node1 ... nodeM managers); with
+ * `registries`, image registries in the lab that every daemon is set up to use (deploy/lab/registry.ts).
+ */
 export async function createTestLab(
   t: TestContext,
   nodes: number,
   managers = 0,
   daemonArgs: string[] = [],
+  registries: LabRegistrySpec[] = [],
 ): Promise<LabState> {
   const name = uniqueLabName();
   const made: { lab?: LabState } = {};
@@ -31,7 +36,7 @@ export async function createTestLab(
     keepDaemonLogs(t, made.lab);
     return labDown(name);
   });
-  made.lab = await labUp({ name, nodes, managers, daemonArgs });
+  made.lab = await labUp({ name, nodes, managers, daemonArgs, registries });
   return made.lab;
 }
 

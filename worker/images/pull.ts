@@ -79,7 +79,9 @@ export async function pullImage(
     await runLimited(
       manifest.layers.map((layer, i) => async () => {
         const id = shortId(layer.digest);
-        if (store.hasLayer(diffIds[i])) {
+        // The unpacked layer alone is not enough: the image keeps its own blob (push and save send it),
+        // and the same layer may have come in another blob (uncompressed from a docker-save, gzipped).
+        if (store.hasLayer(diffIds[i]) && (await store.hasBlob(layer.digest))) {
           progress({ id, status: 'Already exists' });
           return;
         }

@@ -195,6 +195,34 @@ test('plain HTTP registry marked insecure: chunked push, mount across repositori
   });
 });
 
+test('a node holding a layer unpacked from another blob (uncompressed, then gzipped) still pulls the blob', async () => {
+  const pusher = await node();
+  const other = await buildBusyboxImage({ env: ['PATH=/bin', 'FROM=the-gzipped-one'] });
+  // docker-save archives carry layers uncompressed; the OCI layout keeps the base layer gzipped.
+  await pusher.load(Readable.from([await dockerSaveTar(image, [`${plain}/blobs/raw:1`])]));
+  await pusher.load(Readable.from([await ociLayoutTar(other, `${plain}/blobs/gz:1`)]));
+  await pusher.push(`${plain}/blobs/raw:1`);
+  await pusher.push(`${plain}/blobs/gz:1`);
+  const puller = await node();
+  await puller.pull(`${plain}/blobs/raw:1`);
+  const events: ProgressEvent[] = [];
+  await puller.pull(`${plain}/blobs/gz:1`, { onProgress: (e) => events.push(e) });
+  assert.deepEqual((await puller.inspect(`${plain}/blobs/gz:1`)).Config.Env, [
+    'PATH=/bin',
+    'FROM=the-gzipped-one',
+  ]);
+  const gzipped = other.layers[0].descriptor.digest.slice(7, 19);
+  assert.ok(
+    events.some((e) => e.id === gzipped && e.status === 'Download complete'),
+    'the gzipped blob came',
+  );
+  const uncompressed = other.layers[1].descriptor.digest.slice(7, 19);
+  assert.ok(
+    events.some((e) => e.id === uncompressed && e.status === 'Already exists'),
+    'the shared blob did not',
+  );
+});
+
 test('a registry behind a token server (the Docker Hub flow): anonymous refused, login then push and pull', async () => {
   const pusher = await node();
   await pusher.load(Readable.from([await dockerSaveTar(image, [`${tokenReg}/private/bb:t`])]));
