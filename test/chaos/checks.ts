@@ -24,6 +24,7 @@ export async function serviceProblems(host: LabHostState, records: ServiceRecord
   const services = (await api(host, (c) => c.listServices({}))).services.map(serviceListEntryView);
   const problems: string[] = [];
   for (const rec of records) {
+    const found = problems.length;
     const entry = services.find((s) => s.service.spec.name === rec.name);
     const allowed: Shape[] = [...(rec.acked ? [rec.acked] : []), ...rec.pending];
     if (!entry) {
@@ -50,8 +51,23 @@ export async function serviceProblems(host: LabHostState, records: ServiceRecord
       (t) => t.status.state === 'running' && t.desiredState === 'running' && generationOf(t) !== generation,
     );
     if (stale.length > 0) problems.push(`${rec.name}: ${stale.length} running task(s) of an older spec`);
+    if (problems.length > found) problems.push(`${rec.name} tasks: ${describeTasks(tasks)}`);
   }
   return problems;
+}
+
+/** The tasks that are or should be alive, slot by slot: what a failed round needs to be understood. */
+function describeTasks(tasks: TaskView[]): string {
+  const terminal = ['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove'];
+  return tasks
+    .filter((t) => t.desiredState === 'running' || !terminal.includes(t.status.state))
+    .sort((a, b) => a.slot - b.slot)
+    .map(
+      (t) =>
+        `slot ${t.slot} ${t.id.slice(0, 8)} on ${t.nodeId.slice(0, 8) || '-'} ${t.status.state}/${t.desiredState} ` +
+        `gen ${generationOf(t)}${t.status.err ? ` err "${t.status.err}"` : ''}${t.status.message ? ` "${t.status.message}"` : ''}`,
+    )
+    .join(', ');
 }
 
 export interface SlotReport {
