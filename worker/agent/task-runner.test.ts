@@ -183,3 +183,48 @@ test('a halted runner leaves its task running and stops watching it; nothing mor
   await new Promise((res) => setTimeout(res, 50));
   assert.equal(states().at(-1), 'running');
 });
+
+test('a shutdown that arrives while an adopted task is being reattached to its networks is not lost', async () => {
+  // A chaos round (all managers killed, a rolling update under way) left a task running/shutdown for
+  // minutes: the desired-state change landed while the adopted task awaited its network reattach, woke
+  // nobody, and the runner then waited for a change that had already come.
+  const first = runner(
+    task(),
+    new (class extends SimulatedExecutor {
+      override netnsPath(id: string) {
+        return `/run/netns/${id}`;
+      }
+    })(),
+  );
+  await eventually('running', () => first.states().at(-1) === 'running');
+  await first.r.halt();
+  const { executor } = first;
+  let releaseAttach: () => void = () => {};
+  let attaching = false;
+  const network = {
+    attach: () => {
+      attaching = true;
+      return new Promise<void>((res) => (releaseAttach = res));
+    },
+    detach: async () => {},
+  };
+  const reports: TaskStatus[] = [];
+  const running = { ...task(), status: { state: 'running' as const, timestamp: '', message: '', err: '' } };
+  const adopted = new TaskRunner(
+    running,
+    {
+      executor,
+      network,
+      node: { id: 'n1', hostname: 'node1' },
+      log: createLogger('silent'),
+      report: (_id, s) => reports.push(s),
+    },
+    { phase: 'started', pid: 1 },
+  );
+  await eventually('reattaching', () => attaching);
+  adopted.update({ ...running, desiredState: 'shutdown' });
+  releaseAttach();
+  await eventually('shutdown reported', () => reports.at(-1)?.state === 'shutdown');
+  assert.deepEqual(executor.running(), []);
+  await adopted.remove();
+});

@@ -69,7 +69,14 @@ export class TaskRunner {
   private released = false;
   private attached = false;
   private announced = false;
-  private wake: () => void = () => {};
+  /**
+   * A change (update, remove, halt) arrived that the current step may not have seen. Level, not edge:
+   * a change that lands while a step awaits the runtime or the network is kept for the next wait,
+   * instead of waking a waiter that does not exist yet (a lost wake-up left a task running forever
+   * after the manager asked for its shutdown).
+   */
+  private woken = false;
+  private resolveWait: (() => void) | undefined;
   readonly finished: Promise<void>;
 
   constructor(
@@ -94,6 +101,13 @@ export class TaskRunner {
   update(task: Task): void {
     this.task = task;
     this.wake();
+  }
+
+  private wake(): void {
+    this.woken = true;
+    const resolve = this.resolveWait;
+    this.resolveWait = undefined;
+    resolve?.();
   }
 
   /** The task left this node's assignments: stop it and remove everything it left. */
@@ -124,8 +138,13 @@ export class TaskRunner {
     this.deps.network?.withdraw?.(this.task.id);
   }
 
+  /** Resolves at the next change, or at once when one arrived since the current step began. */
   private changed(): Promise<'changed'> {
-    return new Promise((resolve) => (this.wake = () => resolve('changed')));
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve('changed');
+    }
+    return new Promise((resolve) => (this.resolveWait = () => resolve('changed')));
   }
 
   private report(state: TaskState, message: string, extra: Partial<TaskStatus> = {}): void {
@@ -176,7 +195,11 @@ export class TaskRunner {
 
   private async run(): Promise<void> {
     try {
-      while (!this.removed && !this.halted) await this.step();
+      while (!this.removed && !this.halted) {
+        // The step reads the newest task: what woke us so far is seen.
+        this.woken = false;
+        await this.step();
+      }
     } catch (err) {
       this.deps.log.error({ task: this.task.id, err }, 'task runner failed');
     }
