@@ -137,34 +137,94 @@ async function waitForStart(
   launcherEnd: () => LauncherEnd | undefined,
 ): Promise<{ init?: ProcessRef }> {
   const { taskId, files } = req;
+  let rechecked = false;
   for (;;) {
-    // Started: the init may already have ended (a quick command); the supervisor records how.
-    const created = files.readText(files.created)?.trim();
-    if (created) {
-      const init = processRef(Number(created));
-      return init ? { init } : {};
+    const verdict = startVerdict({
+      created: files.readText(files.created),
+      exitRecorded: Boolean(files.readText(files.exit)?.trim()),
+      launcherGone: launcherEnd() !== undefined || !shim,
+      rechecked,
+      pastDeadline: Date.now() > deadline,
+    });
+    switch (verdict.kind) {
+      case 'started': {
+        const init = verdict.initPid === undefined ? undefined : processRef(verdict.initPid);
+        return init ? { init } : {};
+      }
+      case 'supervisor-failed':
+        throw new Error(
+          `task ${taskId} failed to start: ${launchError(files) ?? 'the supervisor gave up without saying why'}`,
+        );
+      case 'recheck':
+        // Its files may have been written just as it ended; a spawn's error arrives a tick after
+        // spawn() returned without a pid. The end is read after the pause, not before it.
+        rechecked = true;
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      case 'launcher-ended':
+        throw new Error(
+          `task ${taskId} failed to start: ${launcherEndMessage(launcherEnd(), launchError(files))}`,
+        );
+      case 'hung':
+        throw new Error(
+          `task ${taskId} failed to start: the OCI runtime's create and start did not finish within ${Math.round(req.timeoutMs / 1000)} s`,
+        );
+      case 'wait':
+        await changes.next(BACKSTOP_MS);
     }
-    // A status without `created`: the supervisor failed before the container ran.
-    if (files.readText(files.exit)?.trim())
-      throw new Error(
-        `task ${taskId} failed to start: ${launchError(files) ?? 'the supervisor gave up without saying why'}`,
-      );
-    if (launcherEnd() || !shim) {
-      // Its files may have been written just as it ended; a spawn's error arrives a tick after
-      // spawn() returned without a pid. The end is read after the pause, not before it.
-      await new Promise((r) => setTimeout(r, 20));
-      if (files.readText(files.created)?.trim()) continue;
-      throw new Error(
-        `task ${taskId} failed to start: ${launcherEndMessage(launcherEnd(), launchError(files))}`,
-      );
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `task ${taskId} failed to start: the container did not start within ${req.timeoutMs} ms`,
-      );
-    await changes.next(BACKSTOP_MS);
   }
 }
+
+/** What the launch loop saw in the task's folder and of its launcher, at one look. */
+export interface StartObservation {
+  /** The supervisor's `created` (the init's pid), as read. */
+  created: string | undefined;
+  /** A status in `exit`. */
+  exitRecorded: boolean;
+  /** The launcher exited, or was never started. */
+  launcherGone: boolean;
+  /** The files were already read again after a pause since the launcher was seen gone. */
+  rechecked: boolean;
+  /** The hang bound (START_HANG_MS) has passed. */
+  pastDeadline: boolean;
+}
+
+export type StartVerdict =
+  | { kind: 'started'; initPid?: number }
+  | { kind: 'supervisor-failed' }
+  | { kind: 'recheck' }
+  | { kind: 'launcher-ended' }
+  | { kind: 'hung' }
+  | { kind: 'wait' };
+
+/**
+ * Pure: what one look at a launch means. A slow start is not a failure: while the supervisor runs
+ * and has recorded nothing, the launch waits, however loaded the machine. Only what the supervisor
+ * records (created, or a status without it), the launcher's end, or the hang bound end the wait.
+ */
+export function startVerdict(o: StartObservation): StartVerdict {
+  // Started: the init may already have ended (a quick command); the supervisor records how.
+  const created = o.created?.trim();
+  if (created) {
+    const pid = Number(created);
+    return Number.isSafeInteger(pid) && pid > 0 ? { kind: 'started', initPid: pid } : { kind: 'started' };
+  }
+  // A status without `created`: the supervisor failed before the container ran.
+  if (o.exitRecorded) return { kind: 'supervisor-failed' };
+  if (o.launcherGone) return o.rechecked ? { kind: 'launcher-ended' } : { kind: 'recheck' };
+  if (o.pastDeadline) return { kind: 'hung' };
+  return { kind: 'wait' };
+}
+
+/**
+ * How long a start may take before it counts as hung: the OCI runtime's create and start are a few
+ * tens of ms on a quiet machine, but several seconds each with 20 runnable processes a core, and a
+ * slow start is not a failure (runc and containerd put no deadline of their own on them; the
+ * kubelet gives a runtime call 2 minutes, --runtime-request-timeout). The bound is only there for a
+ * create stuck in the kernel (a hung mount, a frozen cgroup): the task's stop and removal wait
+ * behind its start.
+ */
+export const START_HANG_MS = 120_000;
 
 /** How the launcher (oci-start.sh, then the supervisor in the same process) ended. */
 export type LauncherEnd = { error: string } | { code: number | null; signal: NodeJS.Signals | null };

@@ -24,6 +24,7 @@ import { isRunning, signalProcess, waitForExit, type ProcessRef } from '../../li
 import {
   launchContainer,
   launcherPresent,
+  START_HANG_MS,
   loggerRefs,
   recordedSupervisor,
   supervisedInit,
@@ -63,7 +64,7 @@ export interface TaskRuntimeOptions {
   pidsMax?: number;
   /** How often wait() looks at a task's processes. */
   pollMs?: number;
-  /** Time start() gives a task's container to be created. */
+  /** How long start() waits for a container's create and start before it counts as hung (START_HANG_MS). */
   startTimeoutMs?: number;
   /** Images besides the built-in `host` (worker/images' store). */
   images?: ImageSource;
@@ -112,7 +113,7 @@ export class TaskRuntime implements Executor {
     this.logMaxFiles = opts.logMaxFiles ?? 3;
     this.pidsMax = opts.pidsMax ?? 4096;
     this.pollMs = opts.pollMs ?? 100;
-    this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.startTimeoutMs = opts.startTimeoutMs ?? START_HANG_MS;
     if (this.logMaxFiles < 1 || this.logMaxBytes < 1024)
       throw new Error('invalid log rotation: keep at least 1 file of 1KiB');
   }
