@@ -5,11 +5,12 @@
 // the facts they come from (the supervisor's files, the writers' command lines) stay true after a
 // daemon restart, so the same helpers serve adoption.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
 import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
 import type { OciRuntime } from './oci/runtime.js';
 import type { ShimPaths } from './shims.js';
+import { folderChanges, type FolderChanges } from './folder-changes.js';
 import { writeJsonAtomic, type ProcessRecord, type TaskFiles } from './task-files.js';
 
 export interface LaunchRequest {
@@ -26,48 +27,6 @@ export interface LaunchRequest {
 
 /** How long the launch loop waits between looks when nothing in the task's folder changed. */
 const BACKSTOP_MS = 100;
-
-/**
- * Wakes the launch loop when something in the task's folder changes (the supervisor writing
- * `created` or `exit`) or the launcher exits, so 100 tasks starting together do not each read their
- * files every few ms. A change seen between two waits is kept; the backstop covers a missed event.
- */
-function folderChanges(dir: string): { next(ms: number): Promise<void>; poke(): void; close(): void } {
-  let changed = false;
-  let wake: (() => void) | undefined;
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dir, () => {
-      changed = true;
-      wake?.();
-    });
-    watcher.on('error', () => undefined); // the folder went away: the backstop alone is left
-  } catch {
-    // no inotify here: the backstop alone
-  }
-  return {
-    next: (ms) =>
-      new Promise<void>((resolve) => {
-        if (changed) {
-          changed = false;
-          return resolve();
-        }
-        const timer = setTimeout(done, ms);
-        function done() {
-          clearTimeout(timer);
-          wake = undefined;
-          changed = false;
-          resolve();
-        }
-        wake = done;
-      }),
-    poke: () => {
-      changed = true;
-      wake?.();
-    },
-    close: () => watcher?.close(),
-  };
-}
 
 /** The supervisor's arguments after the state folder: create's length, create's words, start's words. */
 function supervisorArgs(req: LaunchRequest): string[] {
@@ -131,7 +90,7 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
 async function waitForStart(
   req: LaunchRequest,
   shim: ProcessRef | undefined,
-  changes: ReturnType<typeof folderChanges>,
+  changes: FolderChanges,
   deadline: number,
   /** How the launcher ended (its spawn's error, or its exit); undefined while it runs. */
   launcherEnd: () => LauncherEnd | undefined,
