@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -74,4 +74,28 @@ test('a helper that died: what waited on it fails, the next call starts a new on
   const waiting = sp.run('sh', ['-c', 'kill -9 $PPID; sleep 2']);
   await assert.rejects(waiting, /the spawner exited before the command ended/);
   assert.equal(await sp.run('echo', ['two']), 'two\n');
+});
+
+test('a launch: its own session, cwd /, only PATH and LC_ALL, output appended to its file; its pid, then its end', async (t) => {
+  const { sp, dir } = spawner(t);
+  const log = join(dir, '..', 'launch.log');
+  writeFileSync(log, 'before\n');
+  const script = 'echo "sid $(cut -d" " -f6 /proc/$$/stat) pid $$"; pwd; env | sort; echo err >&2; exit 4';
+  const { pid, ended } = await sp.launch(['/bin/sh', '-c', script], { logFile: log, path: '/usr/bin:/bin' });
+  // A launched process does not hold the event loop (a daemon's runs on anyway): the test holds it.
+  const hold = setInterval(() => undefined, 1000);
+  const end = await ended.finally(() => clearInterval(hold));
+  assert.equal(end.status, 4 << 8);
+  const lines = readFileSync(log, 'utf8').split('\n');
+  assert.deepEqual(lines.slice(0, 2), ['before', `sid ${pid} pid ${pid}`]);
+  assert.equal(lines[2], '/');
+  // sh adds PWD (and may add SHLVL); nothing of this process's environment passes.
+  const vars = lines.slice(3, -2).map((l) => l.split('=')[0]);
+  assert.ok(vars.includes('PATH') && vars.includes('LC_ALL'), vars.join(' '));
+  assert.deepEqual(
+    vars.filter((v) => !['PATH', 'LC_ALL', 'PWD', 'SHLVL', '_'].includes(v)),
+    [],
+  );
+  assert.equal(lines.at(-2), 'err');
+  await assert.rejects(sp.launch([], { logFile: log, path: '/bin' }), /no command/);
 });

@@ -5,10 +5,12 @@
 // tools (mount, ip, runc delete, umount), so the runtime hands them to one perl process (perl-base
 // is Essential on Debian; ~5 MB) that forks them: Python's forkserver, for the same reason.
 //
-// Protocol, a line each way. Requests: `R <id> <hex argv...>` (run) and `K <id>` (SIGTERM it, a
-// timeout). Replies: `<id> <wait status>` when it ended, `<id> F` when the fork failed. The child's
-// stdout and stderr go to `<dir>/<id>.o` and `<id>.e` (read, then removed). The helper exits when
-// its stdin closes (the daemon is gone); what it started runs on.
+// Protocol, a line each way. Requests: `R <id> <hex argv...>` (run), `D <id> <hex log file> <hex
+// PATH> <hex argv...>` (launch a long-lived process in a session of its own, cwd /, only PATH and
+// LC_ALL=C in its environment, stdout and stderr appended to the file) and `K <id>` (SIGTERM it, a
+// timeout). Replies: `<id> P <pid>` once a launch forked, `<id> <wait status>` when a child ended,
+// `<id> F` when the fork failed. A run's stdout and stderr go to `<dir>/<id>.o` and `<id>.e` (read,
+// then removed). The helper exits when its stdin closes (the daemon is gone); what it started runs on.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -51,6 +53,25 @@ for (;;) {
       kill 'TERM', $pid_of{$id} if $pid_of{$id};
       next;
     }
+    if ($op eq 'D' && @fields >= 3) {
+      my ($log, $path, @argv) = map { pack('H*', $_) } @fields;
+      my $pid = fork();
+      if (!defined $pid) { print "$id F\n"; next }
+      if ($pid == 0) {
+        $SIG{CHLD} = 'DEFAULT';
+        POSIX::setsid();
+        chdir('/') or POSIX::_exit(126);
+        %ENV = (PATH => $path, LC_ALL => 'C');
+        open(STDIN, '<', '/dev/null') or POSIX::_exit(126);
+        open(STDOUT, '>>', $log) or POSIX::_exit(126);
+        open(STDERR, '>&', \*STDOUT) or POSIX::_exit(126);
+        exec { $argv[0] } @argv or do { print STDERR "cannot run $argv[0]: $!\n"; POSIX::_exit(127) };
+      }
+      $id_of{$pid} = $id;
+      $pid_of{$id} = $pid;
+      print "$id P $pid\n";
+      next;
+    }
     next unless $op eq 'R' && @fields;
     my @argv = map { pack('H*', $_) } @fields;
     my $pid = fork();
@@ -68,8 +89,17 @@ for (;;) {
 }
 `;
 
+/** How a child of the spawner ended: its wait status, a failed fork, or neither (the spawner went away). */
+export interface SpawnEnd {
+  status?: number;
+  forkFailed?: boolean;
+}
+
 interface Pending {
-  resolve(r: { status?: number; forkFailed?: boolean }): void;
+  resolve(r: SpawnEnd): void;
+  forked?(pid: number): void;
+  /** A launched process that runs: it does not hold the event loop. */
+  running?: boolean;
 }
 
 /** What `run` resolves to: the same contract as lib/exec.ts's run (stdout, or a CommandError). */
@@ -94,9 +124,12 @@ export class Spawner {
   }
 
   /** Pure: a reply line → the request's id and how its child ended; undefined for anything else. */
-  static parseReply(line: string): { id: number; status?: number; forkFailed?: boolean } | undefined {
-    const m = /^(\d+) (\d+|F)$/.exec(line);
+  static parseReply(
+    line: string,
+  ): { id: number; status?: number; forkFailed?: boolean; pid?: number } | undefined {
+    const m = /^(\d+) (\d+|F|P (\d+))$/.exec(line);
     if (!m) return undefined;
+    if (m[3] !== undefined) return { id: Number(m[1]), pid: Number(m[3]) };
     return m[2] === 'F' ? { id: Number(m[1]), forkFailed: true } : { id: Number(m[1]), status: Number(m[2]) };
   }
 
@@ -137,10 +170,20 @@ export class Spawner {
       this.buffered = this.buffered.slice(nl + 1);
       if (!reply) continue;
       const p = this.pending.get(reply.id);
+      if (reply.pid !== undefined) {
+        p?.forked?.(reply.pid);
+        continue;
+      }
       this.pending.delete(reply.id);
       p?.resolve(reply);
     }
-    if (this.pending.size === 0) this.hold(false);
+    this.releaseIfIdle();
+  }
+
+  /** The helper holds the event loop while a run or a launch's fork is awaited, not for launched processes. */
+  private releaseIfIdle(): void {
+    for (const p of this.pending.values()) if (!p.running) return;
+    this.hold(false);
   }
 
   /** Runs `tool` (by name, found on PATH) to its end: stdout, or a CommandError as lib/exec.ts's run. */
@@ -193,6 +236,46 @@ export class Spawner {
     if (opts.okIfAbsent && code !== undefined && isAbsentError(err)) return stdout;
     throw err;
   };
+
+  /**
+   * Starts a process that outlives the call (a task's launcher): in a session of its own, cwd /,
+   * stdin /dev/null, stdout and stderr appended to `logFile` (which must exist), only `path` and
+   * LC_ALL=C in its environment. Resolves with its pid once forked; `ended` resolves when it exits,
+   * or with neither field when the spawner went away first (then only its pid can tell).
+   */
+  launch(
+    argv: string[],
+    opts: { logFile: string; path: string },
+  ): Promise<{ pid: number; ended: Promise<SpawnEnd> }> {
+    const fields = [opts.logFile, opts.path, ...argv];
+    if (argv.length === 0 || fields.some((a) => a.includes('\0')))
+      return Promise.reject(new Error('launch: no command, or an argument with a NUL byte'));
+    const id = this.nextId++;
+    const child = this.helper();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const ended = new Promise<SpawnEnd>((resolveEnd) => {
+        const entry: Pending = {
+          forked: (pid) => {
+            settled = true;
+            entry.running = true;
+            resolve({ pid, ended });
+            this.releaseIfIdle();
+          },
+          resolve: (end) => {
+            resolveEnd(end);
+            if (!settled) {
+              settled = true;
+              reject(new Error(end.forkFailed ? 'the spawner could not fork' : 'the spawner exited'));
+            }
+          },
+        };
+        this.pending.set(id, entry);
+      });
+      this.hold(true);
+      child.stdin!.write(`D ${id} ${fields.map((a) => Buffer.from(a).toString('hex')).join(' ')}\n`);
+    });
+  }
 
   /** Ends the helper (what it started runs on). */
   close(): void {

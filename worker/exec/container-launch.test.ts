@@ -9,6 +9,7 @@ import { findTool } from '../../lib/exec.js';
 import {
   launchContainer,
   launcherEndMessage,
+  launcherEndOf,
   START_HANG_MS,
   startVerdict,
   type LaunchRequest,
@@ -42,6 +43,14 @@ test('why a launcher that ended early failed: its words first, then how it ended
     [[undefined, undefined], 'the launcher could not be started'],
   ];
   for (const [args, want] of table) assert.equal(launcherEndMessage(...args), want);
+});
+
+test('a wait status is how the launcher ended: an exit code, or the signal by name', () => {
+  assert.deepEqual(launcherEndOf(0), { code: 0, signal: null });
+  assert.deepEqual(launcherEndOf(125 << 8), { code: 125, signal: null });
+  assert.deepEqual(launcherEndOf(9), { code: null, signal: 'SIGKILL' });
+  assert.deepEqual(launcherEndOf(15 | 0x80), { code: null, signal: 'SIGTERM' }); // with a core dump
+  assert.equal(launcherEndMessage(launcherEndOf(9), undefined), 'the launcher was killed by SIGKILL');
 });
 
 test('a start is waited for while its supervisor runs, however slow; only a record, its end or the hang bound end it', () => {

@@ -5,6 +5,7 @@
 // the facts they come from (the supervisor's files, the writers' command lines) stay true after a
 // daemon restart, so the same helpers serve adoption.
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
 import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
@@ -23,6 +24,53 @@ export interface LaunchRequest {
   timeoutMs: number;
   /** PATH of the launcher and the tools it runs (not the task's). */
   systemPath: string;
+  /** How the launcher is started (default: spawned by this process; the runtime uses its spawner). */
+  launch?: Launch;
+}
+
+/**
+ * Starts the launcher detached: a session of its own, cwd /, stdin /dev/null, stdout and stderr
+ * appended to `logFile` (made beforehand), only PATH and LC_ALL=C in its environment. Resolves with
+ * its pid; `ended` says how it ended, or undefined when that can no longer be known (the process
+ * that started it went away: its pid is all that is left to look at).
+ */
+export type Launch = (
+  argv: string[],
+  opts: { logFile: string; path: string },
+) => Promise<{ pid: number; ended: Promise<LauncherEnd | undefined> }>;
+
+/** The launcher as this process's own child: its end is an event. */
+export const spawnLauncher: Launch = (argv, opts) =>
+  new Promise((resolve, reject) => {
+    const fd = openSync(opts.logFile, 'a', 0o600);
+    let child;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        cwd: '/',
+        env: { PATH: opts.path, LC_ALL: 'C' },
+      });
+    } finally {
+      closeSync(fd);
+    }
+    child.unref();
+    const ended = new Promise<LauncherEnd>((done) => {
+      child.on('error', (err) => done({ error: err.message }));
+      child.on('exit', (code, signal) => done({ code, signal }));
+    });
+    const pid = child.pid;
+    // Without a pid the spawn failed; its error arrives a tick later.
+    if (pid === undefined) void ended.then((e) => reject(new Error('error' in e ? e.error : 'no pid')));
+    else resolve({ pid, ended });
+  });
+
+/** Pure: a wait status (as waitpid gives it) → how the launcher ended. */
+export function launcherEndOf(status: number): LauncherEnd {
+  const sig = status & 0x7f;
+  if (sig === 0) return { code: (status >> 8) & 0xff, signal: null };
+  const name = Object.entries(constants.signals).find(([, n]) => n === sig)?.[0];
+  return { code: null, signal: (name ?? 'SIGKILL') as NodeJS.Signals };
 }
 
 /** How long the launch loop waits between looks when nothing in the task's folder changed. */
@@ -46,31 +94,37 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
     files.pidFile,
   ])
     rmSync(f, { force: true });
-  const errFd = openSync(files.runtimeErr, 'a', 0o600);
-  let child;
-  try {
-    child = spawn(
-      findTool('bash'),
-      [req.shims.start, files.dir, String(req.logMaxBytes), String(req.logMaxFiles), ...supervisorArgs(req)],
-      {
-        detached: true,
-        stdio: ['ignore', errFd, errFd],
-        cwd: '/',
-        env: { PATH: req.systemPath, LC_ALL: 'C' },
-      },
-    );
-  } finally {
-    closeSync(errFd);
-  }
+  closeSync(openSync(files.runtimeErr, 'a', 0o600));
   const changes = folderChanges(files.dir);
-  // The launcher is this process's child: its end is an event, no need to look in /proc for it.
+  // The launcher's end is an event (whoever started it waits for it), no need to look in /proc for
+  // it; only when that waiter is gone is its pid looked at.
   let end: LauncherEnd | undefined;
-  child.on('error', (err) => ((end ??= { error: err.message }), changes.poke()));
-  child.on('exit', (code, signal) => ((end ??= { code, signal }), changes.poke()));
-  child.unref();
-  const shim = child.pid === undefined ? undefined : processRef(child.pid);
+  let endUnknown = false;
+  let shim: ProcessRef | undefined;
   try {
-    const { init } = await waitForStart(req, shim, changes, Date.now() + req.timeoutMs, () => end);
+    const launched = await (req.launch ?? spawnLauncher)(
+      [
+        findTool('bash'),
+        req.shims.start,
+        files.dir,
+        String(req.logMaxBytes),
+        String(req.logMaxFiles),
+        ...supervisorArgs(req),
+      ],
+      { logFile: files.runtimeErr, path: req.systemPath },
+    );
+    shim = processRef(launched.pid);
+    void launched.ended.then((e) => {
+      if (e) end ??= e;
+      else endUnknown = true;
+      changes.poke();
+    });
+  } catch (err) {
+    end = { error: err instanceof Error ? err.message : String(err) };
+  }
+  const gone = () => end !== undefined || !shim || (endUnknown && !isRunning(shim));
+  try {
+    const { init } = await waitForStart(req, changes, Date.now() + req.timeoutMs, () => end, gone);
     const proc: ProcessRecord = {
       outer: shim ?? { pid: 0, startTime: '' },
       ...(init ? { init } : {}),
@@ -89,11 +143,12 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
 
 async function waitForStart(
   req: LaunchRequest,
-  shim: ProcessRef | undefined,
   changes: FolderChanges,
   deadline: number,
   /** How the launcher ended (its spawn's error, or its exit); undefined while it runs. */
   launcherEnd: () => LauncherEnd | undefined,
+  /** The launcher exited, or never started. */
+  launcherGone: () => boolean,
 ): Promise<{ init?: ProcessRef }> {
   const { taskId, files } = req;
   let rechecked = false;
@@ -101,7 +156,7 @@ async function waitForStart(
     const verdict = startVerdict({
       created: files.readText(files.created),
       exitRecorded: Boolean(files.readText(files.exit)?.trim()),
-      launcherGone: launcherEnd() !== undefined || !shim,
+      launcherGone: launcherGone(),
       rechecked,
       pastDeadline: Date.now() > deadline,
     });

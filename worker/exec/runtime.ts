@@ -23,6 +23,7 @@ import { KeyedMutex } from '../../lib/mutex.js';
 import { isRunning, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import {
   launchContainer,
+  launcherEndOf,
   launcherPresent,
   START_HANG_MS,
   loggerRefs,
@@ -236,6 +237,21 @@ export class TaskRuntime implements Executor {
         logMaxFiles: this.logMaxFiles,
         timeoutMs: this.startTimeoutMs,
         systemPath: SYSTEM_PATH,
+        // From the spawner too: a fork of the daemon for each task's launcher cost it more than the
+        // launcher's own start.
+        launch: async (argv, o) => {
+          const { pid, ended } = await this.spawner.launch(argv, o);
+          return {
+            pid,
+            ended: ended.then((e) =>
+              e.forkFailed
+                ? { error: 'the spawner could not fork' }
+                : e.status === undefined
+                  ? undefined
+                  : launcherEndOf(e.status),
+            ),
+          };
+        },
       });
       return { pid: proc.init?.pid ?? proc.outer.pid };
     });
