@@ -2,7 +2,8 @@
 // process group, the launcher now holds: this machine's 32768 pids go round in about a minute under
 // load), and what start() says when the launcher dies before the container runs.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findTool } from '../../lib/exec.js';
@@ -10,6 +11,7 @@ import {
   launchContainer,
   launcherEndMessage,
   launcherEndOf,
+  lookAtStart,
   START_HANG_MS,
   startVerdict,
   type LaunchRequest,
@@ -95,6 +97,28 @@ test('a start is waited for while its supervisor runs, however slow; only a reco
   // The bound is for a hung create, not a slow one: the 10 s it once was turned starts on a loaded
   // machine into task failures (and restarts with delays).
   assert.ok(START_HANG_MS >= 60_000);
+});
+
+test('a quick command whose supervisor writes created and exit between two reads is started, not failed', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-look-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const real = new TaskFiles(dir);
+  // The supervisor's two writes land right after the look's first read, whichever file that is.
+  let reads = 0;
+  const racing = {
+    created: real.created,
+    exit: real.exit,
+    readText(path: string) {
+      const text = real.readText(path);
+      if (reads++ === 0) {
+        writeFileSync(real.created, '4242\n');
+        writeFileSync(real.exit, '1\n');
+      }
+      return text;
+    },
+  };
+  const verdict = startVerdict(lookAtStart(racing, false, false, false));
+  assert.deepEqual(verdict, { kind: 'started', initPid: 4242 });
 });
 
 /**

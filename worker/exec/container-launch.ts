@@ -153,13 +153,7 @@ async function waitForStart(
   const { taskId, files } = req;
   let rechecked = false;
   for (;;) {
-    const verdict = startVerdict({
-      created: files.readText(files.created),
-      exitRecorded: Boolean(files.readText(files.exit)?.trim()),
-      launcherGone: launcherGone(),
-      rechecked,
-      pastDeadline: Date.now() > deadline,
-    });
+    const verdict = startVerdict(lookAtStart(files, launcherGone(), rechecked, Date.now() > deadline));
     switch (verdict.kind) {
       case 'started': {
         const init = verdict.initPid === undefined ? undefined : processRef(verdict.initPid);
@@ -201,6 +195,23 @@ export interface StartObservation {
   rechecked: boolean;
   /** The hang bound (START_HANG_MS) has passed. */
   pastDeadline: boolean;
+}
+
+/**
+ * One look at the supervisor's files. `exit` is read before `created`: the supervisor writes
+ * `created` before it waits for the init, so a status seen first means `created`, if it was ever
+ * written, is there to read. The other order let a quick command (both files written between the
+ * two reads) look like a supervisor that failed before the container ran.
+ */
+export function lookAtStart(
+  files: Pick<TaskFiles, 'readText' | 'created' | 'exit'>,
+  launcherGone: boolean,
+  rechecked: boolean,
+  pastDeadline: boolean,
+): StartObservation {
+  const exitRecorded = Boolean(files.readText(files.exit)?.trim());
+  const created = files.readText(files.created);
+  return { created, exitRecorded, launcherGone, rechecked, pastDeadline };
 }
 
 export type StartVerdict =
