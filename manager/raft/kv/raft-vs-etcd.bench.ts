@@ -28,7 +28,7 @@ const { values } = parseArgs({
     // swarmlite's snapshot interval (entries); etcd keeps its default (--snapshot-count 100000).
     'snapshot-every': { type: 'string' },
     // swarmlite's log layouts to run, each as its own system row: lmdb, wal.
-    'swarmlite-storage': { type: 'string', default: 'lmdb' },
+    'swarmlite-storage': { type: 'string', default: 'wal' },
   },
 });
 const concurrencies = values.concurrency.split(',').map(Number);

@@ -120,6 +120,34 @@ export class Wal {
     return wal;
   }
 
+  /**
+   * Writes a new WAL in `dir` (which holds no segment) whose first segment holds `view`: a checkpoint
+   * of its hard state, snapshot and compaction point, then its entries. The segment appears under its
+   * final name only once complete and durable (writeSegment), so a crash leaves no WAL or all of it.
+   * Used to carry a log over from another layout (migrate.ts).
+   */
+  static async create(dir: string, view: WalView, files: FileLayer = nodeFiles): Promise<void> {
+    const names = await files.list(dir);
+    if (names.some((n) => SEGMENT_RE.test(n))) throw new Error(`wal: ${dir} already holds a WAL`);
+    const records: WalRecord[] = [
+      { kind: RecordKind.Checkpoint, checkpoint: checkpointOf(view) },
+      ...view.entries.map((entry) => ({ kind: RecordKind.Entry, entry }) as const),
+    ];
+    // Replayed exactly as open() will: a view that cannot be replayed is refused before anything lands.
+    const check = emptyView();
+    for (const r of records) applyRecord(check, r);
+    await writeSegment(files, dir, 1, Buffer.concat(records.map(encodeRecord)));
+  }
+
+  /** Whether `dir` holds a WAL (a segment under its final name). */
+  static async exists(dir: string, files: FileLayer = nodeFiles): Promise<boolean> {
+    const names = await files.list(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    return names.some((n) => SEGMENT_RE.test(n));
+  }
+
   stats(): WalStats {
     return { ...this.counters };
   }
@@ -302,6 +330,7 @@ export class Wal {
 /** Writes a complete segment under its final name: temp file, fdatasync, rename, directory fsync. */
 async function writeSegment(files: FileLayer, dir: string, seq: number, bytes: Buffer): Promise<void> {
   const tmp = join(dir, `${segmentName(seq)}.tmp`);
+  await files.remove(tmp); // a crashed earlier attempt's leftover: openAppend would append to it
   const f = await files.openAppend(tmp);
   try {
     await f.append(bytes);
