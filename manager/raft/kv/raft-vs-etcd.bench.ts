@@ -14,8 +14,7 @@ import { kvCalls, newKvGrpcClient } from './kv-proto.js';
 import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './bench-clients.js';
 import { EtcdCluster, etcdPut, etcdVersion } from './etcd-cluster.js';
 import { runLoad, type LoadResult } from './bench-load.js';
-import { breakdown, breakdownTable, readLatency, type Breakdown } from './bench-breakdown.js';
-import type { WriteLatency } from '../node/write-latency.js';
+import { breakdown, breakdownTable, readStages, type Breakdown, type StageSums } from './bench-breakdown.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +51,7 @@ interface Row {
 async function measure(
   system: string,
   connect: (style: ClientStyle, concurrency: number) => Promise<BenchClient>,
-  stageSums?: () => Promise<WriteLatency | undefined>,
+  stageSums?: () => Promise<StageSums | undefined>,
 ): Promise<Row[]> {
   const rows: Row[] = [];
   for (const style of styles) {
@@ -111,7 +110,7 @@ async function benchSwarmlite(layout: string): Promise<Row[]> {
         const calls = kvCalls(client);
         return grpcClient(client, (key, value) => calls.put({ key, value }));
       },
-      async () => readLatency(probe, (await swarmliteLeader(cluster)).addr),
+      async () => readStages(probe, (await swarmliteLeader(cluster)).addr, cluster.addrs),
     );
   } finally {
     for (const addr of cluster.addrs) {
@@ -185,7 +184,7 @@ async function main(): Promise<void> {
   console.log(table(rows));
   if (rows.some((r) => r.stages)) {
     console.log(
-      '\none write on the swarmlite leader, mean ms since propose (client mean: the whole round trip)',
+      '\none write on the swarmlite leader, mean ms per stage (bench-breakdown.ts; client mean: the whole round trip)',
     );
     console.log(breakdownTable(rows));
   }

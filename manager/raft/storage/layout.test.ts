@@ -62,9 +62,9 @@ class DyingFiles implements FileLayer {
   };
   list = (dir: string): Promise<string[]> => nodeFiles.list(dir);
   read = (path: string): Promise<Uint8Array> => nodeFiles.read(path);
-  openAppend = async (path: string): Promise<AppendFile> => {
+  openAppend = async (path: string, end?: number): Promise<AppendFile> => {
     this.step();
-    const f = await nodeFiles.openAppend(path);
+    const f = await nodeFiles.openAppend(path, end);
     return {
       append: async (data) => {
         this.step();
@@ -75,6 +75,13 @@ class DyingFiles implements FileLayer {
       datasync: async () => {
         this.step();
         await f.datasync();
+      },
+      get size() {
+        return f.size;
+      },
+      preallocate: async (size) => {
+        this.step();
+        await f.preallocate(size);
       },
       close: () => f.close(), // the kernel closes a dead process's files
     };
