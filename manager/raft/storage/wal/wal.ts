@@ -105,21 +105,13 @@ export class Wal {
     const segments = names.filter((n) => SEGMENT_RE.test(n)).sort();
     if (segments.length === 0) {
       const view = emptyView();
-      await writeSegment(
-        files,
-        dir,
-        1,
-        encodeRecord({ kind: RecordKind.Checkpoint, checkpoint: checkpointOf(view) }),
-      );
-      return new Wal(
-        files,
-        prealloc,
-        dir,
-        1,
-        await files.openAppend(join(dir, segmentName(1))),
-        view,
-        recovery,
-      );
+      const head = encodeRecord({ kind: RecordKind.Checkpoint, checkpoint: checkpointOf(view) });
+      await writeSegment(files, dir, 1, head);
+      const file = await files.openAppend(join(dir, segmentName(1)), head.byteLength);
+      const wal = new Wal(files, prealloc, dir, 1, file, view, recovery);
+      wal.segmentBytes = head.byteLength;
+      wal.extendAhead(wal.segmentBytes);
+      return wal;
     }
     const newest = segments[segments.length - 1];
     const path = join(dir, newest);
@@ -146,6 +138,7 @@ export class Wal {
     const seq = parseInt(SEGMENT_RE.exec(newest)![1], 16);
     const wal = new Wal(files, prealloc, dir, seq, await files.openAppend(path, validLength), view, recovery);
     wal.segmentBytes = validLength;
+    wal.extendAhead(validLength);
     return wal;
   }
 
@@ -333,6 +326,7 @@ export class Wal {
 
   private async appendBatch(batch: Job[]): Promise<void> {
     const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((j) => j.bytes));
+    // Appends must stay below the file's size while zeros are written past it (extendAhead).
     const end = this.segmentBytes + bytes.byteLength;
     if (end > this.file.size) await this.extending;
     if (end > this.file.size) {
@@ -374,6 +368,7 @@ export class Wal {
     const old = segmentName(this.seq);
     this.seq = next;
     this.file = await this.files.openAppend(join(this.dir, segmentName(next)), bytes.byteLength);
+    this.extendAhead(bytes.byteLength);
     await this.files.remove(join(this.dir, old)); // superseded; a crash before this is cleaned by open()
   }
 }
