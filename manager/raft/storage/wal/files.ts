@@ -8,7 +8,7 @@
 // also grows the file, and its fdatasync must commit the file system's journal (on this machine's
 // ext4 a synced 300-byte append took 0.7 ms mean into preallocated zeros, 1.2-2.2 ms at the end).
 
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 
 /** A file opened for appending at its log's end. */
@@ -54,10 +54,18 @@ class NodeAppendFile implements AppendFile {
     private readonly fh: FileHandle,
     private end: number,
     public size: number,
+    private readonly inline: boolean,
   ) {}
 
   async append(data: Uint8Array): Promise<void> {
-    await this.writeAt(data, this.end);
+    if (this.inline) {
+      let off = 0;
+      while (off < data.byteLength) {
+        off += writeSync(this.fh.fd, data, off, data.byteLength - off, this.end + off);
+      }
+    } else {
+      await this.writeAt(data, this.end);
+    }
     this.end += data.byteLength;
     this.size = Math.max(this.size, this.end);
   }
@@ -85,22 +93,38 @@ class NodeAppendFile implements AppendFile {
   }
 }
 
-export const nodeFiles: FileLayer = {
+/**
+ * The real file layer. With `inlineAppends`, an append (and its O_DSYNC flush) runs on the calling
+ * thread: it blocks the event loop for the flush, but saves the two thread switches a thread-pool job
+ * costs, which on a CPU-starved machine take longer than the flush (manager/raft/README.md, "Speed").
+ * Preallocation, reads and everything else stay on the pool.
+ */
+export function nodeFileLayer(opts: { inlineAppends: boolean }): FileLayer {
+  return { ...poolFiles, openAppend: (path, end) => openNodeAppendFile(path, end, opts.inlineAppends) };
+}
+
+async function openNodeAppendFile(
+  path: string,
+  end: number | undefined,
+  inline: boolean,
+): Promise<AppendFile> {
+  const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o644);
+  try {
+    const { size } = await fh.stat();
+    return new NodeAppendFile(fh, end ?? size, size, inline);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+const poolFiles: FileLayer = {
   async mkdir(dir) {
     await mkdir(dir, { recursive: true });
   },
   list: (dir) => readdir(dir),
   read: (path) => readFile(path),
-  async openAppend(path, end) {
-    const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o644);
-    try {
-      const { size } = await fh.stat();
-      return new NodeAppendFile(fh, end ?? size, size);
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-  },
+  openAppend: (path, end) => openNodeAppendFile(path, end, false),
   async truncate(path, length) {
     const fh = await open(path, 'r+');
     try {
@@ -121,3 +145,6 @@ export const nodeFiles: FileLayer = {
     }
   },
 };
+
+/** The real file layer, every call on libuv's thread pool. */
+export const nodeFiles: FileLayer = poolFiles;
