@@ -24,7 +24,7 @@ import {
   type UserAction,
 } from './lifecycle.js';
 import { checkContainerName, findByRef, generateName, newContainerId } from './names.js';
-import { runtimeNetworkOptions, type ContainerNetworks } from './network.js';
+import { runtimeNetworkOptions, type ContainerNetworks, type NetworkAttachment } from './network.js';
 import { decideRestart, startAtDaemonStart } from './restart-policy.js';
 import type { ContainerStore } from './store.js';
 
@@ -154,6 +154,8 @@ export class ContainerEngine {
     task: Awaited<ReturnType<ContainerRuntime['list']>>[number] | undefined,
   ): Promise<void> {
     const wasRunning = isActive(r.state);
+    // Drivers that keep their state in memory learn the sandboxes again (attach is idempotent).
+    if (task && r.state.status !== 'removing') await this.o.networks.attach(this.attachment(r));
     if (task?.state === 'running') {
       this.save({ ...r, state: { ...r.state, status: 'running', pid: task.pid ?? r.state.pid } });
       this.watch(r.id);
@@ -241,14 +243,10 @@ export class ContainerEngine {
     }
   }
 
-  private attachment(r: ContainerRecord) {
+  private attachment(r: ContainerRecord): NetworkAttachment {
     const mode = r.hostConfig.networkMode;
-    return {
-      containerId: r.id,
-      containerName: r.name,
-      mode,
-      netnsPath: mode === 'host' ? '' : this.o.runtime.netnsPath(r.id),
-    };
+    const netnsPath = mode === 'host' ? `/proc/${process.pid}/ns/net` : this.o.runtime.netnsPath(r.id);
+    return { containerId: r.id, containerName: r.name, mode, netnsPath };
   }
 
   private launch(r: ContainerRecord): TaskLaunch {
