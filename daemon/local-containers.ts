@@ -22,6 +22,7 @@ import { ContainerStore } from '../worker/containers/store.js';
 import type { ImageService } from '../worker/images/images.js';
 import { parseReference } from '../worker/images/reference.js';
 import { containerRuntime } from './executor.js';
+import { BUILTIN_IMAGE } from '../api/task-templates.js';
 import { runnableImages } from './images.js';
 import { toStatus, type LocalUnaryHandlers } from './local-api.js';
 import type { DaemonOptions } from './options.js';
@@ -58,7 +59,8 @@ export async function openContainers(
       runnableImages(images),
     ),
     images: {
-      present: (ref) => images.store.byReference(parseReference(ref)) !== undefined,
+      // The built-in `host` image is always there: never looked for in a registry.
+      present: (ref) => ref === BUILTIN_IMAGE || images.store.byReference(parseReference(ref)) !== undefined,
       pull: async (ref) => {
         const creds = credentialsFor(parseReference(ref), undefined);
         await images.pull(ref, creds ? { auth: creds } : {}).catch((err: unknown) => {
