@@ -195,7 +195,9 @@ test('standalone containers through the CLI: run, ps, logs, exec, stop, start, p
   assert.deepEqual([ex.code, ex.stdout], [4, `in ${webId.slice(0, 12)}\n`]);
   await refused(socket, ['exec', 'flags', 'true'], 1, /is not running/);
 
-  // stop (sleep as PID 1 ignores SIGTERM: killed after -t), start again, rm refuses a running one
+  // stop (sleep as PID 1 ignores SIGTERM: killed after -t), start again in the same root filesystem,
+  // rm refuses a running one
+  await ok(socket, ['exec', 'web', 'sh', '-c', 'echo kept > /tmp/mark']);
   assert.equal(await ok(socket, ['stop', '-t', '1', 'web']), 'web\n');
   assert.match(await ok(socket, ['ps', '-a']), /Exited \(137\) .+ web$/m);
   assert.equal(await ok(socket, ['start', 'web']), 'web\n');
@@ -203,6 +205,7 @@ test('standalone containers through the CLI: run, ps, logs, exec, stop, start, p
     await ok(socket, ['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', 'web']),
     'running 0\n',
   );
+  assert.equal(await ok(socket, ['exec', 'web', 'cat', '/tmp/mark']), 'kept\n');
   await refused(socket, ['rm', 'web'], 1, /cannot remove container "\/web": container is running/);
   const beforeRestart = await ok(socket, ['inspect', '-f', '{{.State.Pid}}', 'web']);
   assert.equal(await ok(socket, ['restart', '-t', '0', 'web']), 'web\n');
