@@ -12,6 +12,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerRuntime } from '../daemon/executor.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { eventually, PROCESS_DEADLINE_MS } from '../test/support.js';
 import { leftovers } from '../worker/exec/test-fixtures.js';
 import { dockerSaveTar, imageOf, layerOf, makeTar } from '../worker/images/test-images.js';
 import { spawnDaemon, waitForDaemon } from './test-daemon.js';
@@ -46,7 +47,7 @@ function cli(socket: string, args: string[]): Promise<Run> {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -69,26 +70,6 @@ async function refused(socket: string, args: string[], code: number, message: Re
   const lines = r.stderr.trim().split('\n');
   assert.match(lines[0] ?? '', message, `swarmlite ${args.join(' ')}`);
   assert.equal(lines.length, 1, r.stderr);
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what} did not happen in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Interface names of a /proc/net/dev text. */
@@ -224,15 +205,20 @@ test('standalone containers through the CLI: run, ps, logs, exec, stop, start, p
     '-c',
     'echo run; exit 1',
   ]);
-  await eventually('on-failure:2 gives up after two restarts', async () => {
-    const s = await ok(socket, [
-      'inspect',
-      '-f',
-      '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}',
-      'flaky',
-    ]);
-    return s === 'exited 2 1\n' ? s : undefined;
-  });
+  await eventually(
+    'on-failure:2 gives up after two restarts',
+    async () => {
+      const s = await ok(socket, [
+        'inspect',
+        '-f',
+        '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}',
+        'flaky',
+      ]);
+      return s === 'exited 2 1\n' ? s : undefined;
+    },
+    PROCESS_DEADLINE_MS,
+    200,
+  );
   assert.equal(await ok(socket, ['logs', 'flaky']), 'run\nrun\nrun\n');
   await ok(socket, ['run', '-d', '--name', 'nopolicy', IMAGE, 'true']);
   assert.equal(await ok(socket, ['container', 'wait', 'nopolicy']), '0\n');
