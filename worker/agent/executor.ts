@@ -69,6 +69,8 @@ export interface LogOptions {
   follow: boolean;
   /** Ends a follow when aborted. */
   signal?: AbortSignal;
+  /** True once no more lines can come (the task's writers ended): a follow reads the rest and ends. */
+  finished?: () => boolean;
 }
 
 export interface LogLine {

@@ -32,7 +32,10 @@ import type { ContainerStore } from './store.js';
 export type ContainerRuntime = Pick<
   Executor,
   'prepare' | 'start' | 'wait' | 'stop' | 'remove' | 'list' | 'logs' | 'exec' | 'netnsPath'
-> & { reset(taskId: string): Promise<void> };
+> & {
+  reset(taskId: string): Promise<void>;
+  logsWritten(taskId: string, timeoutMs: number): Promise<boolean>;
+};
 
 /** The node's image store as far as `run` needs it. */
 export interface ContainerImages {
@@ -75,14 +78,19 @@ export interface EngineOptions {
 
 /** Docker refuses memory limits under 6 MiB. */
 const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
-/** Once a followed container has stopped, its writers' last lines get this long to be read. */
-const LOG_DRAIN_MS = 500;
+/**
+ * Once a followed container has stopped, how long its log writers may take to write its last lines
+ * (they end with its last process); a follow ends after that even if they have not.
+ */
+const LOG_WRITERS_MS = 10_000;
 
 export class ContainerEngine {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly locks = new KeyedMutex();
   private readonly names = new Mutex();
   private readonly watching = new Map<string, AbortController>();
+  /** Follows of each container's logs still reading: its removal waits for them (`run --rm`). */
+  private readonly readers = new Map<string, Set<Promise<void>>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly changes = new EventEmitter();
   private readonly stopTimeoutMs: number;
@@ -425,6 +433,7 @@ export class ContainerEngine {
     this.watching.delete(r.id);
     this.save({ ...r, state: { ...stopRequested(r.state), status: 'removing' } });
     await this.o.runtime.stop(r.id, 0);
+    await this.readersDone(r.id);
     await this.o.networks.detach(this.attachment(r));
     await this.o.runtime.remove(r.id);
     this.o.store.delete(r.id);
@@ -512,21 +521,44 @@ export class ContainerEngine {
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     opts.signal?.addEventListener('abort', onAbort);
-    let timer: NodeJS.Timeout | undefined;
     let seenActive = !opts.attach;
     let code: number | undefined;
+    // Stopped: the writers' end says when its last lines are in the files; the follow reads them
+    // and ends then (a timer instead lost a quick command's output under load, and `--rm` removed
+    // the files before they were read).
+    let stopped = false;
+    let written = false;
+    const onStopped = () => {
+      if (stopped) return;
+      stopped = true;
+      void this.o.runtime.logsWritten(r.id, LOG_WRITERS_MS).finally(() => (written = true));
+    };
     const onChange = (next: ContainerRecord | undefined) => {
-      if (next && (isActive(next.state) || next.state.status === 'removing')) {
+      if (next && isActive(next.state)) {
         seenActive = true;
-        if (next.state.status === 'removing') code = next.state.exitCode;
         return;
+      }
+      if (next?.state.status === 'removing') {
+        seenActive = true;
+        code = next.state.exitCode;
+        return onStopped();
       }
       if (!seenActive && next) return;
       code = next?.state.exitCode ?? code;
-      timer ??= setTimeout(() => abort.abort(), LOG_DRAIN_MS);
+      onStopped();
     };
     const following = opts.follow || opts.attach === true;
+    let doneReading: () => void = () => undefined;
     if (following) {
+      const reading = new Promise<void>((resolve) => (doneReading = resolve));
+      const set = this.readers.get(r.id) ?? new Set();
+      set.add(reading);
+      this.readers.set(r.id, set);
+      const untrack = () => {
+        set.delete(reading);
+        if (set.size === 0 && this.readers.get(r.id) === set) this.readers.delete(r.id);
+      };
+      void reading.then(untrack);
       this.changes.on(r.id, onChange);
       onChange(this.records.get(r.id));
       opts.onAttached?.();
@@ -536,15 +568,26 @@ export class ContainerEngine {
         ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
         follow: following,
         signal: abort.signal,
+        finished: () => written,
       });
     } catch (err) {
       if (!abort.signal.aborted) throw err;
     } finally {
-      clearTimeout(timer);
+      doneReading();
       this.changes.off(r.id, onChange);
       opts.signal?.removeEventListener('abort', onAbort);
     }
     if (following && code !== undefined && !opts.signal?.aborted) opts.onStopped?.(code);
+  }
+
+  /** Under the container's lock, before its files go: the follows still reading get to finish. */
+  private async readersDone(id: string): Promise<void> {
+    const set = this.readers.get(id);
+    if (!set?.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOG_WRITERS_MS + 5_000)));
+    await Promise.race([Promise.all(set), bound]);
+    clearTimeout(timer);
   }
 
   async exec(ref: string, argv: string[], opts: ExecOptions): Promise<ExecHandle> {

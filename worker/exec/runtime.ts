@@ -448,8 +448,21 @@ export class TaskRuntime implements Executor {
       ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
       follow: opts.follow,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.finished ? { finished: opts.finished } : {}),
       gone: () => !existsSync(files.dir),
     });
+  }
+
+  /**
+   * Resolves true once the task's log writers have ended (they end with its last process, after
+   * writing what it printed), false if they still run after `timeoutMs`.
+   */
+  async logsWritten(taskId: string, timeoutMs: number): Promise<boolean> {
+    const files = this.files(taskId);
+    const deadline = Date.now() + timeoutMs;
+    for (const ref of files.readProcess()?.loggers ?? loggerRefs(files))
+      if (!(await waitForExit(ref, Math.max(0, deadline - Date.now())))) return false;
+    return true;
   }
 
   async exec(taskId: string, argv: string[], opts: ExecOptions): Promise<ExecHandle> {
