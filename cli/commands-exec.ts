@@ -7,6 +7,7 @@ import { daemonClient, explainRpcError, localCalls, resolveHost } from '../daemo
 import type { ExecOutput__Output } from '../api/gen/swarmlite/objects/v1/ExecOutput.js';
 import type { LogMessage__Output } from '../api/gen/swarmlite/objects/v1/LogMessage.js';
 import { nodeName } from './objects.js';
+import { isLocalContainer } from './commands-container.js';
 
 const globalsOf = (cmd: Command) => cmd.optsWithGlobals<{ host?: string }>();
 
@@ -86,18 +87,25 @@ export function registerServiceLogs(service: Command): void {
 export function registerExec(program: Command): void {
   program
     .command('exec')
-    .description("Run a command in a running task (on whichever node runs it), like 'docker exec'")
-    .argument('<task>', 'task id, id prefix or name (web.1)')
+    .description(
+      "Run a command in a running container of this node, or a swarm task (on whichever node runs it), like 'docker exec'",
+    )
+    .argument('<container-or-task>', 'container name, id or id prefix; or task id, id prefix or name (web.1)')
     .argument('<command...>', 'command and arguments (after --)')
     .option('-i, --interactive', 'keep stdin open and send it to the command')
     .option('-t, --tty', 'ask for a terminal (output still travels as plain streams)')
+    // Docker's `exec web sh -c '...'`: the command's own flags are not exec's.
+    .passThroughOptions()
     .action(
-      async (task: string, argv: string[], opts: { interactive?: boolean; tty?: boolean }, cmd: Command) => {
+      async (task: string, words: string[], opts: { interactive?: boolean; tty?: boolean }, cmd: Command) => {
+        const argv = words[0] === '--' ? words.slice(1) : words;
         const target = resolveHost(globalsOf(cmd).host);
         const client = daemonClient(target);
         try {
+          // Docker's exec names a container: this node's come first, then the swarm's tasks.
+          const local = await isLocalContainer(client, target, task);
           const code = await new Promise<number>((resolve, reject) => {
-            const stream = client.exec();
+            const stream = local ? client.containerExec() : client.exec();
             stream.write({ task, argv, tty: opts.tty === true, stdin: opts.interactive === true });
             if (opts.interactive) {
               process.stdin.on('data', (d: Buffer) => stream.write({ input: { stdin: d } }));

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { packageVersion } from '../lib/repo.js';
 import { registerBasicCommands } from './commands-basic.js';
+import { registerContainerCommands } from './commands-container.js';
 import { registerExec } from './commands-exec.js';
 import { registerImageCommands } from './commands-image.js';
 import { registerLoginCommands } from './commands-login.js';
@@ -35,6 +36,7 @@ function buildProgram(extra: readonly CommandGroup[]): Command {
   registerServiceCommands(program);
   registerNetworkCommands(program);
   registerExec(program);
+  registerContainerCommands(program);
   registerImageCommands(program);
   registerLoginCommands(program);
   registerWhoamiCommand(program);

@@ -12,6 +12,8 @@ import { serveLocalApi, socketIsServed } from './local-api.js';
 import { localStreams } from './local-streams.js';
 import { openNodeImages } from './images.js';
 import { imageHandlers, imageStreams } from './local-images.js';
+import { containerHandlers, containerStreams, openContainers } from './local-containers.js';
+import type { ContainerEngine } from '../worker/containers/engine.js';
 import { attachRegistryAuth } from './service-images.js';
 import { SwarmNode } from './swarm.js';
 import { readConsistency } from '../manager/index.js';
@@ -56,6 +58,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const lock: DataRootLock = lockDataRoot(opts.dataRoot);
   let server: grpc.Server | undefined;
   let swarm: SwarmNode | undefined;
+  let containers: ContainerEngine | undefined;
   try {
     const identity = loadOrCreateIdentity(opts.dataRoot);
     const version = packageVersion();
@@ -63,6 +66,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const node = new SwarmNode(opts, log, images);
     swarm = node;
     await node.resume();
+    // The node's standalone containers: adopted, or restarted as their policies say, before the API opens.
+    containers = await openContainers(opts, images, log);
     server = await serveLocalApi(
       opts.socket,
       {
@@ -126,9 +131,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         GetTask: async (req) => node.control((c) => c.getTask(req), readConsistency(req)),
         // This node's images: its own store, never forwarded.
         ...imageHandlers(images),
+        // This node's containers: its own, never forwarded.
+        ...containerHandlers(containers),
       },
       log,
-      { ...localStreams(node), ...imageStreams(images, opts.dataRoot, log) },
+      {
+        ...localStreams(node),
+        ...imageStreams(images, opts.dataRoot, log),
+        ...containerStreams(containers, log),
+      },
     );
     log.info(
       { socket: opts.socket, dataRoot: opts.dataRoot, nodeId: identity.nodeId, version },
@@ -154,6 +165,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
               resolve();
             });
           });
+          containers?.close();
           await swarm?.stop();
           stopRejectLogging();
           lock.release();
@@ -164,6 +176,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     };
   } catch (err) {
     server?.forceShutdown();
+    containers?.close();
     await swarm?.stop().catch(() => {});
     lock.release();
     throw err;

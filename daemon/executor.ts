@@ -35,3 +35,26 @@ export function taskRuntime(
     ...(images ? { images } : {}),
   });
 }
+
+/**
+ * The runtime of the node's standalone containers: a task runtime of its own (folders, runc state and
+ * the `<prefix>c` names of namespaces and cgroups apart from the swarm's tasks, so neither cleans up
+ * the other's), on the same images and isolation.
+ */
+export function containerRuntime(
+  dataRoot: string,
+  execRoot: string,
+  prefix: string,
+  nodeHostname: string,
+  images?: ImageSource,
+): TaskRuntime {
+  return new TaskRuntime({
+    root: join(dataRoot, 'containers', 'run'),
+    ociRoot: join(execRoot, 'runc-containers'),
+    volumesRoot: join(dataRoot, 'volumes'),
+    prefix: `${prefix}c`,
+    nodeHostname,
+    swarmliteBinDir: dirname(swarmliteBin()),
+    ...(images ? { images } : {}),
+  });
+}

@@ -20,7 +20,14 @@ export type LocalUnaryHandlers = UnaryHandlers<LocalApiClient, LocalApiDefinitio
  */
 export type LocalApiStreams = Pick<
   LocalApiHandlers,
-  'ServiceLogs' | 'Exec' | 'ImagePull' | 'ImagePush' | 'ImageLoad' | 'ImageSave'
+  | 'ServiceLogs'
+  | 'Exec'
+  | 'ImagePull'
+  | 'ImagePush'
+  | 'ImageLoad'
+  | 'ImageSave'
+  | 'ContainerLogs'
+  | 'ContainerExec'
 >;
 
 /** An error that is neither a refusal for the user nor a status from a manager: a bug or a surprise. */

@@ -1,10 +1,10 @@
 // Removes what a host's swarmlite daemon made at run time once the daemon is stopped: its tasks
-// (processes, namespaces, cgroups, files) and its overlay sandboxes. Tasks outlive a daemon by design
+// and standalone containers (processes, namespaces, cgroups, files) and its overlay sandboxes. Tasks outlive a daemon by design
 // (the next one adopts them), so `install.sh --uninstall` runs this to leave the host as it was.
 //   node dist/deploy/host-cleanup.js --data-root /var/lib/swarmlite --netns-prefix swl [--exec-root DIR]
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { taskRuntime } from '../daemon/executor.js';
+import { containerRuntime, taskRuntime } from '../daemon/executor.js';
 import { DAEMON_DEFAULTS } from '../daemon/options.js';
 import { NETNS_PREFIX_PATTERN } from '../lib/netns-prefix.js';
 import { OverlayDriver } from '../worker/overlay/driver.js';
@@ -14,6 +14,9 @@ export async function removeHostState(dataRoot: string, execRoot: string, prefix
   await taskRuntime(dataRoot, execRoot, prefix, hostname())
     .removeEverything()
     .catch((err: unknown) => failures.push(`tasks: ${String(err)}`));
+  await containerRuntime(dataRoot, execRoot, prefix, hostname())
+    .removeEverything()
+    .catch((err: unknown) => failures.push(`containers: ${String(err)}`));
   const overlays = await new OverlayDriver({ prefix }).removeAll();
   for (const f of overlays.failures) failures.push(`overlays: ${f.error}`);
   return failures;

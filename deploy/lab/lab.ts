@@ -27,7 +27,7 @@ import {
   type LabRegistrySpec,
 } from './registry.js';
 import { vmExec, vmLabDown, vmLabUp, vmLabViews, vmSignal, vmStart } from '../vmlab/vmlab.js';
-import { taskRuntime } from '../../daemon/executor.js';
+import { containerRuntime, taskRuntime } from '../../daemon/executor.js';
 import { OverlayDriver } from '../../worker/overlay/driver.js';
 import { withDaemon } from '../../daemon/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
@@ -201,6 +201,11 @@ export async function labDown(nameArg: string): Promise<boolean> {
     await taskRuntime(host.dataRoot, host.execRoot, host.prefix, host.hostname)
       .removeEverything()
       .catch((err: unknown) => console.error(`lab down: tasks of ${host.hostname}: ${errorMessage(err)}`));
+    await containerRuntime(host.dataRoot, host.execRoot, host.prefix, host.hostname)
+      .removeEverything()
+      .catch((err: unknown) =>
+        console.error(`lab down: containers of ${host.hostname}: ${errorMessage(err)}`),
+      );
     // Overlay sandboxes are named namespaces of their own: they outlive the host's namespace.
     try {
       const overlays = await new OverlayDriver({ prefix: host.prefix, nodeNetns: host.netns }).removeAll();

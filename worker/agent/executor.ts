@@ -37,6 +37,12 @@ export interface ContainerOptions {
   /** A tiny init as PID 1 that forwards signals and reaps orphans (the `host` image has one by default). */
   init?: boolean;
   mounts?: ContainerMount[];
+  /**
+   * `--network host`: the container shares the node's network namespace (no namespace of its own, the
+   * node's /etc/hosts and resolv.conf, the node's hostname unless one is given). Absent: a namespace
+   * of its own with only `lo`, which the network plane attaches to networks.
+   */
+  hostNetwork?: boolean;
 }
 
 /** How a task's main process ended. */
@@ -63,6 +69,8 @@ export interface LogOptions {
   follow: boolean;
   /** Ends a follow when aborted. */
   signal?: AbortSignal;
+  /** True once no more lines can come (the task's writers ended): a follow reads the rest and ends. */
+  finished?: () => boolean;
 }
 
 export interface LogLine {

@@ -214,3 +214,34 @@ test('follow ends when the task is gone', async (t) => {
   setTimeout(() => (gone = true), 50);
   assert.deepEqual(await reading, []);
 });
+
+test('follow, once the writers have finished: the last lines come at once, fresh ones too, and the follow ends', async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'stdout.log');
+  const err = join(dir, 'stderr.log');
+  writeFileSync(out, '');
+  let finished = false;
+  // A long poll: the lines below must not wait for it, nor for the other stream's hold.
+  const reading = collect(
+    readTaskLogs({ stdout: out, stderr: err }, 3, {
+      follow: true,
+      gone: () => false,
+      finished: () => finished,
+      pollMs: 60_000,
+    }),
+  );
+  // The writer's last lines land, then it ends: stamped now, younger than the merge's hold.
+  const now = Date.now();
+  appendFileSync(out, rec(Math.floor(now / 1000), (now % 1000) * 1000, 'last words'));
+  appendFileSync(err, rec(Math.floor(now / 1000), (now % 1000) * 1000 + 1, 'last error'));
+  finished = true;
+  // The reader may be asleep in its poll: its first read already saw the end, or wakes for it.
+  const lines = await Promise.race([
+    reading,
+    new Promise<LogLine[]>((_, reject) => setTimeout(() => reject(new Error('follow did not end')), 30_000)),
+  ]);
+  assert.deepEqual(
+    lines.map((l) => l.line),
+    ['last words', 'last error'],
+  );
+});

@@ -200,6 +200,12 @@ export interface ReadLogsOptions {
   signal?: AbortSignal;
   /** True once the task is removed: a follow ends then. */
   gone(): boolean;
+  /**
+   * True once the task's writers have ended: a follow reads what is left, all of it (no holding
+   * back for the other stream), and ends. Checked before each read, so the read after it sees the
+   * writers' last lines.
+   */
+  finished?(): boolean;
   pollMs?: number;
 }
 
@@ -232,6 +238,7 @@ export async function* readTaskLogs(
     // HOLD_MS, since the quiet stream's writer may still be writing a line stamped before them.
     const heads: LogRecord[][] = [[], []];
     for (;;) {
+      const final = opts.finished?.() === true;
       for (let k = 0; k < 2; k++) if (heads[k]!.length === 0) heads[k] = await cursors[k]!.read();
       const [a, b] = heads as [LogRecord[], LogRecord[]];
       if (a.length && b.length) {
@@ -243,12 +250,12 @@ export async function* readTaskLogs(
         continue;
       }
       const side = a.length ? a : b;
-      const settled = opts.follow ? (Date.now() - HOLD_MS) * 1000 : Infinity;
+      const settled = opts.follow && !final ? (Date.now() - HOLD_MS) * 1000 : Infinity;
       let n = 0;
       while (n < side.length && side[n]!.micros <= settled) yield toLine(side[n++]!);
       side.splice(0, n);
       if (n > 0) continue;
-      if (side.length === 0 && (!opts.follow || opts.signal?.aborted || opts.gone())) return;
+      if (side.length === 0 && (!opts.follow || final || opts.signal?.aborted || opts.gone())) return;
       await sleep(side.length ? HOLD_MS / 2 : (opts.pollMs ?? 200), opts.signal);
       if (opts.signal?.aborted) return;
     }

@@ -177,6 +177,7 @@ export class TaskRuntime implements Executor {
       // last, so without the folder there is nothing to clear (and no process to spawn for it).
       if (existsSync(files.dir)) await this.cleanup(launch.taskId, false);
       let planned = false;
+      const hostNetwork = launch.container?.hostNetwork === true;
       try {
         mkdirSync(files.logs, { recursive: true, mode: 0o700 });
         const bundle = await prepareBundle(launch, files, {
@@ -185,7 +186,7 @@ export class TaskRuntime implements Executor {
           pidsMax: this.pidsMax,
           ...(this.opts.images ? { images: this.opts.images } : {}),
           ...(this.opts.volumesRoot ? { volumesRoot: this.opts.volumesRoot } : {}),
-          netnsPath: this.netnsPath(launch.taskId),
+          ...(hostNetwork ? {} : { netnsPath: this.netnsPath(launch.taskId) }),
           cgroupsPath: cgroupsPath(this.prefix, launch.taskId),
           swapAccounting: this.swapAccounting(),
           run: this.spawner.run,
@@ -196,15 +197,17 @@ export class TaskRuntime implements Executor {
         writeFileSync(files.hosts, bundle.files.hosts, { mode: 0o644 });
         writeFileSync(files.hostname, bundle.files.hostname, { mode: 0o644 });
         writeJsonAtomic(files.config, bundle.config);
-        const netns = this.netnsName(launch.taskId);
+        // `--network host` joins no namespace: the node's is the one runc is started in.
+        const netns = hostNetwork ? '' : this.netnsName(launch.taskId);
         // One process for both, from the spawner: a fork of the daemon costs it ~7 ms at 150 MB.
-        await this.spawner.run('sh', [
-          '-c',
-          '"$1" netns add "$2" && exec "$1" -n "$2" link set lo up',
-          'sh',
-          findTool('ip'),
-          netns,
-        ]);
+        if (netns)
+          await this.spawner.run('sh', [
+            '-c',
+            '"$1" netns add "$2" && exec "$1" -n "$2" link set lo up',
+            'sh',
+            findTool('ip'),
+            netns,
+          ]);
         const record: TaskRecord = { plan: bundle.plan, netns, cgroupDirs: this.cgroup(launch.taskId).dirs };
         writeJsonAtomic(files.task, record); // last: a task.json means a complete sandbox
       } catch (err) {
@@ -327,6 +330,49 @@ export class TaskRuntime implements Executor {
     });
   }
 
+  /**
+   * Makes an exited task startable again in the same sandbox (Docker's `start` of a stopped
+   * container): the OCI runtime's container and the last run's records go, while the root filesystem
+   * with its changes, the network namespace with whatever the network plane attached, and the logs
+   * stay (the next run's writers append to them).
+   */
+  async reset(taskId: string): Promise<void> {
+    const files = this.files(taskId);
+    return this.serialized(taskId, async () => {
+      if (!files.readTask()) throw new Error(`task ${taskId} is not prepared on this node`);
+      const status = this.status(taskId);
+      if (status.phase === 'prepared') return;
+      if (status.phase !== 'exited') throw new Error(`task ${taskId} is still ${status.phase}`);
+      const proc = files.readProcess();
+      await this.oci().delete(taskId, true);
+      if (!(await this.cgroup(taskId).killAll()))
+        throw new Error(`cannot reset task ${taskId}: processes survived SIGKILL for 5 s`);
+      await this.awaitHelpers(files, proc);
+      for (const f of [
+        files.process,
+        files.created,
+        files.exit,
+        files.supervisor,
+        files.loggers,
+        files.pidFile,
+        files.oomKilled,
+        files.runtimeErr,
+        files.runtimeLog,
+      ])
+        rmSync(f, { force: true });
+    });
+  }
+
+  /** The supervisor records the exit and ends; the writers end once the task's last process is gone. */
+  private async awaitHelpers(files: TaskFiles, proc: ReturnType<TaskFiles['readProcess']>): Promise<void> {
+    for (const ref of [...(proc ? [proc.outer] : []), ...(proc?.loggers ?? loggerRefs(files))]) {
+      if (!(await waitForExit(ref, 2000))) {
+        signalProcess(ref, 'SIGKILL');
+        await waitForExit(ref, 1000);
+      }
+    }
+  }
+
   async remove(taskId: string): Promise<void> {
     this.files(taskId);
     return this.serialized(taskId, () => this.cleanup(taskId, false));
@@ -351,14 +397,8 @@ export class TaskRuntime implements Executor {
     if (this.oci().knows(taskId)) await this.oci().delete(taskId, true);
     if (!(await cgroup.killAll()))
       throw new Error(`cannot remove task ${taskId}: processes survived SIGKILL for 5 s`);
-    // The supervisor records the exit and ends; the writers end once the task's last process is
-    // gone. None may outlive the task's files.
-    for (const ref of [...(proc ? [proc.outer] : []), ...(proc?.loggers ?? loggerRefs(files))]) {
-      if (!(await waitForExit(ref, 2000))) {
-        signalProcess(ref, 'SIGKILL');
-        await waitForExit(ref, 1000);
-      }
-    }
+    // None of the helpers may outlive the task's files.
+    await this.awaitHelpers(files, proc);
     await removeRootfs(files.dir, this.spawner.run);
     const netns = this.netnsName(taskId);
     if (existsSync(`/run/netns/${netns}`)) await this.spawner.run('ip', ['netns', 'del', netns]);
@@ -408,8 +448,21 @@ export class TaskRuntime implements Executor {
       ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
       follow: opts.follow,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.finished ? { finished: opts.finished } : {}),
       gone: () => !existsSync(files.dir),
     });
+  }
+
+  /**
+   * Resolves true once the task's log writers have ended (they end with its last process, after
+   * writing what it printed), false if they still run after `timeoutMs`.
+   */
+  async logsWritten(taskId: string, timeoutMs: number): Promise<boolean> {
+    const files = this.files(taskId);
+    const deadline = Date.now() + timeoutMs;
+    for (const ref of files.readProcess()?.loggers ?? loggerRefs(files))
+      if (!(await waitForExit(ref, Math.max(0, deadline - Date.now())))) return false;
+    return true;
   }
 
   async exec(taskId: string, argv: string[], opts: ExecOptions): Promise<ExecHandle> {

@@ -43,7 +43,8 @@ export interface BundleContext {
   images?: ImageSource;
   /** Named volumes live in <volumesRoot>/<name>/_data; absent: volume mounts are refused. */
   volumesRoot?: string;
-  netnsPath: string;
+  /** Absent: the container shares the node's network namespace (`--network host`). */
+  netnsPath?: string;
   cgroupsPath: string;
   swapAccounting: boolean;
   /** How the overlay's mount is run (the task runtime's spawner). */
@@ -112,6 +113,14 @@ function hostsFile(hostname: string): string {
   ].join('\n');
 }
 
+function readHostFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export interface Bundle {
   plan: TaskPlan;
   config: OciConfig;
@@ -133,7 +142,13 @@ export async function prepareBundle(
   const opts: ContainerOptions = launch.container ?? {};
   const mounts = (opts.mounts ?? []).map((m) => mountRequest(m, ctx.volumesRoot));
   const { merged } = await mountRootfs(files.dir, image.lowerDirs, ctx.run);
-  const plan = planTask(launch, {
+  const hostNetwork = opts.hostNetwork === true;
+  // On the node's network the container is the node, as Docker's `--network host`: its name by default.
+  const planned =
+    hostNetwork && !launch.spec.hostname
+      ? { ...launch, spec: { ...launch.spec, hostname: ctx.nodeHostname } }
+      : launch;
+  const plan = planTask(planned, {
     nodeHostname: ctx.nodeHostname,
     ...(isHost ? { swarmliteBinDir: ctx.swarmliteBinDir } : {}),
     pidsMax: ctx.pidsMax,
@@ -164,7 +179,7 @@ export async function prepareBundle(
     hostname: plan.hostname,
     rootfs: 'rootfs',
     readonlyRootfs: opts.readOnly ?? false,
-    netnsPath: ctx.netnsPath,
+    ...(ctx.netnsPath ? { netnsPath: ctx.netnsPath } : {}),
     cgroupsPath: ctx.cgroupsPath,
     limits: plan.limits,
     swapAccounting: ctx.swapAccounting,
@@ -178,9 +193,9 @@ export async function prepareBundle(
     ...((opts.init ?? isHost) ? { init: findTool('tini-static') } : {}),
     arch: process.arch,
   });
-  return {
-    plan,
-    config,
-    files: { resolvConf: resolv, hosts: hostsFile(plan.hostname), hostname: `${plan.hostname}\n` },
-  };
+  // On the node's network the node's own resolvers and names apply (the embedded DNS does not listen there).
+  const etc = hostNetwork
+    ? { resolvConf: readHostFile('/etc/resolv.conf'), hosts: readHostFile('/etc/hosts') }
+    : { resolvConf: resolv, hosts: hostsFile(plan.hostname) };
+  return { plan, config, files: { ...etc, hostname: `${plan.hostname}\n` } };
 }

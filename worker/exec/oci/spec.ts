@@ -65,8 +65,8 @@ export interface ContainerConfigInput {
   /** The root filesystem's path, relative to the bundle (`rootfs`) or absolute. */
   rootfs: string;
   readonlyRootfs: boolean;
-  /** The network namespace to join (`/run/netns/NAME`). */
-  netnsPath: string;
+  /** The network namespace to join (`/run/netns/NAME`); absent: the caller's own (`--network host`). */
+  netnsPath?: string;
   /** Relative to each cgroup hierarchy's root, e.g. `/swarmlite/swl/<taskId>`. */
   cgroupsPath: string;
   limits: { memoryBytes: number; nanoCpus: number; pidsMax: number };
@@ -255,7 +255,7 @@ export function buildOciConfig(input: ContainerConfigInput): OciConfig {
         { type: 'ipc' },
         { type: 'uts' },
         { type: 'mount' },
-        { type: 'network', path: input.netnsPath },
+        ...(input.netnsPath ? [{ type: 'network', path: input.netnsPath }] : []),
       ],
       cgroupsPath: input.cgroupsPath,
       resources,

@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Container__Output } from '../api/gen/swarmlite/local/v1/Container.js';
+import {
+  commandText,
+  humanDuration,
+  inspectObject,
+  psRows,
+  renderTemplate,
+  statusText,
+} from './container-output.js';
+
+const NOW = Date.parse('2026-12-07T06:10:00Z');
+
+function container(state: Partial<Container__Output['state'] & object> = {}): Container__Output {
+  return {
+    id: 'ab'.repeat(32),
+    name: 'web',
+    created: '2026-12-07T06:00:00Z',
+    config: {
+      image: 'busybox',
+      entrypointSet: false,
+      entrypoint: [],
+      cmd: ['sleep', '3600'],
+      env: ['A=1'],
+      workdir: '',
+      user: '',
+      hostname: '',
+    },
+    hostConfig: {
+      restartPolicy: 'on-failure:3',
+      autoRemove: false,
+      memoryBytes: 0,
+      nanoCpus: 0,
+      networkMode: 'none',
+    },
+    state: {
+      status: 'running',
+      pid: 42,
+      exitCode: 0,
+      error: '',
+      oomKilled: false,
+      startedAt: '2026-12-07T06:09:55Z',
+      finishedAt: '',
+      restartCount: 0,
+      ...state,
+    },
+  };
+}
+
+test("humanDuration in Docker's words", () => {
+  const rows: [number, string][] = [
+    [200, 'Less than a second'],
+    [1000, '1 second'],
+    [5000, '5 seconds'],
+    [61_000, 'About a minute'],
+    [5 * 60_000, '5 minutes'],
+    [3600_000, 'About an hour'],
+    [3 * 3600_000, '3 hours'],
+    [3 * 86400_000, '3 days'],
+  ];
+  for (const [ms, want] of rows) assert.equal(humanDuration(ms), want, String(ms));
+});
+
+test('ps status and command columns', () => {
+  assert.equal(statusText(container(), NOW), 'Up 5 seconds');
+  assert.equal(
+    statusText(container({ status: 'exited', exitCode: 3, finishedAt: '2026-12-07T06:07:00Z' }), NOW),
+    'Exited (3) 3 minutes ago',
+  );
+  assert.equal(statusText(container({ status: 'created' }), NOW), 'Created');
+  assert.equal(
+    statusText(container({ status: 'restarting', exitCode: 1, finishedAt: '2026-12-07T06:09:58Z' }), NOW),
+    'Restarting (1) 2 seconds ago',
+  );
+  assert.equal(commandText(container(), false), '"sleep 3600"');
+  const long = container();
+  long.config!.cmd = ['sh', '-c', 'while true; do date; sleep 1; done'];
+  assert.equal(commandText(long, false), '"sh -c while true; d…"');
+  assert.equal(commandText(long, true), '"sh -c while true; do date; sleep 1; done"');
+  assert.deepEqual(psRows([container()], NOW, false)[0], [
+    'abababababab',
+    'busybox',
+    '"sleep 3600"',
+    '10 minutes ago',
+    'Up 5 seconds',
+    '',
+    'web',
+  ]);
+});
+
+test('inspect object and templates', () => {
+  const o = inspectObject(container());
+  assert.equal(renderTemplate('{{.Id}}', o), 'ab'.repeat(32));
+  assert.equal(renderTemplate('{{.Name}} {{.State.Status}} {{.State.Pid}}', o), '/web running 42');
+  assert.equal(
+    renderTemplate('{{ .HostConfig.RestartPolicy.Name }}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', o),
+    'on-failure:3',
+  );
+  assert.equal(renderTemplate('{{.NetworkSettings.IPAddress}}', o), '');
+  assert.equal(renderTemplate('{{json .Config.Env}}', o), '["A=1"]');
+  assert.equal(renderTemplate('{{.Config.Entrypoint}}', o), '<nil>');
+  assert.equal(renderTemplate('{{.Nope.Deeper}}', o), '<no value>');
+  assert.equal(renderTemplate('{{.State.Running}}', o), 'true');
+  assert.equal(JSON.parse(renderTemplate('{{json .}}', o)).Id, o.Id);
+  assert.throws(
+    () => renderTemplate('{{range .Mounts}}x{{end}}', o),
+    /unsupported action '\{\{range \.Mounts\}\}'/,
+  );
+  assert.throws(() => renderTemplate('{{.Id', o), /unbalanced braces/);
+  assert.throws(() => renderTemplate('{{index .Config.Env 0}}', o), /unsupported action/);
+});

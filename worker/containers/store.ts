@@ -1,0 +1,104 @@
+// The node's standalone containers on disk: one JSON file per container under the daemon's data root,
+// each replaced whole (write, fsync, rename), so a crash leaves the old record or the new one, never a
+// torn one. Read back field by field: a file that does not hold a container record is reported and
+// skipped, never half-used.
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { CONTAINER_STATUSES, NETWORK_MODES, type ContainerRecord } from './lifecycle.js';
+import { isContainerId } from './names.js';
+import { RESTART_POLICY_NAMES } from './restart-policy.js';
+
+export class ContainerStore {
+  constructor(readonly dir: string) {}
+
+  private path(id: string): string {
+    if (!isContainerId(id)) throw new Error(`invalid container id "${id}"`);
+    return join(this.dir, `${id}.json`);
+  }
+
+  save(record: ContainerRecord): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const path = this.path(record.id);
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(record, null, 2) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  }
+
+  delete(id: string): void {
+    rmSync(this.path(id), { force: true });
+  }
+
+  /** Every record; files that are not records come back as problems (name and why). */
+  load(): { records: ContainerRecord[]; problems: string[] } {
+    const records: ContainerRecord[] = [];
+    const problems: string[] = [];
+    if (!existsSync(this.dir)) return { records, problems };
+    for (const file of readdirSync(this.dir).sort()) {
+      if (file.endsWith('.tmp')) {
+        rmSync(join(this.dir, file), { force: true }); // a save a crash cut short: the old record stands
+        continue;
+      }
+      try {
+        const value: unknown = JSON.parse(readFileSync(join(this.dir, file), 'utf8'));
+        const why = recordProblem(value);
+        if (why) problems.push(`${file}: ${why}`);
+        else if (`${(value as ContainerRecord).id}.json` !== file)
+          problems.push(`${file}: its id is not its name`);
+        else records.push(value as ContainerRecord);
+      } catch (err) {
+        problems.push(`${file}: ${(err as Error).message}`);
+      }
+    }
+    return { records, problems };
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** What is wrong with a value read back as a record, or undefined. */
+export function recordProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'not an object';
+  if (typeof v.id !== 'string' || !isContainerId(v.id)) return 'bad id';
+  if (typeof v.name !== 'string' || v.name === '') return 'bad name';
+  if (typeof v.created !== 'string') return 'bad created';
+  const c = v.config;
+  if (!isObject(c)) return 'no config';
+  if (typeof c.image !== 'string' || !isStrings(c.cmd) || !isStrings(c.env)) return 'bad config';
+  if (c.entrypoint !== undefined && !isStrings(c.entrypoint)) return 'bad config.entrypoint';
+  for (const k of ['workdir', 'user', 'hostname']) if (typeof c[k] !== 'string') return `bad config.${k}`;
+  const h = v.hostConfig;
+  if (!isObject(h) || !isObject(h.restartPolicy)) return 'no hostConfig';
+  if (!(RESTART_POLICY_NAMES as readonly unknown[]).includes(h.restartPolicy.name))
+    return 'bad restart policy';
+  if (!isCount(h.restartPolicy.maximumRetryCount)) return 'bad restart policy';
+  if (typeof h.autoRemove !== 'boolean' || !isCount(h.memoryBytes) || !isCount(h.nanoCpus))
+    return 'bad hostConfig';
+  if (!(NETWORK_MODES as readonly unknown[]).includes(h.networkMode)) return 'bad network mode';
+  const s = v.state;
+  if (!isObject(s) || !(CONTAINER_STATUSES as readonly unknown[]).includes(s.status)) return 'bad state';
+  for (const k of ['pid', 'restartCount', 'restartDelayMs']) if (!isCount(s[k])) return `bad state.${k}`;
+  if (!Number.isSafeInteger(s.exitCode)) return 'bad state.exitCode';
+  for (const k of ['error', 'startedAt', 'finishedAt']) if (typeof s[k] !== 'string') return `bad state.${k}`;
+  if (typeof s.oomKilled !== 'boolean' || typeof s.manuallyStopped !== 'boolean') return 'bad state';
+  return undefined;
+}
