@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { taskRuntime } from '../daemon/executor.js';
 import { DAEMON_DEFAULTS } from '../daemon/options.js';
 import { NETNS_PREFIX_PATTERN } from '../lib/netns-prefix.js';
-import { OverlayDriver } from '../worker/overlay/driver.js';
+import { OverlayDriver } from '../worker/network/overlay/driver.js';
 
 export async function removeHostState(dataRoot: string, execRoot: string, prefix: string): Promise<string[]> {
   const failures: string[] = [];

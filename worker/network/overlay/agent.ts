@@ -4,11 +4,11 @@
 // local task comes or goes or the table changes. The driver is stateless and converges from what the
 // kernel has, so every change is simply one more sync of the whole desired state.
 import { isIPv4 } from 'node:net';
-import type { Logger } from '../../lib/log.js';
-import { containsAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
-import type { Network, Task } from '../../api/objects/index.js';
-import { fullTaskName } from '../agent/task-runner.js';
-import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
+import type { Logger } from '../../../lib/log.js';
+import { containsAddress, parseAddress, parseCidr } from '../../../lib/ipv4.js';
+import type { Network, Task } from '../../../api/objects/index.js';
+import { fullTaskName } from '../../agent/task-runner.js';
+import type { GossipNode, GossipTableEvent } from '../../gossip/node.js';
 import type { OverlayDriver } from './driver.js';
 import type { LocalTask, OverlayDesiredState, RemotePeer } from './types.js';
 import { macFromIp } from './names.js';

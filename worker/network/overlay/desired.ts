@@ -1,6 +1,6 @@
 // What the desired state means for this node, derived once and shared by the planners: which local
 // endpoints each network has, which networks need a sandbox, and their MTU.
-import { parseAddressWithPrefix, parseCidr } from '../../lib/ipv4.js';
+import { parseAddressWithPrefix, parseCidr } from '../../../lib/ipv4.js';
 import { sandboxName, VXLAN_OVERHEAD } from './names.js';
 import type { LocalTask, OverlayDesiredState, OverlayNetwork, TaskAttachment } from './types.js';
 

@@ -4,7 +4,7 @@
 // Docker's docker_gwbridge: egress never depends on which overlay network is listed first, and an
 // internal-only task has no default route at all. Ports of the bridge are isolated from each other,
 // so tasks of different networks cannot meet on it.
-import { containsAddress, formatAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
+import { containsAddress, formatAddress, parseAddress, parseCidr } from '../../../lib/ipv4.js';
 import { bridge, inTask, ip, ipDel, NODE } from './commands.js';
 import { withPrefixOf, type PlanContext } from './desired.js';
 import {
