@@ -1,0 +1,164 @@
+// The bridge driver's pure planner: (desired network or leg, the node's links as observed) → the steps
+// that make the kernel match. A finished device is left alone; a half-made one (an interrupted step)
+// is removed and made again; a device of the same name that is not the driver's is refused, never
+// touched.
+import { cmd, inSandbox, ipDel, NODE, type Command } from '../commands.js';
+import { NetworkDriverError } from '../driver.js';
+import { bridgeLabel, legLabel, parseBridgeLabel, parseLegLabel } from './names.js';
+import type { DesiredBridge, DesiredLeg, ObservedLink, Step } from './types.js';
+
+const ip = (...args: string[]): Command => cmd('ip', NODE, ...args);
+
+/** The network's bridge: made with its label, gateway addresses, MTU, up. */
+export function planBridge(want: DesiredBridge, links: readonly ObservedLink[]): Step[] {
+  const have = links.find((l) => l.ifName === want.bridge);
+  if (have && (have.kind !== 'bridge' || parseBridgeLabel(have.alias) !== want.networkId)) {
+    throw new NetworkDriverError(
+      `interface ${want.bridge} already exists on this node and is not the bridge of network ${want.networkId}`,
+    );
+  }
+  const steps: Step[] = [];
+  if (!have) {
+    steps.push({
+      why: `make bridge ${want.bridge}`,
+      commands: [
+        ip(
+          'link',
+          'add',
+          'name',
+          want.bridge,
+          'mtu',
+          `${want.mtu}`,
+          'alias',
+          bridgeLabel(want.networkId),
+          'type',
+          'bridge',
+        ),
+      ],
+    });
+  } else if (have.mtu !== want.mtu) {
+    steps.push({
+      why: `set ${want.bridge}'s MTU`,
+      commands: [ip('link', 'set', want.bridge, 'mtu', `${want.mtu}`)],
+    });
+  }
+  const present = have?.addresses ?? [];
+  const add = want.addresses.filter((a) => !present.includes(a));
+  const drop = present.filter((a) => !want.addresses.includes(a));
+  if (add.length + drop.length > 0) {
+    steps.push({
+      why: `gateway addresses on ${want.bridge}`,
+      commands: [
+        ...drop.map((a) => ipDel(NODE, 'addr', 'del', a, 'dev', want.bridge)),
+        ...add.map((a) => ip('addr', 'add', a, 'dev', want.bridge)),
+      ],
+    });
+  }
+  if (!have?.up)
+    steps.push({ why: `bring ${want.bridge} up`, commands: [ip('link', 'set', want.bridge, 'up')] });
+  return steps;
+}
+
+const labelOf = (leg: DesiredLeg): string =>
+  legLabel({
+    networkId: leg.networkId,
+    endpointId: leg.endpointId,
+    ifName: leg.ifName,
+    address: leg.address,
+    gateway: leg.gateway ?? '-',
+  });
+
+/**
+ * One endpoint's leg: a veth born labelled, its sandbox end set up (MAC, address, up, default route),
+ * and put on the bridge and up as the last step, so a leg on its bridge and up is a finished one.
+ */
+export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[] {
+  const label = labelOf(leg);
+  const have = links.find((l) => l.ifName === leg.hostIf);
+  if (have && have.alias === label && have.master === leg.bridge && have.up) return [];
+  if (have && parseLegLabel(have.alias)?.endpointId !== leg.endpointId) {
+    throw new NetworkDriverError(
+      `interface ${leg.hostIf} already exists on this node and is not endpoint ${leg.endpointId}'s`,
+    );
+  }
+  const stale = links.filter((l) => parseLegLabel(l.alias)?.endpointId === leg.endpointId);
+  const sb = inSandbox(leg.sandboxPath);
+  const steps: Step[] = [];
+  if (stale.length > 0) {
+    steps.push({
+      why: `remove the unfinished or outdated leg of endpoint ${leg.endpointId}`,
+      commands: stale.map((l) => ipDel(NODE, 'link', 'del', l.ifName)),
+    });
+  }
+  const mtu = `${leg.mtu}`;
+  steps.push({
+    why: `plug endpoint ${leg.endpointId} into ${leg.bridge} as ${leg.ifName} ${leg.address}`,
+    commands: [
+      ip(
+        'link',
+        'add',
+        'name',
+        leg.hostIf,
+        'mtu',
+        mtu,
+        'alias',
+        label,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        leg.ifName,
+        'mtu',
+        mtu,
+        'netns',
+        leg.sandboxPath,
+      ),
+      cmd('ip', sb, 'link', 'set', 'lo', 'up'),
+      cmd('ip', sb, 'link', 'set', leg.ifName, 'address', leg.mac),
+      cmd('ip', sb, 'addr', 'add', leg.address, 'dev', leg.ifName),
+      cmd('ip', sb, 'link', 'set', leg.ifName, 'up'),
+      ...(leg.gateway
+        ? [cmd('ip', sb, 'route', 'replace', 'default', 'via', leg.gateway, 'dev', leg.ifName)]
+        : []),
+      ip('link', 'set', leg.hostIf, 'master', leg.bridge, 'up'),
+    ],
+  });
+  return steps;
+}
+
+/** Unplugs an endpoint (its sandbox end goes with the node's end). */
+export function planLeave(networkId: string, endpointId: string, links: readonly ObservedLink[]): Step[] {
+  const legs = links.filter((l) => {
+    const label = parseLegLabel(l.alias);
+    return label?.networkId === networkId && label.endpointId === endpointId;
+  });
+  return legs.length === 0
+    ? []
+    : [
+        {
+          why: `unplug endpoint ${endpointId}`,
+          commands: legs.map((l) => ipDel(NODE, 'link', 'del', l.ifName)),
+        },
+      ];
+}
+
+/**
+ * Removes a network's legs and bridge (`networkId` undefined: every network's, for removeAll). Only
+ * devices carrying the driver's labels are touched.
+ */
+export function planRemove(networkId: string | undefined, links: readonly ObservedLink[]): Step[] {
+  const mine = (net: string | undefined) =>
+    net !== undefined && (networkId === undefined || net === networkId);
+  const legs = links.filter((l) => mine(parseLegLabel(l.alias)?.networkId));
+  const bridges = links.filter((l) => l.kind === 'bridge' && mine(parseBridgeLabel(l.alias)));
+  const steps: Step[] = [];
+  if (legs.length > 0) {
+    steps.push({
+      why: 'unplug the remaining legs',
+      commands: legs.map((l) => ipDel(NODE, 'link', 'del', l.ifName)),
+    });
+  }
+  for (const b of bridges)
+    steps.push({ why: `remove bridge ${b.ifName}`, commands: [ipDel(NODE, 'link', 'del', b.ifName)] });
+  return steps;
+}

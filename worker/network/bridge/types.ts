@@ -1,0 +1,52 @@
+// The bridge driver's planner contract as plain data: what one network and its legs should be
+// (desired), what the node's namespace has (observed), and the steps between them.
+import type { Command } from '../commands.js';
+
+export interface DesiredBridge {
+  networkId: string;
+  bridge: string;
+  /** The gateway addresses with the subnets' prefix lengths, e.g. ['172.19.0.1/16']. */
+  addresses: string[];
+  mtu: number;
+}
+
+/** One endpoint joined to a sandbox: a veth from the bridge into it. */
+export interface DesiredLeg {
+  networkId: string;
+  endpointId: string;
+  bridge: string;
+  /** The node's end. */
+  hostIf: string;
+  sandboxPath: string;
+  /** The sandbox's end: eth0, eth1, ... */
+  ifName: string;
+  address: string;
+  mac: string;
+  mtu: number;
+  /** The default route's next hop, when this leg carries it. */
+  gateway?: string;
+}
+
+/** A device in the node's namespace, as `ip -d -j addr show` reports it. */
+export interface ObservedLink {
+  ifName: string;
+  kind?: string;
+  alias?: string;
+  master?: string;
+  mtu: number;
+  up: boolean;
+  /** IPv4 'a.b.c.d/len'. */
+  addresses: string[];
+}
+
+/** The bridge-relevant part of a network in the driver's nftables table. */
+export interface TableNetwork {
+  bridge: string;
+  subnets: string[];
+  internal: boolean;
+}
+
+export interface Step {
+  why: string;
+  commands: Command[];
+}
