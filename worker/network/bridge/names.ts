@@ -34,10 +34,19 @@ export function bridgeName(net: NetworkConfig): string {
   return `br-${net.id.slice(0, 12)}`;
 }
 
+const hash = (text: string, n: number) => createHash('sha256').update(text).digest('hex').slice(0, n);
+
 /** The node's end of an endpoint's veth: `veth` + 7 hex of a hash of the endpoint id (Docker's form). */
 export function vethName(endpointId: string): string {
-  return `veth${createHash('sha256').update(endpointId).digest('hex').slice(0, 7)}`;
+  return `veth${hash(endpointId, 7)}`;
 }
+
+/**
+ * The names a bridge and a leg are born under before they are labelled and renamed: derived from the
+ * network's and endpoint's ids, so a leftover of an interrupted step is recognized and removed.
+ */
+export const tempBridgeName = (networkId: string): string => `brtmp${hash(networkId, 10)}`;
+export const tempLegName = (endpointId: string): string => `vetmp${hash(endpointId, 10)}`;
 
 export const tableName = (prefix: string): string => `${prefix}_bridge`;
 

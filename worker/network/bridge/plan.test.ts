@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeCommand } from '../commands.js';
-import { bridgeName, legLabel, macFromAddress, vethName } from './names.js';
+import { bridgeName, legLabel, macFromAddress, tempBridgeName, tempLegName, vethName } from './names.js';
 import { renderTable } from './nft.js';
 import { parseLinks } from './observe.js';
 import { planBridge, planLeave, planLeg, planRemove } from './plan.js';
@@ -64,8 +64,13 @@ test('names: Docker-shaped bridge and veth names, the option and the default net
 });
 
 test('a new network: its bridge made labelled, addressed, up', () => {
+  const tmp = tempBridgeName(NET);
+  assert.match(tmp, /^brtmp[0-9a-f]{10}$/);
   assert.deepEqual(lines(planBridge(want, [])), [
-    `ip link add name br-a1b2c3d4e5f6 mtu 1500 alias 'swarmlite-bridge net=${NET}' type bridge`,
+    `ip link del ${tmp}`,
+    `ip link add name ${tmp} mtu 1500 type bridge`,
+    `ip link set ${tmp} alias 'swarmlite-bridge net=${NET}'`,
+    `ip link set ${tmp} name br-a1b2c3d4e5f6`,
     'ip addr add 172.19.0.1/16 dev br-a1b2c3d4e5f6',
     'ip link set br-a1b2c3d4e5f6 up',
   ]);
@@ -92,8 +97,12 @@ test('a bridge that drifted is repaired; one that is not ours is refused', () =>
 });
 
 test('a leg: veth born labelled, sandbox end set up with the default route, put on the bridge last', () => {
+  const tmp = tempLegName('ep1');
   assert.deepEqual(lines(planLeg(leg, [bridgeUp])), [
-    `ip link add name ${leg.hostIf} mtu 1500 alias '${label}' type veth peer name eth0 mtu 1500 netns /run/netns/c1`,
+    `ip link del ${tmp}`,
+    `ip link add name ${tmp} mtu 1500 type veth peer name eth0 mtu 1500 netns /run/netns/c1`,
+    `ip link set ${tmp} alias '${label}'`,
+    `ip link set ${tmp} name ${leg.hostIf}`,
     'nsenter --net=/run/netns/c1 ip link set lo up',
     'nsenter --net=/run/netns/c1 ip link set eth0 address 02:42:ac:13:00:02',
     'nsenter --net=/run/netns/c1 ip addr add 172.19.0.2/16 dev eth0',
@@ -114,7 +123,8 @@ test('an unfinished or outdated leg is removed and made again; a foreign device 
   ]) {
     const out = lines(planLeg(leg, [half]));
     assert.equal(out[0], `ip link del ${leg.hostIf}`);
-    assert.match(out[1]!, /^ip link add name veth/);
+    assert.equal(out[1], `ip link del ${tempLegName('ep1')}`);
+    assert.match(out[2]!, /^ip link add name vetmp/);
   }
   assert.throws(() => planLeg(leg, [{ ...finishedLeg, alias: undefined }]), /is not endpoint ep1's/);
 });

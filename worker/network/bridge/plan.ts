@@ -4,7 +4,14 @@
 // touched.
 import { cmd, inSandbox, ipDel, NODE, type Command } from '../commands.js';
 import { NetworkDriverError } from '../driver.js';
-import { bridgeLabel, legLabel, parseBridgeLabel, parseLegLabel } from './names.js';
+import {
+  bridgeLabel,
+  legLabel,
+  parseBridgeLabel,
+  parseLegLabel,
+  tempBridgeName,
+  tempLegName,
+} from './names.js';
 import type { DesiredBridge, DesiredLeg, ObservedLink, Step } from './types.js';
 
 const ip = (...args: string[]): Command => cmd('ip', NODE, ...args);
@@ -19,21 +26,16 @@ export function planBridge(want: DesiredBridge, links: readonly ObservedLink[]):
   }
   const steps: Step[] = [];
   if (!have) {
+    // Born under a temporary name and renamed once labelled (`ip link add` ignores `alias`), so an
+    // interrupted step never leaves an unlabeled device under the final name.
+    const tmp = tempBridgeName(want.networkId);
     steps.push({
       why: `make bridge ${want.bridge}`,
       commands: [
-        ip(
-          'link',
-          'add',
-          'name',
-          want.bridge,
-          'mtu',
-          `${want.mtu}`,
-          'alias',
-          bridgeLabel(want.networkId),
-          'type',
-          'bridge',
-        ),
+        ipDel(NODE, 'link', 'del', tmp),
+        ip('link', 'add', 'name', tmp, 'mtu', `${want.mtu}`, 'type', 'bridge'),
+        ip('link', 'set', tmp, 'alias', bridgeLabel(want.networkId)),
+        ip('link', 'set', tmp, 'name', want.bridge),
       ],
     });
   } else if (have.mtu !== want.mtu) {
@@ -69,7 +71,7 @@ const labelOf = (leg: DesiredLeg): string =>
   });
 
 /**
- * One endpoint's leg: a veth born labelled, its sandbox end set up (MAC, address, up, default route),
+ * One endpoint's leg: a veth labelled before it takes its name, its sandbox end set up (MAC, address, up, default route),
  * and put on the bridge and up as the last step, so a leg on its bridge and up is a finished one.
  */
 export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[] {
@@ -91,18 +93,19 @@ export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[]
     });
   }
   const mtu = `${leg.mtu}`;
+  // Labelled under a temporary name first, as the bridge is; its sandbox end goes with it if removed.
+  const tmp = tempLegName(leg.endpointId);
   steps.push({
     why: `plug endpoint ${leg.endpointId} into ${leg.bridge} as ${leg.ifName} ${leg.address}`,
     commands: [
+      ipDel(NODE, 'link', 'del', tmp),
       ip(
         'link',
         'add',
         'name',
-        leg.hostIf,
+        tmp,
         'mtu',
         mtu,
-        'alias',
-        label,
         'type',
         'veth',
         'peer',
@@ -113,6 +116,8 @@ export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[]
         'netns',
         leg.sandboxPath,
       ),
+      ip('link', 'set', tmp, 'alias', label),
+      ip('link', 'set', tmp, 'name', leg.hostIf),
       cmd('ip', sb, 'link', 'set', 'lo', 'up'),
       cmd('ip', sb, 'link', 'set', leg.ifName, 'address', leg.mac),
       cmd('ip', sb, 'addr', 'add', leg.address, 'dev', leg.ifName),
