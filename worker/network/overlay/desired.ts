@@ -15,7 +15,7 @@ export interface PlanContext {
 export interface DesiredEndpoint {
   task: LocalTask;
   attachment: TaskAttachment;
-  /** eth0, eth1, ... in the order of the task's attachments. */
+  /** eth0, eth1, ... in the order of the task's attachments, unless the attachment names it. */
   taskIf: string;
   /** Bare IPv4 address (attachment.address without the prefix length). */
   ip: string;
@@ -33,7 +33,7 @@ function endpointsByNetwork(desired: OverlayDesiredState): Map<string, DesiredEn
       const ep: DesiredEndpoint = {
         task,
         attachment,
-        taskIf: `eth${i}`,
+        taskIf: attachment.ifName ?? `eth${i}`,
         ip: attachment.address.slice(0, attachment.address.indexOf('/')),
       };
       out.set(attachment.networkId, [...(out.get(attachment.networkId) ?? []), ep]);

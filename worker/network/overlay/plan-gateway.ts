@@ -53,12 +53,14 @@ const nft = (args: string[], input?: string): Command => ({ tool: 'nft', where: 
 /**
  * Tasks that get a gateway leg: those with at least one attachment to a known, non-internal network,
  * and those plugged in with no network at all (a service with no network that publishes a host-mode
- * port: the leg is its only way in and out, as docker_gwbridge is Docker's).
+ * port: the leg is its only way in and out, as docker_gwbridge is Docker's); not those whose way out
+ * another driver gives (`egress: false`).
  */
 function tasksWithEgress(desired: OverlayDesiredState): LocalTask[] {
   const open = new Set(desired.networks.filter((n) => !n.internal).map((n) => n.id));
   return desired.tasks.filter(
-    (t) => t.attachments.length === 0 || t.attachments.some((a) => open.has(a.networkId)),
+    (t) =>
+      t.egress !== false && (t.attachments.length === 0 || t.attachments.some((a) => open.has(a.networkId))),
   );
 }
 
