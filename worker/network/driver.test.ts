@@ -4,6 +4,8 @@ import { DriverRegistry, NetworkDriverError } from './driver.js';
 import { DriverBook } from './book.js';
 import { HostDriver } from './host/driver.js';
 import { NullDriver } from './null/driver.js';
+import { nodeDrivers, predefinedNetworks } from './drivers.js';
+import { bridgeName } from './bridge/names.js';
 
 const net = (id: string, driver = 'bridge') => ({
   id,
@@ -90,4 +92,18 @@ test('host: join accepts the node namespace and refuses any other', async () => 
     ),
     /must run in the node's network namespace/,
   );
+});
+
+test('a node has bridge, host and null (and overlay once in a swarm); the predefined networks', () => {
+  const registry = nodeDrivers({ prefix: 'swl' });
+  assert.deepEqual(registry.names(), ['bridge', 'host', 'null']);
+  const [bridge, host, none] = predefinedNetworks({
+    bridge: 'b'.repeat(64),
+    host: 'h'.repeat(64),
+    none: 'n'.repeat(64),
+  });
+  assert.deepEqual(bridge!.subnets, [{ subnet: '172.17.0.0/16', gateway: '172.17.0.1' }]);
+  assert.equal(bridgeName(bridge!), 'swl0');
+  assert.deepEqual([host!.driver, none!.driver], ['host', 'null']);
+  for (const n of [bridge!, host!, none!]) assert.ok(registry.has(n.driver));
 });

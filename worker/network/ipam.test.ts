@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allocateAddress, allocateSubnet, checkSubnet } from './ipam.js';
+import { ALWAYS_RESERVED, allocateAddress, allocateSubnet, checkSubnet } from './ipam.js';
 
 test('new networks take the first free /16 of 172.17-31, then 192.168.0.0/20s, around what is taken', () => {
   assert.deepEqual(allocateSubnet([]), { subnet: '172.17.0.0/16', gateway: '172.17.0.1' });
   // The default bridge and the overlay's gateway bridge (172.18.0.0/16) taken: the first user bridge.
-  assert.deepEqual(allocateSubnet(['172.17.0.0/16', '172.18.0.0/16']), {
+  assert.deepEqual(ALWAYS_RESERVED, ['172.18.0.0/16']);
+  assert.deepEqual(allocateSubnet(['172.17.0.0/16', ...ALWAYS_RESERVED]), {
     subnet: '172.19.0.0/16',
     gateway: '172.19.0.1',
   });

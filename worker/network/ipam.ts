@@ -12,6 +12,7 @@ import {
   type Cidr,
 } from '../../lib/ipv4.js';
 import { NetworkDriverError, type NetworkSubnet } from './driver.js';
+import { DEFAULT_GATEWAY_BRIDGE } from './overlay/types.js';
 
 /** The default `bridge` network (Docker's docker0). */
 export const DEFAULT_BRIDGE_SUBNET: NetworkSubnet = { subnet: '172.17.0.0/16', gateway: '172.17.0.1' };
@@ -35,9 +36,18 @@ function address(text: string): number {
 }
 
 /**
- * The first subnet of the pools that overlaps nothing in `taken` (the node's other networks, the
- * gateway bridge's subnet, the subnets of the node's own addresses and routes), with its first host
- * address as gateway. Throws when the pools are exhausted.
+ * Subnets no local network takes even when nothing uses them yet: the overlay's gateway bridge
+ * (172.18.0.0/16, Docker's docker_gwbridge default, made when the node's first swarm task starts), so a
+ * node that joins a swarm later never finds its bridge networks overlapping it. Docker gives a first
+ * user bridge 172.18.0.0/16 and then has docker_gwbridge take the next free one; swarmlite keeps the
+ * gateway bridge's subnet fixed (the routing mesh's DNAT targets it), so user bridges start at 172.19.
+ */
+export const ALWAYS_RESERVED: readonly string[] = [DEFAULT_GATEWAY_BRIDGE.subnet];
+
+/**
+ * The first subnet of the pools that overlaps nothing in `taken` (callers pass ALWAYS_RESERVED, the
+ * node's other local networks, and the subnets of its own routes: BridgeDriver.nodeSubnets), with
+ * its first host address as gateway. Throws when the pools are exhausted.
  */
 export function allocateSubnet(taken: readonly string[], pools = DEFAULT_POOLS): NetworkSubnet {
   const used = taken.map(cidr);

@@ -23,7 +23,7 @@ import {
 } from '../driver.js';
 import { bridgeName, macFromAddress, tableName, vethName } from './names.js';
 import { syncTable } from './nft.js';
-import { parseLinks } from './observe.js';
+import { parseLinks, parseRouteSubnets } from './observe.js';
 import { planBridge, planLeave, planLeg, planRemove } from './plan.js';
 import type { DesiredLeg, ObservedLink, Step } from './types.js';
 
@@ -148,6 +148,18 @@ export class BridgeDriver implements NetworkDriver {
   /** The node's links as `ip -d -j addr show` reports them. */
   async links(): Promise<ObservedLink[]> {
     return parseLinks(await runCommand(cmd('ip', NODE, '-d', '-j', 'addr', 'show'), this.opts.nodeNetns));
+  }
+
+  /**
+   * The subnets the node's own routes cover (its addresses' subnets included, the default route not):
+   * what a new local network's subnet must not overlap (ipam.allocateSubnet's `taken`).
+   */
+  async nodeSubnets(): Promise<string[]> {
+    const json = await runCommand(
+      cmd('ip', NODE, '-4', '-j', 'route', 'show', 'table', 'all'),
+      this.opts.nodeNetns,
+    );
+    return parseRouteSubnets(json);
   }
 
   private async syncTable(): Promise<void> {

@@ -29,3 +29,19 @@ export function parseLinks(json: string): ObservedLink[] {
         .map((a) => `${a.local}/${a.prefixlen}`),
     }));
 }
+
+/**
+ * The destinations of `ip -4 -j route show table all` as CIDRs: unicast routes only (not local or
+ * broadcast entries, not the default route); a bare address is a /32.
+ */
+export function parseRouteSubnets(json: string): string[] {
+  const parsed: unknown = JSON.parse(json.trim() === '' ? '[]' : json);
+  if (!Array.isArray(parsed)) throw new Error('ip -j did not print a list');
+  const out = new Set<string>();
+  for (const r of parsed as { dst?: string; type?: string }[]) {
+    if (typeof r.dst !== 'string' || r.dst === 'default') continue;
+    if (r.type !== undefined && r.type !== 'unicast') continue;
+    out.add(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
+  }
+  return [...out].sort();
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describeCommand } from '../commands.js';
 import { bridgeName, legLabel, macFromAddress, tempBridgeName, tempLegName, vethName } from './names.js';
 import { renderTable } from './nft.js';
-import { parseLinks } from './observe.js';
+import { parseLinks, parseRouteSubnets } from './observe.js';
 import { planBridge, planLeave, planLeg, planRemove } from './plan.js';
 import type { DesiredLeg, ObservedLink, Step } from './types.js';
 
@@ -213,4 +213,15 @@ test('observe: ip -d -j addr show parsed (IPv4 only, flags, master, alias)', () 
   assert.deepEqual(links[2], { ...finishedLeg, up: false });
   assert.deepEqual(parseLinks(''), []);
   assert.throws(() => parseLinks('{}'), /not print a list/);
+});
+
+test("observe: the node's route destinations, unicast only, without the default route", () => {
+  const captured = JSON.stringify([
+    { dst: 'default', gateway: '198.18.0.1', dev: 'eth0' },
+    { dst: '198.18.0.0/24', dev: 'eth0', protocol: 'kernel', scope: 'link', prefsrc: '198.18.0.11' },
+    { dst: '10.1.2.3', gateway: '198.18.0.1', dev: 'eth0' },
+    { type: 'local', dst: '198.18.0.11', table: 'local', dev: 'eth0' },
+    { type: 'broadcast', dst: '198.18.0.255', table: 'local', dev: 'eth0' },
+  ]);
+  assert.deepEqual(parseRouteSubnets(captured), ['10.1.2.3/32', '198.18.0.0/24']);
 });
