@@ -188,6 +188,7 @@ test('bridge driver on real namespaces', { skip: !isRoot && 'needs root' }, asyn
     await driver.leave(other.id, 'c3');
     await driver.deleteEndpoint(other.id, 'c3');
     await driver.deleteNetwork(other.id);
+    await driver.deleteNetwork(other.id);
     const links = await driver.links();
     assert.ok(!links.some((l) => l.alias?.includes(other.id)));
     assert.ok(!(await run('ip', ['-n', ns('c3'), 'link'])).includes('eth0'), 'the sandbox end went too');

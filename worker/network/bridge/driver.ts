@@ -83,7 +83,9 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async deleteNetwork(networkId: string): Promise<void> {
-    if (!this.book.removeNetwork(networkId)) return;
+    // Refused while in use; otherwise forgotten first, and the kernel cleaned even for a network not
+    // known (any more): a retry after a failed removal still removes what carries its label.
+    this.book.removeNetwork(networkId);
     await this.queues.run(networkId, async () => this.runSteps(planRemove(networkId, await this.links())));
     await this.syncTable();
   }
