@@ -57,7 +57,12 @@ export class DriverBook {
     this.network(networkId);
     const known = this.endpoints.get(ep.id);
     if (known) {
-      if (known.networkId === networkId && known.address === ep.address && known.mac === ep.mac) {
+      if (
+        known.networkId === networkId &&
+        known.address === ep.address &&
+        known.mac === ep.mac &&
+        same(known.ports ?? [], ep.ports ?? [])
+      ) {
         return known;
       }
       throw new NetworkDriverError(`endpoint ${ep.id} already exists`);

@@ -55,6 +55,10 @@ test('host and none: one network each, no subnets, no addresses', async () => {
     await d.createNetwork(net('a', d.name));
     await assert.rejects(d.createNetwork(net('b', d.name)), /only one instance/);
     await assert.rejects(d.createEndpoint('a', { id: 'e', address: '10.0.0.2/24' }), /address/);
+    await assert.rejects(
+      d.createEndpoint('a', { id: 'e', ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080 }] }),
+      /ports cannot be published/,
+    );
     await d.createEndpoint('a', { id: 'e' });
     await d.deleteEndpoint('a', 'e');
     await d.deleteNetwork('a');

@@ -34,6 +34,8 @@ export interface DriverCapabilities {
   exclusive: boolean;
   /** Endpoints carry an IPv4 address (false for `host` and `none`). */
   addressed: boolean;
+  /** The driver publishes an endpoint's `ports` on the node (bridge); others refuse endpoints with ports. */
+  publishes?: boolean;
 }
 
 /** One IPv4 subnet of a network (Docker's IPAM config entry). */
@@ -61,6 +63,16 @@ export interface NetworkConfig {
   options: Record<string, string>;
 }
 
+/** `-p [hostIp:]hostPort:containerPort[/proto]`: a port of the node forwarded to the endpoint. */
+export interface PortBinding {
+  protocol: 'tcp' | 'udp';
+  containerPort: number;
+  /** Already chosen (for `-P`, from 32768-60999, by the caller). */
+  hostPort: number;
+  /** Only connections to this node address; undefined: every address of the node. */
+  hostIp?: string;
+}
+
 export interface EndpointConfig {
   /** Unique on this node; Docker uses 64 hex characters. */
   id: string;
@@ -68,6 +80,8 @@ export interface EndpointConfig {
   address?: string;
   /** 'xx:xx:xx:xx:xx:xx'; undefined: derived from the address (02:42:<address bytes>, as Docker). */
   mac?: string;
+  /** Published ports (drivers whose capabilities say `publishes`); live between join and leave. */
+  ports?: PortBinding[];
 }
 
 /** A container's network namespace. */

@@ -12,6 +12,14 @@ import { NullDriver } from '../null/driver.js';
 import { BridgeDriver } from './driver.js';
 
 const isRoot = process.getuid?.() === 0;
+
+/** A TCP server on port 80 that tells each client the address it sees. */
+const SERVER = `require('net').createServer((s) => s.end('from ' + s.remoteAddress)).listen(80, '0.0.0.0')`;
+/** Prints what the server says; exits non-zero if nothing comes within 2 s. */
+const client = (host: string, port: number) =>
+  `const s = require('net').connect(${port}, '${host}'); let out = '';
+   s.on('data', (d) => (out += d)); s.on('end', () => { process.stdout.write(out); process.exit(out ? 0 : 1); });
+   s.on('error', () => process.exit(1)); setTimeout(() => process.exit(1), 2000);`;
 const netId = () => randomBytes(32).toString('hex');
 
 function network(
@@ -130,6 +138,43 @@ test('bridge driver on real namespaces', { skip: !isRoot && 'needs root' }, asyn
     await Promise.race([once(capture, 'close'), new Promise((r) => setTimeout(r, 5000))]);
     assert.match(captured, new RegExp(`IP ${node.address} > ${outside.address}: ICMP echo request`));
   });
+
+  await t.test(
+    'a published port answers from another host, from the node and from the same bridge',
+    async () => {
+      await driver.createEndpoint(def.id, {
+        id: 'w1',
+        address: '172.17.0.9/16',
+        ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080 }],
+      });
+      await driver.join(def.id, 'w1', await sandbox('w1'), { ifName: 'eth0', defaultRoute: true });
+      lab.spawnIn(ns('w1'), ['node', '-e', SERVER]);
+      const ask = (from: string, to: string) => lab.execIn(from, ['node', '-e', client(to, 8080)]);
+      let first = await ask(outside.netns, node.address);
+      for (let i = 0; i < 20 && first.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        first = await ask(outside.netns, node.address);
+      }
+      assert.equal(first.out, `from ${outside.address}`, 'another host, its address preserved');
+      assert.equal((await ask(node.netns, node.address)).code, 0, 'the node, to its own address');
+      assert.equal((await ask(node.netns, '127.0.0.1')).code, 0, 'the node, to 127.0.0.1');
+      const hairpin = await ask(ns('c2'), node.address);
+      assert.equal(hairpin.out, 'from 172.17.0.1', 'a container on the same bridge (hairpin, masqueraded)');
+      await assert.rejects(
+        driver.createEndpoint(other.id, {
+          id: 'w2',
+          address: '172.19.0.9/16',
+          ports: [{ protocol: 'tcp', containerPort: 81, hostPort: 8080 }],
+        }),
+        /Bind for 0.0.0.0:8080\/tcp failed: port is already allocated/,
+      );
+      await driver.leave(def.id, 'w1');
+      assert.notEqual((await ask(outside.netns, node.address)).code, 0, 'gone with the leave');
+      const rules = await run('ip', ['netns', 'exec', node.netns, 'nft', 'list', 'table', 'inet', table]);
+      assert.ok(!rules.includes('dnat ip to'), rules);
+      await driver.deleteEndpoint(def.id, 'w1');
+    },
+  );
 
   await t.test('an internal network has no way out, even with a route', async () => {
     assert.ok(await lab.ping(ns('c4'), '172.20.0.1'), 'its own gateway answers');

@@ -19,6 +19,7 @@ import {
   type JoinOptions,
   type NetworkConfig,
   type NetworkDriver,
+  type PortBinding,
   type Sandbox,
 } from '../driver.js';
 import { bridgeName, macFromAddress, tableName, vethName } from './names.js';
@@ -47,6 +48,7 @@ export class BridgeDriver implements NetworkDriver {
     namespace: 'own',
     exclusive: false,
     addressed: true,
+    publishes: true,
   };
   private readonly book = new DriverBook(this.name);
   private readonly queues = new KeyedMutex();
@@ -78,7 +80,15 @@ export class BridgeDriver implements NetworkDriver {
       if (!known && err instanceof NetworkDriverError) this.book.removeNetwork(net.id);
       throw err;
     }
-    if (!net.internal) await this.runSteps([{ why: 'IPv4 forwarding', commands: [forwarding()] }]);
+    await this.runSteps([
+      ...(net.internal ? [] : [{ why: 'IPv4 forwarding', commands: [forwarding()] }]),
+      // The node reaching a published port at 127.0.0.1: the DNATed packet leaves by the bridge with a
+      // loopback source, which the kernel drops without this (nft.ts masquerades it).
+      {
+        why: `route_localnet on ${bridge}`,
+        commands: [cmd('sysctl', NODE, '-q', '-w', `net/ipv4/conf/${bridge}/route_localnet=1`)],
+      },
+    ]);
     await this.syncTable();
   }
 
@@ -95,6 +105,7 @@ export class BridgeDriver implements NetworkDriver {
     if (!ep.address)
       throw new NetworkDriverError(`an endpoint on bridge network ${net.name} needs an address`);
     subnetOf(net, ep.address);
+    this.checkPorts(net, ep);
     this.book.addEndpoint(networkId, ep);
   }
 
@@ -125,6 +136,7 @@ export class BridgeDriver implements NetworkDriver {
     };
     await this.queues.run(networkId, async () => this.runSteps(planLeg(leg, await this.links())));
     Object.assign(ep, { sandbox, ifName: opts.ifName, defaultRoute: gateway !== undefined });
+    if (ep.ports?.length) await this.syncTable();
     return { ifName: opts.ifName, address, mac: leg.mac, ...(gateway ? { gateway } : {}) };
   }
 
@@ -133,7 +145,9 @@ export class BridgeDriver implements NetworkDriver {
       this.runSteps(planLeave(networkId, endpointId, await this.links())),
     );
     const ep = this.book.findEndpoint(networkId, endpointId);
-    if (ep) delete ep.sandbox;
+    if (!ep?.sandbox) return;
+    delete ep.sandbox;
+    if (ep.ports?.length) await this.syncTable();
   }
 
   /** Every bridge, leg and the table this driver labelled on the node, whether it knows them or not. */
@@ -171,8 +185,19 @@ export class BridgeDriver implements NetworkDriver {
         subnets: n.subnets.map((s) => s.subnet),
         internal: n.internal,
       }));
+      const published = this.book.allNetworks().flatMap((n) =>
+        this.book
+          .endpointsOf(n.id)
+          .filter((e) => e.sandbox)
+          .flatMap((e) =>
+            (e.ports ?? []).map((port) => ({ bridge: bridgeName(n), ip: e.address!.split('/')[0]!, port })),
+          ),
+      );
       await this.runSteps([
-        { why: 'sync the nftables table', commands: [syncTable(tableName(this.opts.prefix), networks)] },
+        {
+          why: 'sync the nftables table',
+          commands: [syncTable(tableName(this.opts.prefix), networks, published)],
+        },
       ]);
     });
   }
@@ -198,6 +223,36 @@ export class BridgeDriver implements NetworkDriver {
       throw new NetworkDriverError(`MTU ${text ?? mtu} of network ${net.name} is not between 68 and 65535`);
     }
     return mtu;
+  }
+
+  /** Published ports: well-formed, not on an internal network, no host port any other endpoint has. */
+  private checkPorts(net: NetworkConfig, ep: EndpointConfig): void {
+    const ports = ep.ports ?? [];
+    if (ports.length > 0 && net.internal) {
+      throw new NetworkDriverError(`ports cannot be published on internal network ${net.name}`);
+    }
+    const shown = (p: PortBinding) => `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}/${p.protocol}`;
+    const clash = (a: PortBinding, b: PortBinding) =>
+      a.protocol === b.protocol &&
+      a.hostPort === b.hostPort &&
+      (a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp);
+    ports.forEach((p, i) => {
+      const valid = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+      if ((p.protocol !== 'tcp' && p.protocol !== 'udp') || !valid(p.hostPort) || !valid(p.containerPort)) {
+        throw new NetworkDriverError(`invalid published port ${p.hostPort}:${p.containerPort}/${p.protocol}`);
+      }
+      if (p.hostIp !== undefined && typeof parseAddressWithPrefix(`${p.hostIp}/32`) === 'string') {
+        throw new NetworkDriverError(`invalid host address ${p.hostIp} for published port ${p.hostPort}`);
+      }
+      if (ports.slice(0, i).some((q) => clash(p, q))) {
+        throw new NetworkDriverError(`port ${shown(p)} is published twice`);
+      }
+    });
+    for (const other of this.book.allNetworks().flatMap((n) => this.book.endpointsOf(n.id))) {
+      if (other.id === ep.id) continue;
+      const taken = ports.find((p) => (other.ports ?? []).some((q) => clash(p, q)));
+      if (taken) throw new NetworkDriverError(`Bind for ${shown(taken)} failed: port is already allocated`);
+    }
   }
 
   /** A network's own consistency and its relation to the others (same bridge name, overlapping subnets). */

@@ -225,3 +225,39 @@ test("observe: the node's route destinations, unicast only, without the default 
   ]);
   assert.deepEqual(parseRouteSubnets(captured), ['10.1.2.3/32', '198.18.0.0/24']);
 });
+
+test('the nftables table with published ports: DNAT in prerouting and output, hairpin and loopback masquerade', () => {
+  const text = renderTable(
+    'swl_bridge',
+    [{ bridge: 'swl0', subnets: ['172.17.0.0/16'], internal: false }],
+    [
+      { bridge: 'swl0', ip: '172.17.0.2', port: { protocol: 'udp', hostPort: 5353, containerPort: 53 } },
+      {
+        bridge: 'swl0',
+        ip: '172.17.0.3',
+        port: { protocol: 'tcp', hostPort: 8080, containerPort: 80, hostIp: '198.18.0.11' },
+      },
+    ],
+  );
+  assert.equal(
+    text.slice(text.indexOf('  chain postrouting')),
+    `  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    ip saddr 172.17.0.0/16 oifname != "swl0" masquerade
+    ip saddr 172.17.0.0/16 oifname "swl0" ct status dnat masquerade
+    ip saddr 127.0.0.0/8 oifname "swl0" ct status dnat masquerade
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    ip daddr 198.18.0.11 tcp dport 8080 dnat ip to 172.17.0.3:80
+    fib daddr type local udp dport 5353 dnat ip to 172.17.0.2:53
+  }
+  chain output {
+    type nat hook output priority -100; policy accept;
+    ip daddr 198.18.0.11 tcp dport 8080 dnat ip to 172.17.0.3:80
+    fib daddr type local udp dport 5353 dnat ip to 172.17.0.2:53
+  }
+}
+`,
+  );
+});

@@ -1,6 +1,7 @@
 // The bridge driver's planner contract as plain data: what one network and its legs should be
 // (desired), what the node's namespace has (observed), and the steps between them.
 import type { Command } from '../commands.js';
+import type { PortBinding } from '../driver.js';
 
 export interface DesiredBridge {
   networkId: string;
@@ -44,6 +45,14 @@ export interface TableNetwork {
   bridge: string;
   subnets: string[];
   internal: boolean;
+}
+
+/** One published port of a joined endpoint, as the table's DNAT rules need it. */
+export interface PublishedPort {
+  bridge: string;
+  /** The endpoint's address, no prefix length. */
+  ip: string;
+  port: PortBinding;
 }
 
 export interface Step {

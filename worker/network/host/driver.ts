@@ -54,6 +54,7 @@ export class HostDriver implements NetworkDriver {
 
   async createEndpoint(networkId: string, ep: EndpointConfig): Promise<void> {
     if (ep.address) throw new NetworkDriverError(`an endpoint on the host network has no address of its own`);
+    if (ep.ports?.length) throw new NetworkDriverError(`ports cannot be published on the host network`);
     this.book.addEndpoint(networkId, ep);
   }
 

@@ -40,6 +40,7 @@ export class NullDriver implements NetworkDriver {
 
   async createEndpoint(networkId: string, ep: EndpointConfig): Promise<void> {
     if (ep.address) throw new NetworkDriverError(`an endpoint on a null network has no address`);
+    if (ep.ports?.length) throw new NetworkDriverError(`ports cannot be published on a null network`);
     this.book.addEndpoint(networkId, ep);
   }
 

@@ -78,6 +78,11 @@ export class OverlayNetworkDriver implements NetworkDriver {
         `endpoint ${ep.id} needs an address in overlay network ${networkId}'s subnets`,
       );
     }
+    if (ep.ports?.length) {
+      throw new NetworkDriverError(
+        'publishing ports of a container on an overlay network is not supported yet (publish them on a bridge network)',
+      );
+    }
     const known = this.endpoints.get(ep.id);
     if (known && (known.networkId !== networkId || known.address !== ep.address)) {
       throw new NetworkDriverError(`endpoint ${ep.id} already exists`);
