@@ -160,6 +160,7 @@ test('bridge driver on real namespaces', { skip: !isRoot && 'needs root' }, asyn
       assert.equal((await ask(node.netns, '127.0.0.1')).code, 0, 'the node, to 127.0.0.1');
       const hairpin = await ask(ns('c2'), node.address);
       assert.equal(hairpin.out, 'from 172.17.0.1', 'a container on the same bridge (hairpin, masqueraded)');
+      assert.equal((await ask(ns('w1'), node.address)).out, 'from 172.17.0.1', 'the container itself');
       await assert.rejects(
         driver.createEndpoint(other.id, {
           id: 'w2',

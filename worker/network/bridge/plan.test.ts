@@ -108,7 +108,9 @@ test('a leg: veth born labelled, sandbox end set up with the default route, put 
     'nsenter --net=/run/netns/c1 ip addr add 172.19.0.2/16 dev eth0',
     'nsenter --net=/run/netns/c1 ip link set eth0 up',
     'nsenter --net=/run/netns/c1 ip route replace default via 172.19.0.1 dev eth0',
-    `ip link set ${leg.hostIf} master br-a1b2c3d4e5f6 up`,
+    `ip link set ${leg.hostIf} master br-a1b2c3d4e5f6`,
+    `bridge link set dev ${leg.hostIf} hairpin on`,
+    `ip link set ${leg.hostIf} up`,
   ]);
   assert.deepEqual(planLeg(leg, [bridgeUp, finishedLeg]), []);
   const second = lines(planLeg({ ...leg, gateway: undefined, ifName: 'eth1' }, []));

@@ -72,7 +72,8 @@ const labelOf = (leg: DesiredLeg): string =>
 
 /**
  * One endpoint's leg: a veth labelled before it takes its name, its sandbox end set up (MAC, address, up, default route),
- * and put on the bridge and up as the last step, so a leg on its bridge and up is a finished one.
+ * and put on the bridge (hairpin on) and up as the last steps, so a leg on its bridge and up is a
+ * finished one.
  */
 export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[] {
   const label = labelOf(leg);
@@ -125,7 +126,10 @@ export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[]
       ...(leg.gateway
         ? [cmd('ip', sb, 'route', 'replace', 'default', 'via', leg.gateway, 'dev', leg.ifName)]
         : []),
-      ip('link', 'set', leg.hostIf, 'master', leg.bridge, 'up'),
+      // Hairpin: a container reaching its own published port comes back out of the port it went in by.
+      ip('link', 'set', leg.hostIf, 'master', leg.bridge),
+      cmd('bridge', NODE, 'link', 'set', 'dev', leg.hostIf, 'hairpin', 'on'),
+      ip('link', 'set', leg.hostIf, 'up'),
     ],
   });
   return steps;
