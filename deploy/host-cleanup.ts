@@ -1,5 +1,5 @@
 // Removes what a host's swarmlite daemon made at run time once the daemon is stopped: its tasks
-// (processes, namespaces, cgroups, files) and its overlay sandboxes. Tasks outlive a daemon by design
+// (processes, namespaces, cgroups, files), its overlay sandboxes and its bridge networks. Tasks outlive a daemon by design
 // (the next one adopts them), so `install.sh --uninstall` runs this to leave the host as it was.
 //   node dist/deploy/host-cleanup.js --data-root /var/lib/swarmlite --netns-prefix swl [--exec-root DIR]
 import { hostname } from 'node:os';
@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { taskRuntime } from '../daemon/executor.js';
 import { DAEMON_DEFAULTS } from '../daemon/options.js';
 import { NETNS_PREFIX_PATTERN } from '../lib/netns-prefix.js';
+import { BridgeDriver } from '../worker/network/bridge/driver.js';
 import { OverlayDriver } from '../worker/network/overlay/driver.js';
 
 export async function removeHostState(dataRoot: string, execRoot: string, prefix: string): Promise<string[]> {
@@ -16,6 +17,9 @@ export async function removeHostState(dataRoot: string, execRoot: string, prefix
     .catch((err: unknown) => failures.push(`tasks: ${String(err)}`));
   const overlays = await new OverlayDriver({ prefix }).removeAll();
   for (const f of overlays.failures) failures.push(`overlays: ${f.error}`);
+  await new BridgeDriver({ prefix })
+    .removeAll()
+    .catch((err: unknown) => failures.push(`bridges: ${String(err)}`));
   return failures;
 }
 

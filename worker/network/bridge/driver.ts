@@ -68,6 +68,7 @@ export class BridgeDriver implements NetworkDriver {
     try {
       await this.queues.run(net.id, async () => {
         const want = {
+          owner: this.opts.prefix,
           networkId: net.id,
           bridge,
           mtu,
@@ -96,7 +97,9 @@ export class BridgeDriver implements NetworkDriver {
     // Refused while in use; otherwise forgotten first, and the kernel cleaned even for a network not
     // known (any more): a retry after a failed removal still removes what carries its label.
     this.book.removeNetwork(networkId);
-    await this.queues.run(networkId, async () => this.runSteps(planRemove(networkId, await this.links())));
+    await this.queues.run(networkId, async () =>
+      this.runSteps(planRemove(this.opts.prefix, networkId, await this.links())),
+    );
     await this.syncTable();
   }
 
@@ -123,6 +126,7 @@ export class BridgeDriver implements NetworkDriver {
     // An internal network has no way out, so it never carries the default route (as in Docker).
     const gateway = opts.defaultRoute && !net.internal ? subnetOf(net, address).gateway : undefined;
     const leg: DesiredLeg = {
+      owner: this.opts.prefix,
       networkId,
       endpointId,
       bridge: bridgeName(net),
@@ -142,7 +146,7 @@ export class BridgeDriver implements NetworkDriver {
 
   async leave(networkId: string, endpointId: string): Promise<void> {
     await this.queues.run(networkId, async () =>
-      this.runSteps(planLeave(networkId, endpointId, await this.links())),
+      this.runSteps(planLeave(this.opts.prefix, networkId, endpointId, await this.links())),
     );
     const ep = this.book.findEndpoint(networkId, endpointId);
     if (!ep?.sandbox) return;
@@ -154,7 +158,7 @@ export class BridgeDriver implements NetworkDriver {
   async removeAll(): Promise<void> {
     this.book.clear();
     await this.queues.run(TABLE_QUEUE, async () => {
-      await this.runSteps(planRemove(undefined, await this.links()));
+      await this.runSteps(planRemove(this.opts.prefix, undefined, await this.links()));
       await this.runSteps([
         { why: 'remove the nftables table', commands: [ipDelTable(tableName(this.opts.prefix))] },
       ]);

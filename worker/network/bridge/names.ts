@@ -56,9 +56,10 @@ export function macFromAddress(address: string): string {
   return ['02', '42', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
 }
 
-// Labels: `swarmlite-bridge net=<id>` on a bridge; `swarmlite-bridge net=<id> ep=<id> if=<name>
-// addr=<cidr> gw=<ip|->` on the node's end of a veth (how the sandbox end was set up, so a change
-// makes the leg again).
+// Labels: `swarmlite-bridge owner=<prefix> net=<id>` on a bridge; `swarmlite-bridge owner=<prefix>
+// net=<id> ep=<id> if=<name> addr=<cidr> gw=<ip|->` on the node's end of a veth (how the sandbox end was
+// set up, so a change makes the leg again). The owner is the daemon's prefix: two daemons sharing a
+// namespace never take each other's devices.
 const LABEL_HEAD = 'swarmlite-bridge';
 
 export interface LegLabel {
@@ -70,19 +71,23 @@ export interface LegLabel {
   gateway: string;
 }
 
-export const bridgeLabel = (networkId: string): string => `${LABEL_HEAD} net=${networkId}`;
+export const bridgeLabel = (owner: string, networkId: string): string =>
+  `${LABEL_HEAD} owner=${owner} net=${networkId}`;
 
-export function parseBridgeLabel(alias: string | undefined): string | undefined {
-  const m = alias && /^swarmlite-bridge net=(\S+)$/.exec(alias);
-  return m ? m[1] : undefined;
+/** The network id of one of `owner`'s bridge labels; undefined for any other alias. */
+export function parseBridgeLabel(owner: string, alias: string | undefined): string | undefined {
+  const m = alias && /^swarmlite-bridge owner=(\S+) net=(\S+)$/.exec(alias);
+  return m && m[1] === owner ? m[2] : undefined;
 }
 
-export const legLabel = (l: LegLabel): string =>
-  `${LABEL_HEAD} net=${l.networkId} ep=${l.endpointId} if=${l.ifName} addr=${l.address} gw=${l.gateway}`;
+export const legLabel = (owner: string, l: LegLabel): string =>
+  `${LABEL_HEAD} owner=${owner} net=${l.networkId} ep=${l.endpointId} if=${l.ifName} addr=${l.address} gw=${l.gateway}`;
 
-export function parseLegLabel(alias: string | undefined): LegLabel | undefined {
-  const m = alias && /^swarmlite-bridge net=(\S+) ep=(\S+) if=(\S+) addr=(\S+) gw=(\S+)$/.exec(alias);
-  return m
-    ? { networkId: m[1]!, endpointId: m[2]!, ifName: m[3]!, address: m[4]!, gateway: m[5]! }
+/** One of `owner`'s leg labels; undefined for any other alias. */
+export function parseLegLabel(owner: string, alias: string | undefined): LegLabel | undefined {
+  const m =
+    alias && /^swarmlite-bridge owner=(\S+) net=(\S+) ep=(\S+) if=(\S+) addr=(\S+) gw=(\S+)$/.exec(alias);
+  return m && m[1] === owner
+    ? { networkId: m[2]!, endpointId: m[3]!, ifName: m[4]!, address: m[5]!, gateway: m[6]! }
     : undefined;
 }

@@ -9,16 +9,23 @@ import type { DesiredLeg, ObservedLink, Step } from './types.js';
 
 const NET = 'a1b2c3d4e5f6a7b8c9d0';
 const lines = (steps: Step[]) => steps.flatMap((s) => s.commands.map((c) => describeCommand(c)));
-const want = { networkId: NET, bridge: 'br-a1b2c3d4e5f6', addresses: ['172.19.0.1/16'], mtu: 1500 };
+const want = {
+  owner: 'swl',
+  networkId: NET,
+  bridge: 'br-a1b2c3d4e5f6',
+  addresses: ['172.19.0.1/16'],
+  mtu: 1500,
+};
 const bridgeUp: ObservedLink = {
   ifName: 'br-a1b2c3d4e5f6',
   kind: 'bridge',
-  alias: `swarmlite-bridge net=${NET}`,
+  alias: `swarmlite-bridge owner=swl net=${NET}`,
   mtu: 1500,
   up: true,
   addresses: ['172.19.0.1/16'],
 };
 const leg: DesiredLeg = {
+  owner: 'swl',
   networkId: NET,
   endpointId: 'ep1',
   bridge: 'br-a1b2c3d4e5f6',
@@ -30,7 +37,7 @@ const leg: DesiredLeg = {
   mtu: 1500,
   gateway: '172.19.0.1',
 };
-const label = legLabel({
+const label = legLabel('swl', {
   networkId: NET,
   endpointId: 'ep1',
   ifName: 'eth0',
@@ -69,7 +76,7 @@ test('a new network: its bridge made labelled, addressed, up', () => {
   assert.deepEqual(lines(planBridge(want, [])), [
     `ip link del ${tmp}`,
     `ip link add name ${tmp} mtu 1500 type bridge`,
-    `ip link set ${tmp} alias 'swarmlite-bridge net=${NET}'`,
+    `ip link set ${tmp} alias 'swarmlite-bridge owner=swl net=${NET}'`,
     `ip link set ${tmp} name br-a1b2c3d4e5f6`,
     'ip addr add 172.19.0.1/16 dev br-a1b2c3d4e5f6',
     'ip link set br-a1b2c3d4e5f6 up',
@@ -90,7 +97,7 @@ test('a bridge that drifted is repaired; one that is not ours is refused', () =>
     /already exists on this node and is not/,
   );
   assert.throws(
-    () => planBridge(want, [{ ...bridgeUp, alias: 'swarmlite-bridge net=other' }]),
+    () => planBridge(want, [{ ...bridgeUp, alias: 'swarmlite-bridge owner=swl net=other' }]),
     /is not the bridge/,
   );
   assert.throws(() => planBridge(want, [{ ...bridgeUp, kind: 'veth' }]), /is not the bridge/);
@@ -133,15 +140,19 @@ test('an unfinished or outdated leg is removed and made again; a foreign device 
 
 test('leave and remove touch only what carries the labels', () => {
   const foreign: ObservedLink = { ifName: 'veth0000000', kind: 'veth', mtu: 1500, up: true, addresses: [] };
-  const otherNet: ObservedLink = { ...bridgeUp, ifName: 'br-other', alias: 'swarmlite-bridge net=other' };
+  const otherNet: ObservedLink = {
+    ...bridgeUp,
+    ifName: 'br-other',
+    alias: 'swarmlite-bridge owner=swl net=other',
+  };
   const links = [bridgeUp, finishedLeg, foreign, otherNet];
-  assert.deepEqual(lines(planLeave(NET, 'ep1', links)), [`ip link del ${leg.hostIf}`]);
-  assert.deepEqual(planLeave(NET, 'ep2', links), []);
-  assert.deepEqual(lines(planRemove(NET, links)), [
+  assert.deepEqual(lines(planLeave('swl', NET, 'ep1', links)), [`ip link del ${leg.hostIf}`]);
+  assert.deepEqual(planLeave('swl', NET, 'ep2', links), []);
+  assert.deepEqual(lines(planRemove('swl', NET, links)), [
     `ip link del ${leg.hostIf}`,
     'ip link del br-a1b2c3d4e5f6',
   ]);
-  assert.deepEqual(lines(planRemove(undefined, links)), [
+  assert.deepEqual(lines(planRemove('swl', undefined, links)), [
     `ip link del ${leg.hostIf}`,
     'ip link del br-a1b2c3d4e5f6',
     'ip link del br-other',
@@ -192,7 +203,7 @@ test('observe: ip -d -j addr show parsed (IPv4 only, flags, master, alias)', () 
     },
     {
       ifname: 'br-a1b2c3d4e5f6',
-      ifalias: `swarmlite-bridge net=${NET}`,
+      ifalias: `swarmlite-bridge owner=swl net=${NET}`,
       flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
       mtu: 1500,
       linkinfo: { info_kind: 'bridge' },
@@ -262,4 +273,12 @@ test('the nftables table with published ports: DNAT in prerouting and output, ha
 }
 `,
   );
+});
+
+test("another daemon's devices (another prefix in the label) are never taken or removed", () => {
+  const links = [bridgeUp, finishedLeg];
+  assert.deepEqual(planRemove('swl2', undefined, links), []);
+  assert.deepEqual(planLeave('swl2', NET, 'ep1', links), []);
+  assert.throws(() => planBridge({ ...want, owner: 'swl2' }, links), /is not the bridge/);
+  assert.throws(() => planLeg({ ...leg, owner: 'swl2' }, links), /is not endpoint ep1's/);
 });

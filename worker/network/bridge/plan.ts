@@ -19,7 +19,7 @@ const ip = (...args: string[]): Command => cmd('ip', NODE, ...args);
 /** The network's bridge: made with its label, gateway addresses, MTU, up. */
 export function planBridge(want: DesiredBridge, links: readonly ObservedLink[]): Step[] {
   const have = links.find((l) => l.ifName === want.bridge);
-  if (have && (have.kind !== 'bridge' || parseBridgeLabel(have.alias) !== want.networkId)) {
+  if (have && (have.kind !== 'bridge' || parseBridgeLabel(want.owner, have.alias) !== want.networkId)) {
     throw new NetworkDriverError(
       `interface ${want.bridge} already exists on this node and is not the bridge of network ${want.networkId}`,
     );
@@ -34,7 +34,7 @@ export function planBridge(want: DesiredBridge, links: readonly ObservedLink[]):
       commands: [
         ipDel(NODE, 'link', 'del', tmp),
         ip('link', 'add', 'name', tmp, 'mtu', `${want.mtu}`, 'type', 'bridge'),
-        ip('link', 'set', tmp, 'alias', bridgeLabel(want.networkId)),
+        ip('link', 'set', tmp, 'alias', bridgeLabel(want.owner, want.networkId)),
         ip('link', 'set', tmp, 'name', want.bridge),
       ],
     });
@@ -62,7 +62,7 @@ export function planBridge(want: DesiredBridge, links: readonly ObservedLink[]):
 }
 
 const labelOf = (leg: DesiredLeg): string =>
-  legLabel({
+  legLabel(leg.owner, {
     networkId: leg.networkId,
     endpointId: leg.endpointId,
     ifName: leg.ifName,
@@ -79,12 +79,12 @@ export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[]
   const label = labelOf(leg);
   const have = links.find((l) => l.ifName === leg.hostIf);
   if (have && have.alias === label && have.master === leg.bridge && have.up) return [];
-  if (have && parseLegLabel(have.alias)?.endpointId !== leg.endpointId) {
+  if (have && parseLegLabel(leg.owner, have.alias)?.endpointId !== leg.endpointId) {
     throw new NetworkDriverError(
       `interface ${leg.hostIf} already exists on this node and is not endpoint ${leg.endpointId}'s`,
     );
   }
-  const stale = links.filter((l) => parseLegLabel(l.alias)?.endpointId === leg.endpointId);
+  const stale = links.filter((l) => parseLegLabel(leg.owner, l.alias)?.endpointId === leg.endpointId);
   const sb = inSandbox(leg.sandboxPath);
   const steps: Step[] = [];
   if (stale.length > 0) {
@@ -136,9 +136,14 @@ export function planLeg(leg: DesiredLeg, links: readonly ObservedLink[]): Step[]
 }
 
 /** Unplugs an endpoint (its sandbox end goes with the node's end). */
-export function planLeave(networkId: string, endpointId: string, links: readonly ObservedLink[]): Step[] {
+export function planLeave(
+  owner: string,
+  networkId: string,
+  endpointId: string,
+  links: readonly ObservedLink[],
+): Step[] {
   const legs = links.filter((l) => {
-    const label = parseLegLabel(l.alias);
+    const label = parseLegLabel(owner, l.alias);
     return label?.networkId === networkId && label.endpointId === endpointId;
   });
   return legs.length === 0
@@ -155,11 +160,15 @@ export function planLeave(networkId: string, endpointId: string, links: readonly
  * Removes a network's legs and bridge (`networkId` undefined: every network's, for removeAll). Only
  * devices carrying the driver's labels are touched.
  */
-export function planRemove(networkId: string | undefined, links: readonly ObservedLink[]): Step[] {
+export function planRemove(
+  owner: string,
+  networkId: string | undefined,
+  links: readonly ObservedLink[],
+): Step[] {
   const mine = (net: string | undefined) =>
     net !== undefined && (networkId === undefined || net === networkId);
-  const legs = links.filter((l) => mine(parseLegLabel(l.alias)?.networkId));
-  const bridges = links.filter((l) => l.kind === 'bridge' && mine(parseBridgeLabel(l.alias)));
+  const legs = links.filter((l) => mine(parseLegLabel(owner, l.alias)?.networkId));
+  const bridges = links.filter((l) => l.kind === 'bridge' && mine(parseBridgeLabel(owner, l.alias)));
   const steps: Step[] = [];
   if (legs.length > 0) {
     steps.push({

@@ -4,6 +4,8 @@ import type { Command } from '../commands.js';
 import type { PortBinding } from '../driver.js';
 
 export interface DesiredBridge {
+  /** The daemon's prefix, written into the labels. */
+  owner: string;
   networkId: string;
   bridge: string;
   /** The gateway addresses with the subnets' prefix lengths, e.g. ['172.19.0.1/16']. */
@@ -13,6 +15,7 @@ export interface DesiredBridge {
 
 /** One endpoint joined to a sandbox: a veth from the bridge into it. */
 export interface DesiredLeg {
+  owner: string;
   networkId: string;
   endpointId: string;
   bridge: string;
