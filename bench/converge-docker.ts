@@ -5,11 +5,16 @@
 import { startDockerPeer } from './docker-peer.js';
 import type { BenchImage } from './busybox-image.js';
 import { machineTicks, quiet, TICKS_PER_S, until } from './machine.js';
+import { join } from 'node:path';
+import { AccountingGroup, cgroupsDelta, childCgroupsCpuS, CPUACCT } from './task-cpu.js';
 
 export interface DockerPhase {
   upMs: number;
   downMs: number;
   upCpuS: number;
+  /** CPU of dockerd, containerd, the shims, runc and the containers while they came up, per task
+   * (cpuacct, as swarmlite's in task-cpu.ts); undefined without cgroup v1 cpuacct. */
+  cpuMsPerTask?: number;
   version: string;
   waited: string;
 }
@@ -23,6 +28,7 @@ const POLL_MS = 250;
 
 export async function dockerConverge(image: BenchImage, replicas: number): Promise<DockerPhase> {
   const peer = await startDockerPeer();
+  const groups: AccountingGroup[] = [];
   try {
     const version = (await peer.docker(['version', '--format', '{{.Server.Version}}'])).trim();
     await peer.docker(['swarm', 'init', '--advertise-addr', peer.address]);
@@ -34,7 +40,13 @@ export async function dockerConverge(image: BenchImage, replicas: number): Promi
       const tasks = await peer.get<DockerTask[]>(`/tasks?filters=${filters}`);
       return tasks.filter((t) => t.Status.State === 'running').length;
     };
+    // Its processes in a cpuacct folder of the bench's own: what they start from now on is counted too.
+    const group = AccountingGroup.available() ? new AccountingGroup(`swlbench-${peer.netns}`) : undefined;
+    groups.push(...(group ? [group] : []));
+    group?.enter(peer.processes());
+    const containers = () => childCgroupsCpuS(join(CPUACCT, peer.cgroupParent));
     const waited = await quiet();
+    const before = group && { group: group.cpuS(), containers: containers() };
     const t0 = performance.now();
     const cpu0 = machineTicks().busy;
     // By image ID, not tag: by tag each task would first ask Docker Hub for the tag (no route here).
@@ -63,6 +75,10 @@ export async function dockerConverge(image: BenchImage, replicas: number): Promi
     );
     const upMs = performance.now() - t0;
     const upCpuS = (machineTicks().busy - cpu0) / TICKS_PER_S;
+    const ownCpuS =
+      group && before
+        ? group.cpuS() - before.group + cgroupsDelta(before.containers, containers())
+        : undefined;
     const t1 = performance.now();
     await peer.docker(['service', 'scale', '--detach', 'bench=0']);
     await until(
@@ -71,8 +87,16 @@ export async function dockerConverge(image: BenchImage, replicas: number): Promi
       POLL_MS,
       300_000,
     );
-    return { upMs, downMs: performance.now() - t1, upCpuS, version, waited };
+    return {
+      upMs,
+      downMs: performance.now() - t1,
+      upCpuS,
+      ...(ownCpuS !== undefined ? { cpuMsPerTask: (ownCpuS * 1000) / replicas } : {}),
+      version,
+      waited,
+    };
   } finally {
     await peer.stop();
+    for (const g of groups) g.remove();
   }
 }

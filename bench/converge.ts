@@ -22,6 +22,17 @@ import { packageRoot } from '../lib/repo.js';
 import { writeBenchImage, type BenchImage } from './busybox-image.js';
 import { dockerConverge, type DockerPhase } from './converge-docker.js';
 import { machineTicks, quiet, TICKS_PER_S, until } from './machine.js';
+import { readDaemonRef } from '../deploy/lab/hosts.js';
+import {
+  AccountingGroup,
+  childCgroupsCpuS,
+  CPUACCT,
+  cpuBreakdown,
+  nodeCpu,
+  processCpu,
+  type CpuBreakdownRow,
+  type NodeReading,
+} from './task-cpu.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +45,36 @@ interface Phase {
   downMs: number;
   /** CPU seconds the whole machine spent (every process and the kernel) while the 100 came up. */
   upCpuS: number;
+  /** CPU the cluster's own processes spent while the 100 came up, by kind (task-cpu.ts). */
+  breakdown?: CpuBreakdownRow[];
+}
+
+/** Each lab host's daemon, in a cpuacct folder of the bench's own (undefined without cpuacct v1). */
+interface Accounted {
+  host: LabHostState;
+  pid: number;
+  group: AccountingGroup;
+}
+
+function account(hosts: LabHostState[]): Accounted[] | undefined {
+  if (!AccountingGroup.available()) return undefined;
+  return hosts.map((host) => {
+    const ref = readDaemonRef(host);
+    if (!ref) throw new Error(`${host.hostname}: no daemon running`);
+    const group = new AccountingGroup(`swlbench-${LAB}/${host.hostname}`);
+    group.enter([ref.pid]);
+    return { host, pid: ref.pid, group };
+  });
+}
+
+function reading(a: Accounted): NodeReading {
+  const daemon = processCpu(a.pid);
+  if (!daemon) throw new Error(`${a.host.hostname}'s daemon is gone`);
+  return {
+    daemon,
+    group: a.group.cpuS(),
+    containers: childCgroupsCpuS(join(CPUACCT, 'swarmlite', a.host.prefix)),
+  };
 }
 
 /** How long each phase waited for a quiet machine before it started, printed with the figures. */
@@ -51,6 +92,8 @@ const api = <R>(h: LabHostState, fn: (c: LocalCalls) => Promise<R>) => withDaemo
  * create, which the cluster then had the less of; `service create` itself polls every 200 ms.
  */
 const POLL_MS = 50;
+/** How long a phase may take before it is reported as not measured: Docker's side gets as long. */
+const PHASE_MS = 300_000;
 
 /** The executor alone: 100 sandboxes prepared, started, stopped and removed on this host. */
 async function reference(): Promise<Phase> {
@@ -115,10 +158,16 @@ interface BenchTask {
  * that times out) and is replaced; once as many tasks have failed as there are replicas, the phase
  * ends with their error (the image path is new: a build may not run images yet).
  */
-async function converge(manager: LabHostState, name: string, task: BenchTask): Promise<Phase> {
+async function converge(
+  manager: LabHostState,
+  name: string,
+  task: BenchTask,
+  accounted: Accounted[] | undefined,
+): Promise<Phase> {
   const tasks = async () =>
     (await api(manager, (c) => c.listTasks({ service: name }, CALL_MS))).tasks.map(taskView);
   waited.push(`${name}: ${await quiet()}`);
+  const before = accounted?.map(reading);
   const t0 = performance.now();
   const cpu0 = machineTicks().busy;
   const spec = { name, task, replicated: { replicas: REPLICAS } };
@@ -152,12 +201,21 @@ async function converge(manager: LabHostState, name: string, task: BenchTask): P
         return all.filter((t) => t.status.state === 'running').length === REPLICAS;
       },
       POLL_MS,
+      PHASE_MS,
     );
   } catch (err) {
     throw new Error(why() ? `${message(err)} (${why()})` : message(err));
   }
   const upMs = performance.now() - t0;
   const upCpuS = (machineTicks().busy - cpu0) / TICKS_PER_S;
+  const breakdown =
+    accounted &&
+    before &&
+    cpuBreakdown(
+      accounted.map((a, i) => nodeCpu(a.host.hostname, before[i]!, reading(a))),
+      REPLICAS,
+      manager.hostname,
+    );
   const pids = (await tasks()).map((t) => t.status.pid).filter((p): p is number => typeof p === 'number');
   const refs = pids.map((p) => processRef(p)).filter((r) => r !== undefined);
   const svc = serviceView((await api(manager, (c) => c.getService({ ref: name }, CALL_MS))).service);
@@ -173,8 +231,9 @@ async function converge(manager: LabHostState, name: string, task: BenchTask): P
       return live.length === 0 && refs.every((r) => !isRunning(r));
     },
     POLL_MS,
+    PHASE_MS,
   );
-  return { upMs, downMs: performance.now() - t1, upCpuS };
+  return { upMs, downMs: performance.now() - t1, upCpuS, ...(breakdown ? { breakdown } : {}) };
 }
 
 /** The CLI against one lab host; its stdout. */
@@ -206,9 +265,14 @@ interface ClusterRun {
 }
 
 /** A phase's figures, or why there are none; a failed service is removed so the next phase starts clean. */
-async function attempt(manager: LabHostState, name: string, task: BenchTask): Promise<Phase | string> {
+async function attempt(
+  manager: LabHostState,
+  name: string,
+  task: BenchTask,
+  accounted: Accounted[] | undefined,
+): Promise<Phase | string> {
   try {
-    return await converge(manager, name, task);
+    return await converge(manager, name, task, accounted);
   } catch (err) {
     await api(manager, (c) => c.removeService({ ref: name }, CALL_MS)).catch(() => undefined);
     return message(err);
@@ -218,14 +282,28 @@ async function attempt(manager: LabHostState, name: string, task: BenchTask): Pr
 async function cluster(image: BenchImage): Promise<ClusterRun> {
   const lab = await labUp({ name: LAB, nodes: NODES, managers: 1 });
   const manager = lab.hosts[0]!;
-  // Today's figure first, on the built-in host image, comparable with the runs before images.
-  const host = await attempt(manager, 'bench', { image: 'host', command: ['sleep', 'infinity'] });
-  const notLoaded = await loadEverywhere(lab.hosts, image);
-  if (notLoaded) return { host, image: notLoaded };
-  // Grace period 0 s as on Docker's side: `sleep` as a container's pid 1 ignores SIGTERM.
-  const task = { image: image.ref, command: ['sleep', 'infinity'], stopGracePeriodMs: 0 };
-  return { host, image: await attempt(manager, 'benchimg', task) };
+  const accounted = account(lab.hosts);
+  try {
+    // Today's figure first, on the built-in host image, comparable with the runs before images.
+    const host = await attempt(
+      manager,
+      'bench',
+      { image: 'host', command: ['sleep', 'infinity'] },
+      accounted,
+    );
+    const notLoaded = await loadEverywhere(lab.hosts, image);
+    if (notLoaded) return { host, image: notLoaded };
+    // Grace period 0 s as on Docker's side: `sleep` as a container's pid 1 ignores SIGTERM.
+    const task = { image: image.ref, command: ['sleep', 'infinity'], stopGracePeriodMs: 0 };
+    return { host, image: await attempt(manager, 'benchimg', task, accounted) };
+  } finally {
+    // The daemons go with the lab; their folders are removed after it (main).
+    groupsToRemove.push(...(accounted?.map((a) => a.group) ?? []));
+  }
 }
+
+/** The bench's cpuacct folders, removed once the lab is down. */
+const groupsToRemove: AccountingGroup[] = [];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2).padStart(6)} s`;
 const goal = (ms: number) => `goal < 3 s: ${ms < 3000 ? 'met' : 'MISSED'}`;
@@ -273,6 +351,28 @@ function report(reference: Phase | string, run: ClusterRun, docker: DockerPhase 
     `  CPU the machine spent while the ${REPLICAS} came up: ${cpu.join(', ')} (${cpus().length} CPUs)`,
   );
   console.log(`  (each phase began once the machine was quiet; waited ${waited.join('; ')})`);
+  const perTask = (p: { breakdown?: CpuBreakdownRow[] } | undefined) =>
+    p?.breakdown?.find((r) => r.what === 'total')?.msPerTask;
+  const figures = [
+    ...(host && perTask(host) !== undefined ? [`swarmlite (host) ${perTask(host)!.toFixed(1)} ms`] : []),
+    ...(img && perTask(img) !== undefined ? [`swarmlite (busybox) ${perTask(img)!.toFixed(1)} ms`] : []),
+    ...(dk?.cpuMsPerTask !== undefined ? [`Docker Swarm (busybox) ${dk.cpuMsPerTask.toFixed(1)} ms`] : []),
+  ];
+  if (figures.length)
+    console.log(
+      `  CPU per task, the systems' own processes only (cpuacct; not the shared machine): ${figures.join(', ')}`,
+    );
+  for (const [title, p] of [
+    ['host image', host],
+    ['busybox image', img],
+  ] as const) {
+    if (!p?.breakdown) continue;
+    console.log(`  where swarmlite's CPU went, ${title} (create → ${REPLICAS} running):`);
+    for (const r of p.breakdown)
+      console.log(
+        `    ${r.what.padEnd(66)} ${r.seconds.toFixed(2).padStart(6)} s ${r.msPerTask.toFixed(1).padStart(7)} ms/task`,
+      );
+  }
 }
 
 async function main(): Promise<void> {
@@ -294,6 +394,7 @@ async function main(): Promise<void> {
       run = await cluster(image);
     } finally {
       await labDown(LAB);
+      for (const g of groupsToRemove) g.remove(2);
     }
     // After the lab is down, so the two systems never share the machine.
     const docker = await dockerConverge(image, REPLICAS).catch(message);

@@ -143,6 +143,10 @@ export interface DockerPeer {
   docker(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** A GET on the Engine API over the daemon's socket, parsed JSON. */
   get<T>(path: string): Promise<T>;
+  /** Pids of its processes now (dockerd, containerd, the shims): all in its network namespace. */
+  processes(): number[];
+  /** The cgroup parent of its containers (`/<netns>`). */
+  cgroupParent: string;
   /** Stops the daemon and removes everything the peer made; idempotent. */
   stop(): Promise<void>;
 }
@@ -325,7 +329,16 @@ export async function startDockerPeer(prefix = 'swlbd-'): Promise<DockerPeer> {
 
   const docker = (args: string[], opts: { input?: string; timeoutMs?: number } = {}) =>
     runDocker(paths.socket, configDir, args, opts);
-  return { netns: name, address, pid: pid!, docker, get: (path) => getJson(paths.socket, path), stop };
+  return {
+    netns: name,
+    address,
+    pid: pid!,
+    docker,
+    get: (path) => getJson(paths.socket, path),
+    processes: () => processesInNetns(netnsInode(`/run/netns/${name}`)),
+    cgroupParent,
+    stop,
+  };
 }
 
 /** The CLI with its own config dir (nothing written to ~/.docker) against one daemon. */

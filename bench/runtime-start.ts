@@ -39,6 +39,8 @@ export interface StartCost {
   medianMs: number;
   /** CPU of the bench and everything it started, per start, ms. */
   cpuMsPerTask: number;
+  /** The OCI path's prepare before it (image, overlay mount, netns, bundle files), CPU per task, ms. */
+  prepareCpuMs?: number;
 }
 
 const CPUACCT = '/sys/fs/cgroup/cpuacct';
@@ -91,6 +93,7 @@ async function ociPath(n: number, prefix: string, benchCgroup: string, raw = fal
   });
   const ids = Array.from({ length: n }, () => newId());
   try {
+    const prepare0 = cpuNs(benchCgroup);
     for (const [i, taskId] of ids.entries())
       await rt.prepare({
         taskId,
@@ -100,6 +103,7 @@ async function ociPath(n: number, prefix: string, benchCgroup: string, raw = fal
         slot: i + 1,
         spec: defaultTaskSpec('host', ['sleep', 'infinity']),
       });
+    const prepareCpuMs = (cpuNs(benchCgroup) - prepare0) / 1e6 / n;
     const runc = ['--root', join(root, '.runc')];
     const startOne = raw
       ? async (i: number) => {
@@ -107,9 +111,10 @@ async function ociPath(n: number, prefix: string, benchCgroup: string, raw = fal
           await runcDetached([...runc, 'start', ids[i]!]);
         }
       : async (i: number) => void (await rt.start(ids[i]!));
-    return await measure(n, benchCgroup, startOne, () =>
+    const cost = await measure(n, benchCgroup, startOne, () =>
       ids.reduce((sum, id) => sum + cpuNs(join(CPUACCT, 'swarmlite', prefix, id)), 0),
     );
+    return { ...cost, prepareCpuMs };
   } finally {
     if (raw)
       for (const id of ids)
@@ -258,6 +263,9 @@ export async function startCostReport(n = 10, rounds = 3): Promise<string[]> {
     `${median(xs.map((x) => x.medianMs)).toFixed(1)} ms a start, ${median(xs.map((x) => x.cpuMsPerTask)).toFixed(1)} ms of CPU a start`;
   const lines = [`runtime start cost (${rounds} rounds of ${n} sequential starts, medians):`];
   lines.push(`  OCI path (supervisor + runc create + runc start): ${fmt(oci)}`);
+  lines.push(
+    `    before it, prepare (overlay mount, netns, bundle):  ${median(oci.map((x) => x.prepareCpuMs ?? 0)).toFixed(1)} ms of CPU a task`,
+  );
   lines.push(`    of which runc create + runc start alone:        ${fmt(raw)}`);
   lines.push(
     shim.length

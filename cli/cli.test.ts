@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { swarmliteBin } from '../lib/repo.js';
+import { PROCESS_DEADLINE_MS } from '../test/support.js';
 import { spawnDaemon, waitForDaemon } from './test-daemon.js';
 
 /** The real launcher (bin/swarmlite.js), as users run it. */
@@ -15,7 +16,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: 'utf8',
     env: { ...process.env, SWARMLITE_HOST: '', ...env },
-    timeout: 20_000,
+    timeout: PROCESS_DEADLINE_MS,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -13,6 +13,7 @@ import type { TaskState } from '../api/objects/index.js';
 import { iso, nodes, T0, wireService, wireTask } from './service-fixtures.js';
 import type { ServiceView, ServiceSpecView } from './objects.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { PROCESS_DEADLINE_MS } from '../test/support.js';
 
 /** The real launcher (bin/swarmlite.js), as users run it. */
 const MAIN = swarmliteBin();
@@ -56,7 +57,7 @@ function cli(host: string, args: string[]): Promise<{ code: number; stdout: stri
     execFile(
       process.execPath,
       [MAIN, '-H', host, ...args],
-      { encoding: 'utf8', timeout: 30_000 },
+      { encoding: 'utf8', timeout: PROCESS_DEADLINE_MS },
       (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

@@ -8,6 +8,7 @@ import { parseScaleArgs } from './commands-service.js';
 import { filterTasks, parseTaskFilters } from './commands-service-read.js';
 import { nodes, wireService, wireTask } from './service-fixtures.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { PROCESS_DEADLINE_MS } from '../test/support.js';
 
 /** The real launcher (bin/swarmlite.js), as users run it. */
 const MAIN = swarmliteBin();
@@ -17,7 +18,7 @@ function cli(args: string[]) {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: 'utf8',
     env: { ...process.env, SWARMLITE_HOST: NO_DAEMON },
-    timeout: 20_000,
+    timeout: PROCESS_DEADLINE_MS,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

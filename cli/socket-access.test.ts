@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { findTool } from '../lib/exec.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { PROCESS_DEADLINE_MS } from '../test/support.js';
 import { startTestDaemon } from './test-daemon.js';
 
 const MAIN = swarmliteBin();
@@ -30,7 +31,7 @@ test('the local socket refuses a non-root user; root is served', async (t) => {
       `unix://${socket}`,
       'info',
     ],
-    { encoding: 'utf8', timeout: 60_000 },
+    { encoding: 'utf8', timeout: PROCESS_DEADLINE_MS },
   );
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stdout, '');
@@ -42,7 +43,7 @@ test('the local socket refuses a non-root user; root is served', async (t) => {
   );
   const asRoot = spawnSync(process.execPath, [MAIN, '-H', `unix://${socket}`, 'info', '--format', 'json'], {
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: PROCESS_DEADLINE_MS,
   });
   assert.equal(asRoot.status, 0, asRoot.stderr);
   assert.equal(

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { daemonClient, localInfo } from '../daemon/client.js';
 import { swarmliteBin } from '../lib/repo.js';
+import { PROCESS_DEADLINE_MS } from '../test/support.js';
 
 /** A daemon on `dir`/data with its socket at `socket` (and `extra` flags), as a child of the test. */
 export function spawnDaemon(dir: string, socket: string, logLevel: string, extra: string[] = []) {
@@ -24,7 +25,7 @@ export function spawnDaemon(dir: string, socket: string, logLevel: string, extra
 }
 
 /** Resolves once the daemon at `socket` answers `info`; the last error after `timeoutMs`. */
-export async function waitForDaemon(socket: string, timeoutMs = 30_000): Promise<void> {
+export async function waitForDaemon(socket: string, timeoutMs = PROCESS_DEADLINE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = daemonClient(`unix://${socket}`);

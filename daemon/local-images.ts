@@ -17,6 +17,7 @@ import {
   InvalidReferenceError,
   parseReference,
   repositoryName,
+  type ImageReference,
 } from '../worker/images/reference.js';
 import { RegistryError } from '../worker/images/registry/errors.js';
 import type { ImageProgress } from '../api/gen/swarmlite/local/v1/ImageProgress.js';
@@ -130,43 +131,49 @@ export function imageStreams(images: ImageService, dataRoot: string, log: Logger
     else log.info({ rpc, err: (err as Error).message }, 'local API call refused');
     return imageStatus(err);
   };
+  /**
+   * A pull or a push streamed as Docker's progress: its first line (Docker's own, once the registry
+   * has answered: the first event), then the throttled layer lines, then the digest.
+   */
+  const transfer = (
+    call: {
+      request: { reference: string };
+      write(p: ImageProgress): unknown;
+      end(): void;
+      emit(e: 'error', err: unknown): unknown;
+    },
+    rpc: string,
+    plan: (ref: ImageReference) => {
+      first: ProgressEvent;
+      run: (onProgress: (e: ProgressEvent) => void) => Promise<{ digest: string }>;
+    },
+  ): void => {
+    void (async () => {
+      const ref = parseReference(call.request.reference);
+      const name = familiarString(ref);
+      const throttle = new ProgressThrottle((e: ProgressEvent) => call.write(toProgress(e, name)));
+      const { first, run } = plan(ref);
+      let started = false;
+      const result = await run((e) => {
+        if (!started) throttle.push(first);
+        started = true;
+        throttle.push(e);
+      });
+      call.write({ id: '', status: '', digest: result.digest });
+      call.end();
+    })().catch((err: unknown) => call.emit('error', fail(rpc, err)));
+  };
   return {
-    ImagePull: (call) => {
-      void (async () => {
-        const ref = parseReference(call.request.reference);
-        const name = familiarString(ref);
-        const throttle = new ProgressThrottle((e: ProgressEvent) => call.write(toProgress(e, name)));
-        // Docker's first line, once the registry has answered with the manifest (the first event).
-        let started = false;
-        const onProgress = (e: ProgressEvent) => {
-          if (!started)
-            throttle.push({ id: ref.digest ?? ref.tag ?? 'latest', status: `Pulling from ${ref.path}` });
-          started = true;
-          throttle.push(e);
-        };
-        const result = await images.pull(call.request.reference, { onProgress });
-        call.write({ id: '', status: '', digest: result.digest });
-        call.end();
-      })().catch((err: unknown) => call.emit('error', fail('ImagePull', err)));
-    },
-    ImagePush: (call) => {
-      void (async () => {
-        const ref = parseReference(call.request.reference);
-        const name = familiarString(ref);
-        const throttle = new ProgressThrottle((e: ProgressEvent) => call.write(toProgress(e, name)));
-        // Docker's first line, once the image is found and the registry has answered about a blob.
-        let started = false;
-        const onProgress = (e: ProgressEvent) => {
-          if (!started)
-            throttle.push({ id: name, status: `The push refers to repository [${repositoryName(ref)}]` });
-          started = true;
-          throttle.push(e);
-        };
-        const result = await images.push(call.request.reference, { onProgress });
-        call.write({ id: '', status: '', digest: result.digest });
-        call.end();
-      })().catch((err: unknown) => call.emit('error', fail('ImagePush', err)));
-    },
+    ImagePull: (call) =>
+      transfer(call, 'ImagePull', (ref) => ({
+        first: { id: ref.digest ?? ref.tag ?? 'latest', status: `Pulling from ${ref.path}` },
+        run: (onProgress) => images.pull(call.request.reference, { onProgress }),
+      })),
+    ImagePush: (call) =>
+      transfer(call, 'ImagePush', (ref) => ({
+        first: { id: familiarString(ref), status: `The push refers to repository [${repositoryName(ref)}]` },
+        run: (onProgress) => images.push(call.request.reference, { onProgress }),
+      })),
     ImageLoad: (call, callback) => {
       // Nothing flows until the first message has passed the check (it is taken first, then the rest
       // in order); after that the loader's reads pace the client.

@@ -3,7 +3,7 @@
 // committed, the state is folded into a snapshot at the log's end, and that snapshot names this
 // member as the only voter. Restarted, it elects itself and the swarm carries on with its state; the
 // other managers' nodes are turned into workers by the role reconciler (their members are gone).
-import { DiskStorage } from './raft/storage/index.js';
+import { openLogStorage } from './raft/storage/index.js';
 import { decodeProposal, decodeSnapshotData, encodeSnapshotData } from './raft/node/envelope.js';
 import { EntryType, type RaftId } from './raft/types.js';
 import { Store, swarmSchema } from './store/index.js';
@@ -20,7 +20,7 @@ export async function forceNewCluster(
   self: RaftId,
   selfAddr: string,
 ): Promise<ForcedCluster> {
-  const storage = await DiskStorage.open(dataDir);
+  const { storage } = await openLogStorage(dataDir);
   try {
     const { hardState, confState } = storage.initialState();
     const snap = storage.snapshot();

@@ -1,6 +1,13 @@
 // Small helpers every kind of test uses: free loopback ports, and waiting for a condition.
 import { createServer, type Server } from 'node:net';
 
+/**
+ * How long a test lets one child process (a CLI call, a daemon getting ready) take before calling it
+ * hung. A CLI call takes under a second on a quiet machine, but the suite runs on two shared cores
+ * beside other jobs: at load 30-48 a cold start of node took over 20 s. A hang still fails, later.
+ */
+export const PROCESS_DEADLINE_MS = 120_000;
+
 /** Ports the kernel just handed out on `host` and released: free for a test to bind next. */
 export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
   const servers = await Promise.all(

@@ -9,12 +9,12 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { UserError } from '../../lib/errors.js';
 import { findTool, run } from '../../lib/exec.js';
 import { addNetns, plug } from '../../lib/netns-fixture.js';
 import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
 import type { labNames } from './names.js';
+import { registryConfigYaml } from '../../lib/registry-config.js';
 import { makeRegistryTls } from './registry-tls.js';
 import type { LabHostState } from './state.js';
 
@@ -108,31 +108,20 @@ export async function startRegistries(
   for (const spec of specs) {
     const root = join(dir, spec.name);
     mkdirSync(root, { recursive: true });
-    const lines = [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${root}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: ${ip}:${spec.port}`,
-      `  secret: ${randomBytes(16).toString('hex')}`,
-    ];
-    if (!spec.insecure)
-      lines.push('  tls:', `    certificate: ${join(dir, 'tls.crt')}`, `    key: ${join(dir, 'tls.key')}`);
+    let htpasswd: { realm: string; path: string } | undefined;
     if (spec.basicAuth) {
       const entry = await run('htpasswd', ['-Bin', spec.basicAuth.user], { input: spec.basicAuth.password });
-      const htpasswd = join(dir, `${spec.name}.htpasswd`);
-      writeFileSync(htpasswd, entry, { mode: 0o600 });
-      lines.push('auth:', '  htpasswd:', `    realm: ${labName}-${spec.name}`, `    path: ${htpasswd}`);
+      htpasswd = { realm: `${labName}-${spec.name}`, path: join(dir, `${spec.name}.htpasswd`) };
+      writeFileSync(htpasswd.path, entry, { mode: 0o600 });
     }
+    const yaml = registryConfigYaml({
+      rootDirectory: root,
+      addr: `${ip}:${spec.port}`,
+      ...(spec.insecure ? {} : { tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') } }),
+      ...(htpasswd ? { htpasswd } : {}),
+    });
     const config = join(dir, `${spec.name}.yml`);
-    writeFileSync(config, lines.join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(config, yaml, { mode: 0o600 });
     const logFile = join(dir, `${spec.name}.log`);
     const state: LabRegistryState = {
       name: spec.name,

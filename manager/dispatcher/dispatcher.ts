@@ -84,7 +84,9 @@ export class Dispatcher {
     if (this.leading) return;
     const nodes = this.deps.store.view((tx) => tx.list('node'));
     this.sessions.lead(nodes, this.deps.heartbeatPeriodMs(), this.now());
-    this.expiryTimer = setInterval(() => void this.expire(), Math.max(50, this.sessions.periodMs / 4));
+    // The check runs after the loop's I/O (setImmediate): after a stall the timers come first, and the
+    // heartbeats waiting in the sockets must be read before anyone is judged on them.
+    this.expiryTimer = setInterval(() => setImmediate(() => void this.expire()), this.expiryCheckMs());
     this.expiryTimer.unref();
     const sub = this.deps.store.watch({ kinds: ['node', 'cluster', 'task', 'network', 'service'] });
     let stopped = false;
@@ -314,9 +316,13 @@ export class Dispatcher {
     if (this.leading) this.carryOut(this.sessions.updates(this.snapshot()));
   }
 
+  private expiryCheckMs(): number {
+    return Math.max(50, this.sessions.periodMs / 4);
+  }
+
   private async expire(): Promise<void> {
     if (!this.leading || !this.deps.leader.isLeader()) return;
-    this.carryOut(this.sessions.expire(this.now()));
+    this.carryOut(this.sessions.expire(this.now(), this.expiryCheckMs()));
   }
 
   private async markDown(nodeIds: string[]): Promise<void> {

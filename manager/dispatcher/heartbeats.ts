@@ -14,6 +14,8 @@ export const HEARTBEAT_DEFAULTS: HeartbeatConfig = { periodMs: 1_000, graceMulti
 
 export class HeartbeatTracker {
   private readonly deadlines = new Map<string, { sessionId: string; deadline: number }>();
+  /** When the last expiry check ran: a late one means this manager, not its nodes, was stalled. */
+  private lastCheck: number | undefined;
 
   constructor(private readonly config: HeartbeatConfig = HEARTBEAT_DEFAULTS) {}
 
@@ -53,8 +55,20 @@ export class HeartbeatTracker {
     return this.deadlines.has(nodeId);
   }
 
-  /** Removes and returns the nodes whose deadline has passed. */
-  takeExpired(now: number): string[] {
+  /**
+   * Removes and returns the nodes whose deadline has passed. `checkEveryMs`: how often the caller
+   * checks. A check that comes later than that means this manager's own event loop was stalled (a
+   * starved process on a loaded machine): the beats that reached its sockets meanwhile were not read,
+   * so the stall is added to every deadline before any is judged, as Lifeguard's local health
+   * awareness (memberlist) stretches its timeouts while the local member is the slow one. A healthy
+   * manager still finds a dead node within period × grace.
+   */
+  takeExpired(now: number, checkEveryMs?: number): string[] {
+    if (checkEveryMs !== undefined && this.lastCheck !== undefined) {
+      const stall = now - this.lastCheck - checkEveryMs;
+      if (stall > 0) for (const entry of this.deadlines.values()) entry.deadline += stall;
+    }
+    this.lastCheck = now;
     const expired: string[] = [];
     for (const [nodeId, entry] of this.deadlines) {
       if (entry.deadline <= now) {

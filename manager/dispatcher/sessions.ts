@@ -135,10 +135,13 @@ export class DispatcherSessions {
     return actions;
   }
 
-  /** Nodes whose heartbeat deadline passed: their sessions end and they are marked down. */
-  expire(now: number): DispatcherAction[] {
+  /**
+   * Nodes whose heartbeat deadline passed: their sessions end and they are marked down. `checkEveryMs`:
+   * how often the caller checks (a late check is this manager's stall, not the nodes' silence).
+   */
+  expire(now: number, checkEveryMs?: number): DispatcherAction[] {
     if (!this.isLeading) return [];
-    const expired = this.tracker.takeExpired(now);
+    const expired = this.tracker.takeExpired(now, checkEveryMs);
     if (expired.length === 0) return [];
     const actions: DispatcherAction[] = [];
     for (const nodeId of expired) {

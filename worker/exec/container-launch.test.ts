@@ -2,11 +2,22 @@
 // process group, the launcher now holds: this machine's 32768 pids go round in about a minute under
 // load), and what start() says when the launcher dies before the container runs.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findTool } from '../../lib/exec.js';
-import { launchContainer, launcherEndMessage, type LaunchRequest } from './container-launch.js';
+import {
+  launchContainer,
+  launcherEndMessage,
+  launcherEndOf,
+  lookAtStart,
+  START_HANG_MS,
+  startVerdict,
+  type LaunchRequest,
+  type StartObservation,
+  type StartVerdict,
+} from './container-launch.js';
 import { OciCli } from './oci/runtime.js';
 import { SYSTEM_PATH } from './runtime.js';
 import { installShims } from './shims.js';
@@ -34,6 +45,80 @@ test('why a launcher that ended early failed: its words first, then how it ended
     [[undefined, undefined], 'the launcher could not be started'],
   ];
   for (const [args, want] of table) assert.equal(launcherEndMessage(...args), want);
+});
+
+test('a wait status is how the launcher ended: an exit code, or the signal by name', () => {
+  assert.deepEqual(launcherEndOf(0), { code: 0, signal: null });
+  assert.deepEqual(launcherEndOf(125 << 8), { code: 125, signal: null });
+  assert.deepEqual(launcherEndOf(9), { code: null, signal: 'SIGKILL' });
+  assert.deepEqual(launcherEndOf(15 | 0x80), { code: null, signal: 'SIGTERM' }); // with a core dump
+  assert.equal(launcherEndMessage(launcherEndOf(9), undefined), 'the launcher was killed by SIGKILL');
+});
+
+test('a start is waited for while its supervisor runs, however slow; only a record, its end or the hang bound end it', () => {
+  const look = (o: Partial<StartObservation>): StartObservation => ({
+    created: undefined,
+    exitRecorded: false,
+    launcherGone: false,
+    rechecked: false,
+    pastDeadline: false,
+    ...o,
+  });
+  const table: [string, StartObservation, StartVerdict][] = [
+    ['nothing recorded yet, supervisor running', look({}), { kind: 'wait' }],
+    ['created', look({ created: '4242\n' }), { kind: 'started', initPid: 4242 }],
+    [
+      'created, and the quick command already exited',
+      look({ created: '4242', exitRecorded: true }),
+      { kind: 'started', initPid: 4242 },
+    ],
+    [
+      'created, and the launcher already gone',
+      look({ created: '7', launcherGone: true }),
+      { kind: 'started', initPid: 7 },
+    ],
+    ['created with no usable pid', look({ created: 'x' }), { kind: 'started' }],
+    ['a status without created', look({ exitRecorded: true }), { kind: 'supervisor-failed' }],
+    ['an empty created file is not a start', look({ created: '\n' }), { kind: 'wait' }],
+    ['launcher gone: read its files once more first', look({ launcherGone: true }), { kind: 'recheck' }],
+    [
+      'launcher gone, files read again: it failed',
+      look({ launcherGone: true, rechecked: true }),
+      { kind: 'launcher-ended' },
+    ],
+    ['past the hang bound, nothing recorded', look({ pastDeadline: true }), { kind: 'hung' }],
+    [
+      'past the hang bound but created',
+      look({ pastDeadline: true, created: '9' }),
+      { kind: 'started', initPid: 9 },
+    ],
+  ];
+  for (const [what, o, want] of table) assert.deepEqual(startVerdict(o), want, what);
+  // The bound is for a hung create, not a slow one: the 10 s it once was turned starts on a loaded
+  // machine into task failures (and restarts with delays).
+  assert.ok(START_HANG_MS >= 60_000);
+});
+
+test('a quick command whose supervisor writes created and exit between two reads is started, not failed', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-look-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const real = new TaskFiles(dir);
+  // The supervisor's two writes land right after the look's first read, whichever file that is.
+  let reads = 0;
+  const racing = {
+    created: real.created,
+    exit: real.exit,
+    readText(path: string) {
+      const text = real.readText(path);
+      if (reads++ === 0) {
+        writeFileSync(real.created, '4242\n');
+        writeFileSync(real.exit, '1\n');
+      }
+      return text;
+    },
+  };
+  const verdict = startVerdict(lookAtStart(racing, false, false, false));
+  assert.deepEqual(verdict, { kind: 'started', initPid: 4242 });
 });
 
 /**

@@ -5,11 +5,13 @@
 // the facts they come from (the supervisor's files, the writers' command lines) stay true after a
 // daemon restart, so the same helpers serve adoption.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { constants } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { findTool } from '../../lib/exec.js';
 import { isRunning, processRef, type ProcessRef } from '../../lib/process.js';
 import type { OciRuntime } from './oci/runtime.js';
 import type { ShimPaths } from './shims.js';
+import { folderChanges, type FolderChanges } from './folder-changes.js';
 import { writeJsonAtomic, type ProcessRecord, type TaskFiles } from './task-files.js';
 
 export interface LaunchRequest {
@@ -22,52 +24,57 @@ export interface LaunchRequest {
   timeoutMs: number;
   /** PATH of the launcher and the tools it runs (not the task's). */
   systemPath: string;
+  /** How the launcher is started (default: spawned by this process; the runtime uses its spawner). */
+  launch?: Launch;
+}
+
+/**
+ * Starts the launcher detached: a session of its own, cwd /, stdin /dev/null, stdout and stderr
+ * appended to `logFile` (made beforehand), only PATH and LC_ALL=C in its environment. Resolves with
+ * its pid; `ended` says how it ended, or undefined when that can no longer be known (the process
+ * that started it went away: its pid is all that is left to look at).
+ */
+export type Launch = (
+  argv: string[],
+  opts: { logFile: string; path: string },
+) => Promise<{ pid: number; ended: Promise<LauncherEnd | undefined> }>;
+
+/** The launcher as this process's own child: its end is an event. */
+export const spawnLauncher: Launch = (argv, opts) =>
+  new Promise((resolve, reject) => {
+    const fd = openSync(opts.logFile, 'a', 0o600);
+    let child;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        cwd: '/',
+        env: { PATH: opts.path, LC_ALL: 'C' },
+      });
+    } finally {
+      closeSync(fd);
+    }
+    child.unref();
+    const ended = new Promise<LauncherEnd>((done) => {
+      child.on('error', (err) => done({ error: err.message }));
+      child.on('exit', (code, signal) => done({ code, signal }));
+    });
+    const pid = child.pid;
+    // Without a pid the spawn failed; its error arrives a tick later.
+    if (pid === undefined) void ended.then((e) => reject(new Error('error' in e ? e.error : 'no pid')));
+    else resolve({ pid, ended });
+  });
+
+/** Pure: a wait status (as waitpid gives it) → how the launcher ended. */
+export function launcherEndOf(status: number): LauncherEnd {
+  const sig = status & 0x7f;
+  if (sig === 0) return { code: (status >> 8) & 0xff, signal: null };
+  const name = Object.entries(constants.signals).find(([, n]) => n === sig)?.[0];
+  return { code: null, signal: (name ?? 'SIGKILL') as NodeJS.Signals };
 }
 
 /** How long the launch loop waits between looks when nothing in the task's folder changed. */
 const BACKSTOP_MS = 100;
-
-/**
- * Wakes the launch loop when something in the task's folder changes (the supervisor writing
- * `created` or `exit`) or the launcher exits, so 100 tasks starting together do not each read their
- * files every few ms. A change seen between two waits is kept; the backstop covers a missed event.
- */
-function folderChanges(dir: string): { next(ms: number): Promise<void>; poke(): void; close(): void } {
-  let changed = false;
-  let wake: (() => void) | undefined;
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dir, () => {
-      changed = true;
-      wake?.();
-    });
-    watcher.on('error', () => undefined); // the folder went away: the backstop alone is left
-  } catch {
-    // no inotify here: the backstop alone
-  }
-  return {
-    next: (ms) =>
-      new Promise<void>((resolve) => {
-        if (changed) {
-          changed = false;
-          return resolve();
-        }
-        const timer = setTimeout(done, ms);
-        function done() {
-          clearTimeout(timer);
-          wake = undefined;
-          changed = false;
-          resolve();
-        }
-        wake = done;
-      }),
-    poke: () => {
-      changed = true;
-      wake?.();
-    },
-    close: () => watcher?.close(),
-  };
-}
 
 /** The supervisor's arguments after the state folder: create's length, create's words, start's words. */
 function supervisorArgs(req: LaunchRequest): string[] {
@@ -87,31 +94,37 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
     files.pidFile,
   ])
     rmSync(f, { force: true });
-  const errFd = openSync(files.runtimeErr, 'a', 0o600);
-  let child;
-  try {
-    child = spawn(
-      findTool('bash'),
-      [req.shims.start, files.dir, String(req.logMaxBytes), String(req.logMaxFiles), ...supervisorArgs(req)],
-      {
-        detached: true,
-        stdio: ['ignore', errFd, errFd],
-        cwd: '/',
-        env: { PATH: req.systemPath, LC_ALL: 'C' },
-      },
-    );
-  } finally {
-    closeSync(errFd);
-  }
+  closeSync(openSync(files.runtimeErr, 'a', 0o600));
   const changes = folderChanges(files.dir);
-  // The launcher is this process's child: its end is an event, no need to look in /proc for it.
+  // The launcher's end is an event (whoever started it waits for it), no need to look in /proc for
+  // it; only when that waiter is gone is its pid looked at.
   let end: LauncherEnd | undefined;
-  child.on('error', (err) => ((end ??= { error: err.message }), changes.poke()));
-  child.on('exit', (code, signal) => ((end ??= { code, signal }), changes.poke()));
-  child.unref();
-  const shim = child.pid === undefined ? undefined : processRef(child.pid);
+  let endUnknown = false;
+  let shim: ProcessRef | undefined;
   try {
-    const { init } = await waitForStart(req, shim, changes, Date.now() + req.timeoutMs, () => end);
+    const launched = await (req.launch ?? spawnLauncher)(
+      [
+        findTool('bash'),
+        req.shims.start,
+        files.dir,
+        String(req.logMaxBytes),
+        String(req.logMaxFiles),
+        ...supervisorArgs(req),
+      ],
+      { logFile: files.runtimeErr, path: req.systemPath },
+    );
+    shim = processRef(launched.pid);
+    void launched.ended.then((e) => {
+      if (e) end ??= e;
+      else endUnknown = true;
+      changes.poke();
+    });
+  } catch (err) {
+    end = { error: err instanceof Error ? err.message : String(err) };
+  }
+  const gone = () => end !== undefined || !shim || (endUnknown && !isRunning(shim));
+  try {
+    const { init } = await waitForStart(req, changes, Date.now() + req.timeoutMs, () => end, gone);
     const proc: ProcessRecord = {
       outer: shim ?? { pid: 0, startTime: '' },
       ...(init ? { init } : {}),
@@ -130,41 +143,113 @@ export async function launchContainer(req: LaunchRequest): Promise<ProcessRecord
 
 async function waitForStart(
   req: LaunchRequest,
-  shim: ProcessRef | undefined,
-  changes: ReturnType<typeof folderChanges>,
+  changes: FolderChanges,
   deadline: number,
   /** How the launcher ended (its spawn's error, or its exit); undefined while it runs. */
   launcherEnd: () => LauncherEnd | undefined,
+  /** The launcher exited, or never started. */
+  launcherGone: () => boolean,
 ): Promise<{ init?: ProcessRef }> {
   const { taskId, files } = req;
+  let rechecked = false;
   for (;;) {
-    // Started: the init may already have ended (a quick command); the supervisor records how.
-    const created = files.readText(files.created)?.trim();
-    if (created) {
-      const init = processRef(Number(created));
-      return init ? { init } : {};
+    const verdict = startVerdict(lookAtStart(files, launcherGone(), rechecked, Date.now() > deadline));
+    switch (verdict.kind) {
+      case 'started': {
+        const init = verdict.initPid === undefined ? undefined : processRef(verdict.initPid);
+        return init ? { init } : {};
+      }
+      case 'supervisor-failed':
+        throw new Error(
+          `task ${taskId} failed to start: ${launchError(files) ?? 'the supervisor gave up without saying why'}`,
+        );
+      case 'recheck':
+        // Its files may have been written just as it ended; a spawn's error arrives a tick after
+        // spawn() returned without a pid. The end is read after the pause, not before it.
+        rechecked = true;
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      case 'launcher-ended':
+        throw new Error(
+          `task ${taskId} failed to start: ${launcherEndMessage(launcherEnd(), launchError(files))}`,
+        );
+      case 'hung':
+        throw new Error(
+          `task ${taskId} failed to start: the OCI runtime's create and start did not finish within ${Math.round(req.timeoutMs / 1000)} s`,
+        );
+      case 'wait':
+        await changes.next(BACKSTOP_MS);
     }
-    // A status without `created`: the supervisor failed before the container ran.
-    if (files.readText(files.exit)?.trim())
-      throw new Error(
-        `task ${taskId} failed to start: ${launchError(files) ?? 'the supervisor gave up without saying why'}`,
-      );
-    if (launcherEnd() || !shim) {
-      // Its files may have been written just as it ended; a spawn's error arrives a tick after
-      // spawn() returned without a pid. The end is read after the pause, not before it.
-      await new Promise((r) => setTimeout(r, 20));
-      if (files.readText(files.created)?.trim()) continue;
-      throw new Error(
-        `task ${taskId} failed to start: ${launcherEndMessage(launcherEnd(), launchError(files))}`,
-      );
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `task ${taskId} failed to start: the container did not start within ${req.timeoutMs} ms`,
-      );
-    await changes.next(BACKSTOP_MS);
   }
 }
+
+/** What the launch loop saw in the task's folder and of its launcher, at one look. */
+export interface StartObservation {
+  /** The supervisor's `created` (the init's pid), as read. */
+  created: string | undefined;
+  /** A status in `exit`. */
+  exitRecorded: boolean;
+  /** The launcher exited, or was never started. */
+  launcherGone: boolean;
+  /** The files were already read again after a pause since the launcher was seen gone. */
+  rechecked: boolean;
+  /** The hang bound (START_HANG_MS) has passed. */
+  pastDeadline: boolean;
+}
+
+/**
+ * One look at the supervisor's files. `exit` is read before `created`: the supervisor writes
+ * `created` before it waits for the init, so a status seen first means `created`, if it was ever
+ * written, is there to read. The other order let a quick command (both files written between the
+ * two reads) look like a supervisor that failed before the container ran.
+ */
+export function lookAtStart(
+  files: Pick<TaskFiles, 'readText' | 'created' | 'exit'>,
+  launcherGone: boolean,
+  rechecked: boolean,
+  pastDeadline: boolean,
+): StartObservation {
+  const exitRecorded = Boolean(files.readText(files.exit)?.trim());
+  const created = files.readText(files.created);
+  return { created, exitRecorded, launcherGone, rechecked, pastDeadline };
+}
+
+export type StartVerdict =
+  | { kind: 'started'; initPid?: number }
+  | { kind: 'supervisor-failed' }
+  | { kind: 'recheck' }
+  | { kind: 'launcher-ended' }
+  | { kind: 'hung' }
+  | { kind: 'wait' };
+
+/**
+ * Pure: what one look at a launch means. A slow start is not a failure: while the supervisor runs
+ * and has recorded nothing, the launch waits, however loaded the machine. Only what the supervisor
+ * records (created, or a status without it), the launcher's end, or the hang bound end the wait.
+ */
+export function startVerdict(o: StartObservation): StartVerdict {
+  // Started: the init may already have ended (a quick command); the supervisor records how.
+  const created = o.created?.trim();
+  if (created) {
+    const pid = Number(created);
+    return Number.isSafeInteger(pid) && pid > 0 ? { kind: 'started', initPid: pid } : { kind: 'started' };
+  }
+  // A status without `created`: the supervisor failed before the container ran.
+  if (o.exitRecorded) return { kind: 'supervisor-failed' };
+  if (o.launcherGone) return o.rechecked ? { kind: 'launcher-ended' } : { kind: 'recheck' };
+  if (o.pastDeadline) return { kind: 'hung' };
+  return { kind: 'wait' };
+}
+
+/**
+ * How long a start may take before it counts as hung: the OCI runtime's create and start are a few
+ * tens of ms on a quiet machine, but several seconds each with 20 runnable processes a core, and a
+ * slow start is not a failure (runc and containerd put no deadline of their own on them; the
+ * kubelet gives a runtime call 2 minutes, --runtime-request-timeout). The bound is only there for a
+ * create stuck in the kernel (a hung mount, a frozen cgroup): the task's stop and removal wait
+ * behind its start.
+ */
+export const START_HANG_MS = 120_000;
 
 /** How the launcher (oci-start.sh, then the supervisor in the same process) ended. */
 export type LauncherEnd = { error: string } | { code: number | null; signal: NodeJS.Signals | null };

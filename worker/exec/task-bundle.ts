@@ -18,6 +18,7 @@ import {
   type TaskPlan,
 } from './task-plan.js';
 import type { TaskFiles } from './task-files.js';
+import type { Runner } from '../../lib/spawner.js';
 
 /** An image ready to run: its unpacked layers (top first, as overlayfs takes them) and its config. */
 export interface RunnableImage {
@@ -45,6 +46,8 @@ export interface BundleContext {
   netnsPath: string;
   cgroupsPath: string;
   swapAccounting: boolean;
+  /** How the overlay's mount is run (the task runtime's spawner). */
+  run?: Runner;
 }
 
 const MODE_OK = /^[0-7]{3,4}$/;
@@ -129,7 +132,7 @@ export async function prepareBundle(
   const isHost = launch.spec.image === BUILTIN_IMAGE;
   const opts: ContainerOptions = launch.container ?? {};
   const mounts = (opts.mounts ?? []).map((m) => mountRequest(m, ctx.volumesRoot));
-  const { merged } = await mountRootfs(files.dir, image.lowerDirs);
+  const { merged } = await mountRootfs(files.dir, image.lowerDirs, ctx.run);
   const plan = planTask(launch, {
     nodeHostname: ctx.nodeHostname,
     ...(isHost ? { swarmliteBinDir: ctx.swarmliteBinDir } : {}),

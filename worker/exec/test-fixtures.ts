@@ -141,7 +141,12 @@ export function leftovers(prefix: string, root: string, pids: number[] = []): st
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
     if (line.includes(prefix)) found.push(`mount ${line}`);
   for (const name of existsSync(root) ? readdirSync(root) : [])
-    if (!name.startsWith('.shim-') && name !== '.runc') found.push(`state ${join(root, name)}`);
+    if (!name.startsWith('.shim-') && name !== '.runc' && name !== '.spawn')
+      found.push(`state ${join(root, name)}`);
+  // The spawner's output files: each is removed once its command's result is read.
+  const spawn = join(root, '.spawn');
+  for (const name of existsSync(spawn) ? readdirSync(spawn) : [])
+    found.push(`spawner output ${join(spawn, name)}`);
   // The OCI runtime's state of each container.
   const runc = join(root, '.runc');
   for (const name of existsSync(runc) ? readdirSync(runc) : []) found.push(`oci ${join(runc, name)}`);

@@ -1,12 +1,27 @@
-// One write's latency on the swarmlite leader, stage by stage (RaftNode's WriteLatency, read from the
-// member's Status metrics before and after a run): proposed → appended (handed to storage) → durable
-// (the leader's own fsync landed) → quorum (committed) → applied; each as the mean time since
-// propose over the run's writes. The client's mean round trip is printed beside it: the rest of it is
-// the client, the RPC and the server's encoding. etcd's mean and p50 from the same run are the
-// reference (etcd exposes no per-write stages to a client).
+// One write's latency on the swarmlite leader, stage by stage, from the members' metrics read before
+// and after a run: the leader's WriteLatency (proposed → appended: handed to storage → durable: its
+// own write and fsync landed → quorum: committed → applied, each summed as time since propose over
+// its own writes) and the followers' synced writes (count and time from handing a Ready's entries to
+// storage until they landed). Printed as durations:
+//   client+rpc   the client's mean round trip less propose→applied: the client, the gRPC or HTTP
+//                hop both ways, the server's decoding, encoding and queueing before propose();
+//   append       propose → handed to storage (batching, the core's step, the loop's turn);
+//   leader fsync appended → durable on the leader (runs in parallel with replication);
+//   follower fsync a follower's synced write, mean;
+//   net+steps    appended → quorum, less a follower's fsync: the AppendEntries hop, the follower's
+//                receive and step, its acknowledgement's hop back, the leader's step;
+//   apply        quorum → applied on the leader.
+// etcd's mean and p50 from the same run are the reference (etcd exposes no per-write stages).
 import type { WriteLatency } from '../node/write-latency.js';
 import type { KvClient } from './kv-client.js';
 import type { LoadResult } from './bench-load.js';
+
+export interface StageSums {
+  leader: WriteLatency;
+  /** Synced writes of the other members, summed. */
+  followerSyncedWrites: number;
+  followerSyncedWriteMs: number;
+}
 
 export interface Breakdown {
   samples: number;
@@ -14,27 +29,51 @@ export interface Breakdown {
   durableMs: number;
   quorumMs: number;
   appliedMs: number;
+  followerFsyncMs: number;
 }
 
-/** The cumulative stage sums of the member at `addr` (undefined if it does not report them). */
-export async function readLatency(client: KvClient, addr: string): Promise<WriteLatency | undefined> {
-  const st = await client.status(addr).catch(() => undefined);
-  if (!st) return undefined;
-  const metrics = JSON.parse(st.metrics) as { writeLatency?: WriteLatency };
-  return metrics.writeLatency;
+interface Metrics {
+  writeLatency?: WriteLatency;
+  syncedWrites: number;
+  syncedWriteMs: number;
+}
+
+/** The cumulative sums of the leader at `leader` and the other members (undefined if unreadable). */
+export async function readStages(
+  client: KvClient,
+  leader: string,
+  members: string[],
+): Promise<StageSums | undefined> {
+  const all = await Promise.all(
+    members.map(async (addr) => {
+      const st = await client.status(addr).catch(() => undefined);
+      return st ? { addr, metrics: JSON.parse(st.metrics) as Metrics } : undefined;
+    }),
+  );
+  const lead = all.find((m) => m?.addr === leader)?.metrics.writeLatency;
+  if (!lead || all.some((m) => !m)) return undefined;
+  const followers = all.filter((m) => m!.addr !== leader).map((m) => m!.metrics);
+  return {
+    leader: lead,
+    followerSyncedWrites: followers.reduce((n, m) => n + m.syncedWrites, 0),
+    followerSyncedWriteMs: followers.reduce((n, m) => n + m.syncedWriteMs, 0),
+  };
 }
 
 /** The per-write means of a run, from the sums before and after it. */
-export function breakdown(before: WriteLatency, after: WriteLatency): Breakdown | undefined {
-  const samples = after.samples - before.samples;
-  if (samples <= 0) return undefined;
-  const mean = (k: keyof Omit<WriteLatency, 'samples'>): number => (after[k] - before[k]) / samples;
+export function breakdown(before: StageSums, after: StageSums): Breakdown | undefined {
+  const samples = after.leader.samples - before.leader.samples;
+  const syncs = after.followerSyncedWrites - before.followerSyncedWrites;
+  if (samples <= 0 || syncs <= 0) return undefined;
+  const mean = (k: keyof Omit<WriteLatency, 'samples'>): number =>
+    (after.leader[k] - before.leader[k]) / samples;
   return {
     samples,
     appendedMs: mean('appendedMs'),
     durableMs: mean('durableMs'),
     quorumMs: mean('quorumMs'),
     appliedMs: mean('appliedMs'),
+    followerFsyncMs: (after.followerSyncedWriteMs - before.followerSyncedWriteMs) / syncs,
   };
 }
 
@@ -52,10 +91,12 @@ export function breakdownTable(rows: BreakdownRow[]): string {
     'system',
     'client',
     'conc',
-    'appended',
-    'durable',
-    'quorum',
-    'applied',
+    'client+rpc',
+    'append',
+    'leader fsync',
+    'follower fsync',
+    'net+steps',
+    'apply',
     'client mean',
     'etcd mean',
     'etcd p50',
@@ -63,7 +104,8 @@ export function breakdownTable(rows: BreakdownRow[]): string {
   const out = [head];
   const f = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
   for (const r of rows) {
-    if (!r.stages) continue;
+    const s = r.stages;
+    if (!s) continue;
     const etcd = rows.find(
       (e) => e.system === 'etcd' && e.style === r.style && e.concurrency === r.concurrency,
     );
@@ -71,10 +113,12 @@ export function breakdownTable(rows: BreakdownRow[]): string {
       r.system,
       r.style,
       String(r.concurrency),
-      f(r.stages.appendedMs),
-      f(r.stages.durableMs),
-      f(r.stages.quorumMs),
-      f(r.stages.appliedMs),
+      f(r.result.meanMs - s.appliedMs),
+      f(s.appendedMs),
+      f(s.durableMs - s.appendedMs),
+      f(s.followerFsyncMs),
+      f(s.quorumMs - s.appendedMs - s.followerFsyncMs),
+      f(s.appliedMs - s.quorumMs),
       f(r.result.meanMs),
       f(etcd?.result.meanMs),
       f(etcd?.result.p50Ms),

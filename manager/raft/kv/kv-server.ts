@@ -4,7 +4,7 @@
 //
 //   node dist/manager/raft/kv/kv-server.js --id 1 --listen 127.0.0.1:23001 \
 //     --peers 1=127.0.0.1:23001,2=127.0.0.1:23002,3=127.0.0.1:23003 --data /tmp/kv1 [--http 127.0.0.1:24001]
-//     [--storage lmdb|wal]
+//     [--storage lmdb|wal|wal-inline]   (wal-inline: WAL appends on the event loop's thread)
 //
 // With an empty data dir the member bootstraps a new cluster of exactly --peers (every member gets
 // the same list); without --peers it waits to be added to an existing cluster. Prints one JSON line
@@ -31,8 +31,9 @@ const { values } = parseArgs({
     storage: { type: 'string' },
   },
 });
-if (values.storage !== undefined && values.storage !== 'lmdb' && values.storage !== 'wal') {
-  console.error(`kv-server: --storage must be lmdb or wal, not ${values.storage}`);
+const LAYOUTS = ['lmdb', 'wal', 'wal-inline'];
+if (values.storage !== undefined && !LAYOUTS.includes(values.storage)) {
+  console.error(`kv-server: --storage must be one of ${LAYOUTS.join(', ')}, not ${values.storage}`);
   process.exit(2);
 }
 if (!values.id || !values.listen || !values.data) {
@@ -78,7 +79,8 @@ async function main(): Promise<void> {
     ...(peers && { bootstrap: peers }),
     ...(values['tick-ms'] && { tickMs: Number(values['tick-ms']) }),
     ...(values['snapshot-every'] && { snapshotEveryEntries: Number(values['snapshot-every']) }),
-    ...(values.storage && { storage: values.storage as 'lmdb' | 'wal' }),
+    ...(values.storage && { storage: values.storage === 'lmdb' ? 'lmdb' : 'wal' }),
+    inlineWalAppends: values.storage === 'wal-inline',
     requestTimeoutMs: 5_000,
   });
   node.on('fatal', (err) => {

@@ -3,9 +3,10 @@
 // on loopback, both fsyncing every commit, driven by the same Node client code at 1 and 64 concurrent
 // clients, in two client styles: unary gRPC Put (one HTTP/2 channel) and etcd's HTTP/JSON gateway
 // shape (POST /v3/kv/put over keep-alive HTTP/1.1). Writes go to the leader. Prints writes/s, p50 and
-// p99 latency, and the ratios.
+// p99 latency, and the ratios. Both clusters run side by side and take turns, slice by slice
+// (measure()), so that the machine's other load weighs on both alike.
 //
-//   npm run bench:raft -- [--writes 5000,20000] [--concurrency 1,64] [--value-size 256]
+//   npm run bench:raft -- [--writes 5000,20000] [--concurrency 1,64] [--value-size 256] [--rounds 10]
 //                          [--systems swarmlite,etcd] [--clients grpc,http] [--snapshot-every N]
 import { parseArgs } from 'node:util';
 import { KvCluster } from './cluster.js';
@@ -13,9 +14,8 @@ import { KvClient } from './kv-client.js';
 import { kvCalls, newKvGrpcClient } from './kv-proto.js';
 import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './bench-clients.js';
 import { EtcdCluster, etcdPut, etcdVersion } from './etcd-cluster.js';
-import { runLoad, type LoadResult } from './bench-load.js';
-import { breakdown, breakdownTable, readLatency, type Breakdown } from './bench-breakdown.js';
-import type { WriteLatency } from '../node/write-latency.js';
+import { combineRuns, runLoad, type LoadResult, type LoadRun } from './bench-load.js';
+import { breakdown, breakdownTable, readStages, type Breakdown, type StageSums } from './bench-breakdown.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,17 +25,20 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'swarmlite,etcd' },
     clients: { type: 'string', default: 'grpc,http' },
     warmup: { type: 'string', default: '500' },
+    // Each load is run in this many slices, the systems taking turns (see measure()).
+    rounds: { type: 'string', default: '10' },
     // swarmlite's snapshot interval (entries); etcd keeps its default (--snapshot-count 100000).
     'snapshot-every': { type: 'string' },
     // swarmlite's log layouts to run, each as its own system row: lmdb, wal.
-    'swarmlite-storage': { type: 'string', default: 'lmdb' },
+    'swarmlite-storage': { type: 'string', default: 'wal' },
   },
 });
 const concurrencies = values.concurrency.split(',').map(Number);
 const writes = values.writes.split(',').map(Number);
 const valueSize = Number(values['value-size']);
 const warmup = Number(values.warmup);
-const systems = values.systems.split(',');
+const rounds = Number(values.rounds);
+const systemNames = values.systems.split(',');
 const styles = values.clients.split(',') as ClientStyle[];
 const layouts = values['swarmlite-storage'].split(',');
 
@@ -48,31 +51,62 @@ interface Row {
   stages?: Breakdown;
 }
 
-/** Runs every client style and concurrency against one cluster; `connect` opens a client to its leader. */
-async function measure(
-  system: string,
-  connect: (style: ClientStyle, concurrency: number) => Promise<BenchClient>,
-  stageSums?: () => Promise<WriteLatency | undefined>,
-): Promise<Row[]> {
+/** A running cluster under test: how to reach its leader and (swarmlite) read its stage sums. */
+interface System {
+  name: string;
+  connect: (style: ClientStyle, concurrency: number) => Promise<BenchClient>;
+  stageSums?: () => Promise<StageSums | undefined>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Runs every client style and concurrency against every system, in turns: each load is split into
+ * `rounds` slices and the systems take one slice each per round (the order rotating), so a change in
+ * the machine's other load (a CI run beside it) falls on all of them alike. The figures of each
+ * system combine its slices: its writes over its own summed time, percentiles over all its writes.
+ */
+async function measure(systems: System[]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const style of styles) {
     for (const [i, concurrency] of concurrencies.entries()) {
-      const client = await connect(style, concurrency);
+      const clients = await Promise.all(systems.map((s) => s.connect(style, concurrency)));
       try {
-        const prefix = `${system}-${style}-c${concurrency}`;
-        await runLoad(client.put, { concurrency, writes: warmup, valueSize, prefix: `${prefix}-warmup` });
+        const prefix = (s: System): string => `${s.name}-${style}-c${concurrency}`;
+        for (const [k, s] of systems.entries()) {
+          await runLoad(clients[k]!.put, {
+            concurrency,
+            writes: warmup,
+            valueSize,
+            prefix: `${prefix(s)}-warmup`,
+          });
+        }
         const n = writes[i] ?? writes.at(-1)!;
-        const before = await stageSums?.();
-        const result = await runLoad(client.put, { concurrency, writes: n, valueSize, prefix });
-        const after = await stageSums?.();
-        const stages = before && after ? breakdown(before, after) : undefined;
-        console.error(
-          `${system} ${style} c=${concurrency}: ${n} writes in ${result.seconds.toFixed(2)} s, ` +
-            `${result.writesPerSec.toFixed(0)}/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`,
-        );
-        rows.push({ system, style, concurrency, result, stages });
+        const slice = Math.max(concurrency, Math.ceil(n / rounds));
+        const runs: LoadRun[][] = systems.map(() => []);
+        const before = await Promise.all(systems.map((s) => s.stageSums?.()));
+        for (let r = 0; r * slice < n; r++) {
+          for (let j = 0; j < systems.length; j++) {
+            const k = (j + r) % systems.length;
+            const w = Math.min(slice, n - r * slice);
+            const p = `${prefix(systems[k]!)}-r${r}`;
+            runs[k]!.push(await runLoad(clients[k]!.put, { concurrency, writes: w, valueSize, prefix: p }));
+          }
+        }
+        const after = await Promise.all(systems.map((s) => s.stageSums?.()));
+        for (const [k, s] of systems.entries()) {
+          const result = combineRuns(runs[k]!);
+          const b = before[k];
+          const a = after[k];
+          const stages = b && a ? breakdown(b, a) : undefined;
+          console.error(
+            `${s.name} ${style} c=${concurrency}: ${result.writes} writes in ${runs[k]!.length} slices, ` +
+              `${result.seconds.toFixed(2)} s, ${result.writesPerSec.toFixed(0)}/s, ` +
+              `p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`,
+          );
+          rows.push({ system: s.name, style, concurrency, result, stages });
+        }
       } finally {
-        client.close();
+        for (const c of clients) c.close();
       }
     }
   }
@@ -95,46 +129,44 @@ async function swarmliteLeader(cluster: KvCluster): Promise<{ addr: string; http
   }
 }
 
-async function benchSwarmlite(layout: string): Promise<Row[]> {
+async function startSwarmlite(layout: string): Promise<System> {
   const extraArgs = values['snapshot-every'] ? ['--snapshot-every', values['snapshot-every']] : [];
   extraArgs.push('--storage', layout);
   const cluster = await KvCluster.start(3, { http: true, extraArgs });
-  const system = layouts.length > 1 ? `swarmlite-${layout}` : 'swarmlite';
   const probe = new KvClient(cluster.addrs);
-  try {
-    return await measure(
-      system,
-      async (style, concurrency) => {
-        const leader = await swarmliteLeader(cluster);
-        if (style === 'http') return httpClient(leader.httpAddr, concurrency);
-        const client = newKvGrpcClient(leader.addr);
-        const calls = kvCalls(client);
-        return grpcClient(client, (key, value) => calls.put({ key, value }));
-      },
-      async () => readLatency(probe, (await swarmliteLeader(cluster)).addr),
-    );
-  } finally {
-    for (const addr of cluster.addrs) {
-      const st = await probe.status(addr).catch(() => undefined);
-      if (st) console.error(`swarmlite member ${st.id} (${st.role}): ${st.metrics}`);
-    }
-    probe.close();
-    await cluster.destroy();
-  }
+  return {
+    name: layouts.length > 1 ? `swarmlite-${layout}` : 'swarmlite',
+    async connect(style, concurrency) {
+      const leader = await swarmliteLeader(cluster);
+      if (style === 'http') return httpClient(leader.httpAddr, concurrency);
+      const client = newKvGrpcClient(leader.addr);
+      const calls = kvCalls(client);
+      return grpcClient(client, (key, value) => calls.put({ key, value }));
+    },
+    stageSums: async () => readStages(probe, (await swarmliteLeader(cluster)).addr, cluster.addrs),
+    async stop() {
+      for (const addr of cluster.addrs) {
+        const st = await probe.status(addr).catch(() => undefined);
+        if (st) console.error(`swarmlite member ${st.id} (${st.role}): ${st.metrics}`);
+      }
+      probe.close();
+      await cluster.destroy();
+    },
+  };
 }
 
-async function benchEtcd(): Promise<Row[]> {
+async function startEtcd(): Promise<System> {
   const cluster = await EtcdCluster.start(3);
-  try {
-    return await measure('etcd', async (style, concurrency) => {
+  return {
+    name: 'etcd',
+    async connect(style, concurrency) {
       const leader = await cluster.leaderAddr();
       if (style === 'http') return httpClient(leader, concurrency);
       const client = cluster.kvClient(leader);
       return grpcClient(client, etcdPut(client));
-    });
-  } finally {
-    await cluster.stop();
-  }
+    },
+    stop: () => cluster.stop(),
+  };
 }
 
 function table(rows: Row[]): string {
@@ -176,16 +208,21 @@ function table(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  const rows: Row[] = [];
-  if (systems.includes('swarmlite'))
-    for (const layout of layouts) rows.push(...(await benchSwarmlite(layout)));
-  if (systems.includes('etcd')) rows.push(...(await benchEtcd()));
+  const running: System[] = [];
+  let rows: Row[];
+  try {
+    if (systemNames.includes('swarmlite')) for (const l of layouts) running.push(await startSwarmlite(l));
+    if (systemNames.includes('etcd')) running.push(await startEtcd());
+    rows = await measure(running);
+  } finally {
+    for (const s of running) await s.stop();
+  }
   console.log(`3 members on 127.0.0.1, ${valueSize}-byte values, fsync on, writes to the leader`);
-  if (systems.includes('etcd')) console.log(`etcd: ${etcdVersion()}`);
+  if (systemNames.includes('etcd')) console.log(`etcd: ${etcdVersion()}`);
   console.log(table(rows));
   if (rows.some((r) => r.stages)) {
     console.log(
-      '\none write on the swarmlite leader, mean ms since propose (client mean: the whole round trip)',
+      '\none write on the swarmlite leader, mean ms per stage (bench-breakdown.ts; client mean: the whole round trip)',
     );
     console.log(breakdownTable(rows));
   }

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../types.js';
@@ -31,6 +32,53 @@ async function leaderOf(node: RaftNode): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('a member written by the old default (LMDB) restarts on the WAL with its state and goes on', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'raftnode-upgrade-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const open = (sm: Lines, storage?: 'lmdb') =>
+    openRaftNode({
+      id: 7,
+      dataDir: dir,
+      stateMachine: sm,
+      transport: { listen: '127.0.0.1:0' },
+      bootstrap: true,
+      tickMs: 10,
+      snapshotEveryEntries: 20,
+      snapshotKeepEntries: 5,
+      ...(storage && { storage }),
+    });
+  const old = new Lines();
+  let node = await open(old, 'lmdb');
+  await leaderOf(node);
+  await Promise.all(Array.from({ length: 30 }, (_, i) => node.propose(Buffer.from(`a${i}`))));
+  const term = node.status().term;
+  await node.stop();
+  assert.ok((await readdir(dir)).includes('raft.mdb'));
+
+  const upgraded = new Lines();
+  node = await open(upgraded);
+  try {
+    await leaderOf(node);
+    await node.readIndex();
+    assert.deepEqual(upgraded.lines, old.lines, 'snapshot plus log rebuild the same state');
+    assert.ok(node.status().snapshotIndex > 1, 'the snapshot taken on LMDB came along');
+    assert.ok(node.status().term > term, 'the hard state came along (a new term after it)');
+    await node.propose(Buffer.from('b0'));
+  } finally {
+    await node.stop();
+  }
+  assert.deepEqual((await readdir(dir)).sort(), ['snap', 'wal']);
+  const restarted = new Lines();
+  node = await open(restarted);
+  try {
+    await leaderOf(node);
+    await node.readIndex();
+    assert.deepEqual(restarted.lines, [...old.lines, 'b0']);
+  } finally {
+    await node.stop();
+  }
+});
 
 for (const layout of ['lmdb', 'wal'] as const) {
   test(`bootstrap, restart and replay on disk (${layout})`, async (t) => {

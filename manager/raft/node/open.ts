@@ -1,19 +1,22 @@
-// Production wiring: a RaftNode on durable storage in `dataDir` (LMDB DiskStorage, or the WAL with
-// `storage: 'wal'`, see manager/raft/README.md), driving the core's RawNode.
-import { DiskStorage } from '../storage/disk-storage.js';
-import { WalStorage } from '../storage/wal-storage.js';
+// Production wiring: a RaftNode on durable storage in `dataDir` (the WAL, migrating a directory of the
+// old LMDB layout on first start; see manager/raft/README.md), driving the core's RawNode.
+import { type LogLayout, openLogStorage } from '../storage/layout.js';
+import { nodeFileLayer } from '../storage/wal/files.js';
 import { newRawNode } from './core-binding.js';
 import { RaftNode, type RaftNodeOptions } from './raft-node.js';
 
 export type OpenRaftNodeOptions = Omit<RaftNodeOptions, 'storage' | 'createCore'> & {
   dataDir: string;
-  /** The log's layout on disk (default 'lmdb'). */
-  storage?: 'lmdb' | 'wal';
+  /** The log's layout on disk (default 'wal'; 'lmdb' only to compare, see storage/layout.ts). */
+  storage?: LogLayout;
+  /** WAL appends on the event loop's thread instead of the pool (see storage/wal/files.ts). */
+  inlineWalAppends?: boolean;
 };
 
 export async function openRaftNode(opts: OpenRaftNodeOptions): Promise<RaftNode> {
-  const { dataDir, storage: layout, ...rest } = opts;
-  const storage = layout === 'wal' ? await WalStorage.open(dataDir) : await DiskStorage.open(dataDir);
+  const { dataDir, storage: layout, inlineWalAppends, ...rest } = opts;
+  const files = nodeFileLayer({ inlineAppends: inlineWalAppends ?? false });
+  const { storage } = await openLogStorage(dataDir, { layout, files });
   try {
     return await RaftNode.create({ ...rest, storage, createCore: newRawNode });
   } catch (err) {

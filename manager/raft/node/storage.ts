@@ -1,5 +1,5 @@
-// What the node needs from durable storage, beyond the core's read-only LogStorage. The LMDB
-// DiskStorage (manager/raft/storage) implements it; tests may wrap the core's MemoryStorage.
+// What the node needs from durable storage, beyond the core's read-only LogStorage. WalStorage and the
+// LMDB DiskStorage (manager/raft/storage) implement it; tests may wrap the core's MemoryStorage.
 import type { ConfState, Entry, HardState, LogStorage, Snapshot } from '../types.js';
 
 export interface PersistBatch {

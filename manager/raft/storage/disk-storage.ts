@@ -69,7 +69,8 @@ export interface StorageStats {
   snapshotFsyncs: number;
 }
 
-const LMDB_FILE = 'raft.mdb';
+/** The LMDB environment's file in the data directory (and its lock file, with '-lock'). */
+export const LMDB_FILE = 'raft.mdb';
 /** Per-entry framing the core adds when it sizes messages (core/util entrySize); kept in step with it. */
 const ENTRY_FRAMING_BYTES = 16;
 const SNAP_DIR = 'snap';

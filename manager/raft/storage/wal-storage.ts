@@ -41,9 +41,12 @@ export class WalStorage implements NodeStorage {
 
   static async open(
     dir: string,
-    opts: { files?: FileLayer; rotateBytes?: number } = {},
+    opts: { files?: FileLayer; rotateBytes?: number; preallocBytes?: number } = {},
   ): Promise<WalStorage> {
-    const wal = await Wal.open(join(dir, 'wal'), opts.files ?? nodeFiles);
+    const wal = await Wal.open(join(dir, 'wal'), {
+      files: opts.files ?? nodeFiles,
+      preallocBytes: opts.preallocBytes,
+    });
     const { files: snapFiles } = await SnapshotFiles.open(join(dir, 'snap'));
     const meta = wal.view.snapshot;
     const snap =

@@ -4,7 +4,8 @@
 // Mounted in the daemon's mount namespace at prepare, unmounted at remove.
 import { lstatSync, mkdirSync, readlinkSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { run } from '../../../lib/exec.js';
+import { run as runTool } from '../../../lib/exec.js';
+import type { Runner } from '../../../lib/spawner.js';
 
 export interface RootfsPaths {
   /** The merged view the container's root is (the bundle's `rootfs`). */
@@ -32,7 +33,11 @@ export function overlayOptions(lowerDirs: readonly string[], paths: RootfsPaths)
   return options;
 }
 
-export async function mountRootfs(dir: string, lowerDirs: readonly string[]): Promise<RootfsPaths> {
+export async function mountRootfs(
+  dir: string,
+  lowerDirs: readonly string[],
+  run: Runner = runTool,
+): Promise<RootfsPaths> {
   const paths = rootfsPaths(dir);
   const options = overlayOptions(lowerDirs, paths);
   for (const d of [paths.merged, paths.upper, paths.work]) mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -65,7 +70,7 @@ export function mountedOverlayLowerDirs(
 }
 
 /** Unmounts (lazily when busy) and removes the private folders. Idempotent. */
-export async function removeRootfs(dir: string): Promise<void> {
+export async function removeRootfs(dir: string, run: Runner = runTool): Promise<void> {
   const paths = rootfsPaths(dir);
   if (isMounted(paths.merged)) {
     try {

@@ -32,6 +32,8 @@ test('the runc shell on a task the runtime runs: state, list, kill with a signal
   const { rt, root } = testRuntime(t);
   const oci = new OciCli(join(root, '.runc'));
   const { id, pid } = await runTask(rt, hostSpec(['sleep', '1000']));
+  assert.equal(oci.knows(id), true);
+  assert.equal(oci.knows('never-created'), false);
   const state = await oci.state(id);
   assert.equal(state?.status, 'running');
   assert.equal(state?.pid, pid);
@@ -45,6 +47,7 @@ test('the runc shell on a task the runtime runs: state, list, kill with a signal
   assert.equal((await oci.state(id))?.status, 'stopped');
   await oci.delete(id, false);
   assert.equal(await oci.state(id), undefined);
+  assert.equal(oci.knows(id), false);
   await oci.delete(id, false); // idempotent
   await rt.remove(id);
   assert.deepEqual(await oci.list(), []);

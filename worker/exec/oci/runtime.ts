@@ -8,7 +8,10 @@
 // supervisor (shim/oci-shim.pl), a child subreaper, so that the container's init becomes its child
 // when the runtime's create process exits, and its exit status can be collected by a process that
 // outlives the daemon; the supervisor runs start right after, which spares the daemon a spawn.
-import { findTool, run } from '../../../lib/exec.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { findTool, run as runTool } from '../../../lib/exec.js';
+import type { Runner } from '../../../lib/spawner.js';
 
 export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -38,6 +41,11 @@ export interface OciRuntime {
   kill(id: string, signal: NodeJS.Signals, all?: boolean): Promise<void>;
   /** Forgets the container and removes its cgroup; `force` kills it first. Idempotent. */
   delete(id: string, force: boolean): Promise<void>;
+  /**
+   * Whether the runtime may hold state of the container (its folder under the state root, made by
+   * `create` before anything else of the container). false: delete would find nothing.
+   */
+  knows(id: string): boolean;
   /** The command line that runs process.json's process in the running container, in the foreground. */
   execCommand(id: string, processFile: string): string[];
   list(): Promise<OciState[]>;
@@ -51,9 +59,11 @@ export class OciCli implements OciRuntime {
   private readonly binary: string;
 
   /** @param stateRoot the runtime's `--root`: its state of every container. */
+  /** @param run how the runtime's commands are run (the task runtime's spawner). */
   constructor(
     private readonly stateRoot: string,
     tool: 'runc' | 'crun' = 'runc',
+    private readonly run: Runner = runTool,
   ) {
     this.name = tool;
     this.binary = findTool(tool);
@@ -79,12 +89,12 @@ export class OciCli implements OciRuntime {
   }
 
   async start(id: string): Promise<void> {
-    await run(this.name, this.args('start', id));
+    await this.run(this.name, this.args('start', id));
   }
 
   async state(id: string): Promise<OciState | undefined> {
     try {
-      return parseState(await run(this.name, this.args('state', id)));
+      return parseState(await this.run(this.name, this.args('state', id)));
     } catch (err) {
       if (err instanceof Error && NOT_FOUND.test(err.message)) return undefined;
       throw err;
@@ -92,16 +102,20 @@ export class OciCli implements OciRuntime {
   }
 
   async kill(id: string, signal: NodeJS.Signals, all = false): Promise<void> {
-    await run(this.name, this.args('kill', ...(all ? ['--all'] : []), id, signal.replace(/^SIG/, '')));
+    await this.run(this.name, this.args('kill', ...(all ? ['--all'] : []), id, signal.replace(/^SIG/, '')));
   }
 
   async delete(id: string, force: boolean): Promise<void> {
     try {
-      await run(this.name, this.args('delete', ...(force ? ['--force'] : []), id));
+      await this.run(this.name, this.args('delete', ...(force ? ['--force'] : []), id));
     } catch (err) {
       if (err instanceof Error && NOT_FOUND.test(err.message)) return;
       throw err;
     }
+  }
+
+  knows(id: string): boolean {
+    return existsSync(join(this.stateRoot, id));
   }
 
   execCommand(id: string, processFile: string): string[] {
@@ -109,7 +123,7 @@ export class OciCli implements OciRuntime {
   }
 
   async list(): Promise<OciState[]> {
-    const text = await run(this.name, this.args('list', '--format', 'json'));
+    const text = await this.run(this.name, this.args('list', '--format', 'json'));
     const parsed: unknown = JSON.parse(text.trim() || '[]');
     return Array.isArray(parsed) ? parsed.map((s) => parseState(JSON.stringify(s))) : [];
   }

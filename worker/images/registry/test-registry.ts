@@ -5,6 +5,7 @@
 // namespace and the files; it is idempotent and safe after a failure halfway through setup.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt, webcrypto } from 'node:crypto';
+import { registryConfigYaml } from '../../../lib/registry-config.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,42 +127,26 @@ export class RegistryLab {
   /** Starts docker-registry in the namespace and waits until it answers. Returns `address:port`. */
   async startRegistry(name: string, spec: RegistrySpec): Promise<string> {
     const root = join(this.dir, name);
-    const lines = [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${root}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: ${this.address}:${spec.port}`,
-      `  secret: ${randomBytes(16).toString('hex')}`,
-    ];
-    if (spec.tls)
-      lines.push('  tls:', `    certificate: ${spec.tls.certFile}`, `    key: ${spec.tls.keyFile}`);
+    let htpasswd: { realm: string; path: string } | undefined;
     if (spec.basicAuth) {
-      const htpasswd = join(this.dir, `${name}.htpasswd`);
-      const entry = await run('htpasswd', ['-Bbn', spec.basicAuth.user, spec.basicAuth.password]);
-      await writeFile(htpasswd, entry);
-      lines.push('auth:', '  htpasswd:', `    realm: ${name}`, `    path: ${htpasswd}`);
-    }
-    if (spec.tokenAuth) {
-      const t = spec.tokenAuth;
-      lines.push(
-        'auth:',
-        '  token:',
-        `    realm: ${t.realm}`,
-        `    service: ${t.service}`,
-        `    issuer: ${t.issuer}`,
-        `    rootcertbundle: ${t.certFile}`,
+      htpasswd = { realm: name, path: join(this.dir, `${name}.htpasswd`) };
+      await writeFile(
+        htpasswd.path,
+        await run('htpasswd', ['-Bbn', spec.basicAuth.user, spec.basicAuth.password]),
       );
     }
+    const t = spec.tokenAuth;
+    const yaml = registryConfigYaml({
+      rootDirectory: root,
+      addr: `${this.address}:${spec.port}`,
+      ...(spec.tls ? { tls: spec.tls } : {}),
+      ...(htpasswd ? { htpasswd } : {}),
+      ...(t
+        ? { token: { realm: t.realm, service: t.service, issuer: t.issuer, rootCertBundle: t.certFile } }
+        : {}),
+    });
     const config = join(this.dir, `${name}.yml`);
-    await writeFile(config, lines.join('\n') + '\n');
+    await writeFile(config, yaml);
     const child = this.spawnIn(['docker-registry', 'serve', config]);
     const where = `${this.address}:${spec.port}`;
     await this.waitForPort(child, spec.port, `registry ${name}`);

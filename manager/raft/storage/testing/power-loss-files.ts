@@ -1,10 +1,11 @@
 // A FileLayer (wal/files.ts) that models a machine losing power. Each file keeps what was written and
 // what is known to be on the medium: bytes reach the medium only through datasync (or truncate, which
 // syncs), and directory entries (creations, renames, removals) only through syncDir. crash() builds the
-// world a reboot would find: every file the last syncDir recorded, holding its synced bytes plus, past
-// them, an arbitrary mix of 512-byte sectors of the unsynced writes that happened to be written back,
-// never-written holes (zeros) and, when `torn`, sectors of garbage (a write cut mid-sector). Handles
-// from before the crash hang forever: the process that held them is gone.
+// world a reboot would find: every file the last syncDir recorded, holding its synced bytes except
+// that each 512-byte sector written since (over preallocated zeros, or past the synced end) may hold
+// the new bytes (written back), the old ones (never written; zeros past the end) or, when `torn`,
+// garbage where its bytes changed (a write cut mid-sector), independently of the others. Handles from before the crash hang
+// forever: the process that held them is gone.
 //
 // Every operation yields to the event loop first, so concurrent callers interleave as they would
 // around real I/O.
@@ -45,20 +46,23 @@ export class PowerLossFiles implements FileLayer {
   }
 
   private afterPowerLoss(f: SimFile, torn: boolean): Buffer {
-    const base = f.data.subarray(0, f.synced.byteLength).equals(f.synced) ? f.data : f.synced;
-    const length = this.rng.int(f.synced.byteLength, Math.max(f.synced.byteLength, base.byteLength));
+    // Growth past the synced size may or may not have reached the medium.
+    const length = this.rng.int(f.synced.byteLength, Math.max(f.synced.byteLength, f.data.byteLength));
     const out = Buffer.alloc(length);
-    f.synced.copy(out);
-    for (let s = f.synced.byteLength; s < length; s += SECTOR) {
+    f.synced.copy(out, 0, 0, Math.min(length, f.synced.byteLength));
+    for (let s = 0; s < length; s += SECTOR) {
       const end = Math.min(length, s + SECTOR);
+      const now = f.data.subarray(s, end);
+      if (now.equals(out.subarray(s, end))) continue; // not written since the last sync
       const roll = this.rng.next();
       if (roll < 0.6) {
-        base.copy(out, s, s, end);
+        now.copy(out, s);
         this.crashes.sectorsLanded++;
       } else if (torn && roll < 0.8) {
-        for (let i = s; i < end; i++) out[i] = this.rng.int(0, 255);
+        // Cut mid-write: what changed in the sector is garbage; bytes an earlier sync put there stay.
+        for (let i = s; i < end; i++) if (f.data[i] !== out[i]) out[i] = this.rng.int(0, 255);
         this.crashes.sectorsTorn++;
-      } // else: never written back, reads as zeros
+      } // else: never written back, the medium keeps what it had
     }
     return out;
   }
@@ -88,7 +92,7 @@ export class PowerLossFiles implements FileLayer {
     return Buffer.from(this.file(path).data);
   }
 
-  async openAppend(path: string): Promise<AppendFile> {
+  async openAppend(path: string, end?: number): Promise<AppendFile> {
     const epoch = this.epoch;
     await this.turn(epoch);
     let f = this.live.get(path);
@@ -97,14 +101,38 @@ export class PowerLossFiles implements FileLayer {
       this.live.set(path, f);
     }
     const file = f;
+    let at = end ?? file.data.byteLength;
+    const writeAt = (data: Uint8Array, pos: number): void => {
+      const grown = Math.max(file.data.byteLength, pos + data.byteLength);
+      if (grown > file.data.byteLength) {
+        const bigger = Buffer.alloc(grown);
+        file.data.copy(bigger);
+        file.data = bigger;
+      }
+      file.data.set(data, pos); // `synced` is always a copy of its own
+    };
     return {
       append: async (data) => {
         await this.turn(epoch);
-        file.data = Buffer.concat([file.data, data]);
+        writeAt(data, at);
+        at += data.byteLength;
       },
       datasync: async () => {
         await this.turn(epoch);
         file.synced = Buffer.from(file.data);
+      },
+      get size() {
+        return file.data.byteLength;
+      },
+      // The zeros and the new size are durable; appends not yet synced stay unsynced.
+      preallocate: async (size) => {
+        await this.turn(epoch);
+        const len = file.data.byteLength;
+        if (size <= len) return;
+        writeAt(Buffer.alloc(size - len), len);
+        const synced = Buffer.alloc(size);
+        file.synced.copy(synced);
+        file.synced = synced;
       },
       close: () => this.turn(epoch),
     };

@@ -28,7 +28,7 @@ async function runSeed(seed: number): Promise<{ acked: number; truncations: numb
   let ackedCommit = 0;
   let truncations = 0;
   for (let boot = 1; boot <= 5; boot++) {
-    const wal = await Wal.open(DIR, files);
+    const wal = await Wal.open(DIR, { files, preallocBytes: 4096 });
     if (wal.recovery.truncated) truncations++;
     const v = wal.view;
     const where = `seed ${seed} boot ${boot}`;
@@ -107,7 +107,7 @@ test(`wal power loss: ${SEEDS} machines, 5 boots each, no acknowledged write los
 test('wal power loss: an unsynced torn tail is cut on open and appends continue after it', async () => {
   const rng = new Prng(7);
   const files = new PowerLossFiles(rng);
-  const wal = await Wal.open(DIR, files);
+  const wal = await Wal.open(DIR, { files, preallocBytes: 4096 });
   await wal.save(
     { entries: [entry(1, 1, 100), entry(2, 1, 100)], hardState: { term: 1, vote: 1, commit: 2 } },
     true,
@@ -116,13 +116,13 @@ test('wal power loss: an unsynced torn tail is cut on open and appends continue 
   void wal.save({ entries: [entry(3, 1, 5000)] }, false);
   await turns(3);
   files.crash(true);
-  const again = await Wal.open(DIR, files);
+  const again = await Wal.open(DIR, { files, preallocBytes: 4096 });
   assert.equal(lastIndex(again.view), 2, 'a partly written entry is never part of the log');
   assert.deepEqual(again.view.hardState, { term: 1, vote: 1, commit: 2 });
   if (files.crashes.sectorsLanded + files.crashes.sectorsTorn > 0) assert.ok(again.recovery.truncated);
   await again.save({ entries: [entry(3, 2, 10)], hardState: { term: 2, vote: 1, commit: 3 } }, true);
   await again.close();
-  const third = await Wal.open(DIR, files);
+  const third = await Wal.open(DIR, { files, preallocBytes: 4096 });
   assert.equal(termAt(third.view, 3), 2);
   assert.equal(third.recovery.truncated, undefined);
   await third.close();

@@ -10,6 +10,13 @@
 // it at the first record that is incomplete or fails its CRC. That loses only writes nobody was told
 // were durable, since every acknowledged save's bytes precede the fdatasync it waited for.
 //
+// Segments are preallocated: zeros are written ahead of the log's end, PREALLOC_BYTES at a time, so an
+// append only overwrites bytes the file already has and its fdatasync flushes data, not the file
+// system's journal (files.ts). The next chunk is written once the log is half-way into the current
+// one, beside the appends (a disjoint range), so an append waits for it only if it catches up. A zero record header ends the log as cleanly as the end of the file;
+// open() checks that everything after the last record is zeros, and truncates it otherwise, so that
+// no bytes from before a crash can ever follow a record written after it.
+//
 // The view (hard state, snapshot metadata, entries) reflects every accepted save at once, ahead of the
 // disk, as the core's reads need.
 
@@ -52,6 +59,14 @@ interface Job {
 }
 
 const SEGMENT_RE = /^([0-9a-f]{16})\.wal$/;
+/** Zeros written ahead of the log's end at a time (etcd preallocates 64 MiB per segment). */
+export const PREALLOC_BYTES = 4 << 20;
+
+export interface WalOptions {
+  files?: FileLayer;
+  /** See PREALLOC_BYTES; tests use less. */
+  preallocBytes?: number;
+}
 const segmentName = (seq: number): string => `${seq.toString(16).padStart(16, '0')}.wal`;
 
 export class Wal {
@@ -63,9 +78,12 @@ export class Wal {
   /** Bytes in the current segment (what a rotation would reclaim, less what it keeps). */
   segmentBytes = 0;
   private idleWaiters: Array<() => void> = [];
+  /** The zeros being written ahead of the log's end, if any (awaited before the file is closed). */
+  private extending: Promise<void> | undefined;
 
   private constructor(
     private readonly files: FileLayer,
+    private readonly preallocBytes: number,
     readonly dir: string,
     private seq: number,
     private file: AppendFile,
@@ -74,7 +92,9 @@ export class Wal {
   ) {}
 
   /** Opens (creating) the WAL in `dir`: replays the newest segment, cutting a torn tail. */
-  static async open(dir: string, files: FileLayer = nodeFiles): Promise<Wal> {
+  static async open(dir: string, opts: WalOptions = {}): Promise<Wal> {
+    const files = opts.files ?? nodeFiles;
+    const prealloc = opts.preallocBytes ?? PREALLOC_BYTES;
     await files.mkdir(dir);
     const names = await files.list(dir);
     const recovery: WalRecovery = { removed: [] };
@@ -85,17 +105,18 @@ export class Wal {
     const segments = names.filter((n) => SEGMENT_RE.test(n)).sort();
     if (segments.length === 0) {
       const view = emptyView();
-      await writeSegment(
-        files,
-        dir,
-        1,
-        encodeRecord({ kind: RecordKind.Checkpoint, checkpoint: checkpointOf(view) }),
-      );
-      return new Wal(files, dir, 1, await files.openAppend(join(dir, segmentName(1))), view, recovery);
+      const head = encodeRecord({ kind: RecordKind.Checkpoint, checkpoint: checkpointOf(view) });
+      await writeSegment(files, dir, 1, head);
+      const file = await files.openAppend(join(dir, segmentName(1)), head.byteLength);
+      const wal = new Wal(files, prealloc, dir, 1, file, view, recovery);
+      wal.segmentBytes = head.byteLength;
+      wal.extendAhead(wal.segmentBytes);
+      return wal;
     }
     const newest = segments[segments.length - 1];
     const path = join(dir, newest);
-    const { records, validLength, badTail } = decodeRecords(await files.read(path));
+    const bytes = await files.read(path);
+    const { records, validLength, badTail } = decodeRecords(bytes);
     if (records[0]?.kind !== RecordKind.Checkpoint) {
       // Renamed into place only once complete and durable: a bad head is damage, not a crash.
       throw new CorruptLogError(
@@ -105,7 +126,7 @@ export class Wal {
     }
     const view = emptyView();
     for (const r of records) applyRecord(view, r);
-    if (badTail) {
+    if (badTail && !isZeros(bytes.subarray(validLength))) {
       await files.truncate(path, validLength);
       recovery.truncated = { segment: newest, offset: validLength, reason: badTail };
     }
@@ -115,9 +136,38 @@ export class Wal {
     }
     if (segments.length > 1) await files.syncDir(dir);
     const seq = parseInt(SEGMENT_RE.exec(newest)![1], 16);
-    const wal = new Wal(files, dir, seq, await files.openAppend(path), view, recovery);
+    const wal = new Wal(files, prealloc, dir, seq, await files.openAppend(path, validLength), view, recovery);
     wal.segmentBytes = validLength;
+    wal.extendAhead(validLength);
     return wal;
+  }
+
+  /**
+   * Writes a new WAL in `dir` (which holds no segment) whose first segment holds `view`: a checkpoint
+   * of its hard state, snapshot and compaction point, then its entries. The segment appears under its
+   * final name only once complete and durable (writeSegment), so a crash leaves no WAL or all of it.
+   * Used to carry a log over from another layout (migrate.ts).
+   */
+  static async create(dir: string, view: WalView, files: FileLayer = nodeFiles): Promise<void> {
+    const names = await files.list(dir);
+    if (names.some((n) => SEGMENT_RE.test(n))) throw new Error(`wal: ${dir} already holds a WAL`);
+    const records: WalRecord[] = [
+      { kind: RecordKind.Checkpoint, checkpoint: checkpointOf(view) },
+      ...view.entries.map((entry) => ({ kind: RecordKind.Entry, entry }) as const),
+    ];
+    // Replayed exactly as open() will: a view that cannot be replayed is refused before anything lands.
+    const check = emptyView();
+    for (const r of records) applyRecord(check, r);
+    await writeSegment(files, dir, 1, Buffer.concat(records.map(encodeRecord)));
+  }
+
+  /** Whether `dir` holds a WAL (a segment under its final name). */
+  static async exists(dir: string, files: FileLayer = nodeFiles): Promise<boolean> {
+    const names = await files.list(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    return names.some((n) => SEGMENT_RE.test(n));
   }
 
   stats(): WalStats {
@@ -208,6 +258,7 @@ export class Wal {
     if (this.closed) return;
     this.closed = true;
     if (this.writing || this.queue.length > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.extending?.catch(() => {});
     await this.file.close();
   }
 
@@ -275,6 +326,13 @@ export class Wal {
 
   private async appendBatch(batch: Job[]): Promise<void> {
     const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((j) => j.bytes));
+    // Appends must stay below the file's size while zeros are written past it (extendAhead).
+    const end = this.segmentBytes + bytes.byteLength;
+    if (end > this.file.size) await this.extending;
+    if (end > this.file.size) {
+      await this.file.preallocate(Math.ceil(end / this.preallocBytes) * this.preallocBytes);
+    }
+    this.extendAhead(end);
     await this.file.append(bytes);
     this.segmentBytes += bytes.byteLength;
     this.counters.batches++;
@@ -285,16 +343,32 @@ export class Wal {
     }
   }
 
+  /** Starts writing the next chunk of zeros once the log's end is within half a chunk of the file's. */
+  private extendAhead(end: number): void {
+    if (this.extending || this.file.size - end >= this.preallocBytes / 2) return;
+    const p = this.file.preallocate(this.file.size + this.preallocBytes);
+    // A failure surfaces where it is awaited (the next append needing the space, rotate, close).
+    this.extending = p;
+    p.then(
+      () => {
+        if (this.extending === p) this.extending = undefined;
+      },
+      () => {},
+    );
+  }
+
   private async rotate(bytes: Buffer): Promise<void> {
     // Whatever the old segment holds unsynced is also in the new one (the checkpoint was taken after it).
     const next = this.seq + 1;
     await writeSegment(this.files, this.dir, next, bytes);
     this.counters.fdatasyncs++;
     this.segmentBytes = bytes.byteLength;
+    await this.extending;
     await this.file.close();
     const old = segmentName(this.seq);
     this.seq = next;
-    this.file = await this.files.openAppend(join(this.dir, segmentName(next)));
+    this.file = await this.files.openAppend(join(this.dir, segmentName(next)), bytes.byteLength);
+    this.extendAhead(bytes.byteLength);
     await this.files.remove(join(this.dir, old)); // superseded; a crash before this is cleaned by open()
   }
 }
@@ -302,6 +376,7 @@ export class Wal {
 /** Writes a complete segment under its final name: temp file, fdatasync, rename, directory fsync. */
 async function writeSegment(files: FileLayer, dir: string, seq: number, bytes: Buffer): Promise<void> {
   const tmp = join(dir, `${segmentName(seq)}.tmp`);
+  await files.remove(tmp); // a crashed earlier attempt's leftover: openAppend would append to it
   const f = await files.openAppend(tmp);
   try {
     await f.append(bytes);
@@ -311,4 +386,13 @@ async function writeSegment(files: FileLayer, dir: string, seq: number, bytes: B
   }
   await files.rename(tmp, join(dir, segmentName(seq)));
   await files.syncDir(dir);
+}
+
+function isZeros(b: Uint8Array): boolean {
+  const zero = new Uint8Array(64 << 10);
+  for (let off = 0; off < b.byteLength; off += zero.byteLength) {
+    const part = b.subarray(off, off + zero.byteLength);
+    if (Buffer.compare(part, zero.subarray(0, part.byteLength)) !== 0) return false;
+  }
+  return true;
 }
