@@ -14,7 +14,7 @@ import { withDaemon, type LocalCalls } from '../daemon/client.js';
 import { findTool, run } from '../lib/exec.js';
 import type { LabHostState } from '../deploy/lab/state.js';
 import { networkView, taskView, type TaskView } from '../cli/objects.js';
-import { macFromIp, sandboxName } from '../worker/overlay/names.js';
+import { macFromIp, sandboxName } from '../worker/network/overlay/names.js';
 
 const NODES = 5;
 const LAB = `bov${process.pid % 10_000}`;

@@ -15,8 +15,8 @@ import { MeshAgent } from '../ingress/agent.js';
 import type { EndpointRecord, EndpointSource } from '../worker/endpoints/records.js';
 import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
-import { OverlayAgent, publishesOnHost } from '../worker/overlay/agent.js';
-import { OverlayDriver } from '../worker/overlay/driver.js';
+import { OverlayAgent, publishesOnHost } from '../worker/network/overlay/agent.js';
+import { OverlayDriver } from '../worker/network/overlay/driver.js';
 
 const GOSSIP_PORT = 7946;
 const START_WAIT_MS = 15_000;

@@ -1,13 +1,15 @@
 // Removes what a host's swarmlite daemon made at run time once the daemon is stopped: its tasks
-// and standalone containers (processes, namespaces, cgroups, files) and its overlay sandboxes. Tasks outlive a daemon by design
-// (the next one adopts them), so `install.sh --uninstall` runs this to leave the host as it was.
+// (processes, namespaces, cgroups, files), its standalone containers, its overlay sandboxes and its
+// bridge networks. Tasks outlive a daemon by design (the next one adopts them), so
+// `install.sh --uninstall` runs this to leave the host as it was.
 //   node dist/deploy/host-cleanup.js --data-root /var/lib/swarmlite --netns-prefix swl [--exec-root DIR]
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { containerRuntime, taskRuntime } from '../daemon/executor.js';
 import { DAEMON_DEFAULTS } from '../daemon/options.js';
 import { NETNS_PREFIX_PATTERN } from '../lib/netns-prefix.js';
-import { OverlayDriver } from '../worker/overlay/driver.js';
+import { BridgeDriver } from '../worker/network/bridge/driver.js';
+import { OverlayDriver } from '../worker/network/overlay/driver.js';
 
 export async function removeHostState(dataRoot: string, execRoot: string, prefix: string): Promise<string[]> {
   const failures: string[] = [];
@@ -19,6 +21,9 @@ export async function removeHostState(dataRoot: string, execRoot: string, prefix
     .catch((err: unknown) => failures.push(`containers: ${String(err)}`));
   const overlays = await new OverlayDriver({ prefix }).removeAll();
   for (const f of overlays.failures) failures.push(`overlays: ${f.error}`);
+  await new BridgeDriver({ prefix })
+    .removeAll()
+    .catch((err: unknown) => failures.push(`bridges: ${String(err)}`));
   return failures;
 }
 

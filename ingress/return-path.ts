@@ -21,7 +21,7 @@
 // what this module owns in a task namespace, and the only ones it ever deletes.
 import { formatAddress } from '../lib/ipv4.js';
 import { address } from './model.js';
-import { macFromIp } from '../worker/overlay/names.js';
+import { macFromIp } from '../worker/network/overlay/names.js';
 import { tableName } from './names.js';
 import type { RenderedTable } from './types.js';
 

@@ -12,7 +12,7 @@
 // `<task name> <the client address they see>`. Everything is named after the lab's random tag.
 import { run } from '../lib/exec.js';
 import { addSwitch, plug } from '../lib/netns-fixture.js';
-import { macFromIp } from '../worker/overlay/names.js';
+import { macFromIp } from '../worker/network/overlay/names.js';
 import { NetnsLab } from './test-net.js';
 
 const OVERLAY_SUBNET = '10.201.0';

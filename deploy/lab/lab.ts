@@ -28,7 +28,7 @@ import {
 } from './registry.js';
 import { vmExec, vmLabDown, vmLabUp, vmLabViews, vmSignal, vmStart } from '../vmlab/vmlab.js';
 import { containerRuntime, taskRuntime } from '../../daemon/executor.js';
-import { OverlayDriver } from '../../worker/overlay/driver.js';
+import { OverlayDriver } from '../../worker/network/overlay/driver.js';
 import { withDaemon } from '../../daemon/client.js';
 import { labNames, parseHostName, validateLabName, validateNodeCount } from './names.js';
 import {

@@ -14,7 +14,7 @@ import type { Executor, TaskExit, TaskLaunch } from './executor.js';
 import { containerOptions } from './container-options.js';
 import { expandTaskSpec, type TemplateContext } from './templates.js';
 
-/** Plugs tasks into their overlay networks (worker/overlay/agent.ts); absent without a network plane. */
+/** Plugs tasks into their overlay networks (worker/network/overlay/agent.ts); absent without a network plane. */
 export interface NetworkAttacher {
   attach(task: Task, netnsPath: string): Promise<void>;
   detach(taskId: string): Promise<void>;

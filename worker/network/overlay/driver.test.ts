@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { requireTools, run } from '../../lib/exec.js';
+import { requireTools, run } from '../../../lib/exec.js';
 import { OverlayDriver } from './driver.js';
 import { ownNamespaceName } from './names.js';
 import { TestUnderlay, type TestHost } from './test-underlay.js';

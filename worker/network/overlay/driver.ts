@@ -8,11 +8,11 @@
 // Nothing is remembered between syncs: every sync starts from what the kernel has, which is what makes
 // a restarted daemon (a new driver) converge without duplicates or stale entries.
 import { existsSync } from 'node:fs';
-import { KeyedMutex, Mutex } from '../../lib/mutex.js';
-import { NETNS_PREFIX_PATTERN } from '../../lib/netns-prefix.js';
-import type { Logger } from '../../lib/log.js';
-import { findTool, isAbsentError, requireTools, run } from '../../lib/exec.js';
-import { errorMessage } from '../../lib/errors.js';
+import { KeyedMutex, Mutex } from '../../../lib/mutex.js';
+import { NETNS_PREFIX_PATTERN } from '../../../lib/netns-prefix.js';
+import type { Logger } from '../../../lib/log.js';
+import { findTool, isAbsentError, requireTools, run } from '../../../lib/exec.js';
+import { errorMessage } from '../../../lib/errors.js';
 import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
 import { sandboxesWanted, type PlanContext } from './desired.js';
 import { ownNamespacesWanted } from './plan-namespaces.js';

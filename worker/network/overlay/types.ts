@@ -26,6 +26,12 @@ export interface TaskAttachment {
   networkId: string;
   /** The task's address with its prefix length, e.g. '10.0.1.5/24'. */
   address: string;
+  /**
+   * The interface name inside the task; default eth<i> by the attachment's position. A container
+   * plugged in through the CNM interface (cnm.ts) names it, since its other networks' drivers share
+   * the namespace.
+   */
+  ifName?: string;
 }
 
 export interface LocalTask {
@@ -46,6 +52,11 @@ export interface LocalTask {
    * desired endpoint names it.
    */
   ownNamespace?: string;
+  /**
+   * false: the endpoint has its way out elsewhere (a container whose default route another network's
+   * driver gives): no gateway-bridge leg, so no second default route. Default: a leg as described.
+   */
+  egress?: false;
 }
 
 /** A task on another node, as the `overlay-peers` gossip table announces it. */

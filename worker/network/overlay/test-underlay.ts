@@ -2,7 +2,7 @@
 // tag and one random /24 of 198.19.200-250.0, plus fake task namespaces and ping helpers. The drivers
 // under test get prefixes starting with the tag, so destroy() removes what they made too.
 import { randomBytes, randomInt } from 'node:crypto';
-import { NetnsFixture } from '../../lib/netns-fixture.js';
+import { NetnsFixture } from '../../../lib/netns-fixture.js';
 
 export interface TestHost {
   netns: string;

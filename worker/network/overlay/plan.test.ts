@@ -315,6 +315,17 @@ test('a task on two networks: eth0 and eth1, one sandbox each, one gateway leg',
   assert.deepEqual(plan.gateway, []);
 });
 
+test('a container plugged in through the CNM interface: its interface name, and no gateway leg without egress', () => {
+  const d = desired();
+  d.tasks[0].attachments[0]!.ifName = 'eth2';
+  d.tasks[0].egress = false;
+  const plan = planAll(ctx, d, EMPTY);
+  assert.ok(networkLines(plan).some((l) => l.endsWith('type veth peer name eth2 netns /run/netns/t1')));
+  assert.deepEqual(plan.gateway, []);
+  delete d.tasks[0].egress;
+  assert.ok(lines(planAll(ctx, d, EMPTY).gateway).some((l) => l.includes('route replace default')));
+});
+
 test('a vxlan device with the wrong source address is recreated and its entries programmed again', () => {
   const o = converged();
   o.sandboxes[0].vxlan = { ...o.sandboxes[0].vxlan!, local: '198.18.0.50' };

@@ -5,7 +5,7 @@
 // (daemon/options.ts), so the '_' ends the prefix: daemon 'swl' never takes 'swl2_...' for its own.
 // Inside a sandbox namespace the driver owns everything, so names there are short and fixed.
 import { createHash } from 'node:crypto';
-import { formatAddress, parseAddress } from '../../lib/ipv4.js';
+import { formatAddress, parseAddress } from '../../../lib/ipv4.js';
 import type { LegLabel } from './types.js';
 
 /** The kernel's interface name limit (IFNAMSIZ 16, with the terminating NUL). */

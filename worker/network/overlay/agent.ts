@@ -4,13 +4,13 @@
 // local task comes or goes or the table changes. The driver is stateless and converges from what the
 // kernel has, so every change is simply one more sync of the whole desired state.
 import { isIPv4 } from 'node:net';
-import type { Logger } from '../../lib/log.js';
-import { containsAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
-import type { Network, Task } from '../../api/objects/index.js';
-import { fullTaskName } from '../agent/task-runner.js';
-import type { GossipNode, GossipTableEvent } from '../gossip/node.js';
+import type { Logger } from '../../../lib/log.js';
+import { containsAddress, parseAddress, parseCidr } from '../../../lib/ipv4.js';
+import type { Network, Task } from '../../../api/objects/index.js';
+import { fullTaskName } from '../../agent/task-runner.js';
+import type { GossipNode, GossipTableEvent } from '../../gossip/node.js';
 import type { OverlayDriver } from './driver.js';
-import type { LocalTask, OverlayDesiredState, RemotePeer } from './types.js';
+import type { LocalTask, OverlayDesiredState, RemotePeer, TaskAttachment } from './types.js';
 import { macFromIp } from './names.js';
 
 const PEERS_TABLE = 'overlay-peers';
@@ -119,8 +119,15 @@ export class OverlayAgent {
     const { attachments } = local;
     for (const a of attachments)
       if (!this.networks.has(a.networkId)) throw new Error(`network ${a.networkId} is not known here`);
+    // Plugged in again with fewer networks (a container's `network disconnect`): the ones it left
+    // are withdrawn, as detach withdraws them all.
+    const before = this.tasks.get(local.taskId)?.attachments ?? [];
     this.tasks.set(local.taskId, local);
     this.names.set(local.taskId, name);
+    this.withdraw(
+      local.taskId,
+      before.filter((b) => !attachments.some((a) => a.networkId === b.networkId && a.address === b.address)),
+    );
     for (const a of attachments) {
       this.opts.gossip.joinNetwork(a.networkId);
       const record: PeerRecord = {
@@ -133,6 +140,11 @@ export class OverlayAgent {
     await this.sync();
   }
 
+  /** Whether the assignments brought this network here (an overlay this node may plug into). */
+  knows(networkId: string): boolean {
+    return this.networks.has(networkId);
+  }
+
   /** The task is gone: its announcements are withdrawn and its legs removed. */
   async detach(taskId: string): Promise<void> {
     const task = this.tasks.get(taskId);
@@ -140,7 +152,13 @@ export class OverlayAgent {
     this.tasks.delete(taskId);
     this.names.delete(taskId);
     if (Date.now() < this.adoptUntil) this.detachedSinceStart.add(taskId);
-    for (const a of task.attachments) {
+    this.withdraw(taskId, task.attachments);
+    await this.sync();
+  }
+
+  /** Withdraws a task's announcements on these networks; leaves a network no local task uses now. */
+  private withdraw(taskId: string, attachments: readonly TaskAttachment[]): void {
+    for (const a of attachments) {
       try {
         this.opts.gossip.deleteEntry(PEERS_TABLE, a.networkId, ipOf(a.address));
       } catch (err) {
@@ -151,7 +169,6 @@ export class OverlayAgent {
       );
       if (!stillUsed) this.opts.gossip.leaveNetwork(a.networkId);
     }
-    await this.sync();
   }
 
   /** The ingress sandboxes on a network (every node's, this one's included), by address. */

@@ -4,7 +4,7 @@
 // Docker's docker_gwbridge: egress never depends on which overlay network is listed first, and an
 // internal-only task has no default route at all. Ports of the bridge are isolated from each other,
 // so tasks of different networks cannot meet on it.
-import { containsAddress, formatAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
+import { containsAddress, formatAddress, parseAddress, parseCidr } from '../../../lib/ipv4.js';
 import { bridge, inTask, ip, ipDel, NODE } from './commands.js';
 import { withPrefixOf, type PlanContext } from './desired.js';
 import {
@@ -53,12 +53,14 @@ const nft = (args: string[], input?: string): Command => ({ tool: 'nft', where: 
 /**
  * Tasks that get a gateway leg: those with at least one attachment to a known, non-internal network,
  * and those plugged in with no network at all (a service with no network that publishes a host-mode
- * port: the leg is its only way in and out, as docker_gwbridge is Docker's).
+ * port: the leg is its only way in and out, as docker_gwbridge is Docker's); not those whose way out
+ * another driver gives (`egress: false`).
  */
 function tasksWithEgress(desired: OverlayDesiredState): LocalTask[] {
   const open = new Set(desired.networks.filter((n) => !n.internal).map((n) => n.id));
   return desired.tasks.filter(
-    (t) => t.attachments.length === 0 || t.attachments.some((a) => open.has(a.networkId)),
+    (t) =>
+      t.egress !== false && (t.attachments.length === 0 || t.attachments.some((a) => open.has(a.networkId))),
   );
 }
 

@@ -1,6 +1,6 @@
 // One network's sandbox on this node: the namespace, br0 with the subnets' gateways, vxlan0, the local
 // tasks' veth legs and the remote peers' static neighbor and FDB entries (DESIGN.md §5).
-import { containsAddress, parseAddress, parseCidr } from '../../lib/ipv4.js';
+import { containsAddress, parseAddress, parseCidr } from '../../../lib/ipv4.js';
 import { bridge, inSandbox, inTask, ip, ipDel, NETNS_NAMES, NODE } from './commands.js';
 import {
   awaitingAdoption,

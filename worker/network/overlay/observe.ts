@@ -1,7 +1,7 @@
 // Reading back what the kernel has, as the planner's observed state: `ip -j`, `bridge -j` and
 // `nft -j` output parsed into plain data. The parsers are pure (tested on captured output); the
 // readers take a function that runs a command, so they run wherever the driver runs its steps.
-import { CommandError } from '../../lib/exec.js';
+import { CommandError } from '../../../lib/exec.js';
 import { ip, bridge, inSandbox, NETNS_NAMES, NODE } from './commands.js';
 import { FORWARDING_SYSCTL } from './plan-namespaces.js';
 import {

@@ -1,6 +1,6 @@
 // What the desired state means for this node, derived once and shared by the planners: which local
 // endpoints each network has, which networks need a sandbox, and their MTU.
-import { parseAddressWithPrefix, parseCidr } from '../../lib/ipv4.js';
+import { parseAddressWithPrefix, parseCidr } from '../../../lib/ipv4.js';
 import { sandboxName, VXLAN_OVERHEAD } from './names.js';
 import type { LocalTask, OverlayDesiredState, OverlayNetwork, TaskAttachment } from './types.js';
 
@@ -15,7 +15,7 @@ export interface PlanContext {
 export interface DesiredEndpoint {
   task: LocalTask;
   attachment: TaskAttachment;
-  /** eth0, eth1, ... in the order of the task's attachments. */
+  /** eth0, eth1, ... in the order of the task's attachments, unless the attachment names it. */
   taskIf: string;
   /** Bare IPv4 address (attachment.address without the prefix length). */
   ip: string;
@@ -33,7 +33,7 @@ function endpointsByNetwork(desired: OverlayDesiredState): Map<string, DesiredEn
       const ep: DesiredEndpoint = {
         task,
         attachment,
-        taskIf: `eth${i}`,
+        taskIf: attachment.ifName ?? `eth${i}`,
         ip: attachment.address.slice(0, attachment.address.indexOf('/')),
       };
       out.set(attachment.networkId, [...(out.get(attachment.networkId) ?? []), ep]);
