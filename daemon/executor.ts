@@ -23,17 +23,14 @@ export function taskRuntime(
   nodeHostname: string,
   images?: ImageSource,
 ): TaskRuntime {
-  return new TaskRuntime({
-    // Under the data root, not the exec root: a restarted daemon must find its tasks to adopt them.
-    root: join(dataRoot, 'tasks'),
-    // runc's state of the containers: under the exec root (a tmpfs), gone with a reboot as they are.
-    ociRoot: join(execRoot, 'runc'),
-    volumesRoot: join(dataRoot, 'volumes'),
-    prefix,
+  // Tasks under the data root, not the exec root: a restarted daemon must find its tasks to adopt
+  // them. runc's state under the exec root (a tmpfs), gone with a reboot as the containers are.
+  return runtimeAt(
+    { root: join(dataRoot, 'tasks'), ociRoot: join(execRoot, 'runc'), prefix },
+    dataRoot,
     nodeHostname,
-    swarmliteBinDir: dirname(swarmliteBin()),
-    ...(images ? { images } : {}),
-  });
+    images,
+  );
 }
 
 /**
@@ -48,11 +45,23 @@ export function containerRuntime(
   nodeHostname: string,
   images?: ImageSource,
 ): TaskRuntime {
-  return new TaskRuntime({
+  const where = {
     root: join(dataRoot, 'containers', 'run'),
     ociRoot: join(execRoot, 'runc-containers'),
-    volumesRoot: join(dataRoot, 'volumes'),
     prefix: `${prefix}c`,
+  };
+  return runtimeAt(where, dataRoot, nodeHostname, images);
+}
+
+function runtimeAt(
+  where: { root: string; ociRoot: string; prefix: string },
+  dataRoot: string,
+  nodeHostname: string,
+  images: ImageSource | undefined,
+): TaskRuntime {
+  return new TaskRuntime({
+    ...where,
+    volumesRoot: join(dataRoot, 'volumes'),
     nodeHostname,
     swarmliteBinDir: dirname(swarmliteBin()),
     ...(images ? { images } : {}),
