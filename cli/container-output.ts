@@ -106,11 +106,37 @@ export function inspectObject(c: Container__Output): Record<string, unknown> {
       WorkingDir: cfg.workdir,
       Entrypoint: cfg.entrypointSet ? cfg.entrypoint : null,
     },
-    // `none` and `host` give a container no address of its own.
-    NetworkSettings: {
-      IPAddress: '',
-      Networks: { [h.networkMode]: { IPAddress: '', Gateway: '', MacAddress: '' } },
-    },
+    NetworkSettings: networkSettings(c),
+  };
+}
+
+/**
+ * Docker's NetworkSettings: the container's network under its name, the published ports by
+ * container port; the top-level address fields only for the default `bridge` (as Docker keeps them).
+ */
+function networkSettings(c: Container__Output) {
+  const n = c.networkSettings;
+  const [ip = '', prefix = '0'] = (n?.ipAddress ?? '').split('/');
+  const leg = {
+    NetworkID: n?.networkId ?? '',
+    IPAddress: ip,
+    IPPrefixLen: Number(prefix),
+    Gateway: n?.gateway ?? '',
+    MacAddress: n?.macAddress ?? '',
+  };
+  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of n?.ports ?? []) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    (ports[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+  }
+  const onDefault = n?.networkName === 'bridge';
+  return {
+    Ports: ports,
+    IPAddress: onDefault ? leg.IPAddress : '',
+    IPPrefixLen: onDefault ? leg.IPPrefixLen : 0,
+    Gateway: onDefault ? leg.Gateway : '',
+    MacAddress: onDefault ? leg.MacAddress : '',
+    Networks: { [n?.networkName ?? c.hostConfig?.networkMode ?? '']: leg },
   };
 }
 
