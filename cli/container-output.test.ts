@@ -94,9 +94,10 @@ test('ps status and command columns', () => {
     '"sleep 3600"',
     '10 minutes ago',
     'Up 5 seconds',
-    '',
+    '0.0.0.0:8080->80/tcp',
     'web',
   ]);
+  assert.equal(psRows([container({ status: 'exited' })], NOW, false)[0]![5], '');
 });
 
 test('inspect object and templates', () => {

@@ -56,9 +56,17 @@ export function psRows(containers: Container__Output[], now: number, noTrunc: bo
     commandText(c, noTrunc),
     `${since(c.created, now)} ago`,
     statusText(c, now),
-    '',
+    portsText(c),
     c.name,
   ]);
+}
+
+/** `ps`'s PORTS: `0.0.0.0:8080->80/tcp, ...` while the container runs, as Docker shows them. */
+export function portsText(c: Container__Output): string {
+  if (c.state?.status !== 'running') return '';
+  return (c.networkSettings?.ports ?? [])
+    .map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`)
+    .join(', ');
 }
 
 export const PS_HEADERS = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
