@@ -1,16 +1,11 @@
-// Where a standalone container meets the network plane: the one attach point. Today the node offers
-// `none` (the container's own namespace with only lo, which the runtime makes) and `host` (no
-// namespace of its own: the runtime is told so through `hostNetwork`). A driver that gives containers
-// interfaces (the bridge of worker/network/) implements ContainerNetworks: `attach` runs once the
+// Where a standalone container meets the network plane: the one attach point. `attach` runs once the
 // runtime has made the container's namespace and before its process starts (at create, again when a
 // sandbox lost with a reboot is made anew, and at daemon start for every container that has one, so
 // drivers that keep their state in memory replay it: attach must be idempotent); `detach` runs when
-// the container is removed, while its namespace still exists.
-//
-// On worker/network's CNM interface (NetworkDriver) an adapter is: attach = createEndpoint(net,
-// { id: containerId, address from ipam }) then join(net, containerId, { id: containerId, netnsPath },
-// { ifName: 'eth0', defaultRoute: true }); detach = leave then deleteEndpoint. For `host` the
-// netnsPath given is the node's own (`/proc/<daemon pid>/ns/net`), which its host driver checks.
+// the container is removed, while its namespace still exists. `host` needs the runtime's help too
+// (no namespace of its own: `hostNetwork`); its netnsPath is the node's own (`/proc/<daemon
+// pid>/ns/net`), which the host driver checks. The node's implementation over worker/network's CNM
+// drivers is cnm-networks.ts.
 import type { ContainerOptions } from '../agent/executor.js';
 import type { PortBinding } from '../network/driver.js';
 import type { PortRequest } from './ports.js';
