@@ -33,7 +33,7 @@ function container(state: Partial<Container__Output['state'] & object> = {}): Co
       memoryBytes: 0,
       nanoCpus: 0,
       networkMode: 'none',
-      portBindings: [],
+      portBindings: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080, hostIp: '' }],
       publishAllPorts: false,
     },
     networkSettings: {
@@ -120,6 +120,10 @@ test('inspect object and templates', () => {
     '{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]}',
   );
   assert.equal(renderTemplate('{{.NetworkSettings.Networks.bridge.MacAddress}}', o), '02:42:ac:11:00:02');
+  assert.equal(
+    renderTemplate('{{json .HostConfig.PortBindings}} {{.HostConfig.PublishAllPorts}}', o),
+    '{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]} false',
+  );
   // On a user network Docker leaves the top-level fields empty: the address is under Networks.
   const user = inspectObject({
     ...container(),

@@ -2,6 +2,7 @@
 // "Exited (0) 3 minutes ago"), `inspect`'s JSON in Docker's shape, and the small Go-template subset of
 // `inspect -f` / `ps --format`. Pure, so every form is a table test.
 import type { Container__Output } from '../api/gen/swarmlite/local/v1/Container.js';
+import type { ContainerPort__Output } from '../api/gen/swarmlite/local/v1/ContainerPort.js';
 import { UserError } from '../lib/errors.js';
 
 /** Docker's HumanDuration (github.com/docker/go-units), in our own words of the same shape. */
@@ -104,6 +105,8 @@ export function inspectObject(c: Container__Output): Record<string, unknown> {
       AutoRemove: h.autoRemove,
       Memory: h.memoryBytes,
       NanoCpus: h.nanoCpus,
+      PortBindings: portMap(h.portBindings),
+      PublishAllPorts: h.publishAllPorts,
     },
     Config: {
       Hostname: cfg.hostname,
@@ -116,6 +119,18 @@ export function inspectObject(c: Container__Output): Record<string, unknown> {
     },
     NetworkSettings: networkSettings(c),
   };
+}
+
+/** Docker's port map: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}` ('' for any port). */
+function portMap(ports: ContainerPort__Output[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of ports) {
+    (out[`${p.containerPort}/${p.protocol}`] ??= []).push({
+      HostIp: p.hostIp || '0.0.0.0',
+      HostPort: p.hostPort ? String(p.hostPort) : '',
+    });
+  }
+  return out;
 }
 
 /**
@@ -132,11 +147,7 @@ function networkSettings(c: Container__Output) {
     Gateway: n?.gateway ?? '',
     MacAddress: n?.macAddress ?? '',
   };
-  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
-  for (const p of n?.ports ?? []) {
-    const key = `${p.containerPort}/${p.protocol}`;
-    (ports[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
-  }
+  const ports = portMap(n?.ports ?? []);
   const onDefault = n?.networkName === 'bridge';
   return {
     Ports: ports,
