@@ -194,6 +194,23 @@ test('macvlan driver on real namespaces', { skip: !isRoot && 'needs root' }, asy
       /not a host address/,
     );
     await assert.rejects(d1.deleteNetwork(lan.id), /has active endpoints \(c1\)/);
+    await assert.rejects(
+      d1.join(
+        lan.id,
+        'c1',
+        { id: 'c7', netnsPath: `/run/netns/${ns('c2')}` },
+        { ifName: 'eth1', defaultRoute: false },
+      ),
+      { name: 'NetworkDriverError', message: 'endpoint c1 is already joined to sandbox c1' },
+    );
+    await assert.rejects(
+      d1.createEndpoint(lan.id, {
+        id: 'c8',
+        address: `${base}.70/24`,
+        ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080 }],
+      }),
+      /ports cannot be published on macvlan network lan/,
+    );
 
     const vlanNet = other('vlan100', '10.93.0', { parent: 'eth0.100' });
     if (!(await kernelHas(lab.tag, 'vlan'))) {

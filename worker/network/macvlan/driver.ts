@@ -48,6 +48,8 @@ export interface LowerDriverOptions {
   log?: Logger;
 }
 
+const NETWORKS_QUEUE = '\0networks';
+
 abstract class LowerDeviceDriver implements NetworkDriver {
   abstract readonly name: LowerKind;
   readonly capabilities: DriverCapabilities = {
@@ -74,28 +76,32 @@ abstract class LowerDeviceDriver implements NetworkDriver {
   async createNetwork(net: NetworkConfig): Promise<void> {
     const kind = this.name;
     const s = settingsOf(kind, net);
-    checkAgainstOthers(kind, net, s, this.book.allNetworks());
     if (kind === 'ipvlan' && !(await this.kernel.has('ipvlan'))) {
       throw missingFeature('ipvlan', `the ipvlan driver (network ${net.name})`);
     }
-    await this.queues.run(net.id, async () => {
-      const work = parentWork(kind, this.opts.prefix, net.id, s, await this.nodeLinks());
-      const feature = featureFor(work);
-      if (feature && !(await this.kernel.has(feature))) {
-        throw work.make === 'vlan'
-          ? missingFeature(
-              feature,
-              `parent ${s.parent} (VLAN ${work.id} on ${work.base}, made by the driver)`,
-            )
-          : missingFeature(
-              feature,
-              `${kind} network ${net.name} without -o parent (Docker's dummy parent ${s.parent})`,
-              'give -o parent=IFACE',
-            );
-      }
-      this.book.addNetwork(net);
-      await this.runSteps(planParent(kind, this.opts.prefix, net.id, s, work));
-    });
+    // Checked and booked in one queue for all networks, so two networks created at once cannot both
+    // take the same parent or overlapping subnets.
+    await this.queues.run(NETWORKS_QUEUE, () =>
+      this.queues.run(net.id, async () => {
+        checkAgainstOthers(kind, net, s, this.book.allNetworks());
+        const work = parentWork(kind, this.opts.prefix, net.id, s, await this.nodeLinks());
+        const feature = featureFor(work);
+        if (feature && !(await this.kernel.has(feature))) {
+          throw work.make === 'vlan'
+            ? missingFeature(
+                feature,
+                `parent ${s.parent} (VLAN ${work.id} on ${work.base}, made by the driver)`,
+              )
+            : missingFeature(
+                feature,
+                `${kind} network ${net.name} without -o parent (Docker's dummy parent ${s.parent})`,
+                'give -o parent=IFACE',
+              );
+        }
+        this.book.addNetwork(net);
+        await this.runSteps(planParent(kind, this.opts.prefix, net.id, s, work));
+      }),
+    );
   }
 
   async deleteNetwork(networkId: string): Promise<void> {
@@ -129,7 +135,7 @@ abstract class LowerDeviceDriver implements NetworkDriver {
     const net = this.book.network(networkId);
     const ep = this.book.endpoint(networkId, endpointId);
     if (ep.sandbox && ep.sandbox.id !== sandbox.id) {
-      throw new NetworkDriverError(`endpoint ${endpointId} is already joined to sandbox ${sandbox.id}`);
+      throw new NetworkDriverError(`endpoint ${endpointId} is already joined to sandbox ${ep.sandbox.id}`);
     }
     const s = settingsOf(this.name, net);
     const address = ep.address!;
