@@ -291,6 +291,36 @@ test('macvlan driver on real namespaces', { skip: !isRoot && 'needs root' }, asy
     assert.ok(await lab.unreachable(ns('c1'), ip2));
   });
 
+  await t.test(
+    'private mode: containers of one host do not reach each other, but do reach the wire',
+    async () => {
+      const priv: NetworkConfig = {
+        ...lan,
+        id: randomBytes(32).toString('hex'),
+        name: 'priv',
+        options: { parent: 'eth0', macvlan_mode: 'private' },
+      };
+      await d2.createNetwork(priv);
+      for (const [ep, last] of [
+        ['c3', 80],
+        ['c4', 81],
+      ] as const) {
+        await d2.createEndpoint(priv.id, { id: ep, address: `${base}.${last}/24` });
+        await d2.join(priv.id, ep, await sandbox(ep), { ifName: 'eth0', defaultRoute: true });
+      }
+      const eth0 = (await linksIn(ns('c3'))).find((l) => l.ifname === 'eth0')!;
+      assert.equal(eth0.linkinfo?.info_data?.mode, 'private');
+      assert.ok(await lab.ping(ns('c3'), h3.address), 'c3 → the third host');
+      assert.ok(await lab.ping(ns('c3'), ip1), 'c3 → c1 on the other host');
+      assert.ok(await lab.unreachable(ns('c3'), `${base}.81`), 'c3 ↛ c4 on the same parent');
+      for (const ep of ['c3', 'c4']) {
+        await d2.leave(priv.id, ep);
+        await d2.deleteEndpoint(priv.id, ep);
+      }
+      await d2.deleteNetwork(priv.id);
+    },
+  );
+
   await t.test('removeAll unplugs what it made and leaves the rest', async () => {
     await d1.removeAll();
     await d1.removeAll();
