@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { CommandError } from './exec.js';
+import { isRunning, processRef } from './process.js';
 import { Spawner } from './spawner.js';
 
 function spawner(t: TestContext): { sp: Spawner; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'swl-spawner-'));
   const sp = new Spawner(join(dir, 'out'));
-  t.after(() => {
-    sp.close();
+  t.after(async () => {
+    await sp.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return { sp, dir: join(dir, 'out') };
@@ -74,6 +75,18 @@ test('a helper that died: what waited on it fails, the next call starts a new on
   const waiting = sp.run('sh', ['-c', 'kill -9 $PPID; sleep 2']);
   await assert.rejects(waiting, /the spawner exited before the command ended/);
   assert.equal(await sp.run('echo', ['two']), 'two\n');
+});
+
+test('close: the helper has exited when it resolves; the next call starts a new one', async (t) => {
+  const { sp } = spawner(t);
+  const helper = Number(await sp.run('sh', ['-c', 'echo $PPID']));
+  const ref = processRef(helper)!;
+  assert.ok(isRunning(ref));
+  await sp.close();
+  assert.ok(!isRunning(ref), `helper ${helper} still there after close`);
+  await sp.close(); // again: nothing to end
+  const next = Number(await sp.run('sh', ['-c', 'echo $PPID']));
+  assert.notEqual(next, helper);
 });
 
 test('a launch: its own session, cwd /, only PATH and LC_ALL, output appended to its file; its pid, then its end', async (t) => {

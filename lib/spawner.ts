@@ -277,8 +277,19 @@ export class Spawner {
     });
   }
 
-  /** Ends the helper (what it started runs on). */
-  close(): void {
-    this.child?.stdin?.end();
+  /**
+   * Ends the helper and waits until it has exited (what it started runs on; the next request starts
+   * another). A process that used a runtime for a while and goes on living (`lab down` in a test,
+   * `leave`) would otherwise keep it until its own exit, naming the runtime's folder.
+   */
+  async close(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.stdin?.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
   }
 }

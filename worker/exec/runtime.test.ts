@@ -1,7 +1,7 @@
 // Integration tests of the task runtime on this machine's kernel (root): namespaces, identity,
 // stop semantics, cgroup limits and the OOM verdict, and exact cleanup.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isRunning, processRef } from '../../lib/process.js';
@@ -167,6 +167,23 @@ test('remove leaves nothing: processes, netns, mounts, cgroup folders, state and
   assert.deepEqual(leftovers(prefix, root, pids), []);
   assert.deepEqual(await rt.list(), []);
   await rt.remove(id); // again: nothing to do, no error
+});
+
+test('removeEverything leaves no process naming the runtime, its own spawner included (its caller removes the folders next)', async (t) => {
+  const { rt, prefix, root } = testRuntime(t);
+  await runTask(rt, hostSpec(['sleep', '1000']));
+  await rt.removeEverything();
+  assert.deepEqual(leftovers(prefix, root), []);
+  const naming = readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(`${root}/`);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+  assert.deepEqual(naming, []);
 });
 
 test('bad input: one clear error, nothing left behind', async (t) => {

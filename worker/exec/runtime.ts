@@ -412,11 +412,16 @@ export class TaskRuntime implements Executor {
    * `lab down` and `leave` need after the daemon that owned them is gone.
    */
   async removeEverything(): Promise<void> {
-    for (const r of await this.list()) await this.remove(r.taskId);
-    // Containers the OCI runtime still knows without a task folder (a folder removed by hand, a
-    // crash between the two removals): what runs of them goes too.
-    for (const orphan of await this.oci().list()) await this.oci().delete(orphan.id, true);
-    removePrefixFolders(this.layout(), this.prefix);
+    try {
+      for (const r of await this.list()) await this.remove(r.taskId);
+      // Containers the OCI runtime still knows without a task folder (a folder removed by hand, a
+      // crash between the two removals): what runs of them goes too.
+      for (const orphan of await this.oci().list()) await this.oci().delete(orphan.id, true);
+      removePrefixFolders(this.layout(), this.prefix);
+    } finally {
+      // Nothing of the runtime's may outlive it here: its caller removes the folders next.
+      await this.spawner.close();
+    }
   }
 
   async list(): Promise<RuntimeTaskRecord[]> {

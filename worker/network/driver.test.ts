@@ -98,9 +98,9 @@ test('host: join accepts the node namespace and refuses any other', async () => 
   );
 });
 
-test('a node has bridge, host and null (and overlay once in a swarm); the predefined networks', () => {
+test('a node has bridge, host, ipvlan, macvlan and null (and overlay once in a swarm); the predefined networks', () => {
   const registry = nodeDrivers({ prefix: 'swl' });
-  assert.deepEqual(registry.names(), ['bridge', 'host', 'null']);
+  assert.deepEqual(registry.names(), ['bridge', 'host', 'ipvlan', 'macvlan', 'null']);
   const [bridge, host, none] = predefinedNetworks({
     bridge: 'b'.repeat(64),
     host: 'h'.repeat(64),

@@ -1,10 +1,14 @@
 // A node's drivers and the networks every node has from the start, as in `docker network ls`:
-// `bridge` (the Linux bridge swl0, 172.17.0.0/16), `host` and `none`.
+// `bridge` (the Linux bridge swl0, 172.17.0.0/16), `host` and `none`. `macvlan` and `ipvlan` are
+// always registered; a kernel without ipvlan (or 802.1Q, for a `parent=eth0.N`) refuses the network
+// at creation with the missing kernel option named.
 import type { Logger } from '../../lib/log.js';
 import { BridgeDriver } from './bridge/driver.js';
 import { DEFAULT_BRIDGE_NAME, DEFAULT_BRIDGE_OPTION, BRIDGE_NAME_OPTION } from './bridge/names.js';
 import { DriverRegistry, type NetworkConfig } from './driver.js';
 import { HostDriver } from './host/driver.js';
+import { KernelFeatures, probeKernel } from './macvlan/kernel.js';
+import { IpvlanDriver, MacvlanDriver } from './macvlan/driver.js';
 import { DEFAULT_BRIDGE_SUBNET } from './ipam.js';
 import { NullDriver } from './null/driver.js';
 import { overlayNetworkDriver } from './overlay/cnm.js';
@@ -22,13 +26,16 @@ export interface NodeDriversOptions {
 
 export function nodeDrivers(opts: NodeDriversOptions): DriverRegistry {
   const registry = new DriverRegistry();
-  registry.register(
-    new BridgeDriver({
-      prefix: opts.prefix,
-      ...(opts.nodeNetns ? { nodeNetns: opts.nodeNetns } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    }),
-  );
+  const common = {
+    prefix: opts.prefix,
+    ...(opts.nodeNetns ? { nodeNetns: opts.nodeNetns } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  };
+  registry.register(new BridgeDriver(common));
+  // One kernel, one answer per feature for both drivers on a parent device.
+  const kernel = new KernelFeatures((feature) => probeKernel(opts.prefix, feature));
+  registry.register(new MacvlanDriver({ ...common, kernel }));
+  registry.register(new IpvlanDriver({ ...common, kernel }));
   registry.register(new HostDriver(opts.nodeNetns ? { nodeNetnsPath: `/run/netns/${opts.nodeNetns}` } : {}));
   registry.register(new NullDriver());
   if (opts.overlay) registry.register(overlayNetworkDriver(opts.overlay));

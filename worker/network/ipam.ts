@@ -8,10 +8,11 @@ import {
   formatAddress,
   overlaps,
   parseAddress,
+  parseAddressWithPrefix,
   parseCidr,
   type Cidr,
 } from '../../lib/ipv4.js';
-import { NetworkDriverError, type NetworkSubnet } from './driver.js';
+import { NetworkDriverError, type NetworkConfig, type NetworkSubnet } from './driver.js';
 import { DEFAULT_GATEWAY_BRIDGE } from './overlay/types.js';
 
 /** The default `bridge` network (Docker's docker0). */
@@ -116,4 +117,27 @@ export function allocateAddress(sub: NetworkSubnet, used: readonly string[], req
     if (free(a)) return `${formatAddress(a)}/${net.prefix}`;
   }
   throw new NetworkDriverError(`no free address left in ${range.text}`);
+}
+
+/**
+ * The subnet of `net` that holds `address` ('a.b.c.d/len' with the subnet's length) as a host address
+ * (not the network or broadcast address), or a NetworkDriverError: how a driver checks an endpoint's
+ * address before it plugs it in.
+ */
+export function subnetOf(net: NetworkConfig, address: string): NetworkSubnet {
+  const a = parseAddressWithPrefix(address);
+  if (typeof a === 'string') throw new NetworkDriverError(a);
+  const found = net.subnets.find((s) => {
+    const c = parseCidr(s.subnet);
+    return (
+      typeof c !== 'string' &&
+      c.prefix === a.prefix &&
+      containsAddress(c, a.addr) &&
+      c.first !== a.addr &&
+      c.last !== a.addr
+    );
+  });
+  if (!found)
+    throw new NetworkDriverError(`address ${address} is not a host address of network ${net.name}'s subnets`);
+  return found;
 }

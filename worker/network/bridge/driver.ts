@@ -5,7 +5,7 @@
 // replaced whole from every network the driver has.
 import { requireTools } from '../../../lib/exec.js';
 import { errorMessage } from '../../../lib/errors.js';
-import { containsAddress, parseAddressWithPrefix, parseCidr, overlaps } from '../../../lib/ipv4.js';
+import { parseAddressWithPrefix, parseCidr, overlaps } from '../../../lib/ipv4.js';
 import type { Logger } from '../../../lib/log.js';
 import { KeyedMutex } from '../../../lib/mutex.js';
 import { NETNS_PREFIX_PATTERN } from '../../../lib/netns-prefix.js';
@@ -22,6 +22,7 @@ import {
   type PortBinding,
   type Sandbox,
 } from '../driver.js';
+import { subnetOf } from '../ipam.js';
 import { bridgeName, macFromAddress, tableName, vethName } from './names.js';
 import { syncTable } from './nft.js';
 import { parseLinks, parseRouteSubnets } from './observe.js';
@@ -290,23 +291,4 @@ const forwarding = () => cmd('sysctl', NODE, '-q', '-w', 'net.ipv4.ip_forward=1'
 
 function ipDelTable(table: string) {
   return { ...ipDel(NODE), tool: 'nft' as const, args: ['delete', 'table', 'inet', table] };
-}
-
-/** The subnet of `net` that holds `address` ('a.b.c.d/len' with the subnet's length), or an error. */
-function subnetOf(net: NetworkConfig, address: string) {
-  const a = parseAddressWithPrefix(address);
-  if (typeof a === 'string') throw new NetworkDriverError(a);
-  const found = net.subnets.find((s) => {
-    const c = parseCidr(s.subnet);
-    return (
-      typeof c !== 'string' &&
-      c.prefix === a.prefix &&
-      containsAddress(c, a.addr) &&
-      c.first !== a.addr &&
-      c.last !== a.addr
-    );
-  });
-  if (!found)
-    throw new NetworkDriverError(`address ${address} is not a host address of network ${net.name}'s subnets`);
-  return found;
 }
