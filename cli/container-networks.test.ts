@@ -245,8 +245,8 @@ test('containers on local bridges: ping within a bridge, isolation between bridg
   );
   await refused(
     socket,
-    ['network', 'create', '-d', 'macvlan', 'mv'],
-    /unknown network driver 'macvlan' \(available: bridge, host, null\)/,
+    ['network', 'create', '-d', 'weave', 'wv'],
+    /unknown network driver 'weave' \(available: bridge, host, ipvlan, macvlan, null\)/,
   );
   await refused(socket, ['network', 'create', 'appnet'], /network with name appnet already exists/);
   await refused(

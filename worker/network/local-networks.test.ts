@@ -22,7 +22,7 @@ import { LocalNetworkStore } from './local-store.js';
 import { NullDriver } from './null/driver.js';
 
 class BookingBridge implements NetworkDriver {
-  readonly name = 'bridge';
+  readonly name: string = 'bridge';
   readonly capabilities: DriverCapabilities = {
     scope: 'local',
     namespace: 'own',
@@ -175,4 +175,34 @@ test('local networks: predefined at first open, user bridges from the pools or -
     ['host', 'none', 'own'],
   );
   assert.deepEqual(c.bridge.calls, ['create own 192.168.50.0/24']);
+});
+
+test("a network on the wire (macvlan's kind) may take a subnet of the node's routes; a bridge may not", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-localnets-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  class OnTheWire extends BookingBridge {
+    override readonly name = 'wire';
+    override readonly capabilities: DriverCapabilities = {
+      ...new BookingBridge().capabilities,
+      onTheWire: true,
+    };
+  }
+  const drivers = new DriverRegistry();
+  for (const d of [new BookingBridge(), new OnTheWire(), new HostDriver(), new NullDriver()])
+    drivers.register(d);
+  const networks = new LocalNetworks({
+    store: new LocalNetworkStore(join(dir, 'networks')),
+    drivers,
+    nodeSubnets: async () => ['198.18.0.0/24'],
+    defaultBridge: false,
+    log: createLogger('error'),
+  });
+  await networks.open();
+  const lan = { subnet: '198.18.0.0/24', gateway: '198.18.0.254', internal: false, options: {} };
+  await assert.rejects(
+    networks.create({ name: 'br', driver: 'bridge', ...lan }),
+    /overlaps with 198.18.0.0\/24/,
+  );
+  const made = await networks.create({ name: 'lan', driver: 'wire', ...lan });
+  assert.deepEqual(made.subnets, [{ subnet: '198.18.0.0/24', gateway: '198.18.0.254' }]);
 });

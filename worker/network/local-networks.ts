@@ -116,7 +116,8 @@ export class LocalNetworks {
       const taken = [
         ...ALWAYS_RESERVED,
         ...this.list().flatMap((r) => r.subnets.map((s) => s.subnet)),
-        ...(await this.o.nodeSubnets()),
+        // A macvlan's subnet is its parent's own LAN: one of the node's routes by design.
+        ...(driver.capabilities.onTheWire ? [] : await this.o.nodeSubnets()),
       ];
       const subnet =
         req.subnet === undefined
