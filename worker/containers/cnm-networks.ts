@@ -9,6 +9,7 @@ import { allocateAddress } from '../network/ipam.js';
 import type { LocalNetworks } from '../network/local-networks.js';
 import type { ContainerNetworks, NetworkAttachment, NetworkSettings } from './network.js';
 import { exposedRequests, resolvePorts } from './ports.js';
+import { Mutex } from '../../lib/mutex.js';
 
 export interface CnmContainerNetworksOptions {
   networks: LocalNetworks;
@@ -22,7 +23,7 @@ export interface CnmContainerNetworksOptions {
 export class CnmContainerNetworks implements ContainerNetworks {
   /** Every container's settings on this node, by container id: who holds which address and port. */
   private readonly held = new Map<string, NetworkSettings>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly busy = new Mutex();
 
   constructor(private readonly o: CnmContainerNetworksOptions) {}
 
@@ -39,9 +40,7 @@ export class CnmContainerNetworks implements ContainerNetworks {
 
   // Addresses and host ports are chosen against what the others hold: one attach at a time.
   private serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.busy.run(work);
   }
 
   attach(a: NetworkAttachment): Promise<NetworkSettings> {

@@ -8,6 +8,7 @@ import { NetworkDriverError, type DriverRegistry, type NetworkConfig } from './d
 import { predefinedNetworks } from './drivers.js';
 import { ALWAYS_RESERVED, allocateSubnet, checkSubnet } from './ipam.js';
 import type { LocalNetworkRecord, LocalNetworkStore } from './local-store.js';
+import { Mutex } from '../../lib/mutex.js';
 
 export const PREDEFINED_NAMES: readonly string[] = ['bridge', 'host', 'none'];
 
@@ -37,7 +38,7 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export class LocalNetworks {
   private readonly records = new Map<string, LocalNetworkRecord>();
   /** One create or remove at a time: names and subnets are checked against a settled set. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly busy = new Mutex();
 
   constructor(private readonly o: LocalNetworksOptions) {}
 
@@ -93,9 +94,7 @@ export class LocalNetworks {
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.busy.run(work);
   }
 
   create(req: CreateLocalNetwork): Promise<LocalNetworkRecord> {
