@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { arch, platform } from 'node:os';
 import { DAEMON_DEFAULTS, validateDaemonOptions, type ExecutorKind } from '../daemon/options.js';
 import type { LogLevel } from '../lib/log.js';
+import { UserError } from '../lib/errors.js';
 import { packageVersion } from '../lib/repo.js';
 import { explainRpcError, localVersion, resolveHost, withDaemon, daemonClient } from '../daemon/client.js';
 import { parseFormat, printJson } from '../lib/format.js';
@@ -127,6 +128,7 @@ export function registerBasicCommands(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       DAEMON_DEFAULTS.insecureRegistries,
     )
+    .option('--bridge <none>', 'none: no default bridge network (containers default to none)')
     .action(
       async (opts: {
         dataRoot: string;
@@ -138,7 +140,10 @@ export function registerBasicCommands(program: Command): void {
         executor: string;
         resolvConf: string;
         insecureRegistry: string[];
+        bridge?: string;
       }) => {
+        if (opts.bridge !== undefined && opts.bridge !== 'none')
+          throw new UserError(`--bridge accepts only none, got '${opts.bridge}'`);
         // Loaded here, not at startup: every other verb is a client and needs none of the daemon's code.
         const { runDaemonUntilSignalled } = await import('../daemon/daemon.js');
         await runDaemonUntilSignalled(
@@ -150,6 +155,7 @@ export function registerBasicCommands(program: Command): void {
             advertiseAddr: opts.advertiseAddr,
             resolvConf: opts.resolvConf,
             insecureRegistries: opts.insecureRegistry,
+            defaultBridge: opts.bridge === undefined,
             logLevel: opts.logLevel as LogLevel,
             executor: opts.executor as ExecutorKind,
           }),

@@ -23,6 +23,8 @@ test('run flags become one create request', () => {
       memory: '64m',
       cpus: '1.5',
       network: 'host',
+      publish: ['8080:80', '127.0.0.1::53/udp'],
+      publishAll: true,
       rm: false,
     },
     true,
@@ -43,6 +45,11 @@ test('run flags become one create request', () => {
     memoryBytes: 64 * 1024 * 1024,
     nanoCpus: 1_500_000_000,
     networkMode: 'host',
+    portBindings: [
+      { protocol: 'tcp', containerPort: 80, hostPort: 8080, hostIp: '' },
+      { protocol: 'udp', containerPort: 53, hostPort: 0, hostIp: '127.0.0.1' },
+    ],
+    publishAllPorts: true,
   });
   assert.equal(req.start, true);
   assert.equal(createRequest('busybox', [], flags, false).config?.entrypointSet, false);
@@ -60,6 +67,8 @@ test('bad run flags are usage errors (exit 2) before anything is sent', () => {
     [{ pull: 'sometimes' }, /invalid --pull 'sometimes'/],
     [{ env: ['=x'] }, /invalid --env '=x'/],
     [{ tty: true }, /-i\/-t\) are not supported yet/],
+    [{ publish: ['80:http'] }, /invalid -p: invalid container port "http" in "80:http"/],
+    [{ publish: ['70000:80'] }, /invalid -p: invalid host port "70000"/],
     [{ envFile: ['/nonexistent/swl-env'] }, /open \/nonexistent\/swl-env: no such file or directory/],
   ];
   for (const [over, want] of rows)

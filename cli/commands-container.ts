@@ -12,6 +12,7 @@ import { UserError } from '../lib/errors.js';
 import { rpcErrorText } from '../lib/grpc-errors.js';
 import { renderTable } from '../lib/format.js';
 import { explainRpcError, resolveHost, withDaemon } from '../daemon/client.js';
+import { formatPortLines, parsePublish } from '../worker/containers/ports.js';
 import { parseRestartPolicy } from '../worker/containers/restart-policy.js';
 import { parseTail } from './commands-exec.js';
 import { checkTemplate, inspectObject, psRows, PS_HEADERS, renderTemplate } from './container-output.js';
@@ -36,7 +37,9 @@ interface RunFlags {
   restart: string;
   memory?: string;
   cpus?: string;
-  network: string;
+  network?: string;
+  publish?: string[];
+  publishAll?: boolean;
   pull: string;
   interactive?: boolean;
   tty?: boolean;
@@ -85,6 +88,19 @@ export function createRequest(
   if (o.memory !== undefined && memoryBytes < 6 * 1024 * 1024)
     throw usage('Minimum memory limit allowed is 6MB');
   const nanoCpus = o.cpus === undefined ? 0 : parseCpus('--cpus', o.cpus);
+  const portBindings = (o.publish ?? []).map((spec) => {
+    try {
+      const p = parsePublish(spec);
+      return {
+        protocol: p.protocol,
+        containerPort: p.containerPort,
+        hostPort: p.hostPort,
+        hostIp: p.hostIp ?? '',
+      };
+    } catch (err) {
+      throw usage(`invalid -p: ${(err as Error).message}`);
+    }
+  });
   if (o.cpus !== undefined && nanoCpus < 10_000_000)
     throw usage('Range of CPUs is from 0.01 to the number of CPUs');
   return {
@@ -104,7 +120,9 @@ export function createRequest(
       autoRemove: o.rm === true,
       memoryBytes,
       nanoCpus,
-      networkMode: o.network,
+      networkMode: o.network ?? '',
+      portBindings,
+      publishAllPorts: o.publishAll === true,
     },
     pull: o.pull,
     start,
@@ -125,7 +143,16 @@ function runOptions(cmd: Command, forRun: boolean): Command {
     .option('--restart <policy>', 'no | always | unless-stopped | on-failure[:max-retries]', 'no')
     .option('-m, --memory <bytes>', 'memory limit (e.g. 64m)')
     .option('--cpus <n>', 'CPU limit (e.g. 0.5)')
-    .option('--network <mode>', 'network: none (only lo) or host', 'none')
+    .option(
+      '--network <network>',
+      'a local network: bridge (the default), host, none, or one of `network create`',
+    )
+    .option(
+      '-p, --publish <[ip:]host:container[/proto]>',
+      'publish a container port on the node (repeatable)',
+      collect,
+    )
+    .option('-P, --publish-all', "publish the image's exposed ports on free ports of 32768-60999")
     .option('--pull <when>', 'pull the image: missing | never | always', 'missing')
     .option('-i, --interactive', 'not supported yet')
     .option('-t, --tty', 'not supported yet')
@@ -271,6 +298,31 @@ function defineVerbs(parent: Command, topLevel: boolean): void {
     .argument('<new-name>')
     .action(async (ref: string, newName: string, _o: unknown, cmd: Command) => {
       await withDaemon(hostOf(cmd), (c) => c.containerRename({ ref, newName }));
+    });
+  parent
+    .command('port')
+    .description("List a container's published ports, or the node port of one")
+    .argument('<container>')
+    .argument('[port[/proto]]')
+    .action(async (ref: string, wanted: string | undefined, _o: unknown, cmd: Command) => {
+      if (wanted !== undefined && !/^[0-9]{1,5}(\/(tcp|udp))?$/.test(wanted))
+        throw usage(`invalid port '${wanted}': use PORT or PORT/tcp|udp`);
+      const c = await withDaemon(hostOf(cmd), async (cl) => (await cl.containerInspect({ ref })).container!);
+      const ports = (c.networkSettings?.ports ?? []).map((p) => ({
+        protocol: p.protocol === 'udp' ? ('udp' as const) : ('tcp' as const),
+        containerPort: p.containerPort,
+        hostPort: p.hostPort,
+        ...(p.hostIp ? { hostIp: p.hostIp } : {}),
+      }));
+      const lines = formatPortLines(
+        ports,
+        wanted === undefined || wanted.includes('/') ? wanted : `${wanted}/tcp`,
+      );
+      if (wanted !== undefined && lines.length === 0)
+        throw new UserError(
+          `No public port '${wanted.includes('/') ? wanted : `${wanted}/tcp`}' published for ${ref}`,
+        );
+      if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     });
   parent
     .command('inspect')

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../lib/errors.js';
-import { buildNetworkSpec, renderNetworkTable } from './commands-network.js';
+import {
+  buildLocalNetworkRequest,
+  buildNetworkSpec,
+  localNetworkView,
+  localRow,
+  renderNetworkTable,
+} from './commands-network.js';
 import type { NetworkView } from './objects.js';
 
 const isUsage = (pattern: RegExp) => (err: unknown) =>
@@ -90,4 +96,96 @@ test('network ls: NETWORK ID, NAME, DRIVER, SCOPE swarm, sorted by name; -q ids'
     ].join('\n'),
   );
   assert.equal(renderNetworkTable(list, true), 'aaaaaaaaaaaa\nzzzzzzzzzzzz');
+});
+
+test('network create of a local bridge: one subnet, bridge options, overlay-only flags refused', () => {
+  assert.deepEqual(
+    buildLocalNetworkRequest('appnet', {
+      driver: 'bridge',
+      subnet: ['10.9.0.0/24'],
+      gateway: ['10.9.0.254'],
+      ipRange: ['10.9.0.128/25'],
+      internal: true,
+      opt: ['mtu=1400', 'com.docker.network.bridge.name=br-app'],
+    }),
+    {
+      name: 'appnet',
+      driver: 'bridge',
+      subnet: '10.9.0.0/24',
+      gateway: '10.9.0.254',
+      ipRange: '10.9.0.128/25',
+      internal: true,
+      options: { 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.name': 'br-app' },
+    },
+  );
+  assert.deepEqual(buildLocalNetworkRequest('n', { driver: 'bridge' }), {
+    name: 'n',
+    driver: 'bridge',
+    subnet: '',
+    gateway: '',
+    ipRange: '',
+    internal: false,
+    options: {},
+  });
+  // Other drivers' options are theirs to judge (the daemon names the drivers it has).
+  assert.equal(buildLocalNetworkRequest('n', { driver: 'macvlan', opt: ['parent=eth0'] }).driver, 'macvlan');
+  const rows: [Parameters<typeof buildLocalNetworkRequest>[1], RegExp][] = [
+    [{ driver: 'bridge', attachable: true }, /--attachable is for overlay networks/],
+    [{ driver: 'bridge', label: ['a=b'] }, /--label is for overlay networks/],
+    [{ driver: 'bridge', subnet: ['10.1.0.0/16', '10.2.0.0/16'] }, /one --subnet/],
+    [{ driver: 'bridge', gateway: ['10.1.0.1'] }, /need a --subnet/],
+    [{ driver: 'bridge', subnet: ['10.1.0.0/33'] }, /invalid --subnet '10.1.0.0\/33'/],
+    [{ driver: 'bridge', subnet: ['10.1.0.0/16'], gateway: ['x'] }, /invalid --gateway 'x'/],
+    [{ driver: 'bridge', opt: ['vxlanid_list=1'] }, /unknown bridge option "vxlanid_list"/],
+    [{ driver: 'bridge', opt: ['mtu=big'] }, /invalid --opt mtu=big/],
+  ];
+  for (const [o, want] of rows)
+    assert.throws(() => buildLocalNetworkRequest('n', o), isUsage(want), JSON.stringify(o));
+  assert.throws(
+    () => buildLocalNetworkRequest('bad name', { driver: 'bridge' }),
+    isUsage(/invalid network name/),
+  );
+});
+
+test('network ls and inspect of local networks: SCOPE local beside the swarm, Docker fields', () => {
+  const local = {
+    id: 'b'.repeat(64),
+    name: 'bridge',
+    driver: 'bridge',
+    created: '2026-12-07T11:00:00Z',
+    subnets: [{ subnet: '172.17.0.0/16', gateway: '172.17.0.1', ipRange: '' }],
+    internal: false,
+    options: { 'com.docker.network.bridge.name': 'swl0' },
+    containers: [
+      { id: 'c'.repeat(64), name: 'web', ipv4Address: '172.17.0.2/16', macAddress: '02:42:ac:11:00:02' },
+    ],
+  };
+  const swarm: NetworkView = {
+    id: 'a'.repeat(25),
+    meta: { version: 1, createdAt: '', updatedAt: '' },
+    spec: buildNetworkSpec('appnet', { driver: 'overlay' }),
+    ipam: [],
+    vni: 4097,
+  };
+  assert.equal(
+    renderNetworkTable([localRow(local), swarm], false),
+    [
+      'NETWORK ID     NAME     DRIVER    SCOPE',
+      'aaaaaaaaaaaa   appnet   overlay   swarm',
+      'bbbbbbbbbbbb   bridge   bridge    local',
+    ].join('\n'),
+  );
+  assert.deepEqual(localNetworkView(local), {
+    Name: 'bridge',
+    Id: 'b'.repeat(64),
+    Created: '2026-12-07T11:00:00Z',
+    Scope: 'local',
+    Driver: 'bridge',
+    IPAM: { Driver: 'default', Config: [{ Subnet: '172.17.0.0/16', Gateway: '172.17.0.1' }] },
+    Internal: false,
+    Containers: {
+      ['c'.repeat(64)]: { Name: 'web', IPv4Address: '172.17.0.2/16', MacAddress: '02:42:ac:11:00:02' },
+    },
+    Options: { 'com.docker.network.bridge.name': 'swl0' },
+  });
 });

@@ -1,5 +1,11 @@
-// `swarmlite network ...`: the swarm's overlay networks, as `docker network` manages swarm-scoped ones.
+// `swarmlite network ...`: the node's local networks (bridge, host, none and user bridges: the daemon's
+// LocalNetwork* RPCs) and the swarm's overlay networks, as `docker network` manages both: `create`
+// makes a local bridge unless told `-d overlay`; `ls` lists both; `inspect` and `rm` act on the local
+// network of that name first, else on the swarm's.
+import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
+import type { LocalNetwork__Output } from '../api/gen/swarmlite/local/v1/LocalNetwork.js';
+import type { LocalNetworkCreateRequest } from '../api/gen/swarmlite/local/v1/LocalNetworkCreateRequest.js';
 import { UserError } from '../lib/errors.js';
 import { checkNetworkOptions, type IpamConfig, type NetworkSpec } from '../api/objects/index.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
@@ -69,13 +75,111 @@ export function buildNetworkSpec(name: string, o: NetworkCreateOptions): Network
   };
 }
 
-export function renderNetworkTable(networks: NetworkView[], quiet: boolean): string {
-  const sorted = [...networks].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+/** Bridge options a local bridge network takes (Docker's names; `mtu` as the overlay's short form). */
+const BRIDGE_OPTIONS = ['com.docker.network.bridge.name', 'com.docker.network.driver.mtu', 'mtu'];
+
+/** `network create` flags for a local network (any driver but overlay) → the daemon's request. */
+export function buildLocalNetworkRequest(name: string, o: NetworkCreateOptions): LocalNetworkCreateRequest {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+    throw usage(`invalid network name '${name}': use letters, digits, '_', '.' and '-'`);
+  if (o.attachable) throw usage('--attachable is for overlay networks (-d overlay)');
+  if (o.label?.length) throw usage('--label is for overlay networks (-d overlay) for now');
+  const subnets = (o.subnet ?? []).map((s) => checkCidr('--subnet', s));
+  const gateways = o.gateway ?? [];
+  const ranges = (o.ipRange ?? []).map((r) => checkCidr('--ip-range', r));
+  if (subnets.length > 1) throw usage('a local network takes one --subnet');
+  if (gateways.length > subnets.length || ranges.length > subnets.length)
+    throw usage('--gateway and --ip-range need a --subnet to go with');
+  for (const g of gateways) if (!IPV4.test(g)) throw usage(`invalid --gateway '${g}': use an IPv4 address`);
+  const options = Object.fromEntries((o.opt ?? []).map((kv) => parseLabel('--opt', kv)));
+  if (o.driver === 'bridge') {
+    for (const key of Object.keys(options))
+      if (!BRIDGE_OPTIONS.includes(key)) throw usage(`invalid --opt: unknown bridge option "${key}"`);
+    if (options.mtu !== undefined) {
+      options['com.docker.network.driver.mtu'] = options.mtu;
+      delete options.mtu;
+    }
+    const mtu = options['com.docker.network.driver.mtu'];
+    if (mtu !== undefined && !/^\d+$/.test(mtu))
+      throw usage(`invalid --opt mtu=${mtu}: the MTU is a whole number of bytes`);
+  }
+  return {
+    name,
+    driver: o.driver,
+    subnet: subnets[0] ?? '',
+    gateway: gateways[0] ?? '',
+    ipRange: ranges[0] ?? '',
+    internal: !!o.internal,
+    options,
+  };
+}
+
+export interface NetworkRow {
+  id: string;
+  name: string;
+  driver: string;
+  scope: 'local' | 'swarm';
+}
+
+export const swarmRow = (n: NetworkView): NetworkRow => ({
+  id: n.id,
+  name: n.spec.name,
+  driver: n.spec.driver,
+  scope: 'swarm',
+});
+export const localRow = (n: LocalNetwork__Output): NetworkRow => ({
+  id: n.id,
+  name: n.name,
+  driver: n.driver,
+  scope: 'local',
+});
+
+export function renderNetworkTable(networks: (NetworkView | NetworkRow)[], quiet: boolean): string {
+  const rows = networks.map((n) => ('spec' in n ? swarmRow(n) : n));
+  const sorted = rows.sort((a, b) => a.name.localeCompare(b.name));
   if (quiet) return sorted.map((n) => shortId(n.id)).join('\n');
   return renderTable(
     ['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'],
-    sorted.map((n) => [shortId(n.id), n.spec.name, n.spec.driver, 'swarm']),
+    sorted.map((n) => [shortId(n.id), n.name, n.driver, n.scope]),
   );
+}
+
+/** A local network as `network inspect` prints it (Docker's fields). */
+export function localNetworkView(n: LocalNetwork__Output) {
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: 'local',
+    Driver: n.driver,
+    IPAM: {
+      Driver: 'default',
+      Config: n.subnets.map((s) => ({
+        Subnet: s.subnet,
+        Gateway: s.gateway,
+        ...(s.ipRange ? { IPRange: s.ipRange } : {}),
+      })),
+    },
+    Internal: n.internal,
+    Containers: Object.fromEntries(
+      n.containers.map((c) => [c.id, { Name: c.name, IPv4Address: c.ipv4Address, MacAddress: c.macAddress }]),
+    ),
+    Options: n.options,
+  };
+}
+
+const notFound = (err: unknown) => (err as grpc.ServiceError).code === grpc.status.NOT_FOUND;
+/** The swarm's answer when this node is in none: `network ls` then shows the local networks alone. */
+const notInSwarm = (err: unknown) => /not part of a swarm|not a swarm manager/.test((err as Error).message);
+
+/** A swarm call for a network the node does not have: outside a swarm, Docker's "not found". */
+async function swarmOnly<T>(ref: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (notInSwarm(err)) throw new UserError(`network ${ref} not found`);
+    throw err;
+  }
 }
 
 /** Runs `fn` for each item, printing failures as Docker does and carrying on; exit 1 if any failed. */
@@ -93,13 +197,13 @@ export async function forEachRef<T>(items: T[], fn: (item: T) => Promise<void>):
 }
 
 export function registerNetworkCommands(program: Command): void {
-  const network = program.command('network').description("Manage the swarm's overlay networks");
+  const network = program.command('network').description("Manage the node's and the swarm's networks");
 
   network
     .command('create')
-    .description('Create an overlay network')
+    .description('Create a network: a local bridge, or with -d overlay one of the swarm')
     .argument('<name>')
-    .option('-d, --driver <driver>', 'network driver (overlay only)', 'overlay')
+    .option('-d, --driver <driver>', 'bridge (local to this node) or overlay (the swarm)', 'bridge')
     .option('--subnet <cidr>', 'subnet (repeatable)', collect)
     .option('--gateway <ip>', 'gateway for the subnet in the same position (repeatable)', collect)
     .option('--ip-range <cidr>', 'task addresses from this range of the subnet (repeatable)', collect)
@@ -108,6 +212,14 @@ export function registerNetworkCommands(program: Command): void {
     .option('-o, --opt <key=value>', 'driver option, e.g. mtu=1400 (repeatable)', collect)
     .option('--label <key=value>', 'network label (repeatable)', collect)
     .action(async (name: string, opts: NetworkCreateOptions, cmd: Command) => {
+      if (opts.driver !== 'overlay') {
+        const req = buildLocalNetworkRequest(name, opts);
+        const made = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
+          c.localNetworkCreate(req, 60_000),
+        );
+        console.log(made.network!.id);
+        return;
+      }
       const spec = buildNetworkSpec(name, opts);
       const created = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
         networkView((await c.createNetwork({ spec }, 60_000)).network),
@@ -125,11 +237,19 @@ export function registerNetworkCommands(program: Command): void {
     .action(async (opts: { quiet?: boolean; format?: string; consistency?: string }, cmd: Command) => {
       const format = parseFormat(opts.format);
       const consistency = parseConsistency(opts.consistency);
-      const networks = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) =>
-        (await c.listNetworks({ consistency })).networks.map(networkView),
-      );
-      if (format === 'json') return printJson(networks);
-      console.log(renderNetworkTable(networks, !!opts.quiet));
+      const { local, swarm } = await withDaemon(resolveHost(globalsOf(cmd).host), async (c) => {
+        const local = (await c.localNetworkList({})).networks;
+        const swarm = await c
+          .listNetworks({ consistency })
+          .then((r) => r.networks.map(networkView))
+          .catch((err: unknown) => {
+            if (notInSwarm(err)) return [];
+            throw err;
+          });
+        return { local, swarm };
+      });
+      if (format === 'json') return printJson([...local.map(localNetworkView), ...swarm]);
+      console.log(renderNetworkTable([...local.map(localRow), ...swarm], !!opts.quiet));
     });
 
   network
@@ -143,24 +263,34 @@ export function registerNetworkCommands(program: Command): void {
       const target = resolveHost(globalsOf(cmd).host);
       const out: object[] = [];
       for (const ref of refs) {
+        const local = await withDaemon(target, (c) =>
+          c.localNetworkInspect({ ref }).catch((err: unknown) => {
+            if (notFound(err)) return undefined;
+            throw err;
+          }),
+        );
+        if (local) {
+          out.push(localNetworkView(local.network!));
+          continue;
+        }
         const n = await withDaemon(target, async (c) =>
-          networkView((await c.getNetwork({ ref, consistency })).network),
+          networkView((await swarmOnly(ref, () => c.getNetwork({ ref, consistency }))).network),
         );
         // As Docker's: the manager's view, plus this node's endpoints and the peers on the network.
-        const local = await withDaemon(target, (c) =>
+        const here = await withDaemon(target, (c) =>
           c.networkLocal({ networkId: n.id, vni: n.vni, verbose: opts.verbose === true }),
         );
         out.push({
           ...n,
           containers: Object.fromEntries(
-            local.endpoints.map((e) => [
+            here.endpoints.map((e) => [
               e.taskId,
               { name: e.name, ipv4Address: e.address, macAddress: e.mac },
             ]),
           ),
-          peers: local.peers.map((p) => ({ name: p.nodeId, ip: p.addr })),
+          peers: here.peers.map((p) => ({ name: p.nodeId, ip: p.addr })),
           ...(opts.verbose
-            ? { programmed: local.programmedJson ? JSON.parse(local.programmedJson) : null }
+            ? { programmed: here.programmedJson ? JSON.parse(here.programmedJson) : null }
             : {}),
         });
       }
@@ -175,7 +305,13 @@ export function registerNetworkCommands(program: Command): void {
     .action(async (refs: string[], _opts, cmd: Command) => {
       const target = resolveHost(globalsOf(cmd).host);
       await forEachRef(refs, async (ref) => {
-        await withDaemon(target, (c) => c.removeNetwork({ ref }, 60_000));
+        await withDaemon(target, async (c) => {
+          const gone = await c.localNetworkRemove({ ref }, 60_000).catch((err: unknown) => {
+            if (notFound(err)) return undefined;
+            throw err;
+          });
+          if (!gone) await swarmOnly(ref, () => c.removeNetwork({ ref }, 60_000));
+        });
         console.log(ref);
       });
     });

@@ -66,7 +66,7 @@ test('bad service and network input is a usage error (exit 2) before any daemon 
     [['service', 'update', '--rollback', '--image', 'x', 'web'], /--rollback cannot be combined/],
     [['service', 'scale', 'web'], /invalid scale specifier 'web'/],
     [['service', 'ps', '-f', 'colour=red', 'web'], /invalid filter 'colour'/],
-    [['network', 'create', '-d', 'bridge', 'n'], /unsupported driver 'bridge'/],
+    [['network', 'create', '--attachable', 'n'], /--attachable is for overlay networks/],
   ] as const) {
     const r = cli([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

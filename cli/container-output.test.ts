@@ -33,6 +33,16 @@ function container(state: Partial<Container__Output['state'] & object> = {}): Co
       memoryBytes: 0,
       nanoCpus: 0,
       networkMode: 'none',
+      portBindings: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080, hostIp: '' }],
+      publishAllPorts: false,
+    },
+    networkSettings: {
+      networkId: 'b'.repeat(64),
+      networkName: 'bridge',
+      ipAddress: '172.17.0.2/16',
+      gateway: '172.17.0.1',
+      macAddress: '02:42:ac:11:00:02',
+      ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080, hostIp: '' }],
     },
     state: {
       status: 'running',
@@ -84,9 +94,10 @@ test('ps status and command columns', () => {
     '"sleep 3600"',
     '10 minutes ago',
     'Up 5 seconds',
-    '',
+    '0.0.0.0:8080->80/tcp',
     'web',
   ]);
+  assert.equal(psRows([container({ status: 'exited' })], NOW, false)[0]![5], '');
 });
 
 test('inspect object and templates', () => {
@@ -97,7 +108,29 @@ test('inspect object and templates', () => {
     renderTemplate('{{ .HostConfig.RestartPolicy.Name }}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', o),
     'on-failure:3',
   );
-  assert.equal(renderTemplate('{{.NetworkSettings.IPAddress}}', o), '');
+  assert.equal(
+    renderTemplate(
+      '{{.NetworkSettings.IPAddress}}/{{.NetworkSettings.IPPrefixLen}} via {{.NetworkSettings.Gateway}}',
+      o,
+    ),
+    '172.17.0.2/16 via 172.17.0.1',
+  );
+  assert.equal(
+    renderTemplate('{{json .NetworkSettings.Ports}}', o),
+    '{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]}',
+  );
+  assert.equal(renderTemplate('{{.NetworkSettings.Networks.bridge.MacAddress}}', o), '02:42:ac:11:00:02');
+  assert.equal(
+    renderTemplate('{{json .HostConfig.PortBindings}} {{.HostConfig.PublishAllPorts}}', o),
+    '{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]} false',
+  );
+  // On a user network Docker leaves the top-level fields empty: the address is under Networks.
+  const user = inspectObject({
+    ...container(),
+    networkSettings: { ...container().networkSettings!, networkName: 'appnet' },
+  });
+  assert.equal(renderTemplate('{{.NetworkSettings.IPAddress}}', user), '');
+  assert.equal(renderTemplate('{{.NetworkSettings.Networks.appnet.IPAddress}}', user), '172.17.0.2');
   assert.equal(renderTemplate('{{json .Config.Env}}', o), '["A=1"]');
   assert.equal(renderTemplate('{{.Config.Entrypoint}}', o), '<nil>');
   assert.equal(renderTemplate('{{.Nope.Deeper}}', o), '<no value>');

@@ -2,6 +2,7 @@
 // "Exited (0) 3 minutes ago"), `inspect`'s JSON in Docker's shape, and the small Go-template subset of
 // `inspect -f` / `ps --format`. Pure, so every form is a table test.
 import type { Container__Output } from '../api/gen/swarmlite/local/v1/Container.js';
+import type { ContainerPort__Output } from '../api/gen/swarmlite/local/v1/ContainerPort.js';
 import { UserError } from '../lib/errors.js';
 
 /** Docker's HumanDuration (github.com/docker/go-units), in our own words of the same shape. */
@@ -56,9 +57,17 @@ export function psRows(containers: Container__Output[], now: number, noTrunc: bo
     commandText(c, noTrunc),
     `${since(c.created, now)} ago`,
     statusText(c, now),
-    '',
+    portsText(c),
     c.name,
   ]);
+}
+
+/** `ps`'s PORTS: `0.0.0.0:8080->80/tcp, ...` while the container runs, as Docker shows them. */
+export function portsText(c: Container__Output): string {
+  if (c.state?.status !== 'running') return '';
+  return (c.networkSettings?.ports ?? [])
+    .map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`)
+    .join(', ');
 }
 
 export const PS_HEADERS = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
@@ -96,6 +105,8 @@ export function inspectObject(c: Container__Output): Record<string, unknown> {
       AutoRemove: h.autoRemove,
       Memory: h.memoryBytes,
       NanoCpus: h.nanoCpus,
+      PortBindings: portMap(h.portBindings),
+      PublishAllPorts: h.publishAllPorts,
     },
     Config: {
       Hostname: cfg.hostname,
@@ -106,11 +117,45 @@ export function inspectObject(c: Container__Output): Record<string, unknown> {
       WorkingDir: cfg.workdir,
       Entrypoint: cfg.entrypointSet ? cfg.entrypoint : null,
     },
-    // `none` and `host` give a container no address of its own.
-    NetworkSettings: {
-      IPAddress: '',
-      Networks: { [h.networkMode]: { IPAddress: '', Gateway: '', MacAddress: '' } },
-    },
+    NetworkSettings: networkSettings(c),
+  };
+}
+
+/** Docker's port map: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}` ('' for any port). */
+function portMap(ports: ContainerPort__Output[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of ports) {
+    (out[`${p.containerPort}/${p.protocol}`] ??= []).push({
+      HostIp: p.hostIp || '0.0.0.0',
+      HostPort: p.hostPort ? String(p.hostPort) : '',
+    });
+  }
+  return out;
+}
+
+/**
+ * Docker's NetworkSettings: the container's network under its name, the published ports by
+ * container port; the top-level address fields only for the default `bridge` (as Docker keeps them).
+ */
+function networkSettings(c: Container__Output) {
+  const n = c.networkSettings;
+  const [ip = '', prefix = '0'] = (n?.ipAddress ?? '').split('/');
+  const leg = {
+    NetworkID: n?.networkId ?? '',
+    IPAddress: ip,
+    IPPrefixLen: Number(prefix),
+    Gateway: n?.gateway ?? '',
+    MacAddress: n?.macAddress ?? '',
+  };
+  const ports = portMap(n?.ports ?? []);
+  const onDefault = n?.networkName === 'bridge';
+  return {
+    Ports: ports,
+    IPAddress: onDefault ? leg.IPAddress : '',
+    IPPrefixLen: onDefault ? leg.IPPrefixLen : 0,
+    Gateway: onDefault ? leg.Gateway : '',
+    MacAddress: onDefault ? leg.MacAddress : '',
+    Networks: { [n?.networkName ?? c.hostConfig?.networkMode ?? '']: leg },
   };
 }
 

@@ -9,7 +9,11 @@ import { daemonClient, localInfo } from '../daemon/client.js';
 import { swarmliteBin } from '../lib/repo.js';
 import { PROCESS_DEADLINE_MS } from '../test/support.js';
 
-/** A daemon on `dir`/data with its socket at `socket` (and `extra` flags), as a child of the test. */
+/**
+ * A daemon on `dir`/data with its socket at `socket` (and `extra` flags), as a child of the test. It
+ * runs in the test's (the machine's) network namespace, so it makes no default bridge there (`--bridge
+ * none`) unless `extra` says otherwise: tests of the bridge run their daemon in a namespace of their own.
+ */
 export function spawnDaemon(dir: string, socket: string, logLevel: string, extra: string[] = []) {
   const args = [
     'daemon',
@@ -19,6 +23,7 @@ export function spawnDaemon(dir: string, socket: string, logLevel: string, extra
     join(dir, 'exec'),
     '--socket',
     socket,
+    ...(extra.includes('--bridge') ? [] : ['--bridge', 'none']),
     ...extra,
   ];
   return spawn(process.execPath, [swarmliteBin(), ...args, '--log-level', logLevel], { stdio: 'ignore' });

@@ -13,6 +13,7 @@ import { localStreams } from './local-streams.js';
 import { openNodeImages } from './images.js';
 import { imageHandlers, imageStreams } from './local-images.js';
 import { containerHandlers, containerStreams, openContainers } from './local-containers.js';
+import { localNetworkHandlers, openLocalNetworks } from './local-networks.js';
 import type { ContainerEngine } from '../worker/containers/engine.js';
 import { attachRegistryAuth } from './service-images.js';
 import { SwarmNode } from './swarm.js';
@@ -67,7 +68,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     swarm = node;
     await node.resume();
     // The node's standalone containers: adopted, or restarted as their policies say, before the API opens.
-    containers = await openContainers(opts, images, log);
+    // The node's local networks first: the containers' attaches replay into their drivers.
+    const localNetworks = await openLocalNetworks(opts, images, log);
+    containers = await openContainers(opts, images, localNetworks.attach, log);
+    const engine = containers;
     server = await serveLocalApi(
       opts.socket,
       {
@@ -132,7 +136,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         // This node's images: its own store, never forwarded.
         ...imageHandlers(images),
         // This node's containers: its own, never forwarded.
-        ...containerHandlers(containers),
+        ...containerHandlers(containers, {
+          resolve: (ref) => localNetworks.networks.find(ref)?.name,
+          defaultNetwork: opts.defaultBridge ? 'bridge' : 'none',
+        }),
+        // This node's local networks: its own, never forwarded.
+        ...localNetworkHandlers(localNetworks, () => engine),
       },
       log,
       {

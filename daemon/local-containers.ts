@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
 import type { ContainerConfig as WireConfig } from '../api/gen/swarmlite/local/v1/ContainerConfig.js';
 import type { ContainerHostConfig__Output } from '../api/gen/swarmlite/local/v1/ContainerHostConfig.js';
@@ -16,7 +17,9 @@ import type { Logger } from '../lib/log.js';
 import { serveExecCall } from '../manager/index.js';
 import { ContainerEngine, ContainerError, type PullPolicy } from '../worker/containers/engine.js';
 import type { ContainerRecord, HostConfig } from '../worker/containers/lifecycle.js';
-import { localOnlyNetworks, parseNetworkMode } from '../worker/containers/network.js';
+import type { ContainerNetworks } from '../worker/containers/network.js';
+import type { PortRequest } from '../worker/containers/ports.js';
+import type { ContainerPort } from '../api/gen/swarmlite/local/v1/ContainerPort.js';
 import { formatRestartPolicy, parseRestartPolicy } from '../worker/containers/restart-policy.js';
 import { ContainerStore } from '../worker/containers/store.js';
 import type { ImageService } from '../worker/images/images.js';
@@ -47,6 +50,7 @@ export type ContainerStreams = Pick<LocalApiHandlers, 'ContainerLogs' | 'Contain
 export async function openContainers(
   opts: DaemonOptions,
   images: ImageService,
+  networks: ContainerNetworks,
   log: Logger,
 ): Promise<ContainerEngine> {
   const engine = new ContainerEngine({
@@ -68,7 +72,7 @@ export async function openContainers(
         });
       },
     },
-    networks: localOnlyNetworks,
+    networks,
     log: log.child({ component: 'containers' }),
   });
   await engine.open();
@@ -101,7 +105,32 @@ async function refusing<T>(work: () => Promise<T> | T): Promise<T> {
 
 const invalid = (message: string) => new ContainerError(message, 'invalid');
 
-function hostConfigFromWire(h: ContainerHostConfig__Output | null): HostConfig {
+/** How the handlers name a container's network: the local network's name for a ref, and the default. */
+export interface NetworkNames {
+  /** The name of the local network `ref` (name, id or id prefix) is, undefined when none. */
+  resolve(ref: string): string | undefined;
+  /** `bridge`, or `none` on a daemon with `--bridge none`. */
+  defaultNetwork: string;
+}
+
+function portFromWire(p: ContainerPort, hostPortAllowed: boolean): PortRequest {
+  const protocol = p.protocol || 'tcp';
+  if (protocol !== 'tcp' && protocol !== 'udp')
+    throw invalid(`invalid protocol "${protocol}": use tcp or udp`);
+  const inRange = (n: number | undefined, zero: boolean) =>
+    Number.isInteger(n) && (n as number) >= (zero ? 0 : 1) && (n as number) <= 65535;
+  if (!inRange(p.containerPort, false)) throw invalid(`invalid container port ${p.containerPort}`);
+  if (!inRange(p.hostPort, hostPortAllowed)) throw invalid(`invalid host port ${p.hostPort}`);
+  if (p.hostIp && !isIPv4(p.hostIp)) throw invalid(`invalid host IP "${p.hostIp}"`);
+  return {
+    protocol,
+    containerPort: p.containerPort!,
+    hostPort: p.hostPort ?? 0,
+    ...(p.hostIp && p.hostIp !== '0.0.0.0' ? { hostIp: p.hostIp } : {}),
+  };
+}
+
+function hostConfigFromWire(h: ContainerHostConfig__Output | null, names: NetworkNames): HostConfig {
   const restartText = h?.restartPolicy || 'no';
   let restartPolicy;
   try {
@@ -109,12 +138,10 @@ function hostConfigFromWire(h: ContainerHostConfig__Output | null): HostConfig {
   } catch (err) {
     throw invalid((err as Error).message);
   }
-  let networkMode;
-  try {
-    networkMode = parseNetworkMode(h?.networkMode || 'none');
-  } catch (err) {
-    throw new ContainerError((err as Error).message, 'not-found');
-  }
+  const wanted = h?.networkMode || names.defaultNetwork;
+  const networkMode = names.resolve(wanted);
+  if (networkMode === undefined) throw new ContainerError(`network ${wanted} not found`, 'not-found');
+  const portBindings = (h?.portBindings ?? []).map((p) => portFromWire(p, true));
   const memoryBytes = h?.memoryBytes ?? 0;
   const nanoCpus = h?.nanoCpus ?? 0;
   if (!Number.isSafeInteger(memoryBytes) || memoryBytes < 0)
@@ -122,7 +149,15 @@ function hostConfigFromWire(h: ContainerHostConfig__Output | null): HostConfig {
   if (!Number.isSafeInteger(nanoCpus) || nanoCpus < 0) throw invalid(`invalid CPU limit ${nanoCpus}`);
   if (nanoCpus !== 0 && nanoCpus < 10_000_000)
     throw invalid('Range of CPUs is from 0.01 to the number of CPUs');
-  return { restartPolicy, autoRemove: h?.autoRemove === true, memoryBytes, nanoCpus, networkMode };
+  return {
+    restartPolicy,
+    autoRemove: h?.autoRemove === true,
+    memoryBytes,
+    nanoCpus,
+    networkMode,
+    portBindings,
+    publishAllPorts: h?.publishAllPorts === true,
+  };
 }
 
 const PULL: readonly string[] = ['missing', 'never', 'always'];
@@ -152,6 +187,8 @@ export function toWire(r: ContainerRecord): Container {
       memoryBytes: h.memoryBytes,
       nanoCpus: h.nanoCpus,
       networkMode: h.networkMode,
+      portBindings: (h.portBindings ?? []).map(portToWire),
+      publishAllPorts: h.publishAllPorts ?? false,
     },
     state: {
       status: s.status,
@@ -163,8 +200,27 @@ export function toWire(r: ContainerRecord): Container {
       finishedAt: s.finishedAt,
       restartCount: s.restartCount,
     },
+    ...(r.networkSettings
+      ? {
+          networkSettings: {
+            networkId: r.networkSettings.networkId,
+            networkName: r.networkSettings.networkName,
+            ipAddress: r.networkSettings.address,
+            gateway: r.networkSettings.gateway,
+            macAddress: r.networkSettings.macAddress,
+            ports: r.networkSettings.ports.map(portToWire),
+          },
+        }
+      : {}),
   };
 }
+
+const portToWire = (p: PortRequest): ContainerPort => ({
+  protocol: p.protocol,
+  containerPort: p.containerPort,
+  hostPort: p.hostPort,
+  hostIp: p.hostIp ?? '',
+});
 
 const timeoutOf = (req: { hasTimeout: boolean; timeoutSeconds: number }) => {
   if (!req.hasTimeout) return undefined;
@@ -173,7 +229,7 @@ const timeoutOf = (req: { hasTimeout: boolean; timeoutSeconds: number }) => {
   return req.timeoutSeconds * 1000;
 };
 
-export function containerHandlers(engine: ContainerEngine): ContainerUnary {
+export function containerHandlers(engine: ContainerEngine, names: NetworkNames): ContainerUnary {
   return {
     ContainerCreate: (req) =>
       refusing(async () => {
@@ -198,7 +254,7 @@ export function containerHandlers(engine: ContainerEngine): ContainerUnary {
             user: c.user,
             hostname: c.hostname,
           },
-          hostConfig: hostConfigFromWire(req.hostConfig),
+          hostConfig: hostConfigFromWire(req.hostConfig, names),
           pull: pull as PullPolicy,
         });
         if (!req.start) return { container: toWire(created) };

@@ -19,6 +19,8 @@ export interface DaemonOptions {
   resolvConf: string;
   /** Registries (`host[:port]`) reached over plain HTTP, as Docker's `--insecure-registry`. */
   insecureRegistries: string[];
+  /** The default `bridge` network for standalone containers; false: none (dockerd's `--bridge none`). */
+  defaultBridge: boolean;
 }
 
 const EXECUTOR_KINDS = ['runtime', 'simulated'] as const;
@@ -36,6 +38,7 @@ export const DAEMON_DEFAULTS: DaemonOptions = {
   executor: 'runtime',
   resolvConf: '/etc/resolv.conf',
   insecureRegistries: [],
+  defaultBridge: true,
 };
 
 /** `host` or `host:port`, as a registry is named in an image reference. */

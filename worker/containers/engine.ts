@@ -24,7 +24,12 @@ import {
   type UserAction,
 } from './lifecycle.js';
 import { checkContainerName, findByRef, generateName, newContainerId } from './names.js';
-import { runtimeNetworkOptions, type ContainerNetworks, type NetworkAttachment } from './network.js';
+import {
+  runtimeNetworkOptions,
+  type ContainerNetworks,
+  type NetworkAttachment,
+  type NetworkSettings,
+} from './network.js';
 import { decideRestart, startAtDaemonStart } from './restart-policy.js';
 import type { ContainerStore } from './store.js';
 
@@ -144,6 +149,8 @@ export class ContainerEngine {
     for (const p of problems) this.o.log.warn({ file: p }, 'container record skipped');
     const tasks = new Map((await this.o.runtime.list()).map((t) => [t.taskId, t]));
     for (const r of records) this.records.set(r.id, r);
+    // Addresses and ports stay their containers' even before (or without) a replayed attach.
+    for (const r of records) this.o.networks.remember?.(this.attachment(r));
     // A runtime task without a record: a create that a crash cut short.
     for (const id of tasks.keys())
       if (!this.records.has(id))
@@ -163,7 +170,8 @@ export class ContainerEngine {
   ): Promise<void> {
     const wasRunning = isActive(r.state);
     // Drivers that keep their state in memory learn the sandboxes again (attach is idempotent).
-    if (task && r.state.status !== 'removing') await this.o.networks.attach(this.attachment(r));
+    if (task && r.state.status !== 'removing')
+      r = this.withSettings(r, await this.o.networks.attach(this.attachment(r)));
     if (task?.state === 'running') {
       this.save({ ...r, state: { ...r.state, status: 'running', pid: task.pid ?? r.state.pid } });
       this.watch(r.id);
@@ -226,9 +234,9 @@ export class ContainerEngine {
     });
     try {
       await this.o.runtime.prepare(this.launch(record));
-      await this.o.networks.attach(this.attachment(record));
-      this.save(record);
-      return record;
+      const attached = this.withSettings(record, await this.o.networks.attach(this.attachment(record)));
+      this.save(attached);
+      return attached;
     } catch (err) {
       this.records.delete(record.id);
       await this.o.runtime.remove(record.id).catch(() => undefined);
@@ -252,9 +260,27 @@ export class ContainerEngine {
   }
 
   private attachment(r: ContainerRecord): NetworkAttachment {
-    const mode = r.hostConfig.networkMode;
+    const h = r.hostConfig;
+    const mode = h.networkMode;
     const netnsPath = mode === 'host' ? `/proc/${process.pid}/ns/net` : this.o.runtime.netnsPath(r.id);
-    return { containerId: r.id, containerName: r.name, mode, netnsPath };
+    return {
+      containerId: r.id,
+      containerName: r.name,
+      mode,
+      netnsPath,
+      image: r.config.image,
+      portBindings: h.portBindings ?? [],
+      publishAllPorts: h.publishAllPorts ?? false,
+      ...(r.networkSettings ? { settings: r.networkSettings } : {}),
+    };
+  }
+
+  /** The record with what an attach gave (kept in memory; the caller saves). */
+  private withSettings(r: ContainerRecord, settings: NetworkSettings | undefined): ContainerRecord {
+    if (!settings) return r;
+    const next = { ...r, networkSettings: settings };
+    this.records.set(r.id, next);
+    return next;
   }
 
   private launch(r: ContainerRecord): TaskLaunch {
@@ -307,7 +333,7 @@ export class ContainerEngine {
       if (!known) {
         // The sandbox is gone (the node restarted): made again from the record.
         await this.o.runtime.prepare(this.launch(r));
-        await this.o.networks.attach(this.attachment(r));
+        r = this.withSettings(r, await this.o.networks.attach(this.attachment(r)));
       } else if (known.state === 'exited') await this.o.runtime.reset(r.id);
       const { pid } = await this.o.runtime.start(r.id);
       const next = { ...r, state: started(r.state, this.stamp(), pid, byUser) };

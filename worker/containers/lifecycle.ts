@@ -2,14 +2,12 @@
 // restarting between two runs under a restart policy), what each event does to the record's state,
 // and which user actions a state refuses. The shell (engine.ts) applies these around the runtime's
 // calls and persists the result (store.ts).
+import type { NetworkSettings } from './network.js';
+import type { PortRequest } from './ports.js';
 import type { RestartPolicy } from './restart-policy.js';
 
 export const CONTAINER_STATUSES = ['created', 'running', 'restarting', 'exited', 'removing'] as const;
 export type ContainerStatus = (typeof CONTAINER_STATUSES)[number];
-
-/** How a container is attached: `none` (only lo) and `host` today; the bridge driver adds its own. */
-export const NETWORK_MODES = ['none', 'host'] as const;
-export type NetworkMode = (typeof NETWORK_MODES)[number];
 
 export interface ContainerState {
   status: ContainerStatus;
@@ -48,7 +46,12 @@ export interface HostConfig {
   autoRemove: boolean;
   memoryBytes: number;
   nanoCpus: number;
-  networkMode: NetworkMode;
+  /** The name of the local network (`bridge`, `host`, `none`, a user bridge). */
+  networkMode: string;
+  /** `-p`; absent in records older than published ports. */
+  portBindings?: PortRequest[];
+  /** `-P`. */
+  publishAllPorts?: boolean;
 }
 
 export interface ContainerRecord {
@@ -59,6 +62,8 @@ export interface ContainerRecord {
   config: ContainerConfig;
   hostConfig: HostConfig;
   state: ContainerState;
+  /** What the last network attach gave (address, gateway, published ports). */
+  networkSettings?: NetworkSettings;
 }
 
 export const NEW_STATE: ContainerState = {

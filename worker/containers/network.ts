@@ -1,49 +1,60 @@
-// Where a standalone container meets the network plane: the one attach point. Today the node offers
-// `none` (the container's own namespace with only lo, which the runtime makes) and `host` (no
-// namespace of its own: the runtime is told so through `hostNetwork`). A driver that gives containers
-// interfaces (the bridge of worker/network/) implements ContainerNetworks: `attach` runs once the
+// Where a standalone container meets the network plane: the one attach point. `attach` runs once the
 // runtime has made the container's namespace and before its process starts (at create, again when a
 // sandbox lost with a reboot is made anew, and at daemon start for every container that has one, so
 // drivers that keep their state in memory replay it: attach must be idempotent); `detach` runs when
-// the container is removed, while its namespace still exists.
-//
-// On worker/network's CNM interface (NetworkDriver) an adapter is: attach = createEndpoint(net,
-// { id: containerId, address from ipam }) then join(net, containerId, { id: containerId, netnsPath },
-// { ifName: 'eth0', defaultRoute: true }); detach = leave then deleteEndpoint. For `host` the
-// netnsPath given is the node's own (`/proc/<daemon pid>/ns/net`), which its host driver checks.
+// the container is removed, while its namespace still exists. `host` needs the runtime's help too
+// (no namespace of its own: `hostNetwork`); its netnsPath is the node's own (`/proc/<daemon
+// pid>/ns/net`), which the host driver checks. The node's implementation over worker/network's CNM
+// drivers is cnm-networks.ts.
 import type { ContainerOptions } from '../agent/executor.js';
-import type { NetworkMode } from './lifecycle.js';
+import type { PortBinding } from '../network/driver.js';
+import type { PortRequest } from './ports.js';
+
+/** What an attach did (Docker's NetworkSettings), kept in the container's record. */
+export interface NetworkSettings {
+  networkId: string;
+  networkName: string;
+  /** With its prefix length ('172.17.0.2/16'); '' on unaddressed networks. */
+  address: string;
+  gateway: string;
+  macAddress: string;
+  ports: PortBinding[];
+}
 
 export interface NetworkAttachment {
   containerId: string;
   containerName: string;
-  mode: NetworkMode;
+  /** The network's name or id as the user gave it (`--network`). */
+  mode: string;
   /** `/run/netns/<name>`; for `host` the node's own (the daemon's), as the container has none. */
   netnsPath: string;
+  /** For `-P`: the image whose exposed ports are published. */
+  image: string;
+  /** `-p` as parsed, and `-P`. */
+  portBindings: PortRequest[];
+  publishAllPorts: boolean;
+  /** What the last attach of this container gave (its address and ports are kept on a replay). */
+  settings?: NetworkSettings;
 }
 
 export interface ContainerNetworks {
-  attach(a: NetworkAttachment): Promise<void>;
+  /** Idempotent; gives what the container's record keeps, undefined when there is nothing to keep. */
+  attach(a: NetworkAttachment): Promise<NetworkSettings | undefined>;
   detach(a: NetworkAttachment): Promise<void>;
+  /** At daemon start, before any attach: the containers' addresses and ports are theirs already. */
+  remember?(a: NetworkAttachment): void;
 }
 
 /** What the runtime must know of a mode when it makes the sandbox. */
-export function runtimeNetworkOptions(mode: NetworkMode): Pick<ContainerOptions, 'hostNetwork'> {
+export function runtimeNetworkOptions(mode: string): Pick<ContainerOptions, 'hostNetwork'> {
   return mode === 'host' ? { hostNetwork: true } : {};
 }
 
-/** `none` and `host` need nothing beyond what the runtime did. */
+/** `none` and `host` only: what a node without local networks (unit tests of the engine) offers. */
 export const localOnlyNetworks: ContainerNetworks = {
-  attach: async () => undefined,
+  attach: async (a) => {
+    if (a.mode !== 'none' && a.mode !== 'host') throw new Error(`network ${a.mode} not found`);
+    return undefined;
+  },
   detach: async () => undefined,
 };
-
-/** `--network` as given: the modes this node has, or the reason it has not. */
-export function parseNetworkMode(value: string): NetworkMode {
-  if (value === 'none' || value === 'host') return value;
-  if (value === 'bridge' || value === 'default')
-    throw new Error(
-      `network ${value} not found: this node has only the "none" and "host" networks for containers until the bridge driver is in`,
-    );
-  throw new Error(`network ${value} not found`);
-}

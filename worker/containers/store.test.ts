@@ -49,8 +49,32 @@ test('recordProblem names the first bad field', () => {
   assert.equal(recordProblem({ ...ok, id: 'x' }), 'bad id');
   assert.equal(recordProblem({ ...ok, config: { ...ok.config, cmd: [1] } }), 'bad config');
   assert.equal(
-    recordProblem({ ...ok, hostConfig: { ...ok.hostConfig, networkMode: 'bridge0' } }),
+    recordProblem({ ...ok, hostConfig: { ...ok.hostConfig, networkMode: '' } }),
     'bad network mode',
+  );
+  assert.equal(
+    recordProblem({ ...ok, hostConfig: { ...ok.hostConfig, portBindings: [{ protocol: 'sctp' }] } }),
+    'bad hostConfig.portBindings',
+  );
+  const settings = {
+    networkId: 'n',
+    networkName: 'bridge',
+    address: '172.17.0.2/16',
+    gateway: '172.17.0.1',
+    macAddress: '02:42:ac:11:00:02',
+    ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080 }],
+  };
+  assert.equal(recordProblem({ ...ok, networkSettings: settings }), undefined);
+  assert.equal(
+    recordProblem({
+      ...ok,
+      networkSettings: { ...settings, ports: [{ protocol: 'tcp', containerPort: 0 }] },
+    }),
+    'bad networkSettings.ports',
+  );
+  assert.equal(
+    recordProblem({ ...ok, networkSettings: { ...settings, address: 1 } }),
+    'bad networkSettings.address',
   );
   assert.equal(
     recordProblem({

@@ -15,7 +15,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { CONTAINER_STATUSES, NETWORK_MODES, type ContainerRecord } from './lifecycle.js';
+import { CONTAINER_STATUSES, type ContainerRecord } from './lifecycle.js';
 import { isContainerId } from './names.js';
 import { RESTART_POLICY_NAMES } from './restart-policy.js';
 
@@ -74,6 +74,14 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isPortNumber = (v: unknown, zero: boolean) =>
+  Number.isSafeInteger(v) && (v as number) >= (zero ? 0 : 1) && (v as number) <= 65535;
+const isPort = (p: unknown) =>
+  isObject(p) &&
+  (p.protocol === 'tcp' || p.protocol === 'udp') &&
+  isPortNumber(p.containerPort, false) &&
+  isPortNumber(p.hostPort, true) &&
+  (p.hostIp === undefined || typeof p.hostIp === 'string');
 
 /** What is wrong with a value read back as a record, or undefined. */
 export function recordProblem(v: unknown): string | undefined {
@@ -93,7 +101,18 @@ export function recordProblem(v: unknown): string | undefined {
   if (!isCount(h.restartPolicy.maximumRetryCount)) return 'bad restart policy';
   if (typeof h.autoRemove !== 'boolean' || !isCount(h.memoryBytes) || !isCount(h.nanoCpus))
     return 'bad hostConfig';
-  if (!(NETWORK_MODES as readonly unknown[]).includes(h.networkMode)) return 'bad network mode';
+  if (typeof h.networkMode !== 'string' || h.networkMode === '') return 'bad network mode';
+  if (h.portBindings !== undefined && !(Array.isArray(h.portBindings) && h.portBindings.every(isPort)))
+    return 'bad hostConfig.portBindings';
+  if (h.publishAllPorts !== undefined && typeof h.publishAllPorts !== 'boolean')
+    return 'bad hostConfig.publishAllPorts';
+  const n = v.networkSettings;
+  if (n !== undefined) {
+    if (!isObject(n)) return 'bad networkSettings';
+    for (const k of ['networkId', 'networkName', 'address', 'gateway', 'macAddress'])
+      if (typeof n[k] !== 'string') return `bad networkSettings.${k}`;
+    if (!Array.isArray(n.ports) || !n.ports.every(isPort)) return 'bad networkSettings.ports';
+  }
   const s = v.state;
   if (!isObject(s) || !(CONTAINER_STATUSES as readonly unknown[]).includes(s.status)) return 'bad state';
   for (const k of ['pid', 'restartCount', 'restartDelayMs']) if (!isCount(s[k])) return `bad state.${k}`;

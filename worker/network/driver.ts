@@ -36,6 +36,11 @@ export interface DriverCapabilities {
   addressed: boolean;
   /** The driver publishes an endpoint's `ports` on the node (bridge); others refuse endpoints with ports. */
   publishes?: boolean;
+  /**
+   * The network's subnet is the LAN of a node interface (macvlan, ipvlan on their parent), so it may
+   * be one of the node's routes; other local networks must stay clear of them.
+   */
+  onTheWire?: boolean;
 }
 
 /** One IPv4 subnet of a network (Docker's IPAM config entry). */

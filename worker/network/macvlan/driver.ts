@@ -57,6 +57,7 @@ abstract class LowerDeviceDriver implements NetworkDriver {
     namespace: 'own',
     exclusive: false,
     addressed: true,
+    onTheWire: true,
   };
   private bookOf?: DriverBook;
   private readonly queues = new KeyedMutex();

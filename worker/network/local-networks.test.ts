@@ -1,0 +1,208 @@
+// LocalNetworks' own rules (the predefined networks, names, subnets, refusals, replay) over the real
+// host and null drivers and a bridge driver that only books what it is told (the kernel side of the
+// bridge is bridge/driver.test.ts's and the containers' e2e test's).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../lib/log.js';
+import { DriverBook } from './book.js';
+import {
+  DriverRegistry,
+  type DriverCapabilities,
+  type EndpointConfig,
+  type JoinInfo,
+  type NetworkConfig,
+  type NetworkDriver,
+} from './driver.js';
+import { HostDriver } from './host/driver.js';
+import { LocalNetworks } from './local-networks.js';
+import { LocalNetworkStore } from './local-store.js';
+import { NullDriver } from './null/driver.js';
+
+class BookingBridge implements NetworkDriver {
+  readonly name: string = 'bridge';
+  readonly capabilities: DriverCapabilities = {
+    scope: 'local',
+    namespace: 'own',
+    exclusive: false,
+    addressed: true,
+    publishes: true,
+  };
+  readonly book = new DriverBook('bridge');
+  readonly calls: string[] = [];
+  async createNetwork(net: NetworkConfig) {
+    this.calls.push(`create ${net.name} ${net.subnets.map((s) => s.subnet).join(',')}`);
+    this.book.addNetwork(net);
+  }
+  async deleteNetwork(id: string) {
+    this.calls.push(`delete ${this.book.network(id).name}`);
+    this.book.removeNetwork(id);
+  }
+  async createEndpoint(_n: string, _e: EndpointConfig) {}
+  async deleteEndpoint() {}
+  async join(): Promise<JoinInfo> {
+    return {};
+  }
+  async leave() {}
+  async removeAll() {}
+}
+
+function node(dir: string, defaultBridge = true) {
+  const bridge = new BookingBridge();
+  const drivers = new DriverRegistry();
+  drivers.register(bridge);
+  drivers.register(new HostDriver());
+  drivers.register(new NullDriver());
+  const networks = new LocalNetworks({
+    store: new LocalNetworkStore(join(dir, 'networks')),
+    drivers,
+    nodeSubnets: async () => ['10.0.0.0/8', '198.18.0.0/24'],
+    defaultBridge,
+    log: createLogger('error'),
+  });
+  return { bridge, networks };
+}
+
+test('local networks: predefined at first open, user bridges from the pools or --subnet, refusals, replay', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-localnets-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const a = node(dir);
+  await a.networks.open();
+  assert.deepEqual(
+    a.networks.list().map((n) => [n.name, n.driver, n.subnets.map((s) => s.subnet).join()]),
+    [
+      ['bridge', 'bridge', '172.17.0.0/16'],
+      ['host', 'host', ''],
+      ['none', 'null', ''],
+    ],
+  );
+  assert.deepEqual(a.bridge.calls, ['create bridge 172.17.0.0/16']);
+  const ids = a.networks.list().map((n) => n.id);
+
+  const app = await a.networks.create({ name: 'appnet', driver: 'bridge', internal: false, options: {} });
+  // 172.18 is the gateway bridge's, always reserved.
+  assert.deepEqual(app.subnets, [{ subnet: '172.19.0.0/16', gateway: '172.19.0.1' }]);
+  const own = await a.networks.create({
+    name: 'own',
+    driver: 'bridge',
+    subnet: '192.168.50.0/24',
+    gateway: '192.168.50.254',
+    ipRange: '192.168.50.128/25',
+    internal: true,
+    options: {},
+  });
+  assert.deepEqual(own.subnets, [
+    { subnet: '192.168.50.0/24', gateway: '192.168.50.254', ipRange: '192.168.50.128/25' },
+  ]);
+  assert.equal(a.networks.find(own.id.slice(0, 5))?.name, 'own');
+  assert.equal(a.networks.find('appnet')?.id, app.id);
+
+  const refusals: [Parameters<LocalNetworks['create']>[0], RegExp][] = [
+    [
+      { name: 'appnet', driver: 'bridge', internal: false, options: {} },
+      /network with name appnet already exists/,
+    ],
+    [
+      { name: 'host', driver: 'bridge', internal: false, options: {} },
+      /network with name host already exists/,
+    ],
+    [{ name: 'x', driver: 'macvlan', internal: false, options: {} }, /unknown network driver 'macvlan'/],
+    [{ name: 'x', driver: 'host', internal: false, options: {} }, /only one instance of "host" network/],
+    [
+      { name: 'x', driver: 'bridge', subnet: '172.19.128.0/17', internal: false, options: {} },
+      /subnet 172.19.128.0\/17 overlaps with 172.19.0.0\/16/,
+    ],
+    [
+      { name: 'x', driver: 'bridge', subnet: '10.1.0.0/16', internal: false, options: {} },
+      /overlaps with 10.0.0.0\/8/,
+    ],
+    [
+      {
+        name: 'x',
+        driver: 'bridge',
+        subnet: '172.30.0.0/16',
+        gateway: '172.31.0.1',
+        internal: false,
+        options: {},
+      },
+      /gateway 172.31.0.1 is not a host address/,
+    ],
+    [{ name: 'x', driver: 'bridge', gateway: '172.30.0.1', internal: false, options: {} }, /need --subnet/],
+    [{ name: 'bad name', driver: 'bridge', internal: false, options: {} }, /invalid network name/],
+  ];
+  for (const [req, want] of refusals) await assert.rejects(a.networks.create(req), want, req.name);
+  assert.equal(a.networks.list().length, 5, 'nothing made by a refusal');
+
+  await assert.rejects(
+    a.networks.remove('bridge', () => []),
+    /bridge is a pre-defined network and cannot be removed/,
+  );
+  await assert.rejects(
+    a.networks.remove('appnet', () => ['c1']),
+    new RegExp(`error while removing network: network appnet id ${app.id} has active endpoints \\(c1\\)`),
+  );
+  await assert.rejects(
+    a.networks.remove('nosuch', () => []),
+    /network nosuch not found/,
+  );
+
+  // A new daemon replays every stored network into its drivers, with the same ids.
+  const b = node(dir);
+  await b.networks.open();
+  assert.deepEqual(b.bridge.calls, [
+    'create bridge 172.17.0.0/16',
+    'create appnet 172.19.0.0/16',
+    'create own 192.168.50.0/24',
+  ]);
+  assert.deepEqual(
+    b.networks
+      .list()
+      .slice(0, 3)
+      .map((n) => n.id),
+    ids,
+  );
+  await b.networks.remove('appnet', () => []);
+  assert.deepEqual(b.bridge.calls.at(-1), 'delete appnet');
+  assert.equal(b.networks.find('appnet'), undefined);
+
+  // --bridge none: no default bridge, neither listed nor made.
+  const c = node(dir, false);
+  await c.networks.open();
+  assert.deepEqual(
+    c.networks.list().map((n) => n.name),
+    ['host', 'none', 'own'],
+  );
+  assert.deepEqual(c.bridge.calls, ['create own 192.168.50.0/24']);
+});
+
+test("a network on the wire (macvlan's kind) may take a subnet of the node's routes; a bridge may not", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-localnets-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  class OnTheWire extends BookingBridge {
+    override readonly name = 'wire';
+    override readonly capabilities: DriverCapabilities = {
+      ...new BookingBridge().capabilities,
+      onTheWire: true,
+    };
+  }
+  const drivers = new DriverRegistry();
+  for (const d of [new BookingBridge(), new OnTheWire(), new HostDriver(), new NullDriver()])
+    drivers.register(d);
+  const networks = new LocalNetworks({
+    store: new LocalNetworkStore(join(dir, 'networks')),
+    drivers,
+    nodeSubnets: async () => ['198.18.0.0/24'],
+    defaultBridge: false,
+    log: createLogger('error'),
+  });
+  await networks.open();
+  const lan = { subnet: '198.18.0.0/24', gateway: '198.18.0.254', internal: false, options: {} };
+  await assert.rejects(
+    networks.create({ name: 'br', driver: 'bridge', ...lan }),
+    /overlaps with 198.18.0.0\/24/,
+  );
+  const made = await networks.create({ name: 'lan', driver: 'wire', ...lan });
+  assert.deepEqual(made.subnets, [{ subnet: '198.18.0.0/24', gateway: '198.18.0.254' }]);
+});

@@ -1,0 +1,179 @@
+// The node's local networks (DESIGN.md §5): the predefined `bridge`, `host` and `none`, and the user's
+// bridges from `network create`. Kept in LocalNetworkStore; the drivers keep their state in memory, so
+// `open` gives them every stored network again at daemon start (their calls are idempotent). Names and
+// refusals are Docker's.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../lib/log.js';
+import { NetworkDriverError, type DriverRegistry, type NetworkConfig } from './driver.js';
+import { predefinedNetworks } from './drivers.js';
+import { ALWAYS_RESERVED, allocateSubnet, checkSubnet } from './ipam.js';
+import type { LocalNetworkRecord, LocalNetworkStore } from './local-store.js';
+import { Mutex } from '../../lib/mutex.js';
+
+export const PREDEFINED_NAMES: readonly string[] = ['bridge', 'host', 'none'];
+
+export interface LocalNetworksOptions {
+  store: LocalNetworkStore;
+  drivers: DriverRegistry;
+  /** Subnets of the node's routes (BridgeDriver.nodeSubnets): a new network overlaps none of them. */
+  nodeSubnets: () => Promise<string[]>;
+  /** false: no default `bridge` network (the daemon's `--bridge none`, as dockerd's). */
+  defaultBridge: boolean;
+  log: Logger;
+  now?: () => string;
+}
+
+export interface CreateLocalNetwork {
+  name: string;
+  driver: string;
+  subnet?: string;
+  gateway?: string;
+  ipRange?: string;
+  internal: boolean;
+  options: Record<string, string>;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export class LocalNetworks {
+  private readonly records = new Map<string, LocalNetworkRecord>();
+  /** One create or remove at a time: names and subnets are checked against a settled set. */
+  private readonly busy = new Mutex();
+
+  constructor(private readonly o: LocalNetworksOptions) {}
+
+  private stamp(): string {
+    return this.o.now ? this.o.now() : new Date().toISOString();
+  }
+
+  /** Reads the store, adds the predefined networks a fresh node lacks, and replays every network. */
+  async open(): Promise<void> {
+    const { records, problems } = this.o.store.load();
+    for (const p of problems) this.o.log.warn({ file: p }, 'network record skipped');
+    for (const r of records) this.records.set(r.id, r);
+    const ids = { bridge: newNetworkId(), host: newNetworkId(), none: newNetworkId() };
+    for (const net of predefinedNetworks(ids)) {
+      if (net.name === 'bridge' && !this.o.defaultBridge) continue;
+      if (this.byName(net.name)) continue;
+      const record = { ...net, created: this.stamp() };
+      this.o.store.save(record);
+      this.records.set(record.id, record);
+    }
+    for (const r of this.list()) {
+      if (r.name === 'bridge' && r.driver === 'bridge' && !this.o.defaultBridge) continue;
+      await this.o.drivers
+        .get(r.driver)
+        .createNetwork(config(r))
+        .catch((err: unknown) => this.o.log.warn({ network: r.name, err }, 'local network not replayed'));
+    }
+  }
+
+  /** Every network, predefined ones first, then by name. */
+  list(): LocalNetworkRecord[] {
+    const rank = (r: LocalNetworkRecord) => {
+      const i = PREDEFINED_NAMES.indexOf(r.name);
+      return i < 0 ? PREDEFINED_NAMES.length : i;
+    };
+    return [...this.records.values()]
+      .filter((r) => r.name !== 'bridge' || r.driver !== 'bridge' || this.o.defaultBridge)
+      .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  }
+
+  private byName(name: string): LocalNetworkRecord | undefined {
+    return this.list().find((r) => r.name === name);
+  }
+
+  /** Docker's lookup: full id, then name, then a unique id prefix; undefined when none matches. */
+  find(ref: string): LocalNetworkRecord | undefined {
+    if (ref === '') return undefined;
+    const all = this.list();
+    const exact = all.find((r) => r.id === ref) ?? all.find((r) => r.name === ref);
+    if (exact) return exact;
+    const prefixed = all.filter((r) => r.id.startsWith(ref));
+    return prefixed.length === 1 ? prefixed[0] : undefined;
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    return this.busy.run(work);
+  }
+
+  create(req: CreateLocalNetwork): Promise<LocalNetworkRecord> {
+    return this.serially(async () => {
+      if (!NAME.test(req.name))
+        throw new NetworkDriverError(
+          `invalid network name "${req.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+        );
+      if (this.byName(req.name) || PREDEFINED_NAMES.includes(req.name))
+        throw new NetworkDriverError(`network with name ${req.name} already exists`);
+      const driver = this.o.drivers.get(req.driver);
+      if (driver.capabilities.scope !== 'local')
+        throw new NetworkDriverError(`network driver '${req.driver}' is not a local driver`);
+      if (!driver.capabilities.addressed)
+        throw new NetworkDriverError(`only one instance of "${req.driver}" network is allowed`);
+      if (req.subnet === undefined && (req.gateway !== undefined || req.ipRange !== undefined))
+        throw new NetworkDriverError('--gateway and --ip-range need --subnet');
+      const taken = [
+        ...ALWAYS_RESERVED,
+        ...this.list().flatMap((r) => r.subnets.map((s) => s.subnet)),
+        // A macvlan's subnet is its parent's own LAN: one of the node's routes by design.
+        ...(driver.capabilities.onTheWire ? [] : await this.o.nodeSubnets()),
+      ];
+      const subnet =
+        req.subnet === undefined
+          ? allocateSubnet(taken)
+          : checkSubnet(
+              {
+                subnet: req.subnet,
+                ...(req.gateway !== undefined ? { gateway: req.gateway } : {}),
+                ...(req.ipRange !== undefined ? { ipRange: req.ipRange } : {}),
+              },
+              taken,
+            );
+      const record: LocalNetworkRecord = {
+        id: newNetworkId(),
+        name: req.name,
+        driver: req.driver,
+        subnets: [subnet],
+        internal: req.internal,
+        options: req.options,
+        created: this.stamp(),
+      };
+      await driver.createNetwork(config(record));
+      try {
+        this.o.store.save(record);
+      } catch (err) {
+        await driver.deleteNetwork(record.id).catch(() => undefined);
+        throw err;
+      }
+      this.records.set(record.id, record);
+      return record;
+    });
+  }
+
+  /** Removes a user network; `users` are the names of the containers on it (refused while any). */
+  remove(ref: string, usersOf: (id: string) => string[]): Promise<LocalNetworkRecord> {
+    return this.serially(async () => {
+      const r = this.find(ref);
+      if (!r) throw new NetworkDriverError(`network ${ref} not found`);
+      if (PREDEFINED_NAMES.includes(r.name))
+        throw new NetworkDriverError(`${r.name} is a pre-defined network and cannot be removed`);
+      const users = usersOf(r.id);
+      if (users.length > 0)
+        throw new NetworkDriverError(
+          `error while removing network: network ${r.name} id ${r.id} has active endpoints (${users.join(', ')})`,
+        );
+      await this.o.drivers.get(r.driver).deleteNetwork(r.id);
+      this.o.store.delete(r.id);
+      this.records.delete(r.id);
+      return r;
+    });
+  }
+}
+
+export const newNetworkId = (): string => randomBytes(32).toString('hex');
+
+/** The driver's view of a record. */
+export function config(r: LocalNetworkRecord): NetworkConfig {
+  const { created: _created, ...net } = r;
+  return net;
+}
