@@ -1,72 +1,13 @@
-// The node's standalone containers on disk: one JSON file per container under the daemon's data root,
-// each replaced whole (write, fsync, rename), so a crash leaves the old record or the new one, never a
-// torn one. Read back field by field: a file that does not hold a container record is reported and
-// skipped, never half-used.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
+// The node's standalone containers on disk: one JSON file per container under the daemon's data root
+// (lib/record-store.ts: replaced whole, read back field by field by recordProblem below).
+import { RecordStore } from '../../lib/record-store.js';
 import { CONTAINER_STATUSES, type ContainerRecord } from './lifecycle.js';
 import { isContainerId } from './names.js';
 import { RESTART_POLICY_NAMES } from './restart-policy.js';
 
-export class ContainerStore {
-  constructor(readonly dir: string) {}
-
-  private path(id: string): string {
-    if (!isContainerId(id)) throw new Error(`invalid container id "${id}"`);
-    return join(this.dir, `${id}.json`);
-  }
-
-  save(record: ContainerRecord): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const path = this.path(record.id);
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(record, null, 2) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  }
-
-  delete(id: string): void {
-    rmSync(this.path(id), { force: true });
-  }
-
-  /** Every record; files that are not records come back as problems (name and why). */
-  load(): { records: ContainerRecord[]; problems: string[] } {
-    const records: ContainerRecord[] = [];
-    const problems: string[] = [];
-    if (!existsSync(this.dir)) return { records, problems };
-    for (const file of readdirSync(this.dir).sort()) {
-      if (file.endsWith('.tmp')) {
-        rmSync(join(this.dir, file), { force: true }); // a save a crash cut short: the old record stands
-        continue;
-      }
-      try {
-        const value: unknown = JSON.parse(readFileSync(join(this.dir, file), 'utf8'));
-        const why = recordProblem(value);
-        if (why) problems.push(`${file}: ${why}`);
-        else if (`${(value as ContainerRecord).id}.json` !== file)
-          problems.push(`${file}: its id is not its name`);
-        else records.push(value as ContainerRecord);
-      } catch (err) {
-        problems.push(`${file}: ${(err as Error).message}`);
-      }
-    }
-    return { records, problems };
+export class ContainerStore extends RecordStore<ContainerRecord> {
+  constructor(dir: string) {
+    super(dir, { name: 'container', validId: isContainerId, problem: recordProblem });
   }
 }
 

@@ -1,19 +1,7 @@
 // The node's local networks on disk (bridge, host, none and user bridges): one JSON file per network
-// under `<data-root>/networks/local/`, replaced whole (write, fsync, rename) as the container store
-// does, read back field by field; a file that is not a network record is reported and skipped.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
+// under `<data-root>/networks/local/` (lib/record-store.ts: replaced whole, read back field by field
+// by networkRecordProblem below).
+import { RecordStore } from '../../lib/record-store.js';
 import type { NetworkConfig } from './driver.js';
 
 export interface LocalNetworkRecord extends NetworkConfig {
@@ -23,53 +11,9 @@ export interface LocalNetworkRecord extends NetworkConfig {
 
 const ID = /^[0-9a-f]{64}$/;
 
-export class LocalNetworkStore {
-  constructor(readonly dir: string) {}
-
-  private path(id: string): string {
-    if (!ID.test(id)) throw new Error(`invalid network id "${id}"`);
-    return join(this.dir, `${id}.json`);
-  }
-
-  save(record: LocalNetworkRecord): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const path = this.path(record.id);
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(record, null, 2) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  }
-
-  delete(id: string): void {
-    rmSync(this.path(id), { force: true });
-  }
-
-  load(): { records: LocalNetworkRecord[]; problems: string[] } {
-    const records: LocalNetworkRecord[] = [];
-    const problems: string[] = [];
-    if (!existsSync(this.dir)) return { records, problems };
-    for (const file of readdirSync(this.dir).sort()) {
-      if (file.endsWith('.tmp')) {
-        rmSync(join(this.dir, file), { force: true });
-        continue;
-      }
-      try {
-        const value: unknown = JSON.parse(readFileSync(join(this.dir, file), 'utf8'));
-        const why = networkRecordProblem(value);
-        if (why) problems.push(`${file}: ${why}`);
-        else if (`${(value as LocalNetworkRecord).id}.json` !== file)
-          problems.push(`${file}: its id is not its name`);
-        else records.push(value as LocalNetworkRecord);
-      } catch (err) {
-        problems.push(`${file}: ${(err as Error).message}`);
-      }
-    }
-    return { records, problems };
+export class LocalNetworkStore extends RecordStore<LocalNetworkRecord> {
+  constructor(dir: string) {
+    super(dir, { name: 'network', validId: (id) => ID.test(id), problem: networkRecordProblem });
   }
 }
 
