@@ -232,8 +232,16 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
         assert.ok((await neighbors(h, appnet.vni)).includes(goneIp), `${h.hostname} knows ${goneIp}`);
       await swl(n1, ['service', 'scale', '-d', 'web=2']);
       await waitFor('the task reported stopped', 60_000, async () => {
-        const ts = await psJson(n1, 'web');
-        return ts.find((x) => x.id === gone.id)?.status.state === 'shutdown' ? true : undefined;
+        const t = (await psJson(n1, 'web')).find((x) => x.id === gone.id);
+        if (t?.status.state === 'shutdown') return true;
+        // Not yet: say where it is, so a timeout reports the task's last state (a CI run beside
+        // stress-ng once waited 60 s here, after node2's restart, with nothing else to go on).
+        throw new Error(
+          t
+            ? `task ${t.id} (slot ${t.slot}, on ${t.nodeId === gone.nodeId ? goneHost.hostname : t.nodeId}): ` +
+                `${t.status.state}, desired ${t.desiredState}, "${t.status.message}"${t.status.err ? `, err ${t.status.err}` : ''}`
+            : `task ${gone.id} no longer listed`,
+        );
       });
       const stoppedAt = Date.now();
       await waitFor(`${goneIp} gone from every other host`, 60_000, async () => {
