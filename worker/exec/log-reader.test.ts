@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { LogLine } from '../agent/executor.js';
 import { packageRoot } from '../../lib/repo.js';
-import { mergeByTime, parseRecord, readTaskLogs, type LogRecord } from './log-reader.js';
+import {
+  listRotatedFiles,
+  mergeByTime,
+  parseRecord,
+  readTaskLogs,
+  type LogRecord,
+  type StatFile,
+} from './log-reader.js';
 
 const LOGGER = join(packageRoot(), 'worker', 'exec', 'shim', 'task-log.sh');
 
@@ -151,6 +158,57 @@ test('the writer cuts endless lines into 16 KiB records and keeps a last line wi
   assert.deepEqual(
     lines.map((l) => `${l.line[0] ?? ''}${l.line.length}`),
     ['a16384', 'b16384', 'b3616', '0', 't4'],
+  );
+});
+
+/**
+ * A rotated set in memory (name → inode) for listRotatedFiles: `between[k]` runs just before the
+ * listing's k-th stat, as a writer's renames interleave with a reader's stats on a real file system.
+ */
+function racingStat(files: Record<string, number>, between: Record<number, () => void>): StatFile {
+  let stats = 0;
+  return async (path) => {
+    between[stats++]?.();
+    const ino = files[path];
+    return ino === undefined ? undefined : { ino, size: 1 };
+  };
+}
+
+/** One rotation of x, x.1, x.2 as task-log.sh does it: the oldest goes, each moves on, a new x. */
+function rotate(files: Record<string, number>, newIno: number): void {
+  if (files['x.1'] !== undefined) files['x.2'] = files['x.1'];
+  files['x.1'] = files['x']!;
+  files['x'] = newIno;
+}
+
+test('a listing torn by two rotations within one pass still gives the set in order', async () => {
+  // Between the stat of x (file 2) and of x.1, two rotations: x.1 is then file 3, newer than 2,
+  // and 2 has moved to x.2: a single pass would list 3 before 2, and a follow on 2 would skip 3.
+  const files: Record<string, number> = { 'x.1': 1, x: 2 };
+  const statOf = racingStat(files, { 1: () => (rotate(files, 3), rotate(files, 4)) });
+  const listed = await listRotatedFiles('x', 3, statOf);
+  assert.deepEqual(
+    listed.map((f) => `${f.path}:${f.ino}`),
+    ['x.2:2', 'x.1:3', 'x:4'],
+  );
+});
+
+test('a listing: each file once, at its newer name, when a pass catches it between two names', async () => {
+  const files: Record<string, number> = { 'x.1': 1, x: 2 };
+  let stats = 0;
+  // The writer renames x.1 → x.2 after x.1 was looked at: the first pass sees file 1 twice.
+  const statOf: StatFile = async (path) => {
+    if (stats++ === 2) {
+      files['x.2'] = files['x.1']!;
+      delete files['x.1'];
+    }
+    const ino = files[path];
+    return ino === undefined ? undefined : { ino, size: 1 };
+  };
+  const listed = await listRotatedFiles('x', 3, statOf);
+  assert.deepEqual(
+    listed.map((f) => `${f.path}:${f.ino}`),
+    ['x.2:1', 'x:2'],
   );
 });
 

@@ -39,6 +39,54 @@ export function mergeByTime(a: LogRecord[], b: LogRecord[]): LogRecord[] {
   return out.concat(a.slice(i), b.slice(j));
 }
 
+export interface RotatedFile {
+  path: string;
+  ino: number;
+  size: number;
+}
+
+/** What a listing needs of the file system: stat's inode and size, undefined when the path is not there. */
+export type StatFile = (path: string) => Promise<{ ino: number; size: number } | undefined>;
+
+const statFile: StatFile = (path) =>
+  stat(path).then(
+    (s) => ({ ino: s.ino, size: s.size }),
+    () => undefined,
+  );
+
+/**
+ * The files of a rotated set (base.N-1 … base.1, base), oldest first, as one consistent picture.
+ * A rotation renames several files one after the other while a listing stats them one after the
+ * other, so one pass may see a torn picture: stated oldest-first, a file renamed from `base` to
+ * `base.1` after `base.1` was looked at and replaced by a new `base` before `base` was, is missed,
+ * and a follow would skip it for ever. Looking newest-first, files only move towards names not yet
+ * looked at, so a pass misses none that existed when it began (it may see one twice: the first,
+ * newer name counts); two rotations within one pass can still mix, so passes repeat until two agree.
+ */
+export async function listRotatedFiles(
+  base: string,
+  keep: number,
+  statOf: StatFile = statFile,
+): Promise<RotatedFile[]> {
+  const names = [base, ...Array.from({ length: keep - 1 }, (_, i) => `${base}.${i + 1}`)];
+  const pass = async () => {
+    const newestFirst: RotatedFile[] = [];
+    for (const path of names) {
+      const s = await statOf(path);
+      if (s && !newestFirst.some((f) => f.ino === s.ino)) newestFirst.push({ path, ...s });
+    }
+    return newestFirst.reverse();
+  };
+  const key = (files: RotatedFile[]) => files.map((f) => `${f.path}:${f.ino}`).join(' ');
+  let last = await pass();
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const again = await pass();
+    if (key(again) === key(last)) return again;
+    last = again;
+  }
+  return last;
+}
+
 interface OpenFile {
   handle: FileHandle;
   ino: number;
@@ -57,22 +105,9 @@ class StreamCursor {
     private readonly keep: number,
   ) {}
 
-  /** Existing files of the stream, oldest first, with their inodes. */
-  private async candidates(): Promise<{ path: string; ino: number; size: number }[]> {
-    const paths = [
-      ...Array.from({ length: this.keep - 1 }, (_, i) => `${this.base}.${this.keep - 1 - i}`),
-      this.base,
-    ];
-    const out: { path: string; ino: number; size: number }[] = [];
-    for (const path of paths) {
-      try {
-        const s = await stat(path);
-        out.push({ path, ino: s.ino, size: s.size });
-      } catch {
-        // not there (yet, or any more)
-      }
-    }
-    return out;
+  /** Existing files of the stream, oldest first, with their inodes (see listRotatedFiles). */
+  private candidates(): Promise<RotatedFile[]> {
+    return listRotatedFiles(this.base, this.keep);
   }
 
   private async openAt(path: string, ino: number, pos: number): Promise<boolean> {
@@ -109,7 +144,7 @@ class StreamCursor {
 
   /** Walks back from the newest file's end, counting newlines, to where the last `lines` lines begin. */
   private async tailStart(
-    files: { path: string; ino: number; size: number }[],
+    files: RotatedFile[],
     lines: number,
   ): Promise<{ file: (typeof files)[number]; pos: number }> {
     // Files are one text cut at line ends, so this counts newlines across them, newest first: the
