@@ -225,13 +225,28 @@ test('network connect/disconnect: a second interface live and at start, inspect,
   assert.deepEqual((await networksOf(socket, 'c3')).n2!.Aliases, ['db']);
   await eventually('c2 to ping c3 on n2', () => pings(socket, 'c2', '172.30.2.50'));
 
+  // A record written before `network connect` (its one network as `networkSettings`) still reads.
+  const oldId = (
+    await ok(socket, ['run', '-d', '--name', 'old', '--network', 'n1', IMAGE, 'sleep', '3600'])
+  ).trim();
+
   // A restarted daemon keeps every leg (the containers run on; the replay is idempotent).
   await stopped(daemon);
+  const oldFile = join(dir, 'data', 'containers', 'records', `${oldId}.json`);
+  const { networks: oldLegs, ...oldRecord } = JSON.parse(readFileSync(oldFile, 'utf8')) as {
+    networks: unknown[];
+  };
+  assert.equal(oldLegs.length, 1);
+  writeFileSync(oldFile, JSON.stringify({ ...oldRecord, networkSettings: oldLegs[0] }));
   daemon = spawnNodeDaemon(dir, socket);
   await waitForDaemon(socket);
   assert.deepEqual(await addresses(socket, 'c1'), ['eth0 172.30.1.2/24', 'eth1 172.30.2.3/24']);
   assert.deepEqual(Object.keys(await networksOf(socket, 'c1')), ['n1', 'n2']);
   assert.equal(await pings(socket, 'c1', '172.30.2.2'), true);
+  assert.deepEqual(await addresses(socket, 'old'), ['eth0 172.30.1.4/24']);
+  await ok(socket, ['network', 'connect', 'n2', 'old']);
+  assert.deepEqual(await addresses(socket, 'old'), ['eth0 172.30.1.4/24', 'eth1 172.30.2.4/24']);
+  await ok(socket, ['rm', '-f', 'old']);
   // The addresses held are not handed out again.
   await ok(socket, ['run', '-d', '--name', 'c4', '--network', 'n2', IMAGE, 'sleep', '3600']);
   assert.equal((await networksOf(socket, 'c4')).n2!.IPAddress, '172.30.2.4');
