@@ -17,9 +17,7 @@ import type { Logger } from '../lib/log.js';
 import { serveExecCall } from '../manager/index.js';
 import { ContainerEngine, ContainerError, type PullPolicy } from '../worker/containers/engine.js';
 import type { ContainerRecord, HostConfig } from '../worker/containers/lifecycle.js';
-import type { ContainerNetworks, NetworkSettings } from '../worker/containers/network.js';
-import { networksOf } from '../worker/containers/connections.js';
-import type { ContainerNetworkSettings } from '../api/gen/swarmlite/local/v1/ContainerNetworkSettings.js';
+import type { ContainerNetworks } from '../worker/containers/network.js';
 import type { PortRequest } from '../worker/containers/ports.js';
 import type { ContainerPort } from '../api/gen/swarmlite/local/v1/ContainerPort.js';
 import { formatRestartPolicy, parseRestartPolicy } from '../worker/containers/restart-policy.js';
@@ -32,6 +30,9 @@ import { runnableImages } from './images.js';
 import { toStatus, type LocalUnaryHandlers } from './local-api.js';
 import type { DaemonOptions } from './options.js';
 import { credentialsFor, pullFailure } from './service-images.js';
+import type { ContainerNetworkSettings } from '../api/gen/swarmlite/local/v1/ContainerNetworkSettings.js';
+import { networksOf } from '../worker/containers/connections.js';
+import type { NetworkSettings } from '../worker/containers/network.js';
 
 type ContainerUnary = Pick<
   LocalUnaryHandlers,

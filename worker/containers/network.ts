@@ -47,7 +47,7 @@ export interface NetworkAttachment {
   /** `-p` as parsed, and `-P`. */
   portBindings: PortRequest[];
   publishAllPorts: boolean;
-  /** What the last attach of this container to this network gave (kept on a replay). */
+  /** What the last attach of this container gave (its address and ports are kept on a replay). */
   settings?: NetworkSettings;
 }
 

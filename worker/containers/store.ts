@@ -59,8 +59,9 @@ export function recordProblem(v: unknown): string | undefined {
     return 'bad hostConfig.portBindings';
   if (h.publishAllPorts !== undefined && typeof h.publishAllPorts !== 'boolean')
     return 'bad hostConfig.publishAllPorts';
-  if (v.networkSettings !== undefined) {
-    const bad = settingsProblem(v.networkSettings);
+  const n = v.networkSettings;
+  if (n !== undefined) {
+    const bad = settingsProblem(n);
     if (bad !== undefined) return `bad networkSettings${bad}`;
   }
   if (v.networks !== undefined) {
