@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../lib/errors.js';
 import {
+  buildConnectRequest,
   buildLocalNetworkRequest,
   buildNetworkSpec,
   localNetworkView,
@@ -188,4 +189,22 @@ test('network ls and inspect of local networks: SCOPE local beside the swarm, Do
     },
     Options: { 'com.docker.network.bridge.name': 'swl0' },
   });
+});
+
+test('network connect flags: --ip must be an IPv4 address, aliases DNS-like names', () => {
+  assert.deepEqual(buildConnectRequest('n2', 'c1', {}), {
+    network: 'n2',
+    container: 'c1',
+    ip: '',
+    aliases: [],
+  });
+  assert.deepEqual(buildConnectRequest('n2', 'c1', { ip: '172.20.0.9', alias: ['db', 'db.v1'] }), {
+    network: 'n2',
+    container: 'c1',
+    ip: '172.20.0.9',
+    aliases: ['db', 'db.v1'],
+  });
+  assert.throws(() => buildConnectRequest('n2', 'c1', { ip: '172.20.0' }), /invalid --ip '172.20.0'/);
+  assert.throws(() => buildConnectRequest('n2', 'c1', { ip: '172.20.0.0/16' }), /invalid --ip/);
+  assert.throws(() => buildConnectRequest('n2', 'c1', { alias: ['-x'] }), /invalid --alias '-x'/);
 });

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import type { LocalNetwork__Output } from '../api/gen/swarmlite/local/v1/LocalNetwork.js';
 import type { LocalNetworkCreateRequest } from '../api/gen/swarmlite/local/v1/LocalNetworkCreateRequest.js';
+import type { ContainerNetworkConnectRequest } from '../api/gen/swarmlite/local/v1/ContainerNetworkConnectRequest.js';
 import { UserError } from '../lib/errors.js';
 import { checkNetworkOptions, type IpamConfig, type NetworkSpec } from '../api/objects/index.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
@@ -112,6 +113,19 @@ export function buildLocalNetworkRequest(name: string, o: NetworkCreateOptions):
     internal: !!o.internal,
     options,
   };
+}
+
+/** `network connect` flags → the daemon's request; a malformed --ip is refused before asking. */
+export function buildConnectRequest(
+  network: string,
+  container: string,
+  o: { ip?: string; alias?: string[] },
+): ContainerNetworkConnectRequest {
+  if (o.ip !== undefined && !IPV4.test(o.ip)) throw usage(`invalid --ip '${o.ip}': use an IPv4 address`);
+  for (const a of o.alias ?? [])
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a))
+      throw usage(`invalid --alias '${a}': use letters, digits, '_', '.' and '-'`);
+  return { network, container, ip: o.ip ?? '', aliases: o.alias ?? [] };
 }
 
 export interface NetworkRow {
@@ -314,6 +328,30 @@ export function registerNetworkCommands(program: Command): void {
         });
         console.log(ref);
       });
+    });
+
+  network
+    .command('connect')
+    .description('Connect a container of this node to a local network (its next interface, eth1, eth2, ...)')
+    .argument('<network>', 'name, id or id prefix')
+    .argument('<container>', 'name, id or id prefix')
+    .option('--ip <address>', 'this IPv4 address on the network (user-defined networks)')
+    .option('--alias <name>', 'a network-scoped alias (repeatable; user-defined networks)', collect)
+    .action(async (net: string, container: string, opts: { ip?: string; alias?: string[] }, cmd: Command) => {
+      const req = buildConnectRequest(net, container, opts);
+      await withDaemon(resolveHost(globalsOf(cmd).host), (c) => c.containerNetworkConnect(req, 60_000));
+    });
+
+  network
+    .command('disconnect')
+    .description('Disconnect a container of this node from a local network (its interface goes)')
+    .argument('<network>', 'name, id or id prefix')
+    .argument('<container>', 'name, id or id prefix')
+    .option('-f, --force', 'also from a network this node no longer has')
+    .action(async (net: string, container: string, opts: { force?: boolean }, cmd: Command) => {
+      await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
+        c.containerNetworkDisconnect({ network: net, container, force: opts.force === true }, 60_000),
+      );
     });
 
   network

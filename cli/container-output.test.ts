@@ -43,7 +43,10 @@ function container(state: Partial<Container__Output['state'] & object> = {}): Co
       gateway: '172.17.0.1',
       macAddress: '02:42:ac:11:00:02',
       ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080, hostIp: '' }],
+      interface: 'eth0',
+      aliases: [],
     },
+    networks: [],
     state: {
       status: 'running',
       pid: 42,
@@ -131,6 +134,34 @@ test('inspect object and templates', () => {
   });
   assert.equal(renderTemplate('{{.NetworkSettings.IPAddress}}', user), '');
   assert.equal(renderTemplate('{{.NetworkSettings.Networks.appnet.IPAddress}}', user), '172.17.0.2');
+  // Several networks (network connect): each under its name, aliases with it; the top-level fields
+  // still the default bridge's.
+  const two = inspectObject({
+    ...container(),
+    networks: [
+      container().networkSettings!,
+      {
+        ...container().networkSettings!,
+        networkId: 'c'.repeat(64),
+        networkName: 'n2',
+        ipAddress: '172.20.0.3/16',
+        gateway: '172.20.0.1',
+        ports: [],
+        interface: 'eth1',
+        aliases: ['db'],
+      },
+    ],
+  });
+  assert.equal(
+    renderTemplate(
+      '{{.NetworkSettings.Networks.bridge.IPAddress}} {{.NetworkSettings.Networks.n2.IPAddress}}',
+      two,
+    ),
+    '172.17.0.2 172.20.0.3',
+  );
+  assert.equal(renderTemplate('{{json .NetworkSettings.Networks.n2.Aliases}}', two), '["db"]');
+  assert.equal(renderTemplate('{{json .NetworkSettings.Networks.bridge.Aliases}}', two), 'null');
+  assert.equal(renderTemplate('{{.NetworkSettings.IPAddress}}', two), '172.17.0.2');
   assert.equal(renderTemplate('{{json .Config.Env}}', o), '["A=1"]');
   assert.equal(renderTemplate('{{.Config.Entrypoint}}', o), '<nil>');
   assert.equal(renderTemplate('{{.Nope.Deeper}}', o), '<no value>');

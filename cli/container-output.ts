@@ -2,6 +2,7 @@
 // "Exited (0) 3 minutes ago"), `inspect`'s JSON in Docker's shape, and the small Go-template subset of
 // `inspect -f` / `ps --format`. Pure, so every form is a table test.
 import type { Container__Output } from '../api/gen/swarmlite/local/v1/Container.js';
+import type { ContainerNetworkSettings__Output } from '../api/gen/swarmlite/local/v1/ContainerNetworkSettings.js';
 import type { ContainerPort__Output } from '../api/gen/swarmlite/local/v1/ContainerPort.js';
 import { UserError } from '../lib/errors.js';
 
@@ -134,28 +135,35 @@ function portMap(ports: ContainerPort__Output[]): Record<string, { HostIp: strin
 }
 
 /**
- * Docker's NetworkSettings: the container's network under its name, the published ports by
- * container port; the top-level address fields only for the default `bridge` (as Docker keeps them).
+ * Docker's NetworkSettings: each of the container's networks under its name (in connect order), the
+ * published ports by container port; the top-level address fields only for the default `bridge` (as
+ * Docker keeps them).
  */
 function networkSettings(c: Container__Output) {
-  const n = c.networkSettings;
-  const [ip = '', prefix = '0'] = (n?.ipAddress ?? '').split('/');
-  const leg = {
-    NetworkID: n?.networkId ?? '',
-    IPAddress: ip,
-    IPPrefixLen: Number(prefix),
-    Gateway: n?.gateway ?? '',
-    MacAddress: n?.macAddress ?? '',
+  const legs = c.networks.length > 0 ? c.networks : c.networkSettings ? [c.networkSettings] : [];
+  const legOf = (n: ContainerNetworkSettings__Output | undefined) => {
+    const [ip = '', prefix = '0'] = (n?.ipAddress ?? '').split('/');
+    return {
+      NetworkID: n?.networkId ?? '',
+      IPAddress: ip,
+      IPPrefixLen: Number(prefix),
+      Gateway: n?.gateway ?? '',
+      MacAddress: n?.macAddress ?? '',
+      Aliases: n?.aliases.length ? n.aliases : null,
+    };
   };
-  const ports = portMap(n?.ports ?? []);
-  const onDefault = n?.networkName === 'bridge';
+  const networks = Object.fromEntries(legs.map((n) => [n.networkName, legOf(n)]));
+  // Never attached (a node without local networks): the network it was created with, empty.
+  if (legs.length === 0) networks[c.hostConfig?.networkMode ?? ''] = legOf(undefined);
+  const onDefault = legs.find((n) => n.networkName === 'bridge');
+  const top = legOf(onDefault);
   return {
-    Ports: ports,
-    IPAddress: onDefault ? leg.IPAddress : '',
-    IPPrefixLen: onDefault ? leg.IPPrefixLen : 0,
-    Gateway: onDefault ? leg.Gateway : '',
-    MacAddress: onDefault ? leg.MacAddress : '',
-    Networks: { [n?.networkName ?? c.hostConfig?.networkMode ?? '']: leg },
+    Ports: portMap(c.networkSettings?.ports ?? []),
+    IPAddress: onDefault ? top.IPAddress : '',
+    IPPrefixLen: onDefault ? top.IPPrefixLen : 0,
+    Gateway: onDefault ? top.Gateway : '',
+    MacAddress: onDefault ? top.MacAddress : '',
+    Networks: networks,
   };
 }
 

@@ -30,6 +30,9 @@ import { runnableImages } from './images.js';
 import { toStatus, type LocalUnaryHandlers } from './local-api.js';
 import type { DaemonOptions } from './options.js';
 import { credentialsFor, pullFailure } from './service-images.js';
+import type { ContainerNetworkSettings } from '../api/gen/swarmlite/local/v1/ContainerNetworkSettings.js';
+import { networksOf } from '../worker/containers/connections.js';
+import type { NetworkSettings } from '../worker/containers/network.js';
 
 type ContainerUnary = Pick<
   LocalUnaryHandlers,
@@ -43,6 +46,8 @@ type ContainerUnary = Pick<
   | 'ContainerRename'
   | 'ContainerPrune'
   | 'ContainerWait'
+  | 'ContainerNetworkConnect'
+  | 'ContainerNetworkDisconnect'
 >;
 export type ContainerStreams = Pick<LocalApiHandlers, 'ContainerLogs' | 'ContainerExec'>;
 
@@ -161,6 +166,8 @@ function hostConfigFromWire(h: ContainerHostConfig__Output | null, names: Networ
 }
 
 const PULL: readonly string[] = ['missing', 'never', 'always'];
+/** A DNS label or name: what an alias may be. */
+const ALIAS = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
 
 export function toWire(r: ContainerRecord): Container {
   const c = r.config;
@@ -176,6 +183,7 @@ export function toWire(r: ContainerRecord): Container {
   };
   const h = r.hostConfig;
   const s = r.state;
+  const networks = networksOf(r) ?? [];
   return {
     id: r.id,
     name: r.name,
@@ -200,20 +208,21 @@ export function toWire(r: ContainerRecord): Container {
       finishedAt: s.finishedAt,
       restartCount: s.restartCount,
     },
-    ...(r.networkSettings
-      ? {
-          networkSettings: {
-            networkId: r.networkSettings.networkId,
-            networkName: r.networkSettings.networkName,
-            ipAddress: r.networkSettings.address,
-            gateway: r.networkSettings.gateway,
-            macAddress: r.networkSettings.macAddress,
-            ports: r.networkSettings.ports.map(portToWire),
-          },
-        }
-      : {}),
+    ...(networks[0] ? { networkSettings: settingsToWire(networks[0]) } : {}),
+    networks: networks.map(settingsToWire),
   };
 }
+
+const settingsToWire = (s: NetworkSettings): ContainerNetworkSettings => ({
+  networkId: s.networkId,
+  networkName: s.networkName,
+  ipAddress: s.address,
+  gateway: s.gateway,
+  macAddress: s.macAddress,
+  ports: s.ports.map(portToWire),
+  interface: s.ifName ?? 'eth0',
+  aliases: s.aliases ?? [],
+});
 
 const portToWire = (p: PortRequest): ContainerPort => ({
   protocol: p.protocol,
@@ -272,6 +281,21 @@ export function containerHandlers(engine: ContainerEngine, names: NetworkNames):
       refusing(async () => ({ container: toWire(await engine.rename(req.ref, req.newName)) })),
     ContainerPrune: () => refusing(async () => ({ deleted: await engine.prune() })),
     ContainerWait: (req) => refusing(async () => ({ exitCode: await engine.wait(req.ref) })),
+    ContainerNetworkConnect: (req) =>
+      refusing(async () => {
+        if (req.ip && !isIPv4(req.ip)) throw invalid(`invalid IP address "${req.ip}": use an IPv4 address`);
+        for (const a of req.aliases)
+          if (!ALIAS.test(a)) throw invalid(`invalid alias "${a}": use letters, digits, '-', '_' and '.'`);
+        const r = await engine.connect(req.container, req.network, {
+          ...(req.ip ? { ip: req.ip } : {}),
+          aliases: [...new Set(req.aliases)],
+        });
+        return { container: toWire(r) };
+      }),
+    ContainerNetworkDisconnect: (req) =>
+      refusing(async () => ({
+        container: toWire(await engine.disconnect(req.container, req.network, req.force)),
+      })),
   };
 }
 

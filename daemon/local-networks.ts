@@ -99,13 +99,8 @@ export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => Con
     options: r.options,
     containers: engine()
       .list(true)
-      .filter((c) => c.networkSettings?.networkId === r.id)
-      .map((c) => ({
-        id: c.id,
-        name: c.name,
-        ipv4Address: c.networkSettings!.address,
-        macAddress: c.networkSettings!.macAddress,
-      })),
+      .flatMap((c) => (c.networks ?? []).filter((s) => s.networkId === r.id).map((s) => ({ c, s })))
+      .map(({ c, s }) => ({ id: c.id, name: c.name, ipv4Address: s.address, macAddress: s.macAddress })),
   });
   const find = (ref: string) => {
     const r = networks.find(ref);

@@ -1,13 +1,15 @@
 // Standalone containers on the node's local networks through worker/network's CNM drivers: the
-// ContainerNetworks attach point implemented as the README there says. attach = an address from
-// ipam.ts (the one kept from the last attach on a replay), createEndpoint with the published ports,
-// join as eth0 with the default route; detach = leave, deleteEndpoint. The endpoint id is the
-// container id. `host` and `none` go through their drivers too (no address, no ports: Docker drops
-// `-p` on them).
+// ContainerNetworks attach point implemented as the README there says. attach (one network of the
+// container) = an address from ipam.ts (the one kept from the last attach on a replay, or `--ip`),
+// createEndpoint with the published ports, join as the interface and with the default route the
+// engine chose (connections.ts); detach = leave, deleteEndpoint. The endpoint id is the container id
+// on the network it was created on, one derived from both ids on a network it was connected to.
+// `host` and `none` go through their drivers too (no address, no ports: Docker drops `-p` on them).
 import type { DriverRegistry } from '../network/driver.js';
 import { allocateAddress } from '../network/ipam.js';
-import type { LocalNetworks } from '../network/local-networks.js';
-import type { ContainerNetworks, NetworkAttachment, NetworkSettings } from './network.js';
+import { PREDEFINED_NAMES, type LocalNetworks } from '../network/local-networks.js';
+import { connectEndpointId, endpointIdOf } from './connections.js';
+import type { ContainerNetworks, NetworkAttachment, NetworkFacts, NetworkSettings } from './network.js';
 import { exposedRequests, resolvePorts } from './ports.js';
 import { Mutex } from '../../lib/mutex.js';
 
@@ -21,21 +23,44 @@ export interface CnmContainerNetworksOptions {
 }
 
 export class CnmContainerNetworks implements ContainerNetworks {
-  /** Every container's settings on this node, by container id: who holds which address and port. */
-  private readonly held = new Map<string, NetworkSettings>();
+  /**
+   * Every container's settings on this node, by container id, then network id: who holds which
+   * address and port.
+   */
+  private readonly held = new Map<string, Map<string, NetworkSettings>>();
   private readonly busy = new Mutex();
 
   constructor(private readonly o: CnmContainerNetworksOptions) {}
 
   remember(a: NetworkAttachment): void {
-    if (a.settings) this.held.set(a.containerId, a.settings);
+    if (a.settings) this.hold(a.containerId, a.settings);
+  }
+
+  private hold(containerId: string, s: NetworkSettings): void {
+    const legs = this.held.get(containerId) ?? new Map<string, NetworkSettings>();
+    legs.set(s.networkId, s);
+    this.held.set(containerId, legs);
+  }
+
+  private release(containerId: string, networkId: string): NetworkSettings | undefined {
+    const legs = this.held.get(containerId);
+    const s = legs?.get(networkId);
+    legs?.delete(networkId);
+    if (legs?.size === 0) this.held.delete(containerId);
+    return s;
   }
 
   /** Names of the containers holding an endpoint on the network. */
   usersOf(networkId: string, nameOf: (containerId: string) => string | undefined): string[] {
-    return [...this.held.entries()]
-      .filter(([, s]) => s.networkId === networkId)
-      .map(([id]) => nameOf(id) ?? id);
+    return [...this.held.entries()].filter(([, legs]) => legs.has(networkId)).map(([id]) => nameOf(id) ?? id);
+  }
+
+  describe(ref: string): NetworkFacts | undefined {
+    const net = this.o.networks.find(ref);
+    if (!net) return undefined;
+    const caps = this.o.drivers.get(net.driver).capabilities;
+    const userDefined = !PREDEFINED_NAMES.includes(net.name);
+    return { id: net.id, name: net.name, exclusive: caps.exclusive, userDefined };
   }
 
   // Addresses and host ports are chosen against what the others hold: one attach at a time.
@@ -50,23 +75,24 @@ export class CnmContainerNetworks implements ContainerNetworks {
       const driver = this.o.drivers.get(net.driver);
       const kept = a.settings?.networkId === net.id ? a.settings : undefined;
       const settings = kept ?? (await this.choose(a, net.id));
+      const endpointId = endpointIdOf(settings, a.containerId);
       await driver.createEndpoint(net.id, {
-        id: a.containerId,
+        id: endpointId,
         ...(settings.address ? { address: settings.address } : {}),
         ...(settings.ports.length > 0 ? { ports: settings.ports } : {}),
       });
       try {
         const info = await driver.join(
           net.id,
-          a.containerId,
+          endpointId,
           { id: a.containerId, netnsPath: a.netnsPath },
-          { ifName: 'eth0', defaultRoute: true },
+          { ifName: settings.ifName ?? 'eth0', defaultRoute: a.defaultRoute ?? true },
         );
         const done = { ...settings, gateway: info.gateway ?? settings.gateway, macAddress: info.mac ?? '' };
-        this.held.set(a.containerId, done);
+        this.hold(a.containerId, done);
         return done;
       } catch (err) {
-        if (!kept) await driver.deleteEndpoint(net.id, a.containerId).catch(() => undefined);
+        if (!kept) await driver.deleteEndpoint(net.id, endpointId).catch(() => undefined);
         throw err;
       }
     });
@@ -75,13 +101,17 @@ export class CnmContainerNetworks implements ContainerNetworks {
   private async choose(a: NetworkAttachment, networkId: string): Promise<NetworkSettings> {
     const net = this.o.networks.find(networkId)!;
     const driver = this.o.drivers.get(net.driver);
-    const others = [...this.held.entries()].filter(([id]) => id !== a.containerId).map(([, s]) => s);
+    // Every leg but this one: the container's legs on other networks hold their host ports too.
+    const others = [...this.held.entries()].flatMap(([id, legs]) =>
+      [...legs.values()].filter((s) => id !== a.containerId || s.networkId !== net.id),
+    );
     const subnet = net.subnets[0];
     const address =
       driver.capabilities.addressed && subnet
         ? allocateAddress(
             subnet,
             others.filter((s) => s.networkId === net.id && s.address).map((s) => s.address.split('/')[0]!),
+            a.requestedIp,
           )
         : '';
     let ports: NetworkSettings['ports'] = [];
@@ -98,19 +128,22 @@ export class CnmContainerNetworks implements ContainerNetworks {
       gateway: driver.capabilities.addressed && subnet && !net.internal ? subnet.gateway : '',
       macAddress: '',
       ports,
+      // Only when it differs from the defaults, so records of single-network containers stay as they were.
+      ...(a.ifName && a.ifName !== 'eth0' ? { ifName: a.ifName } : {}),
+      ...(a.ifName && a.ifName !== 'eth0' ? { endpointId: connectEndpointId(a.containerId, net.id) } : {}),
+      ...(a.aliases?.length ? { aliases: [...a.aliases] } : {}),
     };
   }
 
   detach(a: NetworkAttachment): Promise<void> {
     return this.serially(async () => {
-      const s = this.held.get(a.containerId) ?? a.settings;
-      this.held.delete(a.containerId);
+      const s = (a.settings && this.release(a.containerId, a.settings.networkId)) ?? a.settings;
       if (!s) return;
       const net = this.o.networks.find(s.networkId);
       if (!net) return;
       const driver = this.o.drivers.get(net.driver);
-      await driver.leave(net.id, a.containerId);
-      await driver.deleteEndpoint(net.id, a.containerId);
+      await driver.leave(net.id, endpointIdOf(s, a.containerId));
+      await driver.deleteEndpoint(net.id, endpointIdOf(s, a.containerId));
     });
   }
 }

@@ -25,6 +25,14 @@ import {
 } from './lifecycle.js';
 import { checkContainerName, findByRef, generateName, newContainerId } from './names.js';
 import {
+  connectRefusal,
+  defaultRouteNetwork,
+  disconnectTarget,
+  networksOf,
+  nextIfName,
+  type ConnectRequest,
+} from './connections.js';
+import {
   runtimeNetworkOptions,
   type ContainerNetworks,
   type NetworkAttachment,
@@ -148,16 +156,22 @@ export class ContainerEngine {
     const { records, problems } = this.o.store.load();
     for (const p of problems) this.o.log.warn({ file: p }, 'container record skipped');
     const tasks = new Map((await this.o.runtime.list()).map((t) => [t.taskId, t]));
-    for (const r of records) this.records.set(r.id, r);
+    // A record older than `network connect` kept its one network as `networkSettings`.
+    for (const old of records) {
+      const { networkSettings: _old, ...r } = old;
+      const networks = networksOf(old);
+      this.records.set(r.id, networks ? { ...r, networks } : r);
+    }
     // Addresses and ports stay their containers' even before (or without) a replayed attach.
-    for (const r of records) this.o.networks.remember?.(this.attachment(r));
+    for (const r of this.records.values())
+      for (const leg of r.networks ?? []) this.o.networks.remember?.(this.attachment(r, leg));
     // A runtime task without a record: a create that a crash cut short.
     for (const id of tasks.keys())
       if (!this.records.has(id))
         await this.o.runtime
           .remove(id)
           .catch((err: unknown) => this.o.log.warn({ id, err }, 'orphan container task'));
-    for (const r of records) {
+    for (const r of [...this.records.values()]) {
       await this.locks
         .run(r.id, () => this.resume(r, tasks.get(r.id)))
         .catch((err: unknown) => this.o.log.warn({ container: r.name, err }, 'container not resumed'));
@@ -170,8 +184,7 @@ export class ContainerEngine {
   ): Promise<void> {
     const wasRunning = isActive(r.state);
     // Drivers that keep their state in memory learn the sandboxes again (attach is idempotent).
-    if (task && r.state.status !== 'removing')
-      r = this.withSettings(r, await this.o.networks.attach(this.attachment(r)));
+    if (task && r.state.status !== 'removing') r = await this.attachAll(r);
     if (task?.state === 'running') {
       this.save({ ...r, state: { ...r.state, status: 'running', pid: task.pid ?? r.state.pid } });
       this.watch(r.id);
@@ -234,7 +247,7 @@ export class ContainerEngine {
     });
     try {
       await this.o.runtime.prepare(this.launch(record));
-      const attached = this.withSettings(record, await this.o.networks.attach(this.attachment(record)));
+      const attached = await this.attachAll(record);
       this.save(attached);
       return attached;
     } catch (err) {
@@ -259,28 +272,129 @@ export class ContainerEngine {
     }
   }
 
-  private attachment(r: ContainerRecord): NetworkAttachment {
+  /** The attach of one of the container's networks: `leg` as it has it, else the one it is created on. */
+  private attachment(r: ContainerRecord, leg?: NetworkSettings): NetworkAttachment {
     const h = r.hostConfig;
-    const mode = h.networkMode;
-    const netnsPath = mode === 'host' ? `/proc/${process.pid}/ns/net` : this.o.runtime.netnsPath(r.id);
+    const netnsPath =
+      h.networkMode === 'host' ? `/proc/${process.pid}/ns/net` : this.o.runtime.netnsPath(r.id);
     return {
       containerId: r.id,
       containerName: r.name,
-      mode,
+      mode: leg?.networkId ?? h.networkMode,
       netnsPath,
       image: r.config.image,
       portBindings: h.portBindings ?? [],
       publishAllPorts: h.publishAllPorts ?? false,
-      ...(r.networkSettings ? { settings: r.networkSettings } : {}),
+      ...(leg ? { settings: leg, ifName: leg.ifName ?? 'eth0' } : {}),
     };
   }
 
-  /** The record with what an attach gave (kept in memory; the caller saves). */
-  private withSettings(r: ContainerRecord, settings: NetworkSettings | undefined): ContainerRecord {
-    if (!settings) return r;
-    const next = { ...r, networkSettings: settings };
+  /**
+   * Attaches every network of the container in connect order (idempotent: a replay keeps each one's
+   * address and interface), the default route through the first with a gateway; the first attach of
+   * all is the network it is created on, as eth0. The record kept in memory; the caller saves.
+   */
+  private async attachAll(r: ContainerRecord): Promise<ContainerRecord> {
+    const current = networksOf(r);
+    let networks: NetworkSettings[] | undefined;
+    if (!current) {
+      const first = await this.o.networks.attach({
+        ...this.attachment(r),
+        ifName: 'eth0',
+        defaultRoute: true,
+      });
+      networks = first ? [first] : undefined;
+    } else {
+      const route = defaultRouteNetwork(current);
+      networks = [];
+      for (const leg of current) {
+        const a = { ...this.attachment(r, leg), defaultRoute: leg.networkId === route };
+        networks.push((await this.o.networks.attach(a)) ?? leg);
+      }
+    }
+    if (!networks) return r;
+    const next = { ...r, networks };
     this.records.set(r.id, next);
     return next;
+  }
+
+  /** The sandbox is there (made again when a reboot took it), every network of the record attached. */
+  private async ensureSandbox(r: ContainerRecord): Promise<ContainerRecord> {
+    if ((await this.o.runtime.list()).some((t) => t.taskId === r.id)) return r;
+    await this.o.runtime.prepare(this.launch(r));
+    return this.attachAll(r);
+  }
+
+  /**
+   * `network connect`: one more network, as the next free ethN; plugged in at once (the sandbox lives
+   * from create to removal, running or not), so a stopped container has it at its next start.
+   */
+  async connect(ref: string, network: string, req: ConnectRequest): Promise<ContainerRecord> {
+    const { id } = this.get(ref);
+    return this.locks.run(id, async () => {
+      let r = this.get(id);
+      const net = this.o.networks.describe?.(network);
+      if (!net) throw new ContainerError(`network ${network} not found`, 'not-found');
+      const why = connectRefusal(r, networksOf(r) ?? [], net, req);
+      if (why) throw new ContainerError(why, 'conflict');
+      try {
+        r = await this.ensureSandbox(r);
+      } catch (err) {
+        throw new ContainerError((err as Error).message, 'invalid');
+      }
+      const current = networksOf(r) ?? [];
+      let leg: NetworkSettings | undefined;
+      try {
+        leg = await this.o.networks.attach({
+          ...this.attachment(r),
+          mode: net.id,
+          ifName: nextIfName(current),
+          // The default route is the first network's with a gateway: this one's only if none has one.
+          defaultRoute: defaultRouteNetwork(current) === undefined,
+          portBindings: [],
+          publishAllPorts: false,
+          ...(req.ip !== undefined ? { requestedIp: req.ip } : {}),
+          aliases: [...req.aliases],
+        });
+      } catch (err) {
+        throw new ContainerError((err as Error).message, 'invalid');
+      }
+      if (!leg) throw new ContainerError(`network ${network} not found`, 'not-found');
+      const next = { ...r, networks: [...current, leg] };
+      this.save(next);
+      return next;
+    });
+  }
+
+  /**
+   * `network disconnect`: the network's interface goes; when it carried the default route, the next
+   * network with a gateway takes it. `force`: also from a network the node no longer has.
+   */
+  async disconnect(ref: string, network: string, force: boolean): Promise<ContainerRecord> {
+    const { id } = this.get(ref);
+    return this.locks.run(id, async () => {
+      const r = this.get(id);
+      const net = this.o.networks.describe?.(network);
+      if (!net && !force) throw new ContainerError(`network ${network} not found`, 'not-found');
+      const current = networksOf(r) ?? [];
+      const leg = disconnectTarget(r, current, network, net);
+      if (typeof leg === 'string') throw new ContainerError(leg, 'conflict');
+      const rest = current.filter((s) => s !== leg);
+      try {
+        await this.o.networks.detach(this.attachment(r, leg));
+        const route = defaultRouteNetwork(rest);
+        const live = (await this.o.runtime.list()).some((t) => t.taskId === r.id);
+        if (live && route && defaultRouteNetwork(current) === leg.networkId) {
+          const heir = rest.find((s) => s.networkId === route)!;
+          await this.o.networks.attach({ ...this.attachment(r, heir), defaultRoute: true });
+        }
+      } catch (err) {
+        throw new ContainerError((err as Error).message, 'invalid');
+      }
+      const next = { ...r, networks: rest };
+      this.save(next);
+      return next;
+    });
   }
 
   private launch(r: ContainerRecord): TaskLaunch {
@@ -333,7 +447,7 @@ export class ContainerEngine {
       if (!known) {
         // The sandbox is gone (the node restarted): made again from the record.
         await this.o.runtime.prepare(this.launch(r));
-        r = this.withSettings(r, await this.o.networks.attach(this.attachment(r)));
+        r = await this.attachAll(r);
       } else if (known.state === 'exited') await this.o.runtime.reset(r.id);
       const { pid } = await this.o.runtime.start(r.id);
       const next = { ...r, state: started(r.state, this.stamp(), pid, byUser) };
@@ -460,7 +574,7 @@ export class ContainerEngine {
     this.save({ ...r, state: { ...stopRequested(r.state), status: 'removing' } });
     await this.o.runtime.stop(r.id, 0);
     await this.readersDone(r.id);
-    await this.o.networks.detach(this.attachment(r));
+    for (const leg of networksOf(r) ?? []) await this.o.networks.detach(this.attachment(r, leg));
     await this.o.runtime.remove(r.id);
     this.o.store.delete(r.id);
     this.records.delete(r.id);

@@ -62,7 +62,12 @@ export interface ContainerRecord {
   config: ContainerConfig;
   hostConfig: HostConfig;
   state: ContainerState;
-  /** What the last network attach gave (address, gateway, published ports). */
+  /**
+   * Its networks in connect order (connections.ts), each as its last attach gave it (address,
+   * gateway, interface, published ports); absent until the first attach.
+   */
+  networks?: NetworkSettings[];
+  /** Records older than `network connect` kept their one network here (read, never written). */
   networkSettings?: NetworkSettings;
 }
 

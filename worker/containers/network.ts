@@ -19,13 +19,27 @@ export interface NetworkSettings {
   gateway: string;
   macAddress: string;
   ports: PortBinding[];
+  /** The interface in the container ('eth0', 'eth1', ...); absent in records older than connect: eth0. */
+  ifName?: string;
+  /** The driver's endpoint id; absent: the container id (the network it was created on). */
+  endpointId?: string;
+  /** `network connect --alias` (kept for name resolution on the network). */
+  aliases?: string[];
 }
 
 export interface NetworkAttachment {
   containerId: string;
   containerName: string;
-  /** The network's name or id as the user gave it (`--network`). */
+  /** The network's name or id as the user gave it (`--network`, `network connect`). */
   mode: string;
+  /** The interface it becomes in the container (connections.ts nextIfName); absent: eth0. */
+  ifName?: string;
+  /** This network carries the container's default route (connections.ts defaultRouteNetwork); absent: yes. */
+  defaultRoute?: boolean;
+  /** `network connect --ip`: this address or a refusal, never another. */
+  requestedIp?: string;
+  /** `network connect --alias`. */
+  aliases?: string[];
   /** `/run/netns/<name>`; for `host` the node's own (the daemon's), as the container has none. */
   netnsPath: string;
   /** For `-P`: the image whose exposed ports are published. */
@@ -43,6 +57,18 @@ export interface ContainerNetworks {
   detach(a: NetworkAttachment): Promise<void>;
   /** At daemon start, before any attach: the containers' addresses and ports are theirs already. */
   remember?(a: NetworkAttachment): void;
+  /** What `network connect/disconnect` must know of a network (name, id or id prefix), undefined: none. */
+  describe?(ref: string): NetworkFacts | undefined;
+}
+
+/** A network as connect's refusals see it. */
+export interface NetworkFacts {
+  id: string;
+  name: string;
+  /** `host`, `none`: a container on it can be on no other. */
+  exclusive: boolean;
+  /** A network of the user's (`network create`): the only ones `--ip` and `--alias` apply to. */
+  userDefined: boolean;
 }
 
 /** What the runtime must know of a mode when it makes the sandbox. */

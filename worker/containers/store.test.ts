@@ -76,6 +76,19 @@ test('recordProblem names the first bad field', () => {
     recordProblem({ ...ok, networkSettings: { ...settings, address: 1 } }),
     'bad networkSettings.address',
   );
+  // Several networks (network connect): each leg checked, its interface, endpoint and aliases too.
+  const second = { ...settings, ifName: 'eth1', endpointId: 'e'.repeat(64), aliases: ['db'] };
+  assert.equal(recordProblem({ ...ok, networks: [settings, second] }), undefined);
+  assert.equal(recordProblem({ ...ok, networks: {} }), 'bad networks');
+  assert.equal(
+    recordProblem({ ...ok, networks: [settings, { ...second, ifName: '' }] }),
+    'bad networks[1].ifName',
+  );
+  assert.equal(
+    recordProblem({ ...ok, networks: [{ ...settings, aliases: [1] }] }),
+    'bad networks[0].aliases',
+  );
+  assert.equal(recordProblem({ ...ok, networks: [null] }), 'bad networks[0]');
   assert.equal(
     recordProblem({
       ...ok,

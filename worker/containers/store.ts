@@ -24,6 +24,18 @@ const isPort = (p: unknown) =>
   isPortNumber(p.hostPort, true) &&
   (p.hostIp === undefined || typeof p.hostIp === 'string');
 
+/** What is wrong with one network's settings ('' for the whole, '.field' for a field), or undefined. */
+function settingsProblem(n: unknown): string | undefined {
+  if (!isObject(n)) return '';
+  for (const k of ['networkId', 'networkName', 'address', 'gateway', 'macAddress'])
+    if (typeof n[k] !== 'string') return `.${k}`;
+  if (!Array.isArray(n.ports) || !n.ports.every(isPort)) return '.ports';
+  for (const k of ['ifName', 'endpointId'])
+    if (n[k] !== undefined && (typeof n[k] !== 'string' || n[k] === '')) return `.${k}`;
+  if (n.aliases !== undefined && !isStrings(n.aliases)) return '.aliases';
+  return undefined;
+}
+
 /** What is wrong with a value read back as a record, or undefined. */
 export function recordProblem(v: unknown): string | undefined {
   if (!isObject(v)) return 'not an object';
@@ -49,10 +61,15 @@ export function recordProblem(v: unknown): string | undefined {
     return 'bad hostConfig.publishAllPorts';
   const n = v.networkSettings;
   if (n !== undefined) {
-    if (!isObject(n)) return 'bad networkSettings';
-    for (const k of ['networkId', 'networkName', 'address', 'gateway', 'macAddress'])
-      if (typeof n[k] !== 'string') return `bad networkSettings.${k}`;
-    if (!Array.isArray(n.ports) || !n.ports.every(isPort)) return 'bad networkSettings.ports';
+    const bad = settingsProblem(n);
+    if (bad !== undefined) return `bad networkSettings${bad}`;
+  }
+  if (v.networks !== undefined) {
+    if (!Array.isArray(v.networks)) return 'bad networks';
+    for (const [i, n] of v.networks.entries()) {
+      const bad = settingsProblem(n);
+      if (bad !== undefined) return `bad networks[${i}]${bad}`;
+    }
   }
   const s = v.state;
   if (!isObject(s) || !(CONTAINER_STATUSES as readonly unknown[]).includes(s.status)) return 'bad state';
