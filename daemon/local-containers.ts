@@ -81,6 +81,7 @@ export async function openContainers(
       },
     },
     networks,
+    nodeResolvConf: opts.resolvConf,
     log: log.child({ component: 'containers' }),
     ...(onRecord ? { onRecord } : {}),
   });

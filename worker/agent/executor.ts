@@ -49,7 +49,7 @@ export interface ContainerOptions {
    * its loopback nameservers dropped and `--dns` in their place (the default bridge and `none`, which
    * Docker gives no embedded DNS). Absent: a task's, the embedded resolver with the spec's settings.
    */
-  resolvConf?: 'embedded' | 'node';
+  resolvConf?: { mode: 'embedded' | 'node'; nodeFile: string };
 }
 
 /** How a task's main process ended. */

@@ -86,6 +86,8 @@ export interface EngineOptions {
   log: Logger;
   /** Every change of a record (undefined: removed); the embedded DNS follows which containers run. */
   onRecord?: (id: string, r: ContainerRecord | undefined) => void;
+  /** The node's resolv.conf (the daemon's --resolv-conf), which containers' files are made from. */
+  nodeResolvConf?: string;
   /** Docker's default stop timeout. */
   stopTimeoutMs?: number;
   now?: () => Date;
@@ -431,7 +433,7 @@ export class ContainerEngine {
       serviceName: '',
       slot: 0,
       spec,
-      container: runtimeNetworkOptions(r.hostConfig.networkMode),
+      container: runtimeNetworkOptions(r.hostConfig.networkMode, this.o.nodeResolvConf),
     };
   }
 

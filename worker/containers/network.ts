@@ -75,9 +75,12 @@ export interface NetworkFacts {
 }
 
 /** What the runtime must know of a mode when it makes the sandbox. */
-export function runtimeNetworkOptions(mode: string): Pick<ContainerOptions, 'hostNetwork' | 'resolvConf'> {
+export function runtimeNetworkOptions(
+  mode: string,
+  nodeResolvConf = '/etc/resolv.conf',
+): Pick<ContainerOptions, 'hostNetwork' | 'resolvConf'> {
   if (mode === 'host') return { hostNetwork: true };
-  return { resolvConf: usesEmbeddedDns(mode) ? 'embedded' : 'node' };
+  return { resolvConf: { mode: usesEmbeddedDns(mode) ? 'embedded' : 'node', nodeFile: nodeResolvConf } };
 }
 
 /** `none` and `host` only: what a node without local networks (unit tests of the engine) offers. */

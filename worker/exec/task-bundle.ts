@@ -118,8 +118,8 @@ function containerResolvConf(
   mode: ContainerOptions['resolvConf'],
   dns: { nameservers: string[]; search: string[]; options: string[] },
 ): string | undefined {
-  if (mode === 'embedded') return embeddedResolvConf(readHostFile('/etc/resolv.conf'), dns);
-  if (mode === 'node') return hostResolvConf(readHostFile('/etc/resolv.conf'), dns.nameservers);
+  if (mode?.mode === 'embedded') return embeddedResolvConf(readHostFile(mode.nodeFile), dns);
+  if (mode?.mode === 'node') return hostResolvConf(readHostFile(mode.nodeFile), dns.nameservers);
   return undefined;
 }
 
