@@ -232,7 +232,7 @@ test('container names on a user bridge through 127.0.0.11: name, alias, short id
   assert.equal(alias.code, 1, alias.stderr);
   assert.match(
     alias.stderr.trim(),
-    /^[^\n]*network-scoped aliases are only supported for user-defined networks$/,
+    /^[^\n]*network-scoped alias is supported only for containers in user defined networks$/,
   );
   const dns = await cli(socket, ['run', '-d', '--dns', 'resolver.example', IMAGE, 'sleep', '60']);
   assert.equal(dns.code, 2, dns.stderr);

@@ -161,7 +161,7 @@ function hostConfigFromWire(h: ContainerHostConfig__Output | null, names: Networ
     throw invalid('Range of CPUs is from 0.01 to the number of CPUs');
   const networkAliases = h?.networkAliases ?? [];
   if (networkAliases.length > 0 && !usesEmbeddedDns(networkMode))
-    throw invalid('network-scoped aliases are only supported for user-defined networks');
+    throw invalid('network-scoped alias is supported only for containers in user defined networks');
   for (const a of networkAliases)
     if (!isDnsName(a) || a === '') throw invalid(`invalid network alias "${a}": use a DNS name`);
   const dns = h?.dns ?? [];
