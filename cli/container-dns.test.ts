@@ -3,7 +3,8 @@
 // packets. On a user bridge: resolv.conf says 127.0.0.11, a container's name, `--network-alias` and
 // short id resolve (nslookup) and are pinged by name; another network's name does not; names
 // outside go to the upstream of the daemon's --resolv-conf, or to the container's `--dns`; a
-// stopped or removed container stops resolving; a restarted daemon serves them again. On the default bridge: no embedded DNS (the node's
+// stopped or removed container stops resolving; a restarted daemon serves them again; `network
+// connect --alias` names a container on a second network, `disconnect` takes the names back. On the default bridge: no embedded DNS (the node's
 // resolv.conf), as in Docker. The upstreams are a tiny DNS server on the node's loopback (no
 // internet in tests). Needs root. Everything made is removed also when the test fails.
 import { test } from 'node:test';
@@ -213,6 +214,24 @@ test('container names on a user bridge through 127.0.0.11: name, alias, short id
   await waitForDaemon(socket);
   assert.equal(await lookup(socket, 'c2', 'db'), '172.19.0.2');
   assert.equal(await lookup(socket, 'c3', 'outside.example'), '192.0.2.2');
+
+  // network connect: c2 answers on othernet too, with its address and alias there, and asks from both
+  // of its networks (its first, appnet, first); disconnect: gone from othernet again.
+  await ok(socket, ['network', 'connect', '--alias', 'cache', 'othernet', 'c2']);
+  const c2Other = (
+    await ok(socket, ['inspect', '-f', '{{.NetworkSettings.Networks.othernet.IPAddress}}', 'c2'])
+  ).trim();
+  assert.match(c2Other, /^172\.20\.0\.\d+$/);
+  assert.equal(await lookup(socket, 'o1', 'c2'), c2Other);
+  assert.equal(await lookup(socket, 'o1', 'cache'), c2Other);
+  assert.equal(await lookup(socket, 'c2', 'o1'), '172.20.0.2');
+  assert.equal(await lookup(socket, 'c2', 'c1'), '172.19.0.2');
+  assert.match(await lookup(socket, 'c1', 'cache'), /^failed: .*NXDOMAIN/);
+  await ok(socket, ['network', 'disconnect', 'othernet', 'c2']);
+  assert.match(await lookup(socket, 'o1', 'c2'), /^failed: .*NXDOMAIN/);
+  assert.match(await lookup(socket, 'o1', 'cache'), /^failed: .*NXDOMAIN/);
+  assert.match(await lookup(socket, 'c2', 'o1'), /^failed: .*NXDOMAIN/);
+  assert.equal(await lookup(socket, 'c2', 'c1'), '172.19.0.2');
 
   // Stopped: gone; started again: back; removed: gone for good.
   await ok(socket, ['stop', '-t', '0', 'c1']);

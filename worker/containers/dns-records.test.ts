@@ -13,6 +13,7 @@ const OTHER = 'b'.repeat(64);
 const BRIDGE = 'c'.repeat(64);
 const nets: Record<string, string> = { appnet: APP, othernet: OTHER, bridge: BRIDGE };
 
+/** A container with one leg (the network it was created on), `aliases` its `--network-alias`es there. */
 function container(
   id: string,
   name: string,
@@ -27,14 +28,17 @@ function container(
     id: id.repeat(64 / id.length),
     name,
     hostConfig: { ...r.hostConfig, networkMode: network, ...(aliases ? { networkAliases: aliases } : {}) },
-    networkSettings: {
-      networkId: nets[network]!,
-      networkName: network,
-      address: `${ip}/16`,
-      gateway: '',
-      macAddress: '',
-      ports: [],
-    },
+    networks: [
+      {
+        networkId: nets[network]!,
+        networkName: network,
+        address: `${ip}/16`,
+        gateway: '',
+        macAddress: '',
+        ports: [],
+        ...(aliases ? { aliases } : {}),
+      },
+    ],
   };
 }
 
@@ -125,8 +129,36 @@ test('the table follows the records: a stop or removal takes the names, only cha
 test('one entry per (container, network): a container on two networks answers on each with its own address', () => {
   const table = new ContainerNameTable();
   const c = container('7', 'multi', 'appnet', '172.19.0.9');
-  const [onApp] = dnsEntriesOf(c);
-  table.set(c.id, [onApp!, { ...onApp!, networkId: OTHER, ip: '172.20.0.9', aliases: ['m'] }]);
+  // `network connect --alias m othernet multi`: a second leg with its own alias; the default bridge's leg has no names.
+  const connected: ContainerRecord = {
+    ...c,
+    networks: [
+      ...c.networks!,
+      {
+        ...c.networks![0]!,
+        networkId: OTHER,
+        networkName: 'othernet',
+        address: '172.20.0.9/16',
+        aliases: ['m'],
+        ifName: 'eth1',
+      },
+      {
+        ...c.networks![0]!,
+        networkId: BRIDGE,
+        networkName: 'bridge',
+        address: '172.17.0.9/16',
+        ifName: 'eth2',
+      },
+    ],
+  };
+  assert.deepEqual(
+    dnsEntriesOf(connected).map((e) => [e.networkId, e.ip, e.aliases]),
+    [
+      [APP, '172.19.0.9', ['777777777777']],
+      [OTHER, '172.20.0.9', ['777777777777', 'm']],
+    ],
+  );
+  table.set(c.id, dnsEntriesOf(connected));
   assert.equal(ask(table, 'appnet', 'multi'), '172.19.0.9');
   assert.equal(ask(table, 'othernet', 'multi'), '172.20.0.9');
   assert.equal(ask(table, 'othernet', 'm'), '172.20.0.9');
@@ -144,4 +176,12 @@ test('names that are not DNS names are left out, never answered half', () => {
   });
   assert.deepEqual(rec.aliases, ['good']);
   assert.equal(rec.serviceName, '');
+});
+
+test('a record older than network connect (one networkSettings) answers as its one network', () => {
+  const c = container('8', 'old', 'appnet', '172.19.0.8', 'running', ['legacy']);
+  const { networks, ...rest } = c;
+  const old: ContainerRecord = { ...rest, networkSettings: networks![0]! };
+  assert.deepEqual(dnsEntriesOf(old), dnsEntriesOf(c));
+  assert.deepEqual(dnsEntriesOf(old)[0]!.aliases, ['888888888888', 'legacy']);
 });
