@@ -73,6 +73,7 @@ test('bad run flags are usage errors (exit 2) before anything is sent', () => {
     [{ tty: true }, /-i\/-t\) are not supported yet/],
     [{ publish: ['80:http'] }, /invalid -p: invalid container port "http" in "80:http"/],
     [{ publish: ['70000:80'] }, /invalid -p: invalid host port "70000"/],
+    [{ networkAlias: ['-x'] }, /invalid --network-alias '-x'/],
     [{ dns: ['resolver.example'] }, /invalid argument "resolver.example" for "--dns" flag/],
     [{ envFile: ['/nonexistent/swl-env'] }, /open \/nonexistent\/swl-env: no such file or directory/],
   ];

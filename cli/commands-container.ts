@@ -91,6 +91,9 @@ export function createRequest(
   if (o.memory !== undefined && memoryBytes < 6 * 1024 * 1024)
     throw usage('Minimum memory limit allowed is 6MB');
   const nanoCpus = o.cpus === undefined ? 0 : parseCpus('--cpus', o.cpus);
+  for (const a of o.networkAlias ?? [])
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a))
+      throw usage(`invalid --network-alias '${a}': use letters, digits, '_', '.' and '-'`);
   for (const d of o.dns ?? [])
     if (isIP(d) === 0) throw usage(`invalid argument "${d}" for "--dns" flag: ${d} is not an ip address`);
   const portBindings = (o.publish ?? []).map((spec) => {
