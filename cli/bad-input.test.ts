@@ -109,6 +109,13 @@ const CASES: [string[], 1 | 2, RegExp][] = [
   [['network', 'connect', '--ip', '10.1.2', 'n', 'c'], 2, /invalid --ip '10.1.2'/],
   [['network', 'connect', '--alias', '-a', 'n', 'c'], 2, /invalid --alias '-a'/],
   [['network', 'connect', 'none', 'nosuch'], 1, /No such container: nosuch/],
+  [['run', '--dns', 'resolver.example', 'busybox'], 2, /resolver.example is not an ip address/],
+  [['run', '--network-alias', 'a b', 'busybox'], 2, /invalid --network-alias 'a b'/],
+  [
+    ['run', '--network', 'none', '--network-alias', 'db', 'busybox'],
+    1,
+    /network-scoped alias is supported only for containers in user defined networks/,
+  ],
   [['network', 'disconnect', 'none', 'nosuch'], 1, /No such container: nosuch/],
   [['node', 'ls'], 1, /not part of a swarm|not a swarm manager/],
   [['node', 'inspect', 'self'], 1, /not part of a swarm|not a swarm manager/],

@@ -25,6 +25,8 @@ test('run flags become one create request', () => {
       network: 'host',
       publish: ['8080:80', '127.0.0.1::53/udp'],
       publishAll: true,
+      networkAlias: ['db'],
+      dns: ['192.0.2.53', '2001:db8::53'],
       rm: false,
     },
     true,
@@ -50,6 +52,8 @@ test('run flags become one create request', () => {
       { protocol: 'udp', containerPort: 53, hostPort: 0, hostIp: '127.0.0.1' },
     ],
     publishAllPorts: true,
+    networkAliases: ['db'],
+    dns: ['192.0.2.53', '2001:db8::53'],
   });
   assert.equal(req.start, true);
   assert.equal(createRequest('busybox', [], flags, false).config?.entrypointSet, false);
@@ -69,6 +73,8 @@ test('bad run flags are usage errors (exit 2) before anything is sent', () => {
     [{ tty: true }, /-i\/-t\) are not supported yet/],
     [{ publish: ['80:http'] }, /invalid -p: invalid container port "http" in "80:http"/],
     [{ publish: ['70000:80'] }, /invalid -p: invalid host port "70000"/],
+    [{ networkAlias: ['-x'] }, /invalid --network-alias '-x'/],
+    [{ dns: ['resolver.example'] }, /invalid argument "resolver.example" for "--dns" flag/],
     [{ envFile: ['/nonexistent/swl-env'] }, /open \/nonexistent\/swl-env: no such file or directory/],
   ];
   for (const [over, want] of rows)

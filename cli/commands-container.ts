@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ContainerLogLine__Output } from '../api/gen/swarmlite/local/v1/ContainerLogLine.js';
 import type { ContainerCreateRequest } from '../api/gen/swarmlite/local/v1/ContainerCreateRequest.js';
 import type { LocalApiClient } from '../api/rpc.js';
@@ -40,6 +41,8 @@ interface RunFlags {
   network?: string;
   publish?: string[];
   publishAll?: boolean;
+  networkAlias?: string[];
+  dns?: string[];
   pull: string;
   interactive?: boolean;
   tty?: boolean;
@@ -88,6 +91,11 @@ export function createRequest(
   if (o.memory !== undefined && memoryBytes < 6 * 1024 * 1024)
     throw usage('Minimum memory limit allowed is 6MB');
   const nanoCpus = o.cpus === undefined ? 0 : parseCpus('--cpus', o.cpus);
+  for (const a of o.networkAlias ?? [])
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a))
+      throw usage(`invalid --network-alias '${a}': use letters, digits, '_', '.' and '-'`);
+  for (const d of o.dns ?? [])
+    if (isIP(d) === 0) throw usage(`invalid argument "${d}" for "--dns" flag: ${d} is not an ip address`);
   const portBindings = (o.publish ?? []).map((spec) => {
     try {
       const p = parsePublish(spec);
@@ -123,6 +131,8 @@ export function createRequest(
       networkMode: o.network ?? '',
       portBindings,
       publishAllPorts: o.publishAll === true,
+      networkAliases: o.networkAlias ?? [],
+      dns: o.dns ?? [],
     },
     pull: o.pull,
     start,
@@ -147,6 +157,12 @@ function runOptions(cmd: Command, forRun: boolean): Command {
       '--network <network>',
       'a local network: bridge (the default), host, none, or one of `network create`',
     )
+    .option(
+      '--network-alias <alias>',
+      "another name of the container on its user network's embedded DNS (repeatable)",
+      collect,
+    )
+    .option('--dns <ip>', 'an upstream DNS server (repeatable)', collect)
     .option(
       '-p, --publish <[ip:]host:container[/proto]>',
       'publish a container port on the node (repeatable)',

@@ -35,6 +35,8 @@ function container(state: Partial<Container__Output['state'] & object> = {}): Co
       networkMode: 'none',
       portBindings: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080, hostIp: '' }],
       publishAllPorts: false,
+      networkAliases: [],
+      dns: [],
     },
     networkSettings: {
       networkId: 'b'.repeat(64),

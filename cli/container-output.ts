@@ -108,6 +108,7 @@ export function inspectObject(c: Container__Output): Record<string, unknown> {
       NanoCpus: h.nanoCpus,
       PortBindings: portMap(h.portBindings),
       PublishAllPorts: h.publishAllPorts,
+      Dns: h.dns ?? [],
     },
     Config: {
       Hostname: cfg.hostname,

@@ -17,6 +17,7 @@ import { localNetworkHandlers, openLocalNetworks } from './local-networks.js';
 import type { ContainerEngine } from '../worker/containers/engine.js';
 import { attachRegistryAuth } from './service-images.js';
 import { SwarmNode } from './swarm.js';
+import { openContainerDns, type ContainerDns } from './container-dns.js';
 import { readConsistency } from '../manager/index.js';
 import { UserError } from '../lib/errors.js';
 
@@ -60,6 +61,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let server: grpc.Server | undefined;
   let swarm: SwarmNode | undefined;
   let containers: ContainerEngine | undefined;
+  let containerDns: ContainerDns | undefined;
   try {
     const identity = loadOrCreateIdentity(opts.dataRoot);
     const version = packageVersion();
@@ -70,7 +72,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     // The node's standalone containers: adopted, or restarted as their policies say, before the API opens.
     // The node's local networks first: the containers' attaches replay into their drivers.
     const localNetworks = await openLocalNetworks(opts, images, log);
-    containers = await openContainers(opts, images, localNetworks.attach, log);
+    // Containers on user networks resolve each other by name through their own embedded DNS.
+    containerDns = openContainerDns(opts, localNetworks.attach, log);
+    const dnsNetworks = containerDns.networks;
+    containers = await openContainers(opts, images, dnsNetworks, log, (id, r) => dnsNetworks.observe(id, r));
     const engine = containers;
     server = await serveLocalApi(
       opts.socket,
@@ -175,6 +180,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
             });
           });
           containers?.close();
+          await containerDns?.close().catch(() => {});
           await swarm?.stop();
           stopRejectLogging();
           lock.release();
@@ -186,6 +192,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   } catch (err) {
     server?.forceShutdown();
     containers?.close();
+    await containerDns?.close().catch(() => {});
     await swarm?.stop().catch(() => {});
     lock.release();
     throw err;

@@ -6,7 +6,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
+import { isDnsName } from '../lib/dns-name.js';
 import { hostname } from 'node:os';
 import type { ContainerConfig as WireConfig } from '../api/gen/swarmlite/local/v1/ContainerConfig.js';
 import type { ContainerHostConfig__Output } from '../api/gen/swarmlite/local/v1/ContainerHostConfig.js';
@@ -18,6 +19,7 @@ import { serveExecCall } from '../manager/index.js';
 import { ContainerEngine, ContainerError, type PullPolicy } from '../worker/containers/engine.js';
 import type { ContainerRecord, HostConfig } from '../worker/containers/lifecycle.js';
 import type { ContainerNetworks } from '../worker/containers/network.js';
+import { usesEmbeddedDns } from '../worker/containers/dns-records.js';
 import type { PortRequest } from '../worker/containers/ports.js';
 import type { ContainerPort } from '../api/gen/swarmlite/local/v1/ContainerPort.js';
 import { formatRestartPolicy, parseRestartPolicy } from '../worker/containers/restart-policy.js';
@@ -57,6 +59,7 @@ export async function openContainers(
   images: ImageService,
   networks: ContainerNetworks,
   log: Logger,
+  onRecord?: (id: string, r: ContainerRecord | undefined) => void,
 ): Promise<ContainerEngine> {
   const engine = new ContainerEngine({
     store: new ContainerStore(join(opts.dataRoot, 'containers', 'records')),
@@ -78,7 +81,9 @@ export async function openContainers(
       },
     },
     networks,
+    nodeResolvConf: opts.resolvConf,
     log: log.child({ component: 'containers' }),
+    ...(onRecord ? { onRecord } : {}),
   });
   await engine.open();
   return engine;
@@ -154,6 +159,13 @@ function hostConfigFromWire(h: ContainerHostConfig__Output | null, names: Networ
   if (!Number.isSafeInteger(nanoCpus) || nanoCpus < 0) throw invalid(`invalid CPU limit ${nanoCpus}`);
   if (nanoCpus !== 0 && nanoCpus < 10_000_000)
     throw invalid('Range of CPUs is from 0.01 to the number of CPUs');
+  const networkAliases = h?.networkAliases ?? [];
+  if (networkAliases.length > 0 && !usesEmbeddedDns(networkMode))
+    throw invalid('network-scoped alias is supported only for containers in user defined networks');
+  for (const a of networkAliases)
+    if (!isDnsName(a) || a === '') throw invalid(`invalid network alias "${a}": use a DNS name`);
+  const dns = h?.dns ?? [];
+  for (const d of dns) if (isIP(d) === 0) throw invalid(`invalid DNS server "${d}": use an IP address`);
   return {
     restartPolicy,
     autoRemove: h?.autoRemove === true,
@@ -162,6 +174,8 @@ function hostConfigFromWire(h: ContainerHostConfig__Output | null, names: Networ
     networkMode,
     portBindings,
     publishAllPorts: h?.publishAllPorts === true,
+    ...(networkAliases.length > 0 ? { networkAliases: [...networkAliases] } : {}),
+    ...(dns.length > 0 ? { dns: [...dns] } : {}),
   };
 }
 
@@ -197,6 +211,8 @@ export function toWire(r: ContainerRecord): Container {
       networkMode: h.networkMode,
       portBindings: (h.portBindings ?? []).map(portToWire),
       publishAllPorts: h.publishAllPorts ?? false,
+      networkAliases: h.networkAliases ?? [],
+      dns: h.dns ?? [],
     },
     state: {
       status: s.status,

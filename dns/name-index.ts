@@ -56,11 +56,15 @@ export function buildNetworkIndex(records: readonly EndpointRecord[]): NetworkIn
   const sorted = [...records].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
   for (const r of sorted) {
     const service = r.serviceName.toLowerCase();
-    const s = services.get(service) ?? { vips: new Set<string>(), dnsrr: false, ips: new Set<string>() };
-    s.ips.add(r.ip);
-    if (r.endpointMode === 'dnsrr') s.dnsrr = true;
-    else if (r.vip) s.vips.add(r.vip);
-    services.set(service, s);
+    // A standalone container (worker/containers/dns-records.ts) is a task of no service: its name
+    // and aliases only, no service or `tasks.` name.
+    if (service !== '') {
+      const s = services.get(service) ?? { vips: new Set<string>(), dnsrr: false, ips: new Set<string>() };
+      s.ips.add(r.ip);
+      if (r.endpointMode === 'dnsrr') s.dnsrr = true;
+      else if (r.vip) s.vips.add(r.vip);
+      services.set(service, s);
+    }
     addTo(taskNames, r.taskName.toLowerCase(), r.ip);
     for (const a of r.aliases) addTo(aliases, a.toLowerCase(), r.ip);
     addPtr(r.ip, r.taskName.toLowerCase());

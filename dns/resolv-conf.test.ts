@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseUpstream } from '../api/task-dns.js';
-import { resolvConf, upstreamsFromResolvConf } from './resolv-conf.js';
+import {
+  embeddedResolvConf,
+  hostResolvConf,
+  resolvConf,
+  searchAndOptions,
+  upstreamsFromResolvConf,
+} from './resolv-conf.js';
 
 test("a task's resolv.conf: the embedded resolver, search domains and options, ndots:0 by default", () => {
   assert.equal(
@@ -36,4 +42,43 @@ test("the host's nameservers as upstreams: comments skipped, 127.0.0.11 never us
   assert.deepEqual(parseUpstream('[2001:db8::1]:54'), { host: '2001:db8::1', port: 54, family: 6 });
   for (const bad of ['127.0.0.11', '127.0.0.11:53', 'dns.google', '1.2.3.4:0', '1.2.3.400', ''])
     assert.equal(parseUpstream(bad), undefined, bad);
+});
+
+test("a container's resolv.conf on a user network: the embedded resolver with the node's search and options", () => {
+  const node = 'nameserver 127.0.0.53\nsearch corp.example lab.example\noptions edns0 trust-ad\n';
+  const text = embeddedResolvConf(node, { search: [], options: [] });
+  assert.deepEqual(text.split('\n').slice(1), [
+    'nameserver 127.0.0.11',
+    'search corp.example lab.example',
+    'options ndots:0 edns0 trust-ad',
+    '',
+  ]);
+  assert.match(
+    embeddedResolvConf(node, { search: ['mine.example'], options: [] }),
+    /^search mine\.example$/m,
+  );
+  // A node file entry that could not be written safely is left out, not refused.
+  assert.match(
+    embeddedResolvConf('search ok.example bad$name\n', { search: [], options: [] }),
+    /^search ok\.example$/m,
+  );
+  assert.deepEqual(
+    searchAndOptions('domain a.example\nsearch b.example # c\noptions ndots:2\noptions rotate\n'),
+    {
+      search: ['b.example'],
+      options: ['ndots:2', 'rotate'],
+    },
+  );
+});
+
+test("a container's resolv.conf on the default bridge: the node's, loopback nameservers dropped, --dns in their place", () => {
+  const node = 'nameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch corp.example\noptions edns0\n';
+  assert.equal(hostResolvConf(node, []), 'nameserver 192.0.2.1\nsearch corp.example\noptions edns0\n');
+  assert.equal(
+    hostResolvConf(node, ['198.51.100.7']),
+    'nameserver 198.51.100.7\nsearch corp.example\noptions edns0\n',
+  );
+  // Only loopback resolvers (systemd-resolved's stub): Docker's fallback.
+  assert.equal(hostResolvConf('nameserver 127.0.0.53\n', []), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  assert.equal(hostResolvConf('', []), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
 });

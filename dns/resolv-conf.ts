@@ -41,3 +41,64 @@ export function upstreamsFromResolvConf(text: string): string[] {
   }
   return out;
 }
+
+/** The `search` domains and `options` of a resolv.conf text (the last `search` line wins, as in libc). */
+export function searchAndOptions(text: string): { search: string[]; options: string[] } {
+  let search: string[] = [];
+  const options: string[] = [];
+  for (const raw of text.split('\n')) {
+    const words = raw
+      .replace(/[#;].*$/, '')
+      .trim()
+      .split(/\s+/);
+    if (words[0] === 'search' || words[0] === 'domain') search = words.slice(1);
+    else if (words[0] === 'options') options.push(...words.slice(1));
+  }
+  return { search, options };
+}
+
+/**
+ * A standalone container's resolv.conf on a user network: the embedded resolver, with the node's
+ * search domains and options unless the container has its own (Docker copies the host's). Entries
+ * of the node's file that would not pass checkTaskDns are left out rather than refused: the node's
+ * file is not the user's input.
+ */
+export function embeddedResolvConf(hostText: string, own: { search: string[]; options: string[] }): string {
+  const host = searchAndOptions(hostText);
+  const usable = (dns: { search: string[]; options: string[] }) =>
+    checkTaskDns({ nameservers: [], ...dns }) === undefined;
+  const search =
+    own.search.length > 0 ? own.search : host.search.filter((d) => usable({ search: [d], options: [] }));
+  const options =
+    own.options.length > 0 ? own.options : host.options.filter((o) => usable({ search: [], options: [o] }));
+  return resolvConf({ search, options });
+}
+
+/** Docker's fallback when a container off the embedded DNS would be left without a nameserver. */
+export const FALLBACK_NAMESERVERS: readonly string[] = ['8.8.8.8', '8.8.4.4'];
+
+/**
+ * A standalone container's resolv.conf off the embedded DNS (the default bridge, as Docker's, and
+ * `none`): the node's file, its loopback nameservers dropped (they would be the container's own
+ * loopback), `--dns` replacing its nameservers, Google's when none is left (as Docker does).
+ */
+export function hostResolvConf(hostText: string, nameservers: readonly string[]): string {
+  const kept: string[] = [];
+  for (const raw of hostText.split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(raw);
+    if (!m) {
+      if (raw.trim() !== '') kept.push(raw);
+      continue;
+    }
+    if (nameservers.length === 0 && !isLoopback(m[1]!)) kept.push(`nameserver ${m[1]!}`);
+  }
+  const servers =
+    nameservers.length > 0
+      ? nameservers
+      : kept.some((l) => l.startsWith('nameserver'))
+        ? []
+        : FALLBACK_NAMESERVERS;
+  return [...servers.map((s) => `nameserver ${s}`), ...kept].join('\n') + '\n';
+}
+
+const isLoopback = (addr: string) => addr.startsWith('127.') || addr === '::1';

@@ -43,6 +43,13 @@ export interface ContainerOptions {
    * of its own with only `lo`, which the network plane attaches to networks.
    */
   hostNetwork?: boolean;
+  /**
+   * A standalone container's resolv.conf (not on `host`): `embedded`, the embedded resolver with the
+   * node's search domains and options (a user network, as Docker's); `node`, the node's own file with
+   * its loopback nameservers dropped and `--dns` in their place (the default bridge and `none`, which
+   * Docker gives no embedded DNS). Absent: a task's, the embedded resolver with the spec's settings.
+   */
+  resolvConf?: { mode: 'embedded' | 'node'; nodeFile: string };
 }
 
 /** How a task's main process ended. */

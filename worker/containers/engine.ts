@@ -84,6 +84,10 @@ export interface EngineOptions {
   images: ContainerImages;
   networks: ContainerNetworks;
   log: Logger;
+  /** Every change of a record (undefined: removed); the embedded DNS follows which containers run. */
+  onRecord?: (id: string, r: ContainerRecord | undefined) => void;
+  /** The node's resolv.conf (the daemon's --resolv-conf), which containers' files are made from. */
+  nodeResolvConf?: string;
   /** Docker's default stop timeout. */
   stopTimeoutMs?: number;
   now?: () => Date;
@@ -124,6 +128,7 @@ export class ContainerEngine {
     this.o.store.save(r);
     this.records.set(r.id, r);
     this.changes.emit(r.id, r);
+    this.o.onRecord?.(r.id, r);
   }
 
   private get(ref: string): ContainerRecord {
@@ -285,6 +290,9 @@ export class ContainerEngine {
       image: r.config.image,
       portBindings: h.portBindings ?? [],
       publishAllPorts: h.publishAllPorts ?? false,
+      ...(h.dns?.length ? { dns: h.dns } : {}),
+      // `--network-alias` names the container on the network it is created on (kept in its leg).
+      ...(!leg && h.networkAliases?.length ? { aliases: [...h.networkAliases] } : {}),
       ...(leg ? { settings: leg, ifName: leg.ifName ?? 'eth0' } : {}),
     };
   }
@@ -407,7 +415,7 @@ export class ContainerEngine {
       workdir: c.workdir,
       user: c.user,
       hostname: c.hostname,
-      dns: { nameservers: [], search: [], options: [] },
+      dns: { nameservers: r.hostConfig.dns ?? [], search: [], options: [] },
       resources: {
         limits: { memoryBytes: r.hostConfig.memoryBytes, nanoCpus: r.hostConfig.nanoCpus },
         reservations: { memoryBytes: 0, nanoCpus: 0 },
@@ -425,7 +433,7 @@ export class ContainerEngine {
       serviceName: '',
       slot: 0,
       spec,
-      container: runtimeNetworkOptions(r.hostConfig.networkMode),
+      container: runtimeNetworkOptions(r.hostConfig.networkMode, this.o.nodeResolvConf),
     };
   }
 
@@ -579,6 +587,7 @@ export class ContainerEngine {
     this.o.store.delete(r.id);
     this.records.delete(r.id);
     this.changes.emit(r.id, undefined);
+    this.o.onRecord?.(r.id, undefined);
   }
 
   async rename(ref: string, newName: string): Promise<ContainerRecord> {

@@ -52,6 +52,10 @@ export interface HostConfig {
   portBindings?: PortRequest[];
   /** `-P`. */
   publishAllPorts?: boolean;
+  /** `--network-alias`: more names on the user network's embedded DNS (absent: none). */
+  networkAliases?: string[];
+  /** `--dns`: the embedded DNS's upstreams on a user network, resolv.conf's nameservers elsewhere. */
+  dns?: string[];
 }
 
 export interface ContainerRecord {

@@ -8,6 +8,7 @@
 // drivers is cnm-networks.ts.
 import type { ContainerOptions } from '../agent/executor.js';
 import type { PortBinding } from '../network/driver.js';
+import { usesEmbeddedDns } from './dns-records.js';
 import type { PortRequest } from './ports.js';
 
 /** What an attach did (Docker's NetworkSettings), kept in the container's record. */
@@ -47,6 +48,8 @@ export interface NetworkAttachment {
   /** `-p` as parsed, and `-P`. */
   portBindings: PortRequest[];
   publishAllPorts: boolean;
+  /** `--dns`: the upstreams of the network's embedded DNS (absent: the node's). */
+  dns?: string[];
   /** What the last attach of this container gave (its address and ports are kept on a replay). */
   settings?: NetworkSettings;
 }
@@ -72,8 +75,12 @@ export interface NetworkFacts {
 }
 
 /** What the runtime must know of a mode when it makes the sandbox. */
-export function runtimeNetworkOptions(mode: string): Pick<ContainerOptions, 'hostNetwork'> {
-  return mode === 'host' ? { hostNetwork: true } : {};
+export function runtimeNetworkOptions(
+  mode: string,
+  nodeResolvConf = '/etc/resolv.conf',
+): Pick<ContainerOptions, 'hostNetwork' | 'resolvConf'> {
+  if (mode === 'host') return { hostNetwork: true };
+  return { resolvConf: { mode: usesEmbeddedDns(mode) ? 'embedded' : 'node', nodeFile: nodeResolvConf } };
 }
 
 /** `none` and `host` only: what a node without local networks (unit tests of the engine) offers. */

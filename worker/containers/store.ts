@@ -59,6 +59,8 @@ export function recordProblem(v: unknown): string | undefined {
     return 'bad hostConfig.portBindings';
   if (h.publishAllPorts !== undefined && typeof h.publishAllPorts !== 'boolean')
     return 'bad hostConfig.publishAllPorts';
+  for (const k of ['networkAliases', 'dns'])
+    if (h[k] !== undefined && !isStrings(h[k])) return `bad hostConfig.${k}`;
   const n = v.networkSettings;
   if (n !== undefined) {
     const bad = settingsProblem(n);

@@ -7,7 +7,7 @@ import type { ContainerMount, ContainerOptions, TaskLaunch } from '../agent/exec
 import type { RegistryAuth } from '../../api/objects/index.js';
 import { findTool } from '../../lib/exec.js';
 import { VOLUME_NAME } from '../../api/container-options.js';
-import { resolvConf } from '../../dns/resolv-conf.js';
+import { embeddedResolvConf, hostResolvConf, resolvConf } from '../../dns/resolv-conf.js';
 import { buildOciConfig, type MountRequest, type OciConfig } from './oci/spec.js';
 import { mountRootfs, pathInRoot } from './oci/rootfs.js';
 import {
@@ -113,6 +113,16 @@ function hostsFile(hostname: string): string {
   ].join('\n');
 }
 
+/** A standalone container's resolv.conf (ContainerOptions.resolvConf); undefined for a task's. */
+function containerResolvConf(
+  mode: ContainerOptions['resolvConf'],
+  dns: { nameservers: string[]; search: string[]; options: string[] },
+): string | undefined {
+  if (mode?.mode === 'embedded') return embeddedResolvConf(readHostFile(mode.nodeFile), dns);
+  if (mode?.mode === 'node') return hostResolvConf(readHostFile(mode.nodeFile), dns.nameservers);
+  return undefined;
+}
+
 function readHostFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -196,6 +206,9 @@ export async function prepareBundle(
   // On the node's network the node's own resolvers and names apply (the embedded DNS does not listen there).
   const etc = hostNetwork
     ? { resolvConf: readHostFile('/etc/resolv.conf'), hosts: readHostFile('/etc/hosts') }
-    : { resolvConf: resolv, hosts: hostsFile(plan.hostname) };
+    : {
+        resolvConf: containerResolvConf(opts.resolvConf, launch.spec.dns) ?? resolv,
+        hosts: hostsFile(plan.hostname),
+      };
   return { plan, config, files: { ...etc, hostname: `${plan.hostname}\n` } };
 }
