@@ -10,60 +10,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerRuntime } from '../daemon/executor.js';
 import { swarmliteBin } from '../lib/repo.js';
-import { eventually, PROCESS_DEADLINE_MS } from '../test/support.js';
+import { eventually } from '../test/support.js';
 import { leftovers } from '../worker/exec/test-fixtures.js';
-import { dockerSaveTar, imageOf, layerOf, makeTar } from '../worker/images/test-images.js';
+import { dockerSaveTar } from '../worker/images/test-images.js';
 import { waitForDaemon } from './test-daemon.js';
+import { busyboxTestImage, cli, ok, stopped } from './test-cli.js';
 
 const PREFIX = 'swltcd';
 const NODE_NS = `${PREFIX}-node`;
 const IMAGE = 'busybox:dns';
 const APPLETS = ['sh', 'sleep', 'ping', 'nslookup', 'cat'];
-
-async function testImage() {
-  const layer = await makeTar([
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...APPLETS.map((applet) => ({ name: `bin/${applet}`, type: 'symlink' as const, linkname: 'busybox' })),
-    { name: 'etc/', type: 'directory' },
-    { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
-    { name: 'tmp/', type: 'directory', mode: 0o1777 },
-  ]);
-  return imageOf([layerOf(layer, true)], { Env: ['PATH=/bin'], Cmd: ['sh'] });
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(socket: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [swarmliteBin(), '-H', `unix://${socket}`, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
-
-async function ok(socket: string, args: string[]): Promise<string> {
-  const r = await cli(socket, args);
-  assert.equal(r.code, 0, `swarmlite ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
 
 /**
  * Upstream DNS servers on the node's loopback, where the daemon forwards from: 127.0.0.1 answers
@@ -97,14 +58,6 @@ for (const [addr, ip] of [['127.0.0.1', '192.0.2.1'], ['127.0.0.2', '192.0.2.2']
 
 function inNodeNs(args: string[]): ChildProcess {
   return spawn('nsenter', [`--net=/run/netns/${NODE_NS}`, '--', ...args], { stdio: 'ignore' });
-}
-
-function stopped(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }
 
 const dropNodeNs = () => spawnSync('ip', ['netns', 'del', NODE_NS], { stdio: 'ignore' });
@@ -159,7 +112,7 @@ test('container names on a user bridge through 127.0.0.11: name, alias, short id
     rmSync(dir, { recursive: true, force: true });
   });
   await waitForDaemon(socket);
-  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await testImage(), [IMAGE]));
+  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await busyboxTestImage(APPLETS), [IMAGE]));
   await ok(socket, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
 
   await ok(socket, ['network', 'create', 'appnet']);

@@ -8,16 +8,16 @@
 // also when the test fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerRuntime } from '../daemon/executor.js';
-import { swarmliteBin } from '../lib/repo.js';
-import { eventually, PROCESS_DEADLINE_MS } from '../test/support.js';
+import { eventually } from '../test/support.js';
 import { leftovers } from '../worker/exec/test-fixtures.js';
-import { dockerSaveTar, imageOf, layerOf, makeTar } from '../worker/images/test-images.js';
+import { dockerSaveTar } from '../worker/images/test-images.js';
 import { waitForDaemon } from './test-daemon.js';
+import { busyboxTestImage, cli, ok, refused, spawnDaemonInNetns, stopped } from './test-cli.js';
 
 const PREFIX = 'swltcn';
 const NODE_NS = `${PREFIX}-node`;
@@ -28,95 +28,6 @@ const SERVE = [
   '-c',
   'mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 80 -h /www',
 ];
-
-async function testImage() {
-  const layer = await makeTar([
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...APPLETS.map((applet) => ({ name: `bin/${applet}`, type: 'symlink' as const, linkname: 'busybox' })),
-    { name: 'etc/', type: 'directory' },
-    { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
-    { name: 'tmp/', type: 'directory', mode: 0o1777 },
-  ]);
-  return imageOf([layerOf(layer, true)], {
-    Env: ['PATH=/bin'],
-    Cmd: ['sh'],
-    ExposedPorts: { '80/tcp': {} },
-  });
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(socket: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [swarmliteBin(), '-H', `unix://${socket}`, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
-
-async function ok(socket: string, args: string[]): Promise<string> {
-  const r = await cli(socket, args);
-  assert.equal(r.code, 0, `swarmlite ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function refused(socket: string, args: string[], message: RegExp): Promise<void> {
-  const r = await cli(socket, args);
-  assert.equal(r.code, 1, `swarmlite ${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
-  assert.equal(r.stdout, '', `swarmlite ${args.join(' ')} printed ${r.stdout}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.match(lines[0] ?? '', message, `swarmlite ${args.join(' ')}`);
-  assert.equal(lines.length, 1, r.stderr);
-}
-
-/**
- * The daemon inside the node's namespace. nsenter, not `ip netns exec`, which remounts /sys (and so
- * hides the cgroup mounts) in a mount namespace of its own; nsenter execs it: the child's pid is the daemon's.
- */
-function spawnNodeDaemon(dir: string, socket: string): ChildProcess {
-  return spawn(
-    'nsenter',
-    [
-      `--net=/run/netns/${NODE_NS}`,
-      '--',
-      process.execPath,
-      swarmliteBin(),
-      'daemon',
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--socket',
-      socket,
-      '--netns-prefix',
-      PREFIX,
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'ignore' },
-  );
-}
-
-function stopped(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 /** curl from the node's namespace: the page, or undefined when nothing answered. */
 function fetchFromNode(url: string): string | undefined {
@@ -135,7 +46,7 @@ test('containers on local bridges: ping within a bridge, isolation between bridg
   dropNodeNs();
   execFileSync('ip', ['netns', 'add', NODE_NS]);
   execFileSync('ip', ['netns', 'exec', NODE_NS, 'ip', 'link', 'set', 'lo', 'up']);
-  let daemon = spawnNodeDaemon(dir, socket);
+  let daemon = spawnDaemonInNetns(NODE_NS, dir, socket, PREFIX);
   t.after(async () => {
     await stopped(daemon);
     await containerRuntime(join(dir, 'data'), join(dir, 'exec'), PREFIX, hostname()).removeEverything();
@@ -143,7 +54,10 @@ test('containers on local bridges: ping within a bridge, isolation between bridg
     rmSync(dir, { recursive: true, force: true });
   });
   await waitForDaemon(socket);
-  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await testImage(), [IMAGE]));
+  writeFileSync(
+    join(dir, 'image.tar'),
+    await dockerSaveTar(await busyboxTestImage(APPLETS, { ExposedPorts: { '80/tcp': {} } }), [IMAGE]),
+  );
   await ok(socket, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
 
   // A fresh node has bridge, host and none, local.
@@ -264,7 +178,7 @@ test('containers on local bridges: ping within a bridge, isolation between bridg
 
   // A restarted daemon replays the networks and the published ports (kept in the records).
   await stopped(daemon);
-  daemon = spawnNodeDaemon(dir, socket);
+  daemon = spawnDaemonInNetns(NODE_NS, dir, socket, PREFIX);
   await waitForDaemon(socket);
   await eventually(
     'web on 127.0.0.1:8080',

@@ -6,71 +6,19 @@
 // daemon, its containers, mounts, cgroups, namespaces) is removed also when it fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerRuntime } from '../daemon/executor.js';
-import { swarmliteBin } from '../lib/repo.js';
 import { eventually, PROCESS_DEADLINE_MS } from '../test/support.js';
 import { leftovers } from '../worker/exec/test-fixtures.js';
-import { dockerSaveTar, imageOf, layerOf, makeTar } from '../worker/images/test-images.js';
+import { dockerSaveTar } from '../worker/images/test-images.js';
 import { spawnDaemon, waitForDaemon } from './test-daemon.js';
+import { busyboxTestImage, cli, ok, refused, stopped } from './test-cli.js';
 
 const PREFIX = 'swltctr';
 const IMAGE = 'busybox:ctr';
 const APPLETS = ['sh', 'sleep', 'cat', 'echo', 'true', 'false', 'id', 'hostname', 'ls'];
-
-/** busybox-static with the applets the test runs; no entrypoint, so the command given is the command. */
-async function testImage() {
-  const layer = await makeTar([
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...APPLETS.map((applet) => ({ name: `bin/${applet}`, type: 'symlink' as const, linkname: 'busybox' })),
-    { name: 'etc/', type: 'directory' },
-    { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
-    { name: 'tmp/', type: 'directory', mode: 0o1777 },
-  ]);
-  return imageOf([layerOf(layer, true)], { Env: ['PATH=/bin', 'FROM=image'], Cmd: ['sh'] });
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(socket: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [swarmliteBin(), '-H', `unix://${socket}`, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
-
-async function ok(socket: string, args: string[]): Promise<string> {
-  const r = await cli(socket, args);
-  assert.equal(r.code, 0, `swarmlite ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** A refusal: the exit code, one line on stderr matching `message`, nothing on stdout. */
-async function refused(socket: string, args: string[], code: number, message: RegExp): Promise<void> {
-  const r = await cli(socket, args);
-  assert.equal(r.code, code, `swarmlite ${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
-  assert.equal(r.stdout, '', `swarmlite ${args.join(' ')} printed ${r.stdout}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.match(lines[0] ?? '', message, `swarmlite ${args.join(' ')}`);
-  assert.equal(lines.length, 1, r.stderr);
-}
 
 /** Interface names of a /proc/net/dev text. */
 const interfaces = (procNetDev: string) =>
@@ -80,14 +28,6 @@ const interfaces = (procNetDev: string) =>
     .map((l) => l.split(':')[0]!.trim())
     .filter(Boolean)
     .sort();
-
-function stopped(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 test('standalone containers through the CLI: run, ps, logs, exec, stop, start, policies, rm, networks, daemon restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'swl-ctr-'));
@@ -101,7 +41,10 @@ test('standalone containers through the CLI: run, ps, logs, exec, stop, start, p
     rmSync(dir, { recursive: true, force: true });
   });
   await waitForDaemon(socket);
-  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await testImage(), [IMAGE]));
+  writeFileSync(
+    join(dir, 'image.tar'),
+    await dockerSaveTar(await busyboxTestImage(APPLETS, { Env: ['PATH=/bin', 'FROM=image'] }), [IMAGE]),
+  );
   await ok(socket, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
 
   // run -d: the id, and ps shows it up
@@ -174,7 +117,7 @@ test('standalone containers through the CLI: run, ps, logs, exec, stop, start, p
   // exec in a running container, with its exit code
   const ex = await cli(socket, ['exec', 'web', 'sh', '-c', 'echo in $HOSTNAME; exit 4']);
   assert.deepEqual([ex.code, ex.stdout], [4, `in ${webId.slice(0, 12)}\n`]);
-  await refused(socket, ['exec', 'flags', 'true'], 1, /is not running/);
+  await refused(socket, ['exec', 'flags', 'true'], /is not running/);
 
   // stop (sleep as PID 1 ignores SIGTERM: killed after -t), start again in the same root filesystem,
   // rm refuses a running one
@@ -187,7 +130,7 @@ test('standalone containers through the CLI: run, ps, logs, exec, stop, start, p
     'running 0\n',
   );
   assert.equal(await ok(socket, ['exec', 'web', 'cat', '/tmp/mark']), 'kept\n');
-  await refused(socket, ['rm', 'web'], 1, /cannot remove container "\/web": container is running/);
+  await refused(socket, ['rm', 'web'], /cannot remove container "\/web": container is running/);
   const beforeRestart = await ok(socket, ['inspect', '-f', '{{.State.Pid}}', 'web']);
   assert.equal(await ok(socket, ['restart', '-t', '0', 'web']), 'web\n');
   assert.notEqual(await ok(socket, ['inspect', '-f', '{{.State.Pid}}', 'web']), beforeRestart);
@@ -247,32 +190,31 @@ test('standalone containers through the CLI: run, ps, logs, exec, stop, start, p
 
   // bad input: one clear error, nothing changed
   const all = await ok(socket, ['ps', '-a', '-q', '--no-trunc']);
-  await refused(socket, ['run', '-d', '--pull', 'never', 'nosuch:1'], 1, /No such image: nosuch:1/);
+  await refused(socket, ['run', '-d', '--pull', 'never', 'nosuch:1'], /No such image: nosuch:1/);
   await refused(
     socket,
     ['run', '-d', '--name', 'web', IMAGE, 'true'],
-    1,
     /The container name "\/web" is already in use by container "[0-9a-f]{64}"/,
   );
   await refused(
     socket,
     ['run', '-d', '--restart', 'sometimes', IMAGE],
-    2,
     /invalid restart policy 'sometimes'/,
+    2,
   );
-  await refused(socket, ['run', '-d', '--memory', '1k', IMAGE], 2, /Minimum memory limit allowed is 6MB/);
-  await refused(socket, ['run', '-d', '--memory', 'lots', IMAGE], 2, /invalid --memory 'lots'/);
+  await refused(socket, ['run', '-d', '--memory', '1k', IMAGE], /Minimum memory limit allowed is 6MB/, 2);
+  await refused(socket, ['run', '-d', '--memory', 'lots', IMAGE], /invalid --memory 'lots'/, 2);
   await refused(
     socket,
     ['run', '-d', '--rm', '--restart', 'always', IMAGE],
-    2,
     /cannot specify both --restart and --rm/,
+    2,
   );
-  await refused(socket, ['run', '-d', '--network', 'bridge', IMAGE], 1, /network bridge not found/);
-  await refused(socket, ['run', '-d', '--name', 'bad/name', IMAGE], 1, /invalid container name "bad\/name"/);
-  await refused(socket, ['run', '-d', IMAGE, 'nosuchcmd'], 1, /executable file not found/);
-  await refused(socket, ['start', 'ghost'], 1, /No such container: ghost/);
-  await refused(socket, ['rename', 'web', 'flaky'], 1, /The container name "\/flaky" is already in use/);
+  await refused(socket, ['run', '-d', '--network', 'bridge', IMAGE], /network bridge not found/);
+  await refused(socket, ['run', '-d', '--name', 'bad/name', IMAGE], /invalid container name "bad\/name"/);
+  await refused(socket, ['run', '-d', IMAGE, 'nosuchcmd'], /executable file not found/);
+  await refused(socket, ['start', 'ghost'], /No such container: ghost/);
+  await refused(socket, ['rename', 'web', 'flaky'], /The container name "\/flaky" is already in use/);
   assert.equal(await ok(socket, ['ps', '-a', '-q', '--no-trunc']), all);
 
   // rename

@@ -5,57 +5,17 @@
 // local API's statuses, and archives that must be refused with nothing changed. Needs root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { daemonClient, localCalls } from '../daemon/client.js';
-import { swarmliteBin } from '../lib/repo.js';
 import { RegistryLab } from '../worker/images/registry/test-registry.js';
 import { buildBusyboxImage, dockerSaveTar, ociLayoutTar } from '../worker/images/test-images.js';
 import { startTestDaemon } from './test-daemon.js';
+import { cli, ok, refused } from './test-cli.js';
 
 const USER = 'swlt';
 const PASSWORD = 'pa55-word';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(socket: string, args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [swarmliteBin(), '-H', `unix://${socket}`, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
-
-/** Runs a command that must succeed; its stdout. */
-async function ok(socket: string, args: string[], stdin = ''): Promise<string> {
-  const r = await cli(socket, args, stdin);
-  assert.equal(r.code, 0, `swarmlite ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Runs a command that must fail with one line on stderr matching `message`, nothing on stdout. */
-async function refused(socket: string, args: string[], message: RegExp): Promise<void> {
-  const r = await cli(socket, args);
-  assert.equal(r.code, 1, `swarmlite ${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
-  assert.equal(r.stdout, '', `swarmlite ${args.join(' ')} printed ${r.stdout}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.match(lines[0] ?? '', message, `swarmlite ${args.join(' ')}`);
-  assert.equal(lines.length, 1, r.stderr);
-}
 
 /** Every file under `dir` with its size: a refused command changes none. */
 async function tree(dir: string): Promise<Record<string, number>> {
