@@ -235,25 +235,49 @@ test(
       assert.notEqual(web.code, 0, `i1 (internal) must not reach node1's published port: ${web.stdout}`);
     });
 
+    // The swarm part last, so that every step above ran on a node outside any swarm (node1 stays so).
+    const rowsOf = (h: LabHostState) =>
+      waitFor(`${h.hostname} lists ingress`, 60_000, async () => {
+        const r = await networkRows(h);
+        return r.includes('ingress overlay swarm') ? r : undefined;
+      });
+    await t.test('a swarm: node2 inits, node3 joins as a worker; the manager lists ingress', async () => {
+      const init = await swl(n2, ['init', '--advertise-addr', n2.address]);
+      assert.match(init.stdout, /swarm initialized/i);
+      const token = (await swl(n2, ['join-token', '-q', 'worker'])).stdout.trim();
+      await swl(n3, ['join', '--token', token, `${n2.address}:2377`]);
+      assert.ok((await rowsOf(n2)).includes('ingress overlay swarm'));
+    });
+
+    // NOT DONE (product gap, marked todo so the suite passes while it is reported): Docker lists on a
+    // worker the swarm networks attached there, ingress always; swarmlite's `network ls` asks the
+    // managers, which a worker cannot, and shows the local networks alone.
     await t.test(
-      'a swarm node also lists ingress and docker_gwbridge',
-      {
-        todo:
-          'product gap: swarmlite lists no docker_gwbridge network (its gateway bridge is not a local network ' +
-          'record), and a worker lists no ingress (network ls asks the managers, which a worker cannot)',
-      },
+      'a worker lists ingress too',
+      { todo: 'product gap: network ls on a worker shows no swarm network (ingress)' },
       async () => {
-        const init = await swl(n2, ['init', '--advertise-addr', n2.address]);
-        assert.match(init.stdout, /swarm initialized/i);
-        const token = (await swl(n2, ['join-token', '-q', 'worker'])).stdout.trim();
-        await swl(n3, ['join', '--token', token, `${n2.address}:2377`]);
+        // Once the manager sees the worker ready, the worker has its assignments (ingress among them).
+        await waitFor('node3 ready in node ls', 60_000, async () => {
+          const ls = (await swl(n2, ['node', 'ls'])).stdout;
+          return /^\S+\s+node3\s+Ready\s/m.test(ls) ? true : undefined;
+        });
+        assert.ok(
+          (await networkRows(n3)).includes('ingress overlay swarm'),
+          'network ls on node3 (a worker)',
+        );
+      },
+    );
+
+    // NOT DONE (product gap, marked todo): Docker makes docker_gwbridge (a local bridge network) when a
+    // node enters a swarm, and lists it; swarmlite's gateway bridge (<prefix>_gwbridge, worker/network/
+    // overlay/plan-gateway.ts) is a device, not a local network record, so `network ls` never shows it.
+    await t.test(
+      "swarm nodes list docker_gwbridge: Docker's whole list",
+      { todo: 'product gap: the gateway bridge is not a local network, network ls shows no docker_gwbridge' },
+      async () => {
         for (const h of [n2, n3]) {
-          const rows = await waitFor(`${h.hostname} lists ingress`, 60_000, async () => {
-            const r = await networkRows(h);
-            return r.some((row) => row.startsWith('ingress ')) ? r : undefined;
-          });
           assert.deepEqual(
-            rows,
+            await networkRows(h),
             [
               'bridge bridge local',
               'docker_gwbridge bridge local',
