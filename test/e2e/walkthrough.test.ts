@@ -6,13 +6,14 @@
 // `--internal` network with no way out; then macvlan on the lab's underlay across two hosts.
 // The containers run a busybox image built here (busybox-static's /bin/busybox, EXPOSE 80).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { labNames } from '../../deploy/lab/names.js';
 import type { LabHostState } from '../../deploy/lab/state.js';
-import { dockerSaveTar, imageOf, layerOf, makeTar } from '../../worker/images/test-images.js';
+import { busyboxTestImage } from '../../cli/test-cli.js';
+import { dockerSaveTar } from '../../worker/images/test-images.js';
 import { createTestLab, isRoot, runIn, swl, waitFor, type CommandResult } from './harness.js';
 
 const IMAGE = 'swlt/busybox:walk';
@@ -26,19 +27,7 @@ const serve = (port: number) => [
 
 /** Loads the image (EXPOSE 80/tcp, for -P) into every given host's store. */
 async function loadImage(t: TestContext, hosts: LabHostState[]): Promise<void> {
-  const layer = await makeTar([
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...APPLETS.map((a) => ({ name: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' })),
-    { name: 'etc/', type: 'directory' },
-    { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
-    { name: 'tmp/', type: 'directory', mode: 0o1777 },
-  ]);
-  const image = imageOf([layerOf(layer, true)], {
-    Env: ['PATH=/bin'],
-    Cmd: ['sh'],
-    ExposedPorts: { '80/tcp': {} },
-  });
+  const image = await busyboxTestImage(APPLETS, { ExposedPorts: { '80/tcp': {} } });
   const dir = mkdtempSync(join(tmpdir(), 'swlt-walk-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'image.tar');
