@@ -9,20 +9,13 @@
 // internet in tests). Needs root. Everything made is removed also when the test fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { containerRuntime } from '../daemon/executor.js';
-import { swarmliteBin } from '../lib/repo.js';
 import { eventually } from '../test/support.js';
 import { leftovers } from '../worker/exec/test-fixtures.js';
-import { dockerSaveTar } from '../worker/images/test-images.js';
-import { waitForDaemon } from './test-daemon.js';
-import { busyboxTestImage, cli, ok, stopped } from './test-cli.js';
+import { busyboxTestImage, cli, ok, TestNode } from './test-cli.js';
 
 const PREFIX = 'swltcd';
-const NODE_NS = `${PREFIX}-node`;
 const IMAGE = 'busybox:dns';
 const APPLETS = ['sh', 'sleep', 'ping', 'nslookup', 'cat'];
 
@@ -56,12 +49,6 @@ for (const [addr, ip] of [['127.0.0.1', '192.0.2.1'], ['127.0.0.2', '192.0.2.2']
 }
 `;
 
-function inNodeNs(args: string[]): ChildProcess {
-  return spawn('nsenter', [`--net=/run/netns/${NODE_NS}`, '--', ...args], { stdio: 'ignore' });
-}
-
-const dropNodeNs = () => spawnSync('ip', ['netns', 'del', NODE_NS], { stdio: 'ignore' });
-
 /**
  * The A addresses busybox nslookup printed after the server's own lines, or its failure. The name is
  * asked fully qualified: busybox's nslookup (unlike the C library, which honours ndots:0) tries a dotless
@@ -78,42 +65,13 @@ async function lookup(socket: string, from: string, name: string, server?: strin
 }
 
 test('container names on a user bridge through 127.0.0.11: name, alias, short id, same network only, gone with the container; none on the default bridge', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'swl-ctrdns-'));
-  const socket = join(dir, 's.sock');
-  dropNodeNs();
-  execFileSync('ip', ['netns', 'add', NODE_NS]);
-  execFileSync('ip', ['netns', 'exec', NODE_NS, 'ip', 'link', 'set', 'lo', 'up']);
-  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\nsearch lab.example\n');
-  const upstreams = inNodeNs([process.execPath, '-e', UPSTREAMS]);
-  const spawnDaemon = () =>
-    inNodeNs([
-      process.execPath,
-      swarmliteBin(),
-      'daemon',
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--socket',
-      socket,
-      '--netns-prefix',
-      PREFIX,
-      '--resolv-conf',
-      join(dir, 'resolv.conf'),
-      '--log-level',
-      'warn',
-    ]);
-  let daemon = spawnDaemon();
-  t.after(async () => {
-    await stopped(daemon);
-    await stopped(upstreams);
-    await containerRuntime(join(dir, 'data'), join(dir, 'exec'), PREFIX, hostname()).removeEverything();
-    dropNodeNs(); // its bridges, veth ends and nftables table go with it
-    rmSync(dir, { recursive: true, force: true });
+  const flags = (dir: string) => ['--resolv-conf', join(dir, 'resolv.conf')];
+  const node = await TestNode.start(t, PREFIX, 'ctrdns', flags, (n) => {
+    writeFileSync(join(n.dir, 'resolv.conf'), 'nameserver 127.0.0.1\nsearch lab.example\n');
+    n.inNs([process.execPath, '-e', UPSTREAMS]);
   });
-  await waitForDaemon(socket);
-  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await busyboxTestImage(APPLETS), [IMAGE]));
-  await ok(socket, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
+  const { dir, socket } = node;
+  await node.loadImage(await busyboxTestImage(APPLETS), IMAGE);
 
   await ok(socket, ['network', 'create', 'appnet']);
   await ok(socket, ['network', 'create', 'othernet']);
@@ -162,9 +120,7 @@ test('container names on a user bridge through 127.0.0.11: name, alias, short id
   assert.match(await lookup(socket, 'd2', 'd1', '127.0.0.11'), /^failed: /);
 
   // A restarted daemon serves the running containers again (their sockets are opened anew).
-  await stopped(daemon);
-  daemon = spawnDaemon();
-  await waitForDaemon(socket);
+  await node.restartDaemon();
   assert.equal(await lookup(socket, 'c2', 'db'), '172.19.0.2');
   assert.equal(await lookup(socket, 'c3', 'outside.example'), '192.0.2.2');
 

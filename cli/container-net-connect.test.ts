@@ -9,23 +9,15 @@
 // made is removed also when the test fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { containerRuntime } from '../daemon/executor.js';
 import { eventually } from '../test/support.js';
 import { leftovers } from '../worker/exec/test-fixtures.js';
-import { dockerSaveTar } from '../worker/images/test-images.js';
-import { waitForDaemon } from './test-daemon.js';
-import { busyboxTestImage, cli, ok, refused, spawnDaemonInNetns, stopped } from './test-cli.js';
+import { busyboxTestImage, cli, ok, refused, TestNode } from './test-cli.js';
 
 const PREFIX = 'swltnc';
-const NODE_NS = `${PREFIX}-node`;
 const IMAGE = 'busybox:connect';
 const APPLETS = ['sh', 'sleep', 'ping', 'ip'];
-
-const dropNodeNs = () => spawnSync('ip', ['netns', 'del', NODE_NS], { stdio: 'ignore' });
 
 /** `ip -o -4 addr` inside the container: its interfaces and addresses, `eth0 172.30.1.2/24`, sorted. */
 async function addresses(socket: string, name: string): Promise<string[]> {
@@ -51,21 +43,9 @@ const pings = async (socket: string, from: string, to: string) =>
   (await cli(socket, ['exec', from, 'ping', '-c', '1', '-W', '2', to])).code === 0;
 
 test('network connect/disconnect: a second interface live and at start, inspect, refusals, replay', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'swl-netconn-'));
-  const socket = join(dir, 's.sock');
-  dropNodeNs();
-  execFileSync('ip', ['netns', 'add', NODE_NS]);
-  execFileSync('ip', ['netns', 'exec', NODE_NS, 'ip', 'link', 'set', 'lo', 'up']);
-  let daemon = spawnDaemonInNetns(NODE_NS, dir, socket, PREFIX);
-  t.after(async () => {
-    await stopped(daemon);
-    await containerRuntime(join(dir, 'data'), join(dir, 'exec'), PREFIX, hostname()).removeEverything();
-    dropNodeNs(); // its bridges, veth ends and nftables table go with it
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await waitForDaemon(socket);
-  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await busyboxTestImage(APPLETS), [IMAGE]));
-  await ok(socket, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
+  const node = await TestNode.start(t, PREFIX, 'netconn');
+  const { dir, socket } = node;
+  await node.loadImage(await busyboxTestImage(APPLETS), IMAGE);
 
   await ok(socket, ['network', 'create', '--subnet', '172.30.1.0/24', 'n1']);
   await ok(socket, ['network', 'create', '--subnet', '172.30.2.0/24', 'n2']);
@@ -150,15 +130,14 @@ test('network connect/disconnect: a second interface live and at start, inspect,
   ).trim();
 
   // A restarted daemon keeps every leg (the containers run on; the replay is idempotent).
-  await stopped(daemon);
-  const oldFile = join(dir, 'data', 'containers', 'records', `${oldId}.json`);
-  const { networks: oldLegs, ...oldRecord } = JSON.parse(readFileSync(oldFile, 'utf8')) as {
-    networks: unknown[];
-  };
-  assert.equal(oldLegs.length, 1);
-  writeFileSync(oldFile, JSON.stringify({ ...oldRecord, networkSettings: oldLegs[0] }));
-  daemon = spawnDaemonInNetns(NODE_NS, dir, socket, PREFIX);
-  await waitForDaemon(socket);
+  await node.restartDaemon(() => {
+    const oldFile = join(dir, 'data', 'containers', 'records', `${oldId}.json`);
+    const { networks: oldLegs, ...oldRecord } = JSON.parse(readFileSync(oldFile, 'utf8')) as {
+      networks: unknown[];
+    };
+    assert.equal(oldLegs.length, 1);
+    writeFileSync(oldFile, JSON.stringify({ ...oldRecord, networkSettings: oldLegs[0] }));
+  });
   assert.deepEqual(await addresses(socket, 'c1'), ['eth0 172.30.1.2/24', 'eth1 172.30.2.3/24']);
   assert.deepEqual(Object.keys(await networksOf(socket, 'c1')), ['n1', 'n2']);
   assert.equal(await pings(socket, 'c1', '172.30.2.2'), true);

@@ -8,16 +8,11 @@
 // also when the test fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { containerRuntime } from '../daemon/executor.js';
 import { eventually } from '../test/support.js';
 import { leftovers } from '../worker/exec/test-fixtures.js';
-import { dockerSaveTar } from '../worker/images/test-images.js';
-import { waitForDaemon } from './test-daemon.js';
-import { busyboxTestImage, cli, ok, refused, spawnDaemonInNetns, stopped } from './test-cli.js';
+import { busyboxTestImage, cli, ok, refused, TestNode } from './test-cli.js';
 
 const PREFIX = 'swltcn';
 const NODE_NS = `${PREFIX}-node`;
@@ -38,27 +33,10 @@ function fetchFromNode(url: string): string | undefined {
   return r.status === 0 ? r.stdout : undefined;
 }
 
-const dropNodeNs = () => spawnSync('ip', ['netns', 'del', NODE_NS], { stdio: 'ignore' });
-
 test('containers on local bridges: ping within a bridge, isolation between bridges, -p/-P, port, refusals, replay', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'swl-ctrnet-'));
-  const socket = join(dir, 's.sock');
-  dropNodeNs();
-  execFileSync('ip', ['netns', 'add', NODE_NS]);
-  execFileSync('ip', ['netns', 'exec', NODE_NS, 'ip', 'link', 'set', 'lo', 'up']);
-  let daemon = spawnDaemonInNetns(NODE_NS, dir, socket, PREFIX);
-  t.after(async () => {
-    await stopped(daemon);
-    await containerRuntime(join(dir, 'data'), join(dir, 'exec'), PREFIX, hostname()).removeEverything();
-    dropNodeNs(); // its bridges, veth ends and nftables table go with it
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await waitForDaemon(socket);
-  writeFileSync(
-    join(dir, 'image.tar'),
-    await dockerSaveTar(await busyboxTestImage(APPLETS, { ExposedPorts: { '80/tcp': {} } }), [IMAGE]),
-  );
-  await ok(socket, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
+  const node = await TestNode.start(t, PREFIX, 'ctrnet');
+  const { dir, socket } = node;
+  await node.loadImage(await busyboxTestImage(APPLETS, { ExposedPorts: { '80/tcp': {} } }), IMAGE);
 
   // A fresh node has bridge, host and none, local.
   const ls = await ok(socket, ['network', 'ls']);
@@ -177,9 +155,7 @@ test('containers on local bridges: ping within a bridge, isolation between bridg
   assert.match(await ok(socket, ['ps']), /0\.0\.0\.0:8080->80\/tcp +web$/m);
 
   // A restarted daemon replays the networks and the published ports (kept in the records).
-  await stopped(daemon);
-  daemon = spawnDaemonInNetns(NODE_NS, dir, socket, PREFIX);
-  await waitForDaemon(socket);
+  await node.restartDaemon();
   await eventually(
     'web on 127.0.0.1:8080',
     () => fetchFromNode('http://127.0.0.1:8080/') === 'hello from web\n',
