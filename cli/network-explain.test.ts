@@ -6,68 +6,19 @@
 // it must follow a disconnect. Needs root. Everything made is removed also when the test fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerRuntime } from '../daemon/executor.js';
-import { swarmliteBin } from '../lib/repo.js';
-import { PROCESS_DEADLINE_MS } from '../test/support.js';
 import type { ProgrammedBridge } from '../worker/network/bridge/explain.js';
-import { dockerSaveTar, imageOf, layerOf, makeTar } from '../worker/images/test-images.js';
+import { dockerSaveTar } from '../worker/images/test-images.js';
 import { waitForDaemon } from './test-daemon.js';
+import { busyboxTestImage, ok, spawnDaemonInNetns, stopped } from './test-cli.js';
 
 const PREFIX = 'swltnx';
 const NODE_NS = `${PREFIX}-node`;
 const IMAGE = 'busybox:explain';
-
-async function testImage() {
-  const layer = await makeTar([
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...['sh', 'sleep'].map((applet) => ({
-      name: `bin/${applet}`,
-      type: 'symlink' as const,
-      linkname: 'busybox',
-    })),
-    { name: 'etc/', type: 'directory' },
-    { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
-  ]);
-  return imageOf([layerOf(layer, true)], { Env: ['PATH=/bin'], Cmd: ['sh'] });
-}
-
-function cli(
-  socket: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [swarmliteBin(), '-H', `unix://${socket}`, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
-
-async function ok(socket: string, args: string[]): Promise<string> {
-  const r = await cli(socket, args);
-  assert.equal(r.code, 0, `swarmlite ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function stopped(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 const dropNodeNs = () => spawnSync('ip', ['netns', 'del', NODE_NS], { stdio: 'ignore' });
 const inNode = (args: string[]) =>
@@ -91,19 +42,7 @@ test('network inspect -v of a bridge: its Linux bridge, the veths with their con
   dropNodeNs();
   execFileSync('ip', ['netns', 'add', NODE_NS]);
   inNode(['ip', 'link', 'set', 'lo', 'up']);
-  const daemon = spawn(
-    'nsenter',
-    [
-      `--net=/run/netns/${NODE_NS}`,
-      '--',
-      process.execPath,
-      swarmliteBin(),
-      'daemon',
-      ...['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--socket', socket],
-      ...['--netns-prefix', PREFIX, '--log-level', 'warn'],
-    ],
-    { stdio: 'ignore' },
-  );
+  const daemon = spawnDaemonInNetns(NODE_NS, dir, socket, PREFIX);
   t.after(async () => {
     await stopped(daemon);
     await containerRuntime(join(dir, 'data'), join(dir, 'exec'), PREFIX, hostname()).removeEverything();
@@ -111,7 +50,10 @@ test('network inspect -v of a bridge: its Linux bridge, the veths with their con
     rmSync(dir, { recursive: true, force: true });
   });
   await waitForDaemon(socket);
-  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await testImage(), [IMAGE]));
+  writeFileSync(
+    join(dir, 'image.tar'),
+    await dockerSaveTar(await busyboxTestImage(['sh', 'sleep']), [IMAGE]),
+  );
   await ok(socket, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
 
   const netId = (await ok(socket, ['network', 'create', '--subnet', '10.77.0.0/24', 'webnet'])).trim();
