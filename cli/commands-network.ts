@@ -182,6 +182,9 @@ export function localNetworkView(n: LocalNetwork__Output) {
   };
 }
 
+/** A network's `programmed` JSON from the daemon; null when the driver has nothing to show. */
+const parseProgrammed = (json: string): unknown => (json ? JSON.parse(json) : null);
+
 const notFound = (err: unknown) => (err as grpc.ServiceError).code === grpc.status.NOT_FOUND;
 /** The swarm's answer when this node is in none: `network ls` then shows the local networks alone. */
 const notInSwarm = (err: unknown) => /not part of a swarm|not a swarm manager/.test((err as Error).message);
@@ -270,7 +273,10 @@ export function registerNetworkCommands(program: Command): void {
     .command('inspect')
     .description('Show networks in detail (JSON)')
     .argument('<network...>', 'name, id or id prefix')
-    .option('-v, --verbose', 'add what this node programmed (sandbox, devices, neighbor and FDB entries)')
+    .option(
+      '-v, --verbose',
+      'add what this node programmed (a bridge: its veths and nftables rules; an overlay: sandbox, devices, neighbor and FDB entries)',
+    )
     .option(CONSISTENCY_FLAG, CONSISTENCY_HELP)
     .action(async (refs: string[], opts: { verbose?: boolean; consistency?: string }, cmd: Command) => {
       const consistency = parseConsistency(opts.consistency);
@@ -278,13 +284,16 @@ export function registerNetworkCommands(program: Command): void {
       const out: object[] = [];
       for (const ref of refs) {
         const local = await withDaemon(target, (c) =>
-          c.localNetworkInspect({ ref }).catch((err: unknown) => {
+          c.localNetworkInspect({ ref, verbose: opts.verbose === true }).catch((err: unknown) => {
             if (notFound(err)) return undefined;
             throw err;
           }),
         );
         if (local) {
-          out.push(localNetworkView(local.network!));
+          out.push({
+            ...localNetworkView(local.network!),
+            ...(opts.verbose ? { Programmed: parseProgrammed(local.programmedJson) } : {}),
+          });
           continue;
         }
         const n = await withDaemon(target, async (c) =>

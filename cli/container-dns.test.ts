@@ -5,7 +5,7 @@
 // outside go to the upstream of the daemon's --resolv-conf, or to the container's `--dns`; a
 // stopped or removed container stops resolving; a restarted daemon serves them again; `network
 // connect --alias` names a container on a second network, `disconnect` takes the names back. On the default bridge: no embedded DNS (the node's
-// resolv.conf), as in Docker. The upstreams are a tiny DNS server on the node's loopback (no
+// resolv.conf), as in Docker, until `network connect` to a user network turns it to 127.0.0.11. The upstreams are a tiny DNS server on the node's loopback (no
 // internet in tests). Needs root. Everything made is removed also when the test fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,6 +73,8 @@ test('container names on a user bridge through 127.0.0.11: name, alias, short id
   const { dir, socket } = node;
   await node.loadImage(await busyboxTestImage(APPLETS), IMAGE);
 
+  const ipOn = async (name: string, net: string) =>
+    (await ok(socket, ['inspect', '-f', `{{.NetworkSettings.Networks.${net}.IPAddress}}`, name])).trim();
   await ok(socket, ['network', 'create', 'appnet']);
   await ok(socket, ['network', 'create', 'othernet']);
   const run = (name: string, ...flags: string[]) =>
@@ -141,6 +143,31 @@ test('container names on a user bridge through 127.0.0.11: name, alias, short id
   assert.match(await lookup(socket, 'o1', 'cache'), /^failed: .*NXDOMAIN/);
   assert.match(await lookup(socket, 'c2', 'o1'), /^failed: .*NXDOMAIN/);
   assert.equal(await lookup(socket, 'c2', 'c1'), '172.19.0.2');
+
+  // resolv.conf follows the networks, as Docker's sandbox does: d2, made on the default bridge (the
+  // node's nameservers), connected to appnet gets 127.0.0.11 at once (the same file, rewritten in
+  // place) and its sockets: names of appnet and the upstream through them. A container made and not
+  // yet started gets it too. Disconnected from its last user network, as Docker's, it keeps
+  // 127.0.0.11 (the resolver stays and forwards); appnet's names are gone.
+  await ok(socket, ['network', 'connect', 'appnet', 'd2']);
+  const joined = await ok(socket, ['exec', 'd2', 'cat', '/etc/resolv.conf']);
+  assert.match(joined, /^nameserver 127\.0\.0\.11$/m);
+  assert.equal(joined.match(/^nameserver/gm)?.length, 1, joined);
+  assert.match(joined, /^search lab\.example$/m);
+  assert.equal(await lookup(socket, 'd2', 'c2'), '172.19.0.3');
+  assert.equal(await lookup(socket, 'd2', 'outside.example'), '192.0.2.1');
+  const d2Ping = await cli(socket, ['exec', 'd2', 'ping', '-c', '1', '-W', '2', 'db']);
+  assert.equal(d2Ping.code, 0, d2Ping.stdout + d2Ping.stderr);
+  await ok(socket, ['container', 'create', '--name', 'd3', IMAGE, 'sleep', '3600']);
+  await ok(socket, ['network', 'connect', 'appnet', 'd3']);
+  await ok(socket, ['start', 'd3']);
+  assert.match(await ok(socket, ['exec', 'd3', 'cat', '/etc/resolv.conf']), /^nameserver 127\.0\.0\.11$/m);
+  assert.equal(await lookup(socket, 'd3', 'd2'), await ipOn('d2', 'appnet'));
+  await ok(socket, ['network', 'disconnect', 'appnet', 'd2']);
+  assert.equal(await ok(socket, ['exec', 'd2', 'cat', '/etc/resolv.conf']), joined);
+  assert.match(await lookup(socket, 'd2', 'c2'), /^failed: .*NXDOMAIN/);
+  assert.equal(await lookup(socket, 'd2', 'outside.example'), '192.0.2.1');
+  await ok(socket, ['rm', '-f', 'd3']);
 
   // Stopped: gone; started again: back; removed: gone for good.
   await ok(socket, ['stop', '-t', '0', 'c1']);

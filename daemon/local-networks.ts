@@ -24,6 +24,8 @@ import type { DaemonOptions } from './options.js';
 export interface NodeLocalNetworks {
   networks: LocalNetworks;
   attach: CnmContainerNetworks;
+  /** The bridge driver itself: what it programmed, for `network inspect -v`. */
+  bridge: BridgeDriver;
 }
 
 const readProc = (name: string) => readFile(`/proc/self/net/${name}`, 'utf8').catch(() => '');
@@ -56,7 +58,7 @@ export async function openLocalNetworks(
         await Promise.all([readProc('udp'), readProc('udp6')]),
       ),
   });
-  return { networks, attach };
+  return { networks, attach, bridge };
 }
 
 type NetworkUnary = Pick<
@@ -84,7 +86,7 @@ async function refusing<T>(work: () => Promise<T> | T): Promise<T> {
 }
 
 export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => ContainerEngine): NetworkUnary {
-  const { networks, attach } = local;
+  const { networks, attach, bridge } = local;
   const nameOf = (id: string) =>
     engine()
       .list(true)
@@ -122,7 +124,23 @@ export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => Con
         return { network: wire(r) };
       }),
     LocalNetworkList: () => refusing(() => ({ networks: networks.list().map(wire) })),
-    LocalNetworkInspect: (req) => refusing(() => ({ network: wire(find(req.ref)) })),
+    LocalNetworkInspect: (req) =>
+      refusing(async () => {
+        const r = find(req.ref);
+        if (!req.verbose || r.driver !== 'bridge') return { network: wire(r), programmedJson: '' };
+        // Who each leg leads into: the endpoint id a container's record keeps (its own id when absent).
+        const owners = new Map(
+          engine()
+            .list(true)
+            .flatMap((c) =>
+              (c.networks ?? [])
+                .filter((s) => s.networkId === r.id)
+                .map((s) => [s.endpointId ?? c.id, { id: c.id, name: c.name }] as const),
+            ),
+        );
+        const programmed = await bridge.programmed(r.id, owners);
+        return { network: wire(r), programmedJson: JSON.stringify(programmed) };
+      }),
     LocalNetworkRemove: (req) =>
       refusing(async () => ({
         network: wire(await networks.remove(req.ref, (id) => attach.usersOf(id, nameOf))),

@@ -8,7 +8,14 @@ import { EventEmitter } from 'node:events';
 import type { TaskSpec } from '../../api/objects/index.js';
 import type { Logger } from '../../lib/log.js';
 import { KeyedMutex, Mutex } from '../../lib/mutex.js';
-import type { Executor, ExecHandle, ExecOptions, LogLine, TaskLaunch } from '../agent/executor.js';
+import type {
+  ContainerOptions,
+  Executor,
+  ExecHandle,
+  ExecOptions,
+  LogLine,
+  TaskLaunch,
+} from '../agent/executor.js';
 import {
   exited,
   isActive,
@@ -23,6 +30,7 @@ import {
   type HostConfig,
   type UserAction,
 } from './lifecycle.js';
+import { usesEmbeddedDns } from './dns-records.js';
 import { checkContainerName, findByRef, generateName, newContainerId } from './names.js';
 import {
   connectRefusal,
@@ -48,6 +56,12 @@ export type ContainerRuntime = Pick<
 > & {
   reset(taskId: string): Promise<void>;
   logsWritten(taskId: string, timeoutMs: number): Promise<boolean>;
+  /** Absent: the container's resolv.conf stays as made (runtimes of the engine's unit tests). */
+  rewriteResolvConf?(
+    taskId: string,
+    mode: NonNullable<ContainerOptions['resolvConf']>,
+    dns: TaskSpec['dns'],
+  ): Promise<void>;
 };
 
 /** The node's image store as far as `run` needs it. */
@@ -368,6 +382,19 @@ export class ContainerEngine {
         throw new ContainerError((err as Error).message, 'invalid');
       }
       if (!leg) throw new ContainerError(`network ${network} not found`, 'not-found');
+      // The first user network of a container made on the default bridge: its resolv.conf now says
+      // 127.0.0.11 (the sockets were opened by the attach), as Docker's sandbox does at such a join.
+      // A disconnect leaves it so, as Docker's does: the resolver stays and still forwards.
+      // Written again at each such connect (the same file: the node's search and options, --dns).
+      if (usesEmbeddedDns(leg.networkName) && !usesEmbeddedDns(r.hostConfig.networkMode)) {
+        const { resolvConf } = runtimeNetworkOptions(leg.networkName, this.o.nodeResolvConf);
+        try {
+          await this.o.runtime.rewriteResolvConf?.(r.id, resolvConf!, this.launch(r).spec.dns);
+        } catch (err) {
+          // The leg is there and kept; only the file is behind: said, not undone.
+          this.o.log.warn({ err, container: r.name }, 'resolv.conf not rewritten for the embedded DNS');
+        }
+      }
       const next = { ...r, networks: [...current, leg] };
       this.save(next);
       return next;
@@ -433,7 +460,11 @@ export class ContainerEngine {
       serviceName: '',
       slot: 0,
       spec,
-      container: runtimeNetworkOptions(r.hostConfig.networkMode, this.o.nodeResolvConf),
+      container: runtimeNetworkOptions(
+        r.hostConfig.networkMode,
+        this.o.nodeResolvConf,
+        (networksOf(r) ?? []).map((s) => s.networkName),
+      ),
     };
   }
 

@@ -74,13 +74,19 @@ export interface NetworkFacts {
   userDefined: boolean;
 }
 
-/** What the runtime must know of a mode when it makes the sandbox. */
+/**
+ * What the runtime must know of a mode when it makes the sandbox. The embedded DNS's resolv.conf when
+ * the container is created on a user network or has been connected to one (`networkNames`, its
+ * networks now), as a Docker sandbox made with such an endpoint.
+ */
 export function runtimeNetworkOptions(
   mode: string,
   nodeResolvConf = '/etc/resolv.conf',
+  networkNames: readonly string[] = [],
 ): Pick<ContainerOptions, 'hostNetwork' | 'resolvConf'> {
   if (mode === 'host') return { hostNetwork: true };
-  return { resolvConf: { mode: usesEmbeddedDns(mode) ? 'embedded' : 'node', nodeFile: nodeResolvConf } };
+  const embedded = usesEmbeddedDns(mode) || networkNames.some(usesEmbeddedDns);
+  return { resolvConf: { mode: embedded ? 'embedded' : 'node', nodeFile: nodeResolvConf } };
 }
 
 /** `none` and `host` only: what a node without local networks (unit tests of the engine) offers. */

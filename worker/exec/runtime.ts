@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type {
+  ContainerOptions,
   Executor,
   ExecHandle,
   ExecOptions,
@@ -38,7 +39,7 @@ import { OciCli, type OciRuntime } from './oci/runtime.js';
 import type { OciConfig } from './oci/spec.js';
 import { removeRootfs } from './oci/rootfs.js';
 import { installShims, type ShimPaths } from './shims.js';
-import { prepareBundle, type ImageSource } from './task-bundle.js';
+import { containerResolvConf, prepareBundle, type ImageSource } from './task-bundle.js';
 import {
   exitFromStatus,
   readStatusThenLiveness,
@@ -360,6 +361,24 @@ export class TaskRuntime implements Executor {
         files.runtimeLog,
       ])
         rmSync(f, { force: true });
+    });
+  }
+
+  /**
+   * A standalone container's resolv.conf made again for `mode` (`network connect` to a user network
+   * turns the node's nameservers into 127.0.0.11, as Docker's sandbox does on such a join). Written in
+   * place, not renamed: the file is bound over the container's /etc/resolv.conf, and a bind follows
+   * the inode, so a running container sees the new content at once.
+   */
+  async rewriteResolvConf(
+    taskId: string,
+    mode: NonNullable<ContainerOptions['resolvConf']>,
+    dns: { nameservers: string[]; search: string[]; options: string[] },
+  ): Promise<void> {
+    const files = this.files(taskId);
+    return this.serialized(taskId, async () => {
+      if (!files.readTask()) throw new Error(`task ${taskId} is not prepared on this node`);
+      writeFileSync(files.resolvConf, containerResolvConf(mode, dns)!, { mode: 0o644 });
     });
   }
 

@@ -114,7 +114,7 @@ function hostsFile(hostname: string): string {
 }
 
 /** A standalone container's resolv.conf (ContainerOptions.resolvConf); undefined for a task's. */
-function containerResolvConf(
+export function containerResolvConf(
   mode: ContainerOptions['resolvConf'],
   dns: { nameservers: string[]; search: string[]; options: string[] },
 ): string | undefined {

@@ -24,6 +24,7 @@ import {
 } from '../driver.js';
 import { subnetOf } from '../ipam.js';
 import { bridgeName, macFromAddress, tableName, vethName } from './names.js';
+import { explainBridge, type ProgrammedBridge } from './explain.js';
 import { syncTable } from './nft.js';
 import { parseLinks, parseRouteSubnets } from './observe.js';
 import { planBridge, planLeave, planLeg, planRemove } from './plan.js';
@@ -163,6 +164,32 @@ export class BridgeDriver implements NetworkDriver {
       await this.runSteps([
         { why: 'remove the nftables table', commands: [ipDelTable(tableName(this.opts.prefix))] },
       ]);
+    });
+  }
+
+  /**
+   * What the node has for a network, read from the kernel (`network inspect -v`): its bridge, the
+   * veths on it and the table's rules that concern it; `containers` names the endpoints' owners.
+   */
+  async programmed(
+    networkId: string,
+    containers: ReadonlyMap<string, { id: string; name: string }>,
+  ): Promise<ProgrammedBridge> {
+    const net = this.book.network(networkId);
+    const table = tableName(this.opts.prefix);
+    const ruleset = await runCommand(
+      { ...cmd('nft', NODE, 'list', 'table', 'inet', table), okIfAbsent: true },
+      this.opts.nodeNetns,
+    );
+    return explainBridge({
+      owner: this.opts.prefix,
+      networkId,
+      bridge: bridgeName(net),
+      subnets: net.subnets.map((s) => s.subnet),
+      links: await this.links(),
+      table: ruleset ? table : '',
+      ruleset,
+      containers,
     });
   }
 
