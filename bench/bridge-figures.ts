@@ -1,12 +1,18 @@
 // bench:bridge's pure parts: the underlay addresses of one run, the order of the paths in each round,
 // and the figures read from the rounds (medians, the median of the per-round ratios).
 
-/** Three /30s of one run in 198.19.160.0-198.19.199.255 (inside 198.18.0.0/15, away from the labs,
- * bench:mesh's 198.19.100-150 and the Docker peer's 198.19.252-255), picked by `seed`. */
+/**
+ * One run's addresses, a block of 16 in 198.19.160.0-198.19.199.255 (inside 198.18.0.0/15, away from
+ * the labs, bench:mesh's 198.19.100-150 and the Docker peer's 198.19.252-255) picked by `seed`: a /29
+ * for the swarmlite node and its host namespace (which has two addresses), a /30 for the reference
+ * pair and a /30 for the Docker peer's link to its host namespace.
+ */
 export interface Underlay {
   /** The swarmlite node and the "host" namespace that reaches its published port. */
   node: string;
   host: string;
+  /** The host's second address: the source of the direct path's requests (see HTTP_LOAD). */
+  hostDirect: string;
   /** The reference pair: two namespaces joined by a plain veth. */
   refA: string;
   refB: string;
@@ -23,10 +29,11 @@ export function underlayFor(seed: number): Underlay {
   return {
     node: at(1),
     host: at(2),
-    refA: at(5),
-    refB: at(6),
-    dockerSide: at(9),
-    dockerHost: at(10),
+    hostDirect: at(3),
+    refA: at(9),
+    refB: at(10),
+    dockerSide: at(13),
+    dockerHost: at(14),
   };
 }
 

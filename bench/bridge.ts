@@ -35,11 +35,28 @@ const NETWORK = 'benchnet';
 const HOST_PORT = 8080;
 const IPERF_PORT = 5201;
 const IPERF_SECONDS = 5;
-const IPERF_ROUNDS = 3;
+/** `-- --rounds N` (default 3 for iperf3, 5 for HTTP); `-- --hold` keeps everything up after the
+ * figures until Ctrl-C, printing how to reach each path (to profile one by hand). */
+const ARGS = parseArgs(process.argv.slice(2));
+const IPERF_ROUNDS = ARGS.rounds ?? 3;
 const HTTP_SECONDS = 3;
-const HTTP_ROUNDS = 3;
+const HTTP_ROUNDS = ARGS.rounds ?? 5;
 const CONCURRENCY = 32;
 const net = underlayFor(parseInt(TAG.slice(-4), 16));
+
+function parseArgs(argv: string[]): { rounds?: number; hold: boolean } {
+  const out: { rounds?: number; hold: boolean } = { hold: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--hold') out.hold = true;
+    else if (argv[i] === '--rounds' && /^[1-9]\d{0,2}$/.test(argv[i + 1] ?? ''))
+      out.rounds = Number(argv[++i]);
+    else {
+      console.error(`bench:bridge: unknown argument '${argv[i]}' (use --rounds N, 1-999, and --hold)`);
+      process.exit(2);
+    }
+  }
+  return out;
+}
 
 /** The container's web server, run in its network namespace on port 80: the same one for every path. */
 const SERVER = `require('node:http').createServer((q, s) => s.end('ok')).listen(80, () => console.log('ready'));`;
@@ -94,10 +111,10 @@ async function answersSoon(what: string, enter: string[], host: string, port: nu
   throw new Error(`${what} (${host}:${port}) did not answer`);
 }
 
-async function veth(a: string, b: string, addrA: string, addrB: string): Promise<void> {
+async function veth(a: string, b: string, addrA: string, addrB: string, len = 30): Promise<void> {
   await run('ip', ['-n', a, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
-  await run('ip', ['-n', a, 'addr', 'add', `${addrA}/30`, 'dev', 'eth0']);
-  await run('ip', ['-n', b, 'addr', 'add', `${addrB}/30`, 'dev', 'eth0']);
+  await run('ip', ['-n', a, 'addr', 'add', `${addrA}/${len}`, 'dev', 'eth0']);
+  await run('ip', ['-n', b, 'addr', 'add', `${addrB}/${len}`, 'dev', 'eth0']);
   await run('ip', ['-n', a, 'link', 'set', 'eth0', 'up']);
   await run('ip', ['-n', b, 'link', 'set', 'eth0', 'up']);
 }
@@ -115,6 +132,8 @@ interface HttpPath {
   enter: string[];
   host: string;
   port: number;
+  /** The source address of its requests (HTTP_LOAD's localAddress), when not the default. */
+  from?: string;
 }
 
 /** The swarmlite side: a daemon in the node namespace, two containers on a bridge and a published one. */
@@ -130,7 +149,8 @@ async function swarmliteSide(dir: string, imageFile: string, stop: (() => Promis
   const exec = join(dir, 'exec');
   await addNetns(NODE);
   await addNetns(HOST);
-  await veth(HOST, NODE, net.host, net.node);
+  await veth(HOST, NODE, net.host, net.node, 29);
+  await run('ip', ['-n', HOST, 'addr', 'add', `${net.hostDirect}/29`, 'dev', 'eth0']);
   await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'], { netns: NODE });
   const daemon = spawn(
     findTool('nsenter'),
@@ -230,7 +250,13 @@ async function swarmliteSide(dir: string, imageFile: string, stop: (() => Promis
       host: net.node,
       port: HOST_PORT,
     },
-    direct: { name: 'swarmlite container IP', enter: inNetns(HOST), host: webIp, port: 80 },
+    direct: {
+      name: 'swarmlite container IP',
+      enter: inNetns(HOST),
+      host: webIp,
+      port: 80,
+      from: net.hostDirect,
+    },
   };
   return side;
 }
@@ -366,7 +392,14 @@ async function httpRounds(
   const out = new Map(paths.map((p) => [p.name, [] as LoadResult[]]));
   for (let round = 0; round < HTTP_ROUNDS; round++)
     for (const p of roundOrder(paths, round)) {
-      const args = [p.host, String(p.port), String(HTTP_SECONDS), String(CONCURRENCY), mode];
+      const args = [
+        p.host,
+        String(p.port),
+        String(HTTP_SECONDS),
+        String(CONCURRENCY),
+        mode,
+        ...(p.from ? [p.from] : []),
+      ];
       const argv = [...p.enter, '--', ...pinned(0), process.execPath, '-e', HTTP_LOAD, ...args];
       const text = await run('nsenter', argv, { timeoutMs: (HTTP_SECONDS + 60) * 1000 });
       out.get(p.name)!.push(JSON.parse(text.trim()) as LoadResult);
@@ -465,6 +498,14 @@ async function main(): Promise<void> {
           `    swarmlite -p / Docker -p:   ${roundRatio(rps(swl.published), rps(docker.published)).toFixed(2)}`,
         );
       }
+    }
+    if (ARGS.hold) {
+      for (const p of [...tcpPaths, ...httpPaths])
+        console.log(
+          `  hold: ${p.name}: nsenter ${p.enter.join(' ')} -- ... ${'host' in p ? `${p.host}:${p.port}` : p.server}`,
+        );
+      console.log('  hold: Ctrl-C to clean up');
+      await new Promise(() => undefined);
     }
   } finally {
     await clean();

@@ -7,10 +7,13 @@ import { run } from '../lib/exec.js';
  * A closed-loop load generator: `concurrency` workers each send a request, wait for the answer and
  * send the next, for `seconds`. Prints requests/s, p50 and p99 (ms) and errors as one JSON line.
  * `mode` is `keepalive` (one connection per worker, reused) or anything else (a new connection per
- * request). Run with `node -e LOAD host port seconds concurrency mode`.
+ * request). Run with `node -e LOAD host port seconds concurrency mode [localAddress]`: a source address
+ * of its own per path keeps two paths to one server from sharing the server's 4-tuples (the server
+ * keeps TIME_WAIT for each closed connection, and a SYN reusing one from another path, whose timestamps
+ * and sequence numbers follow another clock, is refused by PAWS: a 1-s SYN retransmission).
  */
 export const HTTP_LOAD = `
-const [host, port, seconds, concurrency, mode] = process.argv.slice(1);
+const [host, port, seconds, concurrency, mode, localAddress] = process.argv.slice(1);
 const http = require('node:http');
 const agent = mode === 'keepalive' ? new http.Agent({ keepAlive: true, maxSockets: Number(concurrency) }) : false;
 const lat = [];
@@ -18,7 +21,7 @@ let errors = 0;
 const end = Date.now() + Number(seconds) * 1000;
 const one = () => new Promise((resolve) => {
   const t0 = process.hrtime.bigint();
-  const req = http.get({ host, port: Number(port), agent, path: '/' }, (res) => {
+  const req = http.get({ host, port: Number(port), agent, path: '/', localAddress }, (res) => {
     res.resume();
     res.on('end', () => { lat.push(Number(process.hrtime.bigint() - t0) / 1e6); resolve(); });
   });
