@@ -24,6 +24,7 @@ import { median, roundOrder, roundRatio, runsText, underlayFor } from './bridge-
 import { writeBenchImage, BENCH_IMAGE } from './busybox-image.js';
 import { startDockerPeer, type DockerPeer } from './docker-peer.js';
 import { HTTP_LOAD, iperf3Client, type LoadResult } from './load-tools.js';
+import { machineTicks, quiet } from './machine.js';
 
 const TAG = `swlbb${randomBytes(2).toString('hex')}`;
 const NODE = `${TAG}-node`;
@@ -274,21 +275,36 @@ type DockerSide =
   | { tcp: TcpPath; published?: HttpPath; publishedWhy?: string; direct: HttpPath; proxy: string }
   | { why: string };
 
-async function dockerSide(imageFile: string, imageId: string, stop: (() => Promise<void>)[]) {
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+
+/** Docker's side; any failure becomes its "not measured" reason (the swarmlite figures still print). */
+async function dockerSide(
+  imageFile: string,
+  imageId: string,
+  stop: (() => Promise<void>)[],
+): Promise<DockerSide> {
   let peer: DockerPeer;
   try {
     peer = await startDockerPeer();
   } catch (err) {
-    return { why: `the confined dockerd did not start: ${String(err).split('\n')[0]}` } as DockerSide;
+    return { why: `the confined dockerd did not start: ${firstLine(err)}` };
   }
   stop.push(() => peer.stop());
+  try {
+    return await dockerPaths(peer, imageFile, imageId);
+  } catch (err) {
+    return { why: firstLine(err) };
+  }
+}
+
+async function dockerPaths(peer: DockerPeer, imageFile: string, imageId: string): Promise<DockerSide> {
   try {
     await peer.docker(['load', '-q', '-i', imageFile], { timeoutMs: 300_000 });
     await peer.docker(['network', 'create', '-d', 'bridge', NETWORK]);
     for (const name of ['c1', 'c2'])
       await peer.docker(['run', '-d', '--name', name, '--network', NETWORK, imageId, 'sleep', '3600']);
   } catch (err) {
-    return { why: `Docker's bridge network: ${String(err).split('\n')[0]}` } as DockerSide;
+    return { why: `Docker's bridge network: ${firstLine(err)}` };
   }
   const pidOf = async (name: string) => Number(await peer.docker(['inspect', '-f', '{{.State.Pid}}', name]));
   const ipOf = async (name: string) =>
@@ -342,7 +358,7 @@ async function dockerSide(imageFile: string, imageId: string, stop: (() => Promi
       '3600',
     ]);
   } catch (err) {
-    publishedWhy = `docker run -p ${HOST_PORT}:80 failed: ${String(err).split('\n')[0]}`;
+    publishedWhy = `docker run -p ${HOST_PORT}:80 failed: ${firstLine(err)}`;
     await peer.docker(['run', '-d', '--name', 'web', '--network', NETWORK, imageId, 'sleep', '3600']);
   }
   const webIp = await ipOf('web');
@@ -372,7 +388,7 @@ async function dockerSide(imageFile: string, imageId: string, stop: (() => Promi
       }
     }
   }
-  return { tcp, published, publishedWhy, direct, proxy } as DockerSide;
+  return { tcp, published, publishedWhy, direct, proxy };
 }
 
 async function tcpRounds(paths: TcpPath[]): Promise<Map<string, number[]>> {
@@ -423,6 +439,20 @@ async function cleanup(stop: (() => Promise<void>)[], dir: string): Promise<void
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * Runs a phase after waiting for the machine to be quiet, and says how busy the whole machine was
+ * meanwhile: the machine is shared (other sessions' builds and labs), and a busy phase explains
+ * figures that move between runs.
+ */
+async function phase<T>(measure: () => Promise<T>): Promise<{ result: T; note: string }> {
+  const waited = await quiet();
+  const a = machineTicks();
+  const result = await measure();
+  const b = machineTicks();
+  const busy = ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100;
+  return { result, note: `machine: waited ${waited} for quiet; ${busy.toFixed(0)}% busy during the phase` };
+}
+
 const gbps = (x: number) => `${x.toFixed(2).padStart(6)} Gbit/s`;
 const rpsText = (r: LoadResult[]) =>
   `${median(r.map((x) => x.rps))
@@ -452,7 +482,9 @@ async function main(): Promise<void> {
     console.log(
       `bridge: TCP throughput, iperf3 ${IPERF_SECONDS} s × ${IPERF_ROUNDS} rounds (order rotated), median`,
     );
-    const tcp = await tcpRounds(tcpPaths);
+    const tcpPhase = await phase(() => tcpRounds(tcpPaths));
+    const tcp = tcpPhase.result;
+    console.log(`  ${tcpPhase.note}`);
     const tcpRow = (p: TcpPath) =>
       console.log(
         `  ${p.name.padEnd(26)} ${gbps(median(tcp.get(p.name)!))}   runs ${runsText(tcp.get(p.name)!, 2)}`,
@@ -481,8 +513,10 @@ async function main(): Promise<void> {
         `  Docker here: confined dockerd with --iptables=false, so -p is served by ${docker.proxy}, not DNAT`,
       );
     for (const mode of ['keepalive', 'newconn'] as const) {
-      const http = await httpRounds(httpPaths, mode);
+      const httpPhase = await phase(() => httpRounds(httpPaths, mode));
+      const http = httpPhase.result;
       console.log(`  ${mode === 'keepalive' ? 'keep-alive connections' : 'a new connection per request'}:`);
+      console.log(`    ${httpPhase.note}`);
       for (const p of httpPaths) console.log(`    ${p.name.padEnd(24)} ${rpsText(http.get(p.name)!)}`);
       const rps = (p: HttpPath) => http.get(p.name)!.map((x) => x.rps);
       console.log(
