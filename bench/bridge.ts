@@ -24,7 +24,7 @@ import { median, roundOrder, roundRatio, runsText, underlayFor } from './bridge-
 import { writeBenchImage, BENCH_IMAGE } from './busybox-image.js';
 import { startDockerPeer, type DockerPeer } from './docker-peer.js';
 import { HTTP_LOAD, iperf3Client, type LoadResult } from './load-tools.js';
-import { machineTicks, quiet } from './machine.js';
+import { quiet } from './machine.js';
 
 const TAG = `swlbb${randomBytes(2).toString('hex')}`;
 const NODE = `${TAG}-node`;
@@ -440,17 +440,14 @@ async function cleanup(stop: (() => Promise<void>)[], dir: string): Promise<void
 }
 
 /**
- * Runs a phase after waiting for the machine to be quiet, and says how busy the whole machine was
- * meanwhile: the machine is shared (other sessions' builds and labs), and a busy phase explains
- * figures that move between runs.
+ * Runs a phase after waiting for the machine to be quiet (machine.ts), and says what that wait found:
+ * the machine is shared (other sessions' builds and labs), and a phase started on a busy machine
+ * explains figures that move between runs. (The share of CPU busy during a phase says nothing: the
+ * bench itself keeps both cores busy.)
  */
 async function phase<T>(measure: () => Promise<T>): Promise<{ result: T; note: string }> {
   const waited = await quiet();
-  const a = machineTicks();
-  const result = await measure();
-  const b = machineTicks();
-  const busy = ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100;
-  return { result, note: `machine: waited ${waited} for quiet; ${busy.toFixed(0)}% busy during the phase` };
+  return { result: await measure(), note: `machine before the phase: waited ${waited}` };
 }
 
 const gbps = (x: number) => `${x.toFixed(2).padStart(6)} Gbit/s`;
