@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnDaemonInNetns } from '../cli/test-cli.js';
 import { waitForDaemon } from '../cli/test-daemon.js';
 import { containerRuntime } from '../daemon/executor.js';
 import { findTool, run } from '../lib/exec.js';
@@ -153,27 +154,7 @@ async function swarmliteSide(dir: string, imageFile: string, stop: (() => Promis
   await veth(HOST, NODE, net.host, net.node, 29);
   await run('ip', ['-n', HOST, 'addr', 'add', `${net.hostDirect}/29`, 'dev', 'eth0']);
   await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'], { netns: NODE });
-  const daemon = spawn(
-    findTool('nsenter'),
-    [
-      ...inNetns(NODE),
-      '--',
-      process.execPath,
-      swarmliteBin(),
-      'daemon',
-      '--data-root',
-      data,
-      '--exec-root',
-      exec,
-      '--socket',
-      socket,
-      '--netns-prefix',
-      TAG,
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'ignore' },
-  );
+  const daemon = spawnDaemonInNetns(NODE, dir, socket, TAG);
   daemon.on('error', () => undefined);
   stop.push(async () => {
     await swarmlite(socket, ['rm', '-f', 'c1', 'c2', 'web']).catch(() => undefined);
