@@ -50,10 +50,15 @@ function parseArgs(argv: string[]): { rounds?: number; hold: boolean } {
   const out: { rounds?: number; hold: boolean } = { hold: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--hold') out.hold = true;
-    else if (argv[i] === '--rounds' && /^[1-9]\d{0,2}$/.test(argv[i + 1] ?? ''))
-      out.rounds = Number(argv[++i]);
-    else {
-      console.error(`bench:bridge: unknown argument '${argv[i]}' (use --rounds N, 1-999, and --hold)`);
+    else if (argv[i] === '--rounds') {
+      const n = argv[++i] ?? '';
+      if (!/^[1-9]\d{0,2}$/.test(n)) {
+        console.error(`bench:bridge: --rounds takes a whole number from 1 to 999, not '${n}'`);
+        process.exit(2);
+      }
+      out.rounds = Number(n);
+    } else {
+      console.error(`bench:bridge: unknown argument '${argv[i]}' (use --rounds N and --hold)`);
       process.exit(2);
     }
   }
