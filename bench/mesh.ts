@@ -12,50 +12,13 @@ import { MeshApplier, type Namespace } from '../ingress/apply.js';
 import { renderIngressTable, renderVipTable } from '../ingress/model.js';
 import { BACKEND_PORT, MeshTestNet, TASK_SUBNET } from '../ingress/test-net.js';
 import type { Backend, PublishedPort, ServiceVip } from '../ingress/types.js';
+import { HTTP_LOAD as LOAD, type LoadResult } from './load-tools.js';
 
 const SECONDS = 3;
 const ROUNDS = 5;
 const CONCURRENCY = 32;
 const SYNC_SERVICES = 1000;
 const SYNC_RUNS = 5;
-
-/**
- * A closed-loop load generator: `concurrency` workers each send a request, wait for the answer and
- * send the next, for `seconds`. Prints requests/s, p50 and p99 (ms) and errors as one JSON line.
- */
-const LOAD = `
-const [host, port, seconds, concurrency, mode] = process.argv.slice(1);
-const http = require('node:http');
-const agent = mode === 'keepalive' ? new http.Agent({ keepAlive: true, maxSockets: Number(concurrency) }) : false;
-const lat = [];
-let errors = 0;
-const end = Date.now() + Number(seconds) * 1000;
-const one = () => new Promise((resolve) => {
-  const t0 = process.hrtime.bigint();
-  const req = http.get({ host, port: Number(port), agent, path: '/' }, (res) => {
-    res.resume();
-    res.on('end', () => { lat.push(Number(process.hrtime.bigint() - t0) / 1e6); resolve(); });
-  });
-  req.on('error', () => { errors++; resolve(); });
-});
-const worker = async () => { while (Date.now() < end) await one(); };
-(async () => {
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: Number(concurrency) }, worker));
-  const secs = (Date.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-  console.log(JSON.stringify({ rps: lat.length / secs, p50: q(0.5), p99: q(0.99), errors }));
-  process.exit(0);
-})();
-`;
-
-interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
