@@ -1,0 +1,148 @@
+// Attachable overlays on a 2-host lab (node1 manager, node2 worker): `run --network` on the WORKER
+// joins an overlay made `--attachable`; the container gets its address from the managers' allocator,
+// reaches the service's VIP and its tasks by name (the swarm's records in its embedded DNS), a task
+// on the other node reaches the container by name (its record gossiped on the overlay), `rm` gives
+// the address back (the next container gets it), and a non-attachable overlay is refused, leaving
+// nothing behind. Busybox containers from a loaded image; the lab goes also when the test fails.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { LabHostState } from '../../deploy/lab/state.js';
+import { dockerSaveTar, imageOf, layerOf, makeTar } from '../../worker/images/test-images.js';
+import { createTestLab, isRoot, psJson, running, swl, waitFor } from './harness.js';
+
+const IMAGE = 'busybox:attach';
+const APPLETS = ['sh', 'sleep', 'wget', 'nslookup', 'httpd', 'cat'];
+
+async function testImage() {
+  const layer = await makeTar([
+    { name: 'bin/', type: 'directory' },
+    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
+    ...APPLETS.map((applet) => ({ name: `bin/${applet}`, type: 'symlink' as const, linkname: 'busybox' })),
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
+    { name: 'www/', type: 'directory' },
+    { name: 'www/index.html', body: 'hello from the container\n' },
+    { name: 'tmp/', type: 'directory', mode: 0o1777 },
+  ]);
+  return imageOf([layerOf(layer, true)], { Env: ['PATH=/bin'], Cmd: ['sh'] });
+}
+
+/** A task's fetch of a URL (the host image has node): the body, or `error <code>`. */
+const FETCH = `
+fetch(process.argv[1], { signal: AbortSignal.timeout(5000) }).then(
+  async (r) => console.log(await r.text()),
+  (e) => console.log('error ' + (e.cause?.code ?? e.name)),
+);
+`;
+
+const addressOf = async (h: LabHostState, name: string) => {
+  const [c] = JSON.parse((await swl(h, ['inspect', name])).stdout) as {
+    NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+  }[];
+  return Object.values(c!.NetworkSettings.Networks)[0]?.IPAddress;
+};
+
+test('attachable overlays: run --network on a worker', { skip: !isRoot && 'needs root' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swarmlite-attach-e2e-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const lab = await createTestLab(t, 2, 1);
+  const [n1, n2] = lab.hosts as [LabHostState, LabHostState];
+  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await testImage(), [IMAGE]));
+  await swl(n2, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
+
+  await swl(n1, ['network', 'create', '-d', 'overlay', '--attachable', 'app']);
+  await swl(n1, ['network', 'create', '-d', 'overlay', 'plain']);
+  const onManager = ['--constraint', 'node.role==manager'];
+  await swl(n1, [
+    'service',
+    'create',
+    '-d',
+    '--name',
+    'web',
+    '--network',
+    'app',
+    ...onManager,
+    'host',
+    'swarmlite',
+    'whoami',
+    '--port',
+    '80',
+  ]);
+  await swl(n1, [
+    'service',
+    'create',
+    '-d',
+    '--name',
+    'cli',
+    '--network',
+    'app',
+    ...onManager,
+    'host',
+    'sleep',
+    'infinity',
+  ]);
+  for (const svc of ['web', 'cli'])
+    await waitFor(`${svc} running`, 90_000, async () =>
+      running(await psJson(n1, svc)).length === 1 ? true : undefined,
+    );
+  const [webTask] = running(await psJson(n1, 'web'));
+  assert.equal(webTask!.nodeId, running(await psJson(n1, 'cli'))[0]!.nodeId, 'both tasks on node1');
+
+  const runOn = (h: LabHostState, name: string, net: string, code = 0, ...cmd: string[]) =>
+    swl(
+      h,
+      ['run', '-d', '--name', name, '--network', net, IMAGE, ...(cmd.length ? cmd : ['sleep', '3600'])],
+      code,
+    );
+
+  await t.test('a non-attachable overlay is refused, nothing is left', async () => {
+    const r = await runOn(n2, 'bad', 'plain', 1);
+    assert.match(r.stderr, /network plain is not manually attachable/);
+    const ps = (await swl(n2, ['ps', '-a', '--format', '{{.Names}}'])).stdout;
+    assert.doesNotMatch(ps, /\bbad\b/);
+  });
+
+  let ctrIp = '';
+  await t.test('the container gets an address of the overlay from the managers', async () => {
+    await runOn(n2, 'ctr', 'app', 0, 'httpd', '-f', '-p', '8080', '-h', '/www');
+    ctrIp = (await addressOf(n2, 'ctr')) ?? '';
+    const [app] = JSON.parse((await swl(n1, ['network', 'inspect', 'app'])).stdout) as {
+      ipam: { subnet: string }[];
+    }[];
+    const prefix = app!.ipam[0]!.subnet.split('.').slice(0, 3).join('.');
+    assert.ok(ctrIp.startsWith(`${prefix}.`), `${ctrIp} in ${app!.ipam[0]!.subnet}`);
+    const taskIps = [webTask!, ...running(await psJson(n1, 'cli'))].map((x) => x.networks[0]?.addresses[0]);
+    assert.ok(!taskIps.some((a) => a?.startsWith(`${ctrIp}/`)), 'not an address a task holds');
+  });
+
+  await t.test("the container reaches the service's VIP and its tasks by name", async () => {
+    const fetchIn = async (url: string) => {
+      const r = await swl(n2, ['exec', 'ctr', 'sh', '-c', `wget -q -T 5 -O - ${url} 2>&1; true`]);
+      return r.stdout;
+    };
+    await waitFor('web by its VIP name', 60_000, async () =>
+      /Hostname|hostname|web/i.test(await fetchIn('http://web/')) ? true : undefined,
+    );
+    await waitFor('tasks.web', 60_000, async () =>
+      /Hostname|hostname|web/i.test(await fetchIn('http://tasks.web/')) ? true : undefined,
+    );
+  });
+
+  await t.test('a task on the other node reaches the container by name', async () => {
+    const body = await waitFor('ctr from the cli task', 60_000, async () => {
+      const r = await swl(n1, ['exec', 'cli.1', '--', 'node', '-e', FETCH, 'http://ctr:8080/index.html']);
+      return r.stdout.includes('hello from the container') ? r.stdout : undefined;
+    });
+    assert.match(body, /hello from the container/);
+  });
+
+  await t.test('rm gives the address back: the next container gets it', async () => {
+    await swl(n2, ['rm', '-f', 'ctr']);
+    await runOn(n2, 'ctr2', 'app');
+    assert.equal(await addressOf(n2, 'ctr2'), ctrIp);
+    await swl(n2, ['rm', '-f', 'ctr2']);
+  });
+});
