@@ -17,7 +17,8 @@ import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent, publishesOnHost } from '../worker/network/overlay/agent.js';
 import { OverlayDriver } from '../worker/network/overlay/driver.js';
-import { overlayNetworkDriver, type OverlayNetworkDriver } from '../worker/network/overlay/cnm.js';
+import { overlayNetworkDriver } from '../worker/network/overlay/cnm.js';
+import { MeshedOverlayDriver } from './container-overlay.js';
 
 const GOSSIP_PORT = 7946;
 const START_WAIT_MS = 15_000;
@@ -71,7 +72,7 @@ export class NetworkPlane {
   private readonly networkSpecs = new Map<string, Network>();
   private readonly seeds = new Set<string>();
   /** The CNM adapter over the overlay agent, for standalone containers (made on first use). */
-  private cnm: { agent: OverlayAgent; driver: OverlayNetworkDriver } | undefined;
+  private cnm: { agent: OverlayAgent; driver: MeshedOverlayDriver } | undefined;
 
   constructor(private readonly opts: NetworkPlaneOptions) {
     // Upstreams come per task (its --dns, else --resolv-conf as it is when the task starts), never from
@@ -268,11 +269,14 @@ export class NetworkPlane {
    * The overlay driver behind the CNM interface, for standalone containers on an attachable overlay
    * (worker/containers/swarm-networks.ts): the network comes with the managers' attachment answer.
    */
-  async containerDriver(network: Network | undefined): Promise<OverlayNetworkDriver> {
+  async containerDriver(network: Network | undefined): Promise<MeshedOverlayDriver> {
     if (network) this.networkSpecs.set(network.id, network);
     const overlay = await this.overlayUp();
     if (network) overlay.setNetworks([network]);
-    if (this.cnm?.agent !== overlay) this.cnm = { agent: overlay, driver: overlayNetworkDriver(overlay) };
+    if (this.cnm?.agent !== overlay) {
+      const driver = new MeshedOverlayDriver(overlayNetworkDriver(overlay), () => this.mesh);
+      this.cnm = { agent: overlay, driver };
+    }
     return this.cnm.driver;
   }
 

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { LabHostState } from '../../deploy/lab/state.js';
+import type { Service } from '../../api/objects/index.js';
 import { dockerSaveTar, imageOf, layerOf, makeTar } from '../../worker/images/test-images.js';
 import { createTestLab, isRoot, psJson, running, swl, waitFor } from './harness.js';
 
 const IMAGE = 'busybox:attach';
-const APPLETS = ['sh', 'sleep', 'wget', 'nslookup', 'httpd', 'cat'];
+const APPLETS = ['sh', 'sleep', 'nc', 'printf', 'nslookup', 'httpd', 'cat'];
 
 async function testImage() {
   const layer = await makeTar([
@@ -119,16 +120,39 @@ test('attachable overlays: run --network on a worker', { skip: !isRoot && 'needs
   });
 
   await t.test("the container reaches the service's VIP and its tasks by name", async () => {
-    const fetchIn = async (url: string) => {
-      const r = await swl(n2, ['exec', 'ctr', 'sh', '-c', `wget -q -T 5 -O - ${url} 2>&1; true`]);
-      return r.stdout;
-    };
-    await waitFor('web by its VIP name', 60_000, async () =>
-      /Hostname|hostname|web/i.test(await fetchIn('http://web/')) ? true : undefined,
-    );
-    await waitFor('tasks.web', 60_000, async () =>
-      /Hostname|hostname|web/i.test(await fetchIn('http://tasks.web/')) ? true : undefined,
-    );
+    // busybox is static glibc, whose name lookups crash without NSS (its wget even on an address):
+    // names through nslookup (real DNS packets to 127.0.0.11), then an HTTP request by nc.
+    const vip = (
+      JSON.parse((await swl(n1, ['service', 'inspect', 'web'])).stdout) as Service[]
+    )[0]!.endpoint.virtualIps[0]!.addr.split('/')[0]!;
+    const taskIp = webTask!.networks[0]!.addresses[0]!.split('/')[0]!;
+    let last = '';
+    const resolvesTo = (name: string, want: string) =>
+      waitFor(`${name} → ${want}`, 60_000, async () => {
+        last = (await swl(n2, ['exec', 'ctr', 'sh', '-c', `nslookup ${name} 2>&1; true`])).stdout;
+        const answers = last
+          .split(/^Name:/m)
+          .slice(1)
+          .join('');
+        return answers.split(/\s+/).includes(want) ? true : undefined;
+      }).catch((err: Error) => assert.fail(`${err.message}; last answer: ${last}`));
+    const reaches = (ip: string) =>
+      waitFor(`http://${ip}/`, 60_000, async () => {
+        last = (
+          await swl(n2, [
+            'exec',
+            'ctr',
+            'sh',
+            '-c',
+            `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${ip} 80 2>&1; true`,
+          ])
+        ).stdout;
+        return /^Hostname: /m.test(last) ? true : undefined;
+      }).catch((err: Error) => assert.fail(`${err.message}; last answer: ${last}`));
+    await resolvesTo('web', vip);
+    await reaches(vip);
+    await resolvesTo('tasks.web', taskIp);
+    await reaches(taskIp);
   });
 
   await t.test('a task on the other node reaches the container by name', async () => {
