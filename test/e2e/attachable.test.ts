@@ -5,31 +5,18 @@
 // the address back (the next container gets it), and a non-attachable overlay is refused, leaving
 // nothing behind. Busybox containers from a loaded image; the lab goes also when the test fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { LabHostState } from '../../deploy/lab/state.js';
 import type { Service } from '../../api/objects/index.js';
-import { dockerSaveTar, imageOf, layerOf, makeTar } from '../../worker/images/test-images.js';
+import { dockerSaveTar } from '../../worker/images/test-images.js';
+import { busyboxTestImage } from '../../cli/test-cli.js';
 import { createTestLab, isRoot, psJson, running, swl, waitFor } from './harness.js';
 
 const IMAGE = 'busybox:attach';
 const APPLETS = ['sh', 'sleep', 'nc', 'printf', 'nslookup', 'httpd', 'cat'];
-
-async function testImage() {
-  const layer = await makeTar([
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
-    ...APPLETS.map((applet) => ({ name: `bin/${applet}`, type: 'symlink' as const, linkname: 'busybox' })),
-    { name: 'etc/', type: 'directory' },
-    { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
-    { name: 'www/', type: 'directory' },
-    { name: 'www/index.html', body: 'hello from the container\n' },
-    { name: 'tmp/', type: 'directory', mode: 0o1777 },
-  ]);
-  return imageOf([layerOf(layer, true)], { Env: ['PATH=/bin'], Cmd: ['sh'] });
-}
 
 /** A task's fetch of a URL (the host image has node): the body, or `error <code>`. */
 const FETCH = `
@@ -51,7 +38,7 @@ test('attachable overlays: run --network on a worker', { skip: !isRoot && 'needs
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const lab = await createTestLab(t, 2, 1);
   const [n1, n2] = lab.hosts as [LabHostState, LabHostState];
-  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await testImage(), [IMAGE]));
+  writeFileSync(join(dir, 'image.tar'), await dockerSaveTar(await busyboxTestImage(APPLETS), [IMAGE]));
   await swl(n2, ['image', 'load', '-q', '-i', join(dir, 'image.tar')]);
 
   await swl(n1, ['network', 'create', '-d', 'overlay', '--attachable', 'app']);
@@ -108,7 +95,7 @@ test('attachable overlays: run --network on a worker', { skip: !isRoot && 'needs
 
   let ctrIp = '';
   await t.test('the container gets an address of the overlay from the managers', async () => {
-    await runOn(n2, 'ctr', 'app', 0, 'httpd', '-f', '-p', '8080', '-h', '/www');
+    await runOn(n2, 'ctr', 'app', 0, 'httpd', '-f', '-p', '8080', '-h', '/etc');
     ctrIp = (await addressOf(n2, 'ctr')) ?? '';
     const [app] = JSON.parse((await swl(n1, ['network', 'inspect', 'app'])).stdout) as {
       ipam: { subnet: string }[];
@@ -157,10 +144,10 @@ test('attachable overlays: run --network on a worker', { skip: !isRoot && 'needs
 
   await t.test('a task on the other node reaches the container by name', async () => {
     const body = await waitFor('ctr from the cli task', 60_000, async () => {
-      const r = await swl(n1, ['exec', 'cli.1', '--', 'node', '-e', FETCH, 'http://ctr:8080/index.html']);
-      return r.stdout.includes('hello from the container') ? r.stdout : undefined;
+      const r = await swl(n1, ['exec', 'cli.1', '--', 'node', '-e', FETCH, 'http://ctr:8080/passwd']);
+      return r.stdout.includes('root:x:0:0') ? r.stdout : undefined;
     });
-    assert.match(body, /hello from the container/);
+    assert.match(body, /^root:x:0:0:/m);
   });
 
   await t.test('rm gives the address back: the next container gets it', async () => {
