@@ -71,9 +71,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await node.resume();
     // The node's standalone containers: adopted, or restarted as their policies say, before the API opens.
     // The node's local networks first: the containers' attaches replay into their drivers.
-    const localNetworks = await openLocalNetworks(opts, images, log);
+    // A network the node does not have locally may be one of the swarm's attachable overlays.
+    const localNetworks = await openLocalNetworks(opts, images, log, () => node.containerNetworks());
     // Containers on user networks resolve each other by name through their own embedded DNS.
-    containerDns = openContainerDns(opts, localNetworks.attach, log);
+    containerDns = openContainerDns(opts, localNetworks.attach, log, node.containerEndpoints);
     const dnsNetworks = containerDns.networks;
     containers = await openContainers(opts, images, dnsNetworks, log, (id, r) => dnsNetworks.observe(id, r));
     const engine = containers;
@@ -142,7 +143,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         ...imageHandlers(images),
         // This node's containers: its own, never forwarded.
         ...containerHandlers(containers, {
-          resolve: (ref) => localNetworks.networks.find(ref)?.name,
+          // In a swarm, an unknown name may be an overlay: the managers' attachment decides at create.
+          resolve: (ref) => localNetworks.networks.find(ref)?.name ?? (node.nodeId ? ref : undefined),
           defaultNetwork: opts.defaultBridge ? 'bridge' : 'none',
         }),
         // This node's local networks: its own, never forwarded.

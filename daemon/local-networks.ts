@@ -10,6 +10,7 @@ import type { LocalNetwork } from '../api/gen/swarmlite/local/v1/LocalNetwork.js
 import type { Logger } from '../lib/log.js';
 import { CnmContainerNetworks } from '../worker/containers/cnm-networks.js';
 import type { ContainerEngine } from '../worker/containers/engine.js';
+import type { SwarmNetworks } from '../worker/containers/swarm-networks.js';
 import { listeningPorts } from '../worker/containers/ports.js';
 import { BridgeDriver } from '../worker/network/bridge/driver.js';
 import { NetworkDriverError } from '../worker/network/driver.js';
@@ -35,6 +36,7 @@ export async function openLocalNetworks(
   opts: DaemonOptions,
   images: ImageService,
   log: Logger,
+  swarm?: () => SwarmNetworks | undefined,
 ): Promise<NodeLocalNetworks> {
   const netLog = log.child({ component: 'local-networks' });
   const drivers = nodeDrivers({ prefix: opts.netnsPrefix, log: netLog });
@@ -50,6 +52,7 @@ export async function openLocalNetworks(
   const attach = new CnmContainerNetworks({
     networks,
     drivers,
+    ...(swarm ? { swarm } : {}),
     exposedPorts: async (image) =>
       Object.keys((await images.config(image)).config.config?.ExposedPorts ?? {}),
     listeningPorts: async () =>

@@ -17,6 +17,8 @@ import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent, publishesOnHost } from '../worker/network/overlay/agent.js';
 import { OverlayDriver } from '../worker/network/overlay/driver.js';
+import { overlayNetworkDriver } from '../worker/network/overlay/cnm.js';
+import { MeshedOverlayDriver } from './container-overlay.js';
 
 const GOSSIP_PORT = 7946;
 const START_WAIT_MS = 15_000;
@@ -69,6 +71,8 @@ export class NetworkPlane {
   /** Every network the managers sent with this node's tasks (for the encryption check). */
   private readonly networkSpecs = new Map<string, Network>();
   private readonly seeds = new Set<string>();
+  /** The CNM adapter over the overlay agent, for standalone containers (made on first use). */
+  private cnm: { agent: OverlayAgent; driver: MeshedOverlayDriver } | undefined;
 
   constructor(private readonly opts: NetworkPlaneOptions) {
     // Upstreams come per task (its --dns, else --resolv-conf as it is when the task starts), never from
@@ -259,6 +263,38 @@ export class NetworkPlane {
         await this.overlay?.detach(taskId);
       },
     };
+  }
+
+  /**
+   * The overlay driver behind the CNM interface, for standalone containers on an attachable overlay
+   * (worker/containers/swarm-networks.ts): the network comes with the managers' attachment answer.
+   */
+  async containerDriver(network: Network | undefined): Promise<MeshedOverlayDriver> {
+    if (network) this.networkSpecs.set(network.id, network);
+    const overlay = await this.overlayUp();
+    if (network) overlay.setNetworks([network]);
+    if (this.cnm?.agent !== overlay) {
+      const driver = new MeshedOverlayDriver(overlayNetworkDriver(overlay), () => this.mesh);
+      this.cnm = { agent: overlay, driver };
+    }
+    return this.cnm.driver;
+  }
+
+  /** The swarm's records of every network this node is on (what tasks announce), for containers' DNS. */
+  get endpointSource(): EndpointSource {
+    return this.source;
+  }
+
+  /**
+   * A standalone container's name on an overlay, announced so the swarm's tasks resolve it (undefined:
+   * withdrawn). Written as this node's, as only the node running an endpoint may speak for it.
+   */
+  containerRecord(networkId: string, containerId: string, record: EndpointRecord | undefined): void {
+    this.endpoints?.setRecord(
+      networkId,
+      containerId,
+      record && { ...record, serviceId: '', serviceName: '', nodeId: this.opts.nodeId },
+    );
   }
 
   /** The task's 127.0.0.11 sockets; a failure is logged and retried (3 tries), never fatal to it. */

@@ -95,6 +95,16 @@ export class SwarmNode {
     });
   }
 
+  /** The swarm's attachable overlays for this node's containers; undefined outside a swarm. */
+  containerNetworks() {
+    return this.membership.swarm.state ? this.membership.worker.containerNetworks() : undefined;
+  }
+
+  /** The swarm side of the containers' DNS (the overlays' records; stable, empty outside a swarm). */
+  get containerEndpoints() {
+    return this.membership.worker.containerEndpoints;
+  }
+
   /** What this node holds of a network (its endpoints, peers, kernel state): `network inspect`. */
   networkLocal(req: { networkId?: string; vni?: number; verbose?: boolean }) {
     return this.membership.worker.networkLocal(req);

@@ -17,6 +17,9 @@ import { NetworkPlane } from './network-plane.js';
 import type { DaemonOptions } from './options.js';
 import { splitHostPort } from './swarm-addr.js';
 import type { SwarmState } from './swarm-state.js';
+import type { Network } from '../api/objects/index.js';
+import type { SwarmNetworks } from '../worker/containers/swarm-networks.js';
+import type { SwarmEndpoints } from './container-dns.js';
 
 function describeHost() {
   return {
@@ -42,6 +45,8 @@ export class WorkerRole {
   /** Gossip and overlays (real runtime only). */
   private network: NetworkPlane | undefined;
   private executorInstance: Executor | undefined;
+  /** The overlays this node's containers were attached to (as the managers sent them), by id. */
+  private readonly attachedNetworks = new Map<string, Network>();
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -82,6 +87,9 @@ export class WorkerRole {
         resolvConf: this.opts.resolvConf,
         log: this.log.child({ component: 'network' }),
       });
+      this.network.endpointSource.onChange((networkId) => {
+        for (const l of this.endpointListeners) l(networkId);
+      });
     }
     this.agent ??= new Agent({
       executor: this.executor,
@@ -118,6 +126,54 @@ export class WorkerRole {
   /** An exec session through the leader's dispatcher (a worker's `swarmlite exec`). */
   exec() {
     return this.session?.exec();
+  }
+
+  /**
+   * The swarm side of the containers' embedded DNS (container-dns.ts): the records of the overlays
+   * this node is on, and the containers' own names announced on them. Stable across plane restarts.
+   */
+  readonly containerEndpoints: SwarmEndpoints = {
+    source: {
+      records: (networkId) => this.network?.endpointSource.records(networkId) ?? [],
+      onChange: (listener) => {
+        this.endpointListeners.add(listener);
+        return () => this.endpointListeners.delete(listener);
+      },
+    },
+    isOverlay: (networkId) => this.attachedNetworks.has(networkId),
+    announce: (networkId, containerId, record) =>
+      this.network?.containerRecord(networkId, containerId, record),
+  };
+  private readonly endpointListeners = new Set<(networkId: string) => void>();
+
+  /**
+   * The swarm's attachable overlays for this node's standalone containers, while it is in a swarm
+   * with a real runtime: the managers' attachments through the session, the overlay through the plane.
+   */
+  containerNetworks(): SwarmNetworks | undefined {
+    const plane = this.network;
+    if (!this.session || !plane) return undefined;
+    const session = () => {
+      if (!this.session) throw new Error('this node left the swarm');
+      return this.session;
+    };
+    const networks = this.attachedNetworks;
+    return {
+      attach: async (ref, containerId, aliases) => {
+        const r = await session().attachNetwork(ref, containerId, aliases);
+        networks.set(r.network.id, r.network);
+        return {
+          attachmentId: r.attachmentId,
+          networkId: r.network.id,
+          networkName: r.network.spec.name,
+          address: r.address,
+        };
+      },
+      detach: (attachmentId) => session().detachNetwork(attachmentId),
+      // A network this daemon has not attached since it started (a removal after a restart): the
+      // driver holds nothing of it, so leave and deleteEndpoint find nothing to undo.
+      driver: (networkId) => plane.containerDriver(networks.get(networkId)),
+    };
   }
 
   /** What this node holds of a network (its endpoints, peers, kernel state): `network inspect`. */

@@ -79,4 +79,12 @@ export interface Task extends StoreObject {
   networks: NetworkAttachment[];
   /** Copy of the service's allocated endpoint when the task was made (for DNS and load balancing). */
   endpoint: { ports: PortConfig[]; virtualIps: VirtualIp[] };
+  /**
+   * Set on a network attachment (SwarmKit's NetworkAttachment runtime): the address a standalone
+   * container on an attachable overlay holds. No service (`serviceId` ''), placed on its node when
+   * made, never run: it exists so the allocator hands out and takes back the address.
+   */
+  attachment?: { containerId: string };
 }
+
+export const isAttachmentTask = (t: Pick<Task, 'attachment'>): boolean => t.attachment !== undefined;

@@ -124,6 +124,29 @@ export class AllocatorController {
     return true;
   }
 
+  /**
+   * A standalone container's network attachment (controlapi/attachments.ts): its address, then straight
+   * to `assigned`, as it is already on its node and nothing schedules or runs it.
+   */
+  private attachment(state: AllocatorState, t: Task, now: string): Task | undefined {
+    const r = allocateTask(state, t);
+    if (!r.ok)
+      return t.status.err === r.reason.message
+        ? undefined
+        : { ...t, status: { ...t.status, err: r.reason.message } };
+    return {
+      ...t,
+      networks: r.value,
+      status: {
+        ...t.status,
+        state: 'assigned',
+        timestamp: now,
+        message: 'network attachment allocated',
+        err: '',
+      },
+    };
+  }
+
   private async pass(full: boolean): Promise<void> {
     if (full || this.stale) this.rebuild();
     this.stale = false;
@@ -231,6 +254,11 @@ export class AllocatorController {
       const retired = retiredBeforePlacement(t, now);
       if (retired) {
         updates.push(retired);
+        continue;
+      }
+      if (t.attachment) {
+        const a = this.attachment(state, t, now);
+        if (a) updates.push(a);
         continue;
       }
       const service = services.get(t.serviceId);

@@ -53,8 +53,19 @@ export function servicesUsing(tx: ReadTx<SwarmObjects>, networkId: string): stri
 export function tasksOn(tx: ReadTx<SwarmObjects>, networkId: string): string[] {
   return tx
     .list('task')
-    .filter((t) => taskHoldsAddresses(t) && t.networks.some((a) => a.networkId === networkId))
+    .filter(
+      (t) => !t.attachment && taskHoldsAddresses(t) && t.networks.some((a) => a.networkId === networkId),
+    )
     .map(taskDisplayName)
+    .sort();
+}
+
+/** Standalone containers attached to the network (their short ids, with their node), by `run --network`. */
+export function containersOn(tx: ReadTx<SwarmObjects>, networkId: string): string[] {
+  return tx
+    .list('task')
+    .filter((t) => t.attachment && t.spec.networks.some((n) => n.target === networkId))
+    .map((t) => `${t.attachment!.containerId.slice(0, 12)} (node ${t.nodeId})`)
     .sort();
 }
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { encryptionRefusal, probeEsp } from '../../lib/esp.js';
+import { attachmentTask } from './attachments.js';
 import { addTask, assertRefused, assertUnsendable, fixture, wireSpec } from './service-test-fixtures.js';
 
 const S = grpc.status;
@@ -239,4 +240,23 @@ test("network rm and prune: a removed service's tasks still attached keep the ne
     tx.update('task', { ...t, status: { ...t.status, state: 'shutdown' } });
   });
   assert.deepEqual(await f.call('PruneNetworks', {}), { removed: ['appnet'] });
+});
+
+test('network rm: refused while a standalone container is attached (run --network), allowed once it is gone', async () => {
+  const f = await fixture();
+  const { network } = await f.call('CreateNetwork', overlay('appnet', { attachable: true }));
+  const stored = f.store.view((tx) => tx.get('network', network.id)!);
+  const containerId = 'f'.repeat(64);
+  await f.store.update((tx) =>
+    tx.create('task', attachmentTask(stored, { nodeId: 'node-b', containerId, aliases: [] }, 'att1', 'now')),
+  );
+  await assertRefused(
+    f,
+    'RemoveNetwork',
+    { ref: 'appnet' },
+    S.FAILED_PRECONDITION,
+    /^network appnet is in use by container ffffffffffff \(node node-b\): remove them on their nodes first$/,
+  );
+  await f.store.update((tx) => tx.delete('task', 'att1'));
+  await f.call('RemoveNetwork', { ref: 'appnet' });
 });

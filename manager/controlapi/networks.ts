@@ -15,7 +15,7 @@ import {
 } from '../../api/objects/index.js';
 import { encryptionRefusal, OVERLAY_ENCRYPTION_DATAPATH, probeEsp } from '../../lib/esp.js';
 import { networkToWire } from './objects-to-wire.js';
-import { findNetwork, networksInUse, servicesUsing, tasksOn } from './lookup-services.js';
+import { containersOn, findNetwork, networksInUse, servicesUsing, tasksOn } from './lookup-services.js';
 import {
   committed,
   requireAllocatable,
@@ -36,6 +36,10 @@ function inUse(tx: ReadTx<SwarmObjects>, network: Network): string | undefined {
   const services = servicesUsing(tx, network.id);
   if (services.length > 0) {
     return `network ${network.spec.name} is in use by service${plural(services.length)} ${services.join(', ')}`;
+  }
+  const containers = containersOn(tx, network.id);
+  if (containers.length > 0) {
+    return `network ${network.spec.name} is in use by container${plural(containers.length)} ${containers.join(', ')}: remove them on their nodes first`;
   }
   const tasks = tasksOn(tx, network.id);
   if (tasks.length > 0) {

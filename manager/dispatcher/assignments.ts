@@ -4,8 +4,9 @@
 // only what the worker acts on (desired state, spec, networks, endpoint) makes a task worth resending.
 import { taskStateRank, type Task } from '../../api/objects/index.js';
 
+// A network attachment (a standalone container's address) is on its node but is nothing to run.
 const assignedTo = (t: Task, nodeId: string): boolean =>
-  t.nodeId === nodeId && taskStateRank(t.status.state) >= taskStateRank('assigned');
+  t.nodeId === nodeId && !t.attachment && taskStateRank(t.status.state) >= taskStateRank('assigned');
 
 /** The fields a worker acts on; a task is resent only when this changes. */
 const actionableKey = (t: Task): string =>

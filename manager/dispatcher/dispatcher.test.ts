@@ -11,7 +11,14 @@ import { GrpcError } from '../ca/authz.js';
 import { createRootCA } from '../ca/certs.js';
 import { clientCredentials, managerServerCredentials, TlsMaterialProvider } from '../ca/credentials.js';
 import { issueDirect, TEST_CHANNEL_OPTIONS } from '../ca/test-harness.js';
-import { newTestStore, sampleCluster, sampleNode, sampleTask } from '../store/test-fixtures.js';
+import {
+  newTestStore,
+  sampleCluster,
+  sampleNetwork,
+  sampleNode,
+  sampleTask,
+} from '../store/test-fixtures.js';
+import { AllocatorController } from '../allocator/controller.js';
 import { Dispatcher } from './dispatcher.js';
 
 const CLUSTER = 'dispatchertest';
@@ -76,7 +83,11 @@ async function startDispatcher(t: { after(fn: () => unknown): void }) {
         { sessionId, updates: [{ taskId, status: { state, timestamp: '', message: 'reported', err: '' } }] },
         10_000,
       );
-    return { report };
+    const call = unaryCalls(client, Dispatcher.service);
+    const attach = (network: string, containerId: string, aliases: string[] = []) =>
+      call.attachNetwork({ sessionId, network, containerId, aliases }, 60_000);
+    const detach = (attachmentId: string) => call.detachNetwork({ sessionId, attachmentId }, 10_000);
+    return { report, attach, detach };
   };
   return { store, as };
 }
@@ -115,4 +126,58 @@ test("a worker reporting another node's task is refused with PERMISSION_DENIED a
   assert.equal(store.view((tx) => tx.get('task', 'task-of-w1'))?.status.state, 'failed');
   await w1.report('task-gone', 'failed');
   assert.equal(rejectCounts()['grpc:foreign-task-status'], before + 1);
+});
+
+test('network attachments: an address from the allocator on an attachable overlay, refused elsewhere, given back on detach, only by their node', async (t) => {
+  const { store, as } = await startDispatcher(t);
+  const allocator = new AllocatorController({ store, clusterId: CLUSTER, log: createLogger('silent') });
+  allocator.start();
+  t.after(() => allocator.stop());
+  await store.update((tx) => {
+    const app = sampleNetwork('net-app', 'app', { subnets: ['10.0.9.0/24'] });
+    tx.create('network', { ...app, spec: { ...app.spec, attachable: true } });
+    tx.create('network', sampleNetwork('net-plain', 'plain', { subnets: ['10.0.8.0/24'] }));
+  });
+  const w1 = await as('w1');
+  const w2 = await as('w2');
+  const c1 = '1'.repeat(64);
+
+  const a = await w1.attach('app', c1, ['db']);
+  assert.equal(a.address, '10.0.9.2/24', 'the lowest free address after the gateway');
+  assert.equal(a.network?.id, 'net-app');
+  assert.ok((a.network?.vni ?? 0) > 0, 'the network comes allocated, for the overlay');
+  const task = store.view((tx) => tx.get('task', a.attachmentId));
+  assert.deepEqual(task?.attachment, { containerId: c1 });
+  assert.equal(task?.nodeId, 'w1');
+  assert.equal(task?.status.state, 'assigned');
+  assert.deepEqual(task?.networks[0]?.aliases, ['db']);
+  const again = await w1.attach('app', c1);
+  assert.equal(again.attachmentId, a.attachmentId, 'a retried attach finds the same attachment');
+
+  const code = (c: grpc.status, re: RegExp) => (err: grpc.ServiceError) => {
+    assert.equal(err.code, c, err.details);
+    assert.match(err.details, re);
+    return true;
+  };
+  await assert.rejects(
+    w1.attach('plain', c1),
+    code(grpc.status.FAILED_PRECONDITION, /network plain is not manually attachable/),
+  );
+  await assert.rejects(w1.attach('nope', c1), code(grpc.status.NOT_FOUND, /network nope not found/));
+  await assert.rejects(w1.attach('app', 'xyz'), code(grpc.status.INVALID_ARGUMENT, /invalid container id/));
+  await assert.rejects(
+    w2.detach(a.attachmentId),
+    code(grpc.status.PERMISSION_DENIED, /only its own network attachments/),
+  );
+
+  const b = await w2.attach('app', '2'.repeat(64));
+  assert.equal(b.address, '10.0.9.3/24');
+  await w1.detach(a.attachmentId);
+  assert.equal(
+    store.view((tx) => tx.get('task', a.attachmentId)),
+    undefined,
+  );
+  await w1.detach(a.attachmentId); // a retried detach: already gone
+  const c = await w1.attach('app', '3'.repeat(64));
+  assert.equal(c.address, '10.0.9.2/24', 'the detached address is handed out again');
 });

@@ -19,6 +19,7 @@ import {
   type SessionSnapshot,
 } from './sessions.js';
 import { NodeAssignments } from './assignments.js';
+import { attachNetwork, detachNetwork } from './attachments.js';
 import {
   checkReport,
   foreignReports,
@@ -385,6 +386,31 @@ export class Dispatcher {
           () => void this.sessionCaller(call, undefined),
         ),
       UpdateTaskStatus: (call, callback) => this.updateTaskStatus(call, callback),
+      AttachNetwork: (call, callback) => {
+        (async () => {
+          const nodeId = this.sessionCaller(call, call.request.sessionId);
+          const a = await attachNetwork(this.deps.store, call.request.network, {
+            nodeId,
+            containerId: call.request.containerId,
+            aliases: call.request.aliases ?? [],
+          });
+          // The wire Network mirrors the store's shape field for field (proto/objects.proto).
+          return { attachmentId: a.attachmentId, network: a.network, address: a.address };
+        })().then(
+          (r) => callback(null, r),
+          (err: unknown) => callback(err as grpc.ServiceError),
+        );
+      },
+      DetachNetwork: (call, callback) => {
+        (async () => {
+          const nodeId = this.sessionCaller(call, call.request.sessionId);
+          await detachNetwork(this.deps.store, nodeId, call.request.attachmentId);
+          return {};
+        })().then(
+          (r) => callback(null, r),
+          (err: unknown) => callback(err as grpc.ServiceError),
+        );
+      },
       Heartbeat: (call, callback) => {
         try {
           if (!this.leading) throw notLeaderError(this.deps.leader);

@@ -107,7 +107,9 @@ export class OrchestratorController {
       // A task event for a vanished service means an orphan: look for them too.
       const missing = [...wanted].some((id) => !tx.get('service', id));
       const orphanTasks =
-        orphans || missing ? tx.list('task').filter((t) => !tx.get('service', t.serviceId)) : [];
+        orphans || missing
+          ? tx.list('task').filter((t) => !t.attachment && !tx.get('service', t.serviceId))
+          : [];
       return { services, nodes: new Map(tx.list('node').map((n) => [n.id, n])), tasksOf, orphanTasks };
     });
     let failure: unknown;

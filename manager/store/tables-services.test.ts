@@ -105,3 +105,21 @@ test('names and VNIs are unique; malformed objects are refused at apply', async 
   );
   store.view((tx) => assert.equal(tx.list('service').length, 1));
 });
+
+test('a network attachment is the one task without a service; others still need theirs', async () => {
+  const { store } = newTestStore();
+  const attachment = { ...task('a1', '', 0, 'nodeA'), attachment: { containerId: 'c'.repeat(64) } };
+  await store.update((tx) => tx.create('task', attachment));
+  assert.equal(store.view((tx) => tx.get('task', 'a1'))?.attachment?.containerId, 'c'.repeat(64));
+  const refused = async (t: NewObject<Task>, message: RegExp) =>
+    assert.rejects(
+      store.update((tx) => tx.create('task', t)),
+      (err: unknown) => err instanceof InvalidObjectError && message.test(err.message),
+    );
+  await refused(task('t1', '', 1, 'nodeA'), /serviceId: /);
+  await refused({ ...task('t2', 's1', 0, 'nodeA'), attachment: { containerId: 'c' } }, /has no service/);
+  await refused(
+    { ...task('t3', '', 0, 'nodeA'), attachment: { containerId: '' } },
+    /attachment\.containerId: /,
+  );
+});

@@ -75,7 +75,6 @@ export const serviceTable: TableSpec<Service> = {
 };
 
 const taskRules: readonly [string, Check][] = [
-  ['serviceId', nonEmptyString],
   ['slot', integer(0, Number.MAX_SAFE_INTEGER)],
   ['nodeId', string],
   ['spec', object],
@@ -99,5 +98,18 @@ export const taskTable: TableSpec<Task> = {
     { name: 'desiredState', keys: (t) => [t.desiredState] },
     { name: 'state', keys: (t) => [t.status.state] },
   ],
-  validate: (obj) => checkFields(obj, taskRules),
+  validate: (obj) => {
+    const problem = checkFields(obj, taskRules);
+    if (problem) return problem;
+    // A network attachment (a standalone container's address) has no service; every other task has one.
+    if (obj.attachment === undefined) {
+      const p = nonEmptyString(obj.serviceId);
+      return p && `serviceId: ${p}`;
+    }
+    const a = obj.attachment as Record<string, unknown>;
+    if (!isPlainObject(a)) return 'attachment: must be an object';
+    const p = nonEmptyString(a.containerId);
+    if (p) return `attachment.containerId: ${p}`;
+    return obj.serviceId === '' ? undefined : 'serviceId: a network attachment has no service';
+  },
 };

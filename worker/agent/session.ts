@@ -220,6 +220,33 @@ export class DispatcherSession extends EventEmitter {
     await dispatcherCalls(client).updateTaskStatus({ sessionId, updates }, 10_000);
   }
 
+  /** A standalone container's attachment to a swarm overlay (AttachNetwork); rejects without a session. */
+  async attachNetwork(network: string, containerId: string, aliases: readonly string[]) {
+    const client = this.client;
+    const { sessionId } = this.state;
+    if (!client || !sessionId)
+      throw new Error('this node is not connected to a manager right now; try again shortly');
+    const r = await dispatcherCalls(client).attachNetwork(
+      { sessionId, network, containerId, aliases: [...aliases] },
+      60_000,
+    );
+    if (!r.network || !r.address) throw new Error('the manager answered the attachment without an address');
+    return {
+      attachmentId: r.attachmentId,
+      network: networkFromWire(r.network, 'network'),
+      address: r.address,
+    };
+  }
+
+  /** Gives a container's attachment back (DetachNetwork); rejects without a session. */
+  async detachNetwork(attachmentId: string): Promise<void> {
+    const client = this.client;
+    const { sessionId } = this.state;
+    if (!client || !sessionId)
+      throw new Error('this node is not connected to a manager right now; try again shortly');
+    await dispatcherCalls(client).detachNetwork({ sessionId, attachmentId }, 10_000);
+  }
+
   /** A stream to answer a log request on (PublishLogs); undefined without a session. */
   publishLogs(): ReturnType<DispatcherClient['publishLogs']> | undefined {
     return this.client?.publishLogs(() => {});

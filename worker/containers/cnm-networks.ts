@@ -11,6 +11,7 @@ import { PREDEFINED_NAMES, type LocalNetworks } from '../network/local-networks.
 import { connectEndpointId, endpointIdOf } from './connections.js';
 import type { ContainerNetworks, NetworkAttachment, NetworkFacts, NetworkSettings } from './network.js';
 import { exposedRequests, resolvePorts } from './ports.js';
+import type { SwarmNetworks } from './swarm-networks.js';
 import { Mutex } from '../../lib/mutex.js';
 
 export interface CnmContainerNetworksOptions {
@@ -20,6 +21,8 @@ export interface CnmContainerNetworksOptions {
   exposedPorts: (image: string) => Promise<string[]>;
   /** Host ports the node's own processes listen on (`port/proto`), never handed out by `-P`. */
   listeningPorts?: () => Promise<Set<string>>;
+  /** The swarm's attachable overlays, while the node is in a swarm (swarm-networks.ts). */
+  swarm?: () => SwarmNetworks | undefined;
 }
 
 export class CnmContainerNetworks implements ContainerNetworks {
@@ -69,6 +72,9 @@ export class CnmContainerNetworks implements ContainerNetworks {
   }
 
   attach(a: NetworkAttachment): Promise<NetworkSettings> {
+    // Not a local network: a swarm overlay, whose address the managers give (no local lock needed).
+    const swarm = this.o.networks.find(a.mode) ? undefined : this.o.swarm?.();
+    if (swarm) return this.attachSwarm(swarm, a);
     return this.serially(async () => {
       const net = this.o.networks.find(a.mode);
       if (!net) throw new Error(`network ${a.mode} not found`);
@@ -96,6 +102,50 @@ export class CnmContainerNetworks implements ContainerNetworks {
         throw err;
       }
     });
+  }
+
+  /**
+   * A swarm overlay: the managers' attachment (the same one again on a replay), then the overlay
+   * driver's endpoint and join as for a local network. A failed join gives a new attachment back.
+   */
+  private async attachSwarm(swarm: SwarmNetworks, a: NetworkAttachment): Promise<NetworkSettings> {
+    if (a.portBindings.length > 0 || a.publishAllPorts)
+      throw new Error(
+        `publishing ports of a container on overlay network ${a.mode} is not supported yet (publish them on a bridge network)`,
+      );
+    const kept = a.settings?.attachmentId ? a.settings : undefined;
+    const att = await swarm.attach(kept?.networkId ?? a.mode, a.containerId, a.aliases ?? []);
+    const connected = a.ifName !== undefined && a.ifName !== 'eth0';
+    const endpointId = connected ? connectEndpointId(a.containerId, att.networkId) : a.containerId;
+    const driver = await swarm.driver(att.networkId);
+    try {
+      await driver.createEndpoint(att.networkId, { id: endpointId, address: att.address });
+      const info = await driver.join(
+        att.networkId,
+        endpointId,
+        { id: a.containerId, netnsPath: a.netnsPath },
+        { ifName: a.ifName ?? 'eth0', defaultRoute: a.defaultRoute ?? true },
+      );
+      const settings: NetworkSettings = {
+        networkId: att.networkId,
+        networkName: att.networkName,
+        address: att.address,
+        gateway: info.gateway ?? '',
+        macAddress: info.mac ?? '',
+        ports: [],
+        ...(connected ? { ifName: a.ifName, endpointId } : {}),
+        ...(a.aliases?.length ? { aliases: [...a.aliases] } : {}),
+        attachmentId: att.attachmentId,
+      };
+      this.hold(a.containerId, settings);
+      return settings;
+    } catch (err) {
+      if (!kept) {
+        await driver.deleteEndpoint(att.networkId, endpointId).catch(() => undefined);
+        await swarm.detach(att.attachmentId).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   private async choose(a: NetworkAttachment, networkId: string): Promise<NetworkSettings> {
@@ -139,11 +189,22 @@ export class CnmContainerNetworks implements ContainerNetworks {
     return this.serially(async () => {
       const s = (a.settings && this.release(a.containerId, a.settings.networkId)) ?? a.settings;
       if (!s) return;
+      if (s.attachmentId) return this.detachSwarm(s, a.containerId);
       const net = this.o.networks.find(s.networkId);
       if (!net) return;
       const driver = this.o.drivers.get(net.driver);
       await driver.leave(net.id, endpointIdOf(s, a.containerId));
       await driver.deleteEndpoint(net.id, endpointIdOf(s, a.containerId));
     });
+  }
+
+  /** The leg out of the overlay, then the address back to the managers. */
+  private async detachSwarm(s: NetworkSettings, containerId: string): Promise<void> {
+    const swarm = this.o.swarm?.();
+    if (!swarm) throw new Error(`this node is not in a swarm: network ${s.networkName} cannot be left now`);
+    const driver = await swarm.driver(s.networkId);
+    await driver.leave(s.networkId, endpointIdOf(s, containerId));
+    await driver.deleteEndpoint(s.networkId, endpointIdOf(s, containerId));
+    await swarm.detach(s.attachmentId!);
   }
 }

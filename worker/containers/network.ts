@@ -26,6 +26,8 @@ export interface NetworkSettings {
   endpointId?: string;
   /** `network connect --alias` (kept for name resolution on the network). */
   aliases?: string[];
+  /** On a swarm overlay: the managers' attachment holding the address (given back at removal). */
+  attachmentId?: string;
 }
 
 export interface NetworkAttachment {

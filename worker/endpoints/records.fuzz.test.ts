@@ -28,3 +28,28 @@ test('endpoint records from gossip: random shapes are refused (undefined), never
     decodeEndpoint(randomBuf(rand, 80));
   }
 });
+
+test('a standalone container on an overlay is a record of no service: dnsrr, no VIP, no ports', () => {
+  const container = {
+    serviceId: '',
+    serviceName: '',
+    taskId: 'c'.repeat(64),
+    taskName: 'ctr',
+    nodeId: 'node2',
+    ip: '10.0.9.3',
+    vip: '',
+    endpointMode: 'dnsrr',
+    aliases: ['db'],
+    ports: [],
+  };
+  const enc = (o: object) => Buffer.from(JSON.stringify(o));
+  assert.deepEqual(decodeEndpoint(enc(container)), container);
+  for (const bad of [
+    { serviceId: 'svc1' }, // a service id needs its name
+    { serviceName: 'web' }, // a name needs its id
+    { endpointMode: 'vip', vip: '10.0.9.2' },
+    { ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: 8080, publishMode: 'ingress' }] },
+    { taskName: 'not a name' },
+  ])
+    assert.equal(decodeEndpoint(enc({ ...container, ...bad })), undefined, JSON.stringify(bad));
+});

@@ -64,8 +64,14 @@ export function decodeEndpoint(value: Uint8Array): EndpointRecord | undefined {
   const str = (k: string) => typeof o[k] === 'string';
   if (!['serviceId', 'serviceName', 'taskId', 'taskName', 'nodeId', 'ip', 'vip'].every(str)) return undefined;
   const r = o as unknown as EndpointRecord;
-  if (![r.serviceId, r.taskId, r.nodeId].every((id) => ID.test(id))) return undefined;
-  if (!isDnsName(r.serviceName) || !isDnsName(r.taskName) || !IPV4.test(r.ip)) return undefined;
+  // A standalone container on an attachable overlay is a task of no service: no service id or name,
+  // no VIP, no ports (its name and aliases only).
+  const container = r.serviceId === '' && r.serviceName === '';
+  if (container && (r.endpointMode !== 'dnsrr' || !Array.isArray(r.ports) || r.ports.length > 0))
+    return undefined;
+  if (!container && (!ID.test(r.serviceId) || !isDnsName(r.serviceName))) return undefined;
+  if (![r.taskId, r.nodeId].every((id) => ID.test(id))) return undefined;
+  if (!isDnsName(r.taskName) || !IPV4.test(r.ip)) return undefined;
   if (r.endpointMode !== 'vip' && r.endpointMode !== 'dnsrr') return undefined;
   if (r.endpointMode === 'vip' ? !IPV4.test(r.vip) : r.vip !== '') return undefined;
   if (!Array.isArray(r.aliases)) return undefined;

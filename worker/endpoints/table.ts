@@ -79,6 +79,20 @@ export class EndpointTable implements EndpointSource {
     this.announced.set(task.id, networks);
   }
 
+  /**
+   * One record under its own key, outside any task (a standalone container on an attachable overlay,
+   * keyed by its container id); `undefined` withdraws it. The node must be on the network in gossip.
+   */
+  setRecord(networkId: string, key: string, record: EndpointRecord | undefined): void {
+    try {
+      if (record) this.gossip.setEntry(ENDPOINTS_TABLE, networkId, key, encodeEndpoint(record));
+      else this.gossip.deleteEntry(ENDPOINTS_TABLE, networkId, key);
+    } catch (err) {
+      this.log.debug({ err, key, network: networkId }, 'endpoint record not changed');
+    }
+    this.changed(networkId);
+  }
+
   /** The task stops serving (told to stop, or exited): withdrawn at once, before anything else. */
   withdraw(taskId: string): void {
     const networks = this.announced.get(taskId);
