@@ -2,8 +2,7 @@
 // worker/network/overlay/cnm.ts for the legs, and around it the routing mesh's VIP balancers in the
 // container's namespace, as a service task gets them (ingress/agent.ts addTask): without them a
 // service's VIP resolves but leads nowhere. The container is a task of no service to the mesh.
-import type { Task } from '../api/objects/index.js';
-import type { MeshAgent } from '../ingress/agent.js';
+import type { MeshAgent, MeshTask } from '../ingress/agent.js';
 import type {
   EndpointConfig,
   JoinInfo,
@@ -15,13 +14,13 @@ import type {
 import type { OverlayNetworkDriver } from '../worker/network/overlay/cnm.js';
 
 /** The container as the mesh sees it: its namespace's overlay networks, nothing published. */
-function meshTask(containerId: string, networkIds: readonly string[]): Task {
+function meshTask(containerId: string, networkIds: readonly string[]): MeshTask {
   return {
     id: containerId,
-    networks: networkIds.map((networkId) => ({ networkId, addresses: [], aliases: [] })),
-    endpoint: { ports: [], virtualIps: [] },
+    networks: networkIds.map((networkId) => ({ networkId })),
+    endpoint: { ports: [] },
     serviceId: '',
-  } as unknown as Task;
+  };
 }
 
 export class MeshedOverlayDriver implements NetworkDriver {

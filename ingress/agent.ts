@@ -25,6 +25,15 @@ import { hostModeInputs, ingressInputs, vipInputs } from './inputs.js';
 import { applyReturnPath } from './return-apply.js';
 import { renderIngressTable, renderPublishTable, renderVipTable } from './model.js';
 
+/**
+ * What the mesh reads of a task: its service, its networks in attachment order and its ports. A
+ * service task is one; so is a standalone container on an attachable overlay (no service, no ports).
+ */
+export type MeshTask = Pick<Task, 'id' | 'serviceId'> & {
+  networks: readonly Pick<Task['networks'][number], 'networkId'>[];
+  endpoint: { ports: readonly PortConfig[] };
+};
+
 /** The sandbox's fixed leg on the gateway bridge (DESIGN §5): what every published port is DNATed to. */
 export const SANDBOX_GATEWAY_ADDRESS = '172.18.0.2/16';
 const SANDBOX_ID = 'ingress-sbox';
@@ -130,7 +139,7 @@ export class MeshAgent {
    * A local task's namespace gets the VIPs of its networks (after its legs exist, before it starts, as
    * Docker does); its host-mode ports are published once it serves.
    */
-  async addTask(task: Task, netnsPath: string): Promise<void> {
+  async addTask(task: MeshTask, netnsPath: string): Promise<void> {
     const hostPorts = task.endpoint.ports.filter((p) => p.publishMode === 'host' && p.publishedPort > 0);
     const networkIds = task.networks.map((n) => n.networkId);
     // The overlay names a task's legs eth0, eth1, ... in the order of its attachments.

@@ -208,8 +208,10 @@ test('embedded DNS on a 3-host lab', { skip: !isRoot && 'needs root' }, async (t
     t.diagnostic(
       `tasks.web dropped the stopped task ${ms} ms after it was reported stopped (negative: before)`,
     );
-    // Before it is reported stopped by design (negative); the bound allows for a loaded machine.
-    assert.ok(ms < 5_000, `${ms} ms`);
+    // Before it is reported stopped by design (negative). The bound only tells "as the task stops" from
+    // "much later" (a record left until its node leaves): 13.6 s was seen beside other labs at load 6,
+    // so it is wide; how fast is bench:dns's business.
+    assert.ok(ms < 30_000, `${ms} ms`);
   });
 
   await t.test(
