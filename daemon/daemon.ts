@@ -121,7 +121,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         RotateJoinToken: (req) => node.control((c) => c.rotateJoinToken(req)),
         CreateNetwork: (req) => node.control((c) => c.createNetwork(req)),
         GetNetwork: async (req) => node.control((c) => c.getNetwork(req), readConsistency(req)),
-        ListNetworks: async (req) => node.control((c) => c.listNetworks(req), readConsistency(req)),
+        // A worker answers from what it holds (swarm.ts): ingress and its tasks' overlays.
+        ListNetworks: async (req) => node.listNetworks(req, readConsistency(req)),
         RemoveNetwork: (req) => node.control((c) => c.removeNetwork(req)),
         PruneNetworks: (req) => node.control((c) => c.pruneNetworks(req)),
         // --with-registry-auth: this node's login goes into the spec here, before the call leaves it.
