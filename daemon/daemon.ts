@@ -71,8 +71,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await node.resume();
     // The node's standalone containers: adopted, or restarted as their policies say, before the API opens.
     // The node's local networks first: the containers' attaches replay into their drivers.
-    // A network the node does not have locally may be one of the swarm's attachable overlays.
-    const localNetworks = await openLocalNetworks(opts, images, log, () => node.containerNetworks());
+    // A network the node does not have locally may be one of the swarm's attachable overlays; in a
+    // swarm (a node id) the gateway bridge is one of the local networks.
+    const localNetworks = await openLocalNetworks(
+      opts,
+      images,
+      log,
+      () => node.containerNetworks(),
+      () => node.nodeId,
+    );
     // Containers on user networks resolve each other by name through their own embedded DNS.
     containerDns = openContainerDns(opts, localNetworks.attach, log, node.containerEndpoints);
     const dnsNetworks = containerDns.networks;
@@ -121,7 +128,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         RotateJoinToken: (req) => node.control((c) => c.rotateJoinToken(req)),
         CreateNetwork: (req) => node.control((c) => c.createNetwork(req)),
         GetNetwork: async (req) => node.control((c) => c.getNetwork(req), readConsistency(req)),
-        ListNetworks: async (req) => node.control((c) => c.listNetworks(req), readConsistency(req)),
+        // A worker answers from what it holds (swarm.ts): ingress and its tasks' overlays.
+        ListNetworks: async (req) => node.listNetworks(req, readConsistency(req)),
         RemoveNetwork: (req) => node.control((c) => c.removeNetwork(req)),
         PruneNetworks: (req) => node.control((c) => c.pruneNetworks(req)),
         // --with-registry-auth: this node's login goes into the spec here, before the call leaves it.

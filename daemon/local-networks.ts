@@ -15,6 +15,7 @@ import { listeningPorts } from '../worker/containers/ports.js';
 import { BridgeDriver } from '../worker/network/bridge/driver.js';
 import { NetworkDriverError } from '../worker/network/driver.js';
 import { nodeDrivers } from '../worker/network/drivers.js';
+import { gatewayBridgeRecord } from '../worker/network/gateway-record.js';
 import { LocalNetworks } from '../worker/network/local-networks.js';
 import type { LocalNetworkRecord } from '../worker/network/local-store.js';
 import { LocalNetworkStore } from '../worker/network/local-store.js';
@@ -37,16 +38,28 @@ export async function openLocalNetworks(
   images: ImageService,
   log: Logger,
   swarm?: () => SwarmNetworks | undefined,
+  /** The node's id in its swarm, undefined outside one: the gateway bridge is listed while it has one. */
+  swarmNodeId: () => string | undefined = () => undefined,
 ): Promise<NodeLocalNetworks> {
   const netLog = log.child({ component: 'local-networks' });
   const drivers = nodeDrivers({ prefix: opts.netnsPrefix, log: netLog });
   const bridge = drivers.get('bridge') as BridgeDriver;
+  // Only the real runtime has the network plane that makes the device; a simulated executor's node has
+  // none to describe. `created`: when this daemon first saw the node in that swarm.
+  let seen: { nodeId: string; record: LocalNetworkRecord } | undefined;
+  const gateway = (nodeId: string | undefined) => {
+    if (!nodeId || opts.executor !== 'runtime') return undefined;
+    if (seen?.nodeId !== nodeId)
+      seen = { nodeId, record: gatewayBridgeRecord(opts.netnsPrefix, nodeId, new Date().toISOString()) };
+    return seen.record;
+  };
   const networks = new LocalNetworks({
     store: new LocalNetworkStore(join(opts.dataRoot, 'networks', 'local')),
     drivers,
     nodeSubnets: () => bridge.nodeSubnets(),
     defaultBridge: opts.defaultBridge,
     log: netLog,
+    swarmGateway: () => gateway(swarmNodeId()),
   });
   await networks.open();
   const attach = new CnmContainerNetworks({
@@ -130,7 +143,9 @@ export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => Con
     LocalNetworkInspect: (req) =>
       refusing(async () => {
         const r = find(req.ref);
-        if (!req.verbose || r.driver !== 'bridge') return { network: wire(r), programmedJson: '' };
+        // The gateway bridge's device is the overlay driver's: the bridge driver programmed none of it.
+        if (!req.verbose || r.driver !== 'bridge' || networks.isSwarmGateway(r))
+          return { network: wire(r), programmedJson: '' };
         // Who each leg leads into: the endpoint id a container's record keeps (its own id when absent).
         const owners = new Map(
           engine()

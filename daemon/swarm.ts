@@ -3,7 +3,14 @@
 // (worker-role.ts), and this facade routing control calls, `service logs` and `exec` to the leader.
 import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { pipeExec, routeControl, routeExec, routeLogs, type ReadConsistency } from '../manager/index.js';
+import {
+  networkToWire,
+  pipeExec,
+  routeControl,
+  routeExec,
+  routeLogs,
+  type ReadConsistency,
+} from '../manager/index.js';
 import type { ExecInput, ExecOutput, ExecRequest, LogMessage, LogsRequest, Sink } from '../manager/index.js';
 import {
   Membership,
@@ -14,6 +21,7 @@ import {
 } from './membership.js';
 import type { DaemonOptions } from './options.js';
 import type { ControlCalls } from '../api/rpc.js';
+import type { ListNetworksRequest__Output } from '../api/gen/swarmlite/control/v1/ListNetworksRequest.js';
 import type { ImageService } from '../worker/images/images.js';
 
 export type { InitRequest, JoinRequest } from './membership.js';
@@ -103,6 +111,17 @@ export class SwarmNode {
   /** The swarm side of the containers' DNS (the overlays' records; stable, empty outside a swarm). */
   get containerEndpoints() {
     return this.membership.worker.containerEndpoints;
+  }
+
+  /**
+   * `network ls`'s swarm part. A manager asks the store (through the leader, or its own for local
+   * consistency); a worker cannot, and answers as Docker's does from what it holds: ingress and the
+   * overlays of its tasks, from its dispatcher session.
+   */
+  async listNetworks(req: ListNetworksRequest__Output, consistency: ReadConsistency) {
+    const { swarm, roles, worker } = this.membership;
+    if (swarm.state && !roles.manager) return { networks: worker.swarmNetworks().map(networkToWire) };
+    return this.control((c) => c.listNetworks(req), consistency);
   }
 
   /** What this node holds of a network (its endpoints, peers, kernel state): `network inspect`. */

@@ -47,6 +47,8 @@ export class WorkerRole {
   private executorInstance: Executor | undefined;
   /** The overlays this node's containers were attached to (as the managers sent them), by id. */
   private readonly attachedNetworks = new Map<string, Network>();
+  /** The ingress network as the last session message carried it (a worker's `network ls` shows it). */
+  private ingress: Network | null = null;
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -108,6 +110,7 @@ export class WorkerRole {
     });
     session.on('message', (msg: SessionMessage) => {
       this.network?.onSessionMessage(msg);
+      if (msg.ingressNetwork) this.ingress = msg.ingressNetwork;
       handlers.message(msg);
     });
     session.on('removed', () => handlers.removed());
@@ -176,6 +179,14 @@ export class WorkerRole {
     };
   }
 
+  /**
+   * The swarm networks this node knows by itself (a worker's `network ls`, as Docker's): ingress once
+   * the managers sent it, and the overlays its assigned tasks attach to.
+   */
+  swarmNetworks(): Network[] {
+    return this.agent?.swarmNetworks(this.ingress) ?? (this.ingress ? [this.ingress] : []);
+  }
+
   /** What this node holds of a network (its endpoints, peers, kernel state): `network inspect`. */
   async networkLocal(req: { networkId?: string; vni?: number; verbose?: boolean }) {
     if (!this.network) return { endpoints: [], peers: [], programmedJson: '' };
@@ -192,6 +203,7 @@ export class WorkerRole {
     await this.network?.leave();
     await this.agent?.removeAll().catch((err: unknown) => this.log.warn({ err }, 'task cleanup failed'));
     this.agent = undefined;
+    this.ingress = null;
     this.nodeWork?.detach();
     await this.network?.removeAll();
     this.network = undefined;

@@ -18,3 +18,4 @@ export { pipeExec, routeControl, routeExec, routeLogs } from './control-router.j
 export { readConsistency, type ReadConsistency } from './read-index.js';
 export type { ExecInput, ExecOutput, LogMessage } from './dispatcher/node-work.js';
 export { forceNewCluster } from './recovery.js';
+export { networkToWire } from './controlapi/objects-to-wire.js';

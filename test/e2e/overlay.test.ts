@@ -61,6 +61,24 @@ test('overlay networks on a 3-host lab', { skip: !isRoot && 'needs root' }, asyn
   const web = running(await psJson(n1, 'web'));
   assert.equal(new Set(web.map((x) => x.nodeId)).size, 3, 'one web task per host');
 
+  // Docker's worker lists, from its own assignments, ingress and the overlays its tasks are on (one
+  // web task on each host: appnet on both workers), scope swarm.
+  await t.test('network ls on the workers: ingress and appnet, scope swarm', async () => {
+    for (const h of lab.hosts.slice(1)) {
+      const rows = await waitFor(`${h.hostname} lists appnet`, 60_000, async () => {
+        const out = (await swl(h, ['network', 'ls'])).stdout.trim().split('\n').slice(1);
+        const r = out.map((l) => l.trim().split(/\s+/).slice(1).join(' '));
+        return r.includes('appnet overlay swarm') ? r : undefined;
+      });
+      assert.ok(rows.includes('ingress overlay swarm'), `${h.hostname}: ${rows.join(', ')}`);
+      const swarmRows = rows.filter((r) => r.endsWith(' swarm'));
+      assert.ok(
+        swarmRows.every((r) => /^(appnet|othernet|ingress) overlay swarm$/.test(r)),
+        `${h.hostname}: ${rows.join(', ')}`,
+      );
+    }
+  });
+
   await t.test('every task reaches every other over appnet (ping and TCP), across hosts', async () => {
     for (const from of web) {
       for (const to of web) {

@@ -238,47 +238,68 @@ test(
       assert.ok((await rowsOf(n2)).includes('ingress overlay swarm'));
     });
 
-    // NOT DONE (product gap, marked todo so the suite passes while it is reported): Docker lists on a
-    // worker the swarm networks attached there, ingress always; swarmlite's `network ls` asks the
-    // managers, which a worker cannot, and shows the local networks alone.
-    await t.test(
-      'a worker lists ingress too',
-      { todo: 'product gap: network ls on a worker shows no swarm network (ingress)' },
-      async () => {
-        // Once the manager sees the worker ready, the worker has its assignments (ingress among them).
-        await waitFor('node3 ready in node ls', 60_000, async () => {
-          const ls = (await swl(n2, ['node', 'ls'])).stdout;
-          return /^\S+\s+node3\s+Ready\s/m.test(ls) ? true : undefined;
-        });
-        assert.ok(
-          (await networkRows(n3)).includes('ingress overlay swarm'),
-          'network ls on node3 (a worker)',
-        );
-      },
-    );
+    // Docker lists on a worker the swarm networks attached there, ingress always, from the node's own
+    // knowledge (its assignments): the worker cannot ask the managers' store.
+    await t.test('a worker lists ingress too', async () => {
+      // Once the manager sees the worker ready, the worker has its assignments (ingress among them).
+      await waitFor('node3 ready in node ls', 60_000, async () => {
+        const ls = (await swl(n2, ['node', 'ls'])).stdout;
+        return /^\S+\s+node3\s+Ready\s/m.test(ls) ? true : undefined;
+      });
+      assert.ok((await rowsOf(n3)).includes('ingress overlay swarm'), 'network ls on node3 (a worker)');
+    });
 
-    // NOT DONE (product gap, marked todo): Docker makes docker_gwbridge (a local bridge network) when a
-    // node enters a swarm, and lists it; swarmlite's gateway bridge (<prefix>_gwbridge, worker/network/
-    // overlay/plan-gateway.ts) is a device, not a local network record, so `network ls` never shows it.
-    await t.test(
-      "swarm nodes list docker_gwbridge: Docker's whole list",
-      { todo: 'product gap: the gateway bridge is not a local network, network ls shows no docker_gwbridge' },
-      async () => {
-        for (const h of [n2, n3]) {
-          assert.deepEqual(
-            await networkRows(h),
-            [
-              'bridge bridge local',
-              'docker_gwbridge bridge local',
-              'host host local',
-              'ingress overlay swarm',
-              'none null local',
-            ],
-            `network ls on ${h.hostname}`,
-          );
-        }
-      },
-    );
+    // Docker makes docker_gwbridge (a local bridge network) when a node enters a swarm, and lists it;
+    // swarmlite's is the record of its gateway bridge device (worker/network/gateway-record.ts).
+    await t.test("swarm nodes list docker_gwbridge: Docker's whole list", async () => {
+      for (const h of [n2, n3]) {
+        assert.deepEqual(
+          await networkRows(h),
+          [
+            'bridge bridge local',
+            'docker_gwbridge bridge local',
+            'host host local',
+            'ingress overlay swarm',
+            'none null local',
+          ],
+          `network ls on ${h.hostname}`,
+        );
+      }
+    });
+
+    await t.test('docker_gwbridge: inspect describes the real device; rm refused in a swarm', async () => {
+      for (const h of [n2, n3]) {
+        const [gw] = JSON.parse((await swl(h, ['network', 'inspect', 'docker_gwbridge'])).stdout) as {
+          Name: string;
+          Driver: string;
+          Scope: string;
+          IPAM: { Config: { Subnet: string; Gateway: string }[] };
+          Options: Record<string, string>;
+        }[];
+        assert.equal(gw!.Driver, 'bridge');
+        assert.equal(gw!.Scope, 'local');
+        assert.deepEqual(gw!.IPAM.Config, [{ Subnet: '172.18.0.0/16', Gateway: '172.18.0.1' }]);
+        const dev = gw!.Options['com.docker.network.bridge.name']!;
+        // `<prefix>_gwbridge`, cut to the kernel's 15 characters (overlay/names.ts hostIfName).
+        assert.match(dev, /_gw/);
+        // The device of that name is there (the ingress sandbox's leg needs it) with that address.
+        const addr = await waitFor(`${dev} on ${h.hostname}`, 60_000, async () => {
+          const r = await runIn(h, ['ip', '-o', '-4', 'addr', 'show', 'dev', dev]);
+          return r.code === 0 && /172\.18\.0\.1\/16/.test(r.stdout) ? r.stdout : undefined;
+        });
+        assert.match(addr, /inet 172\.18\.0\.1\/16/);
+        const rm = await swl(h, ['network', 'rm', 'docker_gwbridge'], 1);
+        assert.match(rm.stderr, /docker_gwbridge is the swarm's gateway bridge/);
+        assert.ok((await networkRows(h)).includes('docker_gwbridge bridge local'), 'still listed after rm');
+      }
+    });
+
+    // Here swarmlite differs from Docker, which keeps docker_gwbridge after a leave: swarmlite's record
+    // describes the device, and the overlay driver removes the device once the node's tasks are gone.
+    await t.test('a worker that leaves lists the local networks alone again', async () => {
+      await swl(n3, ['leave']);
+      assert.deepEqual(await networkRows(n3), ['bridge bridge local', 'host host local', 'none null local']);
+    });
   },
 );
 

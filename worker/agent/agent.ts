@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/log.js';
 import type { Network, Task, TaskStatus } from '../../api/objects/index.js';
 import type { Executor, RuntimeTaskRecord } from './executor.js';
 import type { AssignmentsMessage, TaskStatusUpdate } from './session.js';
+import { nodeSwarmNetworks } from './node-networks.js';
 import { TaskRunner, type NetworkAttacher, type RuntimePhase } from './task-runner.js';
 
 /** What the agent needs of its session: assignment events and a way to report (DispatcherSession). */
@@ -40,6 +41,8 @@ export class Agent {
   /** What the runtime had when the daemon started; consumed by the first full assignment set. */
   private leftovers: Promise<Map<string, RuntimeTaskRecord>>;
   private queue: Promise<void> = Promise.resolve();
+  /** Every network object the assignments carried (a full set starts it again). */
+  private readonly networks = new Map<string, Network>();
   private readonly onAssignments = (msg: AssignmentsMessage) => {
     this.queue = this.queue
       .then(() => this.apply(msg))
@@ -93,6 +96,12 @@ export class Agent {
     this.flushTimer = undefined;
   }
 
+  /** The swarm networks of the tasks this agent runs now, with `ingress` as the session sent it. */
+  swarmNetworks(ingress: Network | null | undefined): Network[] {
+    const ids = [...this.runners.values()].flatMap((r) => r.networkIds());
+    return nodeSwarmNetworks(ingress, ids, this.networks);
+  }
+
   /** Task ids this agent runs now (for tests and `info`). */
   taskIds(): string[] {
     return [...this.runners.keys()];
@@ -111,6 +120,8 @@ export class Agent {
     const leftovers = await this.leftovers;
     if (this.stopped) return;
     if (msg.networks) this.opts.network?.setNetworks(msg.networks);
+    if (msg.full) this.networks.clear();
+    for (const n of msg.networks ?? []) this.networks.set(n.id, n);
     if (msg.full) {
       const assigned = new Set(msg.tasks.map((t) => t.id));
       for (const [id, runner] of this.runners) {

@@ -98,6 +98,11 @@ export class TaskRunner {
   }
 
   /** A newer version of the task from the manager (desired state, spec). */
+  /** The networks the task attaches to (the node's `network ls` on a worker). */
+  networkIds(): string[] {
+    return this.task.networks.map((n) => n.networkId);
+  }
+
   update(task: Task): void {
     this.task = task;
     this.wake();

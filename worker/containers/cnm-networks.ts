@@ -78,6 +78,11 @@ export class CnmContainerNetworks implements ContainerNetworks {
     return this.serially(async () => {
       const net = this.o.networks.find(a.mode);
       if (!net) throw new Error(`network ${a.mode} not found`);
+      // The overlay driver owns that device (network/gateway-record.ts): no bridge endpoint on it.
+      if (this.o.networks.isSwarmGateway(net))
+        throw new Error(
+          `network ${net.name} is the swarm's gateway bridge: containers cannot be attached to it`,
+        );
       const driver = this.o.drivers.get(net.driver);
       const kept = a.settings?.networkId === net.id ? a.settings : undefined;
       const settings = kept ?? (await this.choose(a, net.id));

@@ -18,7 +18,8 @@ import {
 } from './driver.js';
 import { HostDriver } from './host/driver.js';
 import { LocalNetworks } from './local-networks.js';
-import { LocalNetworkStore } from './local-store.js';
+import { LocalNetworkStore, type LocalNetworkRecord } from './local-store.js';
+import { gatewayBridgeRecord } from './gateway-record.js';
 import { NullDriver } from './null/driver.js';
 
 class BookingBridge implements NetworkDriver {
@@ -49,7 +50,7 @@ class BookingBridge implements NetworkDriver {
   async removeAll() {}
 }
 
-function node(dir: string, defaultBridge = true) {
+function node(dir: string, defaultBridge = true, swarmGateway?: () => LocalNetworkRecord | undefined) {
   const bridge = new BookingBridge();
   const drivers = new DriverRegistry();
   drivers.register(bridge);
@@ -61,6 +62,7 @@ function node(dir: string, defaultBridge = true) {
     nodeSubnets: async () => ['10.0.0.0/8', '198.18.0.0/24'],
     defaultBridge,
     log: createLogger('error'),
+    ...(swarmGateway ? { swarmGateway } : {}),
   });
   return { bridge, networks };
 }
@@ -205,4 +207,49 @@ test("a network on the wire (macvlan's kind) may take a subnet of the node's rou
   );
   const made = await networks.create({ name: 'lan', driver: 'wire', ...lan });
   assert.deepEqual(made.subnets, [{ subnet: '198.18.0.0/24', gateway: '198.18.0.254' }]);
+});
+
+test('the swarm gateway bridge: listed while in a swarm, describes <prefix>_gwbridge, never stored, driven or removed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-localnets-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let nodeId: string | undefined;
+  const record = (id: string) => gatewayBridgeRecord('swl', id, '2026-01-01T00:00:00.000Z');
+  const a = node(dir, true, () => (nodeId ? record(nodeId) : undefined));
+  await a.networks.open();
+  const names = () => a.networks.list().map((n) => n.name);
+  assert.deepEqual(names(), ['bridge', 'host', 'none']);
+
+  nodeId = 'node-a';
+  assert.deepEqual(names(), ['bridge', 'host', 'none', 'docker_gwbridge']);
+  const gw = a.networks.find('docker_gwbridge')!;
+  assert.equal(gw.driver, 'bridge');
+  assert.deepEqual(gw.subnets, [{ subnet: '172.18.0.0/16', gateway: '172.18.0.1' }]);
+  assert.equal(gw.options['com.docker.network.bridge.name'], 'swl_gwbridge');
+  assert.equal(a.networks.find(gw.id.slice(0, 12))?.name, 'docker_gwbridge');
+  assert.equal(record('node-a').id, gw.id, 'the same id for the same node');
+  assert.notEqual(record('node-b').id, gw.id, 'a new id after a new join');
+  assert.ok(a.networks.isSwarmGateway(gw));
+
+  await assert.rejects(
+    a.networks.remove('docker_gwbridge', () => []),
+    /gateway bridge .* cannot be removed/,
+  );
+  await assert.rejects(
+    a.networks.create({ name: 'docker_gwbridge', driver: 'bridge', internal: false, options: {} }),
+    /network with name docker_gwbridge already exists/,
+  );
+  assert.deepEqual(a.bridge.calls, ['create bridge 172.17.0.0/16'], 'no driver call for the gateway bridge');
+
+  // Not in the store: a daemon opened on the same data, in no swarm, has no such network.
+  const b = node(dir);
+  await b.networks.open();
+  assert.deepEqual(
+    b.networks.list().map((n) => n.name),
+    ['bridge', 'host', 'none'],
+  );
+  assert.deepEqual(b.bridge.calls, ['create bridge 172.17.0.0/16']);
+
+  nodeId = undefined; // left the swarm
+  assert.deepEqual(names(), ['bridge', 'host', 'none']);
+  assert.equal(a.networks.find('docker_gwbridge'), undefined);
 });

@@ -21,6 +21,11 @@ export interface LocalNetworksOptions {
   defaultBridge: boolean;
   log: Logger;
   now?: () => string;
+  /**
+   * The swarm's gateway bridge while the node is in a swarm (gateway-record.ts), else undefined: listed
+   * and found with the others, never stored, given to a driver, removed or attached to from here.
+   */
+  swarmGateway?: () => LocalNetworkRecord | undefined;
 }
 
 export interface CreateLocalNetwork {
@@ -59,7 +64,7 @@ export class LocalNetworks {
       this.o.store.save(record);
       this.records.set(record.id, record);
     }
-    for (const r of this.list()) {
+    for (const r of this.stored()) {
       if (r.name === 'bridge' && r.driver === 'bridge' && !this.o.defaultBridge) continue;
       await this.o.drivers
         .get(r.driver)
@@ -68,15 +73,22 @@ export class LocalNetworks {
     }
   }
 
-  /** Every network, predefined ones first, then by name. */
+  /** Every network, predefined ones first, then by name; the swarm's gateway bridge among them. */
   list(): LocalNetworkRecord[] {
-    const rank = (r: LocalNetworkRecord) => {
-      const i = PREDEFINED_NAMES.indexOf(r.name);
-      return i < 0 ? PREDEFINED_NAMES.length : i;
-    };
+    const gateway = this.o.swarmGateway?.();
+    return gateway ? [...this.stored(), gateway].sort(byRank) : this.stored();
+  }
+
+  /** The swarm's gateway bridge record when `r` is it (the node is in a swarm). */
+  isSwarmGateway(r: LocalNetworkRecord): boolean {
+    return r.id === this.o.swarmGateway?.()?.id;
+  }
+
+  /** The networks of the store (the gateway bridge is not one). */
+  private stored(): LocalNetworkRecord[] {
     return [...this.records.values()]
       .filter((r) => r.name !== 'bridge' || r.driver !== 'bridge' || this.o.defaultBridge)
-      .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+      .sort(byRank);
   }
 
   private byName(name: string): LocalNetworkRecord | undefined {
@@ -157,6 +169,10 @@ export class LocalNetworks {
       if (!r) throw new NetworkDriverError(`network ${ref} not found`);
       if (PREDEFINED_NAMES.includes(r.name))
         throw new NetworkDriverError(`${r.name} is a pre-defined network and cannot be removed`);
+      if (this.isSwarmGateway(r))
+        throw new NetworkDriverError(
+          `${r.name} is the swarm's gateway bridge (tasks' way out) and cannot be removed while the node is in a swarm; it goes when the node leaves`,
+        );
       const users = usersOf(r.id);
       if (users.length > 0)
         throw new NetworkDriverError(
@@ -169,6 +185,13 @@ export class LocalNetworks {
     });
   }
 }
+
+const rank = (r: LocalNetworkRecord) => {
+  const i = PREDEFINED_NAMES.indexOf(r.name);
+  return i < 0 ? PREDEFINED_NAMES.length : i;
+};
+const byRank = (a: LocalNetworkRecord, b: LocalNetworkRecord) =>
+  rank(a) - rank(b) || a.name.localeCompare(b.name);
 
 export const newNetworkId = (): string => randomBytes(32).toString('hex');
 
