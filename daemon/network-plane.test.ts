@@ -2,27 +2,14 @@
 // on a node whose kernel cannot encrypt, with the reason; tasks on other networks are not affected.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultTaskSpec, type Network, type Task } from '../api/objects/index.js';
+import { defaultTaskSpec, type Task } from '../api/objects/index.js';
+import { overlayNetwork } from '../api/objects/test-fixtures.js';
 import { probeEsp } from '../lib/esp.js';
 import { createLogger } from '../lib/log.js';
 import { NetworkPlane } from './network-plane.js';
 
-const network = (id: string, name: string, options: Record<string, string>): Network => ({
-  id,
-  meta: { version: 1, createdAt: '', updatedAt: '' },
-  spec: {
-    name,
-    driver: 'overlay',
-    ipam: [],
-    attachable: false,
-    internal: false,
-    ingress: false,
-    options,
-    labels: {},
-  },
-  ipam: [{ subnet: '10.0.9.0/24', gateway: '10.0.9.1', ipRange: '' }],
-  vni: 4200,
-});
+const network = (id: string, name: string, options: Record<string, string>) =>
+  overlayNetwork(id, name, { options, vni: 4200 });
 
 const taskOn = (networkId: string): Task => ({
   id: `t-${networkId}`,

@@ -1,6 +1,15 @@
-// Nodes and tasks for tests and benchmarks (scheduler, constraints, dispatcher): full objects with only
-// the fields worth overriding as options.
-import type { Node, NodeAvailability, NodeRole, NodeState, PortConfig, Task, TaskState } from './index.js';
+// Nodes, tasks and networks for tests and benchmarks (scheduler, constraints, dispatcher, network
+// planes): full objects with only the fields worth overriding as options.
+import type {
+  Network,
+  Node,
+  NodeAvailability,
+  NodeRole,
+  NodeState,
+  PortConfig,
+  Task,
+  TaskState,
+} from './index.js';
 import { defaultTaskSpec } from './index.js';
 
 export const GiB = 1024 ** 3;
@@ -92,4 +101,29 @@ export function perNode(assignments: ReadonlyMap<string, string>): Record<string
   const counts: Record<string, number> = {};
   for (const nodeId of assignments.values()) counts[nodeId] = (counts[nodeId] ?? 0) + 1;
   return counts;
+}
+
+/** An allocated overlay network `name` (not attachable, not internal), `o` overriding spec fields. */
+export function overlayNetwork(
+  id: string,
+  name: string,
+  o: { ingress?: boolean; options?: Record<string, string>; subnet?: string; vni?: number } = {},
+): Network {
+  const subnet = o.subnet ?? '10.0.9.0/24';
+  return {
+    id,
+    meta: { version: 1, createdAt: '', updatedAt: '' },
+    spec: {
+      name,
+      driver: 'overlay',
+      ipam: [],
+      attachable: false,
+      internal: false,
+      ingress: o.ingress ?? false,
+      options: o.options ?? {},
+      labels: {},
+    },
+    ipam: [{ subnet, gateway: subnet.replace(/\.0\/\d+$/, '.1'), ipRange: '' }],
+    vni: o.vni ?? 4096,
+  };
 }

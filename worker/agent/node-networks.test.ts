@@ -1,25 +1,10 @@
 // Which swarm networks a worker lists by itself: ingress always, its tasks' overlays, nothing else.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Network } from '../../api/objects/index.js';
+import { overlayNetwork } from '../../api/objects/test-fixtures.js';
 import { nodeSwarmNetworks } from './node-networks.js';
 
-const net = (id: string, name: string, ingress = false): Network => ({
-  id,
-  meta: { version: 1, createdAt: '', updatedAt: '' },
-  spec: {
-    name,
-    driver: 'overlay',
-    ipam: [],
-    attachable: false,
-    internal: false,
-    ingress,
-    options: {},
-    labels: {},
-  },
-  ipam: [],
-  vni: 4096,
-});
+const net = (id: string, name: string, ingress = false) => overlayNetwork(id, name, { ingress });
 
 const ingress = net('i', 'ingress', true);
 const front = net('f', 'front');
