@@ -99,8 +99,17 @@ export interface RunOptions {
    * for removals, which must be idempotent and may race with the kernel removing it anyway.
    */
   okIfAbsent?: boolean;
+  /** When a tool that never ends is killed: TOOL_TIMEOUT_MS unless said. */
   timeoutMs?: number;
 }
+
+/**
+ * A tool that runs longer than this is taken as hung, killed and reported. It bounds hangs; it is no
+ * measure of speed: on a loaded 2-core machine, beside another suite's disk work, a plain
+ * `mount -t overlay` once waited more than 30 s (the bound before) for the kernel, and a task's
+ * prepare failed for it.
+ */
+export const TOOL_TIMEOUT_MS = 120_000;
 
 /** What ip, bridge, nft and sysctl print when the thing they were asked about does not exist. */
 const ABSENT =
@@ -136,9 +145,9 @@ export async function run(tool: string, args: string[], opts: RunOptions = {}): 
       child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
       const timer = setTimeout(() => {
-        failure = `timed out after ${opts.timeoutMs ?? 30_000} ms`;
+        failure = `timed out after ${opts.timeoutMs ?? TOOL_TIMEOUT_MS} ms`;
         child.kill('SIGTERM');
-      }, opts.timeoutMs ?? 30_000);
+      }, opts.timeoutMs ?? TOOL_TIMEOUT_MS);
       child.on('error', (e) => (failure ??= e.message));
       // 'close': the process ended and its stdout and stderr are read to the end.
       child.on('close', (exitCode, signal) => {

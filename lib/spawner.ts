@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { CommandError, findTool, isAbsentError, type RunOptions } from './exec.js';
+import { CommandError, findTool, isAbsentError, TOOL_TIMEOUT_MS, type RunOptions } from './exec.js';
 
 const HELPER = String.raw`
 use strict; use warnings; use POSIX qw(:sys_wait_h);
@@ -193,7 +193,7 @@ export class Spawner {
     const id = this.nextId++;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 }); // (removed with its owner's root meanwhile)
     const child = this.helper();
-    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const timeoutMs = opts.timeoutMs ?? TOOL_TIMEOUT_MS;
     let timedOut = false;
     const ended = await new Promise<{ status?: number; forkFailed?: boolean }>((resolve) => {
       const timer = setTimeout(() => {
