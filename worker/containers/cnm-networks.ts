@@ -8,7 +8,7 @@
 import type { DriverRegistry } from '../network/driver.js';
 import { allocateAddress } from '../network/ipam.js';
 import { PREDEFINED_NAMES, type LocalNetworks } from '../network/local-networks.js';
-import { connectEndpointId, endpointIdOf } from './connections.js';
+import { endpointIdOf, legIdentity } from './connections.js';
 import type { ContainerNetworks, NetworkAttachment, NetworkFacts, NetworkSettings } from './network.js';
 import { exposedRequests, resolvePorts } from './ports.js';
 import type { SwarmNetworks } from './swarm-networks.js';
@@ -120,8 +120,8 @@ export class CnmContainerNetworks implements ContainerNetworks {
       );
     const kept = a.settings?.attachmentId ? a.settings : undefined;
     const att = await swarm.attach(kept?.networkId ?? a.mode, a.containerId, a.aliases ?? []);
-    const connected = a.ifName !== undefined && a.ifName !== 'eth0';
-    const endpointId = connected ? connectEndpointId(a.containerId, att.networkId) : a.containerId;
+    const leg = legIdentity(a.containerId, att.networkId, a.ifName);
+    const endpointId = endpointIdOf(leg, a.containerId);
     const driver = await swarm.driver(att.networkId);
     try {
       await driver.createEndpoint(att.networkId, { id: endpointId, address: att.address });
@@ -138,7 +138,7 @@ export class CnmContainerNetworks implements ContainerNetworks {
         gateway: info.gateway ?? '',
         macAddress: info.mac ?? '',
         ports: [],
-        ...(connected ? { ifName: a.ifName, endpointId } : {}),
+        ...leg,
         ...(a.aliases?.length ? { aliases: [...a.aliases] } : {}),
         attachmentId: att.attachmentId,
       };
@@ -183,9 +183,7 @@ export class CnmContainerNetworks implements ContainerNetworks {
       gateway: driver.capabilities.addressed && subnet && !net.internal ? subnet.gateway : '',
       macAddress: '',
       ports,
-      // Only when it differs from the defaults, so records of single-network containers stay as they were.
-      ...(a.ifName && a.ifName !== 'eth0' ? { ifName: a.ifName } : {}),
-      ...(a.ifName && a.ifName !== 'eth0' ? { endpointId: connectEndpointId(a.containerId, net.id) } : {}),
+      ...legIdentity(a.containerId, net.id, a.ifName),
       ...(a.aliases?.length ? { aliases: [...a.aliases] } : {}),
     };
   }

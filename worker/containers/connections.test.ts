@@ -6,6 +6,7 @@ import {
   defaultRouteNetwork,
   disconnectTarget,
   endpointIdOf,
+  legIdentity,
   networksOf,
   nextIfName,
 } from './connections.js';
@@ -73,6 +74,16 @@ test('endpoint ids: the container id on its first network, a per-network one on 
   assert.notEqual(n2, connectEndpointId(CID, leg('n3').networkId));
   assert.equal(n2, connectEndpointId(CID, leg('n2').networkId), 'a replay finds the same one');
   assert.equal(endpointIdOf(leg('n2', { endpointId: n2 }), CID), n2);
+});
+
+test("a leg's identity in its settings: none for eth0 (or no interface), interface and derived id for a connect", () => {
+  assert.deepEqual(legIdentity(CID, 'n1', undefined), {});
+  assert.deepEqual(legIdentity(CID, 'n1', 'eth0'), {});
+  assert.deepEqual(legIdentity(CID, 'n2', 'eth1'), {
+    ifName: 'eth1',
+    endpointId: connectEndpointId(CID, 'n2'),
+  });
+  assert.equal(endpointIdOf(legIdentity(CID, 'n1', 'eth0'), CID), CID);
 });
 
 test("a record's networks: the list, a record older than connect's one network, or none yet", () => {

@@ -20,6 +20,20 @@ export const connectEndpointId = (containerId: string, networkId: string): strin
   createHash('sha256').update(`${containerId}/${networkId}`).digest('hex');
 
 /**
+ * What a leg's settings record of its identity: nothing for the first network's eth0 (so records of
+ * single-network containers stay as they were; its endpoint id is the container id), the interface
+ * and the derived endpoint id for a leg a connect added.
+ */
+export function legIdentity(
+  containerId: string,
+  networkId: string,
+  ifName: string | undefined,
+): Pick<NetworkSettings, 'ifName' | 'endpointId'> {
+  if (ifName === undefined || ifName === 'eth0') return {};
+  return { ifName, endpointId: connectEndpointId(containerId, networkId) };
+}
+
+/**
  * The container's networks in connect order; undefined when it was never attached (then the network
  * it was created with, `hostConfig.networkMode`, is its first). Records older than connect kept one.
  */
