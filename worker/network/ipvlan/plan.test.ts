@@ -64,7 +64,7 @@ test('settings: l2 by default, l3 on request, macvlan modes refused; l3 routes w
     [{ parent: 'eth0', ipvlan_mode: 'L3' }, /ipvlan_mode=L3 is not/],
     // macvlan's option means nothing to ipvlan: the mode stays l2, as Docker ignores foreign options.
     [{ parent: 'eth0', macvlan_mode: 'private' }, 'l2'],
-    [{ parent: 'eth0 ' }, /parent=eth0  is not an interface name/],
+    [{ parent: 'eth0 ' }, /parent=eth0 {2}is not an interface name/],
   ];
   for (const [options, want] of table) {
     if (want instanceof RegExp)
