@@ -15,7 +15,9 @@ import { requireTools, run } from '../../../lib/exec.js';
 import { NetnsFixture, namespacesWithPrefix } from '../../../lib/netns-fixture.js';
 import type { NetworkConfig } from '../driver.js';
 import { nodeDrivers } from '../drivers.js';
-import { probeKernel } from '../macvlan/kernel.js';
+import { MacvlanDriver } from '../macvlan/driver.js';
+import { KernelFeatures, probeKernel } from '../macvlan/kernel.js';
+import { LowerNetworks } from '../macvlan/parents.js';
 import { IpvlanDriver } from './driver.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -57,7 +59,48 @@ test('ipvlan driver on real namespaces', { skip: !isRoot && 'needs root' }, asyn
   const ping = async (netns: string, target: string) =>
     (await lab.execIn(netns, ['ping', '-n', '-c', '1', '-W', '2', target])).code === 0;
 
-  if (!(await kernelHasIpvlan(lab.tag))) {
+  const hasIpvlan = await kernelHasIpvlan(lab.tag);
+
+  await t.test(
+    'one network per parent across macvlan and ipvlan, refused at create naming the other',
+    async () => {
+      const before = JSON.stringify(await linksIn(h1.netns));
+      // Two drivers sharing one index as nodeDrivers builds them; the kernel is told to have ipvlan,
+      // which it need not have here: an existing parent is only booked at create, nothing is made.
+      const networks = new LowerNetworks();
+      const kernel = new KernelFeatures(async () => true);
+      const ipv = new IpvlanDriver({ prefix: lab.tag, nodeNetns: h1.netns, kernel, networks });
+      const mv = new MacvlanDriver({ prefix: lab.tag, nodeNetns: h1.netns, kernel, networks });
+      const routed = network('routed', '10.71.0', { parent: 'eth0', ipvlan_mode: 'l3' });
+      await ipv.createNetwork(routed);
+      await assert.rejects(
+        mv.createNetwork({ ...network('lan', '10.72.0', { parent: 'eth0' }), driver: 'macvlan' }),
+        {
+          name: 'NetworkDriverError',
+          message:
+            /^parent interface eth0 is already used by ipvlan network routed \(mode l3\); a macvlan network needs a parent of its own/,
+        },
+      );
+      await ipv.deleteNetwork(routed.id);
+      const lan = { ...network('lan', '10.72.0', { parent: 'eth0' }), driver: 'macvlan' };
+      await mv.createNetwork(lan);
+      // The daemon's composition: ipvlan on macvlan's parent is refused, by the kernel check first
+      // where the kernel lacks ipvlan, by the shared index where it has it.
+      const drivers = nodeDrivers({ prefix: lab.tag, nodeNetns: h1.netns });
+      await drivers.get('macvlan').createNetwork(lan);
+      await assert.rejects(drivers.get('ipvlan').createNetwork(routed), {
+        name: 'NetworkDriverError',
+        message: hasIpvlan
+          ? /^parent interface eth0 is already used by macvlan network lan \(mode bridge\)/
+          : /requires IPvlan support \(CONFIG_IPVLAN\)/,
+      });
+      await drivers.get('macvlan').deleteNetwork(lan.id);
+      await mv.deleteNetwork(lan.id);
+      assert.equal(JSON.stringify(await linksIn(h1.netns)), before, "the node's links as they were");
+    },
+  );
+
+  if (!hasIpvlan) {
     await t.test('without CONFIG_IPVLAN: every ipvlan network refused by name, nothing changed', async () => {
       const before = JSON.stringify(await linksIn(h1.netns));
       const cases: [string, Record<string, string>][] = [
