@@ -218,9 +218,15 @@ export function registerNetworkCommands(program: Command): void {
 
   network
     .command('create')
-    .description('Create a network: a local bridge, or with -d overlay one of the swarm')
+    .description(
+      'Create a network: a local one (bridge, macvlan, ipvlan), or with -d overlay one of the swarm',
+    )
     .argument('<name>')
-    .option('-d, --driver <driver>', 'bridge (local to this node) or overlay (the swarm)', 'bridge')
+    .option(
+      '-d, --driver <driver>',
+      'bridge, macvlan, ipvlan (local to this node; -o parent=IFACE, macvlan_mode=, ipvlan_mode=l2|l3) or overlay (the swarm)',
+      'bridge',
+    )
     .option('--subnet <cidr>', 'subnet (repeatable)', collect)
     .option('--gateway <ip>', 'gateway for the subnet in the same position (repeatable)', collect)
     .option('--ip-range <cidr>', 'task addresses from this range of the subnet (repeatable)', collect)

@@ -8,7 +8,9 @@ import { DEFAULT_BRIDGE_NAME, DEFAULT_BRIDGE_OPTION, BRIDGE_NAME_OPTION } from '
 import { DriverRegistry, type NetworkConfig } from './driver.js';
 import { HostDriver } from './host/driver.js';
 import { KernelFeatures, probeKernel } from './macvlan/kernel.js';
-import { IpvlanDriver, MacvlanDriver } from './macvlan/driver.js';
+import { IpvlanDriver } from './ipvlan/driver.js';
+import { MacvlanDriver } from './macvlan/driver.js';
+import { LowerNetworks } from './macvlan/parents.js';
 import { DEFAULT_BRIDGE_SUBNET } from './ipam.js';
 import { NullDriver } from './null/driver.js';
 import { overlayNetworkDriver } from './overlay/cnm.js';
@@ -32,10 +34,12 @@ export function nodeDrivers(opts: NodeDriversOptions): DriverRegistry {
     ...(opts.log ? { log: opts.log } : {}),
   };
   registry.register(new BridgeDriver(common));
-  // One kernel, one answer per feature for both drivers on a parent device.
+  // One kernel, one answer per feature for both drivers on a parent device; one index of their
+  // networks, so a parent carries one network of either kind.
   const kernel = new KernelFeatures((feature) => probeKernel(opts.prefix, feature));
-  registry.register(new MacvlanDriver({ ...common, kernel }));
-  registry.register(new IpvlanDriver({ ...common, kernel }));
+  const networks = new LowerNetworks();
+  registry.register(new MacvlanDriver({ ...common, kernel, networks }));
+  registry.register(new IpvlanDriver({ ...common, kernel, networks }));
   registry.register(new HostDriver(opts.nodeNetns ? { nodeNetnsPath: `/run/netns/${opts.nodeNetns}` } : {}));
   registry.register(new NullDriver());
   if (opts.overlay) registry.register(overlayNetworkDriver(opts.overlay));

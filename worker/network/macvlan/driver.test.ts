@@ -12,7 +12,8 @@ import { NetnsFixture, namespacesWithPrefix } from '../../../lib/netns-fixture.j
 import type { NetworkConfig } from '../driver.js';
 import { allocateAddress } from '../ipam.js';
 import { probeKernel, type KernelFeature } from './kernel.js';
-import { IpvlanDriver, MacvlanDriver } from './driver.js';
+import { IpvlanDriver } from '../ipvlan/driver.js';
+import { MacvlanDriver } from './driver.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -187,7 +188,7 @@ test('macvlan driver on real namespaces', { skip: !isRoot && 'needs root' }, asy
     );
     await assert.rejects(d1.createNetwork(other('overlap', base, { parent: 'eth0.100' })), {
       name: 'NetworkDriverError',
-      message: `a subnet of network overlap overlaps ${base}.0/24 of network lan`,
+      message: `a subnet of network overlap overlaps ${base}.0/24 of macvlan network lan`,
     });
     await assert.rejects(
       d1.createEndpoint(lan.id, { id: 'c9', address: '10.9.0.2/16' }),

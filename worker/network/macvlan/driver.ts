@@ -1,9 +1,11 @@
-// The macvlan and ipvlan drivers' shell: containers appear on the parent's wire with addresses of their
-// own. A network is a parent device in the node's namespace (the user's `-o parent`, a VLAN
-// sub-interface `eth0.N` the driver makes, or Docker's dummy when no parent is given); a join makes a
-// macvlan (ipvlan) device on it, moves it into the sandbox and sets it up there. Each call observes,
-// plans (plan.ts, pure) and runs, one queue per network. Kernel features a network needs (802.1Q,
-// ipvlan, dummy) are asked of the kernel first (kernel.ts) and their absence refused by name.
+// The macvlan driver's shell, and the base the ipvlan driver (../ipvlan/driver.ts) shares: containers
+// appear on the parent's wire with addresses of their own. A network is a parent device in the node's
+// namespace (the user's `-o parent`, a VLAN sub-interface `eth0.N` the driver makes, or Docker's dummy
+// when no parent is given); a join makes a macvlan (ipvlan) device on it, moves it into the sandbox
+// and sets it up there. Each call observes, plans (plan.ts, pure) and runs, one queue per network.
+// Kernel features a network needs (802.1Q, dummy; ipvlan for the other driver) are asked of the
+// kernel first (kernel.ts) and their absence refused by name. What differs between the two kinds is
+// the leg (macvlanLeg, ipvlanLeg: pure), the endpoint's checks and the ipvlan kernel check.
 import { requireTools, isAbsentError } from '../../../lib/exec.js';
 import { errorMessage } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
@@ -11,7 +13,6 @@ import { KeyedMutex } from '../../../lib/mutex.js';
 import { NETNS_PREFIX_PATTERN } from '../../../lib/netns-prefix.js';
 import { DriverBook } from '../book.js';
 import { parseLinks } from '../bridge/observe.js';
-import { macFromAddress } from '../bridge/names.js';
 import type { ObservedLink, Step } from '../bridge/types.js';
 import { cmd, describeCommand, inSandbox, NODE, runCommand, type Where } from '../commands.js';
 import {
@@ -29,13 +30,17 @@ import { KernelFeatures, missingFeature, probeKernel } from './kernel.js';
 import type { LowerKind } from './names.js';
 import {
   featureFor,
+  joinInfoOf,
+  macvlanLeg,
   parentWork,
   planJoin,
   planLeave,
   planParent,
   planRemove,
   type DesiredLeg,
+  type LegRequest,
 } from './plan.js';
+import { LowerNetworks } from './parents.js';
 import { checkAgainstOthers, settingsOf } from './settings.js';
 
 export interface LowerDriverOptions {
@@ -45,12 +50,12 @@ export interface LowerDriverOptions {
   nodeNetns?: string;
   /** Shared by a node's macvlan and ipvlan drivers so each feature is probed once; default a new one. */
   kernel?: KernelFeatures;
+  /** Shared by a node's macvlan and ipvlan drivers so a parent carries one network of either kind. */
+  networks?: LowerNetworks;
   log?: Logger;
 }
 
-const NETWORKS_QUEUE = '\0networks';
-
-abstract class LowerDeviceDriver implements NetworkDriver {
+export abstract class LowerDeviceDriver implements NetworkDriver {
   abstract readonly name: LowerKind;
   readonly capabilities: DriverCapabilities = {
     scope: 'local',
@@ -61,14 +66,25 @@ abstract class LowerDeviceDriver implements NetworkDriver {
   };
   private bookOf?: DriverBook;
   private readonly queues = new KeyedMutex();
-  private readonly kernel: KernelFeatures;
+  protected readonly kernel: KernelFeatures;
+  private readonly lower: LowerNetworks;
 
   constructor(private readonly opts: LowerDriverOptions) {
     requireTools(['ip', 'nsenter']);
     if (!NETNS_PREFIX_PATTERN.test(opts.prefix))
       throw new RangeError(`invalid netns prefix '${opts.prefix}'`);
     this.kernel = opts.kernel ?? new KernelFeatures((f) => probeKernel(opts.prefix, f));
+    this.lower = opts.networks ?? new LowerNetworks();
   }
+
+  /** The device a join makes, from what it is asked (pure: macvlanLeg, ipvlanLeg). */
+  protected abstract legOf(r: LegRequest): DesiredLeg;
+
+  /** A kind's own refusals of a new network, before anything is looked at on the node. */
+  protected async checkNetwork(_net: NetworkConfig): Promise<void> {}
+
+  /** A kind's own refusals of an endpoint (beyond an address in the network and no ports). */
+  protected checkEndpoint(_net: NetworkConfig, _ep: EndpointConfig): void {}
 
   private get book(): DriverBook {
     return (this.bookOf ??= new DriverBook(this.name));
@@ -77,14 +93,12 @@ abstract class LowerDeviceDriver implements NetworkDriver {
   async createNetwork(net: NetworkConfig): Promise<void> {
     const kind = this.name;
     const s = settingsOf(kind, net);
-    if (kind === 'ipvlan' && !(await this.kernel.has('ipvlan'))) {
-      throw missingFeature('ipvlan', `the ipvlan driver (network ${net.name})`);
-    }
-    // Checked and booked in one queue for all networks, so two networks created at once cannot both
-    // take the same parent or overlapping subnets.
-    await this.queues.run(NETWORKS_QUEUE, () =>
+    await this.checkNetwork(net);
+    // Checked and booked under one lock for the node's macvlan and ipvlan networks, so two networks
+    // created at once cannot both take the same parent or overlapping subnets.
+    await this.lower.lock.run(() =>
       this.queues.run(net.id, async () => {
-        checkAgainstOthers(kind, net, s, this.book.allNetworks());
+        checkAgainstOthers(kind, net, s, this.lower.all());
         const work = parentWork(kind, this.opts.prefix, net.id, s, await this.nodeLinks());
         const feature = featureFor(work);
         if (feature && !(await this.kernel.has(feature))) {
@@ -100,6 +114,7 @@ abstract class LowerDeviceDriver implements NetworkDriver {
               );
         }
         this.book.addNetwork(net);
+        this.lower.add(kind, net);
         await this.runSteps(planParent(kind, this.opts.prefix, net.id, s, work));
       }),
     );
@@ -109,6 +124,7 @@ abstract class LowerDeviceDriver implements NetworkDriver {
     // Refused while in use; otherwise forgotten first, and what carries its label removed even for a
     // network not known (any more), so a retry after a failed removal finishes it.
     this.book.removeNetwork(networkId);
+    this.lower.remove(networkId);
     await this.queues.run(networkId, async () =>
       this.runSteps(planRemove(this.name, this.opts.prefix, networkId, await this.nodeLinks())),
     );
@@ -121,10 +137,7 @@ abstract class LowerDeviceDriver implements NetworkDriver {
     subnetOf(net, ep.address);
     if (ep.ports?.length)
       throw new NetworkDriverError(`ports cannot be published on ${this.name} network ${net.name}`);
-    if (ep.mac && this.name === 'ipvlan')
-      throw new NetworkDriverError(
-        `an endpoint on ipvlan network ${net.name} has the parent's MAC, not its own`,
-      );
+    this.checkEndpoint(net, ep);
     this.book.addEndpoint(networkId, ep);
   }
 
@@ -138,39 +151,25 @@ abstract class LowerDeviceDriver implements NetworkDriver {
     if (ep.sandbox && ep.sandbox.id !== sandbox.id) {
       throw new NetworkDriverError(`endpoint ${endpointId} is already joined to sandbox ${ep.sandbox.id}`);
     }
-    const s = settingsOf(this.name, net);
     const address = ep.address!;
-    const gateway = subnetOf(net, address).gateway;
-    const route =
-      !opts.defaultRoute || s.internal ? undefined : s.mode === 'l3' ? ('dev' as const) : { via: gateway };
-    // ipvlan devices and a passthru macvlan carry the parent's MAC; the others get Docker's 02:42:<ip>.
-    const mac =
-      this.name === 'macvlan' && s.mode !== 'passthru' ? (ep.mac ?? macFromAddress(address)) : undefined;
-    const leg: DesiredLeg = {
-      kind: this.name,
+    const leg = this.legOf({
       owner: this.opts.prefix,
       networkId,
       endpointId,
-      parent: s.parent,
-      mode: s.mode,
+      settings: settingsOf(this.name, net),
       sandboxPath: sandbox.netnsPath,
       ifName: opts.ifName,
       address,
-      ...(mac ? { mac } : {}),
-      ...(s.mtu !== undefined ? { mtu: s.mtu } : {}),
-      ...(route ? { route } : {}),
-    };
+      gateway: subnetOf(net, address).gateway,
+      defaultRoute: opts.defaultRoute,
+      ...(ep.mac ? { mac: ep.mac } : {}),
+    });
     await this.queues.run(networkId, async () => {
       const sandboxLinks = await this.links(inSandbox(sandbox.netnsPath));
       await this.runSteps(planJoin(leg, await this.nodeLinks(), sandboxLinks));
     });
-    Object.assign(ep, { sandbox, ifName: opts.ifName, defaultRoute: route !== undefined });
-    return {
-      ifName: opts.ifName,
-      address,
-      ...(mac ? { mac } : {}),
-      ...(route && route !== 'dev' ? { gateway: route.via } : {}),
-    };
+    Object.assign(ep, { sandbox, ifName: opts.ifName, defaultRoute: leg.route !== undefined });
+    return joinInfoOf(leg);
   }
 
   async leave(networkId: string, endpointId: string): Promise<void> {
@@ -186,6 +185,7 @@ abstract class LowerDeviceDriver implements NetworkDriver {
         await this.queues.run(net.id, () => this.unplug(net.id, ep.id, ep.sandbox));
       }
     }
+    for (const net of this.book.allNetworks()) this.lower.remove(net.id);
     this.book.clear();
     await this.runSteps(planRemove(this.name, this.opts.prefix, undefined, await this.nodeLinks()));
   }
@@ -232,9 +232,8 @@ abstract class LowerDeviceDriver implements NetworkDriver {
 /** `-d macvlan`: modes bridge (default), private, vepa, passthru. */
 export class MacvlanDriver extends LowerDeviceDriver {
   readonly name = 'macvlan' as const;
-}
 
-/** `-d ipvlan`: modes l2 (default) and l3; refused at network creation on a kernel without ipvlan. */
-export class IpvlanDriver extends LowerDeviceDriver {
-  readonly name = 'ipvlan' as const;
+  protected legOf(r: LegRequest): DesiredLeg {
+    return macvlanLeg(r);
+  }
 }

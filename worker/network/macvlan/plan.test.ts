@@ -18,7 +18,10 @@ import {
   planLeave,
   planParent,
   planRemove,
+  joinInfoOf,
+  macvlanLeg,
   type DesiredLeg,
+  type LegRequest,
 } from './plan.js';
 import { checkAgainstOthers, settingsOf, vlanOf } from './settings.js';
 
@@ -115,7 +118,8 @@ test('a parent another network uses, or a subnet overlapping another, is refused
     { subnets: [{ subnet: '10.9.0.0/16', gateway: '10.9.0.1' }] },
   );
   assert.throws(
-    () => checkAgainstOthers('macvlan', second, settingsOf('macvlan', second), [other]),
+    () =>
+      checkAgainstOthers('macvlan', second, settingsOf('macvlan', second), [{ kind: 'macvlan', net: other }]),
     /parent interface eth0 is already used by macvlan network first \(mode bridge\)/,
   );
   const overlapping = network(
@@ -123,13 +127,92 @@ test('a parent another network uses, or a subnet overlapping another, is refused
     { subnets: [{ subnet: '198.18.5.128/25', gateway: '198.18.5.129' }] },
   );
   assert.throws(
-    () => checkAgainstOthers('macvlan', overlapping, settingsOf('macvlan', overlapping), [other]),
-    /a subnet of network lan overlaps 198.18.5.0\/24 of network first/,
+    () =>
+      checkAgainstOthers('macvlan', overlapping, settingsOf('macvlan', overlapping), [
+        { kind: 'macvlan', net: other },
+      ]),
+    /a subnet of network lan overlaps 198.18.5.0\/24 of macvlan network first/,
   );
   const fine = network({ parent: 'eth0.10' }, { subnets: [{ subnet: '10.9.0.0/16', gateway: '10.9.0.1' }] });
-  checkAgainstOthers('macvlan', fine, settingsOf('macvlan', fine), [other]);
+  checkAgainstOthers('macvlan', fine, settingsOf('macvlan', fine), [{ kind: 'macvlan', net: other }]);
   // The same network again is not a conflict with itself.
-  checkAgainstOthers('macvlan', other, settingsOf('macvlan', other), [other]);
+  checkAgainstOthers('macvlan', other, settingsOf('macvlan', other), [{ kind: 'macvlan', net: other }]);
+  // The other kind on the same parent: the kernel puts one kind of port on a device.
+  const ipv = network(
+    { parent: 'eth0', ipvlan_mode: 'l3' },
+    { subnets: [{ subnet: '10.9.0.0/16', gateway: '10.9.0.1' }] },
+  );
+  assert.throws(
+    () => checkAgainstOthers('ipvlan', ipv, settingsOf('ipvlan', ipv), [{ kind: 'macvlan', net: other }]),
+    /^NetworkDriverError: parent interface eth0 is already used by macvlan network first \(mode bridge\); a ipvlan network needs a parent of its own/,
+  );
+  assert.throws(
+    () =>
+      checkAgainstOthers('macvlan', second, settingsOf('macvlan', second), [
+        { kind: 'ipvlan', net: { ...ipv, id: 'e'.repeat(20), name: 'routed', driver: 'ipvlan' } },
+      ]),
+    /already used by ipvlan network routed \(mode l3\)/,
+  );
+});
+
+test('a macvlan leg: the default route via the gateway unless internal or not asked; MAC unless passthru', () => {
+  const request = (
+    options: Record<string, string>,
+    extra: Partial<LegRequest> = {},
+    net = {},
+  ): LegRequest => ({
+    owner: 'swl',
+    networkId: NET,
+    endpointId: 'ep1',
+    settings: settingsOf('macvlan', network(options, net)),
+    sandboxPath: '/run/netns/c1',
+    ifName: 'eth0',
+    address: '198.18.5.10/24',
+    gateway: '198.18.5.1',
+    defaultRoute: true,
+    ...extra,
+  });
+  const table: [string, LegRequest, Partial<DesiredLeg>][] = [
+    [
+      'bridge, default route',
+      request({ parent: 'eth0' }),
+      { mode: 'bridge', mac: '02:42:c6:12:05:0a', route: { via: '198.18.5.1' } },
+    ],
+    [
+      'no default route asked',
+      request({ parent: 'eth0' }, { defaultRoute: false }),
+      { mac: '02:42:c6:12:05:0a', route: undefined },
+    ],
+    ['internal', request({ parent: 'eth0' }, {}, { internal: true }), { route: undefined }],
+    ['no parent: dummy, internal', request({}), { parent: dummyName(NET), route: undefined }],
+    [
+      'the MAC given',
+      request({ parent: 'eth0' }, { mac: '02:00:00:00:00:01' }),
+      { mac: '02:00:00:00:00:01' },
+    ],
+    [
+      "passthru: the parent's MAC",
+      request({ parent: 'eth0', macvlan_mode: 'passthru' }),
+      { mode: 'passthru', mac: undefined },
+    ],
+    [
+      'a VLAN parent and an MTU',
+      request({ parent: 'eth0.100' }, {}, { mtu: 1400 }),
+      { parent: 'eth0.100', mtu: 1400 },
+    ],
+  ];
+  for (const [what, r, want] of table) {
+    const got = macvlanLeg(r);
+    for (const [key, value] of Object.entries(want))
+      assert.deepEqual(got[key as keyof DesiredLeg], value, `${what}: ${key}`);
+    assert.equal(got.kind, 'macvlan');
+  }
+  assert.deepEqual(joinInfoOf(macvlanLeg(request({ parent: 'eth0' }))), {
+    ifName: 'eth0',
+    address: '198.18.5.10/24',
+    mac: '02:42:c6:12:05:0a',
+    gateway: '198.18.5.1',
+  });
 });
 
 test('kernel features: the probe outcome read as present, absent, or a failed probe', () => {

@@ -3,7 +3,8 @@
 // match. Devices are the driver's by their labels (names.ts); a device of a wanted name without the
 // driver's label is refused, never touched.
 import { cmd, inSandbox, ipDel, NODE, type Command } from '../commands.js';
-import { NetworkDriverError } from '../driver.js';
+import { NetworkDriverError, type JoinInfo } from '../driver.js';
+import { macFromAddress } from '../bridge/names.js';
 import type { ObservedLink, Step } from '../bridge/types.js';
 import type { KernelFeature } from './kernel.js';
 import {
@@ -107,6 +108,58 @@ export interface DesiredLeg {
   mtu?: number;
   /** The default route: via the gateway, straight out of the device (ipvlan l3), or none. */
   route?: { via: string } | 'dev';
+}
+
+/** What a join is asked for, as the driver has it: the pure leg builders below turn it into a DesiredLeg. */
+export interface LegRequest {
+  owner: string;
+  networkId: string;
+  endpointId: string;
+  settings: LowerSettings;
+  sandboxPath: string;
+  ifName: string;
+  /** The endpoint's address with its prefix length. */
+  address: string;
+  /** The gateway of the endpoint's subnet. */
+  gateway: string;
+  /** The caller wants the sandbox's default route through this network. */
+  defaultRoute: boolean;
+  /** The endpoint's own MAC, if the caller gave one. */
+  mac?: string;
+}
+
+/**
+ * A macvlan leg: the default route via the subnet's gateway (when asked and the network is not
+ * internal); the endpoint's MAC, else Docker's 02:42:<address>, except in passthru mode, where the one
+ * device takes over the parent's MAC.
+ */
+export function macvlanLeg(r: LegRequest): DesiredLeg {
+  const s = r.settings;
+  const mac = s.mode === 'passthru' ? undefined : (r.mac ?? macFromAddress(r.address));
+  return {
+    kind: 'macvlan',
+    owner: r.owner,
+    networkId: r.networkId,
+    endpointId: r.endpointId,
+    parent: s.parent,
+    mode: s.mode,
+    sandboxPath: r.sandboxPath,
+    ifName: r.ifName,
+    address: r.address,
+    ...(mac ? { mac } : {}),
+    ...(s.mtu !== undefined ? { mtu: s.mtu } : {}),
+    ...(r.defaultRoute && !s.internal ? { route: { via: r.gateway } } : {}),
+  };
+}
+
+/** What a join tells the caller: the interface, address, MAC, and the default route's next hop if any. */
+export function joinInfoOf(leg: DesiredLeg): JoinInfo {
+  return {
+    ifName: leg.ifName,
+    address: leg.address,
+    ...(leg.mac ? { mac: leg.mac } : {}),
+    ...(leg.route && leg.route !== 'dev' ? { gateway: leg.route.via } : {}),
+  };
 }
 
 const routeText = (leg: DesiredLeg): string =>

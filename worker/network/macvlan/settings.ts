@@ -77,22 +77,23 @@ const cidrs = (net: NetworkConfig): Cidr[] =>
   net.subnets.map((s) => parseCidr(s.subnet)).filter((c): c is Cidr => typeof c !== 'string');
 
 /**
- * A new network against the driver's others: no subnet overlapping theirs, and no parent another one
- * uses. Docker gives every macvlan/ipvlan network a parent of its own (the parent is what keeps two
- * networks' traffic apart; a second network on the same wire takes a VLAN sub-interface, eth0.N).
+ * A new network against the node's other macvlan and ipvlan networks: no subnet overlapping theirs,
+ * and no parent another one uses, whatever its kind. Docker gives every macvlan/ipvlan network a
+ * parent of its own (the parent is what keeps two networks' traffic apart; a second network on the
+ * same wire takes a VLAN sub-interface, eth0.N), and the kernel puts one kind of port on a device.
  */
 export function checkAgainstOthers(
   kind: LowerKind,
   net: NetworkConfig,
   mine: LowerSettings,
-  others: readonly NetworkConfig[],
+  others: readonly { kind: LowerKind; net: NetworkConfig }[],
 ): void {
-  for (const other of others) {
+  for (const { kind: theirKind, net: other } of others) {
     if (other.id === net.id) continue;
-    const theirs = settingsOf(kind, other);
+    const theirs = settingsOf(theirKind, other);
     if (theirs.parent === mine.parent) {
       throw new NetworkDriverError(
-        `parent interface ${mine.parent} is already used by ${kind} network ${other.name} (mode ${theirs.mode}); ` +
+        `parent interface ${mine.parent} is already used by ${theirKind} network ${other.name} (mode ${theirs.mode}); ` +
           `a ${kind} network needs a parent of its own (a VLAN sub-interface such as ${mine.parent}.10 for another)`,
       );
     }
@@ -102,7 +103,7 @@ export function checkAgainstOthers(
     });
     if (clash) {
       throw new NetworkDriverError(
-        `a subnet of network ${net.name} overlaps ${clash.subnet} of network ${other.name}`,
+        `a subnet of network ${net.name} overlaps ${clash.subnet} of ${theirKind} network ${other.name}`,
       );
     }
   }
