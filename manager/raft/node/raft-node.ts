@@ -36,6 +36,7 @@ import {
   type RequestId,
 } from './envelope.js';
 import { LeaderlessError, NodeStoppedError, NotLeaderError, RaftTimeoutError } from './errors.js';
+import { emptyHistogram } from './latency-histogram.js';
 import { LogMaintenance } from './log-maintenance.js';
 import { describeMembers, type NodeMetrics, type NodeStatus, type RaftNodeOptions } from './options.js';
 import { ReadyWriter } from './ready-writer.js';
@@ -51,6 +52,7 @@ export class RaftNode extends EventEmitter {
     readies: 0,
     syncedWrites: 0,
     syncedWriteMs: 0,
+    syncedWriteHistogram: emptyHistogram(),
     entriesWritten: 0,
     messagesSent: 0,
     entriesApplied: 0,
@@ -269,7 +271,11 @@ export class RaftNode extends EventEmitter {
   }
 
   metrics(): NodeMetrics {
-    return { ...this.counters, writeLatency: this.latency.totals() };
+    return {
+      ...this.counters,
+      syncedWriteHistogram: [...this.counters.syncedWriteHistogram],
+      writeLatency: this.latency.totals(),
+    };
   }
 
   /**

@@ -4,6 +4,7 @@
 // which is what releasing an acknowledgement needs.
 import { performance } from 'node:perf_hooks';
 import type { Ready } from '../types.js';
+import { record } from './latency-histogram.js';
 import type { NodeMetrics } from './options.js';
 import { type ReadyPlan, ReadyPlanner } from './ready-plan.js';
 import type { NodeStorage } from './storage.js';
@@ -37,7 +38,9 @@ export class ReadyWriter {
     return this.chain(write, () => {
       if (!plan.sync) return;
       this.counters.syncedWrites++;
-      this.counters.syncedWriteMs += performance.now() - started;
+      const ms = performance.now() - started;
+      this.counters.syncedWriteMs += ms;
+      record(this.counters.syncedWriteHistogram, ms);
     });
   }
 
