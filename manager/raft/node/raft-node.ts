@@ -163,7 +163,7 @@ export class RaftNode extends EventEmitter {
     });
     this.addresses.set(this.id, this.transport.address);
     this.ticker = setInterval(() => {
-      void this.writer.flushDeferred().catch(() => {});
+      void this.writer.flushDeferredAtTick().catch(() => {});
       this.maintenance.compactStep();
       this.onCore(() => this.core.tick());
     }, this.opts.tickMs);
