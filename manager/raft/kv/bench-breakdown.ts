@@ -12,7 +12,19 @@
 //                receive and step, its acknowledgement's hop back, the leader's step;
 //   apply        quorum → applied on the leader.
 // etcd's mean and p50 from the same run are the reference (etcd exposes no per-write stages).
-import type { WriteLatency } from '../node/write-latency.js';
+// A second table gives each stage's p99 over the run's writes (from the members' cumulative
+// histograms, latency-histogram.ts): a mean cannot tell which stage the slow 1 % spend their time in.
+// There, replicate is appended → quorum as one per-write duration (the followers' fsync included, as
+// it is not known per write on the leader), and server is propose → applied; stages' p99s do not add
+// up (different writes are slow in each).
+import {
+  emptyHistogram,
+  histogramAdd,
+  histogramDiff,
+  percentileMs,
+  type Histogram,
+} from '../node/latency-histogram.js';
+import type { WriteLatency, WriteStage } from '../node/write-latency.js';
 import type { KvClient } from './kv-client.js';
 import type { LoadResult } from './bench-load.js';
 
@@ -21,7 +33,11 @@ export interface StageSums {
   /** Synced writes of the other members, summed. */
   followerSyncedWrites: number;
   followerSyncedWriteMs: number;
+  followerSyncedWriteHistogram: Histogram;
 }
+
+/** p99 ms of each stage over one run (undefined where nothing was counted). */
+export type StageP99 = Partial<Record<WriteStage | 'followerFsync', number>>;
 
 export interface Breakdown {
   samples: number;
@@ -30,12 +46,14 @@ export interface Breakdown {
   quorumMs: number;
   appliedMs: number;
   followerFsyncMs: number;
+  p99: StageP99;
 }
 
 interface Metrics {
   writeLatency?: WriteLatency;
   syncedWrites: number;
   syncedWriteMs: number;
+  syncedWriteHistogram?: Histogram;
 }
 
 /** The cumulative sums of the leader at `leader` and the other members (undefined if unreadable). */
@@ -57,6 +75,10 @@ export async function readStages(
     leader: lead,
     followerSyncedWrites: followers.reduce((n, m) => n + m.syncedWrites, 0),
     followerSyncedWriteMs: followers.reduce((n, m) => n + m.syncedWriteMs, 0),
+    followerSyncedWriteHistogram: followers.reduce((h, m) => {
+      if (m.syncedWriteHistogram) histogramAdd(h, m.syncedWriteHistogram);
+      return h;
+    }, emptyHistogram()),
   };
 }
 
@@ -65,9 +87,22 @@ export function breakdown(before: StageSums, after: StageSums): Breakdown | unde
   const samples = after.leader.samples - before.leader.samples;
   const syncs = after.followerSyncedWrites - before.followerSyncedWrites;
   if (samples <= 0 || syncs <= 0) return undefined;
-  const mean = (k: keyof Omit<WriteLatency, 'samples'>): number =>
+  const mean = (k: 'appendedMs' | 'durableMs' | 'quorumMs' | 'appliedMs'): number =>
     (after.leader[k] - before.leader[k]) / samples;
+  const p99: StageP99 = {};
+  const hb = before.leader.histograms;
+  const ha = after.leader.histograms;
+  if (ha) {
+    for (const [stage, h] of Object.entries(ha) as Array<[WriteStage, Histogram]>) {
+      p99[stage] = percentileMs(histogramDiff(hb?.[stage], h), 0.99);
+    }
+  }
+  p99.followerFsync = percentileMs(
+    histogramDiff(before.followerSyncedWriteHistogram, after.followerSyncedWriteHistogram),
+    0.99,
+  );
   return {
+    p99,
     samples,
     appendedMs: mean('appendedMs'),
     durableMs: mean('durableMs'),
@@ -124,7 +159,52 @@ export function breakdownTable(rows: BreakdownRow[]): string {
       f(etcd?.result.p50Ms),
     ]);
   }
-  const widths = head.map((_, i) => Math.max(...out.map((row) => row[i]!.length)));
+  return layout(out);
+}
+
+/** Each stage's p99 per run, beside the client's p99 and etcd's for the same load. */
+export function tailTable(rows: BreakdownRow[]): string {
+  const out = [
+    [
+      'system',
+      'client',
+      'conc',
+      'append',
+      'leader fsync',
+      'replicate',
+      'follower fsync',
+      'apply',
+      'server',
+      'client p99',
+      'etcd p99',
+    ],
+  ];
+  const f = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
+  for (const r of rows) {
+    const p = r.stages?.p99;
+    if (!p) continue;
+    const etcd = rows.find(
+      (e) => e.system === 'etcd' && e.style === r.style && e.concurrency === r.concurrency,
+    );
+    out.push([
+      r.system,
+      r.style,
+      String(r.concurrency),
+      f(p.append),
+      f(p.leaderFsync),
+      f(p.replicate),
+      f(p.followerFsync),
+      f(p.apply),
+      f(p.total),
+      f(r.result.p99Ms),
+      f(etcd?.result.p99Ms),
+    ]);
+  }
+  return layout(out);
+}
+
+function layout(out: string[][]): string {
+  const widths = out[0]!.map((_, i) => Math.max(...out.map((row) => row[i]!.length)));
   return out
     .map((row) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
     .join('\n');

@@ -15,7 +15,14 @@ import { kvCalls, newKvGrpcClient } from './kv-proto.js';
 import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './bench-clients.js';
 import { EtcdCluster, etcdPut, etcdVersion } from './etcd-cluster.js';
 import { combineRuns, runLoad, type LoadResult, type LoadRun } from './bench-load.js';
-import { breakdown, breakdownTable, readStages, type Breakdown, type StageSums } from './bench-breakdown.js';
+import {
+  breakdown,
+  breakdownTable,
+  readStages,
+  tailTable,
+  type Breakdown,
+  type StageSums,
+} from './bench-breakdown.js';
 
 const { values } = parseArgs({
   options: {
@@ -147,12 +154,19 @@ async function startSwarmlite(layout: string): Promise<System> {
     async stop() {
       for (const addr of cluster.addrs) {
         const st = await probe.status(addr).catch(() => undefined);
-        if (st) console.error(`swarmlite member ${st.id} (${st.role}): ${st.metrics}`);
+        if (st) console.error(`swarmlite member ${st.id} (${st.role}): ${countersOnly(st.metrics)}`);
       }
       probe.close();
       await cluster.destroy();
     },
   };
+}
+
+/** A member's metrics without its histograms (hundreds of bucket counts), for the log. */
+function countersOnly(metrics: string): string {
+  return JSON.stringify(JSON.parse(metrics) as object, (k: string, v: unknown) =>
+    k === 'histograms' || k.endsWith('Histogram') ? undefined : v,
+  );
 }
 
 async function startEtcd(): Promise<System> {
@@ -225,6 +239,8 @@ async function main(): Promise<void> {
       '\none write on the swarmlite leader, mean ms per stage (bench-breakdown.ts; client mean: the whole round trip)',
     );
     console.log(breakdownTable(rows));
+    console.log('\nthe same, p99 ms per stage (replicate: appended -> quorum; server: propose -> applied)');
+    console.log(tailTable(rows));
   }
 }
 

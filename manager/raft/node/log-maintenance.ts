@@ -5,7 +5,7 @@
 // submitted, so the loop never stalls on a large snapshot. Compaction then drops at most
 // COMPACT_CHUNK entries per tick: deleting thousands of entries is one long storage transaction that
 // every later write would queue behind.
-import type { ConfState } from '../types.js';
+import type { ConfState, RaftId } from '../types.js';
 import type { NodeStorage } from './storage.js';
 
 const COMPACT_CHUNK = 1000;
@@ -69,4 +69,13 @@ export class LogMaintenance {
     await this.snapshotDone;
     await this.compactDone;
   }
+}
+
+/**
+ * Where in each `every` entries member `id` snapshots: ids spread by the golden ratio's fraction
+ * (consecutive ids land far apart), so members' snapshots fall at different log indices.
+ */
+export function snapshotPhase(id: RaftId, every: number): number {
+  const spread = (Math.imul(id % 0x1_0000_0000, 0x9e3779b1) >>> 0) / 0x1_0000_0000;
+  return Math.floor(spread * every);
 }

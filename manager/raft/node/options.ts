@@ -1,4 +1,5 @@
 // Configuration and reporting types of RaftNode.
+import type { Histogram } from './latency-histogram.js';
 import type { WriteLatency } from './write-latency.js';
 import type { ConfState, MemberProgress, RaftConfig, RaftId, RaftStatus, RawNodeApi } from '../types.js';
 import type { RaftTransportOptions } from '../transport/transport.js';
@@ -65,6 +66,8 @@ export interface NodeMetrics {
   syncedWrites: number;
   /** Total time spent waiting for synced writes, in ms. */
   syncedWriteMs: number;
+  /** The same synced writes' durations, counted per log-spaced bucket (latency-histogram.ts). */
+  syncedWriteHistogram: Histogram;
   entriesWritten: number;
   messagesSent: number;
   entriesApplied: number;
