@@ -152,7 +152,7 @@ function report({ run, catchUpMs, followersCpuMs, ref, leader, followers, setupM
   const w = (s: string) => s.padEnd(44);
   console.log(
     `scheduler through the control plane: ${NODES} nodes, one ${REPLICAS}-replica service, ` +
-      `3 managers on 127.0.0.1 (Raft on LMDB, fsync on), controllers on leader ${leader.id}`,
+      `3 managers on 127.0.0.1 (Raft on its WAL, fsync on), controllers on leader ${leader.id}`,
   );
   console.log(`  setup (cluster, ingress, ${NODES} nodes${values.agents ? ', agents' : ''}): ${ms(setupMs)}`);
   console.log(`${w('  service create committed')}${ms(run.created.commitMs)} (index ${run.created.index})`);
