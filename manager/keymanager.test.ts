@@ -79,7 +79,13 @@ test('a new leader finishes a rotation the previous one left half done', async (
   await store.update((tx) =>
     tx.create('cluster', {
       ...sampleCluster('c1'),
-      overlayKeys: { keys: [{ id: 4, key: a }, { id: 5, key: b }], primary: 4 },
+      overlayKeys: {
+        keys: [
+          { id: 4, key: a },
+          { id: 5, key: b },
+        ],
+        primary: 4,
+      },
     }),
   );
   const km = new KeyManager({

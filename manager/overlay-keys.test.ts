@@ -23,7 +23,12 @@ test('the rotation steps, each from the set it applies to', () => {
     ['a settled set starts a rotation', set([1], 1), 'add', set([1, 2], 1)],
     ['a new key waiting is switched to', set([1, 2], 1), 'switch', set([1, 2], 2)],
     ['the old key is retired once nobody sends with it', set([1, 2], 2), 'retire', set([2], 2)],
-    ['after a gap in ids (a retired key) the next is one past the newest', set([7], 7), 'add', set([7, 8], 7)],
+    [
+      'after a gap in ids (a retired key) the next is one past the newest',
+      set([7], 7),
+      'add',
+      set([7, 8], 7),
+    ],
     ['several old keys (a leader change between rotations) all go', set([3, 4, 5], 5), 'retire', set([5], 5)],
   ];
   for (const [name, before, step, after] of cases) {
@@ -43,7 +48,10 @@ test('three steps make one rotation, and the primary is always a key every node 
     assert.ok(accepted.has(s.primary) || step === 'add', 'a switch goes to a key added a step earlier');
     if (step === 'switch') assert.ok(before.keys.some((k) => k.id === s.primary));
     for (const k of s.keys) accepted.add(k.id);
-    assert.ok(s.keys.some((k) => k.id === s.primary), 'the primary stays in the set');
+    assert.ok(
+      s.keys.some((k) => k.id === s.primary),
+      'the primary stays in the set',
+    );
   }
   assert.deepEqual(s, set([4], 4));
 });

@@ -106,7 +106,8 @@ export class Dispatcher {
             const old = event.oldObject as Task | undefined;
             this.routeTask(task, old, event.op === 'delete');
             // A task on an encrypted overlay may bring its node into the key set, or take it out.
-            if (this.onEncryptedNetwork(task) || (old && this.onEncryptedNetwork(old))) this.queueSessionPush();
+            if (this.onEncryptedNetwork(task) || (old && this.onEncryptedNetwork(old)))
+              this.queueSessionPush();
           } else if (event.type === 'restored') this.resyncAssignments();
           // Services matter to sessions by name only (DNS ownership), and an update cannot rename one.
           else if (event.type === 'object' && event.kind === 'service' && event.op === 'update') continue;

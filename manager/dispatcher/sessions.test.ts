@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Node } from '../../api/objects/index.js';
 import { newGossipKey } from '../keymanager.js';
-import { sampleCluster, sampleManager, sampleNetwork, sampleNode, sampleTask } from '../store/test-fixtures.js';
+import {
+  sampleCluster,
+  sampleManager,
+  sampleNetwork,
+  sampleNode,
+  sampleTask,
+} from '../store/test-fixtures.js';
 import {
   DispatcherSessions,
   encryptedOverlayNodes,
