@@ -17,7 +17,7 @@ import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent, publishesOnHost } from '../worker/network/overlay/agent.js';
 import { OverlayDriver } from '../worker/network/overlay/driver.js';
-import type { EspKeySet } from '../worker/network/overlay/esp-keys.js';
+import { espKeySetFromSession, type EspKeySet } from '../worker/network/overlay/esp-keys.js';
 import { overlayNetworkDriver } from '../worker/network/overlay/cnm.js';
 import { MeshedOverlayDriver } from './container-overlay.js';
 
@@ -97,11 +97,16 @@ export class NetworkPlane {
         if (this.mesh) this.buildSandbox();
       }
     }
-    this.espKeys = {
-      keys: (msg.overlayKeys ?? []).map((k) => ({ id: k.id, key: Buffer.from(k.key) })),
-      primary: msg.overlayPrimaryKey ?? 0,
-    };
-    this.overlay?.setEspKeys(this.espKeys);
+    const esp = espKeySetFromSession(msg.overlayKeys ?? [], msg.overlayPrimaryKey ?? 0);
+    if (esp && 'error' in esp) {
+      this.opts.log.error(
+        { err: esp.error },
+        'ignoring the overlay keys of a session message; keeping the last',
+      );
+    } else {
+      this.espKeys = esp;
+      this.overlay?.setEspKeys(esp);
+    }
     const keys = (msg.networkKeys ?? []).map((k) => new Uint8Array(k));
     if (keys.length === 0) return;
     const seeds = msg.managers

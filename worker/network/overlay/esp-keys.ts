@@ -53,3 +53,25 @@ export function espReqid(prefix: string): number {
 export function espMark(prefix: string): number {
   return (0xe5000000 | espReqid(prefix)) >>> 0;
 }
+
+/**
+ * The key set of a session message (proto OverlayKey, overlay_primary_key), checked: none (an empty
+ * list: this node has no task on an encrypted network), a set, or why it is unusable (a key not 20
+ * bytes, an id repeated or 0, a primary not among the keys), in which case the node keeps what it had.
+ */
+export function espKeySetFromSession(
+  keys: readonly { id: number; key: Uint8Array }[],
+  primary: number,
+): EspKeySet | undefined | { error: string } {
+  if (keys.length === 0) return undefined;
+  const ids = new Set<number>();
+  for (const k of keys) {
+    if (!Number.isInteger(k.id) || k.id <= 0 || ids.has(k.id))
+      return { error: `overlay key id ${k.id} is 0, repeated or not a whole number` };
+    if (k.key.length !== 20)
+      return { error: `overlay key ${k.id} has ${k.key.length} bytes, not the 20 of rfc4106(gcm(aes)) 128` };
+    ids.add(k.id);
+  }
+  if (!ids.has(primary)) return { error: `the primary overlay key ${primary} is not among the keys sent` };
+  return { keys: keys.map((k) => ({ id: k.id, key: Buffer.from(k.key) })), primary };
+}
