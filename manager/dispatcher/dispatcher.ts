@@ -131,13 +131,19 @@ export class Dispatcher {
   }
 
   private snapshot(): SessionSnapshot {
-    return this.deps.store.view((tx) => ({
-      nodes: tx.list('node'),
-      clusters: tx.list('cluster'),
-      networks: tx.list('network'),
-      serviceNames: tx.list('service').map((sv) => sv.spec.name),
-      encryptedNodes: encryptedOverlayNodes(tx.list('network'), tx.list('task')),
-    }));
+    return this.deps.store.view((tx) => {
+      const networks = tx.list('network');
+      return {
+        nodes: tx.list('node'),
+        clusters: tx.list('cluster'),
+        networks,
+        serviceNames: tx.list('service').map((sv) => sv.spec.name),
+        // The tasks are read only when there is an encrypted network at all.
+        encryptedNodes: networks.some((n) => isEncryptedNetwork(n.spec))
+          ? encryptedOverlayNodes(networks, tx.list('task'))
+          : new Set<string>(),
+      };
+    });
   }
 
   private carryOut(actions: DispatcherAction[]): void {
