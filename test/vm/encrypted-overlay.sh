@@ -87,26 +87,40 @@ for host in node1 node2 node3; do
     reqid 1 mode transport aead 'rfc4106(gcm(aes))' 0x0101010101010101010101010101010101010101 128 ||
     fail "$host: the kernel refuses an ESP rfc4106(gcm(aes)) SA (esp4 missing?)"
 done
-# The VMs reach no registry: packages they lack come from this machine's apt, through ssh's stdin.
+# The VMs reach no registry: the packages of tcpdump's and iperf3's dependency closure that a VM lacks
+# come from this machine's apt (the image is built from its sources), through ssh's stdin.
 DEBS=$(mktemp -d)
+installed() { dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" {print $2}' | sort -u; }
+# `apt-cache depends` lists every alternative of a dependency (libelogind0 beside libsystemd0): only
+# the ones this machine has installed are the closure that works, plus the two tools themselves.
+mapfile -t CLOSURE < <(
+  comm -12 <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances tcpdump iperf3 | grep -E '^[a-z0-9]' | sort -u) <(installed)
+  printf '%s\n' tcpdump iperf3
+)
+mapfile -t CLOSURE < <(printf '%s\n' "${CLOSURE[@]}" | sort -u)
 for host in node1 node2 node3; do
   on "$host" sh -c 'command -v tcpdump && command -v iperf3' >/dev/null 2>&1 && continue
-  if [ -z "$(ls "$DEBS")" ]; then
-    (cd "$DEBS" && apt-get download -qq tcpdump libpcap0.8 iperf3 libiperf0 libsctp1 2>/dev/null) ||
-      fail "the VMs lack tcpdump/iperf3 and apt-get download of them failed on this machine"
-  fi
-  on "$host" mkdir -p /tmp/encdebs
-  for deb in "$DEBS"/*.deb; do
-    on "$host" sh -c "cat > /tmp/encdebs/$(basename "$deb")" <"$deb"
+  mapfile -t MISSING < <(comm -23 <(printf '%s\n' "${CLOSURE[@]}") \
+    <(on "$host" sh -c "$(declare -f installed); installed"))
+  [ "${#MISSING[@]}" -gt 0 ] || fail "$host lacks tcpdump/iperf3 but no package of their closure is missing"
+  (cd "$DEBS" && apt-get download -qq "${MISSING[@]}") ||
+    fail "apt-get download ${MISSING[*]} failed on this machine"
+  on "$host" sh -c 'rm -rf /tmp/encdebs && mkdir /tmp/encdebs'
+  for pkg in "${MISSING[@]}"; do
+    for deb in "$DEBS/${pkg}"_*.deb; do
+      on "$host" sh -c "cat > /tmp/encdebs/${deb##*/}" <"$deb"
+    done
   done
-  on "$host" sh -c 'dpkg -i /tmp/encdebs/*.deb >/dev/null' || fail "$host: installing tcpdump/iperf3 failed"
+  on "$host" sh -c 'dpkg -i /tmp/encdebs/*.deb >/dev/null' || fail "$host: installing ${MISSING[*]} failed"
 done
 phase "ESP in every VM's kernel; tcpdump and iperf3 on every VM"
 
 # ---- 2. the manager with a short overlay key schedule ---------------------------------------------
 on node1 sh -c "mkdir -p /etc/systemd/system/swarmlite.service.d && printf '[Service]\nEnvironment=SWARMLITE_OVERLAY_KEY_ROTATION_MS=$ROTATION_MS\n' > /etc/systemd/system/swarmlite.service.d/overlay-keys.conf && systemctl daemon-reload && systemctl restart swarmlite.service"
-ready_nodes() { on node1 swarmlite node ls --format json | js 'j.filter(n=>n.status.state==="ready").length'; }
-until_ok 300 test "$(ready_nodes)" = 3 || fail "the swarm did not come back with 3 ready nodes after the manager restart"
+# (until_ok takes commands, not values: each check is a function so it is evaluated on every try.)
+three_ready() { test "$(on node1 swarmlite node ls --format json | js 'j.filter(n=>n.status.state==="ready").length')" = 3; }
+until_ok 300 three_ready || fail "the swarm did not come back with 3 ready nodes after the manager restart"
 phase "manager restarted with SWARMLITE_OVERLAY_KEY_ROTATION_MS=$ROTATION_MS"
 
 # ---- 3. an encrypted and a plain network, iperf3 tasks on node2 and node3 on each -----------------
@@ -124,8 +138,9 @@ task() { # task SERVICE FIELD: a field of the service's running task (ip, pid)
   on node1 swarmlite service ps "$1" -f desired-state=running --format json |
     js "(t=>t&&('$2'==='ip'?t.networks[0].addresses[0].split('/')[0]:t.status.pid))(j.find(t=>t.status.state==='running'))"
 }
+has_task() { test -n "$(task "$1" pid)"; }
 for svc in srv-secure cli-secure srv-plain cli-plain; do
-  until_ok 300 test -n "$(task "$svc" pid)" || fail "$svc is not running"
+  until_ok 300 has_task "$svc" || fail "$svc is not running"
 done
 SECURE_IP=$(task srv-secure ip)
 PLAIN_IP=$(task srv-plain ip)
@@ -136,8 +151,9 @@ SECURE_VNI=$(vni secure)
 PLAIN_VNI=$(vni plain)
 echo "secure: VNI $SECURE_VNI, server $SECURE_IP; plain: VNI $PLAIN_VNI, server $PLAIN_IP"
 esp_states() { on "$1" ip xfrm state list | grep -c 'proto esp' || true; }
-until_ok 120 test "$(esp_states node3)" -ge 2 || fail "node3 has no ESP SAs"
-until_ok 120 test "$(esp_states node2)" -ge 2 || fail "node2 has no ESP SAs"
+has_sas() { test "$(esp_states "$1")" -ge 2; }
+until_ok 120 has_sas node3 || fail "node3 has no ESP SAs"
+until_ok 120 has_sas node2 || fail "node2 has no ESP SAs"
 [ "$(esp_states node1)" -eq 0 ] || fail "node1 (no task on the encrypted network) holds ESP SAs"
 on node3 ip xfrm policy list | grep -q "dst ${ADDRS[1]}/32 proto udp dport 4789" ||
   fail "node3 has no outbound ESP policy towards node2"
@@ -200,7 +216,8 @@ js '`${(j.end.sum_received.bits_per_second/1e6).toFixed(0)} Mbit/s over ${j.end.
 stalled=$(js 'j.intervals.filter(i=>i.sum.bytes===0).length' <"/tmp/$LAB-rotation.json")
 [ "$stalled" -eq 0 ] || fail "$stalled second(s) without data during the rotation"
 # A rotation may be under way again: within a period the set is back to one key, two SAs with node2.
-until_ok $((ROTATION_MS / 1000)) test "$(esp_states node3)" -eq 2 ||
+two_sas() { test "$(esp_states node3)" -eq 2; }
+until_ok $((ROTATION_MS / 1000)) two_sas ||
   fail "node3 holds $(esp_states node3) ESP SAs a period after the rotation, not 2 (the old key's stayed)"
 phase "rotation under iperf3: ${#SPIS[@]} SPIs used, connection kept"
 
