@@ -13,7 +13,7 @@ import { NETNS_PREFIX_PATTERN } from '../../../lib/netns-prefix.js';
 import type { Logger } from '../../../lib/log.js';
 import { findTool, isAbsentError, requireTools, run } from '../../../lib/exec.js';
 import { errorMessage } from '../../../lib/errors.js';
-import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
+import { argvOf, describeCommand, inSandbox, ip, bridge, redactKeys } from './commands.js';
 import { espDesired, planEsp } from './plan-esp.js';
 import { observeEsp } from './observe-esp.js';
 import { sandboxesWanted, type PlanContext } from './desired.js';
@@ -233,8 +233,10 @@ export class OverlayDriver {
         if (step.nodeExclusive) await this.withNodeLock(() => this.runCommands(step));
         else await this.runCommands(step);
       } catch (err) {
-        failures.push({ scope, why: step.why, error: errorMessage(err) });
-        this.opts.log?.warn({ scope, step: step.why, err: errorMessage(err) }, 'overlay step failed');
+        // A failed command's message repeats its argv: an SA's key must not reach the log with it.
+        const error = redactKeys(errorMessage(err));
+        failures.push({ scope, why: step.why, error });
+        this.opts.log?.warn({ scope, step: step.why, err: error }, 'overlay step failed');
         if (step.required) break;
       }
     }
@@ -244,7 +246,7 @@ export class OverlayDriver {
   private async runCommands(step: Step): Promise<void> {
     this.opts.log?.debug({ step: step.why }, 'overlay step');
     for (const cmd of step.commands) {
-      this.opts.log?.trace({ cmd: describeCommand(cmd, this.opts.nodeNetns) }, 'overlay command');
+      this.opts.log?.trace({ cmd: redactKeys(describeCommand(cmd, this.opts.nodeNetns)) }, 'overlay command');
       try {
         await this.exec(cmd);
       } catch (err) {

@@ -139,7 +139,11 @@ test(
         } else {
           for (const report of reports) {
             assert.ok(report.failures.length > 0, 'the SAs cannot be made on this kernel');
-            for (const f of report.failures) assert.match(f.why, /^ESP SAs with /);
+            for (const f of report.failures) {
+              assert.match(f.why, /^ESP SAs with /);
+              assert.match(f.error, /<key>/, 'the failed command is shown without its key');
+              assert.doesNotMatch(f.error, /0x[0-9a-f]{40}/);
+            }
           }
           assert.deepEqual(await clearVxlanDuringPing(ENC), { answered: false, seen: 0 }, 'still blocked');
         }

@@ -5,7 +5,7 @@
 // applies the planned commands (what `ip xfrm` and `nft -f` would do to the observed state).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeCommand } from './commands.js';
+import { describeCommand, redactKeys } from './commands.js';
 import { espMark, espReqid, espSpi, type EspKey, type EspKeySet } from './esp-keys.js';
 import { parseEspTable, parseXfrmPolicies, parseXfrmStates } from './observe-esp.js';
 import { espDesired, espTableSignature, planEsp, type EspDesired, type ObservedEsp } from './plan-esp.js';
@@ -346,4 +346,12 @@ src 10.1.0.0/16 dst 10.2.0.0/16
   );
   assert.equal(parseEspTable(table(4097, 4097)), espTableSignature(0xe5001234, [4097]));
   assert.match(parseEspTable(table(4097, 4098)), /^unexpected/, 'halves that disagree are rewritten');
+});
+
+test('key material never reaches a log line of the driver', () => {
+  const line = lines(planEsp(P, want(), empty()))[1]!;
+  assert.match(line, /aead 'rfc4106\(gcm\(aes\)\)' 0x[0-9a-f]{40} 128/);
+  const logged = redactKeys(line);
+  assert.match(logged, /aead 'rfc4106\(gcm\(aes\)\)' <key> 128$/);
+  assert.doesNotMatch(logged, /0x[0-9a-f]{40}/);
 });
