@@ -7,7 +7,11 @@
 //  3. Endpoint removal: each of those tasks removed (from the remove call), and node5 leaving the swarm
 //     (from the leave call), until no other node holds their neighbor entries. Goal: under 1 s after the
 //     task is reported stopped, and 1 s after the leave returned (the e2e test asserts only that they go).
-//   npm run bench:overlay          (root; makes and removes its own lab)
+//  With --encrypted, a second network with `--opt encrypted` and its own iperf3 pair on node2 and
+//  node3: each round runs plain overlay, encrypted overlay and underlay in turn (node3's ESP SA byte
+//  counters prove the encrypted runs crossed ESP). Needs a kernel with IPsec ESP (not the development
+//  machine's: run it in a VM).
+//   npm run bench:overlay [-- --encrypted]   (root; makes and removes its own lab)
 import { spawn } from 'node:child_process';
 import { labDown, labUp } from '../deploy/lab/lab.js';
 import { withDaemon, type LocalCalls } from '../daemon/client.js';
@@ -15,10 +19,13 @@ import { findTool, run } from '../lib/exec.js';
 import type { LabHostState } from '../deploy/lab/state.js';
 import { networkView, taskView, type TaskView } from '../cli/objects.js';
 import { macFromIp, sandboxName } from '../worker/network/overlay/names.js';
+import { probeEsp } from '../lib/esp.js';
 
 const NODES = 5;
 const LAB = `bov${process.pid % 10_000}`;
 const NETWORK = 'appnet';
+const ENCRYPTED_NETWORK = 'appnet-enc';
+const ENCRYPTED = process.argv.includes('--encrypted');
 const IPERF_SECONDS = 5;
 const IPERF_ROUNDS = 3;
 const ENDPOINT_RUNS = 3;
@@ -43,6 +50,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 interface Placement {
   constraint?: string;
   global?: boolean;
+  network?: string;
 }
 
 /** Each call's deadline. */
@@ -58,7 +66,7 @@ function managerApi(calls: LocalCalls) {
           task: {
             image: 'host',
             command,
-            networks: [{ target: NETWORK }],
+            networks: [{ target: where.network ?? NETWORK }],
             ...(where.constraint ? { placement: { constraints: [where.constraint] } } : {}),
           },
           ...(where.global ? { global: {} } : { replicated: { replicas: 1 } }),
@@ -69,8 +77,8 @@ function managerApi(calls: LocalCalls) {
   return {
     calls,
     tasks: async (svc: string) => (await calls.listTasks({ service: svc }, CALL_MS)).tasks.map(taskView),
-    pinned: (name: string, command: string[], hostname: string) =>
-      service(name, command, { constraint: `node.hostname==${hostname}` }),
+    pinned: (name: string, command: string[], hostname: string, network?: string) =>
+      service(name, command, { constraint: `node.hostname==${hostname}`, ...(network ? { network } : {}) }),
     global: (name: string, command: string[]) => service(name, command, { global: true }),
   };
 }
@@ -153,9 +161,22 @@ function spawnInHost(host: LabHostState, argv: string[]) {
   return { pid: child.pid!, stop: () => child.kill('SIGKILL') };
 }
 
+/**
+ * Bytes through a host's ESP SAs (`ip -s xfrm state`: each SA's `lifetime current: N(bytes)`), both
+ * ways: proof the encrypted runs were encrypted.
+ */
+async function espBytes(host: LabHostState): Promise<number> {
+  const out = await run('ip', ['-n', host.netns, '-s', 'xfrm', 'state', 'list']);
+  return [...out.matchAll(/(\d+)\(bytes\)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
 interface Throughput {
   overlayGbps: number[];
   underlayGbps: number[];
+  /** --encrypted: the same pair of nodes over the encrypted network, and what crossed node3's SAs. */
+  encryptedGbps: number[];
+  encryptedBytes: number;
+  espBytes: number;
   /** What iperf3 sent over the overlay, and what node3's vxlan0 sent meanwhile (headers included). */
   overlayBytes: number;
   vxlanBytes: number;
@@ -167,11 +188,28 @@ async function throughput(api: ManagerApi, lab: LabHostState[], vni: number): Pr
   await api.pinned('ipf-client', ['sleep', 'infinity'], node3.hostname);
   const [server] = await runningTasks(api, 'ipf-server', 1);
   const [client] = await runningTasks(api, 'ipf-client', 1);
+  let encrypted: { server: TaskView; client: TaskView } | undefined;
+  if (ENCRYPTED) {
+    await api.pinned('ipf-server-enc', ['iperf3', '-s'], node2.hostname, ENCRYPTED_NETWORK);
+    await api.pinned('ipf-client-enc', ['sleep', 'infinity'], node3.hostname, ENCRYPTED_NETWORK);
+    encrypted = {
+      server: (await runningTasks(api, 'ipf-server-enc', 1))[0]!,
+      client: (await runningTasks(api, 'ipf-client-enc', 1))[0]!,
+    };
+  }
   const underlayServer = spawnInHost(node2, [findTool('iperf3'), '-s', '-p', String(UNDERLAY_PORT)]);
   // The client's own host namespace: any process in it will do, and its daemon is one.
   const node3Daemon = node3.daemon?.pid;
   if (!node3Daemon) throw new Error('node3 has no daemon pid in the lab state');
-  const result: Throughput = { overlayGbps: [], underlayGbps: [], overlayBytes: 0, vxlanBytes: 0 };
+  const result: Throughput = {
+    overlayGbps: [],
+    underlayGbps: [],
+    overlayBytes: 0,
+    vxlanBytes: 0,
+    encryptedGbps: [],
+    encryptedBytes: 0,
+    espBytes: 0,
+  };
   try {
     for (let round = 0; round < IPERF_ROUNDS; round++) {
       const before = await vxlanTxBytes(node3, vni);
@@ -179,6 +217,13 @@ async function throughput(api: ManagerApi, lab: LabHostState[], vni: number): Pr
       result.vxlanBytes += (await vxlanTxBytes(node3, vni)) - before;
       result.overlayBytes += overlay.bytes;
       result.overlayGbps.push(overlay.gbps);
+      if (encrypted) {
+        const esp = await espBytes(node3);
+        const enc = await iperfClient(encrypted.client.status.pid!, ipOf(encrypted.server)!, 5201);
+        result.espBytes += (await espBytes(node3)) - esp;
+        result.encryptedBytes += enc.bytes;
+        result.encryptedGbps.push(enc.gbps);
+      }
       result.underlayGbps.push((await iperfClient(node3Daemon, node2.address, UNDERLAY_PORT)).gbps);
     }
   } finally {
@@ -188,6 +233,10 @@ async function throughput(api: ManagerApi, lab: LabHostState[], vni: number): Pr
   if (result.vxlanBytes < result.overlayBytes)
     throw new Error(
       `node3's vxlan0 sent ${result.vxlanBytes} bytes, fewer than iperf3's ${result.overlayBytes}: the traffic took another path`,
+    );
+  if (encrypted && result.espBytes < result.encryptedBytes)
+    throw new Error(
+      `node3's ESP SAs carried ${result.espBytes} bytes, fewer than iperf3's ${result.encryptedBytes}: the encrypted runs were not encrypted`,
     );
   return result;
 }
@@ -314,6 +363,11 @@ async function bench(
       ingress: false,
     };
     await calls.createNetwork({ spec }, CALL_MS);
+    if (ENCRYPTED)
+      await calls.createNetwork(
+        { spec: { ...spec, name: ENCRYPTED_NETWORK, options: { encrypted: '' } } },
+        CALL_MS,
+      );
     // The allocator gives the network its VNI a moment after the create: the sandbox names carry it.
     const network = await until('appnet allocated', async () => {
       const n = networkView((await calls.getNetwork({ ref: NETWORK }, CALL_MS)).network);
@@ -352,6 +406,18 @@ function report(tp: Throughput, endpoints: EndpointRun[], removed: Removal[]): v
   console.log(
     `    ratio (median of the rounds' ${runs(ratios)}) ${ratio.toFixed(2)}   goal ≥ 0.65: ${ratio >= 0.65 ? 'met' : 'MISSED'}`,
   );
+  if (tp.encryptedGbps.length > 0) {
+    const enc = tp.encryptedGbps.map((e, i) => e / tp.overlayGbps[i]!);
+    console.log(
+      `    task → task over ${ENCRYPTED_NETWORK}  ${gbps(median(tp.encryptedGbps))}   runs ${runs(tp.encryptedGbps)}`,
+    );
+    console.log(
+      `    encrypted / plain overlay (median of the rounds' ${runs(enc)}) ${median(enc).toFixed(2)}`,
+    );
+    console.log(
+      `    node3's ESP SAs carried ${gb(tp.espBytes)} GB during the encrypted runs (iperf3 counted ${gb(tp.encryptedBytes)} GB)`,
+    );
+  }
   console.log(
     `    node3's vxlan0 sent ${gb(tp.vxlanBytes)} GB during the overlay runs (iperf3 counted ${gb(tp.overlayBytes)} GB)`,
   );
@@ -384,7 +450,17 @@ function report(tp: Throughput, endpoints: EndpointRun[], removed: Removal[]): v
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench/overlay needs root (namespaces, cgroups)');
   findTool('iperf3');
-  console.log(`overlay: a ${NODES}-host lab (1 manager, ${NODES - 1} workers), overlay network ${NETWORK}`);
+  if (ENCRYPTED) {
+    const esp = await probeEsp();
+    if (!esp.esp)
+      throw new Error(
+        `--encrypted needs a kernel with IPsec ESP (run it in a VM); this one said: ${esp.detail}`,
+      );
+  }
+  console.log(
+    `overlay: a ${NODES}-host lab (1 manager, ${NODES - 1} workers), overlay network ${NETWORK}` +
+      (ENCRYPTED ? ` and encrypted ${ENCRYPTED_NETWORK}` : ''),
+  );
   let result: Awaited<ReturnType<typeof bench>>;
   try {
     const lab = await labUp({ name: LAB, nodes: NODES, managers: 1 });

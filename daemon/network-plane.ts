@@ -17,6 +17,7 @@ import { EndpointTable } from '../worker/endpoints/table.js';
 import { GossipNode } from '../worker/gossip/node.js';
 import { OverlayAgent, publishesOnHost } from '../worker/network/overlay/agent.js';
 import { OverlayDriver } from '../worker/network/overlay/driver.js';
+import { espKeySetFromSession, type EspKeySet } from '../worker/network/overlay/esp-keys.js';
 import { overlayNetworkDriver } from '../worker/network/overlay/cnm.js';
 import { MeshedOverlayDriver } from './container-overlay.js';
 
@@ -68,6 +69,8 @@ export class NetworkPlane {
   private ready!: () => void;
   private readonly up = new Promise<void>((r) => (this.ready = r));
   private readonly pendingNetworks: Network[] = [];
+  /** The overlay IPsec keys of the last session message, for an overlay agent made after it. */
+  private espKeys: EspKeySet | undefined;
   /** Every network the managers sent with this node's tasks (for the encryption check). */
   private readonly networkSpecs = new Map<string, Network>();
   private readonly seeds = new Set<string>();
@@ -93,6 +96,16 @@ export class NetworkPlane {
         this.ingress = { network: msg.ingressNetwork, address: msg.ingressAddress, key };
         if (this.mesh) this.buildSandbox();
       }
+    }
+    const esp = espKeySetFromSession(msg.overlayKeys ?? [], msg.overlayPrimaryKey ?? 0);
+    if (esp && 'error' in esp) {
+      this.opts.log.error(
+        { err: esp.error },
+        'ignoring the overlay keys of a session message; keeping the last',
+      );
+    } else {
+      this.espKeys = esp;
+      this.overlay?.setEspKeys(esp);
     }
     const keys = (msg.networkKeys ?? []).map((k) => new Uint8Array(k));
     if (keys.length === 0) return;
@@ -134,6 +147,7 @@ export class NetworkPlane {
       log: this.opts.log.child({ component: 'overlay' }),
     });
     this.overlay.setNetworks(this.pendingNetworks.splice(0));
+    this.overlay.setEspKeys(this.espKeys);
     const overlay = this.overlay;
     this.endpoints = new EndpointTable(
       gossip,

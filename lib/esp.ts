@@ -14,11 +14,12 @@ export interface EspSupport {
 }
 
 /**
- * Whether swarmlite's overlay data path on this node encrypts: false until the encrypted data path
- * (xfrm states and policies per peer, key rotation from the managers) is built in the multi-VM issue.
- * Until then a kernel with ESP must not make an encrypted network run in the clear.
+ * Whether swarmlite's overlay data path encrypts: the overlay driver programs ESP between VTEPs
+ * (worker/network/overlay/plan-esp.ts) with the keys the managers rotate (manager/overlay-keys.ts). A
+ * build without it must say false here, so a kernel with ESP never makes an encrypted network run in
+ * the clear.
  */
-export const OVERLAY_ENCRYPTION_DATAPATH = false;
+export const OVERLAY_ENCRYPTION_DATAPATH = true;
 
 /**
  * Why a node with this support cannot run a task on an encrypted network, or undefined when it can.

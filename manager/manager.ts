@@ -25,6 +25,7 @@ import { SchedulerController } from './scheduler/controller.js';
 import { OrchestratorController } from './orchestrator/controller.js';
 import { ingressNetwork } from './allocator/ingress.js';
 import { KeyManager } from './keymanager.js';
+import { overlayRotationFromEnv } from './overlay-keys.js';
 import {
   serveExecCall,
   startExec,
@@ -200,7 +201,12 @@ export class Manager implements LeaderInfo {
       this.allocator,
       new OrchestratorController({ store: this.store, log }),
       new SchedulerController({ store: this.store, log }),
-      new KeyManager({ store: this.store, clusterId: cfg.clusterId, log }),
+      new KeyManager({
+        store: this.store,
+        clusterId: cfg.clusterId,
+        log,
+        ...overlayRotation(process.env.SWARMLITE_OVERLAY_KEY_ROTATION_MS),
+      }),
     ];
     this.addServices(ctx);
     await bindManagerPort(this.server, cfg.listenAddr, cfg.tls);
@@ -421,4 +427,10 @@ export function newNodeObject(
     },
     certificate: { role, certPem: '', status: 'issued' },
   };
+}
+
+/** The overlay key schedule of this manager: Docker's 12 h, or a lab's short one from its environment. */
+function overlayRotation(env: string | undefined): { overlayRotationMs: number; overlayOverlapMs: number } {
+  const { periodMs, overlapMs } = overlayRotationFromEnv(env);
+  return { overlayRotationMs: periodMs, overlayOverlapMs: overlapMs };
 }

@@ -73,11 +73,35 @@ export interface EncryptionKey {
   lamportTime: number;
 }
 
+/**
+ * One IPsec key of the encrypted overlays (`--opt encrypted`): 20 bytes of rfc4106(gcm(aes)) material
+ * (128-bit AES key and the 32-bit salt), from which every node derives the same per-pair SA keys.
+ */
+export interface OverlayKey {
+  /** Increasing with every key the leader makes; every node derives the SPIs from it. */
+  id: number;
+  /** Base64 of the 20 bytes. */
+  key: string;
+}
+
+/**
+ * The encrypted overlays' keys: every key a node must accept, and which one it sends with. A rotation
+ * moves through three states (manager/overlay-keys.ts) so that no node ever sends with a key a peer
+ * cannot decrypt yet.
+ */
+export interface OverlayKeySet {
+  keys: OverlayKey[];
+  /** The id of the key nodes encrypt with; always one of `keys`. */
+  primary: number;
+}
+
 export interface Cluster extends StoreObject {
   spec: ClusterSpec;
   rootCA: RootCA;
   joinTokens: JoinTokens;
   encryptionKeys?: EncryptionKey[];
+  /** Absent until the leader's key manager first runs (stores written before encrypted overlays). */
+  overlayKeys?: OverlayKeySet;
 }
 
 export function defaultClusterSpec(name: string = DEFAULT_CLUSTER_NAME): ClusterSpec {

@@ -20,6 +20,9 @@ import {
 } from '../store/test-fixtures.js';
 import { AllocatorController } from '../allocator/controller.js';
 import { Dispatcher } from './dispatcher.js';
+import { KeyManager } from '../keymanager.js';
+import { eventually } from '../../test/support.js';
+import type { SessionMessage__Output } from '../../api/gen/swarmlite/dispatcher/v1/SessionMessage.js';
 
 const CLUSTER = 'dispatchertest';
 
@@ -74,6 +77,8 @@ async function startDispatcher(t: { after(fn: () => unknown): void }) {
     );
     clients.push(client);
     const stream = client.session({ addr: '198.18.0.1' });
+    const messages: SessionMessage__Output[] = [];
+    stream.on('data', (msg: SessionMessage__Output) => messages.push(msg));
     const sessionId = await new Promise<string>((resolve, reject) => {
       stream.once('data', (msg: { sessionId: string }) => resolve(msg.sessionId));
       stream.once('error', reject);
@@ -87,7 +92,7 @@ async function startDispatcher(t: { after(fn: () => unknown): void }) {
     const attach = (network: string, containerId: string, aliases: string[] = []) =>
       call.attachNetwork({ sessionId, network, containerId, aliases }, 60_000);
     const detach = (attachmentId: string) => call.detachNetwork({ sessionId, attachmentId }, 10_000);
-    return { report, attach, detach };
+    return { report, attach, detach, messages };
   };
   return { store, as };
 }
@@ -180,4 +185,73 @@ test('network attachments: an address from the allocator on an attachable overla
   await w1.detach(a.attachmentId); // a retried detach: already gone
   const c = await w1.attach('app', '3'.repeat(64));
   assert.equal(c.address, '10.0.9.2/24', 'the detached address is handed out again');
+});
+
+test('overlay IPsec keys reach only the nodes with tasks on an encrypted network, and a rotation reaches them', async (t) => {
+  const { store, as } = await startDispatcher(t);
+  const enc = sampleNetwork('net-enc', 'secure', { vni: 4200, subnets: ['10.0.42.0/24'] });
+  await store.update((tx) => {
+    tx.create('network', { ...enc, spec: { ...enc.spec, options: { encrypted: '' } } });
+    tx.create('network', sampleNetwork('net-plain', 'plain', { vni: 4201, subnets: ['10.0.43.0/24'] }));
+    tx.create('node', sampleNode('w3'));
+    const on = (id: string) => [{ networkId: id, addresses: [], aliases: [] }];
+    tx.update('task', { ...tx.get('task', 'task-of-w1')!, networks: on('net-enc') });
+    tx.update('task', { ...tx.get('task', 'task-of-w2')!, networks: on('net-plain') });
+  });
+  const keys = new KeyManager({
+    store,
+    clusterId: CLUSTER,
+    log: createLogger('silent'),
+    overlayRotationMs: 600_000,
+    overlayOverlapMs: 50,
+  });
+  t.after(() => keys.stop());
+  keys.start(); // makes the cluster's first overlay key
+  await eventually('the first key', () => store.view((tx) => tx.get('cluster', CLUSTER))?.overlayKeys);
+  const [w1, w2, w3] = [await as('w1'), await as('w2'), await as('w3')];
+  const last = (w: { messages: SessionMessage__Output[] }) => {
+    const m = w.messages.at(-1);
+    return m ? `${m.overlayKeys.map((k) => k.id).join(',')}/${m.overlayPrimaryKey}` : 'none';
+  };
+  await eventually('w1 has key 1', () => last(w1) === '1/1');
+  assert.equal(last(w2), '/0', 'a task on a plain network only: no key');
+  assert.equal(last(w3), '/0', 'no task at all: no key');
+  assert.equal(w1.messages.at(-1)!.overlayKeys[0]!.key.length, 20);
+
+  // A task on the encrypted network lands on w2: its session is sent the keys.
+  await store.update((tx) =>
+    tx.create(
+      'task',
+      sampleTask('task2-of-w2', 'w2', 'assigned', {
+        networks: [{ networkId: 'net-enc', addresses: [], aliases: [] }],
+      }),
+    ),
+  );
+  await eventually('w2 has key 1', () => last(w2) === '1/1');
+
+  // A rotation, its three steps 50 ms apart, reaches both; each node sees the new key accepted before
+  // it becomes the primary, and the old one retired only after.
+  const before = [w1.messages.length, w2.messages.length];
+  await keys.rotateOverlayKeys();
+  for (const [i, w] of [w1, w2].entries()) {
+    await eventually('the rotation arrived', () => last(w) === '2/2');
+    const steps = w.messages
+      .slice(before[i])
+      .map((m) => `${m.overlayKeys.map((k) => k.id).join(',')}/${m.overlayPrimaryKey}`);
+    assert.deepEqual(steps, ['1,2/1', '2,1/2', '2/2']);
+  }
+  assert.ok(
+    w3.messages.every((m) => m.overlayKeys.length === 0),
+    'w3 never saw a key',
+  );
+
+  // w2's encrypted task ends: it is no longer sent the keys.
+  await store.update((tx) =>
+    tx.update('task', {
+      ...tx.get('task', 'task2-of-w2')!,
+      status: { state: 'complete', timestamp: '', message: '', err: '' },
+    }),
+  );
+  await eventually('w2 keys withdrawn', () => last(w2) === '/0');
+  assert.equal(last(w1), '2/2');
 });

@@ -11,11 +11,12 @@ import type { Logger } from '../../lib/log.js';
 import { rejected } from '../../lib/rejects.js';
 import type { DispatcherHandlers } from '../../api/rpc.js';
 import type { Store } from '../store/index.js';
-import type { Node, SwarmObjects, Task } from '../../api/objects/index.js';
+import { isEncryptedNetwork, type Node, type SwarmObjects, type Task } from '../../api/objects/index.js';
 import {
   DispatcherSessions,
   type DispatcherAction,
   type EndReason,
+  encryptedOverlayNodes,
   type SessionSnapshot,
 } from './sessions.js';
 import { NodeAssignments } from './assignments.js';
@@ -68,6 +69,7 @@ export class Dispatcher {
   /** Log reads and exec sessions relayed to nodes (the control API's streaming calls use it). */
   readonly relay = new NodeWorkRelay();
   private expiryTimer: NodeJS.Timeout | undefined;
+  private sessionPushQueued = false;
   private watchStop: (() => void) | undefined;
   private readonly now: () => number;
 
@@ -99,9 +101,14 @@ export class Dispatcher {
       try {
         for await (const event of sub) {
           if (stopped) break;
-          if (event.type === 'object' && event.kind === 'task')
-            this.routeTask(event.object as Task, event.oldObject as Task | undefined, event.op === 'delete');
-          else if (event.type === 'restored') this.resyncAssignments();
+          if (event.type === 'object' && event.kind === 'task') {
+            const task = event.object as Task;
+            const old = event.oldObject as Task | undefined;
+            this.routeTask(task, old, event.op === 'delete');
+            // A task on an encrypted overlay may bring its node into the key set, or take it out.
+            if (this.onEncryptedNetwork(task) || (old && this.onEncryptedNetwork(old)))
+              this.queueSessionPush();
+          } else if (event.type === 'restored') this.resyncAssignments();
           // Services matter to sessions by name only (DNS ownership), and an update cannot rename one.
           else if (event.type === 'object' && event.kind === 'service' && event.op === 'update') continue;
           else this.pushUpdates();
@@ -124,12 +131,19 @@ export class Dispatcher {
   }
 
   private snapshot(): SessionSnapshot {
-    return this.deps.store.view((tx) => ({
-      nodes: tx.list('node'),
-      clusters: tx.list('cluster'),
-      networks: tx.list('network'),
-      serviceNames: tx.list('service').map((sv) => sv.spec.name),
-    }));
+    return this.deps.store.view((tx) => {
+      const networks = tx.list('network');
+      return {
+        nodes: tx.list('node'),
+        clusters: tx.list('cluster'),
+        networks,
+        serviceNames: tx.list('service').map((sv) => sv.spec.name),
+        // The tasks are read only when there is an encrypted network at all.
+        encryptedNodes: networks.some((n) => isEncryptedNetwork(n.spec))
+          ? encryptedOverlayNodes(networks, tx.list('task'))
+          : new Set<string>(),
+      };
+    });
   }
 
   private carryOut(actions: DispatcherAction[]): void {
@@ -311,6 +325,26 @@ export class Dispatcher {
     }
     rejected('grpc:foreign-task-status', peer, err.message);
     return err;
+  }
+
+  private onEncryptedNetwork(task: Task): boolean {
+    if (task.networks.length === 0) return false;
+    return this.deps.store.view((tx) =>
+      task.networks.some((a) => {
+        const n = tx.get('network', a.networkId);
+        return n !== undefined && isEncryptedNetwork(n.spec);
+      }),
+    );
+  }
+
+  /** Session updates for task changes, one per loop turn (a scale-up writes tasks in bursts). */
+  private queueSessionPush(): void {
+    if (this.sessionPushQueued) return;
+    this.sessionPushQueued = true;
+    setImmediate(() => {
+      this.sessionPushQueued = false;
+      this.pushUpdates();
+    });
   }
 
   private pushUpdates(): void {

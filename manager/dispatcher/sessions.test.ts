@@ -4,8 +4,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Node } from '../../api/objects/index.js';
 import { newGossipKey } from '../keymanager.js';
-import { sampleCluster, sampleManager, sampleNode } from '../store/test-fixtures.js';
-import { DispatcherSessions, type DispatcherAction, type SessionSnapshot } from './sessions.js';
+import {
+  sampleCluster,
+  sampleManager,
+  sampleNetwork,
+  sampleNode,
+  sampleTask,
+} from '../store/test-fixtures.js';
+import {
+  DispatcherSessions,
+  encryptedOverlayNodes,
+  type DispatcherAction,
+  type SessionSnapshot,
+} from './sessions.js';
 
 const meta = { version: 1, createdAt: '', updatedAt: '' };
 const node = (id: string, over: Partial<Node> = {}): Node => ({ ...sampleNode(id), meta, ...over });
@@ -16,6 +27,7 @@ const snapshot = (nodes: Node[]): SessionSnapshot => ({
   clusters: [{ ...sampleCluster('c1'), meta, encryptionKeys: [gossipKey] }],
   serviceNames: [],
   networks: [],
+  encryptedNodes: new Set(),
 });
 
 type Event =
@@ -236,4 +248,57 @@ test('dispatcher sessions: the message names managers leader first, the node, th
     [snap.clusters[0]!.encryptionKeys![1]!.key, snap.clusters[0]!.encryptionKeys![0]!.key],
   );
   assert.equal(msg.ingressNetwork, null);
+});
+
+test('the nodes that get overlay IPsec keys: a live task or attachment on an encrypted network', () => {
+  const enc = sampleNetwork('enc', 'secure');
+  const networks = [
+    { ...enc, meta, spec: { ...enc.spec, options: { encrypted: '' } } },
+    { ...sampleNetwork('plain', 'plain'), meta },
+  ];
+  const on = (id: string) => [{ networkId: id, addresses: [] as string[], aliases: [] as string[] }];
+  const tasks = [
+    sampleTask('t1', 'w1', 'running', { networks: on('enc') }),
+    sampleTask('t2', 'w2', 'running', { networks: on('plain') }),
+    sampleTask('t3', 'w3', 'failed', { networks: on('enc') }),
+    sampleTask('t4', 'w4', 'assigned', { networks: on('enc'), attachment: { containerId: 'c'.repeat(64) } }),
+    sampleTask('t5', '', 'pending', { networks: on('enc') }),
+    sampleTask('t6', 'w5', 'running', { networks: [...on('plain'), ...on('enc')] }),
+  ];
+  assert.deepEqual([...encryptedOverlayNodes(networks, tasks)].sort(), ['w1', 'w4', 'w5']);
+  assert.equal(encryptedOverlayNodes(networks.slice(1), tasks).size, 0, 'no encrypted network, nobody');
+});
+
+test('dispatcher sessions: overlay keys only to nodes on an encrypted network, resent on a rotation, taken away after', () => {
+  const s = new DispatcherSessions();
+  const key = (n: number) => ({ id: n, key: Buffer.alloc(20, n).toString('base64') });
+  const snap = (keys: { keys: ReturnType<typeof key>[]; primary: number }, encrypted: string[]) => {
+    const base = snapshot([m1, w1, node('w2')]);
+    base.clusters = [{ ...base.clusters[0]!, overlayKeys: keys }];
+    base.encryptedNodes = new Set(encrypted);
+    return base;
+  };
+  const sent = (actions: DispatcherAction[]) =>
+    Object.fromEntries(
+      actions.flatMap((a) =>
+        a.type === 'send'
+          ? [[a.nodeId, [a.message.overlayKeys.map((k) => k.id).join(','), a.message.overlayPrimaryKey]]]
+          : [],
+      ),
+    );
+  const first = snap({ keys: [key(1)], primary: 1 }, ['w1']);
+  s.lead(first.nodes, 1000, 0);
+  assert.deepEqual(sent(s.registered('w1', 's1', 0, first)), { w1: ['1', 1] });
+  assert.deepEqual(sent(s.registered('w2', 's2', 0, first)), { w2: ['', 0] }, 'w2 has no task there');
+  const msg = s.updates(snap({ keys: [key(1), key(2)], primary: 1 }, ['w1']));
+  assert.deepEqual(sent(msg), { w1: ['1,2', 1] }, 'step 1 reaches w1 only, the primary first');
+  const bytes = (msg[0] as Extract<DispatcherAction, { type: 'send' }>).message.overlayKeys[1]!.key;
+  assert.deepEqual(bytes, Buffer.alloc(20, 2));
+  assert.deepEqual(sent(s.updates(snap({ keys: [key(1), key(2)], primary: 2 }, ['w1']))), { w1: ['2,1', 2] });
+  assert.deepEqual(sent(s.updates(snap({ keys: [key(2)], primary: 2 }, ['w1', 'w2']))), {
+    w1: ['2', 2],
+    w2: ['2', 2],
+  });
+  assert.deepEqual(sent(s.updates(snap({ keys: [key(2)], primary: 2 }, ['w1', 'w2']))), {}, 'nothing new');
+  assert.deepEqual(sent(s.updates(snap({ keys: [key(2)], primary: 2 }, ['w1']))), { w2: ['', 0] });
 });

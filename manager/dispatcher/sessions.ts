@@ -5,7 +5,15 @@
 import { nodeToWire } from '../../api/node-wire.js';
 import type { SessionMessage__Output } from '../../api/gen/swarmlite/dispatcher/v1/SessionMessage.js';
 import type { WeightedManager__Output } from '../../api/gen/swarmlite/dispatcher/v1/WeightedManager.js';
-import type { Cluster, Network, Node } from '../../api/objects/index.js';
+import {
+  isEncryptedNetwork,
+  isTerminalTaskState,
+  type Cluster,
+  type Network,
+  type Node,
+  type Task,
+} from '../../api/objects/index.js';
+import { keysPrimaryFirst } from '../overlay-keys.js';
 import { HEARTBEAT_DEFAULTS, HeartbeatTracker } from './heartbeats.js';
 
 /** Heartbeat periods a new leader waits for nodes that were connected to its predecessor. */
@@ -18,6 +26,28 @@ export interface SessionSnapshot {
   networks: readonly Network[];
   /** Every service's name: the embedded DNS owns these on every node (never forwarded upstream). */
   serviceNames: readonly string[];
+  /**
+   * The nodes with a live task or attachment on an encrypted overlay (encryptedOverlayNodes): only
+   * these are sent the overlay IPsec keys.
+   */
+  encryptedNodes: ReadonlySet<string>;
+}
+
+/**
+ * The nodes that need the overlay IPsec keys: those holding a task (or a standalone container's
+ * attachment) on an encrypted network that has not ended. A node that never had one never sees a key;
+ * one whose last such task ended stops being sent them (it keeps what it had until its overlay removes
+ * the SAs with the network's sandbox).
+ */
+export function encryptedOverlayNodes(networks: readonly Network[], tasks: readonly Task[]): Set<string> {
+  const encrypted = new Set(networks.filter((n) => isEncryptedNetwork(n.spec)).map((n) => n.id));
+  const nodes = new Set<string>();
+  if (encrypted.size === 0) return nodes;
+  for (const t of tasks) {
+    if (!t.nodeId || isTerminalTaskState(t.status.state)) continue;
+    if (t.networks.some((a) => encrypted.has(a.networkId))) nodes.add(t.nodeId);
+  }
+  return nodes;
 }
 
 /** A manager as a session message lists it (proto/dispatcher.proto WeightedManager). */
@@ -180,6 +210,7 @@ function sessionMessage(
     .map((k) => Buffer.from(k.key, 'base64'));
   // Every node builds its ingress sandbox on the ingress network, once it is allocated.
   const ingress = snapshot.networks.find((n) => n.spec.ingress && n.vni > 0);
+  const overlay = snapshot.encryptedNodes.has(node.id) ? cluster?.overlayKeys : undefined;
   return {
     sessionId,
     heartbeatPeriodMs,
@@ -189,6 +220,10 @@ function sessionMessage(
     ingressNetwork: ingress ?? null,
     ingressAddress: node.ingressAddress ?? '',
     serviceNames: [...snapshot.serviceNames].sort(),
+    overlayKeys: overlay
+      ? keysPrimaryFirst(overlay).map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64') }))
+      : [],
+    overlayPrimaryKey: overlay?.primary ?? 0,
   };
 }
 
@@ -203,5 +238,7 @@ function messageKey(msg: SessionMessage, node: Node): string {
     msg.ingressAddress,
     ingress && [ingress.id, ingress.vni, ingress.ipam],
     msg.serviceNames,
+    msg.overlayKeys.map((k) => [k.id, k.key.toString('hex')]),
+    msg.overlayPrimaryKey,
   ]);
 }

@@ -6,7 +6,8 @@
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../../../lib/log.js';
 import { containsAddress, parseAddress, parseCidr } from '../../../lib/ipv4.js';
-import type { Network, Task } from '../../../api/objects/index.js';
+import { isEncryptedNetwork, type Network, type Task } from '../../../api/objects/index.js';
+import type { EspKeySet } from './esp-keys.js';
 import { fullTaskName } from '../../agent/task-runner.js';
 import type { GossipNode, GossipTableEvent } from '../../gossip/node.js';
 import type { OverlayDriver } from './driver.js';
@@ -60,6 +61,8 @@ export class OverlayAgent {
   private readonly timers = new Set<NodeJS.Timeout>();
   private retryPending = false;
   private stopped = false;
+  /** The managers' overlay IPsec keys, as the last session message said (none: no encrypted task here). */
+  private espKeys: EspKeySet | undefined;
   private readonly onTable = (e: GossipTableEvent) => {
     if (e.table !== PEERS_TABLE) return;
     for (const l of this.peerListeners) l(e.network);
@@ -255,12 +258,27 @@ export class OverlayAgent {
           subnets: n.ipam.map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
           ...(Number.isInteger(mtu) && mtu > 0 ? { mtu } : {}),
           internal: n.spec.internal,
+          ...(isEncryptedNetwork(n.spec) ? { encrypted: true } : {}),
         };
       }),
       tasks: [...this.tasks.values()],
       peers,
+      ...(this.espKeys ? { esp: this.espKeys } : {}),
       ...(Date.now() < this.adoptUntil ? { adopting: { detached: [...this.detachedSinceStart] } } : {}),
     };
+  }
+
+  /**
+   * The overlay IPsec keys from the session (each rotation step is one call): the next sync programs
+   * them. An empty set is kept as none: the SAs go with the last encrypted network's tasks.
+   */
+  setEspKeys(keys: EspKeySet | undefined): void {
+    const fingerprint = (k: EspKeySet | undefined) =>
+      k ? `${k.primary}:${k.keys.map((x) => `${x.id}=${x.key.toString('hex')}`).join(',')}` : '';
+    const next = keys && keys.keys.length > 0 ? keys : undefined;
+    if (fingerprint(next) === fingerprint(this.espKeys)) return;
+    this.espKeys = next;
+    void this.sync().catch(() => {});
   }
 
   /** One sync at a time; changes during a sync cause exactly one more. */

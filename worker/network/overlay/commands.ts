@@ -39,3 +39,6 @@ export function describeCommand(cmd: Command, nodeNetns?: string): string {
     .join(' ');
   return cmd.input === undefined ? line : `${line} <<'EOF'\n${cmd.input}EOF`;
 }
+
+/** A command line for a log: an SA's key material (`aead <alg> 0x…`) never reaches one. */
+export const redactKeys = (line: string): string => line.replace(/(aead \S+ )0x[0-9a-f]+/g, '$1<key>');

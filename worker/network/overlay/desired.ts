@@ -1,7 +1,7 @@
 // What the desired state means for this node, derived once and shared by the planners: which local
 // endpoints each network has, which networks need a sandbox, and their MTU.
 import { parseAddressWithPrefix, parseCidr } from '../../../lib/ipv4.js';
-import { sandboxName, VXLAN_OVERHEAD } from './names.js';
+import { sandboxName, VXLAN_OVERHEAD, ESP_OVERHEAD } from './names.js';
 import type { LocalTask, OverlayDesiredState, OverlayNetwork, TaskAttachment } from './types.js';
 
 export interface PlanContext {
@@ -42,9 +42,13 @@ function endpointsByNetwork(desired: OverlayDesiredState): Map<string, DesiredEn
   return out;
 }
 
-/** The overlay MTU: `--opt mtu`, else the underlay's minus the VXLAN encapsulation. */
+/**
+ * The overlay MTU: `--opt mtu`, else the underlay's minus the VXLAN encapsulation, and minus ESP's on an
+ * encrypted network (so its packets are not fragmented after encryption).
+ */
 export function networkMtu(network: OverlayNetwork, underlayMtu: number | undefined): number {
-  return network.mtu ?? (underlayMtu ?? 1500) - VXLAN_OVERHEAD;
+  const overhead = VXLAN_OVERHEAD + (network.encrypted ? ESP_OVERHEAD : 0);
+  return network.mtu ?? (underlayMtu ?? 1500) - overhead;
 }
 
 /** '10.0.1.1' in '10.0.1.0/24' → '10.0.1.1/24', the form `ip addr` takes and shows. */

@@ -13,7 +13,9 @@ import { NETNS_PREFIX_PATTERN } from '../../../lib/netns-prefix.js';
 import type { Logger } from '../../../lib/log.js';
 import { findTool, isAbsentError, requireTools, run } from '../../../lib/exec.js';
 import { errorMessage } from '../../../lib/errors.js';
-import { argvOf, describeCommand, inSandbox, ip, bridge } from './commands.js';
+import { argvOf, describeCommand, inSandbox, ip, bridge, redactKeys } from './commands.js';
+import { espDesired, planEsp } from './plan-esp.js';
+import { observeEsp } from './observe-esp.js';
 import { sandboxesWanted, type PlanContext } from './desired.js';
 import { ownNamespacesWanted } from './plan-namespaces.js';
 import { sandboxName, SANDBOX_VXLAN } from './names.js';
@@ -64,6 +66,7 @@ export interface OverlayNetworkView {
 }
 
 const GATEWAY_SCOPE = 'gateway';
+const ESP_SCOPE = 'esp';
 const NAMESPACES_SCOPE = 'namespaces';
 
 export class OverlayDriver {
@@ -72,6 +75,12 @@ export class OverlayDriver {
   /** Serializes steps that use a shared temporary name in the node's namespace. */
   private readonly nodeLock = new Mutex();
   private readonly ctx: PlanContext;
+  /**
+   * Whether the kernel may hold ESP entries of this prefix: true until a sync found none and wanted
+   * none (a restarted daemon cleans what the last one left), then only while encrypted networks are
+   * here; so a node without them does not read xfrm and nftables on every sync.
+   */
+  private espMaybePresent = true;
 
   /** Throws a MissingToolError naming the packages to install if a tool the driver runs is missing. */
   constructor(private readonly opts: OverlayDriverOptions) {
@@ -133,12 +142,29 @@ export class OverlayDriver {
             ),
           ]
         : []),
+      ...(withNode ? [this.reconcileEsp(desired)] : []),
     ]);
     reports.push(made, await this.ownNamespaces(desired, 'remove'));
     return {
       steps: reports.reduce((n, r) => n + r.steps, 0),
       failures: reports.flatMap((r) => r.failures),
     };
+  }
+
+  /** The encrypted overlays' SAs, policies and nftables table (plan-esp.ts), in a queue of their own. */
+  private reconcileEsp(desired: OverlayDesiredState): Promise<SyncReport> {
+    const esp = espDesired(desired);
+    if (esp.vnis.length === 0 && !this.espMaybePresent) return Promise.resolve({ steps: 0, failures: [] });
+    return this.enqueue(ESP_SCOPE, async () => {
+      let planned = 0;
+      const report = await this.reconcile(ESP_SCOPE, async () => {
+        const steps = planEsp(this.opts.prefix, esp, await observeEsp(this.exec, this.opts.prefix));
+        planned = steps.length;
+        return steps;
+      });
+      this.espMaybePresent = esp.vnis.length > 0 || planned > 0 || report.failures.length > 0;
+      return report;
+    });
   }
 
   /** One phase of the endpoint namespaces' plan, observed afresh inside their queue. */
@@ -207,8 +233,10 @@ export class OverlayDriver {
         if (step.nodeExclusive) await this.withNodeLock(() => this.runCommands(step));
         else await this.runCommands(step);
       } catch (err) {
-        failures.push({ scope, why: step.why, error: errorMessage(err) });
-        this.opts.log?.warn({ scope, step: step.why, err: errorMessage(err) }, 'overlay step failed');
+        // A failed command's message repeats its argv: an SA's key must not reach the log with it.
+        const error = redactKeys(errorMessage(err));
+        failures.push({ scope, why: step.why, error });
+        this.opts.log?.warn({ scope, step: step.why, err: error }, 'overlay step failed');
         if (step.required) break;
       }
     }
@@ -218,7 +246,7 @@ export class OverlayDriver {
   private async runCommands(step: Step): Promise<void> {
     this.opts.log?.debug({ step: step.why }, 'overlay step');
     for (const cmd of step.commands) {
-      this.opts.log?.trace({ cmd: describeCommand(cmd, this.opts.nodeNetns) }, 'overlay command');
+      this.opts.log?.trace({ cmd: redactKeys(describeCommand(cmd, this.opts.nodeNetns)) }, 'overlay command');
       try {
         await this.exec(cmd);
       } catch (err) {

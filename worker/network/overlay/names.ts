@@ -14,6 +14,11 @@ const MAX_IFNAME_BYTES = 15;
 export const VXLAN_PORT = 4789;
 /** IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers. */
 export const VXLAN_OVERHEAD = 50;
+/**
+ * ESP in transport mode with rfc4106(gcm(aes)): header (8), IV (8), padding to 4 bytes and trailer
+ * (2..5), ICV (16): at most 37; 40 keeps the inner MTU a multiple of 8 on a 1500 underlay (1410).
+ */
+export const ESP_OVERHEAD = 40;
 
 /** Fixed names inside a sandbox and a task. */
 export const SANDBOX_BRIDGE = 'br0';

@@ -1,6 +1,7 @@
 // The overlay driver's contract as plain data: what the node should have (desired), what the kernel has
 // (observed), and the steps that turn one into the other. The planner (plan.ts) is a pure function of
 // the first two; the driver (driver.ts) observes, plans and runs the steps.
+import type { EspKeySet } from './esp-keys.js';
 
 /** One subnet of an overlay network; its gateway lives on the network's br0 on every node. */
 export interface OverlaySubnet {
@@ -19,6 +20,8 @@ export interface OverlayNetwork {
   mtu?: number;
   /** `--internal`: tasks on it get no gateway-bridge leg from this network (no egress). */
   internal: boolean;
+  /** `--opt encrypted`: its VXLAN between nodes goes through IPsec ESP (plan-esp.ts). */
+  encrypted?: boolean;
 }
 
 /** One network a local task is plugged into. */
@@ -85,6 +88,8 @@ export interface OverlayDesiredState {
   tasks: LocalTask[];
   peers: RemotePeer[];
   gatewayBridge?: GatewayBridgeConfig;
+  /** The managers' overlay IPsec keys (only a node with tasks on an encrypted network gets them). */
+  esp?: EspKeySet;
   /**
    * Set while a restarted daemon re-adopts the tasks still running from before: until each attaches
    * again, the sandbox legs it left (and a sandbox holding them) may belong to a task about to come
