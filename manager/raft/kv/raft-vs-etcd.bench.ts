@@ -23,6 +23,7 @@ import {
   type Breakdown,
   type StageSums,
 } from './bench-breakdown.js';
+import { emptyCpu, measureCpu, type CpuSums } from './bench-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,6 +57,8 @@ interface Row {
   result: LoadResult;
   /** swarmlite: the leader's per-stage means over the run (breakdown.ts). */
   stages?: Breakdown;
+  /** CPU time of the run's slices (bench-cpu.ts). */
+  cpu: CpuSums;
 }
 
 /** A running cluster under test: how to reach its leader and (swarmlite) read its stage sums. */
@@ -63,6 +66,8 @@ interface System {
   name: string;
   connect: (style: ClientStyle, concurrency: number) => Promise<BenchClient>;
   stageSums?: () => Promise<StageSums | undefined>;
+  /** The members' pids and the leader's, for CPU per write. */
+  pids: () => Promise<{ leader: number | undefined; members: number[] }>;
   stop: () => Promise<void>;
 }
 
@@ -90,13 +95,16 @@ async function measure(systems: System[]): Promise<Row[]> {
         const n = writes[i] ?? writes.at(-1)!;
         const slice = Math.max(concurrency, Math.ceil(n / rounds));
         const runs: LoadRun[][] = systems.map(() => []);
+        const cpu = systems.map(() => emptyCpu());
+        const pids = await Promise.all(systems.map((s) => s.pids()));
         const before = await Promise.all(systems.map((s) => s.stageSums?.()));
         for (let r = 0; r * slice < n; r++) {
           for (let j = 0; j < systems.length; j++) {
             const k = (j + r) % systems.length;
             const w = Math.min(slice, n - r * slice);
             const p = `${prefix(systems[k]!)}-r${r}`;
-            runs[k]!.push(await runLoad(clients[k]!.put, { concurrency, writes: w, valueSize, prefix: p }));
+            const load = () => runLoad(clients[k]!.put, { concurrency, writes: w, valueSize, prefix: p });
+            runs[k]!.push(await measureCpu(cpu[k]!, pids[k]!, load));
           }
         }
         const after = await Promise.all(systems.map((s) => s.stageSums?.()));
@@ -110,7 +118,7 @@ async function measure(systems: System[]): Promise<Row[]> {
               `${result.seconds.toFixed(2)} s, ${result.writesPerSec.toFixed(0)}/s, ` +
               `p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`,
           );
-          rows.push({ system: s.name, style, concurrency, result, stages });
+          rows.push({ system: s.name, style, concurrency, result, stages, cpu: cpu[k]! });
         }
       } finally {
         for (const c of clients) c.close();
@@ -120,13 +128,15 @@ async function measure(systems: System[]): Promise<Row[]> {
   return rows;
 }
 
-async function swarmliteLeader(cluster: KvCluster): Promise<{ addr: string; httpAddr: string }> {
+async function swarmliteLeader(
+  cluster: KvCluster,
+): Promise<{ addr: string; httpAddr: string; pid: number | undefined }> {
   const admin = new KvClient(cluster.addrs);
   try {
     for (let tries = 0; tries < 100; tries++) {
       for (const m of cluster.members) {
         const st = await admin.status(m.addr).catch(() => undefined);
-        if (st?.role === 'leader') return { addr: m.addr, httpAddr: m.httpAddr! };
+        if (st?.role === 'leader') return { addr: m.addr, httpAddr: m.httpAddr!, pid: m.proc?.pid };
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -151,6 +161,10 @@ async function startSwarmlite(layout: string): Promise<System> {
       return grpcClient(client, (key, value) => calls.put({ key, value }));
     },
     stageSums: async () => readStages(probe, (await swarmliteLeader(cluster)).addr, cluster.addrs),
+    pids: async () => ({
+      leader: (await swarmliteLeader(cluster)).pid,
+      members: cluster.members.flatMap((m) => (m.proc?.pid ? [m.proc.pid] : [])),
+    }),
     async stop() {
       for (const addr of cluster.addrs) {
         const st = await probe.status(addr).catch(() => undefined);
@@ -179,6 +193,7 @@ async function startEtcd(): Promise<System> {
       const client = cluster.kvClient(leader);
       return grpcClient(client, etcdPut(client));
     },
+    pids: async () => ({ leader: cluster.pidOf(await cluster.leaderAddr()), members: cluster.pids }),
     stop: () => cluster.stop(),
   };
 }
@@ -221,6 +236,25 @@ function table(rows: Row[]): string {
     .join('\n');
 }
 
+function cpuTable(rows: Row[]): string {
+  const out = [['system', 'client', 'conc', 'leader', 'all members', 'client']];
+  const f = (ms: number, r: Row): string => (ms / r.result.writes).toFixed(3);
+  for (const r of rows) {
+    out.push([
+      r.system,
+      r.style,
+      String(r.concurrency),
+      f(r.cpu.leaderMs, r),
+      f(r.cpu.membersMs, r),
+      f(r.cpu.clientMs, r),
+    ]);
+  }
+  const widths = out[0]!.map((_, i) => Math.max(...out.map((row) => row[i]!.length)));
+  return out
+    .map((row) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
+}
+
 async function main(): Promise<void> {
   const running: System[] = [];
   let rows: Row[];
@@ -242,6 +276,8 @@ async function main(): Promise<void> {
     console.log('\nthe same, p99 ms per stage (replicate: appended -> quorum; server: propose -> applied)');
     console.log(tailTable(rows));
   }
+  console.log('\nCPU ms per write (bench-cpu.ts: utime+stime of the slices; client: the bench process)');
+  console.log(cpuTable(rows));
 }
 
 main().catch((err: unknown) => {
