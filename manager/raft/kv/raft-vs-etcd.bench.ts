@@ -8,6 +8,7 @@
 //
 //   npm run bench:raft -- [--writes 5000,20000] [--concurrency 1,64] [--value-size 256] [--rounds 10]
 //                          [--systems swarmlite,etcd] [--clients grpc,http] [--snapshot-every N]
+//                          [--warmup N] [--start-warmup N]
 import { parseArgs } from 'node:util';
 import { KvCluster } from './cluster.js';
 import { KvClient } from './kv-client.js';
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'swarmlite,etcd' },
     clients: { type: 'string', default: 'grpc,http' },
     warmup: { type: 'string', default: '500' },
+    // Writes per client style through every system before anything is measured (see warmUp()).
+    'start-warmup': { type: 'string', default: '3000' },
     // Each load is run in this many slices, the systems taking turns (see measure()).
     rounds: { type: 'string', default: '10' },
     // swarmlite's snapshot interval (entries); etcd keeps its default (--snapshot-count 100000).
@@ -45,6 +48,7 @@ const concurrencies = values.concurrency.split(',').map(Number);
 const writes = values.writes.split(',').map(Number);
 const valueSize = Number(values['value-size']);
 const warmup = Number(values.warmup);
+const startWarmup = Number(values['start-warmup']);
 const rounds = Number(values.rounds);
 const systemNames = values.systems.split(',');
 const styles = values.clients.split(',') as ClientStyle[];
@@ -72,12 +76,38 @@ interface System {
 }
 
 /**
+ * Brings every system to its steady state before the first measured load: `startWarmup` writes in
+ * each client style at the highest concurrency. A fresh Node process runs its code interpreted until
+ * V8 has compiled the hot paths (on its compiler threads, beside the load, on the same two cores);
+ * with only the per-load warm-up, the first load measured (gRPC at one client, by default) ran on
+ * cold members and paid for it: that load's swarmlite CPU per write was 2x the same load's run
+ * later, and which style looked slower followed which style ran first. etcd (compiled ahead of
+ * time) has no such phase; it gets the same writes.
+ */
+async function warmUp(systems: System[]): Promise<void> {
+  if (startWarmup <= 0) return;
+  const concurrency = Math.max(...concurrencies);
+  for (const style of styles) {
+    for (const s of systems) {
+      const client = await s.connect(style, concurrency);
+      try {
+        const prefix = `${s.name}-${style}-start-warmup`;
+        await runLoad(client.put, { concurrency, writes: startWarmup, valueSize, prefix });
+      } finally {
+        client.close();
+      }
+    }
+  }
+}
+
+/**
  * Runs every client style and concurrency against every system, in turns: each load is split into
  * `rounds` slices and the systems take one slice each per round (the order rotating), so a change in
  * the machine's other load (a CI run beside it) falls on all of them alike. The figures of each
  * system combine its slices: its writes over its own summed time, percentiles over all its writes.
  */
 async function measure(systems: System[]): Promise<Row[]> {
+  await warmUp(systems);
   const rows: Row[] = [];
   for (const style of styles) {
     for (const [i, concurrency] of concurrencies.entries()) {
