@@ -71,6 +71,16 @@ export class EtcdCluster {
     return new KV(addr, grpc.credentials.createInsecure(), { 'grpc.enable_channelz': 0 });
   }
 
+  /** The members' pids, in the order of `clientAddrs`. */
+  get pids(): number[] {
+    return this.procs.flatMap((p) => (p.pid ? [p.pid] : []));
+  }
+
+  /** The pid of the member serving clients at `addr`. */
+  pidOf(addr: string): number | undefined {
+    return this.procs[this.clientAddrs.indexOf(addr)]?.pid;
+  }
+
   /** The client address of the current leader (waits for one to be elected). */
   async leaderAddr(timeoutMs = 10_000): Promise<string> {
     const { Maintenance } = etcdServices();

@@ -8,6 +8,7 @@
 //
 //   npm run bench:raft -- [--writes 5000,20000] [--concurrency 1,64] [--value-size 256] [--rounds 10]
 //                          [--systems swarmlite,etcd] [--clients grpc,http] [--snapshot-every N]
+//                          [--warmup N] [--start-warmup N]
 import { parseArgs } from 'node:util';
 import { KvCluster } from './cluster.js';
 import { KvClient } from './kv-client.js';
@@ -23,6 +24,7 @@ import {
   type Breakdown,
   type StageSums,
 } from './bench-breakdown.js';
+import { emptyCpu, measureCpu, type CpuSums } from './bench-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,8 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'swarmlite,etcd' },
     clients: { type: 'string', default: 'grpc,http' },
     warmup: { type: 'string', default: '500' },
+    // Writes per client style through every system before anything is measured (see warmUp()).
+    'start-warmup': { type: 'string', default: '3000' },
     // Each load is run in this many slices, the systems taking turns (see measure()).
     rounds: { type: 'string', default: '10' },
     // swarmlite's snapshot interval (entries); etcd keeps its default (--snapshot-count 100000).
@@ -44,6 +48,7 @@ const concurrencies = values.concurrency.split(',').map(Number);
 const writes = values.writes.split(',').map(Number);
 const valueSize = Number(values['value-size']);
 const warmup = Number(values.warmup);
+const startWarmup = Number(values['start-warmup']);
 const rounds = Number(values.rounds);
 const systemNames = values.systems.split(',');
 const styles = values.clients.split(',') as ClientStyle[];
@@ -56,6 +61,8 @@ interface Row {
   result: LoadResult;
   /** swarmlite: the leader's per-stage means over the run (breakdown.ts). */
   stages?: Breakdown;
+  /** CPU time of the run's slices (bench-cpu.ts). */
+  cpu: CpuSums;
 }
 
 /** A running cluster under test: how to reach its leader and (swarmlite) read its stage sums. */
@@ -63,7 +70,34 @@ interface System {
   name: string;
   connect: (style: ClientStyle, concurrency: number) => Promise<BenchClient>;
   stageSums?: () => Promise<StageSums | undefined>;
+  /** The members' pids and the leader's, for CPU per write. */
+  pids: () => Promise<{ leader: number | undefined; members: number[] }>;
   stop: () => Promise<void>;
+}
+
+/**
+ * Brings every system to its steady state before the first measured load: `startWarmup` writes in
+ * each client style at the highest concurrency. A fresh Node process runs its code interpreted until
+ * V8 has compiled the hot paths (on its compiler threads, beside the load, on the same two cores);
+ * with only the per-load warm-up, the first load measured (gRPC at one client, by default) ran on
+ * cold members and paid for it: that load's swarmlite CPU per write was 2x the same load's run
+ * later, and which style looked slower followed which style ran first. etcd (compiled ahead of
+ * time) has no such phase; it gets the same writes.
+ */
+async function warmUp(systems: System[]): Promise<void> {
+  if (startWarmup <= 0) return;
+  const concurrency = Math.max(...concurrencies);
+  for (const style of styles) {
+    for (const s of systems) {
+      const client = await s.connect(style, concurrency);
+      try {
+        const prefix = `${s.name}-${style}-start-warmup`;
+        await runLoad(client.put, { concurrency, writes: startWarmup, valueSize, prefix });
+      } finally {
+        client.close();
+      }
+    }
+  }
 }
 
 /**
@@ -73,6 +107,7 @@ interface System {
  * system combine its slices: its writes over its own summed time, percentiles over all its writes.
  */
 async function measure(systems: System[]): Promise<Row[]> {
+  await warmUp(systems);
   const rows: Row[] = [];
   for (const style of styles) {
     for (const [i, concurrency] of concurrencies.entries()) {
@@ -90,13 +125,16 @@ async function measure(systems: System[]): Promise<Row[]> {
         const n = writes[i] ?? writes.at(-1)!;
         const slice = Math.max(concurrency, Math.ceil(n / rounds));
         const runs: LoadRun[][] = systems.map(() => []);
+        const cpu = systems.map(() => emptyCpu());
+        const pids = await Promise.all(systems.map((s) => s.pids()));
         const before = await Promise.all(systems.map((s) => s.stageSums?.()));
         for (let r = 0; r * slice < n; r++) {
           for (let j = 0; j < systems.length; j++) {
             const k = (j + r) % systems.length;
             const w = Math.min(slice, n - r * slice);
             const p = `${prefix(systems[k]!)}-r${r}`;
-            runs[k]!.push(await runLoad(clients[k]!.put, { concurrency, writes: w, valueSize, prefix: p }));
+            const load = () => runLoad(clients[k]!.put, { concurrency, writes: w, valueSize, prefix: p });
+            runs[k]!.push(await measureCpu(cpu[k]!, pids[k]!, load));
           }
         }
         const after = await Promise.all(systems.map((s) => s.stageSums?.()));
@@ -110,7 +148,7 @@ async function measure(systems: System[]): Promise<Row[]> {
               `${result.seconds.toFixed(2)} s, ${result.writesPerSec.toFixed(0)}/s, ` +
               `p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`,
           );
-          rows.push({ system: s.name, style, concurrency, result, stages });
+          rows.push({ system: s.name, style, concurrency, result, stages, cpu: cpu[k]! });
         }
       } finally {
         for (const c of clients) c.close();
@@ -120,13 +158,15 @@ async function measure(systems: System[]): Promise<Row[]> {
   return rows;
 }
 
-async function swarmliteLeader(cluster: KvCluster): Promise<{ addr: string; httpAddr: string }> {
+async function swarmliteLeader(
+  cluster: KvCluster,
+): Promise<{ addr: string; httpAddr: string; pid: number | undefined }> {
   const admin = new KvClient(cluster.addrs);
   try {
     for (let tries = 0; tries < 100; tries++) {
       for (const m of cluster.members) {
         const st = await admin.status(m.addr).catch(() => undefined);
-        if (st?.role === 'leader') return { addr: m.addr, httpAddr: m.httpAddr! };
+        if (st?.role === 'leader') return { addr: m.addr, httpAddr: m.httpAddr!, pid: m.proc?.pid };
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -151,6 +191,10 @@ async function startSwarmlite(layout: string): Promise<System> {
       return grpcClient(client, (key, value) => calls.put({ key, value }));
     },
     stageSums: async () => readStages(probe, (await swarmliteLeader(cluster)).addr, cluster.addrs),
+    pids: async () => ({
+      leader: (await swarmliteLeader(cluster)).pid,
+      members: cluster.members.flatMap((m) => (m.proc?.pid ? [m.proc.pid] : [])),
+    }),
     async stop() {
       for (const addr of cluster.addrs) {
         const st = await probe.status(addr).catch(() => undefined);
@@ -179,6 +223,7 @@ async function startEtcd(): Promise<System> {
       const client = cluster.kvClient(leader);
       return grpcClient(client, etcdPut(client));
     },
+    pids: async () => ({ leader: cluster.pidOf(await cluster.leaderAddr()), members: cluster.pids }),
     stop: () => cluster.stop(),
   };
 }
@@ -221,6 +266,25 @@ function table(rows: Row[]): string {
     .join('\n');
 }
 
+function cpuTable(rows: Row[]): string {
+  const out = [['system', 'client', 'conc', 'leader', 'all members', 'client']];
+  const f = (ms: number, r: Row): string => (ms / r.result.writes).toFixed(3);
+  for (const r of rows) {
+    out.push([
+      r.system,
+      r.style,
+      String(r.concurrency),
+      f(r.cpu.leaderMs, r),
+      f(r.cpu.membersMs, r),
+      f(r.cpu.clientMs, r),
+    ]);
+  }
+  const widths = out[0]!.map((_, i) => Math.max(...out.map((row) => row[i]!.length)));
+  return out
+    .map((row) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
+}
+
 async function main(): Promise<void> {
   const running: System[] = [];
   let rows: Row[];
@@ -242,6 +306,8 @@ async function main(): Promise<void> {
     console.log('\nthe same, p99 ms per stage (replicate: appended -> quorum; server: propose -> applied)');
     console.log(tailTable(rows));
   }
+  console.log('\nCPU ms per write (bench-cpu.ts: utime+stime of the slices; client: the bench process)');
+  console.log(cpuTable(rows));
 }
 
 main().catch((err: unknown) => {
