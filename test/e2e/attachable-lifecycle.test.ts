@@ -93,8 +93,13 @@ test(
     await t.test(
       'after its daemon restarts the container is on the overlay again, same address',
       async () => {
+        // node2's daemon comes back while the manager is away, so its replay of the container's
+        // overlay cannot reach the managers at start (a restart alone may find the session up in time);
+        // the manager's restart also forgets node2's gossip: only a new announcement makes ctr a name.
+        await labSignal(lab.name, n1.hostname, 'SIGTERM');
         await labSignal(lab.name, n2.hostname, 'SIGTERM');
         await labStart(lab.name, n2.hostname);
+        await labStart(lab.name, n1.hostname);
         await reachedByName('ctr from the cli task after the restart');
         assert.equal(await addressOf(n2, 'ctr'), ip);
         assert.deepEqual(await listedOn(n2, 'app'), { ctr: `${ip}/24` });
