@@ -89,7 +89,7 @@ test('attachable overlays: run --network on a worker', { skip: !isRoot && 'needs
   await t.test('a non-attachable overlay is refused, nothing is left', async () => {
     const r = await runOn(n2, 'bad', 'plain', 1);
     assert.match(r.stderr, /network plain is not manually attachable/);
-    const ps = (await swl(n2, ['ps', '-a', '--format', '{{.Names}}'])).stdout;
+    const ps = (await swl(n2, ['ps', '-a', '--format', '{{.Name}}'])).stdout;
     assert.doesNotMatch(ps, /\bbad\b/);
   });
 
