@@ -40,6 +40,8 @@ export async function openLocalNetworks(
   swarm?: () => SwarmNetworks | undefined,
   /** The node's id in its swarm, undefined outside one: the gateway bridge is listed while it has one. */
   swarmNodeId: () => string | undefined = () => undefined,
+  /** The swarm networks made `--config-from` the config-only network of this name. */
+  configUsers?: (configName: string) => Promise<string[]>,
 ): Promise<NodeLocalNetworks> {
   const netLog = log.child({ component: 'local-networks' });
   const drivers = nodeDrivers({ prefix: opts.netnsPrefix, log: netLog });
@@ -60,6 +62,7 @@ export async function openLocalNetworks(
     defaultBridge: opts.defaultBridge,
     log: netLog,
     swarmGateway: () => gateway(swarmNodeId()),
+    ...(configUsers ? { configUsers } : {}),
   });
   await networks.open();
   const attach = new CnmContainerNetworks({
@@ -115,6 +118,7 @@ export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => Con
     subnets: r.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway, ipRange: s.ipRange ?? '' })),
     internal: r.internal,
     options: r.options,
+    configOnly: r.configOnly === true,
     containers: engine()
       .list(true)
       .flatMap((c) => (c.networks ?? []).filter((s) => s.networkId === r.id).map((s) => ({ c, s })))
@@ -136,6 +140,7 @@ export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => Con
           ...(req.ipRange ? { ipRange: req.ipRange } : {}),
           internal: req.internal,
           options: { ...req.options },
+          ...(req.configOnly ? { configOnly: true } : {}),
         });
         return { network: wire(r) };
       }),
