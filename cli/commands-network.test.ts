@@ -273,7 +273,10 @@ test('network create --config-only / --scope swarm --config-from: which plane, a
     [{ driver: 'macvlan', scope: 'swarm' }, /needs one --subnet/],
     [{ driver: 'macvlan', subnet: ['10.0.0.0/24'] }, /needs --scope swarm/],
     [{ driver: 'ipvlan', scope: 'swarm', subnet: ['10.0.0.0/24'] }, /unsupported driver 'ipvlan'/],
-    [{ driver: 'macvlan', scope: 'swarm', subnet: ['10.0.0.0/24'], opt: ['vni=3'] }, /unknown macvlan option/],
+    [
+      { driver: 'macvlan', scope: 'swarm', subnet: ['10.0.0.0/24'], opt: ['vni=3'] },
+      /unknown macvlan option/,
+    ],
     [{ driver: 'overlay', configFrom: 'cfg' }, /not overlay/],
   ];
   for (const [o, re] of bad) assert.throws(() => buildNetworkSpec('n', o), isUsage(re), JSON.stringify(o));

@@ -86,12 +86,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         if (!node.nodeId) return [];
         try {
           const { networks } = await node.listNetworks({ consistency: '' }, 'linearizable');
-          return (networks ?? []).flatMap((n) => (n.spec?.configFrom === configName ? [n.spec.name ?? ""] : []));
+          return (networks ?? []).flatMap((n) =>
+            n.spec?.configFrom === configName ? [n.spec.name ?? ''] : [],
+          );
         } catch {
           return [];
         }
       },
     );
+    node.useNodeLocal(localNetworks.nodeLocal);
     // Containers on user networks resolve each other by name through their own embedded DNS.
     containerDns = openContainerDns(opts, localNetworks.attach, log, node.containerEndpoints);
     const dnsNetworks = containerDns.networks;

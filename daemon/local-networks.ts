@@ -19,6 +19,7 @@ import { gatewayBridgeRecord } from '../worker/network/gateway-record.js';
 import { LocalNetworks } from '../worker/network/local-networks.js';
 import type { LocalNetworkRecord } from '../worker/network/local-store.js';
 import { LocalNetworkStore } from '../worker/network/local-store.js';
+import { NodeLocalSwarmNetworks } from '../worker/network/node-local.js';
 import type { ImageService } from '../worker/images/images.js';
 import { toStatus, type LocalUnaryHandlers } from './local-api.js';
 import type { DaemonOptions } from './options.js';
@@ -28,6 +29,8 @@ export interface NodeLocalNetworks {
   attach: CnmContainerNetworks;
   /** The bridge driver itself: what it programmed, for `network inspect -v`. */
   bridge: BridgeDriver;
+  /** Node-local swarm networks (macvlan/bridge --scope swarm) through the same drivers. */
+  nodeLocal: NodeLocalSwarmNetworks;
 }
 
 const readProc = (name: string) => readFile(`/proc/self/net/${name}`, 'utf8').catch(() => '');
@@ -77,7 +80,13 @@ export async function openLocalNetworks(
         await Promise.all([readProc('udp'), readProc('udp6')]),
       ),
   });
-  return { networks, attach, bridge };
+  // The same drivers as the local networks: a parent taken by one is taken for the other (Docker's rule).
+  const nodeLocal = new NodeLocalSwarmNetworks({
+    drivers,
+    localNetworks: () => networks.list(),
+    log: log.child({ component: 'node-local-networks' }),
+  });
+  return { networks, attach, bridge, nodeLocal };
 }
 
 type NetworkUnary = Pick<

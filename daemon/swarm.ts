@@ -1,6 +1,7 @@
 // This daemon's part in a swarm, as the local API sees it: membership (membership.ts: init, join,
 // leave, certificates), the manager role when it has one (role-supervisor.ts), what every node runs
 // (worker-role.ts), and this facade routing control calls, `service logs` and `exec` to the leader.
+import type { NodeLocalSwarmNetworks } from '../worker/network/node-local.js';
 import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import {
@@ -34,6 +35,11 @@ export class SwarmNode {
 
   constructor(opts: DaemonOptions, log: Logger, images?: ImageService) {
     this.membership = new Membership(opts, log, images);
+  }
+
+  /** The node's local networks are open: tasks on node-local swarm networks can be plugged in. */
+  useNodeLocal(nodeLocal: NodeLocalSwarmNetworks): void {
+    this.membership.worker.useNodeLocal(nodeLocal);
   }
 
   resume(): Promise<void> {

@@ -183,7 +183,9 @@ export class LocalNetworks {
    */
   private async createConfigOnly(req: CreateLocalNetwork): Promise<LocalNetworkRecord> {
     if (req.subnet === undefined)
-      throw new NetworkDriverError('--config-only needs --subnet (the settings the swarm network takes here)');
+      throw new NetworkDriverError(
+        '--config-only needs --subnet (the settings the swarm network takes here)',
+      );
     const taken = [
       ...ALWAYS_RESERVED,
       ...this.list()
