@@ -46,8 +46,12 @@ test('network create: subnets with gateways and ranges paired in order, options 
 
 test('network create refuses other drivers, stray gateways and malformed values', () => {
   assert.throws(
+    () => buildNetworkSpec('n', { driver: 'ipvlan' }),
+    isUsage(/unsupported driver 'ipvlan'.*overlay/),
+  );
+  assert.throws(
     () => buildNetworkSpec('n', { driver: 'bridge' }),
-    isUsage(/unsupported driver 'bridge'.*overlay/),
+    isUsage(/a bridge network of the swarm needs --scope swarm/),
   );
   assert.throws(
     () => buildNetworkSpec('n', { driver: 'overlay', gateway: ['10.0.0.1'] }),
