@@ -14,7 +14,13 @@ import {
   stringRecord,
   type Check,
 } from './checks.js';
-import { SWARM_NETWORK_DRIVERS, TASK_STATES, type Network, type Service, type Task } from '../../api/objects/index.js';
+import {
+  SWARM_NETWORK_DRIVERS,
+  TASK_STATES,
+  type Network,
+  type Service,
+  type Task,
+} from '../../api/objects/index.js';
 import type { TableSpec } from './tables.js';
 
 const array: Check = (v) => (Array.isArray(v) ? undefined : 'must be an array');

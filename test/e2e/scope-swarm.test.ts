@@ -24,7 +24,10 @@ test(
   'macvlan --scope swarm --config-from: per-node ranges, a service across two hosts',
   { skip: !isRoot && 'needs root' },
   async (t) => {
+    const start = Date.now();
+    const mark = (what: string) => t.diagnostic(`${what}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
     const lab = await createTestLab(t, 2, 1);
+    mark('lab up');
     const [n1, n2] = lab.hosts as [LabHostState, LabHostState];
     const subnet = labNames(lab.name, lab.subnetIndex).subnet; // the hosts' /24 on eth0
     const base = subnet.replace(/\.0\/24$/, '');
@@ -82,9 +85,20 @@ test(
       'swarm',
       '--config-from',
       'mvcfg',
+      '--attachable',
       'mvswarm',
     ]);
     assert.ok((await networkRows(n1)).includes('mvswarm macvlan swarm'));
+    // Standalone containers cannot join it yet (services can): refused by name, not half made.
+    const run = await swl(
+      n2,
+      ['run', '-d', '--name', 'mvctr', '--network', 'mvswarm', 'host', 'sleep', '60'],
+      1,
+    );
+    assert.match(
+      run.stderr,
+      /mvswarm is a macvlan network of the swarm: standalone containers cannot attach/,
+    );
     await swl(n1, [
       'service',
       'create',
@@ -103,6 +117,9 @@ test(
       const r = running(await psJson(n1, 'mv'));
       return r.length === 2 && new Set(r.map((x) => x.nodeId)).size === 2 ? r : undefined;
     });
+    mark('mv tasks running');
+    // The worker lists the swarm network of its task, as Docker's does.
+    assert.ok((await networkRows(n2)).includes('mvswarm macvlan swarm'), 'node2 lists mvswarm');
     const [node1] = JSON.parse((await swl(n1, ['node', 'inspect', 'self'])).stdout) as { id: string }[];
     // The managers gave no address: the attachment is there, empty; the node gave one from its range.
     const mvswarm = JSON.parse((await swl(n1, ['network', 'inspect', 'mvswarm'])).stdout) as {
@@ -141,9 +158,17 @@ test(
       });
     }
 
-    // The config-only network cannot go while the swarm network uses it.
-    const inUse = await swl(n1, ['network', 'rm', 'mvcfg'], 1);
-    assert.match(inUse.stderr, /configuration network mvcfg is in use by swarm network mvswarm/);
+    mark('pings answered');
+    // The config-only network cannot go while the swarm network uses it (on the manager, from the
+    // store; on the worker, from the networks of its tasks).
+    for (const h of [n1, n2]) {
+      const inUse = await swl(h, ['network', 'rm', 'mvcfg'], 1);
+      assert.match(
+        inUse.stderr,
+        /configuration network mvcfg is in use by swarm network mvswarm/,
+        h.hostname,
+      );
+    }
 
     // A node without the config-only network rejects the task, saying why.
     await swl(n1, [
@@ -175,12 +200,14 @@ test(
       (await psJson(n1, 'bad')).find((x) => x.status.state === 'rejected'),
     );
     assert.match(rejected.status.err, /this node has no config-only network nocfg/);
+    mark('bad task rejected');
 
     // Once no service uses it, the swarm network goes, and then the config-only network may.
     await swl(n1, ['service', 'rm', 'mv', 'bad']);
     await waitFor('mvswarm removable', 90_000, async () =>
       (await swl(n1, ['network', 'rm', 'mvswarm']).catch(() => undefined)) ? true : undefined,
     );
+    mark('mvswarm removed');
     await swl(n1, ['network', 'rm', 'mvbad']);
     await swl(n1, ['network', 'rm', 'mvcfg']);
     assert.ok(!(await networkRows(n1)).some((r) => r.startsWith('mvcfg ')));
