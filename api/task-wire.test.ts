@@ -177,7 +177,7 @@ test('networkFromWire: a network without a spec, or of a driver there is not, is
   const cases: [string, WireNetworkIn, string][] = [
     ['no spec', { ...network, spec: null }, 'network.spec'],
     ['no meta', { ...network, meta: null }, 'network.meta'],
-    ['unknown driver', { ...network, spec: { ...network.spec, driver: 'bridge' } }, 'network.spec.driver'],
+    ['unknown driver', { ...network, spec: { ...network.spec, driver: 'ipvlan' } }, 'network.spec.driver'],
   ];
   for (const [name, wire, path] of cases) {
     const decoded = overTheWire([], [wire]).networks[0]!;

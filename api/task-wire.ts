@@ -14,6 +14,7 @@ import type { Task__Output as WireTask } from './gen/swarmlite/objects/v1/Task.j
 import { nonEmpty, oneOf, required, WireError } from './wire-checks.js';
 import {
   MOUNT_TYPES,
+  SWARM_NETWORK_DRIVERS,
   PUBLISH_MODES,
   RESTART_CONDITIONS,
   TASK_STATES,
@@ -166,13 +167,14 @@ export function networkFromWire(m: WireNetwork, path = 'network'): Network {
     meta: metaFromWire(m.meta, `${path}.meta`),
     spec: {
       name: spec.name,
-      driver: oneOf(spec.driver, `${path}.spec.driver`, ['overlay'] as const),
+      driver: oneOf(spec.driver, `${path}.spec.driver`, SWARM_NETWORK_DRIVERS),
       ipam: spec.ipam.map(ipam),
       attachable: spec.attachable,
       internal: spec.internal,
       ingress: spec.ingress,
       options: { ...spec.options },
       labels: { ...spec.labels },
+      ...(spec.configFrom ? { configFrom: spec.configFrom } : {}),
     },
     ipam: m.ipam.map(ipam),
     vni: m.vni,

@@ -5,9 +5,11 @@ import {
   buildConnectRequest,
   buildLocalNetworkRequest,
   buildNetworkSpec,
+  isSwarmRequest,
   localNetworkView,
   localRow,
   renderNetworkTable,
+  type NetworkCreateOptions,
 } from './commands-network.js';
 import type { NetworkView } from './objects.js';
 
@@ -44,8 +46,12 @@ test('network create: subnets with gateways and ranges paired in order, options 
 
 test('network create refuses other drivers, stray gateways and malformed values', () => {
   assert.throws(
+    () => buildNetworkSpec('n', { driver: 'ipvlan' }),
+    isUsage(/unsupported driver 'ipvlan'.*overlay/),
+  );
+  assert.throws(
     () => buildNetworkSpec('n', { driver: 'bridge' }),
-    isUsage(/unsupported driver 'bridge'.*overlay/),
+    isUsage(/a bridge network of the swarm needs --scope swarm/),
   );
   assert.throws(
     () => buildNetworkSpec('n', { driver: 'overlay', gateway: ['10.0.0.1'] }),
@@ -117,6 +123,7 @@ test('network create of a local bridge: one subnet, bridge options, overlay-only
       ipRange: '10.9.0.128/25',
       internal: true,
       options: { 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.name': 'br-app' },
+      configOnly: false,
     },
   );
   assert.deepEqual(buildLocalNetworkRequest('n', { driver: 'bridge' }), {
@@ -127,6 +134,7 @@ test('network create of a local bridge: one subnet, bridge options, overlay-only
     ipRange: '',
     internal: false,
     options: {},
+    configOnly: false,
   });
   // Other drivers' options are theirs to judge (the daemon names the drivers it has).
   assert.equal(buildLocalNetworkRequest('n', { driver: 'macvlan', opt: ['parent=eth0'] }).driver, 'macvlan');
@@ -157,6 +165,7 @@ test('network ls and inspect of local networks: SCOPE local beside the swarm, Do
     subnets: [{ subnet: '172.17.0.0/16', gateway: '172.17.0.1', ipRange: '' }],
     internal: false,
     options: { 'com.docker.network.bridge.name': 'swl0' },
+    configOnly: false,
     containers: [
       { id: 'c'.repeat(64), name: 'web', ipv4Address: '172.17.0.2/16', macAddress: '02:42:ac:11:00:02' },
     ],
@@ -184,6 +193,7 @@ test('network ls and inspect of local networks: SCOPE local beside the swarm, Do
     Driver: 'bridge',
     IPAM: { Driver: 'default', Config: [{ Subnet: '172.17.0.0/16', Gateway: '172.17.0.1' }] },
     Internal: false,
+    ConfigOnly: false,
     Containers: {
       ['c'.repeat(64)]: { Name: 'web', IPv4Address: '172.17.0.2/16', MacAddress: '02:42:ac:11:00:02' },
     },
@@ -207,4 +217,71 @@ test('network connect flags: --ip must be an IPv4 address, aliases DNS-like name
   assert.throws(() => buildConnectRequest('n2', 'c1', { ip: '172.20.0' }), /invalid --ip '172.20.0'/);
   assert.throws(() => buildConnectRequest('n2', 'c1', { ip: '172.20.0.0/16' }), /invalid --ip/);
   assert.throws(() => buildConnectRequest('n2', 'c1', { alias: ['-x'] }), /invalid --alias '-x'/);
+});
+
+test('network create --config-only / --scope swarm --config-from: which plane, and what is refused', () => {
+  // Which side makes the network: the swarm for overlay and --scope swarm, the node otherwise.
+  const swarm: [NetworkCreateOptions, boolean][] = [
+    [{ driver: 'overlay' }, true],
+    [{ driver: 'macvlan', scope: 'swarm', configFrom: 'cfg' }, true],
+    [{ driver: 'bridge', scope: 'swarm' }, true],
+    [{ driver: 'macvlan' }, false],
+    [{ driver: 'macvlan', scope: 'local' }, false],
+    [{ driver: 'bridge', configOnly: true, subnet: ['10.0.0.0/24'] }, false],
+  ];
+  for (const [o, expected] of swarm) assert.equal(isSwarmRequest(o), expected, JSON.stringify(o));
+  const refused: [NetworkCreateOptions, RegExp][] = [
+    [{ driver: 'macvlan', scope: 'global' }, /invalid --scope 'global'/],
+    [{ driver: 'overlay', scope: 'local' }, /--scope local does not apply/],
+    [{ driver: 'bridge', configOnly: true, scope: 'swarm' }, /--config-only makes a local network/],
+    [{ driver: 'bridge', configOnly: true, configFrom: 'x' }, /exclusive/],
+    [{ driver: 'macvlan', configFrom: 'cfg' }, /add --scope swarm/],
+  ];
+  for (const [o, re] of refused) assert.throws(() => isSwarmRequest(o), isUsage(re), JSON.stringify(o));
+
+  // A config-only network: driver null, its settings as given, a subnet required.
+  assert.deepEqual(
+    buildLocalNetworkRequest('cfg', {
+      driver: 'bridge',
+      configOnly: true,
+      subnet: ['198.18.5.0/24'],
+      ipRange: ['198.18.5.64/27'],
+      opt: ['parent=eth0', 'macvlan_mode=bridge'],
+    }),
+    {
+      name: 'cfg',
+      driver: 'null',
+      subnet: '198.18.5.0/24',
+      gateway: '',
+      ipRange: '198.18.5.64/27',
+      internal: false,
+      options: { parent: 'eth0', macvlan_mode: 'bridge' },
+      configOnly: true,
+    },
+  );
+  assert.throws(
+    () => buildLocalNetworkRequest('cfg', { driver: 'bridge', configOnly: true }),
+    isUsage(/--config-only needs --subnet/),
+  );
+
+  // The swarm network: --config-from alone, or its own subnet and options.
+  const spec = buildNetworkSpec('mv', { driver: 'macvlan', scope: 'swarm', configFrom: 'cfg' });
+  assert.equal(spec.driver, 'macvlan');
+  assert.equal(spec.configFrom, 'cfg');
+  assert.deepEqual([spec.ipam, spec.options], [[], {}]);
+  const own = buildNetworkSpec('br', { driver: 'bridge', scope: 'swarm', subnet: ['10.30.0.0/24'] });
+  assert.deepEqual(own.ipam, [{ subnet: '10.30.0.0/24', gateway: '', ipRange: '' }]);
+  const bad: [NetworkCreateOptions, RegExp][] = [
+    [{ driver: 'macvlan', scope: 'swarm', configFrom: 'cfg', subnet: ['10.0.0.0/24'] }, /are exclusive/],
+    [{ driver: 'macvlan', scope: 'swarm', configFrom: 'cfg', opt: ['parent=eth0'] }, /are exclusive/],
+    [{ driver: 'macvlan', scope: 'swarm' }, /needs one --subnet/],
+    [{ driver: 'macvlan', subnet: ['10.0.0.0/24'] }, /needs --scope swarm/],
+    [{ driver: 'ipvlan', scope: 'swarm', subnet: ['10.0.0.0/24'] }, /unsupported driver 'ipvlan'/],
+    [
+      { driver: 'macvlan', scope: 'swarm', subnet: ['10.0.0.0/24'], opt: ['vni=3'] },
+      /unknown macvlan option/,
+    ],
+    [{ driver: 'overlay', configFrom: 'cfg' }, /not overlay/],
+  ];
+  for (const [o, re] of bad) assert.throws(() => buildNetworkSpec('n', o), isUsage(re), JSON.stringify(o));
 });

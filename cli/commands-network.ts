@@ -8,7 +8,14 @@ import type { LocalNetwork__Output } from '../api/gen/swarmlite/local/v1/LocalNe
 import type { LocalNetworkCreateRequest } from '../api/gen/swarmlite/local/v1/LocalNetworkCreateRequest.js';
 import type { ContainerNetworkConnectRequest } from '../api/gen/swarmlite/local/v1/ContainerNetworkConnectRequest.js';
 import { UserError } from '../lib/errors.js';
-import { checkNetworkOptions, type IpamConfig, type NetworkSpec } from '../api/objects/index.js';
+import {
+  checkNetworkOptions,
+  checkNodeLocalSpec,
+  SWARM_NETWORK_DRIVERS,
+  type IpamConfig,
+  type NetworkSpec,
+  type SwarmNetworkDriver,
+} from '../api/objects/index.js';
 import { resolveHost, withDaemon } from '../daemon/client.js';
 import { parseFormat, printJson, renderTable } from '../lib/format.js';
 import { collect, parseLabel, parseLabels } from './service-flags.js';
@@ -28,6 +35,31 @@ export interface NetworkCreateOptions {
   internal?: boolean;
   opt?: string[];
   label?: string[];
+  /** `--scope swarm`: a macvlan or bridge network of the swarm (each node plugs it in locally). */
+  scope?: string;
+  /** `--config-only`: a local network that only holds settings for `--config-from`. */
+  configOnly?: boolean;
+  /** `--config-from NAME`: each node's settings from its config-only network NAME. */
+  configFrom?: string;
+}
+
+/** Whether these flags make a network of the swarm (`-d overlay`, or `--scope swarm`), else a local one. */
+export function isSwarmRequest(o: NetworkCreateOptions): boolean {
+  if (o.scope !== undefined && o.scope !== 'local' && o.scope !== 'swarm')
+    throw usage(`invalid --scope '${o.scope}': use local or swarm`);
+  if (o.configOnly) {
+    if (o.scope === 'swarm' || o.driver === 'overlay')
+      throw usage('--config-only makes a local network of this node: not with --scope swarm or -d overlay');
+    if (o.configFrom !== undefined) throw usage('--config-only and --config-from are exclusive');
+    return false;
+  }
+  if (o.driver === 'overlay') {
+    if (o.scope === 'local') throw usage('an overlay network is of the swarm: --scope local does not apply');
+    return true;
+  }
+  if (o.configFrom !== undefined && o.scope !== 'swarm')
+    throw usage('--config-from is for networks of the swarm here: add --scope swarm');
+  return o.scope === 'swarm';
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -44,8 +76,15 @@ function checkCidr(flag: string, value: string): string {
  * as Docker pairs them; one without a subnet to go with is refused.
  */
 export function buildNetworkSpec(name: string, o: NetworkCreateOptions): NetworkSpec {
-  if (o.driver !== 'overlay')
-    throw usage(`unsupported driver '${o.driver}': swarmlite networks use the overlay driver only`);
+  if (!(SWARM_NETWORK_DRIVERS as readonly string[]).includes(o.driver))
+    throw usage(
+      `unsupported driver '${o.driver}' for a network of the swarm: use ${SWARM_NETWORK_DRIVERS.join(', ')} (macvlan and bridge with --scope swarm)`,
+    );
+  const driver = o.driver as SwarmNetworkDriver;
+  if (driver !== 'overlay' && o.scope !== 'swarm')
+    throw usage(
+      `a ${driver} network of the swarm needs --scope swarm (without it, it is local to this node)`,
+    );
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
     throw usage(`invalid network name '${name}': use letters, digits, '_', '.' and '-'`);
   const subnets = (o.subnet ?? []).map((s) => checkCidr('--subnet', s));
@@ -62,17 +101,21 @@ export function buildNetworkSpec(name: string, o: NetworkCreateOptions): Network
   const options = Object.fromEntries((o.opt ?? []).map((kv) => parseLabel('--opt', kv)));
   if (options.mtu !== undefined && !/^\d+$/.test(options.mtu))
     throw usage(`invalid --opt mtu=${options.mtu}: the MTU is a whole number of bytes`);
-  const badOption = checkNetworkOptions(options);
+  const badOption = checkNetworkOptions(options, driver);
   if (badOption) throw usage(`invalid --opt: ${badOption}`);
+  const configFrom = o.configFrom ?? '';
+  const badScope = checkNodeLocalSpec({ driver, ipam, options, configFrom, ingress: false });
+  if (badScope) throw usage(badScope);
   return {
     name,
-    driver: 'overlay',
+    driver,
     ipam,
     attachable: !!o.attachable,
     internal: !!o.internal,
     ingress: false,
     options,
     labels: parseLabels('--label', o.label),
+    ...(configFrom ? { configFrom } : {}),
   };
 }
 
@@ -93,7 +136,7 @@ export function buildLocalNetworkRequest(name: string, o: NetworkCreateOptions):
     throw usage('--gateway and --ip-range need a --subnet to go with');
   for (const g of gateways) if (!IPV4.test(g)) throw usage(`invalid --gateway '${g}': use an IPv4 address`);
   const options = Object.fromEntries((o.opt ?? []).map((kv) => parseLabel('--opt', kv)));
-  if (o.driver === 'bridge') {
+  if (o.driver === 'bridge' && !o.configOnly) {
     for (const key of Object.keys(options))
       if (!BRIDGE_OPTIONS.includes(key)) throw usage(`invalid --opt: unknown bridge option "${key}"`);
     if (options.mtu !== undefined) {
@@ -104,14 +147,18 @@ export function buildLocalNetworkRequest(name: string, o: NetworkCreateOptions):
     if (mtu !== undefined && !/^\d+$/.test(mtu))
       throw usage(`invalid --opt mtu=${mtu}: the MTU is a whole number of bytes`);
   }
+  if (o.configOnly && subnets.length === 0)
+    throw usage('--config-only needs --subnet (the settings the swarm network takes on this node)');
   return {
     name,
-    driver: o.driver,
+    // A config-only network has no driver of its own (Docker shows `null`): the swarm network's is used.
+    driver: o.configOnly ? 'null' : o.driver,
     subnet: subnets[0] ?? '',
     gateway: gateways[0] ?? '',
     ipRange: ranges[0] ?? '',
     internal: !!o.internal,
     options,
+    configOnly: !!o.configOnly,
   };
 }
 
@@ -175,6 +222,7 @@ export function localNetworkView(n: LocalNetwork__Output) {
       })),
     },
     Internal: n.internal,
+    ConfigOnly: n.configOnly,
     Containers: Object.fromEntries(
       n.containers.map((c) => [c.id, { Name: c.name, IPv4Address: c.ipv4Address, MacAddress: c.macAddress }]),
     ),
@@ -219,13 +267,20 @@ export function registerNetworkCommands(program: Command): void {
   network
     .command('create')
     .description(
-      'Create a network: a local one (bridge, macvlan, ipvlan), or with -d overlay one of the swarm',
+      'Create a network: a local one (bridge, macvlan, ipvlan), with -d overlay one of the swarm, with ' +
+        '--scope swarm a macvlan/bridge network of the swarm, with --config-only settings for --config-from',
     )
     .argument('<name>')
     .option(
       '-d, --driver <driver>',
-      'bridge, macvlan, ipvlan (local to this node; -o parent=IFACE, macvlan_mode=, ipvlan_mode=l2|l3) or overlay (the swarm)',
+      'bridge, macvlan, ipvlan (local to this node unless --scope swarm; -o parent=IFACE, macvlan_mode=, ipvlan_mode=l2|l3) or overlay (the swarm)',
       'bridge',
+    )
+    .option('--scope <scope>', 'swarm: a macvlan or bridge network of the swarm (managers only)')
+    .option('--config-only', 'only hold settings (--subnet, --ip-range, -o parent=...) for --config-from')
+    .option(
+      '--config-from <name>',
+      "with --scope swarm: each node's settings come from its own config-only network <name>",
     )
     .option('--subnet <cidr>', 'subnet (repeatable)', collect)
     .option('--gateway <ip>', 'gateway for the subnet in the same position (repeatable)', collect)
@@ -235,7 +290,7 @@ export function registerNetworkCommands(program: Command): void {
     .option('-o, --opt <key=value>', 'driver option, e.g. mtu=1400 (repeatable)', collect)
     .option('--label <key=value>', 'network label (repeatable)', collect)
     .action(async (name: string, opts: NetworkCreateOptions, cmd: Command) => {
-      if (opts.driver !== 'overlay') {
+      if (!isSwarmRequest(opts)) {
         const req = buildLocalNetworkRequest(name, opts);
         const made = await withDaemon(resolveHost(globalsOf(cmd).host), (c) =>
           c.localNetworkCreate(req, 60_000),

@@ -79,7 +79,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       log,
       () => node.containerNetworks(),
       () => node.nodeId,
+      // The swarm networks made `--config-from` a config-only network: the store's on a manager, the
+      // networks of its tasks on a worker; none outside a swarm (or when the managers do not answer:
+      // the node's own say, as Docker's, is about the networks it has).
+      async (configName) => {
+        if (!node.nodeId) return [];
+        try {
+          const { networks } = await node.listNetworks({ consistency: '' }, 'linearizable');
+          return (networks ?? []).flatMap((n) =>
+            n.spec?.configFrom === configName ? [n.spec.name ?? ''] : [],
+          );
+        } catch {
+          return [];
+        }
+      },
     );
+    node.useNodeLocal(localNetworks.nodeLocal);
     // Containers on user networks resolve each other by name through their own embedded DNS.
     containerDns = openContainerDns(opts, localNetworks.attach, log, node.containerEndpoints);
     const dnsNetworks = containerDns.networks;

@@ -19,6 +19,7 @@ import { gatewayBridgeRecord } from '../worker/network/gateway-record.js';
 import { LocalNetworks } from '../worker/network/local-networks.js';
 import type { LocalNetworkRecord } from '../worker/network/local-store.js';
 import { LocalNetworkStore } from '../worker/network/local-store.js';
+import { NodeLocalSwarmNetworks } from '../worker/network/node-local.js';
 import type { ImageService } from '../worker/images/images.js';
 import { toStatus, type LocalUnaryHandlers } from './local-api.js';
 import type { DaemonOptions } from './options.js';
@@ -28,6 +29,8 @@ export interface NodeLocalNetworks {
   attach: CnmContainerNetworks;
   /** The bridge driver itself: what it programmed, for `network inspect -v`. */
   bridge: BridgeDriver;
+  /** Node-local swarm networks (macvlan/bridge --scope swarm) through the same drivers. */
+  nodeLocal: NodeLocalSwarmNetworks;
 }
 
 const readProc = (name: string) => readFile(`/proc/self/net/${name}`, 'utf8').catch(() => '');
@@ -40,6 +43,8 @@ export async function openLocalNetworks(
   swarm?: () => SwarmNetworks | undefined,
   /** The node's id in its swarm, undefined outside one: the gateway bridge is listed while it has one. */
   swarmNodeId: () => string | undefined = () => undefined,
+  /** The swarm networks made `--config-from` the config-only network of this name. */
+  configUsers?: (configName: string) => Promise<string[]>,
 ): Promise<NodeLocalNetworks> {
   const netLog = log.child({ component: 'local-networks' });
   const drivers = nodeDrivers({ prefix: opts.netnsPrefix, log: netLog });
@@ -60,6 +65,7 @@ export async function openLocalNetworks(
     defaultBridge: opts.defaultBridge,
     log: netLog,
     swarmGateway: () => gateway(swarmNodeId()),
+    ...(configUsers ? { configUsers } : {}),
   });
   await networks.open();
   const attach = new CnmContainerNetworks({
@@ -74,7 +80,13 @@ export async function openLocalNetworks(
         await Promise.all([readProc('udp'), readProc('udp6')]),
       ),
   });
-  return { networks, attach, bridge };
+  // The same drivers as the local networks: a parent taken by one is taken for the other (Docker's rule).
+  const nodeLocal = new NodeLocalSwarmNetworks({
+    drivers,
+    localNetworks: () => networks.list(),
+    log: log.child({ component: 'node-local-networks' }),
+  });
+  return { networks, attach, bridge, nodeLocal };
 }
 
 type NetworkUnary = Pick<
@@ -115,6 +127,7 @@ export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => Con
     subnets: r.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway, ipRange: s.ipRange ?? '' })),
     internal: r.internal,
     options: r.options,
+    configOnly: r.configOnly === true,
     containers: engine()
       .list(true)
       .flatMap((c) => (c.networks ?? []).filter((s) => s.networkId === r.id).map((s) => ({ c, s })))
@@ -136,6 +149,7 @@ export function localNetworkHandlers(local: NodeLocalNetworks, engine: () => Con
           ...(req.ipRange ? { ipRange: req.ipRange } : {}),
           internal: req.internal,
           options: { ...req.options },
+          ...(req.configOnly ? { configOnly: true } : {}),
         });
         return { network: wire(r) };
       }),

@@ -2,6 +2,7 @@
 // leave, certificates), the manager role when it has one (role-supervisor.ts), what every node runs
 // (worker-role.ts), and this facade routing control calls, `service logs` and `exec` to the leader.
 import * as grpc from '@grpc/grpc-js';
+import type { NodeLocalSwarmNetworks } from '../worker/network/node-local.js';
 import { UserError } from '../lib/errors.js';
 import { findNodeNetwork } from '../worker/agent/node-networks.js';
 import type { Logger } from '../lib/log.js';
@@ -37,6 +38,11 @@ export class SwarmNode {
 
   constructor(opts: DaemonOptions, log: Logger, images?: ImageService) {
     this.membership = new Membership(opts, log, images);
+  }
+
+  /** The node's local networks are open: tasks on node-local swarm networks can be plugged in. */
+  useNodeLocal(nodeLocal: NodeLocalSwarmNetworks): void {
+    this.membership.worker.useNodeLocal(nodeLocal);
   }
 
   resume(): Promise<void> {

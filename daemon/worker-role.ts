@@ -1,6 +1,8 @@
 // What every node of a swarm runs, manager or not: the dispatcher session, the agent that runs the
 // tasks assigned to the node (executor.ts picks the real runtime or the simulated one), the node-work
 // server (`service logs`, `exec`), and the network plane (gossip, overlays, routing mesh, DNS).
+import { withNodeLocal } from './node-local-attach.js';
+import type { NodeLocalSwarmNetworks } from '../worker/network/node-local.js';
 import type * as grpc from '@grpc/grpc-js';
 import { arch, cpus, hostname, platform, totalmem } from 'node:os';
 import type { Logger } from '../lib/log.js';
@@ -50,6 +52,8 @@ export class WorkerRole {
   private readonly attachedNetworks = new Map<string, Network>();
   /** The ingress network as the last session message carried it (a worker's `network ls` shows it). */
   private ingress: Network | null = null;
+  /** Node-local swarm networks (macvlan/bridge --scope swarm), once the daemon's local networks are open. */
+  private nodeLocal: NodeLocalSwarmNetworks | undefined;
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -66,6 +70,11 @@ export class WorkerRole {
       this.images && runnableImages(this.images),
     );
     return this.executorInstance;
+  }
+
+  /** The daemon's local networks are open: tasks on node-local swarm networks can be plugged in. */
+  useNodeLocal(nodeLocal: NodeLocalSwarmNetworks): void {
+    this.nodeLocal = nodeLocal;
   }
 
   /** The manager this node's session is with now, if any. */
@@ -96,7 +105,8 @@ export class WorkerRole {
     }
     this.agent ??= new Agent({
       executor: this.executor,
-      ...(this.network ? { network: this.network.attacher() } : {}),
+      // Node-local networks need real namespaces as the overlays do: only with the network plane.
+      ...(this.network ? { network: withNodeLocal(this.network.attacher(), () => this.nodeLocal) } : {}),
       node: { id: s.nodeId, hostname: hostname() },
       log: this.log.child({ component: 'agent' }),
     });

@@ -178,6 +178,8 @@ export class AllocatorController {
     const updates: Network[] = [];
     for (const n of networks) {
       const r = allocateNetwork(state, n);
+      // A node-local network stays with vni 0 and no ipam (each node's own): held, nothing to write.
+      if (r.ok && r.value.vni === 0) continue;
       if (r.ok) updates.push({ ...n, ipam: r.value.ipam, vni: r.value.vni });
       else this.log.warn({ network: n.spec.name, reason: r.reason.message }, 'network not allocated');
     }

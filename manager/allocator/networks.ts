@@ -1,5 +1,5 @@
 // Networks: a VNI and the subnets (each with its gateway and ip-range) that addresses come from.
-import type { IpamConfig, Network } from '../../api/objects/index.js';
+import { isNodeLocalNetwork, type IpamConfig, type Network } from '../../api/objects/index.js';
 import { AddressPool } from './address-pool.js';
 import { formatAddress, overlaps, parseCidr, type Cidr } from '../../lib/ipv4.js';
 import { exhausted, fail, ok, type AllocResult } from './result.js';
@@ -98,6 +98,10 @@ function chooseSubnets(state: AllocatorState, network: NetworkInput): AllocResul
   return ok([checkIpamConfig({ subnet: carved.text, gateway: '', ipRange: '' }) as CheckedIpam]);
 }
 
+function nodeLocalState(network: NetworkInput): NetworkState {
+  return { id: network.id, name: network.spec.name, ingress: false, vni: 0, pools: [], nodeLocal: true };
+}
+
 function adopt(
   state: AllocatorState,
   network: NetworkInput,
@@ -126,6 +130,13 @@ export function allocateNetwork(
 ): AllocResult<NetworkAllocation> {
   const known = state.networks.get(network.id);
   if (known) return ok(allocationOf(known));
+  if (isNodeLocalNetwork(network.spec)) {
+    // Its subnets are each node's (the wire's, a node's own range): nothing cluster-wide to hold.
+    const invalid = validateNetworkSpec(network.spec);
+    if (invalid) return fail('invalid', invalid);
+    state.networks.set(network.id, nodeLocalState(network));
+    return ok({ ipam: [], vni: 0 });
+  }
   const subnets = chooseSubnets(state, network);
   if (!subnets.ok) return subnets;
   const vni = chooseVni(state, network);
@@ -139,6 +150,10 @@ export function allocateNetwork(
  */
 export function checkNetwork(state: AllocatorState, network: NetworkInput): AllocResult<void> {
   if (state.networks.has(network.id)) return ok(undefined);
+  if (isNodeLocalNetwork(network.spec)) {
+    const invalid = validateNetworkSpec(network.spec);
+    return invalid ? fail('invalid', invalid) : ok(undefined);
+  }
   const subnets = chooseSubnets(state, network);
   if (!subnets.ok) return subnets;
   const vni = chooseVni(state, network);
@@ -159,8 +174,12 @@ export function releaseNetwork(state: AllocatorState, networkId: string): AllocR
       return fail('in-use', `network ${network.name} is in use by task ${t.id}`);
     }
   }
+  for (const t of state.tasks.values()) {
+    if (t.nodeLocal?.includes(networkId))
+      return fail('in-use', `network ${network.name} is in use by task ${t.id}`);
+  }
   state.networks.delete(networkId);
-  state.vnis.delete(network.vni);
+  if (!network.nodeLocal) state.vnis.delete(network.vni);
   return ok(undefined);
 }
 

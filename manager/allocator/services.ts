@@ -134,7 +134,8 @@ export function allocateService(
   const ports = choosePorts(state, service, prev);
   if (!ports.ok) return ports;
 
-  const vipNetworks = spec.endpoint.mode === 'vip' ? networks.value : [];
+  // A node-local network has no swarm-wide range to take a VIP from (Docker gives it none either).
+  const vipNetworks = spec.endpoint.mode === 'vip' ? networks.value.filter((n) => !n.nodeLocal) : [];
   const vips: HeldAddress[] = [];
   const fresh: HeldAddress[] = [];
   for (const network of vipNetworks) {

@@ -24,6 +24,11 @@ export interface NetworkState {
   vni: number;
   /** One pool per subnet, in the order of Network.ipam. */
   pools: AddressPool[];
+  /**
+   * A node-local swarm network (macvlan, bridge with --scope swarm): no VNI, no pools; each node gives
+   * its tasks addresses from its own range, so tasks get an attachment without an address and no VIP.
+   */
+  nodeLocal?: boolean;
 }
 
 /** An address held in one pool of one network. */
@@ -44,6 +49,8 @@ export interface TaskState {
   id: string;
   addresses: HeldAddress[];
   aliases: Map<string, string[]>;
+  /** Its node-local networks (no address here: the node gives one), in the order of its attachments. */
+  nodeLocal?: string[];
 }
 
 export class AllocatorState {

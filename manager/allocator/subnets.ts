@@ -1,6 +1,11 @@
 // Subnets: checking the ones users ask for, and carving new ones from the cluster's default address
 // pools. Stateless: the caller passes the subnets already in use.
-import type { IpamConfig, NetworkSpec } from '../../api/objects/index.js';
+import {
+  checkNodeLocalSpec,
+  SWARM_NETWORK_DRIVERS,
+  type IpamConfig,
+  type NetworkSpec,
+} from '../../api/objects/index.js';
 import {
   cidrAt,
   containsAddress,
@@ -66,7 +71,10 @@ export function checkIpamConfig(config: IpamConfig): CheckedIpam | string {
  */
 export function validateNetworkSpec(spec: NetworkSpec): string | undefined {
   if (!spec.name) return 'network name must not be empty';
-  if (spec.driver !== 'overlay') return `unsupported network driver "${String(spec.driver)}" (only overlay)`;
+  if (!(SWARM_NETWORK_DRIVERS as readonly string[]).includes(spec.driver))
+    return `unsupported network driver "${String(spec.driver)}" (swarm networks: ${SWARM_NETWORK_DRIVERS.join(', ')})`;
+  const nodeLocal = checkNodeLocalSpec({ ...spec, configFrom: spec.configFrom ?? '' });
+  if (nodeLocal) return nodeLocal;
   const checked = checkNetworkIpam(spec);
   return typeof checked === 'string' ? checked : undefined;
 }

@@ -9,11 +9,18 @@ type TaskInput = Pick<Task, 'id' | 'spec'>;
 type ServiceInput = Pick<Service, 'spec'>;
 
 function attachmentsOf(task: TaskState): NetworkAttachment[] {
-  return task.addresses.map((a) => ({
+  const addressed = task.addresses.map((a) => ({
     networkId: a.networkId,
     addresses: [a.pool.format(a.addr)],
     aliases: [...(task.aliases.get(a.networkId) ?? [])],
   }));
+  // A node-local network's attachment carries no address: the node running the task gives one.
+  const nodeLocal = (task.nodeLocal ?? []).map((networkId) => ({
+    networkId,
+    addresses: [],
+    aliases: [...(task.aliases.get(networkId) ?? [])],
+  }));
+  return [...addressed, ...nodeLocal];
 }
 
 function aliasesOf(task: TaskInput): Map<string, string[]> {
@@ -36,7 +43,12 @@ export function allocateTask(
   const networks = attachedNetworks(state, targets, service?.spec.endpoint.ports ?? []);
   if (!networks.ok) return networks;
   const addresses: HeldAddress[] = [];
+  const nodeLocal: string[] = [];
   for (const network of networks.value) {
+    if (network.nodeLocal) {
+      nodeLocal.push(network.id);
+      continue;
+    }
     const held = state.allocateAddress(network);
     if (!held) {
       AllocatorState.release(addresses);
@@ -45,7 +57,12 @@ export function allocateTask(
     }
     addresses.push(held);
   }
-  const allocated: TaskState = { id: task.id, addresses, aliases: aliasesOf(task) };
+  const allocated: TaskState = {
+    id: task.id,
+    addresses,
+    aliases: aliasesOf(task),
+    ...(nodeLocal.length > 0 ? { nodeLocal } : {}),
+  };
   state.tasks.set(task.id, allocated);
   return ok(attachmentsOf(allocated));
 }
@@ -63,7 +80,9 @@ export function releaseTask(state: AllocatorState, taskId: string): AllocResult<
 export function restoreTask(state: AllocatorState, task: Task): AllocResult<void> {
   if (state.tasks.has(task.id) || task.networks.length === 0) return ok(undefined);
   const addresses: HeldAddress[] = [];
+  const nodeLocal: string[] = [];
   for (const attachment of task.networks) {
+    if (attachment.addresses.length === 0) nodeLocal.push(attachment.networkId);
     for (const text of attachment.addresses) {
       const held = claimRecorded(state, attachment.networkId, text);
       if (typeof held === 'string') {
@@ -74,6 +93,11 @@ export function restoreTask(state: AllocatorState, task: Task): AllocResult<void
     }
   }
   const aliases = new Map(task.networks.map((n) => [n.networkId, [...n.aliases]]));
-  state.tasks.set(task.id, { id: task.id, addresses, aliases });
+  state.tasks.set(task.id, {
+    id: task.id,
+    addresses,
+    aliases,
+    ...(nodeLocal.length > 0 ? { nodeLocal } : {}),
+  });
   return ok(undefined);
 }

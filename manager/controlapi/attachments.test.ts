@@ -36,6 +36,13 @@ describe('attachRefusal', () => {
     const ing = network('i', 'ingress', { ingress: true });
     ing.spec.attachable = true;
     assert.match(attachRefusal(ing)!, /ingress network: containers cannot attach/);
+    const mv = attachable('m', 'mvswarm');
+    mv.spec.driver = 'macvlan';
+    mv.spec.configFrom = 'mvcfg';
+    assert.match(
+      attachRefusal(mv)!,
+      /mvswarm is a macvlan network of the swarm: standalone containers cannot/,
+    );
   });
 });
 

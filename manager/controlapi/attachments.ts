@@ -3,12 +3,22 @@
 // service (`attachment: { containerId }`), placed on that node and never run, and the allocator gives
 // it an address from the network's pools like any task. Removing the container deletes the task, which
 // gives the address back. Only networks made `--attachable` take one, as Docker.
-import { defaultTaskSpec, type NewObject, type Network, type Task } from '../../api/objects/index.js';
+import {
+  defaultTaskSpec,
+  isNodeLocalNetwork,
+  type NewObject,
+  type Network,
+  type Task,
+} from '../../api/objects/index.js';
 
 /** Why a standalone container cannot join this network, or undefined. Docker's words for the flag. */
 export function attachRefusal(network: Pick<Network, 'spec'>): string | undefined {
   if (network.spec.ingress)
     return `network ${network.spec.name} is the routing mesh's ingress network: containers cannot attach to it`;
+  // Its legs and addresses are each node's (worker/network/node-local.ts), which plugs in service tasks
+  // only so far: refused by name rather than handed to the overlay path, which would find no address.
+  if (isNodeLocalNetwork(network.spec))
+    return `network ${network.spec.name} is a ${network.spec.driver} network of the swarm: standalone containers cannot attach to it yet (services can)`;
   if (!network.spec.attachable)
     return `could not attach to network ${network.spec.name}: network ${network.spec.name} is not manually attachable (create it with --attachable)`;
   return undefined;

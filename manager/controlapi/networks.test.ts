@@ -36,6 +36,22 @@ test('network create: stored with an empty allocation, found by id, name and id 
   );
 });
 
+test('network create: a macvlan network of the swarm, --config-from or with its own subnet', async () => {
+  const f = await fixture();
+  const { network } = await f.call('CreateNetwork', {
+    spec: { name: 'mvswarm', driver: 'macvlan', configFrom: 'mvcfg' },
+  });
+  assert.deepEqual(
+    [network.spec.driver, network.spec.configFrom, network.ipam, network.vni],
+    ['macvlan', 'mvcfg', [], 0],
+  );
+  // Each node's subnet is its own: the same one as another node-local network's is no clash.
+  const own = { name: 'br1', driver: 'bridge', ipam: [{ subnet: '10.50.0.0/24' }] };
+  await f.call('CreateNetwork', { spec: own });
+  await f.call('CreateNetwork', { spec: { ...own, name: 'br2' } });
+  assert.equal((await f.call('GetNetwork', { ref: 'mvswarm' })).network.spec.configFrom, 'mvcfg');
+});
+
 test('network create: every invalid spec is INVALID_ARGUMENT and changes nothing', async () => {
   const f = await fixture();
   const cases: [Record<string, unknown>, RegExp][] = [
@@ -43,7 +59,10 @@ test('network create: every invalid spec is INVALID_ARGUMENT and changes nothing
     [overlay(''), /network name is required/],
     [overlay('-bad'), /invalid network name "-bad"/],
     [overlay('a'.repeat(64)), /longer than 63/],
-    [overlay('n', { driver: 'bridge' }), /unsupported network driver "bridge"/],
+    [overlay('n', { driver: 'ipvlan' }), /unsupported network driver "ipvlan"/],
+    [overlay('n', { driver: 'bridge' }), /a bridge network with --scope swarm needs one --subnet/],
+    [overlay('n', { driver: 'macvlan', configFrom: 'c', options: { parent: 'eth0' } }), /are exclusive/],
+    [overlay('n', { configFrom: 'c' }), /not overlay/],
     [overlay('n', { ingress: true }), /ingress network is created with the swarm/],
     [overlay('n', { ipam: [{ subnet: '10.9.1.5/24' }] }), /did you mean 10\.9\.1\.0\/24/],
     [overlay('n', { ipam: [{ subnet: '10.9.1.0/24' }, { subnet: '10.9.0.0/16' }] }), /overlap/],

@@ -10,6 +10,7 @@ import { ConstraintError, parseConstraints } from '../scheduler/index.js';
 import type { ReadTx } from '../store/index.js';
 import {
   checkNetworkOptions,
+  isNodeLocalNetwork,
   type NetworkSpec,
   type Resources,
   type ServiceSpec,
@@ -44,7 +45,7 @@ export function validateNetwork(spec: NetworkSpec): void {
     // The routing mesh's network is made with the swarm and never replaced (RemoveNetwork refuses it).
     throw invalid('the ingress network is created with the swarm: another one cannot be created');
   }
-  const problem = validateNetworkSpec(spec) ?? checkNetworkOptions(spec.options);
+  const problem = validateNetworkSpec(spec) ?? checkNetworkOptions(spec.options, spec.driver);
   if (problem) throw invalid(problem);
   const mtu = spec.options.mtu;
   if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65_535)) {
@@ -57,12 +58,18 @@ export function validateNetwork(spec: NetworkSpec): void {
  * state only knows allocated networks, and one created a moment ago may not be yet.
  */
 export function checkSubnetsFree(tx: ReadTx<SwarmObjects>, spec: NetworkSpec): void {
-  const others = tx.list('network').flatMap((n) =>
-    [...n.spec.ipam, ...n.ipam].flatMap((c) => {
-      const cidr = parseCidr(c.subnet);
-      return typeof cidr === 'string' ? [] : [{ cidr, name: n.spec.name }];
-    }),
-  );
+  // A node-local network's subnet is each node's wire (or its own bridge): it may well be the same on
+  // several networks and is no overlay's business, so it is neither checked nor counted.
+  if (isNodeLocalNetwork(spec)) return;
+  const others = tx
+    .list('network')
+    .filter((n) => !isNodeLocalNetwork(n.spec))
+    .flatMap((n) =>
+      [...n.spec.ipam, ...n.ipam].flatMap((c) => {
+        const cidr = parseCidr(c.subnet);
+        return typeof cidr === 'string' ? [] : [{ cidr, name: n.spec.name }];
+      }),
+    );
   for (const config of spec.ipam) {
     const mine = parseCidr(config.subnet) as Cidr; // validateNetworkSpec parsed it already
     const clash = others.find((o) => overlaps(o.cidr, mine));

@@ -51,6 +51,7 @@ export function networkSpecFromWire(m: NetworkSpec__Output | null): NetworkSpec 
     ingress: m.ingress,
     options: { ...m.options },
     labels: { ...m.labels },
+    ...(m.configFrom ? { configFrom: m.configFrom } : {}),
   };
 }
 

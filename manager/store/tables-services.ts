@@ -14,7 +14,13 @@ import {
   stringRecord,
   type Check,
 } from './checks.js';
-import { TASK_STATES, type Network, type Service, type Task } from '../../api/objects/index.js';
+import {
+  SWARM_NETWORK_DRIVERS,
+  TASK_STATES,
+  type Network,
+  type Service,
+  type Task,
+} from '../../api/objects/index.js';
 import type { TableSpec } from './tables.js';
 
 const array: Check = (v) => (Array.isArray(v) ? undefined : 'must be an array');
@@ -22,7 +28,7 @@ const array: Check = (v) => (Array.isArray(v) ? undefined : 'must be an array');
 const networkRules: readonly [string, Check][] = [
   ['spec', object],
   ['spec.name', nonEmptyString],
-  ['spec.driver', oneOf(['overlay'])],
+  ['spec.driver', oneOf(SWARM_NETWORK_DRIVERS)],
   ['spec.ipam', array],
   ['spec.attachable', boolean],
   ['spec.internal', boolean],

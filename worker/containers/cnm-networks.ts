@@ -98,6 +98,11 @@ export class CnmContainerNetworks implements ContainerNetworks {
     return this.serially(async () => {
       const net = this.o.networks.find(a.mode);
       if (!net) throw new Error(`network ${a.mode} not found`);
+      if (net.configOnly)
+        throw new Error(
+          `network ${net.name} is a configuration-only network: containers cannot use it directly; ` +
+            `make a swarm network from it (network create -d macvlan --scope swarm --config-from ${net.name} NAME)`,
+        );
       // The overlay driver owns that device (network/gateway-record.ts): no bridge endpoint on it.
       if (this.o.networks.isSwarmGateway(net))
         throw new Error(

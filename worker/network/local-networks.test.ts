@@ -50,7 +50,12 @@ class BookingBridge implements NetworkDriver {
   async removeAll() {}
 }
 
-function node(dir: string, defaultBridge = true, swarmGateway?: () => LocalNetworkRecord | undefined) {
+function node(
+  dir: string,
+  defaultBridge = true,
+  swarmGateway?: () => LocalNetworkRecord | undefined,
+  configUsers?: (name: string) => Promise<string[]>,
+) {
   const bridge = new BookingBridge();
   const drivers = new DriverRegistry();
   drivers.register(bridge);
@@ -63,6 +68,7 @@ function node(dir: string, defaultBridge = true, swarmGateway?: () => LocalNetwo
     defaultBridge,
     log: createLogger('error'),
     ...(swarmGateway ? { swarmGateway } : {}),
+    ...(configUsers ? { configUsers } : {}),
   });
   return { bridge, networks };
 }
@@ -252,4 +258,69 @@ test('the swarm gateway bridge: listed while in a swarm, describes <prefix>_gwbr
   nodeId = undefined; // left the swarm
   assert.deepEqual(names(), ['bridge', 'host', 'none']);
   assert.equal(a.networks.find('docker_gwbridge'), undefined);
+});
+
+test('config-only networks: settings stored, no driver told, not replayed, rm refused while a swarm network uses them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swl-localnet-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const users = new Map<string, string[]>([['mvcfg', ['mvswarm']]]);
+  const { bridge, networks } = node(dir, true, undefined, async (name) => users.get(name) ?? []);
+  await networks.open();
+  const made = await networks.create({
+    name: 'mvcfg',
+    driver: 'macvlan', // ignored: a config-only network has no driver
+    subnet: '198.18.0.0/24', // one of the node's routes: a macvlan's subnet is its parent's LAN
+    ipRange: '198.18.0.128/28',
+    internal: false,
+    options: { parent: 'eth0' },
+    configOnly: true,
+  });
+  assert.deepEqual(
+    [made.driver, made.configOnly, made.subnets, made.options],
+    [
+      'null',
+      true,
+      [{ subnet: '198.18.0.0/24', gateway: '198.18.0.1', ipRange: '198.18.0.128/28' }],
+      { parent: 'eth0' },
+    ],
+  );
+  assert.ok(!bridge.calls.some((c) => c.includes('mvcfg')), 'no driver was told');
+  assert.ok(networks.list().some((r) => r.name === 'mvcfg' && r.configOnly));
+  const refused: [Parameters<LocalNetworks['create']>[0], RegExp][] = [
+    [
+      { name: 'c2', driver: 'null', internal: false, options: {}, configOnly: true },
+      /--config-only needs --subnet/,
+    ],
+    [
+      { name: 'c3', driver: 'null', subnet: '198.18.1.5/24', internal: false, options: {}, configOnly: true },
+      /198\.18\.1\.5\/24/,
+    ],
+    [
+      {
+        name: 'mvcfg',
+        driver: 'null',
+        subnet: '198.18.2.0/24',
+        internal: false,
+        options: {},
+        configOnly: true,
+      },
+      /already exists/,
+    ],
+  ];
+  for (const [req, re] of refused) await assert.rejects(networks.create(req), re);
+
+  // Replayed at the next start: still listed, still no driver told.
+  const again = node(dir);
+  await again.networks.open();
+  assert.ok(again.networks.list().some((r) => r.name === 'mvcfg' && r.configOnly));
+  assert.ok(!again.bridge.calls.some((c) => c.includes('mvcfg')));
+
+  await assert.rejects(
+    networks.remove('mvcfg', () => []),
+    /configuration network mvcfg is in use by swarm network mvswarm: remove it first/,
+  );
+  assert.ok(networks.find('mvcfg'), 'still there');
+  users.clear();
+  await networks.remove('mvcfg', () => []);
+  assert.equal(networks.find('mvcfg'), undefined);
 });

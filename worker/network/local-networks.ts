@@ -26,6 +26,12 @@ export interface LocalNetworksOptions {
    * and found with the others, never stored, given to a driver, removed or attached to from here.
    */
   swarmGateway?: () => LocalNetworkRecord | undefined;
+  /**
+   * The swarm networks that take their settings from the config-only network of this name (as far as
+   * this node knows: the managers' store on a manager, the networks of its tasks on a worker);
+   * `network rm` of a config-only network is refused while any does.
+   */
+  configUsers?: (configName: string) => Promise<string[]>;
 }
 
 export interface CreateLocalNetwork {
@@ -36,6 +42,8 @@ export interface CreateLocalNetwork {
   ipRange?: string;
   internal: boolean;
   options: Record<string, string>;
+  /** `--config-only`: store the settings only (the driver is ignored: `null`). */
+  configOnly?: boolean;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -65,6 +73,7 @@ export class LocalNetworks {
       this.records.set(record.id, record);
     }
     for (const r of this.stored()) {
+      if (r.configOnly) continue; // settings only: no driver holds it
       if (r.name === 'bridge' && r.driver === 'bridge' && !this.o.defaultBridge) continue;
       await this.o.drivers
         .get(r.driver)
@@ -117,6 +126,7 @@ export class LocalNetworks {
         );
       if (this.byName(req.name) || PREDEFINED_NAMES.includes(req.name))
         throw new NetworkDriverError(`network with name ${req.name} already exists`);
+      if (req.configOnly) return this.createConfigOnly(req);
       const driver = this.o.drivers.get(req.driver);
       if (driver.capabilities.scope !== 'local')
         throw new NetworkDriverError(`network driver '${req.driver}' is not a local driver`);
@@ -126,7 +136,11 @@ export class LocalNetworks {
         throw new NetworkDriverError('--gateway and --ip-range need --subnet');
       const taken = [
         ...ALWAYS_RESERVED,
-        ...this.list().flatMap((r) => r.subnets.map((s) => s.subnet)),
+        // A config-only network's subnet is no network yet: the swarm network made from it is checked
+        // by its driver when a task plugs it in.
+        ...this.list()
+          .filter((r) => !r.configOnly)
+          .flatMap((r) => r.subnets.map((s) => s.subnet)),
         // A macvlan's subnet is its parent's own LAN: one of the node's routes by design.
         ...(driver.capabilities.onTheWire ? [] : await this.o.nodeSubnets()),
       ];
@@ -162,6 +176,45 @@ export class LocalNetworks {
     });
   }
 
+  /**
+   * `--config-only`: the settings are checked as a subnet (host bits, gateway and range inside it),
+   * against the reserved ranges and the node's other networks but not its routes (a macvlan's subnet is
+   * its parent's LAN), and stored; no driver is told.
+   */
+  private async createConfigOnly(req: CreateLocalNetwork): Promise<LocalNetworkRecord> {
+    if (req.subnet === undefined)
+      throw new NetworkDriverError(
+        '--config-only needs --subnet (the settings the swarm network takes here)',
+      );
+    const taken = [
+      ...ALWAYS_RESERVED,
+      ...this.list()
+        .filter((r) => !r.configOnly)
+        .flatMap((r) => r.subnets.map((s) => s.subnet)),
+    ];
+    const subnet = checkSubnet(
+      {
+        subnet: req.subnet,
+        ...(req.gateway !== undefined ? { gateway: req.gateway } : {}),
+        ...(req.ipRange !== undefined ? { ipRange: req.ipRange } : {}),
+      },
+      taken,
+    );
+    const record: LocalNetworkRecord = {
+      id: newNetworkId(),
+      name: req.name,
+      driver: 'null',
+      subnets: [subnet],
+      internal: req.internal,
+      options: req.options,
+      created: this.stamp(),
+      configOnly: true,
+    };
+    this.o.store.save(record);
+    this.records.set(record.id, record);
+    return record;
+  }
+
   /** Removes a user network; `users` are the names of the containers on it (refused while any). */
   remove(ref: string, usersOf: (id: string) => string[]): Promise<LocalNetworkRecord> {
     return this.serially(async () => {
@@ -173,6 +226,16 @@ export class LocalNetworks {
         throw new NetworkDriverError(
           `${r.name} is the swarm's gateway bridge (tasks' way out) and cannot be removed while the node is in a swarm; it goes when the node leaves`,
         );
+      if (r.configOnly) {
+        const swarmUsers = (await this.o.configUsers?.(r.name)) ?? [];
+        if (swarmUsers.length > 0)
+          throw new NetworkDriverError(
+            `error while removing network: configuration network ${r.name} is in use by swarm network${swarmUsers.length > 1 ? 's' : ''} ${swarmUsers.join(', ')}: remove ${swarmUsers.length > 1 ? 'them' : 'it'} first`,
+          );
+        this.o.store.delete(r.id);
+        this.records.delete(r.id);
+        return r;
+      }
       const users = usersOf(r.id);
       if (users.length > 0)
         throw new NetworkDriverError(
@@ -197,6 +260,6 @@ export const newNetworkId = (): string => randomBytes(32).toString('hex');
 
 /** The driver's view of a record. */
 export function config(r: LocalNetworkRecord): NetworkConfig {
-  const { created: _created, ...net } = r;
+  const { created: _created, configOnly: _configOnly, ...net } = r;
   return net;
 }

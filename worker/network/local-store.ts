@@ -7,6 +7,11 @@ import type { NetworkConfig } from './driver.js';
 export interface LocalNetworkRecord extends NetworkConfig {
   /** RFC 3339. */
   created: string;
+  /**
+   * `network create --config-only`: settings (subnet, gateway, ip range, parent, mode) a swarm network
+   * made with `--config-from <this name>` takes on this node. No driver holds it (driver `null`).
+   */
+  configOnly?: boolean;
 }
 
 const ID = /^[0-9a-f]{64}$/;
@@ -28,6 +33,7 @@ export function networkRecordProblem(v: unknown): string | undefined {
   if (typeof v.driver !== 'string' || v.driver === '') return 'bad driver';
   if (typeof v.created !== 'string') return 'bad created';
   if (typeof v.internal !== 'boolean') return 'bad internal';
+  if (v.configOnly !== undefined && typeof v.configOnly !== 'boolean') return 'bad configOnly';
   if (v.mtu !== undefined && !(Number.isSafeInteger(v.mtu) && (v.mtu as number) > 0)) return 'bad mtu';
   if (!isObject(v.options) || !Object.values(v.options).every((o) => typeof o === 'string'))
     return 'bad options';
