@@ -45,9 +45,11 @@ test('the image has the lab key, the offline repository only, and no way to log 
 test('mmdebstrap downloads install.sh packages into the repository without installing them', () => {
   const argv = mmdebstrapArgv('/b/rootfs', ['nftables', 'curl'], '/etc/apt/sources.list.d/debian.sources');
   assert.deepEqual(argv.slice(-3), ['bookworm', '/b/rootfs', '/etc/apt/sources.list.d/debian.sources']);
-  assert.ok(argv.includes('--include=linux-image-amd64,systemd-sysv,udev,dbus,openssh-server'));
+  assert.ok(
+    argv.includes('--include=linux-image-amd64,systemd-sysv,udev,dbus,openssh-server,ca-certificates'),
+  );
   const hooks = argv.filter((a) => a.startsWith('--customize-hook='));
-  assert.equal(hooks.length, 3);
+  assert.equal(hooks.length, 4);
   assert.match(hooks[0]!, /rm -f "\$1"\/var\/cache\/apt\/archives\/\*\.deb/);
   assert.match(hooks[1]!, /apt-get install --download-only .* nftables curl$/);
   assert.match(
@@ -55,6 +57,13 @@ test('mmdebstrap downloads install.sh packages into the repository without insta
     /mv "\$1"\/var\/cache\/apt\/archives\/\*\.deb "\$1\/var\/lib\/swarmlite-lab\/apt\/"/,
   );
   assert.ok(!argv.some((a) => /--include=.*(nftables|curl)/.test(a)), 'not installed in the image');
+  assert.equal(
+    hooks[3],
+    '--customize-hook=echo MODULES=list > "$1"/etc/initramfs-tools/conf.d/swarmlite-lab.conf && ' +
+      `printf '%s\\n' virtio_pci virtio_blk ext4 >> "$1"/etc/initramfs-tools/modules && ` +
+      'chroot "$1" update-initramfs -u -k all',
+    'a small initramfs: the root disk drivers only',
+  );
 });
 
 test('the image cache key changes with every input and only with them', () => {

@@ -10,10 +10,40 @@ export const FIRSTBOOT_UNIT = 'swarmlite-lab-firstboot.service';
 export const FIRSTBOOT_SCRIPT = `${SHARE_MOUNT}/firstboot.sh`;
 export const FIRSTBOOT_DONE = `${IMAGE_LAB_DIR}/firstboot.done`;
 
-/** Debian packages of the image besides the `apt` variant's essentials (install.sh adds its own). */
-export const IMAGE_PACKAGES = ['linux-image-amd64', 'systemd-sysv', 'udev', 'dbus', 'openssh-server'];
+/**
+ * Debian packages of the image besides the `apt` variant's essentials (install.sh adds its own).
+ * ca-certificates is on every Debian host install.sh meets (the installer's and the cloud images'
+ * base): in the image, as there; on an emulated CPU its trigger (a rehash of every certificate) took
+ * minutes of each VM's first boot.
+ */
+export const IMAGE_PACKAGES = [
+  'linux-image-amd64',
+  'systemd-sysv',
+  'udev',
+  'dbus',
+  'openssh-server',
+  'ca-certificates',
+];
 /** Units the image enables: networking from the kernel command line, and the first boot. */
 export const IMAGE_UNITS = ['systemd-networkd.service', 'systemd-network-generator.service', FIRSTBOOT_UNIT];
+/**
+ * Units the image masks: apt's daily timers (a fresh image has never run them, so they fire at boot
+ * and hold the dpkg lock that install.sh's apt-get needs; the offline repository never changes) and
+ * the file system maintenance timers of a throwaway disk.
+ */
+export const IMAGE_MASKED_UNITS = [
+  'apt-daily.timer',
+  'apt-daily-upgrade.timer',
+  'e2scrub_all.timer',
+  'e2scrub_reap.service',
+  'fstrim.timer',
+];
+/**
+ * The kernel modules the image's initramfs holds (initramfs-tools MODULES=list): what mounts the
+ * root disk. Debian's default (MODULES=most) packs every storage and file system driver, which an
+ * emulated CPU spends its first boot seconds unpacking and probing.
+ */
+export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'ext4'];
 
 /** path in the image → content. */
 export function imageFiles(sshPublicKey: string): Record<string, string> {
@@ -38,6 +68,8 @@ export function imageFiles(sshPublicKey: string): Record<string, string> {
     // No /etc/hostname: systemd.hostname= on the kernel command line names each VM.
     '/etc/hostname': '',
     [`/etc/systemd/system/${FIRSTBOOT_UNIT}`]: firstbootUnit(),
+    // dpkg's fsyncs protect a package database across power loss; a lab disk does not outlive its lab.
+    '/etc/dpkg/dpkg.cfg.d/swarmlite-lab': '# swarmlite lab: a throwaway disk\nforce-unsafe-io\n',
     // A lab VM must not wait 2 minutes for a network that is configured statically.
     '/etc/systemd/system/systemd-networkd-wait-online.service.d/swarmlite-lab.conf':
       '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=20\n',

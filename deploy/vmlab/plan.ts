@@ -96,7 +96,20 @@ export interface VmLabPlan {
   shareDir: string;
   memoryMiB: number;
   accel: Accel;
+  /** vCPUs of each VM (vcpusPerVm). */
+  vcpus: number;
   vms: VmPlan[];
+}
+
+/**
+ * vCPUs per VM. KVM: 2 (a vCPU costs nothing while idle). TCG: every vCPU is a busy host thread
+ * (multi-threaded TCG), so the lab's VMs together get no more vCPUs than this machine has cores, and
+ * never fewer than 1 each: 1 VM on 2 cores gets 2 (the install's dpkg and Node.js's compile threads
+ * overlap), 3 VMs on 2 cores 1 each (more would only add threads that wait for a core).
+ */
+export function vcpusPerVm(accel: Accel, hostCpus: number, vms: number): number {
+  if (accel === 'kvm') return 2;
+  return Math.max(1, Math.min(2, Math.floor(hostCpus / Math.max(1, vms))));
 }
 
 export function planVmLab(opts: {
@@ -105,6 +118,8 @@ export function planVmLab(opts: {
   vms: number;
   memoryMiB: number;
   accel: Accel;
+  /** This machine's cores (os.availableParallelism()). */
+  hostCpus: number;
   labDir: string;
   vmRoot: string;
 }): VmLabPlan {
@@ -122,6 +137,7 @@ export function planVmLab(opts: {
     shareDir: join(diskDir, 'share'),
     memoryMiB: opts.memoryMiB,
     accel: opts.accel,
+    vcpus: vcpusPerVm(opts.accel, opts.hostCpus, opts.vms),
     vms: Array.from({ length: opts.vms }, (_, n) => {
       const host = names.host(n + 1);
       const dir = join(opts.labDir, host.hostname);
@@ -147,6 +163,9 @@ export function planVmLab(opts: {
  * The guest kernel's command line: the root disk, a serial console, and the VM's identity. systemd
  * takes the hostname from `systemd.hostname=` and systemd-network-generator turns `ip=` into a
  * networkd configuration. No gateway: the lab's VMs reach each other and this machine, nothing else.
+ * mitigations=off: a throwaway lab VM runs only the lab's code, and under TCG the speculation
+ * mitigations (page-table isolation flushing the emulated TLB on every system call, retpolines) only
+ * cost time.
  */
 export function kernelCommandLine(vm: VmPlan): string {
   const mask = '255.255.255.0';
@@ -156,6 +175,7 @@ export function kernelCommandLine(vm: VmPlan): string {
     'console=ttyS0,115200',
     'net.ifnames=0',
     'panic=-1',
+    'mitigations=off',
     `systemd.hostname=${vm.hostname}`,
     `ip=${vm.address}:::${mask}:${vm.hostname}:eth0:off`,
   ].join(' ');
@@ -176,13 +196,17 @@ export function qemuArgv(plan: VmLabPlan, vm: VmPlan, image: BaseImage, qemu: st
     '-name',
     `${vm.processName},process=${vm.processName}`,
     '-machine',
-    `q35,accel=${plan.accel}`,
+    'q35',
+    // thread=multi: one host thread per vCPU under TCG (the default for an x86 guest on an x86
+    // host, said here so a QEMU that defaults otherwise does not put 2 vCPUs on one thread).
+    '-accel',
+    plan.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi',
     // KVM: the host's CPU, less IA32_ARCH_CAPABILITIES (nested KVM in a cloud VM refuses to set that
     // MSR and QEMU aborts). TCG: every feature the emulator has.
     '-cpu',
     plan.accel === 'kvm' ? 'host,-arch-capabilities' : 'max',
     '-smp',
-    '1',
+    String(plan.vcpus ?? 1),
     '-m',
     `${plan.memoryMiB}M`,
     '-nodefaults',

@@ -13,6 +13,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
@@ -129,6 +130,7 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
     subnetIndex: state.subnetIndex,
     vms: opts.vms,
     memoryMiB: opts.memoryMiB,
+    hostCpus: availableParallelism(),
     labDir: labDir(state.name),
     vmRoot: vmRoot(),
   });
@@ -171,7 +173,7 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
     await createTap(plan, vm);
     await createDisk(vm, image.disk);
     const ref = await startVm(plan, vm, image);
-    say(`  ${vm.hostname}  ${vm.address}  qemu pid ${ref.pid}  ${opts.memoryMiB}M  console ${vm.consoleLog}`);
+    say(`  ${vm.hostname}  ${vm.address}  qemu pid ${ref.pid}  ${plan.vcpus} vCPU  ${opts.memoryMiB}M  console ${vm.consoleLog}`);
   }
   const access = sshAccess(state);
   await Promise.all(plan.vms.map((vm) => waitForSsh(access, vm, bootTimeoutMs(plan))));
