@@ -10,6 +10,7 @@ import {
   type Accel,
   shellQuote,
   sshArgv,
+  sshControlPath,
 } from './plan.js';
 
 const planOpts = {
@@ -216,4 +217,37 @@ test('commands for ssh are quoted so the remote shell sees the same words', () =
   assert.deepEqual(argv.slice(-3), ['root@198.18.0.11', '--', `sh -c 'echo "$HOSTNAME"'`]);
   assert.ok(argv.includes('StrictHostKeyChecking=yes') && argv.includes('UserKnownHostsFile=/kh'));
   assert.ok(argv.includes('BatchMode=yes'), 'never prompts');
+  assert.ok(!argv.some((a) => a.startsWith('Control')), 'no shared connection unless asked');
+});
+
+test("ssh shares one connection per VM through a socket in the VM's run-time folder", () => {
+  const vm = plan.vms[0]!;
+  assert.equal(sshControlPath(vm), '/run/swarmlite-lab/labs/vmt/node1/ssh.sock');
+  const argv = sshArgv({
+    ssh: 'ssh',
+    key: '/k',
+    knownHosts: '/kh',
+    address: vm.address,
+    command: ['true'],
+    controlPath: sshControlPath(vm),
+  });
+  const options = argv.filter((_, i) => argv[i - 1] === '-o');
+  for (const option of [
+    'ControlMaster=auto',
+    'ControlPath=/run/swarmlite-lab/labs/vmt/node1/ssh.sock',
+    'ControlPersist=300',
+    'ServerAliveInterval=10',
+    'ServerAliveCountMax=3',
+  ]) {
+    assert.ok(options.includes(option), option);
+  }
+  assert.deepEqual(argv.slice(-3), ['root@198.19.5.11', '--', 'true']);
+  // A Unix socket path must fit sun_path (108 bytes) for the longest lab name and host index.
+  const longest = planVmLab({
+    ...planOpts,
+    name: 'abcdefgh',
+    vms: 200,
+    labDir: '/run/swarmlite-lab/labs/abcdefgh',
+  }).vms[199]!;
+  assert.ok(Buffer.byteLength(sshControlPath(longest)) < 108, sshControlPath(longest));
 });

@@ -28,6 +28,7 @@ import { installScriptPins, stageTree, type InstallPins } from './stage.js';
 import { formVmSwarm } from './swarm.js';
 import { ensureDebianTools } from './tools.js';
 import {
+  closeSshConnection,
   createDisk,
   createTap,
   killVm,
@@ -173,7 +174,9 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
     await createTap(plan, vm);
     await createDisk(vm, image.disk);
     const ref = await startVm(plan, vm, image);
-    say(`  ${vm.hostname}  ${vm.address}  qemu pid ${ref.pid}  ${plan.vcpus} vCPU  ${opts.memoryMiB}M  console ${vm.consoleLog}`);
+    say(
+      `  ${vm.hostname}  ${vm.address}  qemu pid ${ref.pid}  ${plan.vcpus} vCPU  ${opts.memoryMiB}M  console ${vm.consoleLog}`,
+    );
   }
   const access = sshAccess(state);
   await Promise.all(plan.vms.map((vm) => waitForSsh(access, vm, bootTimeoutMs(plan))));
@@ -219,6 +222,7 @@ async function runFirstboot(access: SshAccess, vm: VmPlan): Promise<void> {
 export async function vmLabDown(state: LabState | undefined, name: string): Promise<boolean> {
   let found = false;
   for (const vm of state?.vms?.plan.vms ?? []) {
+    closeSshConnection(sshAccess(state!), vm);
     if (await killVm(vm, 'SIGTERM')) found = true;
   }
   const dir = join(vmRoot(), name);
@@ -273,6 +277,7 @@ export function vmExec(state: LabState, index: number, command: string[]): numbe
 /** kill: the plug pulled (SIGKILL to QEMU); stop: the power button, a clean shutdown. */
 export async function vmSignal(state: LabState, index: number, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
   const vm = findVm(state, index);
+  closeSshConnection(sshAccess(state), vm);
   const done = signal === 'SIGKILL' ? await killVm(vm, 'SIGKILL') : await powerOffVm(vm);
   if (!done) throw new UserError(`${vm.hostname} is not running`);
 }
