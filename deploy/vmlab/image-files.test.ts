@@ -32,6 +32,19 @@ test('first-boot script (golden)', () => {
   golden('firstboot.sh', firstbootScript({ lab: 'vmt', nodeTarball: 'node.tgz' }));
 });
 
+test('first boot unpacks the tree onto the VM disk and installs from there, Node.js from the share', () => {
+  const script = firstbootScript({ lab: 'vmt', nodeTarball: 'node.tgz' });
+  const lines = script.split('\n');
+  const unpack = lines.findIndex((l) =>
+    l.startsWith('tar -xf /mnt/swarmlite-lab/src.tar -C /var/lib/swarmlite-lab/src'),
+  );
+  const install = lines.findIndex((l) => l.includes('/install.sh '));
+  assert.ok(unpack > 0 && install > unpack, 'unpacked before install.sh runs');
+  assert.match(lines[install]!, /--source \/var\/lib\/swarmlite-lab\/src /);
+  assert.match(lines[install]!, /--node-tarball \/mnt\/swarmlite-lab\/node\.tgz$/);
+  assert.match(script, /^set -eu$/m);
+});
+
 test('the image has the lab key, the offline repository only, and no way to log in by password', () => {
   const files = imageFiles(KEY);
   assert.equal(files['/root/.ssh/authorized_keys'], KEY + '\n');

@@ -9,6 +9,9 @@ export const IMAGE_APT_REPO = `${IMAGE_LAB_DIR}/apt`;
 export const FIRSTBOOT_UNIT = 'swarmlite-lab-firstboot.service';
 export const FIRSTBOOT_SCRIPT = `${SHARE_MOUNT}/firstboot.sh`;
 export const FIRSTBOOT_DONE = `${IMAGE_LAB_DIR}/firstboot.done`;
+/** The share's copy of the tree as one tar file, and where a VM unpacks it (its own disk). */
+export const SHARE_SOURCE_TAR = 'src.tar';
+export const VM_SOURCE_DIR = `${IMAGE_LAB_DIR}/src`;
 
 /**
  * Debian packages of the image besides the `apt` variant's essentials (install.sh adds its own).
@@ -106,6 +109,19 @@ export function firstbootUnit(): string {
   ].join('\n');
 }
 
+/**
+ * The commands that unpack the share's tar of the tree onto the VM's disk. Over 9p every file costs
+ * round trips to QEMU (measured on TCG: ~25 ms a file, 4,700 files, minutes for install.sh's copy),
+ * one tar file streams (42 MB in 5 s); install.sh then copies from a local disk.
+ */
+export function unpackSourceCommands(): string[] {
+  return [
+    `rm -rf ${VM_SOURCE_DIR}`,
+    `mkdir -p ${VM_SOURCE_DIR}`,
+    `tar -xf ${SHARE_MOUNT}/${SHARE_SOURCE_TAR} -C ${VM_SOURCE_DIR}`,
+  ];
+}
+
 /** The share's first-boot script: install swarmlite from the lab's copy of the working tree. */
 export function firstbootScript(opts: { lab: string; nodeTarball: string }): string {
   return [
@@ -113,7 +129,8 @@ export function firstbootScript(opts: { lab: string; nodeTarball: string }): str
     `# swarmlite lab ${opts.lab}: first boot of every VM (written by swarmlite lab up --vms).`,
     '# The daemon it installs is started and enabled by systemd; the lab then runs init and join.',
     'set -eu',
-    `${SHARE_MOUNT}/src/deploy/install.sh --source ${SHARE_MOUNT}/src --node-tarball ${SHARE_MOUNT}/${opts.nodeTarball}`,
+    ...unpackSourceCommands(),
+    `${VM_SOURCE_DIR}/deploy/install.sh --source ${VM_SOURCE_DIR} --node-tarball ${SHARE_MOUNT}/${opts.nodeTarball}`,
     '',
   ].join('\n');
 }

@@ -22,7 +22,7 @@ import { attachMachine, createSwitch } from '../lab/network.js';
 import { labNames } from '../lab/names.js';
 import { labDir, writeLabState, type LabState, type VmLabState } from '../lab/state.js';
 import { ensureBaseImage, sshKeyPath, vmCacheRoot } from './image.js';
-import { FIRSTBOOT_UNIT, firstbootScript } from './image-files.js';
+import { FIRSTBOOT_UNIT, firstbootScript, SHARE_SOURCE_TAR } from './image-files.js';
 import { chooseAccel, planVmLab, type HostVirtFacts, type VmLabPlan, type VmPlan } from './plan.js';
 import { installScriptPins, stageTree, type InstallPins } from './stage.js';
 import { formVmSwarm } from './swarm.js';
@@ -152,6 +152,10 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
   mkdirSync(plan.shareDir, { recursive: true });
   // Bare VMs get the tree too: installing by hand is what they are for.
   stageTree(root, join(plan.shareDir, 'src'));
+  // The same tree as one file, which VMs unpack to their own disk (image-files.ts: unpackSourceCommands).
+  await run('tar', ['-cf', join(plan.shareDir, SHARE_SOURCE_TAR), '-C', join(plan.shareDir, 'src'), '.'], {
+    timeoutMs: 300_000,
+  });
   const tarball = await ensureNodeTarball(installScriptPins(readFileSync(installScript, 'utf8')), say);
   copyFileSync(tarball, join(plan.shareDir, 'node.tgz'));
   if (opts.install) {
