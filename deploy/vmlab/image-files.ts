@@ -130,6 +130,8 @@ export function firstbootScript(opts: { lab: string; nodeTarball: string }): str
     '# The daemon it installs is started and enabled by systemd; the lab then runs init and join.',
     'set -eu',
     ...unpackSourceCommands(),
+    // An emulated VM beside other work took 11 minutes to start the daemon: install.sh waits an hour.
+    'export SWARMLITE_INSTALL_WAIT_S=3600',
     `${VM_SOURCE_DIR}/deploy/install.sh --source ${VM_SOURCE_DIR} --node-tarball ${SHARE_MOUNT}/${opts.nodeTarball}`,
     '',
   ].join('\n');

@@ -5,4 +5,5 @@ set -eu
 rm -rf /var/lib/swarmlite-lab/src
 mkdir -p /var/lib/swarmlite-lab/src
 tar -xf /mnt/swarmlite-lab/src.tar -C /var/lib/swarmlite-lab/src
+export SWARMLITE_INSTALL_WAIT_S=3600
 /var/lib/swarmlite-lab/src/deploy/install.sh --source /var/lib/swarmlite-lab/src --node-tarball /mnt/swarmlite-lab/node.tgz
