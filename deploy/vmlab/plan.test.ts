@@ -11,6 +11,7 @@ import {
   shellQuote,
   sshArgv,
   sshControlPath,
+  UNUSED_GUEST_MODULES,
 } from './plan.js';
 
 const planOpts = {
@@ -94,9 +95,15 @@ test('tap names fit the kernel limit for the longest lab name and host index', (
 });
 
 test("the kernel command line carries the VM's identity and no gateway", () => {
+  for (const needed of ['virtio_blk', 'virtio_net', '9pnet_virtio', 'ext4', 'evdev', 'button', 'vxlan']) {
+    assert.ok(!UNUSED_GUEST_MODULES.includes(needed), `${needed} is needed`);
+  }
   assert.equal(
     kernelCommandLine(plan.vms[0]!),
-    'root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 panic=-1 mitigations=off systemd.hostname=node1 ' +
+    'root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 panic=-1 mitigations=off ' +
+      'systemd.default_timeout_start_sec=900 systemd.default_device_timeout_sec=900 ' +
+      'modprobe.blacklist=ahci,i2c_i801,lpc_ich,iTCO_wdt,intel_pmc_bxt,pcspkr,psmouse,serio_raw,' +
+      'kvm_amd,kvm_intel,ccp,cfg80211,efi_pstore systemd.hostname=node1 ' +
       'ip=198.19.5.11:::255.255.255.0:node1:eth0:off',
   );
 });

@@ -165,8 +165,29 @@ export function planVmLab(opts: {
  * networkd configuration. No gateway: the lab's VMs reach each other and this machine, nothing else.
  * mitigations=off: a throwaway lab VM runs only the lab's code, and under TCG the speculation
  * mitigations (page-table isolation flushing the emulated TLB on every system call, retpolines) only
- * cost time.
+ * cost time. * systemd's start and device timeouts (90 s) are raised to 15 minutes: on an emulated CPU beside other
+ * work systemd-networkd once timed out at start, was killed and started again (~100 s lost), and
+ * /dev/ttyS0 came within seconds of its 90 s. The blacklist keeps udev from loading drivers for the
+ * machine's emulated hardware that a lab VM never uses (SATA, SMBus, watchdog, speaker, PS/2 mouse,
+ * nested KVM, wireless): each module load is seconds of emulated work at boot.
  */
+/** Guest drivers a lab VM never needs (kernelCommandLine); evdev and button stay: `lab stop` is ACPI's power button. */
+export const UNUSED_GUEST_MODULES = [
+  'ahci',
+  'i2c_i801',
+  'lpc_ich',
+  'iTCO_wdt',
+  'intel_pmc_bxt',
+  'pcspkr',
+  'psmouse',
+  'serio_raw',
+  'kvm_amd',
+  'kvm_intel',
+  'ccp',
+  'cfg80211',
+  'efi_pstore',
+];
+
 export function kernelCommandLine(vm: VmPlan): string {
   const mask = '255.255.255.0';
   return [
@@ -176,6 +197,9 @@ export function kernelCommandLine(vm: VmPlan): string {
     'net.ifnames=0',
     'panic=-1',
     'mitigations=off',
+    'systemd.default_timeout_start_sec=900',
+    'systemd.default_device_timeout_sec=900',
+    `modprobe.blacklist=${UNUSED_GUEST_MODULES.join(',')}`,
     `systemd.hostname=${vm.hostname}`,
     `ip=${vm.address}:::${mask}:${vm.hostname}:eth0:off`,
   ].join(' ');
