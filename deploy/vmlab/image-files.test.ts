@@ -32,6 +32,19 @@ test('first-boot script (golden)', () => {
   golden('firstboot.sh', firstbootScript({ lab: 'vmt', nodeTarball: 'node.tgz' }));
 });
 
+test('first boot unpacks the tree onto the VM disk and installs from there, Node.js from the share', () => {
+  const script = firstbootScript({ lab: 'vmt', nodeTarball: 'node.tgz' });
+  const lines = script.split('\n');
+  const unpack = lines.findIndex((l) =>
+    l.startsWith('tar -xf /mnt/swarmlite-lab/src.tar -C /var/lib/swarmlite-lab/src'),
+  );
+  const install = lines.findIndex((l) => l.includes('/install.sh '));
+  assert.ok(unpack > 0 && install > unpack, 'unpacked before install.sh runs');
+  assert.match(lines[install]!, /--source \/var\/lib\/swarmlite-lab\/src /);
+  assert.match(lines[install]!, /--node-tarball \/mnt\/swarmlite-lab\/node\.tgz$/);
+  assert.match(script, /^set -eu$/m);
+});
+
 test('the image has the lab key, the offline repository only, and no way to log in by password', () => {
   const files = imageFiles(KEY);
   assert.equal(files['/root/.ssh/authorized_keys'], KEY + '\n');
@@ -45,9 +58,11 @@ test('the image has the lab key, the offline repository only, and no way to log 
 test('mmdebstrap downloads install.sh packages into the repository without installing them', () => {
   const argv = mmdebstrapArgv('/b/rootfs', ['nftables', 'curl'], '/etc/apt/sources.list.d/debian.sources');
   assert.deepEqual(argv.slice(-3), ['bookworm', '/b/rootfs', '/etc/apt/sources.list.d/debian.sources']);
-  assert.ok(argv.includes('--include=linux-image-amd64,systemd-sysv,udev,dbus,openssh-server'));
+  assert.ok(
+    argv.includes('--include=linux-image-amd64,systemd-sysv,udev,dbus,openssh-server,ca-certificates'),
+  );
   const hooks = argv.filter((a) => a.startsWith('--customize-hook='));
-  assert.equal(hooks.length, 3);
+  assert.equal(hooks.length, 4);
   assert.match(hooks[0]!, /rm -f "\$1"\/var\/cache\/apt\/archives\/\*\.deb/);
   assert.match(hooks[1]!, /apt-get install --download-only .* nftables curl$/);
   assert.match(
@@ -55,6 +70,13 @@ test('mmdebstrap downloads install.sh packages into the repository without insta
     /mv "\$1"\/var\/cache\/apt\/archives\/\*\.deb "\$1\/var\/lib\/swarmlite-lab\/apt\/"/,
   );
   assert.ok(!argv.some((a) => /--include=.*(nftables|curl)/.test(a)), 'not installed in the image');
+  assert.equal(
+    hooks[3],
+    '--customize-hook=echo MODULES=list > "$1"/etc/initramfs-tools/conf.d/swarmlite-lab.conf && ' +
+      `printf '%s\\n' virtio_pci virtio_blk ext4 >> "$1"/etc/initramfs-tools/modules && ` +
+      'chroot "$1" update-initramfs -u -k all',
+    'a small initramfs: the root disk drivers only',
+  );
 });
 
 test('the image cache key changes with every input and only with them', () => {

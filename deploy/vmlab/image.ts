@@ -17,7 +17,14 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
 import { isRunning, processRef } from '../../lib/process.js';
-import { IMAGE_APT_REPO, IMAGE_PACKAGES, IMAGE_UNITS, imageFiles } from './image-files.js';
+import {
+  IMAGE_APT_REPO,
+  IMAGE_MASKED_UNITS,
+  IMAGE_PACKAGES,
+  IMAGE_UNITS,
+  imageFiles,
+  INITRAMFS_MODULES,
+} from './image-files.js';
 import type { BaseImage } from './plan.js';
 
 export const DEBIAN_SUITE = 'bookworm';
@@ -58,6 +65,8 @@ export function imageKey(installPackages: string[], sshPublicKey: string, source
     packages: IMAGE_PACKAGES,
     installPackages,
     units: IMAGE_UNITS,
+    masked: IMAGE_MASKED_UNITS,
+    initramfs: INITRAMFS_MODULES,
     files: imageFiles(sshPublicKey),
     size: DISK_SIZE,
   };
@@ -76,6 +85,9 @@ export function mmdebstrapArgv(rootfs: string, installPackages: string[], source
     '--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb',
     `--customize-hook=chroot "$1" apt-get install --download-only -y -qq --no-install-recommends ${installPackages.join(' ')}`,
     `--customize-hook=mkdir -p "$1${IMAGE_APT_REPO}" && mv "$1"/var/cache/apt/archives/*.deb "$1${IMAGE_APT_REPO}/"`,
+    // A small initramfs: only the root disk's drivers (image-files.ts: INITRAMFS_MODULES), made here
+    // where mmdebstrap still has /proc and /dev mounted in the root.
+    `--customize-hook=echo MODULES=list > "$1"/etc/initramfs-tools/conf.d/swarmlite-lab.conf && printf '%s\\n' ${INITRAMFS_MODULES.join(' ')} >> "$1"/etc/initramfs-tools/modules && chroot "$1" update-initramfs -u -k all`,
     DEBIAN_SUITE,
     rootfs,
     sources,
@@ -230,6 +242,7 @@ export async function ensureBaseImage(
     }
     chmodSync(join(rootfs, 'root/.ssh'), 0o700);
     await run('systemctl', ['--root', rootfs, 'enable', ...IMAGE_UNITS]);
+    await run('systemctl', ['--root', rootfs, 'mask', ...IMAGE_MASKED_UNITS]);
     writeFileSync(
       join(build, 'host_key.pub'),
       readFileSync(join(rootfs, 'etc/ssh/ssh_host_ed25519_key.pub')),

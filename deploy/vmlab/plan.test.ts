@@ -6,19 +6,25 @@ import {
   parseMemory,
   planVmLab,
   qemuArgv,
+  vcpusPerVm,
+  type Accel,
   shellQuote,
   sshArgv,
+  sshControlPath,
+  UNUSED_GUEST_MODULES,
 } from './plan.js';
 
-const plan = planVmLab({
+const planOpts = {
   name: 'vmt',
   subnetIndex: 261,
   vms: 3,
   memoryMiB: 1024,
   accel: 'kvm',
+  hostCpus: 2,
   labDir: '/run/swarmlite-lab/labs/vmt',
   vmRoot: '/var/lib/swarmlite-lab',
-});
+} as const;
+const plan = planVmLab(planOpts);
 
 test('memory sizes parse in MiB and stay within bounds', () => {
   for (const [input, mib] of [
@@ -79,6 +85,7 @@ test('tap names fit the kernel limit for the longest lab name and host index', (
     vms: 200,
     memoryMiB: 512,
     accel: 'tcg',
+    hostCpus: 2,
     labDir: '/l',
     vmRoot: '/v',
   });
@@ -88,14 +95,20 @@ test('tap names fit the kernel limit for the longest lab name and host index', (
 });
 
 test("the kernel command line carries the VM's identity and no gateway", () => {
+  for (const needed of ['virtio_blk', 'virtio_net', '9pnet_virtio', 'ext4', 'evdev', 'button', 'vxlan']) {
+    assert.ok(!UNUSED_GUEST_MODULES.includes(needed), `${needed} is needed`);
+  }
   assert.equal(
     kernelCommandLine(plan.vms[0]!),
-    'root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 panic=-1 systemd.hostname=node1 ' +
+    'root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 panic=-1 mitigations=off ' +
+      'systemd.default_timeout_start_sec=900 systemd.default_device_timeout_sec=900 ' +
+      'modprobe.blacklist=ahci,i2c_i801,lpc_ich,iTCO_wdt,intel_pmc_bxt,pcspkr,psmouse,serio_raw,' +
+      'kvm_amd,kvm_intel,ccp,cfg80211,efi_pstore systemd.hostname=node1 ' +
       'ip=198.19.5.11:::255.255.255.0:node1:eth0:off',
   );
 });
 
-test('QEMU argv: one vCPU, KVM, the CoW disk, the tap, the read-only share, console and QMP files', () => {
+test('QEMU argv: two vCPUs, KVM, the CoW disk, the tap, the read-only share, console and QMP files', () => {
   const image = { disk: '/c/base.qcow2', kernel: '/c/vmlinuz', initrd: '/c/initrd.img' };
   const argv = qemuArgv(plan, plan.vms[1]!, image, '/usr/bin/qemu-system-x86_64');
   const pairs = new Map<string, string[]>();
@@ -107,9 +120,10 @@ test('QEMU argv: one vCPU, KVM, the CoW disk, the tap, the read-only share, cons
   }
   assert.equal(argv[0], '/usr/bin/qemu-system-x86_64');
   assert.deepEqual(pairs.get('-name'), ['vmt-node2,process=vmt-node2']);
-  assert.deepEqual(pairs.get('-machine'), ['q35,accel=kvm']);
+  assert.deepEqual(pairs.get('-machine'), ['q35']);
+  assert.deepEqual(pairs.get('-accel'), ['kvm']);
   assert.deepEqual(pairs.get('-cpu'), ['host,-arch-capabilities']);
-  assert.deepEqual(pairs.get('-smp'), ['1']);
+  assert.deepEqual(pairs.get('-smp'), ['2']);
   assert.deepEqual(pairs.get('-m'), ['1024M']);
   assert.deepEqual(pairs.get('-kernel'), ['/c/vmlinuz']);
   assert.deepEqual(pairs.get('-initrd'), ['/c/initrd.img']);
@@ -133,15 +147,37 @@ test('QEMU argv: one vCPU, KVM, the CoW disk, the tap, the read-only share, cons
   );
 });
 
-test('TCG VMs emulate the CPU: no host CPU model', () => {
+test('TCG VMs emulate the CPU: no host CPU model, one host thread per vCPU', () => {
   const argv = qemuArgv(
-    { ...plan, accel: 'tcg' },
+    { ...plan, accel: 'tcg', vcpus: 1 },
     plan.vms[0]!,
     { disk: 'd', kernel: 'k', initrd: 'i' },
     'qemu',
   );
-  assert.equal(argv[argv.indexOf('-machine') + 1], 'q35,accel=tcg');
+  assert.equal(argv[argv.indexOf('-machine') + 1], 'q35');
+  assert.equal(argv[argv.indexOf('-accel') + 1], 'tcg,thread=multi');
   assert.equal(argv[argv.indexOf('-cpu') + 1], 'max');
+  assert.equal(argv[argv.indexOf('-smp') + 1], '1');
+});
+
+test('vCPUs per VM: 2 with KVM; with TCG no more busy threads than cores, at least 1 each', () => {
+  const cases: [Accel, number, number, number][] = [
+    // accel, host cores, VMs, vCPUs each
+    ['kvm', 2, 3, 2],
+    ['kvm', 1, 1, 2],
+    ['tcg', 2, 1, 2],
+    ['tcg', 2, 2, 1],
+    ['tcg', 2, 3, 1],
+    ['tcg', 1, 1, 1],
+    ['tcg', 8, 3, 2],
+    ['tcg', 16, 1, 2],
+    ['tcg', 4, 0, 2],
+  ];
+  for (const [accel, cores, vms, vcpus] of cases) {
+    assert.equal(vcpusPerVm(accel, cores, vms), vcpus, `${accel} ${cores} cores ${vms} VMs`);
+  }
+  assert.equal(planVmLab({ ...planOpts, accel: 'tcg', hostCpus: 2, vms: 1 }).vcpus, 2);
+  assert.equal(planVmLab({ ...planOpts, accel: 'tcg', hostCpus: 2, vms: 3 }).vcpus, 1);
 });
 
 test('the accelerator: hardware KVM when there is one, TCG on PVM or without /dev/kvm', () => {
@@ -188,4 +224,37 @@ test('commands for ssh are quoted so the remote shell sees the same words', () =
   assert.deepEqual(argv.slice(-3), ['root@198.18.0.11', '--', `sh -c 'echo "$HOSTNAME"'`]);
   assert.ok(argv.includes('StrictHostKeyChecking=yes') && argv.includes('UserKnownHostsFile=/kh'));
   assert.ok(argv.includes('BatchMode=yes'), 'never prompts');
+  assert.ok(!argv.some((a) => a.startsWith('Control')), 'no shared connection unless asked');
+});
+
+test("ssh shares one connection per VM through a socket in the VM's run-time folder", () => {
+  const vm = plan.vms[0]!;
+  assert.equal(sshControlPath(vm), '/run/swarmlite-lab/labs/vmt/node1/ssh.sock');
+  const argv = sshArgv({
+    ssh: 'ssh',
+    key: '/k',
+    knownHosts: '/kh',
+    address: vm.address,
+    command: ['true'],
+    controlPath: sshControlPath(vm),
+  });
+  const options = argv.filter((_, i) => argv[i - 1] === '-o');
+  for (const option of [
+    'ControlMaster=auto',
+    'ControlPath=/run/swarmlite-lab/labs/vmt/node1/ssh.sock',
+    'ControlPersist=300',
+    'ServerAliveInterval=10',
+    'ServerAliveCountMax=3',
+  ]) {
+    assert.ok(options.includes(option), option);
+  }
+  assert.deepEqual(argv.slice(-3), ['root@198.19.5.11', '--', 'true']);
+  // A Unix socket path must fit sun_path (108 bytes) for the longest lab name and host index.
+  const longest = planVmLab({
+    ...planOpts,
+    name: 'abcdefgh',
+    vms: 200,
+    labDir: '/run/swarmlite-lab/labs/abcdefgh',
+  }).vms[199]!;
+  assert.ok(Buffer.byteLength(sshControlPath(longest)) < 108, sshControlPath(longest));
 });

@@ -96,7 +96,20 @@ export interface VmLabPlan {
   shareDir: string;
   memoryMiB: number;
   accel: Accel;
+  /** vCPUs of each VM (vcpusPerVm). */
+  vcpus: number;
   vms: VmPlan[];
+}
+
+/**
+ * vCPUs per VM. KVM: 2 (a vCPU costs nothing while idle). TCG: every vCPU is a busy host thread
+ * (multi-threaded TCG), so the lab's VMs together get no more vCPUs than this machine has cores, and
+ * never fewer than 1 each: 1 VM on 2 cores gets 2 (the install's dpkg and Node.js's compile threads
+ * overlap), 3 VMs on 2 cores 1 each (more would only add threads that wait for a core).
+ */
+export function vcpusPerVm(accel: Accel, hostCpus: number, vms: number): number {
+  if (accel === 'kvm') return 2;
+  return Math.max(1, Math.min(2, Math.floor(hostCpus / Math.max(1, vms))));
 }
 
 export function planVmLab(opts: {
@@ -105,6 +118,8 @@ export function planVmLab(opts: {
   vms: number;
   memoryMiB: number;
   accel: Accel;
+  /** This machine's cores (os.availableParallelism()). */
+  hostCpus: number;
   labDir: string;
   vmRoot: string;
 }): VmLabPlan {
@@ -122,6 +137,7 @@ export function planVmLab(opts: {
     shareDir: join(diskDir, 'share'),
     memoryMiB: opts.memoryMiB,
     accel: opts.accel,
+    vcpus: vcpusPerVm(opts.accel, opts.hostCpus, opts.vms),
     vms: Array.from({ length: opts.vms }, (_, n) => {
       const host = names.host(n + 1);
       const dir = join(opts.labDir, host.hostname);
@@ -147,7 +163,31 @@ export function planVmLab(opts: {
  * The guest kernel's command line: the root disk, a serial console, and the VM's identity. systemd
  * takes the hostname from `systemd.hostname=` and systemd-network-generator turns `ip=` into a
  * networkd configuration. No gateway: the lab's VMs reach each other and this machine, nothing else.
+ * mitigations=off: a throwaway lab VM runs only the lab's code, and under TCG the speculation
+ * mitigations (page-table isolation flushing the emulated TLB on every system call, retpolines) only
+ * cost time. * systemd's start and device timeouts (90 s) are raised to 15 minutes: on an emulated CPU beside other
+ * work systemd-networkd once timed out at start, was killed and started again (~100 s lost), and
+ * /dev/ttyS0 came within seconds of its 90 s. The blacklist keeps udev from loading drivers for the
+ * machine's emulated hardware that a lab VM never uses (SATA, SMBus, watchdog, speaker, PS/2 mouse,
+ * nested KVM, wireless): each module load is seconds of emulated work at boot.
  */
+/** Guest drivers a lab VM never needs (kernelCommandLine); evdev and button stay: `lab stop` is ACPI's power button. */
+export const UNUSED_GUEST_MODULES = [
+  'ahci',
+  'i2c_i801',
+  'lpc_ich',
+  'iTCO_wdt',
+  'intel_pmc_bxt',
+  'pcspkr',
+  'psmouse',
+  'serio_raw',
+  'kvm_amd',
+  'kvm_intel',
+  'ccp',
+  'cfg80211',
+  'efi_pstore',
+];
+
 export function kernelCommandLine(vm: VmPlan): string {
   const mask = '255.255.255.0';
   return [
@@ -156,6 +196,10 @@ export function kernelCommandLine(vm: VmPlan): string {
     'console=ttyS0,115200',
     'net.ifnames=0',
     'panic=-1',
+    'mitigations=off',
+    'systemd.default_timeout_start_sec=900',
+    'systemd.default_device_timeout_sec=900',
+    `modprobe.blacklist=${UNUSED_GUEST_MODULES.join(',')}`,
     `systemd.hostname=${vm.hostname}`,
     `ip=${vm.address}:::${mask}:${vm.hostname}:eth0:off`,
   ].join(' ');
@@ -176,13 +220,17 @@ export function qemuArgv(plan: VmLabPlan, vm: VmPlan, image: BaseImage, qemu: st
     '-name',
     `${vm.processName},process=${vm.processName}`,
     '-machine',
-    `q35,accel=${plan.accel}`,
+    'q35',
+    // thread=multi: one host thread per vCPU under TCG (the default for an x86 guest on an x86
+    // host, said here so a QEMU that defaults otherwise does not put 2 vCPUs on one thread).
+    '-accel',
+    plan.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi',
     // KVM: the host's CPU, less IA32_ARCH_CAPABILITIES (nested KVM in a cloud VM refuses to set that
     // MSR and QEMU aborts). TCG: every feature the emulator has.
     '-cpu',
     plan.accel === 'kvm' ? 'host,-arch-capabilities' : 'max',
     '-smp',
-    '1',
+    String(plan.vcpus ?? 1),
     '-m',
     `${plan.memoryMiB}M`,
     '-nodefaults',
@@ -219,6 +267,39 @@ export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The VM's shared ssh connection's socket (OpenSSH ControlMaster), beside its console. Derived, not
+ * stored in the plan, so labs brought up before it existed get it too.
+ */
+export function sshControlPath(vm: VmPlan): string {
+  return join(vm.dir, 'ssh.sock');
+}
+
+/** How long a shared ssh connection outlives its last command. */
+export const SSH_CONTROL_PERSIST_S = 300;
+
+/**
+ * ssh's options that share one connection per VM among all commands. A new connection costs the VM
+ * a key exchange, an authentication, a PAM session and a re-executed sshd: measured 16-40 s on an
+ * emulated CPU beside an install, against ~2 s for a command over the shared one. The first command
+ * starts the master (it detaches, its stdio on /dev/null); a dead VM's master notices in 30 s
+ * (server alive probes), and `lab down/kill/stop` closes it at once.
+ */
+export function sshSharingOptions(controlPath: string): string[] {
+  return [
+    '-o',
+    'ControlMaster=auto',
+    '-o',
+    `ControlPath=${controlPath}`,
+    '-o',
+    `ControlPersist=${SSH_CONTROL_PERSIST_S}`,
+    '-o',
+    'ServerAliveInterval=10',
+    '-o',
+    'ServerAliveCountMax=3',
+  ];
+}
+
 export function sshArgv(opts: {
   ssh: string;
   key: string;
@@ -227,6 +308,8 @@ export function sshArgv(opts: {
   command: string[];
   tty?: boolean;
   connectTimeoutS?: number;
+  /** Share one connection through this socket (sshSharingOptions). */
+  controlPath?: string;
 }): string[] {
   return [
     opts.ssh,
@@ -245,6 +328,7 @@ export function sshArgv(opts: {
     `ConnectTimeout=${opts.connectTimeoutS ?? 60}`,
     '-o',
     'LogLevel=ERROR',
+    ...(opts.controlPath ? sshSharingOptions(opts.controlPath) : []),
     ...(opts.tty ? ['-t'] : ['-T']),
     `root@${opts.address}`,
     '--',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/repo.js';
-import { installScriptPins, productionPackageDirs } from './stage.js';
+import { installScriptPins, isStaged, productionPackageDirs } from './stage.js';
 
 test('production dependencies: top-level packages not marked dev, scoped or not', () => {
   const lock = JSON.stringify({
@@ -48,4 +48,19 @@ test("install.sh's Node.js pin is read from the script", () => {
   assert.match(pins.nodeVersion, /^2[0-9]\.[0-9]+\.[0-9]+$/);
   assert.match(pins.nodeSha512, /^[A-Za-z0-9+/]{86}==$/);
   assert.throws(() => installScriptPins('NODE_PKG=x\n'), /sets no NODE_VERSION/);
+});
+
+test('the share leaves out the compiled tests, and only them', () => {
+  const cases: [string, boolean][] = [
+    ['/t/dist/cli/main.js', true],
+    ['/t/dist/cli/main.js.map', true],
+    ['/t/dist/deploy/host-cleanup.js', true],
+    ['/t/dist/manager/raft/kv/cluster.js', true],
+    ['/t/dist/cli/main.test.js', false],
+    ['/t/dist/cli/main.test.js.map', false],
+    ['/t/dist/test', true],
+    ['/t/deploy/install-callers.test.ts', true],
+    ['/t/dist/lib/test-helpers.js', true],
+  ];
+  for (const [path, staged] of cases) assert.equal(isStaged(path), staged, path);
 });

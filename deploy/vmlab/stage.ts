@@ -62,8 +62,17 @@ export function installScriptPins(script: string): InstallPins {
 }
 
 /**
- * Copies the tree at `root` into `dest` (a fresh folder): the runtime files and the production
- * dependencies present (an optional package for another platform is absent, and not needed).
+ * Whether a file of the tree goes into the share: everything but the compiled tests (`*.test.js` and
+ * their source maps), which nothing at run time imports. install.sh copies the share file by file
+ * over 9p into every VM; on an emulated CPU each file costs, and the tests were a quarter of dist/.
+ */
+export function isStaged(path: string): boolean {
+  return !/\.test\.js(\.map)?$/.test(path);
+}
+
+/**
+ * Copies the tree at `root` into `dest` (a fresh folder): the runtime files (isStaged) and the
+ * production dependencies present (an optional package for another platform is absent, and not needed).
  */
 export function stageTree(root: string, dest: string): void {
   if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
@@ -71,7 +80,9 @@ export function stageTree(root: string, dest: string): void {
   }
   mkdirSync(dest, { recursive: true });
   for (const entry of TREE_ENTRIES) {
-    if (existsSync(join(root, entry))) cpSync(join(root, entry), join(dest, entry), { recursive: true });
+    if (existsSync(join(root, entry))) {
+      cpSync(join(root, entry), join(dest, entry), { recursive: true, filter: isStaged });
+    }
   }
   const lock = readFileSync(join(root, 'package-lock.json'), 'utf8');
   for (const dir of productionPackageDirs(lock)) {

@@ -13,6 +13,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
@@ -21,12 +22,13 @@ import { attachMachine, createSwitch } from '../lab/network.js';
 import { labNames } from '../lab/names.js';
 import { labDir, writeLabState, type LabState, type VmLabState } from '../lab/state.js';
 import { ensureBaseImage, sshKeyPath, vmCacheRoot } from './image.js';
-import { FIRSTBOOT_UNIT, firstbootScript } from './image-files.js';
+import { FIRSTBOOT_UNIT, firstbootScript, SHARE_SOURCE_TAR } from './image-files.js';
 import { chooseAccel, planVmLab, type HostVirtFacts, type VmLabPlan, type VmPlan } from './plan.js';
 import { installScriptPins, stageTree, type InstallPins } from './stage.js';
 import { formVmSwarm } from './swarm.js';
 import { ensureDebianTools } from './tools.js';
 import {
+  closeSshConnection,
   createDisk,
   createTap,
   killVm,
@@ -129,6 +131,7 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
     subnetIndex: state.subnetIndex,
     vms: opts.vms,
     memoryMiB: opts.memoryMiB,
+    hostCpus: availableParallelism(),
     labDir: labDir(state.name),
     vmRoot: vmRoot(),
   });
@@ -149,6 +152,10 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
   mkdirSync(plan.shareDir, { recursive: true });
   // Bare VMs get the tree too: installing by hand is what they are for.
   stageTree(root, join(plan.shareDir, 'src'));
+  // The same tree as one file, which VMs unpack to their own disk (image-files.ts: unpackSourceCommands).
+  await run('tar', ['-cf', join(plan.shareDir, SHARE_SOURCE_TAR), '-C', join(plan.shareDir, 'src'), '.'], {
+    timeoutMs: 300_000,
+  });
   const tarball = await ensureNodeTarball(installScriptPins(readFileSync(installScript, 'utf8')), say);
   copyFileSync(tarball, join(plan.shareDir, 'node.tgz'));
   if (opts.install) {
@@ -171,7 +178,9 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
     await createTap(plan, vm);
     await createDisk(vm, image.disk);
     const ref = await startVm(plan, vm, image);
-    say(`  ${vm.hostname}  ${vm.address}  qemu pid ${ref.pid}  ${opts.memoryMiB}M  console ${vm.consoleLog}`);
+    say(
+      `  ${vm.hostname}  ${vm.address}  qemu pid ${ref.pid}  ${plan.vcpus} vCPU  ${opts.memoryMiB}M  console ${vm.consoleLog}`,
+    );
   }
   const access = sshAccess(state);
   await Promise.all(plan.vms.map((vm) => waitForSsh(access, vm, bootTimeoutMs(plan))));
@@ -217,6 +226,7 @@ async function runFirstboot(access: SshAccess, vm: VmPlan): Promise<void> {
 export async function vmLabDown(state: LabState | undefined, name: string): Promise<boolean> {
   let found = false;
   for (const vm of state?.vms?.plan.vms ?? []) {
+    closeSshConnection(sshAccess(state!), vm);
     if (await killVm(vm, 'SIGTERM')) found = true;
   }
   const dir = join(vmRoot(), name);
@@ -271,6 +281,7 @@ export function vmExec(state: LabState, index: number, command: string[]): numbe
 /** kill: the plug pulled (SIGKILL to QEMU); stop: the power button, a clean shutdown. */
 export async function vmSignal(state: LabState, index: number, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
   const vm = findVm(state, index);
+  closeSshConnection(sshAccess(state), vm);
   const done = signal === 'SIGKILL' ? await killVm(vm, 'SIGKILL') : await powerOffVm(vm);
   if (!done) throw new UserError(`${vm.hostname} is not running`);
 }

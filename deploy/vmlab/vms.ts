@@ -2,14 +2,14 @@
 // pid and start time, only ever signalled as that very process), its power button (QMP), and
 // commands run in it over SSH with the lab's key.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage, UserError } from '../../lib/errors.js';
 import { CommandError, findTool, run } from '../../lib/exec.js';
 import { isRunning, processRef, signalProcess, waitForExit, type ProcessRef } from '../../lib/process.js';
-import { qemuArgv, sshArgv, type BaseImage, type VmLabPlan, type VmPlan } from './plan.js';
+import { qemuArgv, sshArgv, sshControlPath, type BaseImage, type VmLabPlan, type VmPlan } from './plan.js';
 
 export interface SshAccess {
   key: string;
@@ -149,7 +149,34 @@ export async function powerOffVm(vm: VmPlan, timeoutMs = 90_000): Promise<boolea
 }
 
 export function sshCommand(access: SshAccess, vm: VmPlan, command: string[], tty = false): string[] {
-  return sshArgv({ ssh: findTool('ssh'), ...access, address: vm.address, command, tty });
+  return sshArgv({
+    ssh: findTool('ssh'),
+    ...access,
+    address: vm.address,
+    command,
+    tty,
+    controlPath: sshControlPath(vm),
+  });
+}
+
+/**
+ * Closes the VM's shared ssh connection (its master process exits) before the VM goes away, so no
+ * ssh is left waiting on a dead peer and the next boot gets a fresh connection.
+ */
+export function closeSshConnection(access: SshAccess, vm: VmPlan): void {
+  const controlPath = sshControlPath(vm);
+  if (!existsSync(controlPath)) return;
+  const [ssh, ...args] = sshArgv({
+    ssh: findTool('ssh'),
+    ...access,
+    address: vm.address,
+    command: [],
+    controlPath,
+  });
+  // `-O exit` in place of the command: the options and the host stay, `-- <command>` goes.
+  const host = args.length - 3;
+  spawnSync(ssh!, [...args.slice(0, host), '-O', 'exit', args[host]!], { stdio: 'ignore', timeout: 10_000 });
+  rmSync(controlPath, { force: true });
 }
 
 /** Runs a command in the VM and returns its stdout; a failure carries its stderr. */
@@ -177,7 +204,9 @@ export async function sshRun(
   }
 }
 
-const NOT_CONNECTED = /during banner exchange|kex_exchange_identification|Connection (timed out|refused)/;
+// mux_client_request_session: a shared connection whose VM went away (reboot) refused the session.
+const NOT_CONNECTED =
+  /during banner exchange|kex_exchange_identification|Connection (timed out|refused)|mux_client_request_session/;
 
 /** Runs a command in the VM with inherited stdio; returns its exit code (255: ssh itself failed). */
 export function sshExec(access: SshAccess, vm: VmPlan, command: string[]): number {
