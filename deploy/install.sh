@@ -183,7 +183,8 @@ install_node() {
 
 # ---- swarmlite --------------------------------------------------------------------------------------
 
-readonly APP_ENTRIES=(package.json package-lock.json README.md bin dist proto deploy node_modules)
+# worker/exec/shim: the scripts every task starts through, read from the tree at run time (not built).
+readonly APP_ENTRIES=(package.json package-lock.json README.md bin dist proto deploy worker/exec/shim node_modules)
 
 npm_cmd() {
   if command -v npm >/dev/null; then
@@ -227,7 +228,10 @@ install_app() {
     for entry in "${APP_ENTRIES[@]}"; do
       rm -rf "${PREFIX:?}/$entry"
       # -L: a development tree may hold node_modules as a symlink.
-      if [ -e "$source_dir/$entry" ]; then cp -RL "$source_dir/$entry" "$PREFIX/$entry"; fi
+      if [ -e "$source_dir/$entry" ]; then
+        mkdir -p "$(dirname "$PREFIX/$entry")"
+        cp -RL "$source_dir/$entry" "$PREFIX/$entry"
+      fi
     done
   fi
   if [ ! -f "$PREFIX/dist/cli/main.js" ] || [ ! -d "$PREFIX/node_modules" ]; then

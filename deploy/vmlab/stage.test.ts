@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/repo.js';
-import { installScriptPins, isStaged, productionPackageDirs } from './stage.js';
+import { SHIM_SCRIPTS } from '../../worker/exec/shims.js';
+import { installScriptPins, isStaged, productionPackageDirs, stageTree, TREE_ENTRIES } from './stage.js';
 
 test('production dependencies: top-level packages not marked dev, scoped or not', () => {
   const lock = JSON.stringify({
@@ -63,4 +65,25 @@ test('the share leaves out the compiled tests, and only them', () => {
     ['/t/dist/lib/test-helpers.js', true],
   ];
   for (const [path, staged] of cases) assert.equal(isStaged(path), staged, path);
+});
+
+test("the share and install.sh's copy hold what the runtime reads from the tree: the task shims", () => {
+  const appEntries = /^readonly APP_ENTRIES=\(([^)]*)\)/m.exec(
+    readFileSync(join(packageRoot(), 'deploy', 'install.sh'), 'utf8'),
+  );
+  assert.ok(appEntries, 'install.sh sets APP_ENTRIES');
+  assert.deepEqual(
+    appEntries[1]!.split(/\s+/).filter((e) => e !== 'node_modules'),
+    TREE_ENTRIES,
+    'the share stages what install.sh copies',
+  );
+  const dest = mkdtempSync(join(tmpdir(), 'swl-stage-'));
+  try {
+    stageTree(packageRoot(), join(dest, 'tree'));
+    for (const script of SHIM_SCRIPTS)
+      assert.ok(existsSync(join(dest, 'tree', 'worker', 'exec', 'shim', script)), script);
+    assert.ok(existsSync(join(dest, 'tree', 'dist', 'cli', 'main.js')));
+  } finally {
+    rmSync(dest, { recursive: true, force: true });
+  }
 });

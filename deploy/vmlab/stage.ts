@@ -14,6 +14,8 @@ export const TREE_ENTRIES = [
   'dist',
   'proto',
   'deploy',
+  // The scripts every task starts through (worker/exec/shims.ts reads them from the tree).
+  'worker/exec/shim',
 ];
 
 interface LockFile {

@@ -23,58 +23,12 @@ LAB=${VMLAB_NAME:-vmenc}
 ROTATION_MS=${ROTATION_MS:-60000}
 IPERF_SECONDS=${IPERF_SECONDS:-10}
 ROUNDS=${ROUNDS:-3}
-swarmlite() { node bin/swarmlite.js "$@"; }
-on() { # on HOST CMD...: a command in a VM of the lab
-  local host=$1
-  shift
-  swarmlite lab exec --name "$LAB" "$host" -- "$@"
-}
-
-declare -a TIMES=()
-phase_start=$(date +%s.%N)
-run_start=$phase_start
-phase() {
-  local now
-  now=$(date +%s.%N)
-  TIMES+=("$(printf '%-66s %7.1f s' "$1" "$(echo "$now - $phase_start" | bc)")")
-  echo "== $1: $(echo "$now - $phase_start" | bc | xargs printf '%.1f') s"
-  phase_start=$now
-}
-report() {
-  echo
-  echo "== times"
-  printf '%s\n' "${TIMES[@]}"
-  printf '%-66s %7.1f s\n' "total" "$(echo "$(date +%s.%N) - $run_start" | bc)"
-}
-cleanup() {
-  local rc=$?
-  [ "${LOCKED:-0}" = 1 ] || return "$rc"
-  [ -z "${DEBS:-}" ] || rm -rf "$DEBS"
-  if [ "${KEEP_LAB:-0}" != 1 ]; then swarmlite lab down --name "$LAB" >/dev/null 2>&1 || true; fi
-  [ "$rc" -eq 0 ] || echo "test/vm/encrypted-overlay.sh: FAILED (exit $rc)" >&2
-}
-trap cleanup EXIT
-fail() {
-  echo "test/vm/encrypted-overlay.sh: $*" >&2
-  exit 1
-}
-until_ok() { # until_ok SECONDS CMD...: retries CMD every 2 s until it succeeds or the time is up
-  local deadline=$(($(date +%s) + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 2
-  done
-}
+# shellcheck source=test/vm/lib.sh
+. test/vm/lib.sh
 # js EXPR: runs EXPR with `j` bound to the JSON on stdin, prints what it returns.
 js() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);const r=('"$1"');if(r!==undefined)console.log(typeof r==="object"?JSON.stringify(r):r)})'; }
-
-command -v bc >/dev/null || fail "needs bc (apt-get install bc)"
-exec 9>"/run/lock/swarmlite-vm-run-$LAB.lock"
-flock -n 9 || fail "another VM run is using lab $LAB"
-LOCKED=1
-[ -f dist/cli/main.js ] || fail "build first: npm run build"
-swarmlite lab down --name "$LAB" >/dev/null
+vm_extra_cleanup() { [ -z "${DEBS:-}" ] || rm -rf "$DEBS"; }
+vm_run_begin "$LAB"
 
 # ---- 1. three VMs, ESP in their kernels, the tools ------------------------------------------------
 swarmlite lab up --name "$LAB" --vms 3 --managers 1 --memory 1G

@@ -13,59 +13,9 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/../.."
 LAB=${VMLAB_NAME:-vmrun}
 BARE=${LAB}b
-swarmlite() { node bin/swarmlite.js "$@"; }
-on() { # on HOST CMD...: a command in a VM of the main lab
-  local host=$1
-  shift
-  swarmlite lab exec --name "$LAB" "$host" -- "$@"
-}
-
-declare -a TIMES=()
-phase_start=$(date +%s.%N)
-run_start=$phase_start
-phase() { # records the time since the last phase under this name
-  local now
-  now=$(date +%s.%N)
-  TIMES+=("$(printf '%-58s %7.1f s' "$1" "$(echo "$now - $phase_start" | bc)")")
-  echo "== $1: $(echo "$now - $phase_start" | bc | xargs printf '%.1f') s"
-  phase_start=$now
-}
-report() {
-  echo
-  echo "== times (VMs: 1G each, vCPUs as lab up printed, QEMU at nice 10)"
-  printf '%s\n' "${TIMES[@]}"
-  printf '%-58s %7.1f s\n' "total" "$(echo "$(date +%s.%N) - $run_start" | bc)"
-}
-cleanup() {
-  local rc=$?
-  [ "${LOCKED:-0}" = 1 ] || return "$rc"
-  swarmlite lab down --name "$LAB" >/dev/null 2>&1 || true
-  swarmlite lab down --name "$BARE" >/dev/null 2>&1 || true
-  [ "$rc" -eq 0 ] || echo "test/vm/run.sh: FAILED (exit $rc); both labs removed" >&2
-}
-trap cleanup EXIT
-fail() {
-  echo "test/vm/run.sh: $*" >&2
-  exit 1
-}
-# until SECONDS CMD...: retries CMD every 2 s until it succeeds or the time is up.
-until_ok() {
-  local deadline=$(($(date +%s) + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 2
-  done
-}
-command -v bc >/dev/null || fail "needs bc (apt-get install bc)"
-# One run per lab name at a time: a second one would tear the first one's VMs down.
-exec 9>"/run/lock/swarmlite-vm-run-$LAB.lock"
-flock -n 9 || fail "another test/vm/run.sh is using lab $LAB"
-LOCKED=1
-
-[ -f dist/cli/main.js ] || fail "build first: npm run build"
-swarmlite lab down --name "$LAB" >/dev/null
-swarmlite lab down --name "$BARE" >/dev/null
+# shellcheck source=test/vm/lib.sh
+. test/vm/lib.sh
+vm_run_begin "$LAB" "$BARE"
 
 # ---- 1. three VMs, installed on first boot, one swarm --------------------------------------------
 swarmlite lab up --name "$LAB" --vms 3 --managers 1 --memory 1G
@@ -90,8 +40,10 @@ running() {
   on node1 swarmlite service ps "$1" -f desired-state=running ${2:+-f node=$2} --format json |
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).filter(t=>t.status.state==="running").length))'
 }
-until_ok 180 test "$(running web)" = 3 || fail "web did not reach 3 running replicas"
-until_ok 180 test "$(running agent)" = 3 || fail "agent (global) is not running on the 3 nodes"
+# running_is N SERVICE [NODE]: a check that until_ok runs afresh each time.
+running_is() { test "$(running "${@:2}")" = "$1"; }
+until_ok 180 running_is 3 web || fail "web did not reach 3 running replicas"
+until_ok 180 running_is 3 agent || fail "agent (global) is not running on the 3 nodes"
 on node1 swarmlite service ps web
 phase "services web (3 replicas) and agent (global) running"
 curl_mesh() { # every VM's port 5000 answers from this machine
@@ -114,11 +66,12 @@ on node3 systemctl reboot || true # the connection drops with the VM
 until_ok 300 sh -c "[ \"\$(node bin/swarmlite.js lab exec --name $LAB node3 -- cat /proc/sys/kernel/random/boot_id)\" != '$boot_id_before' ]" ||
   fail "node3 did not come back from its reboot"
 phase "reboot node3: back on ssh"
-until_ok 120 test "$(on node3 systemctl is-active swarmlite.service)" = active ||
+daemon_active() { test "$(on node3 systemctl is-active swarmlite.service)" = active; }
+until_ok 120 daemon_active ||
   fail "node3: swarmlite.service not active after the reboot"
 on node3 journalctl -b -u swarmlite --no-pager -n 3 | sed 's/^/  node3: /'
-until_ok 180 test "$(running web)" = 3 || fail "web did not get back to 3 running replicas"
-until_ok 180 test "$(running agent node3)" = 1 || fail "node3 did not get its agent (global) task back"
+until_ok 180 running_is 3 web || fail "web did not get back to 3 running replicas"
+until_ok 180 running_is 1 agent node3 || fail "node3 did not get its agent (global) task back"
 echo "after the reboot node3 runs $(running web node3) web task(s) and $(running agent node3) agent task"
 until_ok 60 curl -sf --max-time 3 "http://${ADDRS[2]}:5000/" || fail "node3's port 5000 does not answer after the reboot"
 on node1 swarmlite service ps web
@@ -175,5 +128,5 @@ echo "before/after --uninstall: $(wc -l <"/tmp/$BARE-before.txt") snapshot lines
 phase "install.sh --uninstall: VM as it was"
 swarmlite lab down --name "$BARE"
 phase "lab down (bare VM)"
-report
+report "VMs: 1G each, vCPUs as lab up printed, QEMU at nice 10"
 echo "test/vm/run.sh: PASS"

@@ -25,56 +25,9 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/../.."
 LAB=${VMLAB_NAME:-vmvlan}
-swarmlite() { node bin/swarmlite.js "$@"; }
-on() { # on HOST CMD...: a command in a VM of the lab
-  local host=$1
-  shift
-  swarmlite lab exec --name "$LAB" "$host" -- "$@"
-}
-
-declare -a TIMES=()
-phase_start=$(date +%s.%N)
-run_start=$phase_start
-phase() { # records the time since the last phase under this name
-  local now
-  now=$(date +%s.%N)
-  TIMES+=("$(printf '%-58s %7.1f s' "$1" "$(echo "$now - $phase_start" | bc)")")
-  echo "== $1: $(echo "$now - $phase_start" | bc | xargs printf '%.1f') s"
-  phase_start=$now
-}
-report() {
-  echo
-  echo "== times (VMs: 1 vCPU, 1G each, QEMU at nice 10)"
-  printf '%s\n' "${TIMES[@]}"
-  printf '%-58s %7.1f s\n' "total" "$(echo "$(date +%s.%N) - $run_start" | bc)"
-}
-cleanup() {
-  local rc=$?
-  [ "${LOCKED:-0}" = 1 ] || return "$rc"
-  swarmlite lab down --name "$LAB" >/dev/null 2>&1 || true
-  [ "$rc" -eq 0 ] || echo "test/vm/vlan-ipvlan.sh: FAILED (exit $rc); lab $LAB removed" >&2
-}
-trap cleanup EXIT
-fail() {
-  echo "test/vm/vlan-ipvlan.sh: $*" >&2
-  exit 1
-}
-# until_ok SECONDS CMD...: retries CMD every 2 s until it succeeds or the time is up.
-until_ok() {
-  local deadline=$(($(date +%s) + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 2
-  done
-}
-command -v bc >/dev/null || fail "needs bc (apt-get install bc)"
-exec 9>"/run/lock/swarmlite-vm-run-$LAB.lock"
-flock -n 9 || fail "another run is using lab $LAB"
-LOCKED=1
-
-[ -f dist/cli/main.js ] || fail "build first: npm run build"
-swarmlite lab down --name "$LAB" >/dev/null
+# shellcheck source=test/vm/lib.sh
+. test/vm/lib.sh
+vm_run_begin "$LAB"
 
 # ---- helpers on containers and links -------------------------------------------------------------
 sleeper() { # sleeper HOST NAME NETWORK: a container of the built-in image, sleeping on NETWORK
@@ -251,5 +204,5 @@ phase "teardown: sub-interfaces, legs and networks gone"
 
 swarmlite lab down --name "$LAB"
 phase "lab down (2 VMs)"
-report
+report "VMs: 1 vCPU, 1G each, QEMU at nice 10"
 echo "test/vm/vlan-ipvlan.sh: PASS"

@@ -48,6 +48,15 @@ export interface CreateLocalNetwork {
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+/** The request's `--subnet` with its `--gateway` and `--ip-range`, as the IPAM checks them. */
+function requestedSubnet(req: CreateLocalNetwork, subnet: string) {
+  return {
+    subnet,
+    ...(req.gateway !== undefined ? { gateway: req.gateway } : {}),
+    ...(req.ipRange !== undefined ? { ipRange: req.ipRange } : {}),
+  };
+}
+
 export class LocalNetworks {
   private readonly records = new Map<string, LocalNetworkRecord>();
   /** One create or remove at a time: names and subnets are checked against a settled set. */
@@ -135,26 +144,14 @@ export class LocalNetworks {
       if (req.subnet === undefined && (req.gateway !== undefined || req.ipRange !== undefined))
         throw new NetworkDriverError('--gateway and --ip-range need --subnet');
       const taken = [
-        ...ALWAYS_RESERVED,
-        // A config-only network's subnet is no network yet: the swarm network made from it is checked
-        // by its driver when a task plugs it in.
-        ...this.list()
-          .filter((r) => !r.configOnly)
-          .flatMap((r) => r.subnets.map((s) => s.subnet)),
+        ...this.reservedAndNetworkSubnets(),
         // A macvlan's subnet is its parent's own LAN: one of the node's routes by design.
         ...(driver.capabilities.onTheWire ? [] : await this.o.nodeSubnets()),
       ];
       const subnet =
         req.subnet === undefined
           ? allocateSubnet(taken)
-          : checkSubnet(
-              {
-                subnet: req.subnet,
-                ...(req.gateway !== undefined ? { gateway: req.gateway } : {}),
-                ...(req.ipRange !== undefined ? { ipRange: req.ipRange } : {}),
-              },
-              taken,
-            );
+          : checkSubnet(requestedSubnet(req, req.subnet), taken);
       const record: LocalNetworkRecord = {
         id: newNetworkId(),
         name: req.name,
@@ -177,6 +174,20 @@ export class LocalNetworks {
   }
 
   /**
+   * The subnets a new network must not overlap: the reserved ranges and the node's networks. A
+   * config-only network's subnet is no network yet: the swarm network made from it is checked by its
+   * driver when a task plugs it in.
+   */
+  private reservedAndNetworkSubnets(): string[] {
+    return [
+      ...ALWAYS_RESERVED,
+      ...this.list()
+        .filter((r) => !r.configOnly)
+        .flatMap((r) => r.subnets.map((s) => s.subnet)),
+    ];
+  }
+
+  /**
    * `--config-only`: the settings are checked as a subnet (host bits, gateway and range inside it),
    * against the reserved ranges and the node's other networks but not its routes (a macvlan's subnet is
    * its parent's LAN), and stored; no driver is told.
@@ -186,20 +197,7 @@ export class LocalNetworks {
       throw new NetworkDriverError(
         '--config-only needs --subnet (the settings the swarm network takes here)',
       );
-    const taken = [
-      ...ALWAYS_RESERVED,
-      ...this.list()
-        .filter((r) => !r.configOnly)
-        .flatMap((r) => r.subnets.map((s) => s.subnet)),
-    ];
-    const subnet = checkSubnet(
-      {
-        subnet: req.subnet,
-        ...(req.gateway !== undefined ? { gateway: req.gateway } : {}),
-        ...(req.ipRange !== undefined ? { ipRange: req.ipRange } : {}),
-      },
-      taken,
-    );
+    const subnet = checkSubnet(requestedSubnet(req, req.subnet), this.reservedAndNetworkSubnets());
     const record: LocalNetworkRecord = {
       id: newNetworkId(),
       name: req.name,

@@ -120,6 +120,13 @@ export interface BreakdownRow {
   stages?: Breakdown;
 }
 
+/** A figure in ms with two decimals, '-' where the run has none. */
+const ms2 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
+
+/** etcd's run at the same client style and concurrency as `r`, for the columns beside it. */
+const etcdRowFor = (rows: BreakdownRow[], r: BreakdownRow): BreakdownRow | undefined =>
+  rows.find((e) => e.system === 'etcd' && e.style === r.style && e.concurrency === r.concurrency);
+
 /** A table of the stages per run, each swarmlite run beside etcd's mean and p50 for the same load. */
 export function breakdownTable(rows: BreakdownRow[]): string {
   const head = [
@@ -137,26 +144,23 @@ export function breakdownTable(rows: BreakdownRow[]): string {
     'etcd p50',
   ];
   const out = [head];
-  const f = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
   for (const r of rows) {
     const s = r.stages;
     if (!s) continue;
-    const etcd = rows.find(
-      (e) => e.system === 'etcd' && e.style === r.style && e.concurrency === r.concurrency,
-    );
+    const etcd = etcdRowFor(rows, r);
     out.push([
       r.system,
       r.style,
       String(r.concurrency),
-      f(r.result.meanMs - s.appliedMs),
-      f(s.appendedMs),
-      f(s.durableMs - s.appendedMs),
-      f(s.followerFsyncMs),
-      f(s.quorumMs - s.appendedMs - s.followerFsyncMs),
-      f(s.appliedMs - s.quorumMs),
-      f(r.result.meanMs),
-      f(etcd?.result.meanMs),
-      f(etcd?.result.p50Ms),
+      ms2(r.result.meanMs - s.appliedMs),
+      ms2(s.appendedMs),
+      ms2(s.durableMs - s.appendedMs),
+      ms2(s.followerFsyncMs),
+      ms2(s.quorumMs - s.appendedMs - s.followerFsyncMs),
+      ms2(s.appliedMs - s.quorumMs),
+      ms2(r.result.meanMs),
+      ms2(etcd?.result.meanMs),
+      ms2(etcd?.result.p50Ms),
     ]);
   }
   return layout(out);
@@ -179,25 +183,22 @@ export function tailTable(rows: BreakdownRow[]): string {
       'etcd p99',
     ],
   ];
-  const f = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
   for (const r of rows) {
     const p = r.stages?.p99;
     if (!p) continue;
-    const etcd = rows.find(
-      (e) => e.system === 'etcd' && e.style === r.style && e.concurrency === r.concurrency,
-    );
+    const etcd = etcdRowFor(rows, r);
     out.push([
       r.system,
       r.style,
       String(r.concurrency),
-      f(p.append),
-      f(p.leaderFsync),
-      f(p.replicate),
-      f(p.followerFsync),
-      f(p.apply),
-      f(p.total),
-      f(r.result.p99Ms),
-      f(etcd?.result.p99Ms),
+      ms2(p.append),
+      ms2(p.leaderFsync),
+      ms2(p.replicate),
+      ms2(p.followerFsync),
+      ms2(p.apply),
+      ms2(p.total),
+      ms2(r.result.p99Ms),
+      ms2(etcd?.result.p99Ms),
     ]);
   }
   return layout(out);
