@@ -402,9 +402,7 @@ export function registerNetworkCommands(program: Command): void {
 
   network
     .command('connect')
-    .description(
-      'Connect a container of this node to a local network or an --attachable swarm overlay (its next interface, eth1, eth2, ...)',
-    )
+    .description('Connect a container of this node to a local network (its next interface, eth1, eth2, ...)')
     .argument('<network>', 'name, id or id prefix')
     .argument('<container>', 'name, id or id prefix')
     .option('--ip <address>', 'this IPv4 address on the network (user-defined networks)')
@@ -416,9 +414,7 @@ export function registerNetworkCommands(program: Command): void {
 
   network
     .command('disconnect')
-    .description(
-      'Disconnect a container of this node from a network (its interface goes; on an overlay its address goes back)',
-    )
+    .description('Disconnect a container of this node from a local network (its interface goes)')
     .argument('<network>', 'name, id or id prefix')
     .argument('<container>', 'name, id or id prefix')
     .option('-f, --force', 'also from a network this node no longer has')

@@ -142,8 +142,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         GetJoinTokens: (req) => node.control((c) => c.getJoinTokens(req)),
         RotateJoinToken: (req) => node.control((c) => c.rotateJoinToken(req)),
         CreateNetwork: (req) => node.control((c) => c.createNetwork(req)),
-        // A worker answers for the swarm networks it holds (swarm.ts), as for ListNetworks.
-        GetNetwork: async (req) => node.getNetwork(req, readConsistency(req)),
+        GetNetwork: async (req) => node.control((c) => c.getNetwork(req), readConsistency(req)),
         // A worker answers from what it holds (swarm.ts): ingress and its tasks' overlays.
         ListNetworks: async (req) => node.listNetworks(req, readConsistency(req)),
         RemoveNetwork: (req) => node.control((c) => c.removeNetwork(req)),

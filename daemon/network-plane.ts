@@ -361,11 +361,6 @@ export class NetworkPlane {
     return { ...view, programmedJson: JSON.stringify(programmed) };
   }
 
-  /** Whether a local task or container has a leg on the overlay now (a worker's `network ls`). */
-  hasLocalLeg(networkId: string): boolean {
-    return this.overlay?.hasLocalLeg(networkId) ?? false;
-  }
-
   /** For tests. */
   status() {
     return {

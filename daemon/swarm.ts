@@ -1,10 +1,8 @@
 // This daemon's part in a swarm, as the local API sees it: membership (membership.ts: init, join,
 // leave, certificates), the manager role when it has one (role-supervisor.ts), what every node runs
 // (worker-role.ts), and this facade routing control calls, `service logs` and `exec` to the leader.
-import * as grpc from '@grpc/grpc-js';
 import type { NodeLocalSwarmNetworks } from '../worker/network/node-local.js';
 import { UserError } from '../lib/errors.js';
-import { findNodeNetwork } from '../worker/agent/node-networks.js';
 import type { Logger } from '../lib/log.js';
 import {
   networkToWire,
@@ -25,7 +23,6 @@ import {
 import type { DaemonOptions } from './options.js';
 import type { ControlCalls } from '../api/rpc.js';
 import type { ListNetworksRequest__Output } from '../api/gen/swarmlite/control/v1/ListNetworksRequest.js';
-import type { GetNetworkRequest__Output } from '../api/gen/swarmlite/control/v1/GetNetworkRequest.js';
 import type { ImageService } from '../worker/images/images.js';
 
 export type { InitRequest, JoinRequest } from './membership.js';
@@ -131,20 +128,6 @@ export class SwarmNode {
     const { swarm, roles, worker } = this.membership;
     if (swarm.state && !roles.manager) return { networks: worker.swarmNetworks().map(networkToWire) };
     return this.control((c) => c.listNetworks(req), consistency);
-  }
-
-  /**
-   * `network inspect`'s swarm part: a manager asks the store; a worker answers, as Docker's does, for
-   * the swarm networks it holds (ingress, its tasks' overlays, its containers' attachable overlays).
-   */
-  async getNetwork(req: GetNetworkRequest__Output, consistency: ReadConsistency) {
-    const { swarm, roles, worker } = this.membership;
-    if (!swarm.state || roles.manager) return this.control((c) => c.getNetwork(req), consistency);
-    const found = findNodeNetwork(worker.swarmNetworks(), req.ref);
-    if (typeof found === 'string') throw new UserError(found);
-    if (!found)
-      throw Object.assign(new Error(`network ${req.ref} not found`), { code: grpc.status.NOT_FOUND });
-    return { network: networkToWire(found) };
   }
 
   /** What this node holds of a network (its endpoints, peers, kernel state): `network inspect`. */

@@ -20,7 +20,6 @@ import type { DaemonOptions } from './options.js';
 import { splitHostPort } from './swarm-addr.js';
 import type { SwarmState } from './swarm-state.js';
 import type { Network } from '../api/objects/index.js';
-import { nodeSwarmNetworks } from '../worker/agent/node-networks.js';
 import type { SwarmNetworks } from '../worker/containers/swarm-networks.js';
 import type { SwarmEndpoints } from './container-dns.js';
 
@@ -195,11 +194,7 @@ export class WorkerRole {
    * the managers sent it, and the overlays its assigned tasks attach to.
    */
   swarmNetworks(): Network[] {
-    const ofTasks = this.agent?.swarmNetworks(this.ingress) ?? (this.ingress ? [this.ingress] : []);
-    // The attachable overlays its standalone containers are on now (as Docker's worker lists them).
-    const ofContainers = [...this.attachedNetworks.values()].filter((n) => this.network?.hasLocalLeg(n.id));
-    const known = new Map([...ofTasks, ...ofContainers].map((n) => [n.id, n]));
-    return nodeSwarmNetworks(null, known.keys(), known);
+    return this.agent?.swarmNetworks(this.ingress) ?? (this.ingress ? [this.ingress] : []);
   }
 
   /** What this node holds of a network (its endpoints, peers, kernel state): `network inspect`. */

@@ -19,10 +19,9 @@ import {
   sampleTask,
 } from '../store/test-fixtures.js';
 import { AllocatorController } from '../allocator/controller.js';
-import { OrchestratorController } from '../orchestrator/controller.js';
-import { eventually } from '../../test/support.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyManager } from '../keymanager.js';
+import { eventually } from '../../test/support.js';
 import type { SessionMessage__Output } from '../../api/gen/swarmlite/dispatcher/v1/SessionMessage.js';
 
 const CLUSTER = 'dispatchertest';
@@ -255,42 +254,4 @@ test('overlay IPsec keys reach only the nodes with tasks on an encrypted network
   );
   await eventually('w2 keys withdrawn', () => last(w2) === '/0');
   assert.equal(last(w1), '2/2');
-});
-
-test("a removed node's network attachments are deleted and their addresses handed out again; a down node keeps its own", async (t) => {
-  const { store, as } = await startDispatcher(t);
-  const allocator = new AllocatorController({ store, clusterId: CLUSTER, log: createLogger('silent') });
-  const orchestrator = new OrchestratorController({ store, log: createLogger('silent') });
-  allocator.start();
-  orchestrator.start();
-  t.after(() => {
-    orchestrator.stop();
-    allocator.stop();
-  });
-  await store.update((tx) => {
-    const app = sampleNetwork('net-app', 'app', { subnets: ['10.0.9.0/24'] });
-    tx.create('network', { ...app, spec: { ...app.spec, attachable: true } });
-  });
-  const w1 = await as('w1');
-  const w2 = await as('w2');
-  const a = await w1.attach('app', '1'.repeat(64));
-  const b = await w2.attach('app', '2'.repeat(64));
-  assert.deepEqual([a.address, b.address], ['10.0.9.2/24', '10.0.9.3/24']);
-  const setNode = (id: string, o: { removed?: boolean }) =>
-    store.update((tx) => {
-      const n = tx.get('node', id)!;
-      tx.update('node', { ...n, ...o, status: { ...n.status, state: 'down' } });
-    });
-  const gone = (id: string) =>
-    eventually(`attachment ${id} deleted`, () => store.view((tx) => tx.get('task', id)) === undefined);
-
-  await setNode('w2', {});
-  await setNode('w1', { removed: true });
-  await gone(a.attachmentId);
-  assert.ok(
-    store.view((tx) => tx.get('task', b.attachmentId)),
-    'the down node keeps its attachment',
-  );
-  const c = await w2.attach('app', '3'.repeat(64));
-  assert.equal(c.address, '10.0.9.2/24', "the removed node's address is handed out again");
 });

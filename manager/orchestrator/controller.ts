@@ -15,7 +15,7 @@ import {
   type SwarmObjects,
   type Task,
 } from '../../api/objects/index.js';
-import { planService, planWrites, reapAttachments, reapOrphans, type Plan } from './index.js';
+import { planService, planWrites, reapOrphans, type Plan } from './index.js';
 import { nodeKeepsTasks } from './tasks.js';
 
 export interface OrchestratorControllerDeps {
@@ -101,7 +101,7 @@ export class OrchestratorController {
     this.allDirty = false;
     this.dirty.clear();
     this.orphansDirty = false;
-    const { services, nodes, tasksOf, orphanTasks, attachments } = this.deps.store.view((tx) => {
+    const { services, nodes, tasksOf, orphanTasks } = this.deps.store.view((tx) => {
       const services = all ? tx.list('service') : [...wanted].flatMap((id) => tx.get('service', id) ?? []);
       const tasksOf = new Map(services.map((s) => [s.id, tx.find('task', 'service', s.id)]));
       // A task event for a vanished service means an orphan: look for them too.
@@ -110,10 +110,7 @@ export class OrchestratorController {
         orphans || missing
           ? tx.list('task').filter((t) => !t.attachment && !tx.get('service', t.serviceId))
           : [];
-      // A node's removal is a node event (all dirty): its containers' attachments go with it.
-      const attachments = all ? tx.list('task').filter((t) => t.attachment) : [];
-      const nodes = new Map(tx.list('node').map((n) => [n.id, n]));
-      return { services, nodes, tasksOf, orphanTasks, attachments };
+      return { services, nodes: new Map(tx.list('node').map((n) => [n.id, n])), tasksOf, orphanTasks };
     });
     let failure: unknown;
     for (const service of services) {
@@ -138,14 +135,6 @@ export class OrchestratorController {
         await this.write(reapOrphans(orphanTasks, nodes));
       } catch (err) {
         this.orphansDirty = true;
-        failure = err;
-      }
-    }
-    if (attachments.length > 0) {
-      try {
-        await this.write(reapAttachments(attachments, nodes));
-      } catch (err) {
-        this.allDirty = true;
         failure = err;
       }
     }

@@ -5,7 +5,7 @@ export { planService } from './service.js';
 export { reconcileReplicated, slotsToRemove } from './replicated.js';
 export { reconcileGlobal, acceptsNewTasks, type PlacementPredicate } from './global.js';
 export { restartAllowed, releaseHeld, superviseDead, type PlanContext, type SlotTarget } from './restart.js';
-export { reapAttachments, reapHistory, reapOrphans, TASK_HISTORY_LIMIT } from './reaper.js';
+export { reapHistory, reapOrphans, TASK_HISTORY_LIMIT } from './reaper.js';
 export {
   planUpdate,
   rollbackPatch,

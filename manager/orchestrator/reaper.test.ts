@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reapAttachments, reapHistory, reapOrphans } from './reaper.js';
+import { reapHistory, reapOrphans } from './reaper.js';
 import { T0, node, nodeMap, service, task } from './test-fixtures.js';
 
 const svc = service('web', { replicas: 2 });
@@ -56,29 +56,4 @@ test('reapOrphans: running tasks are shut down first; terminal, unscheduled or u
     plan.remove.map((d) => d.taskId),
     ['done', 'unscheduled', 'on-down', 'on-gone'],
   );
-});
-
-test("reapAttachments: a removed or vanished node loses its containers' attachments; a down one keeps them", () => {
-  const nodes = nodeMap(node('a'), node('d', { state: 'down' }), node('r', { state: 'down', removed: true }));
-  const attachment = (id: string, nodeId: string) => ({
-    ...task(id, service('', { replicas: 0 }), { nodeId, state: 'assigned' }),
-    serviceId: '',
-    attachment: { containerId: id.repeat(64).slice(0, 64) },
-  });
-  const tasks = [
-    attachment('on-a', 'a'),
-    attachment('on-down', 'd'),
-    attachment('on-removed', 'r'),
-    attachment('on-gone', 'gone'),
-    task('service-task-on-removed', svc, { nodeId: 'r' }),
-  ];
-  const plan = reapAttachments(tasks, nodes);
-  assert.deepEqual(
-    plan.remove.map((d) => [d.taskId, d.reason]),
-    [
-      ['on-removed', 'node removed'],
-      ['on-gone', 'node gone'],
-    ],
-  );
-  assert.deepEqual(plan.setDesired, [], "a service task is the reconcile's, not this");
 });

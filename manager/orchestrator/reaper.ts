@@ -41,20 +41,3 @@ export function reapOrphans(tasks: readonly Task[], nodes: ReadonlyMap<string, N
   }
   return plan.build();
 }
-
-/**
- * Standalone containers' network attachments (tasks of no service, controlapi/attachments.ts) whose
- * node was removed (`node rm`, also of a node that left) or is gone from the store: deleted, which
- * gives their addresses back. Nothing else ends them: the container's node would detach them at its
- * `rm`, and a removed node never speaks to the managers again. A node that is only down keeps them, so
- * its containers find their addresses again when its daemon comes back.
- */
-export function reapAttachments(attachments: readonly Task[], nodes: ReadonlyMap<string, Node>): Plan {
-  const plan = new PlanBuilder();
-  for (const t of attachments) {
-    if (!t.attachment) continue;
-    const node = nodes.get(t.nodeId);
-    if (!node || node.removed) plan.remove(t, node ? 'node removed' : 'node gone');
-  }
-  return plan.build();
-}

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { overlayNetwork } from '../../api/objects/test-fixtures.js';
-import { findNodeNetwork, nodeSwarmNetworks } from './node-networks.js';
+import { nodeSwarmNetworks } from './node-networks.js';
 
 const net = (id: string, name: string, ingress = false) => overlayNetwork(id, name, { ingress });
 
@@ -25,16 +25,4 @@ test("the tasks' overlays join ingress, once each, by name; a network not attach
 
 test('a task network the assignments never described is not guessed', () => {
   assert.deepEqual(nodeSwarmNetworks(ingress, ['zzz', 'b'], known), [back, ingress]);
-});
-
-test('findNodeNetwork: by id, name, unique id prefix; an ambiguous prefix refused; none undefined', () => {
-  const all = [ingress, front, back, net('fa', 'fast')];
-  assert.equal(findNodeNetwork(all, 'b'), back);
-  assert.equal(findNodeNetwork(all, 'front'), front);
-  assert.equal(findNodeNetwork(all, 'fa'), all[3]);
-  const prefixed = findNodeNetwork([ingress, back, all[3]!], 'f');
-  assert.equal(prefixed, all[3], 'f: the one id it starts');
-  assert.match(String(findNodeNetwork([net('fa', 'x'), net('fb', 'y')], 'f')), /ambiguous \(2 matches\)/);
-  assert.equal(findNodeNetwork(all, 'zzz'), undefined);
-  assert.match(String(findNodeNetwork(all, '')), /required/);
 });

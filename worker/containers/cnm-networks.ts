@@ -60,30 +60,10 @@ export class CnmContainerNetworks implements ContainerNetworks {
 
   describe(ref: string): NetworkFacts | undefined {
     const net = this.o.networks.find(ref);
-    if (!net) return this.describeSwarm(ref);
+    if (!net) return undefined;
     const caps = this.o.drivers.get(net.driver).capabilities;
     const userDefined = !PREDEFINED_NAMES.includes(net.name);
     return { id: net.id, name: net.name, exclusive: caps.exclusive, userDefined };
-  }
-
-  /**
-   * Not a local network: in a swarm it may be an attachable overlay, which only the managers can tell
-   * (the attach asks them, and refuses what is not one). A leg some container here holds on it already
-   * gives its id and name, so connecting a container twice is refused and a disconnect finds the leg.
-   */
-  private describeSwarm(ref: string): NetworkFacts | undefined {
-    if (!this.o.swarm?.()) return undefined;
-    const legs = [...this.held.values()].flatMap((l) => [...l.values()]).filter((s) => s.attachmentId);
-    const byPrefix = legs.filter((s) => ref.length > 0 && s.networkId.startsWith(ref));
-    const known =
-      legs.find((s) => s.networkId === ref || s.networkName === ref) ??
-      (new Set(byPrefix.map((s) => s.networkId)).size === 1 ? byPrefix[0] : undefined);
-    return {
-      id: known?.networkId ?? ref,
-      name: known?.networkName ?? ref,
-      exclusive: false,
-      userDefined: true,
-    };
   }
 
   // Addresses and host ports are chosen against what the others hold: one attach at a time.
@@ -143,10 +123,6 @@ export class CnmContainerNetworks implements ContainerNetworks {
       throw new Error(
         `publishing ports of a container on overlay network ${a.mode} is not supported yet (publish them on a bridge network)`,
       );
-    if (a.requestedIp !== undefined)
-      throw new Error(
-        `--ip on overlay network ${a.mode} is not supported yet: the managers choose the address`,
-      );
     const kept = a.settings?.attachmentId ? a.settings : undefined;
     const att = await swarm.attach(kept?.networkId ?? a.mode, a.containerId, a.aliases ?? []);
     const leg = legIdentity(a.containerId, att.networkId, a.ifName);
@@ -157,7 +133,7 @@ export class CnmContainerNetworks implements ContainerNetworks {
       const info = await driver.join(
         att.networkId,
         endpointId,
-        { id: a.containerId, name: a.containerName, netnsPath: a.netnsPath },
+        { id: a.containerId, netnsPath: a.netnsPath },
         { ifName: a.ifName ?? 'eth0', defaultRoute: a.defaultRoute ?? true },
       );
       const settings: NetworkSettings = {
@@ -230,14 +206,10 @@ export class CnmContainerNetworks implements ContainerNetworks {
     });
   }
 
-  /**
-   * The leg out of the overlay, then the address back to the managers. Outside a swarm (the node left
-   * it) there is nothing left to undo here: leaving took the overlay's legs and sandboxes down, and the
-   * managers delete the attachment when the node is removed (`node rm`).
-   */
+  /** The leg out of the overlay, then the address back to the managers. */
   private async detachSwarm(s: NetworkSettings, containerId: string): Promise<void> {
     const swarm = this.o.swarm?.();
-    if (!swarm) return;
+    if (!swarm) throw new Error(`this node is not in a swarm: network ${s.networkName} cannot be left now`);
     const driver = await swarm.driver(s.networkId);
     await driver.leave(s.networkId, endpointIdOf(s, containerId));
     await driver.deleteEndpoint(s.networkId, endpointIdOf(s, containerId));

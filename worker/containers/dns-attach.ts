@@ -53,9 +53,6 @@ export class ContainerNetworksWithDns implements ContainerNetworks {
 
   async attach(a: NetworkAttachment): Promise<NetworkSettings | undefined> {
     const settings = await this.inner.attach(a);
-    // A replay that went through late (after a daemon start, once the swarm answered) finds the
-    // container's names already in the table: they are announced on the overlay only now.
-    if (settings) this.o.table.refresh(settings.networkId);
     if (settings && usesEmbeddedDns(settings.networkName)) {
       const ids = this.dnsNetworks.get(a.containerId) ?? [];
       if (!ids.includes(settings.networkId)) ids.push(settings.networkId);

@@ -92,14 +92,6 @@ export class ContainerNameTable implements EndpointSource {
       .map(endpointRecordOf);
   }
 
-  /**
-   * The network's entries are unchanged but what they mean may not be (an attach just made it one of
-   * the swarm's overlays on this node, whose records are announced from here): listeners read again.
-   */
-  refresh(networkId: string): void {
-    for (const l of this.listeners) l(networkId);
-  }
-
   onChange(listener: (networkId: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

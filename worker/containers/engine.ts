@@ -114,12 +114,6 @@ const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
  * (they end with its last process); a follow ends after that even if they have not.
  */
 const LOG_WRITERS_MS = 10_000;
-/**
- * The first retry of a daemon-start network replay that failed, doubled per failure up to the
- * second: a swarm overlay's attach needs the dispatcher session, usually up within a second or two.
- */
-export const REATTACH_FIRST_MS = 500;
-export const REATTACH_MAX_MS = 30_000;
 
 export class ContainerEngine {
   private readonly records = new Map<string, ContainerRecord>();
@@ -129,8 +123,6 @@ export class ContainerEngine {
   /** Follows of each container's logs still reading: its removal waits for them (`run --rm`). */
   private readonly readers = new Map<string, Set<Promise<void>>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** Containers whose daemon-start network replay failed, by id: the retry's timer. */
-  private readonly reattaching = new Map<string, NodeJS.Timeout>();
   private readonly changes = new EventEmitter();
   private readonly stopTimeoutMs: number;
   private readonly now: () => Date;
@@ -210,17 +202,8 @@ export class ContainerEngine {
     task: Awaited<ReturnType<ContainerRuntime['list']>>[number] | undefined,
   ): Promise<void> {
     const wasRunning = isActive(r.state);
-    // Drivers that keep their state in memory learn the sandboxes again (attach is idempotent). A
-    // replay that cannot be done yet (a swarm overlay before the dispatcher session is up) does not
-    // cost the container its adoption: it is retried in the background until it goes through.
-    if (task && r.state.status !== 'removing') {
-      try {
-        r = await this.attachAll(r);
-      } catch (err) {
-        this.o.log.warn({ container: r.name, err }, 'networks not attached again yet; retrying');
-        this.reattachLater(r.id);
-      }
-    }
+    // Drivers that keep their state in memory learn the sandboxes again (attach is idempotent).
+    if (task && r.state.status !== 'removing') r = await this.attachAll(r);
     if (task?.state === 'running') {
       this.save({ ...r, state: { ...r.state, status: 'running', pid: task.pid ?? r.state.pid } });
       this.watch(r.id);
@@ -241,42 +224,9 @@ export class ContainerEngine {
     if (again) await this.startNow(this.records.get(r.id)!, false);
   }
 
-  /**
-   * The daemon-start replay of a container's networks, again after a back-off (REATTACH_FIRST_MS
-   * doubling to REATTACH_MAX_MS), under the container's lock, until it goes through or the container
-   * is removed. The sandbox lives until removal, so the legs are due whatever the container's state.
-   */
-  private reattachLater(id: string, attempt = 1): void {
-    if (this.closed) return;
-    clearTimeout(this.reattaching.get(id));
-    const delayMs = Math.min(REATTACH_MAX_MS, REATTACH_FIRST_MS * 2 ** (attempt - 1));
-    const timer = setTimeout(() => {
-      this.reattaching.delete(id);
-      void this.locks.run(id, async () => {
-        const r = this.records.get(id);
-        if (!r || this.closed || r.state.status === 'removing') return;
-        try {
-          this.save(await this.attachAll(r));
-          this.o.log.info({ container: r.name, attempt }, 'networks attached again');
-        } catch (err) {
-          this.o.log.warn({ container: r.name, err, attempt }, 'networks not attached again yet; retrying');
-          this.reattachLater(id, attempt + 1);
-        }
-      });
-    }, delayMs);
-    this.reattaching.set(id, timer);
-  }
-
-  /** Containers whose networks are still to be attached again after a daemon start (tests, logs). */
-  get pendingReattach(): number {
-    return this.reattaching.size;
-  }
-
   /** Stops watching (the daemon stops); the containers run on for the next daemon to adopt. */
   close(): void {
     this.closed = true;
-    for (const t of this.reattaching.values()) clearTimeout(t);
-    this.reattaching.clear();
     for (const a of this.watching.values()) a.abort();
     for (const t of this.timers.values()) clearTimeout(t);
     this.watching.clear();
@@ -658,8 +608,6 @@ export class ContainerEngine {
   /** Under the lock: marked first, so a crash halfway is finished by the next daemon. */
   private async removeNow(r: ContainerRecord): Promise<void> {
     this.cancelRestart(r.id);
-    clearTimeout(this.reattaching.get(r.id));
-    this.reattaching.delete(r.id);
     this.watching.get(r.id)?.abort();
     this.watching.delete(r.id);
     this.save({ ...r, state: { ...stopRequested(r.state), status: 'removing' } });

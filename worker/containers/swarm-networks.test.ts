@@ -20,8 +20,8 @@ function setup(o: { failJoin?: boolean } = {}) {
     createEndpoint: async (n: string, ep: { id: string; address?: string }) =>
       void calls.push(`createEndpoint ${n} ${ep.id} ${ep.address}`),
     deleteEndpoint: async (n: string, id: string) => void calls.push(`deleteEndpoint ${n} ${id}`),
-    join: async (n: string, id: string, sb: { id: string; name?: string }, j: { ifName: string }) => {
-      calls.push(`join ${n} ${id} ${sb.id} ${j.ifName} as ${sb.name}`);
+    join: async (n: string, id: string, sb: { id: string }, j: { ifName: string }) => {
+      calls.push(`join ${n} ${id} ${sb.id} ${j.ifName}`);
       if (o.failJoin) throw new Error('no sandbox');
       return { ifName: j.ifName, address: '10.0.9.2/24', mac: '02:42:0a:00:09:02' };
     },
@@ -61,7 +61,7 @@ test('attach: the managers address, the overlay leg, the attachment kept; a repl
   assert.deepEqual(calls, [
     'attach app cccc [db]',
     `createEndpoint net1 ${CID} 10.0.9.2/24`,
-    `join net1 ${CID} ${CID} eth0 as ctr`,
+    `join net1 ${CID} ${CID} eth0`,
   ]);
   assert.equal(s.address, '10.0.9.2/24');
   assert.equal(s.networkName, 'app');
@@ -91,68 +91,4 @@ test('attach: -p is refused before the managers are asked; a failed join gives t
   const b = setup({ failJoin: true });
   await assert.rejects(b.networks.attach(attachment()), /no sandbox/);
   assert.deepEqual(b.calls.slice(-2), [`deleteEndpoint net1 ${CID}`, 'detach att1']);
-});
-
-test('connect to an overlay: described from the legs held, the next interface with its own endpoint, --ip refused', async () => {
-  const { calls, networks } = setup();
-  assert.deepEqual(networks.describe('app'), { id: 'app', name: 'app', exclusive: false, userDefined: true });
-  const first = await networks.attach(attachment());
-  assert.deepEqual(networks.describe('app'), {
-    id: 'net1',
-    name: 'app',
-    exclusive: false,
-    userDefined: true,
-  });
-  assert.equal(networks.describe('net')?.id, 'net1', 'an id prefix of a held leg');
-
-  const other = 'd'.repeat(64);
-  calls.length = 0;
-  const leg = await networks.attach(
-    attachment({ containerId: other, mode: 'net1', ifName: 'eth1', defaultRoute: false }),
-  );
-  assert.equal(leg.ifName, 'eth1');
-  assert.ok(leg.endpointId && leg.endpointId !== other, 'a connected leg has an endpoint id of its own');
-  assert.deepEqual(calls, [
-    'attach net1 dddd []',
-    `createEndpoint net1 ${leg.endpointId} 10.0.9.2/24`,
-    `join net1 ${leg.endpointId} ${other} eth1 as ctr`,
-  ]);
-  calls.length = 0;
-  await assert.rejects(
-    networks.attach(attachment({ containerId: other, requestedIp: '10.0.9.50' })),
-    /--ip on overlay network app is not supported yet/,
-  );
-  assert.deepEqual(calls, [], 'refused before the managers are asked');
-  await networks.detach(attachment({ containerId: other, settings: leg }));
-  assert.deepEqual(calls, [
-    `leave net1 ${leg.endpointId}`,
-    `deleteEndpoint net1 ${leg.endpointId}`,
-    'detach att1',
-  ]);
-  assert.ok(first.attachmentId);
-});
-
-test('outside a swarm an unknown network is not described, and a kept overlay leg is dropped at removal', async () => {
-  const networks = new CnmContainerNetworks({
-    networks: { find: () => undefined } as unknown as LocalNetworks,
-    drivers: {} as DriverRegistry,
-    exposedPorts: async () => [],
-    swarm: () => undefined,
-  });
-  assert.equal(networks.describe('app'), undefined);
-  const settings = {
-    networkId: 'net1',
-    networkName: 'app',
-    address: '10.0.9.2/24',
-    gateway: '',
-    macAddress: '',
-    ports: [],
-    attachmentId: 'att1',
-  };
-  networks.remember(attachment({ settings }));
-  await networks.detach(attachment({ settings }));
-  assert.deepEqual(
-    networks.usersOf('net1', () => undefined),
-    [],
-  );
 });

@@ -95,8 +95,6 @@ export interface Sandbox {
   id: string;
   /** The namespace file, e.g. '/run/netns/swl-c-1234' or '/proc/<pid>/ns/net'. */
   netnsPath: string;
-  /** What `network inspect` calls it (a container's name); absent: the id. */
-  name?: string;
 }
 
 export interface JoinOptions {

@@ -143,11 +143,6 @@ export class OverlayAgent {
     await this.sync();
   }
 
-  /** Whether a local namespace (a task, a container, the ingress sandbox) has a leg on the network now. */
-  hasLocalLeg(networkId: string): boolean {
-    return [...this.tasks.values()].some((t) => t.attachments.some((a) => a.networkId === networkId));
-  }
-
   /** Whether the assignments brought this network here (an overlay this node may plug into). */
   knows(networkId: string): boolean {
     return this.networks.has(networkId);

@@ -86,20 +86,3 @@ test('misuse is refused with the agent untouched', async () => {
   );
   assert.deepEqual(calls, ['attach c1 eth0=ov1:10.0.1.5/24']);
 });
-
-test("the agent lists the sandbox by its name (a container's, for network inspect), else by its id", async () => {
-  const names: string[] = [];
-  const agent: OverlayAttacher = {
-    ...recorder().agent,
-    attachLocal: async (_local: LocalTask, name: string) => void names.push(name),
-  };
-  const d = new OverlayNetworkDriver(agent);
-  await d.createEndpoint('ov1', { id: 'e1', address: '10.0.1.5/24' });
-  await d.createEndpoint('ov2', { id: 'e2', address: '10.0.2.5/24' });
-  await d.join('ov1', 'e1', { ...c1, name: 'web-cache' }, { ifName: 'eth0', defaultRoute: true });
-  await d.join('ov2', 'e2', { ...c1, name: 'web-cache' }, { ifName: 'eth1', defaultRoute: false });
-  await d.leave('ov2', 'e2');
-  await d.createEndpoint('ov1', { id: 'e3', address: '10.0.1.6/24' });
-  await d.join('ov1', 'e3', { id: 'c3', netnsPath: '/run/netns/c3' }, { ifName: 'eth0', defaultRoute: true });
-  assert.deepEqual(names, ['web-cache', 'web-cache', 'web-cache', 'c3']);
-});

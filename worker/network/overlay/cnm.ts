@@ -123,7 +123,7 @@ export class OverlayNetworkDriver implements NetworkDriver {
       defaultRoute: opts.defaultRoute,
     };
     const next = [...entry.joined.filter((j) => j.endpointId !== endpointId), joined].sort(ifOrder);
-    await this.agent.attachLocal(this.localTask(sandbox, next), sandbox.name ?? sandbox.id);
+    await this.agent.attachLocal(this.localTask(sandbox, next), sandbox.id);
     this.sandboxes.set(sandbox.id, { sandbox, joined: next });
     return { ifName: opts.ifName, address: ep.address, mac: macFromIp(ep.address.split('/')[0]!) };
   }
@@ -137,7 +137,7 @@ export class OverlayNetworkDriver implements NetworkDriver {
         await this.agent.detach(id);
         this.sandboxes.delete(id);
       } else {
-        await this.agent.attachLocal(this.localTask(entry.sandbox, rest), entry.sandbox.name ?? id);
+        await this.agent.attachLocal(this.localTask(entry.sandbox, rest), id);
         this.sandboxes.set(id, { sandbox: entry.sandbox, joined: rest });
       }
     }
