@@ -16,12 +16,21 @@ function collect(dir, out) {
   return out;
 }
 
+// The runner starts files in the order given. The lab tests (up to two minutes each) go first and the
+// short unit files fill in behind them, so both slots finish near the same time instead of one lab
+// test running on alone at the end (longest first: the usual rule for packing jobs on N workers).
+const HEAVY_FIRST = ['/test/e2e/', '/test/chaos/', '/manager/raft/sim/', '/cli/'];
+function weight(file) {
+  const i = HEAVY_FIRST.findIndex((dir) => file.includes(dir));
+  return i < 0 ? 0 : HEAVY_FIRST.length - i;
+}
+
 const filters = process.argv.slice(2);
 const distDir = process.env.SWARMLITE_DIST ?? 'dist';
 const files = collect(distDir, [])
   .filter((f) => !f.includes('/node_modules/'))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
-  .sort();
+  .sort((a, b) => weight(b) - weight(a) || a.localeCompare(b));
 if (files.length === 0) {
   console.error('test/run.js: no compiled test files matched (did `npm run build` run?)');
   process.exit(1);
