@@ -4,7 +4,7 @@
 // out of the device (`default dev eth0`: in l3 the node's own routing table carries the packets on,
 // so there is no gateway to go through). An internal network, or a join without defaultRoute, gets
 // no default route in either mode.
-import type { DesiredLeg, LegRequest } from '../macvlan/plan.js';
+import { lowerDeviceLegBase, type DesiredLeg, type LegRequest } from '../macvlan/plan.js';
 import { routesWithoutGateway } from './settings.js';
 
 export function ipvlanLeg(r: LegRequest): DesiredLeg {
@@ -12,16 +12,7 @@ export function ipvlanLeg(r: LegRequest): DesiredLeg {
   const route: DesiredLeg['route'] =
     !r.defaultRoute || s.internal ? undefined : routesWithoutGateway(s) ? 'dev' : { via: r.gateway };
   return {
-    kind: 'ipvlan',
-    owner: r.owner,
-    networkId: r.networkId,
-    endpointId: r.endpointId,
-    parent: s.parent,
-    mode: s.mode,
-    sandboxPath: r.sandboxPath,
-    ifName: r.ifName,
-    address: r.address,
-    ...(s.mtu !== undefined ? { mtu: s.mtu } : {}),
+    ...lowerDeviceLegBase('ipvlan', r),
     ...(route ? { route } : {}),
   };
 }

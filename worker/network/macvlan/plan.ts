@@ -137,7 +137,17 @@ export function macvlanLeg(r: LegRequest): DesiredLeg {
   const s = r.settings;
   const mac = s.mode === 'passthru' ? undefined : (r.mac ?? macFromAddress(r.address));
   return {
-    kind: 'macvlan',
+    ...lowerDeviceLegBase('macvlan', r),
+    ...(mac ? { mac } : {}),
+    ...(r.defaultRoute && !s.internal ? { route: { via: r.gateway } } : {}),
+  };
+}
+
+/** The fields every leg on a lower device has, whichever driver made it: the MAC and route differ. */
+export function lowerDeviceLegBase(kind: DesiredLeg['kind'], r: LegRequest): DesiredLeg {
+  const s = r.settings;
+  return {
+    kind,
     owner: r.owner,
     networkId: r.networkId,
     endpointId: r.endpointId,
@@ -146,9 +156,7 @@ export function macvlanLeg(r: LegRequest): DesiredLeg {
     sandboxPath: r.sandboxPath,
     ifName: r.ifName,
     address: r.address,
-    ...(mac ? { mac } : {}),
     ...(s.mtu !== undefined ? { mtu: s.mtu } : {}),
-    ...(r.defaultRoute && !s.internal ? { route: { via: r.gateway } } : {}),
   };
 }
 
