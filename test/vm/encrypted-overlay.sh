@@ -31,7 +31,7 @@ vm_extra_cleanup() { [ -z "${DEBS:-}" ] || rm -rf "$DEBS"; }
 vm_run_begin "$LAB"
 
 # ---- 1. three VMs, ESP in their kernels, the tools ------------------------------------------------
-swarmlite lab up --name "$LAB" --vms 3 --managers 1 --memory 1G
+[ "${REUSE_LAB:-0}" = 1 ] || swarmlite lab up --name "$LAB" --vms 3 --managers 1 --memory 1G
 mapfile -t ADDRS < <(swarmlite lab ls --format json | js "j.filter(h=>h.lab==='$LAB').map(h=>h.address).join('\n')")
 [ "${#ADDRS[@]}" -eq 3 ] || fail "lab ls shows ${#ADDRS[@]} VMs, not 3"
 phase "lab up: 3 VMs, install.sh, init/join"
@@ -78,6 +78,13 @@ until_ok 300 three_ready || fail "the swarm did not come back with 3 ready nodes
 phase "manager restarted with SWARMLITE_OVERLAY_KEY_ROTATION_MS=$ROTATION_MS"
 
 # ---- 3. an encrypted and a plain network, iperf3 tasks on node2 and node3 on each -----------------
+if [ "${REUSE_LAB:-0}" = 1 ]; then # what an earlier run on this lab left
+  on node1 swarmlite service rm srv-secure cli-secure srv-plain cli-plain >/dev/null 2>&1 || true
+  # A network goes once its tasks are gone on every node.
+  until_ok 180 on node1 sh -c 'for n in secure plain; do
+    swarmlite network inspect $n >/dev/null 2>&1 || continue; swarmlite network rm $n || exit 1; done' ||
+    fail "the networks of the earlier run on lab $LAB cannot be removed"
+fi
 on node1 swarmlite network create -d overlay --opt encrypted secure
 on node1 swarmlite network create -d overlay plain
 H2=$(on node2 hostname)
@@ -109,7 +116,7 @@ has_sas() { test "$(esp_states "$1")" -ge 2; }
 until_ok 120 has_sas node3 || fail "node3 has no ESP SAs"
 until_ok 120 has_sas node2 || fail "node2 has no ESP SAs"
 [ "$(esp_states node1)" -eq 0 ] || fail "node1 (no task on the encrypted network) holds ESP SAs"
-on node3 ip xfrm policy list | grep -q "dst ${ADDRS[1]}/32 proto udp dport 4789" ||
+on node3 ip xfrm policy list | grep -Eq "dst ${ADDRS[1]}/32 proto (udp|17) dport 4789" ||
   fail "node3 has no outbound ESP policy towards node2"
 on node3 ip xfrm state list
 on node3 ip xfrm policy list
@@ -149,7 +156,7 @@ echo "plain network:     $esp_plain ESP packets, $clear_plain VXLAN packets of V
 phase "tcpdump: encrypted network only ESP, plain network VXLAN in the clear"
 
 # ---- 5. a key rotation under a running iperf3 -----------------------------------------------------
-out_spi() { on node3 ip xfrm policy list | grep -A4 "dst ${ADDRS[1]}/32 proto udp dport 4789" | sed -n 's/.* spi \(0x[0-9a-f]*\).*/\1/p' | head -1; }
+out_spi() { on node3 ip xfrm policy list | grep -E -A4 "dst ${ADDRS[1]}/32 proto (udp|17) dport 4789" | sed -n 's/.* spi \(0x[0-9a-f]*\).*/\1/p' | head -1; }
 # Long enough for one full rotation (its three steps take 2/10 of the period) wherever it starts.
 ROT_SECONDS=$((ROTATION_MS * 13 / 10000 + 5))
 spi_before=$(out_spi)

@@ -128,9 +128,15 @@ function stateAdd(prefix: string, key: EspKey, src: string, dst: string): Comman
 const stateDelete = (s: ObservedXfrmState): Command =>
   ipDel(NODE, 'xfrm', 'state', 'delete', 'src', s.src, 'dst', s.dst, 'proto', 'esp', 'spi', spiHex(s.spi));
 
-/** The selector every policy of this daemon shares but for the addresses. */
+/**
+ * The selector every policy of this daemon shares but for the addresses. UDP by number: `ip` turns a
+ * selector's protocol name into a number through /etc/protocols, which a minimal Debian (no netbase,
+ * as the VM lab's image) lacks, and then refuses "udp"; the number needs no file. The kernel lists it
+ * back as "proto 17" or "proto udp", depending on the same file.
+ */
+const IPPROTO_UDP = '17';
 const selector = (prefix: string, src: string, dst: string) => [
-  ...['src', src, 'dst', dst, 'proto', 'udp', 'dport', String(VXLAN_PORT), 'dir', 'out'],
+  ...['src', src, 'dst', dst, 'proto', IPPROTO_UDP, 'dport', String(VXLAN_PORT), 'dir', 'out'],
   ...['mark', `0x${espMark(prefix).toString(16)}`, 'mask', '0xffffffff'],
 ];
 
