@@ -13,6 +13,7 @@ import {
   sshControlPath,
   UNUSED_GUEST_MODULES,
 } from './plan.js';
+import { vmInitArgs } from './swarm.js';
 
 const planOpts = {
   name: 'vmt',
@@ -257,4 +258,17 @@ test("ssh shares one connection per VM through a socket in the VM's run-time fol
     labDir: '/run/swarmlite-lab/labs/abcdefgh',
   }).vms[199]!;
   assert.ok(Buffer.byteLength(sshControlPath(longest)) < 108, sshControlPath(longest));
+});
+
+test("swarm init on a VM lab: swarmlite's 1 s heartbeat with KVM, Docker's 5 s on emulated VMs", () => {
+  assert.deepEqual(vmInitArgs('198.18.0.11', 'kvm'), [
+    'swarmlite',
+    'init',
+    '--advertise-addr',
+    '198.18.0.11',
+  ]);
+  assert.deepEqual(vmInitArgs('198.18.0.11', 'tcg'), [
+    ...['swarmlite', 'init', '--advertise-addr', '198.18.0.11'],
+    ...['--dispatcher-heartbeat', '5s'],
+  ]);
 });

@@ -196,7 +196,7 @@ export async function vmLabUp(state: LabState, opts: VmLabUpOptions): Promise<vo
     say(
       `  swarm: init on node1, ${opts.managers - 1} more manager(s), ${opts.vms - opts.managers} worker(s)`,
     );
-    await formVmSwarm(access, plan.vms, opts.managers);
+    await formVmSwarm(access, plan.vms, opts.managers, plan.accel);
     say(`  swarm formed, every node Ready (${seconds(phase)})`);
   }
   say(`  up in ${seconds(started)}`);
