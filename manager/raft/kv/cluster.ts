@@ -71,30 +71,12 @@ export class KvCluster {
   }
 
   /** Starts (or restarts, on the same data dir) a member; resolves once it serves. */
-  launch(m: KvMember): Promise<void> {
+  async launch(m: KvMember): Promise<void> {
     const peers = this.members.map((p) => `${p.id}=${p.addr}`).join(',');
-    const args = ['--enable-source-maps', SERVER_SCRIPT, '--id', String(m.id), '--listen', m.addr];
-    args.push('--peers', peers, '--data', m.dataDir, ...this.extraArgs);
+    const args = ['--id', String(m.id), '--listen', m.addr, '--peers', peers, '--data', m.dataDir];
+    args.push(...this.extraArgs);
     if (m.httpAddr) args.push('--http', m.httpAddr);
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    m.proc = proc;
-    proc.stderr!.setEncoding('utf8').on('data', (s: string) => m.log.push(s));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`member ${m.id} did not start: ${m.log.join('')}`)),
-        60_000, // generous: on a loaded 2-core machine loading gRPC alone has taken over 15 s
-      );
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`member ${m.id} exited with ${code}: ${m.log.join('')}`));
-      });
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
-        if (line.includes('"ready":true')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    m.proc = await startServer(SERVER_SCRIPT, args, `member ${m.id}`, m.log);
   }
 
   /** SIGKILLs a member by pid and waits for it to be gone. */
@@ -112,16 +94,53 @@ export class KvCluster {
   async destroy(): Promise<void> {
     await Promise.all(
       this.members.map(async (m) => {
-        const proc = m.proc;
-        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-        const gone = new Promise((r) => proc.once('exit', r));
-        process.kill(proc.pid!, 'SIGTERM');
-        const timer = setTimeout(() => proc.pid && process.kill(proc.pid, 'SIGKILL'), 3_000);
-        await gone;
-        clearTimeout(timer);
+        await stopServer(m.proc);
         m.proc = undefined;
       }),
     );
     await rm(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs `node script ...args` (a kv-server or the floor server) and resolves with its process once it
+ * printed its {"ready":true} line; its stderr goes to `log`, which a failure's message carries.
+ */
+export function startServer(
+  script: string,
+  args: string[],
+  name: string,
+  log: string[],
+): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, ['--enable-source-maps', script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (s: string) => log.push(s));
+  return new Promise((resolve, reject) => {
+    // Generous: on a loaded 2-core machine loading gRPC alone has taken over 15 s.
+    const timer = setTimeout(() => {
+      if (proc.pid && proc.exitCode === null) process.kill(proc.pid, 'SIGKILL');
+      reject(new Error(`${name} did not start: ${log.join('')}`));
+    }, 60_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}: ${log.join('')}`));
+    });
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line.includes('"ready":true')) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    });
+  });
+}
+
+/** Stops a process this file started, by its pid: SIGTERM, SIGKILL after 3 s; resolves once gone. */
+export async function stopServer(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise((r) => proc.once('exit', r));
+  process.kill(proc.pid!, 'SIGTERM');
+  const timer = setTimeout(() => proc.pid && process.kill(proc.pid, 'SIGKILL'), 3_000);
+  await gone;
+  clearTimeout(timer);
 }

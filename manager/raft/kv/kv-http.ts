@@ -5,13 +5,18 @@ import { createServer, type Server } from 'node:http';
 import type { RaftNode } from '../node/raft-node.js';
 import { encodePut } from './kv-state-machine.js';
 
+/** What the endpoint writes through: a member's RaftNode, or the benchmark's floor (floor-server.ts). */
+export type KvWriter = Pick<RaftNode, 'isLeader' | 'leader'> & {
+  propose(data: Uint8Array): Promise<{ index: number }>;
+};
+
 function reply(res: import('node:http').ServerResponse, status: number, body: object): void {
   const json = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
   res.end(json);
 }
 
-export function startKvHttp(node: RaftNode, listen: string): Promise<Server> {
+export function startKvHttp(node: KvWriter, listen: string): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== '/v3/kv/put') return reply(res, 404, { error: 'not found' });
     const chunks: Buffer[] = [];

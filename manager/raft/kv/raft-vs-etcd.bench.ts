@@ -7,10 +7,10 @@
 // (measure()), so that the machine's other load weighs on both alike.
 //
 //   npm run bench:raft -- [--writes 5000,20000] [--concurrency 1,64] [--value-size 256] [--rounds 10]
-//                          [--systems swarmlite,etcd] [--clients grpc,http] [--snapshot-every N]
+//                          [--systems swarmlite,etcd,floor] [--clients grpc,http] [--snapshot-every N]
 //                          [--warmup N] [--start-warmup N]
 import { parseArgs } from 'node:util';
-import { KvCluster } from './cluster.js';
+import { freePorts, KvCluster, startServer, stopServer } from './cluster.js';
 import { KvClient } from './kv-client.js';
 import { kvCalls, newKvGrpcClient } from './kv-proto.js';
 import { grpcClient, httpClient, type BenchClient, type ClientStyle } from './bench-clients.js';
@@ -25,13 +25,16 @@ import {
   type StageSums,
 } from './bench-breakdown.js';
 import { emptyCpu, measureCpu, type CpuSums } from './bench-cpu.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const { values } = parseArgs({
   options: {
     writes: { type: 'string', default: '5000,20000' },
     concurrency: { type: 'string', default: '1,64' },
     'value-size': { type: 'string', default: '256' },
-    systems: { type: 'string', default: 'swarmlite,etcd' },
+    // floor: the RPC layer alone, no Raft, no disk (floor-server.ts).
+    systems: { type: 'string', default: 'swarmlite,etcd,floor' },
     clients: { type: 'string', default: 'grpc,http' },
     warmup: { type: 'string', default: '500' },
     // Writes per client style through every system before anything is measured (see warmUp()).
@@ -228,6 +231,29 @@ async function startEtcd(): Promise<System> {
   };
 }
 
+/**
+ * The floor: one process serving the same two write endpoints as a member, answering at once (no
+ * Raft, no disk). Its latency is what the client and swarmlite's RPC layer cost alone.
+ */
+async function startFloor(): Promise<System> {
+  const [port, httpPort] = await freePorts(2);
+  const addr = `127.0.0.1:${port}`;
+  const httpAddr = `127.0.0.1:${httpPort}`;
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'floor-server.js');
+  const proc = await startServer(script, ['--listen', addr, '--http', httpAddr], 'floor server', []);
+  return {
+    name: 'floor',
+    connect(style, concurrency) {
+      if (style === 'http') return Promise.resolve(httpClient(httpAddr, concurrency));
+      const client = newKvGrpcClient(addr);
+      const calls = kvCalls(client);
+      return Promise.resolve(grpcClient(client, (key, value) => calls.put({ key, value })));
+    },
+    pids: () => Promise.resolve({ leader: proc.pid, members: proc.pid ? [proc.pid] : [] }),
+    stop: () => stopServer(proc),
+  };
+}
+
 function table(rows: Row[]): string {
   const out = [['system', 'client', 'conc', 'writes', 'writes/s', 'p50 ms', 'p99 ms']];
   for (const r of rows) {
@@ -244,9 +270,7 @@ function table(rows: Row[]): string {
   for (const style of styles) {
     for (const c of concurrencies) {
       const b = rows.find((r) => r.system === 'etcd' && r.style === style && r.concurrency === c);
-      for (const a of rows.filter(
-        (r) => r.system.startsWith('swarmlite') && r.style === style && r.concurrency === c,
-      )) {
+      for (const a of rows.filter((r) => r.system !== 'etcd' && r.style === style && r.concurrency === c)) {
         if (!b) continue;
         out.push([
           `${a.system}/etcd`,
@@ -291,6 +315,7 @@ async function main(): Promise<void> {
   try {
     if (systemNames.includes('swarmlite')) for (const l of layouts) running.push(await startSwarmlite(l));
     if (systemNames.includes('etcd')) running.push(await startEtcd());
+    if (systemNames.includes('floor')) running.push(await startFloor());
     rows = await measure(running);
   } finally {
     for (const s of running) await s.stop();
@@ -298,6 +323,12 @@ async function main(): Promise<void> {
   console.log(`3 members on 127.0.0.1, ${valueSize}-byte values, fsync on, writes to the leader`);
   if (systemNames.includes('etcd')) console.log(`etcd: ${etcdVersion()}`);
   console.log(table(rows));
+  if (systemNames.includes('floor')) {
+    console.log(
+      'floor: the same client and RPC layer answering at once (floor-server.ts: no Raft, no disk); ' +
+        "floor/etcd p50 is the share of etcd's whole write that swarmlite's RPC layer takes before consensus starts",
+    );
+  }
   if (rows.some((r) => r.stages)) {
     console.log(
       '\none write on the swarmlite leader, mean ms per stage (bench-breakdown.ts; client mean: the whole round trip)',
