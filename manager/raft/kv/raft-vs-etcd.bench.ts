@@ -80,24 +80,28 @@ interface System {
 
 /**
  * Brings every system to its steady state before the first measured load: `startWarmup` writes in
- * each client style at the highest concurrency. A fresh Node process runs its code interpreted until
- * V8 has compiled the hot paths (on its compiler threads, beside the load, on the same two cores);
- * with only the per-load warm-up, the first load measured (gRPC at one client, by default) ran on
- * cold members and paid for it: that load's swarmlite CPU per write was 2x the same load's run
- * later, and which style looked slower followed which style ran first. etcd (compiled ahead of
- * time) has no such phase; it gets the same writes.
+ * each client style at each concurrency. A fresh Node process runs its code interpreted until V8 has
+ * compiled the hot paths (on its compiler threads, beside the load, on the same two cores); with only
+ * the per-load warm-up, the first load measured (gRPC at one client, by default) ran on cold members
+ * and paid for it: that load's swarmlite CPU per write was 2x the same load's run later, and which
+ * style looked slower followed which style ran first. Warming at the highest concurrency alone was
+ * not enough: a Ready there carries dozens of entries, at one client one, and the one-client load
+ * that followed still ran colder paths (idle machine, two full runs each: gRPC at one client 0.64x
+ * and 0.67x etcd's writes/s after a warm-up at 64 only, 0.84x and 0.80x after this one). etcd
+ * (compiled ahead of time) has no such phase; it gets the same writes.
  */
 async function warmUp(systems: System[]): Promise<void> {
   if (startWarmup <= 0) return;
-  const concurrency = Math.max(...concurrencies);
   for (const style of styles) {
-    for (const s of systems) {
-      const client = await s.connect(style, concurrency);
-      try {
-        const prefix = `${s.name}-${style}-start-warmup`;
-        await runLoad(client.put, { concurrency, writes: startWarmup, valueSize, prefix });
-      } finally {
-        client.close();
+    for (const concurrency of concurrencies) {
+      for (const s of systems) {
+        const client = await s.connect(style, concurrency);
+        try {
+          const prefix = `${s.name}-${style}-c${concurrency}-start-warmup`;
+          await runLoad(client.put, { concurrency, writes: startWarmup, valueSize, prefix });
+        } finally {
+          client.close();
+        }
       }
     }
   }
