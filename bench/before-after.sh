@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one `npm run bench:<name>` alternately in two built checkouts (before, after, before, after, ...),
+# Runs one `npm run bench:<name>` alternately in two built checkouts (before, after, after, before, ...),
 # because on a shared machine only paired runs are comparable: load moves between runs more than most
 # changes move a figure. Each run's output goes to OUTDIR/<pair>-<side>.txt with the load average at its
 # start and end; the figures are read from there. Run one bench at a time (root benches make labs).
@@ -28,7 +28,12 @@ done
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 mkdir -p "$out"
 for i in $(seq 1 "$pairs"); do
-  for side in before after; do
+  # The sides take turns going first: a run leaves the machine warmer or busier for the one after it
+  # (converge: the worker daemons, whose code both sides share, cost 26% more CPU a task in the second
+  # run of a pair when before always went first).
+  order="before after"
+  [ $((i % 2)) -eq 0 ] && order="after before"
+  for side in $order; do
     dir=$before
     [ "$side" = after ] && dir=$after
     file="$out/$i-$side.txt"

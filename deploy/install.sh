@@ -73,7 +73,8 @@ readonly DAEMON_WAIT_S=${SWARMLITE_INSTALL_WAIT_S:-600}
 
 # A feature is there when its module is loaded, built in, or loadable.
 have_module() {
-  local mod=$1 dir=/lib/modules/$(uname -r)
+  local mod=$1 dir
+  dir=/lib/modules/$(uname -r)
   [ -d "/sys/module/$mod" ] && return 0
   grep -qE "/$mod\.ko(\.[a-z]+)?\$" "$dir/modules.builtin" 2>/dev/null && return 0
   grep -qE "/$mod\.ko(\.[a-z]+)?:" "$dir/modules.dep" 2>/dev/null
